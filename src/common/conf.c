@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Configuration loading.  A static table maps each "section:key" to a
+ * field of struct conf and a parser; conf_load() walks the file's keys
+ * against that table, so unknown keys are reported, and the dictionary is
+ * freed before returning.  Numbers are parsed strictly (never
+ * iniparser_getint, which accepts "25x" and octal).
+ */
+#include "config.h"
+
+#include "common/conf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <netdb.h>
+
+#ifdef HAVE_INIPARSER_INIPARSER_H
+#include <iniparser/iniparser.h>
+#else
+#include <iniparser.h>
+#endif
+
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+
+#ifndef RELAYQ_SYSCONFDIR
+#define RELAYQ_SYSCONFDIR "/etc/relayq"
+#endif
+#ifndef RELAYQ_SPOOLDIR
+#define RELAYQ_SPOOLDIR "/var/spool/relayq"
+#endif
+
+enum conf_kind {
+	CONF_STR,      /* char * */
+	CONF_BOOL,     /* int */
+	CONF_INT,      /* int within [min, max] */
+	CONF_LL,       /* long long within [min, max] */
+	CONF_DURATION, /* long long seconds within [min, max] */
+	CONF_SIZE,     /* long long bytes within [min, max] */
+	CONF_TLS       /* enum conf_tls */
+};
+
+struct conf_key {
+	const char *name; /* "section:key" */
+	enum conf_kind kind;
+	size_t off;
+	long long min, max;
+};
+
+#define CK(n, k, f, lo, hi)                            \
+	{                                              \
+		n, k, offsetof(struct conf, f), lo, hi \
+	}
+
+static const struct conf_key conf_keys[] = {
+	CK("relayq:spool_dir", CONF_STR, spool_dir, 0, 0),
+	CK("relayq:hostname", CONF_STR, hostname, 0, 0),
+	CK("relayq:default_domain", CONF_STR, default_domain, 0, 0),
+	CK("relayq:aliases", CONF_STR, aliases, 0, 0),
+	CK("relayq:max_message_size", CONF_SIZE, max_message_size, 1024,
+	    (long long)1 << 34),
+	CK("relayq:max_recipients", CONF_LL, max_recipients, 1, 100000),
+	CK("smarthost:host", CONF_STR, smarthost_host, 0, 0),
+	CK("smarthost:port", CONF_INT, smarthost_port, 1, 65535),
+	CK("smarthost:tls", CONF_TLS, smarthost_tls, 0, 0),
+	CK("smarthost:tls_verify", CONF_BOOL, smarthost_tls_verify, 0, 0),
+	CK("smarthost:ca_file", CONF_STR, smarthost_ca_file, 0, 0),
+	CK("smarthost:ca_path", CONF_STR, smarthost_ca_path, 0, 0),
+	CK("smarthost:username", CONF_STR, smarthost_username, 0, 0),
+	CK("smarthost:password_file", CONF_STR, smarthost_password_file, 0, 0),
+	CK("smarthost:password_command", CONF_STR, smarthost_password_command,
+	    0, 0),
+	CK("smarthost:auth", CONF_STR, smarthost_auth, 0, 0),
+	CK("smarthost:helo_name", CONF_STR, smarthost_helo_name, 0, 0),
+	CK("delivery:max_connections", CONF_INT, delivery_max_connections, 1,
+	    64),
+	CK("delivery:messages_per_connection", CONF_INT,
+	    delivery_messages_per_connection, 1, 100000),
+	CK("delivery:retry_min", CONF_DURATION, delivery_retry_min, 1,
+	    86400 * 30),
+	CK("delivery:retry_max", CONF_DURATION, delivery_retry_max, 1,
+	    86400 * 30),
+	CK("delivery:max_queue_lifetime", CONF_DURATION,
+	    delivery_max_queue_lifetime, 1, 86400 * 365),
+	CK("delivery:connect_timeout", CONF_DURATION, delivery_connect_timeout,
+	    1, 3600),
+	CK("delivery:greeting_timeout", CONF_DURATION,
+	    delivery_greeting_timeout, 1, 3600),
+	CK("delivery:command_timeout", CONF_DURATION, delivery_command_timeout,
+	    1, 3600),
+	CK("delivery:data_timeout", CONF_DURATION, delivery_data_timeout, 1,
+	    3600),
+	CK("delivery:dot_timeout", CONF_DURATION, delivery_dot_timeout, 1,
+	    3600),
+	CK("delivery:idle_timeout", CONF_DURATION, delivery_idle_timeout, 1,
+	    3600),
+	CK("delivery:scan_interval", CONF_DURATION, delivery_scan_interval, 1,
+	    86400),
+};
+
+static const char *conf_sections[] = { "relayq", "smarthost", "delivery" };
+
+/* Where iniparser's messages go while a load is running. */
+static struct rq_err *conf_ini_err;
+
+/* iniparser error hook: keeps the first message for the caller. */
+static int
+conf_ini_error_cb(const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+
+	if (conf_ini_err == NULL || conf_ini_err->msg[0] != '\0')
+		return 0;
+	va_start(ap, fmt);
+	(void)vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	tmp[strcspn(tmp, "\n")] = '\0';
+	str_sanitize(conf_ini_err->msg, sizeof(conf_ini_err->msg), tmp,
+	    strlen(tmp));
+	return 0;
+}
+
+/* Returns the compiled-in default path. */
+const char *
+conf_default_path(void)
+{
+	return RELAYQ_SYSCONFDIR "/relayq.conf";
+}
+
+/* Picks the configuration path. */
+const char *
+conf_path(const char *explicit, int use_env)
+{
+	const char *env;
+
+	if (explicit != NULL)
+		return explicit;
+	if (use_env && (env = getenv("RELAYQ_CONFIG")) != NULL && *env != '\0')
+		return env;
+	return conf_default_path();
+}
+
+/* Returns the host's name, qualified if the resolver knows better. */
+static char *
+conf_host_fqdn(void)
+{
+	char host[256];
+	struct addrinfo hints, *res = NULL;
+	char *fqdn;
+
+	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+		return xstrdup("localhost.localdomain");
+	host[sizeof(host) - 1] = '\0';
+	if (strchr(host, '.') != NULL)
+		return xstrdup(host);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL &&
+	    res->ai_canonname != NULL && strchr(res->ai_canonname, '.') != NULL)
+		fqdn = xstrdup(res->ai_canonname);
+	else
+		fqdn = xstrdup(host);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return fqdn;
+}
+
+/* Built-in defaults. */
+void
+conf_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->path = xstrdup("");
+	c->spool_dir = xstrdup(RELAYQ_SPOOLDIR);
+	c->hostname = xstrdup("");
+	c->default_domain = xstrdup("");
+	c->aliases = xstrdup("");
+	c->max_message_size = 50LL * 1024 * 1024;
+	c->max_recipients = 1000;
+	c->smarthost_host = xstrdup("");
+	c->smarthost_port = 587;
+	c->smarthost_tls = CONF_TLS_STARTTLS;
+	c->smarthost_tls_verify = 1;
+	c->smarthost_ca_file = xstrdup("");
+	c->smarthost_ca_path = xstrdup("");
+	c->smarthost_username = xstrdup("");
+	c->smarthost_password_file = xstrdup("");
+	c->smarthost_password_command = xstrdup("");
+	c->smarthost_auth = xstrdup("auto");
+	c->smarthost_helo_name = xstrdup("");
+	c->delivery_max_connections = 4;
+	c->delivery_messages_per_connection = 100;
+	c->delivery_retry_min = 60;
+	c->delivery_retry_max = 3600;
+	c->delivery_max_queue_lifetime = 5 * 86400;
+	c->delivery_connect_timeout = 30;
+	c->delivery_greeting_timeout = 300;
+	c->delivery_command_timeout = 300;
+	c->delivery_data_timeout = 120;
+	c->delivery_dot_timeout = 600;
+	c->delivery_idle_timeout = 10;
+	c->delivery_scan_interval = 300;
+}
+
+/* Frees owned strings. */
+void
+conf_free(struct conf *c)
+{
+	for (size_t i = 0; i < RQ_NELEM(conf_keys); i++) {
+		if (conf_keys[i].kind == CONF_STR) {
+			char **sp =
+			    (char **)(void *)((char *)c + conf_keys[i].off);
+			free(*sp);
+			*sp = NULL;
+		}
+	}
+	free(c->path);
+	c->path = NULL;
+}
+
+/* Parses one value into its field. */
+static int
+conf_set(struct conf *c, const struct conf_key *k, const char *val,
+    const char **errstr)
+{
+	void *field = (char *)c + k->off;
+	long long v;
+
+	switch (k->kind) {
+	case CONF_STR:
+		if (str_has_ctl(val, strlen(val))) {
+			*errstr = "control character in value";
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(val);
+		return 0;
+	case CONF_BOOL:
+		if (!strcasecmp(val, "yes") || !strcasecmp(val, "true") ||
+		    !strcasecmp(val, "on") || !strcmp(val, "1"))
+			*(int *)field = 1;
+		else if (!strcasecmp(val, "no") || !strcasecmp(val, "false") ||
+		    !strcasecmp(val, "off") || !strcmp(val, "0"))
+			*(int *)field = 0;
+		else {
+			*errstr = "expected yes or no";
+			return -1;
+		}
+		return 0;
+	case CONF_INT:
+		if (str_to_ll(val, k->min, k->max, &v, errstr) == -1)
+			return -1;
+		*(int *)field = (int)v;
+		return 0;
+	case CONF_LL:
+		if (str_to_ll(val, k->min, k->max, &v, errstr) == -1)
+			return -1;
+		*(long long *)field = v;
+		return 0;
+	case CONF_DURATION:
+	case CONF_SIZE:
+		if ((k->kind == CONF_DURATION
+			    ? str_to_duration(val, &v, errstr)
+			    : str_to_size(val, &v, errstr)) == -1)
+			return -1;
+		if (v < k->min || v > k->max) {
+			*errstr = "out of range";
+			return -1;
+		}
+		*(long long *)field = v;
+		return 0;
+	case CONF_TLS:
+		if (!strcasecmp(val, "none"))
+			*(enum conf_tls *)field = CONF_TLS_NONE;
+		else if (!strcasecmp(val, "starttls"))
+			*(enum conf_tls *)field = CONF_TLS_STARTTLS;
+		else if (!strcasecmp(val, "implicit"))
+			*(enum conf_tls *)field = CONF_TLS_IMPLICIT;
+		else {
+			*errstr = "expected none, starttls or implicit";
+			return -1;
+		}
+		return 0;
+	}
+	*errstr = "internal error";
+	return -1;
+}
+
+/* Looks up a "section:key" name in the table. */
+static const struct conf_key *
+conf_find_key(const char *name)
+{
+	for (size_t i = 0; i < RQ_NELEM(conf_keys); i++)
+		if (strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+/* Walks every key of the dictionary and applies it. */
+static int
+conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
+{
+	int nsec = iniparser_getnsec(d);
+
+	for (int s = 0; s < nsec; s++) {
+		const char *sec = iniparser_getsecname(d, s);
+		const char **keys;
+		int nkeys;
+		size_t j;
+
+		if (sec == NULL)
+			continue;
+		for (j = 0; j < RQ_NELEM(conf_sections); j++)
+			if (strcmp(sec, conf_sections[j]) == 0)
+				break;
+		if (j == RQ_NELEM(conf_sections)) {
+			rq_err_set(err, "%s: unknown section [%.64s]", c->path,
+			    sec);
+			return -1;
+		}
+		nkeys = iniparser_getsecnkeys(d, sec);
+		if (nkeys <= 0)
+			continue;
+		keys = xcalloc((size_t)nkeys, sizeof(*keys));
+		if (iniparser_getseckeys(d, sec, keys) == NULL) {
+			free(keys);
+			continue;
+		}
+		for (int i = 0; i < nkeys; i++) {
+			const struct conf_key *k = conf_find_key(keys[i]);
+			const char *val, *errstr = NULL;
+
+			if (k == NULL) {
+				rq_err_set(err, "%s: unknown key %.64s",
+				    c->path, keys[i]);
+				free(keys);
+				return -1;
+			}
+			val = iniparser_getstring(d, k->name, NULL);
+			if (val == NULL)
+				val = "";
+			if (conf_set(c, k, val, &errstr) == -1) {
+				rq_err_set(err, "%s: %s: %s", c->path, k->name,
+				    errstr);
+				free(keys);
+				return -1;
+			}
+		}
+		free(keys);
+	}
+	/* Keys before any section are stored as ":key". */
+	if (iniparser_find_entry(d, ":") != 0) {
+		rq_err_set(err, "%s: key outside of any section", c->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills derived defaults and checks cross-key rules. */
+static int
+conf_finish(struct conf *c, struct rq_err *err)
+{
+	if (c->hostname[0] == '\0') {
+		free(c->hostname);
+		c->hostname = conf_host_fqdn();
+	}
+	if (c->default_domain[0] == '\0') {
+		free(c->default_domain);
+		c->default_domain = xstrdup(c->hostname);
+	}
+	if (c->spool_dir[0] != '/') {
+		rq_err_set(err, "%s: relayq:spool_dir must be an absolute path",
+		    c->path);
+		return -1;
+	}
+	if (c->delivery_retry_max < c->delivery_retry_min) {
+		rq_err_set(err, "%s: delivery:retry_max is less than retry_min",
+		    c->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Loads and validates a configuration file. */
+int
+conf_load(struct conf *c, const char *path, struct rq_err *err)
+{
+	dictionary *d;
+	int rc;
+
+	err->msg[0] = '\0';
+	conf_defaults(c);
+	free(c->path);
+	c->path = xstrdup(path);
+	if (access(path, R_OK) == -1) {
+		rq_err_set(err, "cannot read configuration %s: %s", path,
+		    strerror(errno));
+		conf_free(c);
+		return -1;
+	}
+	conf_ini_err = err;
+	iniparser_set_error_callback(conf_ini_error_cb);
+	d = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	conf_ini_err = NULL;
+	if (d == NULL) {
+		if (err->msg[0] == '\0')
+			rq_err_set(err, "cannot parse configuration %s", path);
+		conf_free(c);
+		return -1;
+	}
+	rc = conf_apply(c, d, err);
+	iniparser_freedict(d);
+	if (rc == 0)
+		rc = conf_finish(c, err);
+	if (rc == -1)
+		conf_free(c);
+	return rc;
+}

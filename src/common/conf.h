@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The typed configuration.  conf_load() reads the INI file with
+ * iniparser, validates and copies every value into struct conf, and frees
+ * the dictionary before it returns, so no iniparser pointer survives.
+ * Unknown sections and keys are errors (they are usually typos).
+ */
+#ifndef RELAYQ_COMMON_CONF_H
+#define RELAYQ_COMMON_CONF_H
+
+#include <stddef.h>
+
+#include "common/status.h"
+
+enum conf_tls { CONF_TLS_NONE, CONF_TLS_STARTTLS, CONF_TLS_IMPLICIT };
+
+struct conf {
+	char *path; /* owned: the file this was loaded from */
+
+	/* [relayq] */
+	char *spool_dir;      /* owned */
+	char *hostname;	      /* owned: EHLO and Message-ID domain, never "" */
+	char *default_domain; /* owned: qualifies bare local parts, never "" */
+	char *aliases;	      /* owned, may be "" */
+	long long max_message_size; /* bytes */
+	long long max_recipients;
+
+	/* [smarthost] */
+	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */
+	int smarthost_port;
+	enum conf_tls smarthost_tls;
+	int smarthost_tls_verify;
+	char *smarthost_ca_file;	  /* owned, may be "" */
+	char *smarthost_ca_path;	  /* owned, may be "" */
+	char *smarthost_username;	  /* owned, may be "" */
+	char *smarthost_password_file;	  /* owned, may be "" */
+	char *smarthost_password_command; /* owned, may be "" */
+	char *smarthost_auth;		  /* owned: "auto", "plain", ... */
+	char *smarthost_helo_name;	  /* owned, may be "" (use hostname) */
+
+	/* [delivery] */
+	int delivery_max_connections;
+	int delivery_messages_per_connection;
+	long long delivery_retry_min; /* seconds */
+	long long delivery_retry_max; /* seconds */
+	long long delivery_max_queue_lifetime;
+	long long delivery_connect_timeout;
+	long long delivery_greeting_timeout;
+	long long delivery_command_timeout; /* MAIL, RCPT, others */
+	long long delivery_data_timeout;    /* DATA and each body chunk */
+	long long delivery_dot_timeout;	    /* end of data */
+	long long delivery_idle_timeout;    /* idle pooled session */
+	long long delivery_scan_interval;   /* fallback queue scan */
+};
+
+/*
+ * Returns the configuration path to use: explicit if not NULL, else
+ * $RELAYQ_CONFIG when use_env is nonzero and it is set, else the
+ * compiled-in default.  The string is borrowed (argv, environ or static).
+ */
+const char *conf_path(const char *explicit, int use_env);
+
+/* Returns the compiled-in default configuration path. */
+const char *conf_default_path(void);
+
+/* Fills c with the built-in defaults (no file read). */
+void conf_defaults(struct conf *c);
+
+/*
+ * Loads path over the defaults.  Returns 0, or -1 with err->msg set
+ * (missing file, syntax error, unknown key, bad value).  On failure c is
+ * left freed.
+ */
+int conf_load(struct conf *c, const char *path, struct rq_err *err);
+
+/* Frees every owned string; c may be loaded again. */
+void conf_free(struct conf *c);
+
+#endif

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The logging sink.  Owns the process-wide destination (the only global
+ * state outside main files, as syslog itself is process-wide).  Lines are
+ * formatted into a fixed buffer, escaped with str_sanitize() and written
+ * with one syslog() or one write(2) each, so concurrent writers do not
+ * interleave within a line.
+ */
+#include "config.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "common/strutil.h"
+
+static struct {
+	const char *ident;
+	enum log_dest dest;
+	int verbose;
+	int trace;
+} log_state = { "relayq", LOG_TO_STDERR, 0, 0 };
+
+/* Sets up the sink. */
+void
+log_init(const char *ident, enum log_dest dest, int verbose)
+{
+	log_state.ident = ident;
+	log_state.dest = dest;
+	log_state.verbose = verbose;
+	if (dest == LOG_TO_SYSLOG)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+/* Enables trace masks. */
+void
+log_set_trace(int mask)
+{
+	log_state.trace |= mask;
+}
+
+/* Returns nonzero when mask is traced. */
+int
+log_trace_on(int mask)
+{
+	return (log_state.trace & mask) != 0;
+}
+
+/* Formats, sanitises and emits one line at priority pri. */
+static void
+log_emit(int pri, const char *fmt, va_list ap, int with_errno, int err)
+{
+	char raw[LOG_LINE_MAX * 2], clean[LOG_LINE_MAX];
+	char line[LOG_LINE_MAX + 64];
+	int n;
+
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(raw))
+		n = sizeof(raw) - 1;
+	if (with_errno) {
+		size_t len = (size_t)n;
+		snprintf(raw + len, sizeof(raw) - len, ": %s", strerror(err));
+		n = (int)strlen(raw);
+	}
+	str_sanitize(clean, sizeof(clean), raw, (size_t)n);
+	if (log_state.dest == LOG_TO_SYSLOG) {
+		syslog(pri, "%s", clean);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%s: %s\n", log_state.ident, clean);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line,
+		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* Debug-level line, shown only when verbose. */
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_state.verbose)
+		return;
+	va_start(ap, fmt);
+	log_emit(LOG_DEBUG, fmt, ap, 0, 0);
+	va_end(ap);
+}
+
+/* Trace line; the log_trace() macro checks the mask first. */
+void
+log_trace_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_DEBUG, fmt, ap, 0, 0);
+	va_end(ap);
+}
+
+/* Informational line. */
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_INFO, fmt, ap, 0, 0);
+	va_end(ap);
+}
+
+/* Warning with strerror(errno). */
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	int err = errno;
+
+	va_start(ap, fmt);
+	log_emit(LOG_WARNING, fmt, ap, 1, err);
+	va_end(ap);
+	errno = err;
+}
+
+/* Warning without errno. */
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_WARNING, fmt, ap, 0, 0);
+	va_end(ap);
+}
+
+/* Logs with strerror(errno) and exits 1. */
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int err = errno;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, fmt, ap, 1, err);
+	va_end(ap);
+	exit(1);
+}
+
+/* Logs and exits 1. */
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, fmt, ap, 0, 0);
+	va_end(ap);
+	exit(1);
+}
+
+/* Reports a failed RQ_ASSERT and aborts. */
+void
+log_assert_fail(const char *file, int line, const char *expr)
+{
+	log_warnx("assertion failed at %s:%d: %s", file, line, expr);
+	abort();
+}

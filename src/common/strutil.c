@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * String helpers.  Nothing here allocates.
+ */
+#include "config.h"
+
+#include "common/strutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Bounded snprintf: -1 on truncation or error. */
+int
+rq_snprintf(char *buf, size_t bufsz, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, bufsz, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= bufsz) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return n;
+}
+
+/* Strict decimal parser with range check. */
+int
+str_to_ll(const char *s, long long min, long long max, long long *out,
+    const char **errstr)
+{
+	long long v = 0;
+	const char *p = s;
+
+	if (s == NULL || *s == '\0') {
+		*errstr = "invalid";
+		return -1;
+	}
+	for (; *p != '\0'; p++) {
+		int d;
+
+		if (*p < '0' || *p > '9') {
+			*errstr = "invalid";
+			return -1;
+		}
+		d = *p - '0';
+		if (v > (LLONG_MAX - d) / 10) {
+			*errstr = "too large";
+			return -1;
+		}
+		v = v * 10 + d;
+	}
+	if (v < min) {
+		*errstr = "too small";
+		return -1;
+	}
+	if (v > max) {
+		*errstr = "too large";
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Parses digits with a one-letter unit suffix; mult gives the factors. */
+static int
+str_to_scaled(const char *s, const char *units, const long long *mult,
+    long long *out, const char **errstr)
+{
+	char num[32];
+	size_t len;
+	long long v, m = 1;
+	const char *u;
+
+	if (s == NULL || (len = strlen(s)) == 0 || len >= sizeof(num)) {
+		*errstr = "invalid";
+		return -1;
+	}
+	memcpy(num, s, len + 1);
+	if ((u = strchr(units, num[len - 1])) != NULL && num[len - 1] != '\0') {
+		m = mult[u - units];
+		num[len - 1] = '\0';
+	}
+	if (str_to_ll(num, 0, LLONG_MAX / m, &v, errstr) == -1)
+		return -1;
+	*out = v * m;
+	return 0;
+}
+
+/* Parses "30", "30s", "5m", "1h", "5d". */
+int
+str_to_duration(const char *s, long long *secs, const char **errstr)
+{
+	static const long long mult[] = { 1, 60, 3600, 86400 };
+
+	return str_to_scaled(s, "smhd", mult, secs, errstr);
+}
+
+/* Parses "1000", "64k", "50M", "1G". */
+int
+str_to_size(const char *s, long long *bytes, const char **errstr)
+{
+	static const long long mult[] = { 1024, 1024, 1048576, 1048576,
+		1073741824, 1073741824 };
+
+	return str_to_scaled(s, "kKmMgG", mult, bytes, errstr);
+}
+
+/* Escapes control and 8-bit bytes so the result is one printable line. */
+void
+str_sanitize(char *dst, size_t dstsz, const char *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (dstsz == 0)
+		return;
+	for (size_t i = 0; i < srclen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == '\t' || (c >= 0x20 && c < 0x7f && c != '\\')) {
+			if (o + 1 >= dstsz)
+				break;
+			dst[o++] = (char)c;
+		} else if (c == '\\') {
+			if (o + 2 >= dstsz)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = '\\';
+		} else {
+			if (o + 4 >= dstsz)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = '\0';
+}
+
+/* Control-character test. */
+int
+str_has_ctl(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+/* Case-insensitive ASCII prefix test. */
+int
+str_has_prefix_ci(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}

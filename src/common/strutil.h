@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Small string helpers: bounded formatting, strict number and duration
+ * parsing, and sanitising untrusted text for logs and files.
+ */
+#ifndef RELAYQ_COMMON_STRUTIL_H
+#define RELAYQ_COMMON_STRUTIL_H
+
+#include <stddef.h>
+
+#include "common/compat.h"
+
+/* snprintf that returns -1 (errno ENAMETOOLONG) on truncation, else len. */
+int rq_snprintf(char *buf, size_t bufsz, const char *fmt, ...) RQ_PRINTF(3, 4)
+    RQ_WUR;
+
+/*
+ * Parses a decimal number in [min, max] with no sign or trailing junk.
+ * Returns 0, or -1 with *errstr set ("invalid", "too small", "too large").
+ */
+int str_to_ll(const char *s, long long min, long long max, long long *out,
+    const char **errstr);
+
+/*
+ * Parses a duration: digits with an optional s, m, h or d suffix (no
+ * suffix means seconds).  Returns 0 or -1 with *errstr.
+ */
+int str_to_duration(const char *s, long long *secs, const char **errstr);
+
+/*
+ * Parses a size: digits with an optional k, M or G suffix (powers of
+ * 1024).  Returns 0 or -1 with *errstr.
+ */
+int str_to_size(const char *s, long long *bytes, const char **errstr);
+
+/*
+ * Copies src (srclen bytes, may hold anything) into dst as printable
+ * ASCII: tab kept, other control and 8-bit bytes escaped as \xHH,
+ * backslash doubled.  Always terminates dst; truncates at dstsz - 1.
+ */
+void str_sanitize(char *dst, size_t dstsz, const char *src, size_t srclen);
+
+/* Returns nonzero when s has a byte < 0x20 or 0x7f (tab included). */
+int str_has_ctl(const char *s, size_t len);
+
+/* ASCII case-insensitive prefix test; returns nonzero on match. */
+int str_has_prefix_ci(const char *s, const char *prefix);
+
+#endif

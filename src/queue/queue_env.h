@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The message file: envelope records, the message in wire form, and a
+ * trailer.  The full format is specified in queue_env.c and in
+ * doc/queue-format.md.  In short:
+ *
+ *	RELAYQ 1\n
+ *	I20:<id>\n  T<n>:<arrival>\n  U<n>:<uid>\n  S<n>:<sender>\n
+ *	R<n>:<recipient>\n ...  F<n>:<flags>\n
+ *	B0:\n
+ *	<body: CRLF lines, already dot-stuffed, ending in CRLF>
+ *	E<n>:<body length> <crc32 hex>\n
+ *
+ * Every record is length-prefixed, so a CR, LF or NUL in a field can
+ * never start a new record; a reader rejects any file without a valid
+ * trailer.  The body is stored in SMTP wire form so relayqd can stream it
+ * with evbuffer_add_file() followed by ".\r\n".
+ */
+#ifndef RELAYQ_QUEUE_QUEUE_ENV_H
+#define RELAYQ_QUEUE_QUEUE_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compat.h"
+#include "queue/queue_id.h"
+
+#define QUEUE_ENV_MAGIC "RELAYQ 1\n"
+#define QUEUE_ENV_ADDR_MAX 256 /* RFC 5321 path limit */
+#define QUEUE_ENV_RCPT_MAX 100000
+#define QUEUE_ENV_HEADER_MAX (4 * 1024 * 1024) /* envelope section bound */
+
+#define QUEUE_ENV_F_8BIT 0x01	  /* body has bytes >= 0x80 */
+#define QUEUE_ENV_F_SMTPUTF8 0x02 /* an address is not ASCII */
+
+struct queue_env {
+	char id[QUEUE_ID_LEN + 1];
+	long long arrival; /* seconds since the epoch */
+	long long uid;	   /* submitting user */
+	char *sender;	   /* owned; "" is the null sender <> */
+	char **rcpts;	   /* owned array of owned strings */
+	size_t nrcpt;
+	unsigned flags;	   /* QUEUE_ENV_F_* */
+	uint64_t body_off; /* offset of the body in the file (reader) */
+	uint64_t body_len; /* body bytes, excluding the final ".\r\n" */
+};
+
+/* Initialises an empty envelope. */
+void queue_env_init(struct queue_env *e);
+/* Frees owned fields and re-initialises. */
+void queue_env_free(struct queue_env *e);
+/* Appends a recipient copy.  Returns 0, or -1 if invalid/too many. */
+int queue_env_add_rcpt(struct queue_env *e, const char *rcpt) RQ_WUR;
+
+/*
+ * Checks an envelope address as stored: at most QUEUE_ENV_ADDR_MAX bytes,
+ * no control characters, no space outside a quoted local part, does not
+ * start with '-', and (unless empty and allow_null) has the form
+ * local@domain.  Returns 0, or -1 with *errstr.
+ */
+int queue_env_check_addr(const char *addr, int allow_null, const char **errstr);
+
+/*
+ * Serialises everything up to and including the "B0:\n" marker into buf
+ * (malloc'd, owned by the caller).  Returns 0 or -1 with *errstr when a
+ * field is invalid.
+ */
+int queue_env_format_head(const struct queue_env *e, char **buf, size_t *len,
+    const char **errstr) RQ_WUR;
+
+/* Formats the trailer for a body of body_len bytes with crc. */
+int queue_env_format_trailer(uint64_t body_len, uint32_t crc, char *buf,
+    size_t bufsz) RQ_WUR;
+
+/* Incremental CRC-32 (IEEE); start with crc = 0. */
+uint32_t queue_env_crc32(uint32_t crc, const void *p, size_t len);
+
+/*
+ * Parses a whole message file held in memory (size bytes).  Fills e,
+ * including body_off and body_len; verifies the trailer, and the body
+ * CRC when check_crc is nonzero.  Returns 0, or -1 with *errstr.
+ */
+int queue_env_parse(struct queue_env *e, const char *data, size_t size,
+    int check_crc, const char **errstr) RQ_WUR;
+
+/*
+ * Reads and parses the message file open on fd (from offset 0), reading
+ * the envelope section and the trailer but streaming the body only when
+ * check_crc is nonzero.  Returns 0, or -1 with *errstr (and errno for
+ * I/O errors).
+ */
+int queue_env_read_fd(struct queue_env *e, int fd, int check_crc,
+    const char **errstr) RQ_WUR;
+
+#endif

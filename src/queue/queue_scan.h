@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Listing the spool: the valid ids in a directory, sorted (that is, by
+ * arrival), and the start-up clean-up of stale temporary files.  Names
+ * that are not valid ids are never opened by path joining; they are
+ * reported (and quarantined by the caller where that makes sense).
+ */
+#ifndef RELAYQ_QUEUE_QUEUE_SCAN_H
+#define RELAYQ_QUEUE_QUEUE_SCAN_H
+
+#include <stddef.h>
+
+#include "common/compat.h"
+#include "queue/queue_id.h"
+#include "queue/queue_spool.h"
+
+struct queue_idlist {
+	char (*ids)[QUEUE_ID_LEN + 1]; /* owned */
+	size_t n;
+};
+
+/*
+ * Lists the valid ids in directory d of the spool, sorted ascending.
+ * Entries that are not valid ids are counted in *nbad (may be NULL) and
+ * skipped ("." and ".." excepted; in state/ and tmp/, names with a
+ * suffix used by the spool's own temporary files are skipped silently).
+ * Returns 0 or -1 (errno).
+ */
+int queue_scan_dir(struct queue_spool *sp, enum queue_dir d,
+    struct queue_idlist *out, size_t *nbad) RQ_WUR;
+/* Frees a list. */
+void queue_idlist_free(struct queue_idlist *l);
+
+/*
+ * Removes files in tmp/ (and stale state temporaries) last modified more
+ * than max_age seconds ago.  Returns the number removed, or -1.
+ */
+int queue_scan_clean_tmp(struct queue_spool *sp, long long max_age);
+
+#endif

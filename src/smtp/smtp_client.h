@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The SMTP client state machine, free of I/O.  Parsed replies go in with
+ * smtp_client_on_reply(); commands come out through ops->write.  The glue
+ * (relayqd_conn) owns the socket, TLS and timers.
+ *
+ * Session: banner -> EHLO (HELO if EHLO is refused) -> [STARTTLS ->
+ * ops->starttls -> smtp_client_tls_done() -> EHLO] -> ready.  In ready,
+ * smtp_client_send() starts a transaction: MAIL, RCPT..., DATA, pipelined
+ * when the server offers PIPELINING (a FIFO of sent commands dispatches
+ * each reply to the command it answers); 354 -> ops->send_body, after
+ * which the glue writes the dot-stuffed body and ".\r\n" itself; then the
+ * final reply.  Each recipient gets exactly one ops->rcpt_done per
+ * transaction, then ops->msg_done, then the session is ready again (RSET
+ * is sent first when the transaction failed part-way).  smtp_client_quit()
+ * sends QUIT; ops->closed is called exactly once when the session ends,
+ * for any reason, after which the glue closes the connection and frees
+ * the client.
+ */
+#ifndef RELAYQ_SMTP_SMTP_CLIENT_H
+#define RELAYQ_SMTP_SMTP_CLIENT_H
+
+#include <stddef.h>
+
+#include "common/status.h"
+#include "smtp/smtp_reply.h"
+
+enum smtp_timeout {
+	SMTP_TMO_GREETING, /* banner */
+	SMTP_TMO_COMMAND,  /* EHLO, MAIL, RCPT, RSET, QUIT, STARTTLS... */
+	SMTP_TMO_DATA,	   /* DATA's 354 */
+	SMTP_TMO_DOT,	   /* reply after the final dot */
+};
+
+/* Server extensions learnt from EHLO (reset by STARTTLS). */
+#define SMTP_EXT_PIPELINING 0x01
+#define SMTP_EXT_SIZE 0x02
+#define SMTP_EXT_8BITMIME 0x04
+#define SMTP_EXT_STARTTLS 0x08
+#define SMTP_EXT_SMTPUTF8 0x10
+#define SMTP_EXT_ENHANCEDSTATUSCODES 0x20
+#define SMTP_EXT_AUTH 0x40
+#define SMTP_EXT_DSN 0x80
+
+struct smtp_caps {
+	unsigned ext;		     /* SMTP_EXT_* */
+	unsigned long long size_max; /* SIZE value, 0 if none given */
+	char auth[256];		     /* AUTH mechanisms as offered */
+};
+
+struct smtp_client_conf {
+	const char *helo_name; /* borrowed for the client's lifetime */
+	int starttls;	       /* nonzero: STARTTLS is required */
+	int no_pipelining;     /* nonzero: never pipeline */
+};
+
+struct smtp_msg {
+	const char *id;		  /* borrowed: queue id, for logs */
+	const char *sender;	  /* borrowed; "" is the null sender */
+	const char *const *rcpts; /* borrowed */
+	size_t nrcpt;
+	unsigned long long size; /* message size for SIZE=, 0 unknown */
+	int body_8bit;		 /* nonzero: BODY=8BITMIME if offered */
+	int smtputf8;		 /* nonzero: needs SMTPUTF8 */
+};
+
+struct smtp_client_ops {
+	/* Sends bytes to the server (a whole command or pipelined group). */
+	void (*write)(void *arg, const char *data, size_t len);
+	/* Arms the reply timer for what is now awaited. */
+	void (*set_timeout)(void *arg, enum smtp_timeout kind);
+	/* 220 to STARTTLS arrived: start the handshake, then call
+	 * smtp_client_tls_done() (or smtp_client_fail()). */
+	void (*starttls)(void *arg);
+	/* The session is ready for smtp_client_send() or _quit(). */
+	void (*ready)(void *arg);
+	/* 354 arrived: write the body and ".\r\n" now. */
+	void (*send_body)(void *arg);
+	/* Outcome for recipient idx of the current message. */
+	void (*rcpt_done)(void *arg, size_t idx, enum rq_status st,
+	    const struct rq_reason *why);
+	/* The current transaction is over; st is the overall outcome
+	 * (RQ_OK when the final dot got 2xx). */
+	void (*msg_done)(void *arg, enum rq_status st,
+	    const struct rq_reason *why);
+	/* The session ended (QUIT answered, refused, or failed).  st is
+	 * RQ_OK after a clean QUIT.  Called exactly once. */
+	void (
+	    *closed)(void *arg, enum rq_status st, const struct rq_reason *why);
+};
+
+struct smtp_client;
+
+/* Creates a client awaiting the banner; arms SMTP_TMO_GREETING. */
+struct smtp_client *smtp_client_new(const struct smtp_client_conf *conf,
+    const struct smtp_client_ops *ops, void *arg);
+/* Frees the client; NULL is a no-op.  Never call from inside an op. */
+void smtp_client_free(struct smtp_client *c);
+
+/*
+ * Feeds one complete reply.  Returns 0, or -1 when the session is over
+ * (ops->closed has been called).
+ */
+int smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply *r);
+
+/*
+ * Starts a transaction for m (which must stay valid until msg_done).
+ * Only valid after ops->ready.  Returns 0, or -1 (wrong state, or an
+ * address that cannot be sent) with nothing written.
+ */
+int smtp_client_send(struct smtp_client *c, const struct smtp_msg *m);
+
+/* Sends QUIT from the ready state; ops->closed follows its reply. */
+void smtp_client_quit(struct smtp_client *c);
+
+/* The TLS handshake succeeded: the client discards caps and re-EHLOs. */
+void smtp_client_tls_done(struct smtp_client *c);
+
+/*
+ * The connection failed (I/O error, timeout, TLS failure, bad reply).
+ * Reports every outstanding recipient and the message as st, then
+ * ops->closed.  Idempotent once closed.
+ */
+void smtp_client_fail(struct smtp_client *c, enum rq_status st,
+    const char *text);
+
+/* Returns the capabilities learnt from the last EHLO. */
+const struct smtp_caps *smtp_client_caps(const struct smtp_client *c);
+/* Returns the current state's name, for logs. */
+const char *smtp_client_state_name(const struct smtp_client *c);
+/* True when the session is waiting for smtp_client_send()/quit(). */
+int smtp_client_is_ready(const struct smtp_client *c);
+
+#endif
