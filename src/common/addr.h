@@ -48,6 +48,16 @@ int addr_parse_list(const char *s, size_t len, const char *domain,
     struct addr_list *out, const char **errstr);
 
 /*
+ * Like addr_parse_list(), but for -t header values: a malformed member
+ * (junk such as "@@", an unbalanced '<', an empty "<>") is skipped
+ * instead of failing the whole list.  *nbad is set to the number skipped
+ * and *errstr describes the last one.  Returns the number of addresses
+ * added; never fails.
+ */
+int addr_parse_list_lenient(const char *s, size_t len, const char *domain,
+    struct addr_list *out, size_t *nbad, const char **errstr);
+
+/*
  * Parses one sender address as given to -f/-r: "<>" or "" gives "" (the
  * null sender); "Name <a@x>" gives a@x; a bare local part is qualified.
  * Returns a new string in *out, or -1 with *errstr.

@@ -79,6 +79,14 @@ static const struct conf_key conf_keys[] = {
 	    0, 0),
 	CK("smarthost:auth", CONF_STR, smarthost_auth, 0, 0),
 	CK("smarthost:helo_name", CONF_STR, smarthost_helo_name, 0, 0),
+	CK("smarthost:tls_fingerprint", CONF_STR, smarthost_tls_fingerprint, 0,
+	    0),
+	CK("smarthost:tls_cert", CONF_STR, smarthost_tls_cert, 0, 0),
+	CK("smarthost:tls_key", CONF_STR, smarthost_tls_key, 0, 0),
+	CK("smarthost:tls_min_version", CONF_STR, smarthost_tls_min_version, 0,
+	    0),
+	CK("smarthost:allow_plaintext_auth", CONF_BOOL,
+	    smarthost_allow_plaintext_auth, 0, 0),
 	CK("delivery:max_connections", CONF_INT, delivery_max_connections, 1,
 	    64),
 	CK("delivery:messages_per_connection", CONF_INT,
@@ -109,6 +117,8 @@ static const char *conf_sections[] = { "relayq", "smarthost", "delivery" };
 
 /* Where iniparser's messages go while a load is running. */
 static struct rq_err *conf_ini_err;
+
+static int conf_ini_error_cb(const char *fmt, ...) RQ_PRINTF(1, 2);
 
 /* iniparser error hook: keeps the first message for the caller. */
 static int
@@ -196,6 +206,10 @@ conf_defaults(struct conf *c)
 	c->smarthost_password_command = xstrdup("");
 	c->smarthost_auth = xstrdup("auto");
 	c->smarthost_helo_name = xstrdup("");
+	c->smarthost_tls_fingerprint = xstrdup("");
+	c->smarthost_tls_cert = xstrdup("");
+	c->smarthost_tls_key = xstrdup("");
+	c->smarthost_tls_min_version = xstrdup("1.2");
 	c->delivery_max_connections = 4;
 	c->delivery_messages_per_connection = 100;
 	c->delivery_retry_min = 60;
@@ -356,6 +370,10 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 		}
 		free(keys);
 	}
+	/* Port 465 is implicit TLS unless tls was chosen explicitly. */
+	if (c->smarthost_port == 465 &&
+	    !iniparser_find_entry(d, "smarthost:tls"))
+		c->smarthost_tls = CONF_TLS_IMPLICIT;
 	/* Keys before any section are stored as ":key". */
 	if (iniparser_find_entry(d, ":") != 0) {
 		rq_err_set(err, "%s: key outside of any section", c->path);
@@ -378,6 +396,13 @@ conf_finish(struct conf *c, struct rq_err *err)
 	}
 	if (c->spool_dir[0] != '/') {
 		rq_err_set(err, "%s: relayq:spool_dir must be an absolute path",
+		    c->path);
+		return -1;
+	}
+	if (strcmp(c->smarthost_tls_min_version, "1.2") != 0 &&
+	    strcmp(c->smarthost_tls_min_version, "1.3") != 0) {
+		rq_err_set(err,
+		    "%s: smarthost:tls_min_version must be 1.2 or 1.3",
 		    c->path);
 		return -1;
 	}

@@ -38,6 +38,11 @@ struct conf {
 	char *smarthost_password_command; /* owned, may be "" */
 	char *smarthost_auth;		  /* owned: "auto", "plain", ... */
 	char *smarthost_helo_name;	  /* owned, may be "" (use hostname) */
+	char *smarthost_tls_fingerprint;  /* owned: "sha256:HEX" pins, or "" */
+	char *smarthost_tls_cert;	  /* owned: client certificate, or "" */
+	char *smarthost_tls_key;	  /* owned: its key, or "" */
+	char *smarthost_tls_min_version;  /* owned: "1.2" or "1.3" */
+	int smarthost_allow_plaintext_auth;
 
 	/* [delivery] */
 	int delivery_max_connections;

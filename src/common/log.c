@@ -53,6 +53,9 @@ log_trace_on(int mask)
 	return (log_state.trace & mask) != 0;
 }
 
+static void log_emit(int pri, const char *fmt, va_list ap, int with_errno,
+    int err) __attribute__((format(printf, 2, 0)));
+
 /* Formats, sanitises and emits one line at priority pri. */
 static void
 log_emit(int pri, const char *fmt, va_list ap, int with_errno, int err)

@@ -30,6 +30,8 @@
 #define QUEUE_ENV_ADDR_MAX 256 /* RFC 5321 path limit */
 #define QUEUE_ENV_RCPT_MAX 100000
 #define QUEUE_ENV_HEADER_MAX (4 * 1024 * 1024) /* envelope section bound */
+#define QUEUE_ENV_REC_MAX 4096	 /* longest record value a reader accepts */
+#define QUEUE_ENV_TRAILER_MAX 40 /* buffer size for the trailer, with NUL */
 
 #define QUEUE_ENV_F_8BIT 0x01	  /* body has bytes >= 0x80 */
 #define QUEUE_ENV_F_SMTPUTF8 0x02 /* an address is not ASCII */
@@ -44,6 +46,18 @@ struct queue_env {
 	unsigned flags;	   /* QUEUE_ENV_F_* */
 	uint64_t body_off; /* offset of the body in the file (reader) */
 	uint64_t body_len; /* body bytes, excluding the final ".\r\n" */
+	size_t rcpt_cap;   /* allocated slots in rcpts */
+};
+
+/*
+ * Incremental check that a body is in SMTP wire form: every line ends in
+ * CRLF (no bare CR or LF), every line that starts with '.' starts with
+ * ".." (dot-stuffed), and the body is empty or ends with CRLF.  Used by
+ * the writer while the body streams and by the reader under check_crc.
+ */
+struct queue_env_wire {
+	int state;	   /* private */
+	const char *error; /* first violation, or NULL */
 };
 
 /* Initialises an empty envelope. */
@@ -69,9 +83,42 @@ int queue_env_check_addr(const char *addr, int allow_null, const char **errstr);
 int queue_env_format_head(const struct queue_env *e, char **buf, size_t *len,
     const char **errstr) RQ_WUR;
 
-/* Formats the trailer for a body of body_len bytes with crc. */
+/*
+ * Formats the trailer for a body of body_len bytes with crc into buf
+ * (NUL-terminated; QUEUE_ENV_TRAILER_MAX bytes always suffice).  Returns
+ * 0, or -1 with errno ENAMETOOLONG when bufsz is too small.
+ */
 int queue_env_format_trailer(uint64_t body_len, uint32_t crc, char *buf,
     size_t bufsz) RQ_WUR;
+
+/* Starts a wire-form check. */
+void queue_env_wire_init(struct queue_env_wire *w);
+/* Feeds body bytes.  Returns 0, or -1 with *errstr (sticky) on a violation. */
+int queue_env_wire_feed(struct queue_env_wire *w, const void *p, size_t len,
+    const char **errstr) RQ_WUR;
+/* Checks the body ended at a line boundary.  Returns 0 or -1 with *errstr. */
+int queue_env_wire_end(const struct queue_env_wire *w, const char **errstr)
+    RQ_WUR;
+
+/* One record "K<len>:<value>\n"; val points into the parsed data. */
+struct queue_env_rec {
+	char key;
+	const char *val; /* borrowed */
+	size_t len;
+};
+
+/*
+ * Splits the complete record at data[*off] (size bytes in all), whose
+ * value may be at most maxlen bytes, and advances *off past it.  Shared
+ * by the state file reader.  Returns 0, or -1 with *errstr.
+ */
+int queue_env_record(const char *data, size_t size, size_t *off, size_t maxlen,
+    struct queue_env_rec *r, const char **errstr) RQ_WUR;
+/*
+ * Parses a record number: 1-19 decimal digits, no sign, no leading
+ * zero, at most LLONG_MAX.  Returns 0 or -1.
+ */
+int queue_env_parse_num(const char *s, size_t len, long long *out) RQ_WUR;
 
 /* Incremental CRC-32 (IEEE); start with crc = 0. */
 uint32_t queue_env_crc32(uint32_t crc, const void *p, size_t len);
@@ -79,7 +126,9 @@ uint32_t queue_env_crc32(uint32_t crc, const void *p, size_t len);
 /*
  * Parses a whole message file held in memory (size bytes).  Fills e,
  * including body_off and body_len; verifies the trailer, and the body
- * CRC when check_crc is nonzero.  Returns 0, or -1 with *errstr.
+ * CRC and wire form when check_crc is nonzero.  e is initialised here
+ * (anything it held is not freed); on failure it is left empty.  Returns
+ * 0, or -1 with *errstr and errno EBADMSG.
  */
 int queue_env_parse(struct queue_env *e, const char *data, size_t size,
     int check_crc, const char **errstr) RQ_WUR;
@@ -87,8 +136,10 @@ int queue_env_parse(struct queue_env *e, const char *data, size_t size,
 /*
  * Reads and parses the message file open on fd (from offset 0), reading
  * the envelope section and the trailer but streaming the body only when
- * check_crc is nonzero.  Returns 0, or -1 with *errstr (and errno for
- * I/O errors).
+ * check_crc is nonzero.  Uses pread() only, so the file offset is left
+ * alone.  e is initialised as by queue_env_parse().  Returns 0, or -1
+ * with *errstr and errno: EBADMSG when the file is malformed (or not a
+ * regular file), another errno for an I/O error.
  */
 int queue_env_read_fd(struct queue_env *e, int fd, int check_crc,
     const char **errstr) RQ_WUR;

@@ -33,9 +33,24 @@ int queue_scan_dir(struct queue_spool *sp, enum queue_dir d,
 void queue_idlist_free(struct queue_idlist *l);
 
 /*
- * Removes files in tmp/ (and stale state temporaries) last modified more
- * than max_age seconds ago.  Returns the number removed, or -1.
+ * Removes files in tmp/ (any name; directories are left alone) and
+ * stale state temporaries (state/<id>.tmp) last modified at least
+ * max_age seconds ago (max_age >= 0).  Returns the number removed, or -1.
  */
 int queue_scan_clean_tmp(struct queue_spool *sp, long long max_age);
+
+/*
+ * Removes state/<id> files whose queue/<id> is gone (left by a crash in
+ * queue_spool_remove()).  Call at start-up, holding the spool lock.
+ * Returns the number removed, or -1.
+ */
+int queue_scan_clean_state(struct queue_spool *sp) RQ_WUR;
+
+/*
+ * Moves every entry of d (QUEUE_DIR_INCOMING or QUEUE_DIR_QUEUE) whose
+ * name is not a valid id into corrupt/ (see queue_spool_quarantine()).
+ * Returns the number moved, or -1.
+ */
+int queue_scan_quarantine_bad(struct queue_spool *sp, enum queue_dir d) RQ_WUR;
 
 #endif

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * The spool directory and its commit protocol.  Layout under spool_dir:
+ * The spool directory and its commit protocol.  Layout under spool_dir
+ * (0755), modes as created by QUEUE_SPOOL_CREATE:
  *
  *	tmp/       front end's files being written (group relayq, 1730)
  *	incoming/  committed drops, untrusted until relayqd accepts them (1730)
- *	queue/     accepted message files, owned by relayqd (0700)
- *	state/     per-message delivery state, queue_state (0700)
+ *	queue/     accepted message files, owned by relayqd (0750)
+ *	state/     per-message delivery state, queue_state (0750)
  *	corrupt/   quarantined files that failed validation (0700)
- *	lock       flock'd by the one relayqd running on this spool
- *	wake       FIFO: one byte written here wakes relayqd
+ *	lock       flock'd by the one relayqd running on this spool (0600)
+ *	wake       FIFO: one byte written here wakes relayqd (0620)
+ *
+ * Message and state files are 0640 (fchmod'ed, whatever the umask), so
+ * the group can read them for mailq.  The details, and the file formats,
+ * are in doc/queue-format.md.
  *
  * Commit (front end): tmp/<id> created O_EXCL|O_NOFOLLOW, written,
  * fsync'd, closed, renamed to incoming/<id>, incoming/ fsync'd.  Only
@@ -17,8 +22,17 @@
  * opened O_NOFOLLOW, checked (regular, one link, size, format, CRC),
  * renamed to queue/<id>, queue/ and incoming/ fsync'd; a bad file is
  * renamed into corrupt/ instead.  State files are replaced atomically
- * (tmp, fsync, rename, dir fsync).  Removal unlinks state/<id> then
- * queue/<id> and fsyncs both directories.
+ * (tmp, fsync, rename, dir fsync).  Removal unlinks queue/<id> first,
+ * then state/<id>, fsyncing each directory: a crash in between leaves an
+ * orphan state file (harmless, see queue_scan_clean_state()) rather than
+ * a message whose progress is lost and that would be sent again to
+ * recipients that already have it.
+ *
+ * A directory the caller may not read (tmp/ and incoming/ are 1730, so
+ * the setgid front end has only write and search permission) is opened
+ * with O_PATH; it still serves for openat() and renameat(), and a
+ * "directory fsync" of it falls back to syncfs() of the spool's file
+ * system, which is slower but just as durable.
  *
  * Every function returns 0 or -1 with errno set; the ones that can fail
  * for a reason other than errno also fill struct rq_err.
@@ -26,6 +40,7 @@
 #ifndef RELAYQ_QUEUE_QUEUE_SPOOL_H
 #define RELAYQ_QUEUE_QUEUE_SPOOL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,17 +58,22 @@ enum queue_dir {
 	QUEUE_DIR_COUNT
 };
 
+#define QUEUE_SPOOL_ACCEPT_MAX ((uint64_t)1 << 30) /* default file bound */
+
 struct queue_spool {
 	char *path;		    /* owned */
 	int rootfd;		    /* O_DIRECTORY fd of spool_dir */
 	int dirfd[QUEUE_DIR_COUNT]; /* -1 when not opened */
 	int lockfd;		    /* -1 unless queue_spool_lock() */
+	unsigned pathonly;	    /* bit 1 << d: dirfd[d] is O_PATH */
+	uint64_t accept_max;	    /* 0: QUEUE_SPOOL_ACCEPT_MAX */
 };
 
 /* Which directories a caller needs. */
 #define QUEUE_SPOOL_FRONTEND 0x01 /* tmp/ and incoming/ only */
 #define QUEUE_SPOOL_DAEMON 0x02	  /* all of them */
 #define QUEUE_SPOOL_CREATE 0x04	  /* create missing directories */
+#define QUEUE_SPOOL_READER 0x08	  /* incoming/, queue/, state/ (listing) */
 
 /*
  * Opens the spool at path.  With QUEUE_SPOOL_CREATE, missing
@@ -62,10 +82,18 @@ struct queue_spool {
  */
 int queue_spool_open(struct queue_spool *sp, const char *path, int flags,
     struct rq_err *err) RQ_WUR;
-/* Closes every fd (releasing the lock); sp may be opened again. */
+/*
+ * Closes every fd (releasing the lock); sp may be opened again, and
+ * closing twice is harmless.
+ */
 void queue_spool_close(struct queue_spool *sp);
 /* Returns the name of a directory ("tmp", "queue", ...). */
 const char *queue_spool_dirname(enum queue_dir d);
+/*
+ * Makes directory d durable after a rename or unlink in it: fsync() of
+ * the directory, or syncfs() when it was opened O_PATH.  Returns 0 or -1.
+ */
+int queue_spool_sync_dir(struct queue_spool *sp, enum queue_dir d) RQ_WUR;
 
 /*
  * Takes the daemon lock (flock LOCK_EX|LOCK_NB on spool_dir/lock) and
@@ -76,6 +104,8 @@ int queue_spool_lock(struct queue_spool *sp) RQ_WUR;
 
 /* ---- writing a message (front end, and relayqd for bounces) ---- */
 
+#define QUEUE_WRITER_BUFSZ (64 * 1024)
+
 struct queue_writer {
 	struct queue_spool *sp; /* borrowed */
 	char id[QUEUE_ID_LEN + 1];
@@ -84,29 +114,44 @@ struct queue_writer {
 	uint32_t crc;
 	int failed; /* an earlier write failed; commit will fail */
 	int saved_errno;
+	volatile sig_atomic_t live; /* tmp/<id> exists and is ours */
+	struct queue_env_wire wire; /* wire-form check of the body */
+	size_t buflen;
+	unsigned char buf[QUEUE_WRITER_BUFSZ]; /* body bytes not yet written */
 };
 
 /*
  * Creates tmp/<new id> and writes the envelope head of e (e->id is set
- * here).  Returns 0, or -1 with err filled and errno set; nothing is left
- * on disk on failure.
+ * here; every field is validated before anything is created).  Returns
+ * 0, or -1 with err filled and errno set (EINVAL: invalid envelope);
+ * nothing is left on disk on failure.  After this call, successful or
+ * not, queue_writer_abort() is always safe.
  */
 int queue_writer_begin(struct queue_writer *w, struct queue_spool *sp,
     struct queue_env *e, struct rq_err *err) RQ_WUR;
 /*
- * Appends body bytes, which must already be in wire form (CRLF, dot
- * stuffed).  Returns 0 or -1 (errno); after -1 only abort is useful.
+ * Appends body bytes, which must already be in wire form (CRLF line
+ * ends, no bare CR or LF, every line starting with '.' dot-stuffed; see
+ * struct queue_env_wire).  Bytes are buffered (QUEUE_WRITER_BUFSZ).
+ * Returns 0 or -1 (errno; EINVAL for a wire-form violation); after -1
+ * only abort is useful.
  */
 int queue_writer_body(struct queue_writer *w, const void *p, size_t len) RQ_WUR;
 /*
  * Writes the trailer, fsyncs, closes, renames into dest (normally
  * QUEUE_DIR_INCOMING; relayqd writes bounces straight to QUEUE_DIR_QUEUE)
- * and fsyncs that directory.  On failure the temporary file is removed.
- * Returns 0 only when the message is durable.
+ * without replacing anything there, and fsyncs that directory.  The body
+ * must have ended with CRLF (or be empty), else EINVAL.  On failure the
+ * temporary file is removed (and, if only the final directory fsync
+ * failed, the committed file too).  Returns 0 only when the message is
+ * durable.
  */
 int queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
     struct rq_err *err) RQ_WUR;
-/* Removes the temporary file; safe after a failed commit or on a signal. */
+/*
+ * Removes the temporary file; safe after a failed commit or on a signal
+ * (async-signal-safe: close() and unlinkat() only, errno preserved).
+ */
 void queue_writer_abort(struct queue_writer *w);
 
 /* Writes one byte to the wake FIFO if a reader is there; never blocks. */
@@ -117,36 +162,56 @@ int queue_spool_wake_fd(const struct queue_spool *sp) RQ_WUR;
 /* ---- daemon side ---- */
 
 /*
- * Validates incoming/<id> and moves it to queue/<id>.  Returns 0 when
- * accepted; -1 with err filled when it was rejected (it is then in
- * corrupt/) or could not be moved (errno set, left in place).
+ * Validates incoming/<id> and moves it to queue/<id>.  Checks: not a
+ * symlink, regular file, one link, at most accept_max bytes, valid
+ * format and CRC, id record equal to the name, owner equal to the U
+ * record (or root, or this process's euid).  Returns 0 when accepted;
+ * -1 with err filled when it was rejected (errno EBADMSG: it is then in
+ * corrupt/) or could not be moved (another errno, left in place).
  */
 int queue_spool_accept(struct queue_spool *sp, const char *id,
     struct rq_err *err) RQ_WUR;
 
 /*
  * Opens queue/<id> read-only, takes flock(LOCK_EX|LOCK_NB) on it and
- * reads its envelope into e.  Returns the fd (caller closes, which drops
- * the lock), or -1 with err filled (errno EWOULDBLOCK when locked by
- * another runner; a corrupt file is moved to corrupt/).
+ * reads its envelope into e (the body CRC is not checked again).
+ * Returns the fd (caller closes, which drops the lock; the file offset
+ * is 0), or -1 with err filled (errno EWOULDBLOCK when locked by another
+ * runner; EBADMSG when the file was corrupt and moved to corrupt/).
  */
 int queue_spool_open_msg(struct queue_spool *sp, const char *id,
     struct queue_env *e, struct rq_err *err) RQ_WUR;
 
 /*
  * Loads state/<id> into s for a message of nrcpt recipients; a missing
- * file gives a fresh state.  Returns 0 or -1 with err.
+ * file gives a fresh state.  Returns 0 or -1 with err.  A corrupt state
+ * file (errno EBADMSG) has been moved to corrupt/, so a second call
+ * gives a fresh state: every recipient pending again (at-least-once).
  */
 int queue_spool_load_state(struct queue_spool *sp, const char *id, size_t nrcpt,
     struct queue_state *s, struct rq_err *err) RQ_WUR;
+/*
+ * Like queue_spool_load_state() but never moves anything (for listing).
+ * Returns 0, or -1 with *errstr (errno EBADMSG when corrupt).
+ */
+int queue_spool_peek_state(struct queue_spool *sp, const char *id, size_t nrcpt,
+    struct queue_state *s, const char **errstr) RQ_WUR;
 /* Replaces state/<id> atomically and durably.  Returns 0 or -1. */
 int queue_spool_save_state(struct queue_spool *sp, const struct queue_state *s)
     RQ_WUR;
 
-/* Unlinks state/<id> and queue/<id>, fsyncs both dirs.  Returns 0 or -1. */
+/*
+ * Unlinks queue/<id> then state/<id> (either may already be gone),
+ * fsyncing each directory.  Returns 0 or -1.
+ */
 int queue_spool_remove(struct queue_spool *sp, const char *id) RQ_WUR;
 
-/* Moves <dir>/<name> into corrupt/.  Returns 0 or -1. */
+/*
+ * Moves <dir>/<name> into corrupt/ (a symlink is moved, not followed).
+ * name must be a single path component.  The entry keeps its name when
+ * that is a valid id, else it gets "X" plus a new id; ".1" to ".9" is
+ * appended on a clash.  Returns 0 or -1.
+ */
 int queue_spool_quarantine(struct queue_spool *sp, enum queue_dir d,
     const char *name) RQ_WUR;
 

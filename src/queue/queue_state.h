@@ -16,6 +16,8 @@
 #include "queue/queue_id.h"
 
 #define QUEUE_STATE_MAGIC "RELAYQ-STATE 1\n"
+#define QUEUE_STATE_TEXT_MAX 512 /* last error and replies, bytes */
+#define QUEUE_STATE_SIZE_MAX (64 * 1024 * 1024) /* whole file bound */
 
 enum queue_rcpt_st {
 	QUEUE_RCPT_PENDING = 'p',
@@ -36,24 +38,35 @@ struct queue_state {
 	char **rcpt_reply; /* owned: last reply per recipient, or NULL */
 };
 
-/* Initialises a state for nrcpt pending recipients. */
+/* Initialises a state for nrcpt pending recipients (id is copied). */
 void queue_state_init(struct queue_state *s, const char *id, size_t nrcpt);
 /* Frees owned fields. */
 void queue_state_free(struct queue_state *s);
-/* Sets the last error (copied, sanitised to one printable line). */
+/*
+ * Sets the last error (copied, sanitised to one printable ASCII line of
+ * at most QUEUE_STATE_TEXT_MAX bytes; NULL means none).
+ */
 void queue_state_set_error(struct queue_state *s, const char *text);
-/* Sets recipient i's status and reply (reply copied, may be NULL). */
+/*
+ * Sets recipient i (< nrcpt) status and reply (copied and sanitised like
+ * the last error; may be NULL).
+ */
 void queue_state_set_rcpt(struct queue_state *s, size_t i,
     enum queue_rcpt_st st, const char *reply);
 /* Number of recipients still pending. */
 size_t queue_state_pending(const struct queue_state *s);
 
-/* Serialises s into a malloc'd buffer.  Returns 0 or -1. */
+/*
+ * Serialises s into a malloc'd buffer (owned by the caller).  Returns 0,
+ * or -1 with errno EINVAL when a field is invalid (bad id or status,
+ * text with control characters or too long).
+ */
 int queue_state_format(const struct queue_state *s, char **buf, size_t *len)
     RQ_WUR;
 /*
- * Parses a state file image.  nrcpt must match the message's recipient
- * count.  Returns 0, or -1 with *errstr.
+ * Parses a state file image into s (initialised here; on failure left
+ * empty).  nrcpt must match the message's recipient count.  A torn or
+ * altered file fails its trailer check.  Returns 0, or -1 with *errstr.
  */
 int queue_state_parse(struct queue_state *s, const char *data, size_t size,
     size_t nrcpt, const char **errstr) RQ_WUR;

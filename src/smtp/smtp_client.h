@@ -6,7 +6,8 @@
  * (relayqd_conn) owns the socket, TLS and timers.
  *
  * Session: banner -> EHLO (HELO if EHLO is refused) -> [STARTTLS ->
- * ops->starttls -> smtp_client_tls_done() -> EHLO] -> ready.  In ready,
+ * ops->starttls -> smtp_client_tls_done() -> EHLO] -> [AUTH: 334
+ * challenges answered through ops->auth_step, until 235] -> ready.  In ready,
  * smtp_client_send() starts a transaction: MAIL, RCPT..., DATA, pipelined
  * when the server offers PIPELINING (a FIFO of sent commands dispatches
  * each reply to the command it answers); 354 -> ops->send_body, after
@@ -17,6 +18,25 @@
  * sends QUIT; ops->closed is called exactly once when the session ends,
  * for any reason, after which the glue closes the connection and frees
  * the client.
+ *
+ * Calling back in: ready, starttls and send_body are always the last
+ * thing the client does in a call, so the glue may call smtp_client_send,
+ * _quit or _tls_done from inside them.  From any op the glue may call
+ * smtp_client_fail (write, rcpt_done, msg_done included); the client
+ * then reports what is outstanding and closes, and the interrupted work
+ * becomes a no-op.  set_timeout comes before the pending op, so on 354
+ * SMTP_TMO_DOT is armed before send_body is called.
+ *
+ * AUTH (RFC 4954), when conf->auth is set, comes after the last EHLO.  It
+ * is never sent in clear unless conf->allow_plaintext_auth: the session
+ * counts as encrypted after smtp_client_tls_done() or with
+ * conf->tls_on_connect.  The SASL mechanisms live in the glue, behind
+ * ops->auth_start/auth_step/auth_done, which compute and must not call
+ * back into the client.  Every AUTH failure (no AUTH offered, no usable
+ * mechanism, a 4xx or 5xx such as 535, a rejected challenge) closes the
+ * session as RQ_TEMPFAIL: a credentials problem never bounces mail.  The
+ * trace log shows "AUTH MECH <redacted>" and "<redacted>" for every
+ * response line; the client wipes its copies of responses before free.
  */
 #ifndef RELAYQ_SMTP_SMTP_CLIENT_H
 #define RELAYQ_SMTP_SMTP_CLIENT_H
@@ -32,6 +52,14 @@ enum smtp_timeout {
 	SMTP_TMO_DATA,	   /* DATA's 354 */
 	SMTP_TMO_DOT,	   /* reply after the final dot */
 };
+
+/*
+ * Longest AUTH command or response line the client sends, CRLF included
+ * (servers must accept 12288 octets, RFC 4954 section 4).
+ */
+#define SMTP_AUTH_LINE_MAX 12288
+/* Most 334 challenges answered in one AUTH exchange. */
+#define SMTP_AUTH_STEPS_MAX 8
 
 /* Server extensions learnt from EHLO (reset by STARTTLS). */
 #define SMTP_EXT_PIPELINING 0x01
@@ -53,6 +81,9 @@ struct smtp_client_conf {
 	const char *helo_name; /* borrowed for the client's lifetime */
 	int starttls;	       /* nonzero: STARTTLS is required */
 	int no_pipelining;     /* nonzero: never pipeline */
+	int auth;	       /* nonzero: AUTH is required before mail */
+	int tls_on_connect;    /* nonzero: implicit TLS, already encrypted */
+	int allow_plaintext_auth; /* nonzero: AUTH may be sent in clear */
 };
 
 struct smtp_msg {
@@ -88,6 +119,31 @@ struct smtp_client_ops {
 	 * RQ_OK after a clean QUIT.  Called exactly once. */
 	void (
 	    *closed)(void *arg, enum rq_status st, const struct rq_reason *why);
+	/*
+	 * AUTH begins (only with conf->auth): choose a mechanism from offered
+	 * (caps.auth, space-separated names).  *mech is borrowed (a static
+	 * name such as "PLAIN"); *resp is a malloc'd base64 initial response,
+	 * "=" for an empty one, or NULL to send "AUTH MECH" alone.  Returns 0,
+	 * or -1 with why->text filled (no usable mechanism, secret
+	 * unavailable); nothing is then written.  why never holds a secret.
+	 */
+	int (*auth_start)(void *arg, const char *offered, const char **mech,
+	    char **resp, struct rq_reason *why);
+	/*
+	 * A 334 challenge: the base64 text as sent (len bytes, NUL-terminated,
+	 * possibly empty) -> *resp, a malloc'd base64 response line ("" for an
+	 * empty line).  -1 (why filled) makes the client send "*" and close
+	 * the session as RQ_TEMPFAIL.
+	 */
+	int (*auth_step)(void *arg, const char *challenge, size_t len,
+	    char **resp, struct rq_reason *why);
+	/*
+	 * Optional (NULL accepts): AUTH got 2xx.  Returns 0, or -1 with why
+	 * filled when the mechanism has not finished (SCRAM: the server's
+	 * signature was never verified); the session then closes as
+	 * RQ_TEMPFAIL.
+	 */
+	int (*auth_done)(void *arg, struct rq_reason *why);
 };
 
 struct smtp_client;
@@ -107,7 +163,11 @@ int smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply *r);
 /*
  * Starts a transaction for m (which must stay valid until msg_done).
  * Only valid after ops->ready.  Returns 0, or -1 (wrong state, or an
- * address that cannot be sent) with nothing written.
+ * address that cannot be sent) with nothing written.  When m cannot go
+ * to this server at all (SIZE above the server's limit: 552 5.3.4;
+ * SMTPUTF8 not offered: 553 5.6.7) nothing is written either, but it
+ * returns 0 after every rcpt_done (PERMFAIL), msg_done and ops->ready
+ * have been called from inside it.
  */
 int smtp_client_send(struct smtp_client *c, const struct smtp_msg *m);
 

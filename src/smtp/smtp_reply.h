@@ -25,22 +25,27 @@ struct smtp_reply {
 	 * truncated (not failed) at SMTP_REPLY_TEXT_MAX - 1 */
 	char text[SMTP_REPLY_TEXT_MAX];
 	size_t textlen;
+	size_t nwhole; /* leading lines held whole in text */
+	int failed;    /* nonzero after feed returned -1 */
 };
 
 /* Empties r for the next reply. */
 void smtp_reply_init(struct smtp_reply *r);
 
 /*
- * Feeds one line (len bytes, no CRLF; may contain anything).  Returns 1
- * when the reply is now complete, 0 when more lines are needed, -1 on a
- * protocol violation with *errstr set (r is then unusable until init).
+ * Feeds one line (len bytes, no CRLF; may contain anything; one stray
+ * trailing CR is ignored).  Returns 1 when the reply is now complete, 0
+ * when more lines are needed, -1 on a protocol violation with *errstr
+ * set (r is then unusable until init; feeding a complete reply is also
+ * an error).
  */
 int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
     const char **errstr);
 
 /*
  * Returns the text of line i (0-based) of a complete reply in *p and
- * *len.  Returns 0, or -1 if there is no such line.
+ * *len (borrowed from r, not NUL-terminated).  Returns 0, or -1 if there
+ * is no such line or it was cut by the SMTP_REPLY_TEXT_MAX truncation.
  */
 int smtp_reply_line(const struct smtp_reply *r, size_t i, const char **p,
     size_t *len);

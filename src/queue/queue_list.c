@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The mailq listing.  It merges the sorted ids of incoming/ and queue/
+ * (an id seen in both, because relayqd moved it between the two scans,
+ * is listed once), reads each envelope without the body CRC, and reads
+ * the state file without side effects.  It never moves, locks or
+ * quarantines anything, so it is safe to run from the setgid front end
+ * while relayqd works.  Every text it prints was validated on the way
+ * into the spool (no control characters), and a broken file becomes one
+ * "(unreadable: ...)" line instead of an error.  When incoming/ cannot be
+ * read (it is 1730, and the front end only has the group's -wx), a note
+ * says so instead of silently listing less.
+ */
+#include "config.h"
+
+#include "queue/queue_list.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue/queue_env.h"
+#include "queue/queue_scan.h"
+#include "queue/queue_state.h"
+
+/* Width of the columns before the sender: id+mark, size, time, gaps. */
+#define QUEUE_LIST_INDENT (QUEUE_ID_LEN + 1 + 1 + 8 + 1 + 19 + 2)
+
+/* Running totals of a listing. */
+struct queue_list_tot {
+	uint64_t bytes;
+	size_t requests;
+};
+
+/* Prints the column header. */
+static void
+queue_list_header(FILE *out)
+{
+	fprintf(out, "%-*s %8s %-19s  %s\n", QUEUE_ID_LEN + 1, "-Queue ID-",
+	    "--Size--", "----Arrival Time---", "-Sender/Recipient-------");
+}
+
+/* Prints one indented continuation line. */
+static void
+queue_list_line(FILE *out, const char *pre, const char *text, const char *post)
+{
+	fprintf(out, "%*s%s%s%s\n", QUEUE_LIST_INDENT, "", pre, text, post);
+}
+
+/* Prints the line for a file we could not read. */
+static void
+queue_list_unreadable(FILE *out, const char *id, const char *why,
+    struct queue_list_tot *tot)
+{
+	fprintf(out, "%s (unreadable: %s)\n\n", id, why);
+	tot->requests++;
+}
+
+/* Prints the recipients of a message according to its state. */
+static void
+queue_list_rcpts(FILE *out, const struct queue_env *e,
+    const struct queue_state *s, int flags)
+{
+	for (size_t i = 0; i < e->nrcpt; i++) {
+		const char *reply = s->rcpt_reply[i];
+
+		switch (s->rcpt_st[i]) {
+		case QUEUE_RCPT_PENDING:
+			if (reply != NULL && *reply != '\0' &&
+			    strcmp(reply, s->last_error) != 0)
+				queue_list_line(out, "(", reply, ")");
+			queue_list_line(out, "", e->rcpts[i], "");
+			break;
+		case QUEUE_RCPT_DONE:
+			if (flags & QUEUE_LIST_ALL_RCPTS)
+				queue_list_line(out, "", e->rcpts[i],
+				    "  (delivered)");
+			break;
+		default:
+			if (flags & QUEUE_LIST_ALL_RCPTS) {
+				queue_list_line(out, "", e->rcpts[i],
+				    "  (failed)");
+				if (reply != NULL && *reply != '\0')
+					queue_list_line(out, "(", reply, ")");
+			}
+			break;
+		}
+	}
+}
+
+/* Prints one message of an already opened file. */
+static void
+queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
+    FILE *out, int flags, struct queue_list_tot *tot)
+{
+	struct queue_env e;
+	struct queue_state s;
+	struct tm tm;
+	time_t t;
+	char when[32];
+	const char *errstr, *staterr;
+
+	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+		queue_list_unreadable(out, id,
+		    errno == EBADMSG ? errstr : strerror(errno), tot);
+		return;
+	}
+	staterr = NULL;
+	if (d != QUEUE_DIR_QUEUE || sp->dirfd[QUEUE_DIR_STATE] == -1 ||
+	    queue_spool_peek_state(sp, id, e.nrcpt, &s, &staterr) == -1) {
+		/* No attempt yet, or no readable state: all pending. */
+		queue_state_init(&s, id, e.nrcpt);
+	}
+	t = (time_t)e.arrival;
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm) == 0)
+		(void)strlcpy(when, "?", sizeof(when));
+	fprintf(out, "%s%c %8" PRIu64 " %-19s  %s\n", id, s.held ? '!' : ' ',
+	    e.body_len, when, *e.sender != '\0' ? e.sender : "MAILER-DAEMON");
+	if (staterr != NULL)
+		queue_list_line(out, "(state unreadable: ", staterr, ")");
+	if (*s.last_error != '\0')
+		queue_list_line(out, "(", s.last_error, ")");
+	queue_list_rcpts(out, &e, &s, flags);
+	fputc('\n', out);
+	tot->bytes += e.body_len;
+	tot->requests++;
+	queue_state_free(&s);
+	queue_env_free(&e);
+}
+
+/*
+ * Lists the message id found in directory d; one that moved from
+ * incoming/ to queue/ meanwhile is followed, one that left is skipped.
+ */
+static void
+queue_list_one(struct queue_spool *sp, enum queue_dir d, const char *id,
+    FILE *out, int flags, struct queue_list_tot *tot)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(sp->dirfd[d], id,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT && d == QUEUE_DIR_INCOMING &&
+	    sp->dirfd[QUEUE_DIR_QUEUE] != -1) {
+		d = QUEUE_DIR_QUEUE;
+		fd = openat(sp->dirfd[d], id,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	}
+	if (fd == -1) {
+		if (errno != ENOENT)
+			queue_list_unreadable(out, id, strerror(errno), tot);
+		return;
+	}
+	if (fstat(fd, &st) == -1)
+		queue_list_unreadable(out, id, strerror(errno), tot);
+	else if (!S_ISREG(st.st_mode))
+		queue_list_unreadable(out, id, "not a regular file", tot);
+	else
+		queue_list_msg(sp, d, id, fd, out, flags, tot);
+	(void)close(fd);
+}
+
+/* Prints the mailq listing. */
+int
+queue_list_print(struct queue_spool *sp, FILE *out, int flags)
+{
+	struct queue_idlist in = { NULL, 0 }, q = { NULL, 0 };
+	struct queue_list_tot tot = { 0, 0 };
+	size_t i = 0, j = 0;
+	int in_err = 0, saved_errno;
+
+	if (sp->dirfd[QUEUE_DIR_INCOMING] != -1 &&
+	    queue_scan_dir(sp, QUEUE_DIR_INCOMING, &in, NULL) == -1)
+		in_err = errno;
+	if (queue_scan_dir(sp, QUEUE_DIR_QUEUE, &q, NULL) == -1) {
+		saved_errno = errno;
+		queue_idlist_free(&in);
+		errno = saved_errno;
+		return -1;
+	}
+	if (in.n + q.n > 0)
+		queue_list_header(out);
+	while (i < in.n || j < q.n) {
+		int c = i == in.n ? 1
+		    : j == q.n	  ? -1
+				  : strcmp(in.ids[i], q.ids[j]);
+
+		if (c < 0)
+			queue_list_one(sp, QUEUE_DIR_INCOMING, in.ids[i++], out,
+			    flags, &tot);
+		else {
+			if (c == 0)
+				i++;
+			queue_list_one(sp, QUEUE_DIR_QUEUE, q.ids[j++], out,
+			    flags, &tot);
+		}
+	}
+	queue_idlist_free(&in);
+	queue_idlist_free(&q);
+	if (in_err != 0)
+		fprintf(out,
+		    "(incoming/ not readable: %s; messages not yet "
+		    "picked up by relayqd are not shown)\n",
+		    strerror(in_err));
+	if (tot.requests == 0)
+		fprintf(out, "Mail queue is empty\n");
+	else
+		fprintf(out, "-- %" PRIu64 " Kbytes in %zu Request%s.\n",
+		    (tot.bytes + 1023) / 1024, tot.requests,
+		    tot.requests == 1 ? "" : "s");
+	errno = 0;
+	if (fflush(out) == EOF || ferror(out)) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The mailq listing shared by `mailq`, `sendmail -bp` and `relayq
+ * queue`: messages in incoming/ (not yet picked up) and queue/, in
+ * arrival order, with their size, arrival time, sender, last error and
+ * pending recipients, in the spirit of Postfix's `postqueue -p`.  It only
+ * reads the spool: nothing is moved, locked or quarantined.
+ */
+#ifndef RELAYQ_QUEUE_QUEUE_LIST_H
+#define RELAYQ_QUEUE_QUEUE_LIST_H
+
+#include <stdio.h>
+
+#include "common/compat.h"
+#include "queue/queue_spool.h"
+
+#define QUEUE_LIST_ALL_RCPTS 0x01 /* also recipients done or failed */
+
+/*
+ * Prints the listing of the spool (opened with QUEUE_SPOOL_READER or
+ * QUEUE_SPOOL_DAEMON) to out:
+ *
+ *	-Queue ID-            --Size-- ----Arrival Time--- -Sender/Recipient--
+ *	0194A3F2C0004D1E2A7B!     1234 Sat Nov 28 19:52:36  alice@example.org
+ *	                                                    (last error)
+ *	                                                    bob@example.net
+ *
+ *	-- 2 Kbytes in 1 Request.
+ *
+ * '!' after the id marks a message on hold; the size is the message's
+ * size in bytes (wire form); the null sender is shown as MAILER-DAEMON.
+ * A file that cannot be read or parsed is shown as "<id> (unreadable:
+ * reason)".  An empty spool prints "Mail queue is empty".  Returns 0, or
+ * -1 with errno when queue/ cannot be read or writing to out failed.
+ */
+int queue_list_print(struct queue_spool *sp, FILE *out, int flags) RQ_WUR;
+
+#endif

@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * relayqd: the queue runner.  main() owns the one event_base and the
+ * struct relayd passed to every module, and tears down in reverse order
+ * of set-up.  This file also holds the dispatcher: it picks up new mail
+ * from incoming/ (on a poke through the wake FIFO, and on a slow periodic
+ * scan as a fallback), hands due messages to idle sessions and opens new
+ * sessions up to max_connections.  When the smarthost is down only one
+ * probe session runs, at the destination's retry time.
+ *
+ * Signals: SIGTERM/SIGINT exit cleanly (in-flight messages stay queued),
+ * SIGHUP reloads the configuration, SIGUSR1 retries everything now.
+ */
+#include "config.h"
+
+#include "relayqd/relayqd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "queue/queue_scan.h"
+#include "relayqd/relayqd_conn.h"
+#include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_tls.h"
+
+/* Temporary files older than this are left-overs of a dead writer. */
+#define RELAYQD_TMP_MAX_AGE 3600
+
+/* Current time in seconds. */
+long long
+relayqd_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec;
+}
+
+/* Schedules a dispatcher run. */
+void
+relayqd_kick(struct relayd *rd)
+{
+	if (!rd->stopping && rd->ev_kick != NULL)
+		event_active(rd->ev_kick, EV_TIMEOUT, 0);
+}
+
+/* Accepts every file waiting in incoming/ and schedules it now. */
+static void
+relayqd_pickup(struct relayd *rd)
+{
+	struct queue_idlist l;
+	size_t nbad = 0;
+
+	if (queue_scan_dir(&rd->spool, QUEUE_DIR_INCOMING, &l, &nbad) == -1) {
+		log_warn("cannot scan %s/incoming", rd->spool.path);
+		return;
+	}
+	if (nbad > 0)
+		log_warnx("%zu unexpected names in incoming/ ignored", nbad);
+	for (size_t i = 0; i < l.n; i++) {
+		struct rq_err err;
+
+		if (queue_spool_accept(&rd->spool, l.ids[i], &err) == -1) {
+			log_warnx("%s: not accepted: %s", l.ids[i], err.msg);
+			continue;
+		}
+		log_debug("%s: accepted", l.ids[i]);
+		relayqd_sched_add(rd->sched, l.ids[i], relayqd_now());
+	}
+	queue_idlist_free(&l);
+}
+
+/* Start-up scan: every message in queue/ is scheduled now. */
+static void
+relayqd_scan_queue(struct relayd *rd)
+{
+	struct queue_idlist l;
+	size_t nbad = 0;
+	int n;
+
+	if ((n = queue_scan_clean_tmp(&rd->spool, RELAYQD_TMP_MAX_AGE)) > 0)
+		log_info("removed %d stale temporary files", n);
+	if (queue_scan_dir(&rd->spool, QUEUE_DIR_QUEUE, &l, &nbad) == -1)
+		fatal("cannot scan %s/queue", rd->spool.path);
+	for (size_t i = 0; i < l.n; i++)
+		relayqd_sched_add(rd->sched, l.ids[i], relayqd_now());
+	if (l.n > 0)
+		log_info("%zu queued messages found", l.n);
+	queue_idlist_free(&l);
+}
+
+/* Arms the due timer for the next message or destination retry. */
+static void
+relayqd_arm_due(struct relayd *rd, long long now)
+{
+	long long when = relayqd_sched_next_due(rd->sched);
+	struct timeval tv;
+
+	if (rd->host_down_until > now && when != -1 &&
+	    when < rd->host_down_until)
+		when = rd->host_down_until;
+	event_del(rd->ev_due);
+	if (when == -1)
+		return;
+	tv.tv_sec = (time_t)(when > now ? when - now : 0);
+	tv.tv_usec = 0;
+	event_add(rd->ev_due, &tv);
+}
+
+/* The dispatcher: feeds idle sessions and opens new ones. */
+static void
+relayqd_run(struct relayd *rd)
+{
+	struct relayqd_conn *rc, *next;
+	long long now = relayqd_now();
+
+	if (rd->stopping)
+		return;
+	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+		next = relayqd_conn_next(rc);
+		relayqd_conn_pull(rc);
+	}
+	while (rd->nconns < rd->conf.delivery_max_connections) {
+		const char *id;
+
+		if (rd->host_down_until > now)
+			break;
+		if (rd->host_down_until != 0 && rd->nconns > 0)
+			break; /* one probe at a time */
+		if ((id = relayqd_sched_pop_due(rd->sched, now)) == NULL)
+			break;
+		relayqd_conn_new(rd, id);
+	}
+	relayqd_arm_due(rd, now);
+}
+
+/* ev_kick: deferred dispatcher run. */
+static void
+relayqd_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	relayqd_run(arg);
+}
+
+/* ev_due: something became due. */
+static void
+relayqd_due_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	relayqd_run(arg);
+}
+
+/* ev_wake: the front end or relayq poked the FIFO. */
+static void
+relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayd *rd = arg;
+	char buf[256];
+	int flush = 0;
+	ssize_t n;
+
+	(void)what;
+	/* Bounded drain: the FIFO holds at most a pipe buffer. */
+	for (int i = 0; i < 256; i++) {
+		if ((n = read(fd, buf, sizeof(buf))) <= 0)
+			break;
+		if (memchr(buf, 'F', (size_t)n) != NULL)
+			flush = 1;
+	}
+	relayqd_pickup(rd);
+	if (flush) {
+		rd->host_down_until = 0;
+		relayqd_sched_flush(rd->sched, relayqd_now());
+	}
+	relayqd_run(rd);
+}
+
+/* ev_scan: slow fallback scan of incoming/. */
+static void
+relayqd_scan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	relayqd_pickup(arg);
+	relayqd_run(arg);
+}
+
+/* Reloads the configuration; keeps the old one on error. */
+static void
+relayqd_reload(struct relayd *rd)
+{
+	struct conf nc;
+	struct rq_err err;
+	struct relayqd_tls *tls = NULL;
+
+	if (conf_load(&nc, rd->conf.path, &err) == -1) {
+		log_warnx("reload failed, keeping the old configuration: %s",
+		    err.msg);
+		return;
+	}
+	if (nc.smarthost_tls != CONF_TLS_NONE &&
+	    (tls = relayqd_tls_new(&nc, &err)) == NULL) {
+		log_warnx("reload failed, keeping the old configuration: %s",
+		    err.msg);
+		conf_free(&nc);
+		return;
+	}
+	/* Sessions keep their SSL objects, which hold a context reference. */
+	relayqd_tls_free(rd->tls);
+	rd->tls = tls;
+	if (strcmp(nc.spool_dir, rd->conf.spool_dir) != 0)
+		log_warnx("spool_dir changes need a restart; keeping %s",
+		    rd->conf.spool_dir);
+	free(nc.spool_dir);
+	nc.spool_dir = xstrdup(rd->conf.spool_dir);
+	conf_free(&rd->conf);
+	rd->conf = nc;
+	log_info("configuration reloaded from %s", rd->conf.path);
+	relayqd_kick(rd);
+}
+
+/* Signal events. */
+static void
+relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct relayd *rd = arg;
+	struct relayqd_conn *rc;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		relayqd_reload(rd);
+		return;
+	case SIGUSR1:
+		log_info("flush requested");
+		rd->host_down_until = 0;
+		relayqd_sched_flush(rd->sched, relayqd_now());
+		relayqd_run(rd);
+		return;
+	default:
+		break;
+	}
+	log_info("signal %d: shutting down", (int)sig);
+	rd->stopping = 1;
+	while ((rc = TAILQ_FIRST(&rd->conns)) != NULL)
+		relayqd_conn_abort(rc);
+	event_base_loopbreak(rd->base);
+}
+
+/* Routes libevent's own messages to our log. */
+static void
+relayqd_event_log_cb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+/* Tells systemd we are ready, when started with Type=notify. */
+static void
+relayqd_sd_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	if ((len = strlen(path)) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, len);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sun,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	(void)close(fd);
+}
+
+/* Prints usage and exits 64. */
+static void
+relayqd_usage(void)
+{
+	fprintf(stderr,
+	    "usage: relayqd [-fhv] [-c config] [-T trace]\n"
+	    "  -c FILE  configuration file (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -v       debug logging\n"
+	    "  -T LIST  trace: smtp,state,queue\n",
+	    conf_default_path());
+	exit(64);
+}
+
+/* Parses a -T list into trace masks. */
+static int
+relayqd_trace_mask(const char *list)
+{
+	int mask = 0;
+
+	if (strstr(list, "smtp") != NULL)
+		mask |= LOG_TRACE_SMTP;
+	if (strstr(list, "state") != NULL)
+		mask |= LOG_TRACE_STATE;
+	if (strstr(list, "queue") != NULL)
+		mask |= LOG_TRACE_QUEUE;
+	return mask;
+}
+
+/* Creates a persistent signal event. */
+static struct event *
+relayqd_signal_new(struct relayd *rd, int sig)
+{
+	struct event *ev = evsignal_new(rd->base, sig, relayqd_signal_cb, rd);
+
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("cannot watch signal %d", sig);
+	return ev;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct relayd rd;
+	struct rq_err err;
+	const char *cfg = NULL;
+	int ch, foreground = 0, verbose = 0, trace = 0;
+	struct timeval scan_tv;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.wakefd = -1;
+	TAILQ_INIT(&rd.conns);
+	while ((ch = getopt(argc, argv, "c:fhvT:")) != -1) {
+		switch (ch) {
+		case 'c':
+			cfg = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'T':
+			trace |= relayqd_trace_mask(optarg);
+			break;
+		default:
+			relayqd_usage();
+		}
+	}
+	if (optind != argc)
+		relayqd_usage();
+
+	signal(SIGPIPE, SIG_IGN);
+	log_init("relayqd", LOG_TO_STDERR, verbose);
+	log_set_trace(trace);
+	if (conf_load(&rd.conf, conf_path(cfg, 1), &err) == -1)
+		fatalx("%s", err.msg);
+	if (rd.conf.smarthost_host[0] == '\0')
+		fatalx("%s: [smarthost] host is not set", rd.conf.path);
+	if (rd.conf.smarthost_tls != CONF_TLS_NONE)
+		fatalx("%s: tls = %s is not supported by this build yet; "
+		       "set tls = none",
+		    rd.conf.path,
+		    rd.conf.smarthost_tls == CONF_TLS_STARTTLS ? "starttls"
+							       : "implicit");
+	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
+		QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE, &err) == -1)
+		fatalx("%s", err.msg);
+	if (queue_spool_lock(&rd.spool) == -1) {
+		if (errno == EWOULDBLOCK)
+			fatalx("another relayqd is running on %s",
+			    rd.spool.path);
+		fatal("cannot lock %s", rd.spool.path);
+	}
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("relayqd", LOG_TO_SYSLOG, verbose);
+	}
+
+	event_set_log_callback(relayqd_event_log_cb);
+	if ((rd.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	rd.dns = evdns_base_new(rd.base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (rd.dns == NULL &&
+	    (rd.dns = evdns_base_new(rd.base,
+		 EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
+		fatalx("evdns_base_new failed");
+	rd.sched = relayqd_sched_new();
+	if ((rd.ev_kick = event_new(rd.base, -1, 0, relayqd_kick_cb, &rd)) ==
+		NULL ||
+	    (rd.ev_due = evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL ||
+	    (rd.ev_scan = event_new(rd.base, -1, EV_PERSIST, relayqd_scan_cb,
+		 &rd)) == NULL)
+		fatalx("event_new failed");
+	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
+		rd.ev_sig[i] = relayqd_signal_new(&rd, sigs[i]);
+	if ((rd.wakefd = queue_spool_wake_fd(&rd.spool)) == -1)
+		log_warn("no wake FIFO; relying on the periodic scan");
+	else if ((rd.ev_wake = event_new(rd.base, rd.wakefd,
+		      EV_READ | EV_PERSIST, relayqd_wake_cb, &rd)) == NULL ||
+	    event_add(rd.ev_wake, NULL) == -1)
+		fatalx("cannot watch the wake FIFO");
+	scan_tv.tv_sec = (time_t)rd.conf.delivery_scan_interval;
+	scan_tv.tv_usec = 0;
+	event_add(rd.ev_scan, &scan_tv);
+
+	relayqd_scan_queue(&rd);
+	relayqd_pickup(&rd);
+	log_info("started: spool %s, smarthost %s:%d, %zu queued",
+	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
+	    relayqd_sched_waiting(rd.sched));
+	relayqd_sd_notify("READY=1");
+	relayqd_kick(&rd);
+
+	event_base_dispatch(rd.base);
+
+	/* Teardown, in reverse order of set-up. */
+	relayqd_sd_notify("STOPPING=1");
+	rd.stopping = 1;
+	while (TAILQ_FIRST(&rd.conns) != NULL)
+		relayqd_conn_abort(TAILQ_FIRST(&rd.conns));
+	/* Let frees scheduled with event_base_once() run. */
+	event_base_loop(rd.base, EVLOOP_NONBLOCK);
+	if (rd.ev_wake != NULL)
+		event_free(rd.ev_wake);
+	if (rd.wakefd != -1)
+		(void)close(rd.wakefd);
+	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
+		event_free(rd.ev_sig[i]);
+	event_free(rd.ev_scan);
+	event_free(rd.ev_due);
+	event_free(rd.ev_kick);
+	relayqd_sched_free(rd.sched);
+	evdns_base_free(rd.dns, 1);
+	event_base_free(rd.base);
+	queue_spool_close(&rd.spool);
+	relayqd_tls_free(rd.tls);
+	log_info("stopped: %llu sent, %llu deferred, %llu failed",
+	    rd.n_delivered, rd.n_deferred, rd.n_failed);
+	conf_free(&rd.conf);
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The daemon's shared state, owned by main() in relayqd.c and passed
+ * explicitly to every module: the event base, the configuration, the
+ * spool, the scheduler index and the connection pool.  Also declares
+ * the few entry points the modules call back into (relayqd_kick to run
+ * the dispatcher after something changed).
+ */
+#ifndef RELAYQ_RELAYQD_RELAYQD_H
+#define RELAYQ_RELAYQD_RELAYQD_H
+
+#include <sys/queue.h>
+
+#include "common/conf.h"
+#include "queue/queue_spool.h"
+
+struct event_base;
+struct event;
+struct evdns_base;
+struct relayqd_sched;
+struct relayqd_conn;
+struct relayqd_tls;
+
+TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
+
+struct relayd {
+	struct event_base *base;     /* owned by main */
+	struct evdns_base *dns;	     /* owned */
+	struct conf conf;	     /* owned */
+	struct queue_spool spool;    /* owned */
+	struct relayqd_sched *sched; /* owned */
+	struct relayqd_tls *tls;     /* owned; NULL when tls = none */
+	struct relayqd_conn_list conns;
+	int nconns;
+	int wakefd;		   /* wake FIFO, -1 if none */
+	struct event *ev_wake;	   /* owned */
+	struct event *ev_scan;	   /* owned: periodic fallback scan */
+	struct event *ev_due;	   /* owned: next due message / host retry */
+	struct event *ev_kick;	   /* owned: deferred dispatcher run */
+	struct event *ev_sig[5];   /* owned: TERM, INT, HUP, USR1, CHLD */
+	long long host_down_until; /* destination backoff, 0 if up */
+	int host_probing;	   /* a probe connection is open */
+	int stopping;
+	unsigned long long n_delivered, n_deferred, n_failed;
+};
+
+/* Returns the current time in seconds. */
+long long relayqd_now(void);
+
+/* Schedules a dispatcher run on the next loop pass. */
+void relayqd_kick(struct relayd *rd);
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * SMTP AUTH secrets and SASL mechanisms for relayqd (RFC 4954): PLAIN,
+ * LOGIN, CRAM-MD5, SCRAM-SHA-256 (no channel binding), XOAUTH2 and
+ * OAUTHBEARER.  struct relayqd_auth is the daemon-wide policy (username,
+ * where the secret comes from, which mechanism); struct relayqd_sasl is
+ * one session's exchange and the only holder of the secret, which it
+ * fetches when created and wipes when freed.  This module computes the
+ * base64 lines behind smtp_client's ops->auth_start/auth_step/auth_done;
+ * it does no network I/O and logs nothing.  No error text (rq_err,
+ * rq_reason) ever contains the secret or a response.
+ *
+ * The secret is the first line of smarthost password_file (a regular file
+ * of at most 4 KiB, owned by the daemon's effective uid, mode 0600 or
+ * stricter, checked again on every read) or of the output of
+ * smarthost password_command, run anew for each session so that an OAuth2
+ * helper can refresh tokens.  The command is split on blanks into argv
+ * and run without a shell: no quoting, no expansion.
+ *
+ * auth = auto picks the strongest offered mechanism that suits a
+ * password: SCRAM-SHA-256 > CRAM-MD5 > PLAIN > LOGIN.  XOAUTH2 and
+ * OAUTHBEARER carry a bearer token, not a password, and are used only
+ * when configured explicitly.  There is no SASLprep: SCRAM-SHA-256 needs
+ * a printable-ASCII username and password (for which SASLprep changes
+ * nothing); auto skips it otherwise.
+ */
+#ifndef RELAYQ_RELAYQD_RELAYQD_AUTH_H
+#define RELAYQ_RELAYQD_RELAYQD_AUTH_H
+
+#include <stddef.h>
+
+#include "common/status.h"
+
+struct conf;
+struct relayqd_auth;
+struct relayqd_sasl;
+
+#define RELAYQD_AUTH_FILE_MAX 4096	   /* password_file size limit */
+#define RELAYQD_AUTH_CMD_OUT_MAX 8192	   /* password_command output */
+#define RELAYQD_AUTH_CMD_TIMEOUT_MS 10000  /* password_command run time */
+#define RELAYQD_AUTH_SCRAM_ITER_MIN 4096   /* RFC 7677 section 4 */
+#define RELAYQD_AUTH_SCRAM_ITER_MAX 100000 /* our cap on server's demand */
+
+/*
+ * Validates the AUTH settings of c and copies what sessions need (c may be
+ * freed afterwards).  Returns NULL with err->msg "" when AUTH is not
+ * configured (username empty, or auth = none), or NULL with err->msg set
+ * on an error: unknown mechanism; password_file or password_command set
+ * without a username; both or neither of password_file and
+ * password_command; a password_file that is not a regular file owned by
+ * the effective uid, is accessible by group or others, is larger than
+ * 4 KiB or has an empty first line.  Call it with the daemon's final uid.
+ */
+struct relayqd_auth *relayqd_auth_new(const struct conf *c,
+    struct rq_err *err);
+/* Frees the policy; NULL is a no-op.  Live sessions do not depend on it. */
+void relayqd_auth_free(struct relayqd_auth *a);
+/* Sets the password_command time limit in milliseconds (tests shorten it). */
+void relayqd_auth_set_command_timeout(struct relayqd_auth *a, int ms);
+
+/*
+ * Starts one session's exchange and fetches the secret now: re-reads and
+ * re-checks password_file, or runs password_command (stdin /dev/null,
+ * stdout a pipe, at most 8 KiB read, killed after the time limit; a
+ * non-zero exit or an empty first line is an error).  Returns the
+ * exchange, or NULL with err->msg set.
+ *
+ * XXX(#3): password_command blocks the event loop while it runs (up to
+ * the time limit); acceptable while there is one smarthost.
+ */
+struct relayqd_sasl *relayqd_sasl_new(struct relayqd_auth *a,
+    struct rq_err *err);
+
+/*
+ * Sets the SCRAM client nonce instead of a random one (tests only; the
+ * RFC 7677 example).  Returns 0, or -1 when nonce is empty, longer than
+ * 63 bytes, or holds ',' or a byte outside printable ASCII.
+ */
+int relayqd_sasl_set_nonce(struct relayqd_sasl *s, const char *nonce);
+
+/*
+ * Chooses a mechanism from offered (space-separated names, any case) and
+ * returns its name in *mech (static) and its initial response in *resp
+ * (malloc'd base64; the caller wipes and frees it), or NULL when the
+ * mechanism has none.  Returns 0, or -1 with why->text set: an explicit
+ * mechanism the server does not offer, no suitable mechanism offered, a
+ * secret the mechanism cannot carry.
+ */
+int relayqd_sasl_start(struct relayqd_sasl *s, const char *offered,
+    const char **mech, char **resp, struct rq_reason *why);
+
+/*
+ * Answers one 334 challenge (base64 as sent, len bytes, possibly empty)
+ * with *resp, a malloc'd base64 line ("" for an empty line) the caller
+ * wipes and frees.  Returns 0, or -1 with why->text set: the challenge is
+ * not valid base64, or not what the mechanism expects at this step (a
+ * SCRAM server signature that does not verify, an iteration count outside
+ * [4096, 100000]).
+ */
+int relayqd_sasl_step(struct relayqd_sasl *s, const char *challenge,
+    size_t len, char **resp, struct rq_reason *why);
+
+/*
+ * The server accepted (235).  Returns 0 when the mechanism is complete,
+ * or -1 with why->text set when it is not (SCRAM-SHA-256 before the
+ * server's signature was verified: the server was not authenticated).
+ */
+int relayqd_sasl_finish(struct relayqd_sasl *s, struct rq_reason *why);
+
+/* Wipes the secret and every derived key, then frees; NULL is a no-op. */
+void relayqd_sasl_free(struct relayqd_sasl *s);
+
+#endif

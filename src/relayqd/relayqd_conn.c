@@ -1,0 +1,799 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * SMTP session glue.  Owns the bufferevent, the reply timer, the DNS
+ * request and the smtp_client of one session.  Life cycle:
+ *
+ *	resolve (evdns) -> connect each address in turn -> greeting ...
+ *	ready <-> transaction ... -> QUIT -> closed -> deferred free
+ *
+ * Input lines are taken out of the bufferevent in the read callback and
+ * bounded (STYLE.md §13e).  The message body is streamed from the queue
+ * file with evbuffer_add_file(), followed by ".\r\n" in the same output
+ * buffer, so the final dot never goes out as a lone small segment.
+ */
+#include "config.h"
+
+#include "relayqd/relayqd_conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "common/log.h"
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "queue/queue_id.h"
+#include "relayqd/relayqd.h"
+#include "relayqd/relayqd_msg.h"
+#include "relayqd/relayqd_outcome.h"
+#include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_tls.h"
+#include "smtp/smtp_client.h"
+#include "smtp/smtp_reply.h"
+
+#define RC_CLOSING 0x01	  /* free scheduled; ignore everything */
+#define RC_SESSION 0x02	  /* TCP connected, SMTP running */
+#define RC_WASREADY 0x04  /* the server got as far as ready once */
+#define RC_IDLE 0x08	  /* idle timer running */
+#define RC_HANDSHAKE 0x10 /* STARTTLS handshake running */
+#define RC_TLS 0x20	  /* the session is encrypted */
+
+/* Time allowed for a TLS handshake (our choice, STYLE.md section 9). */
+#define RC_TLS_TIMEOUT 60
+
+/* How many queued ids a ready session may skip over in one pull. */
+#define RC_PULL_MAX 64
+
+struct relayqd_conn {
+	TAILQ_ENTRY(relayqd_conn) entry;
+	struct relayd *rd; /* borrowed */
+	int flags;
+	struct bufferevent *bev;		  /* owned */
+	struct event *timer;			  /* owned */
+	struct evdns_getaddrinfo_request *dnsreq; /* owned until its cb */
+	struct evutil_addrinfo *ai;		  /* owned */
+	struct evutil_addrinfo *ai_next;	  /* borrowed: next to try */
+	struct smtp_client *smtp;		  /* owned */
+	struct smtp_reply reply;
+	struct smtp_client_conf sconf;
+	char first_id[QUEUE_ID_LEN + 1]; /* "" once taken */
+	struct relayqd_msg *msg;	 /* owned: message in flight */
+	char relay[300];		 /* host[addr]:port for logs */
+	char last_err[256];		 /* last connect error */
+	char *helo_name;		 /* owned (survives a reload) */
+	char tls[32];			 /* protocol for logs, "none" */
+	int nmsgs;
+};
+
+static void relayqd_conn_connect_next(struct relayqd_conn *rc);
+static void relayqd_conn_read_cb(struct bufferevent *bev, void *arg);
+static void relayqd_conn_event_cb(struct bufferevent *bev, short what,
+    void *arg);
+static void relayqd_conn_start(struct relayqd_conn *rc);
+
+/* Frees the session; runs from event_base_once on a clean stack. */
+static void
+relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct relayd *rd = rc->rd;
+
+	(void)fd;
+	(void)what;
+	if (rc->dnsreq != NULL)
+		evdns_getaddrinfo_cancel(rc->dnsreq);
+	if (rc->bev != NULL)
+		bufferevent_free(rc->bev);
+	if (rc->timer != NULL)
+		event_free(rc->timer);
+	if (rc->ai != NULL)
+		evutil_freeaddrinfo(rc->ai);
+	smtp_client_free(rc->smtp);
+	if (rc->msg != NULL) {
+		relayqd_sched_reschedule(rd->sched, rc->msg->env.id,
+		    relayqd_now());
+		relayqd_msg_free(rc->msg);
+	}
+	if (rc->first_id[0] != '\0')
+		relayqd_sched_reschedule(rd->sched, rc->first_id,
+		    relayqd_now());
+	TAILQ_REMOVE(&rd->conns, rc, entry);
+	rd->nconns--;
+	free(rc->helo_name);
+	free(rc);
+	relayqd_kick(rd);
+}
+
+/* Marks the session closing and schedules its free. */
+static void
+relayqd_conn_close(struct relayqd_conn *rc)
+{
+	if (rc->flags & RC_CLOSING)
+		return;
+	rc->flags |= RC_CLOSING;
+	if (rc->bev != NULL)
+		bufferevent_disable(rc->bev, EV_READ | EV_WRITE);
+	if (rc->timer != NULL)
+		event_del(rc->timer);
+	if (event_base_once(rc->rd->base, -1, EV_TIMEOUT, relayqd_conn_free_cb,
+		rc, NULL) == -1)
+		fatalx("event_base_once failed");
+}
+
+/* Arms the session timer for secs seconds. */
+static void
+relayqd_conn_timer(struct relayqd_conn *rc, long long secs)
+{
+	struct timeval tv = { (time_t)secs, 0 };
+
+	event_del(rc->timer);
+	event_add(rc->timer, &tv);
+}
+
+/* Deals with a message that relayqd_msg_open() did not open. */
+static void
+relayqd_conn_skip(struct relayd *rd, const char *id, int skip,
+    const struct rq_err *err)
+{
+	if (skip == RELAYQD_MSG_FINISHED) {
+		relayqd_sched_remove(rd->sched, id);
+		if (queue_spool_remove(&rd->spool, id) == -1)
+			log_warn("%s: cannot remove finished message", id);
+		else
+			log_info("%s: removed (no recipient pending)", id);
+	} else if (skip == RELAYQD_MSG_HELD || errno == ENOENT) {
+		relayqd_sched_remove(rd->sched, id);
+	} else {
+		log_warnx("%s: cannot open: %s", id, err->msg);
+		relayqd_sched_reschedule(rd->sched, id,
+		    relayqd_now() + rd->conf.delivery_retry_min);
+	}
+}
+
+/*
+ * The session could not carry the message it was opened for: defer that
+ * message with the reason, so it shows in the log and in mailq.
+ */
+static void
+relayqd_conn_defer_first(struct relayqd_conn *rc, const struct rq_reason *why)
+{
+	struct relayd *rd = rc->rd;
+	struct relayqd_msg *m;
+	struct rq_err err;
+	int skip;
+	char id[QUEUE_ID_LEN + 1];
+
+	if (rc->first_id[0] == '\0')
+		return;
+	memcpy(id, rc->first_id, sizeof(id));
+	rc->first_id[0] = '\0';
+	if ((m = relayqd_msg_open(rd, id, &skip, &err)) == NULL) {
+		relayqd_conn_skip(rd, id, skip, &err);
+		return;
+	}
+	relayqd_outcome_msg(rd, m, RQ_TEMPFAIL, why, rc->relay, rc->tls);
+	relayqd_msg_free(m);
+}
+
+/* A session that never became ready failed: the host is down. */
+static void
+relayqd_conn_fail_early(struct relayqd_conn *rc, const char *text)
+{
+	struct rq_reason why;
+
+	rq_reason_set(&why, 0, "", text);
+	relayqd_outcome_host_down(rc->rd, &why);
+	relayqd_conn_defer_first(rc, &why);
+	relayqd_conn_close(rc);
+}
+
+/* ---- smtp_client ops ---- */
+
+/* ops->write: queue bytes for the server. */
+static void
+relayqd_conn_op_write(void *arg, const char *data, size_t len)
+{
+	struct relayqd_conn *rc = arg;
+
+	if (rc->flags & RC_CLOSING)
+		return;
+	if (bufferevent_write(rc->bev, data, len) == -1)
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot buffer output");
+}
+
+/* ops->set_timeout: arm the reply timer. */
+static void
+relayqd_conn_op_set_timeout(void *arg, enum smtp_timeout kind)
+{
+	struct relayqd_conn *rc = arg;
+	const struct conf *c = &rc->rd->conf;
+	long long secs = c->delivery_command_timeout;
+
+	switch (kind) {
+	case SMTP_TMO_GREETING:
+		secs = c->delivery_greeting_timeout;
+		break;
+	case SMTP_TMO_COMMAND:
+		secs = c->delivery_command_timeout;
+		break;
+	case SMTP_TMO_DATA:
+		secs = c->delivery_data_timeout;
+		break;
+	case SMTP_TMO_DOT:
+		secs = c->delivery_dot_timeout;
+		break;
+	}
+	rc->flags &= ~RC_IDLE;
+	relayqd_conn_timer(rc, secs);
+}
+
+/* ops->starttls: TLS is the next issue; refuse cleanly. */
+static void
+relayqd_conn_op_starttls(void *arg)
+{
+	struct relayqd_conn *rc = arg;
+
+	struct bufferevent *tls;
+	SSL *ssl;
+
+	/*
+	 * Anything the server sent after its 220 would be read as if it
+	 * came through TLS (CVE-2011-0411 class): abort instead.
+	 */
+	if (evbuffer_get_length(bufferevent_get_input(rc->bev)) != 0) {
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
+		    "server sent data after its STARTTLS reply; "
+		    "aborting (possible injection)");
+		return;
+	}
+	if ((ssl = relayqd_tls_ssl_new(rc->rd->tls,
+		 rc->rd->conf.smarthost_host)) == NULL) {
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot set up TLS");
+		return;
+	}
+	/* With CLOSE_ON_FREE a failed constructor has freed ssl already. */
+	tls = bufferevent_openssl_filter_new(rc->rd->base, rc->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (tls == NULL) {
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot start TLS");
+		return;
+	}
+	rc->bev = tls; /* owns the plain bufferevent from now on */
+	bufferevent_setcb(tls, relayqd_conn_read_cb, NULL,
+	    relayqd_conn_event_cb, rc);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+	rc->flags |= RC_HANDSHAKE;
+	relayqd_conn_timer(rc, RC_TLS_TIMEOUT);
+}
+
+/* ops->ready: take the next message, or idle. */
+static void
+relayqd_conn_op_ready(void *arg)
+{
+	struct relayqd_conn *rc = arg;
+
+	if (!(rc->flags & RC_WASREADY)) {
+		rc->flags |= RC_WASREADY;
+		relayqd_outcome_host_up(rc->rd);
+	}
+	event_del(rc->timer);
+	relayqd_conn_start(rc);
+}
+
+/* ops->send_body: stream the stored wire-form body and the final dot. */
+static void
+relayqd_conn_op_send_body(void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct evbuffer *out = bufferevent_get_output(rc->bev);
+	struct relayqd_msg *m = rc->msg;
+	int fd;
+
+	if (m == NULL) {
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "no message for body");
+		return;
+	}
+	if (m->env.body_len > 0) {
+		if ((fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+			smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
+			    "cannot duplicate message fd");
+			return;
+		}
+		/* evbuffer_add_file() owns fd from here, even on failure. */
+		if (evbuffer_add_file(out, fd, (ev_off_t)m->env.body_off,
+			(ev_off_t)m->env.body_len) == -1) {
+			smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
+			    "cannot read message body");
+			return;
+		}
+	}
+	if (evbuffer_add(out, ".\r\n", 3) == -1)
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot buffer output");
+}
+
+/* ops->rcpt_done: remember one recipient's result. */
+static void
+relayqd_conn_op_rcpt_done(void *arg, size_t idx, enum rq_status st,
+    const struct rq_reason *why)
+{
+	struct relayqd_conn *rc = arg;
+
+	if (rc->msg != NULL)
+		relayqd_msg_rcpt_result(rc->msg, idx, st, why);
+}
+
+/* ops->msg_done: the transaction is over; let the outcome decide. */
+static void
+relayqd_conn_op_msg_done(void *arg, enum rq_status st,
+    const struct rq_reason *why)
+{
+	struct relayqd_conn *rc = arg;
+	struct relayqd_msg *m = rc->msg;
+
+	if (m == NULL)
+		return;
+	rc->msg = NULL;
+	rc->nmsgs++;
+	relayqd_outcome_msg(rc->rd, m, st, why, rc->relay, rc->tls);
+	relayqd_msg_free(m);
+}
+
+/* ops->closed: the session is over. */
+static void
+relayqd_conn_op_closed(void *arg, enum rq_status st,
+    const struct rq_reason *why)
+{
+	struct relayqd_conn *rc = arg;
+
+	if (st != RQ_OK) {
+		if (!(rc->flags & RC_WASREADY))
+			relayqd_outcome_host_down(rc->rd, why);
+		relayqd_conn_defer_first(rc, why);
+		log_info("session to %s ended: %s", rc->relay, why->text);
+	}
+	relayqd_conn_close(rc);
+}
+
+static const struct smtp_client_ops relayqd_conn_ops = {
+	.write = relayqd_conn_op_write,
+	.set_timeout = relayqd_conn_op_set_timeout,
+	.starttls = relayqd_conn_op_starttls,
+	.ready = relayqd_conn_op_ready,
+	.send_body = relayqd_conn_op_send_body,
+	.rcpt_done = relayqd_conn_op_rcpt_done,
+	.msg_done = relayqd_conn_op_msg_done,
+	.closed = relayqd_conn_op_closed,
+};
+
+/* ---- message hand-out ---- */
+
+/*
+ * Opens the next message for this ready session and starts its
+ * transaction; QUITs when there is nothing to do and the idle timer ran
+ * out, or when the per-connection limit is reached.
+ */
+static void
+relayqd_conn_start(struct relayqd_conn *rc)
+{
+	struct relayd *rd = rc->rd;
+	struct rq_err err;
+	int skip;
+
+	for (int n = 0; n < RC_PULL_MAX; n++) {
+		char id[QUEUE_ID_LEN + 1];
+		const char *next;
+		struct relayqd_msg *m;
+
+		if (rd->stopping ||
+		    rc->nmsgs >= rd->conf.delivery_messages_per_connection) {
+			smtp_client_quit(rc->smtp);
+			return;
+		}
+		if (rc->first_id[0] != '\0') {
+			memcpy(id, rc->first_id, sizeof(id));
+			rc->first_id[0] = '\0';
+		} else if ((next = relayqd_sched_pop_due(rd->sched,
+				relayqd_now())) != NULL) {
+			memcpy(id, next, sizeof(id));
+		} else
+			break;
+		if ((m = relayqd_msg_open(rd, id, &skip, &err)) == NULL) {
+			relayqd_conn_skip(rd, id, skip, &err);
+			continue;
+		}
+		rc->msg = m;
+		if (smtp_client_send(rc->smtp, &m->smsg) == -1) {
+			struct rq_reason why;
+
+			rc->msg = NULL;
+			rq_reason_set(&why, 0, "",
+			    "message cannot be sent in this session");
+			relayqd_outcome_msg(rd, m, RQ_TEMPFAIL, &why, rc->relay,
+			    rc->tls);
+			relayqd_msg_free(m);
+			continue;
+		}
+		return;
+	}
+	rc->flags |= RC_IDLE;
+	relayqd_conn_timer(rc, rd->conf.delivery_idle_timeout);
+}
+
+/* List iteration for the dispatcher. */
+struct relayqd_conn *
+relayqd_conn_next(struct relayqd_conn *rc)
+{
+	return TAILQ_NEXT(rc, entry);
+}
+
+/* True when ready with nothing in flight. */
+int
+relayqd_conn_is_idle(const struct relayqd_conn *rc)
+{
+	return !(rc->flags & RC_CLOSING) && rc->smtp != NULL &&
+	    rc->msg == NULL && smtp_client_is_ready(rc->smtp);
+}
+
+/* Hands due messages to an idle session. */
+void
+relayqd_conn_pull(struct relayqd_conn *rc)
+{
+	if (relayqd_conn_is_idle(rc))
+		relayqd_conn_start(rc);
+}
+
+/* ---- bufferevent callbacks ---- */
+
+/* Reads complete lines and feeds replies to the client. */
+static void
+relayqd_conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	while (!(rc->flags & RC_CLOSING)) {
+		const char *errstr = NULL;
+		int rv;
+
+		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) ==
+		    NULL) {
+			if (evbuffer_get_length(in) > SMTP_REPLY_LINE_MAX)
+				smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
+				    "reply line too long");
+			return;
+		}
+		if (strlen(line) != len) {
+			free(line);
+			smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
+			    "NUL byte in server reply");
+			return;
+		}
+		rv = smtp_reply_feed(&rc->reply, line, len, &errstr);
+		free(line); /* evbuffer_readln() handed us ownership */
+		if (rv == -1) {
+			char text[128];
+
+			(void)!rq_snprintf(text, sizeof(text),
+			    "bad server reply: %s", errstr);
+			smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
+			return;
+		}
+		if (rv == 1) {
+			struct smtp_reply r = rc->reply;
+
+			smtp_reply_init(&rc->reply);
+			if (smtp_client_on_reply(rc->smtp, &r) == -1 ||
+			    rc->bev != bev)
+				return; /* closed, or STARTTLS replaced bev */
+		}
+	}
+}
+
+/* Records the connected peer's address in rc->relay. */
+static void
+relayqd_conn_set_relay(struct relayqd_conn *rc, const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	const struct conf *c = &rc->rd->conf;
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    addr, sizeof(addr));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    addr, sizeof(addr));
+	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s[%s]:%d",
+	    c->smarthost_host, addr, c->smarthost_port);
+}
+
+/* TCP (and, for implicit TLS, the handshake) completed. */
+static void
+relayqd_conn_connected(struct relayqd_conn *rc)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(rc->bev);
+	char text[300];
+	int one = 1;
+
+	(void)setsockopt(bufferevent_getfd(rc->bev), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one));
+	if (ssl != NULL) {
+		if (relayqd_tls_check_peer(rc->rd->tls, ssl, text,
+			sizeof(text)) == -1) {
+			char msg[400];
+
+			(void)!rq_snprintf(msg, sizeof(msg), "TLS with %s: %s",
+			    rc->relay, text);
+			relayqd_conn_fail_early(rc, msg);
+			return;
+		}
+		rc->flags |= RC_TLS;
+		strlcpy(rc->tls, relayqd_tls_version(ssl), sizeof(rc->tls));
+	}
+	rc->flags |= RC_SESSION;
+	smtp_reply_init(&rc->reply);
+	rc->smtp = smtp_client_new(&rc->sconf, &relayqd_conn_ops, rc);
+}
+
+/* The STARTTLS handshake finished: check the peer, then re-EHLO. */
+static void
+relayqd_conn_tls_up(struct relayqd_conn *rc)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(rc->bev);
+	char text[300], msg[400];
+
+	rc->flags &= ~RC_HANDSHAKE;
+	event_del(rc->timer);
+	if (relayqd_tls_check_peer(rc->rd->tls, ssl, text, sizeof(text)) ==
+	    -1) {
+		(void)!rq_snprintf(msg, sizeof(msg), "TLS with %s: %s",
+		    rc->relay, text);
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, msg);
+		return;
+	}
+	rc->flags |= RC_TLS;
+	strlcpy(rc->tls, relayqd_tls_version(ssl), sizeof(rc->tls));
+	smtp_client_tls_done(rc->smtp);
+}
+
+/* Connection events: connected, EOF, error. */
+static void
+relayqd_conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	char text[600], detail[400];
+
+	if (rc->flags & RC_CLOSING)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (rc->flags & RC_HANDSHAKE)
+			relayqd_conn_tls_up(rc);
+		else
+			relayqd_conn_connected(rc);
+		return;
+	}
+	if (ssl != NULL && (what & BEV_EVENT_ERROR) &&
+	    ((rc->flags & RC_HANDSHAKE) || !(rc->flags & RC_SESSION))) {
+		relayqd_tls_describe_error(bev, ssl, detail, sizeof(detail));
+		if (!(rc->flags & RC_HANDSHAKE) && err != 0 &&
+		    strcmp(detail, "connection closed during TLS") == 0) {
+			/* Implicit TLS: the TCP connect itself failed. */
+			goto tcp;
+		}
+		(void)!rq_snprintf(text, sizeof(text),
+		    "TLS handshake with %s failed: %s", rc->relay, detail);
+		if (rc->flags & RC_HANDSHAKE)
+			smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
+		else
+			relayqd_conn_fail_early(rc, text);
+		return;
+	}
+tcp:
+	if (!(rc->flags & RC_SESSION)) {
+		(void)!rq_snprintf(rc->last_err, sizeof(rc->last_err),
+		    "connect to %s: %s", rc->relay,
+		    (what & BEV_EVENT_ERROR)
+			? evutil_socket_error_to_string(err)
+			: "connection closed");
+		bufferevent_free(rc->bev);
+		rc->bev = NULL;
+		relayqd_conn_connect_next(rc);
+		return;
+	}
+	(void)!rq_snprintf(text, sizeof(text), "lost connection with %s: %s",
+	    rc->relay,
+	    (what & BEV_EVENT_ERROR) ? evutil_socket_error_to_string(err)
+				     : "connection closed by server");
+	smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
+}
+
+/* Reply, connect and idle timeouts. */
+static void
+relayqd_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	char text[128];
+
+	(void)fd;
+	(void)what;
+	if (rc->flags & RC_CLOSING)
+		return;
+	if (!(rc->flags & RC_SESSION)) {
+		(void)!rq_snprintf(rc->last_err, sizeof(rc->last_err),
+		    "connect to %s: timed out", rc->relay);
+		if (rc->bev != NULL) {
+			bufferevent_free(rc->bev);
+			rc->bev = NULL;
+		}
+		relayqd_conn_connect_next(rc);
+		return;
+	}
+	if (rc->flags & RC_HANDSHAKE) {
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
+		    "TLS handshake timed out");
+		return;
+	}
+	if (rc->flags & RC_IDLE) {
+		rc->flags &= ~RC_IDLE;
+		smtp_client_quit(rc->smtp);
+		return;
+	}
+	(void)!rq_snprintf(text, sizeof(text),
+	    "timeout waiting for the server (state %s)",
+	    smtp_client_state_name(rc->smtp));
+	smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
+}
+
+/* Tries the next resolved address, or gives up. */
+static void
+relayqd_conn_connect_next(struct relayqd_conn *rc)
+{
+	struct relayd *rd = rc->rd;
+
+	while (rc->ai_next != NULL) {
+		struct evutil_addrinfo *ai = rc->ai_next;
+
+		rc->ai_next = ai->ai_next;
+		relayqd_conn_set_relay(rc, ai->ai_addr);
+		if (rd->conf.smarthost_tls == CONF_TLS_IMPLICIT) {
+			SSL *ssl = relayqd_tls_ssl_new(rd->tls,
+			    rd->conf.smarthost_host);
+
+			if (ssl == NULL)
+				break;
+			/* CLOSE_ON_FREE: a failed constructor frees ssl. */
+			rc->bev = bufferevent_openssl_socket_new(rd->base, -1,
+			    ssl, BUFFEREVENT_SSL_CONNECTING,
+			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		} else
+			rc->bev = bufferevent_socket_new(rd->base, -1,
+			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (rc->bev == NULL)
+			break;
+		bufferevent_setcb(rc->bev, relayqd_conn_read_cb, NULL,
+		    relayqd_conn_event_cb, rc);
+		bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
+		relayqd_conn_timer(rc, rd->conf.delivery_connect_timeout);
+		if (bufferevent_socket_connect(rc->bev, ai->ai_addr,
+			(int)ai->ai_addrlen) == 0)
+			return;
+		(void)!rq_snprintf(rc->last_err, sizeof(rc->last_err),
+		    "connect to %s: %s", rc->relay, strerror(errno));
+		bufferevent_free(rc->bev);
+		rc->bev = NULL;
+	}
+	relayqd_conn_fail_early(rc,
+	    rc->last_err[0] ? rc->last_err : "no address to connect to");
+}
+
+/* evdns result for the smarthost name. */
+static void
+relayqd_conn_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	char text[300];
+
+	rc->dnsreq = NULL;
+	if (result == EVUTIL_EAI_CANCEL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	if (rc->flags & RC_CLOSING) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	if (result != 0 || res == NULL) {
+		(void)!rq_snprintf(text, sizeof(text), "cannot resolve %s: %s",
+		    rc->rd->conf.smarthost_host, evutil_gai_strerror(result));
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		relayqd_conn_fail_early(rc, text);
+		return;
+	}
+	rc->ai = rc->ai_next = res;
+	relayqd_conn_connect_next(rc);
+}
+
+/* Opens a session for first_id. */
+struct relayqd_conn *
+relayqd_conn_new(struct relayd *rd, const char *first_id)
+{
+	struct relayqd_conn *rc = xcalloc(1, sizeof(*rc));
+	struct evutil_addrinfo hints;
+	struct evdns_getaddrinfo_request *req;
+	char port[16];
+
+	rc->rd = rd;
+	strlcpy(rc->first_id, first_id, sizeof(rc->first_id));
+	strlcpy(rc->tls, "none", sizeof(rc->tls));
+	rc->helo_name = xstrdup(rd->conf.smarthost_helo_name[0]
+		? rd->conf.smarthost_helo_name
+		: rd->conf.hostname);
+	rc->sconf.helo_name = rc->helo_name;
+	rc->sconf.starttls = rd->conf.smarthost_tls == CONF_TLS_STARTTLS;
+	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s:%d",
+	    rd->conf.smarthost_host, rd->conf.smarthost_port);
+	if ((rc->timer = evtimer_new(rd->base, relayqd_conn_timer_cb, rc)) ==
+	    NULL)
+		fatalx("evtimer_new failed");
+	TAILQ_INSERT_TAIL(&rd->conns, rc, entry);
+	rd->nconns++;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	(void)!rq_snprintf(port, sizeof(port), "%d", rd->conf.smarthost_port);
+	/* The callback may run before evdns_getaddrinfo() returns. */
+	req = evdns_getaddrinfo(rd->dns, rd->conf.smarthost_host, port, &hints,
+	    relayqd_conn_dns_cb, rc);
+	if (req != NULL && rc->ai == NULL && !(rc->flags & RC_CLOSING))
+		rc->dnsreq = req;
+	return rc;
+}
+
+/* Drops a session at once, leaving its message queued. */
+void
+relayqd_conn_abort(struct relayqd_conn *rc)
+{
+	if (rc->msg != NULL) {
+		relayqd_msg_free(rc->msg);
+		rc->msg = NULL;
+	}
+	rc->first_id[0] = '\0';
+	if (rc->dnsreq != NULL) {
+		struct evdns_getaddrinfo_request *req = rc->dnsreq;
+
+		rc->dnsreq = NULL;
+		evdns_getaddrinfo_cancel(req);
+	}
+	if (!(rc->flags & RC_CLOSING)) {
+		rc->flags |= RC_CLOSING;
+		relayqd_conn_free_cb(-1, 0, rc);
+	}
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * One SMTP session to the smarthost: the libevent glue between a socket
+ * (bufferevent), the reply parser and the I/O-free SMTP client.  A
+ * session is opened for a first message, then pulls further due messages
+ * from the scheduler while it is ready, up to messages_per_connection,
+ * and says QUIT when idle.  It is freed from a clean stack (never inside
+ * its own callback): relayqd_conn_close() marks it closing and schedules
+ * the free.
+ */
+#ifndef RELAYQ_RELAYQD_RELAYQD_CONN_H
+#define RELAYQ_RELAYQD_RELAYQD_CONN_H
+
+struct relayd;
+struct relayqd_conn;
+
+/* Returns the next session in rd's list, or NULL. */
+struct relayqd_conn *relayqd_conn_next(struct relayqd_conn *rc);
+
+/* Opens a session that will carry message first_id (copied). */
+struct relayqd_conn *relayqd_conn_new(struct relayd *rd, const char *first_id);
+
+/* True when the session is ready and idle: it can take a message. */
+int relayqd_conn_is_idle(const struct relayqd_conn *rc);
+
+/* Starts delivering due messages on an idle session. */
+void relayqd_conn_pull(struct relayqd_conn *rc);
+
+/*
+ * Drops the session at once (shutdown): no QUIT, the message in flight
+ * is left untouched in the queue, and the conn is freed.  Must not be
+ * called from the conn's own callbacks.
+ */
+void relayqd_conn_abort(struct relayqd_conn *rc);
+
+#endif

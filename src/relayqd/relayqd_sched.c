@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Scheduler index: a min-heap of waiting entries keyed by due time (ties
+ * broken by id, that is by arrival) and a tsearch(3) tree of all entries
+ * by id.  Each entry knows its heap slot (-1 when busy), so reschedule
+ * and remove are O(log n).
+ */
+#include "config.h"
+
+#include "relayqd/relayqd_sched.h"
+
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "queue/queue_id.h"
+
+struct relayqd_sched_ent {
+	char id[QUEUE_ID_LEN + 1];
+	long long due;
+	long slot; /* index in heap, -1 when busy */
+};
+
+struct relayqd_sched {
+	void *tree; /* tsearch root of struct relayqd_sched_ent * */
+	struct relayqd_sched_ent **heap;
+	size_t n, cap;
+	size_t busy;
+};
+
+/* Orders tree nodes by id. */
+static int
+relayqd_sched_cmp_id(const void *a, const void *b)
+{
+	const struct relayqd_sched_ent *x = a, *y = b;
+
+	return strcmp(x->id, y->id);
+}
+
+/* Heap order: earlier due first, then lower id. */
+static int
+relayqd_sched_before(const struct relayqd_sched_ent *a,
+    const struct relayqd_sched_ent *b)
+{
+	if (a->due != b->due)
+		return a->due < b->due;
+	return strcmp(a->id, b->id) < 0;
+}
+
+/* Places e at slot i. */
+static void
+relayqd_sched_put(struct relayqd_sched *s, size_t i,
+    struct relayqd_sched_ent *e)
+{
+	s->heap[i] = e;
+	e->slot = (long)i;
+}
+
+/* Moves the entry at i up while it is before its parent. */
+static void
+relayqd_sched_up(struct relayqd_sched *s, size_t i)
+{
+	struct relayqd_sched_ent *e = s->heap[i];
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (!relayqd_sched_before(e, s->heap[p]))
+			break;
+		relayqd_sched_put(s, i, s->heap[p]);
+		i = p;
+	}
+	relayqd_sched_put(s, i, e);
+}
+
+/* Moves the entry at i down while a child is before it. */
+static void
+relayqd_sched_down(struct relayqd_sched *s, size_t i)
+{
+	struct relayqd_sched_ent *e = s->heap[i];
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct relayqd_sched_ent *best = e;
+
+		if (l < s->n && relayqd_sched_before(s->heap[l], best)) {
+			m = l;
+			best = s->heap[l];
+		}
+		if (l + 1 < s->n && relayqd_sched_before(s->heap[l + 1], best))
+			m = l + 1;
+		if (m == i)
+			break;
+		relayqd_sched_put(s, i, s->heap[m]);
+		i = m;
+	}
+	relayqd_sched_put(s, i, e);
+}
+
+/* Inserts e into the heap. */
+static void
+relayqd_sched_push(struct relayqd_sched *s, struct relayqd_sched_ent *e)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->heap = xreallocarray(s->heap, s->cap, sizeof(*s->heap));
+	}
+	relayqd_sched_put(s, s->n++, e);
+	relayqd_sched_up(s, s->n - 1);
+}
+
+/* Takes e out of the heap (it must be in it). */
+static void
+relayqd_sched_unlink(struct relayqd_sched *s, struct relayqd_sched_ent *e)
+{
+	size_t i = (size_t)e->slot;
+
+	e->slot = -1;
+	if (--s->n == i)
+		return;
+	relayqd_sched_put(s, i, s->heap[s->n]);
+	relayqd_sched_down(s, i);
+	relayqd_sched_up(s, (size_t)s->heap[i]->slot);
+}
+
+/* Finds an entry by id. */
+static struct relayqd_sched_ent *
+relayqd_sched_find(const struct relayqd_sched *s, const char *id)
+{
+	struct relayqd_sched_ent key;
+	void *const *node;
+
+	if (strlen(id) != QUEUE_ID_LEN)
+		return NULL;
+	memcpy(key.id, id, QUEUE_ID_LEN + 1);
+	node = tfind(&key, &s->tree, relayqd_sched_cmp_id);
+	return node != NULL ? *(struct relayqd_sched_ent *const *)node : NULL;
+}
+
+/* Creates an empty index. */
+struct relayqd_sched *
+relayqd_sched_new(void)
+{
+	return xcalloc(1, sizeof(struct relayqd_sched));
+}
+
+/* tdestroy callback. */
+static void
+relayqd_sched_free_ent(void *p)
+{
+	free(p);
+}
+
+/* Frees everything. */
+void
+relayqd_sched_free(struct relayqd_sched *s)
+{
+	if (s == NULL)
+		return;
+	tdestroy(s->tree, relayqd_sched_free_ent);
+	free(s->heap);
+	free(s);
+}
+
+/* Adds a message unless known. */
+int
+relayqd_sched_add(struct relayqd_sched *s, const char *id, long long due)
+{
+	struct relayqd_sched_ent *e;
+	void *node;
+
+	if (!queue_id_is_valid(id) || relayqd_sched_find(s, id) != NULL)
+		return 0;
+	e = xcalloc(1, sizeof(*e));
+	memcpy(e->id, id, QUEUE_ID_LEN + 1);
+	e->due = due;
+	if ((node = tsearch(e, &s->tree, relayqd_sched_cmp_id)) == NULL)
+		fatalx("out of memory (tsearch)");
+	relayqd_sched_push(s, e);
+	return 1;
+}
+
+/* Membership test. */
+int
+relayqd_sched_has(struct relayqd_sched *s, const char *id)
+{
+	return relayqd_sched_find(s, id) != NULL;
+}
+
+/* Pops the earliest due message. */
+const char *
+relayqd_sched_pop_due(struct relayqd_sched *s, long long now)
+{
+	struct relayqd_sched_ent *e;
+
+	if (s->n == 0 || s->heap[0]->due > now)
+		return NULL;
+	e = s->heap[0];
+	relayqd_sched_unlink(s, e);
+	s->busy++;
+	return e->id;
+}
+
+/* Puts a message back with a new due time. */
+void
+relayqd_sched_reschedule(struct relayqd_sched *s, const char *id, long long due)
+{
+	struct relayqd_sched_ent *e = relayqd_sched_find(s, id);
+
+	if (e == NULL)
+		return;
+	if (e->slot == -1)
+		s->busy--;
+	else
+		relayqd_sched_unlink(s, e);
+	e->due = due;
+	relayqd_sched_push(s, e);
+}
+
+/* Forgets a message. */
+void
+relayqd_sched_remove(struct relayqd_sched *s, const char *id)
+{
+	struct relayqd_sched_ent *e = relayqd_sched_find(s, id);
+
+	if (e == NULL)
+		return;
+	if (e->slot == -1)
+		s->busy--;
+	else
+		relayqd_sched_unlink(s, e);
+	(void)tdelete(e, &s->tree, relayqd_sched_cmp_id);
+	free(e);
+}
+
+/* Makes every waiting message due now. */
+void
+relayqd_sched_flush(struct relayqd_sched *s, long long now)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->heap[i]->due > now)
+			s->heap[i]->due = now;
+	/* Lowering every key to now may break the id tie order: rebuild. */
+	for (size_t i = s->n / 2; i-- > 0;)
+		relayqd_sched_down(s, i);
+}
+
+/* Earliest waiting due time. */
+long long
+relayqd_sched_next_due(const struct relayqd_sched *s)
+{
+	return s->n > 0 ? s->heap[0]->due : -1;
+}
+
+/* Number waiting. */
+size_t
+relayqd_sched_waiting(const struct relayqd_sched *s)
+{
+	return s->n;
+}
+
+/* Number busy. */
+size_t
+relayqd_sched_busy(const struct relayqd_sched *s)
+{
+	return s->busy;
+}

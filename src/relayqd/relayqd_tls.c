@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * TLS context and per-connection checks.  Pins are SHA-256 digests of
+ * either the whole DER certificate (openssl x509 -fingerprint -sha256) or
+ * its SubjectPublicKeyInfo; both are computed and compared with
+ * CRYPTO_memcmp.  IP-literal smarthosts are verified against the
+ * certificate's IP addresses and get no SNI (RFC 6066 section 3).
+ */
+#include "config.h"
+
+#include "relayqd/relayqd_tls.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/log.h"
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+
+#define RELAYQD_TLS_PINS_MAX 8
+
+struct relayqd_tls {
+	SSL_CTX *ctx;
+	int verify;
+	size_t npins;
+	unsigned char pins[RELAYQD_TLS_PINS_MAX][SHA256_DIGEST_LENGTH];
+};
+
+/* Parses "sha256:AB:CD..." (colons optional) into one digest. */
+static int
+relayqd_tls_parse_pin(const char *s, size_t len, unsigned char *out)
+{
+	size_t n = 0;
+
+	if (len > 7 && strncasecmp(s, "sha256:", 7) == 0) {
+		s += 7;
+		len -= 7;
+	}
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (s[i] == ':')
+			continue;
+		if (i + 1 >= len || n == SHA256_DIGEST_LENGTH)
+			return -1;
+		hi = OPENSSL_hexchar2int((unsigned char)s[i]);
+		lo = OPENSSL_hexchar2int((unsigned char)s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+		i++;
+	}
+	return n == SHA256_DIGEST_LENGTH ? 0 : -1;
+}
+
+/* Splits tls_fingerprint on commas and spaces into pins. */
+static int
+relayqd_tls_parse_pins(struct relayqd_tls *t, const char *list)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, ", \t");
+		if (t->npins == RELAYQD_TLS_PINS_MAX ||
+		    relayqd_tls_parse_pin(p, len, t->pins[t->npins]) == -1)
+			return -1;
+		t->npins++;
+		p += len;
+	}
+	return 0;
+}
+
+/* Appends OpenSSL's queued errors to buf. */
+static void
+relayqd_tls_ossl_errors(char *buf, size_t bufsz)
+{
+	unsigned long e;
+
+	while ((e = ERR_get_error()) != 0) {
+		char one[256];
+
+		ERR_error_string_n(e, one, sizeof(one));
+		if (buf[0] != '\0')
+			strlcat(buf, "; ", bufsz);
+		strlcat(buf, one, bufsz);
+	}
+}
+
+/* Builds the client context. */
+struct relayqd_tls *
+relayqd_tls_new(const struct conf *c, struct rq_err *err)
+{
+	struct relayqd_tls *t = xcalloc(1, sizeof(*t));
+	char detail[512] = "";
+	int minv = strcmp(c->smarthost_tls_min_version, "1.3") == 0
+	    ? TLS1_3_VERSION
+	    : TLS1_2_VERSION;
+
+	if (relayqd_tls_parse_pins(t, c->smarthost_tls_fingerprint) == -1) {
+		rq_err_set(err,
+		    "smarthost:tls_fingerprint: expected "
+		    "sha256:<64 hex digits>[, ...]");
+		goto fail;
+	}
+	t->verify = c->smarthost_tls_verify && t->npins == 0;
+	if ((t->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(t->ctx, minv) != 1) {
+		relayqd_tls_ossl_errors(detail, sizeof(detail));
+		rq_err_set(err, "cannot create the TLS context: %s", detail);
+		goto fail;
+	}
+	SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_verify(t->ctx,
+	    t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	if (c->smarthost_ca_file[0] != '\0' ||
+	    c->smarthost_ca_path[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(t->ctx,
+			c->smarthost_ca_file[0] ? c->smarthost_ca_file : NULL,
+			c->smarthost_ca_path[0] ? c->smarthost_ca_path
+						: NULL) != 1) {
+			relayqd_tls_ossl_errors(detail, sizeof(detail));
+			rq_err_set(err, "cannot load ca_file/ca_path: %s",
+			    detail);
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+		relayqd_tls_ossl_errors(detail, sizeof(detail));
+		rq_err_set(err, "cannot load the system trust store: %s",
+		    detail);
+		goto fail;
+	}
+	if (c->smarthost_tls_cert[0] != '\0') {
+		const char *key = c->smarthost_tls_key[0]
+		    ? c->smarthost_tls_key
+		    : c->smarthost_tls_cert;
+
+		if (SSL_CTX_use_certificate_chain_file(t->ctx,
+			c->smarthost_tls_cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(t->ctx, key,
+			SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(t->ctx) != 1) {
+			relayqd_tls_ossl_errors(detail, sizeof(detail));
+			rq_err_set(err, "cannot load tls_cert/tls_key: %s",
+			    detail);
+			goto fail;
+		}
+	}
+	return t;
+fail:
+	relayqd_tls_free(t);
+	return NULL;
+}
+
+/* Frees the context. */
+void
+relayqd_tls_free(struct relayqd_tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+/* True when host is an IPv4 or IPv6 literal. */
+static int
+relayqd_tls_is_ip(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* Creates the SSL for one connection. */
+SSL *
+relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host)
+{
+	SSL *ssl;
+
+	if ((ssl = SSL_new(t->ctx)) == NULL)
+		return NULL;
+	if (relayqd_tls_is_ip(host)) {
+		if (t->verify &&
+		    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) !=
+			1)
+			goto fail;
+	} else {
+		if (SSL_set_tlsext_host_name(ssl, host) != 1)
+			goto fail;
+		if (t->verify && SSL_set1_host(ssl, host) != 1)
+			goto fail;
+	}
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+/* Checks verification and pins after the handshake. */
+int
+relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf, size_t bufsz)
+{
+	X509 *cert;
+	unsigned char der_md[SHA256_DIGEST_LENGTH],
+	    spki_md[SHA256_DIGEST_LENGTH];
+	unsigned char *der = NULL;
+	unsigned int mdlen = 0;
+	int n, match = 0;
+
+	if ((cert = SSL_get1_peer_certificate(ssl)) == NULL) {
+		(void)!rq_snprintf(buf, bufsz, "server sent no certificate");
+		return -1;
+	}
+	if (t->verify) {
+		long v = SSL_get_verify_result(ssl);
+
+		X509_free(cert);
+		if (v != X509_V_OK) {
+			(void)!rq_snprintf(buf, bufsz,
+			    "certificate verification failed: %s",
+			    X509_verify_cert_error_string(v));
+			return -1;
+		}
+		return 0;
+	}
+	if (t->npins == 0) {
+		X509_free(cert);
+		return 0; /* tls_verify = no, no pins */
+	}
+	if (X509_digest(cert, EVP_sha256(), der_md, &mdlen) != 1 ||
+	    (n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) <= 0) {
+		X509_free(cert);
+		(void)!rq_snprintf(buf, bufsz, "cannot digest certificate");
+		return -1;
+	}
+	SHA256(der, (size_t)n, spki_md);
+	OPENSSL_free(der);
+	X509_free(cert);
+	for (size_t i = 0; i < t->npins; i++)
+		if (CRYPTO_memcmp(t->pins[i], der_md, sizeof(der_md)) == 0 ||
+		    CRYPTO_memcmp(t->pins[i], spki_md, sizeof(spki_md)) == 0)
+			match = 1;
+	if (!match) {
+		char hex[SHA256_DIGEST_LENGTH * 2 + 1];
+
+		for (size_t i = 0; i < sizeof(der_md); i++)
+			(void)!rq_snprintf(hex + 2 * i, 3, "%02x", der_md[i]);
+		(void)!rq_snprintf(buf, bufsz,
+		    "certificate fingerprint sha256:%s matches no "
+		    "tls_fingerprint",
+		    hex);
+		return -1;
+	}
+	return 0;
+}
+
+/* One line on why a TLS session failed. */
+void
+relayqd_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
+    size_t bufsz)
+{
+	unsigned long e;
+	long v;
+
+	buf[0] = '\0';
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		char one[256];
+
+		if (ERR_GET_LIB(e) == 0)
+			continue; /* libevent's raw SSL_get_error() code */
+		ERR_error_string_n(e, one, sizeof(one));
+		if (buf[0] != '\0')
+			strlcat(buf, "; ", bufsz);
+		strlcat(buf, one, bufsz);
+	}
+	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		if (buf[0] != '\0')
+			strlcat(buf, "; ", bufsz);
+		strlcat(buf, "verify error: ", bufsz);
+		strlcat(buf, X509_verify_cert_error_string(v), bufsz);
+	}
+	if (buf[0] == '\0')
+		strlcpy(buf, "connection closed during TLS", bufsz);
+}
+
+/* Negotiated protocol name. */
+const char *
+relayqd_tls_version(SSL *ssl)
+{
+	return ssl != NULL ? SSL_get_version(ssl) : "none";
+}

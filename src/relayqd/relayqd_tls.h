@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * TLS policy for the smarthost (OpenSSL): the client context (trust
+ * store, minimum version, client certificate), one SSL per connection
+ * with SNI and host name verification, certificate pinning, and turning
+ * OpenSSL's error stack into one log-worthy line.  Verification is on by
+ * default; with tls_fingerprint set, a pin match is what is required
+ * instead of the CA chain (as msmtp's tls_fingerprint).
+ */
+#ifndef RELAYQ_RELAYQD_RELAYQD_TLS_H
+#define RELAYQ_RELAYQD_RELAYQD_TLS_H
+
+#include <stddef.h>
+
+#include "common/conf.h"
+#include "common/status.h"
+
+struct bufferevent;
+struct relayqd_tls;
+typedef struct ssl_st SSL;
+
+/*
+ * Builds the TLS context from the [smarthost] keys.  Returns it, or NULL
+ * with err filled (bad CA file, key mismatch, bad pin syntax).
+ */
+struct relayqd_tls *relayqd_tls_new(const struct conf *c, struct rq_err *err);
+/* Frees the context; NULL is a no-op. */
+void relayqd_tls_free(struct relayqd_tls *t);
+
+/* Creates the SSL for one connection to host.  Returns NULL on error. */
+SSL *relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host);
+
+/*
+ * Checks the handshake's result: the verification result (unless
+ * pinning or tls_verify = no) and the pins.  Returns 0, or -1 with a
+ * reason in buf.
+ */
+int relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf,
+    size_t bufsz);
+
+/*
+ * Describes why a TLS bufferevent failed: OpenSSL's errors and the
+ * verification result.  Writes one line into buf.
+ */
+void relayqd_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
+    size_t bufsz);
+
+/* Returns the negotiated protocol name ("TLSv1.3"), or "none". */
+const char *relayqd_tls_version(SSL *ssl);
+
+#endif

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * One submission: stdin -> sendmail_msg -> queue_writer -> incoming/.
+ *
+ * The header section is read completely first (it is bounded, and -t
+ * needs it); then the envelope is complete and the body streams.  The
+ * queue file is not created until the first SENDMAIL_SUBMIT_SPOOL_AT
+ * bytes of wire output exist or the input ends: the envelope, written
+ * first, carries the 8BIT flag, which is exact for a message that fits
+ * in that buffer and conservatively set for a bigger one (sendmail_msg.h).
+ * A message refused for its size or its header therefore usually never
+ * touches the disk, and in every failure path the temporary file is
+ * removed (queue_writer_abort).
+ *
+ * Decisions recorded here:
+ *  - more than conf->max_recipients recipients (argv and -t together) is
+ *    EX_USAGE, like every other "what was asked cannot be sent" case;
+ *    nothing is queued;
+ *  - a read error on stdin is EX_DATAERR (Postfix: "error reading
+ *    input"); a signal during input is EX_TEMPFAIL;
+ *  - spool errors map by errno (sendmail_submit_exit_for_errno):
+ *    ENOSPC, EDQUOT and other transient ones are EX_TEMPFAIL, EACCES,
+ *    EPERM, ENOENT, ENOTDIR, EROFS are EX_CANTCREAT, EIO is EX_IOERR;
+ *  - the envelope flags: QUEUE_ENV_F_SMTPUTF8 when the sender or a
+ *    recipient is not ASCII, QUEUE_ENV_F_8BIT from sendmail_msg_flags().
+ */
+#include "config.h"
+
+#include "sendmail/sendmail_submit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/xmalloc.h"
+#include "queue/queue_env.h"
+#include "sendmail/sendmail_msg.h"
+
+/* Input is read in chunks of this size. */
+#define SENDMAIL_SUBMIT_READSZ (64 * 1024)
+/* Wire bytes held back before the queue file is created. */
+#define SENDMAIL_SUBMIT_SPOOL_AT (1024 * 1024)
+
+struct sendmail_submit_ctx {
+	struct sendmail_submit *s; /* borrowed */
+	struct queue_spool *sp;	   /* borrowed */
+	struct sendmail_msg m;
+	struct queue_env env;
+	struct queue_writer w;
+	int begun; /* w holds a temporary file */
+	struct rq_err qerr;
+	int qerr_set;
+	char *buf; /* owned: the read buffer */
+	int eof;   /* read() returned 0 */
+};
+
+/* Maps a spool errno to a sysexits code. */
+int
+sendmail_submit_exit_for_errno(int e)
+{
+	switch (e) {
+	case EACCES:
+	case EPERM:
+	case ENOENT:
+	case ENOTDIR:
+	case EROFS:
+	case ELOOP:
+		return EX_CANTCREAT;
+	case EIO:
+		return EX_IOERR;
+	case EINVAL:
+		return EX_SOFTWARE;
+	default:
+		/* ENOSPC, EDQUOT, EFBIG, EMFILE, EAGAIN, ...: try later. */
+		return EX_TEMPFAIL;
+	}
+}
+
+/* The sink: creates the queue file on first use, then appends to it. */
+static int
+sendmail_submit_sink(void *arg, const char *p, size_t len)
+{
+	struct sendmail_submit_ctx *c = arg;
+
+	if (!c->begun) {
+		c->env.flags |= sendmail_msg_flags(&c->m);
+		if (queue_writer_begin(&c->w, c->sp, &c->env, &c->qerr) == -1) {
+			c->qerr_set = 1;
+			return -1;
+		}
+		c->begun = 1;
+	}
+	return queue_writer_body(&c->w, p, len);
+}
+
+/*
+ * Reads up to SENDMAIL_SUBMIT_READSZ bytes, retrying EINTR unless a
+ * terminating signal arrived.  Returns the count, 0 at EOF, or -1 with
+ * err and *rc set.
+ */
+static ssize_t
+sendmail_submit_read(struct sendmail_submit_ctx *c, int *rc, struct rq_err *err)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (*c->s->stop) {
+			rq_err_set(err, "interrupted; message not queued");
+			*rc = EX_TEMPFAIL;
+			return -1;
+		}
+		if ((n = read(c->s->infd, c->buf, SENDMAIL_SUBMIT_READSZ)) >= 0)
+			return n;
+		if (errno != EINTR && errno != EAGAIN) {
+			rq_err_set(err, "error reading input: %s",
+			    strerror(errno));
+			*rc = EX_DATAERR;
+			return -1;
+		}
+	}
+}
+
+/* Turns a sendmail_msg failure into err and a sysexits code. */
+static int
+sendmail_submit_msg_error(struct sendmail_submit_ctx *c, struct rq_err *err)
+{
+	if (c->m.error != SENDMAIL_MSG_ERR_SINK) {
+		if (c->m.error == SENDMAIL_MSG_ERR_SIZE)
+			rq_err_set(err,
+			    "message exceeds the size limit of %lld bytes; "
+			    "not queued",
+			    c->s->conf->max_message_size);
+		else
+			rq_err_set(err, "%s; message not queued",
+			    sendmail_msg_strerror(&c->m));
+		return EX_DATAERR;
+	}
+	if (c->qerr_set)
+		*err = c->qerr;
+	else
+		rq_err_set(err, "cannot write the queue file: %s",
+		    strerror(c->m.sink_errno));
+	return sendmail_submit_exit_for_errno(c->m.sink_errno);
+}
+
+/* Builds the envelope from the sender and the recipient list. */
+static int
+sendmail_submit_env(struct sendmail_submit_ctx *c, struct rq_err *err)
+{
+	struct sendmail_submit *s = c->s;
+	const struct conf *conf = s->conf;
+
+	if (s->rcpts->n == 0) {
+		rq_err_set(err,
+		    s->extract
+			? "No recipient addresses found in message header"
+			: "recipient addresses must be specified");
+		return EX_USAGE;
+	}
+	if ((long long)s->rcpts->n > conf->max_recipients) {
+		rq_err_set(err, "too many recipients (%zu, the limit is %lld)",
+		    s->rcpts->n, conf->max_recipients);
+		return EX_USAGE;
+	}
+	c->env.sender = xstrdup(s->sender);
+	c->env.uid = s->uid;
+	c->env.arrival = (long long)time(NULL);
+	if (addr_is_utf8(s->sender))
+		c->env.flags |= QUEUE_ENV_F_SMTPUTF8;
+	for (size_t i = 0; i < s->rcpts->n; i++) {
+		if (queue_env_add_rcpt(&c->env, s->rcpts->v[i]) == -1) {
+			rq_err_set(err, "invalid recipient %.256s",
+			    s->rcpts->v[i]);
+			return EX_USAGE;
+		}
+		if (addr_is_utf8(s->rcpts->v[i]))
+			c->env.flags |= QUEUE_ENV_F_SMTPUTF8;
+	}
+	return EX_OK;
+}
+
+/* Reads the header section; leaves unconsumed input in c->buf. */
+static int
+sendmail_submit_headers(struct sendmail_submit_ctx *c, size_t *off,
+    size_t *have, struct rq_err *err)
+{
+	int rc = EX_OK;
+	ssize_t n;
+	size_t used;
+
+	while (!sendmail_msg_headers_done(&c->m)) {
+		if ((n = sendmail_submit_read(c, &rc, err)) == -1)
+			return rc;
+		if (n == 0) {
+			c->eof = 1;
+			if (sendmail_msg_end_input(&c->m) == -1)
+				return sendmail_submit_msg_error(c, err);
+			break;
+		}
+		if (sendmail_msg_feed(&c->m, c->buf, (size_t)n, &used) == -1)
+			return sendmail_submit_msg_error(c, err);
+		*off = used;
+		*have = (size_t)n;
+	}
+	return EX_OK;
+}
+
+/*
+ * Streams the rest of the input into the body.  Input is read to EOF
+ * even after a "." line, so that writers never get SIGPIPE.
+ */
+static int
+sendmail_submit_body(struct sendmail_submit_ctx *c, size_t off, size_t have,
+    struct rq_err *err)
+{
+	int rc = EX_OK;
+	ssize_t n;
+	size_t used;
+
+	if (off < have &&
+	    sendmail_msg_feed(&c->m, c->buf + off, have - off, &used) == -1)
+		return sendmail_submit_msg_error(c, err);
+	while (!c->eof) {
+		if ((n = sendmail_submit_read(c, &rc, err)) == -1)
+			return rc;
+		if (n == 0)
+			c->eof = 1;
+		else if (sendmail_msg_feed(&c->m, c->buf, (size_t)n, &used) ==
+		    -1)
+			return sendmail_submit_msg_error(c, err);
+	}
+	if (sendmail_msg_end_input(&c->m) == -1 ||
+	    sendmail_msg_finish(&c->m) == -1)
+		return sendmail_submit_msg_error(c, err);
+	return EX_OK;
+}
+
+/* Queues the message on s->infd. */
+int
+sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
+    struct rq_err *err)
+{
+	struct sendmail_submit_ctx c;
+	struct sendmail_msg_params p;
+	size_t off = 0, have = 0;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(&p, 0, sizeof(p));
+	c.s = s;
+	c.sp = sp;
+	c.buf = xmalloc(SENDMAIL_SUBMIT_READSZ);
+	queue_env_init(&c.env);
+	p.ignore_dots = s->ignore_dots;
+	p.sender = s->sender;
+	p.fullname = s->fullname;
+	p.domain = s->conf->default_domain;
+	p.hostname = s->conf->hostname;
+	p.max_size = s->conf->max_message_size;
+	p.max_header = SENDMAIL_MSG_HEADER_MAX;
+	p.flush_at = SENDMAIL_SUBMIT_SPOOL_AT;
+	p.sink = sendmail_submit_sink;
+	p.sink_arg = &c;
+	sendmail_msg_init(&c.m, &p);
+
+	if ((rc = sendmail_submit_headers(&c, &off, &have, err)) != EX_OK)
+		goto out;
+	if (s->extract)
+		(void)sendmail_msg_rcpts(&c.m, s->rcpts, &s->nbad,
+		    &s->bad_errstr);
+	if ((rc = sendmail_submit_env(&c, err)) != EX_OK)
+		goto out;
+	if (sendmail_msg_start_body(&c.m) == -1) {
+		rc = sendmail_submit_msg_error(&c, err);
+		goto out;
+	}
+	if ((rc = sendmail_submit_body(&c, off, have, err)) != EX_OK)
+		goto out;
+	if (*s->stop) {
+		rq_err_set(err, "interrupted; message not queued");
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	if (queue_writer_commit(&c.w, QUEUE_DIR_INCOMING, &c.qerr) == -1) {
+		*err = c.qerr;
+		rc = sendmail_submit_exit_for_errno(errno);
+		c.begun = 0; /* commit removed the temporary file */
+		goto out;
+	}
+	c.begun = 0;
+	memcpy(s->id, c.w.id, sizeof(s->id));
+	rc = EX_OK;
+out:
+	if (c.begun)
+		queue_writer_abort(&c.w);
+	sendmail_msg_free(&c.m);
+	queue_env_free(&c.env);
+	free(c.buf);
+	return rc;
+}

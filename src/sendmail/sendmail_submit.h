@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Queueing one message from the front end: read stdin through
+ * sendmail_msg, build the envelope, write the file through libqueue's
+ * writer and commit it durably into incoming/.  Returns sysexits codes;
+ * the caller prints err and exits with them.
+ */
+#ifndef RELAYQ_SENDMAIL_SENDMAIL_SUBMIT_H
+#define RELAYQ_SENDMAIL_SENDMAIL_SUBMIT_H
+
+#include <signal.h>
+
+#include "common/addr.h"
+#include "common/conf.h"
+#include "common/status.h"
+#include "queue/queue_id.h"
+#include "queue/queue_spool.h"
+
+struct sendmail_submit {
+	const struct conf *conf; /* borrowed */
+	const char *sender;	 /* borrowed: qualified, "" for <> */
+	const char *fullname;	 /* borrowed: for a generated From:, or NULL */
+	struct addr_list *rcpts; /* borrowed: argv recipients; -t adds */
+	int extract;		 /* -t */
+	int ignore_dots;	 /* -i */
+	long long uid;		 /* the submitting (real) user */
+	int infd;		 /* the message */
+	volatile sig_atomic_t *stop; /* borrowed: set by SIGINT/TERM/HUP */
+	char id[QUEUE_ID_LEN + 1];   /* out: the queue id, once committed */
+	size_t nbad;		     /* out: bad -t addresses skipped */
+	const char *bad_errstr;	     /* out: why the last one was bad */
+};
+
+/*
+ * Reads the message from s->infd and queues it in sp (opened for the
+ * front end).  Returns EX_OK only once the message is durable in
+ * incoming/; otherwise a sysexits code (EX_USAGE for recipient
+ * problems found under -t, EX_DATAERR for bad input, EX_TEMPFAIL when a
+ * retry may work, EX_CANTCREAT, EX_IOERR) with err filled.  Nothing is
+ * left in the spool on failure.
+ */
+int sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
+    struct rq_err *err);
+
+/* Maps an errno from the spool to a sysexits code. */
+int sendmail_submit_exit_for_errno(int e);
+
+#endif

@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# Shared helpers for the integration tests: TAP output, a private spool
+# and config per test, a real SMTP server (aiosmtpd) on a free loopback
+# port, relayqd in the foreground, and bounded waits.  Every process a
+# test starts is recorded and stopped by PID at exit.
+
+: "${top_srcdir:?}" "${top_builddir:?}"
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+SENDMAIL=$top_builddir/sendmail
+RELAYQD=$top_builddir/relayqd
+RELAYQ=$top_builddir/relayq
+
+T_N=0
+T_FAILED=0
+T_PIDS=""
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/relayq-test.XXXXXX")
+CONF=$T_DIR/relayq.conf
+SPOOL=$T_DIR/spool
+MAILDIR=$T_DIR/mail
+
+ok() { # ok COND-EXIT-STATUS DESCRIPTION
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_N - $2"
+	else
+		echo "not ok $T_N - $2"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+}
+
+is() { # is GOT WANT DESCRIPTION
+	T_N=$((T_N + 1))
+	if [ "$1" = "$2" ]; then
+		echo "ok $T_N - $3"
+	else
+		echo "not ok $T_N - $3"
+		echo "#   got:      '$1'"
+		echo "#   expected: '$2'"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+}
+
+diag() { echo "# $*"; }
+
+t_cleanup() {
+	for p in $T_PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $T_PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		kill -9 "$p" 2>/dev/null
+	done
+	if [ "$T_FAILED" -eq 0 ] && [ -z "$KEEP" ]; then
+		rm -rf "$T_DIR"
+	else
+		echo "# test files kept in $T_DIR"
+	fi
+}
+trap t_cleanup EXIT
+trap 'exit 1' INT TERM
+
+done_testing() {
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+	exit $?
+}
+
+# free_port: prints a TCP port that is free on 127.0.0.1 right now.
+free_port() {
+	"$PYTHON3" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# write_conf [EXTRA-DELIVERY-LINES]: private config for this test.
+write_conf() {
+	cat > "$CONF" <<EOC
+[relayq]
+spool_dir = $SPOOL
+hostname = relayq.test
+default_domain = example.org
+
+[smarthost]
+host = 127.0.0.1
+port = $PORT
+tls = none
+
+[delivery]
+retry_min = 1s
+retry_max = 2s
+scan_interval = 2s
+idle_timeout = 1s
+connect_timeout = 5s
+$1
+EOC
+	RELAYQ_CONFIG=$CONF
+	export RELAYQ_CONFIG
+}
+
+# start_server [ARGS...]: aiosmtpd on $PORT, storing into $MAILDIR.
+start_server() {
+	rm -f "$T_DIR/server.pid"
+	"$PYTHON3" "$top_srcdir/tests/integration/smtpserver.py" \
+	    --port "$PORT" --maildir "$MAILDIR" --pidfile "$T_DIR/server.pid" \
+	    "$@" >>"$T_DIR/server.log" 2>&1 &
+	SERVER_PID=$!
+	T_PIDS="$T_PIDS $SERVER_PID"
+	wait_for "server to listen" 100 test -s "$T_DIR/server.pid"
+}
+
+stop_server() {
+	kill "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+}
+
+# start_daemon [ARGS...]: relayqd -f on the private config.
+start_daemon() {
+	"$RELAYQD" -f -c "$CONF" "$@" >>"$T_DIR/relayqd.log" 2>&1 &
+	DAEMON_PID=$!
+	T_PIDS="$T_PIDS $DAEMON_PID"
+}
+
+# stop_daemon: SIGTERM, and wait (bounded) for a clean exit; prints status.
+stop_daemon() {
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID"
+}
+
+# wait_for DESCRIPTION TENTHS CMD...: polls CMD every 0.1 s, bounded.
+wait_for() {
+	_desc=$1; _n=$2; shift 2
+	_i=0
+	while [ $_i -lt "$_n" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	diag "timed out waiting for $_desc"
+	return 1
+}
+
+# count_mail: number of messages the server has stored.
+count_mail() {
+	ls "$MAILDIR" 2>/dev/null | grep -c '\.eml$'
+}
+
+has_mail() { [ "$(count_mail)" -ge "$1" ]; }
+
+# queue_files: number of files in the spool's incoming/, queue/ and tmp/.
+queue_files() {
+	find "$SPOOL/incoming" "$SPOOL/queue" "$SPOOL/state" "$SPOOL/tmp" -type f 2>/dev/null |
+	    wc -l
+}
+
+queue_empty() { [ "$(queue_files)" -eq 0 ]; }

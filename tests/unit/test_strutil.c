@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Unit tests for src/common: strict numbers, durations, sizes,
+ * sanitising, bounded formatting and the bounded buffer.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/strutil.h"
+#include "tap.h"
+
+int
+main(void)
+{
+	long long v = -1;
+	const char *errstr = NULL;
+	char out[64];
+	struct buf b;
+
+	ok(str_to_ll("25", 0, 100, &v, &errstr) == 0 && v == 25, "25");
+	ok(str_to_ll("025", 0, 100, &v, &errstr) == 0 && v == 25,
+	    "025 is decimal, not octal");
+	ok(str_to_ll("25x", 0, 100, &v, &errstr) == -1, "trailing junk");
+	ok(str_to_ll("", 0, 100, &v, &errstr) == -1, "empty");
+	ok(str_to_ll("-1", 0, 100, &v, &errstr) == -1, "sign refused");
+	ok(str_to_ll("101", 0, 100, &v, &errstr) == -1 &&
+		strcmp(errstr, "too large") == 0,
+	    "range checked");
+	ok(str_to_ll("99999999999999999999999", 0, 100, &v, &errstr) == -1,
+	    "overflow refused");
+	ok(str_to_duration("30", &v, &errstr) == 0 && v == 30, "30 = 30s");
+	ok(str_to_duration("30s", &v, &errstr) == 0 && v == 30, "30s");
+	ok(str_to_duration("5m", &v, &errstr) == 0 && v == 300, "5m");
+	ok(str_to_duration("2h", &v, &errstr) == 0 && v == 7200, "2h");
+	ok(str_to_duration("5d", &v, &errstr) == 0 && v == 432000, "5d");
+	ok(str_to_duration("5w", &v, &errstr) == -1, "unknown unit");
+	ok(str_to_duration("m", &v, &errstr) == -1, "unit alone");
+	ok(str_to_size("64k", &v, &errstr) == 0 && v == 65536, "64k");
+	ok(str_to_size("50M", &v, &errstr) == 0 && v == 52428800, "50M");
+
+	str_sanitize(out, sizeof(out), "a\r\nb\\c\x01\xff", 8);
+	is_str(out, "a\\x0d\\x0ab\\\\c\\x01\\xff", "control bytes escaped");
+	str_sanitize(out, 8, "abcdefghijkl", 12);
+	is_str(out, "abcdefg", "truncated to the buffer");
+	str_sanitize(out, 6, "ab\x01", 3);
+	is_str(out, "ab", "an escape is never cut in half");
+	ok(str_has_ctl("a\tb", 3), "tab is a control character");
+	ok(!str_has_ctl("ab", 2), "plain text has none");
+	ok(rq_snprintf(out, 4, "%s", "abcd") == -1 && errno == ENAMETOOLONG,
+	    "rq_snprintf reports truncation");
+	ok(rq_snprintf(out, 5, "%s", "abcd") == 4, "rq_snprintf fits");
+
+	buf_init(&b, 8);
+	ok(buf_adds(&b, "abcd") == 0, "buf add");
+	ok(buf_addf(&b, "%d", 1234) == 0 && b.len == 8, "buf addf to max");
+	ok(buf_add(&b, "x", 1) == -1 && errno == EMSGSIZE, "buf max enforced");
+	is_str(b.data, "abcd1234", "buf content intact after refusal");
+	buf_drain(&b, 4);
+	is_str(b.data, "1234", "buf drain");
+	buf_free(&b);
+	return done_testing();
+}
