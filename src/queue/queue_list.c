@@ -179,7 +179,9 @@ queue_list_print(struct queue_spool *sp, FILE *out, int flags)
 	if (sp->dirfd[QUEUE_DIR_INCOMING] != -1 &&
 	    queue_scan_dir(sp, QUEUE_DIR_INCOMING, &in, NULL) == -1)
 		in_err = errno;
-	if (queue_scan_dir(sp, QUEUE_DIR_QUEUE, &q, NULL) == -1) {
+	/* No queue/ yet: relayqd never ran on this spool. */
+	if (sp->dirfd[QUEUE_DIR_QUEUE] != -1 &&
+	    queue_scan_dir(sp, QUEUE_DIR_QUEUE, &q, NULL) == -1) {
 		saved_errno = errno;
 		queue_idlist_free(&in);
 		errno = saved_errno;

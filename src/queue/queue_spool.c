@@ -60,7 +60,7 @@ static const char *const queue_spool_names[QUEUE_DIR_COUNT] = {
 
 static const mode_t queue_spool_modes[QUEUE_DIR_COUNT] = {
 	[QUEUE_DIR_TMP] = 01730,
-	[QUEUE_DIR_INCOMING] = 01730,
+	[QUEUE_DIR_INCOMING] = 01770,
 	[QUEUE_DIR_QUEUE] = 0750,
 	[QUEUE_DIR_STATE] = 0750,
 	[QUEUE_DIR_CORRUPT] = 0700,
@@ -315,11 +315,22 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 		errno = saved_errno;
 		goto fail;
 	}
-	for (int d = 0; d < QUEUE_DIR_COUNT; d++)
-		if ((want & (1u << d)) &&
-		    queue_spool_open_dir(sp, (enum queue_dir)d, create, err) ==
-			-1)
-			goto fail;
+	for (int d = 0; d < QUEUE_DIR_COUNT; d++) {
+		if (!(want & (1u << d)))
+			continue;
+		if (queue_spool_open_dir(sp, (enum queue_dir)d, create, err) ==
+		    0)
+			continue;
+		/*
+		 * A reader of a spool that relayqd has never run on finds
+		 * no queue/ or state/ yet: that is an empty queue.
+		 */
+		if (errno == ENOENT && !create &&
+		    !(flags & QUEUE_SPOOL_DAEMON) &&
+		    (d == QUEUE_DIR_QUEUE || d == QUEUE_DIR_STATE))
+			continue;
+		goto fail;
+	}
 	if (create && queue_spool_make_wake(sp, err) == -1)
 		goto fail;
 	return 0;

@@ -5,7 +5,7 @@
  * (0755), modes as created by QUEUE_SPOOL_CREATE:
  *
  *	tmp/       front end's files being written (group relayq, 1730)
- *	incoming/  committed drops, untrusted until relayqd accepts them (1730)
+ *	incoming/  committed drops, untrusted until relayqd accepts them (1770)
  *	queue/     accepted message files, owned by relayqd (0750)
  *	state/     per-message delivery state, queue_state (0750)
  *	corrupt/   quarantined files that failed validation (0700)
@@ -28,8 +28,8 @@
  * a message whose progress is lost and that would be sent again to
  * recipients that already have it.
  *
- * A directory the caller may not read (tmp/ and incoming/ are 1730, so
- * the setgid front end has only write and search permission) is opened
+ * A directory the caller may not read (tmp/ is 1730, so the setgid
+ * front end has only write and search permission there) is opened
  * with O_PATH; it still serves for openat() and renameat(), and a
  * "directory fsync" of it falls back to syncfs() of the spool's file
  * system, which is slower but just as durable.

@@ -54,8 +54,9 @@ relayq_cmd_flush(struct queue_spool *sp)
 	if ((fd = openat(sp->rootfd, "wake",
 		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno == ENXIO) {
-			fprintf(stderr, "relayq: relayqd is not running on "
-					"%s\n",
+			fprintf(stderr,
+			    "relayq: relayqd is not running on "
+			    "%s\n",
 			    sp->path);
 			return EX_TEMPFAIL;
 		}
@@ -101,14 +102,14 @@ main(int argc, char *argv[])
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		return EX_CONFIG;
 	}
-	if (queue_spool_open(&sp, conf.spool_dir, QUEUE_SPOOL_DAEMON, &err) ==
+	if (queue_spool_open(&sp, conf.spool_dir, QUEUE_SPOOL_READER, &err) ==
 	    -1) {
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		conf_free(&conf);
 		return EX_CANTCREAT;
 	}
-	rc = strcmp(cmd, "queue") == 0 ? relayq_cmd_queue(&sp) :
-					 relayq_cmd_flush(&sp);
+	rc = strcmp(cmd, "queue") == 0 ? relayq_cmd_queue(&sp)
+				       : relayq_cmd_flush(&sp);
 	queue_spool_close(&sp);
 	conf_free(&conf);
 	return rc;

@@ -76,7 +76,12 @@ relayqd_pickup(struct relayd *rd)
 		struct rq_err err;
 
 		if (queue_spool_accept(&rd->spool, l.ids[i], &err) == -1) {
-			log_warnx("%s: not accepted: %s", l.ids[i], err.msg);
+			if (errno == EBADMSG)
+				log_warnx("%s: moved to corrupt/: %s", l.ids[i],
+				    err.msg);
+			else
+				log_warnx("%s: not accepted yet: %s", l.ids[i],
+				    err.msg);
 			continue;
 		}
 		log_debug("%s: accepted", l.ids[i]);
@@ -85,7 +90,11 @@ relayqd_pickup(struct relayd *rd)
 	queue_idlist_free(&l);
 }
 
-/* Start-up scan: every message in queue/ is scheduled now. */
+/*
+ * Start-up: removes what dead writers and crashes left behind, moves
+ * badly named entries to corrupt/, and schedules every queued message
+ * now (the persisted schedule is honoured from issue #4 on).
+ */
 static void
 relayqd_scan_queue(struct relayd *rd)
 {
@@ -95,6 +104,15 @@ relayqd_scan_queue(struct relayd *rd)
 
 	if ((n = queue_scan_clean_tmp(&rd->spool, RELAYQD_TMP_MAX_AGE)) > 0)
 		log_info("removed %d stale temporary files", n);
+	if ((n = queue_scan_quarantine_bad(&rd->spool, QUEUE_DIR_INCOMING)) > 0)
+		log_warnx("moved %d badly named entries of incoming/ to "
+			  "corrupt/",
+		    n);
+	if ((n = queue_scan_quarantine_bad(&rd->spool, QUEUE_DIR_QUEUE)) > 0)
+		log_warnx("moved %d badly named entries of queue/ to corrupt/",
+		    n);
+	if ((n = queue_scan_clean_state(&rd->spool)) > 0)
+		log_info("removed %d orphaned state files", n);
 	if (queue_scan_dir(&rd->spool, QUEUE_DIR_QUEUE, &l, &nbad) == -1)
 		fatal("cannot scan %s/queue", rd->spool.path);
 	for (size_t i = 0; i < l.n; i++)

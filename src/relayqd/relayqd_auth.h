@@ -52,8 +52,7 @@ struct relayqd_sasl;
  * the effective uid, is accessible by group or others, is larger than
  * 4 KiB or has an empty first line.  Call it with the daemon's final uid.
  */
-struct relayqd_auth *relayqd_auth_new(const struct conf *c,
-    struct rq_err *err);
+struct relayqd_auth *relayqd_auth_new(const struct conf *c, struct rq_err *err);
 /* Frees the policy; NULL is a no-op.  Live sessions do not depend on it. */
 void relayqd_auth_free(struct relayqd_auth *a);
 /* Sets the password_command time limit in milliseconds (tests shorten it). */
@@ -98,8 +97,8 @@ int relayqd_sasl_start(struct relayqd_sasl *s, const char *offered,
  * SCRAM server signature that does not verify, an iteration count outside
  * [4096, 100000]).
  */
-int relayqd_sasl_step(struct relayqd_sasl *s, const char *challenge,
-    size_t len, char **resp, struct rq_reason *why);
+int relayqd_sasl_step(struct relayqd_sasl *s, const char *challenge, size_t len,
+    char **resp, struct rq_reason *why);
 
 /*
  * The server accepted (235).  Returns 0 when the mechanism is complete,

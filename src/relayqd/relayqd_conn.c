@@ -159,6 +159,10 @@ relayqd_conn_skip(struct relayd *rd, const char *id, int skip,
 			log_info("%s: removed (no recipient pending)", id);
 	} else if (skip == RELAYQD_MSG_HELD || errno == ENOENT) {
 		relayqd_sched_remove(rd->sched, id);
+	} else if (errno == EBADMSG) {
+		/* open_msg moved it to corrupt/ */
+		log_warnx("%s: quarantined: %s", id, err->msg);
+		relayqd_sched_remove(rd->sched, id);
 	} else {
 		log_warnx("%s: cannot open: %s", id, err->msg);
 		relayqd_sched_reschedule(rd->sched, id,

@@ -47,8 +47,12 @@ relayqd_msg_open(struct relayd *rd, const char *id, int *skip,
 		errno = saved;
 		return NULL;
 	}
+	/* A corrupt state file is moved to corrupt/: start afresh. */
 	if (queue_spool_load_state(&rd->spool, id, m->env.nrcpt, &m->state,
-		err) == -1) {
+		err) == -1 &&
+	    (errno != EBADMSG ||
+		queue_spool_load_state(&rd->spool, id, m->env.nrcpt, &m->state,
+		    err) == -1)) {
 		int saved = errno;
 
 		(void)close(m->fd);

@@ -1,0 +1,1394 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * SASL client mechanisms and the smarthost secret (RFC 4954, 4616, 2195,
+ * 5802, 7677, 7628 and Google's XOAUTH2).  It owns fetching the secret
+ * (password_file or password_command), choosing a mechanism from the
+ * server's list, and computing every base64 line of the exchange with
+ * OpenSSL.  It does not own the SMTP dialogue (smtp_client), the socket,
+ * or logging: errors go back as text that never holds a secret.
+ *
+ * Invariants: only struct relayqd_sasl holds the secret, and every buffer
+ * that held the secret or something derived from it (a plaintext
+ * response, SCRAM keys, the file's or the command's output) is wiped with
+ * OPENSSL_cleanse() before it is freed or goes out of scope.  Secret
+ * strings are built in buffers sized up front (struct relayqd_auth_str),
+ * never grown by realloc, so no stale copy is left behind.  Server
+ * challenges are checked against the base64 alphabet before
+ * EVP_DecodeBlock(), which accepts '=' mid-string and blanks.
+ */
+#include "config.h"
+
+#include "relayqd/relayqd_auth.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "common/compat.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+
+#define RELAYQD_AUTH_AUTO (-1)	      /* policy: pick from the offer */
+#define RELAYQD_AUTH_ARGV_MAX 32      /* words in password_command */
+#define RELAYQD_AUTH_B64_MAX 12288    /* longest challenge or plaintext */
+#define RELAYQD_AUTH_NAME_MAX 255     /* username and host */
+#define RELAYQD_AUTH_NONCE_MAX 64     /* SCRAM client nonce, with NUL */
+#define RELAYQD_AUTH_NONCE_BYTES 18   /* random bytes in a nonce */
+#define RELAYQD_AUTH_SCRAM_KEY 32     /* SHA-256 output */
+#define RELAYQD_AUTH_SALT_MAX 1024    /* decoded SCRAM salt */
+#define RELAYQD_AUTH_REAP_POLL_MS 10  /* waiting for the command to exit */
+
+struct relayqd_sasl;
+
+typedef int (*relayqd_sasl_start_fn)(struct relayqd_sasl *, char **,
+    struct rq_reason *);
+typedef int (*relayqd_sasl_step_fn)(struct relayqd_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+
+enum relayqd_mech {
+	RELAYQD_MECH_SCRAM_SHA_256,
+	RELAYQD_MECH_CRAM_MD5,
+	RELAYQD_MECH_PLAIN,
+	RELAYQD_MECH_LOGIN,
+	RELAYQD_MECH_XOAUTH2,
+	RELAYQD_MECH_OAUTHBEARER,
+};
+
+struct relayqd_auth {
+	char *username;		/* owned */
+	char *password_file;	/* owned, or NULL */
+	char *password_command; /* owned, or NULL */
+	char *host;		/* owned: the smarthost, for OAUTHBEARER */
+	int port;
+	int policy; /* enum relayqd_mech, or RELAYQD_AUTH_AUTO */
+	int cmd_timeout_ms;
+};
+
+struct relayqd_sasl {
+	char *username; /* owned copy */
+	char *host;	/* owned copy */
+	int port;
+	int policy;   /* enum relayqd_mech, or RELAYQD_AUTH_AUTO */
+	char *secret; /* owned; wiped before free */
+	size_t secretlen;
+	int mech;     /* chosen by start; -1 before */
+	int steps;    /* challenges answered */
+	int complete; /* nothing more to check at 235 */
+	char nonce[RELAYQD_AUTH_NONCE_MAX]; /* SCRAM client nonce */
+	char *client_first_bare;	    /* owned: SCRAM */
+	unsigned char server_sig[RELAYQD_AUTH_SCRAM_KEY]; /* SCRAM: wiped */
+};
+
+/* A secret-bearing string of fixed capacity (never reallocated). */
+struct relayqd_auth_str {
+	char *p; /* owned; wiped by relayqd_auth_str_free() */
+	size_t len, cap;
+};
+
+static int relayqd_sasl_plain_start(struct relayqd_sasl *, char **,
+    struct rq_reason *);
+static int relayqd_sasl_none_start(struct relayqd_sasl *, char **,
+    struct rq_reason *);
+static int relayqd_sasl_scram_start(struct relayqd_sasl *, char **,
+    struct rq_reason *);
+static int relayqd_sasl_xoauth2_start(struct relayqd_sasl *, char **,
+    struct rq_reason *);
+static int relayqd_sasl_oauthbearer_start(struct relayqd_sasl *, char **,
+    struct rq_reason *);
+static int relayqd_sasl_plain_step(struct relayqd_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int relayqd_sasl_login_step(struct relayqd_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int relayqd_sasl_cram_step(struct relayqd_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int relayqd_sasl_scram_step(struct relayqd_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int relayqd_sasl_xoauth2_step(struct relayqd_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int relayqd_sasl_oauthbearer_step(struct relayqd_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+
+/* Indexed by enum relayqd_mech, in order of preference for auth = auto. */
+static const struct relayqd_mech_desc {
+	const char *name;      /* SASL name */
+	const char *conf_name; /* value of smarthost auth */
+	int token;	       /* carries a bearer token, not a password */
+	relayqd_sasl_start_fn start;
+	relayqd_sasl_step_fn step;
+} relayqd_mechs[] = {
+	[RELAYQD_MECH_SCRAM_SHA_256] = { "SCRAM-SHA-256", "scram-sha-256", 0,
+	    relayqd_sasl_scram_start, relayqd_sasl_scram_step },
+	[RELAYQD_MECH_CRAM_MD5] = { "CRAM-MD5", "cram-md5", 0,
+	    relayqd_sasl_none_start, relayqd_sasl_cram_step },
+	[RELAYQD_MECH_PLAIN] = { "PLAIN", "plain", 0, relayqd_sasl_plain_start,
+	    relayqd_sasl_plain_step },
+	[RELAYQD_MECH_LOGIN] = { "LOGIN", "login", 0, relayqd_sasl_none_start,
+	    relayqd_sasl_login_step },
+	[RELAYQD_MECH_XOAUTH2] = { "XOAUTH2", "xoauth2", 1,
+	    relayqd_sasl_xoauth2_start, relayqd_sasl_xoauth2_step },
+	[RELAYQD_MECH_OAUTHBEARER] = { "OAUTHBEARER", "oauthbearer", 1,
+	    relayqd_sasl_oauthbearer_start, relayqd_sasl_oauthbearer_step },
+};
+
+static void relayqd_auth_why(struct rq_reason *why, const char *fmt, ...)
+    RQ_PRINTF(2, 3);
+
+/* Fills why with a formatted local reason (never a secret). */
+static void
+relayqd_auth_why(struct rq_reason *why, const char *fmt, ...)
+{
+	char text[sizeof(why->text)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	rq_reason_set(why, 0, "", text);
+}
+
+/* Allocates a secret string able to hold cap bytes and a NUL. */
+static void
+relayqd_auth_str_init(struct relayqd_auth_str *s, size_t cap)
+{
+	s->p = xmalloc(cap + 1);
+	s->len = 0;
+	s->cap = cap;
+	s->p[0] = '\0';
+}
+
+/* Appends n bytes; the capacity was computed by the caller. */
+static void
+relayqd_auth_str_add(struct relayqd_auth_str *s, const void *p, size_t n)
+{
+	RQ_ASSERT(n <= s->cap - s->len);
+	memcpy(s->p + s->len, p, n);
+	s->len += n;
+	s->p[s->len] = '\0';
+}
+
+/* Appends a NUL-terminated string. */
+static void
+relayqd_auth_str_adds(struct relayqd_auth_str *s, const char *p)
+{
+	relayqd_auth_str_add(s, p, strlen(p));
+}
+
+/* Wipes and frees a secret string. */
+static void
+relayqd_auth_str_free(struct relayqd_auth_str *s)
+{
+	if (s->p == NULL)
+		return;
+	OPENSSL_cleanse(s->p, s->cap + 1);
+	free(s->p);
+	s->p = NULL;
+}
+
+/* Encodes n bytes as a malloc'd base64 string with no newlines. */
+static char *
+relayqd_auth_b64_encode(const void *in, size_t n)
+{
+	char *out;
+
+	RQ_ASSERT(n <= RELAYQD_AUTH_B64_MAX);
+	out = xmalloc(4 * ((n + 2) / 3) + 1);
+	(void)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+	return out;
+}
+
+/* Returns nonzero for a character of the base64 alphabet (not '='). */
+static int
+relayqd_auth_is_b64(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/*
+ * Decodes len bytes of base64 after checking them strictly: alphabet
+ * only, length a multiple of 4, at most two '=' and only at the end.
+ * Returns a malloc'd NUL-terminated buffer (*outlen bytes), or NULL.
+ */
+static unsigned char *
+relayqd_auth_b64_decode(const char *in, size_t len, size_t *outlen)
+{
+	unsigned char *out;
+	size_t pad = 0;
+	int n;
+
+	if (len % 4 != 0 || len > RELAYQD_AUTH_B64_MAX)
+		return NULL;
+	while (pad < 2 && pad < len && in[len - 1 - pad] == '=')
+		pad++;
+	for (size_t i = 0; i < len - pad; i++)
+		if (!relayqd_auth_is_b64(in[i]))
+			return NULL;
+	out = xmalloc(3 * (len / 4) + 1);
+	*outlen = 0;
+	if (len > 0) {
+		n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+		if (n < 0 || (size_t)n < pad) {
+			free(out);
+			return NULL;
+		}
+		*outlen = (size_t)n - pad;
+	}
+	out[*outlen] = '\0';
+	return out;
+}
+
+/* Returns nonzero when s (len bytes) is printable ASCII only. */
+static int
+relayqd_auth_is_print(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* Returns the length of name with ',' and '=' escaped (RFC 5802). */
+static size_t
+relayqd_auth_saslname_len(const char *name)
+{
+	size_t n = 0;
+
+	for (; *name != '\0'; name++)
+		n += (*name == ',' || *name == '=') ? 3 : 1;
+	return n;
+}
+
+/* Appends name with ',' as "=2C" and '=' as "=3D" (RFC 5802, 7628). */
+static void
+relayqd_auth_str_add_saslname(struct relayqd_auth_str *s, const char *name)
+{
+	for (; *name != '\0'; name++) {
+		if (*name == ',')
+			relayqd_auth_str_adds(s, "=2C");
+		else if (*name == '=')
+			relayqd_auth_str_adds(s, "=3D");
+		else
+			relayqd_auth_str_add(s, name, 1);
+	}
+}
+
+/* Returns the mechanism whose smarthost auth value is name, or -1. */
+static int
+relayqd_auth_mech_by_conf(const char *name)
+{
+	for (size_t i = 0; i < RQ_NELEM(relayqd_mechs); i++)
+		if (strcasecmp(name, relayqd_mechs[i].conf_name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Returns nonzero when the space-separated list offered holds name. */
+static int
+relayqd_auth_offers(const char *offered, const char *name)
+{
+	size_t n = strlen(name), w;
+
+	while (*offered != '\0') {
+		offered += strspn(offered, " ");
+		w = strcspn(offered, " ");
+		if (w == n && strncasecmp(offered, name, n) == 0)
+			return 1;
+		offered += w;
+	}
+	return 0;
+}
+
+/*
+ * Splits cmd (a copy the caller owns) on blanks into argv, NULL
+ * terminated.  Returns the word count, or -1 when there are more than
+ * RELAYQD_AUTH_ARGV_MAX.
+ */
+static int
+relayqd_auth_split(char *cmd, char **argv)
+{
+	int n = 0;
+
+	for (;;) {
+		cmd += strspn(cmd, " \t");
+		if (*cmd == '\0')
+			break;
+		if (n == RELAYQD_AUTH_ARGV_MAX)
+			return -1;
+		argv[n++] = cmd;
+		cmd += strcspn(cmd, " \t");
+		if (*cmd != '\0')
+			*cmd++ = '\0';
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+/*
+ * Takes the first line of buf (len bytes), without its LF and trailing
+ * CR, as the secret.  Returns 0, or -1 with *errstr when it is empty or
+ * holds a NUL byte.
+ */
+static int
+relayqd_auth_first_line(const char *buf, size_t len, char **secret,
+    size_t *secretlen, const char **errstr)
+{
+	const char *nl = memchr(buf, '\n', len);
+	size_t n = nl != NULL ? (size_t)(nl - buf) : len;
+
+	while (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (n == 0) {
+		*errstr = "first line is empty";
+		return -1;
+	}
+	if (memchr(buf, '\0', n) != NULL) {
+		*errstr = "first line holds a NUL byte";
+		return -1;
+	}
+	*secret = xmalloc(n + 1);
+	memcpy(*secret, buf, n);
+	(*secret)[n] = '\0';
+	*secretlen = n;
+	return 0;
+}
+
+/* Refuses a password_file that anyone but the daemon's user could use. */
+static int
+relayqd_auth_check_file(const char *path, const struct stat *st,
+    struct rq_err *err)
+{
+	if (!S_ISREG(st->st_mode)) {
+		rq_err_set(err, "password_file %s is not a regular file", path);
+		return -1;
+	}
+	if (st->st_uid != geteuid()) {
+		rq_err_set(err,
+		    "password_file %s is owned by uid %lu, not by relayqd's "
+		    "uid %lu; run chown %lu %s",
+		    path, (unsigned long)st->st_uid, (unsigned long)geteuid(),
+		    (unsigned long)geteuid(), path);
+		return -1;
+	}
+	if ((st->st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		rq_err_set(err,
+		    "password_file %s has mode %04lo: it must be private to "
+		    "relayqd's user; run chmod 600 %s",
+		    path, (unsigned long)(st->st_mode & 07777), path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens (no symlink), checks and reads password_file; its first line is
+ * the secret.  Returns 0, or -1 with err set.
+ */
+static int
+relayqd_auth_read_file(const char *path, char **secret, size_t *secretlen,
+    struct rq_err *err)
+{
+	char buf[RELAYQD_AUTH_FILE_MAX + 1];
+	const char *errstr;
+	struct stat st;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rv = -1;
+
+	/* O_NONBLOCK: a FIFO must not block the open; S_ISREG rejects it */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			rq_err_set(err,
+			    "password_file %s is a symbolic link; name the "
+			    "file itself",
+			    path);
+		else
+			rq_err_set(err, "password_file %s: %s", path,
+			    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		rq_err_set(err, "password_file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (relayqd_auth_check_file(path, &st, err) == -1)
+		goto out;
+	while (len < sizeof(buf)) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rq_err_set(err, "password_file %s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > RELAYQD_AUTH_FILE_MAX) {
+		rq_err_set(err, "password_file %s is larger than %d bytes",
+		    path, RELAYQD_AUTH_FILE_MAX);
+		goto out;
+	}
+	if (relayqd_auth_first_line(buf, len, secret, secretlen, &errstr) ==
+	    -1) {
+		rq_err_set(err, "password_file %s: %s", path, errstr);
+		goto out;
+	}
+	rv = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	(void)close(fd);
+	return rv;
+}
+
+/* Returns CLOCK_MONOTONIC in milliseconds. */
+static long long
+relayqd_auth_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Moves fd above stderr (so the child's dup2() cannot clobber it). */
+static int
+relayqd_auth_fd_high(int fd)
+{
+	int nfd;
+
+	if (fd > STDERR_FILENO)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	(void)close(fd);
+	return nfd;
+}
+
+/*
+ * In the child: default SIGPIPE and an empty signal mask, stdin from
+ * /dev/null, stdout to the pipe, nothing else inherited; then exec.
+ */
+static RQ_NORETURN void
+relayqd_auth_child(int in, int out, char **argv)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1)
+		_exit(126);
+#ifdef HAVE_CLOSE_RANGE
+	(void)close_range(STDERR_FILENO + 1, ~0U, 0);
+#endif
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
+/*
+ * Waits until deadline for pid to exit, then kills it.  Returns 0 with
+ * its wait status, or -1 (errno set) when it cannot be reaped.
+ */
+static int
+relayqd_auth_reap(pid_t pid, long long deadline, int *status,
+    int *timed_out)
+{
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (r == 0 && relayqd_auth_now_ms() >= deadline)
+			break;
+		if (r == 0)
+			(void)poll(NULL, 0, RELAYQD_AUTH_REAP_POLL_MS);
+	}
+	*timed_out = 1;
+	(void)kill(pid, SIGKILL);
+	while ((r = waitpid(pid, status, 0)) == -1 && errno == EINTR)
+		;
+	return r == pid ? 0 : -1;
+}
+
+/*
+ * Reads the command's stdout from fd until EOF, the deadline or more than
+ * RELAYQD_AUTH_CMD_OUT_MAX bytes.  Returns 0, or -1 with *what naming the
+ * problem ("timed out", "printed too much", or NULL for errno).
+ */
+static int
+relayqd_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
+    size_t *len, const char **what)
+{
+	struct pollfd pfd;
+	long long left;
+	ssize_t n;
+	int rv;
+
+	*len = 0;
+	*what = NULL;
+	for (;;) {
+		if ((left = deadline - relayqd_auth_now_ms()) <= 0) {
+			*what = "timed out";
+			return -1;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rv = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (rv == -1 && errno == EINTR)
+			continue;
+		if (rv == -1)
+			return -1;
+		if (rv == 0)
+			continue;
+		n = read(fd, buf + *len, bufsz - *len);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		*len += (size_t)n;
+		if (*len >= bufsz) {
+			*what = "printed too much";
+			return -1;
+		}
+	}
+}
+
+/*
+ * Runs password_command (fork + execvp, no shell) and takes the first
+ * line of its stdout as the secret.  Returns 0, or -1 with err set.
+ */
+static int
+relayqd_auth_run_command(const struct relayqd_auth *a, char **secret,
+    size_t *secretlen, struct rq_err *err)
+{
+	char out[RELAYQD_AUTH_CMD_OUT_MAX + 1];
+	char *argv[RELAYQD_AUTH_ARGV_MAX + 1];
+	char *cmd = xstrdup(a->password_command);
+	const char *what = NULL, *errstr;
+	long long deadline;
+	int pfd[2] = { -1, -1 }, nullfd = -1, status = 0, timed_out = 0;
+	int rv = -1, saved;
+	size_t len = 0;
+	pid_t pid;
+
+	if (relayqd_auth_split(cmd, argv) < 1) {
+		rq_err_set(err, "password_command: no command, or too many "
+				"words");
+		free(cmd);
+		return -1;
+	}
+	if (pipe2(pfd, O_CLOEXEC) == -1 ||
+	    (pfd[0] = relayqd_auth_fd_high(pfd[0])) == -1 ||
+	    (pfd[1] = relayqd_auth_fd_high(pfd[1])) == -1 ||
+	    (nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (nullfd = relayqd_auth_fd_high(nullfd)) == -1) {
+		rq_err_set(err, "password_command: %s", strerror(errno));
+		goto fail;
+	}
+	deadline = relayqd_auth_now_ms() + a->cmd_timeout_ms;
+	if ((pid = fork()) == -1) {
+		rq_err_set(err, "password_command: fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		relayqd_auth_child(nullfd, pfd[1], argv);
+	(void)close(pfd[1]);
+	(void)close(nullfd);
+	pfd[1] = nullfd = -1;
+
+	if (relayqd_auth_read_pipe(pfd[0], deadline, out, sizeof(out), &len,
+		&what) == -1) {
+		saved = errno;
+		(void)kill(pid, SIGKILL);
+		errno = saved;
+	}
+	saved = errno;
+	(void)close(pfd[0]);
+	pfd[0] = -1;
+	if (relayqd_auth_reap(pid, deadline, &status, &timed_out) == -1) {
+		rq_err_set(err, "password_command %s: waitpid: %s", argv[0],
+		    strerror(errno));
+		goto fail;
+	}
+	if (what != NULL && strcmp(what, "timed out") == 0)
+		timed_out = 1;
+	if (timed_out)
+		rq_err_set(err, "password_command %s timed out after %d ms",
+		    argv[0], a->cmd_timeout_ms);
+	else if (what != NULL)
+		rq_err_set(err,
+		    "password_command %s printed more than %d bytes", argv[0],
+		    RELAYQD_AUTH_CMD_OUT_MAX);
+	else if (len == 0 && saved != 0 && WIFSIGNALED(status) == 0 &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0 && 0)
+		rq_err_set(err, "password_command %s: %s", argv[0],
+		    strerror(saved));
+	else if (WIFSIGNALED(status))
+		rq_err_set(err, "password_command %s killed by signal %d",
+		    argv[0], WTERMSIG(status));
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		rq_err_set(err, "password_command %s exited with status %d%s",
+		    argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		    WIFEXITED(status) && WEXITSTATUS(status) == 127
+			? " (command not found?)"
+			: "");
+	else if (relayqd_auth_first_line(out, len, secret, secretlen,
+		     &errstr) == -1)
+		rq_err_set(err, "password_command %s: %s of output", argv[0],
+		    errstr);
+	else
+		rv = 0;
+fail:
+	saved = errno;
+	OPENSSL_cleanse(out, sizeof(out));
+	if (pfd[0] != -1)
+		(void)close(pfd[0]);
+	if (pfd[1] != -1)
+		(void)close(pfd[1]);
+	if (nullfd != -1)
+		(void)close(nullfd);
+	free(cmd);
+	errno = saved;
+	return rv;
+}
+
+/* Creates the daemon-wide AUTH policy from the configuration. */
+struct relayqd_auth *
+relayqd_auth_new(const struct conf *c, struct rq_err *err)
+{
+	const char *user = c->smarthost_username;
+	const char *file = c->smarthost_password_file;
+	const char *cmd = c->smarthost_password_command;
+	char *argv[RELAYQD_AUTH_ARGV_MAX + 1], *copy, *secret = NULL;
+	struct relayqd_auth *a;
+	size_t secretlen = 0;
+	int policy, words;
+
+	err->msg[0] = '\0';
+	if (strcasecmp(c->smarthost_auth, "none") == 0)
+		return NULL;
+	if (strcasecmp(c->smarthost_auth, "auto") == 0)
+		policy = RELAYQD_AUTH_AUTO;
+	else if ((policy = relayqd_auth_mech_by_conf(c->smarthost_auth)) ==
+	    -1) {
+		rq_err_set(err,
+		    "smarthost auth = %s: unknown mechanism (auto, none, "
+		    "scram-sha-256, cram-md5, plain, login, xoauth2, "
+		    "oauthbearer)",
+		    c->smarthost_auth);
+		return NULL;
+	}
+	if (user[0] == '\0') {
+		if (file[0] != '\0' || cmd[0] != '\0' ||
+		    policy != RELAYQD_AUTH_AUTO)
+			rq_err_set(err,
+			    "smarthost username is empty but password_file, "
+			    "password_command or auth is set");
+		return NULL;
+	}
+	if (strlen(user) > RELAYQD_AUTH_NAME_MAX ||
+	    str_has_ctl(user, strlen(user))) {
+		rq_err_set(err, "smarthost username is longer than %d bytes or "
+				"holds a control character",
+		    RELAYQD_AUTH_NAME_MAX);
+		return NULL;
+	}
+	if ((file[0] == '\0') == (cmd[0] == '\0')) {
+		rq_err_set(err, "smarthost: set exactly one of password_file "
+				"and password_command");
+		return NULL;
+	}
+	if (policy == RELAYQD_AUTH_AUTO ||
+	    policy == RELAYQD_MECH_OAUTHBEARER) {
+		if (strlen(c->smarthost_host) > RELAYQD_AUTH_NAME_MAX ||
+		    str_has_ctl(c->smarthost_host,
+			strlen(c->smarthost_host))) {
+			rq_err_set(err, "smarthost host is not a host name");
+			return NULL;
+		}
+	}
+	if (cmd[0] != '\0') {
+		copy = xstrdup(cmd);
+		words = relayqd_auth_split(copy, argv);
+		free(copy);
+		if (words < 1) {
+			rq_err_set(err,
+			    "smarthost password_command has more than %d "
+			    "words",
+			    RELAYQD_AUTH_ARGV_MAX);
+			return NULL;
+		}
+	} else {
+		if (file[0] != '/') {
+			rq_err_set(err,
+			    "smarthost password_file %s is not an absolute "
+			    "path",
+			    file);
+			return NULL;
+		}
+		/* fail at start-up, not at the first delivery */
+		if (relayqd_auth_read_file(file, &secret, &secretlen, err) ==
+		    -1)
+			return NULL;
+		OPENSSL_cleanse(secret, secretlen);
+		free(secret);
+	}
+
+	a = xcalloc(1, sizeof(*a));
+	a->username = xstrdup(user);
+	a->password_file = file[0] != '\0' ? xstrdup(file) : NULL;
+	a->password_command = cmd[0] != '\0' ? xstrdup(cmd) : NULL;
+	a->host = xstrdup(c->smarthost_host);
+	a->port = c->smarthost_port;
+	a->policy = policy;
+	a->cmd_timeout_ms = RELAYQD_AUTH_CMD_TIMEOUT_MS;
+	return a;
+}
+
+/* Frees the policy. */
+void
+relayqd_auth_free(struct relayqd_auth *a)
+{
+	if (a == NULL)
+		return;
+	free(a->username);
+	free(a->password_file);
+	free(a->password_command);
+	free(a->host);
+	free(a);
+}
+
+/* Sets the password_command time limit. */
+void
+relayqd_auth_set_command_timeout(struct relayqd_auth *a, int ms)
+{
+	a->cmd_timeout_ms = ms > 0 ? ms : 1;
+}
+
+/* Starts a session's exchange, fetching the secret. */
+struct relayqd_sasl *
+relayqd_sasl_new(struct relayqd_auth *a, struct rq_err *err)
+{
+	struct relayqd_sasl *s = xcalloc(1, sizeof(*s));
+	int rv;
+
+	err->msg[0] = '\0';
+	s->username = xstrdup(a->username);
+	s->host = xstrdup(a->host);
+	s->port = a->port;
+	s->policy = a->policy;
+	s->mech = -1;
+	if (a->password_file != NULL)
+		rv = relayqd_auth_read_file(a->password_file, &s->secret,
+		    &s->secretlen, err);
+	else
+		rv = relayqd_auth_run_command(a, &s->secret, &s->secretlen,
+		    err);
+	if (rv == -1) {
+		relayqd_sasl_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Sets the SCRAM client nonce (tests). */
+int
+relayqd_sasl_set_nonce(struct relayqd_sasl *s, const char *nonce)
+{
+	size_t n = strlen(nonce);
+
+	if (n == 0 || n >= sizeof(s->nonce) || strchr(nonce, ',') != NULL ||
+	    !relayqd_auth_is_print(nonce, n) || strchr(nonce, ' ') != NULL)
+		return -1;
+	memcpy(s->nonce, nonce, n + 1);
+	return 0;
+}
+
+/*
+ * Returns NULL when mechanism m can carry this session's credentials, or
+ * why not.
+ */
+static const char *
+relayqd_sasl_unfit(const struct relayqd_sasl *s, int m)
+{
+	switch (m) {
+	case RELAYQD_MECH_SCRAM_SHA_256:
+		/* no SASLprep: it is the identity on printable ASCII */
+		if (!relayqd_auth_is_print(s->username, strlen(s->username)) ||
+		    !relayqd_auth_is_print(s->secret, s->secretlen))
+			return "needs a printable-ASCII username and password "
+			       "(no SASLprep)";
+		return NULL;
+	case RELAYQD_MECH_XOAUTH2:
+	case RELAYQD_MECH_OAUTHBEARER:
+		if (str_has_ctl(s->secret, s->secretlen))
+			return "the token holds a control character";
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* Chooses the mechanism for this session from the server's offer. */
+static int
+relayqd_sasl_choose(struct relayqd_sasl *s, const char *offered,
+    struct rq_reason *why)
+{
+	const char *unfit;
+
+	if (s->policy != RELAYQD_AUTH_AUTO) {
+		if (!relayqd_auth_offers(offered, relayqd_mechs[s->policy].name)) {
+			relayqd_auth_why(why,
+			    "server does not offer AUTH %s (it offers: %s)",
+			    relayqd_mechs[s->policy].name, offered);
+			return -1;
+		}
+		if ((unfit = relayqd_sasl_unfit(s, s->policy)) != NULL) {
+			relayqd_auth_why(why, "AUTH %s: %s",
+			    relayqd_mechs[s->policy].name, unfit);
+			return -1;
+		}
+		s->mech = s->policy;
+		return 0;
+	}
+	for (size_t i = 0; i < RQ_NELEM(relayqd_mechs); i++) {
+		if (relayqd_mechs[i].token ||
+		    !relayqd_auth_offers(offered, relayqd_mechs[i].name) ||
+		    relayqd_sasl_unfit(s, (int)i) != NULL)
+			continue;
+		s->mech = (int)i;
+		return 0;
+	}
+	relayqd_auth_why(why,
+	    "server offers no AUTH mechanism usable with a password (it "
+	    "offers: %s)%s",
+	    offered,
+	    relayqd_auth_offers(offered, "XOAUTH2") ||
+		    relayqd_auth_offers(offered, "OAUTHBEARER")
+		? "; set auth = xoauth2 or oauthbearer for a token"
+		: "");
+	return -1;
+}
+
+/* Chooses a mechanism and computes its initial response. */
+int
+relayqd_sasl_start(struct relayqd_sasl *s, const char *offered,
+    const char **mech, char **resp, struct rq_reason *why)
+{
+	*mech = NULL;
+	*resp = NULL;
+	if (s->mech != -1) {
+		relayqd_auth_why(why, "AUTH already started");
+		return -1;
+	}
+	if (relayqd_sasl_choose(s, offered, why) == -1)
+		return -1;
+	*mech = relayqd_mechs[s->mech].name;
+	return relayqd_mechs[s->mech].start(s, resp, why);
+}
+
+/* Answers one 334 challenge after checking its base64. */
+int
+relayqd_sasl_step(struct relayqd_sasl *s, const char *challenge, size_t len,
+    char **resp, struct rq_reason *why)
+{
+	unsigned char *data;
+	size_t dlen;
+	int rv;
+
+	*resp = NULL;
+	if (s->mech == -1) {
+		relayqd_auth_why(why, "AUTH challenge before AUTH");
+		return -1;
+	}
+	if ((data = relayqd_auth_b64_decode(challenge, len, &dlen)) == NULL) {
+		relayqd_auth_why(why,
+		    "AUTH %s: server challenge is not valid base64",
+		    relayqd_mechs[s->mech].name);
+		return -1;
+	}
+	s->steps++;
+	rv = relayqd_mechs[s->mech].step(s, data, dlen, resp, why);
+	free(data);
+	return rv;
+}
+
+/* Checks that the mechanism finished before the server's 235. */
+int
+relayqd_sasl_finish(struct relayqd_sasl *s, struct rq_reason *why)
+{
+	if (s->mech == -1) {
+		relayqd_auth_why(why, "AUTH success before AUTH");
+		return -1;
+	}
+	if (s->mech == RELAYQD_MECH_SCRAM_SHA_256 && !s->complete) {
+		relayqd_auth_why(why,
+		    "AUTH SCRAM-SHA-256: server accepted without proving it "
+		    "knows the password (no server signature)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Wipes and frees a session's exchange. */
+void
+relayqd_sasl_free(struct relayqd_sasl *s)
+{
+	if (s == NULL)
+		return;
+	if (s->secret != NULL) {
+		OPENSSL_cleanse(s->secret, s->secretlen);
+		free(s->secret);
+	}
+	free(s->client_first_bare);
+	free(s->username);
+	free(s->host);
+	OPENSSL_cleanse(s, sizeof(*s));
+	free(s);
+}
+
+/* Fails a step that the mechanism does not expect. */
+static int
+relayqd_sasl_unexpected(struct relayqd_sasl *s, struct rq_reason *why)
+{
+	relayqd_auth_why(why, "AUTH %s: unexpected challenge %d",
+	    relayqd_mechs[s->mech].name, s->steps);
+	return -1;
+}
+
+/* Mechanisms without an initial response (LOGIN, CRAM-MD5). */
+static int
+relayqd_sasl_none_start(struct relayqd_sasl *s, char **resp,
+    struct rq_reason *why)
+{
+	(void)s;
+	(void)why;
+	*resp = NULL;
+	return 0;
+}
+
+/* PLAIN: base64(NUL user NUL password), sent as the initial response. */
+static int
+relayqd_sasl_plain_start(struct relayqd_sasl *s, char **resp,
+    struct rq_reason *why)
+{
+	struct relayqd_auth_str m;
+
+	(void)why;
+	relayqd_auth_str_init(&m, strlen(s->username) + s->secretlen + 2);
+	relayqd_auth_str_add(&m, "", 1);
+	relayqd_auth_str_adds(&m, s->username);
+	relayqd_auth_str_add(&m, "", 1);
+	relayqd_auth_str_add(&m, s->secret, s->secretlen);
+	*resp = relayqd_auth_b64_encode(m.p, m.len);
+	relayqd_auth_str_free(&m);
+	s->complete = 1;
+	return 0;
+}
+
+/* PLAIN sent everything up front: a challenge is an error. */
+static int
+relayqd_sasl_plain_step(struct relayqd_sasl *s, const unsigned char *data,
+    size_t len, char **resp, struct rq_reason *why)
+{
+	(void)data;
+	(void)len;
+	(void)resp;
+	return relayqd_sasl_unexpected(s, why);
+}
+
+/* LOGIN: the username, then the password, by step (not by prompt). */
+static int
+relayqd_sasl_login_step(struct relayqd_sasl *s, const unsigned char *data,
+    size_t len, char **resp, struct rq_reason *why)
+{
+	(void)data;
+	(void)len;
+	if (s->steps == 1) {
+		*resp = relayqd_auth_b64_encode(s->username,
+		    strlen(s->username));
+		return 0;
+	}
+	if (s->steps == 2) {
+		*resp = relayqd_auth_b64_encode(s->secret, s->secretlen);
+		s->complete = 1;
+		return 0;
+	}
+	return relayqd_sasl_unexpected(s, why);
+}
+
+/* CRAM-MD5 (RFC 2195): "user HEX(HMAC-MD5(password, challenge))". */
+static int
+relayqd_sasl_cram_step(struct relayqd_sasl *s, const unsigned char *data,
+    size_t len, char **resp, struct rq_reason *why)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct relayqd_auth_str m;
+
+	if (s->steps != 1)
+		return relayqd_sasl_unexpected(s, why);
+	if (len == 0) {
+		relayqd_auth_why(why, "AUTH CRAM-MD5: empty challenge");
+		return -1;
+	}
+	if (HMAC(EVP_md5(), s->secret, (int)s->secretlen, data, len, md,
+		&mdlen) == NULL ||
+	    mdlen != 16) {
+		OPENSSL_cleanse(md, sizeof(md));
+		relayqd_auth_why(why, "AUTH CRAM-MD5: HMAC-MD5 unavailable");
+		return -1;
+	}
+	relayqd_auth_str_init(&m, strlen(s->username) + 1 + 2 * mdlen);
+	relayqd_auth_str_adds(&m, s->username);
+	relayqd_auth_str_add(&m, " ", 1);
+	for (unsigned int i = 0; i < mdlen; i++) {
+		relayqd_auth_str_add(&m, &hex[md[i] >> 4], 1);
+		relayqd_auth_str_add(&m, &hex[md[i] & 0x0f], 1);
+	}
+	*resp = relayqd_auth_b64_encode(m.p, m.len);
+	relayqd_auth_str_free(&m);
+	OPENSSL_cleanse(md, sizeof(md));
+	s->complete = 1;
+	return 0;
+}
+
+/* SCRAM-SHA-256 client-first: "n,,n=user,r=nonce" (no channel binding). */
+static int
+relayqd_sasl_scram_start(struct relayqd_sasl *s, char **resp,
+    struct rq_reason *why)
+{
+	unsigned char rnd[RELAYQD_AUTH_NONCE_BYTES];
+	struct relayqd_auth_str m;
+
+	if (s->nonce[0] == '\0') {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			relayqd_auth_why(why,
+			    "AUTH SCRAM-SHA-256: no random bytes for the "
+			    "nonce");
+			return -1;
+		}
+		/* 24 base64 characters: never a ',' */
+		(void)EVP_EncodeBlock((unsigned char *)s->nonce, rnd,
+		    sizeof(rnd));
+	}
+	relayqd_auth_str_init(&m,
+	    5 + relayqd_auth_saslname_len(s->username) + strlen(s->nonce));
+	relayqd_auth_str_adds(&m, "n=");
+	relayqd_auth_str_add_saslname(&m, s->username);
+	relayqd_auth_str_adds(&m, ",r=");
+	relayqd_auth_str_adds(&m, s->nonce);
+	s->client_first_bare = xstrdup(m.p);
+	relayqd_auth_str_free(&m);
+
+	relayqd_auth_str_init(&m, 3 + strlen(s->client_first_bare));
+	relayqd_auth_str_adds(&m, "n,,");
+	relayqd_auth_str_adds(&m, s->client_first_bare);
+	*resp = relayqd_auth_b64_encode(m.p, m.len);
+	relayqd_auth_str_free(&m);
+	return 0;
+}
+
+/*
+ * Parses server-first "r=NONCE,s=SALT,i=ITER[,ext]": the nonce must
+ * extend ours; the iteration count must lie in our bounds.  Returns 0
+ * with *nonce/*nlen (borrowed from msg), the decoded salt (malloc'd) and
+ * the count, or -1 with why set.
+ */
+static int
+relayqd_sasl_scram_parse(struct relayqd_sasl *s, const char *msg,
+    const char **nonce, size_t *nlen, unsigned char **salt, size_t *saltlen,
+    long long *iter, struct rq_reason *why)
+{
+	const char *p = msg, *errstr, *sv;
+	char num[16];
+	size_t n, cn = strlen(s->nonce);
+
+	if (strncmp(p, "m=", 2) == 0) {
+		relayqd_auth_why(why,
+		    "AUTH SCRAM-SHA-256: server demands an extension");
+		return -1;
+	}
+	if (strncmp(p, "r=", 2) != 0)
+		goto bad;
+	*nonce = p + 2;
+	*nlen = strcspn(*nonce, ",");
+	if (*nlen <= cn || memcmp(*nonce, s->nonce, cn) != 0) {
+		relayqd_auth_why(why,
+		    "AUTH SCRAM-SHA-256: server nonce does not extend ours");
+		return -1;
+	}
+	p = *nonce + *nlen;
+	if (strncmp(p, ",s=", 3) != 0)
+		goto bad;
+	sv = p + 3;
+	n = strcspn(sv, ",");
+	p = sv + n;
+	if (n == 0 ||
+	    (*salt = relayqd_auth_b64_decode(sv, n, saltlen)) == NULL)
+		goto bad;
+	if (*saltlen == 0 || *saltlen > RELAYQD_AUTH_SALT_MAX) {
+		free(*salt);
+		goto bad;
+	}
+	if (strncmp(p, ",i=", 3) != 0 ||
+	    (n = strcspn(p + 3, ",")) >= sizeof(num)) {
+		free(*salt);
+		goto bad;
+	}
+	memcpy(num, p + 3, n);
+	num[n] = '\0';
+	if (str_to_ll(num, RELAYQD_AUTH_SCRAM_ITER_MIN,
+		RELAYQD_AUTH_SCRAM_ITER_MAX, iter, &errstr) == -1) {
+		free(*salt);
+		relayqd_auth_why(why,
+		    "AUTH SCRAM-SHA-256: iteration count %s is %s (allowed "
+		    "%d to %d)",
+		    num, errstr, RELAYQD_AUTH_SCRAM_ITER_MIN,
+		    RELAYQD_AUTH_SCRAM_ITER_MAX);
+		return -1;
+	}
+	return 0;
+bad:
+	relayqd_auth_why(why,
+	    "AUTH SCRAM-SHA-256: malformed server-first message");
+	return -1;
+}
+
+/*
+ * Answers server-first with client-final "c=biws,r=NONCE,p=PROOF" and
+ * keeps the server signature it must send back (RFC 5802 section 3).
+ */
+static int
+relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg,
+    char **resp, struct rq_reason *why)
+{
+	unsigned char salted[RELAYQD_AUTH_SCRAM_KEY];
+	unsigned char ckey[RELAYQD_AUTH_SCRAM_KEY];
+	unsigned char stored[RELAYQD_AUTH_SCRAM_KEY];
+	unsigned char csig[RELAYQD_AUTH_SCRAM_KEY];
+	unsigned char skey[RELAYQD_AUTH_SCRAM_KEY];
+	struct relayqd_auth_str am = { NULL, 0, 0 }, cf = { NULL, 0, 0 };
+	unsigned char *salt = NULL;
+	const char *nonce;
+	size_t nlen, saltlen;
+	long long iter;
+	char *proof;
+	int rv = -1;
+
+	if (relayqd_sasl_scram_parse(s, msg, &nonce, &nlen, &salt, &saltlen,
+		&iter, why) == -1)
+		return -1;
+	/* client-final-without-proof */
+	relayqd_auth_str_init(&cf, 9 + nlen + 3 + 44);
+	relayqd_auth_str_adds(&cf, "c=biws,r=");
+	relayqd_auth_str_add(&cf, nonce, nlen);
+	/* AuthMessage */
+	relayqd_auth_str_init(&am,
+	    strlen(s->client_first_bare) + strlen(msg) + cf.len + 2);
+	relayqd_auth_str_adds(&am, s->client_first_bare);
+	relayqd_auth_str_adds(&am, ",");
+	relayqd_auth_str_adds(&am, msg);
+	relayqd_auth_str_adds(&am, ",");
+	relayqd_auth_str_add(&am, cf.p, cf.len);
+
+	if (PKCS5_PBKDF2_HMAC(s->secret, (int)s->secretlen, salt, (int)saltlen,
+		(int)iter, EVP_sha256(), sizeof(salted), salted) != 1 ||
+	    HMAC(EVP_sha256(), salted, sizeof(salted),
+		(const unsigned char *)"Client Key", 10, ckey, NULL) == NULL ||
+	    SHA256(ckey, sizeof(ckey), stored) == NULL ||
+	    HMAC(EVP_sha256(), stored, sizeof(stored),
+		(const unsigned char *)am.p, am.len, csig, NULL) == NULL ||
+	    HMAC(EVP_sha256(), salted, sizeof(salted),
+		(const unsigned char *)"Server Key", 10, skey, NULL) == NULL ||
+	    HMAC(EVP_sha256(), skey, sizeof(skey),
+		(const unsigned char *)am.p, am.len, s->server_sig,
+		NULL) == NULL) {
+		relayqd_auth_why(why, "AUTH SCRAM-SHA-256: OpenSSL failed");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(csig); i++)
+		csig[i] ^= ckey[i]; /* ClientProof */
+	proof = relayqd_auth_b64_encode(csig, sizeof(csig));
+	relayqd_auth_str_adds(&cf, ",p=");
+	relayqd_auth_str_adds(&cf, proof);
+	OPENSSL_cleanse(proof, strlen(proof));
+	free(proof);
+	*resp = relayqd_auth_b64_encode(cf.p, cf.len);
+	rv = 0;
+out:
+	OPENSSL_cleanse(salted, sizeof(salted));
+	OPENSSL_cleanse(ckey, sizeof(ckey));
+	OPENSSL_cleanse(stored, sizeof(stored));
+	OPENSSL_cleanse(csig, sizeof(csig));
+	OPENSSL_cleanse(skey, sizeof(skey));
+	relayqd_auth_str_free(&am);
+	relayqd_auth_str_free(&cf);
+	free(salt);
+	return rv;
+}
+
+/* Checks server-final "v=SIGNATURE" in constant time; answers "". */
+static int
+relayqd_sasl_scram_verify(struct relayqd_sasl *s, const char *msg,
+    char **resp, struct rq_reason *why)
+{
+	unsigned char *v;
+	size_t n, vlen;
+	int same;
+
+	if (strncmp(msg, "e=", 2) == 0) {
+		n = strcspn(msg + 2, ",");
+		relayqd_auth_why(why, "AUTH SCRAM-SHA-256: server error %.*s",
+		    (int)(n > 64 ? 64 : n), msg + 2);
+		return -1;
+	}
+	n = strcspn(msg + 2, ",");
+	if (strncmp(msg, "v=", 2) != 0 ||
+	    (v = relayqd_auth_b64_decode(msg + 2, n, &vlen)) == NULL) {
+		relayqd_auth_why(why,
+		    "AUTH SCRAM-SHA-256: malformed server-final message");
+		return -1;
+	}
+	same = vlen == sizeof(s->server_sig) &&
+	    CRYPTO_memcmp(v, s->server_sig, sizeof(s->server_sig)) == 0;
+	free(v);
+	if (!same) {
+		relayqd_auth_why(why,
+		    "AUTH SCRAM-SHA-256: server signature does not verify");
+		return -1;
+	}
+	s->complete = 1;
+	*resp = xstrdup("");
+	return 0;
+}
+
+/* SCRAM-SHA-256 steps: server-first, then server-final. */
+static int
+relayqd_sasl_scram_step(struct relayqd_sasl *s, const unsigned char *data,
+    size_t len, char **resp, struct rq_reason *why)
+{
+	const char *msg = (const char *)data;
+
+	if (s->steps > 2 || s->client_first_bare == NULL)
+		return relayqd_sasl_unexpected(s, why);
+	if (len == 0 || !relayqd_auth_is_print(msg, len)) {
+		relayqd_auth_why(why,
+		    "AUTH SCRAM-SHA-256: malformed server message");
+		return -1;
+	}
+	if (s->steps == 1)
+		return relayqd_sasl_scram_final(s, msg, resp, why);
+	return relayqd_sasl_scram_verify(s, msg, resp, why);
+}
+
+/* XOAUTH2: "user=U^Aauth=Bearer T^A^A" as the initial response. */
+static int
+relayqd_sasl_xoauth2_start(struct relayqd_sasl *s, char **resp,
+    struct rq_reason *why)
+{
+	struct relayqd_auth_str m;
+
+	(void)why;
+	relayqd_auth_str_init(&m, strlen(s->username) + s->secretlen + 22);
+	relayqd_auth_str_adds(&m, "user=");
+	relayqd_auth_str_adds(&m, s->username);
+	relayqd_auth_str_adds(&m, "\001auth=Bearer ");
+	relayqd_auth_str_add(&m, s->secret, s->secretlen);
+	relayqd_auth_str_adds(&m, "\001\001");
+	*resp = relayqd_auth_b64_encode(m.p, m.len);
+	relayqd_auth_str_free(&m);
+	s->complete = 1;
+	return 0;
+}
+
+/* XOAUTH2: a challenge is the error JSON; an empty line gets the 535. */
+static int
+relayqd_sasl_xoauth2_step(struct relayqd_sasl *s, const unsigned char *data,
+    size_t len, char **resp, struct rq_reason *why)
+{
+	(void)data;
+	(void)len;
+	if (s->steps != 1)
+		return relayqd_sasl_unexpected(s, why);
+	*resp = xstrdup("");
+	return 0;
+}
+
+/*
+ * OAUTHBEARER (RFC 7628 section 3.1):
+ * "n,a=U,^Ahost=H^Aport=P^Aauth=Bearer T^A^A" as the initial response.
+ */
+static int
+relayqd_sasl_oauthbearer_start(struct relayqd_sasl *s, char **resp,
+    struct rq_reason *why)
+{
+	struct relayqd_auth_str m;
+	char port[16];
+
+	(void)why;
+	(void)snprintf(port, sizeof(port), "%d", s->port);
+	relayqd_auth_str_init(&m,
+	    relayqd_auth_saslname_len(s->username) + strlen(s->host) +
+		strlen(port) + s->secretlen + 40);
+	relayqd_auth_str_adds(&m, "n,a=");
+	relayqd_auth_str_add_saslname(&m, s->username);
+	relayqd_auth_str_adds(&m, ",\001host=");
+	relayqd_auth_str_adds(&m, s->host);
+	relayqd_auth_str_adds(&m, "\001port=");
+	relayqd_auth_str_adds(&m, port);
+	relayqd_auth_str_adds(&m, "\001auth=Bearer ");
+	relayqd_auth_str_add(&m, s->secret, s->secretlen);
+	relayqd_auth_str_adds(&m, "\001\001");
+	*resp = relayqd_auth_b64_encode(m.p, m.len);
+	relayqd_auth_str_free(&m);
+	s->complete = 1;
+	return 0;
+}
+
+/* OAUTHBEARER: a challenge is the error JSON; answer "\001" (RFC 7628). */
+static int
+relayqd_sasl_oauthbearer_step(struct relayqd_sasl *s,
+    const unsigned char *data, size_t len, char **resp, struct rq_reason *why)
+{
+	(void)data;
+	(void)len;
+	if (s->steps != 1)
+		return relayqd_sasl_unexpected(s, why);
+	*resp = relayqd_auth_b64_encode("\001", 1);
+	return 0;
+}
