@@ -6,7 +6,8 @@
 # only when some are missing.  Uses sudo when not run as root.
 set -e
 PKGS="build-essential autoconf automake autoconf-archive pkg-config
-libevent-dev libssl-dev libiniparser-dev python3 python3-aiosmtpd"
+libevent-dev libssl-dev libiniparser-dev python3 python3-aiosmtpd
+openssl faketime"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -35,6 +35,7 @@
 #include "common/xmalloc.h"
 #include "queue/queue_scan.h"
 #include "relayqd/relayqd_conn.h"
+#include "relayqd/relayqd_auth.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_tls.h"
 
@@ -227,6 +228,7 @@ relayqd_reload(struct relayd *rd)
 	struct conf nc;
 	struct rq_err err;
 	struct relayqd_tls *tls = NULL;
+	struct relayqd_auth *auth;
 
 	if (conf_load(&nc, rd->conf.path, &err) == -1) {
 		log_warnx("reload failed, keeping the old configuration: %s",
@@ -240,9 +242,20 @@ relayqd_reload(struct relayd *rd)
 		conf_free(&nc);
 		return;
 	}
-	/* Sessions keep their SSL objects, which hold a context reference. */
+	if ((auth = relayqd_auth_new(&nc, &err)) == NULL &&
+	    err.msg[0] != '\0') {
+		log_warnx("reload failed, keeping the old configuration: %s",
+		    err.msg);
+		relayqd_tls_free(tls);
+		conf_free(&nc);
+		return;
+	}
+	/* Sessions keep their SSL objects, which hold a context reference,
+	 * and copy what they need from the AUTH settings. */
 	relayqd_tls_free(rd->tls);
 	rd->tls = tls;
+	relayqd_auth_free(rd->auth);
+	rd->auth = auth;
 	if (strcmp(nc.spool_dir, rd->conf.spool_dir) != 0)
 		log_warnx("spool_dir changes need a restart; keeping %s",
 		    rd->conf.spool_dir);
@@ -398,12 +411,23 @@ main(int argc, char *argv[])
 		fatalx("%s", err.msg);
 	if (rd.conf.smarthost_host[0] == '\0')
 		fatalx("%s: [smarthost] host is not set", rd.conf.path);
-	if (rd.conf.smarthost_tls != CONF_TLS_NONE)
-		fatalx("%s: tls = %s is not supported by this build yet; "
-		       "set tls = none",
-		    rd.conf.path,
-		    rd.conf.smarthost_tls == CONF_TLS_STARTTLS ? "starttls"
-							       : "implicit");
+	if (rd.conf.smarthost_tls != CONF_TLS_NONE &&
+	    (rd.tls = relayqd_tls_new(&rd.conf, &err)) == NULL)
+		fatalx("%s: %s", rd.conf.path, err.msg);
+	if (rd.conf.smarthost_tls != CONF_TLS_NONE &&
+	    !rd.conf.smarthost_tls_verify &&
+	    rd.conf.smarthost_tls_fingerprint[0] == '\0')
+		log_warnx("tls_verify = no: the smarthost's certificate is not "
+			  "checked; a man in the middle can read this mail");
+	/* AUTH checks the secret file's owner against our effective uid. */
+	if ((rd.auth = relayqd_auth_new(&rd.conf, &err)) == NULL &&
+	    err.msg[0] != '\0')
+		fatalx("%s: %s", rd.conf.path, err.msg);
+	if (rd.auth != NULL && rd.conf.smarthost_tls == CONF_TLS_NONE &&
+	    !rd.conf.smarthost_allow_plaintext_auth)
+		fatalx("%s: AUTH is configured with tls = none; AUTH is never "
+		       "sent without TLS unless allow_plaintext_auth = yes",
+		    rd.conf.path);
 	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
 		QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE, &err) == -1)
 		fatalx("%s", err.msg);
@@ -479,6 +503,7 @@ main(int argc, char *argv[])
 	event_base_free(rd.base);
 	queue_spool_close(&rd.spool);
 	relayqd_tls_free(rd.tls);
+	relayqd_auth_free(rd.auth);
 	log_info("stopped: %llu sent, %llu deferred, %llu failed",
 	    rd.n_delivered, rd.n_deferred, rd.n_failed);
 	conf_free(&rd.conf);

@@ -21,6 +21,7 @@ struct evdns_base;
 struct relayqd_sched;
 struct relayqd_conn;
 struct relayqd_tls;
+struct relayqd_auth;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -31,6 +32,7 @@ struct relayd {
 	struct queue_spool spool;    /* owned */
 	struct relayqd_sched *sched; /* owned */
 	struct relayqd_tls *tls;     /* owned; NULL when tls = none */
+	struct relayqd_auth *auth;   /* owned; NULL when AUTH is off */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		   /* wake FIFO, -1 if none */

@@ -49,20 +49,20 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
-#define RELAYQD_AUTH_AUTO (-1)	      /* policy: pick from the offer */
-#define RELAYQD_AUTH_ARGV_MAX 32      /* words in password_command */
-#define RELAYQD_AUTH_B64_MAX 12288    /* longest challenge or plaintext */
-#define RELAYQD_AUTH_NAME_MAX 255     /* username and host */
-#define RELAYQD_AUTH_NONCE_MAX 64     /* SCRAM client nonce, with NUL */
-#define RELAYQD_AUTH_NONCE_BYTES 18   /* random bytes in a nonce */
-#define RELAYQD_AUTH_SCRAM_KEY 32     /* SHA-256 output */
-#define RELAYQD_AUTH_SALT_MAX 1024    /* decoded SCRAM salt */
-#define RELAYQD_AUTH_REAP_POLL_MS 10  /* waiting for the command to exit */
+#define RELAYQD_AUTH_AUTO (-1)	     /* policy: pick from the offer */
+#define RELAYQD_AUTH_ARGV_MAX 32     /* words in password_command */
+#define RELAYQD_AUTH_B64_MAX 12288   /* longest challenge or plaintext */
+#define RELAYQD_AUTH_NAME_MAX 255    /* username and host */
+#define RELAYQD_AUTH_NONCE_MAX 64    /* SCRAM client nonce, with NUL */
+#define RELAYQD_AUTH_NONCE_BYTES 18  /* random bytes in a nonce */
+#define RELAYQD_AUTH_SCRAM_KEY 32    /* SHA-256 output */
+#define RELAYQD_AUTH_SALT_MAX 1024   /* decoded SCRAM salt */
+#define RELAYQD_AUTH_REAP_POLL_MS 10 /* waiting for the command to exit */
 
 struct relayqd_sasl;
 
-typedef int (*relayqd_sasl_start_fn)(struct relayqd_sasl *, char **,
-    struct rq_reason *);
+typedef int (
+    *relayqd_sasl_start_fn)(struct relayqd_sasl *, char **, struct rq_reason *);
 typedef int (*relayqd_sasl_step_fn)(struct relayqd_sasl *,
     const unsigned char *, size_t, char **, struct rq_reason *);
 
@@ -92,9 +92,9 @@ struct relayqd_sasl {
 	int policy;   /* enum relayqd_mech, or RELAYQD_AUTH_AUTO */
 	char *secret; /* owned; wiped before free */
 	size_t secretlen;
-	int mech;     /* chosen by start; -1 before */
-	int steps;    /* challenges answered */
-	int complete; /* nothing more to check at 235 */
+	int mech;			    /* chosen by start; -1 before */
+	int steps;			    /* challenges answered */
+	int complete;			    /* nothing more to check at 235 */
 	char nonce[RELAYQD_AUTH_NONCE_MAX]; /* SCRAM client nonce */
 	char *client_first_bare;	    /* owned: SCRAM */
 	unsigned char server_sig[RELAYQD_AUTH_SCRAM_KEY]; /* SCRAM: wiped */
@@ -116,20 +116,23 @@ static int relayqd_sasl_xoauth2_start(struct relayqd_sasl *, char **,
     struct rq_reason *);
 static int relayqd_sasl_oauthbearer_start(struct relayqd_sasl *, char **,
     struct rq_reason *);
-static int relayqd_sasl_plain_step(struct relayqd_sasl *,
-    const unsigned char *, size_t, char **, struct rq_reason *);
-static int relayqd_sasl_login_step(struct relayqd_sasl *,
-    const unsigned char *, size_t, char **, struct rq_reason *);
-static int relayqd_sasl_cram_step(struct relayqd_sasl *,
-    const unsigned char *, size_t, char **, struct rq_reason *);
-static int relayqd_sasl_scram_step(struct relayqd_sasl *,
-    const unsigned char *, size_t, char **, struct rq_reason *);
+static int relayqd_sasl_plain_step(struct relayqd_sasl *, const unsigned char *,
+    size_t, char **, struct rq_reason *);
+static int relayqd_sasl_login_step(struct relayqd_sasl *, const unsigned char *,
+    size_t, char **, struct rq_reason *);
+static int relayqd_sasl_cram_step(struct relayqd_sasl *, const unsigned char *,
+    size_t, char **, struct rq_reason *);
+static int relayqd_sasl_scram_step(struct relayqd_sasl *, const unsigned char *,
+    size_t, char **, struct rq_reason *);
 static int relayqd_sasl_xoauth2_step(struct relayqd_sasl *,
     const unsigned char *, size_t, char **, struct rq_reason *);
 static int relayqd_sasl_oauthbearer_step(struct relayqd_sasl *,
     const unsigned char *, size_t, char **, struct rq_reason *);
 
-/* Indexed by enum relayqd_mech, in order of preference for auth = auto. */
+/*
+ * Indexed by enum relayqd_mech, in order of preference for auth = auto
+ * (which skips the token mechanisms and CRAM-MD5).
+ */
 static const struct relayqd_mech_desc {
 	const char *name;      /* SASL name */
 	const char *conf_name; /* value of smarthost auth */
@@ -309,6 +312,8 @@ relayqd_auth_offers(const char *offered, const char *name)
 {
 	size_t n = strlen(name), w;
 
+	if (offered == NULL)
+		return 0;
 	while (*offered != '\0') {
 		offered += strspn(offered, " ");
 		w = strcspn(offered, " ");
@@ -517,8 +522,7 @@ relayqd_auth_child(int in, int out, char **argv)
  * its wait status, or -1 (errno set) when it cannot be reaped.
  */
 static int
-relayqd_auth_reap(pid_t pid, long long deadline, int *status,
-    int *timed_out)
+relayqd_auth_reap(pid_t pid, long long deadline, int *status, int *timed_out)
 {
 	pid_t r;
 
@@ -540,14 +544,21 @@ relayqd_auth_reap(pid_t pid, long long deadline, int *status,
 	return r == pid ? 0 : -1;
 }
 
+/* How reading the command's output ended. */
+enum relayqd_auth_pipe {
+	RELAYQD_AUTH_PIPE_EOF,	   /* all output read */
+	RELAYQD_AUTH_PIPE_TIMEOUT, /* the deadline passed */
+	RELAYQD_AUTH_PIPE_FULL,	   /* more than the buffer holds */
+	RELAYQD_AUTH_PIPE_ERROR,   /* poll or read failed; errno set */
+};
+
 /*
- * Reads the command's stdout from fd until EOF, the deadline or more than
- * RELAYQD_AUTH_CMD_OUT_MAX bytes.  Returns 0, or -1 with *what naming the
- * problem ("timed out", "printed too much", or NULL for errno).
+ * Reads the command's stdout from fd into buf until EOF, the deadline, or
+ * more than bufsz - 1 bytes.
  */
-static int
+static enum relayqd_auth_pipe
 relayqd_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
-    size_t *len, const char **what)
+    size_t *len)
 {
 	struct pollfd pfd;
 	long long left;
@@ -555,12 +566,9 @@ relayqd_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
 	int rv;
 
 	*len = 0;
-	*what = NULL;
 	for (;;) {
-		if ((left = deadline - relayqd_auth_now_ms()) <= 0) {
-			*what = "timed out";
-			return -1;
-		}
+		if ((left = deadline - relayqd_auth_now_ms()) <= 0)
+			return RELAYQD_AUTH_PIPE_TIMEOUT;
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -568,27 +576,73 @@ relayqd_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
 		if (rv == -1 && errno == EINTR)
 			continue;
 		if (rv == -1)
-			return -1;
+			return RELAYQD_AUTH_PIPE_ERROR;
 		if (rv == 0)
 			continue;
 		n = read(fd, buf + *len, bufsz - *len);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1)
-			return -1;
+			return RELAYQD_AUTH_PIPE_ERROR;
 		if (n == 0)
-			return 0;
+			return RELAYQD_AUTH_PIPE_EOF;
 		*len += (size_t)n;
-		if (*len >= bufsz) {
-			*what = "printed too much";
-			return -1;
-		}
+		if (*len >= bufsz)
+			return RELAYQD_AUTH_PIPE_FULL;
 	}
 }
 
 /*
+ * Explains how the command ended (how reading ended, whether it was
+ * killed at the deadline, its wait status), or takes the first line of
+ * out as the secret.  Returns 0, or -1 with err set.
+ */
+static int
+relayqd_auth_command_result(const struct relayqd_auth *a, const char *prog,
+    enum relayqd_auth_pipe how, int read_errno, int timed_out, int status,
+    const char *out, size_t len, char **secret, size_t *secretlen,
+    struct rq_err *err)
+{
+	const char *errstr;
+
+	if (how == RELAYQD_AUTH_PIPE_TIMEOUT || timed_out)
+		rq_err_set(err, "password_command %s timed out after %d ms",
+		    prog, a->cmd_timeout_ms);
+	else if (how == RELAYQD_AUTH_PIPE_FULL)
+		rq_err_set(err,
+		    "password_command %s printed more than %d bytes", prog,
+		    RELAYQD_AUTH_CMD_OUT_MAX);
+	else if (how == RELAYQD_AUTH_PIPE_ERROR)
+		rq_err_set(err, "password_command %s: reading its output: %s",
+		    prog, strerror(read_errno));
+	else if (WIFSIGNALED(status))
+		rq_err_set(err, "password_command %s killed by signal %d", prog,
+		    WTERMSIG(status));
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		rq_err_set(err, "password_command %s exited with status %d%s",
+		    prog, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		    WIFEXITED(status) && WEXITSTATUS(status) == 127
+			? " (cannot run it?)"
+			: "");
+	else if (relayqd_auth_first_line(out, len, secret, secretlen,
+		     &errstr) == -1)
+		rq_err_set(err, "password_command %s: %s of its output", prog,
+		    errstr);
+	else
+		return 0;
+	return -1;
+}
+
+/*
  * Runs password_command (fork + execvp, no shell) and takes the first
- * line of its stdout as the secret.  Returns 0, or -1 with err set.
+ * line of its stdout as the secret.  Returns 0, or -1 with err set.  The
+ * secret only ever travels through the pipe, never argv or environ.
+ *
+ * XXX(#3): this blocks the event loop until the command exits or the
+ * time limit (10 s) kills it.  Acceptable with one smarthost and a
+ * handful of connections; an asynchronous version would watch the pipe
+ * and the exit from libevent.  SIGCHLD must not be SIG_IGN in relayqd, or
+ * waitpid() loses the exit status.
  */
 static int
 relayqd_auth_run_command(const struct relayqd_auth *a, char **secret,
@@ -597,31 +651,35 @@ relayqd_auth_run_command(const struct relayqd_auth *a, char **secret,
 	char out[RELAYQD_AUTH_CMD_OUT_MAX + 1];
 	char *argv[RELAYQD_AUTH_ARGV_MAX + 1];
 	char *cmd = xstrdup(a->password_command);
-	const char *what = NULL, *errstr;
+	enum relayqd_auth_pipe how;
 	long long deadline;
 	int pfd[2] = { -1, -1 }, nullfd = -1, status = 0, timed_out = 0;
-	int rv = -1, saved;
+	int rv = -1, read_errno;
 	size_t len = 0;
 	pid_t pid;
 
 	if (relayqd_auth_split(cmd, argv) < 1) {
-		rq_err_set(err, "password_command: no command, or too many "
-				"words");
-		free(cmd);
-		return -1;
+		rq_err_set(err, "password_command: none, or over %d words",
+		    RELAYQD_AUTH_ARGV_MAX);
+		goto out;
 	}
-	if (pipe2(pfd, O_CLOEXEC) == -1 ||
-	    (pfd[0] = relayqd_auth_fd_high(pfd[0])) == -1 ||
-	    (pfd[1] = relayqd_auth_fd_high(pfd[1])) == -1 ||
-	    (nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    (nullfd = relayqd_auth_fd_high(nullfd)) == -1) {
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		rq_err_set(err, "password_command: pipe: %s", strerror(errno));
+		goto out;
+	}
+	pfd[0] = relayqd_auth_fd_high(pfd[0]);
+	pfd[1] = relayqd_auth_fd_high(pfd[1]);
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nullfd != -1)
+		nullfd = relayqd_auth_fd_high(nullfd);
+	if (pfd[0] == -1 || pfd[1] == -1 || nullfd == -1) {
 		rq_err_set(err, "password_command: %s", strerror(errno));
-		goto fail;
+		goto out;
 	}
 	deadline = relayqd_auth_now_ms() + a->cmd_timeout_ms;
 	if ((pid = fork()) == -1) {
 		rq_err_set(err, "password_command: fork: %s", strerror(errno));
-		goto fail;
+		goto out;
 	}
 	if (pid == 0)
 		relayqd_auth_child(nullfd, pfd[1], argv);
@@ -629,50 +687,20 @@ relayqd_auth_run_command(const struct relayqd_auth *a, char **secret,
 	(void)close(nullfd);
 	pfd[1] = nullfd = -1;
 
-	if (relayqd_auth_read_pipe(pfd[0], deadline, out, sizeof(out), &len,
-		&what) == -1) {
-		saved = errno;
+	how = relayqd_auth_read_pipe(pfd[0], deadline, out, sizeof(out), &len);
+	read_errno = errno;
+	if (how != RELAYQD_AUTH_PIPE_EOF)
 		(void)kill(pid, SIGKILL);
-		errno = saved;
-	}
-	saved = errno;
 	(void)close(pfd[0]);
 	pfd[0] = -1;
 	if (relayqd_auth_reap(pid, deadline, &status, &timed_out) == -1) {
 		rq_err_set(err, "password_command %s: waitpid: %s", argv[0],
 		    strerror(errno));
-		goto fail;
+		goto out;
 	}
-	if (what != NULL && strcmp(what, "timed out") == 0)
-		timed_out = 1;
-	if (timed_out)
-		rq_err_set(err, "password_command %s timed out after %d ms",
-		    argv[0], a->cmd_timeout_ms);
-	else if (what != NULL)
-		rq_err_set(err,
-		    "password_command %s printed more than %d bytes", argv[0],
-		    RELAYQD_AUTH_CMD_OUT_MAX);
-	else if (len == 0 && saved != 0 && WIFSIGNALED(status) == 0 &&
-	    WIFEXITED(status) && WEXITSTATUS(status) == 0 && 0)
-		rq_err_set(err, "password_command %s: %s", argv[0],
-		    strerror(saved));
-	else if (WIFSIGNALED(status))
-		rq_err_set(err, "password_command %s killed by signal %d",
-		    argv[0], WTERMSIG(status));
-	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		rq_err_set(err, "password_command %s exited with status %d%s",
-		    argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-		    WIFEXITED(status) && WEXITSTATUS(status) == 127
-			? " (command not found?)"
-			: "");
-	else if (relayqd_auth_first_line(out, len, secret, secretlen,
-		     &errstr) == -1)
-		rq_err_set(err, "password_command %s: %s of output", argv[0],
-		    errstr);
-	else
-		rv = 0;
-fail:
-	saved = errno;
+	rv = relayqd_auth_command_result(a, argv[0], how, read_errno, timed_out,
+	    status, out, len, secret, secretlen, err);
+out:
 	OPENSSL_cleanse(out, sizeof(out));
 	if (pfd[0] != -1)
 		(void)close(pfd[0]);
@@ -681,7 +709,6 @@ fail:
 	if (nullfd != -1)
 		(void)close(nullfd);
 	free(cmd);
-	errno = saved;
 	return rv;
 }
 
@@ -721,24 +748,26 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 	}
 	if (strlen(user) > RELAYQD_AUTH_NAME_MAX ||
 	    str_has_ctl(user, strlen(user))) {
-		rq_err_set(err, "smarthost username is longer than %d bytes or "
-				"holds a control character",
+		rq_err_set(err,
+		    "smarthost username is longer than %d bytes or "
+		    "holds a control character",
 		    RELAYQD_AUTH_NAME_MAX);
 		return NULL;
 	}
 	if ((file[0] == '\0') == (cmd[0] == '\0')) {
-		rq_err_set(err, "smarthost: set exactly one of password_file "
-				"and password_command");
+		rq_err_set(err,
+		    "smarthost: set exactly one of password_file "
+		    "and password_command");
 		return NULL;
 	}
-	if (policy == RELAYQD_AUTH_AUTO ||
-	    policy == RELAYQD_MECH_OAUTHBEARER) {
-		if (strlen(c->smarthost_host) > RELAYQD_AUTH_NAME_MAX ||
-		    str_has_ctl(c->smarthost_host,
-			strlen(c->smarthost_host))) {
-			rq_err_set(err, "smarthost host is not a host name");
-			return NULL;
-		}
+	if (policy == RELAYQD_MECH_OAUTHBEARER &&
+	    (c->smarthost_host[0] == '\0' ||
+		strlen(c->smarthost_host) > RELAYQD_AUTH_NAME_MAX ||
+		str_has_ctl(c->smarthost_host, strlen(c->smarthost_host)))) {
+		rq_err_set(err,
+		    "smarthost auth = oauthbearer needs a valid "
+		    "smarthost host");
+		return NULL;
 	}
 	if (cmd[0] != '\0') {
 		copy = xstrdup(cmd);
@@ -746,8 +775,8 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 		free(copy);
 		if (words < 1) {
 			rq_err_set(err,
-			    "smarthost password_command has more than %d "
-			    "words",
+			    "smarthost password_command is blank or has "
+			    "more than %d words",
 			    RELAYQD_AUTH_ARGV_MAX);
 			return NULL;
 		}
@@ -815,8 +844,8 @@ relayqd_sasl_new(struct relayqd_auth *a, struct rq_err *err)
 		rv = relayqd_auth_read_file(a->password_file, &s->secret,
 		    &s->secretlen, err);
 	else
-		rv = relayqd_auth_run_command(a, &s->secret, &s->secretlen,
-		    err);
+		rv =
+		    relayqd_auth_run_command(a, &s->secret, &s->secretlen, err);
 	if (rv == -1) {
 		relayqd_sasl_free(s);
 		return NULL;
@@ -870,7 +899,8 @@ relayqd_sasl_choose(struct relayqd_sasl *s, const char *offered,
 	const char *unfit;
 
 	if (s->policy != RELAYQD_AUTH_AUTO) {
-		if (!relayqd_auth_offers(offered, relayqd_mechs[s->policy].name)) {
+		if (!relayqd_auth_offers(offered,
+			relayqd_mechs[s->policy].name)) {
 			relayqd_auth_why(why,
 			    "server does not offer AUTH %s (it offers: %s)",
 			    relayqd_mechs[s->policy].name, offered);
@@ -885,7 +915,11 @@ relayqd_sasl_choose(struct relayqd_sasl *s, const char *offered,
 		return 0;
 	}
 	for (size_t i = 0; i < RQ_NELEM(relayqd_mechs); i++) {
-		if (relayqd_mechs[i].token ||
+		/*
+		 * CRAM-MD5 only when asked for: it needs the server to keep
+		 * the password in the clear, and over TLS PLAIN is no weaker.
+		 */
+		if (relayqd_mechs[i].token || i == RELAYQD_MECH_CRAM_MD5 ||
 		    !relayqd_auth_offers(offered, relayqd_mechs[i].name) ||
 		    relayqd_sasl_unfit(s, (int)i) != NULL)
 			continue;
@@ -1038,8 +1072,8 @@ relayqd_sasl_login_step(struct relayqd_sasl *s, const unsigned char *data,
 	(void)data;
 	(void)len;
 	if (s->steps == 1) {
-		*resp = relayqd_auth_b64_encode(s->username,
-		    strlen(s->username));
+		*resp =
+		    relayqd_auth_b64_encode(s->username, strlen(s->username));
 		return 0;
 	}
 	if (s->steps == 2) {
@@ -1104,7 +1138,8 @@ relayqd_sasl_scram_start(struct relayqd_sasl *s, char **resp,
 		}
 		/* 24 base64 characters: never a ',' */
 		(void)EVP_EncodeBlock((unsigned char *)s->nonce, rnd,
-		    sizeof(rnd));
+		    (int)sizeof(rnd));
+		OPENSSL_cleanse(rnd, sizeof(rnd));
 	}
 	relayqd_auth_str_init(&m,
 	    5 + relayqd_auth_saslname_len(s->username) + strlen(s->nonce));
@@ -1126,7 +1161,7 @@ relayqd_sasl_scram_start(struct relayqd_sasl *s, char **resp,
 /*
  * Parses server-first "r=NONCE,s=SALT,i=ITER[,ext]": the nonce must
  * extend ours; the iteration count must lie in our bounds.  Returns 0
- * with *nonce/*nlen (borrowed from msg), the decoded salt (malloc'd) and
+ * with *nonce and *nlen (borrowed from msg), the decoded salt (malloc'd) and
  * the count, or -1 with why set.
  */
 static int
@@ -1158,8 +1193,7 @@ relayqd_sasl_scram_parse(struct relayqd_sasl *s, const char *msg,
 	sv = p + 3;
 	n = strcspn(sv, ",");
 	p = sv + n;
-	if (n == 0 ||
-	    (*salt = relayqd_auth_b64_decode(sv, n, saltlen)) == NULL)
+	if (n == 0 || (*salt = relayqd_auth_b64_decode(sv, n, saltlen)) == NULL)
 		goto bad;
 	if (*saltlen == 0 || *saltlen > RELAYQD_AUTH_SALT_MAX) {
 		free(*salt);
@@ -1194,8 +1228,8 @@ bad:
  * keeps the server signature it must send back (RFC 5802 section 3).
  */
 static int
-relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg,
-    char **resp, struct rq_reason *why)
+relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg, char **resp,
+    struct rq_reason *why)
 {
 	unsigned char salted[RELAYQD_AUTH_SCRAM_KEY];
 	unsigned char ckey[RELAYQD_AUTH_SCRAM_KEY];
@@ -1235,9 +1269,8 @@ relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg,
 		(const unsigned char *)am.p, am.len, csig, NULL) == NULL ||
 	    HMAC(EVP_sha256(), salted, sizeof(salted),
 		(const unsigned char *)"Server Key", 10, skey, NULL) == NULL ||
-	    HMAC(EVP_sha256(), skey, sizeof(skey),
-		(const unsigned char *)am.p, am.len, s->server_sig,
-		NULL) == NULL) {
+	    HMAC(EVP_sha256(), skey, sizeof(skey), (const unsigned char *)am.p,
+		am.len, s->server_sig, NULL) == NULL) {
 		relayqd_auth_why(why, "AUTH SCRAM-SHA-256: OpenSSL failed");
 		goto out;
 	}
@@ -1264,8 +1297,8 @@ out:
 
 /* Checks server-final "v=SIGNATURE" in constant time; answers "". */
 static int
-relayqd_sasl_scram_verify(struct relayqd_sasl *s, const char *msg,
-    char **resp, struct rq_reason *why)
+relayqd_sasl_scram_verify(struct relayqd_sasl *s, const char *msg, char **resp,
+    struct rq_reason *why)
 {
 	unsigned char *v;
 	size_t n, vlen;
@@ -1382,8 +1415,8 @@ relayqd_sasl_oauthbearer_start(struct relayqd_sasl *s, char **resp,
 
 /* OAUTHBEARER: a challenge is the error JSON; answer "\001" (RFC 7628). */
 static int
-relayqd_sasl_oauthbearer_step(struct relayqd_sasl *s,
-    const unsigned char *data, size_t len, char **resp, struct rq_reason *why)
+relayqd_sasl_oauthbearer_step(struct relayqd_sasl *s, const unsigned char *data,
+    size_t len, char **resp, struct rq_reason *why)
 {
 	(void)data;
 	(void)len;

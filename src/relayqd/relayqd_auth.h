@@ -46,11 +46,14 @@ struct relayqd_sasl;
  * Validates the AUTH settings of c and copies what sessions need (c may be
  * freed afterwards).  Returns NULL with err->msg "" when AUTH is not
  * configured (username empty, or auth = none), or NULL with err->msg set
- * on an error: unknown mechanism; password_file or password_command set
- * without a username; both or neither of password_file and
- * password_command; a password_file that is not a regular file owned by
- * the effective uid, is accessible by group or others, is larger than
- * 4 KiB or has an empty first line.  Call it with the daemon's final uid.
+ * on an error: unknown mechanism; an empty username with password_file,
+ * password_command or an explicit mechanism set (mail would otherwise go
+ * unauthenticated); a username with a control character; both or
+ * neither of password_file and password_command; a password_file that is
+ * not an absolute path, not a regular file owned by the effective uid, a
+ * symbolic link, accessible by group or others, larger than 4 KiB, or
+ * with an empty first line (it is read once here to fail at start-up).
+ * Call it with the daemon's final uid.
  */
 struct relayqd_auth *relayqd_auth_new(const struct conf *c, struct rq_err *err);
 /* Frees the policy; NULL is a no-op.  Live sessions do not depend on it. */

@@ -40,6 +40,7 @@
 #include "common/xmalloc.h"
 #include "queue/queue_id.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
@@ -69,7 +70,8 @@ struct relayqd_conn {
 	struct evdns_getaddrinfo_request *dnsreq; /* owned until its cb */
 	struct evutil_addrinfo *ai;		  /* owned */
 	struct evutil_addrinfo *ai_next;	  /* borrowed: next to try */
-	struct smtp_client *smtp;		  /* owned */
+	struct relayqd_sasl *sasl; /* owned: AUTH exchange, or NULL */
+	struct smtp_client *smtp;  /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
 	char first_id[QUEUE_ID_LEN + 1]; /* "" once taken */
@@ -105,6 +107,7 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc->ai != NULL)
 		evutil_freeaddrinfo(rc->ai);
 	smtp_client_free(rc->smtp);
+	relayqd_sasl_free(rc->sasl);
 	if (rc->msg != NULL) {
 		relayqd_sched_reschedule(rd->sched, rc->msg->env.id,
 		    relayqd_now());
@@ -375,7 +378,60 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 	relayqd_conn_close(rc);
 }
 
+/* ops->auth_start: fetch the secret now and pick a mechanism. */
+static int
+relayqd_conn_op_auth_start(void *arg, const char *offered, const char **mech,
+    char **resp, struct rq_reason *why)
+{
+	struct relayqd_conn *rc = arg;
+	struct rq_err err;
+
+	if (rc->rd->auth == NULL) {
+		rq_reason_set(why, 0, "", "AUTH is not configured");
+		return -1;
+	}
+	relayqd_sasl_free(rc->sasl);
+	if ((rc->sasl = relayqd_sasl_new(rc->rd->auth, &err)) == NULL) {
+		rq_reason_set(why, 0, "", err.msg);
+		return -1;
+	}
+	return relayqd_sasl_start(rc->sasl, offered, mech, resp, why);
+}
+
+/* ops->auth_step: answer a 334 challenge. */
+static int
+relayqd_conn_op_auth_step(void *arg, const char *challenge, size_t len,
+    char **resp, struct rq_reason *why)
+{
+	struct relayqd_conn *rc = arg;
+
+	if (rc->sasl == NULL) {
+		rq_reason_set(why, 0, "", "AUTH challenge without an exchange");
+		return -1;
+	}
+	return relayqd_sasl_step(rc->sasl, challenge, len, resp, why);
+}
+
+/* ops->auth_done: 235 arrived; SCRAM checks the server's signature. */
+static int
+relayqd_conn_op_auth_done(void *arg, struct rq_reason *why)
+{
+	struct relayqd_conn *rc = arg;
+	int rv;
+
+	if (rc->sasl == NULL)
+		return 0;
+	rv = relayqd_sasl_finish(rc->sasl, why);
+	/* The secret is not needed again in this session. */
+	relayqd_sasl_free(rc->sasl);
+	rc->sasl = NULL;
+	return rv;
+}
+
 static const struct smtp_client_ops relayqd_conn_ops = {
+	.auth_start = relayqd_conn_op_auth_start,
+	.auth_step = relayqd_conn_op_auth_step,
+	.auth_done = relayqd_conn_op_auth_done,
 	.write = relayqd_conn_op_write,
 	.set_timeout = relayqd_conn_op_set_timeout,
 	.starttls = relayqd_conn_op_starttls,
@@ -759,6 +815,10 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 		: rd->conf.hostname);
 	rc->sconf.helo_name = rc->helo_name;
 	rc->sconf.starttls = rd->conf.smarthost_tls == CONF_TLS_STARTTLS;
+	rc->sconf.tls_on_connect = rd->conf.smarthost_tls == CONF_TLS_IMPLICIT;
+	rc->sconf.auth = rd->auth != NULL;
+	rc->sconf.allow_plaintext_auth =
+	    rd->conf.smarthost_allow_plaintext_auth;
 	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s:%d",
 	    rd->conf.smarthost_host, rd->conf.smarthost_port);
 	if ((rc->timer = evtimer_new(rd->base, relayqd_conn_timer_cb, rc)) ==

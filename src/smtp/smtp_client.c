@@ -255,8 +255,7 @@ smtp_client_write(struct smtp_client *c, const char *data, size_t len)
 
 /* Hands a secret-bearing line to ops->write, tracing it as redacted. */
 static void
-smtp_client_write_redacted(struct smtp_client *c, const char *data,
-    size_t len)
+smtp_client_write_redacted(struct smtp_client *c, const char *data, size_t len)
 {
 	if (c->state == SMTP_ST_CLOSED || len == 0)
 		return;
@@ -509,6 +508,8 @@ smtp_client_auth_send(struct smtp_client *c, const char *mech, const char *resp)
 
 	if (rlen > SMTP_AUTH_LINE_MAX || mlen > SMTP_AUTH_LINE_MAX ||
 	    mlen + rlen + 8 > SMTP_AUTH_LINE_MAX) {
+		if (mech == NULL) /* the server awaits a line: cancel */
+			smtp_client_write(c, "*\r\n", 3);
 		smtp_client_fail(c, RQ_TEMPFAIL, "AUTH line too long");
 		return SMTP_ST_CLOSED;
 	}
@@ -527,8 +528,9 @@ smtp_client_auth_send(struct smtp_client *c, const char *mech, const char *resp)
 	line[n++] = '\r';
 	line[n++] = '\n';
 	smtp_client_push(c, SMTP_ST_AUTH, 0);
+	/* the trace shows "AUTH MECH <redacted>" or "<redacted>" */
 	if (mech != NULL)
-		smtp_client_write(c, line, n); /* traced "AUTH MECH <redacted>" */
+		smtp_client_write(c, line, n);
 	else
 		smtp_client_write_redacted(c, line, n);
 	explicit_bzero(line, cap);
@@ -560,13 +562,13 @@ smtp_client_auth_begin(struct smtp_client *c)
 		return SMTP_ST_CLOSED;
 	}
 	if (c->ops.auth_start == NULL || c->ops.auth_step == NULL) {
-		smtp_client_fail(c, RQ_TEMPFAIL, "AUTH required but unavailable");
+		smtp_client_fail(c, RQ_TEMPFAIL,
+		    "AUTH required but unavailable");
 		return SMTP_ST_CLOSED;
 	}
 	memset(&why, 0, sizeof(why));
 	c->auth_steps = 0;
-	if (c->ops.auth_start(c->arg, c->caps.auth, &mech, &resp, &why) ==
-	    -1) {
+	if (c->ops.auth_start(c->arg, c->caps.auth, &mech, &resp, &why) == -1) {
 		smtp_client_auth_wipe(&resp);
 		return smtp_client_auth_abort(c, &why);
 	}

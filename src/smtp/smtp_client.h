@@ -78,11 +78,11 @@ struct smtp_caps {
 };
 
 struct smtp_client_conf {
-	const char *helo_name; /* borrowed for the client's lifetime */
-	int starttls;	       /* nonzero: STARTTLS is required */
-	int no_pipelining;     /* nonzero: never pipeline */
-	int auth;	       /* nonzero: AUTH is required before mail */
-	int tls_on_connect;    /* nonzero: implicit TLS, already encrypted */
+	const char *helo_name;	  /* borrowed for the client's lifetime */
+	int starttls;		  /* nonzero: STARTTLS is required */
+	int no_pipelining;	  /* nonzero: never pipeline */
+	int auth;		  /* nonzero: AUTH is required before mail */
+	int tls_on_connect;	  /* nonzero: implicit TLS, already encrypted */
 	int allow_plaintext_auth; /* nonzero: AUTH may be sent in clear */
 };
 

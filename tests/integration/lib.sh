@@ -76,7 +76,9 @@ free_port() {
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# write_conf [EXTRA-DELIVERY-LINES]: private config for this test.
+# write_conf [DELIVERY-LINES [SMARTHOST-LINES]]: private config for this
+# test.  Later keys win in iniparser, so SMARTHOST-LINES may override
+# host and tls.
 write_conf() {
 	cat > "$CONF" <<EOC
 [relayq]
@@ -88,6 +90,7 @@ default_domain = example.org
 host = 127.0.0.1
 port = $PORT
 tls = none
+${2:-}
 
 [delivery]
 retry_min = 1s
@@ -95,7 +98,7 @@ retry_max = 2s
 scan_interval = 2s
 idle_timeout = 1s
 connect_timeout = 5s
-$1
+${1:-}
 EOC
 	RELAYQ_CONFIG=$CONF
 	export RELAYQ_CONFIG
@@ -157,3 +160,36 @@ queue_files() {
 }
 
 queue_empty() { [ "$(queue_files)" -eq 0 ]; }
+
+# make_pki: a throw-away test CA in $PKI with server certificates for
+# localhost/127.0.0.1 (good), for another name (wrong), one that expired
+# (made under faketime), a self-signed one, and a client certificate.
+make_pki() {
+	PKI=$T_DIR/pki
+	mkdir -p "$PKI" && (
+	cd "$PKI" || exit 1
+	o() { openssl "$@" >/dev/null 2>&1 || { echo "openssl $* failed" >&2; exit 1; }; }
+	o req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt \
+	    -days 2 -subj "/CN=relayq test CA"
+	# sign NAME SAN [faketime-offset]
+	sign() {
+		o req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" \
+		    -subj "/CN=$1"
+		printf 'subjectAltName=%s\n' "$2" > "$1.ext"
+		if [ -n "${3:-}" ]; then
+			faketime -f "$3" openssl x509 -req -in "$1.csr" -CA ca.crt \
+			    -CAkey ca.key -CAcreateserial -days 1 \
+			    -extfile "$1.ext" -out "$1.crt" >/dev/null 2>&1 || exit 1
+		else
+			o x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key \
+			    -CAcreateserial -days 2 -extfile "$1.ext" -out "$1.crt"
+		fi
+	}
+	sign good "DNS:localhost,IP:127.0.0.1"
+	sign wrong "DNS:wrong.example"
+	sign expired "DNS:localhost,IP:127.0.0.1" "-30d"
+	sign client "DNS:client.example"
+	o req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.crt \
+	    -days 2 -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost"
+	)
+}

@@ -15,14 +15,24 @@ import itertools
 import json
 import os
 import signal
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def uses_tls(server, session):
+    """True after STARTTLS, and on an implicit-TLS connection."""
+    return bool(session.ssl) or (
+        server.transport is not None and
+        server.transport.get_extra_info('ssl_object') is not None)
 
 
 class Handler:
     def __init__(self, maildir, rcpt_replies, data_reply):
         self.maildir = maildir
+        self.cmdlog = os.path.join(maildir, 'commands')
         self.rcpt_replies = rcpt_replies
         self.data_reply = data_reply
         self.seq = itertools.count(1)
@@ -47,6 +57,18 @@ class Handler:
         with open(os.path.join(self.maildir, 'sessions'), 'a') as f:
             f.write('{} {} {}\n'.format(session.relayq_no, verb, hostname))
 
+    def log(self, line):
+        with open(self.cmdlog, 'a') as f:
+            f.write(line + '\n')
+
+    async def handle_MAIL(self, server, session, envelope, address,
+                          mail_options):
+        self.log('MAIL {} tls={} auth={}'.format(
+            address, uses_tls(server, session), session.authenticated))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return '250 2.1.0 OK'
+
     async def handle_RCPT(self, server, session, envelope, address,
                           rcpt_options):
         for pattern, reply in self.rcpt_replies:
@@ -65,6 +87,9 @@ class Handler:
             'rcpt_tos': envelope.rcpt_tos,
             'mail_options': envelope.mail_options,
             'session': getattr(session, 'relayq_no', 0),
+            'tls': uses_tls(server, session),
+            'auth': session.authenticated,
+            'login': getattr(session, 'relayq_login', None),
         }
         for ext, data in (('.eml', envelope.original_content),
                           ('.env', json.dumps(meta).encode())):
@@ -75,6 +100,36 @@ class Handler:
         return '250 2.0.0 Ok: queued as {:04d}'.format(n)
 
 
+class Authenticator:
+    """Accepts one user/password for PLAIN and LOGIN; logs every try."""
+
+    def __init__(self, handler, user, password):
+        self.handler = handler
+        self.user = user.encode()
+        self.password = password.encode()
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword) and
+              auth_data.login == self.user and
+              auth_data.password == self.password)
+        self.handler.log('AUTH {} {} {}'.format(
+            mechanism, auth_data.login.decode(errors='replace')
+            if isinstance(auth_data, LoginPassword) else '?',
+            'ok' if ok else 'failed'))
+        if ok:
+            session.relayq_login = self.user.decode()
+        return AuthResult(success=ok, handled=False)
+
+
+def tls_context(args):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(args.client_ca)
+    return ctx
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--port', type=int, required=True)
@@ -83,6 +138,14 @@ def main():
                     help='PATTERN=REPLY, e.g. "tmp=451 4.3.0 try later"')
     ap.add_argument('--data-reply', default='')
     ap.add_argument('--pidfile')
+    ap.add_argument('--tls-cert', help='offer STARTTLS with this cert')
+    ap.add_argument('--tls-key')
+    ap.add_argument('--implicit', action='store_true',
+                    help='TLS from the first byte (port 465 style)')
+    ap.add_argument('--client-ca', help='require a client certificate')
+    ap.add_argument('--auth', help='USER:PASSWORD: offer AUTH PLAIN LOGIN')
+    ap.add_argument('--auth-plaintext', action='store_true',
+                    help='offer AUTH without TLS too')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -90,9 +153,19 @@ def main():
         pattern, _, reply = spec.partition('=')
         replies.append((pattern, reply))
     handler = Handler(args.maildir, replies, args.data_reply)
+    kw = {}
+    if args.tls_cert:
+        if args.implicit:
+            kw['ssl_context'] = tls_context(args)
+        else:
+            kw['tls_context'] = tls_context(args)
+    if args.auth:
+        user, _, password = args.auth.partition(':')
+        kw['authenticator'] = Authenticator(handler, user, password)
+        kw['auth_require_tls'] = not args.auth_plaintext
     ctl = Controller(handler, hostname='127.0.0.1', port=args.port,
                      server_hostname='sink.test', decode_data=False,
-                     ready_timeout=10)
+                     ready_timeout=10, **kw)
     ctl.start()
     if args.pidfile:
         with open(args.pidfile + '.tmp', 'w') as f:

@@ -45,13 +45,13 @@ struct fake {
 	int tls_done_inline; /* call smtp_client_tls_done from starttls */
 	int fail_in_rcpt_done;
 	/* AUTH behaviour and records */
-	const char *auth_mech;		/* auth_start's choice */
-	const char *auth_init;		/* its initial response, or NULL */
-	const char *const *auth_resps;	/* auth_step's answers, then "" */
+	const char *auth_mech;	       /* auth_start's choice */
+	const char *auth_init;	       /* its initial response, or NULL */
+	const char *const *auth_resps; /* auth_step's answers, then "" */
 	size_t auth_nresps;
-	int auth_start_fail;		/* auth_start returns -1 */
-	int auth_step_fail_at;		/* step n (1-based) returns -1 */
-	int auth_done_fail;		/* auth_done returns -1 */
+	int auth_start_fail;   /* auth_start returns -1 */
+	int auth_step_fail_at; /* step n (1-based) returns -1 */
+	int auth_done_fail;    /* auth_done returns -1 */
 	int auth_start_calls, auth_step_calls, auth_done_calls;
 	char auth_offered[256];
 	char challenges[512]; /* "[text]" per auth_step */
@@ -191,8 +191,8 @@ fake_closed(void *arg, enum rq_status st, const struct rq_reason *why)
 
 /* Picks the canned mechanism; records what the server offered. */
 static int
-fake_auth_start(void *arg, const char *offered, const char **mech,
-    char **resp, struct rq_reason *why)
+fake_auth_start(void *arg, const char *offered, const char **mech, char **resp,
+    struct rq_reason *why)
 {
 	struct fake *f = arg;
 
@@ -334,8 +334,9 @@ reply(const char *s)
 static void
 start(const struct smtp_client_conf *conf)
 {
-	static const struct smtp_client_conf def = { .helo_name =
-							    "client.example" };
+	static const struct smtp_client_conf def = {
+		.helo_name = "client.example",
+	};
 
 	fake_reset();
 	F.c = smtp_client_new(conf != NULL ? conf : &def, &fake_ops, &F);
@@ -567,7 +568,9 @@ test_pipelined(void)
 	/* no_pipelining overrides the offer */
 	{
 		static const struct smtp_client_conf conf = {
-			.helo_name = "client.example", .no_pipelining = 1 };
+			.helo_name = "client.example",
+			.no_pipelining = 1,
+		};
 
 		start_ready(&conf, EHLO_PIPE);
 		smtp_client_send(F.c, &msg3);
@@ -861,7 +864,8 @@ test_banner(void)
 
 	{
 		static const struct smtp_client_conf conf = {
-			.helo_name = "bad name" };
+			.helo_name = "bad name",
+		};
 
 		start(&conf);
 		reply("220 hi");
@@ -878,7 +882,9 @@ static void
 test_starttls(void)
 {
 	static const struct smtp_client_conf tls = {
-		.helo_name = "client.example", .starttls = 1 };
+		.helo_name = "client.example",
+		.starttls = 1,
+	};
 
 	start(&tls);
 	reply("220 mx");
@@ -1138,7 +1144,10 @@ test_timeouts(void)
 #define EHLO_AUTH "250-mx\n250-PIPELINING\n250 AUTH PLAIN LOGIN"
 
 static const struct smtp_client_conf conf_auth_tls = {
-	.helo_name = "client.example", .auth = 1, .tls_on_connect = 1 };
+	.helo_name = "client.example",
+	.auth = 1,
+	.tls_on_connect = 1,
+};
 
 /* AUTH PLAIN with an initial response, over implicit TLS. */
 static void
@@ -1162,8 +1171,10 @@ test_auth_plain(void)
 	reply("235 2.7.0 Authentication successful");
 	is_int(F.auth_done_calls, 1, "auth_done called");
 	is_str(F.ev, "ready ", "ready after 235");
-	is_str(F.writes[2], "MAIL FROM:<a@example.com>\r\n"
-	    "RCPT TO:<b@example.org>\r\nDATA\r\n", "then MAIL");
+	is_str(F.writes[2],
+	    "MAIL FROM:<a@example.com>\r\n"
+	    "RCPT TO:<b@example.org>\r\nDATA\r\n",
+	    "then MAIL");
 	fake_done();
 
 	/* "=" is an empty initial response (RFC 4954 section 4) */
@@ -1255,11 +1266,12 @@ code_of(const char *s)
 static void
 test_auth_refused(void)
 {
-	static const char *const codes[] = { "535 5.7.8 Authentication "
-					     "credentials invalid",
+	static const char *const codes[] = {
+		"535 5.7.8 Authentication credentials invalid",
 		"454 4.7.0 Temporary authentication failure",
 		"534 5.7.9 Authentication mechanism is too weak",
-		"504 5.5.4 Unrecognized authentication type" };
+		"504 5.5.4 Unrecognized authentication type",
+	};
 
 	for (size_t i = 0; i < RQ_NELEM(codes); i++) {
 		start(&conf_auth_tls);
@@ -1285,7 +1297,8 @@ test_auth_refused(void)
 	reply(EHLO_AUTH);
 	reply("535 5.7.8 Authentication credentials invalid");
 	is_str(F.closed_why.esc, "5.7.8", "enhanced code kept");
-	is_str(F.closed_why.text, "535 5.7.8 Authentication credentials invalid",
+	is_str(F.closed_why.text,
+	    "535 5.7.8 Authentication credentials invalid",
 	    "server's reply as the reason");
 	fake_done();
 
@@ -1305,12 +1318,19 @@ static void
 test_auth_tls_policy(void)
 {
 	static const struct smtp_client_conf clear = {
-		.helo_name = "client.example", .auth = 1 };
+		.helo_name = "client.example",
+		.auth = 1,
+	};
 	static const struct smtp_client_conf clear_ok = {
-		.helo_name = "client.example", .auth = 1,
-		.allow_plaintext_auth = 1 };
+		.helo_name = "client.example",
+		.auth = 1,
+		.allow_plaintext_auth = 1,
+	};
 	static const struct smtp_client_conf stls = {
-		.helo_name = "client.example", .starttls = 1, .auth = 1 };
+		.helo_name = "client.example",
+		.starttls = 1,
+		.auth = 1,
+	};
 
 	start(&clear);
 	F.auth_mech = "PLAIN";
@@ -1448,6 +1468,45 @@ test_auth_glue_refusals(void)
 	is_int(F.nwrites, 1, "bad mechanism name: nothing written");
 	is_str(F.closed_why.text, "bad AUTH mechanism or response", "reason");
 	fake_done();
+
+	/* lines over SMTP_AUTH_LINE_MAX (RFC 4954: 12288 octets) */
+	{
+		static char big[SMTP_AUTH_LINE_MAX];
+		const char *one[1] = { big };
+
+		memset(big, 'A', sizeof(big) - 1);
+		start(&conf_auth_tls);
+		F.auth_mech = "XOAUTH2";
+		F.auth_init = big;
+		reply("220 mx");
+		reply("250-mx\n250 AUTH XOAUTH2");
+		is_int(F.nwrites, 1, "over-long AUTH: nothing written");
+		is_str(F.closed_why.text, "AUTH line too long", "reason");
+		fake_done();
+
+		big[SMTP_AUTH_LINE_MAX - 20] = '\0';
+		start(&conf_auth_tls);
+		F.auth_mech = "XOAUTH2";
+		F.auth_init = big;
+		reply("220 mx");
+		reply("250-mx\n250 AUTH XOAUTH2");
+		is_int(strlen(F.writes[1]), SMTP_AUTH_LINE_MAX - 20 + 15,
+		    "long AUTH line within the limit sent");
+		fake_done();
+
+		big[SMTP_AUTH_LINE_MAX - 20] = 'A';
+		start(&conf_auth_tls);
+		F.auth_mech = "LOGIN";
+		F.auth_resps = one;
+		F.auth_nresps = 1;
+		reply("220 mx");
+		reply(EHLO_AUTH);
+		reply("334 VXNlcm5hbWU6");
+		is_str(F.writes[F.nwrites - 1], "*\r\n",
+		    "over-long response: cancelled");
+		is_str(F.closed_why.text, "AUTH line too long", "reason");
+		fake_done();
+	}
 
 	/* 235 but the mechanism did not finish (SCRAM signature missing) */
 	start(&conf_auth_tls);

@@ -1,0 +1,183 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# TLS to the smarthost against a real TLS server (aiosmtpd with a test CA
+# made here): STARTTLS and implicit TLS deliver; a wrong host name, an
+# expired certificate, an unknown CA, a stripped STARTTLS, data injected
+# after STARTTLS's 220 and a pin mismatch all hold the message, and the
+# server never sees MAIL.  Pins and client certificates work.
+. "$top_srcdir/tests/integration/lib.sh"
+
+make_pki || { echo "Bail out! cannot make the test certificates"; exit 1; }
+PORT=$(free_port)
+CASE=0
+
+# new_case: fresh spool, mail dir and logs for the next case.
+new_case() {
+	CASE=$((CASE + 1))
+	rm -rf "$SPOOL" "$MAILDIR"
+	: > "$T_DIR/relayqd.log"
+}
+
+# send RCPT: queues one message.
+send() {
+	printf 'Subject: tls case %d\n\nbody\n' "$CASE" | "$SENDMAIL" -i "$1"
+}
+
+# delivered DESC: the message reached the server over TLS.
+delivered() {
+	wait_for "$1" 100 has_mail 1
+	ok $? "$1: delivered"
+	grep -q '"tls": true' "$MAILDIR/0001.env"
+	ok $? "$1: the server saw TLS"
+	grep -q 'status=sent' "$T_DIR/relayqd.log" &&
+	    grep -Eq 'tls=TLSv1\.[23] ' "$T_DIR/relayqd.log"
+	ok $? "$1: log line has tls= and status=sent"
+}
+
+# held DESC PATTERN: deferred with PATTERN in the log and in mailq, and
+# the server never got MAIL.
+held() {
+	wait_for "$1" 100 grep -q 'status=deferred' "$T_DIR/relayqd.log"
+	ok $? "$1: message deferred"
+	grep 'status=deferred' "$T_DIR/relayqd.log" | head -n 1 | grep -q "$2"
+	ok $? "$1: reason names '$2'"
+	! grep -q '^MAIL' "$MAILDIR/commands" 2>/dev/null
+	ok $? "$1: the server saw no MAIL"
+	! grep -q '^AUTH' "$MAILDIR/commands" 2>/dev/null
+	ok $? "$1: the server saw no AUTH"
+	"$RELAYQ" queue | grep -q "$2"
+	ok $? "$1: relayq queue shows the reason"
+	is "$(count_mail)" 0 "$1: nothing delivered"
+}
+
+finish_case() {
+	stop_daemon >/dev/null
+	stop_server
+}
+
+CA="ca_file = $T_DIR/pki/ca.crt"
+
+new_case
+write_conf "" "host = localhost
+tls = starttls
+$CA"
+start_server --tls-cert "$PKI/good.crt" --tls-key "$PKI/good.key"
+start_daemon
+send a@example.net
+delivered "STARTTLS, verified"
+[ "$(grep -c EHLO "$MAILDIR/sessions")" -ge 2 ]
+ok $? "STARTTLS: EHLO sent again after the handshake"
+finish_case
+
+new_case
+write_conf "" "host = 127.0.0.1
+tls = implicit
+$CA"
+start_server --tls-cert "$PKI/good.crt" --tls-key "$PKI/good.key" --implicit
+start_daemon
+send a@example.net
+delivered "implicit TLS to an IP address, verified"
+finish_case
+
+new_case
+write_conf "" "host = localhost
+tls = starttls
+$CA"
+start_server --tls-cert "$PKI/wrong.crt" --tls-key "$PKI/wrong.key"
+start_daemon
+send a@example.net
+held "wrong host name" "hostname mismatch"
+finish_case
+
+new_case
+start_server --tls-cert "$PKI/expired.crt" --tls-key "$PKI/expired.key"
+start_daemon
+send a@example.net
+held "expired certificate" "certificate has expired"
+finish_case
+
+new_case
+start_server --tls-cert "$PKI/self.crt" --tls-key "$PKI/self.key"
+start_daemon
+send a@example.net
+held "self-signed certificate" "self-signed certificate"
+finish_case
+
+new_case
+start_server
+start_daemon
+send a@example.net
+held "STARTTLS stripped" "STARTTLS not offered"
+finish_case
+
+new_case
+"$PYTHON3" "$top_srcdir/tests/integration/fakesmtpd.py" --port "$PORT" \
+    --script "$top_srcdir/tests/integration/cases/001-starttls-injection.t" \
+    --log "$T_DIR/fake.log" --pidfile "$T_DIR/fake.pid" >/dev/null 2>&1 &
+FAKE_PID=$!
+T_PIDS="$T_PIDS $FAKE_PID"
+wait_for "fake server" 50 test -s "$T_DIR/fake.pid"
+start_daemon
+send a@example.net
+held "data after STARTTLS 220" "data after its STARTTLS reply"
+is "$(grep -c . "$T_DIR/fake.log")" 2 "injection: only EHLO and STARTTLS were sent"
+stop_daemon >/dev/null
+kill "$FAKE_PID" 2>/dev/null
+
+FP=$(openssl x509 -in "$PKI/self.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
+new_case
+write_conf "" "host = localhost
+tls = starttls
+tls_fingerprint = sha256:$FP"
+start_server --tls-cert "$PKI/self.crt" --tls-key "$PKI/self.key"
+start_daemon
+send a@example.net
+delivered "pinned self-signed certificate"
+finish_case
+
+GOODFP=$(openssl x509 -in "$PKI/good.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
+new_case
+write_conf "" "host = localhost
+tls = starttls
+tls_fingerprint = sha256:$GOODFP"
+start_server --tls-cert "$PKI/self.crt" --tls-key "$PKI/self.key"
+start_daemon
+send a@example.net
+held "pin mismatch" "matches no tls_fingerprint"
+finish_case
+
+new_case
+write_conf "" "host = localhost
+tls = starttls
+$CA
+tls_cert = $PKI/client.crt
+tls_key = $PKI/client.key"
+start_server --tls-cert "$PKI/good.crt" --tls-key "$PKI/good.key" --client-ca "$PKI/ca.crt"
+start_daemon
+send a@example.net
+delivered "client certificate"
+finish_case
+
+new_case
+write_conf "" "host = localhost
+tls = starttls
+tls_verify = no"
+start_server --tls-cert "$PKI/self.crt" --tls-key "$PKI/self.key"
+start_daemon
+send a@example.net
+delivered "tls_verify = no"
+grep -q 'tls_verify = no' "$T_DIR/relayqd.log"
+ok $? "tls_verify = no is logged as a warning at start"
+finish_case
+
+# Bad TLS settings stop relayqd at start with a clear message.
+write_conf "" "tls = starttls
+tls_fingerprint = sha256:nothex"
+"$RELAYQD" -f -c "$CONF" 2>"$T_DIR/err" &
+p=$!; T_PIDS="$T_PIDS $p"; wait $p
+is "$?" 1 "a malformed tls_fingerprint: relayqd refuses to start"
+grep -q 'tls_fingerprint' "$T_DIR/err"
+ok $? "the error names tls_fingerprint"
+done_testing
