@@ -7,7 +7,7 @@
 set -e
 PKGS="build-essential autoconf automake autoconf-archive pkg-config
 libevent-dev libssl-dev libiniparser-dev python3 python3-aiosmtpd
-openssl faketime"
+openssl faketime valgrind clang"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

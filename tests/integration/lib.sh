@@ -121,8 +121,17 @@ stop_server() {
 }
 
 # start_daemon [ARGS...]: relayqd -f on the private config.
+# With RELAYQ_VALGRIND=1 it runs under valgrind, which makes relayqd exit
+# 99 on a leak or a memory error, so "relayqd exits 0" checks catch them.
 start_daemon() {
-	"$RELAYQD" -f -c "$CONF" "$@" >>"$T_DIR/relayqd.log" 2>&1 &
+	if [ -n "${RELAYQ_VALGRIND:-}" ]; then
+		set -- valgrind -q --leak-check=full --error-exitcode=99 \
+		    --errors-for-leak-kinds=definite,indirect \
+		    --log-file="$T_DIR/valgrind.%p.log" "$RELAYQD" -f -c "$CONF" "$@"
+	else
+		set -- "$RELAYQD" -f -c "$CONF" "$@"
+	fi
+	"$@" >>"$T_DIR/relayqd.log" 2>&1 &
 	DAEMON_PID=$!
 	T_PIDS="$T_PIDS $DAEMON_PID"
 }
