@@ -19,9 +19,9 @@ status=0
 
 # count_results DIR LABEL: adds DIR/check.out's results to the totals.
 count_results() {
-	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$1/check.out" | grep -v '^PASS' || true
-	p=$(grep -c '^PASS:' "$1/check.out")
-	f=$(grep -cE '^(FAIL|ERROR|XPASS):' "$1/check.out")
+	grep -aE '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$1/check.out" | grep -v '^PASS' || true
+	p=$(grep -ac '^PASS:' "$1/check.out")
+	f=$(grep -acE '^(FAIL|ERROR|XPASS):' "$1/check.out")
 	echo "== $2: $p passed, $f failed"
 	if [ "$f" -gt 0 ]; then
 		for log in $(grep -lE '^(not ok|Bail out)' "$1"/tests/*/*.log 2>/dev/null); do

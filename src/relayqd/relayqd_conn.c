@@ -52,6 +52,7 @@
 #define RC_SESSION 0x02	  /* TCP connected, SMTP running */
 #define RC_WASREADY 0x04  /* the server got as far as ready once */
 #define RC_IDLE 0x08	  /* idle timer running */
+#define RC_STARTING 0x40  /* inside relayqd_conn_start() */
 #define RC_HANDSHAKE 0x10 /* STARTTLS handshake running */
 #define RC_TLS 0x20	  /* the session is encrypted */
 
@@ -301,6 +302,13 @@ relayqd_conn_op_ready(void *arg)
 		relayqd_outcome_host_up(rc->rd);
 	}
 	event_del(rc->timer);
+	/*
+	 * smtp_client_send() may finish a message at once (SIZE or
+	 * SMTPUTF8 refusal) and call ready from inside it: the loop in
+	 * relayqd_conn_start() then goes on by itself, without recursion.
+	 */
+	if (rc->flags & RC_STARTING)
+		return;
 	relayqd_conn_start(rc);
 }
 
@@ -454,7 +462,7 @@ relayqd_conn_start(struct relayqd_conn *rc)
 {
 	struct relayd *rd = rc->rd;
 	struct rq_err err;
-	int skip;
+	int skip, rv;
 
 	for (int n = 0; n < RC_PULL_MAX; n++) {
 		char id[QUEUE_ID_LEN + 1];
@@ -479,7 +487,10 @@ relayqd_conn_start(struct relayqd_conn *rc)
 			continue;
 		}
 		rc->msg = m;
-		if (smtp_client_send(rc->smtp, &m->smsg) == -1) {
+		rc->flags |= RC_STARTING;
+		rv = smtp_client_send(rc->smtp, &m->smsg);
+		rc->flags &= ~RC_STARTING;
+		if (rv == -1) {
 			struct rq_reason why;
 
 			rc->msg = NULL;
@@ -490,6 +501,9 @@ relayqd_conn_start(struct relayqd_conn *rc)
 			relayqd_msg_free(m);
 			continue;
 		}
+		if (rc->msg == NULL && !(rc->flags & RC_CLOSING) &&
+		    smtp_client_is_ready(rc->smtp))
+			continue; /* refused at once; the session is ready */
 		return;
 	}
 	rc->flags |= RC_IDLE;

@@ -203,7 +203,12 @@ relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host)
 			1)
 			goto fail;
 	} else {
-		if (SSL_set_tlsext_host_name(ssl, host) != 1)
+		/* The macro casts away const; OpenSSL copies the name. */
+		char *sni = xstrdup(host);
+		int rv = SSL_set_tlsext_host_name(ssl, sni);
+
+		free(sni);
+		if (rv != 1)
 			goto fail;
 		if (t->verify && SSL_set1_host(ssl, host) != 1)
 			goto fail;
