@@ -56,6 +56,9 @@ struct addr_parser {
 	size_t n;		  /* number of tokens */
 	size_t i;		  /* next token */
 	const char *domain;	  /* borrowed; qualifies bare local parts */
+	int flags;		  /* ADDR_F_* */
+	size_t *bare_ends;	  /* owned: offsets just after bare locals */
+	size_t nbare, capbare;
 };
 
 /* Initialises an empty list. */
@@ -359,11 +362,30 @@ addr_parse_spec(struct addr_parser *p, char **res, const char **errstr)
 		/* A trailing dot (the DNS root) is dropped once. */
 		if (dt->type == ADDR_T_ATOM && dlen > 1 && dom[dlen - 1] == '.')
 			dlen--;
+	} else if (p->flags & ADDR_F_KEEP_BARE) {
+		/* Validated as local@invalid, returned without the domain. */
+		a = xmalloc(lt->len + sizeof("@invalid"));
+		addr_tok_copy(p, lt, a);
+		llen = strlen(a);
+		memcpy(a + llen, "@invalid", sizeof("@invalid"));
+		if (addr_check(a, errstr) == -1) {
+			free(a);
+			return -1;
+		}
+		a[llen] = '\0';
+		*res = a;
+		return 0;
 	} else {
 		if (p->domain == NULL || p->domain[0] == '\0') {
 			*errstr = "unqualified address and no default domain";
 			return -1;
 		}
+		if (p->nbare == p->capbare) {
+			p->capbare = p->capbare == 0 ? 8 : p->capbare * 2;
+			p->bare_ends = xreallocarray(p->bare_ends, p->capbare,
+			    sizeof(*p->bare_ends));
+		}
+		p->bare_ends[p->nbare++] = lt->off + lt->len;
 		dom = p->domain;
 		dlen = strlen(dom);
 		if (dlen > ADDR_PATH_MAX) {
@@ -561,7 +583,7 @@ addr_parse_members(struct addr_parser *p, struct addr_list *out, size_t *nbad,
 
 /* Shared body of the strict and the lenient list parsers. */
 static int
-addr_parse_list_impl(const char *s, size_t len, const char *domain,
+addr_parse_list_impl(const char *s, size_t len, const char *domain, int flags,
     struct addr_list *out, size_t *nbad, const char **errstr)
 {
 	struct addr_toks t = { NULL, 0, 0 };
@@ -587,11 +609,16 @@ addr_parse_list_impl(const char *s, size_t len, const char *domain,
 	p.n = t.n;
 	p.i = 0;
 	p.domain = domain;
+	p.flags = flags;
+	p.bare_ends = NULL;
+	p.nbare = p.capbare = 0;
 	if (addr_parse_members(&p, &tmp, nbad, errstr) == -1) {
 		free(t.v);
+		free(p.bare_ends);
 		addr_list_free(&tmp);
 		return -1;
 	}
+	free(p.bare_ends);
 	if (lexbad)
 		(*nbad)++;
 	for (size_t k = 0; k < tmp.n; k++)
@@ -606,7 +633,7 @@ int
 addr_parse_list(const char *s, size_t len, const char *domain,
     struct addr_list *out, const char **errstr)
 {
-	return addr_parse_list_impl(s, len, domain, out, NULL, errstr);
+	return addr_parse_list_impl(s, len, domain, 0, out, NULL, errstr);
 }
 
 /* Parses an address list, skipping and counting malformed members. */
@@ -615,7 +642,192 @@ addr_parse_list_lenient(const char *s, size_t len, const char *domain,
     struct addr_list *out, size_t *nbad, const char **errstr)
 {
 	*nbad = 0;
-	return addr_parse_list_impl(s, len, domain, out, nbad, errstr);
+	return addr_parse_list_impl(s, len, domain, 0, out, nbad, errstr);
+}
+
+/* Parses an address list with flags; strict when nbad is NULL. */
+int
+addr_parse_list_ex(const char *s, size_t len, const char *domain, int flags,
+    struct addr_list *out, size_t *nbad, const char **errstr)
+{
+	if (nbad != NULL)
+		*nbad = 0;
+	return addr_parse_list_impl(s, len, domain, flags, out, nbad, errstr);
+}
+
+/* Copies s with "@domain" inserted after each bare local part. */
+int
+addr_qualify_value(const char *s, size_t len, const char *domain, char **out,
+    size_t *outlen)
+{
+	struct addr_toks t = { NULL, 0, 0 };
+	struct addr_parser p;
+	struct addr_list tmp;
+	const char *errstr = NULL;
+	size_t dlen = strlen(domain), o = 0, from = 0;
+	char *r;
+	int n;
+
+	*out = NULL;
+	*outlen = 0;
+	if (addr_lex(s, len, &t, &errstr) == -1) {
+		free(t.v);
+		return -1;
+	}
+	addr_list_init(&tmp);
+	memset(&p, 0, sizeof(p));
+	p.s = s;
+	p.t = t.v;
+	p.n = t.n;
+	p.domain = domain;
+	if (addr_parse_members(&p, &tmp, NULL, &errstr) == -1) {
+		free(t.v);
+		free(p.bare_ends);
+		addr_list_free(&tmp);
+		return -1;
+	}
+	free(t.v);
+	addr_list_free(&tmp);
+	if ((n = (int)p.nbare) == 0) {
+		free(p.bare_ends);
+		return 0;
+	}
+	r = xmalloc(len + p.nbare * (dlen + 1) + 1);
+	for (size_t k = 0; k < p.nbare; k++) {
+		size_t at = p.bare_ends[k];
+
+		memcpy(r + o, s + from, at - from);
+		o += at - from;
+		r[o++] = '@';
+		memcpy(r + o, domain, dlen);
+		o += dlen;
+		from = at;
+	}
+	memcpy(r + o, s + from, len - from);
+	o += len - from;
+	r[o] = '\0';
+	free(p.bare_ends);
+	*out = r;
+	*outlen = o;
+	return n;
+}
+
+/* Appends the text of comment s[open..] (unescaped) to name. */
+static size_t
+addr_comment_text(const char *s, size_t len, size_t open, char *name,
+    size_t namesz)
+{
+	size_t o = 0, i = open + 1;
+	int depth = 1;
+
+	while (i < len && depth > 0) {
+		char c = s[i++];
+
+		if (c == '\\' && i < len)
+			c = s[i++];
+		else if (c == '(')
+			depth++;
+		else if (c == ')' && --depth == 0)
+			break;
+		if (c == '\r' || c == '\n')
+			continue;
+		if (o + 1 < namesz)
+			name[o++] = c == '\t' ? ' ' : c;
+	}
+	name[o] = '\0';
+	return o;
+}
+
+/* Parses a field holding one mailbox, with its display name. */
+int
+addr_parse_mailbox_name(const char *s, size_t len, const char *domain,
+    char **addr, char **name, int *bare, const char **errstr)
+{
+	struct addr_toks t = { NULL, 0, 0 };
+	struct addr_parser p;
+	char buf[ADDR_NAME_MAX + 1];
+	size_t o = 0, j;
+	int quoted = 0;
+	char *a = NULL;
+
+	*addr = NULL;
+	*name = NULL;
+	*bare = 0;
+	if (addr_lex(s, len, &t, errstr) == -1) {
+		free(t.v);
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	p.s = s;
+	p.t = t.v;
+	p.n = t.n;
+	p.domain = domain;
+	if (t.n == 0 || addr_is_group(&p) ||
+	    addr_parse_mailbox(&p, 0, 0, &a, errstr) == -1 || p.i < p.n) {
+		if (t.n == 0 || addr_is_group(&p) || p.i < p.n)
+			*errstr = "not exactly one mailbox";
+		free(a);
+		free(t.v);
+		free(p.bare_ends);
+		return -1;
+	}
+	*bare = p.nbare > 0;
+	free(p.bare_ends);
+	/* The phrase before '<', word by word, quotes removed. */
+	for (j = 0; j < t.n; j++) {
+		const struct addr_tok *k = &t.v[j];
+
+		if (k->type == ADDR_T_SPECIAL && k->c == '<')
+			break;
+	}
+	if (j < t.n) {
+		for (size_t w = 0; w < j; w++) {
+			const struct addr_tok *k = &t.v[w];
+			size_t b = 0, e = k->len;
+
+			if (k->type == ADDR_T_QSTR) {
+				b = 1;
+				e = k->len - 1;
+			}
+			if (o > 0 && o + 1 < sizeof(buf))
+				buf[o++] = ' ';
+			for (size_t i = b; i < e; i++) {
+				char c = s[k->off + i];
+
+				if (k->type == ADDR_T_QSTR && c == '\\' &&
+				    i + 1 < e)
+					c = s[k->off + ++i];
+				if (c == '\r' || c == '\n')
+					continue;
+				if (o + 1 < sizeof(buf))
+					buf[o++] = c == '\t' ? ' ' : c;
+			}
+		}
+		buf[o] = '\0';
+	} else {
+		/* "addr (Comment)": the first comment outside quotes. */
+		buf[0] = '\0';
+		for (size_t i = 0; i < len; i++) {
+			if (s[i] == '\\') {
+				i++;
+				continue;
+			}
+			if (s[i] == '"')
+				quoted = !quoted;
+			else if (s[i] == '(' && !quoted) {
+				o = addr_comment_text(s, len, i, buf,
+				    sizeof(buf));
+				break;
+			}
+		}
+	}
+	free(t.v);
+	while (o > 0 && buf[o - 1] == ' ')
+		buf[--o] = '\0';
+	*addr = a;
+	if (buf[strspn(buf, " ")] != '\0')
+		*name = xstrdup(buf + strspn(buf, " "));
+	return 0;
 }
 
 /* Parses a -f/-r sender. */
@@ -646,6 +858,9 @@ addr_parse_sender(const char *s, const char *domain, char **out,
 	p.n = t.n;
 	p.i = 0;
 	p.domain = domain;
+	p.flags = 0;
+	p.bare_ends = NULL;
+	p.nbare = p.capbare = 0;
 	if (addr_is_group(&p)) {
 		*errstr = "a group is not a sender address";
 		free(t.v);
@@ -653,8 +868,10 @@ addr_parse_sender(const char *s, const char *domain, char **out,
 	}
 	if (addr_parse_mailbox(&p, 0, 1, &a, errstr) == -1) {
 		free(t.v);
+		free(p.bare_ends);
 		return -1;
 	}
+	free(p.bare_ends);
 	if (p.i < p.n) {
 		*errstr = "more than one sender address";
 		free(a);

@@ -20,6 +20,10 @@
 #define ADDR_LOCAL_MAX 64
 #define ADDR_DOMAIN_MAX 255
 #define ADDR_PATH_MAX 256
+#define ADDR_NAME_MAX 256 /* display name bytes kept */
+
+/* Flags for addr_parse_list_ex(). */
+#define ADDR_F_KEEP_BARE 0x01 /* return bare local parts unqualified */
 
 struct addr_list {
 	char **v; /* owned array of owned strings */
@@ -56,6 +60,37 @@ int addr_parse_list(const char *s, size_t len, const char *domain,
  */
 int addr_parse_list_lenient(const char *s, size_t len, const char *domain,
     struct addr_list *out, size_t *nbad, const char **errstr);
+
+/*
+ * The general form of the two above: strict when nbad is NULL, lenient
+ * otherwise.  With ADDR_F_KEEP_BARE a bare local part ("root") is
+ * validated but returned as it is, without "@domain", so the caller can
+ * apply aliases before qualifying it.
+ */
+int addr_parse_list_ex(const char *s, size_t len, const char *domain, int flags,
+    struct addr_list *out, size_t *nbad, const char **errstr);
+
+/*
+ * For header rewriting: copies the address-list value s (len bytes,
+ * folding kept) into a new string *out (*outlen bytes, NUL-terminated)
+ * with "@domain" inserted right after every bare local part; comments,
+ * display names and white space are kept byte for byte.  Returns the
+ * number of insertions (0: *out is NULL and s needs no change), or -1
+ * when s does not parse strictly (then it is left alone).
+ */
+int addr_qualify_value(const char *s, size_t len, const char *domain,
+    char **out, size_t *outlen);
+
+/*
+ * Parses a field value holding exactly one mailbox (From:).  *addr gets
+ * the address (bare local parts qualified with domain; *bare is set when
+ * it had no domain), *name the display name: the phrase before '<' with
+ * quotes and escapes removed, or for "addr (Comment)" the comment's
+ * text, or NULL when there is neither.  Both are new strings.  Returns 0,
+ * or -1 with *errstr.
+ */
+int addr_parse_mailbox_name(const char *s, size_t len, const char *domain,
+    char **addr, char **name, int *bare, const char **errstr);
 
 /*
  * Parses one sender address as given to -f/-r: "<>" or "" gives "" (the

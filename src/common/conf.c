@@ -27,6 +27,7 @@
 #include <iniparser.h>
 #endif
 
+#include "common/addr.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
@@ -64,6 +65,8 @@ static const struct conf_key conf_keys[] = {
 	CK("relayq:hostname", CONF_STR, hostname, 0, 0),
 	CK("relayq:default_domain", CONF_STR, default_domain, 0, 0),
 	CK("relayq:aliases", CONF_STR, aliases, 0, 0),
+	CK("relayq:masquerade", CONF_STR, masquerade, 0, 0),
+	CK("relayq:allow_from_override", CONF_BOOL, allow_from_override, 0, 0),
 	CK("relayq:max_message_size", CONF_SIZE, max_message_size, 1024,
 	    (long long)1 << 34),
 	CK("relayq:max_recipients", CONF_LL, max_recipients, 1, 100000),
@@ -107,10 +110,17 @@ static const struct conf_key conf_keys[] = {
 	    3600),
 	CK("delivery:dot_timeout", CONF_DURATION, delivery_dot_timeout, 1,
 	    3600),
+	CK("delivery:data_block_timeout", CONF_DURATION,
+	    delivery_data_block_timeout, 1, 3600),
 	CK("delivery:idle_timeout", CONF_DURATION, delivery_idle_timeout, 1,
 	    3600),
 	CK("delivery:scan_interval", CONF_DURATION, delivery_scan_interval, 1,
 	    86400),
+	CK("delivery:delay_warning", CONF_DURATION, delivery_delay_warning, 0,
+	    86400 * 365),
+	CK("delivery:bounce_full_message", CONF_BOOL,
+	    delivery_bounce_full_message, 0, 0),
+	CK("delivery:bounce_copy_to", CONF_STR, delivery_bounce_copy_to, 0, 0),
 };
 
 static const char *conf_sections[] = { "relayq", "smarthost", "delivery" };
@@ -193,7 +203,9 @@ conf_defaults(struct conf *c)
 	c->hostname = xstrdup("");
 	c->default_domain = xstrdup("");
 	c->aliases = xstrdup("");
-	c->max_message_size = 50LL * 1024 * 1024;
+	c->masquerade = xstrdup("");
+	c->allow_from_override = 1;
+	c->max_message_size = 35LL * 1024 * 1024;
 	c->max_recipients = 1000;
 	c->smarthost_host = xstrdup("");
 	c->smarthost_port = 587;
@@ -220,8 +232,12 @@ conf_defaults(struct conf *c)
 	c->delivery_command_timeout = 300;
 	c->delivery_data_timeout = 120;
 	c->delivery_dot_timeout = 600;
+	c->delivery_data_block_timeout = 180;
 	c->delivery_idle_timeout = 10;
 	c->delivery_scan_interval = 300;
+	c->delivery_delay_warning = 0;
+	c->delivery_bounce_full_message = 0;
+	c->delivery_bounce_copy_to = xstrdup("");
 }
 
 /* Frees owned strings. */
@@ -386,6 +402,8 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 static int
 conf_finish(struct conf *c, struct rq_err *err)
 {
+	const char *errstr;
+
 	if (c->hostname[0] == '\0') {
 		free(c->hostname);
 		c->hostname = conf_host_fqdn();
@@ -409,6 +427,12 @@ conf_finish(struct conf *c, struct rq_err *err)
 	if (c->delivery_retry_max < c->delivery_retry_min) {
 		rq_err_set(err, "%s: delivery:retry_max is less than retry_min",
 		    c->path);
+		return -1;
+	}
+	if (c->delivery_bounce_copy_to[0] != '\0' &&
+	    addr_check(c->delivery_bounce_copy_to, &errstr) == -1) {
+		rq_err_set(err, "%s: delivery:bounce_copy_to: %s", c->path,
+		    errstr);
 		return -1;
 	}
 	return 0;

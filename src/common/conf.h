@@ -23,6 +23,8 @@ struct conf {
 	char *hostname;	      /* owned: EHLO and Message-ID domain, never "" */
 	char *default_domain; /* owned: qualifies bare local parts, never "" */
 	char *aliases;	      /* owned, may be "" */
+	char *masquerade;     /* owned: domain for local senders, or "" */
+	int allow_from_override;    /* users other than root may use -f */
 	long long max_message_size; /* bytes */
 	long long max_recipients;
 
@@ -52,11 +54,15 @@ struct conf {
 	long long delivery_max_queue_lifetime;
 	long long delivery_connect_timeout;
 	long long delivery_greeting_timeout;
-	long long delivery_command_timeout; /* MAIL, RCPT, others */
-	long long delivery_data_timeout;    /* DATA and each body chunk */
-	long long delivery_dot_timeout;	    /* end of data */
-	long long delivery_idle_timeout;    /* idle pooled session */
-	long long delivery_scan_interval;   /* fallback queue scan */
+	long long delivery_command_timeout;    /* MAIL, RCPT, others */
+	long long delivery_data_timeout;       /* DATA's 354 reply */
+	long long delivery_dot_timeout;	       /* end of data */
+	long long delivery_data_block_timeout; /* each body write */
+	long long delivery_idle_timeout;       /* idle pooled session */
+	long long delivery_scan_interval;      /* fallback queue scan */
+	long long delivery_delay_warning;      /* 0: no delay notice */
+	int delivery_bounce_full_message;      /* return the whole message */
+	char *delivery_bounce_copy_to;	       /* owned: operator copy, or "" */
 };
 
 /*

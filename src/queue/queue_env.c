@@ -16,14 +16,26 @@
  *	          KEY is one uppercase ASCII letter; LEN is the value's
  *	          length in decimal (1-7 digits, no sign, no leading zero
  *	          except "0"); VALUE is exactly LEN bytes of any value
- *	head    = I T U S R+ [F] B, in exactly this order:
+ *	head    = I T U S [D] [V] (R [N] [O])+ [F] B, in exactly this order:
  *	  I     the queue id, 20 uppercase hex digits (queue_id.h); it must
  *	        equal the file name (checked by queue_spool)
  *	  T     arrival time, decimal seconds since the epoch
  *	  U     submitting uid, decimal
  *	  S     envelope sender; empty value means the null sender <>
+ *	  D     optional DSN RET (RFC 3461): "FULL" or "HDRS"
+ *	  V     optional DSN ENVID, decoded: 1-100 printable US-ASCII
+ *	        bytes (0x21-0x7e); xtext-encoded only on the wire
  *	  R     one recipient per record, at least one, at most
  *	        QUEUE_ENV_RCPT_MAX
+ *	  N     optional, after its R: DSN NOTIFY, "NEVER" or a non-empty
+ *	        list of SUCCESS, FAILURE, DELAY in this order, comma-separated
+ *	  O     optional, after its R (and N): DSN ORCPT, decoded:
+ *	        "addr-type;address", 3-500 bytes of 0x20-0x7e, addr-type an
+ *	        atom of letters, digits and '-'
+ *	        (D, V, N and O were added after version 1 first shipped: a
+ *	        file without them is byte-for-byte what it always was, so
+ *	        old files stay readable; only mail submitted with DSN
+ *	        options carries them)
  *	  F     optional flags, comma-separated words in this order:
  *	        "8bit" (body has bytes >= 0x80), "smtputf8" (an address is
  *	        not ASCII); absent when no flag is set, never empty
@@ -54,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -375,6 +388,11 @@ queue_env_init(struct queue_env *e)
 	e->body_off = 0;
 	e->body_len = 0;
 	e->rcpt_cap = 0;
+	e->dsn_ret = NULL;
+	e->dsn_envid = NULL;
+	e->notify = NULL;
+	e->orcpt = NULL;
+	e->dsn_cap = 0;
 }
 
 /* Frees owned fields and re-initialises. */
@@ -382,11 +400,20 @@ void
 queue_env_free(struct queue_env *e)
 {
 	free(e->sender);
-	for (size_t i = 0; i < e->nrcpt; i++)
+	for (size_t i = 0; i < e->nrcpt; i++) {
 		free(e->rcpts[i]);
+		if (e->orcpt != NULL)
+			free(e->orcpt[i]);
+	}
 	free(e->rcpts);
+	free(e->dsn_ret);
+	free(e->dsn_envid);
+	free(e->notify);
+	free(e->orcpt);
 	queue_env_init(e);
 }
+
+static void queue_env_dsn_reserve(struct queue_env *e);
 
 /* Appends a recipient string, taking ownership; the count is checked. */
 static void
@@ -397,6 +424,8 @@ queue_env_push_rcpt(struct queue_env *e, char *rcpt_take)
 
 		e->rcpts = xreallocarray(e->rcpts, cap, sizeof(*e->rcpts));
 		e->rcpt_cap = cap;
+		if (e->notify != NULL)
+			queue_env_dsn_reserve(e);
 	}
 	e->rcpts[e->nrcpt++] = rcpt_take;
 }
@@ -416,6 +445,181 @@ queue_env_add_rcpt(struct queue_env *e, const char *rcpt)
 		return -1;
 	}
 	queue_env_push_rcpt(e, xstrdup(rcpt));
+	return 0;
+}
+
+/* Makes room for per-recipient DSN values up to rcpt_cap (zeroed). */
+static void
+queue_env_dsn_reserve(struct queue_env *e)
+{
+	size_t cap = e->rcpt_cap;
+
+	if (e->dsn_cap >= cap)
+		return;
+	e->notify = xreallocarray(e->notify, cap, sizeof(*e->notify));
+	e->orcpt = xreallocarray(e->orcpt, cap, sizeof(*e->orcpt));
+	for (size_t i = e->dsn_cap; i < cap; i++) {
+		e->notify[i] = 0;
+		e->orcpt[i] = NULL;
+	}
+	e->dsn_cap = cap;
+}
+
+/* Checks a NOTIFY set. */
+int
+queue_env_check_notify(unsigned notify)
+{
+	unsigned all = QUEUE_ENV_NOTIFY_NEVER | QUEUE_ENV_NOTIFY_SUCCESS |
+	    QUEUE_ENV_NOTIFY_FAILURE | QUEUE_ENV_NOTIFY_DELAY;
+
+	if (notify == 0 || (notify & ~all) != 0)
+		return -1;
+	if ((notify & QUEUE_ENV_NOTIFY_NEVER) &&
+	    notify != QUEUE_ENV_NOTIFY_NEVER)
+		return -1;
+	return 0;
+}
+
+/* Formats a NOTIFY set. */
+int
+queue_env_notify_text(unsigned notify, char *buf, size_t bufsz)
+{
+	static const struct {
+		unsigned bit;
+		const char *word;
+	} words[] = {
+		{ QUEUE_ENV_NOTIFY_NEVER, "NEVER" },
+		{ QUEUE_ENV_NOTIFY_SUCCESS, "SUCCESS" },
+		{ QUEUE_ENV_NOTIFY_FAILURE, "FAILURE" },
+		{ QUEUE_ENV_NOTIFY_DELAY, "DELAY" },
+	};
+
+	if (bufsz == 0 || queue_env_check_notify(notify) == -1)
+		return -1;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if ((notify & words[i].bit) == 0)
+			continue;
+		if ((buf[0] != '\0' && strlcat(buf, ",", bufsz) >= bufsz) ||
+		    strlcat(buf, words[i].word, bufsz) >= bufsz)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parses a NOTIFY list, case-insensitively. */
+int
+queue_env_parse_notify(const char *s, size_t len, unsigned *out)
+{
+	static const struct {
+		unsigned bit;
+		const char *word;
+	} words[] = {
+		{ QUEUE_ENV_NOTIFY_NEVER, "never" },
+		{ QUEUE_ENV_NOTIFY_SUCCESS, "success" },
+		{ QUEUE_ENV_NOTIFY_FAILURE, "failure" },
+		{ QUEUE_ENV_NOTIFY_DELAY, "delay" },
+	};
+	unsigned bits = 0;
+	size_t i = 0;
+
+	while (i <= len) {
+		size_t j = i, k;
+
+		while (j < len && s[j] != ',')
+			j++;
+		for (k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+			if (j - i == strlen(words[k].word) &&
+			    strncasecmp(s + i, words[k].word, j - i) == 0)
+				break;
+		if (k == sizeof(words) / sizeof(words[0]))
+			return -1;
+		bits |= words[k].bit;
+		i = j + 1;
+	}
+	if (queue_env_check_notify(bits) == -1)
+		return -1;
+	*out = bits;
+	return 0;
+}
+
+/* Checks an ENVID. */
+int
+queue_env_check_envid(const char *envid)
+{
+	size_t len = strlen(envid);
+
+	if (len == 0 || len > QUEUE_ENV_ENVID_MAX)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (envid[i] < 0x21 || envid[i] > 0x7e)
+			return -1;
+	return 0;
+}
+
+/* Checks an ORCPT: "type;address", printable ASCII. */
+int
+queue_env_check_orcpt(const char *orcpt)
+{
+	size_t len = strlen(orcpt), semi;
+
+	if (len < 3 || len > QUEUE_ENV_ORCPT_MAX)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (orcpt[i] < 0x20 || orcpt[i] > 0x7e)
+			return -1;
+	semi = strcspn(orcpt, ";");
+	if (semi == 0 || semi >= len - 1)
+		return -1;
+	for (size_t i = 0; i < semi; i++) {
+		char c = orcpt[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '-'))
+			return -1;
+	}
+	return 0;
+}
+
+/* Sets the message's DSN RET and ENVID. */
+int
+queue_env_set_dsn(struct queue_env *e, const char *ret, const char *envid)
+{
+	if ((ret != NULL && strcasecmp(ret, "FULL") != 0 &&
+		strcasecmp(ret, "HDRS") != 0) ||
+	    (envid != NULL && queue_env_check_envid(envid) == -1)) {
+		errno = EINVAL;
+		return -1;
+	}
+	free(e->dsn_ret);
+	free(e->dsn_envid);
+	e->dsn_ret = NULL;
+	e->dsn_envid = NULL;
+	if (ret != NULL)
+		e->dsn_ret =
+		    xstrdup(strcasecmp(ret, "FULL") == 0 ? "FULL" : "HDRS");
+	if (envid != NULL)
+		e->dsn_envid = xstrdup(envid);
+	return 0;
+}
+
+/* Appends a recipient with DSN parameters. */
+int
+queue_env_add_rcpt_dsn(struct queue_env *e, const char *rcpt, unsigned notify,
+    const char *orcpt)
+{
+	if ((notify != 0 && queue_env_check_notify(notify) == -1) ||
+	    (orcpt != NULL && queue_env_check_orcpt(orcpt) == -1)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (queue_env_add_rcpt(e, rcpt) == -1)
+		return -1;
+	if (notify == 0 && orcpt == NULL)
+		return 0;
+	queue_env_dsn_reserve(e);
+	e->notify[e->nrcpt - 1] = notify;
+	e->orcpt[e->nrcpt - 1] = orcpt != NULL ? xstrdup(orcpt) : NULL;
 	return 0;
 }
 
@@ -567,9 +771,24 @@ queue_env_format_head(const struct queue_env *e, char **bufp, size_t *lenp,
 		*errstr = "too many recipients";
 		return -1;
 	}
-	for (size_t i = 0; i < e->nrcpt; i++)
+	for (size_t i = 0; i < e->nrcpt; i++) {
 		if (queue_env_check_addr(e->rcpts[i], 0, errstr) == -1)
 			return -1;
+		if ((e->notify != NULL && e->notify[i] != 0 &&
+			queue_env_check_notify(e->notify[i]) == -1) ||
+		    (e->orcpt != NULL && e->orcpt[i] != NULL &&
+			queue_env_check_orcpt(e->orcpt[i]) == -1)) {
+			*errstr = "invalid DSN recipient parameter";
+			return -1;
+		}
+	}
+	if ((e->dsn_ret != NULL && strcmp(e->dsn_ret, "FULL") != 0 &&
+		strcmp(e->dsn_ret, "HDRS") != 0) ||
+	    (e->dsn_envid != NULL &&
+		queue_env_check_envid(e->dsn_envid) == -1)) {
+		*errstr = "invalid DSN parameter";
+		return -1;
+	}
 	if (queue_env_flags_text(e->flags, flags, sizeof(flags)) == -1) {
 		*errstr = "unknown flag";
 		return -1;
@@ -582,10 +801,28 @@ queue_env_format_head(const struct queue_env *e, char **bufp, size_t *lenp,
 	    queue_env_put_num(&b, 'U', (unsigned long long)e->uid) == -1 ||
 	    queue_env_put(&b, 'S', e->sender, strlen(e->sender)) == -1)
 		goto toolarge;
-	for (size_t i = 0; i < e->nrcpt; i++)
+	if (e->dsn_ret != NULL &&
+	    queue_env_put(&b, 'D', e->dsn_ret, strlen(e->dsn_ret)) == -1)
+		goto toolarge;
+	if (e->dsn_envid != NULL &&
+	    queue_env_put(&b, 'V', e->dsn_envid, strlen(e->dsn_envid)) == -1)
+		goto toolarge;
+	for (size_t i = 0; i < e->nrcpt; i++) {
+		char nt[QUEUE_ENV_FLAGS_MAX];
+
 		if (queue_env_put(&b, 'R', e->rcpts[i], strlen(e->rcpts[i])) ==
 		    -1)
 			goto toolarge;
+		if (e->notify != NULL && e->notify[i] != 0 &&
+		    (queue_env_notify_text(e->notify[i], nt, sizeof(nt)) ==
+			    -1 ||
+			queue_env_put(&b, 'N', nt, strlen(nt)) == -1))
+			goto toolarge;
+		if (e->orcpt != NULL && e->orcpt[i] != NULL &&
+		    queue_env_put(&b, 'O', e->orcpt[i], strlen(e->orcpt[i])) ==
+			-1)
+			goto toolarge;
+	}
 	if (flags[0] != '\0' &&
 	    queue_env_put(&b, 'F', flags, strlen(flags)) == -1)
 		goto toolarge;
@@ -845,24 +1082,50 @@ queue_env_rec_flags(const struct queue_env_rec *r, unsigned *flags)
 }
 
 /*
- * Returns the step after a record with key at step, or -1 when the key
- * is not allowed there.  Steps: 0 before I, 1 T, 2 U, 3 S, 4 first R,
- * 5 more R or F or B, 6 B after F, 7 done.
+ * Returns the step after a record with key, or -1 when the key is not
+ * allowed there.  The step is the previous record's key (0 before the
+ * first); 'B' means done.
  */
 static int
 queue_env_next_step(int step, char key)
 {
-	static const char order[] = "ITUSR";
+	static const struct {
+		char after;
+		const char *allowed;
+	} order[] = {
+		{ 0, "I" },
+		{ 'I', "T" },
+		{ 'T', "U" },
+		{ 'U', "S" },
+		{ 'S', "DVR" },
+		{ 'D', "VR" },
+		{ 'V', "R" },
+		{ 'R', "RNOFB" },
+		{ 'N', "ROFB" },
+		{ 'O', "RFB" },
+		{ 'F', "B" },
+	};
 
-	if (step < 5)
-		return key == order[step] ? step + 1 : -1;
-	if (step == 5 && key == 'R')
-		return 5;
-	if (step == 5 && key == 'F')
-		return 6;
-	if ((step == 5 || step == 6) && key == 'B')
-		return 7;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (order[i].after == step)
+			return strchr(order[i].allowed, key) != NULL ? key : -1;
 	return -1;
+}
+
+/* Copies a printable DSN value and checks it with check. */
+static char *
+queue_env_rec_text(const struct queue_env_rec *r, int (*check)(const char *))
+{
+	char *v;
+
+	if (memchr(r->val, '\0', r->len) != NULL)
+		return NULL;
+	v = xstrndup(r->val, r->len);
+	if (check(v) == -1) {
+		free(v);
+		return NULL;
+	}
+	return v;
 }
 
 /* Applies one head record to e; step tracks the required order. */
@@ -873,7 +1136,7 @@ queue_env_apply(struct queue_env *e, const struct queue_env_rec *r, int *step,
 	char *s;
 	int next;
 
-	if (strchr("ITUSRFB", r->key) == NULL) {
+	if (strchr("ITUSDVRNOFB", r->key) == NULL) {
 		*errstr = "unknown record";
 		return -1;
 	}
@@ -907,6 +1170,38 @@ queue_env_apply(struct queue_env *e, const struct queue_env_rec *r, int *step,
 		if ((s = queue_env_rec_addr(r, 0, errstr)) == NULL)
 			return -1;
 		queue_env_push_rcpt(e, s);
+		return 0;
+	case 'D':
+		*errstr = "invalid DSN RET";
+		if ((r->len != 4 ||
+			(memcmp(r->val, "FULL", 4) != 0 &&
+			    memcmp(r->val, "HDRS", 4) != 0)))
+			return -1;
+		e->dsn_ret = xstrndup(r->val, r->len);
+		return 0;
+	case 'V':
+		*errstr = "invalid DSN ENVID";
+		e->dsn_envid = queue_env_rec_text(r, queue_env_check_envid);
+		return e->dsn_envid != NULL ? 0 : -1;
+	case 'N': {
+		char want[QUEUE_ENV_FLAGS_MAX];
+		unsigned n;
+
+		*errstr = "invalid DSN NOTIFY";
+		if (queue_env_parse_notify(r->val, r->len, &n) == -1 ||
+		    queue_env_notify_text(n, want, sizeof(want)) == -1 ||
+		    strlen(want) != r->len || memcmp(want, r->val, r->len) != 0)
+			return -1;
+		queue_env_dsn_reserve(e);
+		e->notify[e->nrcpt - 1] = n;
+		return 0;
+	}
+	case 'O':
+		*errstr = "invalid DSN ORCPT";
+		if ((s = queue_env_rec_text(r, queue_env_check_orcpt)) == NULL)
+			return -1;
+		queue_env_dsn_reserve(e);
+		e->orcpt[e->nrcpt - 1] = s;
 		return 0;
 	case 'F':
 		*errstr = "invalid flags";
@@ -947,7 +1242,7 @@ queue_env_parse_head(struct queue_env *e, const char *data, size_t avail,
 	}
 	lim = avail > QUEUE_ENV_HEADER_MAX ? QUEUE_ENV_HEADER_MAX : avail;
 	off = QUEUE_ENV_MAGIC_LEN;
-	while (step != 7) {
+	while (step != 'B') {
 		pr = queue_env_rec_get(data, lim, &off, QUEUE_ENV_REC_MAX, &r,
 		    errstr);
 		if (pr == QUEUE_ENV_PR_MORE && lim == QUEUE_ENV_HEADER_MAX) {

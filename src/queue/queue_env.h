@@ -7,7 +7,9 @@
  *
  *	RELAYQ 1\n
  *	I20:<id>\n  T<n>:<arrival>\n  U<n>:<uid>\n  S<n>:<sender>\n
- *	R<n>:<recipient>\n ...  F<n>:<flags>\n
+ *	[D<n>:<ret>\n] [V<n>:<envid>\n]
+ *	R<n>:<recipient>\n [N<n>:<notify>\n] [O<n>:<orcpt>\n] ...
+ *	F<n>:<flags>\n
  *	B0:\n
  *	<body: CRLF lines, already dot-stuffed, ending in CRLF>
  *	E<n>:<body length> <crc32 hex>\n
@@ -36,6 +38,14 @@
 #define QUEUE_ENV_F_8BIT 0x01	  /* body has bytes >= 0x80 */
 #define QUEUE_ENV_F_SMTPUTF8 0x02 /* an address is not ASCII */
 
+/* RFC 3461 NOTIFY per recipient (N record); 0 means not given. */
+#define QUEUE_ENV_NOTIFY_NEVER 0x01
+#define QUEUE_ENV_NOTIFY_SUCCESS 0x02
+#define QUEUE_ENV_NOTIFY_FAILURE 0x04
+#define QUEUE_ENV_NOTIFY_DELAY 0x08
+#define QUEUE_ENV_ENVID_MAX 100 /* RFC 3461 section 4.4 */
+#define QUEUE_ENV_ORCPT_MAX 500 /* RFC 3461 section 4.2 */
+
 struct queue_env {
 	char id[QUEUE_ID_LEN + 1];
 	long long arrival; /* seconds since the epoch */
@@ -47,6 +57,12 @@ struct queue_env {
 	uint64_t body_off; /* offset of the body in the file (reader) */
 	uint64_t body_len; /* body bytes, excluding the final ".\r\n" */
 	size_t rcpt_cap;   /* allocated slots in rcpts */
+	/* DSN (RFC 3461), all optional; NULL/0 when not given. */
+	char *dsn_ret;	  /* owned: "FULL" or "HDRS" (D record) */
+	char *dsn_envid;  /* owned: ENVID, decoded (V record) */
+	unsigned *notify; /* owned: per recipient, or NULL for none */
+	char **orcpt;	  /* owned: per recipient "type;addr" or NULL */
+	size_t dsn_cap;	  /* allocated slots in notify and orcpt */
 };
 
 /*
@@ -66,6 +82,29 @@ void queue_env_init(struct queue_env *e);
 void queue_env_free(struct queue_env *e);
 /* Appends a recipient copy.  Returns 0, or -1 if invalid/too many. */
 int queue_env_add_rcpt(struct queue_env *e, const char *rcpt) RQ_WUR;
+/*
+ * Appends a recipient with its DSN parameters: notify is a set of
+ * QUEUE_ENV_NOTIFY_* bits (0: none; NEVER only alone), orcpt the
+ * decoded original recipient "addr-type;address" (NULL: none).
+ * Returns 0, or -1 (errno EINVAL) when a value is invalid.
+ */
+int queue_env_add_rcpt_dsn(struct queue_env *e, const char *rcpt,
+    unsigned notify, const char *orcpt) RQ_WUR;
+/*
+ * Sets the message's DSN parameters (copied): ret "FULL" or "HDRS"
+ * (any case; NULL: none), envid 1-100 printable US-ASCII (NULL: none).
+ * Returns 0, or -1 (errno EINVAL) when a value is invalid.
+ */
+int queue_env_set_dsn(struct queue_env *e, const char *ret, const char *envid)
+    RQ_WUR;
+/* Checks a NOTIFY set, an ENVID and an ORCPT value; 0 when valid. */
+int queue_env_check_notify(unsigned notify);
+int queue_env_check_envid(const char *envid);
+int queue_env_check_orcpt(const char *orcpt);
+/* Parses "never" or a list of success, failure, delay (any case). */
+int queue_env_parse_notify(const char *s, size_t len, unsigned *out);
+/* Formats a NOTIFY set as RFC 3461 text ("SUCCESS,FAILURE") into buf. */
+int queue_env_notify_text(unsigned notify, char *buf, size_t bufsz);
 
 /*
  * Checks an envelope address as stored: at most QUEUE_ENV_ADDR_MAX bytes,

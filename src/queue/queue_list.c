@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * The mailq listing.  It merges the sorted ids of incoming/ and queue/
+ * The mailq listing.  Per message: id, size, arrival and sender, the
+ * last error, an attempts line (count, last and next attempt, whether
+ * the delay notice went out), then each recipient with its state and
+ * last reply.  It merges the sorted ids of incoming/ and queue/
  * (an id seen in both, because relayqd moved it between the two scans,
  * is listed once), reads each envelope without the body CRC, and reads
  * the state file without side effects.  It never moves, locks or
@@ -61,35 +64,86 @@ queue_list_unreadable(FILE *out, const char *id, const char *why,
 	tot->requests++;
 }
 
-/* Prints the recipients of a message according to its state. */
+/* Formats a time like the arrival column; "?" when it cannot. */
+static void
+queue_list_time(long long secs, char *buf, size_t bufsz)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, bufsz, "%a %b %e %H:%M:%S", &tm) == 0)
+		(void)strlcpy(buf, "?", bufsz);
+}
+
+/* Prints the attempts line: how many, the last and the next one. */
+static void
+queue_list_attempts(FILE *out, const struct queue_state *s)
+{
+	char last[32], next[32], line[160];
+
+	if (s->tries == 0 && s->next_try == 0) {
+		queue_list_line(out, "", "(no attempt yet)", "");
+		return;
+	}
+	queue_list_time(s->last_try, last, sizeof(last));
+	if (s->next_try <= (long long)time(NULL))
+		(void)strlcpy(next, "now", sizeof(next));
+	else
+		queue_list_time(s->next_try, next, sizeof(next));
+	(void)snprintf(line, sizeof(line),
+	    "(attempts: %u, last: %s, next: %s%s)", s->tries,
+	    s->tries > 0 ? last : "none", next,
+	    s->warned != 0 ? ", delay notice sent" : "");
+	queue_list_line(out, "", line, "");
+}
+
+/*
+ * Prints the recipients of a message with their state: pending ones
+ * always ("deferred" once a reply was recorded), failed ones always,
+ * delivered ones only with QUEUE_LIST_ALL_RCPTS (otherwise counted).
+ * The last reply follows on its own line, unless it is the message's
+ * last error already shown above.
+ */
 static void
 queue_list_rcpts(FILE *out, const struct queue_env *e,
     const struct queue_state *s, int flags)
 {
+	size_t ndone = 0;
+	char line[64];
+
 	for (size_t i = 0; i < e->nrcpt; i++) {
 		const char *reply = s->rcpt_reply[i];
+		int has_reply = reply != NULL && *reply != '\0';
 
 		switch (s->rcpt_st[i]) {
 		case QUEUE_RCPT_PENDING:
-			if (reply != NULL && *reply != '\0' &&
-			    strcmp(reply, s->last_error) != 0)
-				queue_list_line(out, "(", reply, ")");
-			queue_list_line(out, "", e->rcpts[i], "");
+			queue_list_line(out, "", e->rcpts[i],
+			    has_reply ? "  (deferred)" : "  (pending)");
+			if (has_reply && strcmp(reply, s->last_error) != 0)
+				queue_list_line(out, "  (", reply, ")");
 			break;
 		case QUEUE_RCPT_DONE:
-			if (flags & QUEUE_LIST_ALL_RCPTS)
-				queue_list_line(out, "", e->rcpts[i],
-				    "  (delivered)");
+			if (!(flags & QUEUE_LIST_ALL_RCPTS)) {
+				ndone++;
+				break;
+			}
+			queue_list_line(out, "", e->rcpts[i], "  (delivered)");
+			if (has_reply)
+				queue_list_line(out, "  (", reply, ")");
 			break;
 		default:
-			if (flags & QUEUE_LIST_ALL_RCPTS) {
-				queue_list_line(out, "", e->rcpts[i],
-				    "  (failed)");
-				if (reply != NULL && *reply != '\0')
-					queue_list_line(out, "(", reply, ")");
-			}
+			queue_list_line(out, "", e->rcpts[i], "  (failed)");
+			if (has_reply)
+				queue_list_line(out, "  (", reply, ")");
 			break;
 		}
+	}
+	if (ndone > 0) {
+		(void)snprintf(line, sizeof(line),
+		    "(%zu recipient%s delivered)", ndone,
+		    ndone == 1 ? "" : "s");
+		queue_list_line(out, "", line, "");
 	}
 }
 
@@ -126,6 +180,7 @@ queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
 		queue_list_line(out, "(state unreadable: ", staterr, ")");
 	if (*s.last_error != '\0')
 		queue_list_line(out, "(", s.last_error, ")");
+	queue_list_attempts(out, &s);
 	queue_list_rcpts(out, &e, &s, flags);
 	fputc('\n', out);
 	tot->bytes += e.body_len;

@@ -24,10 +24,20 @@
  *	-Queue ID-            --Size-- ----Arrival Time--- -Sender/Recipient--
  *	0194A3F2C0004D1E2A7B!     1234 Sat Nov 28 19:52:36  alice@example.org
  *	                                                    (last error)
- *	                                                    bob@example.net
+ *	    (attempts: 3, last: Sat Nov 28 19:58:36, next: Sat Nov 28 20:02:36)
+ *	                                                    bob@example.net  (deferred)
+ *	                                                    carol@example.net  (failed)
+ *	                                                      (550 5.1.1 no such user)
+ *	                                                    (1 recipient delivered)
  *
  *	-- 2 Kbytes in 1 Request.
  *
+ * (The attempts line is indented like the others.)  Recipient states:
+ * pending (no attempt yet), deferred (retried later; its last reply
+ * follows unless it is the last error), failed (bounced), delivered
+ * (only listed with QUEUE_LIST_ALL_RCPTS, otherwise counted).  The next
+ * attempt is "now" when it is due; a smarthost that is down can still
+ * hold it back (relayqd probes it first).
  * '!' after the id marks a message on hold; the size is the message's
  * size in bytes (wire form); the null sender is shown as MAILER-DAEMON.
  * A file that cannot be read or parsed is shown as "<id> (unreadable:

@@ -56,6 +56,7 @@ static const char *const queue_spool_names[QUEUE_DIR_COUNT] = {
 	[QUEUE_DIR_QUEUE] = "queue",
 	[QUEUE_DIR_STATE] = "state",
 	[QUEUE_DIR_CORRUPT] = "corrupt",
+	[QUEUE_DIR_FAILED] = "failed",
 };
 
 static const mode_t queue_spool_modes[QUEUE_DIR_COUNT] = {
@@ -64,6 +65,7 @@ static const mode_t queue_spool_modes[QUEUE_DIR_COUNT] = {
 	[QUEUE_DIR_QUEUE] = 0750,
 	[QUEUE_DIR_STATE] = 0750,
 	[QUEUE_DIR_CORRUPT] = 0700,
+	[QUEUE_DIR_FAILED] = 0750,
 };
 
 /* Returns the name of a spool directory. */
@@ -1114,4 +1116,40 @@ queue_spool_remove(struct queue_spool *sp, const char *id)
 		return -1;
 	}
 	return queue_spool_sync_dir(sp, QUEUE_DIR_STATE);
+}
+
+/* Moves queue/<id> and its state into failed/. */
+int
+queue_spool_fail(struct queue_spool *sp, const char *id)
+{
+	char target[QUEUE_ID_LEN + sizeof(".state")];
+
+	if (!queue_id_is_valid(id) ||
+	    rq_snprintf(target, sizeof(target), "%s.state", id) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sp->dirfd[QUEUE_DIR_QUEUE] == -1 ||
+	    sp->dirfd[QUEUE_DIR_STATE] == -1 ||
+	    sp->dirfd[QUEUE_DIR_FAILED] == -1) {
+		errno = EBADF;
+		return -1;
+	}
+	if (queue_spool_move(sp->dirfd[QUEUE_DIR_QUEUE], id,
+		sp->dirfd[QUEUE_DIR_FAILED], id, QUEUE_SPOOL_FB_CHECK) == -1)
+		return -1;
+	if (queue_spool_sync_dir(sp, QUEUE_DIR_FAILED) == -1 ||
+	    queue_spool_sync_dir(sp, QUEUE_DIR_QUEUE) == -1)
+		return -1;
+	/* The state only explains the failure: a clash replaces it. */
+	if (renameat(sp->dirfd[QUEUE_DIR_STATE], id,
+		sp->dirfd[QUEUE_DIR_FAILED], target) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return -1;
+	}
+	if (queue_spool_sync_dir(sp, QUEUE_DIR_FAILED) == -1 ||
+	    queue_spool_sync_dir(sp, QUEUE_DIR_STATE) == -1)
+		return -1;
+	return 0;
 }

@@ -9,6 +9,7 @@
  *	queue/     accepted message files, owned by relayqd (0750)
  *	state/     per-message delivery state, queue_state (0750)
  *	corrupt/   quarantined files that failed validation (0700)
+ *	failed/    undeliverable null-sender mail, never bounced (0750)
  *	lock       flock'd by the one relayqd running on this spool (0600)
  *	wake       FIFO: one byte written here wakes relayqd (0620)
  *
@@ -55,6 +56,7 @@ enum queue_dir {
 	QUEUE_DIR_QUEUE,
 	QUEUE_DIR_STATE,
 	QUEUE_DIR_CORRUPT,
+	QUEUE_DIR_FAILED,
 	QUEUE_DIR_COUNT
 };
 
@@ -205,6 +207,16 @@ int queue_spool_save_state(struct queue_spool *sp, const struct queue_state *s)
  * fsyncing each directory.  Returns 0 or -1.
  */
 int queue_spool_remove(struct queue_spool *sp, const char *id) RQ_WUR;
+
+/*
+ * Moves queue/<id> to failed/<id>, then state/<id> (when there is one)
+ * to failed/<id>.state, fsyncing each directory: the end of a message
+ * that failed and must not be bounced (its sender is <>).  Nothing in
+ * failed/ is ever delivered or removed by relayqd.  Returns 0, or -1
+ * with errno (EEXIST when failed/<id> exists already; the message then
+ * stays in queue/).
+ */
+int queue_spool_fail(struct queue_spool *sp, const char *id) RQ_WUR;
 
 /*
  * Moves <dir>/<name> into corrupt/ (a symlink is moved, not followed).

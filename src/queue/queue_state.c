@@ -7,16 +7,18 @@
  * every text stored here is one printable ASCII line (server replies are
  * hostile, see CVE-2020-8794), and a reader accepts a file only when its
  * closing checksum record covers every byte before it, so a torn write
- * is always rejected.  Format version 1, using the record encoding of
+ * is always rejected.  Format version 2, using the record encoding of
  * queue_env.c (K<len>:<value>\n):
  *
- *	magic   "RELAYQ-STATE 1\n"
+ *	magic   "RELAYQ-STATE 2\n"
  *	I20:<id>                 the queue id
  *	N<n>:<tries>             attempts so far (<= UINT_MAX)
  *	A<n>:<first_try>         seconds since the epoch, 0 if none
  *	L<n>:<last_try>          seconds since the epoch, 0 if none
  *	W<n>:<next_try>          seconds since the epoch, 0 means now
  *	H1:<0|1>                 operator hold
+ *	D<n>:<warned>            when the delay notice was queued, seconds
+ *	                         since the epoch, 0 if none (version 2)
  *	X<n>:<last error>        printable text, may be empty
  *	P<n>:<idx> <st>[ <reply>]  one per recipient, idx 0, 1, ... in
  *	                         order, for every recipient of the message;
@@ -28,7 +30,9 @@
  *
  * Records appear in exactly this order; numbers are as in queue_env.c;
  * texts are at most QUEUE_STATE_TEXT_MAX bytes without control
- * characters.  The same text is in doc/queue-format.md.
+ * characters.  Version 1 ("RELAYQ-STATE 1\n") is the same without the D
+ * record; it is still read (warned = 0) and rewritten as version 2.  The
+ * same text is in doc/queue-format.md.
  */
 #include "config.h"
 
@@ -66,6 +70,7 @@ queue_state_init(struct queue_state *s, const char *id, size_t nrcpt)
 	s->tries = 0;
 	s->first_try = s->last_try = s->next_try = 0;
 	s->held = 0;
+	s->warned = 0;
 	s->last_error = xstrdup("");
 	s->nrcpt = nrcpt;
 	s->rcpt_st = xmalloc(nrcpt);
@@ -195,7 +200,7 @@ queue_state_format(const struct queue_state *s, char **bufp, size_t *lenp)
 	int n;
 
 	if (!queue_id_is_valid(s->id) || s->first_try < 0 || s->last_try < 0 ||
-	    s->next_try < 0 || s->nrcpt > QUEUE_ENV_RCPT_MAX ||
+	    s->next_try < 0 || s->warned < 0 || s->nrcpt > QUEUE_ENV_RCPT_MAX ||
 	    s->last_error == NULL || !queue_state_text_is_valid(s->last_error))
 		goto invalid;
 	for (size_t i = 0; i < s->nrcpt; i++)
@@ -215,6 +220,7 @@ queue_state_format(const struct queue_state *s, char **bufp, size_t *lenp)
 	    queue_state_put_num(&b, 'W', (unsigned long long)s->next_try) ==
 		-1 ||
 	    queue_state_put(&b, 'H', s->held ? "1" : "0", 1) == -1 ||
+	    queue_state_put_num(&b, 'D', (unsigned long long)s->warned) == -1 ||
 	    queue_state_put(&b, 'X', s->last_error, strlen(s->last_error)) ==
 		-1)
 		goto toolarge;
@@ -292,10 +298,10 @@ queue_state_num(const struct queue_env_rec *r, char key, long long max,
 	return 0;
 }
 
-/* Parses the fixed records I N A L W H X. */
+/* Parses the fixed records I N A L W H [D] X; D only when version > 1. */
 static int
 queue_state_parse_fixed(struct queue_state *s, const char *data, size_t size,
-    size_t *off, const char **errstr)
+    size_t *off, int version, const char **errstr)
 {
 	struct queue_env_rec r;
 	long long v;
@@ -330,6 +336,11 @@ queue_state_parse_fixed(struct queue_state *s, const char *data, size_t size,
 	    queue_state_num(&r, 'H', 1, &v, errstr) == -1)
 		return -1;
 	s->held = (int)v;
+	if (version > 1 &&
+	    (queue_env_record(data, size, off, QUEUE_STATE_NUM_MAX, &r,
+		 errstr) == -1 ||
+		queue_state_num(&r, 'D', LLONG_MAX, &s->warned, errstr) == -1))
+		return -1;
 	if (queue_env_record(data, size, off, QUEUE_STATE_TEXT_MAX, &r,
 		errstr) == -1)
 		return -1;
@@ -353,6 +364,7 @@ queue_state_parse(struct queue_state *s, const char *data, size_t size,
 	struct queue_env_rec r;
 	size_t off = QUEUE_STATE_MAGIC_LEN, i = 0, e_off;
 	unsigned long want = 0;
+	int version;
 
 	queue_state_init(s, "", nrcpt <= QUEUE_ENV_RCPT_MAX ? nrcpt : 0);
 	if (nrcpt > QUEUE_ENV_RCPT_MAX) {
@@ -363,12 +375,17 @@ queue_state_parse(struct queue_state *s, const char *data, size_t size,
 		*errstr = "state file too large";
 		goto bad;
 	}
-	if (size < QUEUE_STATE_MAGIC_LEN ||
-	    memcmp(data, QUEUE_STATE_MAGIC, QUEUE_STATE_MAGIC_LEN) != 0) {
+	if (size >= QUEUE_STATE_MAGIC_LEN &&
+	    memcmp(data, QUEUE_STATE_MAGIC, QUEUE_STATE_MAGIC_LEN) == 0)
+		version = 2;
+	else if (size >= QUEUE_STATE_MAGIC_LEN &&
+	    memcmp(data, QUEUE_STATE_MAGIC_V1, QUEUE_STATE_MAGIC_LEN) == 0)
+		version = 1;
+	else {
 		*errstr = "bad magic";
 		goto bad;
 	}
-	if (queue_state_parse_fixed(s, data, size, &off, errstr) == -1)
+	if (queue_state_parse_fixed(s, data, size, &off, version, errstr) == -1)
 		goto bad;
 	for (;;) {
 		e_off = off;

@@ -15,7 +15,8 @@
 #include "common/compat.h"
 #include "queue/queue_id.h"
 
-#define QUEUE_STATE_MAGIC "RELAYQ-STATE 1\n"
+#define QUEUE_STATE_MAGIC "RELAYQ-STATE 2\n"
+#define QUEUE_STATE_MAGIC_V1 "RELAYQ-STATE 1\n" /* read, never written */
 #define QUEUE_STATE_TEXT_MAX 512 /* last error and replies, bytes */
 #define QUEUE_STATE_SIZE_MAX (64 * 1024 * 1024) /* whole file bound */
 
@@ -32,6 +33,7 @@ struct queue_state {
 	long long last_try;  /* seconds, 0 if none */
 	long long next_try;  /* seconds, 0 means now */
 	int held;	     /* nonzero: operator hold */
+	long long warned;    /* delay notice queued at (seconds), 0 if none */
 	char *last_error;    /* owned, "" if none */
 	size_t nrcpt;
 	char *rcpt_st;	   /* owned, nrcpt bytes of enum queue_rcpt_st */

@@ -6,8 +6,23 @@
  * of set-up.  This file also holds the dispatcher: it picks up new mail
  * from incoming/ (on a poke through the wake FIFO, and on a slow periodic
  * scan as a fallback), hands due messages to idle sessions and opens new
- * sessions up to max_connections.  When the smarthost is down only one
- * probe session runs, at the destination's retry time.
+ * sessions up to max_connections.  When the smarthost is down (see
+ * relayqd_outcome_host_down) no session is opened except one probe at a
+ * time, at the destination's own retry time; due messages simply wait
+ * in the scheduler, so a dead smarthost costs one connection per probe
+ * interval, not one per message.  The probe carries a real message; when
+ * it gets as far as the ready state every waiting message is due and the
+ * queue drains over max_connections sessions.  New mail lets the probe
+ * start at once unless one started less than retry_min ago; `relayq
+ * flush` (the FIFO byte 'F') and SIGUSR1 always do, at most one per
+ * RELAYQD_WAKE_GAP.  Still one probe at a time, so a burst of new mail
+ * or of flushes cannot storm the smarthost.
+ *
+ * Start-up rebuilds the scheduler from queue/: each message is due at
+ * the next_try saved in its state file (now when it has none), so a
+ * restart keeps the schedule.  The periodic scan also sweeps waiting
+ * messages for expiry and the delay notice (relayqd_outcome_sweep),
+ * which matters while the smarthost is down and nothing is attempted.
  *
  * Signals: SIGTERM/SIGINT exit cleanly (in-flight messages stay queued),
  * SIGHUP reloads the configuration, SIGUSR1 retries everything now.
@@ -36,11 +51,17 @@
 #include "queue/queue_scan.h"
 #include "relayqd/relayqd_conn.h"
 #include "relayqd/relayqd_auth.h"
+#include "relayqd/relayqd_msg.h"
+#include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_tls.h"
+#include "relayqd/relayqd_verbose.h"
+#include "relayqd/relayqd_wake.h"
 
 /* Temporary files older than this are left-overs of a dead writer. */
 #define RELAYQD_TMP_MAX_AGE 3600
+/* Flushes start a probe of a smarthost that is down at most this often. */
+#define RELAYQD_WAKE_GAP 1
 
 /* Current time in seconds. */
 long long
@@ -60,16 +81,34 @@ relayqd_kick(struct relayd *rd)
 		event_active(rd->ev_kick, EV_TIMEOUT, 0);
 }
 
-/* Accepts every file waiting in incoming/ and schedules it now. */
+/*
+ * A wake-up: when the smarthost is down and no probe runs, the next probe
+ * may start now, unless one started less than gap seconds ago.
+ */
 static void
+relayqd_wake_host(struct relayd *rd, long long now, long long gap)
+{
+	if (!rd->host_down || rd->host_probing || rd->host_down_until <= now ||
+	    now - rd->host_last_probe < gap)
+		return;
+	log_info("smarthost %s: woken up, probing now instead of in %llds",
+	    rd->conf.smarthost_host, rd->host_down_until - now);
+	rd->host_down_until = now;
+}
+
+/*
+ * Accepts every file waiting in incoming/ and schedules it now.  Returns
+ * the number accepted.
+ */
+static size_t
 relayqd_pickup(struct relayd *rd)
 {
 	struct queue_idlist l;
-	size_t nbad = 0;
+	size_t nbad = 0, naccepted = 0;
 
 	if (queue_scan_dir(&rd->spool, QUEUE_DIR_INCOMING, &l, &nbad) == -1) {
 		log_warn("cannot scan %s/incoming", rd->spool.path);
-		return;
+		return 0;
 	}
 	if (nbad > 0)
 		log_warnx("%zu unexpected names in incoming/ ignored", nbad);
@@ -87,20 +126,62 @@ relayqd_pickup(struct relayd *rd)
 		}
 		log_debug("%s: accepted", l.ids[i]);
 		relayqd_sched_add(rd->sched, l.ids[i], relayqd_now());
+		naccepted++;
 	}
 	queue_idlist_free(&l);
+	if (naccepted > 0)
+		relayqd_wake_host(rd, relayqd_now(),
+		    rd->conf.delivery_retry_min);
+	return naccepted;
+}
+
+/*
+ * Returns when queued message id is due by its saved state: its next_try,
+ * no later than one jittered retry_max from now (in case the clock went
+ * back), or now when it has no state or it cannot be read (at-least-once:
+ * a message is never left unscheduled).
+ */
+static long long
+relayqd_saved_due(struct relayd *rd, const char *id, long long now)
+{
+	long long latest = now + rd->conf.delivery_retry_max +
+	    rd->conf.delivery_retry_max / 5 + 1;
+	long long due = now;
+	struct queue_state st;
+	struct queue_env e;
+	const char *errstr;
+	int fd;
+
+	fd = openat(rd->spool.dirfd[QUEUE_DIR_QUEUE], id,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		return now;
+	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+		(void)close(fd);
+		return now;
+	}
+	(void)close(fd);
+	if (queue_spool_peek_state(&rd->spool, id, e.nrcpt, &st, &errstr) ==
+	    0) {
+		if (st.next_try > now)
+			due = st.next_try < latest ? st.next_try : latest;
+		queue_state_free(&st);
+	}
+	queue_env_free(&e);
+	return due;
 }
 
 /*
  * Start-up: removes what dead writers and crashes left behind, moves
- * badly named entries to corrupt/, and schedules every queued message
- * now (the persisted schedule is honoured from issue #4 on).
+ * badly named entries to corrupt/, and schedules every queued message at
+ * the time its state file says (see relayqd_saved_due).
  */
 static void
 relayqd_scan_queue(struct relayd *rd)
 {
 	struct queue_idlist l;
-	size_t nbad = 0;
+	size_t nbad = 0, nlater = 0;
+	long long now = relayqd_now();
 	int n;
 
 	if ((n = queue_scan_clean_tmp(&rd->spool, RELAYQD_TMP_MAX_AGE)) > 0)
@@ -116,22 +197,94 @@ relayqd_scan_queue(struct relayd *rd)
 		log_info("removed %d orphaned state files", n);
 	if (queue_scan_dir(&rd->spool, QUEUE_DIR_QUEUE, &l, &nbad) == -1)
 		fatal("cannot scan %s/queue", rd->spool.path);
-	for (size_t i = 0; i < l.n; i++)
-		relayqd_sched_add(rd->sched, l.ids[i], relayqd_now());
+	for (size_t i = 0; i < l.n; i++) {
+		long long due = relayqd_saved_due(rd, l.ids[i], now);
+
+		if (due > now)
+			nlater++;
+		relayqd_sched_add(rd->sched, l.ids[i], due);
+	}
 	if (l.n > 0)
-		log_info("%zu queued messages found", l.n);
+		log_info("%zu queued messages found, %zu of them scheduled "
+			 "later by their saved state",
+		    l.n, nlater);
 	queue_idlist_free(&l);
 }
 
-/* Arms the due timer for the next message or destination retry. */
+/*
+ * Handles a message the sweep could not open: gone, held or finished
+ * ones leave the scheduler (a finished one also the queue), others go
+ * back where they were.
+ */
+static void
+relayqd_sweep_skip(struct relayd *rd, const char *id, int skip, long long due,
+    const struct rq_err *err)
+{
+	if (skip == RELAYQD_MSG_FINISHED) {
+		relayqd_sched_remove(rd->sched, id);
+		if (queue_spool_remove(&rd->spool, id) == -1)
+			log_warn("%s: cannot remove finished message", id);
+	} else if (skip == RELAYQD_MSG_HELD || errno == ENOENT ||
+	    errno == EBADMSG) {
+		if (errno == EBADMSG)
+			log_warnx("%s: quarantined: %s", id, err->msg);
+		relayqd_sched_remove(rd->sched, id);
+	} else
+		relayqd_sched_reschedule(rd->sched, id, due);
+}
+
+/*
+ * Sweeps the waiting messages that arrived at or before born and lack
+ * the skip flags: each is taken, checked for expiry and the delay
+ * notice without an attempt, and put back (or finished).
+ */
+static void
+relayqd_sweep_older(struct relayd *rd, long long born, unsigned skip)
+{
+	struct queue_idlist l;
+
+	relayqd_sched_older(rd->sched, born, skip, &l);
+	for (size_t i = 0; i < l.n && !rd->stopping; i++) {
+		struct relayqd_msg *m;
+		struct rq_err err;
+		long long due;
+		int why;
+
+		if ((due = relayqd_sched_take(rd->sched, l.ids[i])) == -1)
+			continue;
+		if ((m = relayqd_msg_open(rd, l.ids[i], &why, &err)) == NULL) {
+			relayqd_sweep_skip(rd, l.ids[i], why, due, &err);
+			continue;
+		}
+		relayqd_outcome_sweep(rd, m, due);
+		relayqd_msg_free(m);
+	}
+	queue_idlist_free(&l);
+}
+
+/* Expiry and delay notices for messages that wait (no attempt made). */
+static void
+relayqd_sweep(struct relayd *rd)
+{
+	long long now = relayqd_now();
+
+	relayqd_sweep_older(rd, now - rd->conf.delivery_max_queue_lifetime, 0);
+	if (rd->conf.delivery_delay_warning > 0)
+		relayqd_sweep_older(rd, now - rd->conf.delivery_delay_warning,
+		    RELAYQD_SCHED_F_WARNED);
+}
+
+/* Arms the due timer for the next message or destination probe. */
 static void
 relayqd_arm_due(struct relayd *rd, long long now)
 {
 	long long when = relayqd_sched_next_due(rd->sched);
 	struct timeval tv;
 
-	if (rd->host_down_until > now && when != -1 &&
-	    when < rd->host_down_until)
+	/* A running probe (or straggler session) kicks us when it ends. */
+	if (rd->host_down && (rd->host_probing || rd->nconns > 0))
+		when = -1;
+	else if (rd->host_down && when != -1 && when < rd->host_down_until)
 		when = rd->host_down_until;
 	event_del(rd->ev_due);
 	if (when == -1)
@@ -147,6 +300,7 @@ relayqd_run(struct relayd *rd)
 {
 	struct relayqd_conn *rc, *next;
 	long long now = relayqd_now();
+	const char *id;
 
 	if (rd->stopping)
 		return;
@@ -154,16 +308,27 @@ relayqd_run(struct relayd *rd)
 		next = relayqd_conn_next(rc);
 		relayqd_conn_pull(rc);
 	}
-	while (rd->nconns < rd->conf.delivery_max_connections) {
-		const char *id;
-
-		if (rd->host_down_until > now)
-			break;
-		if (rd->host_down_until != 0 && rd->nconns > 0)
-			break; /* one probe at a time */
-		if ((id = relayqd_sched_pop_due(rd->sched, now)) == NULL)
-			break;
-		relayqd_conn_new(rd, id);
+	if (rd->host_down) {
+		/* One probe at a time, once the destination's backoff ends. */
+		if (!rd->host_probing && rd->nconns == 0 &&
+		    now >= rd->host_down_until &&
+		    (id = relayqd_sched_pop_due(rd->sched, now)) != NULL) {
+			log_info("smarthost %s: probe after %u failure%s, with "
+				 "%s",
+			    rd->conf.smarthost_host, rd->host_fails,
+			    rd->host_fails == 1 ? "" : "s", id);
+			rd->host_probing = 1;
+			rd->host_last_probe = now;
+			relayqd_conn_new(rd, id);
+		}
+	} else {
+		/* A session that fails at once marks the destination down. */
+		while (!rd->host_down &&
+		    rd->nconns < rd->conf.delivery_max_connections &&
+		    (id = relayqd_sched_pop_due(rd->sched, now)) != NULL) {
+			rd->host_last_probe = now;
+			relayqd_conn_new(rd, id);
+		}
 	}
 	relayqd_arm_due(rd, now);
 }
@@ -186,38 +351,52 @@ relayqd_due_cb(evutil_socket_t fd, short what, void *arg)
 	relayqd_run(arg);
 }
 
+/*
+ * Flush: every waiting message is due now, and a smarthost that is down
+ * is probed at once (still one probe; the rest follows when it answers).
+ */
+static void
+relayqd_flush(struct relayd *rd, const char *who)
+{
+	long long now = relayqd_now();
+
+	log_info("flush requested by %s: %zu waiting messages due now", who,
+	    relayqd_sched_waiting(rd->sched));
+	relayqd_sched_flush(rd->sched, now);
+	relayqd_wake_host(rd, now, RELAYQD_WAKE_GAP);
+}
+
 /* ev_wake: the front end or relayq poked the FIFO. */
 static void
 relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relayd *rd = arg;
-	char buf[256];
-	int flush = 0;
-	ssize_t n;
+	struct queue_idlist ids = { NULL, 0 };
+	int flush;
 
 	(void)what;
-	/* Bounded drain: the FIFO holds at most a pipe buffer. */
-	for (int i = 0; i < 256; i++) {
-		if ((n = read(fd, buf, sizeof(buf))) <= 0)
-			break;
-		if (memchr(buf, 'F', (size_t)n) != NULL)
-			flush = 1;
-	}
-	relayqd_pickup(rd);
-	if (flush) {
-		rd->host_down_until = 0;
-		relayqd_sched_flush(rd->sched, relayqd_now());
-	}
+	/* Bounded drain; "I<id>" records come from sendmail -qR/-qS/-qI. */
+	flush = relayqd_wake_drain(fd, &ids) & RELAYQD_WAKE_FLUSH;
+	(void)relayqd_pickup(rd);
+	if (flush)
+		relayqd_flush(rd, "relayq flush");
+	else if (ids.n > 0)
+		log_info("queue run requested for %zu messages, %zu waiting "
+			 "made due now",
+		    ids.n,
+		    relayqd_wake_flush_ids(rd->sched, &ids, relayqd_now()));
+	queue_idlist_free(&ids);
 	relayqd_run(rd);
 }
 
-/* ev_scan: slow fallback scan of incoming/. */
+/* ev_scan: slow fallback scan of incoming/, and the expiry sweep. */
 static void
 relayqd_scan_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	relayqd_pickup(arg);
+	(void)relayqd_pickup(arg);
+	relayqd_sweep(arg);
 	relayqd_run(arg);
 }
 
@@ -280,9 +459,7 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 		relayqd_reload(rd);
 		return;
 	case SIGUSR1:
-		log_info("flush requested");
-		rd->host_down_until = 0;
-		relayqd_sched_flush(rd->sched, relayqd_now());
+		relayqd_flush(rd, "SIGUSR1");
 		relayqd_run(rd);
 		return;
 	default:
@@ -405,6 +582,8 @@ main(int argc, char *argv[])
 		relayqd_usage();
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Only for retry jitter (relayqd_outcome_random). */
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid() << 16);
 	log_init("relayqd", LOG_TO_STDERR, verbose);
 	log_set_trace(trace);
 	if (conf_load(&rd.conf, conf_path(cfg, 1), &err) == -1)
@@ -472,8 +651,9 @@ main(int argc, char *argv[])
 	scan_tv.tv_usec = 0;
 	event_add(rd.ev_scan, &scan_tv);
 
+	rd.verbose = relayqd_verbose_new(&rd);
 	relayqd_scan_queue(&rd);
-	relayqd_pickup(&rd);
+	(void)relayqd_pickup(&rd);
 	log_info("started: spool %s, smarthost %s:%d, %zu queued",
 	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
 	    relayqd_sched_waiting(rd.sched));
@@ -489,6 +669,7 @@ main(int argc, char *argv[])
 		relayqd_conn_abort(TAILQ_FIRST(&rd.conns));
 	/* Let frees scheduled with event_base_once() run. */
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
+	relayqd_verbose_free(rd.verbose);
 	if (rd.ev_wake != NULL)
 		event_free(rd.ev_wake);
 	if (rd.wakefd != -1)
@@ -504,8 +685,9 @@ main(int argc, char *argv[])
 	queue_spool_close(&rd.spool);
 	relayqd_tls_free(rd.tls);
 	relayqd_auth_free(rd.auth);
-	log_info("stopped: %llu sent, %llu deferred, %llu failed",
-	    rd.n_delivered, rd.n_deferred, rd.n_failed);
+	log_info("stopped: %llu sent, %llu deferred, %llu failed, %llu "
+		 "reports queued",
+	    rd.n_delivered, rd.n_deferred, rd.n_failed, rd.n_bounces);
 	conf_free(&rd.conf);
 	return 0;
 }

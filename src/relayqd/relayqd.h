@@ -22,29 +22,40 @@ struct relayqd_sched;
 struct relayqd_conn;
 struct relayqd_tls;
 struct relayqd_auth;
+struct relayqd_verbose;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
 struct relayd {
-	struct event_base *base;     /* owned by main */
-	struct evdns_base *dns;	     /* owned */
-	struct conf conf;	     /* owned */
-	struct queue_spool spool;    /* owned */
-	struct relayqd_sched *sched; /* owned */
-	struct relayqd_tls *tls;     /* owned; NULL when tls = none */
-	struct relayqd_auth *auth;   /* owned; NULL when AUTH is off */
+	struct event_base *base;	 /* owned by main */
+	struct evdns_base *dns;		 /* owned */
+	struct conf conf;		 /* owned */
+	struct queue_spool spool;	 /* owned */
+	struct relayqd_sched *sched;	 /* owned */
+	struct relayqd_tls *tls;	 /* owned; NULL when tls = none */
+	struct relayqd_auth *auth;	 /* owned; NULL when AUTH is off */
+	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_conn_list conns;
 	int nconns;
-	int wakefd;		   /* wake FIFO, -1 if none */
-	struct event *ev_wake;	   /* owned */
-	struct event *ev_scan;	   /* owned: periodic fallback scan */
-	struct event *ev_due;	   /* owned: next due message / host retry */
-	struct event *ev_kick;	   /* owned: deferred dispatcher run */
-	struct event *ev_sig[5];   /* owned: TERM, INT, HUP, USR1, CHLD */
-	long long host_down_until; /* destination backoff, 0 if up */
-	int host_probing;	   /* a probe connection is open */
+	int wakefd;		 /* wake FIFO, -1 if none */
+	struct event *ev_wake;	 /* owned */
+	struct event *ev_scan;	 /* owned: periodic fallback scan */
+	struct event *ev_due;	 /* owned: next due message / host retry */
+	struct event *ev_kick;	 /* owned: deferred dispatcher run */
+	struct event *ev_sig[5]; /* owned: TERM, INT, HUP, USR1, CHLD */
+	/*
+	 * The destination (the smarthost).  While host_down is set no
+	 * session is opened except one probe at a time, from
+	 * host_down_until on; relayqd_outcome.c sets and clears it.
+	 */
+	int host_down;		   /* the smarthost is backing off */
+	int host_probing;	   /* the probe session is running */
+	unsigned host_fails;	   /* failed probes in a row */
+	long long host_down_until; /* no probe before this time */
+	long long host_last_probe; /* when the last probe started */
+	char host_error[256];	   /* why it is down, for deferrals */
 	int stopping;
-	unsigned long long n_delivered, n_deferred, n_failed;
+	unsigned long long n_delivered, n_deferred, n_failed, n_bounces;
 };
 
 /* Returns the current time in seconds. */

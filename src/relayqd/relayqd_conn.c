@@ -11,6 +11,9 @@
  * bounded (STYLE.md §13e).  The message body is streamed from the queue
  * file with evbuffer_add_file(), followed by ".\r\n" in the same output
  * buffer, so the final dot never goes out as a lone small segment.
+ * While the body goes out, the timer is the data block timeout (RFC 5321
+ * section 4.5.3.2.5), re-armed whenever the socket's output buffer
+ * drains; the final reply's timeout starts once everything is written.
  */
 #include "config.h"
 
@@ -45,6 +48,7 @@
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_tls.h"
+#include "relayqd/relayqd_verbose.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
 
@@ -55,6 +59,7 @@
 #define RC_STARTING 0x40  /* inside relayqd_conn_start() */
 #define RC_HANDSHAKE 0x10 /* STARTTLS handshake running */
 #define RC_TLS 0x20	  /* the session is encrypted */
+#define RC_BODY 0x80	  /* the body is being written out */
 
 /* Time allowed for a TLS handshake (our choice, STYLE.md section 9). */
 #define RC_TLS_TIMEOUT 60
@@ -77,6 +82,7 @@ struct relayqd_conn {
 	struct smtp_client_conf sconf;
 	char first_id[QUEUE_ID_LEN + 1]; /* "" once taken */
 	struct relayqd_msg *msg;	 /* owned: message in flight */
+	struct relayqd_watch *watch;	 /* sendmail -v watcher, or NULL */
 	char relay[300];		 /* host[addr]:port for logs */
 	char last_err[256];		 /* last connect error */
 	char *helo_name;		 /* owned (survives a reload) */
@@ -99,6 +105,10 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	relayqd_watch_abandon(rc->watch,
+	    rc->last_err[0] != '\0' ? rc->last_err
+				    : "session closed before delivery");
+	rc->watch = NULL;
 	if (rc->dnsreq != NULL)
 		evdns_getaddrinfo_cancel(rc->dnsreq);
 	if (rc->bev != NULL)
@@ -175,8 +185,9 @@ relayqd_conn_skip(struct relayd *rd, const char *id, int skip,
 }
 
 /*
- * The session could not carry the message it was opened for: defer that
- * message with the reason, so it shows in the log and in mailq.
+ * The session could not carry the message it was opened for (the
+ * destination is down): defer that message with the reason, so it shows
+ * in the log and in mailq, until the destination's next probe.
  */
 static void
 relayqd_conn_defer_first(struct relayqd_conn *rc, const struct rq_reason *why)
@@ -195,7 +206,7 @@ relayqd_conn_defer_first(struct relayqd_conn *rc, const struct rq_reason *why)
 		relayqd_conn_skip(rd, id, skip, &err);
 		return;
 	}
-	relayqd_outcome_msg(rd, m, RQ_TEMPFAIL, why, rc->relay, rc->tls);
+	relayqd_outcome_host_defer(rd, m, why, rc->relay, rc->tls);
 	relayqd_msg_free(m);
 }
 
@@ -205,6 +216,8 @@ relayqd_conn_fail_early(struct relayqd_conn *rc, const char *text)
 {
 	struct rq_reason why;
 
+	relayqd_watch_abandon(rc->watch, text);
+	rc->watch = NULL;
 	rq_reason_set(&why, 0, "", text);
 	relayqd_outcome_host_down(rc->rd, &why);
 	relayqd_conn_defer_first(rc, &why);
@@ -221,6 +234,7 @@ relayqd_conn_op_write(void *arg, const char *data, size_t len)
 
 	if (rc->flags & RC_CLOSING)
 		return;
+	relayqd_watch_out(rc->watch, data, len);
 	if (bufferevent_write(rc->bev, data, len) == -1)
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot buffer output");
 }
@@ -232,6 +246,8 @@ relayqd_conn_op_set_timeout(void *arg, enum smtp_timeout kind)
 	struct relayqd_conn *rc = arg;
 	const struct conf *c = &rc->rd->conf;
 	long long secs = c->delivery_command_timeout;
+
+	rc->flags &= ~RC_BODY;
 
 	switch (kind) {
 	case SMTP_TMO_GREETING:
@@ -339,8 +355,49 @@ relayqd_conn_op_send_body(void *arg)
 			return;
 		}
 	}
-	if (evbuffer_add(out, ".\r\n", 3) == -1)
+	if (evbuffer_add(out, ".\r\n", 3) == -1) {
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot buffer output");
+		return;
+	}
+	/* relayqd_conn_body_cb() takes it from here. */
+	rc->flags |= RC_BODY;
+	relayqd_conn_timer(rc, rc->rd->conf.delivery_data_block_timeout);
+}
+
+/* Bytes of the session not yet handed to the kernel. */
+static size_t
+relayqd_conn_unsent(struct relayqd_conn *rc)
+{
+	struct bufferevent *low = bufferevent_get_underlying(rc->bev);
+	size_t n = evbuffer_get_length(bufferevent_get_output(rc->bev));
+
+	if (low != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(low));
+	return n;
+}
+
+/*
+ * Output progress on the socket's buffer: while the body is being sent,
+ * each drain re-arms the data block timer, and the last one arms the
+ * timer for the reply to the final dot.
+ */
+static void
+relayqd_conn_body_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct relayqd_conn *rc = arg;
+
+	(void)buf;
+	if (!(rc->flags & RC_BODY) || (rc->flags & RC_CLOSING) ||
+	    info->n_deleted == 0)
+		return;
+	if (relayqd_conn_unsent(rc) > 0) {
+		relayqd_conn_timer(rc,
+		    rc->rd->conf.delivery_data_block_timeout);
+		return;
+	}
+	rc->flags &= ~RC_BODY;
+	relayqd_conn_timer(rc, rc->rd->conf.delivery_dot_timeout);
 }
 
 /* ops->rcpt_done: remember one recipient's result. */
@@ -362,10 +419,15 @@ relayqd_conn_op_msg_done(void *arg, enum rq_status st,
 	struct relayqd_conn *rc = arg;
 	struct relayqd_msg *m = rc->msg;
 
+	rc->flags &= ~RC_BODY;
 	if (m == NULL)
 		return;
 	rc->msg = NULL;
 	rc->nmsgs++;
+	if (relayqd_watch_is_for(rc->watch, m->env.id)) {
+		relayqd_watch_done(rc->watch, m, st, why);
+		rc->watch = NULL;
+	}
 	relayqd_outcome_msg(rc->rd, m, st, why, rc->relay, rc->tls);
 	relayqd_msg_free(m);
 }
@@ -377,8 +439,11 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 {
 	struct relayqd_conn *rc = arg;
 
+	relayqd_watch_abandon(rc->watch, why->text);
+	rc->watch = NULL;
 	if (st != RQ_OK) {
-		if (!(rc->flags & RC_WASREADY))
+		/* 421 means the server is going away: back off it too. */
+		if (!(rc->flags & RC_WASREADY) || why->code == 421)
 			relayqd_outcome_host_down(rc->rd, why);
 		relayqd_conn_defer_first(rc, why);
 		log_info("session to %s ended: %s", rc->relay, why->text);
@@ -484,9 +549,16 @@ relayqd_conn_start(struct relayqd_conn *rc)
 			break;
 		if ((m = relayqd_msg_open(rd, id, &skip, &err)) == NULL) {
 			relayqd_conn_skip(rd, id, skip, &err);
+			relayqd_watch_abandon(relayqd_verbose_claim(rd->verbose,
+						  id),
+			    "not attempted (held, finished or unreadable)");
 			continue;
 		}
 		rc->msg = m;
+		if (rc->watch == NULL)
+			rc->watch = relayqd_verbose_claim(rd->verbose, id);
+		relayqd_watch_note(rc->watch,
+		    "%s: sending in the session to %s", id, rc->relay);
 		rc->flags |= RC_STARTING;
 		rv = smtp_client_send(rc->smtp, &m->smsg);
 		rc->flags &= ~RC_STARTING;
@@ -561,6 +633,7 @@ relayqd_conn_read_cb(struct bufferevent *bev, void *arg)
 			    "NUL byte in server reply");
 			return;
 		}
+		relayqd_watch_in(rc->watch, line, len);
 		rv = smtp_reply_feed(&rc->reply, line, len, &errstr);
 		free(line); /* evbuffer_readln() handed us ownership */
 		if (rv == -1) {
@@ -625,6 +698,14 @@ relayqd_conn_connected(struct relayqd_conn *rc)
 		strlcpy(rc->tls, relayqd_tls_version(ssl), sizeof(rc->tls));
 	}
 	rc->flags |= RC_SESSION;
+	relayqd_watch_note(rc->watch, "connected to %s%s%s", rc->relay,
+	    ssl != NULL ? " with " : "", ssl != NULL ? rc->tls : "");
+	/* The lowest output buffer shows real progress of the body. */
+	if (evbuffer_add_cb(bufferevent_get_output(rc->bev),
+		relayqd_conn_body_cb, rc) == NULL) {
+		relayqd_conn_fail_early(rc, "cannot watch the output buffer");
+		return;
+	}
 	smtp_reply_init(&rc->reply);
 	rc->smtp = smtp_client_new(&rc->sconf, &relayqd_conn_ops, rc);
 }
@@ -647,6 +728,7 @@ relayqd_conn_tls_up(struct relayqd_conn *rc)
 	}
 	rc->flags |= RC_TLS;
 	strlcpy(rc->tls, relayqd_tls_version(ssl), sizeof(rc->tls));
+	relayqd_watch_note(rc->watch, "TLS established (%s)", rc->tls);
 	smtp_client_tls_done(rc->smtp);
 }
 
@@ -734,6 +816,13 @@ relayqd_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		smtp_client_quit(rc->smtp);
 		return;
 	}
+	if (rc->flags & RC_BODY) {
+		(void)!rq_snprintf(text, sizeof(text),
+		    "timeout sending the message (no progress in %llds)",
+		    rc->rd->conf.delivery_data_block_timeout);
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
+		return;
+	}
 	(void)!rq_snprintf(text, sizeof(text),
 	    "timeout waiting for the server (state %s)",
 	    smtp_client_state_name(rc->smtp));
@@ -751,12 +840,21 @@ relayqd_conn_connect_next(struct relayqd_conn *rc)
 
 		rc->ai_next = ai->ai_next;
 		relayqd_conn_set_relay(rc, ai->ai_addr);
-		if (rd->conf.smarthost_tls == CONF_TLS_IMPLICIT) {
+		/*
+		 * The session's own setting, not rd->conf: a reload may have
+		 * changed tls since, and smtp_client must not believe a
+		 * plaintext connection is encrypted.
+		 */
+		if (rc->sconf.tls_on_connect) {
 			SSL *ssl = relayqd_tls_ssl_new(rd->tls,
 			    rd->conf.smarthost_host);
 
-			if (ssl == NULL)
+			if (ssl == NULL) {
+				(void)!rq_snprintf(rc->last_err,
+				    sizeof(rc->last_err),
+				    "cannot set up TLS for %s", rc->relay);
 				break;
+			}
 			/* CLOSE_ON_FREE: a failed constructor frees ssl. */
 			rc->bev = bufferevent_openssl_socket_new(rd->base, -1,
 			    ssl, BUFFEREVENT_SSL_CONNECTING,
@@ -840,6 +938,8 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 		fatalx("evtimer_new failed");
 	TAILQ_INSERT_TAIL(&rd->conns, rc, entry);
 	rd->nconns++;
+	if ((rc->watch = relayqd_verbose_claim(rd->verbose, first_id)) != NULL)
+		relayqd_watch_note(rc->watch, "connecting to %s", rc->relay);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

@@ -17,6 +17,7 @@
 
 #include "common/xmalloc.h"
 #include "relayqd/relayqd.h"
+#include "smtp/smtp_cmd.h"
 
 /* Current time with microseconds, for delay= figures. */
 static double
@@ -26,6 +27,35 @@ relayqd_msg_clock(void)
 
 	gettimeofday(&tv, NULL);
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/*
+ * Points the SMTP message at the envelope's DSN parameters (RFC 3461),
+ * per attempt index; smtp_client sends them only when DSN is offered.
+ */
+static void
+relayqd_msg_dsn(struct relayqd_msg *m)
+{
+	m->smsg.dsn_ret = m->env.dsn_ret;
+	m->smsg.dsn_envid = m->env.dsn_envid;
+	if (m->env.notify == NULL)
+		return;
+	m->dsn_notify = xcalloc(m->n, sizeof(*m->dsn_notify));
+	m->dsn_orcpt = xcalloc(m->n, sizeof(*m->dsn_orcpt));
+	for (size_t k = 0; k < m->n; k++) {
+		unsigned q = m->env.notify[m->map[k]], n = 0;
+
+		n |= (q & QUEUE_ENV_NOTIFY_NEVER) ? SMTP_CMD_NOTIFY_NEVER : 0;
+		n |= (q & QUEUE_ENV_NOTIFY_SUCCESS) ? SMTP_CMD_NOTIFY_SUCCESS
+						    : 0;
+		n |= (q & QUEUE_ENV_NOTIFY_FAILURE) ? SMTP_CMD_NOTIFY_FAILURE
+						    : 0;
+		n |= (q & QUEUE_ENV_NOTIFY_DELAY) ? SMTP_CMD_NOTIFY_DELAY : 0;
+		m->dsn_notify[k] = n;
+		m->dsn_orcpt[k] = m->env.orcpt[m->map[k]];
+	}
+	m->smsg.dsn_notify = m->dsn_notify;
+	m->smsg.dsn_orcpt = m->dsn_orcpt;
 }
 
 /* Opens an attempt for id. */
@@ -86,6 +116,7 @@ relayqd_msg_open(struct relayd *rd, const char *id, int *skip,
 	m->smsg.size = m->env.body_len;
 	m->smsg.body_8bit = (m->env.flags & QUEUE_ENV_F_8BIT) != 0;
 	m->smsg.smtputf8 = (m->env.flags & QUEUE_ENV_F_SMTPUTF8) != 0;
+	relayqd_msg_dsn(m);
 	m->started = relayqd_msg_clock();
 	return m;
 }
@@ -105,6 +136,8 @@ relayqd_msg_free(struct relayqd_msg *m)
 	free(m->rst);
 	free(m->rwhy);
 	free(m->rdone);
+	free(m->dsn_notify);
+	free(m->dsn_orcpt);
 	free(m);
 }
 

@@ -32,6 +32,8 @@ struct relayqd_msg {
 	enum rq_status *rst;	  /* owned: result per attempt index */
 	struct rq_reason *rwhy;	  /* owned: reason per attempt index */
 	char *rdone;		  /* owned: result seen per attempt index */
+	unsigned *dsn_notify;	  /* owned: NOTIFY per attempt index, or NULL */
+	const char **dsn_orcpt;	  /* owned array (strings borrowed), or NULL */
 	struct smtp_msg smsg;	  /* points into the fields above */
 	double started;		  /* time the attempt began */
 };

@@ -2,33 +2,66 @@
 /* Copyright (c) 2026 The relayq authors */
 /*
  * Delivery outcomes.  Per recipient: 2xx -> done; 4xx, a lost session or
- * a local error -> pending, retried after the retry delay; 5xx -> failed.
- * A message leaves the queue only when no recipient is pending, and only
- * after its state was made durable or removed (STYLE.md §6).  Log lines
- * follow the documented key=value form:
+ * a local error -> pending, retried after the backoff; 5xx -> failed and
+ * bounced.  A message leaves the queue only when no recipient is
+ * pending, and only after its state was made durable or removed
+ * (STYLE.md section 6).  Log lines follow the documented key=value form:
  *
  *	ID: to=<rcpt> relay=host[addr]:port tls=TLSv1.3 delay=S tries=N
  *	    status=sent (reply)
  *
- * XXX(#4): the retry delay is a fixed retry_min; exponential backoff,
- * expiry and bounces for failed recipients come with issue 4.
+ * with status sent, deferred, failed (5xx: bounced) or expired, then,
+ * for a message that stays queued, "ID: tries=N next attempt in Ss".
+ *
+ * Order of the durable steps (reliability-security.md section 1.7, the
+ * qmail order): a bounce is committed to queue/ (fsync'd) before the
+ * state that marks its recipients failed is saved, or the message
+ * removed; if the bounce cannot be queued its recipients stay pending
+ * and are tried again, so a crash or a full disk can duplicate a bounce
+ * but never lose one.  A message with the null sender is never bounced
+ * (RFC 5321 section 4.5.5): once nothing is pending, one that failed is
+ * moved to failed/ and the failure is logged.
+ *
+ * The duplicate window (RFC 1047, reliability-security.md section 1.6):
+ * when the session breaks after the final "." was sent but before the
+ * server's reply arrived, the server may have accepted the message.
+ * Those recipients are deferred and sent again, because losing mail is
+ * worse than a duplicate; so is a crash between the 250 and the state
+ * write.  doc/delivery.md describes both windows.
+ *
+ * Schedules: a message's own retries back off exponentially with its
+ * attempts (relayqd_sched_backoff); the destination has a backoff of its
+ * own while it is down (relayqd_outcome_host_down), and messages that
+ * only waited for it become due together when it is back.  Every retry
+ * time is clamped to the message's expiry, so it expires on time.
  */
 #include "config.h"
 
 #include "relayqd/relayqd_outcome.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/strutil.h"
+#include "common/xmalloc.h"
 #include "queue/queue_spool.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_bounce.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_sched.h"
+
+/* Why a recipient goes into a report (a mark per envelope recipient). */
+#define RELAYQD_OUTCOME_NONE 0
+#define RELAYQD_OUTCOME_FAILED 1  /* permanent failure now */
+#define RELAYQD_OUTCOME_EXPIRED 2 /* the queue lifetime ran out */
+#define RELAYQD_OUTCOME_DELAYED 3 /* in a delay notice */
 
 /* Seconds since the message arrived, from the id's time stamp. */
 static double
@@ -46,13 +79,31 @@ relayqd_outcome_delay(const char *id)
 	    ((double)tv.tv_usec - (double)us) / 1e6;
 }
 
-/* Formats a reason as "code esc text" for logs and the state file. */
+/* True when text already starts with the reply code (a reply summary). */
+static int
+relayqd_outcome_has_code(const struct rq_reason *why)
+{
+	char code[8];
+	size_t n;
+
+	if (rq_snprintf(code, sizeof(code), "%d", why->code) == -1)
+		return 0;
+	n = strlen(code);
+	return strncmp(why->text, code, n) == 0 &&
+	    (why->text[n] == ' ' || why->text[n] == '\0');
+}
+
+/*
+ * Formats a reason as "code esc text" for logs and the state file (the
+ * form relayqd_bounce_parse_reply() reads back).  The SMTP client passes
+ * the whole reply summary, code included, which is kept as it is.
+ */
 static void
 relayqd_outcome_text(const struct rq_reason *why, char *buf, size_t bufsz)
 {
 	if (why == NULL)
 		(void)!rq_snprintf(buf, bufsz, "no reason given");
-	else if (why->code == 0)
+	else if (why->code == 0 || relayqd_outcome_has_code(why))
 		(void)!rq_snprintf(buf, bufsz, "%s", why->text);
 	else if (why->esc[0] != '\0')
 		(void)!rq_snprintf(buf, bufsz, "%d %s %s", why->code, why->esc,
@@ -61,12 +112,290 @@ relayqd_outcome_text(const struct rq_reason *why, char *buf, size_t bufsz)
 		(void)!rq_snprintf(buf, bufsz, "%d %s", why->code, why->text);
 }
 
+/* 32 random bits for the jitter (random() is seeded by main()). */
+static uint32_t
+relayqd_outcome_random(void)
+{
+	return (uint32_t)random() << 16 ^ (uint32_t)random();
+}
+
 /* Delay before the next attempt. */
 long long
 relayqd_outcome_retry_delay(const struct relayd *rd, unsigned tries)
 {
-	(void)tries;
-	return rd->conf.delivery_retry_min;
+	return relayqd_sched_backoff(rd->conf.delivery_retry_min,
+	    rd->conf.delivery_retry_max, tries, relayqd_outcome_random());
+}
+
+/*
+ * Returns the RFC 3461 NOTIFY set of envelope recipient i: what the
+ * submitter asked for, or by default FAILURE and DELAY (the delay
+ * notice itself is off unless delay_warning is set).
+ */
+static unsigned
+relayqd_outcome_notify(const struct queue_env *e, size_t i)
+{
+	unsigned n = e->notify != NULL ? e->notify[i] : 0;
+
+	return n != 0 ? n : QUEUE_ENV_NOTIFY_FAILURE | QUEUE_ENV_NOTIFY_DELAY;
+}
+
+/* Returns the last reply recorded for recipient i, or "". */
+static const char *
+relayqd_outcome_reply(const struct queue_state *s, size_t i)
+{
+	if (s->rcpt_reply[i] != NULL && s->rcpt_reply[i][0] != '\0')
+		return s->rcpt_reply[i];
+	return s->last_error;
+}
+
+/* Fills the report description of m except its recipients. */
+static void
+relayqd_outcome_describe(struct relayd *rd, const struct relayqd_msg *m,
+    enum relayqd_bounce_kind kind, long long now, struct relayqd_bounce *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->kind = kind;
+	b->hostname = rd->conf.hostname;
+	b->remote_mta = rd->conf.smarthost_host;
+	b->sender = m->env.sender;
+	b->queue_id = m->env.id;
+	b->envid = m->env.dsn_envid;
+	b->now = now;
+	b->arrival = m->env.arrival;
+	b->lifetime = rd->conf.delivery_max_queue_lifetime;
+	b->retry_until = m->env.arrival + rd->conf.delivery_max_queue_lifetime;
+}
+
+/*
+ * Builds and queues a report of kind about the recipients of m that have
+ * a mark and whose NOTIFY asks for it, and schedules it at once.
+ * Returns 0 (also when nobody asked for one), or -1 when it could not be
+ * queued (logged here).
+ */
+static int
+relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
+    enum relayqd_bounce_kind kind, const unsigned char *mark, long long now)
+{
+	const struct queue_env *e = &m->env;
+	const struct queue_state *s = &m->state;
+	const char *what =
+	    kind == RELAYQD_BOUNCE_FAILED ? "bounce" : "delay notice";
+	unsigned bit = kind == RELAYQD_BOUNCE_FAILED ? QUEUE_ENV_NOTIFY_FAILURE
+						     : QUEUE_ENV_NOTIFY_DELAY;
+	struct relayqd_bounce_rcpt *rr;
+	struct relayqd_bounce b;
+	struct buf orig, text;
+	struct rq_err err;
+	char to[QUEUE_ENV_ADDR_MAX + 1], msgid[QUEUE_ID_LEN + 1];
+	char id[QUEUE_ID_LEN + 1];
+	const char *rcpts[2];
+	size_t n = 0, nto = 0;
+	int full = 0, want_full, rv = -1;
+
+	rr = xcalloc(e->nrcpt, sizeof(*rr));
+	for (size_t i = 0; i < e->nrcpt; i++) {
+		if (mark[i] == RELAYQD_OUTCOME_NONE ||
+		    (relayqd_outcome_notify(e, i) & bit) == 0)
+			continue;
+		rr[n].addr = e->rcpts[i];
+		rr[n].orcpt = e->orcpt != NULL ? e->orcpt[i] : NULL;
+		rr[n].reply = relayqd_outcome_reply(s, i);
+		rr[n].last_try = s->last_try;
+		rr[n].expired = mark[i] == RELAYQD_OUTCOME_EXPIRED;
+		n++;
+	}
+	if (n == 0) {
+		log_info("%s: no %s: NOTIFY does not ask for one", e->id, what);
+		free(rr);
+		return 0;
+	}
+	if (relayqd_bounce_recipient(e->sender, rd->conf.default_domain, to,
+		sizeof(to)) == -1) {
+		log_warnx("%s: no %s: bad sender <%s>", e->id, what, e->sender);
+		free(rr);
+		return 0;
+	}
+	rcpts[nto++] = to;
+	if (rd->conf.delivery_bounce_copy_to[0] != '\0' &&
+	    strcasecmp(rd->conf.delivery_bounce_copy_to, to) != 0)
+		rcpts[nto++] = rd->conf.delivery_bounce_copy_to;
+	want_full = kind == RELAYQD_BOUNCE_FAILED &&
+	    (e->dsn_ret != NULL ? strcmp(e->dsn_ret, "FULL") == 0
+				: rd->conf.delivery_bounce_full_message);
+	buf_init(&orig, RELAYQD_BOUNCE_FULL_MAX);
+	buf_init(&text, RELAYQD_BOUNCE_MAX);
+	if (relayqd_bounce_read_original(m->fd, e->body_off, e->body_len,
+		want_full, &orig, &full) == -1) {
+		log_warn("%s: cannot read the message for its %s", e->id, what);
+		goto out;
+	}
+	if (queue_id_new(msgid) == -1) {
+		log_warn("%s: cannot make a Message-ID for its %s", e->id,
+		    what);
+		goto out;
+	}
+	relayqd_outcome_describe(rd, m, kind, now, &b);
+	b.msgid = msgid;
+	b.rcpts = rr;
+	b.nrcpt = n;
+	b.orig = orig.data;
+	b.orig_len = orig.len;
+	b.orig_full = full;
+	b.orig_truncated = want_full && !full;
+	if (relayqd_bounce_build(&b, &text) == -1) {
+		log_warn("%s: cannot build its %s", e->id, what);
+		goto out;
+	}
+	if (relayqd_bounce_queue(&rd->spool, rcpts, nto, &text, id, &err) ==
+	    -1) {
+		log_warnx("%s: cannot queue its %s: %s", e->id, what, err.msg);
+		goto out;
+	}
+	log_info("%s: %s %s queued for <%s>%s%s (%zu recipient%s)", e->id, what,
+	    id, to, nto > 1 ? ", copy to " : "",
+	    nto > 1 ? rd->conf.delivery_bounce_copy_to : "", n,
+	    n == 1 ? "" : "s");
+	relayqd_sched_add(rd->sched, id, now);
+	rd->n_bounces++;
+	relayqd_kick(rd);
+	rv = 0;
+out:
+	buf_free(&orig);
+	buf_free(&text);
+	free(rr);
+	return rv;
+}
+
+/* True when some recipient of s failed permanently. */
+static int
+relayqd_outcome_has_failed(const struct queue_state *s)
+{
+	for (size_t i = 0; i < s->nrcpt; i++)
+		if (s->rcpt_st[i] == QUEUE_RCPT_FAILED)
+			return 1;
+	return 0;
+}
+
+/*
+ * Expires what is still pending once the queue lifetime has run out:
+ * marks those recipients failed and expired, with one log line each.
+ */
+static void
+relayqd_outcome_expire(struct relayd *rd, struct relayqd_msg *m,
+    unsigned char *mark)
+{
+	struct queue_state *s = &m->state;
+	const char *id = m->env.id;
+
+	for (size_t i = 0; i < s->nrcpt; i++) {
+		if (s->rcpt_st[i] != QUEUE_RCPT_PENDING)
+			continue;
+		s->rcpt_st[i] = QUEUE_RCPT_FAILED;
+		mark[i] = RELAYQD_OUTCOME_EXPIRED;
+		rd->n_failed++;
+		log_info("%s: to=<%s> delay=%.2f tries=%u status=expired "
+			 "(%s)",
+		    id, m->env.rcpts[i], relayqd_outcome_delay(id), s->tries,
+		    relayqd_outcome_reply(s, i)[0] != '\0'
+			? relayqd_outcome_reply(s, i)
+			: "never attempted");
+	}
+}
+
+/* Sends the one delay notice when it is due. */
+static void
+relayqd_outcome_warn(struct relayd *rd, struct relayqd_msg *m, long long now)
+{
+	struct queue_state *s = &m->state;
+	unsigned char *mark;
+
+	if (rd->conf.delivery_delay_warning == 0 || s->warned != 0 ||
+	    queue_state_pending(s) == 0 ||
+	    now < m->env.arrival + rd->conf.delivery_delay_warning)
+		return;
+	if (m->env.sender[0] == '\0') {
+		s->warned = now; /* never to the null sender */
+		return;
+	}
+	mark = xcalloc(s->nrcpt, 1);
+	for (size_t i = 0; i < s->nrcpt; i++)
+		if (s->rcpt_st[i] == QUEUE_RCPT_PENDING)
+			mark[i] = RELAYQD_OUTCOME_DELAYED;
+	if (relayqd_outcome_report(rd, m, RELAYQD_BOUNCE_DELAYED, mark, now) ==
+	    0)
+		s->warned = now;
+	free(mark);
+}
+
+/*
+ * The common end of an attempt or a sweep: expires what is due, bounces
+ * the recipients marked failed (first, durably), sends the delay notice,
+ * then removes the message, moves it to failed/, or saves its state
+ * with next_try (clamped to the expiry) and reschedules it.
+ */
+static void
+relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
+    unsigned char *mark, long long now, long long next_try)
+{
+	struct queue_state *s = &m->state;
+	const char *id = m->env.id;
+	long long expires =
+	    m->env.arrival + rd->conf.delivery_max_queue_lifetime;
+	int nullsender = m->env.sender[0] == '\0';
+	size_t nfail = 0;
+
+	if (queue_state_pending(s) > 0 && now >= expires)
+		relayqd_outcome_expire(rd, m, mark);
+	for (size_t i = 0; i < s->nrcpt; i++)
+		if (mark[i] != RELAYQD_OUTCOME_NONE)
+			nfail++;
+	if (nfail > 0 && nullsender)
+		log_info("%s: %zu recipient%s failed; no bounce for a message "
+			 "with the null sender",
+		    id, nfail, nfail == 1 ? "" : "s");
+	else if (nfail > 0 &&
+	    relayqd_outcome_report(rd, m, RELAYQD_BOUNCE_FAILED, mark, now) ==
+		-1) {
+		/* Not reported: nothing is lost, they are tried again. */
+		for (size_t i = 0; i < s->nrcpt; i++)
+			if (mark[i] != RELAYQD_OUTCOME_NONE)
+				s->rcpt_st[i] = QUEUE_RCPT_PENDING;
+		next_try = now + rd->conf.delivery_retry_min;
+		log_warnx("%s: failed recipients stay queued until their "
+			  "bounce "
+			  "can be queued",
+		    id);
+	}
+	relayqd_outcome_warn(rd, m, now);
+	if (s->warned != 0 || rd->conf.delivery_delay_warning == 0)
+		relayqd_sched_set_flags(rd->sched, id, RELAYQD_SCHED_F_WARNED);
+
+	if (queue_state_pending(s) == 0) {
+		relayqd_sched_remove(rd->sched, id);
+		if (nullsender && relayqd_outcome_has_failed(s)) {
+			/* The state goes along: it says why it failed. */
+			if (queue_spool_save_state(&rd->spool, s) == -1)
+				log_warn("%s: cannot save delivery state", id);
+			if (queue_spool_fail(&rd->spool, id) == -1)
+				log_warn("%s: cannot move to failed/", id);
+			else
+				log_info("%s: moved to failed/ (null sender, "
+					 "never bounced)",
+				    id);
+		} else if (queue_spool_remove(&rd->spool, id) == -1)
+			log_warn("%s: cannot remove finished message", id);
+		else
+			log_info("%s: removed", id);
+		return;
+	}
+	/* One last attempt at the expiry time, not after it. */
+	if (next_try > expires && expires > now)
+		next_try = expires;
+	s->next_try = next_try;
+	if (queue_spool_save_state(&rd->spool, s) == -1)
+		log_warn("%s: cannot save delivery state", id);
+	relayqd_sched_reschedule(rd->sched, id, next_try);
 }
 
 /* Applies a transaction's results to the queue. */
@@ -76,10 +405,11 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 {
 	struct queue_state *s = &m->state;
 	const char *id = m->env.id;
-	long long now = relayqd_now();
+	long long now = relayqd_now(), next;
 	double delay = relayqd_outcome_delay(id);
 	unsigned tries = s->tries + 1;
 	char text[300], first_err[300] = "";
+	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 
 	for (size_t k = 0; k < m->n; k++) {
 		size_t i = m->map[k];
@@ -99,6 +429,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 			break;
 		case RQ_PERMFAIL:
 			queue_state_set_rcpt(s, i, QUEUE_RCPT_FAILED, text);
+			mark[i] = RELAYQD_OUTCOME_FAILED;
 			status = "failed";
 			rd->n_failed++;
 			break;
@@ -116,24 +447,71 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		    id, m->env.rcpts[i], relay, tls, delay, tries, status,
 		    text);
 	}
-
-	if (queue_state_pending(s) == 0) {
-		relayqd_sched_remove(rd->sched, id);
-		if (queue_spool_remove(&rd->spool, id) == -1)
-			log_warn("%s: cannot remove delivered message", id);
-		else
-			log_info("%s: removed", id);
-		return;
-	}
 	s->tries = tries;
 	if (s->first_try == 0)
 		s->first_try = now;
 	s->last_try = now;
-	s->next_try = now + relayqd_outcome_retry_delay(rd, tries);
-	queue_state_set_error(s, first_err);
-	if (queue_spool_save_state(&rd->spool, s) == -1)
-		log_warn("%s: cannot save delivery state", id);
-	relayqd_sched_reschedule(rd->sched, id, s->next_try);
+	if (first_err[0] != '\0')
+		queue_state_set_error(s, first_err);
+	next = now + relayqd_outcome_retry_delay(rd, tries);
+	relayqd_outcome_settle(rd, m, mark, now, next);
+	if (queue_state_pending(s) > 0)
+		log_info("%s: tries=%u next attempt in %llds", id, tries,
+		    s->next_try - now);
+	free(mark);
+}
+
+/* The destination was down: one attempt, then wait for its next probe. */
+void
+relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
+    const struct rq_reason *why, const char *relay, const char *tls)
+{
+	struct queue_state *s = &m->state;
+	const char *id = m->env.id;
+	long long now = relayqd_now(), next;
+	double delay = relayqd_outcome_delay(id);
+	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
+	char text[300];
+
+	relayqd_outcome_text(why, text, sizeof(text));
+	s->tries++;
+	for (size_t k = 0; k < m->n; k++) {
+		size_t i = m->map[k];
+
+		queue_state_set_rcpt(s, i, QUEUE_RCPT_PENDING, text);
+		rd->n_deferred++;
+		log_info("%s: to=<%s> relay=%s tls=%s delay=%.2f tries=%u "
+			 "status=deferred (%s)",
+		    id, m->env.rcpts[i], relay, tls, delay, s->tries, text);
+	}
+	if (s->first_try == 0)
+		s->first_try = now;
+	s->last_try = now;
+	queue_state_set_error(s, text);
+	next = rd->host_down && rd->host_down_until > now
+	    ? rd->host_down_until
+	    : now + relayqd_outcome_retry_delay(rd, 1);
+	relayqd_outcome_settle(rd, m, mark, now, next);
+	if (queue_state_pending(s) > 0)
+		log_info("%s: tries=%u next attempt in %llds (with the "
+			 "smarthost's next probe)",
+		    id, s->tries, s->next_try - now);
+	free(mark);
+}
+
+/* Expiry and delay notice for a message that is not being attempted. */
+void
+relayqd_outcome_sweep(struct relayd *rd, struct relayqd_msg *m, long long due)
+{
+	struct queue_state *s = &m->state;
+	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
+
+	/* Never tried because the smarthost is down: say so. */
+	if (s->last_error[0] == '\0' && rd->host_down &&
+	    rd->host_error[0] != '\0')
+		queue_state_set_error(s, rd->host_error);
+	relayqd_outcome_settle(rd, m, mark, relayqd_now(), due);
+	free(mark);
 }
 
 /* The smarthost could not be reached: back off the destination. */
@@ -141,22 +519,43 @@ void
 relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
 {
 	char text[300];
-	long long now = relayqd_now();
+	long long now = relayqd_now(), wait;
 
 	relayqd_outcome_text(why, text, sizeof(text));
-	rd->host_down_until = now + rd->conf.delivery_retry_min;
+	if (rd->host_down && !rd->host_probing) {
+		/* A session opened before the destination went down. */
+		log_info("smarthost %s: session failed (%s); already backing "
+			 "off",
+		    rd->conf.smarthost_host, text);
+		return;
+	}
+	rd->host_fails = rd->host_down ? rd->host_fails + 1 : 1;
+	rd->host_down = 1;
 	rd->host_probing = 0;
-	log_info("smarthost %s unavailable (%s); next try in %llds",
-	    rd->conf.smarthost_host, text, rd->conf.delivery_retry_min);
+	wait = relayqd_sched_backoff(rd->conf.delivery_retry_min,
+	    rd->conf.delivery_retry_max, rd->host_fails,
+	    relayqd_outcome_random());
+	rd->host_down_until = now + wait;
+	strlcpy(rd->host_error, text, sizeof(rd->host_error));
+	log_info("smarthost %s unavailable (%s); failures=%u, next probe in "
+		 "%llds",
+	    rd->conf.smarthost_host, text, rd->host_fails, wait);
+	relayqd_kick(rd);
 }
 
 /* The smarthost answered: everything may flow again. */
 void
 relayqd_outcome_host_up(struct relayd *rd)
 {
-	if (rd->host_down_until != 0)
-		log_info("smarthost %s is back", rd->conf.smarthost_host);
-	rd->host_down_until = 0;
+	if (rd->host_down)
+		log_info("smarthost %s is back after %u failed probe%s; "
+			 "draining the queue",
+		    rd->conf.smarthost_host, rd->host_fails,
+		    rd->host_fails == 1 ? "" : "s");
+	rd->host_down = 0;
 	rd->host_probing = 0;
+	rd->host_fails = 0;
+	rd->host_down_until = 0;
+	rd->host_error[0] = '\0';
 	relayqd_kick(rd);
 }

@@ -3,10 +3,16 @@
 /*
  * What a delivery result means.  This is the only place that turns SMTP
  * outcomes into queue actions: a recipient accepted is done; a 4xx or a
- * broken session leaves it pending and the message is retried later; a
- * 5xx fails that recipient.  It writes one log line per recipient, then
- * persists the state (or removes the message when nothing is pending)
- * and reschedules.  It also decides when the destination itself is down.
+ * broken session leaves it pending and the message is retried after an
+ * exponential backoff; a 5xx fails that recipient, which is reported to
+ * the sender in a bounce (queued durably before the recipient is marked
+ * failed).  Past max_queue_lifetime the pending recipients fail as
+ * expired; past delay_warning the sender gets one delay notice.  A
+ * message with the null sender is never bounced: when it fails it is
+ * moved to failed/.  It writes one log line per recipient, then persists
+ * the state (or removes the message when nothing is pending) and
+ * reschedules.  It also decides when the destination itself is down and
+ * when it is back (the probe logic lives in relayqd.c's dispatcher).
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_OUTCOME_H
 #define RELAYQ_RELAYQD_RELAYQD_OUTCOME_H
@@ -26,14 +32,34 @@ void relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m,
     const char *tls);
 
 /*
- * A session failed before it could carry any message (connect refused,
- * DNS, greeting, TLS...).  The destination is considered down for
- * retry_min; a message that was waiting for this session is deferred
- * with the reason by the caller through relayqd_outcome_msg().
+ * The session opened for m never became ready (the destination is down,
+ * relayqd_outcome_host_down() was called first): m counts one attempt
+ * with reason why and waits for the destination's next probe, not for a
+ * backoff of its own, so that it drains with the rest of the queue.
+ */
+void relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
+    const struct rq_reason *why, const char *relay, const char *tls);
+
+/*
+ * No attempt: checks m (taken from the scheduler, which had it due at
+ * due) for expiry and for the delay notice, then puts it back at due.
+ * Used by the periodic sweep, so that mail waiting for a destination
+ * that is down still expires and warns on time.
+ */
+void relayqd_outcome_sweep(struct relayd *rd, struct relayqd_msg *m,
+    long long due);
+
+/*
+ * A session failed before it could carry any message (connect refused
+ * or timed out, DNS, 421 or no greeting, TLS...).  The destination backs
+ * off: the first failure, and every failed probe after it, doubles the
+ * wait before the next probe (retry_min to retry_max, with jitter).  A
+ * failure of a session that was started before the destination went
+ * down does not count again.
  */
 void relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why);
 
-/* The destination answered a session: it is up again. */
+/* The destination answered a session: it is up again; drain the queue. */
 void relayqd_outcome_host_up(struct relayd *rd);
 
 /* Returns the delay before the next attempt after tries failures. */

@@ -10,6 +10,7 @@
 
 #include "relayqd/relayqd_sched.h"
 
+#include <limits.h>
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@
 struct relayqd_sched_ent {
 	char id[QUEUE_ID_LEN + 1];
 	long long due;
-	long slot; /* index in heap, -1 when busy */
+	long slot;	/* index in heap, -1 when busy */
+	unsigned flags; /* RELAYQD_SCHED_F_* */
 };
 
 struct relayqd_sched {
@@ -246,6 +248,72 @@ relayqd_sched_flush(struct relayqd_sched *s, long long now)
 	/* Lowering every key to now may break the id tie order: rebuild. */
 	for (size_t i = s->n / 2; i-- > 0;)
 		relayqd_sched_down(s, i);
+}
+
+/* Takes a waiting message out of the heap, whatever its due time. */
+long long
+relayqd_sched_take(struct relayqd_sched *s, const char *id)
+{
+	struct relayqd_sched_ent *e = relayqd_sched_find(s, id);
+
+	if (e == NULL || e->slot == -1)
+		return -1;
+	relayqd_sched_unlink(s, e);
+	s->busy++;
+	return e->due;
+}
+
+/* Sets entry flags. */
+void
+relayqd_sched_set_flags(struct relayqd_sched *s, const char *id, unsigned flags)
+{
+	struct relayqd_sched_ent *e = relayqd_sched_find(s, id);
+
+	if (e != NULL)
+		e->flags |= flags;
+}
+
+/* Lists waiting messages older than born without the skip flags. */
+void
+relayqd_sched_older(const struct relayqd_sched *s, long long born,
+    unsigned skip, struct queue_idlist *out)
+{
+	out->ids = NULL;
+	out->n = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct relayqd_sched_ent *e = s->heap[i];
+
+		if ((e->flags & skip) != 0 || queue_id_time(e->id) > born)
+			continue;
+		if (out->ids == NULL)
+			out->ids = xreallocarray(NULL, s->n, sizeof(*out->ids));
+		memcpy(out->ids[out->n++], e->id, QUEUE_ID_LEN + 1);
+	}
+}
+
+/*
+ * The retry delay.  The base doubles without overflow (it stops at max),
+ * and the jitter is integer arithmetic: 800 + rnd * 401 / 2^32 thousandths.
+ */
+long long
+relayqd_sched_backoff(long long min, long long max, unsigned tries,
+    uint32_t rnd)
+{
+	long long base = min > 0 ? min : 1, d;
+	unsigned permille;
+
+	if (max < base)
+		max = base;
+	for (unsigned i = 1; i < tries && base < max; i++)
+		base = base > max / 2 ? max : base * 2;
+	if (base > max)
+		base = max;
+	if (base > LLONG_MAX / 2000) /* keeps base * permille in range */
+		base = LLONG_MAX / 2000;
+	permille = 1000 - RELAYQD_SCHED_JITTER +
+	    (unsigned)(((uint64_t)rnd * (2 * RELAYQD_SCHED_JITTER + 1)) >> 32);
+	d = (base * (long long)permille + 500) / 1000;
+	return d > 0 ? d : 1;
 }
 
 /* Earliest waiting due time. */

@@ -5,15 +5,38 @@
  * binary min-heap for "what is due next" plus a tsearch(3) tree for
  * lookup by id.  It holds no file descriptors and does no I/O; the queue
  * directory stays the source of truth and a start-up scan rebuilds this.
- * A message handed out by relayqd_sched_pop_due() is "busy" until the
- * caller gives it back with _reschedule() or _remove().
+ * A message handed out by relayqd_sched_pop_due() or _take() is "busy"
+ * until the caller gives it back with _reschedule() or _remove().  It
+ * also computes retry delays (relayqd_sched_backoff), which are pure
+ * arithmetic so that unit tests can check the schedule exactly.
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_SCHED_H
 #define RELAYQ_RELAYQD_RELAYQD_SCHED_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "queue/queue_id.h"
+#include "queue/queue_scan.h"
 
 struct relayqd_sched;
+
+/* Entry flags (relayqd_sched_set_flags). */
+#define RELAYQD_SCHED_F_WARNED 0x01 /* delay notice dealt with */
+
+/* Jitter of a retry delay, in thousandths either side (20%). */
+#define RELAYQD_SCHED_JITTER 200
+
+/*
+ * Returns the delay in seconds before the next attempt after tries
+ * failed ones (tries 0 counts as 1): min doubled tries - 1 times and
+ * capped at max, then scaled by a factor in [0.8, 1.2] taken from rnd
+ * (uniform over 32 bits; 0 gives 0.8, UINT32_MAX gives 1.2), rounded,
+ * and at least 1.  With min = 60 and max = 3600 the bases are 60, 120,
+ * 240, ..., 3600; a jittered delay may exceed max by up to 20%.
+ */
+long long relayqd_sched_backoff(long long min, long long max, unsigned tries,
+    uint32_t rnd);
 
 /* Creates an empty index. */
 struct relayqd_sched *relayqd_sched_new(void);
@@ -41,6 +64,22 @@ void relayqd_sched_reschedule(struct relayqd_sched *s, const char *id,
 void relayqd_sched_remove(struct relayqd_sched *s, const char *id);
 /* Makes every waiting message due now (flush). */
 void relayqd_sched_flush(struct relayqd_sched *s, long long now);
+
+/*
+ * Takes the waiting message id (whatever its due time) and marks it
+ * busy.  Returns the due time it had, or -1 when it is not waiting.
+ */
+long long relayqd_sched_take(struct relayqd_sched *s, const char *id);
+/* Sets flags (RELAYQD_SCHED_F_*) on a known message. */
+void relayqd_sched_set_flags(struct relayqd_sched *s, const char *id,
+    unsigned flags);
+/*
+ * Fills out with the waiting messages whose id says they arrived at or
+ * before born and that have none of the flags in skip (the caller frees
+ * it with queue_idlist_free(); it is empty when there are none).
+ */
+void relayqd_sched_older(const struct relayqd_sched *s, long long born,
+    unsigned skip, struct queue_idlist *out);
 
 /* Returns the earliest due time of the waiting messages, or -1. */
 long long relayqd_sched_next_due(const struct relayqd_sched *s);

@@ -195,7 +195,7 @@ relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host)
 {
 	SSL *ssl;
 
-	if ((ssl = SSL_new(t->ctx)) == NULL)
+	if (t == NULL || (ssl = SSL_new(t->ctx)) == NULL)
 		return NULL;
 	if (relayqd_tls_is_ip(host)) {
 		if (t->verify &&
@@ -230,6 +230,11 @@ relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf, size_t bufsz)
 	unsigned int mdlen = 0;
 	int n, match = 0;
 
+	if (t == NULL) {
+		(void)!rq_snprintf(buf, bufsz,
+		    "TLS was turned off by a reload during the handshake");
+		return -1;
+	}
 	if ((cert = SSL_get1_peer_certificate(ssl)) == NULL) {
 		(void)!rq_snprintf(buf, bufsz, "server sent no certificate");
 		return -1;

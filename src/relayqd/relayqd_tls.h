@@ -28,13 +28,16 @@ struct relayqd_tls *relayqd_tls_new(const struct conf *c, struct rq_err *err);
 /* Frees the context; NULL is a no-op. */
 void relayqd_tls_free(struct relayqd_tls *t);
 
-/* Creates the SSL for one connection to host.  Returns NULL on error. */
+/*
+ * Creates the SSL for one connection to host.  Returns NULL on error, and
+ * when t is NULL (a reload turned TLS off while a session was starting).
+ */
 SSL *relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host);
 
 /*
  * Checks the handshake's result: the verification result (unless
  * pinning or tls_verify = no) and the pins.  Returns 0, or -1 with a
- * reason in buf.
+ * reason in buf; t NULL (TLS turned off by a reload) is a failure.
  */
 int relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf,
     size_t bufsz);

@@ -20,9 +20,12 @@
  *  6. the spool is opened (73/75), the process chdirs into it, the
  *     message is queued, and relayqd is poked unless -odq/-odd.
  *
- * The front end never talks to the network or to relayqd (the poke is
- * a non-blocking FIFO write), never opens credentials, never opens the
- * -X file, and logs only to stderr, prefixed "relayq:".
+ * The front end never talks to the network, never opens credentials,
+ * never opens the -X file, and logs only to stderr, prefixed "relayq:".
+ * It reaches relayqd only through the spool: the wake FIFO (a poke, the
+ * flush byte, or "I<id>" records for -qR/-qS/-qI) and, for -v, the
+ * <spool>/verbose socket (sendmail_verbose.c), over which relayqd
+ * delivers the message now and streams back the redacted dialogue.
  */
 #include "config.h"
 
@@ -33,19 +36,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/aliases.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "queue/queue_env.h"
 #include "queue/queue_list.h"
+#include "queue/queue_scan.h"
+#include "queue/queue_state.h"
 #include "queue/queue_spool.h"
 #include "sendmail/sendmail_args.h"
+#include "sendmail/sendmail_smtp.h"
+#include "sendmail/sendmail_verbose.h"
 #include "sendmail/sendmail_submit.h"
 
 /* Longest full name used for From:, in bytes. */
@@ -126,9 +136,13 @@ sendmail_usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: sendmail [-i] [-t] [-v] [-f sender] [-F name] [-C config]\n"
-	    "                [-odq] [-B 7BIT|8BITMIME] [--] [recipient ...]\n"
+	    "                [-odq] [-B 7BIT|8BITMIME] [-N dsn] [-R ret] [-V "
+	    "envid]\n"
+	    "                [--] [recipient ...]\n"
+	    "       sendmail -bs\n"
 	    "       sendmail -bp | mailq\n"
-	    "       sendmail -q\n"
+	    "       sendmail -bi | newaliases\n"
+	    "       sendmail -q[R|S|I substr]\n"
 	    "       sendmail -bv recipient ...\n");
 }
 
@@ -168,6 +182,28 @@ sendmail_fullname(const struct sendmail_opts *o, const struct passwd *pw,
 	buf[o_len] = '\0';
 }
 
+/* Rewrites a sender at this host to the masquerade domain. */
+static void
+sendmail_masquerade(const struct conf *conf, char **sender)
+{
+	const char *at;
+	char *n;
+	size_t len;
+
+	if (conf->masquerade[0] == '\0' ||
+	    (at = strrchr(*sender, '@')) == NULL || (*sender)[0] == '"')
+		return;
+	if (strcasecmp(at + 1, "localhost") != 0 &&
+	    strcasecmp(at + 1, "localhost.localdomain") != 0 &&
+	    strcasecmp(at + 1, conf->hostname) != 0)
+		return;
+	len = (size_t)(at - *sender);
+	(void)xasprintf(&n, "%.*s@%s", (int)len, *sender, conf->masquerade);
+	log_debug("sender %s masqueraded as %s", *sender, n);
+	free(*sender);
+	*sender = n;
+}
+
 /*
  * Works out the envelope sender: -f/-r parsed strictly, or the login
  * name of the real uid at the default domain.  Returns EX_OK or a
@@ -178,8 +214,16 @@ sendmail_sender(const struct sendmail_opts *o, const struct conf *conf,
     const struct passwd *pw, char **sender)
 {
 	const char *errstr = NULL, *src;
+	const char *dom = conf->masquerade[0] != '\0' ? conf->masquerade
+						      : conf->default_domain;
+	int from_given = o->sender != NULL;
 
-	if (o->sender != NULL) {
+	if (from_given && !conf->allow_from_override && getuid() != 0) {
+		log_warnx("ignoring -f/-r %s: allow_from_override = no",
+		    o->sender);
+		from_given = 0;
+	}
+	if (from_given) {
 		if (o->nsender > 1)
 			log_warnx("-f/-r given %d times; using the last one",
 			    o->nsender);
@@ -191,13 +235,13 @@ sendmail_sender(const struct sendmail_opts *o, const struct conf *conf,
 	} else
 		src = pw->pw_name;
 	if (str_has_ctl(src, strlen(src)) ||
-	    addr_parse_sender(src, conf->default_domain, sender, &errstr) ==
-		-1) {
+	    addr_parse_sender(src, dom, sender, &errstr) == -1) {
 		log_warnx("invalid sender address \"%s\": %s", src,
 		    errstr != NULL ? errstr : "control character in address");
-		return o->sender != NULL ? EX_USAGE : EX_OSERR;
+		return from_given ? EX_USAGE : EX_OSERR;
 	}
-	if (o->sender == NULL && (*sender)[0] == '\0') {
+	sendmail_masquerade(conf, sender);
+	if (!from_given && (*sender)[0] == '\0') {
 		free(*sender);
 		*sender = NULL;
 		log_warnx("cannot make a sender address from the login name");
@@ -225,8 +269,8 @@ sendmail_rcpts(const struct sendmail_opts *o, const struct conf *conf,
 				return EX_USAGE;
 			}
 		}
-		if (addr_parse_list(arg, strlen(arg), conf->default_domain,
-			&one, &errstr) == -1) {
+		if (addr_parse_list_ex(arg, strlen(arg), conf->default_domain,
+			ADDR_F_KEEP_BARE, &one, NULL, &errstr) == -1) {
 			log_warnx("invalid recipient \"%s\": %s", arg, errstr);
 			return EX_USAGE;
 		}
@@ -241,12 +285,56 @@ sendmail_rcpts(const struct sendmail_opts *o, const struct conf *conf,
 	return EX_OK;
 }
 
+/* Loads the configured aliases file into a; warnings on stderr. */
+static int
+sendmail_aliases(const struct conf *conf, struct aliases *a, int quiet)
+{
+	int n;
+
+	aliases_init(a);
+	if (conf->aliases[0] == '\0')
+		return 0;
+	n = aliases_load(a, conf->aliases,
+	    quiet ? NULL : sendmail_submit_alias_warn, NULL);
+	if (n == -1) {
+		log_warn("cannot read aliases file %s; not using aliases",
+		    conf->aliases);
+		return -1;
+	}
+	log_debug("%s: %zu aliases", conf->aliases, a->n);
+	return n;
+}
+
+/* -bi, newaliases: checks the aliases file and reports every problem. */
+static int
+sendmail_newaliases(const struct conf *conf)
+{
+	struct aliases a;
+	int n;
+
+	if (conf->aliases[0] == '\0') {
+		log_debug("no aliases file configured (relayq has no local "
+			  "alias database)");
+		return EX_OK;
+	}
+	if ((n = sendmail_aliases(conf, &a, 0)) == -1)
+		return errno == ENOENT ? EX_OK : EX_CONFIG;
+	n += aliases_check(&a, conf->default_domain, sendmail_submit_alias_warn,
+	    NULL);
+	log_debug("%s: %zu aliases, %d problem%s", conf->aliases, a.n, n,
+	    n == 1 ? "" : "s");
+	aliases_free(&a);
+	return n > 0 ? EX_CONFIG : EX_OK;
+}
+
 /* -bv: checks each recipient's syntax and says where it would go. */
 static int
 sendmail_verify(const struct sendmail_opts *o, const struct conf *conf)
 {
+	struct aliases a;
 	int rc = EX_OK;
 
+	(void)sendmail_aliases(conf, &a, 1);
 	for (int i = 0; i < o->nrcpts; i++) {
 		const char *errstr = "control character in address";
 		char shown[512];
@@ -257,8 +345,11 @@ sendmail_verify(const struct sendmail_opts *o, const struct conf *conf)
 		str_sanitize(shown, sizeof(shown), o->rcpts[i],
 		    strlen(o->rcpts[i]));
 		if (!str_has_ctl(o->rcpts[i], strlen(o->rcpts[i])))
-			n = addr_parse_list(o->rcpts[i], strlen(o->rcpts[i]),
-			    conf->default_domain, &l, &errstr);
+			n = addr_parse_list_ex(o->rcpts[i], strlen(o->rcpts[i]),
+			    conf->default_domain, ADDR_F_KEEP_BARE, &l, NULL,
+			    &errstr);
+		if (n != -1)
+			(void)sendmail_submit_resolve(conf, &a, &l);
 		if (n == -1 || l.n == 0) {
 			printf("%s... invalid address: %s\n", shown,
 			    n == -1 ? errstr : "no address");
@@ -274,6 +365,7 @@ sendmail_verify(const struct sendmail_opts *o, const struct conf *conf)
 		}
 		addr_list_free(&l);
 	}
+	aliases_free(&a);
 	if (fflush(stdout) == EOF)
 		return EX_IOERR;
 	return rc;
@@ -319,27 +411,102 @@ sendmail_list(const struct conf *conf)
 	return rc;
 }
 
+/* Returns nonzero when hay contains needle, ignoring ASCII case. */
+static int
+sendmail_ci_contains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay != '\0'; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return 1;
+	return n == 0;
+}
+
+/*
+ * -qR/-qS/-qI: returns nonzero when queued message id matches: a
+ * pending recipient, the sender, or the id containing the substring.
+ */
+static int
+sendmail_queue_match(struct queue_spool *sp, const char *id, char kind,
+    const char *match)
+{
+	struct queue_env e;
+	struct queue_state st;
+	const char *errstr = NULL;
+	int fd, hit = 0;
+
+	if (kind == 'I')
+		return sendmail_ci_contains(id, match);
+	if ((fd = openat(sp->dirfd[QUEUE_DIR_QUEUE], id,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return 0;
+	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+		(void)close(fd);
+		return 0;
+	}
+	(void)close(fd);
+	if (kind == 'S')
+		hit = sendmail_ci_contains(e.sender, match);
+	else if (queue_spool_peek_state(sp, id, e.nrcpt, &st, &errstr) == 0) {
+		for (size_t i = 0; i < e.nrcpt && !hit; i++)
+			hit = st.rcpt_st[i] == QUEUE_RCPT_PENDING &&
+			    sendmail_ci_contains(e.rcpts[i], match);
+		queue_state_free(&st);
+	}
+	queue_env_free(&e);
+	return hit;
+}
+
+/*
+ * Writes an "I<id>\n" record (relayqd_wake.h) for every queued message
+ * matching the -qR/-qS/-qI filter.  Returns the number of matches, or
+ * -1 when the queue cannot be read.
+ */
+static int
+sendmail_queue_select(const struct sendmail_opts *o, struct queue_spool *sp,
+    int fd)
+{
+	struct queue_idlist l;
+	size_t nbad = 0;
+	int n = 0;
+
+	if (queue_scan_dir(sp, QUEUE_DIR_QUEUE, &l, &nbad) == -1)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		char rec[QUEUE_ID_LEN + 3];
+
+		if (!sendmail_queue_match(sp, l.ids[i], o->qrun_kind,
+			o->qrun_match))
+			continue;
+		log_debug("-q%c%s: %s", o->qrun_kind, o->qrun_match, l.ids[i]);
+		n++;
+		(void)snprintf(rec, sizeof(rec), "I%s\n", l.ids[i]);
+		if (write(fd, rec, strlen(rec)) == -1 && errno == EAGAIN)
+			break; /* FIFO full: relayqd is busy reading it */
+	}
+	queue_idlist_free(&l);
+	return n;
+}
+
 /*
  * -q: asks relayqd to retry everything now by writing the flush byte
- * 'F' into the wake FIFO (as "relayq flush" does).  No reader on the
- * FIFO means relayqd is not running: a warning and EX_TEMPFAIL.  The
- * -qR/-qS/-qI filters are not implemented yet: the whole queue is
- * flushed, which only changes when mail is tried.
+ * 'F' into the wake FIFO (as "relayq flush" does); -qR/-qS/-qI select
+ * the messages here, from the spool the group may read, and name each
+ * in an "I<id>" record.  No reader on the FIFO means relayqd is not
+ * running: a warning and EX_TEMPFAIL.
  */
 static int
 sendmail_queue_run(const struct sendmail_opts *o, const struct conf *conf)
 {
 	struct queue_spool sp;
 	struct stat st;
-	int fd, rc;
+	int fd, rc, n;
 
-	if ((rc = sendmail_open_spool(conf, QUEUE_SPOOL_FRONTEND, &sp)) !=
-	    EX_OK)
+	if ((rc = sendmail_open_spool(conf,
+		 o->qrun_kind != 0 ? QUEUE_SPOOL_READER : QUEUE_SPOOL_FRONTEND,
+		 &sp)) != EX_OK)
 		return rc;
-	if (o->qrun_kind != 0)
-		log_debug("-q%c filter not implemented yet: flushing the "
-			  "whole queue",
-		    o->qrun_kind);
 	rc = EX_OK;
 	if ((fd = openat(sp.rootfd, "wake",
 		 O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) == -1) {
@@ -352,16 +519,35 @@ sendmail_queue_run(const struct sendmail_opts *o, const struct conf *conf)
 		rc = EX_TEMPFAIL;
 	} else {
 		if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode) ||
-		    (write(fd, "F", 1) != 1 && errno != EAGAIN)) {
+		    (o->qrun_kind == 0 && write(fd, "F", 1) != 1 &&
+			errno != EAGAIN)) {
 			log_warnx("cannot notify relayqd through %s/wake",
 			    conf->spool_dir);
 			rc = EX_TEMPFAIL;
-		} else
+		} else if (o->qrun_kind == 0)
 			log_debug("asked relayqd to run the queue");
+		else if ((n = sendmail_queue_select(o, &sp, fd)) == -1) {
+			log_warn("cannot read the queue in %s",
+			    conf->spool_dir);
+			rc = EX_IOERR;
+		} else
+			log_debug("asked relayqd to run %d matching "
+				  "message%s",
+			    n, n == 1 ? "" : "s");
 		(void)close(fd);
 	}
 	queue_spool_close(&sp);
 	return rc;
+}
+
+/* Maps -N bits to the queue's NOTIFY bits. */
+static unsigned
+sendmail_notify_bits(unsigned n)
+{
+	return ((n & SENDMAIL_DSN_NEVER) ? QUEUE_ENV_NOTIFY_NEVER : 0) |
+	    ((n & SENDMAIL_DSN_SUCCESS) ? QUEUE_ENV_NOTIFY_SUCCESS : 0) |
+	    ((n & SENDMAIL_DSN_FAILURE) ? QUEUE_ENV_NOTIFY_FAILURE : 0) |
+	    ((n & SENDMAIL_DSN_DELAY) ? QUEUE_ENV_NOTIFY_DELAY : 0);
 }
 
 /* -bm: the normal case, queueing the message on stdin. */
@@ -371,13 +557,14 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	struct sendmail_submit s;
 	struct queue_spool sp;
 	struct addr_list rcpts;
+	struct aliases aliases;
 	struct passwd *pw;
 	struct rq_err err;
 	char name[SENDMAIL_NAME_MAX], *sender = NULL;
-	size_t nargv;
-	int rc;
+	int rc, vrc;
 
 	addr_list_init(&rcpts);
+	(void)sendmail_aliases(conf, &aliases, 0);
 	errno = 0;
 	pw = getpwuid(getuid());
 	if ((rc = sendmail_sender(o, conf, pw, &sender)) != EX_OK)
@@ -391,7 +578,6 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 		rc = EX_USAGE;
 		goto out;
 	}
-	nargv = rcpts.n;
 	log_debug("sender <%s>%s%s", sender, name[0] != '\0' ? ", name " : "",
 	    name);
 	for (size_t i = 0; i < rcpts.n; i++)
@@ -401,8 +587,8 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	if (o->body != SENDMAIL_BODY_UNSET)
 		log_debug("-B is a hint only: the content decides 8BITMIME");
 	if (o->dsn_notify != 0 || o->dsn_ret != NULL || o->dsn_envid != NULL)
-		log_debug("DSN options (-N/-R/-V) accepted but not yet passed "
-			  "to the smarthost");
+		log_debug("DSN options (-N/-R/-V) stored; sent to the "
+			  "smarthost when it offers DSN");
 	if ((rc = sendmail_open_spool(conf,
 		 QUEUE_SPOOL_FRONTEND | QUEUE_SPOOL_CREATE, &sp)) != EX_OK)
 		goto out;
@@ -417,6 +603,13 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	s.uid = (long long)getuid();
 	s.infd = STDIN_FILENO;
 	s.stop = &sendmail_stop;
+	s.resolve = 1;
+	s.aliases = &aliases;
+	s.dsn_ret = o->dsn_ret;
+	s.dsn_envid = o->dsn_envid;
+	s.notify = sendmail_notify_bits(o->dsn_notify);
+	s.received = "local";
+	s.undisclosed = 1;
 	rc = sendmail_submit_run(&s, &sp, &err);
 	if (s.nbad > 0)
 		log_warnx("skipped %zu malformed address%s in the header (%s)",
@@ -426,17 +619,63 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 		queue_spool_close(&sp);
 		goto out;
 	}
-	for (size_t i = nargv; i < rcpts.n; i++)
-		log_debug("recipient <%s> (header, -t)", rcpts.v[i]);
+	for (size_t i = 0; i < rcpts.n; i++)
+		log_debug("envelope recipient <%s>", rcpts.v[i]);
 	log_debug("queued as %s", s.id);
 	if (o->queue_only)
 		log_debug("queue only (-odq): not waking relayqd");
-	else
+	else if (o->verbose > 0 &&
+	    (vrc = sendmail_verbose_run(conf, s.id)) != -1)
+		rc = vrc; /* relayqd delivered it (or said why not) */
+	else {
+		if (o->verbose > 0) {
+			log_warnx("relayqd cannot be asked to deliver now "
+				  "(not running?): %s stays queued",
+			    s.id);
+			rc = EX_UNAVAILABLE;
+		}
 		queue_spool_poke(&sp);
+	}
 	queue_spool_close(&sp);
 out:
 	free(sender);
 	addr_list_free(&rcpts);
+	aliases_free(&aliases);
+	return rc;
+}
+
+/* -bs: SMTP on stdin/stdout (sendmail_smtp.c). */
+static int
+sendmail_bs(const struct sendmail_opts *o, const struct conf *conf)
+{
+	struct sendmail_smtp_params p;
+	struct sendmail_opts lo = *o;
+	struct aliases aliases;
+	struct passwd *pw;
+	char *login = NULL;
+	int rc;
+
+	errno = 0;
+	pw = getpwuid(getuid());
+	/* The sender used when MAIL FROM may not choose one: -f or login. */
+	if (!conf->allow_from_override && getuid() != 0)
+		lo.sender = NULL;
+	if ((rc = sendmail_sender(&lo, conf, pw, &login)) != EX_OK)
+		return rc;
+	(void)sendmail_aliases(conf, &aliases, 0);
+	memset(&p, 0, sizeof(p));
+	p.conf = conf;
+	p.aliases = &aliases;
+	p.login_sender = login;
+	p.allow_from = conf->allow_from_override || getuid() == 0;
+	p.queue_only = o->queue_only;
+	p.uid = (long long)getuid();
+	p.infd = STDIN_FILENO;
+	p.outfd = STDOUT_FILENO;
+	p.stop = &sendmail_stop;
+	rc = sendmail_smtp_run(&p);
+	aliases_free(&aliases);
+	free(login);
 	return rc;
 }
 
@@ -471,15 +710,9 @@ main(int argc, char *argv[])
 	case SENDMAIL_MODE_HELP:
 		sendmail_usage(stdout);
 		return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
-	case SENDMAIL_MODE_SMTP:
-		log_warnx("-bs is not supported yet");
-		return EX_USAGE;
 	case SENDMAIL_MODE_NOOP:
 		for (int i = 0; i < o.nignored; i++)
 			log_debug("ignoring option %s", o.ignored[i]);
-		return EX_OK;
-	case SENDMAIL_MODE_ALIASES:
-		log_debug("no local alias database");
 		return EX_OK;
 	default:
 		break;
@@ -506,6 +739,12 @@ main(int argc, char *argv[])
 		break;
 	case SENDMAIL_MODE_QUEUE_RUN:
 		rc = sendmail_queue_run(&o, &conf);
+		break;
+	case SENDMAIL_MODE_ALIASES:
+		rc = sendmail_newaliases(&conf);
+		break;
+	case SENDMAIL_MODE_SMTP:
+		rc = sendmail_bs(&o, &conf);
 		break;
 	default:
 		rc = sendmail_deliver(&o, &conf);

@@ -16,9 +16,9 @@
 enum sendmail_mode {
 	SENDMAIL_MODE_DELIVER,	 /* -bm (default): queue stdin */
 	SENDMAIL_MODE_LIST,	 /* -bp, mailq: list the queue */
-	SENDMAIL_MODE_ALIASES,	 /* -bi, -I, newaliases: a no-op */
+	SENDMAIL_MODE_ALIASES,	 /* -bi, -I, newaliases: check aliases */
 	SENDMAIL_MODE_VERIFY,	 /* -bv: syntax-check the recipients */
-	SENDMAIL_MODE_SMTP,	 /* -bs: refused for now */
+	SENDMAIL_MODE_SMTP,	 /* -bs: SMTP on stdin/stdout */
 	SENDMAIL_MODE_QUEUE_RUN, /* -q, -qf, -qR/S/I..., runq: poke relayqd */
 	SENDMAIL_MODE_NOOP,	 /* -bh, -bH, -q<time>: exit 0 */
 	SENDMAIL_MODE_VERSION,	 /* --version */

@@ -454,8 +454,8 @@ sendmail_msg_rcpts(const struct sendmail_msg *m, struct addr_list *out,
 		v = m->hdr.data + f->off + f->namelen;
 		end = m->hdr.data + f->off + f->len - 2; /* before CRLF */
 		v = (const char *)memchr(v, ':', (size_t)(end - v)) + 1;
-		added += addr_parse_list_lenient(v, (size_t)(end - v),
-		    m->p.domain, out, &bad, errstr);
+		added += addr_parse_list_ex(v, (size_t)(end - v), m->p.domain,
+		    m->p.keep_bare ? ADDR_F_KEEP_BARE : 0, out, &bad, errstr);
 		*nbad += bad;
 	}
 	return added;
@@ -620,6 +620,167 @@ sendmail_msg_phrase(struct buf *b, const char *name)
 	return 0;
 }
 
+/* Returns nonzero when domain d (len bytes) names this host. */
+static int
+sendmail_msg_local_domain(const struct sendmail_msg *m, const char *d)
+{
+	return strcasecmp(d, "localhost") == 0 ||
+	    strcasecmp(d, "localhost.localdomain") == 0 ||
+	    (m->p.hostname != NULL && strcasecmp(d, m->p.hostname) == 0);
+}
+
+/*
+ * With masquerade: rewrites a From: value holding one local mailbox as
+ * "Name <local@masquerade>" into b.  Returns 1 when rewritten, 0 when
+ * the field is not a single local mailbox, -1 on error.
+ */
+static int
+sendmail_msg_masq_from(const struct sendmail_msg *m, const char *v, size_t len,
+    struct buf *b)
+{
+	const char *errstr = NULL, *at;
+	char *addr = NULL, *name = NULL;
+	int bare = 0, rv = 0;
+
+	if (addr_parse_mailbox_name(v, len, m->p.masquerade, &addr, &name,
+		&bare, &errstr) == -1)
+		return 0;
+	at = strrchr(addr, '@');
+	if (addr[0] != '"' && at != NULL &&
+	    (bare || sendmail_msg_local_domain(m, at + 1))) {
+		rv = 1;
+		if (buf_adds(b, "From: ") == -1 ||
+		    (name != NULL &&
+			(sendmail_msg_phrase(b, name) == -1 ||
+			    buf_adds(b, " ") == -1)) ||
+		    buf_addf(b, "<%.*s@%s>\r\n", (int)(at - addr), addr,
+			m->p.masquerade) == -1)
+			rv = -1;
+	}
+	free(addr);
+	free(name);
+	return rv;
+}
+
+/* Notes non-ASCII addresses (not names) in an address field's value. */
+static void
+sendmail_msg_scan_utf8(struct sendmail_msg *m, const char *v, size_t len)
+{
+	struct addr_list l;
+	const char *errstr = NULL;
+	size_t nbad;
+
+	addr_list_init(&l);
+	(void)addr_parse_list_ex(v, len, m->p.domain, 0, &l, &nbad, &errstr);
+	for (size_t i = 0; i < l.n; i++)
+		if (addr_is_utf8(l.v[i]))
+			m->hdr_utf8 = 1;
+	addr_list_free(&l);
+}
+
+/*
+ * Writes field f, rewritten when it is From, To or Cc with bare local
+ * parts (or a local From under masquerade).
+ */
+static int
+sendmail_msg_put_field(struct sendmail_msg *m,
+    const struct sendmail_msg_field *f)
+{
+	static const char *addrf[] = { "From", "To", "Cc", "Bcc", "Sender",
+		"Reply-To" };
+	const char *raw = m->hdr.data + f->off, *v;
+	size_t vlen;
+	int is_from = sendmail_msg_field_is(m, f, "From"), rv, any = 0;
+	char *q = NULL;
+	size_t qlen;
+	struct buf b;
+
+	for (size_t i = 0; i < RQ_NELEM(addrf); i++)
+		if (sendmail_msg_field_is(m, f, addrf[i]))
+			any = 1;
+	if (sendmail_msg_field_is(m, f, "Resent-Bcc"))
+		return 0;
+	if (!any)
+		return sendmail_msg_out(m, raw, f->len);
+	v = (const char *)memchr(raw + f->namelen, ':', f->len - f->namelen) +
+	    1;
+	vlen = (size_t)(raw + f->len - 2 - v);
+	sendmail_msg_scan_utf8(m, v, vlen);
+	if (sendmail_msg_field_is(m, f, "Bcc"))
+		return 0;
+	if (!is_from && !sendmail_msg_field_is(m, f, "To") &&
+	    !sendmail_msg_field_is(m, f, "Cc"))
+		return sendmail_msg_out(m, raw, f->len);
+	buf_init(&b, f->len + 1024);
+	if (is_from && m->p.masquerade != NULL && m->p.masquerade[0] != '\0') {
+		rv = sendmail_msg_masq_from(m, v, vlen, &b);
+		if (rv != 0) {
+			if (rv == 1) {
+				m->nrewritten++;
+				rv = sendmail_msg_out(m, b.data, b.len);
+			}
+			buf_free(&b);
+			return rv;
+		}
+	}
+	if (addr_qualify_value(v, vlen,
+		is_from && m->p.masquerade != NULL && m->p.masquerade[0] != '\0'
+		    ? m->p.masquerade
+		    : m->p.domain,
+		&q, &qlen) <= 0) {
+		buf_free(&b);
+		return sendmail_msg_out(m, raw, f->len);
+	}
+	m->nrewritten++;
+	rv = -1;
+	if (buf_add(&b, raw, (size_t)(v - raw)) == 0 &&
+	    buf_add(&b, q, qlen) == 0 && buf_add(&b, "\r\n", 2) == 0)
+		rv = sendmail_msg_out(m, b.data, b.len);
+	else
+		m->error = SENDMAIL_MSG_ERR_HEADER;
+	free(q);
+	buf_free(&b);
+	return rv;
+}
+
+/* Builds the Received: field put first. */
+static int
+sendmail_msg_received(const struct sendmail_msg *m, struct buf *b)
+{
+	time_t now = m->p.now != 0 ? m->p.now : time(NULL);
+	char date[64], helo[64];
+	size_t o = 0;
+
+	if (m->p.received == NULL)
+		return 0;
+	if (sendmail_msg_date(now, date, sizeof(date)) == -1)
+		return -1;
+	if (m->p.helo != NULL) {
+		/* Client-supplied: keep only host-name characters. */
+		for (const char *p = m->p.helo;
+		     *p != '\0' && o + 1 < sizeof(helo); p++)
+			if ((*p >= 'a' && *p <= 'z') ||
+			    (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '.' ||
+			    *p == '-' || *p == '[' || *p == ']' || *p == ':')
+				helo[o++] = *p;
+		helo[o] = '\0';
+		if (o > 0 &&
+		    buf_addf(b,
+			"Received: from %s (uid %lld)\r\n\tby %s "
+			"(relayq) with %s;\r\n\t%s\r\n",
+			helo, m->p.uid, sendmail_msg_idhost(m->p.hostname),
+			m->p.received, date) == -1)
+			return -1;
+		if (o > 0)
+			return 0;
+	}
+	return buf_addf(b,
+	    "Received: by %s (relayq, from userid %lld)\r\n\twith %s;"
+	    " %s\r\n",
+	    sendmail_msg_idhost(m->p.hostname), m->p.uid, m->p.received, date);
+}
+
 /* Builds the header fields the message lacks into b. */
 static int
 sendmail_msg_added(const struct sendmail_msg *m, struct buf *b)
@@ -647,6 +808,10 @@ sendmail_msg_added(const struct sendmail_msg *m, struct buf *b)
 		    buf_addf(b, "Date: %s\r\n", date) == -1)
 			return -1;
 	}
+	if (m->p.undisclosed && !sendmail_msg_has_field(m, "To") &&
+	    !sendmail_msg_has_field(m, "Cc") &&
+	    buf_adds(b, "To: undisclosed-recipients:;\r\n") == -1)
+		return -1;
 	if (!sendmail_msg_has_field(m, "Message-ID")) {
 		if (gmtime_r(&now, &tm) == NULL)
 			return -1;
@@ -681,16 +846,17 @@ sendmail_msg_start_body(struct sendmail_msg *m)
 		return -1;
 	}
 	m->body_started = 1;
-	for (size_t i = 0; i < m->nfields; i++) {
-		const struct sendmail_msg_field *f = &m->fields[i];
-
-		if (sendmail_msg_field_is(m, f, "Bcc") ||
-		    sendmail_msg_field_is(m, f, "Resent-Bcc"))
-			continue;
-		if (sendmail_msg_out(m, m->hdr.data + f->off, f->len) == -1)
-			return -1;
-	}
 	buf_init(&added, 16 * 1024);
+	if (sendmail_msg_received(m, &added) == -1) {
+		m->error = SENDMAIL_MSG_ERR_HEADER;
+		goto out;
+	}
+	if (sendmail_msg_out(m, added.data, added.len) == -1)
+		goto out;
+	buf_reset(&added);
+	for (size_t i = 0; i < m->nfields; i++)
+		if (sendmail_msg_put_field(m, &m->fields[i]) == -1)
+			goto out;
 	if (sendmail_msg_added(m, &added) == -1) {
 		m->error = SENDMAIL_MSG_ERR_HEADER;
 		goto out;
@@ -725,7 +891,8 @@ sendmail_msg_finish(struct sendmail_msg *m)
 unsigned
 sendmail_msg_flags(const struct sendmail_msg *m)
 {
-	return m->eightbit || !m->input_done ? QUEUE_ENV_F_8BIT : 0;
+	return (m->eightbit || !m->input_done ? QUEUE_ENV_F_8BIT : 0) |
+	    (m->hdr_utf8 ? QUEUE_ENV_F_SMTPUTF8 : 0);
 }
 
 /* Describes the error. */
@@ -742,7 +909,8 @@ sendmail_msg_strerror(const struct sendmail_msg *m)
 	case SENDMAIL_MSG_ERR_LOOP:
 		return "too many Received: headers (mail loop?)";
 	case SENDMAIL_MSG_ERR_NUL:
-		return "the message contains a NUL byte, which RFC 5322 forbids";
+		return "the message contains a NUL byte, which RFC 5322 "
+		       "forbids";
 	case SENDMAIL_MSG_ERR_SINK:
 		return strerror(m->sink_errno);
 	}

@@ -54,6 +54,14 @@ struct sendmail_msg_params {
 	unsigned long long msgid_rand; /* Message-ID random part; 0: fresh */
 	sendmail_msg_sink_fn sink;
 	void *sink_arg;
+	int keep_bare;		/* -t: bare local parts left unqualified */
+	const char *masquerade; /* borrowed: domain for local senders, or "" */
+	long long uid;		/* submitting user, for Received: */
+	const char *received;	/* borrowed: Received: protocol ("local",
+				   "ESMTP"), or NULL for no Received: */
+	const char *helo;	/* borrowed: -bs client name, or NULL */
+	int undisclosed;	/* add "To: undisclosed-recipients:;" when
+				   there is neither To nor Cc */
 };
 
 enum sendmail_msg_error {
@@ -100,6 +108,9 @@ struct sendmail_msg {
 	size_t nuls;		       /* read-only: NUL bytes seen (0 or 1) */
 	size_t nsplit;		       /* read-only: over-long lines broken */
 	size_t nbarecr;		       /* read-only: bare CRs made breaks */
+	int hdr_utf8;		       /* read-only: non-ASCII address in
+					  From/To/Cc/Bcc/Sender/Reply-To */
+	size_t nrewritten;	       /* read-only: header fields rewritten */
 	enum sendmail_msg_error error; /* read-only */
 	int sink_errno;		       /* read-only */
 };
@@ -137,8 +148,15 @@ int sendmail_msg_rcpts(const struct sendmail_msg *m, struct addr_list *out,
 
 /*
  * Ends the header phase: checks the hop count, writes the header section
- * (without Bcc and Resent-Bcc, plus the missing Date, From and
- * Message-ID) and the empty line.  Returns 0, or -1 with m->error set.
+ * and the empty line.  On the way: a Received: field is put first (when
+ * p.received is set); Bcc and Resent-Bcc are dropped; bare local parts
+ * in From, To and Cc get "@domain" (for From, "@masquerade" when set);
+ * with masquerade, a From: holding one local mailbox becomes
+ * "Name <local@masquerade>" (the name from the phrase or the comment);
+ * the missing Date, From and Message-ID are added, and "To:
+ * undisclosed-recipients:;" when there is neither To nor Cc.  Non-ASCII
+ * addresses in the address fields set hdr_utf8.  Returns 0, or -1 with
+ * m->error set.
  */
 int sendmail_msg_start_body(struct sendmail_msg *m);
 
@@ -151,7 +169,8 @@ int sendmail_msg_finish(struct sendmail_msg *m);
 /*
  * Returns the QUEUE_ENV_F_8BIT bit when the message has 8-bit bytes, or
  * when the input is not over yet (the envelope is written before the
- * whole body is seen, so an unfinished message is declared 8-bit).
+ * whole body is seen, so an unfinished message is declared 8-bit), and
+ * QUEUE_ENV_F_SMTPUTF8 when hdr_utf8 is set.
  */
 unsigned sendmail_msg_flags(const struct sendmail_msg *m);
 

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "queue/queue_env.h"
 #include "sendmail/sendmail_msg.h"
@@ -80,6 +81,43 @@ sendmail_submit_exit_for_errno(int e)
 	}
 }
 
+/* Prints an aliases problem as a warning. */
+void
+sendmail_submit_alias_warn(void *arg, const char *path, int line,
+    const char *msg)
+{
+	(void)arg;
+	if (line > 0)
+		log_warnx("%s:%d: %s", path, line, msg);
+	else
+		log_warnx("%s: %s", path, msg);
+}
+
+/* Resolves aliases and qualifies bare local parts in l. */
+size_t
+sendmail_submit_resolve(const struct conf *conf, const struct aliases *aliases,
+    struct addr_list *l)
+{
+	struct addr_list out;
+
+	addr_list_init(&out);
+	for (size_t i = 0; i < l->n; i++) {
+		size_t before = out.n;
+
+		(void)aliases_resolve(aliases, l->v[i], conf->default_domain,
+		    conf->hostname, &out, sendmail_submit_alias_warn, NULL);
+		if (aliases != NULL && aliases->n > 0 &&
+		    (out.n != before + 1 ||
+			strcmp(out.v[before], l->v[i]) != 0))
+			for (size_t k = before; k < out.n; k++)
+				log_debug("recipient %s -> %s", l->v[i],
+				    out.v[k]);
+	}
+	addr_list_free(l);
+	*l = out;
+	return l->n;
+}
+
 /* The sink: creates the queue file on first use, then appends to it. */
 static int
 sendmail_submit_sink(void *arg, const char *p, size_t len)
@@ -113,7 +151,12 @@ sendmail_submit_read(struct sendmail_submit_ctx *c, int *rc, struct rq_err *err)
 			*rc = EX_TEMPFAIL;
 			return -1;
 		}
-		if ((n = read(c->s->infd, c->buf, SENDMAIL_SUBMIT_READSZ)) >= 0)
+		if (c->s->read_fn != NULL) {
+			if ((n = c->s->read_fn(c->s->read_arg, c->buf,
+				 SENDMAIL_SUBMIT_READSZ)) >= 0)
+				return n;
+		} else if ((n = read(c->s->infd, c->buf,
+				SENDMAIL_SUBMIT_READSZ)) >= 0)
 			return n;
 		if (errno != EINTR && errno != EAGAIN) {
 			rq_err_set(err, "error reading input: %s",
@@ -128,6 +171,7 @@ sendmail_submit_read(struct sendmail_submit_ctx *c, int *rc, struct rq_err *err)
 static int
 sendmail_submit_msg_error(struct sendmail_submit_ctx *c, struct rq_err *err)
 {
+	c->s->msg_error = (int)c->m.error;
 	if (c->m.error != SENDMAIL_MSG_ERR_SINK) {
 		if (c->m.error == SENDMAIL_MSG_ERR_SIZE)
 			rq_err_set(err,
@@ -171,8 +215,18 @@ sendmail_submit_env(struct sendmail_submit_ctx *c, struct rq_err *err)
 	c->env.arrival = (long long)time(NULL);
 	if (addr_is_utf8(s->sender))
 		c->env.flags |= QUEUE_ENV_F_SMTPUTF8;
+	if (queue_env_set_dsn(&c->env, s->dsn_ret, s->dsn_envid) == -1) {
+		rq_err_set(err, "invalid DSN RET or ENVID");
+		return EX_USAGE;
+	}
 	for (size_t i = 0; i < s->rcpts->n; i++) {
-		if (queue_env_add_rcpt(&c->env, s->rcpts->v[i]) == -1) {
+		unsigned nt =
+		    s->rcpt_notify != NULL ? s->rcpt_notify[i] : s->notify;
+		const char *orcpt =
+		    s->rcpt_orcpt != NULL ? s->rcpt_orcpt[i] : NULL;
+
+		if (queue_env_add_rcpt_dsn(&c->env, s->rcpts->v[i], nt,
+			orcpt) == -1) {
 			rq_err_set(err, "invalid recipient %.256s",
 			    s->rcpts->v[i]);
 			return EX_USAGE;
@@ -265,6 +319,12 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	p.flush_at = SENDMAIL_SUBMIT_SPOOL_AT;
 	p.sink = sendmail_submit_sink;
 	p.sink_arg = &c;
+	p.keep_bare = s->resolve;
+	p.masquerade = s->conf->masquerade;
+	p.uid = s->uid;
+	p.received = s->received;
+	p.helo = s->helo;
+	p.undisclosed = s->undisclosed;
 	sendmail_msg_init(&c.m, &p);
 
 	if ((rc = sendmail_submit_headers(&c, &off, &have, err)) != EX_OK)
@@ -272,6 +332,8 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	if (s->extract)
 		(void)sendmail_msg_rcpts(&c.m, s->rcpts, &s->nbad,
 		    &s->bad_errstr);
+	if (s->resolve)
+		(void)sendmail_submit_resolve(s->conf, s->aliases, s->rcpts);
 	if ((rc = sendmail_submit_env(&c, err)) != EX_OK)
 		goto out;
 	if (sendmail_msg_start_body(&c.m) == -1) {

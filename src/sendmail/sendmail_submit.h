@@ -10,8 +10,10 @@
 #define RELAYQ_SENDMAIL_SENDMAIL_SUBMIT_H
 
 #include <signal.h>
+#include <sys/types.h>
 
 #include "common/addr.h"
+#include "common/aliases.h"
 #include "common/conf.h"
 #include "common/status.h"
 #include "queue/queue_id.h"
@@ -27,9 +29,25 @@ struct sendmail_submit {
 	long long uid;		 /* the submitting (real) user */
 	int infd;		 /* the message */
 	volatile sig_atomic_t *stop; /* borrowed: set by SIGINT/TERM/HUP */
-	char id[QUEUE_ID_LEN + 1];   /* out: the queue id, once committed */
-	size_t nbad;		     /* out: bad -t addresses skipped */
-	const char *bad_errstr;	     /* out: why the last one was bad */
+	/* Recipient resolution (argv and -t): aliases, then default_domain. */
+	int resolve;		       /* rcpts may hold bare local parts */
+	const struct aliases *aliases; /* borrowed, or NULL */
+	/* DSN (RFC 3461) */
+	const char *dsn_ret;	     /* borrowed: "full"/"hdrs", or NULL */
+	const char *dsn_envid;	     /* borrowed, or NULL */
+	unsigned notify;	     /* QUEUE_ENV_NOTIFY_* for every rcpt */
+	const unsigned *rcpt_notify; /* borrowed: per rcpt (-bs), or NULL */
+	char *const *rcpt_orcpt;     /* borrowed: per rcpt (-bs), or NULL */
+	/* Input other than infd (-bs): returns bytes, 0 at the end, -1. */
+	ssize_t (*read_fn)(void *arg, char *buf, size_t len);
+	void *read_arg;
+	const char *received;	   /* Received: protocol ("local", "ESMTP") */
+	const char *helo;	   /* borrowed: -bs client name, or NULL */
+	int undisclosed;	   /* add To: undisclosed-recipients:; */
+	char id[QUEUE_ID_LEN + 1]; /* out: the queue id, once committed */
+	int msg_error;		   /* out: enum sendmail_msg_error */
+	size_t nbad;		   /* out: bad -t addresses skipped */
+	const char *bad_errstr;	   /* out: why the last one was bad */
 };
 
 /*
@@ -42,6 +60,19 @@ struct sendmail_submit {
  */
 int sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
     struct rq_err *err);
+
+/*
+ * Replaces every address in l by its resolution: aliases for local
+ * recipients (bare, @hostname, @localhost), default_domain for the
+ * remaining bare local parts (aliases_resolve); problems are printed as
+ * warnings.  Returns the number of addresses now in l.
+ */
+size_t sendmail_submit_resolve(const struct conf *conf,
+    const struct aliases *aliases, struct addr_list *l);
+
+/* Prints an aliases problem on stderr (an aliases_warn_fn). */
+void sendmail_submit_alias_warn(void *arg, const char *path, int line,
+    const char *msg);
 
 /* Maps an errno from the spool to a sysexits code. */
 int sendmail_submit_exit_for_errno(int e);

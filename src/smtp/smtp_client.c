@@ -952,6 +952,7 @@ smtp_client_format_txn(struct smtp_client *c, const struct smtp_msg *m)
 {
 	unsigned flags = 0;
 	unsigned long long size = 0;
+	int dsn = (c->caps.ext & SMTP_EXT_DSN) != 0;
 
 	if ((c->caps.ext & SMTP_EXT_SIZE) != 0)
 		size = m->size;
@@ -960,12 +961,16 @@ smtp_client_format_txn(struct smtp_client *c, const struct smtp_msg *m)
 	if (m->smtputf8)
 		flags |= SMTP_CMD_MAIL_SMTPUTF8;
 	buf_free(&c->txn);
-	buf_init(&c->txn, (m->nrcpt + 2) * SMTP_CMD_LINE_MAX);
+	buf_init(&c->txn, (m->nrcpt + 2) * SMTP_CMD_DSN_LINE_MAX);
 	c->txn_off = 0;
-	if (smtp_cmd_mail(&c->txn, m->sender, size, flags) == -1)
+	if (smtp_cmd_mail_dsn(&c->txn, m->sender, size, flags,
+		dsn ? m->dsn_ret : NULL, dsn ? m->dsn_envid : NULL) == -1)
 		return -1;
 	for (size_t i = 0; i < m->nrcpt; i++)
-		if (smtp_cmd_rcpt(&c->txn, m->rcpts[i]) == -1)
+		if (smtp_cmd_rcpt_dsn(&c->txn, m->rcpts[i],
+			dsn && m->dsn_notify != NULL ? m->dsn_notify[i] : 0,
+			dsn && m->dsn_orcpt != NULL ? m->dsn_orcpt[i] : NULL) ==
+		    -1)
 			return -1;
 	return smtp_cmd_data(&c->txn);
 }
@@ -979,7 +984,7 @@ smtp_client_send(struct smtp_client *c, const struct smtp_msg *m)
 
 	if (c->state != SMTP_ST_READY || m == NULL || m->sender == NULL ||
 	    m->rcpts == NULL || m->nrcpt == 0 ||
-	    m->nrcpt > SIZE_MAX / SMTP_CMD_LINE_MAX - 2)
+	    m->nrcpt > SIZE_MAX / SMTP_CMD_DSN_LINE_MAX - 2)
 		return -1;
 	if (smtp_client_format_txn(c, m) == -1) {
 		buf_reset(&c->txn);

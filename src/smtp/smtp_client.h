@@ -94,6 +94,13 @@ struct smtp_msg {
 	unsigned long long size; /* message size for SIZE=, 0 unknown */
 	int body_8bit;		 /* nonzero: BODY=8BITMIME if offered */
 	int smtputf8;		 /* nonzero: needs SMTPUTF8 */
+	/* DSN (RFC 3461), sent only when the server offers DSN. */
+	const char *dsn_ret;	      /* borrowed: "FULL"/"HDRS" or NULL */
+	const char *dsn_envid;	      /* borrowed: decoded, or NULL */
+	const unsigned *dsn_notify;   /* borrowed: SMTP_CMD_NOTIFY_* per
+					   recipient (0 none), or NULL */
+	const char *const *dsn_orcpt; /* borrowed: "type;addr" per
+					   recipient (NULL none), or NULL */
 };
 
 struct smtp_client_ops {

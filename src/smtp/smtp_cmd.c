@@ -101,14 +101,47 @@ smtp_cmd_helo(struct buf *b, const char *name)
 	return smtp_cmd_hello(b, "HELO", name);
 }
 
-/* Appends MAIL FROM with its parameters. */
+/* xtext-encodes s into out. */
 int
-smtp_cmd_mail(struct buf *b, const char *sender, unsigned long long size,
-    unsigned flags)
+smtp_cmd_xtext(const char *s, char *out, size_t outsz)
 {
-	char line[SMTP_CMD_LINE_MAX + 1], sz[32];
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
 
-	if (!smtp_cmd_addr_is_valid(sender)) {
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x21 || c > 0x7e || c == '+' || c == '=') {
+			if (o + 3 >= outsz)
+				return -1;
+			out[o++] = '+';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			if (o + 1 >= outsz)
+				return -1;
+			out[o++] = (char)c;
+		}
+	}
+	if (o >= outsz)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
+/* Appends MAIL FROM with its parameters, DSN ones included. */
+int
+smtp_cmd_mail_dsn(struct buf *b, const char *sender, unsigned long long size,
+    unsigned flags, const char *ret, const char *envid)
+{
+	char line[SMTP_CMD_DSN_LINE_MAX + 1], sz[32], env[3 * 100 + 1];
+
+	if (!smtp_cmd_addr_is_valid(sender) ||
+	    (ret != NULL && strcmp(ret, "FULL") != 0 &&
+		strcmp(ret, "HDRS") != 0) ||
+	    (envid != NULL &&
+		(*envid == '\0' || strlen(envid) > 100 ||
+		    smtp_cmd_xtext(envid, env, sizeof(env)) == -1))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -118,23 +151,102 @@ smtp_cmd_mail(struct buf *b, const char *sender, unsigned long long size,
 		return -1;
 	}
 	return smtp_cmd_append(b, line,
-	    rq_snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s%s\r\n", sender,
-		sz, (flags & SMTP_CMD_MAIL_8BITMIME) ? " BODY=8BITMIME" : "",
-		(flags & SMTP_CMD_MAIL_SMTPUTF8) ? " SMTPUTF8" : ""));
+	    rq_snprintf(line,
+		ret == NULL && envid == NULL ? SMTP_CMD_LINE_MAX + 1
+					     : sizeof(line),
+		"MAIL FROM:<%s>%s%s%s%s%s%s%s\r\n", sender, sz,
+		(flags & SMTP_CMD_MAIL_8BITMIME) ? " BODY=8BITMIME" : "",
+		(flags & SMTP_CMD_MAIL_SMTPUTF8) ? " SMTPUTF8" : "",
+		ret != NULL ? " RET=" : "", ret != NULL ? ret : "",
+		envid != NULL ? " ENVID=" : "", envid != NULL ? env : ""));
+}
+
+/* Appends MAIL FROM with its parameters. */
+int
+smtp_cmd_mail(struct buf *b, const char *sender, unsigned long long size,
+    unsigned flags)
+{
+	return smtp_cmd_mail_dsn(b, sender, size, flags, NULL, NULL);
+}
+
+/* Formats a NOTIFY set; returns -1 for an invalid one. */
+static int
+smtp_cmd_notify(unsigned notify, char *out, size_t outsz)
+{
+	static const struct {
+		unsigned bit;
+		const char *word;
+	} words[] = {
+		{ SMTP_CMD_NOTIFY_NEVER, "NEVER" },
+		{ SMTP_CMD_NOTIFY_SUCCESS, "SUCCESS" },
+		{ SMTP_CMD_NOTIFY_FAILURE, "FAILURE" },
+		{ SMTP_CMD_NOTIFY_DELAY, "DELAY" },
+	};
+
+	out[0] = '\0';
+	if ((notify & ~0x0fU) != 0 ||
+	    ((notify & SMTP_CMD_NOTIFY_NEVER) &&
+		notify != SMTP_CMD_NOTIFY_NEVER))
+		return -1;
+	for (size_t i = 0; i < RQ_NELEM(words); i++) {
+		if ((notify & words[i].bit) == 0)
+			continue;
+		if (out[0] != '\0')
+			(void)strlcat(out, ",", outsz);
+		(void)strlcat(out, words[i].word, outsz);
+	}
+	return 0;
+}
+
+/* Appends RCPT TO with its DSN parameters. */
+int
+smtp_cmd_rcpt_dsn(struct buf *b, const char *rcpt, unsigned notify,
+    const char *orcpt)
+{
+	char line[SMTP_CMD_DSN_LINE_MAX + 1], nt[40], orc[3 * 500 + 1];
+	size_t tlen = 0;
+
+	if (rcpt == NULL || *rcpt == '\0' || !smtp_cmd_addr_is_valid(rcpt) ||
+	    smtp_cmd_notify(notify, nt, sizeof(nt)) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (orcpt != NULL) {
+		tlen = strcspn(orcpt, ";");
+		if (tlen == 0 || orcpt[tlen] != ';' ||
+		    orcpt[tlen + 1] == '\0' || tlen > 20 ||
+		    strlen(orcpt) > 500 ||
+		    smtp_cmd_xtext(orcpt + tlen + 1, orc, sizeof(orc)) == -1) {
+			errno = EINVAL;
+			return -1;
+		}
+		for (size_t i = 0; i < tlen; i++) {
+			char c = orcpt[i];
+
+			if (!((c >= 'a' && c <= 'z') ||
+				(c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || c == '-')) {
+				errno = EINVAL;
+				return -1;
+			}
+		}
+	}
+	return smtp_cmd_append(b, line,
+	    rq_snprintf(line,
+		notify == 0 && orcpt == NULL ? SMTP_CMD_LINE_MAX + 1
+					     : sizeof(line),
+		"RCPT TO:<%s>%s%s%s%.*s%s%s\r\n", rcpt,
+		notify != 0 ? " NOTIFY=" : "", nt,
+		orcpt != NULL ? " ORCPT=" : "", (int)tlen,
+		orcpt != NULL ? orcpt : "", orcpt != NULL ? ";" : "",
+		orcpt != NULL ? orc : ""));
 }
 
 /* Appends RCPT TO. */
 int
 smtp_cmd_rcpt(struct buf *b, const char *rcpt)
 {
-	char line[SMTP_CMD_LINE_MAX + 1];
-
-	if (rcpt == NULL || *rcpt == '\0' || !smtp_cmd_addr_is_valid(rcpt)) {
-		errno = EINVAL;
-		return -1;
-	}
-	return smtp_cmd_append(b, line,
-	    rq_snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", rcpt));
+	return smtp_cmd_rcpt_dsn(b, rcpt, 0, NULL);
 }
 
 /* Appends a command that takes no argument. */

@@ -21,9 +21,21 @@ struct smtp_reply;
 /* A command line with its CRLF (RFC 5321 section 4.5.3.1.4). */
 #define SMTP_CMD_LINE_MAX 512
 
+/*
+ * A MAIL or RCPT line carrying DSN parameters: RFC 3461 section 4 lets
+ * ENVID/RET add 107 octets to MAIL and NOTIFY/ORCPT 500 to RCPT.
+ */
+#define SMTP_CMD_DSN_LINE_MAX 1024
+
 /* MAIL FROM parameters for smtp_cmd_mail(). */
 #define SMTP_CMD_MAIL_8BITMIME 0x01 /* BODY=8BITMIME */
 #define SMTP_CMD_MAIL_SMTPUTF8 0x02 /* SMTPUTF8 */
+
+/* RFC 3461 NOTIFY values for smtp_cmd_rcpt_dsn(); 0 means none. */
+#define SMTP_CMD_NOTIFY_NEVER 0x01
+#define SMTP_CMD_NOTIFY_SUCCESS 0x02
+#define SMTP_CMD_NOTIFY_FAILURE 0x04
+#define SMTP_CMD_NOTIFY_DELAY 0x08
 
 /*
  * Each writer below returns 0, or -1 with nothing appended and errno set:
@@ -41,8 +53,28 @@ int smtp_cmd_helo(struct buf *b, const char *name) RQ_WUR;
  */
 int smtp_cmd_mail(struct buf *b, const char *sender, unsigned long long size,
     unsigned flags) RQ_WUR;
+/*
+ * Like smtp_cmd_mail(), plus the DSN parameters " RET=ret" (ret "FULL"
+ * or "HDRS") and " ENVID=xtext(envid)" when not NULL.
+ */
+int smtp_cmd_mail_dsn(struct buf *b, const char *sender,
+    unsigned long long size, unsigned flags, const char *ret, const char *envid)
+    RQ_WUR;
 /* Appends "RCPT TO:<rcpt>"; rcpt must not be empty. */
 int smtp_cmd_rcpt(struct buf *b, const char *rcpt) RQ_WUR;
+/*
+ * Like smtp_cmd_rcpt(), plus " NOTIFY=..." for the SMTP_CMD_NOTIFY_*
+ * bits in notify (0: none) and " ORCPT=type;xtext(address)" for orcpt
+ * ("type;address", NULL: none).
+ */
+int smtp_cmd_rcpt_dsn(struct buf *b, const char *rcpt, unsigned notify,
+    const char *orcpt) RQ_WUR;
+/*
+ * Appends s xtext-encoded (RFC 3461 section 4: '+', '=' and bytes
+ * outside 0x21-0x7e as "+HH") to out (NUL-terminated).  Returns 0, or -1
+ * when out is too small.
+ */
+int smtp_cmd_xtext(const char *s, char *out, size_t outsz);
 /* Appends "DATA". */
 int smtp_cmd_data(struct buf *b) RQ_WUR;
 /* Appends "RSET". */

@@ -8,6 +8,8 @@ It plays a transcript file to the first client on 127.0.0.1:PORT:
     S: text     a line the server sends; consecutive S: lines go out in
                 one write (so a reply and injected data share a segment)
     C: prefix   wait for a client line starting with prefix (case-blind)
+    W: path     wait (at most --timeout seconds) until the file path
+                exists, so a test can act between two steps
     # ...       a comment
 After the script it records whatever else the client sends until it
 closes.  Every client line received is appended to --log.  It never
@@ -17,6 +19,7 @@ import argparse
 import os
 import socket
 import sys
+import time
 
 
 def main():
@@ -70,6 +73,12 @@ def main():
                 out.append(text)
                 continue
             flush()
+            if kind == 'W':
+                deadline = time.monotonic() + args.timeout
+                while (not os.path.exists(text) and
+                       time.monotonic() < deadline):
+                    time.sleep(0.05)
+                continue
             if kind == 'C':
                 line = readline()
                 if not line:

@@ -8,9 +8,15 @@ bytes received, dot-unstuffed, CRLF kept) and NNNN.env (JSON: mail_from,
 rcpt_tos, mail_options, session number) in --maildir, written atomically,
 and appends one line per EHLO/HELO to --maildir/sessions.  Recipients whose
 address contains a --rcpt-reply PATTERN get that reply instead of 250, so
-tests can script per-recipient 4xx/5xx.  Stops on SIGTERM.
+tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
+--xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
+lacks: Handler.auth_XOAUTH2); every AUTH try is logged to
+--maildir/commands as "AUTH MECH USER ok|failed", never with the secret.
+Stops on SIGTERM.
 """
 import argparse
+import base64
+import binascii
 import itertools
 import json
 import os
@@ -19,7 +25,7 @@ import ssl
 import sys
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 
 def uses_tls(server, session):
@@ -30,11 +36,12 @@ def uses_tls(server, session):
 
 
 class Handler:
-    def __init__(self, maildir, rcpt_replies, data_reply):
+    def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None):
         self.maildir = maildir
         self.cmdlog = os.path.join(maildir, 'commands')
         self.rcpt_replies = rcpt_replies
         self.data_reply = data_reply
+        self.xoauth2 = xoauth2  # (user, token) as bytes, or None
         self.seq = itertools.count(1)
         self.sessions = 0
 
@@ -60,6 +67,44 @@ class Handler:
     def log(self, line):
         with open(self.cmdlog, 'a') as f:
             f.write(line + '\n')
+
+    async def auth_XOAUTH2(self, server, args):
+        """XOAUTH2: base64("user=U^Aauth=Bearer T^A^A"), as the initial
+        response or after an empty 334.  aiosmtpd finds this method by its
+        name and calls it with the SMTP instance; it must return an
+        AuthResult.  A wrong token gets Google's answer: a 334 with a
+        base64 JSON error, the client's empty line, then 535."""
+        if len(args) == 2:
+            try:
+                data = base64.b64decode(args[1], validate=True)
+            except (binascii.Error, ValueError):
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        else:
+            data = await server.challenge_auth('')
+            if data is MISSING:
+                return AuthResult(success=False, handled=True)
+        fields = data.split(b'\x01')
+        user = token = None
+        if (len(fields) == 4 and fields[0].startswith(b'user=') and
+                fields[1].startswith(b'auth=Bearer ') and
+                fields[2:] == [b'', b'']):
+            user = fields[0][len(b'user='):]
+            token = fields[1][len(b'auth=Bearer '):]
+        ok = (self.xoauth2 is not None and user == self.xoauth2[0] and
+              token == self.xoauth2[1])
+        self.log('AUTH XOAUTH2 {} {}'.format(
+            user.decode(errors='replace') if user is not None else '?',
+            'ok' if ok else 'failed'))
+        if ok:
+            server.session.relayq_login = user.decode()
+            return AuthResult(success=True,
+                              auth_data=LoginPassword(user, b''))
+        err = (b'{"status":"401","schemes":"bearer",'
+               b'"scope":"https://mail.google.com/"}')
+        if await server.challenge_auth(err) is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False)
 
     async def handle_MAIL(self, server, session, envelope, address,
                           mail_options):
@@ -146,14 +191,21 @@ def main():
     ap.add_argument('--auth', help='USER:PASSWORD: offer AUTH PLAIN LOGIN')
     ap.add_argument('--auth-plaintext', action='store_true',
                     help='offer AUTH without TLS too')
+    ap.add_argument('--xoauth2', help='USER:TOKEN: offer AUTH XOAUTH2')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
     for spec in args.rcpt_reply:
         pattern, _, reply = spec.partition('=')
         replies.append((pattern, reply))
-    handler = Handler(args.maildir, replies, args.data_reply)
-    kw = {}
+    xoauth2 = None
+    if args.xoauth2:
+        user, _, token = args.xoauth2.partition(':')
+        xoauth2 = (user.encode(), token.encode())
+    handler = Handler(args.maildir, replies, args.data_reply, xoauth2)
+    kw = {'auth_require_tls': not args.auth_plaintext}
+    if not args.xoauth2:
+        kw['auth_exclude_mechanism'] = ['XOAUTH2']
     if args.tls_cert:
         if args.implicit:
             kw['ssl_context'] = tls_context(args)
@@ -162,7 +214,6 @@ def main():
     if args.auth:
         user, _, password = args.auth.partition(':')
         kw['authenticator'] = Authenticator(handler, user, password)
-        kw['auth_require_tls'] = not args.auth_plaintext
     ctl = Controller(handler, hostname='127.0.0.1', port=args.port,
                      server_hostname='sink.test', decode_data=False,
                      ready_timeout=10, **kw)

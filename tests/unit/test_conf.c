@@ -2,7 +2,9 @@
 /* Copyright (c) 2026 The relayq authors */
 /*
  * Unit tests for the configuration loader: defaults, every value kind,
- * strict numbers, unknown keys and sections, syntax errors, quoting.
+ * strict numbers, unknown keys and sections, syntax errors, quoting, and
+ * the [smarthost] TLS and AUTH keys (port 465 implies implicit TLS unless
+ * tls is given; tls_min_version is 1.2 or 1.3).
  */
 #include "config.h"
 
@@ -32,6 +34,146 @@ load(const char *text, struct conf *c, struct rq_err *err)
 {
 	put(text);
 	return conf_load(c, path, err);
+}
+
+/* The TLS and AUTH keys of [smarthost]: defaults, values, port 465. */
+static void
+test_tls_auth(void)
+{
+	static const char *bad_versions[] = { "1.1", "1.0", "1.4", "1",
+		"tls1.3", "TLSv1.2", "1.2 ", "" };
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = mx.example\n", &c, &err) == 0,
+	    "minimal smarthost loads");
+	is_int(c.smarthost_port, 587, "default port 587");
+	is_int(c.smarthost_tls, CONF_TLS_STARTTLS, "default tls is starttls");
+	is_int(c.smarthost_tls_verify, 1, "default tls_verify is yes");
+	is_str(c.smarthost_tls_min_version, "1.2", "default tls_min_version");
+	is_str(c.smarthost_auth, "auto", "default auth is auto");
+	is_int(c.smarthost_allow_plaintext_auth, 0,
+	    "default allow_plaintext_auth is no");
+	is_str(c.smarthost_username, "", "no username by default");
+	is_str(c.smarthost_tls_fingerprint, "", "no pin by default");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nport = 465\n", &c, &err) == 0 &&
+		c.smarthost_tls == CONF_TLS_IMPLICIT,
+	    "port 465 without a tls key implies implicit");
+	conf_free(&c);
+	ok(load("[smarthost]\ntls_verify = yes\nport = 465\n", &c, &err) == 0 &&
+		c.smarthost_tls == CONF_TLS_IMPLICIT,
+	    "port 465 implies implicit whatever the key order");
+	conf_free(&c);
+	ok(load("[smarthost]\nport = 465\ntls = starttls\n", &c, &err) == 0 &&
+		c.smarthost_tls == CONF_TLS_STARTTLS,
+	    "port 465 with an explicit tls = starttls keeps starttls");
+	conf_free(&c);
+	ok(load("[smarthost]\ntls = none\nport = 465\n", &c, &err) == 0 &&
+		c.smarthost_tls == CONF_TLS_NONE,
+	    "port 465 with an explicit tls = none keeps none");
+	conf_free(&c);
+	ok(load("[smarthost]\nport = 465\nTLS = StartTLS\n", &c, &err) == 0 &&
+		c.smarthost_tls == CONF_TLS_STARTTLS,
+	    "an explicit tls wins in any case of key and value");
+	conf_free(&c);
+	ok(load("[smarthost]\nport = 587\ntls = implicit\n", &c, &err) == 0 &&
+		c.smarthost_tls == CONF_TLS_IMPLICIT,
+	    "implicit on another port");
+	conf_free(&c);
+	ok(load("[smarthost]\nport = 25\n", &c, &err) == 0 &&
+		c.smarthost_tls == CONF_TLS_STARTTLS,
+	    "other ports default to starttls");
+	conf_free(&c);
+	ok(load("[smarthost]\nport = 465\ntls =\n", &c, &err) == -1,
+	    "an empty tls value is refused, not read as absent");
+
+	ok(load("[smarthost]\ntls_min_version = 1.3\n", &c, &err) == 0,
+	    "tls_min_version 1.3 accepted");
+	is_str(c.smarthost_tls_min_version, "1.3", "tls_min_version 1.3 kept");
+	conf_free(&c);
+	ok(load("[smarthost]\ntls_min_version = 1.2\n", &c, &err) == 0,
+	    "tls_min_version 1.2 accepted");
+	conf_free(&c);
+	for (size_t i = 0; i < sizeof(bad_versions) / sizeof(*bad_versions);
+	     i++) {
+		char text[128];
+
+		snprintf(text, sizeof(text),
+		    "[smarthost]\ntls_min_version = \"%s\"\n", bad_versions[i]);
+		ok(load(text, &c, &err) == -1 &&
+			strstr(err.msg, "tls_min_version") != NULL,
+		    "tls_min_version \"%s\" refused: %s", bad_versions[i],
+		    err.msg);
+	}
+
+	ok(load("[smarthost]\nhost = smtp.example\nusername = u@example\n"
+		"password_command = /usr/bin/token --user u\n"
+		"auth = xoauth2\nallow_plaintext_auth = yes\n"
+		"tls_verify = no\nca_file = /etc/ca.pem\nca_path = /etc/ca.d\n"
+		"tls_fingerprint = \"sha256:AB:CD, sha256:EF\"\n"
+		"tls_cert = /etc/c.pem\ntls_key = /etc/c.key\n",
+	       &c, &err) == 0,
+	    "every TLS and AUTH key loads: %s", err.msg);
+	is_str(c.smarthost_username, "u@example", "username");
+	is_str(c.smarthost_password_command, "/usr/bin/token --user u",
+	    "password_command kept whole (split by relayqd, not here)");
+	is_str(c.smarthost_auth, "xoauth2", "auth");
+	is_int(c.smarthost_allow_plaintext_auth, 1, "allow_plaintext_auth");
+	is_int(c.smarthost_tls_verify, 0, "tls_verify = no");
+	is_str(c.smarthost_ca_file, "/etc/ca.pem", "ca_file");
+	is_str(c.smarthost_ca_path, "/etc/ca.d", "ca_path");
+	is_str(c.smarthost_tls_fingerprint, "sha256:AB:CD, sha256:EF",
+	    "tls_fingerprint list kept (parsed by relayqd)");
+	is_str(c.smarthost_tls_cert, "/etc/c.pem", "tls_cert");
+	is_str(c.smarthost_tls_key, "/etc/c.key", "tls_key");
+	conf_free(&c);
+	ok(load("[smarthost]\nallow_plaintext_auth = sometimes\n", &c, &err) ==
+		-1,
+	    "allow_plaintext_auth must be a boolean");
+	ok(load("[smarthost]\npassword_file = \"/etc/pw\x01\"\n", &c, &err) ==
+		-1,
+	    "a control character in password_file is refused");
+}
+
+/* The retry, bounce and timeout keys of issue #4. */
+static void
+test_delivery_keys(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[relayq]\nhostname = h.example\n", &c, &err) == 0 &&
+		c.delivery_delay_warning == 0 &&
+		c.delivery_bounce_full_message == 0 &&
+		strcmp(c.delivery_bounce_copy_to, "") == 0 &&
+		c.delivery_data_block_timeout == 180,
+	    "defaults: no delay notice, headers only, no copy, 3 min blocks");
+	conf_free(&c);
+	ok(load("[delivery]\ndelay_warning = 4h\nbounce_full_message = yes\n"
+		"bounce_copy_to = postmaster@example.org\n"
+		"data_block_timeout = 7s\n",
+	       &c, &err) == 0 &&
+		c.delivery_delay_warning == 4 * 3600 &&
+		c.delivery_bounce_full_message == 1 &&
+		strcmp(c.delivery_bounce_copy_to, "postmaster@example.org") ==
+		    0 &&
+		c.delivery_data_block_timeout == 7,
+	    "delay_warning, bounce_full_message, bounce_copy_to, "
+	    "data_block_timeout set (%s)",
+	    err.msg);
+	conf_free(&c);
+	ok(load("[delivery]\ndelay_warning = 0\n", &c, &err) == 0 &&
+		c.delivery_delay_warning == 0,
+	    "delay_warning = 0 turns the notice off");
+	conf_free(&c);
+	ok(load("[delivery]\nbounce_copy_to = not an address\n", &c, &err) ==
+		    -1 &&
+		strstr(err.msg, "bounce_copy_to") != NULL,
+	    "bad bounce_copy_to refused: %s", err.msg);
+	ok(load("[delivery]\ndata_block_timeout = 0\n", &c, &err) == -1,
+	    "zero data_block_timeout refused");
 }
 
 int
@@ -107,6 +249,8 @@ main(void)
 	    "retry_max < retry_min refused");
 	ok(load("[delivery]\nretry_min = 0s\n", &c, &err) == -1,
 	    "zero retry refused");
+	test_tls_auth();
+	test_delivery_keys();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");

@@ -109,6 +109,112 @@ inserted(const char *img, size_t len, size_t off, const char *ins, size_t ilen,
 	return p;
 }
 
+/* DSN records: RET, ENVID, per-recipient NOTIFY and ORCPT. */
+static void
+test_dsn(void)
+{
+	struct queue_env e, p;
+	const char *errstr = "";
+	char *img, *bad, nt[64];
+	size_t len, blen;
+	unsigned n;
+
+	make_env(&e);
+	okv(queue_env_set_dsn(&e, "hdrs", "QQ314159") == 0, "set RET, ENVID");
+	okv(queue_env_add_rcpt_dsn(&e, "d@example.net",
+		QUEUE_ENV_NOTIFY_SUCCESS | QUEUE_ENV_NOTIFY_FAILURE,
+		"rfc822;D@Example.NET") == 0,
+	    "recipient with NOTIFY and ORCPT");
+	okv(queue_env_add_rcpt_dsn(&e, "e@example.net", QUEUE_ENV_NOTIFY_NEVER,
+		NULL) == 0,
+	    "recipient with NOTIFY=NEVER");
+	img = build(&e, body1, strlen(body1), &len);
+	okv(memmem(img, len, "S17:alice@example.org\nD4:HDRS\nV8:QQ314159\n",
+		40) != NULL,
+	    "D and V follow S");
+	okv(memmem(img, len,
+		"R13:d@example.net\nN15:SUCCESS,FAILURE\nO20:rfc822;D@Example."
+		"NET\nR13:e@example.net\nN5:NEVER\n",
+		85) != NULL,
+	    "N and O follow their R");
+	okv(queue_env_parse(&p, img, len, 1, &errstr) == 0,
+	    "DSN round trip (%s)", errstr);
+	is_str(p.dsn_ret, "HDRS", "RET kept, canonical case");
+	is_str(p.dsn_envid, "QQ314159", "ENVID kept");
+	is_int(p.nrcpt, 4, "four recipients");
+	ok(p.notify != NULL && p.notify[0] == 0 && p.notify[1] == 0,
+	    "no NOTIFY for the first two");
+	ok(p.notify != NULL &&
+		p.notify[2] ==
+		    (QUEUE_ENV_NOTIFY_SUCCESS | QUEUE_ENV_NOTIFY_FAILURE) &&
+		p.notify[3] == QUEUE_ENV_NOTIFY_NEVER,
+	    "NOTIFY per recipient");
+	ok(p.orcpt != NULL && p.orcpt[0] == NULL && p.orcpt[3] == NULL &&
+		strcmp(p.orcpt[2], "rfc822;D@Example.NET") == 0,
+	    "ORCPT per recipient");
+	queue_env_free(&p);
+
+	/* Out-of-order and non-canonical DSN records are refused. */
+	bad = patched(img, len, "N15:SUCCESS,FAILURE", "N15:FAILURE,SUCCESS");
+	okv(try_parse(bad, len, 0, &errstr) == -1, "non-canonical NOTIFY (%s)",
+	    errstr);
+	free(bad);
+	bad = patched(img, len, "N5:NEVER", "N5:never");
+	okv(try_parse(bad, len, 0, &errstr) == -1, "lower-case NOTIFY");
+	free(bad);
+	bad = patched(img, len, "D4:HDRS", "D4:NONE");
+	okv(try_parse(bad, len, 0, &errstr) == -1, "bad RET");
+	free(bad);
+	bad = patched(img, len, "O20:rfc822;", "O20:rfc822\n");
+	okv(try_parse(bad, len, 0, &errstr) == -1, "ORCPT with a control byte");
+	free(bad);
+	/* V before D is out of order: swap the two records. */
+	bad = patched(img, len, "D4:HDRS\nV8:QQ314159\n",
+	    "V8:QQ314159\nD4:HDRS\n");
+	okv(try_parse(bad, len, 0, &errstr) == -1, "V before D refused");
+	free(bad);
+	/* N before any R. */
+	bad = inserted(img, len,
+	    (size_t)((char *)memmem(img, len, "R15:", 4) - img), "N7:SUCCESS\n",
+	    11, &blen);
+	okv(try_parse(bad, blen, 0, &errstr) == -1, "N before its R refused");
+	free(bad);
+	free(img);
+	queue_env_free(&e);
+
+	/* Values refused when set. */
+	make_env(&e);
+	okv(queue_env_set_dsn(&e, "all", NULL) == -1,
+	    "RET other than FULL/HDRS");
+	okv(queue_env_set_dsn(&e, NULL, "a b") == -1, "ENVID with a space");
+	okv(queue_env_add_rcpt_dsn(&e, "f@example.net",
+		QUEUE_ENV_NOTIFY_NEVER | QUEUE_ENV_NOTIFY_DELAY, NULL) == -1,
+	    "NEVER combined refused");
+	okv(queue_env_add_rcpt_dsn(&e, "f@example.net", 0, "nosemicolon") == -1,
+	    "ORCPT without a type refused");
+	is_int(e.nrcpt, 2, "refused recipients not added");
+	/* Old files (no DSN records) still parse: make_env has none. */
+	img = build(&e, body1, strlen(body1), &len);
+	okv(memmem(img, len, "\nN", 2) == NULL &&
+		memmem(img, len, "\nD", 2) == NULL,
+	    "no DSN record without DSN values");
+	okv(try_parse(img, len, 1, &errstr) == 0, "file without DSN parses");
+	free(img);
+	queue_env_free(&e);
+
+	okv(queue_env_parse_notify("Failure,delay", 13, &n) == 0 &&
+		n == (QUEUE_ENV_NOTIFY_FAILURE | QUEUE_ENV_NOTIFY_DELAY),
+	    "parse NOTIFY list any case");
+	okv(queue_env_parse_notify("never,success", 13, &n) == -1,
+	    "never with others refused");
+	okv(queue_env_parse_notify("", 0, &n) == -1, "empty NOTIFY refused");
+	okv(queue_env_notify_text(QUEUE_ENV_NOTIFY_DELAY |
+		    QUEUE_ENV_NOTIFY_SUCCESS,
+		nt, sizeof(nt)) == 0 &&
+		strcmp(nt, "SUCCESS,DELAY") == 0,
+	    "NOTIFY text in canonical order");
+}
+
 static void
 test_ids(void)
 {
@@ -634,6 +740,7 @@ main(void)
 	test_addr();
 	test_format_refuses();
 	test_round_trip();
+	test_dsn();
 	test_truncation();
 	test_corruptions();
 	test_wire();

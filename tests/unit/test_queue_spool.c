@@ -196,6 +196,7 @@ test_create(struct queue_spool *sp)
 	is_int(mode_of("queue"), 0750, "queue/ 0750");
 	is_int(mode_of("state"), 0750, "state/ 0750");
 	is_int(mode_of("corrupt"), 0700, "corrupt/ 0700");
+	is_int(mode_of("failed"), 0750, "failed/ 0750");
 	ok(lstat(sp_path("wake"), &st) == 0 && S_ISFIFO(st.st_mode),
 	    "wake FIFO exists");
 	is_int(mode_of("wake"), 0620, "wake FIFO 0620");
@@ -853,6 +854,50 @@ test_privilege(struct queue_spool *sp)
 	okv(queue_spool_remove(sp, id) == 0, "removed");
 }
 
+/* queue_spool_fail: a message and its state go to failed/. */
+static void
+test_fail(struct queue_spool *sp)
+{
+	char id[QUEUE_ID_LEN + 1], sub[64], sub2[64];
+	struct queue_state s;
+	struct rq_err err;
+
+	if (submit(sp, "", body1, QUEUE_DIR_QUEUE, id) == -1 ||
+	    queue_spool_load_state(sp, id, 2, &s, &err) == -1)
+		abort();
+	queue_state_set_rcpt(&s, 0, QUEUE_RCPT_FAILED, "550 5.1.1 no");
+	queue_state_set_rcpt(&s, 1, QUEUE_RCPT_DONE, "250 ok");
+	if (queue_spool_save_state(sp, &s) == -1)
+		abort();
+	queue_state_free(&s);
+	ok(queue_spool_fail(sp, id) == 0, "fail: moved");
+	snprintf(sub, sizeof(sub), "failed/%s", id);
+	snprintf(sub2, sizeof(sub2), "failed/%s.state", id);
+	ok(exists(sub) && exists(sub2), "fail: message and state in failed/");
+	snprintf(sub, sizeof(sub), "queue/%s", id);
+	snprintf(sub2, sizeof(sub2), "state/%s", id);
+	ok(!exists(sub) && !exists(sub2), "fail: gone from queue/ and state/");
+	ok(queue_spool_fail(sp, id) == -1 && errno == ENOENT,
+	    "fail: a second time finds nothing");
+	/* Without a state file, and with a name already taken. */
+	if (submit(sp, "", body1, QUEUE_DIR_QUEUE, id) == -1)
+		abort();
+	ok(queue_spool_fail(sp, id) == 0, "fail: without a state file");
+	if (submit(sp, "", body1, QUEUE_DIR_QUEUE, id) == -1)
+		abort();
+	snprintf(sub, sizeof(sub), "failed/%s", id);
+	put_file(sp_path(sub), "x", 1);
+	ok(queue_spool_fail(sp, id) == -1 && errno == EEXIST,
+	    "fail: never replaces a file in failed/");
+	snprintf(sub, sizeof(sub), "queue/%s", id);
+	ok(exists(sub), "fail: the message stays queued then");
+	ok(queue_spool_fail(sp, "../x") == -1 && errno == EINVAL,
+	    "fail: invalid id refused");
+	if (queue_spool_remove(sp, id) == -1)
+		abort();
+	empty_dir("failed");
+}
+
 int
 main(void)
 {
@@ -878,6 +923,7 @@ main(void)
 	test_lock(&sp);
 	test_wake(&sp);
 	test_list(&sp);
+	test_fail(&sp);
 	test_privilege(&sp);
 	queue_spool_close(&sp);
 	rm_rf(topdir);

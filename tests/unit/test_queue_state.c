@@ -7,10 +7,12 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/xmalloc.h"
+#include "queue/queue_env.h"
 #include "queue/queue_state.h"
 #include "tap.h"
 
@@ -33,6 +35,7 @@ make_state(struct queue_state *s)
 	s->last_try = 1700000600;
 	s->next_try = 1700001800;
 	s->held = 1;
+	s->warned = 1700000900;
 	queue_state_set_error(s, "451 4.7.1 try later");
 	queue_state_set_rcpt(s, 0, QUEUE_RCPT_DONE, "250 2.1.5 ok");
 	queue_state_set_rcpt(s, 1, QUEUE_RCPT_FAILED,
@@ -75,6 +78,7 @@ test_round_trip(void)
 	is_int(p.last_try, 1700000600, "last try");
 	is_int(p.next_try, 1700001800, "next try");
 	is_int(p.held, 1, "held");
+	is_int(p.warned, 1700000900, "delay notice time");
 	is_str(p.last_error, "451 4.7.1 try later", "last error");
 	is_int(p.rcpt_st[0], QUEUE_RCPT_DONE, "recipient 0 done");
 	is_int(p.rcpt_st[1], QUEUE_RCPT_FAILED, "recipient 1 failed");
@@ -216,9 +220,58 @@ test_bad_files(void)
 		    "bad file %zu: %s", i, errstr);
 }
 
+/* Builds a state image with the given magic and optional D record. */
+static size_t
+make_image(char *out, size_t outsz, const char *magic, const char *drec)
+{
+	char body[512];
+	int n;
+
+	n = snprintf(body, sizeof(body),
+	    "%sI20:%s\nN1:2\nA10:1700000000\nL10:1700000600\n"
+	    "W10:1700001800\nH1:0\n%sX3:err\nP3:0 p\n",
+	    magic, id1, drec);
+	return (size_t)snprintf(out, outsz, "%sE8:%08lx\n", body,
+	    (unsigned long)queue_env_crc32(0, body, (size_t)n));
+}
+
+/* Version 1 files (no D record) are still read; version 2 needs D. */
+static void
+test_versions(void)
+{
+	struct queue_state p;
+	const char *errstr = "";
+	char img[1024];
+	size_t len;
+
+	len = make_image(img, sizeof(img), "RELAYQ-STATE 1\n", "");
+	okv(queue_state_parse(&p, img, len, 1, &errstr) == 0,
+	    "version 1 file read (%s)", errstr);
+	is_int(p.warned, 0, "version 1: no delay notice yet");
+	is_int(p.next_try, 1700001800, "version 1: next try kept");
+	queue_state_free(&p);
+	len = make_image(img, sizeof(img), "RELAYQ-STATE 2\n",
+	    "D10:1700000700\n");
+	okv(queue_state_parse(&p, img, len, 1, &errstr) == 0,
+	    "version 2 file read (%s)", errstr);
+	is_int(p.warned, 1700000700, "version 2: D record read");
+	queue_state_free(&p);
+	len = make_image(img, sizeof(img), "RELAYQ-STATE 2\n", "");
+	okv(try_parse(img, len, 1, &errstr) == -1,
+	    "version 2 without D refused: %s", errstr);
+	len = make_image(img, sizeof(img), "RELAYQ-STATE 1\n",
+	    "D10:1700000700\n");
+	okv(try_parse(img, len, 1, &errstr) == -1,
+	    "version 1 with D refused: %s", errstr);
+	len = make_image(img, sizeof(img), "RELAYQ-STATE 3\n",
+	    "D10:1700000700\n");
+	okv(try_parse(img, len, 1, &errstr) == -1, "unknown version refused");
+}
+
 int
 main(void)
 {
+	test_versions();
 	test_round_trip();
 	test_long_text();
 	test_torn();

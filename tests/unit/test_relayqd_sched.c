@@ -6,7 +6,9 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "relayqd/relayqd_sched.h"
@@ -14,6 +16,87 @@
 #include "tap.h"
 
 #define ID(n) "0000000000000000000" #n
+
+/* take, flags and the sweep listing. */
+static void
+test_take_older(void)
+{
+	struct relayqd_sched *s = relayqd_sched_new();
+	struct queue_idlist l;
+	char old1[21], old2[21], young[21];
+
+	/* Ids carry their arrival time in the first 9 hex digits. */
+	snprintf(old1, sizeof(old1), "%09X%011X", 1000, 1);
+	snprintf(old2, sizeof(old2), "%09X%011X", 2000, 2);
+	snprintf(young, sizeof(young), "%09X%011X", 5000, 3);
+	relayqd_sched_add(s, old1, 10);
+	relayqd_sched_add(s, old2, 20);
+	relayqd_sched_add(s, young, 30);
+	relayqd_sched_older(s, 2000, 0, &l);
+	ok(l.n == 2, "two arrived by 2000");
+	queue_idlist_free(&l);
+	relayqd_sched_set_flags(s, old1, RELAYQD_SCHED_F_WARNED);
+	relayqd_sched_older(s, 2000, RELAYQD_SCHED_F_WARNED, &l);
+	ok(l.n == 1 && strcmp(l.ids[0], old2) == 0, "flagged entry skipped");
+	queue_idlist_free(&l);
+	relayqd_sched_older(s, 999, 0, &l);
+	ok(l.ids == NULL && l.n == 0, "none arrived by 999");
+	is_int(relayqd_sched_take(s, old2), 20, "take returns the due time");
+	is_int(relayqd_sched_busy(s), 1, "taken entry is busy");
+	is_int(relayqd_sched_take(s, old2), -1, "a busy entry cannot be taken");
+	relayqd_sched_older(s, 9000, 0, &l);
+	ok(l.n == 2, "busy entries are not listed");
+	queue_idlist_free(&l);
+	is_str(relayqd_sched_pop_due(s, 100), old1, "heap still ordered");
+	relayqd_sched_reschedule(s, old2, 5);
+	is_int(relayqd_sched_next_due(s), 5, "taken entry put back");
+	relayqd_sched_free(s);
+}
+
+/* The retry delays: doubling, cap, jitter bounds, no overflow. */
+static void
+test_backoff(void)
+{
+	static const long long want[] = { 60, 120, 240, 480, 960, 1920, 3600,
+		3600 };
+	int in_range = 1, spread = 0;
+	long long lo = -1, hi = -1;
+
+	for (unsigned t = 1; t <= RQ_NELEM(want); t++)
+		is_int(relayqd_sched_backoff(60, 3600, t, UINT32_MAX / 2 + 1),
+		    want[t - 1], "try %u: base %lld", t, want[t - 1]);
+	is_int(relayqd_sched_backoff(60, 3600, 0, UINT32_MAX / 2 + 1), 60,
+	    "tries 0 counts as 1");
+	is_int(relayqd_sched_backoff(60, 3600, 1, 0), 48, "jitter -20%%");
+	is_int(relayqd_sched_backoff(60, 3600, 1, UINT32_MAX), 72,
+	    "jitter +20%%");
+	is_int(relayqd_sched_backoff(60, 3600, 30, UINT32_MAX), 4320,
+	    "capped base + 20%%");
+	is_int(relayqd_sched_backoff(60, 3600, UINT32_MAX, 0), 2880,
+	    "huge try count does not overflow");
+	is_int(relayqd_sched_backoff(86400 * 30, 86400 * 30, 5, UINT32_MAX),
+	    86400 * 36, "largest configurable delay");
+	is_int(relayqd_sched_backoff(1, 1, 1, 0), 1, "at least 1 second");
+	is_int(relayqd_sched_backoff(0, 0, 1, 0), 1, "zero minimum gives 1");
+	is_int(relayqd_sched_backoff(100, 50, 3, UINT32_MAX / 2 + 1), 100,
+	    "max below min: min wins");
+	/* A pseudo-random sweep stays within +-20% and does spread out. */
+	for (uint32_t x = 12345, i = 0; i < 10000; i++) {
+		long long d;
+
+		x = x * 1664525u + 1013904223u;
+		d = relayqd_sched_backoff(240, 3600, 1, x);
+		if (d < 192 || d > 288)
+			in_range = 0;
+		if (lo == -1 || d < lo)
+			lo = d;
+		if (d > hi)
+			hi = d;
+	}
+	spread = hi - lo >= 80;
+	ok(in_range, "10000 jittered delays within [192, 288]");
+	ok(spread, "jitter spreads them (%lld..%lld)", lo, hi);
+}
 
 int
 main(void)
@@ -75,5 +158,7 @@ main(void)
 		is_int(relayqd_sched_waiting(s), 0, "all popped");
 	}
 	relayqd_sched_free(s);
+	test_take_older();
+	test_backoff();
 	return done_testing();
 }

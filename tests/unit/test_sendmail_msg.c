@@ -269,6 +269,8 @@ struct run {
 	long long max_size;
 	size_t max_header;
 	size_t flush_at;
+	int undisclosed, keep_bare;
+	const char *masquerade, *received;
 	/* results */
 	struct buf out;
 	struct addr_list rcpts;
@@ -311,6 +313,11 @@ build(struct run *r, const char *in, size_t len, size_t chunk)
 	p.msgid_rand = 0x1234;
 	p.sink = sink_cb;
 	p.sink_arg = r;
+	p.undisclosed = r->undisclosed;
+	p.keep_bare = r->keep_bare;
+	p.masquerade = r->masquerade;
+	p.received = r->received;
+	p.uid = 1000;
 	buf_init(&r->out, 64 * 1024 * 1024);
 	addr_list_init(&r->rcpts);
 	r->nsink = 0;
@@ -868,6 +875,103 @@ test_msg_limits(void)
 }
 
 /* Runs every group of tests. */
+/* Header rewriting: default_domain, masquerade, undisclosed, Received. */
+static void
+test_msg_rewrite(void)
+{
+	struct run r;
+	const char *out;
+
+	memset(&r, 0, sizeof(r));
+	out = msgs(&r,
+	    "From: root (Cron Daemon)\nTo: alice, Bob <bob>\n"
+	    "Cc: x@y.org\nReply-To: admin\nSubject: s\n\nb\n");
+	ok(strstr(out, "From: root@example.org (Cron Daemon)\r\n") != NULL,
+	    "bare From qualified, comment kept");
+	ok(strstr(out, "To: alice@example.org, Bob <bob@example.org>\r\n") !=
+		NULL,
+	    "bare To members qualified");
+	ok(strstr(out, "Cc: x@y.org\r\n") != NULL, "qualified Cc untouched");
+	ok(strstr(out, "Reply-To: admin\r\n") != NULL,
+	    "other fields never rewritten");
+	done(&r);
+
+	out = msgs(&r, "From: Logwatch\nTo: a@b.org,\n  c\n\nb\n");
+	ok(strstr(out, "From: Logwatch@example.org\r\n") != NULL,
+	    "logwatch's bare From qualified");
+	ok(strstr(out, "To: a@b.org,\r\n  c@example.org\r\n") != NULL,
+	    "folded To qualified, fold kept");
+	done(&r);
+
+	r.masquerade = "corp.example";
+	out = msgs(&r, "From: root (Cron Daemon)\nTo: root\n\nb\n");
+	ok(strstr(out, "From: Cron Daemon <root@corp.example>\r\n") != NULL,
+	    "masquerade: cron From becomes Name <addr>");
+	ok(strstr(out, "To: root@example.org\r\n") != NULL,
+	    "masquerade leaves To to default_domain");
+	done(&r);
+	out = msgs(&r, "From: \"Doe, J\" <jd@host.example.org>\n\nb\n");
+	ok(strstr(out, "From: \"Doe, J\" <jd@corp.example>\r\n") != NULL,
+	    "masquerade: @hostname sender rewritten, name quoted");
+	done(&r);
+	out = msgs(&r, "From: mdadm monitoring <root@localhost>\n\nb\n");
+	ok(strstr(out, "From: mdadm monitoring <root@corp.example>\r\n") !=
+		NULL,
+	    "masquerade: @localhost rewritten");
+	done(&r);
+	out = msgs(&r, "From: Ann <ann@other.org>\n\nb\n");
+	ok(strstr(out, "From: Ann <ann@other.org>\r\n") != NULL,
+	    "masquerade: remote From untouched");
+	done(&r);
+	r.masquerade = NULL;
+
+	r.undisclosed = 1;
+	out = msgs(&r, H "Subject: s\n\nb\n");
+	ok(strstr(out, "To: undisclosed-recipients:;\r\n") != NULL,
+	    "no To/Cc: undisclosed-recipients added");
+	done(&r);
+	out = msgs(&r, H "Cc: c@x.org\n\nb\n");
+	ok(strstr(out, "undisclosed") == NULL, "Cc alone is enough");
+	done(&r);
+	out = msgs(&r, H "Bcc: c@x.org\n\nb\n");
+	ok(strstr(out, "To: undisclosed-recipients:;\r\n") != NULL &&
+		strstr(out, "Bcc") == NULL,
+	    "Bcc only: removed, undisclosed added");
+	done(&r);
+	r.undisclosed = 0;
+
+	r.received = "local";
+	out = msgs(&r, H "\nb\n");
+	ok(strncmp(out,
+	       "Received: by host.example.org (relayq, from userid "
+	       "1000)\r\n\twith local; ",
+	       64) == 0,
+	    "Received: first");
+	done(&r);
+	r.received = NULL;
+
+	out = msgs(&r, H "To: j\xc3\xb6rg@example.org\n\nb\n");
+	ok(r.flags & QUEUE_ENV_F_SMTPUTF8, "UTF-8 address in To: SMTPUTF8");
+	done(&r);
+	out = msgs(&r,
+	    H "To: J\xc3\xb6rg <j@example.org>\n"
+	      "Subject: \xc3\xa9t\xc3\xa9\n\nb\n");
+	ok(!(r.flags & QUEUE_ENV_F_SMTPUTF8) && (r.flags & QUEUE_ENV_F_8BIT),
+	    "UTF-8 names and Subject: 8BITMIME only");
+	done(&r);
+	out = msgs(&r, H "Bcc: z@\xc3\xa9.example\n\nb\n");
+	ok(r.flags & QUEUE_ENV_F_SMTPUTF8, "UTF-8 address in Bcc: SMTPUTF8");
+	done(&r);
+
+	r.extract = 1;
+	r.keep_bare = 1;
+	out = msgs(&r, H "To: root, a@b.org\n\nb\n");
+	is_int(r.rcpts.n, 2, "-t with keep_bare: two recipients");
+	is_str(r.rcpts.n > 0 ? r.rcpts.v[0] : "", "root",
+	    "bare recipient left for aliases");
+	done(&r);
+}
+
 int
 main(void)
 {
@@ -882,5 +986,6 @@ main(void)
 	test_msg_misc();
 	test_msg_long();
 	test_msg_limits();
+	test_msg_rewrite();
 	return done_testing();
 }

@@ -356,11 +356,11 @@ static const char *const rcpts3[] = { "b@example.org", "c@example.org",
 	"d@example.org" };
 
 static const struct smtp_msg msg1 = { "ID1", "a@example.com", rcpts3, 1, 0, 0,
-	0 };
+	0, NULL, NULL, NULL, NULL };
 static const struct smtp_msg msg2 = { "ID2", "a@example.com", rcpts3, 2, 500, 1,
-	0 };
+	0, NULL, NULL, NULL, NULL };
 static const struct smtp_msg msg3 = { "ID3", "a@example.com", rcpts3, 3, 0, 0,
-	0 };
+	0, NULL, NULL, NULL, NULL };
 
 #define EHLO_PIPE "250-mx.example.org\n250-PIPELINING\n250 8BITMIME"
 
@@ -947,20 +947,60 @@ test_starttls(void)
 	fake_done();
 }
 
+/* DSN parameters go out only when the server offers DSN (RFC 3461). */
+static void
+test_dsn(void)
+{
+	static const unsigned notify[] = { SMTP_CMD_NOTIFY_SUCCESS |
+		    SMTP_CMD_NOTIFY_FAILURE,
+		0, SMTP_CMD_NOTIFY_NEVER };
+	static const char *const orcpt[] = { "rfc822;B+x=y@example.org", NULL,
+		NULL };
+	static const struct smtp_msg m = { "DSN", "a@example.com", rcpts3, 3, 0,
+		0, 0, "HDRS", "id+1=2 x", notify, orcpt };
+	char out[64];
+
+	start_ready(NULL, "250-mx\n250-PIPELINING\n250 DSN");
+	is_int(smtp_client_send(F.c, &m), 0, "send with DSN");
+	is_str(wrote(),
+	    "MAIL FROM:<a@example.com> RET=HDRS ENVID=id+2B1+3D2+20x\r\n"
+	    "RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE "
+	    "ORCPT=rfc822;B+2Bx+3Dy@example.org\r\n"
+	    "RCPT TO:<c@example.org>\r\n"
+	    "RCPT TO:<d@example.org> NOTIFY=NEVER\r\n"
+	    "DATA\r\n",
+	    "RET, ENVID, NOTIFY and ORCPT sent, xtext-encoded");
+	fake_done();
+
+	start_ready(NULL, "250-mx\n250 PIPELINING");
+	is_int(smtp_client_send(F.c, &m), 0, "send without server DSN");
+	is_str(wrote(),
+	    "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\n"
+	    "RCPT TO:<c@example.org>\r\nRCPT TO:<d@example.org>\r\n"
+	    "DATA\r\n",
+	    "no DSN parameter when the server lacks DSN");
+	fake_done();
+
+	is_int(smtp_cmd_xtext("a+b=c d\x7f", out, sizeof(out)), 0, "xtext");
+	is_str(out, "a+2Bb+3Dc+20d+7F", "xtext encodes + = SP DEL");
+	is_int(smtp_cmd_xtext("abcdef", out, 4), -1, "xtext bounded");
+}
+
 /* SIZE and SMTPUTF8 refusals happen locally, and the session stays. */
 static void
 test_local_refusals(void)
 {
 	static const struct smtp_msg big = { "BIG", "a@x", rcpts3, 2, 2000, 0,
-		0 };
-	static const struct smtp_msg utf8 = { "U8", "a@x", rcpts3, 1, 0, 0, 1 };
+		0, NULL, NULL, NULL, NULL };
+	static const struct smtp_msg utf8 = { "U8", "a@x", rcpts3, 1, 0, 0, 1,
+		NULL, NULL, NULL, NULL };
 	static const struct smtp_msg bad = { "BAD", "a@x\r\nRSET", rcpts3, 1, 0,
-		0, 0 };
+		0, 0, NULL, NULL, NULL, NULL };
 	static const char *const badr[] = { "ok@x", "b@x>\r\nDATA" };
 	static const struct smtp_msg badrcpt = { "BADR", "a@x", badr, 2, 0, 0,
-		0 };
-	static const struct smtp_msg none = { "NONE", "a@x", rcpts3, 0, 0, 0,
-		0 };
+		0, NULL, NULL, NULL, NULL };
+	static const struct smtp_msg none = { "NONE", "a@x", rcpts3, 0, 0, 0, 0,
+		NULL, NULL, NULL, NULL };
 
 	start_ready(NULL, "250-mx\n250-PIPELINING\n250 SIZE 1000");
 	is_int(smtp_client_send(F.c, &big), 0, "too big: handled");
@@ -998,7 +1038,7 @@ test_local_refusals(void)
 	/* SMTPUTF8 offered; 8-bit without 8BITMIME is sent as is */
 	{
 		static const struct smtp_msg m = { "M", "a@x", rcpts3, 1, 10, 1,
-			1 };
+			1, NULL, NULL, NULL, NULL };
 
 		start_ready(NULL, "250-mx\n250-SMTPUTF8\n250 SIZE");
 		smtp_client_send(F.c, &m);
@@ -1604,6 +1644,7 @@ main(void)
 	test_banner();
 	test_starttls();
 	test_local_refusals();
+	test_dsn();
 	test_fail_mid_data();
 	test_reuse();
 	test_timeouts();

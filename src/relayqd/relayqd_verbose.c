@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The -v socket (protocol in relayqd_verbose.h).  A watcher goes
+ * through: reading (its request line, bounded to 64 bytes and
+ * RELAYQD_VERBOSE_WAIT seconds), waiting (registered for an id, the
+ * message made due now), attached (a session reports to it), finished
+ * (the RESULT line is being flushed; freed once written).  A front end
+ * that goes away while its watcher is attached only marks it dead: the
+ * session still holds the pointer, and done/abandon frees it.  Every
+ * line sent is sanitised (str_sanitize), since server replies are
+ * hostile input.
+ */
+#include "config.h"
+
+#include "relayqd/relayqd_verbose.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "queue/queue_env.h"
+#include "queue/queue_id.h"
+#include "relayqd/relayqd.h"
+#include "relayqd/relayqd_msg.h"
+#include "relayqd/relayqd_sched.h"
+
+/* Seconds a watcher may wait for its message to be attempted. */
+#define RELAYQD_VERBOSE_WAIT 900
+#define RELAYQD_VERBOSE_REQ_MAX 64
+
+enum relayqd_watch_state {
+	RQW_READING,
+	RQW_WAITING,
+	RQW_ATTACHED,
+	RQW_FINISHED
+};
+
+struct relayqd_watch {
+	struct relayqd_verbose *v; /* borrowed */
+	struct bufferevent *bev;   /* owned; NULL once the client is gone */
+	struct event *timer;	   /* owned */
+	enum relayqd_watch_state state;
+	int dead;    /* client gone while attached */
+	int in_auth; /* inside an AUTH exchange: redact our lines */
+	uid_t uid;   /* the client's, from SO_PEERCRED */
+	char id[QUEUE_ID_LEN + 1];
+	struct relayqd_watch *next;
+};
+
+struct relayqd_verbose {
+	struct relayd *rd; /* borrowed */
+	int fd;		   /* listening socket */
+	struct event *ev;  /* owned */
+	struct relayqd_watch *list;
+	int n;
+};
+
+/* Unlinks w from its list and frees it. */
+static void
+relayqd_watch_free(struct relayqd_watch *w)
+{
+	struct relayqd_watch **pp;
+
+	for (pp = &w->v->list; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	w->v->n--;
+	if (w->bev != NULL)
+		bufferevent_free(w->bev);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w);
+}
+
+/* Sends one line (sanitised) to the client, if it is still there. */
+static void
+relayqd_watch_line(struct relayqd_watch *w, const char *prefix, const char *s,
+    size_t len)
+{
+	char clean[1100];
+
+	if (w == NULL || w->bev == NULL)
+		return;
+	str_sanitize(clean, sizeof(clean), s, len > 1000 ? 1000 : len);
+	(void)bufferevent_write(w->bev, prefix, strlen(prefix));
+	(void)bufferevent_write(w->bev, clean, strlen(clean));
+	(void)bufferevent_write(w->bev, "\n", 1);
+}
+
+/* Output drained after the RESULT line: the watcher is done. */
+static void
+relayqd_watch_flushed_cb(struct bufferevent *bev, void *arg)
+{
+	struct relayqd_watch *w = arg;
+
+	(void)bev;
+	relayqd_watch_free(w);
+}
+
+/* Writes the RESULT line and frees w once it is written. */
+static void
+relayqd_watch_finish(struct relayqd_watch *w, const char *st, const char *text)
+{
+	char line[400];
+
+	(void)snprintf(line, sizeof(line), "%s %s", st, text);
+	relayqd_watch_line(w, "RESULT ", line, strlen(line));
+	w->state = RQW_FINISHED;
+	if (w->timer != NULL)
+		event_del(w->timer);
+	if (w->bev == NULL) {
+		relayqd_watch_free(w);
+		return;
+	}
+	bufferevent_disable(w->bev, EV_READ);
+	bufferevent_setcb(w->bev, NULL, relayqd_watch_flushed_cb, NULL, w);
+	if (evbuffer_get_length(bufferevent_get_output(w->bev)) == 0)
+		relayqd_watch_free(w);
+}
+
+/* Sends "*** text". */
+void
+relayqd_watch_note(struct relayqd_watch *w, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	if (w == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	relayqd_watch_line(w, "*** ", text, strlen(text));
+}
+
+/* Shows command lines written to the smarthost, secrets redacted. */
+void
+relayqd_watch_out(struct relayqd_watch *w, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len, *nl;
+
+	if (w == NULL)
+		return;
+	while (p < end) {
+		size_t n;
+
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n >= 5 && strncasecmp(p, "AUTH ", 5) == 0) {
+			char line[64];
+			size_t mech = strcspn(p + 5, " \r\n");
+
+			(void)snprintf(line, sizeof(line),
+			    "AUTH %.*s <redacted>",
+			    (int)(mech > 20 ? 20 : mech), p + 5);
+			relayqd_watch_line(w, ">>> ", line, strlen(line));
+			w->in_auth = 1;
+		} else if (w->in_auth)
+			relayqd_watch_line(w, ">>> ", "<redacted>", 10);
+		else
+			relayqd_watch_line(w, ">>> ", p, n);
+		p = nl < end ? nl + 1 : end;
+	}
+}
+
+/* Shows one reply line; the end of an AUTH exchange stops redaction. */
+void
+relayqd_watch_in(struct relayqd_watch *w, const char *line, size_t len)
+{
+	if (w == NULL)
+		return;
+	relayqd_watch_line(w, "<<< ", line, len);
+	if (w->in_auth && len >= 4 && line[3] != '-' &&
+	    strncmp(line, "334", 3) != 0)
+		w->in_auth = 0;
+}
+
+/* True when w watches id. */
+int
+relayqd_watch_is_for(const struct relayqd_watch *w, const char *id)
+{
+	return w != NULL && strcmp(w->id, id) == 0;
+}
+
+/* Returns "sent", "deferred" or "failed" for a status. */
+static const char *
+relayqd_watch_st(enum rq_status st)
+{
+	return st == RQ_OK ? "sent" : st == RQ_PERMFAIL ? "failed" : "deferred";
+}
+
+/* Reports the transaction and ends the watch. */
+void
+relayqd_watch_done(struct relayqd_watch *w, const struct relayqd_msg *m,
+    enum rq_status st, const struct rq_reason *why)
+{
+	int any_temp = 0, any_perm = 0, all_ok = 1;
+	char line[600];
+
+	if (w == NULL)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		enum rq_status rs = m->rdone[i] ? m->rst[i] : st;
+		const struct rq_reason *r = m->rdone[i] ? &m->rwhy[i] : why;
+
+		any_temp |= rs == RQ_TEMPFAIL;
+		any_perm |= rs == RQ_PERMFAIL;
+		all_ok &= rs == RQ_OK;
+		(void)snprintf(line, sizeof(line), "%s %s %s",
+		    relayqd_watch_st(rs), m->rcpts[i],
+		    r != NULL ? r->text : "");
+		relayqd_watch_line(w, "RCPT ", line, strlen(line));
+	}
+	relayqd_watch_finish(w,
+	    all_ok	   ? "sent"
+		: any_temp ? "deferred"
+		: any_perm ? "failed"
+			   : relayqd_watch_st(st),
+	    why != NULL ? why->text : "");
+}
+
+/* Ends the watch without a transaction. */
+void
+relayqd_watch_abandon(struct relayqd_watch *w, const char *why)
+{
+	if (w == NULL)
+		return;
+	relayqd_watch_finish(w, "deferred", why);
+}
+
+/* Finds the watcher waiting for id and attaches it. */
+struct relayqd_watch *
+relayqd_verbose_claim(struct relayqd_verbose *v, const char *id)
+{
+	if (v == NULL || id == NULL)
+		return NULL;
+	for (struct relayqd_watch *w = v->list; w != NULL; w = w->next) {
+		if (w->state == RQW_WAITING && strcmp(w->id, id) == 0) {
+			w->state = RQW_ATTACHED;
+			if (w->timer != NULL)
+				event_del(w->timer);
+			return w;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Checks that message id exists (accepting it from incoming/ first when
+ * needed) and belongs to the client.  Returns 0, or -1 with text set.
+ */
+static int
+relayqd_verbose_check(struct relayqd_watch *w, char *text, size_t textsz)
+{
+	struct relayd *rd = w->v->rd;
+	struct queue_env e;
+	struct rq_err err;
+	const char *errstr = NULL;
+	int fd, rv = -1;
+
+	if ((fd = openat(rd->spool.dirfd[QUEUE_DIR_QUEUE], w->id,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1 &&
+	    errno == ENOENT) {
+		if (queue_spool_accept(&rd->spool, w->id, &err) == -1) {
+			(void)snprintf(text, textsz, "not accepted: %s",
+			    err.msg);
+			return -1;
+		}
+		log_debug("%s: accepted", w->id);
+		(void)relayqd_sched_add(rd->sched, w->id, relayqd_now());
+		fd = openat(rd->spool.dirfd[QUEUE_DIR_QUEUE], w->id,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	}
+	if (fd == -1) {
+		(void)snprintf(text, textsz, "no such message in the queue");
+		return -1;
+	}
+	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1)
+		(void)snprintf(text, textsz, "unreadable: %s", errstr);
+	else {
+		if (w->uid != 0 && w->uid != geteuid() &&
+		    (long long)w->uid != e.uid)
+			(void)snprintf(text, textsz,
+			    "permission denied: not your message");
+		else
+			rv = 0;
+		queue_env_free(&e);
+	}
+	(void)close(fd);
+	return rv;
+}
+
+/* Handles "V<id>": registers the watcher and makes the message due. */
+static void
+relayqd_verbose_request(struct relayqd_watch *w, const char *line)
+{
+	struct relayd *rd = w->v->rd;
+	long long now = relayqd_now(), due;
+	char text[300];
+
+	if (line[0] != 'V' || strlen(line) != 1 + QUEUE_ID_LEN ||
+	    !queue_id_is_valid(line + 1)) {
+		relayqd_watch_finish(w, "error", "bad request");
+		return;
+	}
+	memcpy(w->id, line + 1, QUEUE_ID_LEN + 1);
+	for (struct relayqd_watch *o = w->v->list; o != NULL; o = o->next) {
+		if (o != w && o->state != RQW_READING &&
+		    strcmp(o->id, w->id) == 0) {
+			relayqd_watch_finish(w, "error",
+			    "already watched by another request");
+			return;
+		}
+	}
+	if (relayqd_verbose_check(w, text, sizeof(text)) == -1) {
+		relayqd_watch_finish(w, "error", text);
+		return;
+	}
+	if (!relayqd_sched_has(rd->sched, w->id))
+		(void)relayqd_sched_add(rd->sched, w->id, now);
+	else if ((due = relayqd_sched_take(rd->sched, w->id)) != -1)
+		relayqd_sched_reschedule(rd->sched, w->id, now);
+	else {
+		relayqd_watch_finish(w, "error",
+		    "the message is being delivered already");
+		return;
+	}
+	/* A smarthost that is backing off gets its probe now. */
+	if (rd->host_down && rd->host_down_until > now)
+		rd->host_down_until = now;
+	w->state = RQW_WAITING;
+	log_info("%s: delivery with -v requested by uid %lu", w->id,
+	    (unsigned long)w->uid);
+	relayqd_watch_note(w, "%s: delivering now via %s:%d", w->id,
+	    rd->conf.smarthost_host, rd->conf.smarthost_port);
+	relayqd_kick(rd);
+}
+
+/* Reads the request line. */
+static void
+relayqd_watch_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct relayqd_watch *w = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	if (w->state != RQW_READING) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) == NULL) {
+		if (evbuffer_get_length(in) > RELAYQD_VERBOSE_REQ_MAX)
+			relayqd_watch_finish(w, "error", "request too long");
+		return;
+	}
+	if (len != strlen(line) || len > RELAYQD_VERBOSE_REQ_MAX)
+		relayqd_watch_finish(w, "error", "bad request");
+	else
+		relayqd_verbose_request(w, line);
+	free(line);
+}
+
+/* The client went away (or an error). */
+static void
+relayqd_watch_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct relayqd_watch *w = arg;
+
+	(void)bev;
+	(void)what;
+	if (w->state == RQW_ATTACHED) {
+		/* The session still points at w: keep it until done. */
+		bufferevent_free(w->bev);
+		w->bev = NULL;
+		w->dead = 1;
+		return;
+	}
+	relayqd_watch_free(w);
+}
+
+/* A waiting or reading watcher ran out of time. */
+static void
+relayqd_watch_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_watch *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->state == RQW_READING || w->state == RQW_WAITING)
+		relayqd_watch_finish(w, "deferred",
+		    "no delivery attempt in time; the message stays queued");
+}
+
+/* Accepts a connection on the socket. */
+static void
+relayqd_verbose_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct relayqd_verbose *v = arg;
+	struct relayqd_watch *w;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct timeval tv = { RELAYQD_VERBOSE_WAIT, 0 };
+	int fd;
+
+	(void)what;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+		return;
+	if (v->n >= RELAYQD_VERBOSE_MAX ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
+		(void)close(fd);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->v = v;
+	w->uid = cred.uid;
+	w->state = RQW_READING;
+	w->bev = bufferevent_socket_new(v->rd->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	w->timer = evtimer_new(v->rd->base, relayqd_watch_timer_cb, w);
+	w->next = v->list;
+	v->list = w;
+	v->n++;
+	if (w->bev == NULL || w->timer == NULL) {
+		if (w->bev == NULL)
+			(void)close(fd);
+		relayqd_watch_free(w);
+		return;
+	}
+	bufferevent_setcb(w->bev, relayqd_watch_read_cb, NULL,
+	    relayqd_watch_event_cb, w);
+	bufferevent_enable(w->bev, EV_READ | EV_WRITE);
+	event_add(w->timer, &tv);
+}
+
+/* Creates the socket and the listener. */
+struct relayqd_verbose *
+relayqd_verbose_new(struct relayd *rd)
+{
+	struct relayqd_verbose *v;
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (rq_snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+		rd->spool.path, RELAYQD_VERBOSE_SOCKET) == -1) {
+		log_warnx("spool path too long for the -v socket; sendmail -v "
+			  "will not deliver in the foreground");
+		return NULL;
+	}
+	/* We hold the spool lock: a socket left there is stale. */
+	(void)unlinkat(rd->spool.rootfd, RELAYQD_VERBOSE_SOCKET, 0);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		 0)) == -1) {
+		log_warn("cannot create the -v socket");
+		return NULL;
+	}
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, RELAYQD_VERBOSE_MAX) == -1) {
+		(void)umask(old);
+		log_warn("cannot listen on %s", sun.sun_path);
+		(void)close(fd);
+		return NULL;
+	}
+	(void)umask(old);
+	v = xcalloc(1, sizeof(*v));
+	v->rd = rd;
+	v->fd = fd;
+	if ((v->ev = event_new(rd->base, fd, EV_READ | EV_PERSIST,
+		 relayqd_verbose_accept_cb, v)) == NULL ||
+	    event_add(v->ev, NULL) == -1) {
+		log_warnx("cannot watch the -v socket");
+		relayqd_verbose_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* Closes everything. */
+void
+relayqd_verbose_free(struct relayqd_verbose *v)
+{
+	if (v == NULL)
+		return;
+	/* Attached watchers belong to sessions, which are gone by now. */
+	while (v->list != NULL)
+		relayqd_watch_free(v->list);
+	if (v->ev != NULL)
+		event_free(v->ev);
+	(void)close(v->fd);
+	(void)unlinkat(v->rd->spool.rootfd, RELAYQD_VERBOSE_SOCKET, 0);
+	free(v);
+}
