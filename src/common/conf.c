@@ -98,6 +98,8 @@ static const struct conf_key conf_keys[] = {
 	    86400 * 30),
 	CK("delivery:retry_max", CONF_DURATION, delivery_retry_max, 1,
 	    86400 * 30),
+	CK("delivery:probe_max", CONF_DURATION, delivery_probe_max, 1,
+	    86400 * 30),
 	CK("delivery:max_queue_lifetime", CONF_DURATION,
 	    delivery_max_queue_lifetime, 1, 86400 * 365),
 	CK("delivery:connect_timeout", CONF_DURATION, delivery_connect_timeout,
@@ -223,9 +225,10 @@ conf_defaults(struct conf *c)
 	c->smarthost_tls_key = xstrdup("");
 	c->smarthost_tls_min_version = xstrdup("1.2");
 	c->delivery_max_connections = 4;
-	c->delivery_messages_per_connection = 100;
+	c->delivery_messages_per_connection = 1000;
 	c->delivery_retry_min = 60;
 	c->delivery_retry_max = 3600;
+	c->delivery_probe_max = 10;
 	c->delivery_max_queue_lifetime = 5 * 86400;
 	c->delivery_connect_timeout = 30;
 	c->delivery_greeting_timeout = 300;

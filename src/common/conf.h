@@ -51,6 +51,7 @@ struct conf {
 	int delivery_messages_per_connection;
 	long long delivery_retry_min; /* seconds */
 	long long delivery_retry_max; /* seconds */
+	long long delivery_probe_max; /* longest wait between probes */
 	long long delivery_max_queue_lifetime;
 	long long delivery_connect_timeout;
 	long long delivery_greeting_timeout;

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * relayq: the operator's tool.  Subcommands so far: queue (the listing
- * also shown by mailq), flush (ask relayqd to retry everything now).
- * XXX(#6): show, hold, release, delete, stats and check-config come with
- * the operations issue.
+ * relayq: the operator's tool.  This file parses the command line,
+ * loads the config, opens the spool as each subcommand needs it and
+ * dispatches; the subcommands live in relayq_cmd.c (messages),
+ * relayq_json.c (queue --json), relayq_check.c (check-config) and
+ * relayq_stats.c (stats).  XXX(#6): send is not written yet.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,23 +20,43 @@
 #include "common/log.h"
 #include "queue/queue_list.h"
 #include "queue/queue_spool.h"
+#include "relayq/relayq_check.h"
+#include "relayq/relayq_cmd.h"
+#include "relayq/relayq_json.h"
+#include "relayq/relayq_stats.h"
 
 /* Prints usage and exits EX_USAGE. */
 static void
 relayq_usage(void)
 {
 	fprintf(stderr,
-	    "usage: relayq [-c config] command\n"
+	    "usage: relayq [-c config] command [arguments]\n"
 	    "commands:\n"
-	    "  queue   list queued messages (same as mailq)\n"
-	    "  flush   ask relayqd to retry every queued message now\n");
+	    "  queue [--json]        list queued messages (as mailq)\n"
+	    "  show ID               envelope, headers and state of a "
+	    "message\n"
+	    "  flush [ID]            ask relayqd to try now (all, or ID)\n"
+	    "  requeue               make every message not on hold due "
+	    "now\n"
+	    "  hold ID               keep relayqd from delivering ID\n"
+	    "  release ID            undo hold and try ID now\n"
+	    "  delete ID...          remove messages from the queue\n"
+	    "  delete --all --yes    remove every queued message\n"
+	    "  check-config          check the config, spool and secret "
+	    "file\n"
+	    "  stats [--json|--prometheus]  queue size and relayqd "
+	    "counters\n");
 	exit(EX_USAGE);
 }
 
-/* relayq queue: prints the listing. */
+/* relayq queue [--json]. */
 static int
-relayq_cmd_queue(struct queue_spool *sp)
+relayq_queue(struct queue_spool *sp, int argc, char *argv[])
 {
+	if (argc == 1 && strcmp(argv[0], "--json") == 0)
+		return relayq_json_queue(sp, stdout);
+	if (argc != 0)
+		relayq_usage();
 	if (queue_list_print(sp, stdout, 0) == -1) {
 		fprintf(stderr, "relayq: cannot list %s: %s\n", sp->path,
 		    strerror(errno));
@@ -45,33 +65,63 @@ relayq_cmd_queue(struct queue_spool *sp)
 	return EX_OK;
 }
 
-/* relayq flush: writes the flush byte into the wake FIFO. */
+/* relayq delete: parses ID... or --all --yes. */
 static int
-relayq_cmd_flush(struct queue_spool *sp)
+relayq_delete(struct queue_spool *sp, int argc, char *argv[])
 {
-	int fd;
+	int all = 0, yes = 0, nid = 0;
 
-	if ((fd = openat(sp->rootfd, "wake",
-		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		if (errno == ENXIO) {
-			fprintf(stderr,
-			    "relayq: relayqd is not running on "
-			    "%s\n",
-			    sp->path);
-			return EX_TEMPFAIL;
-		}
-		fprintf(stderr, "relayq: cannot open %s/wake: %s\n", sp->path,
-		    strerror(errno));
-		return EX_UNAVAILABLE;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--all") == 0)
+			all = 1;
+		else if (strcmp(argv[i], "--yes") == 0)
+			yes = 1;
+		else if (argv[i][0] == '-')
+			relayq_usage();
+		else
+			nid++;
 	}
-	if (write(fd, "F", 1) != 1) {
-		fprintf(stderr, "relayq: cannot poke relayqd: %s\n",
-		    strerror(errno));
-		(void)close(fd);
-		return EX_TEMPFAIL;
+	if ((all && nid > 0) || (!all && yes))
+		relayq_usage();
+	if (all && !yes) {
+		fprintf(stderr,
+		    "relayq: delete --all removes every queued "
+		    "message; add --yes to confirm\n");
+		return EX_USAGE;
 	}
-	(void)close(fd);
-	return EX_OK;
+	if (!all && nid == 0)
+		relayq_usage();
+	return relayq_cmd_delete(sp, argv, all ? 0 : argc, all);
+}
+
+/* Runs cmd on the open spool. */
+static int
+relayq_dispatch(struct queue_spool *sp, const char *cmd, int argc, char *argv[])
+{
+	if (strcmp(cmd, "queue") == 0)
+		return relayq_queue(sp, argc, argv);
+	if (strcmp(cmd, "show") == 0 && argc == 1)
+		return relayq_cmd_show(sp, argv[0]);
+	if (strcmp(cmd, "flush") == 0 && argc <= 1)
+		return relayq_cmd_flush(sp, argc == 1 ? argv[0] : NULL);
+	if (strcmp(cmd, "requeue") == 0 && argc == 0)
+		return relayq_cmd_requeue(sp);
+	if (strcmp(cmd, "hold") == 0 && argc == 1)
+		return relayq_cmd_hold(sp, argv[0], 1);
+	if (strcmp(cmd, "release") == 0 && argc == 1)
+		return relayq_cmd_hold(sp, argv[0], 0);
+	if (strcmp(cmd, "delete") == 0)
+		return relayq_delete(sp, argc, argv);
+	if (strcmp(cmd, "stats") == 0 && argc == 0)
+		return relayq_stats_print(sp, RELAYQ_STATS_TEXT);
+	if (strcmp(cmd, "stats") == 0 && argc == 1 &&
+	    strcmp(argv[0], "--json") == 0)
+		return relayq_stats_print(sp, RELAYQ_STATS_JSON);
+	if (strcmp(cmd, "stats") == 0 && argc == 1 &&
+	    strcmp(argv[0], "--prometheus") == 0)
+		return relayq_stats_print(sp, RELAYQ_STATS_PROMETHEUS);
+	relayq_usage();
+	return EX_USAGE;
 }
 
 int
@@ -81,10 +131,10 @@ main(int argc, char *argv[])
 	struct queue_spool sp;
 	struct rq_err err;
 	const char *cfg = NULL, *cmd;
-	int ch, rc;
+	int ch, rc, flags;
 
 	log_init("relayq", LOG_TO_STDERR, 0);
-	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
 		switch (ch) {
 		case 'c':
 			cfg = optarg;
@@ -93,23 +143,31 @@ main(int argc, char *argv[])
 			relayq_usage();
 		}
 	}
-	if (optind + 1 != argc)
+	if (optind >= argc)
 		relayq_usage();
-	cmd = argv[optind];
-	if (strcmp(cmd, "queue") != 0 && strcmp(cmd, "flush") != 0)
-		relayq_usage();
+	cmd = argv[optind++];
 	if (conf_load(&conf, conf_path(cfg, 1), &err) == -1) {
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		return EX_CONFIG;
 	}
-	if (queue_spool_open(&sp, conf.spool_dir, QUEUE_SPOOL_READER, &err) ==
-	    -1) {
+	if (strcmp(cmd, "check-config") == 0) {
+		if (optind != argc)
+			relayq_usage();
+		rc = relayq_check_config(&conf);
+		conf_free(&conf);
+		return rc;
+	}
+	/* Commands that change messages need state/ and corrupt/ too. */
+	flags = strcmp(cmd, "hold") == 0 || strcmp(cmd, "release") == 0 ||
+		strcmp(cmd, "delete") == 0
+	    ? QUEUE_SPOOL_DAEMON
+	    : QUEUE_SPOOL_READER;
+	if (queue_spool_open(&sp, conf.spool_dir, flags, &err) == -1) {
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		conf_free(&conf);
 		return EX_CANTCREAT;
 	}
-	rc = strcmp(cmd, "queue") == 0 ? relayq_cmd_queue(&sp)
-				       : relayq_cmd_flush(&sp);
+	rc = relayq_dispatch(&sp, cmd, argc - optind, argv + optind);
 	queue_spool_close(&sp);
 	conf_free(&conf);
 	return rc;

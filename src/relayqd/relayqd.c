@@ -54,6 +54,7 @@
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_stats.h"
 #include "relayqd/relayqd_tls.h"
 #include "relayqd/relayqd_verbose.h"
 #include "relayqd/relayqd_wake.h"
@@ -274,6 +275,32 @@ relayqd_sweep(struct relayd *rd)
 		    RELAYQD_SCHED_F_WARNED);
 }
 
+/*
+ * Keeps the slow fallback scan (which also sweeps for expiry) armed only
+ * while something is queued: an idle daemon has no timer at all, and
+ * new mail wakes it through the FIFO.  Without a FIFO it always runs.
+ */
+static void
+relayqd_arm_scan(struct relayd *rd)
+{
+	struct timeval tv;
+	int queued =
+	    relayqd_sched_waiting(rd->sched) + relayqd_sched_busy(rd->sched) >
+	    0;
+	int armed = event_pending(rd->ev_scan, EV_TIMEOUT, NULL) != 0;
+
+	if (!queued && rd->wakefd != -1) {
+		if (armed)
+			event_del(rd->ev_scan);
+		return;
+	}
+	if (armed)
+		return;
+	tv.tv_sec = (time_t)rd->conf.delivery_scan_interval;
+	tv.tv_usec = 0;
+	event_add(rd->ev_scan, &tv);
+}
+
 /* Arms the due timer for the next message or destination probe. */
 static void
 relayqd_arm_due(struct relayd *rd, long long now)
@@ -286,6 +313,15 @@ relayqd_arm_due(struct relayd *rd, long long now)
 		when = -1;
 	else if (rd->host_down && when != -1 && when < rd->host_down_until)
 		when = rd->host_down_until;
+	/*
+	 * Every session is busy: ready sessions pull due messages, and a
+	 * closing one kicks the dispatcher.  Arming a 0 s timer here would
+	 * spin the loop while the sessions wait on the server.
+	 */
+	else if (!rd->host_down && when != -1 && when <= now &&
+	    rd->nconns >= rd->conf.delivery_max_connections)
+		when = -1;
+	relayqd_arm_scan(rd);
 	event_del(rd->ev_due);
 	if (when == -1)
 		return;
@@ -366,6 +402,26 @@ relayqd_flush(struct relayd *rd, const char *who)
 	relayqd_wake_host(rd, now, RELAYQD_WAKE_GAP);
 }
 
+/*
+ * Schedules the named messages that are in queue/ but not in the
+ * schedule: relayqd drops a held message when it meets it, so `relayq
+ * release` (and requeue) name it here to have it taken up again.  One
+ * that is on hold still, or being delivered, is dropped or rescheduled
+ * again when the sweep opens it.
+ */
+static void
+relayqd_wake_adopt(struct relayd *rd, const struct queue_idlist *ids)
+{
+	for (size_t i = 0; i < ids->n; i++) {
+		if (relayqd_sched_has(rd->sched, ids->ids[i]) ||
+		    faccessat(rd->spool.dirfd[QUEUE_DIR_QUEUE], ids->ids[i],
+			F_OK, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		log_debug("%s: taken up again on request", ids->ids[i]);
+		relayqd_sched_add(rd->sched, ids->ids[i], relayqd_now());
+	}
+}
+
 /* ev_wake: the front end or relayq poked the FIFO. */
 static void
 relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -378,6 +434,7 @@ relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
 	/* Bounded drain; "I<id>" records come from sendmail -qR/-qS/-qI. */
 	flush = relayqd_wake_drain(fd, &ids) & RELAYQD_WAKE_FLUSH;
 	(void)relayqd_pickup(rd);
+	relayqd_wake_adopt(rd, &ids);
 	if (flush)
 		relayqd_flush(rd, "relayq flush");
 	else if (ids.n > 0)
@@ -555,7 +612,6 @@ main(int argc, char *argv[])
 	struct rq_err err;
 	const char *cfg = NULL;
 	int ch, foreground = 0, verbose = 0, trace = 0;
-	struct timeval scan_tv;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.wakefd = -1;
@@ -647,12 +703,11 @@ main(int argc, char *argv[])
 		      EV_READ | EV_PERSIST, relayqd_wake_cb, &rd)) == NULL ||
 	    event_add(rd.ev_wake, NULL) == -1)
 		fatalx("cannot watch the wake FIFO");
-	scan_tv.tv_sec = (time_t)rd.conf.delivery_scan_interval;
-	scan_tv.tv_usec = 0;
-	event_add(rd.ev_scan, &scan_tv);
 
 	rd.verbose = relayqd_verbose_new(&rd);
+	rd.stats = relayqd_stats_new(&rd);
 	relayqd_scan_queue(&rd);
+	relayqd_stats_touch(&rd);
 	(void)relayqd_pickup(&rd);
 	log_info("started: spool %s, smarthost %s:%d, %zu queued",
 	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
@@ -679,6 +734,7 @@ main(int argc, char *argv[])
 	event_free(rd.ev_scan);
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);
+	relayqd_stats_free(rd.stats); /* last write */
 	relayqd_sched_free(rd.sched);
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);

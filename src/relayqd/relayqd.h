@@ -23,6 +23,7 @@ struct relayqd_conn;
 struct relayqd_tls;
 struct relayqd_auth;
 struct relayqd_verbose;
+struct relayqd_stats;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -35,6 +36,7 @@ struct relayd {
 	struct relayqd_tls *tls;	 /* owned; NULL when tls = none */
 	struct relayqd_auth *auth;	 /* owned; NULL when AUTH is off */
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
+	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		 /* wake FIFO, -1 if none */

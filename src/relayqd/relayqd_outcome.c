@@ -56,6 +56,7 @@
 #include "relayqd/relayqd_bounce.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_stats.h"
 
 /* Why a recipient goes into a report (a mark per envelope recipient). */
 #define RELAYQD_OUTCOME_NONE 0
@@ -258,6 +259,7 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	    n == 1 ? "" : "s");
 	relayqd_sched_add(rd->sched, id, now);
 	rd->n_bounces++;
+	relayqd_stats_touch(rd);
 	relayqd_kick(rd);
 	rv = 0;
 out:
@@ -294,6 +296,7 @@ relayqd_outcome_expire(struct relayd *rd, struct relayqd_msg *m,
 		s->rcpt_st[i] = QUEUE_RCPT_FAILED;
 		mark[i] = RELAYQD_OUTCOME_EXPIRED;
 		rd->n_failed++;
+		relayqd_stats_error(rd, "message expired in the queue");
 		log_info("%s: to=<%s> delay=%.2f tries=%u status=expired "
 			 "(%s)",
 		    id, m->env.rcpts[i], relayqd_outcome_delay(id), s->tries,
@@ -426,18 +429,21 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 			queue_state_set_rcpt(s, i, QUEUE_RCPT_DONE, text);
 			status = "sent";
 			rd->n_delivered++;
+			relayqd_stats_success(rd);
 			break;
 		case RQ_PERMFAIL:
 			queue_state_set_rcpt(s, i, QUEUE_RCPT_FAILED, text);
 			mark[i] = RELAYQD_OUTCOME_FAILED;
 			status = "failed";
 			rd->n_failed++;
+			relayqd_stats_error(rd, text);
 			break;
 		case RQ_TEMPFAIL:
 		default:
 			queue_state_set_rcpt(s, i, QUEUE_RCPT_PENDING, text);
 			status = "deferred";
 			rd->n_deferred++;
+			relayqd_stats_error(rd, text);
 			if (first_err[0] == '\0')
 				strlcpy(first_err, text, sizeof(first_err));
 			break;
@@ -480,6 +486,7 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 
 		queue_state_set_rcpt(s, i, QUEUE_RCPT_PENDING, text);
 		rd->n_deferred++;
+		relayqd_stats_error(rd, text);
 		log_info("%s: to=<%s> relay=%s tls=%s delay=%.2f tries=%u "
 			 "status=deferred (%s)",
 		    id, m->env.rcpts[i], relay, tls, delay, s->tries, text);
@@ -535,8 +542,16 @@ relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
 	wait = relayqd_sched_backoff(rd->conf.delivery_retry_min,
 	    rd->conf.delivery_retry_max, rd->host_fails,
 	    relayqd_outcome_random());
+	/*
+	 * A probe is one connection, whatever the queue holds: cap its
+	 * interval so that mail drains within probe_max of the smarthost's
+	 * return (laptops coming back online), without hammering it.
+	 */
+	if (wait > rd->conf.delivery_probe_max)
+		wait = rd->conf.delivery_probe_max;
 	rd->host_down_until = now + wait;
 	strlcpy(rd->host_error, text, sizeof(rd->host_error));
+	relayqd_stats_error(rd, text);
 	log_info("smarthost %s unavailable (%s); failures=%u, next probe in "
 		 "%llds",
 	    rd->conf.smarthost_host, text, rd->host_fails, wait);
@@ -557,5 +572,6 @@ relayqd_outcome_host_up(struct relayd *rd)
 	rd->host_fails = 0;
 	rd->host_down_until = 0;
 	rd->host_error[0] = '\0';
+	relayqd_stats_touch(rd);
 	relayqd_kick(rd);
 }

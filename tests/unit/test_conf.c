@@ -213,7 +213,7 @@ main(void)
 	is_int(c.delivery_retry_min, 30, "retry_min 30s");
 	is_int(c.delivery_retry_max, 7200, "retry_max 2h");
 	is_int(c.delivery_max_connections, 8, "max_connections");
-	is_int(c.delivery_messages_per_connection, 100, "default kept");
+	is_int(c.delivery_messages_per_connection, 1000, "default kept");
 	is_str(c.default_domain, "h.example", "default_domain from hostname");
 	conf_free(&c);
 

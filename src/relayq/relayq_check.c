@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * relayq check-config (see relayq_check.h).  The expected modes are
+ * those of queue_spool.c; keep the two tables in step.
+ */
+#include "config.h"
+
+#include "relayq/relayq_check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "common/strutil.h"
+
+struct relayq_check_dir {
+	const char *name;
+	mode_t mode;
+	int group; /* must be in the spool's group */
+};
+
+static const struct relayq_check_dir relayq_check_dirs[] = {
+	{ "tmp", 01730, 1 },
+	{ "incoming", 01770, 1 },
+	{ "queue", 0750, 0 },
+	{ "state", 0750, 0 },
+	{ "corrupt", 0700, 0 },
+	{ "failed", 0750, 0 },
+};
+
+/* Prints one problem. */
+static void RQ_PRINTF(1, 2) relayq_check_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("relayq: check-config: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Checks the spool directories; returns the number of problems. */
+static int
+relayq_check_spool(const char *spool, uid_t *owner)
+{
+	struct stat root, st;
+	char path[4096];
+	int bad = 0;
+
+	if (stat(spool, &root) == -1) {
+		relayq_check_fail("spool_dir %s: %s", spool, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(root.st_mode)) {
+		relayq_check_fail("spool_dir %s: not a directory", spool);
+		return 1;
+	}
+	*owner = root.st_uid;
+	for (size_t i = 0;
+	     i < sizeof(relayq_check_dirs) / sizeof(relayq_check_dirs[0]);
+	     i++) {
+		const struct relayq_check_dir *d = &relayq_check_dirs[i];
+
+		if (rq_snprintf(path, sizeof(path), "%s/%s", spool, d->name) ==
+		    -1) {
+			relayq_check_fail("spool_dir %s: path too long", spool);
+			return bad + 1;
+		}
+		if (lstat(path, &st) == -1) {
+			relayq_check_fail("%s: %s (relayqd creates it at "
+					  "start-up)",
+			    path, strerror(errno));
+			bad++;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			relayq_check_fail("%s: not a directory", path);
+			bad++;
+			continue;
+		}
+		if ((st.st_mode & 07777) != d->mode) {
+			relayq_check_fail("%s: mode %04lo, want %04lo; run "
+					  "chmod %04lo %s",
+			    path, (unsigned long)(st.st_mode & 07777),
+			    (unsigned long)d->mode, (unsigned long)d->mode,
+			    path);
+			bad++;
+		}
+		if (st.st_uid != root.st_uid) {
+			relayq_check_fail("%s: owned by uid %lu, want %lu "
+					  "(the spool's owner)",
+			    path, (unsigned long)st.st_uid,
+			    (unsigned long)root.st_uid);
+			bad++;
+		}
+		if (d->group && st.st_gid != root.st_gid) {
+			relayq_check_fail("%s: group %lu, want %lu (the "
+					  "spool's group, sendmail's setgid "
+					  "group)",
+			    path, (unsigned long)st.st_gid,
+			    (unsigned long)root.st_gid);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* Checks password_file; returns the number of problems. */
+static int
+relayq_check_secret(const char *path, uid_t owner)
+{
+	struct stat st;
+
+	if (*path == '\0')
+		return 0;
+	if (lstat(path, &st) == -1) {
+		relayq_check_fail("password_file %s: %s", path,
+		    strerror(errno));
+		return 1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		relayq_check_fail("password_file %s: not a regular file", path);
+		return 1;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		relayq_check_fail("password_file %s: mode %04lo, %s; run "
+				  "chmod 600 %s",
+		    path, (unsigned long)(st.st_mode & 07777),
+		    (st.st_mode & S_IROTH) != 0 ? "readable by others"
+			: (st.st_mode & S_IRGRP) != 0
+			? "readable by its group"
+			: "writable by group or others",
+		    path);
+		return 1;
+	}
+	if (owner != (uid_t)-1 && st.st_uid != owner) {
+		relayq_check_fail("password_file %s: owned by uid %lu, not by "
+				  "relayqd's user (uid %lu, the spool's "
+				  "owner)",
+		    path, (unsigned long)st.st_uid, (unsigned long)owner);
+		return 1;
+	}
+	return 0;
+}
+
+/* Runs every check. */
+int
+relayq_check_config(const struct conf *c)
+{
+	uid_t owner = (uid_t)-1;
+	int bad = 0;
+
+	if (*c->smarthost_host == '\0') {
+		relayq_check_fail("[smarthost] host is not set: relayqd "
+				  "refuses to start");
+		bad++;
+	}
+	bad += relayq_check_spool(c->spool_dir, &owner);
+	bad += relayq_check_secret(c->smarthost_password_file, owner);
+	if (bad > 0) {
+		fprintf(stderr, "relayq: check-config: %s: %d problem%s\n",
+		    c->path, bad, bad == 1 ? "" : "s");
+		return EX_CONFIG;
+	}
+	printf("%s: configuration OK\n", c->path);
+	return EX_OK;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * relayq check-config: the checks an operator runs before (re)starting
+ * relayqd.  Loading the config already validated every key (conf_load
+ * rejects unknown keys and bad values); this adds what conf_load cannot
+ * see: the spool layout (each directory present, a real directory, with
+ * the mode queue_spool.c creates and owned by the spool's owner, tmp/
+ * and incoming/ in the spool's group), and that password_file is a
+ * regular file owned by the spool's owner (relayqd's user) with no
+ * group or other permission.  It changes nothing.
+ */
+#ifndef RELAYQ_RELAYQ_RELAYQ_CHECK_H
+#define RELAYQ_RELAYQ_RELAYQ_CHECK_H
+
+#include "common/conf.h"
+
+/*
+ * Runs every check on the loaded conf, printing one line per problem to
+ * stderr ("relayq: check-config: ...").  Returns EX_OK when all pass,
+ * else EX_CONFIG.
+ */
+int relayq_check_config(const struct conf *c);
+
+#endif

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The relayq subcommands that act on queued messages (see relayq_cmd.h).
+ * This module only reads the spool and changes state files and messages
+ * under the per-message flock; it never delivers anything.
+ */
+#include "config.h"
+
+#include "relayq/relayq_cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "queue/queue_env.h"
+#include "queue/queue_id.h"
+#include "queue/queue_scan.h"
+#include "queue/queue_state.h"
+
+#define RELAYQ_CMD_HEAD_MAX (64 * 1024) /* header bytes show prints */
+
+/* Writes buf into the wake FIFO; returns a sysexits code. */
+static int
+relayq_cmd_wake(struct queue_spool *sp, const char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = openat(sp->rootfd, "wake",
+		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENXIO) {
+			fprintf(stderr,
+			    "relayq: relayqd is not running on %s\n", sp->path);
+			return EX_TEMPFAIL;
+		}
+		fprintf(stderr, "relayq: cannot open %s/wake: %s\n", sp->path,
+		    strerror(errno));
+		return EX_UNAVAILABLE;
+	}
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "relayq: cannot poke relayqd: %s\n",
+			    n == -1 ? strerror(errno) : "short write");
+			(void)close(fd);
+			return EX_TEMPFAIL;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) == -1) {
+		fprintf(stderr, "relayq: cannot poke relayqd: %s\n",
+		    strerror(errno));
+		return EX_TEMPFAIL;
+	}
+	return EX_OK;
+}
+
+/* Checks an id given on the command line; prints the error. */
+static int
+relayq_cmd_check_id(const char *id)
+{
+	if (queue_id_is_valid(id))
+		return 0;
+	fprintf(stderr, "relayq: %s: not a queue id\n", id);
+	return -1;
+}
+
+/*
+ * Opens queue/<id> under its flock into e; returns the fd, or -1 after
+ * printing why, with *ex set to the exit code.
+ */
+static int
+relayq_cmd_lock(struct queue_spool *sp, const char *id, struct queue_env *e,
+    int *ex)
+{
+	struct rq_err err;
+	int fd;
+
+	if (relayq_cmd_check_id(id) == -1) {
+		*ex = EX_USAGE;
+		return -1;
+	}
+	if ((fd = queue_spool_open_msg(sp, id, e, &err)) != -1)
+		return fd;
+	if (errno == EWOULDBLOCK) {
+		fprintf(stderr, "relayq: %s: being delivered, try again\n", id);
+		*ex = EX_TEMPFAIL;
+	} else if (errno == ENOENT) {
+		if (faccessat(sp->dirfd[QUEUE_DIR_INCOMING], id, F_OK,
+			AT_SYMLINK_NOFOLLOW) == 0) {
+			fprintf(stderr,
+			    "relayq: %s: not yet picked up by relayqd, "
+			    "try again\n",
+			    id);
+			*ex = EX_TEMPFAIL;
+		} else {
+			fprintf(stderr, "relayq: %s: no such message\n", id);
+			*ex = EX_NOINPUT;
+		}
+	} else {
+		fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
+		*ex = errno == EBADMSG ? EX_DATAERR : EX_IOERR;
+	}
+	return -1;
+}
+
+/* Formats a time for show, or "-" for none. */
+static void
+relayq_cmd_time(char *buf, size_t bufsz, long long secs)
+{
+	struct tm tm;
+	time_t t = (time_t)secs;
+
+	if (secs <= 0 || localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, bufsz, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+		(void)strlcpy(buf, "-", bufsz);
+}
+
+/* Prints the message's header section (bounded) from fd at e->body_off. */
+static void
+relayq_cmd_show_headers(int fd, const struct queue_env *e)
+{
+	char *buf, *end;
+	size_t want, got = 0;
+	ssize_t n;
+
+	want = e->body_len < RELAYQ_CMD_HEAD_MAX ? (size_t)e->body_len
+						 : RELAYQ_CMD_HEAD_MAX;
+	buf = xmalloc(want + 1);
+	while (got < want) {
+		n = pread(fd, buf + got, want - got,
+		    (off_t)(e->body_off + got));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	if ((end = strstr(buf, "\r\n\r\n")) != NULL)
+		end[2] = '\0';
+	for (char *p = buf; *p != '\0'; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p == '\n' || *p == '\t' || (*p >= 0x20 && *p < 0x7f) ||
+		    (unsigned char)*p >= 0x80)
+			putchar(*p);
+		else
+			printf("\\x%02x", (unsigned char)*p);
+	}
+	if (end == NULL && got > 0)
+		printf("(headers truncated)\n");
+	free(buf);
+}
+
+/* relayq show ID. */
+int
+relayq_cmd_show(struct queue_spool *sp, const char *id)
+{
+	struct queue_env e;
+	struct queue_state s;
+	const char *errstr, *dir = "queue";
+	char when[64];
+	int fd;
+
+	if (relayq_cmd_check_id(id) == -1)
+		return EX_USAGE;
+	fd = openat(sp->dirfd[QUEUE_DIR_QUEUE], id,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		dir = "incoming";
+		fd = openat(sp->dirfd[QUEUE_DIR_INCOMING], id,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	}
+	if (fd == -1) {
+		fprintf(stderr, "relayq: %s: %s\n", id,
+		    errno == ENOENT ? "no such message" : strerror(errno));
+		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+	}
+	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+		fprintf(stderr, "relayq: %s: unreadable: %s\n", id,
+		    errno == EBADMSG ? errstr : strerror(errno));
+		(void)close(fd);
+		return EX_DATAERR;
+	}
+	errstr = NULL;
+	if (strcmp(dir, "queue") != 0 ||
+	    queue_spool_peek_state(sp, id, e.nrcpt, &s, &errstr) == -1)
+		queue_state_init(&s, id, e.nrcpt);
+	printf("id: %s\n", id);
+	printf("directory: %s\n", dir);
+	relayq_cmd_time(when, sizeof(when), e.arrival);
+	printf("arrival: %s\n", when);
+	printf("uid: %lld\n", e.uid);
+	printf("size: %" PRIu64 "\n", e.body_len);
+	printf("sender: <%s>\n", e.sender);
+	printf("held: %s\n", s.held ? "yes" : "no");
+	printf("attempts: %u\n", s.tries);
+	relayq_cmd_time(when, sizeof(when), s.first_try);
+	printf("first attempt: %s\n", when);
+	relayq_cmd_time(when, sizeof(when), s.last_try);
+	printf("last attempt: %s\n", when);
+	if (s.next_try == 0)
+		(void)strlcpy(when, "now", sizeof(when));
+	else
+		relayq_cmd_time(when, sizeof(when), s.next_try);
+	printf("next attempt: %s\n", when);
+	if (errstr != NULL)
+		printf("state unreadable: %s\n", errstr);
+	if (*s.last_error != '\0')
+		printf("last error: %s\n", s.last_error);
+	printf("recipients:\n");
+	for (size_t i = 0; i < e.nrcpt; i++) {
+		const char *st;
+
+		switch (s.rcpt_st[i]) {
+		case QUEUE_RCPT_DONE:
+			st = "delivered";
+			break;
+		case QUEUE_RCPT_FAILED:
+			st = "failed";
+			break;
+		default:
+			st = s.tries > 0 ? "deferred" : "pending";
+		}
+		printf("  <%s> %s", e.rcpts[i], st);
+		if (s.rcpt_reply[i] != NULL && *s.rcpt_reply[i] != '\0')
+			printf(" (%s)", s.rcpt_reply[i]);
+		putchar('\n');
+	}
+	printf("headers:\n");
+	relayq_cmd_show_headers(fd, &e);
+	(void)close(fd);
+	queue_state_free(&s);
+	queue_env_free(&e);
+	return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
+}
+
+/* relayq flush [ID]. */
+int
+relayq_cmd_flush(struct queue_spool *sp, const char *id)
+{
+	char rec[QUEUE_ID_LEN + 3];
+
+	if (id == NULL)
+		return relayq_cmd_wake(sp, "F", 1);
+	if (relayq_cmd_check_id(id) == -1)
+		return EX_USAGE;
+	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
+		return EX_SOFTWARE;
+	return relayq_cmd_wake(sp, rec, strlen(rec));
+}
+
+/* relayq requeue. */
+int
+relayq_cmd_requeue(struct queue_spool *sp)
+{
+	struct queue_idlist l;
+	char rec[QUEUE_ID_LEN + 3];
+	int ex = EX_OK;
+
+	if (queue_scan_dir(sp, QUEUE_DIR_QUEUE, &l, NULL) == -1) {
+		fprintf(stderr, "relayq: cannot scan %s/queue: %s\n", sp->path,
+		    strerror(errno));
+		return EX_IOERR;
+	}
+	for (size_t i = 0; i < l.n && ex == EX_OK; i++) {
+		struct queue_env e;
+		struct queue_state s;
+		const char *errstr;
+		int fd, held = 0;
+
+		fd = openat(sp->dirfd[QUEUE_DIR_QUEUE], l.ids[i],
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd == -1)
+			continue;
+		if (queue_env_read_fd(&e, fd, 0, &errstr) == 0) {
+			if (queue_spool_peek_state(sp, l.ids[i], e.nrcpt, &s,
+				&errstr) == 0) {
+				held = s.held;
+				queue_state_free(&s);
+			}
+			queue_env_free(&e);
+		}
+		(void)close(fd);
+		if (held)
+			continue;
+		if (rq_snprintf(rec, sizeof(rec), "I%s\n", l.ids[i]) == -1)
+			ex = EX_SOFTWARE;
+		else
+			ex = relayq_cmd_wake(sp, rec, strlen(rec));
+	}
+	queue_idlist_free(&l);
+	if (ex != EX_OK)
+		return ex;
+	return relayq_cmd_wake(sp, "F", 1);
+}
+
+/* relayq hold ID / release ID. */
+int
+relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
+{
+	struct queue_env e;
+	struct queue_state s;
+	struct rq_err err;
+	char rec[QUEUE_ID_LEN + 3];
+	int fd, ex = EX_OK;
+
+	if ((fd = relayq_cmd_lock(sp, id, &e, &ex)) == -1)
+		return ex;
+	if (queue_spool_load_state(sp, id, e.nrcpt, &s, &err) == -1) {
+		fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
+		ex = EX_IOERR;
+		goto out;
+	}
+	s.held = hold;
+	if (queue_spool_save_state(sp, &s) == -1) {
+		fprintf(stderr, "relayq: %s: cannot save state: %s\n", id,
+		    strerror(errno));
+		ex = EX_IOERR;
+	}
+	queue_state_free(&s);
+out:
+	(void)close(fd); /* drops the flock */
+	queue_env_free(&e);
+	if (ex != EX_OK)
+		return ex;
+	printf("%s: %s\n", id, hold ? "held" : "released");
+	if (!hold && rq_snprintf(rec, sizeof(rec), "I%s\n", id) != -1 &&
+	    relayq_cmd_wake(sp, rec, strlen(rec)) != EX_OK)
+		fprintf(stderr,
+		    "relayq: %s: released; relayqd will take it up when it "
+		    "runs\n",
+		    id);
+	return EX_OK;
+}
+
+/* Deletes one message under its flock; returns a sysexits code. */
+static int
+relayq_cmd_delete_one(struct queue_spool *sp, const char *id)
+{
+	struct queue_env e;
+	int fd, ex = EX_OK;
+
+	if ((fd = relayq_cmd_lock(sp, id, &e, &ex)) == -1)
+		return ex;
+	if (queue_spool_remove(sp, id) == -1) {
+		fprintf(stderr, "relayq: %s: cannot delete: %s\n", id,
+		    strerror(errno));
+		ex = EX_IOERR;
+	} else
+		printf("%s: deleted\n", id);
+	(void)close(fd);
+	queue_env_free(&e);
+	return ex;
+}
+
+/* relayq delete ID... / delete --all --yes. */
+int
+relayq_cmd_delete(struct queue_spool *sp, char *const *ids, int n, int all)
+{
+	struct queue_idlist l;
+	int ex = EX_OK, r;
+
+	if (!all) {
+		for (int i = 0; i < n; i++) {
+			r = relayq_cmd_delete_one(sp, ids[i]);
+			if (r != EX_OK)
+				ex = r;
+		}
+		return ex;
+	}
+	if (queue_scan_dir(sp, QUEUE_DIR_QUEUE, &l, NULL) == -1) {
+		fprintf(stderr, "relayq: cannot scan %s/queue: %s\n", sp->path,
+		    strerror(errno));
+		return EX_IOERR;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		r = relayq_cmd_delete_one(sp, l.ids[i]);
+		if (r != EX_OK && r != EX_NOINPUT)
+			ex = r; /* one that left meanwhile is fine */
+	}
+	queue_idlist_free(&l);
+	return ex;
+}

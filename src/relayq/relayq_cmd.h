@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The relayq subcommands that act on queued messages: show, flush,
+ * hold, release, delete and requeue.  A change to a message (hold,
+ * release, delete) is made under that message's flock, the same lock
+ * relayqd takes while it delivers, so it never races a delivery: when
+ * relayqd holds the lock the command fails with "being delivered, try
+ * again" (EX_TEMPFAIL).  Requests to relayqd go through the wake FIFO
+ * ('F' flush everything, "I<id>\n" one message; see relayqd_wake.h).
+ * Each function returns a sysexits.h code and prints its own errors.
+ */
+#ifndef RELAYQ_RELAYQ_RELAYQ_CMD_H
+#define RELAYQ_RELAYQ_RELAYQ_CMD_H
+
+#include "queue/queue_spool.h"
+
+/* relayq show ID: envelope, headers, per-recipient state, attempts. */
+int relayq_cmd_show(struct queue_spool *sp, const char *id);
+/* relayq flush [ID]: everything due now, or only ID when given. */
+int relayq_cmd_flush(struct queue_spool *sp, const char *id);
+/*
+ * relayq requeue: like flush, and also hands relayqd every queued
+ * message that is not on hold by id, so a message relayqd dropped from
+ * its schedule (released while it was stopped, say) is taken up again.
+ */
+int relayq_cmd_requeue(struct queue_spool *sp);
+/* relayq hold ID / release ID (hold != 0: set, else clear). */
+int relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold);
+/* relayq delete ID...: ids[0..n-1]; all != 0: every message in queue/. */
+int relayq_cmd_delete(struct queue_spool *sp, char *const *ids, int n, int all);
+
+#endif

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * relayq stats (see relayq_stats.h).  Counting opens each message
+ * without a lock, like the mailq listing; a message that moves or
+ * leaves meanwhile is counted where it was found, or not at all.
+ */
+#include "config.h"
+
+#include "relayq/relayq_stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/strutil.h"
+#include "queue/queue_env.h"
+#include "queue/queue_scan.h"
+#include "queue/queue_state.h"
+#include "relayq/relayq_json.h"
+
+#define RELAYQ_STATS_FILE_MAX 4096
+
+struct relayq_stats_q {
+	size_t incoming, pending, deferred, held;
+	long long oldest; /* arrival of the oldest, 0 if none */
+};
+
+struct relayq_stats_d {
+	int present; /* <spool>/stats was read */
+	long long pid, started, updated, delivered, deferred, failed, bounces;
+	long long smarthost_up, last_success, last_error_time;
+	char last_error[512];
+};
+
+/* Counts the messages of directory d. */
+static int
+relayq_stats_count(struct queue_spool *sp, enum queue_dir d,
+    struct relayq_stats_q *q)
+{
+	struct queue_idlist l;
+
+	if (sp->dirfd[d] == -1)
+		return 0;
+	if (queue_scan_dir(sp, d, &l, NULL) == -1)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		struct queue_env e;
+		struct queue_state s;
+		const char *errstr;
+		int fd;
+
+		fd = openat(sp->dirfd[d], l.ids[i],
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd == -1)
+			continue;
+		if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+			(void)close(fd);
+			continue;
+		}
+		(void)close(fd);
+		if (q->oldest == 0 || e.arrival < q->oldest)
+			q->oldest = e.arrival;
+		if (d == QUEUE_DIR_INCOMING)
+			q->incoming++;
+		else if (queue_spool_peek_state(sp, l.ids[i], e.nrcpt, &s,
+			     &errstr) == -1)
+			q->pending++;
+		else {
+			if (s.held)
+				q->held++;
+			else if (s.tries > 0)
+				q->deferred++;
+			else
+				q->pending++;
+			queue_state_free(&s);
+		}
+		queue_env_free(&e);
+	}
+	queue_idlist_free(&l);
+	return 0;
+}
+
+/* Stores one "key=value" line of the stats file into dd. */
+static void
+relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} nums[] = {
+		{ "pid", offsetof(struct relayq_stats_d, pid) },
+		{ "started", offsetof(struct relayq_stats_d, started) },
+		{ "updated", offsetof(struct relayq_stats_d, updated) },
+		{ "delivered", offsetof(struct relayq_stats_d, delivered) },
+		{ "deferred", offsetof(struct relayq_stats_d, deferred) },
+		{ "failed", offsetof(struct relayq_stats_d, failed) },
+		{ "bounces", offsetof(struct relayq_stats_d, bounces) },
+		{ "smarthost_up",
+		    offsetof(struct relayq_stats_d, smarthost_up) },
+		{ "last_success",
+		    offsetof(struct relayq_stats_d, last_success) },
+		{ "last_error_time",
+		    offsetof(struct relayq_stats_d, last_error_time) },
+	};
+	const char *errstr;
+
+	if (strcmp(k, "last_error") == 0) {
+		str_sanitize(dd->last_error, sizeof(dd->last_error), v,
+		    strlen(v));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		if (strcmp(k, nums[i].key) == 0)
+			(void)str_to_ll(v, 0, (long long)1 << 62,
+			    (long long *)(void *)((char *)dd + nums[i].off),
+			    &errstr);
+}
+
+/* Reads <spool>/stats; a missing file leaves dd->present 0. */
+static void
+relayq_stats_read(struct queue_spool *sp, struct relayq_stats_d *dd)
+{
+	char buf[RELAYQ_STATS_FILE_MAX + 1], *line, *next, *eq;
+	ssize_t n;
+	int fd;
+
+	memset(dd, 0, sizeof(*dd));
+	if ((fd = openat(sp->rootfd, "stats",
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, RELAYQ_STATS_FILE_MAX);
+	(void)close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (strncmp(buf, "relayq-stats 1\n", 15) != 0)
+		return;
+	dd->present = 1;
+	for (line = buf + 15; *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) == NULL)
+			break; /* torn last line: ignored */
+		*next++ = '\0';
+		if ((eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		relayq_stats_line(dd, line, eq + 1);
+	}
+}
+
+/* Prints the Prometheus text exposition. */
+static void
+relayq_stats_prom(const struct relayq_stats_q *q,
+    const struct relayq_stats_d *dd, long long age)
+{
+	printf("# HELP relayq_queue_messages Messages in the queue, by "
+	       "state.\n# TYPE relayq_queue_messages gauge\n");
+	printf("relayq_queue_messages{state=\"incoming\"} %zu\n", q->incoming);
+	printf("relayq_queue_messages{state=\"pending\"} %zu\n", q->pending);
+	printf("relayq_queue_messages{state=\"deferred\"} %zu\n", q->deferred);
+	printf("relayq_queue_messages{state=\"held\"} %zu\n", q->held);
+	printf("# HELP relayq_queue_oldest_age_seconds Age of the oldest "
+	       "queued message (0: empty).\n"
+	       "# TYPE relayq_queue_oldest_age_seconds gauge\n"
+	       "relayq_queue_oldest_age_seconds %lld\n",
+	    age);
+	printf("# HELP relayq_daemon_up 1 when relayqd's stats file was "
+	       "found.\n# TYPE relayq_daemon_up gauge\nrelayq_daemon_up "
+	       "%d\n",
+	    dd->present);
+	if (!dd->present)
+		return;
+	printf("# HELP relayq_start_time_seconds When relayqd started.\n"
+	       "# TYPE relayq_start_time_seconds gauge\n"
+	       "relayq_start_time_seconds %lld\n",
+	    dd->started);
+	printf("# HELP relayq_deliveries_total Recipients accepted by the "
+	       "smarthost since start.\n# TYPE relayq_deliveries_total "
+	       "counter\nrelayq_deliveries_total %lld\n",
+	    dd->delivered);
+	printf("# HELP relayq_deferrals_total Recipient attempts deferred "
+	       "since start.\n# TYPE relayq_deferrals_total counter\n"
+	       "relayq_deferrals_total %lld\n",
+	    dd->deferred);
+	printf("# HELP relayq_failures_total Recipients failed since "
+	       "start.\n# TYPE relayq_failures_total counter\n"
+	       "relayq_failures_total %lld\n",
+	    dd->failed);
+	printf("# HELP relayq_bounces_total Bounces and delay notices "
+	       "queued since start.\n# TYPE relayq_bounces_total counter\n"
+	       "relayq_bounces_total %lld\n",
+	    dd->bounces);
+	printf("# HELP relayq_smarthost_up 0 while relayqd backs off a "
+	       "failing smarthost.\n# TYPE relayq_smarthost_up gauge\n"
+	       "relayq_smarthost_up %lld\n",
+	    dd->smarthost_up);
+	printf("# HELP relayq_last_success_timestamp_seconds Last "
+	       "recipient accepted (0: none).\n"
+	       "# TYPE relayq_last_success_timestamp_seconds gauge\n"
+	       "relayq_last_success_timestamp_seconds %lld\n",
+	    dd->last_success);
+	printf("# HELP relayq_last_error_timestamp_seconds Last error "
+	       "toward the smarthost (0: none).\n"
+	       "# TYPE relayq_last_error_timestamp_seconds gauge\n"
+	       "relayq_last_error_timestamp_seconds %lld\n",
+	    dd->last_error_time);
+}
+
+/* Prints JSON. */
+static void
+relayq_stats_json(const struct relayq_stats_q *q,
+    const struct relayq_stats_d *dd, long long age)
+{
+	printf("{\"queue\": {\"total\": %zu, \"incoming\": %zu, \"pending\": "
+	       "%zu, \"deferred\": %zu, \"held\": %zu, "
+	       "\"oldest_age_seconds\": %lld},\n \"relayqd\": ",
+	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
+	    q->pending, q->deferred, q->held, age);
+	if (!dd->present) {
+		printf("null}\n");
+		return;
+	}
+	printf("{\"pid\": %lld, \"started\": %lld, \"updated\": %lld, "
+	       "\"delivered\": %lld, \"deferred\": %lld, \"failed\": %lld, "
+	       "\"bounces\": %lld, \"smarthost_up\": %s, \"last_success\": "
+	       "%lld, \"last_error_time\": %lld, \"last_error\": ",
+	    dd->pid, dd->started, dd->updated, dd->delivered, dd->deferred,
+	    dd->failed, dd->bounces, dd->smarthost_up ? "true" : "false",
+	    dd->last_success, dd->last_error_time);
+	relayq_json_str(stdout, dd->last_error);
+	printf("}}\n");
+}
+
+/* Prints text. */
+static void
+relayq_stats_text(const struct relayq_stats_q *q,
+    const struct relayq_stats_d *dd, long long age)
+{
+	printf("queue: %zu messages (incoming %zu, pending %zu, deferred "
+	       "%zu, held %zu)\n",
+	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
+	    q->pending, q->deferred, q->held);
+	printf("oldest message: %llds old\n", age);
+	if (!dd->present) {
+		printf("relayqd: no stats file (never ran on this spool)\n");
+		return;
+	}
+	printf("relayqd: pid %lld, started %lld, updated %lld\n", dd->pid,
+	    dd->started, dd->updated);
+	printf("since start: %lld delivered, %lld deferred, %lld failed, "
+	       "%lld bounces\n",
+	    dd->delivered, dd->deferred, dd->failed, dd->bounces);
+	printf("smarthost: %s\n", dd->smarthost_up ? "up" : "down");
+	printf("last success: %lld\n", dd->last_success);
+	printf("last error: %lld %s\n", dd->last_error_time, dd->last_error);
+}
+
+/* relayq stats. */
+int
+relayq_stats_print(struct queue_spool *sp, int fmt)
+{
+	struct relayq_stats_q q;
+	struct relayq_stats_d dd;
+	long long age = 0;
+
+	memset(&q, 0, sizeof(q));
+	if (relayq_stats_count(sp, QUEUE_DIR_INCOMING, &q) == -1 ||
+	    relayq_stats_count(sp, QUEUE_DIR_QUEUE, &q) == -1) {
+		fprintf(stderr, "relayq: cannot scan %s: %s\n", sp->path,
+		    strerror(errno));
+		return EX_IOERR;
+	}
+	relayq_stats_read(sp, &dd);
+	if (q.oldest > 0 && (long long)time(NULL) > q.oldest)
+		age = (long long)time(NULL) - q.oldest;
+	if (fmt == RELAYQ_STATS_JSON)
+		relayq_stats_json(&q, &dd, age);
+	else if (fmt == RELAYQ_STATS_PROMETHEUS)
+		relayq_stats_prom(&q, &dd, age);
+	else
+		relayq_stats_text(&q, &dd, age);
+	return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
+}

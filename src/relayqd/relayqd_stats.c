@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Publishes relayqd's counters in <spool>/stats (format in
+ * relayqd_stats.h).  Only this module writes that file.  A failed write
+ * is logged once per run of failures and retried at the next change.
+ */
+#include "config.h"
+
+#include "relayqd/relayqd_stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "relayqd/relayqd.h"
+
+#define RELAYQD_STATS_TEXT_MAX 256
+
+struct relayqd_stats {
+	struct relayd *rd; /* borrowed */
+	struct event *ev;  /* owned: one-shot, armed while dirty */
+	int dirty;
+	int failing; /* the last write failed (logged) */
+	long long started;
+	long long last_success;
+	long long last_error_time;
+	char last_error[RELAYQD_STATS_TEXT_MAX];
+};
+
+/* Writes <spool>/stats.tmp and renames it over <spool>/stats. */
+static int
+relayqd_stats_write(struct relayqd_stats *st)
+{
+	struct relayd *rd = st->rd;
+	char buf[1024];
+	int fd, n, saved;
+
+	n = rq_snprintf(buf, sizeof(buf),
+	    "relayq-stats 1\npid=%ld\nstarted=%lld\nupdated=%lld\n"
+	    "delivered=%llu\ndeferred=%llu\nfailed=%llu\nbounces=%llu\n"
+	    "smarthost_up=%d\nlast_success=%lld\nlast_error_time=%lld\n"
+	    "last_error=%s\n",
+	    (long)getpid(), st->started, relayqd_now(), rd->n_delivered,
+	    rd->n_deferred, rd->n_failed, rd->n_bounces, !rd->host_down,
+	    st->last_success, st->last_error_time, st->last_error);
+	if (n == -1)
+		return -1;
+	if ((fd = openat(rd->spool.rootfd, "stats.tmp",
+		 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		 0644)) == -1)
+		return -1;
+	if (fchmod(fd, 0644) == -1 || write(fd, buf, (size_t)n) != n) {
+		saved = errno != 0 ? errno : EIO;
+		(void)close(fd);
+		(void)unlinkat(rd->spool.rootfd, "stats.tmp", 0);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) == -1 ||
+	    renameat(rd->spool.rootfd, "stats.tmp", rd->spool.rootfd,
+		"stats") == -1) {
+		saved = errno;
+		(void)unlinkat(rd->spool.rootfd, "stats.tmp", 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes the file if dirty; logs the first of a run of failures. */
+static void
+relayqd_stats_flush(struct relayqd_stats *st)
+{
+	if (!st->dirty)
+		return;
+	st->dirty = 0;
+	if (relayqd_stats_write(st) == -1) {
+		if (!st->failing)
+			log_warn("cannot write %s/stats", st->rd->spool.path);
+		st->failing = 1;
+	} else
+		st->failing = 0;
+}
+
+/* The one-second timer: publish what changed meanwhile. */
+static void
+relayqd_stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_stats *st = arg;
+
+	(void)fd;
+	(void)what;
+	relayqd_stats_flush(st);
+}
+
+/* Creates the publisher and writes the first file soon. */
+struct relayqd_stats *
+relayqd_stats_new(struct relayd *rd)
+{
+	struct relayqd_stats *st = xcalloc(1, sizeof(*st));
+
+	st->rd = rd;
+	st->started = relayqd_now();
+	if ((st->ev = evtimer_new(rd->base, relayqd_stats_cb, st)) == NULL)
+		fatalx("cannot create the stats timer");
+	return st;
+}
+
+/* Final write and free. */
+void
+relayqd_stats_free(struct relayqd_stats *st)
+{
+	if (st == NULL)
+		return;
+	relayqd_stats_flush(st);
+	event_free(st->ev);
+	free(st);
+}
+
+/* Marks dirty and arms the timer unless it is pending. */
+void
+relayqd_stats_touch(struct relayd *rd)
+{
+	struct relayqd_stats *st = rd->stats;
+	struct timeval one = { 1, 0 };
+
+	if (st == NULL)
+		return;
+	st->dirty = 1;
+	if (!evtimer_pending(st->ev, NULL) && evtimer_add(st->ev, &one) == -1)
+		relayqd_stats_flush(st);
+}
+
+/* Notes an accepted recipient. */
+void
+relayqd_stats_success(struct relayd *rd)
+{
+	if (rd->stats != NULL)
+		rd->stats->last_success = relayqd_now();
+	relayqd_stats_touch(rd);
+}
+
+/* Notes an error. */
+void
+relayqd_stats_error(struct relayd *rd, const char *text)
+{
+	struct relayqd_stats *st = rd->stats;
+
+	if (st == NULL)
+		return;
+	st->last_error_time = relayqd_now();
+	str_sanitize(st->last_error, sizeof(st->last_error), text,
+	    strlen(text));
+	relayqd_stats_touch(rd);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * relayqd's counters for `relayq stats`, published in <spool>/stats.
+ * The file is replaced atomically (stats.tmp, then rename; no fsync: it
+ * is rebuilt from zero at each start) at most once a second, by a
+ * one-shot libevent timer armed only when something changed, so an idle
+ * daemon never wakes up for it.  Format, one "key=value" per line, in
+ * this order, times in seconds since the epoch (0: never):
+ *
+ *	relayq-stats 1
+ *	pid=N              relayqd's pid
+ *	started=T          when relayqd started (counters count from here)
+ *	updated=T          when this file was written
+ *	delivered=N        recipients accepted by the smarthost
+ *	deferred=N         recipient attempts deferred (4xx, host down)
+ *	failed=N           recipients failed (5xx, expired)
+ *	bounces=N          bounces and delay notices queued
+ *	smarthost_up=0|1   0 while relayqd backs off a failing smarthost
+ *	last_success=T     last recipient accepted
+ *	last_error_time=T  last deferral, failure or smarthost error
+ *	last_error=TEXT    its text (printable ASCII, may be empty)
+ *
+ * Readers must ignore keys they do not know.  relayqd removes nothing
+ * at exit; `pid` and `updated` tell a reader how fresh the file is.
+ */
+#ifndef RELAYQ_RELAYQD_RELAYQD_STATS_H
+#define RELAYQ_RELAYQD_RELAYQD_STATS_H
+
+struct relayd;
+struct relayqd_stats;
+
+/* Creates the publisher (timer not armed); fatal on failure (start-up). */
+struct relayqd_stats *relayqd_stats_new(struct relayd *rd);
+/* Writes the file now if it is dirty, and frees; NULL is a no-op. */
+void relayqd_stats_free(struct relayqd_stats *st);
+/* Notes that a counter or the smarthost state changed. */
+void relayqd_stats_touch(struct relayd *rd);
+/* Notes an accepted recipient (last success time). */
+void relayqd_stats_success(struct relayd *rd);
+/* Notes an error toward the smarthost (copied, sanitised). */
+void relayqd_stats_error(struct relayd *rd, const char *text);
+
+#endif

@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# Man pages: each renders with man -l without warnings, and relayq.conf.5
+# documents every key of src/common/conf.c's table.
+. "$top_srcdir/tests/integration/lib.sh"
+
+for m in sendmail.8 relayqd.8 relayq.1 relayq.conf.5; do
+	f=$top_srcdir/man/$m
+	out=$(MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
+	is "$out" "" "man -l $m renders without warnings"
+	MANWIDTH=80 man -l "$f" 2>/dev/null | grep -q "NAME"
+	ok $? "man -l $m has a NAME section"
+done
+keys=$(sed -n 's/^[[:space:]]*CK("[a-z]*:\([a-z_0-9]*\)".*/\1/p' \
+    "$top_srcdir/src/common/conf.c")
+n=0
+for k in $keys; do
+	n=$((n + 1))
+	grep -q "^\.B $k\$" "$top_srcdir/man/relayq.conf.5" ||
+	    diag "relayq.conf.5 lacks $k"
+	grep -q "^\.B $k\$" "$top_srcdir/man/relayq.conf.5"
+	ok $? "relayq.conf.5 documents $k"
+done
+[ "$n" -ge 30 ]
+ok $? "found the key table ($n keys)"
+done_testing

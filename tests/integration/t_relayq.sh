@@ -1,0 +1,218 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# The relayq operator tool against a live relayqd: queue (text and
+# --json), show, hold and release (a hold survives a daemon restart),
+# flush ID, requeue, delete (one, unknown, locked by a delivery, --all
+# with and without --yes) and check-config (good spool, bad mode, a
+# world-readable password_file).
+. "$top_srcdir/tests/integration/lib.sh"
+
+PORT=$(free_port)
+write_conf
+# ids in queue/, one per line, in order
+qids() { ls "$SPOOL/queue" 2>/dev/null; }
+nqueued() { [ "$(qids | wc -l)" -eq "$1" ]; }
+relayq() { "$RELAYQ" -c "$CONF" "$@"; }
+submit() { # submit SUBJECT RCPT
+	printf 'Subject: %s\n\nbody of %s\n' "$1" "$1" |
+	    "$SENDMAIL" -f sender@example.org "$2"
+}
+
+# The smarthost is down at first: messages stay queued (deferred).
+start_daemon
+wait_for "spool" 100 test -d "$SPOOL/failed"
+ok $? "relayqd created the spool"
+
+# 1. check-config on a good spool and config.
+out=$(relayq check-config 2>&1)
+ok $? "check-config passes on the spool relayqd created"
+echo "$out" | grep -q "configuration OK"
+ok $? "check-config says OK"
+
+# 2. queue, queue --json, show.
+relayq queue | grep -q "Mail queue is empty"
+ok $? "queue: empty"
+is "$(relayq queue --json | "$PYTHON3" -c 'import json,sys
+d = json.load(sys.stdin); print(d["count"], len(d["messages"]))')" "0 0" \
+    "queue --json: empty queue is valid JSON"
+submit hello rcpt1@example.net
+ok $? "first message submitted"
+wait_for "message in queue/" 100 nqueued 1
+ok $? "relayqd accepted it"
+ID1=$(qids)
+wait_for "a delivery attempt" 100 sh -c "relayq() { \"$RELAYQ\" -c \"$CONF\" \"\$@\"; }; relayq show $ID1 | grep -q 'attempts: [1-9]'"
+ok $? "show: an attempt is recorded"
+relayq queue | grep -q "^$ID1 "
+ok $? "queue: lists the message"
+relayq queue --json > "$T_DIR/q.json"
+ok $? "queue --json exits 0"
+"$PYTHON3" -m json.tool "$T_DIR/q.json" >/dev/null
+ok $? "queue --json is valid JSON (json.tool)"
+is "$("$PYTHON3" -c 'import json,sys
+d = json.load(open(sys.argv[1])); m = d["messages"][0]
+print(d["count"], m["id"], m["sender"], m["held"], m["recipients"][0]["address"],
+      m["recipients"][0]["state"], m["attempts"] > 0, m["last_error"] is not None)' \
+    "$T_DIR/q.json")" "1 $ID1 sender@example.org False rcpt1@example.net deferred True True" \
+    "queue --json: id, sender, held, recipient, state, attempts, last error"
+relayq show "$ID1" > "$T_DIR/show"
+ok $? "show exits 0"
+grep -q "^sender: <sender@example.org>$" "$T_DIR/show" &&
+    grep -q "^  <rcpt1@example.net> deferred" "$T_DIR/show" &&
+    grep -q "^Subject: hello$" "$T_DIR/show" &&
+    grep -q "^last error: " "$T_DIR/show" &&
+    grep -q "^held: no$" "$T_DIR/show"
+ok $? "show: envelope, recipient state, headers, last error"
+relayq show 0000000000000000000A >/dev/null 2>&1
+is $? 66 "show of an unknown id: EX_NOINPUT"
+relayq show ../etc >/dev/null 2>&1
+is $? 64 "show of a bad id: EX_USAGE"
+
+# 3. hold, survives a restart; release delivers.
+relayq hold "$ID1" | grep -q "held"
+ok $? "hold exits 0"
+relayq queue | grep -q "^$ID1!"
+ok $? "queue marks the held message with !"
+relayq show "$ID1" | grep -q "^held: yes$"
+ok $? "show: held"
+stop_daemon
+is $? 0 "relayqd stops cleanly"
+start_server
+start_daemon
+submit second rcpt2@example.net
+wait_for "second message delivered" 100 has_mail 1
+ok $? "a message not on hold is delivered after the restart"
+relayq flush
+ok $? "flush exits 0"
+relayq requeue
+ok $? "requeue exits 0"
+sleep 2
+is "$(count_mail)" 1 "the held message is not delivered after restart, flush and requeue"
+relayq queue --json | "$PYTHON3" -c 'import json,sys
+d = json.load(sys.stdin); sys.exit(0 if d["messages"][0]["held"] else 1)'
+ok $? "queue --json: held is true"
+relayq release "$ID1" | grep -q "released"
+ok $? "release exits 0"
+wait_for "released message delivered" 100 has_mail 2
+ok $? "the released message is delivered"
+wait_for "queue empty" 100 queue_empty
+ok $? "queue empty afterwards"
+grep -q "Subject: hello" "$MAILDIR"/0002.eml
+ok $? "the second delivery is the released message"
+
+# 3b. stats: relayqd publishes its counters (at most once a second).
+stats_delivered() {
+	relayq stats --json | "$PYTHON3" -c 'import json,sys
+d = json.load(sys.stdin); sys.exit(0 if d["relayqd"] and d["relayqd"]["delivered"] == int(sys.argv[1]) else 1)' "$1"
+}
+wait_for "stats: 2 delivered" 50 stats_delivered 2
+ok $? "stats --json: 2 delivered since the restart"
+relayq stats --json > "$T_DIR/stats.json"
+"$PYTHON3" -m json.tool "$T_DIR/stats.json" >/dev/null
+ok $? "stats --json is valid JSON (json.tool)"
+is "$("$PYTHON3" -c 'import json,sys
+d = json.load(open(sys.argv[1])); q = d["queue"]; r = d["relayqd"]
+print(q["total"], q["oldest_age_seconds"], r["smarthost_up"], r["last_success"] > 0,
+      r["pid"] == int(sys.argv[2]), r["failed"])' "$T_DIR/stats.json" "$DAEMON_PID")" \
+    "0 0 True True True 0" "stats --json: empty queue, smarthost up, last success, pid"
+relayq stats --prometheus > "$T_DIR/stats.prom"
+ok $? "stats --prometheus exits 0"
+"$PYTHON3" - "$T_DIR/stats.prom" <<'PYEOF'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+typed = set()
+for l in lines:
+    m = re.match(r'^# TYPE ([a-z_]+) (gauge|counter)$', l)
+    if m:
+        typed.add(m.group(1)); continue
+    if l.startswith('# HELP '):
+        continue
+    m = re.match(r'^([a-z_]+)(\{[a-z_]+="[a-z]+"\})? (-?[0-9]+(\.[0-9]+)?)$', l)
+    assert m, l
+    assert m.group(1) in typed, l
+    if m.group(1).endswith('_total'):
+        assert m.group(1) in typed
+vals = {l.split(' ')[0]: l.split(' ')[1] for l in lines if not l.startswith('#')}
+assert vals['relayq_deliveries_total'] == '2', vals
+assert vals['relayq_smarthost_up'] == '1', vals
+assert vals['relayq_daemon_up'] == '1', vals
+assert vals['relayq_queue_messages{state="held"}'] == '0', vals
+PYEOF
+ok $? "stats --prometheus: valid exposition with the right values"
+relayq stats | grep -q "^since start: 2 delivered"
+ok $? "stats (text)"
+
+# 4. flush ID writes an I record.
+stop_server
+submit third rcpt3@example.net
+wait_for "third in queue/" 100 nqueued 1
+ID3=$(qids)
+relayq flush "$ID3"
+ok $? "flush ID exits 0"
+wait_for "flush ID logged" 50 grep -q "queue run requested for 1 messages" "$T_DIR/relayqd.log"
+ok $? "relayqd got the id"
+relayq flush not-an-id 2>/dev/null
+is $? 64 "flush of a bad id: EX_USAGE"
+stats_down() {
+	relayq stats --json | "$PYTHON3" -c 'import json,sys
+d = json.load(sys.stdin); r = d["relayqd"]
+sys.exit(0 if not r["smarthost_up"] and r["deferred"] > 0 and d["queue"]["deferred"] == 1 and r["last_error_time"] > 0 and "refused" in r["last_error"] else 1)'
+}
+wait_for "stats: smarthost down" 50 stats_down
+ok $? "stats --json: smarthost down, a deferral, the last error, 1 deferred in the queue"
+relayq stats --prometheus | grep -q '^relayq_smarthost_up 0$'
+ok $? "stats --prometheus: relayq_smarthost_up 0"
+
+# 5. delete.
+flock "$SPOOL/queue/$ID3" sleep 3 &
+FLOCK_PID=$!
+T_PIDS="$T_PIDS $FLOCK_PID"
+sleep 0.3
+out=$(relayq delete "$ID3" 2>&1)
+is $? 75 "delete of a message being delivered: EX_TEMPFAIL"
+echo "$out" | grep -q "being delivered, try again"
+ok $? "delete says: being delivered, try again"
+wait "$FLOCK_PID"
+wait_for "delete after the lock" 50 relayq delete "$ID3"
+ok $? "delete exits 0 once the lock is gone"
+test ! -e "$SPOOL/queue/$ID3" && test ! -e "$SPOOL/state/$ID3"
+ok $? "message and state removed"
+relayq delete "$ID3" 2>/dev/null
+is $? 66 "delete of an unknown id: EX_NOINPUT"
+submit four rcpt4@example.net
+submit five rcpt5@example.net
+wait_for "two in queue/" 100 nqueued 2
+relayq delete --all 2>/dev/null
+is $? 64 "delete --all without --yes refuses"
+nqueued 2
+ok $? "nothing deleted without --yes"
+relayq delete --all --yes >/dev/null
+ok $? "delete --all --yes exits 0"
+wait_for "queue empty" 50 queue_empty
+ok $? "delete --all --yes empties the queue"
+
+# 6. check-config catches problems.
+chmod 0755 "$SPOOL/queue"
+out=$(relayq check-config 2>&1)
+is $? 78 "check-config: bad spool mode is EX_CONFIG"
+echo "$out" | grep -q "queue: mode 0755, want 0750"
+ok $? "check-config names the directory and the mode"
+chmod 0750 "$SPOOL/queue"
+printf 'secret\n' > "$T_DIR/secret"
+chmod 0644 "$T_DIR/secret"
+sed "/^\[smarthost\]/a password_file = $T_DIR/secret" "$CONF" > "$T_DIR/secret.conf"
+out=$("$RELAYQ" -c "$T_DIR/secret.conf" check-config 2>&1)
+is $? 78 "check-config: world-readable password_file is EX_CONFIG"
+echo "$out" | grep -q "password_file $T_DIR/secret: mode 0644, readable by others"
+ok $? "check-config names the secret file and the reason"
+chmod 0600 "$T_DIR/secret"
+"$RELAYQ" -c "$T_DIR/secret.conf" check-config >/dev/null 2>&1
+ok $? "check-config passes once the secret is 0600"
+printf '[relayq]\nbogus_key = 1\n' > "$T_DIR/bad.conf"
+"$RELAYQ" -c "$T_DIR/bad.conf" check-config >/dev/null 2>&1
+is $? 78 "check-config: unknown key is EX_CONFIG"
+
+stop_daemon
+is $? 0 "relayqd exits 0"
+done_testing
