@@ -928,8 +928,10 @@ addr_check_domain(const char *s, size_t len)
 		if (len < 3 || s[len - 1] != ']')
 			return -1;
 		for (size_t i = 1; i < len - 1; i++)
+			/* The queue refuses these in an address too. */
 			if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '[' ||
-			    s[i] == ']' || s[i] == '\\')
+			    s[i] == ']' || s[i] == '\\' ||
+			    strchr("()<>,;\"@", s[i]) != NULL)
 				return -1;
 		return 0;
 	}

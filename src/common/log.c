@@ -26,7 +26,15 @@ static struct {
 	enum log_dest dest;
 	int verbose;
 	int trace;
-} log_state = { "relayq", LOG_TO_STDERR, 0, 0 };
+	int fatal_status; /* exit status of fatal() and fatalx() */
+} log_state = { "relayq", LOG_TO_STDERR, 0, 0, 1 };
+
+/* Sets the exit status of fatal() and fatalx() (default 1). */
+void
+log_set_fatal_status(int status)
+{
+	log_state.fatal_status = status;
+}
 
 /* Sets up the sink. */
 void
@@ -154,7 +162,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(LOG_CRIT, fmt, ap, 1, err);
 	va_end(ap);
-	exit(1);
+	exit(log_state.fatal_status);
 }
 
 /* Logs and exits 1. */
@@ -166,7 +174,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(LOG_CRIT, fmt, ap, 0, 0);
 	va_end(ap);
-	exit(1);
+	exit(log_state.fatal_status);
 }
 
 /* Reports a failed RQ_ASSERT and aborts. */

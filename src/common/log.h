@@ -21,6 +21,11 @@ enum log_dest { LOG_TO_SYSLOG, LOG_TO_STDERR };
 
 /* Sets the program name, destination and verbosity (0 quiet, 1 debug). */
 void log_init(const char *ident, enum log_dest dest, int verbose);
+/*
+ * Sets the exit status of fatal() and fatalx(), 1 by default; the
+ * sendmail front end uses EX_TEMPFAIL (out of memory: not queued).
+ */
+void log_set_fatal_status(int status);
 /* Enables the trace masks in mask. */
 void log_set_trace(int mask);
 /* Returns nonzero when any bit of mask is being traced. */

@@ -276,25 +276,18 @@ relayqd_sweep(struct relayd *rd)
 }
 
 /*
- * Keeps the slow fallback scan (which also sweeps for expiry) armed only
- * while something is queued: an idle daemon has no timer at all, and
- * new mail wakes it through the FIFO.  Without a FIFO it always runs.
+ * Keeps the slow fallback scan (which also sweeps for expiry) armed.
+ * XXX(#8): it runs even while nothing is queued, because a drop that was
+ * never announced (sendmail -odq, or a front end killed between its
+ * rename and its poke) has no other way in; an inotify watch on
+ * incoming/ would let an idle daemon sleep without a timer.
  */
 static void
 relayqd_arm_scan(struct relayd *rd)
 {
 	struct timeval tv;
-	int queued =
-	    relayqd_sched_waiting(rd->sched) + relayqd_sched_busy(rd->sched) >
-	    0;
-	int armed = event_pending(rd->ev_scan, EV_TIMEOUT, NULL) != 0;
 
-	if (!queued && rd->wakefd != -1) {
-		if (armed)
-			event_del(rd->ev_scan);
-		return;
-	}
-	if (armed)
+	if (event_pending(rd->ev_scan, EV_TIMEOUT, NULL))
 		return;
 	tv.tv_sec = (time_t)rd->conf.delivery_scan_interval;
 	tv.tv_usec = 0;

@@ -694,6 +694,8 @@ main(int argc, char *argv[])
 	(void)umask(077);
 	sendmail_signals();
 	log_init("relayq", LOG_TO_STDERR, 0);
+	/* Out of memory and the like: nothing was queued, a retry may work. */
+	log_set_fatal_status(EX_TEMPFAIL);
 
 	if (sendmail_args_parse(&o, argc, (const char *const *)argv, &err) ==
 	    -1) {

@@ -606,8 +606,13 @@ sendmail_msg_phrase(struct buf *b, const char *name)
 	while (i < len) {
 		size_t n = len - i > 45 ? 45 : len - i;
 
-		/* Back up to the start of a UTF-8 sequence. */
-		while (n < len - i && n > 1 && (s[i + n] & 0xc0) == 0x80)
+		/*
+		 * Back up to the start of a UTF-8 sequence: at most 3 bytes,
+		 * so bytes that are not UTF-8 cannot shrink a word to one.
+		 */
+		for (int back = 0; back < 3 && n < len - i && n > 1 &&
+		     (s[i + n] & 0xc0) == 0x80;
+		     back++)
 			n--;
 		if (buf_adds(b, "=?UTF-8?B?") == -1 ||
 		    sendmail_msg_base64(b, s + i, n) == -1 ||
@@ -714,6 +719,8 @@ sendmail_msg_put_field(struct sendmail_msg *m,
 	buf_init(&b, f->len + 1024);
 	if (is_from && m->p.masquerade != NULL && m->p.masquerade[0] != '\0') {
 		rv = sendmail_msg_masq_from(m, v, vlen, &b);
+		if (rv == -1 && m->error == SENDMAIL_MSG_ERR_NONE)
+			m->error = SENDMAIL_MSG_ERR_HEADER;
 		if (rv != 0) {
 			if (rv == 1) {
 				m->nrewritten++;

@@ -21,6 +21,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* True for a bare local part: no '@', or only inside a quoted string. */
+static int
+fuzz_addr_is_bare(const char *a)
+{
+	const char *at = strrchr(a, '@');
+
+	return at == NULL || (a[0] == '"' && strrchr(a, '"') > at);
+}
+
 /* Aborts unless every address in l from index from on is queue-safe. */
 static void
 fuzz_addr_check_list(const struct addr_list *l, size_t from, int bare_ok)
@@ -30,7 +39,7 @@ fuzz_addr_check_list(const struct addr_list *l, size_t from, int bare_ok)
 	for (size_t i = from; i < l->n; i++) {
 		const char *a = l->v[i];
 
-		if (bare_ok && strchr(a, '@') == NULL) {
+		if (bare_ok && fuzz_addr_is_bare(a)) {
 			/* a bare local part, kept for aliases */
 			for (const char *p = a; *p != '\0'; p++)
 				if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -72,8 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	addr_list_free(&l);
 
 	addr_list_init(&l);
-	n = addr_parse_list_lenient(s, size, "example.org", &l, &nbad,
-	    &errstr);
+	n = addr_parse_list_lenient(s, size, "example.org", &l, &nbad, &errstr);
 	if (n < 0 || (size_t)n < l.n)
 		abort();
 	fuzz_addr_check_list(&l, 0, 0);
@@ -85,8 +93,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(out);
 
-	if (addr_parse_mailbox_name(s, size, "example.org", &addr, &name,
-		&bare, &errstr) == 0) {
+	if (addr_parse_mailbox_name(s, size, "example.org", &addr, &name, &bare,
+		&errstr) == 0) {
 		if (addr == NULL)
 			abort();
 		if (addr[0] != '\0' && (addr_check(addr, &errstr) == -1))
@@ -103,8 +111,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	str[size] = '\0';
 	if (strlen(str) == size &&
 	    addr_parse_sender(str, "example.org", &out, &errstr) == 0) {
-		if (out[0] != '\0' && (addr_check(out, &errstr) == -1 ||
-		    queue_env_check_addr(out, 1, &errstr) == -1))
+		if (out[0] != '\0' &&
+		    (addr_check(out, &errstr) == -1 ||
+			queue_env_check_addr(out, 1, &errstr) == -1))
 			abort();
 		free(out);
 	}

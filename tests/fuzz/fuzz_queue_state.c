@@ -99,7 +99,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			queue_state_set_error(&s, text);
 			for (size_t i = 0; i < s.nrcpt; i++)
 				queue_state_set_rcpt(&s, i,
-				    i % 3 == 0      ? QUEUE_RCPT_DONE
+				    i % 3 == 0	     ? QUEUE_RCPT_DONE
 					: i % 3 == 1 ? QUEUE_RCPT_FAILED
 						     : QUEUE_RCPT_PENDING,
 				    text + (i < size ? i : 0));

@@ -146,12 +146,13 @@ fuzz_sendmail_msg_check(const struct buf *out)
 				/* name *WSP ":" (RFC 5322 4.5.3 obs-optional) */
 				if (colon == NULL || colon == p)
 					abort();
-				for (; q < colon && *q > ' ' && *q <= '~'; q++)
-					;
+				while (q < colon && (unsigned char)*q > 0x20 &&
+				    (unsigned char)*q < 0x7f)
+					q++;
 				if (q == p)
 					abort();
-				for (; q < colon && (*q == ' ' || *q == '\t'); q++)
-					;
+				while (q < colon && (*q == ' ' || *q == '\t'))
+					q++;
 				if (q != colon)
 					abort();
 			}
@@ -194,9 +195,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	for (size_t i = 0; i < a.rcpts.n; i++) {
-		const char *r = a.rcpts.v[i];
+		const char *r = a.rcpts.v[i], *at = strrchr(r, '@');
 
-		if ((flags & 4) && strchr(r, '@') == NULL) {
+		/* kept bare: no '@', or only inside a quoted local part */
+		if ((flags & 4) &&
+		    (at == NULL || (r[0] == '"' && strrchr(r, '"') > at))) {
 			for (const char *q = r; *q != '\0'; q++)
 				if ((unsigned char)*q < 0x20 || *q == 0x7f)
 					abort();

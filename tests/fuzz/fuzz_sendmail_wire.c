@@ -205,8 +205,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		k++;
 	}
-	while (p.ignore_dots && k < size &&
-	    (data[k] == '\r' || data[k] == '\n'))
+	while (
+	    p.ignore_dots && k < size && (data[k] == '\r' || data[k] == '\n'))
 		k++;
 	if (p.ignore_dots && k != size)
 		abort(); /* something was lost */

@@ -35,15 +35,15 @@ struct fuzz_cl {
 	struct smtp_client *c;
 	struct smtp_client_conf conf;
 	struct smtp_msg msg;
-	int last_code;	   /* code of the reply being handled */
-	int tls;	   /* the session is encrypted */
-	int authed;	   /* auth_done was called */
-	int sent;	   /* the message was handed to smtp_client_send */
-	int in_msg;	   /* between send and msg_done */
-	int body;	   /* send_body calls for this message */
-	int closed;	   /* closed calls */
-	int tls_pending;   /* starttls asked; finish after the op */
-	int tls_fail;	   /* make the handshake fail */
+	int last_code;	    /* code of the reply being handled */
+	int tls;	    /* the session is encrypted */
+	int authed;	    /* auth_done was called */
+	int sent;	    /* the message was handed to smtp_client_send */
+	int in_msg;	    /* between send and msg_done */
+	int body;	    /* send_body calls for this message */
+	int closed;	    /* closed calls */
+	int tls_pending;    /* starttls asked; finish after the op */
+	int tls_fail;	    /* make the handshake fail */
 	unsigned rcpt_seen; /* bits: rcpt_done this transaction */
 };
 

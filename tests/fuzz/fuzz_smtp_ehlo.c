@@ -26,8 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Aborts unless b grew by one well-formed command line, or not at all. */
 static void
-fuzz_smtp_ehlo_check_cmd(const struct buf *b, size_t before, int rv,
-    size_t max)
+fuzz_smtp_ehlo_check_cmd(const struct buf *b, size_t before, int rv, size_t max)
 {
 	const char *p = b->data != NULL ? b->data + before : NULL;
 	size_t n = b->len - before;
@@ -108,8 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rv == 1) {
 			if (smtp_cmd_parse_ehlo(&r, &caps) == 0) {
 				if (r.code / 100 != 2 ||
-				    memchr(caps.auth, '\0', sizeof(caps.auth)) ==
-					NULL)
+				    memchr(caps.auth, '\0',
+					sizeof(caps.auth)) == NULL)
 					abort();
 				for (const char *a = caps.auth; *a != '\0'; a++)
 					if ((unsigned char)*a < 0x20 ||

@@ -30,7 +30,7 @@ out=$bdir/check.out
 say() { echo "$*" | tee -a "$out"; }
 
 command -v clang >/dev/null || { say "FAIL: fuzz build (clang not installed)"; exit 1; }
-if [ ! -f Makefile ] || [ "$top/configure" -nt Makefile ]; then
+if [ ! -f Makefile ] || [ -n "$(find "$top/configure" -newer Makefile)" ]; then
 	CC=clang "$top/configure" -q --enable-fuzzing --enable-sanitizers \
 	    --disable-hardening CFLAGS="-g -O1 -fsanitize=fuzzer-no-link" \
 	    >build.log 2>&1 || { say "FAIL: fuzz build (configure, see $bdir/build.log)"; exit 1; }

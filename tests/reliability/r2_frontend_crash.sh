@@ -9,7 +9,10 @@
 #  - every killed one was delivered once or not at all;
 #  - nothing went to corrupt/ (no committed drop fails validation);
 #  - the temporary files the killed writers left in tmp/ are collected
-#    when relayqd next starts.  relayqd only removes tmp/ files older
+#    when relayqd next starts;
+#  - a drop never announced through the wake FIFO (writer killed between
+#    its commit and the poke, or sendmail -odq) is still picked up by
+#    the idle daemon's fallback scan.  relayqd only removes tmp/ files older
 #    than one hour (RELAYQD_TMP_MAX_AGE, not configurable), so the test
 #    ages them with touch(1); a young file, whose writer may be alive,
 #    must survive the restart.
@@ -73,6 +76,15 @@ if [ "$ntmp" -gt 0 ]; then
 	ok $? "the clean-up is logged with its count"
 fi
 rm -f "$SPOOL/tmp/0000000000000000000F"
+# A writer killed after its commit but before it poked relayqd leaves a
+# drop nobody announced (as sendmail -odq does on purpose): the fallback
+# scan of an idle relayqd must pick it up (scan_interval = 2s here).
+sleep 1
+n0=$(count_mail)
+printf 'X-Seq: R2-unpoked\nSubject: r2\n\nno poke\n' |
+    "$SENDMAIL" -odq -i r2@example.net
+wait_for "the fallback scan" 60 has_mail $((n0 + 1))
+ok $? "an idle relayqd delivers a drop that was never poked, within 3 scan intervals"
 is "$(queue_files)" 0 "spool empty at the end"
 stop_daemon
 ok $? "relayqd exits 0"

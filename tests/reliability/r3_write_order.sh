@@ -58,7 +58,8 @@ SP=$!
 T_PIDS="$T_PIDS $SP"
 wait_for "first attempt" 100 has_mail 2
 ok $? "both messages reached the server (the 451 recipient held back)"
-wait_for "state file" 100 test -e "$SPOOL/state/$(ls "$SPOOL/queue" | head -n 1)"
+has_state() { ls "$SPOOL/state" | grep -q '^[0-9A-F]\{20\}$'; }
+wait_for "state file" 100 has_state
 ok $? "a state file records the accepted recipient"
 stop_server
 MAILDIR=$T_DIR/mail2

@@ -142,3 +142,10 @@ nobody_setup() {
 	    chmod 755 "$T_DIR/bin" "$T_DIR/bin/sendmail" || return 1
 	NSM=$T_DIR/bin/sendmail
 }
+
+# daemon_up: waits until relayqd has logged that it started.  A SIGTERM
+# sent earlier can be lost: lib.sh traps TERM, and a forked dash child
+# still runs the trap (swallowing the signal) until it execs relayqd.
+daemon_up() {
+	wait_for "relayqd to start" 100 grep -q 'started:' "$T_DIR/relayqd.log"
+}
