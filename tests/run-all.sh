@@ -44,7 +44,8 @@ run_build() {
 		failed=$((failed + 1)); status=1
 		cd "$top"; return
 	fi
-	make -s -j2 check >check.out 2>&1 || status=1
+	# Bounded: a hung test must not hold CI until its own limit.
+	timeout 2400 make -s -j2 check >check.out 2>&1 || status=1
 	count_results "$dir" "$dir"
 	cd "$top"
 }
@@ -53,7 +54,8 @@ run_build() {
 run_valgrind() {
 	cd "$1" || exit 1
 	tests=$(ls "$top"/tests/integration/t_*.sh | sed "s|^$top/||" | tr '\n' ' ')
-	RELAYQ_VALGRIND=1 make -s check TESTS="$tests" >check.out 2>&1 || status=1
+	RELAYQ_VALGRIND=1 timeout 2400 make -s check TESTS="$tests" \
+	    >check.out 2>&1 || status=1
 	count_results "$1" "valgrind"
 	cd "$top"
 }
