@@ -16,7 +16,8 @@
  *  3. a non-default configuration (-C or $RELAYQ_CONFIG) while setgid
  *     drops the group privilege for good first (setregid; verified);
  *  4. the configuration is loaded (78 on any error);
- *  5. sender and argv recipients are parsed and validated (64);
+ *  5. sender and argv recipients are parsed and validated (64; 65 for
+ *     a control character such as CR or LF, an injection attempt);
  *  6. the spool is opened (73/75), the process chdirs into it, the
  *     message is queued, and relayqd is poked unless -odq/-odd.
  *
@@ -234,10 +235,16 @@ sendmail_sender(const struct sendmail_opts *o, const struct conf *conf,
 		return EX_OSERR;
 	} else
 		src = pw->pw_name;
-	if (str_has_ctl(src, strlen(src)) ||
-	    addr_parse_sender(src, dom, sender, &errstr) == -1) {
+	if (str_has_ctl(src, strlen(src))) {
+		/* CR, LF (NUL cannot be in argv): injection, EX_DATAERR. */
+		log_warnx("invalid sender address \"%s\": control character "
+			  "in address",
+		    src);
+		return from_given ? EX_DATAERR : EX_OSERR;
+	}
+	if (addr_parse_sender(src, dom, sender, &errstr) == -1) {
 		log_warnx("invalid sender address \"%s\": %s", src,
-		    errstr != NULL ? errstr : "control character in address");
+		    errstr != NULL ? errstr : "syntax error");
 		return from_given ? EX_USAGE : EX_OSERR;
 	}
 	sendmail_masquerade(conf, sender);
@@ -250,7 +257,10 @@ sendmail_sender(const struct sendmail_opts *o, const struct conf *conf,
 	return EX_OK;
 }
 
-/* Parses every recipient argument into l; returns EX_OK or EX_USAGE. */
+/*
+ * Parses every recipient argument into l; returns EX_OK, EX_DATAERR for a
+ * control character (CR, LF: an injection attempt), or EX_USAGE.
+ */
 static int
 sendmail_rcpts(const struct sendmail_opts *o, const struct conf *conf,
     struct addr_list *l)
@@ -266,7 +276,7 @@ sendmail_rcpts(const struct sendmail_opts *o, const struct conf *conf,
 				log_warnx("invalid recipient \"%s\": control "
 					  "character in address",
 				    arg);
-				return EX_USAGE;
+				return EX_DATAERR;
 			}
 		}
 		if (addr_parse_list_ex(arg, strlen(arg), conf->default_domain,
@@ -622,6 +632,9 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	for (size_t i = 0; i < rcpts.n; i++)
 		log_debug("envelope recipient <%s>", rcpts.v[i]);
 	log_debug("queued as %s", s.id);
+	/* The message is queued: a failed print must not fail it. */
+	if (o->print_id && (printf("%s\n", s.id) < 0 || fflush(stdout) == EOF))
+		log_warn("queued as %s, but cannot print the id", s.id);
 	if (o->queue_only)
 		log_debug("queue only (-odq): not waking relayqd");
 	else if (o->verbose > 0 &&

@@ -23,10 +23,10 @@ try() { # try WANT-EXIT DESCRIPTION ARGS... (message: printf "$MSG")
 	is "$(n_spool)" 0 "$desc: nothing queued"
 }
 
-try 64 "CR in -f" -i -f "a${cr}b@example.org" u@example.net
-try 64 "LF in -f" -i -f "a${lf}RCPT TO:<x@y>" u@example.net
-try 64 "CR in a recipient" -i "u${cr}@example.net"
-try 64 "LF in a recipient" -i "u@example.net${lf}DATA"
+try 65 "CR in -f" -i -f "a${cr}b@example.org" u@example.net
+try 65 "LF in -f" -i -f "a${lf}RCPT TO:<x@y>" u@example.net
+try 65 "CR in a recipient" -i "u${cr}@example.net"
+try 65 "LF in a recipient" -i "u@example.net${lf}DATA"
 try 64 "no recipients" -i
 try 64 "-t without recipient headers" -t -i
 try 64 "recipient starting with -" -i -- -oops@example.net

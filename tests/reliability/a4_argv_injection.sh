@@ -4,11 +4,11 @@
 #
 # A4 / A10 as a property: the front end, run as nobody, refuses every
 # control character (CR, LF and every other C0 byte but TAB, and DEL) at
-# the start, middle and end of -f and of a recipient, and options
-# smuggled into addresses, with exit 64 (EX_USAGE: the code's choice for
-# a bad command-line address, see sendmail-cli.md section 1; the issue
-# and reliability-security.md A4 say 65) and nothing queued; a NUL in the
-# message is 65; oversized input (size limit, header section, too many
+# the start, middle and end of -f and of a recipient with exit 65
+# (EX_DATAERR, as the issue and reliability-security.md A4 say; NUL
+# cannot be in argv) and nothing queued; options and ESMTP parameters
+# smuggled into addresses with 64 (EX_USAGE, a bad address, see
+# sendmail-cli.md section 1); a NUL in the message is 65; oversized input (size limit, header section, too many
 # recipients, over-long addresses) is refused with nothing queued, and a
 # 1 MB line without a newline is split into legal wire lines.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -52,17 +52,17 @@ while [ $i -le 127 ]; do
 	fi
 	for f in "${c}x@example.org" "x@exa${c}mple.org" "x@example.org${c}MAIL FROM:<evil@evil.test>"; do
 		tries=$((tries + 1))
-		refuse 64 "-f with byte $i" "$T_DIR/msg" -i -f "$f" a4@example.net ||
+		refuse 65 "-f with byte $i" "$T_DIR/msg" -i -f "$f" a4@example.net ||
 		    fails=$((fails + 1))
 	done
 	for r in "${c}a4@example.net" "a4@exa${c}mple.net" "a4@example.net${c}RCPT TO:<evil@evil.test>"; do
 		tries=$((tries + 1))
-		refuse 64 "recipient with byte $i" "$T_DIR/msg" -i "$r" ||
+		refuse 65 "recipient with byte $i" "$T_DIR/msg" -i "$r" ||
 		    fails=$((fails + 1))
 	done
 	i=$((i + 1))
 done
-is "$fails" 0 "$tries control-character cases in -f and recipients: all exit 64, nothing queued"
+is "$fails" 0 "$tries control-character cases in -f and recipients: all exit 65, nothing queued"
 
 refuse 64 "-f starting with -" "$T_DIR/msg" -i -f -oQ/tmp/x a4@example.net
 ok $? "-f whose value looks like an option: 64"
@@ -131,6 +131,17 @@ rm -f "$SPOOL"/incoming/*
 chmod 644 "$T_DIR/latin1"
 as_nobody "$NSM" -i a4@example.net < "$T_DIR/latin1" 2>"$T_DIR/err"
 is "$?" 0 "masquerade with a 200-byte Latin-1 From: name is queued ($(head -n 1 "$T_DIR/err"))"
+rm -f "$SPOOL"/incoming/*
+
+# -t: a bare CR in a recipient field is a fold (sendmail_msg.c), so the
+# text after it can never become a recipient or a command of its own.
+printf 'To: good@example.net\nCc: a4@example.net\rRCPT TO:<evil@evil.test>\nSubject: cr\n\nbody\n' > "$T_DIR/crt"
+chmod 644 "$T_DIR/crt"
+as_nobody "$NSM" -t -i < "$T_DIR/crt" 2>/dev/null
+is "$?" 0 "-t with a CR in Cc: queued for the valid recipient"
+f=$(ls "$SPOOL/incoming" | head -n 1)
+is "$(grep -a '^R[0-9]' "$SPOOL/incoming/$f" | tr '\n' ' ')" "R16:good@example.net " \
+    "-t: the text after a CR in Cc: makes no recipient"
 rm -f "$SPOOL"/incoming/*
 
 # -F and $NAME with a line break never add a header field.
