@@ -407,6 +407,8 @@ sendmail_args_option(struct sendmail_opts *o, int argc,
 			o->mode = SENDMAIL_MODE_VERSION;
 		else if (strcmp(arg, "--help") == 0)
 			o->mode = SENDMAIL_MODE_HELP;
+		else if (strcmp(arg, "--print-queue-id") == 0)
+			o->print_id = 1; /* private: for relayq send */
 		else
 			return sendmail_args_unsupported(arg, err);
 		return 0;

@@ -61,6 +61,7 @@ struct sendmail_opts {
 	int nrcpts;
 	const char *ignored[SENDMAIL_ARGS_IGNORED_MAX]; /* borrowed, for -v */
 	int nignored;
+	int print_id; /* --print-queue-id: the id on stdout (relayq send) */
 };
 
 /*
