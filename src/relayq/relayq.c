@@ -5,7 +5,8 @@
  * loads the config, opens the spool as each subcommand needs it and
  * dispatches; the subcommands live in relayq_cmd.c (messages),
  * relayq_json.c (queue --json), relayq_check.c (check-config) and
- * relayq_stats.c (stats).  XXX(#6): send is not written yet.
+ * relayq_stats.c (stats) and relayq_send.c (send, which needs no
+ * spool access: it submits through sendmail).
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 #include "relayq/relayq_check.h"
 #include "relayq/relayq_cmd.h"
 #include "relayq/relayq_json.h"
+#include "relayq/relayq_send.h"
 #include "relayq/relayq_stats.h"
 
 /* Prints usage and exits EX_USAGE. */
@@ -45,7 +47,10 @@ relayq_usage(void)
 	    "  check-config          check the config, spool and secret "
 	    "file\n"
 	    "  stats [--json|--prometheus]  queue size and relayqd "
-	    "counters\n");
+	    "counters\n"
+	    "  send --to LIST (--body TEXT | --body-file FILE) [...]\n"
+	    "                        compose and queue a message; prints "
+	    "its id\n");
 	exit(EX_USAGE);
 }
 
@@ -154,6 +159,11 @@ main(int argc, char *argv[])
 		if (optind != argc)
 			relayq_usage();
 		rc = relayq_check_config(&conf);
+		conf_free(&conf);
+		return rc;
+	}
+	if (strcmp(cmd, "send") == 0) {
+		rc = relayq_send_main(&conf, cfg, argc - optind, argv + optind);
 		conf_free(&conf);
 		return rc;
 	}
