@@ -123,6 +123,9 @@ static const struct conf_key conf_keys[] = {
 	CK("delivery:bounce_full_message", CONF_BOOL,
 	    delivery_bounce_full_message, 0, 0),
 	CK("delivery:bounce_copy_to", CONF_STR, delivery_bounce_copy_to, 0, 0),
+	CK("delivery:alert_command", CONF_STR, delivery_alert_command, 0, 0),
+	CK("delivery:alert_after", CONF_DURATION, delivery_alert_after, 1,
+	    86400 * 365),
 };
 
 static const char *conf_sections[] = { "relayq", "smarthost", "delivery" };
@@ -241,6 +244,8 @@ conf_defaults(struct conf *c)
 	c->delivery_delay_warning = 0;
 	c->delivery_bounce_full_message = 0;
 	c->delivery_bounce_copy_to = xstrdup("");
+	c->delivery_alert_command = xstrdup("");
+	c->delivery_alert_after = 3600;
 }
 
 /* Frees owned strings. */
@@ -401,6 +406,38 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 	return 0;
 }
 
+/*
+ * Checks a command line that relayqd runs without a shell: empty (off),
+ * or at most STR_ARGV_MAX words, the first an absolute path or a name
+ * looked up in PATH.  Returns 0, or -1 with err set.
+ */
+static int
+conf_check_command(const struct conf *c, const char *key, const char *cmd,
+    struct rq_err *err)
+{
+	char *argv[STR_ARGV_MAX + 1], *copy;
+	int n, rv = -1;
+
+	if (cmd[0] == '\0')
+		return 0;
+	copy = xstrdup(cmd);
+	n = str_split_words(copy, argv, STR_ARGV_MAX);
+	if (n == 0)
+		rq_err_set(err, "%s: %s is blank", c->path, key);
+	else if (n == -1)
+		rq_err_set(err, "%s: %s has more than %d words", c->path, key,
+		    STR_ARGV_MAX);
+	else if (strchr(argv[0], '/') != NULL && argv[0][0] != '/')
+		rq_err_set(err,
+		    "%s: %s: %.64s is a relative path (give an absolute one, "
+		    "or a bare name to look up in PATH)",
+		    c->path, key, argv[0]);
+	else
+		rv = 0;
+	free(copy);
+	return rv;
+}
+
 /* Fills derived defaults and checks cross-key rules. */
 static int
 conf_finish(struct conf *c, struct rq_err *err)
@@ -438,7 +475,8 @@ conf_finish(struct conf *c, struct rq_err *err)
 		    errstr);
 		return -1;
 	}
-	return 0;
+	return conf_check_command(c, "delivery:alert_command",
+	    c->delivery_alert_command, err);
 }
 
 /* Loads and validates a configuration file. */

@@ -64,6 +64,8 @@ struct conf {
 	long long delivery_delay_warning;      /* 0: no delay notice */
 	int delivery_bounce_full_message;      /* return the whole message */
 	char *delivery_bounce_copy_to;	       /* owned: operator copy, or "" */
+	char *delivery_alert_command;	/* owned: run on a stall, or "" */
+	long long delivery_alert_after; /* stall length before it runs */
 };
 
 /*

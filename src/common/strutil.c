@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Bounded snprintf: -1 on truncation or error. */
 int
@@ -165,4 +166,43 @@ int
 str_has_prefix_ci(const char *s, const char *prefix)
 {
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Splits a command line on blanks, in place. */
+int
+str_split_words(char *s, char **argv, int max)
+{
+	int n = 0;
+
+	for (;;) {
+		s += strspn(s, " \t");
+		if (*s == '\0')
+			break;
+		if (n == max)
+			return -1;
+		argv[n++] = s;
+		s += strcspn(s, " \t");
+		if (*s != '\0')
+			*s++ = '\0';
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+/* Formats a local time, or the number of seconds when it cannot. */
+void
+str_localtime(char *buf, size_t bufsz, long long t, enum str_time how)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (bufsz == 0)
+		return;
+	if (localtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, bufsz,
+		how == STR_TIME_CLOCK	   ? "%H:%M:%S"
+		    : how == STR_TIME_ZONE ? "%Y-%m-%d %H:%M:%S %z"
+					   : "%Y-%m-%d %H:%M:%S",
+		&tm) == 0)
+		(void)snprintf(buf, bufsz, "%lld", t);
 }

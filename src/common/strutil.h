@@ -47,4 +47,29 @@ int str_has_ctl(const char *s, size_t len);
 /* ASCII case-insensitive prefix test; returns nonzero on match. */
 int str_has_prefix_ci(const char *s, const char *prefix);
 
+/* str_localtime() formats. */
+enum str_time {
+	STR_TIME_DATE,	/* 2026-11-28 22:50:01 */
+	STR_TIME_CLOCK, /* 22:50:01 */
+	STR_TIME_ZONE,	/* 2026-11-28 22:50:01 +0000 */
+};
+
+/*
+ * Formats t (seconds since the epoch) as local time in format how into
+ * buf; falls back to the decimal number of seconds.  Always terminates
+ * buf.
+ */
+void str_localtime(char *buf, size_t bufsz, long long t, enum str_time how);
+
+/* Most words in a command line from the config (password_command...). */
+#define STR_ARGV_MAX 32
+
+/*
+ * Splits s in place on blanks (space, tab) into argv, NULL terminated;
+ * argv must hold max + 1 pointers into s.  No quoting and no shell: a
+ * command line from the config is run with execvp(argv[0], argv).
+ * Returns the word count, or -1 when there are more than max words.
+ */
+int str_split_words(char *s, char **argv, int max);
+
 #endif

@@ -12,12 +12,14 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "common/strutil.h"
+#include "common/xmalloc.h"
 
 struct relayq_check_dir {
 	const char *name;
@@ -150,6 +152,58 @@ relayq_check_secret(const char *path, uid_t owner)
 	return 0;
 }
 
+/* True when path is a regular file we may execute. */
+static int
+relayq_check_is_exec(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(path, X_OK) == 0;
+}
+
+/*
+ * Checks that a command relayqd runs without a shell (alert_command)
+ * can be found: an absolute path, or a bare name in $PATH (relayqd's
+ * own PATH may differ: under systemd it is the manager's).  The word
+ * count and relative paths are checked by conf_load().  Returns the
+ * number of problems.
+ */
+static int
+relayq_check_command(const char *key, const char *cmd)
+{
+	char *argv[STR_ARGV_MAX + 1], *copy, buf[4096];
+	const char *dir;
+	size_t n;
+	int found = 0;
+
+	if (*cmd == '\0')
+		return 0;
+	copy = xstrdup(cmd);
+	if (str_split_words(copy, argv, STR_ARGV_MAX) < 1) {
+		free(copy);
+		return 0; /* conf_load() already refused it */
+	}
+	if (strchr(argv[0], '/') != NULL)
+		found = relayq_check_is_exec(argv[0]);
+	else {
+		dir = getenv("PATH") != NULL ? getenv("PATH") : "/usr/bin:/bin";
+		for (; !found && *dir != '\0'; dir += n + (dir[n] == ':')) {
+			n = strcspn(dir, ":");
+			found = n > 0 &&
+			    rq_snprintf(buf, sizeof(buf), "%.*s/%s", (int)n,
+				dir, argv[0]) != -1 &&
+			    relayq_check_is_exec(buf);
+		}
+	}
+	if (!found)
+		relayq_check_fail("%s: %s is not an executable file%s", key,
+		    argv[0],
+		    strchr(argv[0], '/') != NULL ? "" : " found in PATH");
+	free(copy);
+	return !found;
+}
+
 /* Runs every check. */
 int
 relayq_check_config(const struct conf *c)
@@ -164,6 +218,7 @@ relayq_check_config(const struct conf *c)
 	}
 	bad += relayq_check_spool(c->spool_dir, &owner);
 	bad += relayq_check_secret(c->smarthost_password_file, owner);
+	bad += relayq_check_command("alert_command", c->delivery_alert_command);
 	if (bad > 0) {
 		fprintf(stderr, "relayq: check-config: %s: %d problem%s\n",
 		    c->path, bad, bad == 1 ? "" : "s");

@@ -49,9 +49,11 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "queue/queue_scan.h"
+#include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
 #include "relayqd/relayqd_auth.h"
 #include "relayqd/relayqd_msg.h"
+#include "relayqd/relayqd_notify.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stats.h"
@@ -130,9 +132,11 @@ relayqd_pickup(struct relayd *rd)
 		naccepted++;
 	}
 	queue_idlist_free(&l);
-	if (naccepted > 0)
+	if (naccepted > 0) {
+		relayqd_stats_touch(rd); /* queue size: STATUS, alerts */
 		relayqd_wake_host(rd, relayqd_now(),
 		    rd->conf.delivery_retry_min);
+	}
 	return naccepted;
 }
 
@@ -450,6 +454,25 @@ relayqd_scan_cb(evutil_socket_t fd, short what, void *arg)
 	relayqd_run(arg);
 }
 
+/*
+ * Returns why relayqd refuses configuration c with AUTH policy auth
+ * (NULL when AUTH is off), or NULL when it is acceptable; warns about
+ * what it accepts but should not (at start and at each reload).
+ */
+static const char *
+relayqd_conf_check(const struct conf *c, const struct relayqd_auth *auth)
+{
+	if (auth != NULL && c->smarthost_tls == CONF_TLS_NONE &&
+	    !c->smarthost_allow_plaintext_auth)
+		return "AUTH is configured with tls = none; AUTH is never "
+		       "sent without TLS unless allow_plaintext_auth = yes";
+	if (c->smarthost_tls != CONF_TLS_NONE && !c->smarthost_tls_verify &&
+	    c->smarthost_tls_fingerprint[0] == '\0')
+		log_warnx("tls_verify = no: the smarthost's certificate is not "
+			  "checked; a man in the middle can read this mail");
+	return NULL;
+}
+
 /* Reloads the configuration; keeps the old one on error. */
 static void
 relayqd_reload(struct relayd *rd)
@@ -458,6 +481,7 @@ relayqd_reload(struct relayd *rd)
 	struct rq_err err;
 	struct relayqd_tls *tls = NULL;
 	struct relayqd_auth *auth;
+	const char *why;
 
 	if (conf_load(&nc, rd->conf.path, &err) == -1) {
 		log_warnx("reload failed, keeping the old configuration: %s",
@@ -475,6 +499,14 @@ relayqd_reload(struct relayd *rd)
 	    err.msg[0] != '\0') {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
+		relayqd_tls_free(tls);
+		conf_free(&nc);
+		return;
+	}
+	if ((why = relayqd_conf_check(&nc, auth)) != NULL) {
+		log_warnx("reload failed, keeping the old configuration: %s: %s",
+		    nc.path, why);
+		relayqd_auth_free(auth);
 		relayqd_tls_free(tls);
 		conf_free(&nc);
 		return;
@@ -502,11 +534,16 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct relayd *rd = arg;
 	struct relayqd_conn *rc;
+	struct relayqd_stats_view v;
 
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		relayqd_notify_reloading(rd->notify);
 		relayqd_reload(rd);
+		relayqd_stats_view(rd, &v);
+		relayqd_notify_ready(rd->notify, &v);
+		relayqd_stats_touch(rd); /* alert_after may have changed */
 		return;
 	case SIGUSR1:
 		relayqd_flush(rd, "SIGUSR1");
@@ -530,31 +567,6 @@ relayqd_event_log_cb(int severity, const char *msg)
 		log_warnx("libevent: %s", msg);
 	else
 		log_debug("libevent: %s", msg);
-}
-
-/* Tells systemd we are ready, when started with Type=notify. */
-static void
-relayqd_sd_notify(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun;
-	size_t len;
-	int fd;
-
-	if (path == NULL || (path[0] != '/' && path[0] != '@'))
-		return;
-	if ((len = strlen(path)) >= sizeof(sun.sun_path))
-		return;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, len);
-	if (sun.sun_path[0] == '@')
-		sun.sun_path[0] = '\0';
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return;
-	(void)sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sun,
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
-	(void)close(fd);
 }
 
 /* Prints usage and exits 64. */
@@ -603,7 +615,8 @@ main(int argc, char *argv[])
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	struct relayd rd;
 	struct rq_err err;
-	const char *cfg = NULL;
+	struct relayqd_stats_view v;
+	const char *cfg = NULL, *why;
 	int ch, foreground = 0, verbose = 0, trace = 0;
 
 	memset(&rd, 0, sizeof(rd));
@@ -642,20 +655,12 @@ main(int argc, char *argv[])
 	if (rd.conf.smarthost_tls != CONF_TLS_NONE &&
 	    (rd.tls = relayqd_tls_new(&rd.conf, &err)) == NULL)
 		fatalx("%s: %s", rd.conf.path, err.msg);
-	if (rd.conf.smarthost_tls != CONF_TLS_NONE &&
-	    !rd.conf.smarthost_tls_verify &&
-	    rd.conf.smarthost_tls_fingerprint[0] == '\0')
-		log_warnx("tls_verify = no: the smarthost's certificate is not "
-			  "checked; a man in the middle can read this mail");
 	/* AUTH checks the secret file's owner against our effective uid. */
 	if ((rd.auth = relayqd_auth_new(&rd.conf, &err)) == NULL &&
 	    err.msg[0] != '\0')
 		fatalx("%s: %s", rd.conf.path, err.msg);
-	if (rd.auth != NULL && rd.conf.smarthost_tls == CONF_TLS_NONE &&
-	    !rd.conf.smarthost_allow_plaintext_auth)
-		fatalx("%s: AUTH is configured with tls = none; AUTH is never "
-		       "sent without TLS unless allow_plaintext_auth = yes",
-		    rd.conf.path);
+	if ((why = relayqd_conf_check(&rd.conf, rd.auth)) != NULL)
+		fatalx("%s: %s", rd.conf.path, why);
 	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
 		QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE, &err) == -1)
 		fatalx("%s", err.msg);
@@ -697,6 +702,8 @@ main(int argc, char *argv[])
 	    event_add(rd.ev_wake, NULL) == -1)
 		fatalx("cannot watch the wake FIFO");
 
+	rd.notify = relayqd_notify_new(rd.base);
+	rd.alert = relayqd_alert_new(&rd);
 	rd.verbose = relayqd_verbose_new(&rd);
 	rd.stats = relayqd_stats_new(&rd);
 	relayqd_scan_queue(&rd);
@@ -705,13 +712,14 @@ main(int argc, char *argv[])
 	log_info("started: spool %s, smarthost %s:%d, %zu queued",
 	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
 	    relayqd_sched_waiting(rd.sched));
-	relayqd_sd_notify("READY=1");
+	relayqd_stats_view(&rd, &v);
+	relayqd_notify_ready(rd.notify, &v);
 	relayqd_kick(&rd);
 
 	event_base_dispatch(rd.base);
 
 	/* Teardown, in reverse order of set-up. */
-	relayqd_sd_notify("STOPPING=1");
+	relayqd_notify_stopping(rd.notify);
 	rd.stopping = 1;
 	while (TAILQ_FIRST(&rd.conns) != NULL)
 		relayqd_conn_abort(TAILQ_FIRST(&rd.conns));
@@ -728,6 +736,8 @@ main(int argc, char *argv[])
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);
 	relayqd_stats_free(rd.stats); /* last write */
+	relayqd_alert_free(rd.alert);
+	relayqd_notify_free(rd.notify);
 	relayqd_sched_free(rd.sched);
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);

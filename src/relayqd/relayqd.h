@@ -24,6 +24,8 @@ struct relayqd_tls;
 struct relayqd_auth;
 struct relayqd_verbose;
 struct relayqd_stats;
+struct relayqd_notify;
+struct relayqd_alert;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -37,6 +39,8 @@ struct relayd {
 	struct relayqd_auth *auth;	 /* owned; NULL when AUTH is off */
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
+	struct relayqd_notify *notify;	 /* owned: systemd notifications */
+	struct relayqd_alert *alert;	 /* owned: alert_command runner */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		 /* wake FIFO, -1 if none */

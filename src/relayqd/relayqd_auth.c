@@ -325,31 +325,6 @@ relayqd_auth_offers(const char *offered, const char *name)
 }
 
 /*
- * Splits cmd (a copy the caller owns) on blanks into argv, NULL
- * terminated.  Returns the word count, or -1 when there are more than
- * RELAYQD_AUTH_ARGV_MAX.
- */
-static int
-relayqd_auth_split(char *cmd, char **argv)
-{
-	int n = 0;
-
-	for (;;) {
-		cmd += strspn(cmd, " \t");
-		if (*cmd == '\0')
-			break;
-		if (n == RELAYQD_AUTH_ARGV_MAX)
-			return -1;
-		argv[n++] = cmd;
-		cmd += strcspn(cmd, " \t");
-		if (*cmd != '\0')
-			*cmd++ = '\0';
-	}
-	argv[n] = NULL;
-	return n;
-}
-
-/*
  * Takes the first line of buf (len bytes), without its LF and trailing
  * CR, as the secret.  Returns 0, or -1 with *errstr when it is empty or
  * holds a NUL byte.
@@ -658,7 +633,7 @@ relayqd_auth_run_command(const struct relayqd_auth *a, char **secret,
 	size_t len = 0;
 	pid_t pid;
 
-	if (relayqd_auth_split(cmd, argv) < 1) {
+	if (str_split_words(cmd, argv, RELAYQD_AUTH_ARGV_MAX) < 1) {
 		rq_err_set(err, "password_command: none, or over %d words",
 		    RELAYQD_AUTH_ARGV_MAX);
 		goto out;
@@ -771,7 +746,7 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 	}
 	if (cmd[0] != '\0') {
 		copy = xstrdup(cmd);
-		words = relayqd_auth_split(copy, argv);
+		words = str_split_words(copy, argv, RELAYQD_AUTH_ARGV_MAX);
 		free(copy);
 		if (words < 1) {
 			rq_err_set(err,

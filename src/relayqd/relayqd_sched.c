@@ -336,3 +336,28 @@ relayqd_sched_busy(const struct relayqd_sched *s)
 {
 	return s->busy;
 }
+
+/* twalk_r action: keeps the lowest id, that is the earliest arrival. */
+static void
+relayqd_sched_oldest_cb(const void *node, VISIT v, void *arg)
+{
+	const struct relayqd_sched_ent *e =
+	    *(const struct relayqd_sched_ent *const *)node;
+	const char **min = arg;
+
+	if ((v == postorder || v == leaf) &&
+	    (*min == NULL || strcmp(e->id, *min) < 0))
+		*min = e->id;
+}
+
+/* Arrival time of the oldest known message (ids sort by arrival). */
+long long
+relayqd_sched_oldest(const struct relayqd_sched *s)
+{
+	const char *min = NULL;
+
+	if (s->tree == NULL)
+		return -1;
+	twalk_r(s->tree, relayqd_sched_oldest_cb, &min);
+	return min != NULL ? queue_id_time(min) : -1;
+}

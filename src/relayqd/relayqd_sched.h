@@ -86,5 +86,11 @@ long long relayqd_sched_next_due(const struct relayqd_sched *s);
 /* Counts of waiting and busy messages. */
 size_t relayqd_sched_waiting(const struct relayqd_sched *s);
 size_t relayqd_sched_busy(const struct relayqd_sched *s);
+/*
+ * Returns the arrival time of the oldest known message (waiting or
+ * busy), or -1 when there is none.  O(n): for status and alerts, which
+ * run at most once a second.
+ */
+long long relayqd_sched_oldest(const struct relayqd_sched *s);
 
 #endif

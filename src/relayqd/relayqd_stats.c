@@ -4,6 +4,9 @@
  * Publishes relayqd's counters in <spool>/stats (format in
  * relayqd_stats.h).  Only this module writes that file.  A failed write
  * is logged once per run of failures and retried at the next change.
+ * Its one-second timer is also the "something changed" point for the
+ * systemd STATUS line and the alert conditions (relayqd_notify.c,
+ * relayqd_alert.c): they run from it, so they cost nothing while idle.
  */
 #include "config.h"
 
@@ -23,6 +26,9 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_alert.h"
+#include "relayqd/relayqd_notify.h"
+#include "relayqd/relayqd_sched.h"
 
 #define RELAYQD_STATS_TEXT_MAX 256
 
@@ -35,6 +41,8 @@ struct relayqd_stats {
 	long long last_success;
 	long long last_error_time;
 	char last_error[RELAYQD_STATS_TEXT_MAX];
+	int host_down;	      /* rd->host_down as last seen */
+	long long host_since; /* when it last changed */
 };
 
 /* Writes <spool>/stats.tmp and renames it over <spool>/stats. */
@@ -97,10 +105,14 @@ static void
 relayqd_stats_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relayqd_stats *st = arg;
+	struct relayqd_stats_view v;
 
 	(void)fd;
 	(void)what;
 	relayqd_stats_flush(st);
+	relayqd_stats_view(st->rd, &v);
+	relayqd_notify_status(st->rd->notify, &v);
+	relayqd_alert_update(st->rd->alert, &v);
 }
 
 /* Creates the publisher and writes the first file soon. */
@@ -111,6 +123,8 @@ relayqd_stats_new(struct relayd *rd)
 
 	st->rd = rd;
 	st->started = relayqd_now();
+	st->host_down = rd->host_down;
+	st->host_since = st->started;
 	if ((st->ev = evtimer_new(rd->base, relayqd_stats_cb, st)) == NULL)
 		fatalx("cannot create the stats timer");
 	return st;
@@ -136,6 +150,11 @@ relayqd_stats_touch(struct relayd *rd)
 
 	if (st == NULL)
 		return;
+	/* relayqd_outcome.c touches us right after each up/down change. */
+	if (rd->host_down != st->host_down) {
+		st->host_down = rd->host_down;
+		st->host_since = relayqd_now();
+	}
 	st->dirty = 1;
 	if (!evtimer_pending(st->ev, NULL) && evtimer_add(st->ev, &one) == -1)
 		relayqd_stats_flush(st);
@@ -162,4 +181,21 @@ relayqd_stats_error(struct relayd *rd, const char *text)
 	str_sanitize(st->last_error, sizeof(st->last_error), text,
 	    strlen(text));
 	relayqd_stats_touch(rd);
+}
+
+/* Takes a snapshot for the STATUS line and the alerts. */
+void
+relayqd_stats_view(struct relayd *rd, struct relayqd_stats_view *v)
+{
+	struct relayqd_stats *st = rd->stats;
+
+	v->now = relayqd_now();
+	v->queued =
+	    relayqd_sched_waiting(rd->sched) + relayqd_sched_busy(rd->sched);
+	v->oldest = relayqd_sched_oldest(rd->sched);
+	v->host_up = !rd->host_down;
+	v->host_since =
+	    st->host_down == rd->host_down ? st->host_since : v->now;
+	v->last_error_time = st->last_error_time;
+	v->last_error = st->last_error;
 }

@@ -27,8 +27,26 @@
 #ifndef RELAYQ_RELAYQD_RELAYQD_STATS_H
 #define RELAYQ_RELAYQD_RELAYQD_STATS_H
 
+#include <stddef.h>
+
 struct relayd;
 struct relayqd_stats;
+
+/*
+ * What the operator-facing parts (the systemd STATUS line, alerts) show:
+ * a snapshot taken by relayqd_stats_view().  The same one-second timer
+ * that publishes the file hands one to relayqd_notify_status() and
+ * relayqd_alert_update() after each change, so they never poll.
+ */
+struct relayqd_stats_view {
+	long long now;
+	size_t queued;		   /* known to the scheduler: waiting or busy */
+	long long oldest;	   /* arrival of the oldest of them, or -1 */
+	int host_up;		   /* 0 while the smarthost is backing off */
+	long long host_since;	   /* when host_up last changed (or start) */
+	long long last_error_time; /* 0: none */
+	const char *last_error;	   /* borrowed: valid until the next event */
+};
 
 /* Creates the publisher (timer not armed); fatal on failure (start-up). */
 struct relayqd_stats *relayqd_stats_new(struct relayd *rd);
@@ -40,5 +58,7 @@ void relayqd_stats_touch(struct relayd *rd);
 void relayqd_stats_success(struct relayd *rd);
 /* Notes an error toward the smarthost (copied, sanitised). */
 void relayqd_stats_error(struct relayd *rd, const char *text);
+/* Fills v with the current state (rd->stats may not be NULL). */
+void relayqd_stats_view(struct relayd *rd, struct relayqd_stats_view *v);
 
 #endif

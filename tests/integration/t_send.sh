@@ -151,9 +151,8 @@ bad() {
 	_rc=$?
 	is "$_rc" "$_want" "$_desc: exit $_want"
 	grep -Eq -e "$_re" "$T_DIR/err"
-	_st=$?
-	ok $_st "$_desc: says \"$_re\""
-	if [ $_st -ne 0 ] || [ "$_rc" != "$_want" ]; then
+	ok $? "$_desc: says \"$_re\""
+	if [ $? -ne 0 ] || [ "$_rc" != "$_want" ]; then
 		diag "stderr: $(cat "$T_DIR/err")"
 	fi
 	is "$_out" "" "$_desc: no id printed"
@@ -203,12 +202,6 @@ out=$(small --to a@example.net --body x --attach "$T_DIR/big.dat" 2>&1)
 is "$?" 65 "attachment over max_message_size: exit 65"
 echo "$out" | grep -q "big.dat is larger than max_message_size"
 ok $? "says the attachment is too large"
-head -c 1200 "$T_DIR/bin.dat" > "$T_DIR/half.dat"
-out=$(small --to a@example.net --body x --attach "$T_DIR/half.dat" \
-    --attach "$T_DIR/half.dat" 2>&1)
-is "$?" 65 "attachments together over max_message_size: exit 65"
-echo "$out" | grep -q "half.dat is larger than max_message_size (2048 bytes) allows"
-ok $? "says so: $out"
 small --to a@example.net --body x --body-file /dev/null 2>/dev/null
 is "$?" 64 "--body with --body-file: exit 64"
 out=$(small --to "a@example.net, b@example.net" --body x 2>&1)

@@ -174,6 +174,28 @@ test_delivery_keys(void)
 	    "bad bounce_copy_to refused: %s", err.msg);
 	ok(load("[delivery]\ndata_block_timeout = 0\n", &c, &err) == -1,
 	    "zero data_block_timeout refused");
+	ok(load("[delivery]\n", &c, &err) == 0 &&
+		strcmp(c.delivery_alert_command, "") == 0 &&
+		c.delivery_alert_after == 3600,
+	    "alert_command off by default, alert_after 1h");
+	conf_free(&c);
+	ok(load("[delivery]\nalert_command = logger -t relayq x\n"
+		"alert_after = 90s\n",
+	       &c, &err) == 0 &&
+		strcmp(c.delivery_alert_command, "logger -t relayq x") == 0 &&
+		c.delivery_alert_after == 90,
+	    "alert_command with a bare name, alert_after 90s");
+	conf_free(&c);
+	ok(load("[delivery]\nalert_command = bin/alert\n", &c, &err) == -1 &&
+		strstr(err.msg, "relative path") != NULL,
+	    "relative alert_command refused: %s", err.msg);
+	ok(load("[delivery]\nalert_command = a b c d e f g h i j k l m n o p q "
+		"r s t u v w x y z 1 2 3 4 5 6 7\n",
+	       &c, &err) == -1 &&
+		strstr(err.msg, "more than 32 words") != NULL,
+	    "alert_command of 33 words refused: %s", err.msg);
+	ok(load("[delivery]\nalert_after = 0\n", &c, &err) == -1,
+	    "alert_after = 0 refused");
 }
 
 int

@@ -29,9 +29,11 @@ test_take_older(void)
 	snprintf(old1, sizeof(old1), "%09X%011X", 1000, 1);
 	snprintf(old2, sizeof(old2), "%09X%011X", 2000, 2);
 	snprintf(young, sizeof(young), "%09X%011X", 5000, 3);
-	relayqd_sched_add(s, old1, 10);
-	relayqd_sched_add(s, old2, 20);
+	is_int(relayqd_sched_oldest(s), -1, "oldest: none when empty");
 	relayqd_sched_add(s, young, 30);
+	relayqd_sched_add(s, old2, 20);
+	is_int(relayqd_sched_oldest(s), 2000, "oldest: by arrival, not due");
+	relayqd_sched_add(s, old1, 10);
 	relayqd_sched_older(s, 2000, 0, &l);
 	ok(l.n == 2, "two arrived by 2000");
 	queue_idlist_free(&l);
@@ -47,7 +49,11 @@ test_take_older(void)
 	relayqd_sched_older(s, 9000, 0, &l);
 	ok(l.n == 2, "busy entries are not listed");
 	queue_idlist_free(&l);
+	is_int(relayqd_sched_oldest(s), 1000, "oldest: busy entries count");
 	is_str(relayqd_sched_pop_due(s, 100), old1, "heap still ordered");
+	is_int(relayqd_sched_oldest(s), 1000, "oldest: popped (busy) counts");
+	relayqd_sched_remove(s, old1);
+	is_int(relayqd_sched_oldest(s), 2000, "oldest: after a removal");
 	relayqd_sched_reschedule(s, old2, 5);
 	is_int(relayqd_sched_next_due(s), 5, "taken entry put back");
 	relayqd_sched_free(s);

@@ -7,7 +7,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/strutil.h"
@@ -53,6 +55,32 @@ main(void)
 	ok(rq_snprintf(out, 4, "%s", "abcd") == -1 && errno == ENAMETOOLONG,
 	    "rq_snprintf reports truncation");
 	ok(rq_snprintf(out, 5, "%s", "abcd") == 4, "rq_snprintf fits");
+
+	{
+		char cmd[] = "  /bin/x -a\tb  c ", many[80];
+		char *argv[STR_ARGV_MAX + 1];
+
+		is_int(str_split_words(cmd, argv, STR_ARGV_MAX), 4,
+		    "split: four words");
+		ok(strcmp(argv[0], "/bin/x") == 0 &&
+			strcmp(argv[1], "-a") == 0 &&
+			strcmp(argv[2], "b") == 0 &&
+			strcmp(argv[3], "c") == 0 && argv[4] == NULL,
+		    "split: words in order, NULL terminated");
+		strlcpy(many, "a b c d", sizeof(many));
+		is_int(str_split_words(many, argv, 3), -1, "split: too many");
+		strlcpy(many, " \t ", sizeof(many));
+		is_int(str_split_words(many, argv, 3), 0, "split: blank");
+	}
+
+	(void)setenv("TZ", "UTC", 1);
+	tzset();
+	str_localtime(out, sizeof(out), 86400 + 3661, STR_TIME_ZONE);
+	is_str(out, "1970-01-02 01:01:01 +0000", "local time with zone");
+	str_localtime(out, sizeof(out), 3661, STR_TIME_CLOCK);
+	is_str(out, "01:01:01", "clock only");
+	str_localtime(out, 8, 3661, STR_TIME_DATE);
+	is_str(out, "3661", "too small for the date: seconds");
 
 	buf_init(&b, 8);
 	ok(buf_adds(&b, "abcd") == 0, "buf add");
