@@ -12,7 +12,8 @@
 # CR/LF in --subject, --to or --header, an attachment over
 # max_message_size, a sendmail that cannot run) fail with a clear
 # message and the sysexits code, and queue nothing; sendmail's own
-# refusal (max_recipients) comes back as relayq's exit status.
+# refusal (max_recipients) comes back as relayq's exit status; --from
+# is refused to users when allow_from_override is off.
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -151,8 +152,9 @@ bad() {
 	_rc=$?
 	is "$_rc" "$_want" "$_desc: exit $_want"
 	grep -Eq -e "$_re" "$T_DIR/err"
-	ok $? "$_desc: says \"$_re\""
-	if [ $? -ne 0 ] || [ "$_rc" != "$_want" ]; then
+	_st=$?
+	ok $_st "$_desc: says \"$_re\""
+	if [ $_st -ne 0 ] || [ "$_rc" != "$_want" ]; then
 		diag "stderr: $(cat "$T_DIR/err")"
 	fi
 	is "$_out" "" "$_desc: no id printed"
@@ -202,6 +204,12 @@ out=$(small --to a@example.net --body x --attach "$T_DIR/big.dat" 2>&1)
 is "$?" 65 "attachment over max_message_size: exit 65"
 echo "$out" | grep -q "big.dat is larger than max_message_size"
 ok $? "says the attachment is too large"
+head -c 1200 "$T_DIR/bin.dat" > "$T_DIR/half.dat"
+out=$(small --to a@example.net --body x --attach "$T_DIR/half.dat" \
+    --attach "$T_DIR/half.dat" 2>&1)
+is "$?" 65 "attachments together over max_message_size: exit 65"
+echo "$out" | grep -q "half.dat is larger than max_message_size (2048 bytes) allows"
+ok $? "says so: $out"
 small --to a@example.net --body x --body-file /dev/null 2>/dev/null
 is "$?" 64 "--body with --body-file: exit 64"
 out=$(small --to "a@example.net, b@example.net" --body x 2>&1)
@@ -211,6 +219,28 @@ ok $? "sendmail's message is shown: $out"
 queue_empty
 ok $? "nothing queued by the limits"
 is "$(count_mail)" "$NMAIL" "nothing more reached the server"
+
+# 7. --from is for root, or for anyone with allow_from_override = yes,
+# as for sendmail -f; run as nobody when we are root.
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+    $NOBODY test -x "$RELAYQ"; then
+	mkdir "$T_DIR/pub" && chmod 711 "$T_DIR" && chmod 755 "$T_DIR/pub"
+	sed 's/^default_domain = example.org$/&\
+allow_from_override = no/' "$CONF" > "$T_DIR/pub/relayq.conf"
+	chmod 644 "$T_DIR/pub/relayq.conf"
+	out=$($NOBODY "$RELAYQ" -c "$T_DIR/pub/relayq.conf" send \
+	    --sendmail "$SENDMAIL" --from boss@example.org --to a@example.net \
+	    --body x 2>&1)
+	is "$?" 64 "--from by a user without allow_from_override: exit 64"
+	echo "$out" | grep -q "only root may choose the sender"
+	ok $? "says why: $out"
+	chmod 700 "$T_DIR"
+	queue_empty
+	ok $? "nothing queued"
+else
+	diag "not root or no setpriv: --from as another user not tested"
+fi
 
 stop_daemon
 ok $? "relayqd exits 0"
