@@ -1024,18 +1024,20 @@ relayq_send_args(struct relayq_send_opts *o, struct relayq_send_msg *m,
 }
 
 /*
- * Reads a whole file ("-" is standard input) of at most max bytes into
- * b.  Returns EX_OK, or a sysexits code with a message printed.
+ * Reads a whole file ("-" is standard input) of at most left bytes (what
+ * max_message_size, max, leaves) into b.  Returns EX_OK, or a sysexits
+ * code with a message printed.
  */
 static int
-relayq_send_read(const char *path, const char *what, size_t max, struct buf *b)
+relayq_send_read(const char *path, const char *what, size_t left, size_t max,
+    struct buf *b)
 {
 	char chunk[16384];
 	struct stat st;
 	ssize_t n;
 	int fd, rc = EX_OK;
 
-	buf_init(b, max);
+	buf_init(b, left);
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
@@ -1064,7 +1066,7 @@ relayq_send_read(const char *path, const char *what, size_t max, struct buf *b)
 		if (buf_add(b, chunk, (size_t)n) == -1) {
 			fprintf(stderr,
 			    "relayq: send: %s %s is larger than "
-			    "max_message_size (%zu bytes)\n",
+			    "max_message_size (%zu bytes) allows\n",
 			    what, path, max);
 			rc = EX_DATAERR;
 			break;
@@ -1078,10 +1080,13 @@ out:
 	return rc;
 }
 
-/* Reads every --attach file into m. */
+/*
+ * Reads every --attach file into m; together with the used bytes of the
+ * body they must fit in max.
+ */
 static int
 relayq_send_attach(const struct relayq_send_opts *o, struct relayq_send_msg *m,
-    size_t max)
+    size_t used, size_t max)
 {
 	m->att = xcalloc(o->nattach, sizeof(*m->att));
 	for (size_t i = 0; i < o->nattach; i++) {
@@ -1094,9 +1099,10 @@ relayq_send_attach(const struct relayq_send_opts *o, struct relayq_send_msg *m,
 			    "relayq: send: --attach needs a file, not -\n");
 			return EX_USAGE;
 		}
-		if ((rc = relayq_send_read(path, "attachment", max, &b)) !=
-		    EX_OK)
+		if ((rc = relayq_send_read(path, "attachment", max - used, max,
+			 &b)) != EX_OK)
 			return rc;
+		used += b.len;
 		base = base != NULL ? base + 1 : path;
 		m->att[m->natt].name = xstrdup(base);
 		m->att[m->natt].type = relayq_send_mime_type(base);
@@ -1326,7 +1332,7 @@ relayq_send_main(const struct conf *conf, const char *cfg, int argc,
 	    (rc = relayq_send_from(o.from, conf, &m)) != EX_OK)
 		goto out;
 	if (o.body_file != NULL) {
-		if ((rc = relayq_send_read(o.body_file, "body file", max,
+		if ((rc = relayq_send_read(o.body_file, "body file", max, max,
 			 &body)) != EX_OK)
 			goto out;
 	} else if (buf_adds(&body, o.body) == -1) {
@@ -1337,7 +1343,7 @@ relayq_send_main(const struct conf *conf, const char *cfg, int argc,
 		rc = EX_DATAERR;
 		goto out;
 	}
-	if ((rc = relayq_send_attach(&o, &m, max)) != EX_OK)
+	if ((rc = relayq_send_attach(&o, &m, body.len, max)) != EX_OK)
 		goto out;
 	m.subject = o.subject;
 	m.body = body.data != NULL ? body.data : "";
