@@ -8,9 +8,17 @@
  *	ready <-> transaction ... -> QUIT -> closed -> deferred free
  *
  * Input lines are taken out of the bufferevent in the read callback and
- * bounded (STYLE.md §13e).  The message body is streamed from the queue
- * file with evbuffer_add_file(), followed by ".\r\n" in the same output
- * buffer, so the final dot never goes out as a lone small segment.
+ * bounded (STYLE.md §13e).  The queue file holds the body in wire form
+ * (dot-stuffed, CRLF, checked on accept), so it is sent as stored.  The
+ * final ".\r\n" is always appended to the last body bytes in one memory
+ * chunk, so it never goes out as a lone small segment (libevent writes a
+ * file segment with sendfile() on its own, and anything after it on the
+ * next loop pass).  Plaintext: a body up to RC_BODY_INLINE is pread()
+ * into the output buffer with the dot, so one writev() carries both; a
+ * larger one goes out with evbuffer_add_file() (sendfile) except its last
+ * RC_BODY_TAIL bytes, which go from memory with the dot.  TLS: a file
+ * segment would be mmap()ed and encrypted whole at once, so the body is
+ * read in RC_BODY_CHUNK pieces, refilled as the socket drains.
  * While the body goes out, the timer is the data block timeout (RFC 5321
  * section 4.5.3.2.5), re-armed whenever the socket's output buffer
  * drains; the final reply's timeout starts once everything is written.
@@ -60,6 +68,14 @@
 #define RC_HANDSHAKE 0x10 /* STARTTLS handshake running */
 #define RC_TLS 0x20	  /* the session is encrypted */
 #define RC_BODY 0x80	  /* the body is being written out */
+#define RC_FILL 0x100	  /* body bytes or the dot still to buffer */
+
+/* Plaintext bodies up to this size go out from memory, with the dot. */
+#define RC_BODY_INLINE (64 * 1024)
+/* Larger ones: sendfile all but this many last bytes, sent with the dot. */
+#define RC_BODY_TAIL (16 * 1024)
+/* TLS: bytes read ahead of the socket; refilled below half of it. */
+#define RC_BODY_CHUNK (64 * 1024)
 
 /* Time allowed for a TLS handshake (our choice, STYLE.md section 9). */
 #define RC_TLS_TIMEOUT 60
@@ -88,6 +104,8 @@ struct relayqd_conn {
 	char *helo_name;		 /* owned (survives a reload) */
 	char tls[32];			 /* protocol for logs, "none" */
 	int nmsgs;
+	uint64_t body_pos;  /* file offset of the next body byte to buffer */
+	uint64_t body_left; /* body bytes not yet buffered */
 };
 
 static void relayqd_conn_connect_next(struct relayqd_conn *rc);
@@ -247,7 +265,7 @@ relayqd_conn_op_set_timeout(void *arg, enum smtp_timeout kind)
 	const struct conf *c = &rc->rd->conf;
 	long long secs = c->delivery_command_timeout;
 
-	rc->flags &= ~RC_BODY;
+	rc->flags &= ~(RC_BODY | RC_FILL);
 
 	switch (kind) {
 	case SMTP_TMO_GREETING:
@@ -328,42 +346,6 @@ relayqd_conn_op_ready(void *arg)
 	relayqd_conn_start(rc);
 }
 
-/* ops->send_body: stream the stored wire-form body and the final dot. */
-static void
-relayqd_conn_op_send_body(void *arg)
-{
-	struct relayqd_conn *rc = arg;
-	struct evbuffer *out = bufferevent_get_output(rc->bev);
-	struct relayqd_msg *m = rc->msg;
-	int fd;
-
-	if (m == NULL) {
-		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "no message for body");
-		return;
-	}
-	if (m->env.body_len > 0) {
-		if ((fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 3)) == -1) {
-			smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
-			    "cannot duplicate message fd");
-			return;
-		}
-		/* evbuffer_add_file() owns fd from here, even on failure. */
-		if (evbuffer_add_file(out, fd, (ev_off_t)m->env.body_off,
-			(ev_off_t)m->env.body_len) == -1) {
-			smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
-			    "cannot read message body");
-			return;
-		}
-	}
-	if (evbuffer_add(out, ".\r\n", 3) == -1) {
-		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot buffer output");
-		return;
-	}
-	/* relayqd_conn_body_cb() takes it from here. */
-	rc->flags |= RC_BODY;
-	relayqd_conn_timer(rc, rc->rd->conf.delivery_data_block_timeout);
-}
-
 /* Bytes of the session not yet handed to the kernel. */
 static size_t
 relayqd_conn_unsent(struct relayqd_conn *rc)
@@ -374,6 +356,107 @@ relayqd_conn_unsent(struct relayqd_conn *rc)
 	if (low != NULL)
 		n += evbuffer_get_length(bufferevent_get_output(low));
 	return n;
+}
+
+/* Reads len body bytes at the current position into out, plus the dot. */
+static int
+relayqd_conn_body_read(struct relayqd_conn *rc, struct evbuffer *out,
+    size_t len)
+{
+	struct evbuffer_iovec v;
+	size_t want = len, got = 0;
+	int last = (uint64_t)len == rc->body_left;
+	ssize_t n;
+
+	if (last)
+		want += 3;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) != 1 ||
+	    v.iov_len < want)
+		return -1;
+	while (got < len) {
+		n = pread(rc->msg->fd, (char *)v.iov_base + got, len - got,
+		    (off_t)(rc->body_pos + got));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1; /* I/O error, or the file shrank */
+		got += (size_t)n;
+	}
+	if (last)
+		memcpy((char *)v.iov_base + len, ".\r\n", 3);
+	v.iov_len = want;
+	if (evbuffer_commit_space(out, &v, 1) == -1)
+		return -1;
+	rc->body_pos += len;
+	rc->body_left -= len;
+	if (last)
+		rc->flags &= ~RC_FILL;
+	return 0;
+}
+
+/*
+ * Buffers more of the body: see the file header for the plan.  Returns
+ * -1 with a reason in *why.
+ */
+static int
+relayqd_conn_body_fill(struct relayqd_conn *rc, const char **why)
+{
+	struct evbuffer *out = bufferevent_get_output(rc->bev);
+	size_t n;
+	int fd;
+
+	if (!(rc->flags & RC_TLS) && rc->body_left > RC_BODY_INLINE) {
+		uint64_t head = rc->body_left - RC_BODY_TAIL;
+
+		if ((fd = fcntl(rc->msg->fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+			*why = "cannot duplicate message fd";
+			return -1;
+		}
+		/* evbuffer_add_file() owns fd from here, even on failure. */
+		if (evbuffer_add_file(out, fd, (ev_off_t)rc->body_pos,
+			(ev_off_t)head) == -1) {
+			*why = "cannot read message body";
+			return -1;
+		}
+		rc->body_pos += head;
+		rc->body_left -= head;
+	}
+	/* Plaintext: what is left fits RC_BODY_INLINE; TLS: read ahead. */
+	do {
+		n = rc->body_left < RC_BODY_CHUNK ? (size_t)rc->body_left
+						  : RC_BODY_CHUNK;
+		if (relayqd_conn_body_read(rc, out, n) == -1) {
+			*why = "cannot read message body";
+			return -1;
+		}
+	} while ((rc->flags & RC_FILL) && (rc->flags & RC_TLS) &&
+	    relayqd_conn_unsent(rc) < RC_BODY_CHUNK);
+	return 0;
+}
+
+/* ops->send_body: stream the stored wire-form body and the final dot. */
+static void
+relayqd_conn_op_send_body(void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct relayqd_msg *m = rc->msg;
+	const char *why;
+
+	if (m == NULL) {
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "no message for body");
+		return;
+	}
+	rc->body_pos = m->env.body_off;
+	rc->body_left = m->env.body_len;
+	rc->flags |= RC_FILL;
+	if (relayqd_conn_body_fill(rc, &why) == -1) {
+		rc->flags &= ~RC_FILL;
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
+		return;
+	}
+	/* relayqd_conn_body_cb() takes it from here. */
+	rc->flags |= RC_BODY;
+	relayqd_conn_timer(rc, rc->rd->conf.delivery_data_block_timeout);
 }
 
 /*
@@ -391,6 +474,16 @@ relayqd_conn_body_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	if (!(rc->flags & RC_BODY) || (rc->flags & RC_CLOSING) ||
 	    info->n_deleted == 0)
 		return;
+	if ((rc->flags & RC_FILL) &&
+	    relayqd_conn_unsent(rc) < RC_BODY_CHUNK / 2) {
+		const char *why;
+
+		if (relayqd_conn_body_fill(rc, &why) == -1) {
+			rc->flags &= ~(RC_FILL | RC_BODY);
+			smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
+			return;
+		}
+	}
 	if (relayqd_conn_unsent(rc) > 0) {
 		relayqd_conn_timer(rc,
 		    rc->rd->conf.delivery_data_block_timeout);
@@ -419,7 +512,7 @@ relayqd_conn_op_msg_done(void *arg, enum rq_status st,
 	struct relayqd_conn *rc = arg;
 	struct relayqd_msg *m = rc->msg;
 
-	rc->flags &= ~RC_BODY;
+	rc->flags &= ~(RC_BODY | RC_FILL);
 	if (m == NULL)
 		return;
 	rc->msg = NULL;

@@ -57,6 +57,25 @@ finish_case() {
 	stop_server
 }
 
+# big DESC: a 600 KB body (dot lines, read in chunks under TLS) arrives
+# intact; the server stores it dot-unstuffed with CRLF.
+big() {
+	awk 'BEGIN { printf "Subject: big\n\n";
+	    for (i = 0; i < 8000; i++)
+		    printf "%s%05d %s\n", (i % 7 == 0 ? "." : ""), i,
+			"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz" }
+	    END { printf ".\n" }' > "$T_DIR/big.txt" </dev/null
+	"$SENDMAIL" -i b@example.net < "$T_DIR/big.txt"
+	wait_for "$1" 200 has_mail 1
+	ok $? "$1: delivered"
+	# the front end adds headers: compare what follows the blank line
+	sed '1,/^$/d; s/$/\r/' "$T_DIR/big.txt" > "$T_DIR/big.crlf"
+	sed '1,/^\r$/d' "$MAILDIR/0001.eml" | cmp -s - "$T_DIR/big.crlf"
+	ok $? "$1: the body arrived intact"
+	grep -q '"tls": true' "$MAILDIR/0001.env"
+	ok $? "$1: the server saw TLS"
+}
+
 CA="ca_file = $T_DIR/pki/ca.crt"
 
 new_case
@@ -80,6 +99,23 @@ start_daemon
 send a@example.net
 delivered "implicit TLS to an IP address, verified"
 finish_case
+
+for mode in starttls implicit; do
+	new_case
+	write_conf "" "host = 127.0.0.1
+tls = $mode
+$CA"
+	if [ $mode = implicit ]; then
+		start_server --tls-cert "$PKI/good.crt" \
+		    --tls-key "$PKI/good.key" --implicit
+	else
+		start_server --tls-cert "$PKI/good.crt" \
+		    --tls-key "$PKI/good.key"
+	fi
+	start_daemon
+	big "600 KB body over $mode"
+	finish_case
+done
 
 new_case
 write_conf "" "host = localhost
