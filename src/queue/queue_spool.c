@@ -12,7 +12,12 @@
  * comes from readdir), every open uses O_NOFOLLOW and O_CLOEXEC, new
  * files are created O_EXCL; nothing becomes visible in incoming/, queue/
  * or state/ before it is complete and fsync'd, and every rename or
- * unlink there is followed by an fsync of the directory.  close() is
+ * unlink there is followed by an fsync of the directory, with two
+ * exceptions: the daemon's batched accept fsyncs queue/ and incoming/
+ * once per batch (queue_spool_accept_move/_sync), and the removal of a
+ * delivered message without a state file is not fsync'd at all
+ * (queue_spool_remove_done): undoing it can only cause a duplicate,
+ * never a loss, and it saves a directory fsync per message.  close() is
  * checked wherever data was written; descriptors that were only read
  * are closed with (void)close(), since no data can be lost there.
  */
@@ -788,9 +793,10 @@ queue_spool_open_checked(struct queue_spool *sp, enum queue_dir d,
 	return fd;
 }
 
-/* Validates incoming/<id> and moves it to queue/<id>. */
+/* Validates incoming/<id> and moves it to queue/<id>, without fsyncs. */
 int
-queue_spool_accept(struct queue_spool *sp, const char *id, struct rq_err *err)
+queue_spool_accept_move(struct queue_spool *sp, const char *id,
+    struct rq_err *err)
 {
 	struct queue_env e;
 	struct stat st, moved;
@@ -861,11 +867,34 @@ queue_spool_accept(struct queue_spool *sp, const char *id, struct rq_err *err)
 	if (moved.st_dev != st.st_dev || moved.st_ino != st.st_ino)
 		return queue_spool_reject(sp, QUEUE_DIR_QUEUE, id,
 		    "file replaced while it was checked", err);
-	if (queue_spool_sync_dir(sp, QUEUE_DIR_QUEUE) == -1 ||
-	    queue_spool_sync_dir(sp, QUEUE_DIR_INCOMING) == -1)
-		return queue_spool_ioerr(sp, QUEUE_DIR_QUEUE, id,
-		    "fsync directory of", err);
 	return 0;
+}
+
+/* Makes the moves of queue_spool_accept_move() durable. */
+int
+queue_spool_accept_sync(struct queue_spool *sp, struct rq_err *err)
+{
+	int saved_errno;
+
+	/* queue/ first: a crash in between leaves a file in both. */
+	if (queue_spool_sync_dir(sp, QUEUE_DIR_QUEUE) == -1 ||
+	    queue_spool_sync_dir(sp, QUEUE_DIR_INCOMING) == -1) {
+		saved_errno = errno;
+		rq_err_set(err, "cannot fsync %s/queue/ or incoming/: %s",
+		    sp->path, strerror(saved_errno));
+		errno = saved_errno;
+		return -1;
+	}
+	return 0;
+}
+
+/* Validates incoming/<id>, moves it to queue/<id> and makes it durable. */
+int
+queue_spool_accept(struct queue_spool *sp, const char *id, struct rq_err *err)
+{
+	if (queue_spool_accept_move(sp, id, err) == -1)
+		return -1;
+	return queue_spool_accept_sync(sp, err);
 }
 
 /* Opens and locks queue/<id> and reads its envelope. */
@@ -939,16 +968,21 @@ queue_spool_open_msg(struct queue_spool *sp, const char *id,
 	return fd;
 }
 
-/* Reads state/<id> without side effects; ENOENT gives a fresh state. */
-int
-queue_spool_peek_state(struct queue_spool *sp, const char *id, size_t nrcpt,
-    struct queue_state *s, const char **errstr)
+/*
+ * Reads state/<id> without side effects; ENOENT gives a fresh state.
+ * *found (unless NULL) tells whether the file was there.
+ */
+static int
+queue_spool_read_state(struct queue_spool *sp, const char *id, size_t nrcpt,
+    struct queue_state *s, int *found, const char **errstr)
 {
 	struct stat st;
 	char *data = NULL;
 	size_t len, got = 0;
 	int fd, saved_errno;
 
+	if (found != NULL)
+		*found = 0;
 	if (!queue_id_is_valid(id) || sp->dirfd[QUEUE_DIR_STATE] == -1) {
 		*errstr = "invalid queue id or spool not open";
 		errno = EINVAL;
@@ -1007,6 +1041,8 @@ queue_spool_peek_state(struct queue_spool *sp, const char *id, size_t nrcpt,
 		goto fail;
 	}
 	free(data);
+	if (found != NULL)
+		*found = 1;
 	return 0;
 
 fail:
@@ -1017,15 +1053,31 @@ fail:
 	return -1;
 }
 
+/* Reads state/<id> without side effects. */
+int
+queue_spool_peek_state(struct queue_spool *sp, const char *id, size_t nrcpt,
+    struct queue_state *s, const char **errstr)
+{
+	return queue_spool_read_state(sp, id, nrcpt, s, NULL, errstr);
+}
+
 /* Loads state/<id>, quarantining a corrupt file. */
 int
 queue_spool_load_state(struct queue_spool *sp, const char *id, size_t nrcpt,
     struct queue_state *s, struct rq_err *err)
 {
+	return queue_spool_load_state_found(sp, id, nrcpt, s, NULL, err);
+}
+
+/* Loads state/<id>, saying whether the file was there. */
+int
+queue_spool_load_state_found(struct queue_spool *sp, const char *id,
+    size_t nrcpt, struct queue_state *s, int *found, struct rq_err *err)
+{
 	const char *errstr;
 	int saved_errno;
 
-	if (queue_spool_peek_state(sp, id, nrcpt, s, &errstr) == 0)
+	if (queue_spool_read_state(sp, id, nrcpt, s, found, &errstr) == 0)
 		return 0;
 	if (errno != EBADMSG) {
 		saved_errno = errno;
@@ -1116,6 +1168,27 @@ queue_spool_remove(struct queue_spool *sp, const char *id)
 		return -1;
 	}
 	return queue_spool_sync_dir(sp, QUEUE_DIR_STATE);
+}
+
+/* Unlinks a finished message; queue/ is not fsync'd (see the header). */
+int
+queue_spool_remove_done(struct queue_spool *sp, const char *id, int has_state)
+{
+	if (!has_state) {
+		if (!queue_id_is_valid(id)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (sp->dirfd[QUEUE_DIR_QUEUE] == -1) {
+			errno = EBADF;
+			return -1;
+		}
+		if (unlinkat(sp->dirfd[QUEUE_DIR_QUEUE], id, 0) == -1 &&
+		    errno != ENOENT)
+			return -1;
+		return 0;
+	}
+	return queue_spool_remove(sp, id);
 }
 
 /* Moves queue/<id> and its state into failed/. */

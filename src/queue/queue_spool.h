@@ -22,12 +22,17 @@
  * then does the writer report success.  Accept (daemon): incoming/<id>
  * opened O_NOFOLLOW, checked (regular, one link, size, format, CRC),
  * renamed to queue/<id>, queue/ and incoming/ fsync'd; a bad file is
- * renamed into corrupt/ instead.  State files are replaced atomically
- * (tmp, fsync, rename, dir fsync).  Removal unlinks queue/<id> first,
- * then state/<id>, fsyncing each directory: a crash in between leaves an
- * orphan state file (harmless, see queue_scan_clean_state()) rather than
- * a message whose progress is lost and that would be sent again to
- * recipients that already have it.
+ * renamed into corrupt/ instead.  relayqd accepts in batches: many
+ * renames, then one fsync of queue/ and one of incoming/ for the batch,
+ * and only then is any of it scheduled.  State files are replaced
+ * atomically (tmp, fsync, rename, dir fsync).  Removal unlinks
+ * queue/<id> first, then state/<id>, fsyncing each directory: a crash
+ * in between leaves an orphan state file (harmless, see
+ * queue_scan_clean_state()) rather than a message whose progress is
+ * lost and that would be sent again to recipients that already have it.
+ * The removal of a delivered message without a state file is not
+ * fsync'd (queue_spool_remove_done()): a crash can only bring it back
+ * and send it again, a duplicate, never lose anything.
  *
  * A directory the caller may not read (tmp/ is 1730, so the setgid
  * front end has only write and search permission there) is opened
@@ -173,6 +178,19 @@ int queue_spool_wake_fd(const struct queue_spool *sp) RQ_WUR;
  */
 int queue_spool_accept(struct queue_spool *sp, const char *id,
     struct rq_err *err) RQ_WUR;
+/*
+ * The two halves of queue_spool_accept(), for accepting a batch:
+ * _move() checks and renames one file like queue_spool_accept() but does
+ * not fsync; _sync() then fsyncs queue/ and incoming/ (in that order)
+ * once for all the moves before it.  A moved file must not be acted on
+ * (scheduled, delivered) before _sync() returned 0: until then a crash
+ * may take the rename back (the file is then in incoming/ again) or, on
+ * a file system without atomic rename, lose the directory entry.
+ * _sync() returns 0 or -1 with err filled.
+ */
+int queue_spool_accept_move(struct queue_spool *sp, const char *id,
+    struct rq_err *err) RQ_WUR;
+int queue_spool_accept_sync(struct queue_spool *sp, struct rq_err *err) RQ_WUR;
 
 /*
  * Opens queue/<id> read-only, takes flock(LOCK_EX|LOCK_NB) on it and
@@ -193,6 +211,13 @@ int queue_spool_open_msg(struct queue_spool *sp, const char *id,
 int queue_spool_load_state(struct queue_spool *sp, const char *id, size_t nrcpt,
     struct queue_state *s, struct rq_err *err) RQ_WUR;
 /*
+ * queue_spool_load_state() that also sets *found (unless NULL) to 1 when
+ * the state came from state/<id>, 0 when it is a fresh one.
+ */
+int queue_spool_load_state_found(struct queue_spool *sp, const char *id,
+    size_t nrcpt, struct queue_state *s, int *found, struct rq_err *err)
+    RQ_WUR;
+/*
  * Like queue_spool_load_state() but never moves anything (for listing).
  * Returns 0, or -1 with *errstr (errno EBADMSG when corrupt).
  */
@@ -207,6 +232,18 @@ int queue_spool_save_state(struct queue_spool *sp, const struct queue_state *s)
  * fsyncing each directory.  Returns 0 or -1.
  */
 int queue_spool_remove(struct queue_spool *sp, const char *id) RQ_WUR;
+/*
+ * Removes a message that relayqd has finished (every recipient done or
+ * bounced), holding its flock.  has_state says whether state/<id>
+ * exists (known from loading it under the same flock).  Without one,
+ * only queue/<id> is unlinked and queue/ is not fsync'd: a crash may
+ * bring the message back and it is delivered again (a duplicate, never
+ * a loss; reliability-security.md, at-least-once).  With one, it is
+ * queue_spool_remove(), so the state never goes before the message.
+ * Returns 0 or -1.
+ */
+int queue_spool_remove_done(struct queue_spool *sp, const char *id,
+    int has_state) RQ_WUR;
 
 /*
  * Moves queue/<id> to failed/<id>, then state/<id> (when there is one)

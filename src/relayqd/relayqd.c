@@ -4,9 +4,13 @@
  * relayqd: the queue runner.  main() owns the one event_base and the
  * struct relayd passed to every module, and tears down in reverse order
  * of set-up.  This file also holds the dispatcher: it picks up new mail
- * from incoming/ (on a poke through the wake FIFO, and on a slow periodic
- * scan as a fallback), hands due messages to idle sessions and opens new
- * sessions up to max_connections.  When the smarthost is down (see
+ * from incoming/ (on a poke through the wake FIFO, and on an inotify
+ * event for a drop that nobody announced), hands due messages to idle
+ * sessions and opens new sessions up to max_connections.  Pick-up goes
+ * in batches of RELAYQD_PICKUP_BATCH files: each batch is renamed into
+ * queue/, made durable with one fsync of queue/ and one of incoming/,
+ * and only then scheduled; the next batch runs after one pass of the
+ * event loop, so delivery starts after the first batch.  When the smarthost is down (see
  * relayqd_outcome_host_down) no session is opened except one probe at a
  * time, at the destination's own retry time; due messages simply wait
  * in the scheduler, so a dead smarthost costs one connection per probe
@@ -19,10 +23,14 @@
  * or of flushes cannot storm the smarthost.
  *
  * Start-up rebuilds the scheduler from queue/: each message is due at
- * the next_try saved in its state file (now when it has none), so a
- * restart keeps the schedule.  The periodic scan also sweeps waiting
- * messages for expiry and the delay notice (relayqd_outcome_sweep),
- * which matters while the smarthost is down and nothing is attempted.
+ * the next_try saved in its state file (now when it has none; state/ is
+ * listed once, and only messages with a state file are read), so a
+ * restart keeps the schedule; a held one stays out of it until `relayq
+ * release`.  The periodic scan sweeps waiting messages for expiry and
+ * the delay notice (relayqd_outcome_sweep), which matters while the
+ * smarthost is down and nothing is attempted.  It is armed only while
+ * messages wait (or when there is no inotify), so an idle relayqd with
+ * an empty queue has no timer at all.
  *
  * Signals: SIGTERM/SIGINT exit cleanly (in-flight messages stay queued),
  * SIGHUP reloads the configuration, SIGUSR1 retries everything now.
@@ -39,6 +47,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#ifdef HAVE_SYS_INOTIFY_H
+#include <sys/inotify.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +60,7 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "queue/queue_scan.h"
+#include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
 #include "relayqd/relayqd_auth.h"
@@ -65,6 +77,18 @@
 #define RELAYQD_TMP_MAX_AGE 3600
 /* Flushes start a probe of a smarthost that is down at most this often. */
 #define RELAYQD_WAKE_GAP 1
+/* Files taken from incoming/ per directory fsync (and per loop pass). */
+#define RELAYQD_PICKUP_BATCH 256
+/* inotify events read per callback (each at most NAME_MAX + 17 bytes). */
+#define RELAYQD_NOTIFY_BUF 4096
+/*
+ * An unannounced drop is picked up this many seconds after inotify saw
+ * it: sendmail -v commits without a poke and then asks for the delivery
+ * itself, which fails when the message is already being delivered.
+ */
+#define RELAYQD_NOTIFY_DELAY 1
+
+static void relayqd_run(struct relayd *rd);
 
 /* Current time in seconds. */
 long long
@@ -99,52 +123,128 @@ relayqd_wake_host(struct relayd *rd, long long now, long long gap)
 	rd->host_down_until = now;
 }
 
-/*
- * Accepts every file waiting in incoming/ and schedules it now.  Returns
- * the number accepted.
- */
-static size_t
-relayqd_pickup(struct relayd *rd)
+/* Asks for a pick-up of incoming/ on this loop pass. */
+static void
+relayqd_pickup_request(struct relayd *rd)
 {
-	struct queue_idlist l;
-	size_t nbad = 0, naccepted = 0;
+	rd->pick_rescan = 1;
+	if (!rd->stopping)
+		event_active(rd->ev_pickup, EV_TIMEOUT, 0);
+}
 
-	if (queue_scan_dir(&rd->spool, QUEUE_DIR_INCOMING, &l, &nbad) == -1) {
+/* Lists incoming/ into rd->pick.  Returns 0, or -1 (logged). */
+static int
+relayqd_pickup_list(struct relayd *rd)
+{
+	size_t nbad = 0;
+
+	queue_idlist_free(&rd->pick);
+	rd->pick_next = 0;
+	if (queue_scan_dir(&rd->spool, QUEUE_DIR_INCOMING, &rd->pick, &nbad) ==
+	    -1) {
 		log_warn("cannot scan %s/incoming", rd->spool.path);
-		return 0;
+		return -1;
 	}
 	if (nbad > 0)
 		log_warnx("%zu unexpected names in incoming/ ignored", nbad);
-	for (size_t i = 0; i < l.n; i++) {
-		struct rq_err err;
-
-		if (queue_spool_accept(&rd->spool, l.ids[i], &err) == -1) {
-			if (errno == EBADMSG)
-				log_warnx("%s: moved to corrupt/: %s", l.ids[i],
-				    err.msg);
-			else
-				log_warnx("%s: not accepted yet: %s", l.ids[i],
-				    err.msg);
-			continue;
-		}
-		log_debug("%s: accepted", l.ids[i]);
-		relayqd_sched_add(rd->sched, l.ids[i], relayqd_now());
-		naccepted++;
-	}
-	queue_idlist_free(&l);
-	if (naccepted > 0) {
-		relayqd_stats_touch(rd); /* queue size: STATUS, alerts */
-		relayqd_wake_host(rd, relayqd_now(),
-		    rd->conf.delivery_retry_min);
-	}
-	return naccepted;
+	return 0;
 }
 
 /*
- * Returns when queued message id is due by its saved state: its next_try,
- * no later than one jittered retry_max from now (in case the clock went
- * back), or now when it has no state or it cannot be read (at-least-once:
- * a message is never left unscheduled).
+ * Accepts the next batch of rd->pick: validates and renames each file
+ * into queue/, makes the batch durable with one fsync of queue/ and one
+ * of incoming/, and only then schedules it (nothing is delivered before
+ * its pick-up is durable).  Returns the number scheduled.
+ */
+static size_t
+relayqd_pickup_batch(struct relayd *rd)
+{
+	char(*ids)[QUEUE_ID_LEN + 1] = rd->pick.ids + rd->pick_next;
+	size_t n = rd->pick.n - rd->pick_next, k = 0;
+	struct rq_err err;
+	long long now;
+
+	if (n > RELAYQD_PICKUP_BATCH)
+		n = RELAYQD_PICKUP_BATCH;
+	rd->pick_next += n;
+	for (size_t i = 0; i < n; i++) {
+		if (queue_spool_accept_move(&rd->spool, ids[i], &err) == -1) {
+			if (errno == EBADMSG)
+				log_warnx("%s: moved to corrupt/: %s", ids[i],
+				    err.msg);
+			else if (errno == ENOENT) /* taken by a -v watch */
+				log_debug("%s: gone from incoming/", ids[i]);
+			else
+				log_warnx("%s: not accepted yet: %s", ids[i],
+				    err.msg);
+			continue;
+		}
+		/* The accepted ones move to the front, in order. */
+		if (k != i)
+			memcpy(ids[k], ids[i], sizeof(ids[k]));
+		k++;
+	}
+	if (k == 0)
+		return 0;
+	if (queue_spool_accept_sync(&rd->spool, &err) == -1) {
+		/* In queue/ but maybe not durably: the next start takes them. */
+		log_warnx("%zu messages moved to queue/ but not scheduled: %s",
+		    k, err.msg);
+		return 0;
+	}
+	now = relayqd_now();
+	for (size_t i = 0; i < k; i++) {
+		log_debug("%s: accepted", ids[i]);
+		relayqd_sched_add(rd->sched, ids[i], now);
+	}
+	return k;
+}
+
+/*
+ * ev_pickup: one batch from incoming/ (listing it first when a pick-up
+ * was asked for and no list is being worked through), then the
+ * dispatcher.  The next batch runs after one pass of the loop, so that
+ * sessions make progress in between.
+ */
+static void
+relayqd_pickup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayd *rd = arg;
+	struct timeval zero = { 0, 0 };
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	if (rd->stopping)
+		return;
+	if (rd->pick_next >= rd->pick.n) {
+		if (!rd->pick_rescan)
+			return;
+		rd->pick_rescan = 0;
+		if (relayqd_pickup_list(rd) == -1)
+			return;
+	}
+	n = relayqd_pickup_batch(rd);
+	if (rd->pick_next >= rd->pick.n) {
+		queue_idlist_free(&rd->pick);
+		rd->pick_next = 0;
+	}
+	if (rd->pick.n > 0 || rd->pick_rescan)
+		event_add(rd->ev_pickup, &zero);
+	if (n > 0) {
+		relayqd_stats_touch(rd); /* queue size: STATUS, alerts */
+		relayqd_wake_host(rd, relayqd_now(),
+		    rd->conf.delivery_retry_min);
+		relayqd_run(rd);
+	}
+}
+
+/*
+ * Returns when queued message id, which has a state file, is due by it:
+ * its next_try, no later than one jittered retry_max from now (in case
+ * the clock went back), or now when it cannot be read (at-least-once: a
+ * message is never left unscheduled); -1 when it is on hold (`relayq
+ * release` takes it up again).
  */
 static long long
 relayqd_saved_due(struct relayd *rd, const char *id, long long now)
@@ -168,7 +268,9 @@ relayqd_saved_due(struct relayd *rd, const char *id, long long now)
 	(void)close(fd);
 	if (queue_spool_peek_state(&rd->spool, id, e.nrcpt, &st, &errstr) ==
 	    0) {
-		if (st.next_try > now)
+		if (st.held)
+			due = -1;
+		else if (st.next_try > now)
 			due = st.next_try < latest ? st.next_try : latest;
 		queue_state_free(&st);
 	}
@@ -178,14 +280,15 @@ relayqd_saved_due(struct relayd *rd, const char *id, long long now)
 
 /*
  * Start-up: removes what dead writers and crashes left behind, moves
- * badly named entries to corrupt/, and schedules every queued message at
- * the time its state file says (see relayqd_saved_due).
+ * badly named entries to corrupt/, and schedules every queued message:
+ * now when it has no state file (state/ is listed once, and both lists
+ * are sorted), else at the time its state file says (relayqd_saved_due).
  */
 static void
 relayqd_scan_queue(struct relayd *rd)
 {
-	struct queue_idlist l;
-	size_t nbad = 0, nlater = 0;
+	struct queue_idlist l, st;
+	size_t nbad = 0, nlater = 0, nheld = 0, j = 0;
 	long long now = relayqd_now();
 	int n;
 
@@ -202,17 +305,29 @@ relayqd_scan_queue(struct relayd *rd)
 		log_info("removed %d orphaned state files", n);
 	if (queue_scan_dir(&rd->spool, QUEUE_DIR_QUEUE, &l, &nbad) == -1)
 		fatal("cannot scan %s/queue", rd->spool.path);
+	if (queue_scan_dir(&rd->spool, QUEUE_DIR_STATE, &st, NULL) == -1)
+		fatal("cannot scan %s/state", rd->spool.path);
 	for (size_t i = 0; i < l.n; i++) {
-		long long due = relayqd_saved_due(rd, l.ids[i], now);
+		long long due = now;
+		int c = 1;
 
+		while (j < st.n && (c = strcmp(st.ids[j], l.ids[i])) < 0)
+			j++;
+		if (j < st.n && c == 0)
+			due = relayqd_saved_due(rd, l.ids[i], now);
+		if (due == -1) {
+			nheld++;
+			continue;
+		}
 		if (due > now)
 			nlater++;
 		relayqd_sched_add(rd->sched, l.ids[i], due);
 	}
 	if (l.n > 0)
 		log_info("%zu queued messages found, %zu of them scheduled "
-			 "later by their saved state",
-		    l.n, nlater);
+			 "later by their saved state, %zu on hold",
+		    l.n, nlater, nheld);
+	queue_idlist_free(&st);
 	queue_idlist_free(&l);
 }
 
@@ -280,17 +395,22 @@ relayqd_sweep(struct relayd *rd)
 }
 
 /*
- * Keeps the slow fallback scan (which also sweeps for expiry) armed.
- * XXX(#8): it runs even while nothing is queued, because a drop that was
- * never announced (sendmail -odq, or a front end killed between its
- * rename and its poke) has no other way in; an inotify watch on
- * incoming/ would let an idle daemon sleep without a timer.
+ * Keeps the slow scan (the expiry sweep, and a look at incoming/) armed
+ * while messages wait.  A drop that was never announced (sendmail -odq,
+ * or a front end killed between its rename and its poke) comes in
+ * through the inotify watch, so with one and an empty schedule there is
+ * no timer: an idle relayqd sleeps until something happens.  Without
+ * inotify the scan stays armed as the only way in for such a drop.
  */
 static void
 relayqd_arm_scan(struct relayd *rd)
 {
 	struct timeval tv;
 
+	if (rd->ev_notify != NULL && relayqd_sched_waiting(rd->sched) == 0) {
+		event_del(rd->ev_scan);
+		return;
+	}
 	if (event_pending(rd->ev_scan, EV_TIMEOUT, NULL))
 		return;
 	tv.tv_sec = (time_t)rd->conf.delivery_scan_interval;
@@ -430,7 +550,7 @@ relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* Bounded drain; "I<id>" records come from sendmail -qR/-qS/-qI. */
 	flush = relayqd_wake_drain(fd, &ids) & RELAYQD_WAKE_FLUSH;
-	(void)relayqd_pickup(rd);
+	relayqd_pickup_request(rd);
 	relayqd_wake_adopt(rd, &ids);
 	if (flush)
 		relayqd_flush(rd, "relayq flush");
@@ -449,9 +569,78 @@ relayqd_scan_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	(void)relayqd_pickup(arg);
+	relayqd_pickup_request(arg);
 	relayqd_sweep(arg);
 	relayqd_run(arg);
+}
+
+/* ev_notify: something was renamed or written into incoming/. */
+static void
+relayqd_inotify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayd *rd = arg;
+	char buf[RELAYQD_NOTIFY_BUF];
+	int got = 0;
+
+	(void)what;
+	/* Only "look now" matters, not which file: drain it, bounded. */
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n > 0) {
+			got = 1;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (got && !rd->stopping) {
+		struct timeval tv = { RELAYQD_NOTIFY_DELAY, 0 };
+
+		/* A pending (sooner) pick-up sees the rescan flag. */
+		rd->pick_rescan = 1;
+		if (!event_pending(rd->ev_pickup, EV_TIMEOUT, NULL))
+			event_add(rd->ev_pickup, &tv);
+	}
+}
+
+/*
+ * Watches incoming/ with inotify (IN_MOVED_TO: a front end's commit;
+ * IN_CLOSE_WRITE: a file written in place), so that a drop nobody
+ * announced is picked up within RELAYQD_NOTIFY_DELAY and no timer is
+ * needed while idle.
+ * Leaves rd->ev_notify NULL when inotify is not available.
+ */
+static void
+relayqd_inotify_new(struct relayd *rd)
+{
+#ifdef HAVE_SYS_INOTIFY_H
+	char path[64];
+	int fd;
+
+	if (rq_snprintf(path, sizeof(path), "/proc/self/fd/%d",
+		rd->spool.dirfd[QUEUE_DIR_INCOMING]) == -1)
+		return;
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		log_warn("inotify; relying on the periodic scan");
+		return;
+	}
+	if (inotify_add_watch(fd, path, IN_MOVED_TO | IN_CLOSE_WRITE) == -1) {
+		log_warn("cannot watch %s/incoming; relying on the periodic "
+			 "scan",
+		    rd->spool.path);
+		(void)close(fd);
+		return;
+	}
+	rd->notifyfd = fd;
+	if ((rd->ev_notify = event_new(rd->base, fd, EV_READ | EV_PERSIST,
+		 relayqd_inotify_cb, rd)) == NULL ||
+	    event_add(rd->ev_notify, NULL) == -1)
+		fatalx("cannot watch the inotify fd");
+#else
+	(void)rd;
+#endif
 }
 
 /*
@@ -621,6 +810,7 @@ main(int argc, char *argv[])
 
 	memset(&rd, 0, sizeof(rd));
 	rd.wakefd = -1;
+	rd.notifyfd = -1;
 	TAILQ_INIT(&rd.conns);
 	while ((ch = getopt(argc, argv, "c:fhvT:")) != -1) {
 		switch (ch) {
@@ -691,7 +881,9 @@ main(int argc, char *argv[])
 		NULL ||
 	    (rd.ev_due = evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL ||
 	    (rd.ev_scan = event_new(rd.base, -1, EV_PERSIST, relayqd_scan_cb,
-		 &rd)) == NULL)
+		 &rd)) == NULL ||
+	    (rd.ev_pickup = evtimer_new(rd.base, relayqd_pickup_cb, &rd)) ==
+		NULL)
 		fatalx("event_new failed");
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		rd.ev_sig[i] = relayqd_signal_new(&rd, sigs[i]);
@@ -701,6 +893,8 @@ main(int argc, char *argv[])
 		      EV_READ | EV_PERSIST, relayqd_wake_cb, &rd)) == NULL ||
 	    event_add(rd.ev_wake, NULL) == -1)
 		fatalx("cannot watch the wake FIFO");
+	relayqd_inotify_new(&rd);
+	rd.closer = relayqd_closer_new();
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
@@ -708,7 +902,7 @@ main(int argc, char *argv[])
 	rd.stats = relayqd_stats_new(&rd);
 	relayqd_scan_queue(&rd);
 	relayqd_stats_touch(&rd);
-	(void)relayqd_pickup(&rd);
+	relayqd_pickup_request(&rd);
 	log_info("started: spool %s, smarthost %s:%d, %zu queued",
 	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
 	    relayqd_sched_waiting(rd.sched));
@@ -726,12 +920,19 @@ main(int argc, char *argv[])
 	/* Let frees scheduled with event_base_once() run. */
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	relayqd_verbose_free(rd.verbose);
+	relayqd_closer_free(rd.closer);
+	queue_idlist_free(&rd.pick);
+	if (rd.ev_notify != NULL)
+		event_free(rd.ev_notify);
+	if (rd.notifyfd != -1)
+		(void)close(rd.notifyfd);
 	if (rd.ev_wake != NULL)
 		event_free(rd.ev_wake);
 	if (rd.wakefd != -1)
 		(void)close(rd.wakefd);
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		event_free(rd.ev_sig[i]);
+	event_free(rd.ev_pickup);
 	event_free(rd.ev_scan);
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);

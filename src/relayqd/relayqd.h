@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 
 #include "common/conf.h"
+#include "queue/queue_scan.h"
 #include "queue/queue_spool.h"
 
 struct event_base;
@@ -26,6 +27,7 @@ struct relayqd_verbose;
 struct relayqd_stats;
 struct relayqd_notify;
 struct relayqd_alert;
+struct relayqd_closer;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -41,11 +43,18 @@ struct relayd {
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
 	struct relayqd_alert *alert;	 /* owned: alert_command runner */
+	struct relayqd_closer *closer;	 /* owned: closes deleted files */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		 /* wake FIFO, -1 if none */
 	struct event *ev_wake;	 /* owned */
-	struct event *ev_scan;	 /* owned: periodic fallback scan */
+	struct event *ev_scan;	 /* owned: expiry sweep and fallback scan */
+	struct event *ev_pickup; /* owned: next batch from incoming/ */
+	struct event *ev_notify; /* owned: inotify on incoming/, or NULL */
+	int notifyfd;		 /* inotify fd, -1 if none */
+	struct queue_idlist pick; /* owned: incoming/ ids being taken */
+	size_t pick_next;	  /* next index in pick */
+	int pick_rescan;	  /* list incoming/ again after pick */
 	struct event *ev_due;	 /* owned: next due message / host retry */
 	struct event *ev_kick;	 /* owned: deferred dispatcher run */
 	struct event *ev_sig[5]; /* owned: TERM, INT, HUP, USR1, CHLD */

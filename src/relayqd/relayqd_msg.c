@@ -78,11 +78,11 @@ relayqd_msg_open(struct relayd *rd, const char *id, int *skip,
 		return NULL;
 	}
 	/* A corrupt state file is moved to corrupt/: start afresh. */
-	if (queue_spool_load_state(&rd->spool, id, m->env.nrcpt, &m->state,
-		err) == -1 &&
+	if (queue_spool_load_state_found(&rd->spool, id, m->env.nrcpt,
+		&m->state, &m->has_state, err) == -1 &&
 	    (errno != EBADMSG ||
-		queue_spool_load_state(&rd->spool, id, m->env.nrcpt, &m->state,
-		    err) == -1)) {
+		queue_spool_load_state_found(&rd->spool, id, m->env.nrcpt,
+		    &m->state, &m->has_state, err) == -1)) {
 		int saved = errno;
 
 		(void)close(m->fd);

@@ -54,6 +54,7 @@
 #include "queue/queue_spool.h"
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_bounce.h"
+#include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stats.h"
@@ -386,10 +387,15 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 				log_info("%s: moved to failed/ (null sender, "
 					 "never bounced)",
 				    id);
-		} else if (queue_spool_remove(&rd->spool, id) == -1)
+		} else if (queue_spool_remove_done(&rd->spool, id,
+			       m->has_state) == -1)
 			log_warn("%s: cannot remove finished message", id);
-		else
+		else {
 			log_info("%s: removed", id);
+			/* The last close of a deleted file is the slow part. */
+			relayqd_closer_close(rd->closer, m->fd);
+			m->fd = -1;
+		}
 		return;
 	}
 	/* One last attempt at the expiry time, not after it. */
@@ -399,6 +405,8 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 	if (queue_spool_save_state(&rd->spool, s) == -1)
 		log_warn("%s: cannot save delivery state", id);
 	relayqd_sched_reschedule(rd->sched, id, next_try);
+	/* Re-arms the due timer and the sweep for a message that waits. */
+	relayqd_kick(rd);
 }
 
 /* Applies a transaction's results to the queue. */

@@ -18,14 +18,19 @@ exit_group(0), with no write to the file after its fsync.
 
 deliver: for every message relayqd handled:
   accept  rename(incoming/ID, queue/ID) -> fsync(queue/) -> fsync(incoming/)
-          before the first MAIL FROM is written for it;
+          before the first MAIL FROM is written for it (relayqd renames a
+          batch, then fsyncs both once: the first fsyncs after the rename
+          count);
   state   every state file: write* -> fsync -> rename(state/ID.tmp,
           state/ID) -> fsync(state/), and all of that before the next
           MAIL FROM and before the message's unlink (state made durable
           before it is relied on, and before unlink);
   remove  unlink(queue/ID) only after the final dot was written and a
-          reply read, then fsync(queue/) before unlink(state/ID), and
-          fsync(state/) after a successful unlink(state/ID).
+          reply read.  A message with a state file: fsync(queue/) before
+          unlink(state/ID), and fsync(state/) after it.  A message that
+          never had one: no unlink(state/ID) at all, and no fsync of
+          queue/ is required (a crash can only bring it back: a
+          duplicate, never a loss).
 """
 import re
 import sys
@@ -220,11 +225,16 @@ def check_deliver(evs, rep):
         rep.ok(dot is not None and rd is not None,
                'deliver {}: unlink only after the final dot was sent and '
                'the reply read'.format(mid))
-        fq = first(evs, lambda e: is_dirsync(e, qdir), unl.i)
         us = first(evs, lambda e: e.name == 'unlinkat' and
                    e.fdpath(0) == sdir and e.strs and e.strs[0] == mid,
                    unl.i)
-        rep.ok(fq is not None and (us is None or fq.i < us.i),
+        if not srn:
+            rep.ok(us is None, 'deliver {}: no state file: no '
+                   'unlink(state/) looked for'.format(mid))
+            continue
+        fq = first(evs, lambda e: is_dirsync(e, qdir), unl.i,
+                   us.i if us else None)
+        rep.ok(us is not None and fq is not None,
                'deliver {}: unlink(queue/) -> fsync(queue/) before '
                'unlink(state/)'.format(mid))
         if us is not None and us.ret == 0:

@@ -6,19 +6,23 @@
 # deliveries of two messages, and check the durability order with
 # ordercheck.py:
 #  - sendmail: write -> fsync(file) -> rename -> fsync(dir) -> exit 0;
-#  - relayqd accept: rename -> fsync(queue/) -> fsync(incoming/);
+#  - relayqd accept: rename -> fsync(queue/) -> fsync(incoming/), before
+#    the message's MAIL FROM (one pair of fsyncs per batch);
 #  - relayqd state: write -> fsync -> rename -> fsync(state/) before the
 #    next attempt and before unlink (a message with one recipient
 #    accepted and one deferred, delivered on the retry);
-#  - relayqd remove: unlink(queue/) only after the final reply, then
-#    fsync(queue/), then unlink(state/) and fsync(state/).
+#  - relayqd remove: unlink(queue/) only after the final reply; with a
+#    state file then fsync(queue/), unlink(state/) and fsync(state/);
+#    without one (delivered at once) no state/ lookup and no fsync.
 # The checker is itself checked: a trace with the file's fsync removed,
 # or with the rename before it, must fail.
+# strace -s 1024: the body and the final dot go out in one write, and
+# the checker looks for a write that ends with ".\r\n".
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 
 command -v strace >/dev/null || { echo "Bail out! strace missing"; exit 1; }
-STRACE="strace -f -y -s 80 -e trace=openat,write,writev,pwrite64,read,readv,recvfrom,sendto,sendfile,fsync,fdatasync,syncfs,rename,renameat,renameat2,link,linkat,unlink,unlinkat,close,exit_group"
+STRACE="strace -f -y -s 1024 -e trace=openat,write,writev,pwrite64,read,readv,recvfrom,sendto,sendfile,fsync,fdatasync,syncfs,rename,renameat,renameat2,link,linkat,unlink,unlinkat,close,exit_group"
 PORT=$(free_port)
 write_conf
 

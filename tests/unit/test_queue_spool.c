@@ -325,6 +325,58 @@ test_state(struct queue_spool *sp)
 	empty_dir("corrupt");
 }
 
+/* Loads id's state (expecting a file or not) and removes it as done. */
+static void
+remove_done_as_found(struct queue_spool *sp, const char *id, int want)
+{
+	struct queue_state s;
+	struct rq_err err;
+	char sub[64];
+	int found = -1;
+
+	okv(queue_spool_load_state_found(sp, id, 2, &s, &found, &err) == 0 &&
+		found == want,
+	    "load_state_found: found %d", want);
+	queue_state_free(&s);
+	okv(queue_spool_remove_done(sp, id, found) == 0, "remove_done(%d)",
+	    want);
+	snprintf(sub, sizeof(sub), "queue/%s", id);
+	ok(!exists(sub), "queue file gone");
+	snprintf(sub, sizeof(sub), "state/%s", id);
+	ok(!exists(sub), "no state file left");
+}
+
+/* Batched accept, load_state_found and remove_done (relayqd, issue 8). */
+static void
+test_batch_remove_done(struct queue_spool *sp)
+{
+	char id1[QUEUE_ID_LEN + 1], id2[QUEUE_ID_LEN + 1];
+	struct queue_state s;
+	struct rq_err err;
+
+	if (submit(sp, "a@example.org", body1, QUEUE_DIR_INCOMING, id1) == -1 ||
+	    submit(sp, "b@example.org", body1, QUEUE_DIR_INCOMING, id2) == -1)
+		abort();
+	ok(queue_spool_accept_move(sp, id1, &err) == 0 &&
+		queue_spool_accept_move(sp, id2, &err) == 0,
+	    "accept_move of two files");
+	is_int(count_dir("queue"), 2, "both moved to queue/");
+	is_int(count_dir("incoming"), 0, "incoming/ empty");
+	ok(queue_spool_accept_sync(sp, &err) == 0, "one accept_sync");
+	okv(queue_spool_accept_move(sp, id1, &err) == -1 && errno == ENOENT,
+	    "accept_move of a moved id: ENOENT");
+
+	remove_done_as_found(sp, id1, 0);
+	queue_state_init(&s, id2, 2);
+	okv(queue_spool_save_state(sp, &s) == 0, "save a state");
+	queue_state_free(&s);
+	remove_done_as_found(sp, id2, 1);
+	okv(queue_spool_remove_done(sp, id2, 0) == 0,
+	    "remove_done twice is harmless");
+	okv(queue_spool_remove_done(sp, "../x", 0) == -1 && errno == EINVAL,
+	    "remove_done of a bad id: EINVAL");
+}
+
 static void
 test_quarantine(struct queue_spool *sp)
 {
@@ -915,6 +967,7 @@ main(void)
 	test_open_modes();
 	test_commit_accept(&sp);
 	test_state(&sp);
+	test_batch_remove_done(&sp);
 	test_quarantine(&sp);
 	test_writer_failures(&sp);
 	test_big_body(&sp);
