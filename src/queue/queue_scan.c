@@ -182,14 +182,6 @@ queue_scan_clean(struct queue_spool *sp, enum queue_dir d, time_t cutoff,
 	return n;
 }
 
-/* Matches every name (tmp/ holds nothing but our temporary files). */
-static int
-queue_scan_any_name(const char *name)
-{
-	(void)name;
-	return 1;
-}
-
 /* Removes stale files in tmp/ and stale state temporaries. */
 int
 queue_scan_clean_tmp(struct queue_spool *sp, long long max_age)
@@ -203,9 +195,9 @@ queue_scan_clean_tmp(struct queue_spool *sp, long long max_age)
 	}
 	cutoff = time(NULL) - (time_t)max_age;
 
+	/* Lock-aware: a live writer's file is never removed, however old. */
 	if (sp->dirfd[QUEUE_DIR_TMP] != -1) {
-		if ((r = queue_scan_clean(sp, QUEUE_DIR_TMP, cutoff,
-			 queue_scan_any_name)) == -1)
+		if ((r = queue_spool_clean_tmp(sp, max_age)) == -1)
 			return -1;
 		n += r;
 	}

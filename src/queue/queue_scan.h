@@ -33,9 +33,10 @@ int queue_scan_dir(struct queue_spool *sp, enum queue_dir d,
 void queue_idlist_free(struct queue_idlist *l);
 
 /*
- * Removes files in tmp/ (any name; directories are left alone) and
- * stale state temporaries (state/<id>.tmp) last modified at least
- * max_age seconds ago (max_age >= 0).  Returns the number removed, or -1.
+ * Removes the files in tmp/ that queue_spool_clean_tmp() finds stale (no
+ * writer holds their lock) and stale state temporaries (state/<id>.tmp),
+ * last modified at least max_age seconds ago (max_age >= 0).  Returns the
+ * number removed, or -1.
  */
 int queue_scan_clean_tmp(struct queue_spool *sp, long long max_age);
 

@@ -25,6 +25,7 @@
 
 #include "queue/queue_spool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,6 +35,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/strutil.h"
@@ -454,8 +456,13 @@ queue_writer_begin(struct queue_writer *w, struct queue_spool *sp,
 	memcpy(w->id, e->id, sizeof(w->id));
 	w->fd = fd;
 	w->live = 1;
-	/* The front end runs with umask 077; the daemon reads by group. */
-	if (fchmod(fd, QUEUE_SPOOL_FILE_MODE) == -1 ||
+	/*
+	 * The lock (dropped by the kernel if we die) keeps relayqd's
+	 * queue_spool_clean_tmp() away.  The front end runs with umask 077;
+	 * the daemon reads by group.
+	 */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 ||
+	    fchmod(fd, QUEUE_SPOOL_FILE_MODE) == -1 ||
 	    queue_spool_write_all(fd, head, hlen) == -1) {
 		saved_errno = errno;
 		rq_err_set(err, "cannot write %s/tmp/%s: %s", sp->path, w->id,
@@ -613,6 +620,95 @@ queue_writer_abort(struct queue_writer *w)
 		w->fd = -1;
 	}
 	errno = saved_errno;
+}
+
+/*
+ * Decides about tmp/<name> (lstat st) for queue_spool_clean_tmp(): 1 when
+ * it may be removed, 0 when not; it stays locked by *lockfd (or -1)
+ * until the caller has removed it.
+ */
+static int
+queue_spool_tmp_is_stale(int dfd, const char *name, const struct stat *st,
+    time_t cutoff, int *lockfd)
+{
+	struct stat fst;
+	int fd;
+
+	*lockfd = -1;
+	if (S_ISDIR(st->st_mode) || st->st_mtime > cutoff)
+		return 0;
+	if (!S_ISREG(st->st_mode))
+		return 1;
+	fd = openat(dfd, name,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	/* A live writer holds the lock; the name must still be that file. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fstat(fd, &fst) == -1 ||
+	    fst.st_dev != st->st_dev || fst.st_ino != st->st_ino ||
+	    fst.st_mtime > cutoff) {
+		(void)close(fd);
+		return 0;
+	}
+	*lockfd = fd;
+	return 1;
+}
+
+/* Removes tmp/ files left by dead writers (see the header). */
+int
+queue_spool_clean_tmp(struct queue_spool *sp, long long min_age)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *dp;
+	time_t cutoff;
+	int n = 0, failed = 0, fd, lockfd;
+	int dfd = sp->dirfd[QUEUE_DIR_TMP];
+
+	if (min_age < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (dfd == -1) {
+		errno = EBADF;
+		return -1;
+	}
+	cutoff = time(NULL) - (time_t)min_age;
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((dp = fdopendir(fd)) == NULL) {
+		failed = errno;
+		(void)close(fd);
+		errno = failed;
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dp)) == NULL) {
+			if (errno != 0)
+				failed = errno;
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !queue_spool_tmp_is_stale(dfd, de->d_name, &st, cutoff,
+			&lockfd))
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0) {
+			if (n < INT_MAX)
+				n++;
+		} else if (errno != ENOENT)
+			failed = errno;
+		if (lockfd != -1)
+			(void)close(lockfd);
+	}
+	(void)closedir(dp);
+	if (failed != 0) {
+		errno = failed;
+		return -1;
+	}
+	return n;
 }
 
 /* Writes one byte to the wake FIFO if relayqd is listening. */

@@ -17,9 +17,10 @@
  * the group can read them for mailq.  The details, and the file formats,
  * are in doc/queue-format.md.
  *
- * Commit (front end): tmp/<id> created O_EXCL|O_NOFOLLOW, written,
- * fsync'd, closed, renamed to incoming/<id>, incoming/ fsync'd.  Only
- * then does the writer report success.  Accept (daemon): incoming/<id>
+ * Commit (front end): tmp/<id> created O_EXCL|O_NOFOLLOW and flock'd
+ * (queue_spool_clean_tmp() leaves it alone while the writer lives),
+ * written, fsync'd, closed, renamed to incoming/<id>, incoming/ fsync'd.
+ * Only then does the writer report success.  Accept (daemon): incoming/<id>
  * opened O_NOFOLLOW, checked (regular, one link, size, format, CRC),
  * renamed to queue/<id>, queue/ and incoming/ fsync'd; a bad file is
  * renamed into corrupt/ instead.  relayqd accepts in batches: many
@@ -167,6 +168,23 @@ void queue_spool_poke(const struct queue_spool *sp);
 int queue_spool_wake_fd(const struct queue_spool *sp) RQ_WUR;
 
 /* ---- daemon side ---- */
+
+/* Age under which relayqd's pick-up never removes a tmp/ file. */
+#define QUEUE_SPOOL_TMP_MIN_AGE 300
+
+/*
+ * Removes what dead writers left in tmp/.  A writer holds flock(LOCK_EX)
+ * on its temporary file from queue_writer_begin() until it closes it,
+ * and the kernel drops the lock when the writer dies.  A regular file is
+ * removed when it can be locked (LOCK_NB) and was last modified at least
+ * min_age seconds ago (min_age >= 0; the age is a second guard, for the
+ * moment between the writer's close and its rename); a file this process
+ * may not open is kept.  An entry that is not a regular file (never a
+ * writer's) is removed when old enough; directories are left alone.  The
+ * removals are not fsync'd (a crash only brings back garbage).  Never
+ * blocks on a lock.  Returns the number removed, or -1 with errno.
+ */
+int queue_spool_clean_tmp(struct queue_spool *sp, long long min_age);
 
 /*
  * Validates incoming/<id> and moves it to queue/<id>.  Checks: not a

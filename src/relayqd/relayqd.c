@@ -137,7 +137,14 @@ static int
 relayqd_pickup_list(struct relayd *rd)
 {
 	size_t nbad = 0;
+	int n;
 
+	/* Dead writers' files; at pick-up, as relayqd has no idle timer. */
+	n = queue_spool_clean_tmp(&rd->spool, QUEUE_SPOOL_TMP_MIN_AGE);
+	if (n > 0)
+		log_info("removed %d stale temporary files", n);
+	else if (n == -1)
+		log_warn("cannot clean %s/tmp", rd->spool.path);
 	queue_idlist_free(&rd->pick);
 	rd->pick_next = 0;
 	if (queue_scan_dir(&rd->spool, QUEUE_DIR_INCOMING, &rd->pick, &nbad) ==

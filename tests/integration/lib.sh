@@ -136,10 +136,59 @@ start_daemon() {
 	T_PIDS="$T_PIDS $DAEMON_PID"
 }
 
-# stop_daemon: SIGTERM, and wait (bounded) for a clean exit; prints status.
+# stop_daemon [PID]: stops relayqd ($DAEMON_PID by default) and returns
+# its exit status; never hangs.  It waits (5 s at most) until the child
+# has exec'd and caught SIGTERM (a TERM sent between fork and exec would
+# run this shell's trap; one sent before relayqd's handler exists would
+# kill it), sends SIGTERM, sends it again after half of STOP_DAEMON_SECS
+# (default 30 s, 120 s under valgrind), SIGKILLs it after all of it, and
+# always reaps it.  Only a child of this shell is signalled, so a PID
+# reaped earlier and reused is never touched.
 stop_daemon() {
-	kill -TERM "$DAEMON_PID" 2>/dev/null
-	wait "$DAEMON_PID"
+	_sd_pid=${1:-$DAEMON_PID}
+	_sd_lim=${STOP_DAEMON_SECS:-30}
+	[ -n "${RELAYQ_VALGRIND:-}" ] && _sd_lim=${STOP_DAEMON_SECS:-120}
+	_sd_i=0
+	while [ $_sd_i -lt 50 ] && _sd_running "$_sd_pid" &&
+	    ! _sd_catches_term "$_sd_pid"; do
+		sleep 0.1
+		_sd_i=$((_sd_i + 1))
+	done
+	_sd_running "$_sd_pid" && kill -TERM "$_sd_pid" 2>/dev/null
+	_sd_i=0
+	while _sd_running "$_sd_pid"; do
+		_sd_i=$((_sd_i + 1))
+		if [ $_sd_i -eq $((_sd_lim * 5)) ]; then
+			diag "relayqd $_sd_pid: still running, SIGTERM again"
+			kill -TERM "$_sd_pid" 2>/dev/null
+		elif [ $_sd_i -ge $((_sd_lim * 10)) ]; then
+			diag "relayqd $_sd_pid: still running after ${_sd_lim}s, SIGKILL"
+			kill -KILL "$_sd_pid" 2>/dev/null
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$_sd_pid"
+}
+
+# _sd_running PID: PID is a child of this shell that has not exited
+# (builtins only: this runs in a polling loop).
+_sd_running() {
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] &&
+	    read -r _sd_stat 2>/dev/null < "/proc/$1/stat" || return 1
+	set -- "$1" ${_sd_stat##*) }
+	[ "$2" != Z ] && [ "$3" = "$$" ]
+}
+
+# _sd_catches_term PID: PID has exec'd (it is not this shell) and has a
+# SIGTERM handler (bit 14 of SigCgt).
+_sd_catches_term() {
+	! [ "/proc/$1/exe" -ef "/proc/$$/exe" ] || return 1
+	_sd_cgt=""
+	while read -r _sd_k _sd_v; do
+		[ "$_sd_k" = SigCgt: ] && _sd_cgt=${_sd_v#"${_sd_v%????}"}
+	done 2>/dev/null < "/proc/$1/status"
+	[ -n "$_sd_cgt" ] && [ $(((0x$_sd_cgt >> 14) & 1)) -eq 1 ]
 }
 
 # wait_for DESCRIPTION TENTHS CMD...: polls CMD every 0.1 s, bounded.

@@ -5,8 +5,8 @@
  * fresh mkdtemp() directory: creation and modes, the writer's commit
  * protocol, accept and quarantine (garbage, symlink, hard link, id
  * mismatch), the per-message lock, state files, removal, scans with bad
- * names, clean-ups, the daemon lock, abort, the wake FIFO and the mailq
- * listing.  Everything runs as the one user running the tests.
+ * names, clean-ups (tmp/ files locked by a live writer are kept), the
+ * daemon lock, abort, the wake FIFO and the mailq listing.  Everything runs as the one user running the tests.
  */
 #include "config.h"
 
@@ -655,6 +655,55 @@ test_clean_tmp(struct queue_spool *sp)
 	    "negative age refused");
 }
 
+/* The lock-aware clean-up of tmp/ (relayqd's pick-up). */
+static void
+test_clean_tmp_locked(struct queue_spool *sp)
+{
+	struct queue_writer *w = xmalloc(sizeof(*w));
+	struct timespec old[2];
+	struct queue_env e;
+	struct rq_err err;
+	char live[64];
+
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;
+	old[0].tv_nsec = old[1].tv_nsec = 0;
+	make_env(&e, "alice@example.org");
+	okv(queue_writer_begin(w, sp, &e, &err) == 0, "begin");
+	okv(queue_writer_body(w, body1, strlen(body1)) == 0, "body");
+	if (snprintf(live, sizeof(live), "tmp/%s", w->id) < 0)
+		abort();
+	put_file(sp_path("tmp/0000000010000000000A"), "x", 1);
+	put_file(sp_path("tmp/0000000020000000000B"), "x", 1);
+	if (symlink("/etc/passwd", sp_path("tmp/0000000030000000000C")) == -1 ||
+	    mkdir(sp_path("tmp/0000000040000000000D"), 0700) == -1 ||
+	    utimensat(AT_FDCWD, sp_path(live), old, 0) == -1 ||
+	    utimensat(AT_FDCWD, sp_path("tmp/0000000010000000000A"), old, 0) ==
+		-1 ||
+	    utimensat(AT_FDCWD, sp_path("tmp/0000000030000000000C"), old,
+		AT_SYMLINK_NOFOLLOW) == -1 ||
+	    utimensat(AT_FDCWD, sp_path("tmp/0000000040000000000D"), old, 0) ==
+		-1)
+		abort();
+	is_int(queue_spool_clean_tmp(sp, 300), 2,
+	    "old unlocked file and old symlink removed");
+	ok(exists(live), "an old file a live writer holds locked is kept");
+	ok(!exists("tmp/0000000010000000000A"), "old unlocked file gone");
+	ok(!exists("tmp/0000000030000000000C"), "old symlink gone");
+	ok(exists("tmp/0000000020000000000B"), "young unlocked file kept");
+	ok(exists("tmp/0000000040000000000D"), "directory kept");
+	okv(queue_writer_commit(w, QUEUE_DIR_INCOMING, &err) == 0,
+	    "the writer still commits: %s", err.msg);
+	is_int(count_dir("incoming"), 1, "its message is in incoming/");
+	okv(queue_spool_clean_tmp(sp, -1) == -1 && errno == EINVAL,
+	    "negative age refused");
+	is_int(queue_spool_clean_tmp(sp, 0), 1, "age 0: the young file too");
+	ok(exists("tmp/0000000040000000000D"), "directory still kept");
+	(void)rmdir(sp_path("tmp/0000000040000000000D"));
+	empty_dir("incoming");
+	queue_env_free(&e);
+	free(w);
+}
+
 static void
 test_lock(struct queue_spool *sp)
 {
@@ -973,6 +1022,7 @@ main(void)
 	test_big_body(&sp);
 	test_scan(&sp);
 	test_clean_tmp(&sp);
+	test_clean_tmp_locked(&sp);
 	test_lock(&sp);
 	test_wake(&sp);
 	test_list(&sp);
