@@ -41,7 +41,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -623,17 +625,21 @@ static void
 relayqd_inotify_new(struct relayd *rd)
 {
 #ifdef HAVE_SYS_INOTIFY_H
-	char path[64];
+	const uint32_t mask = IN_MOVED_TO | IN_CLOSE_WRITE;
+	char path[PATH_MAX];
 	int fd;
 
-	if (rq_snprintf(path, sizeof(path), "/proc/self/fd/%d",
-		rd->spool.dirfd[QUEUE_DIR_INCOMING]) == -1)
-		return;
 	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
 		log_warn("inotify; relying on the periodic scan");
 		return;
 	}
-	if (inotify_add_watch(fd, path, IN_MOVED_TO | IN_CLOSE_WRITE) == -1) {
+	/* The directory we hold open; by name when /proc is not mounted. */
+	if ((rq_snprintf(path, sizeof(path), "/proc/self/fd/%d",
+		 rd->spool.dirfd[QUEUE_DIR_INCOMING]) == -1 ||
+		inotify_add_watch(fd, path, mask) == -1) &&
+	    (rq_snprintf(path, sizeof(path), "%s/incoming", rd->spool.path) ==
+		    -1 ||
+		inotify_add_watch(fd, path, mask) == -1)) {
 		log_warn("cannot watch %s/incoming; relying on the periodic "
 			 "scan",
 		    rd->spool.path);
