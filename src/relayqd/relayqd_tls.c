@@ -6,15 +6,34 @@
  * its SubjectPublicKeyInfo; both are computed and compared with
  * CRYPTO_memcmp.  IP-literal smarthosts are verified against the
  * certificate's IP addresses and get no SNI (RFC 6066 section 3).
+ *
+ * Memory: OpenSSL's SSL_CTX costs about 3 MB (library initialisation)
+ * and parsing the system CA bundle another 1.4 MB, so the context is
+ * built at the first session, not at start: an idle relayqd that has
+ * not yet sent mail does not carry it.  Configuration errors are still
+ * found at start and on reload: the configured files are opened and
+ * checked for PEM content then, and with a client certificate (whose key
+ * must match it) the context is built at once.  The system trust store is
+ * OpenSSL's hashed certificate directory, whose certificates are loaded
+ * only when a chain needs them, or its bundle file when that directory
+ * has no hash links.  SSL_CERT_FILE and SSL_CERT_DIR are deliberately
+ * not read: the trust of a daemon comes from its configuration (ca_file,
+ * ca_path), not from the environment it was started in.
  */
 #include "config.h"
 
 #include "relayqd/relayqd_tls.h"
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -32,9 +51,17 @@
 
 #define RELAYQD_TLS_PINS_MAX 8
 
+/* A PEM file's first "-----BEGIN" must be within this many bytes. */
+#define RELAYQD_TLS_PEM_SCAN (64 * 1024)
+
 struct relayqd_tls {
-	SSL_CTX *ctx;
+	SSL_CTX *ctx; /* owned; NULL until the first session needs it */
 	int verify;
+	int minv;
+	char *ca_file; /* owned, may be "" */
+	char *ca_path; /* owned, may be "" */
+	char *cert;    /* owned, may be "" */
+	char *key;     /* owned: the key file, or "" */
 	size_t npins;
 	unsigned char pins[RELAYQD_TLS_PINS_MAX][SHA256_DIGEST_LENGTH];
 };
@@ -104,16 +131,171 @@ relayqd_tls_ossl_errors(char *buf, size_t bufsz)
 	}
 }
 
-/* Builds the client context. */
+/*
+ * Checks at load time that a configured PEM file can be read and holds a
+ * PEM block, so a wrong path is reported at start and on reload even
+ * though OpenSSL parses it only at the first session.
+ */
+static int
+relayqd_tls_check_pem(const char *key, const char *path, struct rq_err *err)
+{
+	static const char marker[] = "-----BEGIN ";
+	char *buf;
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd, found;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
+		rq_err_set(err, "smarthost:%s: cannot open %s: %s", key, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		rq_err_set(err, "smarthost:%s: %s is not a regular file", key,
+		    path);
+		return -1;
+	}
+	buf = xmalloc(RELAYQD_TLS_PEM_SCAN);
+	while (got < RELAYQD_TLS_PEM_SCAN &&
+	    (n = read(fd, buf + got, RELAYQD_TLS_PEM_SCAN - got)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			rq_err_set(err, "smarthost:%s: cannot read %s: %s", key,
+			    path, strerror(errno));
+			free(buf);
+			(void)close(fd);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	(void)close(fd);
+	found = memmem(buf, got, marker, sizeof(marker) - 1) != NULL;
+	free(buf);
+	if (!found) {
+		rq_err_set(err, "smarthost:%s: %s holds no PEM data", key,
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks at load time that ca_path is a directory we can open. */
+static int
+relayqd_tls_check_dir(const char *path, struct rq_err *err)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		rq_err_set(err, "smarthost:ca_path: cannot open %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	(void)close(fd);
+	return 0;
+}
+
+/* True when dir holds at least one OpenSSL hash link ("8 hex digits.N"). */
+static int
+relayqd_tls_is_hashed_dir(const char *dir)
+{
+	DIR *d;
+	struct dirent *de;
+	int found = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+
+		found = strlen(n) >= 10 && strspn(n, "0123456789abcdef") == 8 &&
+		    n[8] == '.' && n[9] >= '0' && n[9] <= '9';
+	}
+	(void)closedir(d);
+	return found;
+}
+
+/*
+ * Loads the system trust store: the hashed directory (certificates are
+ * read when a chain needs them), else the bundle file.  The environment
+ * (SSL_CERT_DIR, SSL_CERT_FILE) is not consulted; see the file header.
+ */
+static int
+relayqd_tls_load_system(SSL_CTX *ctx)
+{
+	const char *dir = X509_get_default_cert_dir();
+
+	if (relayqd_tls_is_hashed_dir(dir))
+		return SSL_CTX_load_verify_dir(ctx, dir);
+	return SSL_CTX_load_verify_file(ctx, X509_get_default_cert_file());
+}
+
+/* Builds t->ctx from the saved settings; -1 with a reason in err. */
+static int
+relayqd_tls_build(struct relayqd_tls *t, struct rq_err *err)
+{
+	SSL_CTX *ctx;
+	char detail[512] = "";
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, t->minv) != 1) {
+		relayqd_tls_ossl_errors(detail, sizeof(detail));
+		rq_err_set(err, "cannot create the TLS context: %s", detail);
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_verify(ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+	    NULL);
+	if (t->ca_file[0] != '\0' || t->ca_path[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(ctx,
+			t->ca_file[0] ? t->ca_file : NULL,
+			t->ca_path[0] ? t->ca_path : NULL) != 1) {
+			relayqd_tls_ossl_errors(detail, sizeof(detail));
+			rq_err_set(err, "cannot load ca_file/ca_path: %s",
+			    detail);
+			goto fail;
+		}
+	} else if (relayqd_tls_load_system(ctx) != 1) {
+		relayqd_tls_ossl_errors(detail, sizeof(detail));
+		rq_err_set(err, "cannot load the system trust store: %s",
+		    detail);
+		goto fail;
+	}
+	if (t->cert[0] != '\0') {
+		if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(ctx, t->key,
+			SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			relayqd_tls_ossl_errors(detail, sizeof(detail));
+			rq_err_set(err, "cannot load tls_cert/tls_key: %s",
+			    detail);
+			goto fail;
+		}
+	}
+	t->ctx = ctx;
+	return 0;
+fail:
+	SSL_CTX_free(ctx);
+	return -1;
+}
+
+/* Saves and checks the TLS settings; the context itself comes later. */
 struct relayqd_tls *
 relayqd_tls_new(const struct conf *c, struct rq_err *err)
 {
 	struct relayqd_tls *t = xcalloc(1, sizeof(*t));
-	char detail[512] = "";
-	int minv = strcmp(c->smarthost_tls_min_version, "1.3") == 0
+
+	t->minv = strcmp(c->smarthost_tls_min_version, "1.3") == 0
 	    ? TLS1_3_VERSION
 	    : TLS1_2_VERSION;
-
+	t->ca_file = xstrdup(c->smarthost_ca_file);
+	t->ca_path = xstrdup(c->smarthost_ca_path);
+	t->cert = xstrdup(c->smarthost_tls_cert);
+	t->key = xstrdup(c->smarthost_tls_key[0] ? c->smarthost_tls_key
+						 : c->smarthost_tls_cert);
 	if (relayqd_tls_parse_pins(t, c->smarthost_tls_fingerprint) == -1) {
 		rq_err_set(err,
 		    "smarthost:tls_fingerprint: expected "
@@ -121,48 +303,14 @@ relayqd_tls_new(const struct conf *c, struct rq_err *err)
 		goto fail;
 	}
 	t->verify = c->smarthost_tls_verify && t->npins == 0;
-	if ((t->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
-	    SSL_CTX_set_min_proto_version(t->ctx, minv) != 1) {
-		relayqd_tls_ossl_errors(detail, sizeof(detail));
-		rq_err_set(err, "cannot create the TLS context: %s", detail);
+	if ((t->ca_file[0] != '\0' &&
+		relayqd_tls_check_pem("ca_file", t->ca_file, err) == -1) ||
+	    (t->ca_path[0] != '\0' &&
+		relayqd_tls_check_dir(t->ca_path, err) == -1))
 		goto fail;
-	}
-	SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_verify(t->ctx,
-	    t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-	if (c->smarthost_ca_file[0] != '\0' ||
-	    c->smarthost_ca_path[0] != '\0') {
-		if (SSL_CTX_load_verify_locations(t->ctx,
-			c->smarthost_ca_file[0] ? c->smarthost_ca_file : NULL,
-			c->smarthost_ca_path[0] ? c->smarthost_ca_path
-						: NULL) != 1) {
-			relayqd_tls_ossl_errors(detail, sizeof(detail));
-			rq_err_set(err, "cannot load ca_file/ca_path: %s",
-			    detail);
-			goto fail;
-		}
-	} else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
-		relayqd_tls_ossl_errors(detail, sizeof(detail));
-		rq_err_set(err, "cannot load the system trust store: %s",
-		    detail);
+	/* A client key must match its certificate: check that now. */
+	if (t->cert[0] != '\0' && relayqd_tls_build(t, err) == -1)
 		goto fail;
-	}
-	if (c->smarthost_tls_cert[0] != '\0') {
-		const char *key = c->smarthost_tls_key[0]
-		    ? c->smarthost_tls_key
-		    : c->smarthost_tls_cert;
-
-		if (SSL_CTX_use_certificate_chain_file(t->ctx,
-			c->smarthost_tls_cert) != 1 ||
-		    SSL_CTX_use_PrivateKey_file(t->ctx, key,
-			SSL_FILETYPE_PEM) != 1 ||
-		    SSL_CTX_check_private_key(t->ctx) != 1) {
-			relayqd_tls_ossl_errors(detail, sizeof(detail));
-			rq_err_set(err, "cannot load tls_cert/tls_key: %s",
-			    detail);
-			goto fail;
-		}
-	}
 	return t;
 fail:
 	relayqd_tls_free(t);
@@ -176,6 +324,10 @@ relayqd_tls_free(struct relayqd_tls *t)
 	if (t == NULL)
 		return;
 	SSL_CTX_free(t->ctx);
+	free(t->ca_file);
+	free(t->ca_path);
+	free(t->cert);
+	free(t->key);
 	free(t);
 }
 
@@ -194,8 +346,15 @@ SSL *
 relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host)
 {
 	SSL *ssl;
+	struct rq_err err;
 
-	if (t == NULL || (ssl = SSL_new(t->ctx)) == NULL)
+	if (t == NULL)
+		return NULL;
+	if (t->ctx == NULL && relayqd_tls_build(t, &err) == -1) {
+		log_warnx("TLS: %s", err.msg);
+		return NULL;
+	}
+	if ((ssl = SSL_new(t->ctx)) == NULL)
 		return NULL;
 	if (relayqd_tls_is_ip(host)) {
 		if (t->verify &&

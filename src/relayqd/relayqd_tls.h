@@ -21,16 +21,21 @@ struct relayqd_tls;
 typedef struct ssl_st SSL;
 
 /*
- * Builds the TLS context from the [smarthost] keys.  Returns it, or NULL
- * with err filled (bad CA file, key mismatch, bad pin syntax).
+ * Takes the TLS settings from the [smarthost] keys and checks them: the
+ * configured files must be readable PEM (ca_path a directory), and a
+ * client certificate must match its key.  The OpenSSL context itself is
+ * built at the first relayqd_tls_ssl_new() (or at once when a client
+ * certificate is set).  Returns it, or NULL with err filled (bad CA
+ * file, key mismatch, bad pin syntax).
  */
 struct relayqd_tls *relayqd_tls_new(const struct conf *c, struct rq_err *err);
 /* Frees the context; NULL is a no-op. */
 void relayqd_tls_free(struct relayqd_tls *t);
 
 /*
- * Creates the SSL for one connection to host.  Returns NULL on error, and
- * when t is NULL (a reload turned TLS off while a session was starting).
+ * Creates the SSL for one connection to host, building the context first
+ * if needed (a failure is logged).  Returns NULL on error, and when t is
+ * NULL (a reload turned TLS off while a session was starting).
  */
 SSL *relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host);
 

@@ -216,4 +216,51 @@ p=$!; T_PIDS="$T_PIDS $p"; wait $p
 is "$?" 1 "a malformed tls_fingerprint: relayqd refuses to start"
 grep -q 'tls_fingerprint' "$T_DIR/err"
 ok $? "the error names tls_fingerprint"
+
+# The TLS context is built at the first session, but wrong files are
+# still reported at start: a missing ca_file, one without PEM data, a
+# key that does not match the client certificate.
+# refused DESC KEY SETTINGS...
+refused() {
+	_d=$1; _k=$2; shift 2
+	write_conf "" "tls = starttls
+$*"
+	"$RELAYQD" -f -c "$CONF" 2>"$T_DIR/err" &
+	p=$!; T_PIDS="$T_PIDS $p"; wait $p
+	is "$?" 1 "$_d: relayqd refuses to start"
+	grep -q "$_k" "$T_DIR/err"
+	ok $? "$_d: the error names $_k"
+}
+refused "a missing ca_file" ca_file "ca_file = $T_DIR/nonexistent.pem"
+printf 'not a certificate\n' > "$T_DIR/junk.pem"
+refused "a ca_file without PEM data" ca_file "ca_file = $T_DIR/junk.pem"
+refused "a missing ca_path" ca_path "ca_path = $T_DIR/nonexistent.d"
+refused "a client key that does not match" tls_key \
+    "tls_cert = $PKI/client.crt
+tls_key = $PKI/good.key"
+
+# On reload (SIGHUP) a bad ca_file keeps the old configuration.
+new_case
+write_conf "" "host = localhost
+tls = starttls
+$CA"
+start_daemon
+wait_for "relayqd to start" 100 grep -q started "$T_DIR/relayqd.log"
+write_conf "" "host = localhost
+tls = starttls
+ca_file = $T_DIR/nonexistent.pem"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 grep -q 'reload failed' "$T_DIR/relayqd.log"
+ok $? "reload with a missing ca_file: refused"
+grep 'reload failed' "$T_DIR/relayqd.log" | grep -q ca_file
+ok $? "reload with a missing ca_file: the error names ca_file"
+kill -0 "$DAEMON_PID"
+ok $? "reload with a missing ca_file: relayqd is still running"
+write_conf "" "host = localhost
+tls = starttls
+$CA"
+start_server --tls-cert "$PKI/good.crt" --tls-key "$PKI/good.key"
+send a@example.net
+delivered "after the refused reload, the old ca_file"
+finish_case
 done_testing
