@@ -4,7 +4,10 @@
  * The closer thread: a blocking read of descriptors (one int per record,
  * written whole: sizeof(int) < PIPE_BUF) from a pipe, and close() of
  * each.  The write end is O_NONBLOCK, so the loop never waits on it;
- * end of file on the pipe (relayqd_closer_free) ends the thread.
+ * end of file on the pipe (relayqd_closer_free) ends the thread.  At
+ * most RELAYQD_CLOSER_MAX descriptors are in flight (a shared atomic
+ * count): a thread that falls behind must not make relayqd run out of
+ * descriptors (RLIMIT_NOFILE), so beyond that the loop closes inline.
  */
 #include "config.h"
 
@@ -14,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,10 +26,12 @@
 #include "common/xmalloc.h"
 
 #define RELAYQD_CLOSER_BATCH 64 /* descriptors read at once */
+#define RELAYQD_CLOSER_MAX 128	/* descriptors in flight at most */
 
 struct relayqd_closer {
 	int rfd, wfd; /* the pipe; -1 when closing inline */
 	int running;  /* the thread was started */
+	atomic_uint pending; /* handed over, not yet closed */
 	pthread_t thread;
 };
 
@@ -47,8 +53,10 @@ relayqd_closer_main(void *arg)
 		if (n <= 0)
 			break;
 		have += (size_t)n;
-		for (k = 0; k < have / sizeof(int); k++)
+		for (k = 0; k < have / sizeof(int); k++) {
 			(void)close(fds[k]);
+			atomic_fetch_sub(&c->pending, 1);
+		}
 		/* Records are written whole; keep a torn tail anyway. */
 		memmove(fds, (char *)fds + k * sizeof(int),
 		    have - k * sizeof(int));
@@ -66,6 +74,7 @@ relayqd_closer_new(void)
 	int p[2], e;
 
 	c->rfd = c->wfd = -1;
+	atomic_init(&c->pending, 0);
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		log_warn("closer: pipe; closing files inline");
 		return c;
@@ -104,10 +113,18 @@ relayqd_closer_close(struct relayqd_closer *c, int fd)
 
 	if (fd == -1)
 		return;
-	/* EAGAIN: the thread is behind by a pipe's worth; do it here. */
+	/* The thread is behind (or gone, or the pipe full): do it here. */
 	if (c == NULL || c->wfd == -1 ||
-	    write(c->wfd, &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+	    atomic_load(&c->pending) >= RELAYQD_CLOSER_MAX) {
 		(void)close(fd);
+		errno = saved_errno;
+		return;
+	}
+	atomic_fetch_add(&c->pending, 1);
+	if (write(c->wfd, &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
+		atomic_fetch_sub(&c->pending, 1);
+		(void)close(fd);
+	}
 	errno = saved_errno;
 }
 

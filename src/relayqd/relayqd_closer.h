@@ -8,8 +8,10 @@
  * message.  The loop unlinks the file while it still holds the fd (the
  * unlink itself is cheap) and hands the fd to one small thread that only
  * reads descriptors from a pipe and closes them.  The thread touches no
- * other state; when the pipe is full, or the thread could not be
- * started, the fd is closed inline, so nothing depends on the thread.
+ * other state; when it is behind (RELAYQD_CLOSER_MAX descriptors not yet
+ * closed), or the thread could not be started, the fd is closed inline,
+ * so nothing depends on the thread and the descriptors in flight stay
+ * few.
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_CLOSER_H
 #define RELAYQ_RELAYQD_RELAYQD_CLOSER_H
