@@ -319,6 +319,41 @@ sendmail_msg_seg_end(struct sendmail_msg *m, int ev)
 	return sendmail_msg_body_seg(m, ev);
 }
 
+/* True when one of the n bytes at s has its high bit set. */
+static int
+sendmail_msg_has_8bit(const char *s, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & 0x8080808080808080ULL) != 0;
+}
+
+/*
+ * Body fast path: the length of the run of ordinary bytes (no NUL, CR or
+ * LF) at p, at most room.  The caller copies it whole; the byte after it,
+ * if any, goes through the byte-wise state machine.
+ */
+static size_t
+sendmail_msg_body_run(const char *p, size_t room)
+{
+	const char *end, *q;
+
+	if ((end = memchr(p, '\n', room)) == NULL)
+		end = p + room;
+	if ((q = memchr(p, '\r', (size_t)(end - p))) != NULL)
+		end = q;
+	if ((q = memchr(p, '\0', (size_t)(end - p))) != NULL)
+		end = q;
+	return (size_t)(end - p);
+}
+
 /* Pushes input bytes. */
 int
 sendmail_msg_feed(struct sendmail_msg *m, const char *p, size_t len,
@@ -332,8 +367,22 @@ sendmail_msg_feed(struct sendmail_msg *m, const char *p, size_t len,
 	if (m->state == SENDMAIL_MSG_ST_HDR_DONE)
 		return 0;
 	for (k = 0; k < len; k++) {
-		unsigned char c = (unsigned char)p[k];
+		unsigned char c;
 
+		if (m->state == SENDMAIL_MSG_ST_BODY && m->ncr == 0 &&
+		    m->seglen < SENDMAIL_MSG_LINE_MAX) {
+			size_t room = SENDMAIL_MSG_LINE_MAX - m->seglen;
+			size_t run = sendmail_msg_body_run(p + k,
+			    len - k < room ? len - k : room);
+
+			if (!m->eightbit && sendmail_msg_has_8bit(p + k, run))
+				m->eightbit = 1;
+			memcpy(m->seg + m->seglen, p + k, run);
+			m->seglen += run;
+			if ((k += run) == len)
+				break;
+		}
+		c = (unsigned char)p[k];
 		if (m->state == SENDMAIL_MSG_ST_DISCARD) {
 			k = len;
 			break;

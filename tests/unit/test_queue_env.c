@@ -236,6 +236,50 @@ test_ids(void)
 	is_int(queue_id_time("00000000A0000000000F"), 10, "time field decoded");
 }
 
+/* Bit-at-a-time CRC-32 (reflected 0xEDB88320): the reference. */
+static uint32_t
+crc_ref(const unsigned char *s, size_t len)
+{
+	uint32_t c = 0xffffffffU;
+
+	for (size_t i = 0; i < len; i++) {
+		c ^= s[i];
+		for (int b = 0; b < 8; b++)
+			c = (c >> 1) ^ (0xedb88320U & (0U - (c & 1)));
+	}
+	return ~c;
+}
+
+/* The slicing-by-8 path (long inputs), any split and any alignment. */
+static void
+test_crc_long(void)
+{
+	static unsigned char data[5000];
+	uint32_t want, c;
+	size_t bad = 0;
+	unsigned x = 12345;
+
+	for (size_t i = 0; i < sizeof(data); i++) {
+		x = x * 1103515245U + 12345U;
+		data[i] = (unsigned char)(x >> 16);
+	}
+	want = crc_ref(data, sizeof(data));
+	is_int(queue_env_crc32(0, data, sizeof(data)), want,
+	    "CRC-32 of 5000 bytes matches the bitwise reference");
+	for (size_t cut = 0; cut <= sizeof(data); cut += 37) {
+		c = queue_env_crc32(0, data, cut);
+		c = queue_env_crc32(c, data + cut, sizeof(data) - cut);
+		if (c != want)
+			bad++;
+	}
+	is_int(bad, 0, "CRC-32 split at every 37th byte is the same");
+	for (size_t off = 1; off < 8; off++)
+		if (queue_env_crc32(0, data + off, 1000) !=
+		    crc_ref(data + off, 1000))
+			bad++;
+	is_int(bad, 0, "CRC-32 at unaligned starts matches the reference");
+}
+
 static void
 test_crc(void)
 {
@@ -247,6 +291,7 @@ test_crc(void)
 	c = queue_env_crc32(c, "56789", 5);
 	is_int(c, 0xcbf43926L, "CRC-32 is incremental");
 	is_int(queue_env_crc32(0, "", 0), 0, "CRC-32 of nothing");
+	test_crc_long();
 }
 
 static void
@@ -574,6 +619,66 @@ test_corruptions(void)
 	}
 }
 
+/* Feeds body in pieces of at most step bytes; 0 or -1 as the checker. */
+static int
+wire_pieces(const char *body, size_t len, size_t step)
+{
+	struct queue_env_wire w;
+	const char *errstr = "";
+
+	queue_env_wire_init(&w);
+	for (size_t i = 0; i < len; i += step)
+		if (queue_env_wire_feed(&w, body + i,
+			len - i < step ? len - i : step, &errstr) == -1)
+			return -1;
+	return queue_env_wire_end(&w, &errstr);
+}
+
+/*
+ * The fast path inside lines: long lines, and CR, LF and dots at every
+ * piece boundary give the same verdict whole and in pieces.
+ */
+static void
+test_wire_split(void)
+{
+	static const struct {
+		const char *body;
+		int want;
+	} cases[] = {
+		{ "abcdefghij\r\n..klmnop\r\nqrstuvwxyz\r\n", 0 },
+		{ "abcdefghij\r\nklmnop\nqrstuvwxyz\r\n", -1 },
+		{ "abcdefghij\r\nklm\rnop\r\n", -1 },
+		{ "abcdefghij\r\nklmnop\r\r\n", -1 },
+		{ "abcdefghij\r\n.klmnop\r\n", -1 },
+		{ "abcdefghij\r\nklmnop\r", -1 },
+		{ "abcdefghij\r\nklmnop", -1 },
+		{ "abcdefghij\r\n\r\n\r\nx\r\n", 0 },
+	};
+	static char big[70000];
+	size_t bad = 0, n;
+
+	for (size_t i = 0; i < RQ_NELEM(cases); i++)
+		for (size_t step = 1; step <= strlen(cases[i].body); step++)
+			if (wire_pieces(cases[i].body, strlen(cases[i].body),
+				step) != cases[i].want)
+				bad++;
+	is_int(bad, 0, "wire check: same verdict in pieces of any size");
+	/* one 69,998-byte line, then CRLF */
+	memset(big, 'x', sizeof(big));
+	big[sizeof(big) - 2] = '\r';
+	big[sizeof(big) - 1] = '\n';
+	n = sizeof(big);
+	okv(wire_pieces(big, n, n) == 0 && wire_pieces(big, n, 4096) == 0 &&
+		wire_pieces(big, n, 7) == 0,
+	    "a 70,000-byte line in wire form accepted");
+	big[30000] = '\n';
+	okv(wire_pieces(big, n, n) == -1 && wire_pieces(big, n, 4096) == -1,
+	    "a bare LF deep inside a long line refused");
+	big[30000] = '\r';
+	okv(wire_pieces(big, n, n) == -1 && wire_pieces(big, n, 30001) == -1,
+	    "a bare CR deep inside a long line refused");
+}
+
 static void
 test_wire(void)
 {
@@ -619,6 +724,7 @@ test_wire(void)
 	    "lone dot across chunks refused");
 	okv(queue_env_wire_feed(&w, "ok\r\n", 4, &errstr) == -1,
 	    "wire error is sticky");
+	test_wire_split();
 }
 
 static void

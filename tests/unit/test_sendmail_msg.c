@@ -727,6 +727,14 @@ adds(struct buf *b, const char *str)
 		abort();
 }
 
+/* Appends n bytes to a test buffer (which is big enough). */
+static void
+addn(struct buf *b, const char *p, size_t n)
+{
+	if (buf_add(b, p, n) == -1)
+		abort();
+}
+
 /* Fills b with n copies of c. */
 static void
 fill(struct buf *b, char c, size_t n)
@@ -737,6 +745,91 @@ fill(struct buf *b, char c, size_t n)
 }
 
 /* Over-long lines in the body and in the header. */
+/*
+ * The body fast path (whole runs copied): pseudo-random lines of 0-2,500
+ * octets, some starting with '.', ended by LF or CRLF, against a model of
+ * the rules (pieces of at most 998, each dot-stuffed, CRLF), in chunks of
+ * 1, 2, 7 and all (msg()) and 4096 bytes, so CR, LF and dots fall on
+ * every kind of read boundary.  Then 8-bit bytes and a NUL deep inside
+ * long runs.
+ */
+static void
+test_msg_fast(void)
+{
+	struct run r;
+	struct buf in, want;
+	unsigned x = 4242;
+	size_t i, pos[] = { 0, 7, 8, 500, 997, 998, 1999 };
+	int bad = 0;
+
+	memset(&r, 0, sizeof(r));
+	buf_init(&in, 1 << 22);
+	buf_init(&want, 1 << 22);
+	adds(&in, H "\n");
+	adds(&want, HW "\r\n");
+	for (int line = 0; line < 300; line++) {
+		size_t len, done_len = 0;
+
+		x = x * 1103515245U + 12345U;
+		len = (x >> 8) % 2501;
+		if (line % 5 == 0)
+			len = (x >> 8) % 40;
+		for (i = 0; i < len; i++)
+			addn(&in,
+			    i == 0 && (x & 0x10000) ? "." : &"abcxyz "[i % 7],
+			    1);
+		adds(&in, (x & 0x20000) ? "\r\n" : "\n");
+		do {
+			size_t n = len - done_len < 998 ? len - done_len : 998;
+			const char *piece = in.data + in.len - len -
+			    ((x & 0x20000) ? 2 : 1) + done_len;
+
+			if (n > 0 && piece[0] == '.')
+				adds(&want, ".");
+			addn(&want, piece, n);
+			adds(&want, "\r\n");
+			done_len += n;
+		} while (done_len < len);
+	}
+	addn(&in, "", 1);
+	addn(&want, "", 1);
+	r.ignore_dots = 1;
+	is_str(msg(&r, in.data, in.len - 1), want.data,
+	    "fast path: 300 random lines, chunks 1, 2, 7 and all");
+	done(&r);
+	build(&r, in.data, in.len - 1, 4096);
+	ok(r.rc == 0 && r.out.len == want.len - 1 &&
+		memcmp(r.out.data, want.data, r.out.len) == 0,
+	    "fast path: the same in 4096-byte reads");
+	done(&r);
+	r.ignore_dots = 0;
+
+	for (i = 0; i < RQ_NELEM(pos); i++) {
+		buf_reset(&in);
+		adds(&in, H "\n");
+		fill(&in, 'a', 2000);
+		in.data[in.len - 2000 + pos[i]] = (char)0xe9;
+		adds(&in, "\n");
+		(void)msgs(&r, in.data);
+		if (r.rc != 0 || !(r.flags & QUEUE_ENV_F_8BIT))
+			bad++;
+		done(&r);
+	}
+	is_int(bad, 0, "fast path: an 8-bit byte anywhere in a line is seen");
+	buf_reset(&in);
+	adds(&in, H "\n");
+	fill(&in, 'a', 1500);
+	addn(&in, "\0", 1);
+	fill(&in, 'a', 100);
+	adds(&in, "\n");
+	(void)msg(&r, in.data, in.len);
+	ok(r.rc == -1 && r.error == SENDMAIL_MSG_ERR_NUL,
+	    "fast path: a NUL after 1500 octets of a line fails the message");
+	done(&r);
+	buf_free(&in);
+	buf_free(&want);
+}
+
 static void
 test_msg_long(void)
 {
@@ -985,6 +1078,7 @@ main(void)
 	test_msg_union();
 	test_msg_misc();
 	test_msg_long();
+	test_msg_fast();
 	test_msg_limits();
 	test_msg_rewrite();
 	return done_testing();
