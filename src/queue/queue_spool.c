@@ -193,24 +193,32 @@ queue_spool_mkdir(struct queue_spool *sp, const char *name, mode_t mode,
 	return errno == EEXIST ? 0 : -1;
 }
 
-/* Opens spool directory d, creating it first when asked. */
+/*
+ * Opens spool directory d, creating it first when asked and missing (an
+ * existing spool costs no failing mkdir); *made is set when it was.
+ */
 static int
 queue_spool_open_dir(struct queue_spool *sp, enum queue_dir d, int create,
-    struct rq_err *err)
+    int *made, struct rq_err *err)
 {
 	const char *name = queue_spool_names[d];
 	int fd, created = 0, saved_errno;
 
-	if (create &&
-	    queue_spool_mkdir(sp, name, queue_spool_modes[d], &created) == -1) {
-		saved_errno = errno;
-		rq_err_set(err, "cannot create %s/%s: %s", sp->path, name,
-		    strerror(errno));
-		errno = saved_errno;
-		return -1;
-	}
 	fd = openat(sp->rootfd, name,
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT && create) {
+		if (queue_spool_mkdir(sp, name, queue_spool_modes[d],
+			&created) == -1) {
+			saved_errno = errno;
+			rq_err_set(err, "cannot create %s/%s: %s", sp->path,
+			    name, strerror(errno));
+			errno = saved_errno;
+			return -1;
+		}
+		*made |= created;
+		fd = openat(sp->rootfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 #ifdef O_PATH
 	if (fd == -1 && errno == EACCES) {
 		fd = openat(sp->rootfd, name,
@@ -276,7 +284,7 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 {
 	unsigned want = 0;
 	int create = (flags & QUEUE_SPOOL_CREATE) != 0, created = 0;
-	int saved_errno;
+	int made, saved_errno;
 
 	sp->path = xstrdup(path);
 	sp->rootfd = -1;
@@ -299,7 +307,8 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 		goto fail;
 	}
 
-	if (create) {
+	sp->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->rootfd == -1 && errno == ENOENT && create) {
 		if (mkdir(path, QUEUE_SPOOL_ROOT_MODE) == 0)
 			created = 1;
 		else if (errno != EEXIST) {
@@ -309,15 +318,16 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 			errno = saved_errno;
 			goto fail;
 		}
+		sp->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	if ((sp->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1) {
+	if (sp->rootfd == -1) {
 		saved_errno = errno;
 		rq_err_set(err, "cannot open spool %s: %s", path,
 		    strerror(errno));
 		errno = saved_errno;
 		goto fail;
 	}
+	made = created;
 	if (created && fchmod(sp->rootfd, QUEUE_SPOOL_ROOT_MODE) == -1) {
 		saved_errno = errno;
 		rq_err_set(err, "cannot chmod %s: %s", path, strerror(errno));
@@ -327,8 +337,8 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 	for (int d = 0; d < QUEUE_DIR_COUNT; d++) {
 		if (!(want & (1u << d)))
 			continue;
-		if (queue_spool_open_dir(sp, (enum queue_dir)d, create, err) ==
-		    0)
+		if (queue_spool_open_dir(sp, (enum queue_dir)d, create, &made,
+			err) == 0)
 			continue;
 		/*
 		 * A reader of a spool that relayqd has never run on finds
@@ -340,7 +350,9 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 			continue;
 		goto fail;
 	}
-	if (create && queue_spool_make_wake(sp, err) == -1)
+	/* The front end makes the FIFO only in a spool it had to create. */
+	if (create && (made || (flags & QUEUE_SPOOL_DAEMON)) &&
+	    queue_spool_make_wake(sp, err) == -1)
 		goto fail;
 	return 0;
 
@@ -463,7 +475,8 @@ queue_writer_begin(struct queue_writer *w, struct queue_spool *sp,
 	 */
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1 ||
 	    fchmod(fd, QUEUE_SPOOL_FILE_MODE) == -1 ||
-	    queue_spool_write_all(fd, head, hlen) == -1) {
+	    (hlen > QUEUE_WRITER_BUFSZ &&
+		queue_spool_write_all(fd, head, hlen) == -1)) {
 		saved_errno = errno;
 		rq_err_set(err, "cannot write %s/tmp/%s: %s", sp->path, w->id,
 		    strerror(errno));
@@ -472,11 +485,16 @@ queue_writer_begin(struct queue_writer *w, struct queue_spool *sp,
 		errno = saved_errno;
 		return -1;
 	}
+	/* A head that fits goes out with the body (one write if small). */
+	if (hlen <= QUEUE_WRITER_BUFSZ) {
+		memcpy(w->buf, head, hlen);
+		w->buflen = hlen;
+	}
 	free(head);
 	return 0;
 }
 
-/* Writes out the buffered body bytes. */
+/* Writes out the buffered head and body bytes. */
 static int
 queue_writer_flush(struct queue_writer *w)
 {
@@ -538,6 +556,7 @@ queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
 	struct queue_spool *sp = w->sp;
 	char trailer[QUEUE_ENV_TRAILER_MAX];
 	const char *errstr, *what;
+	size_t tlen;
 	int fd, saved_errno;
 
 	if (w->fd == -1 || !w->live) {
@@ -563,10 +582,18 @@ queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
 		errno = w->saved_errno;
 		goto fail;
 	}
+	if (queue_env_format_trailer(w->body_len, w->crc, trailer,
+		sizeof(trailer)) == -1)
+		goto fail;
+	tlen = strlen(trailer);
+	/* A small message is written with one write(): head, body, trailer. */
+	if (w->buflen + tlen <= QUEUE_WRITER_BUFSZ) {
+		memcpy(w->buf + w->buflen, trailer, tlen);
+		w->buflen += tlen;
+		tlen = 0;
+	}
 	if (queue_writer_flush(w) == -1 ||
-	    queue_env_format_trailer(w->body_len, w->crc, trailer,
-		sizeof(trailer)) == -1 ||
-	    queue_spool_write_all(w->fd, trailer, strlen(trailer)) == -1)
+	    (tlen > 0 && queue_spool_write_all(w->fd, trailer, tlen) == -1))
 		goto fail;
 	what = "fsync";
 	if (fsync(w->fd) == -1)

@@ -85,7 +85,8 @@ struct queue_spool {
 
 /*
  * Opens the spool at path.  With QUEUE_SPOOL_CREATE, missing
- * directories (and the wake FIFO) are created with the modes above.
+ * directories are created with the modes above, and the wake FIFO too
+ * (by the front end only in a spool it had to create).
  * Returns 0, or -1 with err filled.
  */
 int queue_spool_open(struct queue_spool *sp, const char *path, int flags,
@@ -125,12 +126,13 @@ struct queue_writer {
 	volatile sig_atomic_t live; /* tmp/<id> exists and is ours */
 	struct queue_env_wire wire; /* wire-form check of the body */
 	size_t buflen;
-	unsigned char buf[QUEUE_WRITER_BUFSZ]; /* body bytes not yet written */
+	unsigned char buf[QUEUE_WRITER_BUFSZ]; /* head/body not yet written */
 };
 
 /*
- * Creates tmp/<new id> and writes the envelope head of e (e->id is set
- * here; every field is validated before anything is created).  Returns
+ * Creates tmp/<new id> and buffers the envelope head of e, which goes to
+ * the file with the first body flush (e->id is set here; every field
+ * is validated before anything is created).  Returns
  * 0, or -1 with err filled and errno set (EINVAL: invalid envelope);
  * nothing is left on disk on failure.  After this call, successful or
  * not, queue_writer_abort() is always safe.
