@@ -6,9 +6,12 @@
 # errors; then ASan+UBSan) and runs the whole test suite in both builds,
 # then the integration tests once more with relayqd under valgrind (a
 # leak or memory error makes relayqd exit non-zero, which the tests
-# check); with RELAYQ_RELIABILITY=1 also the reliability and security
-# suite (make check-reliability) and the libFuzzer targets
-# (tests/fuzz/run.sh).
+# check), the benchmark's smoke run (bench/run --smoke: 200 messages,
+# counts only), the reliability and security suite (make
+# check-reliability, as root) and every libFuzzer target for
+# FUZZ_SECONDS (default 60) seconds (tests/fuzz/run.sh).  Every step is
+# bounded by timeout(1); a step that times out counts as a failure, and
+# a failing test's log tail is printed.
 # Ends with the line "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,12 +29,23 @@ count_results() {
 	p=$(grep -ac '^PASS:' "$1/check.out")
 	f=$(grep -acE '^(FAIL|ERROR|XPASS):' "$1/check.out")
 	echo "== $2: $p passed, $f failed"
-	if [ "$f" -gt 0 ]; then
-		for log in $(grep -lE '^(not ok|Bail out)' "$1"/tests/*/*.log 2>/dev/null); do
-			echo "---- $log"; tail -n 40 "$log"
-		done
-	fi
+	# The log of each test that failed in this step: tests/x/t_y.log for
+	# tests/x/t_y.sh, tests/unit/test_z.log, DIR/fuzz_z.log for fuzz_z.
+	for t in $(grep -aE '^(FAIL|ERROR|XPASS):' "$1/check.out" |
+	    awk '{ print $2 }' | sort -u); do
+		log=$1/${t%.sh}.log
+		[ -f "$log" ] || continue
+		echo "---- $log"; tail -n 40 "$log"
+	done
 	passed=$((passed + p)); failed=$((failed + f))
+}
+
+# timed_out RC LABEL SECS: when RC is timeout(1)'s, says so and counts a
+# failure (the killed test printed no FAIL line).
+timed_out() {
+	[ "$1" -eq 124 ] || [ "$1" -eq 137 ] || return 0
+	echo "FAIL: $2 (timed out after $3 s)"
+	failed=$((failed + 1)); status=1
 }
 
 # run_build DIR CONFIGURE-ARGS...: configure, build and check in DIR.
@@ -45,8 +59,10 @@ run_build() {
 		cd "$top"; return
 	fi
 	# Bounded: a hung test must not hold CI until its own limit.
-	timeout 2400 make -s -j2 check >check.out 2>&1 || status=1
+	timeout -k 30 2400 make -s -j2 check >check.out 2>&1
+	rc=$?; [ $rc -eq 0 ] || status=1
 	count_results "$dir" "$dir"
+	timed_out $rc "$dir: make check" 2400
 	cd "$top"
 }
 
@@ -54,11 +70,14 @@ run_build() {
 run_valgrind() {
 	cd "$1" || exit 1
 	tests=$(ls "$top"/tests/integration/t_*.sh | sed "s|^$top/||" | tr '\n' ' ')
-	RELAYQ_VALGRIND=1 timeout 2400 make -s check TESTS="$tests" \
-	    >check.out 2>&1 || status=1
+	RELAYQ_VALGRIND=1 timeout -k 30 2400 make -s check TESTS="$tests" \
+	    >check.out 2>&1
+	rc=$?; [ $rc -eq 0 ] || status=1
 	count_results "$1" "valgrind"
+	timed_out $rc "valgrind: make check" 2400
 	cd "$top"
 }
+
 
 # run_clang: the whole tree must also build warning-free with clang.
 run_clang() {
@@ -77,31 +96,60 @@ run_clang() {
 	cd "$top"
 }
 
-# run_reliability DIR: the reliability and security suite (issue 7).
-run_reliability() {
+# run_bench_smoke DIR: bench/run --smoke (issue 8) on DIR's binaries:
+# 10 submissions per size, 200 + 20 messages drained into smtp-sink,
+# 200 queued, 200 recovered; it checks every count exactly and asserts
+# no timing.  One PASS or FAIL line.
+run_bench_smoke() {
 	cd "$1" || exit 1
-	make -s check-reliability >check.out 2>&1 || status=1
-	count_results "$1" "reliability"
+	timeout -k 30 1200 "${PYTHON3:-python3}" "$top/bench/run" --smoke \
+	    --builddir "$1" >bench-smoke.out 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "PASS: bench --smoke ($(grep -a '^bench: done' bench-smoke.out))"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: bench --smoke (exit $rc$([ $rc -eq 124 ] &&
+		    echo ', timed out after 1200 s'))"
+		echo "---- $1/bench-smoke.out"; tail -n 40 bench-smoke.out
+		failed=$((failed + 1)); status=1
+	fi
 	cd "$top"
 }
 
-# run_fuzz: every libFuzzer target for FUZZ_SECONDS (default 60) seconds.
+# run_reliability DIR: the reliability and security suite (issue 7).
+run_reliability() {
+	cd "$1" || exit 1
+	timeout -k 30 2400 make -s check-reliability >check.out 2>&1
+	rc=$?; [ $rc -eq 0 ] || status=1
+	count_results "$1" "reliability"
+	timed_out $rc "reliability: make check-reliability" 2400
+	cd "$top"
+}
+
+# run_fuzz: every libFuzzer target for FUZZ_SECONDS (default 60) seconds
+# (run.sh also bounds each target); the build is part of the step.
 run_fuzz() {
-	sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-60}" "$top/build-fuzz" \
-	    >/dev/null 2>&1 || status=1
+	mkdir -p "$top/build-fuzz" || exit 1
+	timeout -k 30 2400 sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-60}" \
+	    "$top/build-fuzz" >"$top/build-fuzz/run.out" 2>&1
+	rc=$?; [ $rc -eq 0 ] || status=1
 	grep -a '^PASS: fuzz\|^# fuzz' "$top/build-fuzz/check.out"
 	count_results "$top/build-fuzz" "fuzz"
+	if [ $rc -ne 0 ]; then
+		echo "---- $top/build-fuzz/run.out"
+		tail -n 30 "$top/build-fuzz/run.out"
+		timed_out $rc "fuzz: tests/fuzz/run.sh" 2400
+	fi
 }
 
 run_clang
 run_build "$top/build" --enable-werror
 run_build "$top/build-san" --enable-werror --enable-sanitizers --disable-hardening
 run_valgrind "$top/build"
-# XXX(#7): opt-in until the suite has run green in CI a few times.
-if [ -n "${RELAYQ_RELIABILITY:-}" ]; then
-	run_reliability "$top/build"
-	run_fuzz
-fi
+run_bench_smoke "$top/build"
+run_reliability "$top/build"
+run_fuzz
 [ "$failed" -eq 0 ] || status=1
 echo "$passed passed, $failed failed"
 exit $status
