@@ -76,6 +76,11 @@
 #define RC_BODY_TAIL (16 * 1024)
 /* TLS: bytes read ahead of the socket; refilled below half of it. */
 #define RC_BODY_CHUNK (64 * 1024)
+/*
+ * Largest single write.  libevent's default, 16384, would cut a body
+ * chunk and its dot into 16 KB writes, and could leave the dot alone.
+ */
+#define RC_WRITE_MAX (RC_BODY_INLINE + RC_BODY_TAIL + 3)
 
 /* Time allowed for a TLS handshake (our choice, STYLE.md section 9). */
 #define RC_TLS_TIMEOUT 60
@@ -777,6 +782,8 @@ relayqd_conn_connected(struct relayqd_conn *rc)
 
 	(void)setsockopt(bufferevent_getfd(rc->bev), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));
+	/* Under STARTTLS this stays the socket bufferevent that writes. */
+	(void)bufferevent_set_max_single_write(rc->bev, RC_WRITE_MAX);
 	if (ssl != NULL) {
 		if (relayqd_tls_check_peer(rc->rd->tls, ssl, text,
 			sizeof(text)) == -1) {
