@@ -5,6 +5,9 @@
 # Installs relayq's build and test dependencies on Debian 12 with apt-get,
 # only when some are missing.  Uses sudo when not run as root.
 #
+# debhelper and lintian build and check the Debian package
+# (tests/package/t_deb.sh); python3-seccomp builds the unit's syscall
+# filter for tests/integration/t_sandbox.sh.
 # strace (write-order and secret checks), util-linux (setpriv, prlimit)
 # and libclang-rt-14-dev (clang's -fsanitize=fuzzer) are for the
 # reliability suite (tests/reliability) and tests/fuzz/run.sh.
@@ -20,7 +23,8 @@ libevent-dev libssl-dev libiniparser-dev python3 python3-aiosmtpd
 openssl faketime valgrind clang
 postfix sasl2-bin libsasl2-modules libsasl2-modules-db
 swaks mailutils git git-email
-strace util-linux libclang-rt-14-dev"
+strace util-linux libclang-rt-14-dev
+debhelper lintian python3-seccomp"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -78,6 +78,17 @@ run_valgrind() {
 	cd "$top"
 }
 
+# run_package DIR: builds the Debian package, runs lintian, and installs,
+# uses and purges it in a throwaway root (tests/package/t_deb.sh).
+run_package() {
+	cd "$1" || exit 1
+	timeout -k 30 600 make -s check TESTS=tests/package/t_deb.sh \
+	    >check.out 2>&1
+	rc=$?; [ $rc -eq 0 ] || status=1
+	count_results "$1" "package"
+	timed_out $rc "package: make check" 600
+	cd "$top"
+}
 
 # run_clang: the whole tree must also build warning-free with clang.
 run_clang() {
@@ -147,6 +158,7 @@ run_clang
 run_build "$top/build" --enable-werror
 run_build "$top/build-san" --enable-werror --enable-sanitizers --disable-hardening
 run_valgrind "$top/build"
+run_package "$top/build"
 run_bench_smoke "$top/build"
 run_reliability "$top/build"
 run_fuzz
