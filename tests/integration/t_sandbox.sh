@@ -179,11 +179,19 @@ mount --bind "$SPOOL" "$SPOOL"
 # read-only when they live under /tmp.
 stage=$(mktemp -d /dev/shm/relayq-sbx.XXXXXX 2>/dev/null || mktemp -d)
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$stage"
+# A path inside another kept path (the build tree inside the source
+# tree) comes with its parent: a bind of its own would be hidden under
+# the parent's and could not be remounted read-only below.
 for p in $keep; do
-	case "$p" in /tmp/*)
-		mkdir -p "$stage/${p#/tmp/}"
-		mount --rbind "$p" "$stage/${p#/tmp/}" ;;
-	esac
+	case "$p" in /tmp/*) ;; *) continue ;; esac
+	inside=
+	for q in $keep; do
+		[ "$q" = "$p" ] && continue
+		case "$p/" in "$q"/*) inside=1 ;; esac
+	done
+	[ -n "$inside" ] && continue
+	mkdir -p "$stage/${p#/tmp/}"
+	mount --rbind "$p" "$stage/${p#/tmp/}"
 done
 mount --move "$stage" /tmp
 rmdir "$stage" 2>/dev/null || true
@@ -309,9 +317,24 @@ grep -v 'Unable to call getifaddrs' "$T_DIR/relayqd.log" |
     grep -qiE 'permission denied|operation not permitted|read-only'
 [ $? -ne 0 ]
 ok $? "the log has no EPERM/EACCES/EROFS (but libevent's getifaddrs)"
-# The daemon's host pid: the child of unshare.
-dpid=$(ps -o pid= --ppid "$SBX_PID" | tr -d ' ' | head -n 1)
+# The daemon's host pid: below $SBX_PID come, depending on the shell, a
+# subshell and unshare (which ignores TERM while it waits), then relayqd.
+dpid= p=$SBX_PID
+for _ in 1 2 3 4; do
+	p=$(ps -o pid= --ppid "$p" | tr -d ' ' | head -n 1)
+	[ -n "$p" ] || break
+	case "$(ps -o comm= -p "$p")" in *relayqd*) dpid=$p; break ;; esac
+done
 [ -n "$dpid" ] && kill -TERM "$dpid"
+# Bounded: 30 s, then everything under $SBX_PID is killed.
+i=0
+while kill -0 "$SBX_PID" 2>/dev/null && [ $i -lt 300 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+if kill -0 "$SBX_PID" 2>/dev/null; then
+	pkill -KILL -P "$SBX_PID"; kill -KILL "$SBX_PID" 2>/dev/null
+	[ -n "$dpid" ] && kill -KILL "$dpid" 2>/dev/null
+fi
 wait "$SBX_PID"
 ok $? "relayqd exits 0 on SIGTERM"
 [ "$T_FAILED" -eq 0 ] || { sed 's/^/# relayqd: /' "$T_DIR/relayqd.log" | tail -n 20; tail -n 20 "$T_DIR/probe.log" | sed 's/^/# probe: /'; }
