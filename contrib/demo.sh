@@ -52,6 +52,11 @@ i=0; while [ ! -s "$work/server.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i +
 echo "== starting relayqd on the private spool $work/spool"
 ./relayqd -f >"$work/relayqd.log" 2>&1 &
 pids="$pids $!"
+# sendmail -v asks the running relayqd to deliver at once: wait (at most
+# 10 s) until relayqd says it has started.
+i=0; while ! grep -q 'started:' "$work/relayqd.log" && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
 
 echo "== sending a message: sendmail -v root"
 printf 'Subject: hello from relayq\n\nThis message went through sendmail, the spool and relayqd.\n' |
