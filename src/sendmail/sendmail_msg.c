@@ -319,6 +319,25 @@ sendmail_msg_seg_end(struct sendmail_msg *m, int ev)
 	return sendmail_msg_body_seg(m, ev);
 }
 
+/* True when every CRLF-ended line of s[0..n) fits SENDMAIL_MSG_LINE_MAX. */
+static int
+sendmail_msg_lines_fit(const char *s, size_t n)
+{
+	const char *end = s + n;
+
+	while (s < end) {
+		const char *eol = memchr(s, '\n', (size_t)(end - s));
+		size_t len = (size_t)((eol != NULL ? eol : end) - s);
+
+		if (len > SENDMAIL_MSG_LINE_MAX + 1) /* + the CR */
+			return 0;
+		if (eol == NULL)
+			break;
+		s = eol + 1;
+	}
+	return 1;
+}
+
 /* True when one of the n bytes at s has its high bit set. */
 static int
 sendmail_msg_has_8bit(const char *s, size_t n)
@@ -787,12 +806,16 @@ sendmail_msg_put_field(struct sendmail_msg *m,
 		buf_free(&b);
 		return sendmail_msg_out(m, raw, f->len);
 	}
-	m->nrewritten++;
 	rv = -1;
 	if (buf_add(&b, raw, (size_t)(v - raw)) == 0 &&
-	    buf_add(&b, q, qlen) == 0 && buf_add(&b, "\r\n", 2) == 0)
-		rv = sendmail_msg_out(m, b.data, b.len);
-	else
+	    buf_add(&b, q, qlen) == 0 && buf_add(&b, "\r\n", 2) == 0) {
+		/* Qualifying must not make a line too long: keep it as is. */
+		if (sendmail_msg_lines_fit(b.data, b.len)) {
+			m->nrewritten++;
+			rv = sendmail_msg_out(m, b.data, b.len);
+		} else
+			rv = sendmail_msg_out(m, raw, f->len);
+	} else
 		m->error = SENDMAIL_MSG_ERR_HEADER;
 	free(q);
 	buf_free(&b);
