@@ -28,8 +28,9 @@
  * the whole section.  On output, Bcc and Resent-Bcc fields are dropped
  * whole (continuation lines included), and From, Date and Message-ID are
  * appended after the existing fields when (and only when) no field of
- * that name exists.  Addresses inside fields are never rewritten: a bare
- * "To: root" stays as it is; only the envelope is qualified.
+ * that name exists.  Bare local parts in From, To and Cc are qualified
+ * with default_domain (From with masquerade when set), unless that would
+ * make a line longer than SENDMAIL_MSG_LINE_MAX; other fields are kept.
  *
  * Body: streamed.  Every wire line starting with '.' gets another '.'
  * (the spool keeps the SMTP form); over-long lines are broken with CRLF;
