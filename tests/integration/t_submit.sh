@@ -81,16 +81,24 @@ grep -q 'bogus' "$T_DIR/err"
 ok $? "the error names the unknown key"
 # ---- every flag of the table (sendmail-cli.md section 4) -----------------
 write_conf
-last_file() { ls -t "$SPOOL/incoming" | head -1; }
-rec() { # rec KEY: the records KEY of the newest queued file, one per line
-	grep -a "^$1[0-9]*:" "$SPOOL/incoming/$(last_file)" | sed 's/^[A-Z][0-9]*://'
+# Messages are found by the queue id that sendmail prints (never by file
+# times: two files written in the same clock tick have equal mtimes).
+smq() { # smq ARGS...: sendmail, its queue id saved in $T_DIR/qid
+	"$SENDMAIL" --print-queue-id "$@" >"$T_DIR/qid"
 }
-bodyq() { # the stored body of the newest queued file, CR removed
-	sed -n '/^B0:$/,$p' "$SPOOL/incoming/$(last_file)" | sed '1d;$d' | tr -d '\r'
+last_file() { # the file of the message smq or sm_ok queued last
+	_id=$(cat "$T_DIR/qid")
+	echo "$SPOOL/incoming/${_id:-no-queue-id}"
+}
+rec() { # rec KEY: the records KEY of that file, one per line
+	grep -a "^$1[0-9]*:" "$(last_file)" | sed 's/^[A-Z][0-9]*://'
+}
+bodyq() { # the stored body of that file, CR removed
+	sed -n '/^B0:$/,$p' "$(last_file)" | sed '1d;$d' | tr -d '\r'
 }
 sm_ok() { # sm_ok DESC ARGS...: message on stdin must be queued (exit 0)
 	_d=$1; shift
-	printf 'Subject: flag\n\nb\n' | "$SENDMAIL" "$@" >"$T_DIR/out" 2>"$T_DIR/err"
+	printf 'Subject: flag\n\nb\n' | smq "$@" 2>"$T_DIR/err"
 	is "$?" 0 "$_d"
 }
 sm_rc() { # sm_rc WANT DESC ARGS...: exit status, nothing queued on 64
@@ -102,14 +110,14 @@ sm_rc() { # sm_rc WANT DESC ARGS...: exit status, nothing queued on 64
 }
 
 sm_ok "-bm queues (explicit default mode)" -bm -i a@example.net
-printf 'Subject: x\n\nb\n.\nafter\n' | "$SENDMAIL" -oitrue a@example.net
+printf 'Subject: x\n\nb\n.\nafter\n' | smq -oitrue a@example.net
 ok $? "-oitrue accepted"
 bodyq | grep -q after
 ok $? "-oitrue: a lone dot is data"
-printf 'Subject: x\n\nb\n.\nafter\n' | "$SENDMAIL" -i -oifalse a@example.net
-bodyq | grep -q after
-is "$?" 1 "-oifalse turns -i off again (S8 boolean)"
-printf 'Subject: x\n\nb\n.\nafter\n' | "$SENDMAIL" -O IgnoreDots=true a@example.net
+printf 'Subject: x\n\nb\n.\nafter\n' | smq -i -oifalse a@example.net
+is "$(bodyq | tail -n 1)" "b" \
+    "-oifalse turns -i off again (S8 boolean)"
+printf 'Subject: x\n\nb\n.\nafter\n' | smq -O IgnoreDots=true a@example.net
 bodyq | grep -q after
 ok $? "-O IgnoreDots=true is -i"
 sm_ok "-ti grouped flags" -ti a@example.net
@@ -123,8 +131,8 @@ ok $? "repeated -f warns"
 sm_ok "-f with a display name" -i -f 'Me <me@example.org>' a@example.net
 is "$(rec S)" "me@example.org" "-f 'Name <addr>' gives addr"
 sm_rc 64 "-f with two addresses refused" -i -f 'a@x.org, b@x.org' a@example.net
-printf 'Subject: x\n\nb\n' | "$SENDMAIL" -i -F 'Jörg Doe' a@example.net
-grep -a -q '^From: =?UTF-8?B?' "$SPOOL/incoming/$(last_file)"
+printf 'Subject: x\n\nb\n' | smq -i -F 'Jörg Doe' a@example.net
+grep -a -q '^From: =?UTF-8?B?' "$(last_file)"
 ok $? "-F with 8-bit: RFC 2047 encoded From name"
 sm_ok "-B 7BIT (separate, any case)" -i -B 7bit a@example.net
 sm_rc 64 "-B other refused" -i -B BINARYMIME a@example.net
@@ -193,9 +201,10 @@ for n in hoststat purgestat smtpd rsmtp; do
 	is "$?" 64 "invoked as $n: 64"
 done
 ln -sf "$SENDMAIL" "$T_DIR/rmail"
-printf 'From someone Tue Mar  5 14:03:07 2024\nSubject: rmail\n\nb\n.\nafter\n' | "$T_DIR/rmail" a@example.net
+printf 'From someone Tue Mar  5 14:03:07 2024\nSubject: rmail\n\nb\n.\nafter\n' |
+    "$T_DIR/rmail" --print-queue-id a@example.net >"$T_DIR/qid"
 ok $? "rmail: exit 0"
-bodyq | grep -q after && ! grep -a -q '^From someone' "$SPOOL/incoming/$(last_file)"
+bodyq | grep -q after && ! grep -a -q '^From someone' "$(last_file)"
 ok $? "rmail implies -i and drops the From_ line"
 ln -sf "$SENDMAIL" "$T_DIR/runq"
 "$T_DIR/runq" 2>/dev/null
