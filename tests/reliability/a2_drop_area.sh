@@ -45,9 +45,8 @@ sed "s/$ROOTID/0000000000000000A004/" "$IN/$ROOTID" |
     as_nobody sh -c 'cat > "$0"' "$IN/0000000000000000A004"
 grep -aq '^U1:0$' "$IN/0000000000000000A004"
 ok $? "plant: a well-formed message claiming uid 0, owned by nobody"
-printf 'X-Seq: A2-3\nSubject: a2 linked\n\nlinked\n' |
-    as_nobody "$NSM" -odq -i a2@example.net
-LINKED=$(ls -t "$IN" | grep -v '^0000' | head -n 1)
+LINKED=$(printf 'X-Seq: A2-3\nSubject: a2 linked\n\nlinked\n' |
+    as_nobody "$NSM" --print-queue-id -odq -i a2@example.net)
 as_nobody ln "$IN/$LINKED" "$IN/0000000000000000A005"
 ok $? "plant: a second hard link to nobody's own message"
 as_nobody ln "$T_DIR/victim" "$IN/0000000000000000A006" 2>/dev/null
@@ -73,7 +72,13 @@ ok $? "the legitimate messages are delivered (no hang on the FIFO)"
 printf 'X-Seq: A2-4\nSubject: a2 after\n\nafter\n' | as_nobody "$NSM" -i a2@example.net
 wait_for "later mail" 100 has_mail 3
 ok $? "a message submitted afterwards is delivered too"
-sleep 0.5
+# The quarantine and the tmp/ sweep are done when incoming/ and tmp/ are
+# empty and corrupt/ holds the 12 planted entries.
+swept() {
+	[ "$(n_entries "$IN")" -eq 0 ] && [ "$(n_in tmp)" -eq 0 ] &&
+	    [ "$(n_entries "$SPOOL/corrupt")" -ge 12 ]
+}
+wait_for "the planted entries to be quarantined" 1200 swept
 for n in 0000000000000000A001 0000000000000000A002 0000000000000000A003 \
     0000000000000000A004 0000000000000000A005 "$LINKED"; do
 	test -e "$SPOOL/corrupt/$n" || test -L "$SPOOL/corrupt/$n"

@@ -29,13 +29,16 @@ chmod 644 "$T_DIR/msg"
 NQ=0   # messages queued, to be delivered at the end
 
 n_incoming() { find "$SPOOL/incoming" -type f | wc -l; }
+# new_file: the one file of incoming/ not listed in $T_DIR/before (file
+# times cannot tell: two files written in one clock tick have equal ones).
+new_file() { ls "$SPOOL/incoming" | grep -vxF -f "$T_DIR/before"; }
 
 # submitted DESC RC BEFORE: checks one submission's outcome.
 submitted() {
 	if [ "$2" -eq 0 ]; then
 		NQ=$((NQ + 1))
 		is "$(n_incoming)" $(($3 + 1)) "$1: queued (exit 0)"
-		f=$(ls -t "$SPOOL/incoming" | head -n 1)
+		f=$(new_file)
 		is "$(stat -c '%a %U' "$SPOOL/incoming/$f")" "640 nobody" \
 		    "$1: file mode 0640, owned by nobody"
 	else
@@ -50,6 +53,7 @@ submitted() {
 hostile() {
 	_d=$1; _s=$2; shift 2
 	_b=$(n_incoming)
+	ls "$SPOOL/incoming" > "$T_DIR/before"
 	as_nobody sh -c "$_s" "$@" 2>"$T_DIR/err"
 	submitted "$_d" $? "$_b"
 }
@@ -66,8 +70,8 @@ hostile "junk environment" 'OPENSSL_CONF=/nonexistent/evil.cnf TMPDIR=/nonexiste
     HOME=/nonexistent PATH=/nonexistent LOCPATH=/nonexistent GCONV_PATH=/nonexistent \
     NAME="Evil
 Bcc: injected@evil.test" "$0" -i s3@example.net < "$1"' "$NSM" "$T_DIR/msg"
-f=$(ls -t "$SPOOL/incoming" | head -n 1)
-! grep -aqi '^Bcc:.*evil\|^injected' "$SPOOL/incoming/$f"
+f=$(new_file)
+[ -n "$f" ] && ! grep -aqi '^Bcc:.*evil\|^injected' "$SPOOL/incoming/$f"
 ok $? "a NAME with a line break does not add a header field"
 # prlimit(1) sets the limit for sendmail alone (dash itself cannot
 # redirect under RLIMIT_NOFILE 4); descriptors above 2 inherited from
