@@ -12,9 +12,15 @@ tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
 --xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
 lacks: Handler.auth_XOAUTH2); every AUTH try is logged to
 --maildir/commands as "AUTH MECH USER ok|failed", never with the secret.
+--hold-every N --hold-dir DIR lets a test act at a given point of the
+delivery, however fast the machine: when the Nth, 2Nth... message's
+final dot arrives (up to --hold-max times), the server creates DIR/held.K
+and holds that message, and every other one arriving meanwhile, before
+storing it and replying, until the test creates DIR/go.K.
 Stops on SIGTERM.
 """
 import argparse
+import asyncio
 import base64
 import binascii
 import itertools
@@ -36,8 +42,12 @@ def uses_tls(server, session):
 
 
 class Handler:
-    def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None):
+    def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None,
+                 hold=None):
         self.maildir = maildir
+        self.hold = hold  # (every, max, dir), or None
+        self.arrived = 0
+        self.holding = 0  # K while DIR/go.K is awaited
         self.cmdlog = os.path.join(maildir, 'commands')
         self.rcpt_replies = rcpt_replies
         self.data_reply = data_reply
@@ -122,7 +132,30 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return '250 2.1.5 OK'
 
+    async def _hold(self):
+        """The --hold-every gate (bounded: 600 s a hold)."""
+        if self.hold is None:
+            return
+        every, limit, hdir = self.hold
+        self.arrived += 1
+        if not self.holding and self.arrived % every == 0:
+            k = self.arrived // every
+            if k <= limit:
+                self.holding = k
+                open(os.path.join(hdir, 'held.{}'.format(k)), 'w').close()
+        k = self.holding
+        if not k:
+            return
+        go = os.path.join(hdir, 'go.{}'.format(k))
+        for _ in range(12000):
+            if os.path.exists(go):
+                break
+            await asyncio.sleep(0.05)
+        if self.holding == k:
+            self.holding = 0
+
     async def handle_DATA(self, server, session, envelope):
+        await self._hold()
         if self.data_reply:
             return self.data_reply
         n = next(self.seq)
@@ -192,6 +225,9 @@ def main():
     ap.add_argument('--auth-plaintext', action='store_true',
                     help='offer AUTH without TLS too')
     ap.add_argument('--xoauth2', help='USER:TOKEN: offer AUTH XOAUTH2')
+    ap.add_argument('--hold-every', type=int, default=0)
+    ap.add_argument('--hold-max', type=int, default=1 << 30)
+    ap.add_argument('--hold-dir')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -202,7 +238,11 @@ def main():
     if args.xoauth2:
         user, _, token = args.xoauth2.partition(':')
         xoauth2 = (user.encode(), token.encode())
-    handler = Handler(args.maildir, replies, args.data_reply, xoauth2)
+    hold = None
+    if args.hold_every > 0:
+        os.makedirs(args.hold_dir, exist_ok=True)
+        hold = (args.hold_every, args.hold_max, args.hold_dir)
+    handler = Handler(args.maildir, replies, args.data_reply, xoauth2, hold)
     kw = {'auth_require_tls': not args.auth_plaintext}
     if not args.xoauth2:
         kw['auth_exclude_mechanism'] = ['XOAUTH2']
@@ -216,7 +256,7 @@ def main():
         kw['authenticator'] = Authenticator(handler, user, password)
     ctl = Controller(handler, hostname='127.0.0.1', port=args.port,
                      server_hostname='sink.test', decode_data=False,
-                     ready_timeout=10, **kw)
+                     ready_timeout=120, **kw)
     ctl.start()
     if args.pidfile:
         with open(args.pidfile + '.tmp', 'w') as f:

@@ -3,12 +3,20 @@
 # Copyright (c) 2026 The relayq authors
 #
 # R1, daemon crash: two parallel submitters queue R1_N messages (default
-# 1000) with unique X-Seq headers while relayqd is SIGKILLed at random
-# 50-500 ms intervals and restarted at once; then it runs undisturbed
-# until the spool is empty.  Every submission must exit 0 (sendmail never
-# needs the daemon), no message may be lost, duplicates may not exceed
-# the number of kills (the RFC 1047 window), and at the end the spool and
-# corrupt/ are empty.  Bounded: each phase's chaos stops after 240 s.
+# 1000) with unique X-Seq headers while relayqd is SIGKILLed and
+# restarted at once, R1_KILLS times (default 12); then it runs
+# undisturbed until the spool is empty.  Every submission must exit 0
+# (sendmail never needs the daemon), no message may be lost, duplicates
+# may not exceed the number of kills (the RFC 1047 window), and at the
+# end the spool and corrupt/ are empty.
+#
+# The test makes its own condition, whatever the machine's speed: the
+# kills are paced by the deliveries.  The SMTP server holds the final
+# dot of every n / (2 x R1_KILLS)th message (--hold-every) until the
+# test has killed and restarted relayqd, so the kills spread over the
+# first half of the deliveries and always catch a transaction in flight
+# (the duplicate window).  Bounded: each hold is waited for 120 s at
+# most, and the server lets a hold go after 600 s.
 #
 # Phase 1 runs with max_connections = 1, which makes "duplicates <=
 # kills" a guarantee rather than a likelihood: a kill can only catch the
@@ -21,7 +29,7 @@
 . "$top_srcdir/tests/reliability/rel.sh"
 
 PORT=$(free_port)
-start_server
+KILLS=${R1_KILLS:-12}
 
 # submitter PREFIX COUNT: queues COUNT messages; writes its failures.
 submitter() {
@@ -36,11 +44,15 @@ submitter() {
 	echo "$_f" > "$T_DIR/failed.$1"
 }
 
-# phase NAME N MAXCONN: one chaos run over a fresh spool; prefixes
-# NAME-A and NAME-B keep the phases apart at the sink.
+# phase NAME N MAXCONN: one chaos run over a fresh spool and a fresh
+# server; prefixes NAME-A and NAME-B keep the phases apart.
 phase() {
 	name=$1; n=$2; maxconn=$3; half=$(($2 / 2))
-	rm -rf "$SPOOL"
+	step=$((n / (2 * KILLS)))
+	[ "$step" -ge 1 ] || step=1
+	rm -rf "$SPOOL" "$MAILDIR" "$T_DIR/hold"
+	start_server --hold-every "$step" --hold-max "$KILLS" \
+	    --hold-dir "$T_DIR/hold"
 	write_conf "max_connections = $maxconn
 messages_per_connection = 20"
 	t0=$(date +%s)
@@ -48,28 +60,22 @@ messages_per_connection = 20"
 	submitter "$name-A" $half & PA=$!
 	submitter "$name-B" $((n - half)) & PB=$!
 	T_PIDS="$T_PIDS $PA $PB"
+	# A kill each time the server holds a message (every $step).
 	kills=0
-	deadline=$((t0 + 240))
-	while kill -0 $PA 2>/dev/null || kill -0 $PB 2>/dev/null; do
-		[ "$(date +%s)" -lt $deadline ] || break
-		msleep "$(rand 50 500)"
+	while [ $kills -lt "$KILLS" ] &&
+	    wait_for "hold $((kills + 1)) of the server" 1200 \
+	    test -e "$T_DIR/hold/held.$((kills + 1))"; do
 		kill_daemon
 		kills=$((kills + 1))
 		start_daemon
-	done
-	# A few more kills while the tail of the queue is being delivered.
-	for k in 1 2 3; do
-		msleep "$(rand 50 500)"
-		kill_daemon
-		kills=$((kills + 1))
-		start_daemon
+		: > "$T_DIR/hold/go.$kills"
 	done
 	wait $PA; wait $PB
 	rel_forget $PA; rel_forget $PB
 	diag "$name: submitted $n messages in $(($(date +%s) - t0)) s," \
 	    "$kills kills of relayqd"
-	[ "$kills" -ge 10 ]
-	ok $? "$name: relayqd was killed and restarted many times ($kills)"
+	[ "$kills" -eq "$KILLS" ]
+	ok $? "$name: relayqd was killed and restarted $KILLS times ($kills)"
 	is "$(cat "$T_DIR/failed.$name-A" "$T_DIR/failed.$name-B" \
 	    2>/dev/null | paste -sd+ | bc)" 0 \
 	    "$name: every submission exited 0 while relayqd was being killed"
@@ -94,6 +100,8 @@ messages_per_connection = 20"
 	stop_daemon
 	ok $? "$name: relayqd exits 0 on SIGTERM"
 	rel_forget "$DAEMON_PID"
+	stop_server
+	rel_forget "$SERVER_PID"
 }
 
 phase p1 "${R1_N:-1000}" 1
