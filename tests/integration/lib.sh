@@ -137,7 +137,7 @@ start_daemon() {
 }
 
 # stop_daemon [PID]: stops relayqd ($DAEMON_PID by default) and returns
-# its exit status; never hangs.  It waits (5 s at most) until the child
+# its exit status; never hangs.  It waits (60 s at most) until the child
 # has exec'd and caught SIGTERM (a TERM sent between fork and exec would
 # run this shell's trap; one sent before relayqd's handler exists would
 # kill it), sends SIGTERM, sends it again after half of STOP_DAEMON_SECS
@@ -149,7 +149,7 @@ stop_daemon() {
 	_sd_lim=${STOP_DAEMON_SECS:-30}
 	[ -n "${RELAYQ_VALGRIND:-}" ] && _sd_lim=${STOP_DAEMON_SECS:-120}
 	_sd_i=0
-	while [ $_sd_i -lt 50 ] && _sd_running "$_sd_pid" &&
+	while [ $_sd_i -lt 600 ] && _sd_running "$_sd_pid" &&
 	    ! _sd_catches_term "$_sd_pid"; do
 		sleep 0.1
 		_sd_i=$((_sd_i + 1))
@@ -191,16 +191,31 @@ _sd_catches_term() {
 	[ -n "$_sd_cgt" ] && [ $(((0x$_sd_cgt >> 14) & 1)) -eq 1 ]
 }
 
-# wait_for DESCRIPTION TENTHS CMD...: polls CMD every 0.1 s, bounded.
+# t_now: sets T_NOW to the seconds since boot (no fork: used in loops).
+t_now() {
+	read -r _t_up _t_rest < /proc/uptime
+	T_NOW=${_t_up%%.*}
+}
+
+# wait_for DESCRIPTION TENTHS CMD...: polls CMD every 0.1 s until it
+# succeeds.  The bound only ends a test that already fails, and a loaded
+# machine can be many times slower than an idle one, so it is generous:
+# TENTHS/10 seconds of wall-clock time, but never less than WAIT_SECS
+# (default 120), and at most 10 polls a second.
 wait_for() {
-	_desc=$1; _n=$2; shift 2
+	_desc=$1; _secs=$((($2 + 9) / 10)); shift 2
+	[ "$_secs" -ge "${WAIT_SECS:-120}" ] || _secs=${WAIT_SECS:-120}
+	t_now
+	_end=$((T_NOW + _secs))
 	_i=0
-	while [ $_i -lt "$_n" ]; do
+	while [ $_i -lt $((_secs * 10)) ]; do
 		"$@" >/dev/null 2>&1 && return 0
+		t_now
+		[ "$T_NOW" -lt "$_end" ] || break
 		sleep 0.1
 		_i=$((_i + 1))
 	done
-	diag "timed out waiting for $_desc"
+	diag "timed out after ${_secs}s waiting for $_desc"
 	return 1
 }
 
