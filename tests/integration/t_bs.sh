@@ -101,7 +101,8 @@ before=$(count_mail)
 printf 'EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<eof@example.net>\r\nDATA\r\nSubject: cut\r\n\r\npartial' |
     "$SENDMAIL" -bs > /dev/null 2>&1
 ok $? "EOF inside DATA exits 0"
-sleep 1
+# sendmail has exited: whatever it queued is in the spool or delivered.
+wait_for "empty queue" 100 queue_empty
 is "$(count_mail)" "$before" "a message cut by EOF is not queued"
 printf 'QUIT\r\n' | "$SENDMAIL" -bs someone@example.net > /dev/null 2>&1
 is "$?" 64 "-bs with recipient arguments: exit 64"
