@@ -17,9 +17,20 @@
 NM=$top_srcdir/contrib/networkmanager/90-relayq
 ND=$top_srcdir/contrib/networkd-dispatcher/routable.d/relayq
 IU=$top_srcdir/contrib/ifupdown/if-up.d/relayq
-# The hooks find relayq on PATH and the config in $RELAYQ_CONFIG.
-PATH=$top_builddir:$PATH
+# The hooks find relayq on PATH and the config in $RELAYQ_CONFIG.  The
+# relayq they find records each call in $CALLS, then runs the real one:
+# whether a hook asked for a flush is read there, not guessed from time.
+CALLS=$T_DIR/relayq.calls
+mkdir -p "$T_DIR/bin"
+cat > "$T_DIR/bin/relayq" <<EOF
+#!/bin/sh
+echo "\$*" >> "$CALLS"
+exec "$RELAYQ" "\$@"
+EOF
+chmod 755 "$T_DIR/bin/relayq"
+PATH=$T_DIR/bin:$PATH
 export PATH
+ncalls() { grep -c . "$CALLS" 2>/dev/null; }
 
 PORT=$(free_port)
 write_conf "retry_min = 1h
@@ -51,9 +62,10 @@ up() {
 # no_flush_by DESCRIPTION HOOK-COMMAND...: the event must not flush.
 no_flush_by() {
 	_d=$1; shift
+	_c=$(ncalls)
 	"$@"
 	ok $? "$_d: exits 0"
-	sleep 1.5 # a flush would reach the (local) server well within this
+	is "$(ncalls)" "$_c" "$_d: does not run relayq"
 	is "$(count_mail)" 0 "$_d: flushes nothing"
 }
 
@@ -61,8 +73,11 @@ no_flush_by() {
 flush_by() {
 	_d=$1; shift
 	sleep 1.1 # relayqd takes at most one flush a second
+	_c=$(ncalls)
 	"$@"
 	ok $? "$_d: exits 0"
+	is "$(tail -n +$((_c + 1)) "$CALLS" 2>/dev/null)" "flush" \
+	    "$_d: runs relayq flush"
 	wait_for "delivery after $_d" 100 has_mail 1
 	ok $? "$_d: the held message is delivered at once"
 	stop_server
