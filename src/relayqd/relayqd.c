@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -48,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <sys/un.h>
 #ifdef HAVE_SYS_INOTIFY_H
 #include <sys/inotify.h>
@@ -77,6 +79,8 @@
 
 /* Temporary files older than this are left-overs of a dead writer. */
 #define RELAYQD_TMP_MAX_AGE 3600
+/* getopt_long's value for --version (no short option). */
+#define RELAYQD_OPT_VERSION 256
 /* Flushes start a probe of a smarthost that is down at most this often. */
 #define RELAYQD_WAKE_GAP 1
 /* Files taken from incoming/ per directory fsync (and per loop pass). */
@@ -771,18 +775,23 @@ relayqd_event_log_cb(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
-/* Prints usage and exits 64. */
+/*
+ * Prints usage on fp and exits: 0 for -h/--help (on stdout), 64 for a
+ * usage error (on stderr).
+ */
 static void
-relayqd_usage(void)
+relayqd_usage(FILE *fp, int status)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: relayqd [-fhv] [-c config] [-T trace]\n"
+	    "       relayqd --help | --version\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -h       this help\n"
 	    "  -v       debug logging\n"
 	    "  -T LIST  trace: smtp,state,queue\n",
 	    conf_default_path());
-	exit(64);
+	exit(fflush(fp) == EOF && status == 0 ? EX_IOERR : status);
 }
 
 /* Parses a -T list into trace masks. */
@@ -815,6 +824,11 @@ int
 main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, RELAYQD_OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct relayd rd;
 	struct rq_err err;
 	struct relayqd_stats_view v;
@@ -825,7 +839,8 @@ main(int argc, char *argv[])
 	rd.wakefd = -1;
 	rd.notifyfd = -1;
 	TAILQ_INIT(&rd.conns);
-	while ((ch = getopt(argc, argv, "c:fhvT:")) != -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "c:fhvT:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfg = optarg;
@@ -839,12 +854,18 @@ main(int argc, char *argv[])
 		case 'T':
 			trace |= relayqd_trace_mask(optarg);
 			break;
+		case 'h':
+			relayqd_usage(stdout, EX_OK);
+			break;
+		case RELAYQD_OPT_VERSION:
+			printf("relayqd %s\n", PACKAGE_VERSION);
+			return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
 		default:
-			relayqd_usage();
+			relayqd_usage(stderr, EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		relayqd_usage();
+		relayqd_usage(stderr, EX_USAGE);
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Only for retry jitter (relayqd_outcome_random). */
