@@ -935,12 +935,19 @@ main(int argc, char *argv[])
 	rd.verbose = relayqd_verbose_new(&rd);
 	rd.stats = relayqd_stats_new(&rd);
 	relayqd_scan_queue(&rd);
+	/*
+	 * incoming/ is listed before the start line, so that it and STATUS
+	 * count mail submitted while relayqd was stopped; the first batch
+	 * is taken from the loop.
+	 */
+	if (relayqd_pickup_list(&rd) == -1)
+		rd.pick_rescan = 1;
+	event_active(rd.ev_pickup, EV_TIMEOUT, 0);
 	relayqd_stats_touch(&rd);
-	relayqd_pickup_request(&rd);
+	relayqd_stats_view(&rd, &v);
 	log_info("started: spool %s, smarthost %s:%d, %zu queued",
 	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
-	    relayqd_sched_waiting(rd.sched));
-	relayqd_stats_view(&rd, &v);
+	    v.queued);
 	relayqd_notify_ready(rd.notify, &v);
 	relayqd_kick(&rd);
 
