@@ -710,7 +710,8 @@ relayqd_reload(struct relayd *rd)
 		return;
 	}
 	if ((why = relayqd_conf_check(&nc, auth)) != NULL) {
-		log_warnx("reload failed, keeping the old configuration: %s: %s",
+		log_warnx("reload failed, keeping the old configuration: "
+			  "%s: %s",
 		    nc.path, why);
 		relayqd_auth_free(auth);
 		relayqd_tls_free(tls);
