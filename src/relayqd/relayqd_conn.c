@@ -1045,7 +1045,13 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	/*
+	 * No EVUTIL_AI_ADDRCONFIG: libevent would call getifaddrs(), whose
+	 * AF_NETLINK socket the unit's RestrictAddressFamilies= refuses
+	 * (a warning at every start).  Every address is tried in turn
+	 * (relayqd_conn_connect_next), so an AAAA answer on a host without
+	 * IPv6 fails at once (ENETUNREACH) and the next address is used.
+	 */
 	(void)!rq_snprintf(port, sizeof(port), "%d", rd->conf.smarthost_port);
 	/* The callback may run before evdns_getaddrinfo() returns. */
 	req = evdns_getaddrinfo(rd->dns, rd->conf.smarthost_host, port, &hints,
