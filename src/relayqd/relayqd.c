@@ -32,7 +32,8 @@
  * messages wait (or when there is no inotify), so an idle relayqd with
  * an empty queue has no timer at all.
  *
- * Signals: SIGTERM/SIGINT exit cleanly (in-flight messages stay queued),
+ * Signals: SIGTERM/SIGINT exit cleanly (idle sessions say QUIT, within
+ * a short bound; in-flight messages stay queued),
  * SIGHUP reloads the configuration, SIGUSR1 retries everything now.
  */
 #include "config.h"
@@ -106,11 +107,19 @@ relayqd_now(void)
 	return (long long)ts.tv_sec;
 }
 
-/* Schedules a dispatcher run. */
+/*
+ * Schedules a dispatcher run.  While stopping, ends the loop instead once
+ * the last session is gone (a freed session kicks).
+ */
 void
 relayqd_kick(struct relayd *rd)
 {
-	if (!rd->stopping && rd->ev_kick != NULL)
+	if (rd->stopping) {
+		if (TAILQ_EMPTY(&rd->conns) && rd->base != NULL)
+			event_base_loopbreak(rd->base);
+		return;
+	}
+	if (rd->ev_kick != NULL)
 		event_active(rd->ev_kick, EV_TIMEOUT, 0);
 }
 
@@ -740,7 +749,7 @@ static void
 relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct relayd *rd = arg;
-	struct relayqd_conn *rc;
+	struct relayqd_conn *rc, *next;
 	struct relayqd_stats_view v;
 
 	(void)what;
@@ -759,11 +768,21 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	default:
 		break;
 	}
+	if (rd->stopping) {
+		/* A second signal: no more waiting for QUIT replies. */
+		while ((rc = TAILQ_FIRST(&rd->conns)) != NULL)
+			relayqd_conn_abort(rc);
+		event_base_loopbreak(rd->base);
+		return;
+	}
 	log_info("signal %d: shutting down", (int)sig);
 	rd->stopping = 1;
-	while ((rc = TAILQ_FIRST(&rd->conns)) != NULL)
-		relayqd_conn_abort(rc);
-	event_base_loopbreak(rd->base);
+	/* Idle sessions say QUIT; the last one to go ends the loop. */
+	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+		next = relayqd_conn_next(rc);
+		relayqd_conn_stop(rc);
+	}
+	relayqd_kick(rd);
 }
 
 /* Routes libevent's own messages to our log. */

@@ -11,10 +11,12 @@ address contains a --rcpt-reply PATTERN get that reply instead of 250, so
 tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
 --xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
 lacks: Handler.auth_XOAUTH2); every AUTH try is logged to
---maildir/commands as "AUTH MECH USER ok|failed", never with the secret.
+--maildir/commands as "AUTH MECH USER ok|failed", never with the secret,
+every QUIT as "QUIT session=N tls=BOOL" (--quit-stall: never answered).
 Stops on SIGTERM.
 """
 import argparse
+import asyncio
 import base64
 import binascii
 import itertools
@@ -36,8 +38,10 @@ def uses_tls(server, session):
 
 
 class Handler:
-    def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None):
+    def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None,
+                 quit_stall=False):
         self.maildir = maildir
+        self.quit_stall = quit_stall
         self.cmdlog = os.path.join(maildir, 'commands')
         self.rcpt_replies = rcpt_replies
         self.data_reply = data_reply
@@ -105,6 +109,13 @@ class Handler:
         if await server.challenge_auth(err) is MISSING:
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False)
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.log('QUIT session={} tls={}'.format(
+            getattr(session, 'relayq_no', 0), uses_tls(server, session)))
+        if self.quit_stall:
+            await asyncio.sleep(3600)
+        return MISSING
 
     async def handle_MAIL(self, server, session, envelope, address,
                           mail_options):
@@ -192,6 +203,8 @@ def main():
     ap.add_argument('--auth-plaintext', action='store_true',
                     help='offer AUTH without TLS too')
     ap.add_argument('--xoauth2', help='USER:TOKEN: offer AUTH XOAUTH2')
+    ap.add_argument('--quit-stall', action='store_true',
+                    help='never answer QUIT (it is still logged)')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -202,7 +215,8 @@ def main():
     if args.xoauth2:
         user, _, token = args.xoauth2.partition(':')
         xoauth2 = (user.encode(), token.encode())
-    handler = Handler(args.maildir, replies, args.data_reply, xoauth2)
+    handler = Handler(args.maildir, replies, args.data_reply, xoauth2,
+                      args.quit_stall)
     kw = {'auth_require_tls': not args.auth_plaintext}
     if not args.xoauth2:
         kw['auth_exclude_mechanism'] = ['XOAUTH2']
