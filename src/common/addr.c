@@ -9,8 +9,11 @@
  * tokens for groups, display names, angle addresses, obsolete routes and
  * addr-specs.  Every result is rebuilt from the raw bytes of its tokens
  * and then validated by addr_check(), so whatever leaves this file is a
- * bounded addr-spec without control characters or a leading '-', safe to
- * put in an envelope record and on an SMTP command line.
+ * bounded addr-spec without control characters, safe to put in an
+ * envelope record and on an SMTP command line.  A leading '-' is legal
+ * (RFC 5322 atext); relayq never passes an address to a program's
+ * command line, and sendmail_args.c decides where such a word may stand
+ * on sendmail's own.
  *
  * Deliberately not done here: decoding encoded-words (display names are
  * skipped, never interpreted), IDNA conversion, alias expansion, and
@@ -879,6 +882,12 @@ addr_parse_sender(const char *s, const char *domain, char **out,
 		return -1;
 	}
 	free(t.v);
+	if (a[0] == '-') {
+		/* "-f -x": an option taken as the sender by mistake. */
+		*errstr = "sender address starts with '-'";
+		free(a);
+		return -1;
+	}
 	*out = a;
 	return 0;
 }
@@ -974,10 +983,6 @@ addr_check(const char *a, const char **errstr)
 			*errstr = "control character in address";
 			return -1;
 		}
-	}
-	if (a[0] == '-') {
-		*errstr = "address starts with '-'";
-		return -1;
 	}
 	if ((at = strrchr(a, '@')) == NULL) {
 		*errstr = "address has no domain";

@@ -8,7 +8,7 @@
  * local part, trailing dot of the domain removed, bare local parts
  * qualified with the given domain).  No I/O, no allocation limits beyond
  * the input length; every output is validated with queue-safe rules (no
- * control characters, no leading '-', RFC 5321 lengths).
+ * control characters, RFC 5321 lengths; a leading '-' is allowed).
  */
 #ifndef RELAYQ_COMMON_ADDR_H
 #define RELAYQ_COMMON_ADDR_H
@@ -94,7 +94,8 @@ int addr_parse_mailbox_name(const char *s, size_t len, const char *domain,
 
 /*
  * Parses one sender address as given to -f/-r: "<>" or "" gives "" (the
- * null sender); "Name <a@x>" gives a@x; a bare local part is qualified.
+ * null sender); "Name <a@x>" gives a@x; a bare local part is qualified;
+ * an address starting with '-' (a misplaced option) is refused.
  * Returns a new string in *out, or -1 with *errstr.
  */
 int addr_parse_sender(const char *s, const char *domain, char **out,
@@ -102,7 +103,7 @@ int addr_parse_sender(const char *s, const char *domain, char **out,
 
 /*
  * Validates an addr-spec as produced above: local@domain, lengths, no
- * controls, no unquoted spaces, no leading '-'.  Returns 0 or -1.
+ * controls, no unquoted spaces.  Returns 0 or -1.
  */
 int addr_check(const char *a, const char **errstr);
 

@@ -24,6 +24,26 @@ buf_init(struct buf *b, size_t max)
 	b->max = max;
 }
 
+/* Initialises a buffer that never grows past its first allocation. */
+void
+buf_init_secret(struct buf *b, size_t max)
+{
+	b->data = xmalloc(max + 1);
+	b->data[0] = '\0';
+	b->len = 0;
+	b->cap = max + 1;
+	b->max = max;
+}
+
+/* Wipes and frees the buffer's memory. */
+void
+buf_wipe(struct buf *b)
+{
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
+	buf_free(b);
+}
+
 /* Frees the buffer's memory. */
 void
 buf_free(struct buf *b)

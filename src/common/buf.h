@@ -21,6 +21,14 @@ struct buf {
 
 /* Initialises an empty buffer that may grow to max bytes. */
 void buf_init(struct buf *b, size_t max);
+/*
+ * Initialises an empty buffer for a secret: room for exactly max bytes
+ * (and the NUL) is allocated now, so appends never move the data and no
+ * stale copy is left in freed memory.  Free it with buf_wipe().
+ */
+void buf_init_secret(struct buf *b, size_t max);
+/* Clears the whole allocation with explicit_bzero(), then frees it. */
+void buf_wipe(struct buf *b);
 /* Frees the data; the buffer may be reused after buf_init(). */
 void buf_free(struct buf *b);
 /* Empties the buffer, keeping its memory. */

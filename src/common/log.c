@@ -61,12 +61,15 @@ log_trace_on(int mask)
 	return (log_state.trace & mask) != 0;
 }
 
-static void log_emit(int pri, const char *fmt, va_list ap, int with_errno,
-    int err) __attribute__((format(printf, 2, 0)));
+static void log_emit(int pri, const char *fmt, va_list ap, int err)
+    __attribute__((format(printf, 2, 0)));
 
-/* Formats, sanitises and emits one line at priority pri. */
+/*
+ * Formats, sanitises and emits one line at priority pri, followed by
+ * strerror(err) unless err is -1.
+ */
 static void
-log_emit(int pri, const char *fmt, va_list ap, int with_errno, int err)
+log_emit(int pri, const char *fmt, va_list ap, int err)
 {
 	char raw[LOG_LINE_MAX * 2], clean[LOG_LINE_MAX];
 	char line[LOG_LINE_MAX + 64];
@@ -77,7 +80,7 @@ log_emit(int pri, const char *fmt, va_list ap, int with_errno, int err)
 		return;
 	if ((size_t)n >= sizeof(raw))
 		n = sizeof(raw) - 1;
-	if (with_errno) {
+	if (err != -1) {
 		size_t len = (size_t)n;
 		snprintf(raw + len, sizeof(raw) - len, ": %s", strerror(err));
 		n = (int)strlen(raw);
@@ -93,51 +96,44 @@ log_emit(int pri, const char *fmt, va_list ap, int with_errno, int err)
 		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
+/* The body of every printf-like function below (see log_emit()). */
+#define LOG_VA_EMIT(pri, err)                     \
+	do {                                      \
+		va_list ap_;                      \
+		va_start(ap_, fmt);               \
+		log_emit((pri), fmt, ap_, (err)); \
+		va_end(ap_);                      \
+	} while (0)
+
 /* Debug-level line, shown only when verbose. */
 void
 log_debug(const char *fmt, ...)
 {
-	va_list ap;
-
-	if (!log_state.verbose)
-		return;
-	va_start(ap, fmt);
-	log_emit(LOG_DEBUG, fmt, ap, 0, 0);
-	va_end(ap);
+	if (log_state.verbose)
+		LOG_VA_EMIT(LOG_DEBUG, -1);
 }
 
 /* Trace line; the log_trace() macro checks the mask first. */
 void
 log_trace_msg(const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_emit(LOG_DEBUG, fmt, ap, 0, 0);
-	va_end(ap);
+	LOG_VA_EMIT(LOG_DEBUG, -1);
 }
 
 /* Informational line. */
 void
 log_info(const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_emit(LOG_INFO, fmt, ap, 0, 0);
-	va_end(ap);
+	LOG_VA_EMIT(LOG_INFO, -1);
 }
 
-/* Warning with strerror(errno). */
+/* Warning with strerror(errno); errno is kept. */
 void
 log_warn(const char *fmt, ...)
 {
-	va_list ap;
 	int err = errno;
 
-	va_start(ap, fmt);
-	log_emit(LOG_WARNING, fmt, ap, 1, err);
-	va_end(ap);
+	LOG_VA_EMIT(LOG_WARNING, err);
 	errno = err;
 }
 
@@ -145,35 +141,24 @@ log_warn(const char *fmt, ...)
 void
 log_warnx(const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_emit(LOG_WARNING, fmt, ap, 0, 0);
-	va_end(ap);
+	LOG_VA_EMIT(LOG_WARNING, -1);
 }
 
-/* Logs with strerror(errno) and exits 1. */
+/* Logs with strerror(errno) and exits with the fatal status. */
 void
 fatal(const char *fmt, ...)
 {
-	va_list ap;
 	int err = errno;
 
-	va_start(ap, fmt);
-	log_emit(LOG_CRIT, fmt, ap, 1, err);
-	va_end(ap);
+	LOG_VA_EMIT(LOG_CRIT, err);
 	exit(log_state.fatal_status);
 }
 
-/* Logs and exits 1. */
+/* Logs and exits with the fatal status. */
 void
 fatalx(const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_emit(LOG_CRIT, fmt, ap, 0, 0);
-	va_end(ap);
+	LOG_VA_EMIT(LOG_CRIT, -1);
 	exit(log_state.fatal_status);
 }
 

@@ -696,10 +696,6 @@ queue_env_check_addr(const char *addr, int allow_null, const char **errstr)
 		*errstr = "empty address";
 		return -1;
 	}
-	if (addr[0] == '-') {
-		*errstr = "address starts with '-'";
-		return -1;
-	}
 	if (str_has_ctl(addr, len)) {
 		*errstr = "control character in address";
 		return -1;

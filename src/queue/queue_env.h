@@ -108,9 +108,9 @@ int queue_env_notify_text(unsigned notify, char *buf, size_t bufsz);
 
 /*
  * Checks an envelope address as stored: at most QUEUE_ENV_ADDR_MAX bytes,
- * no control characters, no space outside a quoted local part, does not
- * start with '-', and (unless empty and allow_null) has the form
- * local@domain.  Returns 0, or -1 with *errstr.
+ * no control characters, no space outside a quoted local part, and
+ * (unless empty and allow_null) has the form local@domain.  A leading
+ * '-' is allowed: no address ever reaches a command line.  Returns 0, or -1 with *errstr.
  */
 int queue_env_check_addr(const char *addr, int allow_null, const char **errstr);
 

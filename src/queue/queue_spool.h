@@ -235,8 +235,7 @@ int queue_spool_load_state(struct queue_spool *sp, const char *id, size_t nrcpt,
  * the state came from state/<id>, 0 when it is a fresh one.
  */
 int queue_spool_load_state_found(struct queue_spool *sp, const char *id,
-    size_t nrcpt, struct queue_state *s, int *found, struct rq_err *err)
-    RQ_WUR;
+    size_t nrcpt, struct queue_state *s, int *found, struct rq_err *err) RQ_WUR;
 /*
  * Like queue_spool_load_state() but never moves anything (for listing).
  * Returns 0, or -1 with *errstr (errno EBADMSG when corrupt).

@@ -11,12 +11,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "common/compat.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "queue/queue_list.h"
@@ -27,31 +29,99 @@
 #include "relayq/relayq_send.h"
 #include "relayq/relayq_stats.h"
 
+/* getopt_long's value for --version (no short option). */
+#define RELAYQ_OPT_VERSION 256
+
+/* The subcommands, their arguments and what they do, for the usage. */
+static const struct {
+	const char *name, *args, *what;
+} relayq_cmds[] = {
+	{ "queue", "[--json]", "list queued messages (as mailq)" },
+	{ "show", "ID", "envelope, headers and state of a message" },
+	{ "flush", "[ID]", "ask relayqd to try now (all, or ID)" },
+	{ "requeue", "", "make every message not on hold due now" },
+	{ "hold", "ID", "keep relayqd from delivering ID" },
+	{ "release", "ID", "undo hold and try ID now" },
+	{ "delete", "ID... | --all --yes", "remove messages from the queue" },
+	{ "check-config", "", "check the config, spool and secret file" },
+	{ "stats", "[--json|--prometheus]", "queue size and relayqd counters" },
+	{ "send", "--to LIST (--body TEXT | --body-file FILE) [...]",
+	    "compose and queue a message; prints its id" },
+	{ "help", "[command]", "this help, or a command's" },
+};
+
+/* Prints the usage on fp. */
+static void
+relayq_usage_print(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: relayq [-c config] command [arguments]\n"
+	    "       relayq --help | --version; relayq command --help\n"
+	    "commands:\n");
+	for (size_t i = 0; i < RQ_NELEM(relayq_cmds); i++)
+		fprintf(fp, "  %s%s%s\n      %s\n", relayq_cmds[i].name,
+		    relayq_cmds[i].args[0] != '\0' ? " " : "",
+		    relayq_cmds[i].args, relayq_cmds[i].what);
+}
+
 /* Prints usage and exits EX_USAGE. */
 static void
 relayq_usage(void)
 {
-	fprintf(stderr,
-	    "usage: relayq [-c config] command [arguments]\n"
-	    "commands:\n"
-	    "  queue [--json]        list queued messages (as mailq)\n"
-	    "  show ID               envelope, headers and state of a "
-	    "message\n"
-	    "  flush [ID]            ask relayqd to try now (all, or ID)\n"
-	    "  requeue               make every message not on hold due "
-	    "now\n"
-	    "  hold ID               keep relayqd from delivering ID\n"
-	    "  release ID            undo hold and try ID now\n"
-	    "  delete ID...          remove messages from the queue\n"
-	    "  delete --all --yes    remove every queued message\n"
-	    "  check-config          check the config, spool and secret "
-	    "file\n"
-	    "  stats [--json|--prometheus]  queue size and relayqd "
-	    "counters\n"
-	    "  send --to LIST (--body TEXT | --body-file FILE) [...]\n"
-	    "                        compose and queue a message; prints "
-	    "its id\n");
+	relayq_usage_print(stderr);
 	exit(EX_USAGE);
+}
+
+/*
+ * Answers --help (the usage of cmd, or of every command when cmd is
+ * NULL) or --version on stdout.  Returns EX_OK, or EX_IOERR when stdout
+ * cannot be written; an unknown cmd is a usage error.
+ */
+static int
+relayq_help(const char *cmd, int version)
+{
+	size_t i;
+
+	for (i = 0; cmd != NULL && i < RQ_NELEM(relayq_cmds); i++)
+		if (strcmp(cmd, relayq_cmds[i].name) == 0)
+			break;
+	if (cmd != NULL && i == RQ_NELEM(relayq_cmds)) {
+		fprintf(stderr, "relayq: unknown command %s\n", cmd);
+		relayq_usage();
+	}
+	if (version)
+		printf("relayq %s\n", PACKAGE_VERSION);
+	else if (cmd != NULL && strcmp(cmd, "send") == 0)
+		relayq_send_usage_print(stdout);
+	else if (cmd != NULL)
+		printf("usage: relayq [-c config] %s%s%s\n  %s\n",
+		    relayq_cmds[i].name,
+		    relayq_cmds[i].args[0] != '\0' ? " " : "",
+		    relayq_cmds[i].args, relayq_cmds[i].what);
+	else
+		relayq_usage_print(stdout);
+	return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
+}
+
+/*
+ * Returns the "--help" or "--version" among cmd's options, or NULL.
+ * Every option of send takes a value ("--subject --help" is a subject),
+ * so only its option words are looked at.
+ */
+static const char *
+relayq_help_arg(const char *cmd, int argc, char *argv[])
+{
+	int send = strcmp(cmd, "send") == 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "--version") == 0)
+			return argv[i];
+		if (send && strncmp(argv[i], "--", 2) == 0 &&
+		    strchr(argv[i], '=') == NULL)
+			i++;
+	}
+	return NULL;
 }
 
 /* relayq queue [--json]. */
@@ -135,15 +205,24 @@ main(int argc, char *argv[])
 	struct conf conf;
 	struct queue_spool sp;
 	struct rq_err err;
-	const char *cfg = NULL, *cmd;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, RELAYQ_OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfg = NULL, *cmd, *help;
 	int ch, rc, flags;
 
 	log_init("relayq", LOG_TO_STDERR, 0);
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfg = optarg;
 			break;
+		case 'h':
+			return relayq_help(NULL, 0);
+		case RELAYQ_OPT_VERSION:
+			return relayq_help(NULL, 1);
 		default:
 			relayq_usage();
 		}
@@ -151,6 +230,14 @@ main(int argc, char *argv[])
 	if (optind >= argc)
 		relayq_usage();
 	cmd = argv[optind++];
+	/* Help needs no config: answered before it is read. */
+	if ((help = relayq_help_arg(cmd, argc - optind, argv + optind)) != NULL)
+		return relayq_help(cmd, strcmp(help, "--version") == 0);
+	if (strcmp(cmd, "help") == 0) {
+		if (argc - optind > 1)
+			relayq_usage();
+		return relayq_help(optind < argc ? argv[optind] : NULL, 0);
+	}
 	if (conf_load(&conf, conf_path(cfg, 1), &err) == -1) {
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		return EX_CONFIG;

@@ -890,17 +890,24 @@ struct relayq_send_opts {
 	size_t nhdrs;
 };
 
-/* Prints the usage of relayq send; returns EX_USAGE. */
-static int
-relayq_send_usage(void)
+/* Prints the usage of relayq send on fp. */
+void
+relayq_send_usage_print(FILE *fp)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: relayq [-c config] send [--from ADDR] --to LIST "
 	    "[--cc LIST]\n"
 	    "           [--subject TEXT] (--body TEXT | --body-file "
 	    "FILE|-)\n"
 	    "           [--attach FILE]... [--header \"Name: value\"]... "
 	    "[--sendmail PATH]\n");
+}
+
+/* Prints the usage of relayq send on stderr; returns EX_USAGE. */
+static int
+relayq_send_usage(void)
+{
+	relayq_send_usage_print(stderr);
 	return EX_USAGE;
 }
 

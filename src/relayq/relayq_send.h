@@ -28,6 +28,7 @@
 #define RELAYQ_RELAYQ_RELAYQ_SEND_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/addr.h"
 #include "common/buf.h"
@@ -116,5 +117,8 @@ int relayq_send_compose(const struct relayq_send_msg *m, struct buf *out,
  */
 int relayq_send_main(const struct conf *conf, const char *cfg, int argc,
     char *argv[]);
+
+/* Prints the usage of relayq send (its options) on fp. */
+void relayq_send_usage_print(FILE *fp);
 
 #endif

@@ -32,7 +32,8 @@
  * messages wait (or when there is no inotify), so an idle relayqd with
  * an empty queue has no timer at all.
  *
- * Signals: SIGTERM/SIGINT exit cleanly (in-flight messages stay queued),
+ * Signals: SIGTERM/SIGINT exit cleanly (idle sessions say QUIT, within
+ * a short bound; in-flight messages stay queued),
  * SIGHUP reloads the configuration, SIGUSR1 retries everything now.
  */
 #include "config.h"
@@ -41,6 +42,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -48,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <sys/un.h>
 #ifdef HAVE_SYS_INOTIFY_H
 #include <sys/inotify.h>
@@ -77,6 +80,8 @@
 
 /* Temporary files older than this are left-overs of a dead writer. */
 #define RELAYQD_TMP_MAX_AGE 3600
+/* getopt_long's value for --version (no short option). */
+#define RELAYQD_OPT_VERSION 256
 /* Flushes start a probe of a smarthost that is down at most this often. */
 #define RELAYQD_WAKE_GAP 1
 /* Files taken from incoming/ per directory fsync (and per loop pass). */
@@ -102,11 +107,19 @@ relayqd_now(void)
 	return (long long)ts.tv_sec;
 }
 
-/* Schedules a dispatcher run. */
+/*
+ * Schedules a dispatcher run.  While stopping, ends the loop instead once
+ * the last session is gone (a freed session kicks).
+ */
 void
 relayqd_kick(struct relayd *rd)
 {
-	if (!rd->stopping && rd->ev_kick != NULL)
+	if (rd->stopping) {
+		if (TAILQ_EMPTY(&rd->conns) && rd->base != NULL)
+			event_base_loopbreak(rd->base);
+		return;
+	}
+	if (rd->ev_kick != NULL)
 		event_active(rd->ev_kick, EV_TIMEOUT, 0);
 }
 
@@ -706,7 +719,8 @@ relayqd_reload(struct relayd *rd)
 		return;
 	}
 	if ((why = relayqd_conf_check(&nc, auth)) != NULL) {
-		log_warnx("reload failed, keeping the old configuration: %s: %s",
+		log_warnx("reload failed, keeping the old configuration: "
+			  "%s: %s",
 		    nc.path, why);
 		relayqd_auth_free(auth);
 		relayqd_tls_free(tls);
@@ -735,7 +749,7 @@ static void
 relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct relayd *rd = arg;
-	struct relayqd_conn *rc;
+	struct relayqd_conn *rc, *next;
 	struct relayqd_stats_view v;
 
 	(void)what;
@@ -754,11 +768,21 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	default:
 		break;
 	}
+	if (rd->stopping) {
+		/* A second signal: no more waiting for QUIT replies. */
+		while ((rc = TAILQ_FIRST(&rd->conns)) != NULL)
+			relayqd_conn_abort(rc);
+		event_base_loopbreak(rd->base);
+		return;
+	}
 	log_info("signal %d: shutting down", (int)sig);
 	rd->stopping = 1;
-	while ((rc = TAILQ_FIRST(&rd->conns)) != NULL)
-		relayqd_conn_abort(rc);
-	event_base_loopbreak(rd->base);
+	/* Idle sessions say QUIT; the last one to go ends the loop. */
+	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+		next = relayqd_conn_next(rc);
+		relayqd_conn_stop(rc);
+	}
+	relayqd_kick(rd);
 }
 
 /* Routes libevent's own messages to our log. */
@@ -771,18 +795,23 @@ relayqd_event_log_cb(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
-/* Prints usage and exits 64. */
+/*
+ * Prints usage on fp and exits: 0 for -h/--help (on stdout), 64 for a
+ * usage error (on stderr).
+ */
 static void
-relayqd_usage(void)
+relayqd_usage(FILE *fp, int status)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: relayqd [-fhv] [-c config] [-T trace]\n"
+	    "       relayqd --help | --version\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -h       this help\n"
 	    "  -v       debug logging\n"
 	    "  -T LIST  trace: smtp,state,queue\n",
 	    conf_default_path());
-	exit(64);
+	exit(fflush(fp) == EOF && status == 0 ? EX_IOERR : status);
 }
 
 /* Parses a -T list into trace masks. */
@@ -815,6 +844,11 @@ int
 main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, RELAYQD_OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct relayd rd;
 	struct rq_err err;
 	struct relayqd_stats_view v;
@@ -825,7 +859,8 @@ main(int argc, char *argv[])
 	rd.wakefd = -1;
 	rd.notifyfd = -1;
 	TAILQ_INIT(&rd.conns);
-	while ((ch = getopt(argc, argv, "c:fhvT:")) != -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "c:fhvT:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfg = optarg;
@@ -839,12 +874,18 @@ main(int argc, char *argv[])
 		case 'T':
 			trace |= relayqd_trace_mask(optarg);
 			break;
+		case 'h':
+			relayqd_usage(stdout, EX_OK);
+			break;
+		case RELAYQD_OPT_VERSION:
+			printf("relayqd %s\n", PACKAGE_VERSION);
+			return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
 		default:
-			relayqd_usage();
+			relayqd_usage(stderr, EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		relayqd_usage();
+		relayqd_usage(stderr, EX_USAGE);
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Only for retry jitter (relayqd_outcome_random). */
@@ -914,12 +955,19 @@ main(int argc, char *argv[])
 	rd.verbose = relayqd_verbose_new(&rd);
 	rd.stats = relayqd_stats_new(&rd);
 	relayqd_scan_queue(&rd);
+	/*
+	 * incoming/ is listed before the start line, so that it and STATUS
+	 * count mail submitted while relayqd was stopped; the first batch
+	 * is taken from the loop.
+	 */
+	if (relayqd_pickup_list(&rd) == -1)
+		rd.pick_rescan = 1;
+	event_active(rd.ev_pickup, EV_TIMEOUT, 0);
 	relayqd_stats_touch(&rd);
-	relayqd_pickup_request(&rd);
+	relayqd_stats_view(&rd, &v);
 	log_info("started: spool %s, smarthost %s:%d, %zu queued",
 	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
-	    relayqd_sched_waiting(rd.sched));
-	relayqd_stats_view(&rd, &v);
+	    v.queued);
 	relayqd_notify_ready(rd.notify, &v);
 	relayqd_kick(&rd);
 

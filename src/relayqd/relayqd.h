@@ -46,18 +46,18 @@ struct relayd {
 	struct relayqd_closer *closer;	 /* owned: closes deleted files */
 	struct relayqd_conn_list conns;
 	int nconns;
-	int wakefd;		 /* wake FIFO, -1 if none */
-	struct event *ev_wake;	 /* owned */
-	struct event *ev_scan;	 /* owned: expiry sweep and fallback scan */
-	struct event *ev_pickup; /* owned: next batch from incoming/ */
-	struct event *ev_notify; /* owned: inotify on incoming/, or NULL */
-	int notifyfd;		 /* inotify fd, -1 if none */
+	int wakefd;		  /* wake FIFO, -1 if none */
+	struct event *ev_wake;	  /* owned */
+	struct event *ev_scan;	  /* owned: expiry sweep and fallback scan */
+	struct event *ev_pickup;  /* owned: next batch from incoming/ */
+	struct event *ev_notify;  /* owned: inotify on incoming/, or NULL */
+	int notifyfd;		  /* inotify fd, -1 if none */
 	struct queue_idlist pick; /* owned: incoming/ ids being taken */
 	size_t pick_next;	  /* next index in pick */
 	int pick_rescan;	  /* list incoming/ again after pick */
-	struct event *ev_due;	 /* owned: next due message / host retry */
-	struct event *ev_kick;	 /* owned: deferred dispatcher run */
-	struct event *ev_sig[5]; /* owned: TERM, INT, HUP, USR1, CHLD */
+	struct event *ev_due;	  /* owned: next due message / host retry */
+	struct event *ev_kick;	  /* owned: deferred dispatcher run */
+	struct event *ev_sig[5];  /* owned: TERM, INT, HUP, USR1, CHLD */
 	/*
 	 * The destination (the smarthost).  While host_down is set no
 	 * session is opened except one probe at a time, from

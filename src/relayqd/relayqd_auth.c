@@ -11,9 +11,10 @@
  * Invariants: only struct relayqd_sasl holds the secret, and every buffer
  * that held the secret or something derived from it (a plaintext
  * response, SCRAM keys, the file's or the command's output) is wiped with
- * OPENSSL_cleanse() before it is freed or goes out of scope.  Secret
- * strings are built in buffers sized up front (struct relayqd_auth_str),
- * never grown by realloc, so no stale copy is left behind.  Server
+ * OPENSSL_cleanse() or explicit_bzero() before it is freed or goes out
+ * of scope.  Secret strings are built in buffers sized up front
+ * (buf_init_secret(), wiped by buf_wipe()), never grown by realloc, so
+ * no stale copy is left behind.  Server
  * challenges are checked against the base64 alphabet before
  * EVP_DecodeBlock(), which accepts '=' mid-string and blanks.
  */
@@ -43,6 +44,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "common/buf.h"
 #include "common/compat.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -58,6 +60,7 @@
 #define RELAYQD_AUTH_SCRAM_KEY 32    /* SHA-256 output */
 #define RELAYQD_AUTH_SALT_MAX 1024   /* decoded SCRAM salt */
 #define RELAYQD_AUTH_REAP_POLL_MS 10 /* waiting for the command to exit */
+#define RELAYQD_AUTH_BEARER_LEN 14   /* "auth=Bearer " and "^A^A" */
 
 struct relayqd_sasl;
 
@@ -100,12 +103,6 @@ struct relayqd_sasl {
 	unsigned char server_sig[RELAYQD_AUTH_SCRAM_KEY]; /* SCRAM: wiped */
 };
 
-/* A secret-bearing string of fixed capacity (never reallocated). */
-struct relayqd_auth_str {
-	char *p; /* owned; wiped by relayqd_auth_str_free() */
-	size_t len, cap;
-};
-
 static int relayqd_sasl_plain_start(struct relayqd_sasl *, char **,
     struct rq_reason *);
 static int relayqd_sasl_none_start(struct relayqd_sasl *, char **,
@@ -124,9 +121,7 @@ static int relayqd_sasl_cram_step(struct relayqd_sasl *, const unsigned char *,
     size_t, char **, struct rq_reason *);
 static int relayqd_sasl_scram_step(struct relayqd_sasl *, const unsigned char *,
     size_t, char **, struct rq_reason *);
-static int relayqd_sasl_xoauth2_step(struct relayqd_sasl *,
-    const unsigned char *, size_t, char **, struct rq_reason *);
-static int relayqd_sasl_oauthbearer_step(struct relayqd_sasl *,
+static int relayqd_sasl_bearer_step(struct relayqd_sasl *,
     const unsigned char *, size_t, char **, struct rq_reason *);
 
 /*
@@ -149,9 +144,9 @@ static const struct relayqd_mech_desc {
 	[RELAYQD_MECH_LOGIN] = { "LOGIN", "login", 0, relayqd_sasl_none_start,
 	    relayqd_sasl_login_step },
 	[RELAYQD_MECH_XOAUTH2] = { "XOAUTH2", "xoauth2", 1,
-	    relayqd_sasl_xoauth2_start, relayqd_sasl_xoauth2_step },
+	    relayqd_sasl_xoauth2_start, relayqd_sasl_bearer_step },
 	[RELAYQD_MECH_OAUTHBEARER] = { "OAUTHBEARER", "oauthbearer", 1,
-	    relayqd_sasl_oauthbearer_start, relayqd_sasl_oauthbearer_step },
+	    relayqd_sasl_oauthbearer_start, relayqd_sasl_bearer_step },
 };
 
 static void relayqd_auth_why(struct rq_reason *why, const char *fmt, ...)
@@ -170,42 +165,21 @@ relayqd_auth_why(struct rq_reason *why, const char *fmt, ...)
 	rq_reason_set(why, 0, "", text);
 }
 
-/* Allocates a secret string able to hold cap bytes and a NUL. */
+/*
+ * Appends n bytes to a secret string (buf_init_secret()); its capacity
+ * was computed by the caller, so running out is a bug.
+ */
 static void
-relayqd_auth_str_init(struct relayqd_auth_str *s, size_t cap)
+relayqd_auth_str_add(struct buf *s, const void *p, size_t n)
 {
-	s->p = xmalloc(cap + 1);
-	s->len = 0;
-	s->cap = cap;
-	s->p[0] = '\0';
-}
-
-/* Appends n bytes; the capacity was computed by the caller. */
-static void
-relayqd_auth_str_add(struct relayqd_auth_str *s, const void *p, size_t n)
-{
-	RQ_ASSERT(n <= s->cap - s->len);
-	memcpy(s->p + s->len, p, n);
-	s->len += n;
-	s->p[s->len] = '\0';
+	RQ_ASSERT(buf_add(s, p, n) == 0);
 }
 
 /* Appends a NUL-terminated string. */
 static void
-relayqd_auth_str_adds(struct relayqd_auth_str *s, const char *p)
+relayqd_auth_str_adds(struct buf *s, const char *p)
 {
 	relayqd_auth_str_add(s, p, strlen(p));
-}
-
-/* Wipes and frees a secret string. */
-static void
-relayqd_auth_str_free(struct relayqd_auth_str *s)
-{
-	if (s->p == NULL)
-		return;
-	OPENSSL_cleanse(s->p, s->cap + 1);
-	free(s->p);
-	s->p = NULL;
 }
 
 /* Encodes n bytes as a malloc'd base64 string with no newlines. */
@@ -284,7 +258,7 @@ relayqd_auth_saslname_len(const char *name)
 
 /* Appends name with ',' as "=2C" and '=' as "=3D" (RFC 5802, 7628). */
 static void
-relayqd_auth_str_add_saslname(struct relayqd_auth_str *s, const char *name)
+relayqd_auth_str_add_saslname(struct buf *s, const char *name)
 {
 	for (; *name != '\0'; name++) {
 		if (*name == ',')
@@ -1014,16 +988,16 @@ static int
 relayqd_sasl_plain_start(struct relayqd_sasl *s, char **resp,
     struct rq_reason *why)
 {
-	struct relayqd_auth_str m;
+	struct buf m;
 
 	(void)why;
-	relayqd_auth_str_init(&m, strlen(s->username) + s->secretlen + 2);
+	buf_init_secret(&m, strlen(s->username) + s->secretlen + 2);
 	relayqd_auth_str_add(&m, "", 1);
 	relayqd_auth_str_adds(&m, s->username);
 	relayqd_auth_str_add(&m, "", 1);
 	relayqd_auth_str_add(&m, s->secret, s->secretlen);
-	*resp = relayqd_auth_b64_encode(m.p, m.len);
-	relayqd_auth_str_free(&m);
+	*resp = relayqd_auth_b64_encode(m.data, m.len);
+	buf_wipe(&m);
 	s->complete = 1;
 	return 0;
 }
@@ -1067,7 +1041,7 @@ relayqd_sasl_cram_step(struct relayqd_sasl *s, const unsigned char *data,
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	struct relayqd_auth_str m;
+	struct buf m;
 
 	if (s->steps != 1)
 		return relayqd_sasl_unexpected(s, why);
@@ -1082,15 +1056,15 @@ relayqd_sasl_cram_step(struct relayqd_sasl *s, const unsigned char *data,
 		relayqd_auth_why(why, "AUTH CRAM-MD5: HMAC-MD5 unavailable");
 		return -1;
 	}
-	relayqd_auth_str_init(&m, strlen(s->username) + 1 + 2 * mdlen);
+	buf_init_secret(&m, strlen(s->username) + 1 + 2 * mdlen);
 	relayqd_auth_str_adds(&m, s->username);
 	relayqd_auth_str_add(&m, " ", 1);
 	for (unsigned int i = 0; i < mdlen; i++) {
 		relayqd_auth_str_add(&m, &hex[md[i] >> 4], 1);
 		relayqd_auth_str_add(&m, &hex[md[i] & 0x0f], 1);
 	}
-	*resp = relayqd_auth_b64_encode(m.p, m.len);
-	relayqd_auth_str_free(&m);
+	*resp = relayqd_auth_b64_encode(m.data, m.len);
+	buf_wipe(&m);
 	OPENSSL_cleanse(md, sizeof(md));
 	s->complete = 1;
 	return 0;
@@ -1102,7 +1076,7 @@ relayqd_sasl_scram_start(struct relayqd_sasl *s, char **resp,
     struct rq_reason *why)
 {
 	unsigned char rnd[RELAYQD_AUTH_NONCE_BYTES];
-	struct relayqd_auth_str m;
+	struct buf m;
 
 	if (s->nonce[0] == '\0') {
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
@@ -1116,20 +1090,20 @@ relayqd_sasl_scram_start(struct relayqd_sasl *s, char **resp,
 		    (int)sizeof(rnd));
 		OPENSSL_cleanse(rnd, sizeof(rnd));
 	}
-	relayqd_auth_str_init(&m,
+	buf_init_secret(&m,
 	    5 + relayqd_auth_saslname_len(s->username) + strlen(s->nonce));
 	relayqd_auth_str_adds(&m, "n=");
 	relayqd_auth_str_add_saslname(&m, s->username);
 	relayqd_auth_str_adds(&m, ",r=");
 	relayqd_auth_str_adds(&m, s->nonce);
-	s->client_first_bare = xstrdup(m.p);
-	relayqd_auth_str_free(&m);
+	s->client_first_bare = xstrdup(m.data);
+	buf_wipe(&m);
 
-	relayqd_auth_str_init(&m, 3 + strlen(s->client_first_bare));
+	buf_init_secret(&m, 3 + strlen(s->client_first_bare));
 	relayqd_auth_str_adds(&m, "n,,");
 	relayqd_auth_str_adds(&m, s->client_first_bare);
-	*resp = relayqd_auth_b64_encode(m.p, m.len);
-	relayqd_auth_str_free(&m);
+	*resp = relayqd_auth_b64_encode(m.data, m.len);
+	buf_wipe(&m);
 	return 0;
 }
 
@@ -1211,7 +1185,7 @@ relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg, char **resp,
 	unsigned char stored[RELAYQD_AUTH_SCRAM_KEY];
 	unsigned char csig[RELAYQD_AUTH_SCRAM_KEY];
 	unsigned char skey[RELAYQD_AUTH_SCRAM_KEY];
-	struct relayqd_auth_str am = { NULL, 0, 0 }, cf = { NULL, 0, 0 };
+	struct buf am = { NULL, 0, 0, 0 }, cf = { NULL, 0, 0, 0 };
 	unsigned char *salt = NULL;
 	const char *nonce;
 	size_t nlen, saltlen;
@@ -1223,17 +1197,17 @@ relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg, char **resp,
 		&iter, why) == -1)
 		return -1;
 	/* client-final-without-proof */
-	relayqd_auth_str_init(&cf, 9 + nlen + 3 + 44);
+	buf_init_secret(&cf, 9 + nlen + 3 + 44);
 	relayqd_auth_str_adds(&cf, "c=biws,r=");
 	relayqd_auth_str_add(&cf, nonce, nlen);
 	/* AuthMessage */
-	relayqd_auth_str_init(&am,
+	buf_init_secret(&am,
 	    strlen(s->client_first_bare) + strlen(msg) + cf.len + 2);
 	relayqd_auth_str_adds(&am, s->client_first_bare);
 	relayqd_auth_str_adds(&am, ",");
 	relayqd_auth_str_adds(&am, msg);
 	relayqd_auth_str_adds(&am, ",");
-	relayqd_auth_str_add(&am, cf.p, cf.len);
+	relayqd_auth_str_add(&am, cf.data, cf.len);
 
 	if (PKCS5_PBKDF2_HMAC(s->secret, (int)s->secretlen, salt, (int)saltlen,
 		(int)iter, EVP_sha256(), sizeof(salted), salted) != 1 ||
@@ -1241,11 +1215,12 @@ relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg, char **resp,
 		(const unsigned char *)"Client Key", 10, ckey, NULL) == NULL ||
 	    SHA256(ckey, sizeof(ckey), stored) == NULL ||
 	    HMAC(EVP_sha256(), stored, sizeof(stored),
-		(const unsigned char *)am.p, am.len, csig, NULL) == NULL ||
+		(const unsigned char *)am.data, am.len, csig, NULL) == NULL ||
 	    HMAC(EVP_sha256(), salted, sizeof(salted),
 		(const unsigned char *)"Server Key", 10, skey, NULL) == NULL ||
-	    HMAC(EVP_sha256(), skey, sizeof(skey), (const unsigned char *)am.p,
-		am.len, s->server_sig, NULL) == NULL) {
+	    HMAC(EVP_sha256(), skey, sizeof(skey),
+		(const unsigned char *)am.data, am.len, s->server_sig,
+		NULL) == NULL) {
 		relayqd_auth_why(why, "AUTH SCRAM-SHA-256: OpenSSL failed");
 		goto out;
 	}
@@ -1256,7 +1231,7 @@ relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg, char **resp,
 	relayqd_auth_str_adds(&cf, proof);
 	OPENSSL_cleanse(proof, strlen(proof));
 	free(proof);
-	*resp = relayqd_auth_b64_encode(cf.p, cf.len);
+	*resp = relayqd_auth_b64_encode(cf.data, cf.len);
 	rv = 0;
 out:
 	OPENSSL_cleanse(salted, sizeof(salted));
@@ -1264,8 +1239,8 @@ out:
 	OPENSSL_cleanse(stored, sizeof(stored));
 	OPENSSL_cleanse(csig, sizeof(csig));
 	OPENSSL_cleanse(skey, sizeof(skey));
-	relayqd_auth_str_free(&am);
-	relayqd_auth_str_free(&cf);
+	buf_wipe(&am);
+	buf_wipe(&cf);
 	free(salt);
 	return rv;
 }
@@ -1324,37 +1299,38 @@ relayqd_sasl_scram_step(struct relayqd_sasl *s, const unsigned char *data,
 	return relayqd_sasl_scram_verify(s, msg, resp, why);
 }
 
+/*
+ * Ends a bearer-token initial response (XOAUTH2, OAUTHBEARER): m holds
+ * the mechanism's own fields, sized with RELAYQD_AUTH_BEARER_LEN more
+ * bytes and the token; appends "auth=Bearer T^A^A", encodes it into
+ * *resp and wipes m.
+ */
+static int
+relayqd_sasl_bearer_finish(struct relayqd_sasl *s, struct buf *m, char **resp)
+{
+	relayqd_auth_str_adds(m, "auth=Bearer ");
+	relayqd_auth_str_add(m, s->secret, s->secretlen);
+	relayqd_auth_str_adds(m, "\001\001");
+	*resp = relayqd_auth_b64_encode(m->data, m->len);
+	buf_wipe(m);
+	s->complete = 1;
+	return 0;
+}
+
 /* XOAUTH2: "user=U^Aauth=Bearer T^A^A" as the initial response. */
 static int
 relayqd_sasl_xoauth2_start(struct relayqd_sasl *s, char **resp,
     struct rq_reason *why)
 {
-	struct relayqd_auth_str m;
+	struct buf m;
 
 	(void)why;
-	relayqd_auth_str_init(&m, strlen(s->username) + s->secretlen + 22);
+	buf_init_secret(&m,
+	    strlen(s->username) + 6 + RELAYQD_AUTH_BEARER_LEN + s->secretlen);
 	relayqd_auth_str_adds(&m, "user=");
 	relayqd_auth_str_adds(&m, s->username);
-	relayqd_auth_str_adds(&m, "\001auth=Bearer ");
-	relayqd_auth_str_add(&m, s->secret, s->secretlen);
-	relayqd_auth_str_adds(&m, "\001\001");
-	*resp = relayqd_auth_b64_encode(m.p, m.len);
-	relayqd_auth_str_free(&m);
-	s->complete = 1;
-	return 0;
-}
-
-/* XOAUTH2: a challenge is the error JSON; an empty line gets the 535. */
-static int
-relayqd_sasl_xoauth2_step(struct relayqd_sasl *s, const unsigned char *data,
-    size_t len, char **resp, struct rq_reason *why)
-{
-	(void)data;
-	(void)len;
-	if (s->steps != 1)
-		return relayqd_sasl_unexpected(s, why);
-	*resp = xstrdup("");
-	return 0;
+	relayqd_auth_str_adds(&m, "\001");
+	return relayqd_sasl_bearer_finish(s, &m, resp);
 }
 
 /*
@@ -1365,38 +1341,40 @@ static int
 relayqd_sasl_oauthbearer_start(struct relayqd_sasl *s, char **resp,
     struct rq_reason *why)
 {
-	struct relayqd_auth_str m;
+	struct buf m;
 	char port[16];
 
 	(void)why;
 	(void)snprintf(port, sizeof(port), "%d", s->port);
-	relayqd_auth_str_init(&m,
+	buf_init_secret(&m,
 	    relayqd_auth_saslname_len(s->username) + strlen(s->host) +
-		strlen(port) + s->secretlen + 40);
+		strlen(port) + 18 + RELAYQD_AUTH_BEARER_LEN + s->secretlen);
 	relayqd_auth_str_adds(&m, "n,a=");
 	relayqd_auth_str_add_saslname(&m, s->username);
 	relayqd_auth_str_adds(&m, ",\001host=");
 	relayqd_auth_str_adds(&m, s->host);
 	relayqd_auth_str_adds(&m, "\001port=");
 	relayqd_auth_str_adds(&m, port);
-	relayqd_auth_str_adds(&m, "\001auth=Bearer ");
-	relayqd_auth_str_add(&m, s->secret, s->secretlen);
-	relayqd_auth_str_adds(&m, "\001\001");
-	*resp = relayqd_auth_b64_encode(m.p, m.len);
-	relayqd_auth_str_free(&m);
-	s->complete = 1;
-	return 0;
+	relayqd_auth_str_adds(&m, "\001");
+	return relayqd_sasl_bearer_finish(s, &m, resp);
 }
 
-/* OAUTHBEARER: a challenge is the error JSON; answer "\001" (RFC 7628). */
+/*
+ * XOAUTH2 and OAUTHBEARER: a challenge is the server's error JSON, and
+ * the answer ends the exchange so that the failure reply follows: an
+ * empty line for XOAUTH2 (Google), "^A" for OAUTHBEARER (RFC 7628
+ * section 3.2.3).
+ */
 static int
-relayqd_sasl_oauthbearer_step(struct relayqd_sasl *s, const unsigned char *data,
+relayqd_sasl_bearer_step(struct relayqd_sasl *s, const unsigned char *data,
     size_t len, char **resp, struct rq_reason *why)
 {
 	(void)data;
 	(void)len;
 	if (s->steps != 1)
 		return relayqd_sasl_unexpected(s, why);
-	*resp = relayqd_auth_b64_encode("\001", 1);
+	*resp = s->mech == RELAYQD_MECH_XOAUTH2
+	    ? xstrdup("")
+	    : relayqd_auth_b64_encode("\001", 1);
 	return 0;
 }

@@ -29,8 +29,8 @@
 #define RELAYQD_CLOSER_MAX 128	/* descriptors in flight at most */
 
 struct relayqd_closer {
-	int rfd, wfd; /* the pipe; -1 when closing inline */
-	int running;  /* the thread was started */
+	int rfd, wfd;	     /* the pipe; -1 when closing inline */
+	int running;	     /* the thread was started */
 	atomic_uint pending; /* handed over, not yet closed */
 	pthread_t thread;
 };
@@ -44,8 +44,8 @@ relayqd_closer_main(void *arg)
 	size_t have = 0;
 
 	for (;;) {
-		ssize_t n = read(c->rfd, (char *)fds + have,
-		    sizeof(fds) - have);
+		ssize_t n =
+		    read(c->rfd, (char *)fds + have, sizeof(fds) - have);
 		size_t k;
 
 		if (n == -1 && errno == EINTR)

@@ -45,6 +45,8 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "common/log.h"
 #include "common/strutil.h"
@@ -84,6 +86,8 @@
 
 /* Time allowed for a TLS handshake (our choice, STYLE.md section 9). */
 #define RC_TLS_TIMEOUT 60
+/* Time an idle session has to answer QUIT when relayqd stops. */
+#define RC_STOP_QUIT_TIMEOUT 2
 
 /* How many queued ids a ready session may skip over in one pull. */
 #define RC_PULL_MAX 64
@@ -530,6 +534,29 @@ relayqd_conn_op_msg_done(void *arg, enum rq_status st,
 	relayqd_msg_free(m);
 }
 
+/*
+ * After a clean QUIT, ends TLS with a close_notify alert (RFC 8446
+ * section 6.1), so that the server sees an orderly close rather than a
+ * truncation.  It does not wait for the server's own alert: the session
+ * is over.  Under STARTTLS the alert lands in the socket bufferevent's
+ * output, which is written out here, before the free.
+ */
+static void
+relayqd_conn_tls_close(struct relayqd_conn *rc)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(rc->bev);
+	struct bufferevent *low = bufferevent_get_underlying(rc->bev);
+
+	if (ssl == NULL)
+		return;
+	ERR_clear_error();
+	(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+	if (low != NULL)
+		(void)evbuffer_write(bufferevent_get_output(low),
+		    bufferevent_getfd(low));
+}
+
 /* ops->closed: the session is over. */
 static void
 relayqd_conn_op_closed(void *arg, enum rq_status st,
@@ -539,6 +566,8 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 
 	relayqd_watch_abandon(rc->watch, why->text);
 	rc->watch = NULL;
+	if (st == RQ_OK && (rc->flags & RC_TLS))
+		relayqd_conn_tls_close(rc);
 	if (st != RQ_OK) {
 		/* 421 means the server is going away: back off it too. */
 		if (!(rc->flags & RC_WASREADY) || why->code == 421)
@@ -1045,7 +1074,13 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	/*
+	 * No EVUTIL_AI_ADDRCONFIG: libevent would call getifaddrs(), whose
+	 * AF_NETLINK socket the unit's RestrictAddressFamilies= refuses
+	 * (a warning at every start).  Every address is tried in turn
+	 * (relayqd_conn_connect_next), so an AAAA answer on a host without
+	 * IPv6 fails at once (ENETUNREACH) and the next address is used.
+	 */
 	(void)!rq_snprintf(port, sizeof(port), "%d", rd->conf.smarthost_port);
 	/* The callback may run before evdns_getaddrinfo() returns. */
 	req = evdns_getaddrinfo(rd->dns, rd->conf.smarthost_host, port, &hints,
@@ -1053,6 +1088,24 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	if (req != NULL && rc->ai == NULL && !(rc->flags & RC_CLOSING))
 		rc->dnsreq = req;
 	return rc;
+}
+
+/*
+ * Shutdown: an idle session says QUIT and has RC_STOP_QUIT_TIMEOUT
+ * seconds for the reply (then it is dropped as on any timeout); any
+ * other session is dropped at once, its message left queued.
+ */
+void
+relayqd_conn_stop(struct relayqd_conn *rc)
+{
+	if (!relayqd_conn_is_idle(rc)) {
+		relayqd_conn_abort(rc);
+		return;
+	}
+	rc->flags &= ~RC_IDLE;
+	smtp_client_quit(rc->smtp);
+	if (!(rc->flags & RC_CLOSING))
+		relayqd_conn_timer(rc, RC_STOP_QUIT_TIMEOUT);
 }
 
 /* Drops a session at once, leaving its message queued. */

@@ -28,6 +28,15 @@ int relayqd_conn_is_idle(const struct relayqd_conn *rc);
 void relayqd_conn_pull(struct relayqd_conn *rc);
 
 /*
+ * Shutdown (SIGTERM): an idle session sends QUIT and is freed after the
+ * reply (TLS then sends close_notify), or after a short bound without
+ * one; any other session is dropped as by relayqd_conn_abort(), which
+ * may free it at once.  Must not be called from the conn's own
+ * callbacks.
+ */
+void relayqd_conn_stop(struct relayqd_conn *rc);
+
+/*
  * Drops the session at once (shutdown): no QUIT, the message in flight
  * is left untouched in the queue, and the conn is freed.  Must not be
  * called from the conn's own callbacks.

@@ -190,8 +190,9 @@ relayqd_stats_view(struct relayd *rd, struct relayqd_stats_view *v)
 	struct relayqd_stats *st = rd->stats;
 
 	v->now = relayqd_now();
-	v->queued =
-	    relayqd_sched_waiting(rd->sched) + relayqd_sched_busy(rd->sched);
+	/* Mail listed in incoming/ but not yet taken counts too. */
+	v->queued = relayqd_sched_waiting(rd->sched) +
+	    relayqd_sched_busy(rd->sched) + (rd->pick.n - rd->pick_next);
 	v->oldest = relayqd_sched_oldest(rd->sched);
 	v->host_up = !rd->host_down;
 	v->host_since =

@@ -40,7 +40,7 @@ struct relayqd_stats;
  */
 struct relayqd_stats_view {
 	long long now;
-	size_t queued;		   /* known to the scheduler: waiting or busy */
+	size_t queued; /* scheduled (waiting or busy) or listed in incoming/ */
 	long long oldest;	   /* arrival of the oldest of them, or -1 */
 	int host_up;		   /* 0 while the smarthost is backing off */
 	long long host_since;	   /* when host_up last changed (or start) */

@@ -144,7 +144,8 @@ sendmail_usage(FILE *fp)
 	    "       sendmail -bp | mailq\n"
 	    "       sendmail -bi | newaliases\n"
 	    "       sendmail -q[R|S|I substr]\n"
-	    "       sendmail -bv recipient ...\n");
+	    "       sendmail -bv recipient ...\n"
+	    "       sendmail --help | --version\n");
 }
 
 /* Copies the full name for From: (-F, $NAME, then the gecos field). */

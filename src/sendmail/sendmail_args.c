@@ -8,6 +8,7 @@
  *
  *  - options come first; the first word that does not start with '-'
  *    (or the word after "--") starts the recipients;
+ *  - a recipient may start with '-' only after "--";
  *  - -f -r -F -B -N -R -V -h -L -C -X -O -p -A -e take a value, attached
  *    ("-fuser") or in the next word ("-f user");
  *  - only t, i and v may be grouped ("-ti", "-it", "-tv");
@@ -472,6 +473,31 @@ sendmail_args_option(struct sendmail_opts *o, int argc,
 	}
 }
 
+/*
+ * Refuses a recipient not after "--" that starts with '-': such a word
+ * is an option in the wrong place (a caller that builds "sendmail $to
+ * $opt"), not an address.  After "--" every word is a recipient, as with
+ * Postfix; relayq never passes an address to a command line, so a
+ * leading '-' is harmless there.  (addr_parse_sender() refuses a sender
+ * starting with '-'.)
+ */
+static int
+sendmail_args_dashes(const struct sendmail_opts *o, int dashdash,
+    struct rq_err *err)
+{
+	for (int i = 0; !dashdash && i < o->nrcpts; i++) {
+		if (o->rcpts[i][0] == '-') {
+			rq_err_set(err,
+			    "recipient %.64s starts with '-' (an option "
+			    "after the recipients?); put such a recipient "
+			    "after \"--\"",
+			    o->rcpts[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Checks the combination of mode, -t and recipients. */
 static int
 sendmail_args_check(const struct sendmail_opts *o, struct rq_err *err)
@@ -521,7 +547,7 @@ int
 sendmail_args_parse(struct sendmail_opts *o, int argc, const char *const argv[],
     struct rq_err *err)
 {
-	int i;
+	int i, dashdash = 0;
 
 	err->msg[0] = '\0';
 	sendmail_args_init(o,
@@ -535,6 +561,7 @@ sendmail_args_parse(struct sendmail_opts *o, int argc, const char *const argv[],
 			break;
 		if (strcmp(arg, "--") == 0) {
 			i++;
+			dashdash = 1;
 			break;
 		}
 		if (sendmail_args_option(o, argc, argv, &i, err) == -1)
@@ -542,6 +569,8 @@ sendmail_args_parse(struct sendmail_opts *o, int argc, const char *const argv[],
 	}
 	o->rcpts = argv + i;
 	o->nrcpts = argc - i;
+	if (sendmail_args_dashes(o, dashdash, err) == -1)
+		return -1;
 	return sendmail_args_check(o, err);
 }
 

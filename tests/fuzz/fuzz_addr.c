@@ -6,7 +6,7 @@
  * kept), as a -t header value (lenient), as a -f sender, as a From:
  * mailbox and through the header qualifier.  Every address that comes
  * out must be safe to queue and to send: queue_env_check_addr() and
- * addr_check() accept it (no control byte, no leading '-', RFC 5321
+ * addr_check() accept it (no control byte, RFC 5321
  * lengths), and the SMTP writers can put it in a path.  A failed strict
  * parse must leave the output list unchanged.
  */
@@ -44,7 +44,7 @@ fuzz_addr_check_list(const struct addr_list *l, size_t from, int bare_ok)
 			for (const char *p = a; *p != '\0'; p++)
 				if ((unsigned char)*p < 0x20 || *p == 0x7f)
 					abort();
-			if (a[0] == '-' || a[0] == '\0')
+			if (a[0] == '\0')
 				abort();
 			continue;
 		}

@@ -203,7 +203,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (const char *q = r; *q != '\0'; q++)
 				if ((unsigned char)*q < 0x20 || *q == 0x7f)
 					abort();
-			if (r[0] == '-' || r[0] == '\0')
+			if (r[0] == '\0')
 				abort();
 		} else if (addr_check(r, &errstr) == -1)
 			abort();

@@ -11,7 +11,8 @@ address contains a --rcpt-reply PATTERN get that reply instead of 250, so
 tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
 --xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
 lacks: Handler.auth_XOAUTH2); every AUTH try is logged to
---maildir/commands as "AUTH MECH USER ok|failed", never with the secret.
+--maildir/commands as "AUTH MECH USER ok|failed", never with the secret,
+every QUIT as "QUIT session=N tls=BOOL" (--quit-stall: never answered).
 --hold-every N --hold-dir DIR lets a test act at a given point of the
 delivery, however fast the machine: when the Nth, 2Nth... message's
 final dot arrives (up to --hold-max times), the server creates DIR/held.K
@@ -43,11 +44,12 @@ def uses_tls(server, session):
 
 class Handler:
     def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None,
-                 hold=None):
+                 hold=None, quit_stall=False):
         self.maildir = maildir
         self.hold = hold  # (every, max, dir), or None
         self.arrived = 0
         self.holding = 0  # K while DIR/go.K is awaited
+        self.quit_stall = quit_stall
         self.cmdlog = os.path.join(maildir, 'commands')
         self.rcpt_replies = rcpt_replies
         self.data_reply = data_reply
@@ -115,6 +117,13 @@ class Handler:
         if await server.challenge_auth(err) is MISSING:
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False)
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.log('QUIT session={} tls={}'.format(
+            getattr(session, 'relayq_no', 0), uses_tls(server, session)))
+        if self.quit_stall:
+            await asyncio.sleep(3600)
+        return MISSING
 
     async def handle_MAIL(self, server, session, envelope, address,
                           mail_options):
@@ -228,6 +237,8 @@ def main():
     ap.add_argument('--hold-every', type=int, default=0)
     ap.add_argument('--hold-max', type=int, default=1 << 30)
     ap.add_argument('--hold-dir')
+    ap.add_argument('--quit-stall', action='store_true',
+                    help='never answer QUIT (it is still logged)')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -242,7 +253,8 @@ def main():
     if args.hold_every > 0:
         os.makedirs(args.hold_dir, exist_ok=True)
         hold = (args.hold_every, args.hold_max, args.hold_dir)
-    handler = Handler(args.maildir, replies, args.data_reply, xoauth2, hold)
+    handler = Handler(args.maildir, replies, args.data_reply, xoauth2, hold,
+                      args.quit_stall)
     kw = {'auth_require_tls': not args.auth_plaintext}
     if not args.xoauth2:
         kw['auth_exclude_mechanism'] = ['XOAUTH2']

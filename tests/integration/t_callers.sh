@@ -187,10 +187,22 @@ ok $? "mutt: exit 0"
 m=$(msg 'mutt message')
 is "$(envf "$m" rcpt_tos)" "other@example.net you@example.net" "mutt: recipients after --"
 is "$(hdr "$m" Message-ID)" "<mutt.1@example.org>" "mutt: its Message-ID kept"
-printf 'Subject: dash\n\nx\n' | "$SENDMAIL" -oem -oi -- -oQ/tmp/x@example.net 2>"$T_DIR/err"
-is "$?" 64 "mutt: an option-like word after -- is a recipient (refused as an address)"
-grep -q "address starts with '-'" "$T_DIR/err"
-ok $? "mutt: refused with a clear reason, never taken as an option"
+# After --, every word is a recipient, even one starting with '-' (as
+# Postfix); before --, such a word is an option, and after the first
+# recipient it is refused as a misplaced option.
+printf 'Subject: odd after dashdash\n\nx\n' | "$SENDMAIL" -i -- -odd@example.net other@example.net 2>"$T_DIR/err"
+ok $? "-- -odd@example.net: exit 0 ($(head -n 1 "$T_DIR/err"))"
+m=$(msg 'odd after dashdash')
+is "$(envf "$m" rcpt_tos)" "-odd@example.net other@example.net" \
+    "-- -odd@example.net: delivered with exactly that envelope recipient"
+printf 'Subject: mutt oQ recipient\n\nx\n' | "$SENDMAIL" -oem -oi -- -oQ/tmp/x@example.net 2>"$T_DIR/err"
+ok $? "mutt: an option-like word after -- is a recipient"
+m=$(msg 'mutt oQ recipient')
+is "$(envf "$m" rcpt_tos)" "-oQ/tmp/x@example.net" "mutt: -oQ/tmp/x@example.net is that recipient"
+printf 'Subject: dash misplaced\n\nx\n' | "$SENDMAIL" -i other@example.net -odd@example.net 2>"$T_DIR/err"
+is "$?" 64 "a '-' word after a recipient without --: 64"
+grep -q "starts with '-'.*after \"--\"" "$T_DIR/err"
+ok $? "refused with a clear reason ($(head -n 1 "$T_DIR/err"))"
 
 # ---- GNU mailutils mail, for real ----------------------------------------
 if command -v mail >/dev/null 2>&1 && mail --version 2>/dev/null | grep -q Mailutils; then

@@ -10,8 +10,9 @@
 # at about half $WATCHDOG_USEC (counted within a generous bound) and
 # never without a watchdog meant for it, RELOADING=1 with
 # MONOTONIC_USEC= then READY=1 on SIGHUP (also when the new config is
-# refused: AUTH with tls = none is, and the old one stays), and
-# STOPPING=1 on SIGTERM.
+# refused: AUTH with tls = none is, and the old one stays),
+# STOPPING=1 on SIGTERM, and a first STATUS (and start line) that counts
+# mail waiting in incoming/.
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port) # nothing listens: the smarthost is down
@@ -163,5 +164,26 @@ ok $? "relayqd exits 0"
 wait_for "STOPPING=1" 30 has '^STOPPING=1$'
 ok $? "STOPPING=1"
 is "$(count '^WATCHDOG=1$')" 0 "WATCHDOG_PID of another process: no pings"
+stop_listen
+
+# 4. Mail submitted while relayqd was stopped waits in incoming/: the
+# start line and the first STATUS count it (issue 12).
+for i in 1 2; do
+	printf 'Subject: offline %s\n\nbody\n' $i |
+	    "$SENDMAIL" -C "$CONF" -f sender@example.org rcpt@example.org
+done
+is "$(ls "$SPOOL/incoming" | wc -l)" 2 "two messages wait in incoming/"
+listen "$T_DIR/notify3.sock"
+export NOTIFY_SOCKET=$T_DIR/notify3.sock
+start_daemon
+unset NOTIFY_SOCKET
+wait_for "READY=1" 100 has '^READY=1'
+ok $? "READY=1"
+has '^READY=1\|STATUS=2 queued'
+ok $? "first STATUS counts the two messages of incoming/ ($(grep '^READY' "$MSGS" | tail -n 1))"
+grep -q 'started: .*, 2 queued$' "$T_DIR/relayqd.log"
+ok $? "the start line counts them ($(grep 'started:' "$T_DIR/relayqd.log" | tail -n 1))"
+stop_daemon
+ok $? "relayqd exits 0"
 stop_listen
 done_testing

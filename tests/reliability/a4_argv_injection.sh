@@ -8,7 +8,8 @@
 # (EX_DATAERR, as the issue and reliability-security.md A4 say; NUL
 # cannot be in argv) and nothing queued; options and ESMTP parameters
 # smuggled into addresses with 64 (EX_USAGE, a bad address, see
-# sendmail-cli.md section 1); a NUL in the message is 65; oversized input (size limit, header section, too many
+# sendmail-cli.md section 1; a recipient starting with '-' is accepted
+# only after "--", where it cannot be an option); a NUL in the message is 65; oversized input (size limit, header section, too many
 # recipients, over-long addresses) is refused with nothing queued, and a
 # 1 MB line without a newline is split into legal wire lines.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -66,8 +67,8 @@ is "$fails" 0 "$tries control-character cases in -f and recipients: all exit 65,
 
 refuse 64 "-f starting with -" "$T_DIR/msg" -i -f -oQ/tmp/x a4@example.net
 ok $? "-f whose value looks like an option: 64"
-refuse 64 "recipient starting with -" "$T_DIR/msg" -i -- -oQ/tmp/x@example.net
-ok $? "recipient that looks like an option: 64"
+refuse 64 "recipient starting with - before --" "$T_DIR/msg" -i a4@example.net -oQ/tmp/x@example.net
+ok $? "recipient that looks like an option, not after --: 64"
 refuse 64 "ESMTP parameter in -f" "$T_DIR/msg" -i -f 'a@example.org> SIZE=1' a4@example.net
 ok $? "-f carrying '> SIZE=1': 64"
 refuse 64 "ESMTP parameter in a recipient" "$T_DIR/msg" -i 'a4@example.net> NOTIFY=NEVER'

@@ -14,10 +14,10 @@
 static int tap_n, tap_failed;
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define is_int(got, want, ...)                                                 \
-	tap_is_int((long long)(got), (long long)(want), __FILE__, __LINE__,    \
+#define is_int(got, want, ...)                                              \
+	tap_is_int((long long)(got), (long long)(want), __FILE__, __LINE__, \
 	    __VA_ARGS__)
-#define is_str(got, want, ...)                                                 \
+#define is_str(got, want, ...) \
 	tap_is_str((got), (want), __FILE__, __LINE__, __VA_ARGS__)
 
 static int __attribute__((format(printf, 4, 5), unused))
@@ -52,8 +52,8 @@ tap_is_int(long long got, long long want, const char *file, int line,
 	printf("\n");
 	if (!pass) {
 		tap_failed++;
-		printf("#   failed at %s:%d\n#   got: %lld\n#   expected: %lld\n",
-		    file, line, got, want);
+		printf("#   failed at %s:%d\n", file, line);
+		printf("#   got: %lld\n#   expected: %lld\n", got, want);
 	}
 	fflush(stdout);
 	return pass;
@@ -74,15 +74,18 @@ tap_is_str(const char *got, const char *want, const char *file, int line,
 	printf("\n");
 	if (!pass) {
 		tap_failed++;
-		printf("#   failed at %s:%d\n#   got: '%s'\n#   expected: '%s'\n",
-		    file, line, got ? got : "(null)", want ? want : "(null)");
+		printf("#   failed at %s:%d\n", file, line);
+		printf("#   got: '%s'\n#   expected: '%s'\n",
+		    got ? got : "(null)", want ? want : "(null)");
 	}
 	fflush(stdout);
 	return pass;
 }
 
+static int done_testing(void) __attribute__((unused));
+
 /* Prints the plan; returns the exit status for main(). */
-static int __attribute__((unused))
+static int
 done_testing(void)
 {
 	printf("1..%d\n", tap_n);

@@ -173,6 +173,23 @@ test_args_modes(void)
 	is_int(o.nrcpts, 2, "everything after -- is a recipient");
 	is_str(o.rcpts[0], "-foo", "option-like recipient kept");
 	is_int(o.extract, 0, "-t after -- is not an option");
+	is_int(parse(&o, ARGS("sendmail", "-i", "--", "-odd@example.net"),
+		   &err),
+	    0, "-- -odd@example.net");
+	is_str(o.rcpts[0], "-odd@example.net", "recipient with '-' after --");
+	is_int(o.queue_only, 0, "-odd after -- is not an option");
+	is_int(parse(&o, ARGS("sendmail", "-i", "a@x.org", "-odd@example.net"),
+		   &err),
+	    -1, "recipient with '-' before -- refused");
+	ok(strstr(err.msg, "after \"--\"") != NULL,
+	    "and the message says "
+	    "to use --: %s",
+	    err.msg);
+	is_int(parse(&o, ARGS("sendmail", "-i", "-odd@example.net", "r@y.org"),
+		   &err),
+	    0, "before --, -odd@example.net is an option");
+	is_int(o.queue_only, 1, "(-odd: queue only)");
+	is_int(o.nrcpts, 1, "and not a recipient");
 	is_int(parse(&o, ARGS("sendmail", "-Z", "r"), &err), -1, "-Z");
 	is_str(err.msg, "unsupported option -Z", "unknown option message");
 	is_int(parse(&o, ARGS("sendmail", "-tix", "r"), &err), -1,
