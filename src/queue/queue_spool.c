@@ -180,6 +180,27 @@ queue_spool_move(int fromfd, const char *from, int tofd, const char *to,
 	return renameat(fromfd, from, tofd, to);
 }
 
+/*
+ * Gives fd, a directory or FIFO this process has just created, the
+ * owner and group of the spool root when this process is root: `relayq
+ * hold` run by root on a spool relayqd never ran on creates queue/ and
+ * state/, and relayqd (user relayq) must still be able to use them.
+ * Other callers create only what they own anyway.
+ */
+static int
+queue_spool_give_owner(struct queue_spool *sp, int fd)
+{
+	struct stat root, st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (fstat(sp->rootfd, &root) == -1 || fstat(fd, &st) == -1)
+		return -1;
+	if (st.st_uid == root.st_uid && st.st_gid == root.st_gid)
+		return 0;
+	return fchown(fd, root.st_uid, root.st_gid);
+}
+
 /* Creates directory name under the root with mode unless it exists. */
 static int
 queue_spool_mkdir(struct queue_spool *sp, const char *name, mode_t mode,
@@ -236,7 +257,9 @@ queue_spool_open_dir(struct queue_spool *sp, enum queue_dir d, int create,
 	}
 	sp->dirfd[d] = fd;
 	/* A new directory gets its exact mode, whatever the umask. */
-	if (created && fchmod(fd, queue_spool_modes[d]) == -1) {
+	if (created &&
+	    (queue_spool_give_owner(sp, fd) == -1 ||
+		fchmod(fd, queue_spool_modes[d]) == -1)) {
 		saved_errno = errno;
 		rq_err_set(err, "cannot chmod %s/%s: %s", sp->path, name,
 		    strerror(errno));
@@ -262,7 +285,8 @@ queue_spool_make_wake(struct queue_spool *sp, struct rq_err *err)
 	    O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		goto fail;
-	if (fchmod(fd, QUEUE_SPOOL_WAKE_MODE) == -1) {
+	if (queue_spool_give_owner(sp, fd) == -1 ||
+	    fchmod(fd, QUEUE_SPOOL_WAKE_MODE) == -1) {
 		queue_spool_close_quiet(fd);
 		goto fail;
 	}

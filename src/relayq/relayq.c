@@ -172,7 +172,17 @@ main(int argc, char *argv[])
 		strcmp(cmd, "delete") == 0
 	    ? QUEUE_SPOOL_DAEMON
 	    : QUEUE_SPOOL_READER;
-	if (queue_spool_open(&sp, conf.spool_dir, flags, &err) == -1) {
+	rc = queue_spool_open(&sp, conf.spool_dir, flags, &err);
+	/*
+	 * A spool relayqd never ran on has only tmp/ and incoming/: hold,
+	 * release and delete create the rest, as relayqd would (with its
+	 * owner when run as root; see queue_spool_open()).
+	 */
+	if (rc == -1 && errno == ENOENT && flags == QUEUE_SPOOL_DAEMON &&
+	    access(conf.spool_dir, F_OK) == 0)
+		rc = queue_spool_open(&sp, conf.spool_dir,
+		    flags | QUEUE_SPOOL_CREATE, &err);
+	if (rc == -1) {
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		conf_free(&conf);
 		return EX_CANTCREAT;

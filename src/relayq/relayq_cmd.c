@@ -77,42 +77,77 @@ relayq_cmd_check_id(const char *id)
 	return -1;
 }
 
+/* Asks relayqd, if it runs, to take up queue/<id>; silent. */
+static void
+relayq_cmd_wake_id_quiet(struct queue_spool *sp, const char *id)
+{
+	char rec[QUEUE_ID_LEN + 3];
+	int fd;
+
+	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
+		return;
+	if ((fd = openat(sp->rootfd, "wake",
+		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return; /* no relayqd: its start-up scan takes queue/ */
+	if (write(fd, rec, strlen(rec)) == -1) {
+		/* EAGAIN: the FIFO is full; requeue or a restart takes it. */
+	}
+	(void)close(fd);
+}
+
 /*
  * Opens queue/<id> under its flock into e; returns the fd, or -1 after
- * printing why, with *ex set to the exit code.
+ * printing why, with *ex set to the exit code.  A message still in
+ * incoming/ (relayqd stopped, or not there yet) is first accepted into
+ * queue/ exactly as relayqd accepts it (queue_spool_accept: the same
+ * checks, a RENAME_NOREPLACE that only one of relayq and relayqd can
+ * win, both directories fsync'd), so every change is then made under
+ * the per-message flock.  *adopted is set when this call moved it: a
+ * running relayqd did not see it arrive, so the caller must name it to
+ * relayqd unless it is gone or held.
  */
 static int
 relayq_cmd_lock(struct queue_spool *sp, const char *id, struct queue_env *e,
-    int *ex)
+    int *ex, int *adopted)
 {
 	struct rq_err err;
 	int fd;
 
+	*adopted = 0;
 	if (relayq_cmd_check_id(id) == -1) {
 		*ex = EX_USAGE;
 		return -1;
 	}
-	if ((fd = queue_spool_open_msg(sp, id, e, &err)) != -1)
-		return fd;
+	for (int pass = 0; pass < 2; pass++) {
+		if ((fd = queue_spool_open_msg(sp, id, e, &err)) != -1)
+			return fd;
+		if (errno != ENOENT || pass > 0)
+			break;
+		if (queue_spool_accept(sp, id, &err) == 0)
+			*adopted = 1;
+		else if (errno == EBADMSG) {
+			fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
+			*ex = EX_DATAERR;
+			return -1;
+		} else if (errno != ENOENT) {
+			fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
+			*ex = EX_IOERR;
+			return -1;
+		}
+		/* ENOENT: not there, or relayqd accepted it meanwhile. */
+	}
 	if (errno == EWOULDBLOCK) {
 		fprintf(stderr, "relayq: %s: being delivered, try again\n", id);
 		*ex = EX_TEMPFAIL;
 	} else if (errno == ENOENT) {
-		if (faccessat(sp->dirfd[QUEUE_DIR_INCOMING], id, F_OK,
-			AT_SYMLINK_NOFOLLOW) == 0) {
-			fprintf(stderr,
-			    "relayq: %s: not yet picked up by relayqd, "
-			    "try again\n",
-			    id);
-			*ex = EX_TEMPFAIL;
-		} else {
-			fprintf(stderr, "relayq: %s: no such message\n", id);
-			*ex = EX_NOINPUT;
-		}
+		fprintf(stderr, "relayq: %s: no such message\n", id);
+		*ex = EX_NOINPUT;
 	} else {
 		fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
 		*ex = errno == EBADMSG ? EX_DATAERR : EX_IOERR;
 	}
+	if (*adopted)
+		relayq_cmd_wake_id_quiet(sp, id);
 	return -1;
 }
 
@@ -177,8 +212,12 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 
 	if (relayq_cmd_check_id(id) == -1)
 		return EX_USAGE;
-	fd = openat(sp->dirfd[QUEUE_DIR_QUEUE], id,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* No queue/ yet: relayqd never ran on this spool. */
+	errno = ENOENT;
+	fd = sp->dirfd[QUEUE_DIR_QUEUE] == -1
+	    ? -1
+	    : openat(sp->dirfd[QUEUE_DIR_QUEUE], id,
+		  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1 && errno == ENOENT) {
 		dir = "incoming";
 		fd = openat(sp->dirfd[QUEUE_DIR_INCOMING], id,
@@ -316,9 +355,9 @@ relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
 	struct queue_state s;
 	struct rq_err err;
 	char rec[QUEUE_ID_LEN + 3];
-	int fd, ex = EX_OK;
+	int fd, ex = EX_OK, adopted;
 
-	if ((fd = relayq_cmd_lock(sp, id, &e, &ex)) == -1)
+	if ((fd = relayq_cmd_lock(sp, id, &e, &ex, &adopted)) == -1)
 		return ex;
 	if (queue_spool_load_state(sp, id, e.nrcpt, &s, &err) == -1) {
 		fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
@@ -335,8 +374,11 @@ relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
 out:
 	(void)close(fd); /* drops the flock */
 	queue_env_free(&e);
-	if (ex != EX_OK)
+	if (ex != EX_OK) {
+		if (adopted)
+			relayq_cmd_wake_id_quiet(sp, id);
 		return ex;
+	}
 	printf("%s: %s\n", id, hold ? "held" : "released");
 	if (!hold && rq_snprintf(rec, sizeof(rec), "I%s\n", id) != -1 &&
 	    relayq_cmd_wake(sp, rec, strlen(rec)) != EX_OK)
@@ -352,9 +394,9 @@ static int
 relayq_cmd_delete_one(struct queue_spool *sp, const char *id)
 {
 	struct queue_env e;
-	int fd, ex = EX_OK;
+	int fd, ex = EX_OK, adopted;
 
-	if ((fd = relayq_cmd_lock(sp, id, &e, &ex)) == -1)
+	if ((fd = relayq_cmd_lock(sp, id, &e, &ex, &adopted)) == -1)
 		return ex;
 	if (queue_spool_remove(sp, id) == -1) {
 		fprintf(stderr, "relayq: %s: cannot delete: %s\n", id,
@@ -364,6 +406,8 @@ relayq_cmd_delete_one(struct queue_spool *sp, const char *id)
 		printf("%s: deleted\n", id);
 	(void)close(fd);
 	queue_env_free(&e);
+	if (ex != EX_OK && adopted)
+		relayq_cmd_wake_id_quiet(sp, id);
 	return ex;
 }
 

@@ -6,7 +6,10 @@
  * release, delete) is made under that message's flock, the same lock
  * relayqd takes while it delivers, so it never races a delivery: when
  * relayqd holds the lock the command fails with "being delivered, try
- * again" (EX_TEMPFAIL).  Requests to relayqd go through the wake FIFO
+ * again" (EX_TEMPFAIL).  A message still in incoming/ (relayqd
+ * stopped) is accepted into queue/ by the tool first, exactly as relayqd
+ * would (queue_spool_accept()), so hold, release and delete work
+ * wherever the message is.  Requests to relayqd go through the wake FIFO
  * ('F' flush everything, "I<id>\n" one message; see relayqd_wake.h).
  * Each function returns a sysexits.h code and prints its own errors.
  */
