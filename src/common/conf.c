@@ -126,6 +126,8 @@ static const struct conf_key conf_keys[] = {
 	CK("delivery:alert_command", CONF_STR, delivery_alert_command, 0, 0),
 	CK("delivery:alert_after", CONF_DURATION, delivery_alert_after, 1,
 	    86400 * 365),
+	CK("delivery:failed_retention", CONF_DURATION,
+	    delivery_failed_retention, 0, 86400 * 3650),
 };
 
 static const char *conf_sections[] = { "relayq", "smarthost", "delivery" };
@@ -246,6 +248,7 @@ conf_defaults(struct conf *c)
 	c->delivery_bounce_copy_to = xstrdup("");
 	c->delivery_alert_command = xstrdup("");
 	c->delivery_alert_after = 3600;
+	c->delivery_failed_retention = 30 * 86400;
 }
 
 /* Frees owned strings. */

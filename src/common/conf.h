@@ -66,6 +66,8 @@ struct conf {
 	char *delivery_bounce_copy_to;	       /* owned: operator copy, or "" */
 	char *delivery_alert_command;	/* owned: run on a stall, or "" */
 	long long delivery_alert_after; /* stall length before it runs */
+	/* How long failed/ entries are kept; 0: forever. */
+	long long delivery_failed_retention;
 };
 
 /*

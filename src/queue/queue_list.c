@@ -76,12 +76,23 @@ queue_list_time(long long secs, char *buf, size_t bufsz)
 		(void)strlcpy(buf, "?", bufsz);
 }
 
-/* Prints the attempts line: how many, the last and the next one. */
+/*
+ * Prints the attempts line: how many, the last and the next one; for a
+ * message in failed/ (failed_at > 0), when it was moved there instead
+ * of the next one.
+ */
 static void
-queue_list_attempts(FILE *out, const struct queue_state *s)
+queue_list_attempts(FILE *out, const struct queue_state *s, long long failed_at)
 {
 	char last[32], next[32], line[160];
 
+	if (failed_at > 0) {
+		queue_list_time(failed_at, next, sizeof(next));
+		(void)snprintf(line, sizeof(line),
+		    "(attempts: %u, moved to failed/: %s)", s->tries, next);
+		queue_list_line(out, "", line, "");
+		return;
+	}
 	if (s->tries == 0 && s->next_try == 0) {
 		queue_list_line(out, "", "(no attempt yet)", "");
 		return;
@@ -150,7 +161,7 @@ queue_list_rcpts(FILE *out, const struct queue_env *e,
 /* Prints one message of an already opened file. */
 static void
 queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
-    FILE *out, int flags, struct queue_list_tot *tot)
+    const struct stat *st, FILE *out, int flags, struct queue_list_tot *tot)
 {
 	struct queue_env e;
 	struct queue_state s;
@@ -165,7 +176,11 @@ queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
 		return;
 	}
 	staterr = NULL;
-	if (d != QUEUE_DIR_QUEUE || sp->dirfd[QUEUE_DIR_STATE] == -1 ||
+	if (d == QUEUE_DIR_FAILED) {
+		if (queue_spool_peek_failed_state(sp, id, e.nrcpt, &s,
+			&staterr) == -1)
+			queue_state_init(&s, id, e.nrcpt);
+	} else if (d != QUEUE_DIR_QUEUE || sp->dirfd[QUEUE_DIR_STATE] == -1 ||
 	    queue_spool_peek_state(sp, id, e.nrcpt, &s, &staterr) == -1) {
 		/* No attempt yet, or no readable state: all pending. */
 		queue_state_init(&s, id, e.nrcpt);
@@ -180,7 +195,8 @@ queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
 		queue_list_line(out, "(state unreadable: ", staterr, ")");
 	if (*s.last_error != '\0')
 		queue_list_line(out, "(", s.last_error, ")");
-	queue_list_attempts(out, &s);
+	queue_list_attempts(out, &s,
+	    d == QUEUE_DIR_FAILED ? (long long)st->st_ctime : 0);
 	queue_list_rcpts(out, &e, &s, flags);
 	fputc('\n', out);
 	tot->bytes += e.body_len;
@@ -218,8 +234,27 @@ queue_list_one(struct queue_spool *sp, enum queue_dir d, const char *id,
 	else if (!S_ISREG(st.st_mode))
 		queue_list_unreadable(out, id, "not a regular file", tot);
 	else
-		queue_list_msg(sp, d, id, fd, out, flags, tot);
+		queue_list_msg(sp, d, id, fd, &st, out, flags, tot);
 	(void)close(fd);
+}
+
+/* Prints the totals (or empty) and flushes out; returns 0 or -1. */
+static int
+queue_list_end(FILE *out, const struct queue_list_tot *tot, const char *empty)
+{
+	if (tot->requests == 0)
+		fprintf(out, "%s\n", empty);
+	else
+		fprintf(out, "-- %" PRIu64 " Kbytes in %zu Request%s.\n",
+		    (tot->bytes + 1023) / 1024, tot->requests,
+		    tot->requests == 1 ? "" : "s");
+	errno = 0;
+	if (fflush(out) == EOF || ferror(out)) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
 }
 
 /* Prints the mailq listing. */
@@ -266,17 +301,25 @@ queue_list_print(struct queue_spool *sp, FILE *out, int flags)
 		    "(incoming/ not readable: %s; messages not yet "
 		    "picked up by relayqd are not shown)\n",
 		    strerror(in_err));
-	if (tot.requests == 0)
-		fprintf(out, "Mail queue is empty\n");
-	else
-		fprintf(out, "-- %" PRIu64 " Kbytes in %zu Request%s.\n",
-		    (tot.bytes + 1023) / 1024, tot.requests,
-		    tot.requests == 1 ? "" : "s");
-	errno = 0;
-	if (fflush(out) == EOF || ferror(out)) {
-		if (errno == 0)
-			errno = EIO;
+	return queue_list_end(out, &tot, "Mail queue is empty");
+}
+
+/* Prints the listing of failed/. */
+int
+queue_list_print_failed(struct queue_spool *sp, FILE *out)
+{
+	struct queue_idlist l = { NULL, 0 };
+	struct queue_list_tot tot = { 0, 0 };
+
+	/* No failed/ yet: relayqd never ran on this spool. */
+	if (sp->dirfd[QUEUE_DIR_FAILED] != -1 &&
+	    queue_scan_dir(sp, QUEUE_DIR_FAILED, &l, NULL) == -1)
 		return -1;
-	}
-	return 0;
+	if (l.n > 0)
+		queue_list_header(out);
+	for (size_t i = 0; i < l.n; i++)
+		queue_list_one(sp, QUEUE_DIR_FAILED, l.ids[i], out,
+		    QUEUE_LIST_ALL_RCPTS, &tot);
+	queue_idlist_free(&l);
+	return queue_list_end(out, &tot, "No failed messages");
 }

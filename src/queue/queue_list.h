@@ -46,4 +46,12 @@
  */
 int queue_list_print(struct queue_spool *sp, FILE *out, int flags) RQ_WUR;
 
+/*
+ * Prints failed/ (spool opened with QUEUE_SPOOL_FAILED or _DAEMON) in
+ * the same form, every recipient with its state and last reply, and
+ * "(attempts: N, moved to failed/: TIME)" in place of the attempts
+ * line; "No failed messages" when there is none.  Returns 0 or -1.
+ */
+int queue_list_print_failed(struct queue_spool *sp, FILE *out) RQ_WUR;
+
 #endif

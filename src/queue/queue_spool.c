@@ -323,6 +323,8 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 	if (flags & QUEUE_SPOOL_READER)
 		want |= 1u << QUEUE_DIR_INCOMING | 1u << QUEUE_DIR_QUEUE |
 		    1u << QUEUE_DIR_STATE;
+	if (flags & QUEUE_SPOOL_FAILED)
+		want |= 1u << QUEUE_DIR_FAILED;
 	if (flags & QUEUE_SPOOL_DAEMON)
 		want = (1u << QUEUE_DIR_COUNT) - 1;
 	if (want == 0) {
@@ -370,7 +372,8 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 		 */
 		if (errno == ENOENT && !create &&
 		    !(flags & QUEUE_SPOOL_DAEMON) &&
-		    (d == QUEUE_DIR_QUEUE || d == QUEUE_DIR_STATE))
+		    (d == QUEUE_DIR_QUEUE || d == QUEUE_DIR_STATE ||
+			d == QUEUE_DIR_FAILED))
 			continue;
 		goto fail;
 	}
@@ -1116,26 +1119,30 @@ queue_spool_open_msg(struct queue_spool *sp, const char *id,
 }
 
 /*
- * Reads state/<id> without side effects; ENOENT gives a fresh state.
- * *found (unless NULL) tells whether the file was there.
+ * Reads the state of id in d (state/<id>, or failed/<id>.state) without
+ * side effects; ENOENT gives a fresh state.  *found (unless NULL) tells
+ * whether the file was there.
  */
 static int
-queue_spool_read_state(struct queue_spool *sp, const char *id, size_t nrcpt,
-    struct queue_state *s, int *found, const char **errstr)
+queue_spool_read_state_in(struct queue_spool *sp, enum queue_dir d,
+    const char *id, size_t nrcpt, struct queue_state *s, int *found,
+    const char **errstr)
 {
 	struct stat st;
-	char *data = NULL;
+	char *data = NULL, name[QUEUE_ID_LEN + sizeof(".state")];
 	size_t len, got = 0;
 	int fd, saved_errno;
 
 	if (found != NULL)
 		*found = 0;
-	if (!queue_id_is_valid(id) || sp->dirfd[QUEUE_DIR_STATE] == -1) {
+	if (!queue_id_is_valid(id) || sp->dirfd[d] == -1) {
 		*errstr = "invalid queue id or spool not open";
 		errno = EINVAL;
 		return -1;
 	}
-	fd = openat(sp->dirfd[QUEUE_DIR_STATE], id,
+	(void)snprintf(name, sizeof(name), "%s%s", id,
+	    d == QUEUE_DIR_FAILED ? ".state" : "");
+	fd = openat(sp->dirfd[d], name,
 	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOENT) {
@@ -1198,6 +1205,23 @@ fail:
 	queue_spool_close_quiet(fd);
 	errno = saved_errno;
 	return -1;
+}
+
+static int
+queue_spool_read_state(struct queue_spool *sp, const char *id, size_t nrcpt,
+    struct queue_state *s, int *found, const char **errstr)
+{
+	return queue_spool_read_state_in(sp, QUEUE_DIR_STATE, id, nrcpt, s,
+	    found, errstr);
+}
+
+/* Reads failed/<id>.state without side effects. */
+int
+queue_spool_peek_failed_state(struct queue_spool *sp, const char *id,
+    size_t nrcpt, struct queue_state *s, const char **errstr)
+{
+	return queue_spool_read_state_in(sp, QUEUE_DIR_FAILED, id, nrcpt, s,
+	    NULL, errstr);
 }
 
 /* Reads state/<id> without side effects. */

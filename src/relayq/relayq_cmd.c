@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,4 +439,26 @@ relayq_cmd_delete(struct queue_spool *sp, char *const *ids, int n, int all)
 	}
 	queue_idlist_free(&l);
 	return ex;
+}
+
+/* relayq failed --purge [--older-than DUR]. */
+int
+relayq_cmd_purge_failed(struct queue_spool *sp, long long older)
+{
+	struct queue_scan_failed res;
+
+	if (sp->dirfd[QUEUE_DIR_FAILED] == -1) {
+		printf("purged 0 failed messages, 0 left\n");
+		return EX_OK; /* no failed/: relayqd never ran here */
+	}
+	if (queue_scan_purge_failed(sp,
+		older > 0 ? (long long)time(NULL) - older : LLONG_MAX,
+		&res) == -1) {
+		fprintf(stderr, "relayq: cannot purge %s/failed: %s\n",
+		    sp->path, strerror(errno));
+		return EX_IOERR;
+	}
+	printf("purged %zu failed message%s, %zu left\n", res.purged,
+	    res.purged == 1 ? "" : "s", res.left);
+	return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
 }

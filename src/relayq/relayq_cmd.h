@@ -32,5 +32,10 @@ int relayq_cmd_requeue(struct queue_spool *sp);
 int relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold);
 /* relayq delete ID...: ids[0..n-1]; all != 0: every message in queue/. */
 int relayq_cmd_delete(struct queue_spool *sp, char *const *ids, int n, int all);
+/*
+ * relayq failed --purge: removes the messages in failed/ that entered it
+ * more than older seconds ago (older 0: all of them).
+ */
+int relayq_cmd_purge_failed(struct queue_spool *sp, long long older);
 
 #endif

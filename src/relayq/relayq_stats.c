@@ -29,6 +29,7 @@
 
 struct relayq_stats_q {
 	size_t incoming, pending, deferred, held;
+	size_t failed;	  /* messages in failed/ (not part of the queue) */
 	long long oldest; /* arrival of the oldest, 0 if none */
 };
 
@@ -170,6 +171,11 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	       "# TYPE relayq_queue_oldest_age_seconds gauge\n"
 	       "relayq_queue_oldest_age_seconds %lld\n",
 	    age);
+	printf("# HELP relayq_failed_messages Undeliverable null-sender "
+	       "messages kept in failed/.\n"
+	       "# TYPE relayq_failed_messages gauge\n"
+	       "relayq_failed_messages %zu\n",
+	    q->failed);
 	printf("# HELP relayq_daemon_up 1 when relayqd's stats file was "
 	       "found.\n# TYPE relayq_daemon_up gauge\nrelayq_daemon_up "
 	       "%d\n",
@@ -219,9 +225,10 @@ relayq_stats_json(const struct relayq_stats_q *q,
 {
 	printf("{\"queue\": {\"total\": %zu, \"incoming\": %zu, \"pending\": "
 	       "%zu, \"deferred\": %zu, \"held\": %zu, "
-	       "\"oldest_age_seconds\": %lld},\n \"relayqd\": ",
+	       "\"oldest_age_seconds\": %lld},\n \"failed\": {\"messages\": "
+	       "%zu},\n \"relayqd\": ",
 	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
-	    q->pending, q->deferred, q->held, age);
+	    q->pending, q->deferred, q->held, age, q->failed);
 	if (!dd->present) {
 		printf("null}\n");
 		return;
@@ -247,6 +254,7 @@ relayq_stats_text(const struct relayq_stats_q *q,
 	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
 	    q->pending, q->deferred, q->held);
 	printf("oldest message: %llds old\n", age);
+	printf("failed/: %zu messages\n", q->failed);
 	if (!dd->present) {
 		printf("relayqd: no stats file (never ran on this spool)\n");
 		return;
@@ -275,6 +283,17 @@ relayq_stats_print(struct queue_spool *sp, int fmt)
 		fprintf(stderr, "relayq: cannot scan %s: %s\n", sp->path,
 		    strerror(errno));
 		return EX_IOERR;
+	}
+	if (sp->dirfd[QUEUE_DIR_FAILED] != -1) {
+		struct queue_idlist l;
+
+		if (queue_scan_dir(sp, QUEUE_DIR_FAILED, &l, NULL) == -1) {
+			fprintf(stderr, "relayq: cannot scan %s/failed: %s\n",
+			    sp->path, strerror(errno));
+			return EX_IOERR;
+		}
+		q.failed = l.n;
+		queue_idlist_free(&l);
 	}
 	relayq_stats_read(sp, &dd);
 	if (q.oldest > 0 && (long long)time(NULL) > q.oldest)
