@@ -36,7 +36,7 @@ struct relayq_stats_q {
 struct relayq_stats_d {
 	int present; /* <spool>/stats was read */
 	long long pid, started, updated, delivered, deferred, failed, bounces;
-	long long smarthost_up, last_success, last_error_time;
+	long long smarthost_up, smarthost_since, last_success, last_error_time;
 	char last_error[512];
 };
 
@@ -105,6 +105,8 @@ relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
 		{ "bounces", offsetof(struct relayq_stats_d, bounces) },
 		{ "smarthost_up",
 		    offsetof(struct relayq_stats_d, smarthost_up) },
+		{ "smarthost_since",
+		    offsetof(struct relayq_stats_d, smarthost_since) },
 		{ "last_success",
 		    offsetof(struct relayq_stats_d, last_success) },
 		{ "last_error_time",
@@ -153,6 +155,13 @@ relayq_stats_read(struct queue_spool *sp, struct relayq_stats_d *dd)
 		*eq = '\0';
 		relayq_stats_line(dd, line, eq + 1);
 	}
+}
+
+/* When the smarthost went down, or 0 (up, or an older relayqd). */
+static long long
+relayq_stats_down_since(const struct relayq_stats_d *dd)
+{
+	return dd->smarthost_up ? 0 : dd->smarthost_since;
 }
 
 /* Prints the Prometheus text exposition. */
@@ -206,6 +215,11 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	       "failing smarthost.\n# TYPE relayq_smarthost_up gauge\n"
 	       "relayq_smarthost_up %lld\n",
 	    dd->smarthost_up);
+	printf("# HELP relayq_smarthost_down_since_timestamp_seconds When "
+	       "the smarthost went down (0: it is up).\n"
+	       "# TYPE relayq_smarthost_down_since_timestamp_seconds gauge\n"
+	       "relayq_smarthost_down_since_timestamp_seconds %lld\n",
+	    relayq_stats_down_since(dd));
 	printf("# HELP relayq_last_success_timestamp_seconds Last "
 	       "recipient accepted (0: none).\n"
 	       "# TYPE relayq_last_success_timestamp_seconds gauge\n"
@@ -235,10 +249,16 @@ relayq_stats_json(const struct relayq_stats_q *q,
 	}
 	printf("{\"pid\": %lld, \"started\": %lld, \"updated\": %lld, "
 	       "\"delivered\": %lld, \"deferred\": %lld, \"failed\": %lld, "
-	       "\"bounces\": %lld, \"smarthost_up\": %s, \"last_success\": "
-	       "%lld, \"last_error_time\": %lld, \"last_error\": ",
+	       "\"bounces\": %lld, \"smarthost_up\": %s, ",
 	    dd->pid, dd->started, dd->updated, dd->delivered, dd->deferred,
-	    dd->failed, dd->bounces, dd->smarthost_up ? "true" : "false",
+	    dd->failed, dd->bounces, dd->smarthost_up ? "true" : "false");
+	if (relayq_stats_down_since(dd) > 0)
+		printf("\"smarthost_down_since\": %lld, ",
+		    relayq_stats_down_since(dd));
+	else
+		printf("\"smarthost_down_since\": null, ");
+	printf("\"last_success\": %lld, \"last_error_time\": %lld, "
+	       "\"last_error\": ",
 	    dd->last_success, dd->last_error_time);
 	relayq_json_str(stdout, dd->last_error);
 	printf("}}\n");
@@ -264,7 +284,23 @@ relayq_stats_text(const struct relayq_stats_q *q,
 	printf("since start: %lld delivered, %lld deferred, %lld failed, "
 	       "%lld bounces\n",
 	    dd->delivered, dd->deferred, dd->failed, dd->bounces);
-	printf("smarthost: %s\n", dd->smarthost_up ? "up" : "down");
+	if (dd->smarthost_up)
+		printf("smarthost: up\n");
+	else if (relayq_stats_down_since(dd) > 0) {
+		char when[64];
+		struct tm tm;
+		time_t t = (time_t)dd->smarthost_since;
+		long long ago;
+
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm) ==
+			0)
+			(void)strlcpy(when, "?", sizeof(when));
+		ago = (long long)time(NULL) - dd->smarthost_since;
+		printf("smarthost: down since %lld (%s, %llds ago)\n",
+		    dd->smarthost_since, when, ago > 0 ? ago : 0);
+	} else
+		printf("smarthost: down\n");
 	printf("last success: %lld\n", dd->last_success);
 	printf("last error: %lld %s\n", dd->last_error_time, dd->last_error);
 }
