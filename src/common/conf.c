@@ -67,6 +67,7 @@ static const struct conf_key conf_keys[] = {
 	CK("relayq:aliases", CONF_STR, aliases, 0, 0),
 	CK("relayq:masquerade", CONF_STR, masquerade, 0, 0),
 	CK("relayq:allow_from_override", CONF_BOOL, allow_from_override, 0, 0),
+	CK("relayq:mailq_all_users", CONF_BOOL, mailq_all_users, 0, 0),
 	CK("relayq:max_message_size", CONF_SIZE, max_message_size, 1024,
 	    (long long)1 << 34),
 	CK("relayq:max_recipients", CONF_LL, max_recipients, 1, 100000),
@@ -212,6 +213,7 @@ conf_defaults(struct conf *c)
 	c->aliases = xstrdup("");
 	c->masquerade = xstrdup("");
 	c->allow_from_override = 1;
+	c->mailq_all_users = 1;
 	c->max_message_size = 35LL * 1024 * 1024;
 	c->max_recipients = 1000;
 	c->smarthost_host = xstrdup("");

@@ -27,6 +27,8 @@ struct conf {
 	int allow_from_override;    /* users other than root may use -f */
 	long long max_message_size; /* bytes */
 	long long max_recipients;
+	/* mailq shows everyone's mail to users other than root (else own). */
+	int mailq_all_users;
 
 	/* [smarthost] */
 	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */

@@ -12,8 +12,9 @@
  * while relayqd works.  Every text it prints was validated on the way
  * into the spool (no control characters), and a broken file becomes one
  * "(unreadable: ...)" line instead of an error.  When incoming/ cannot be
- * read (it is 1730, and the front end only has the group's -wx), a note
- * says so instead of silently listing less.
+ * read (a spool set up without its group read), a note says so instead
+ * of silently listing less.  queue_list_print_uid() lists one user's
+ * messages only (mailq_all_users = no), by the envelope's U record.
  */
 #include "config.h"
 
@@ -34,10 +35,11 @@
 /* Width of the columns before the sender: id+mark, size, time, gaps. */
 #define QUEUE_LIST_INDENT (QUEUE_ID_LEN + 1 + 1 + 8 + 1 + 19 + 2)
 
-/* Running totals of a listing. */
+/* Running totals of a listing, and whose messages it shows. */
 struct queue_list_tot {
 	uint64_t bytes;
 	size_t requests;
+	long long uid; /* only messages whose U record is this; -1: all */
 };
 
 /* Prints the column header. */
@@ -55,11 +57,16 @@ queue_list_line(FILE *out, const char *pre, const char *text, const char *post)
 	fprintf(out, "%*s%s%s%s\n", QUEUE_LIST_INDENT, "", pre, text, post);
 }
 
-/* Prints the line for a file we could not read. */
+/*
+ * Prints the line for a file we could not read (not when listing one
+ * user's messages: whose it is cannot be told).
+ */
 static void
 queue_list_unreadable(FILE *out, const char *id, const char *why,
     struct queue_list_tot *tot)
 {
+	if (tot->uid >= 0)
+		return;
 	fprintf(out, "%s (unreadable: %s)\n\n", id, why);
 	tot->requests++;
 }
@@ -175,6 +182,10 @@ queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
 		    errno == EBADMSG ? errstr : strerror(errno), tot);
 		return;
 	}
+	if (tot->uid >= 0 && e.uid != tot->uid) {
+		queue_env_free(&e); /* another user's message */
+		return;
+	}
 	staterr = NULL;
 	if (d == QUEUE_DIR_FAILED) {
 		if (queue_spool_peek_failed_state(sp, id, e.nrcpt, &s,
@@ -261,8 +272,16 @@ queue_list_end(FILE *out, const struct queue_list_tot *tot, const char *empty)
 int
 queue_list_print(struct queue_spool *sp, FILE *out, int flags)
 {
+	return queue_list_print_uid(sp, out, flags, -1);
+}
+
+/* Prints the mailq listing of one user's messages, or all (uid -1). */
+int
+queue_list_print_uid(struct queue_spool *sp, FILE *out, int flags,
+    long long uid)
+{
 	struct queue_idlist in = { NULL, 0 }, q = { NULL, 0 };
-	struct queue_list_tot tot = { 0, 0 };
+	struct queue_list_tot tot = { 0, 0, uid };
 	size_t i = 0, j = 0;
 	int in_err = 0, saved_errno;
 
@@ -309,7 +328,7 @@ int
 queue_list_print_failed(struct queue_spool *sp, FILE *out)
 {
 	struct queue_idlist l = { NULL, 0 };
-	struct queue_list_tot tot = { 0, 0 };
+	struct queue_list_tot tot = { 0, 0, -1 };
 
 	/* No failed/ yet: relayqd never ran on this spool. */
 	if (sp->dirfd[QUEUE_DIR_FAILED] != -1 &&

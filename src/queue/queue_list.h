@@ -45,6 +45,14 @@
  * -1 with errno when queue/ cannot be read or writing to out failed.
  */
 int queue_list_print(struct queue_spool *sp, FILE *out, int flags) RQ_WUR;
+/*
+ * queue_list_print() of the messages whose envelope U record (the
+ * submitting user's uid) is uid; uid -1 lists all.  Other users'
+ * messages, and files whose owner cannot be read, are left out
+ * silently and not counted (mailq_all_users = no).
+ */
+int queue_list_print_uid(struct queue_spool *sp, FILE *out, int flags,
+    long long uid) RQ_WUR;
 
 /*
  * Prints failed/ (spool opened with QUEUE_SPOOL_FAILED or _DAEMON) in
