@@ -24,6 +24,7 @@
 #include "common/xmalloc.h"
 #include "queue/queue_env.h"
 #include "queue/queue_id.h"
+#include "queue/queue_list.h"
 #include "queue/queue_scan.h"
 #include "queue/queue_state.h"
 
@@ -207,40 +208,27 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 {
 	struct queue_env e;
 	struct queue_state s;
-	const char *errstr, *dir = "queue";
+	enum queue_dir d = QUEUE_DIR_INCOMING;
+	const char *errstr;
 	char when[64];
 	int fd;
 
 	if (relayq_cmd_check_id(id) == -1)
 		return EX_USAGE;
-	/* No queue/ yet: relayqd never ran on this spool. */
-	errno = ENOENT;
-	fd = sp->dirfd[QUEUE_DIR_QUEUE] == -1
-	    ? -1
-	    : openat(sp->dirfd[QUEUE_DIR_QUEUE], id,
-		  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
-		dir = "incoming";
-		fd = openat(sp->dirfd[QUEUE_DIR_INCOMING], id,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	}
-	if (fd == -1) {
+	/* incoming/ first: a message relayqd moves meanwhile is followed. */
+	if ((fd = queue_list_open(sp, &d, id)) == -1) {
 		fprintf(stderr, "relayq: %s: %s\n", id,
 		    errno == ENOENT ? "no such message" : strerror(errno));
 		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
 	}
-	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+	if (queue_list_read(sp, d, id, fd, &e, &s, &errstr, &errstr) == -1) {
 		fprintf(stderr, "relayq: %s: unreadable: %s\n", id,
 		    errno == EBADMSG ? errstr : strerror(errno));
 		(void)close(fd);
 		return EX_DATAERR;
 	}
-	errstr = NULL;
-	if (strcmp(dir, "queue") != 0 ||
-	    queue_spool_peek_state(sp, id, e.nrcpt, &s, &errstr) == -1)
-		queue_state_init(&s, id, e.nrcpt);
 	printf("id: %s\n", id);
-	printf("directory: %s\n", dir);
+	printf("directory: %s\n", queue_spool_dirname(d));
 	relayq_cmd_time(when, sizeof(when), e.arrival);
 	printf("arrival: %s\n", when);
 	printf("uid: %lld\n", e.uid);
@@ -263,19 +251,7 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 		printf("last error: %s\n", s.last_error);
 	printf("recipients:\n");
 	for (size_t i = 0; i < e.nrcpt; i++) {
-		const char *st;
-
-		switch (s.rcpt_st[i]) {
-		case QUEUE_RCPT_DONE:
-			st = "delivered";
-			break;
-		case QUEUE_RCPT_FAILED:
-			st = "failed";
-			break;
-		default:
-			st = s.tries > 0 ? "deferred" : "pending";
-		}
-		printf("  <%s> %s", e.rcpts[i], st);
+		printf("  <%s> %s", e.rcpts[i], queue_list_rcpt_state(&s, i));
 		if (s.rcpt_reply[i] != NULL && *s.rcpt_reply[i] != '\0')
 			printf(" (%s)", s.rcpt_reply[i]);
 		putchar('\n');
@@ -319,19 +295,16 @@ relayq_cmd_requeue(struct queue_spool *sp)
 	for (size_t i = 0; i < l.n && ex == EX_OK; i++) {
 		struct queue_env e;
 		struct queue_state s;
+		enum queue_dir d = QUEUE_DIR_QUEUE;
 		const char *errstr;
 		int fd, held = 0;
 
-		fd = openat(sp->dirfd[QUEUE_DIR_QUEUE], l.ids[i],
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd == -1)
+		if ((fd = queue_list_open(sp, &d, l.ids[i])) == -1)
 			continue;
-		if (queue_env_read_fd(&e, fd, 0, &errstr) == 0) {
-			if (queue_spool_peek_state(sp, l.ids[i], e.nrcpt, &s,
-				&errstr) == 0) {
-				held = s.held;
-				queue_state_free(&s);
-			}
+		if (queue_list_read(sp, d, l.ids[i], fd, &e, &s, &errstr,
+			NULL) == 0) {
+			held = s.held;
+			queue_state_free(&s);
 			queue_env_free(&e);
 		}
 		(void)close(fd);

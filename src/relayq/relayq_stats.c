@@ -21,6 +21,7 @@
 
 #include "common/strutil.h"
 #include "queue/queue_env.h"
+#include "queue/queue_list.h"
 #include "queue/queue_scan.h"
 #include "queue/queue_state.h"
 #include "relayq/relayq_json.h"
@@ -55,33 +56,30 @@ relayq_stats_count(struct queue_spool *sp, enum queue_dir d,
 		struct queue_env e;
 		struct queue_state s;
 		const char *errstr;
-		int fd;
+		int fd, rc;
 
+		/* Not followed: one that moved is counted in queue/. */
 		fd = openat(sp->dirfd[d], l.ids[i],
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd == -1)
 			continue;
-		if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
-			(void)close(fd);
-			continue;
-		}
+		rc =
+		    queue_list_read(sp, d, l.ids[i], fd, &e, &s, &errstr, NULL);
 		(void)close(fd);
+		if (rc == -1)
+			continue;
 		if (q->oldest == 0 || e.arrival < q->oldest)
 			q->oldest = e.arrival;
+		/* A state that cannot be read counts as pending. */
 		if (d == QUEUE_DIR_INCOMING)
 			q->incoming++;
-		else if (queue_spool_peek_state(sp, l.ids[i], e.nrcpt, &s,
-			     &errstr) == -1)
+		else if (s.held)
+			q->held++;
+		else if (s.tries > 0)
+			q->deferred++;
+		else
 			q->pending++;
-		else {
-			if (s.held)
-				q->held++;
-			else if (s.tries > 0)
-				q->deferred++;
-			else
-				q->pending++;
-			queue_state_free(&s);
-		}
+		queue_state_free(&s);
 		queue_env_free(&e);
 	}
 	queue_idlist_free(&l);
