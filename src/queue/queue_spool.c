@@ -181,11 +181,11 @@ queue_spool_move(int fromfd, const char *from, int tofd, const char *to,
 }
 
 /*
- * Gives fd, a directory or FIFO this process has just created, the
- * owner and group of the spool root when this process is root: `relayq
- * hold` run by root on a spool relayqd never ran on creates queue/ and
- * state/, and relayqd (user relayq) must still be able to use them.
- * Other callers create only what they own anyway.
+ * Gives fd, a directory, FIFO or state file this process has just
+ * created, the owner and group of the spool root when this process is
+ * root: `relayq hold` run by root on a spool relayqd never ran on creates
+ * queue/, state/ and state/<id>, and relayqd (user relayq) must still be
+ * able to use them.  Other callers create only what they own anyway.
  */
 static int
 queue_spool_give_owner(struct queue_spool *sp, int fd)
@@ -1289,7 +1289,12 @@ queue_spool_save_state(struct queue_spool *sp, const struct queue_state *s)
 	    QUEUE_SPOOL_FILE_MODE);
 	if (fd == -1)
 		goto fail;
-	if (fchmod(fd, QUEUE_SPOOL_FILE_MODE) == -1 ||
+	/*
+	 * `relayq hold` run by root (not the daemon: it holds no spool
+	 * lock) leaves a state file relayqd, user relayq, can still read.
+	 */
+	if ((sp->lockfd == -1 && queue_spool_give_owner(sp, fd) == -1) ||
+	    fchmod(fd, QUEUE_SPOOL_FILE_MODE) == -1 ||
 	    queue_spool_write_all(fd, data, len) == -1 || fsync(fd) == -1)
 		goto fail_unlink;
 	if (close(fd) == -1) {

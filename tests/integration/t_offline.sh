@@ -34,6 +34,13 @@ ok $? "four messages queued with relayqd stopped"
 test ! -e "$SPOOL/queue" && test -f "$SPOOL/incoming/$HOLD"
 ok $? "the spool has no queue/ yet, the mail is in incoming/"
 
+# The spool belongs to relayqd's user (nobody stands for it here, when
+# we are root): what relayq creates as root must be theirs too.
+OWNER=$(stat -c %U:%G "$SPOOL")
+if [ "$(id -u)" = 0 ]; then
+	chown nobody:nogroup "$SPOOL"
+	OWNER=nobody:nogroup
+fi
 relayq show "$HOLD" > "$T_DIR/show" 2>&1
 ok $? "show works on a message in incoming/ without queue/"
 grep -q "^directory: incoming$" "$T_DIR/show" &&
@@ -54,10 +61,11 @@ relayq show "$DEL" >/dev/null 2>&1
 is $? 66 "the deleted message is gone"
 test -f "$SPOOL/incoming/$PLAIN" && ! test -e "$SPOOL/incoming/$HOLD"
 ok $? "untouched mail stays in incoming/, the held one moved to queue/"
-[ "$(stat -c %U:%G "$SPOOL/queue")" = "$(stat -c %U:%G "$SPOOL")" ] &&
+[ "$(stat -c %U:%G "$SPOOL/queue" "$SPOOL/state" "$SPOOL/state/$HOLD" | sort -u)" = "$OWNER" ] &&
     [ "$(stat -c %a "$SPOOL/queue")" = 750 ] &&
-    [ "$(stat -c %a "$SPOOL/state")" = 750 ]
-ok $? "queue/ and state/ were made with the spool's owner and modes"
+    [ "$(stat -c %a "$SPOOL/state")" = 750 ] &&
+    [ "$(stat -c %a "$SPOOL/state/$HOLD")" = 640 ]
+ok $? "queue/, state/ and the state file have the spool's owner ($OWNER) and modes"
 relayq hold 0000000000000000000A >/dev/null 2>&1
 is $? 66 "hold of an unknown id: EX_NOINPUT"
 
