@@ -67,6 +67,7 @@ static const struct conf_key conf_keys[] = {
 	CK("relayq:aliases", CONF_STR, aliases, 0, 0),
 	CK("relayq:masquerade", CONF_STR, masquerade, 0, 0),
 	CK("relayq:allow_from_override", CONF_BOOL, allow_from_override, 0, 0),
+	CK("relayq:mailq_all_users", CONF_BOOL, mailq_all_users, 0, 0),
 	CK("relayq:max_message_size", CONF_SIZE, max_message_size, 1024,
 	    (long long)1 << 34),
 	CK("relayq:max_recipients", CONF_LL, max_recipients, 1, 100000),
@@ -126,6 +127,8 @@ static const struct conf_key conf_keys[] = {
 	CK("delivery:alert_command", CONF_STR, delivery_alert_command, 0, 0),
 	CK("delivery:alert_after", CONF_DURATION, delivery_alert_after, 1,
 	    86400 * 365),
+	CK("delivery:failed_retention", CONF_DURATION,
+	    delivery_failed_retention, 0, 86400 * 3650),
 };
 
 static const char *conf_sections[] = { "relayq", "smarthost", "delivery" };
@@ -210,6 +213,7 @@ conf_defaults(struct conf *c)
 	c->aliases = xstrdup("");
 	c->masquerade = xstrdup("");
 	c->allow_from_override = 1;
+	c->mailq_all_users = 1;
 	c->max_message_size = 35LL * 1024 * 1024;
 	c->max_recipients = 1000;
 	c->smarthost_host = xstrdup("");
@@ -246,6 +250,7 @@ conf_defaults(struct conf *c)
 	c->delivery_bounce_copy_to = xstrdup("");
 	c->delivery_alert_command = xstrdup("");
 	c->delivery_alert_after = 3600;
+	c->delivery_failed_retention = 30 * 86400;
 }
 
 /* Frees owned strings. */

@@ -27,6 +27,8 @@ struct conf {
 	int allow_from_override;    /* users other than root may use -f */
 	long long max_message_size; /* bytes */
 	long long max_recipients;
+	/* mailq shows everyone's mail to users other than root (else own). */
+	int mailq_all_users;
 
 	/* [smarthost] */
 	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */
@@ -66,6 +68,8 @@ struct conf {
 	char *delivery_bounce_copy_to;	       /* owned: operator copy, or "" */
 	char *delivery_alert_command;	/* owned: run on a stall, or "" */
 	long long delivery_alert_after; /* stall length before it runs */
+	/* How long failed/ entries are kept; 0: forever. */
+	long long delivery_failed_retention;
 };
 
 /*

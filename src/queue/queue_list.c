@@ -12,8 +12,9 @@
  * while relayqd works.  Every text it prints was validated on the way
  * into the spool (no control characters), and a broken file becomes one
  * "(unreadable: ...)" line instead of an error.  When incoming/ cannot be
- * read (it is 1730, and the front end only has the group's -wx), a note
- * says so instead of silently listing less.
+ * read (a spool set up without its group read), a note says so instead
+ * of silently listing less.  queue_list_print_uid() lists one user's
+ * messages only (mailq_all_users = no), by the envelope's U record.
  */
 #include "config.h"
 
@@ -34,16 +35,23 @@
 /* Width of the columns before the sender: id+mark, size, time, gaps. */
 #define QUEUE_LIST_INDENT (QUEUE_ID_LEN + 1 + 1 + 8 + 1 + 19 + 2)
 
-/* Running totals of a listing. */
+/* Running totals of a listing, and whose messages it shows. */
 struct queue_list_tot {
 	uint64_t bytes;
 	size_t requests;
+	long long uid; /* only messages whose U record is this; -1: all */
+	FILE *out;     /* borrowed */
+	int flags;     /* QUEUE_LIST_* */
+	int header;    /* the column header was printed */
 };
 
-/* Prints the column header. */
+/* Prints the column header before the first entry of a listing. */
 static void
-queue_list_header(FILE *out)
+queue_list_header(FILE *out, struct queue_list_tot *tot)
 {
+	if (tot->header)
+		return;
+	tot->header = 1;
 	fprintf(out, "%-*s %8s %-19s  %s\n", QUEUE_ID_LEN + 1, "-Queue ID-",
 	    "--Size--", "----Arrival Time---", "-Sender/Recipient-------");
 }
@@ -55,11 +63,17 @@ queue_list_line(FILE *out, const char *pre, const char *text, const char *post)
 	fprintf(out, "%*s%s%s%s\n", QUEUE_LIST_INDENT, "", pre, text, post);
 }
 
-/* Prints the line for a file we could not read. */
+/*
+ * Prints the line for a file we could not read (not when listing one
+ * user's messages: whose it is cannot be told).
+ */
 static void
 queue_list_unreadable(FILE *out, const char *id, const char *why,
     struct queue_list_tot *tot)
 {
+	if (tot->uid >= 0)
+		return;
+	queue_list_header(out, tot);
 	fprintf(out, "%s (unreadable: %s)\n\n", id, why);
 	tot->requests++;
 }
@@ -76,12 +90,23 @@ queue_list_time(long long secs, char *buf, size_t bufsz)
 		(void)strlcpy(buf, "?", bufsz);
 }
 
-/* Prints the attempts line: how many, the last and the next one. */
+/*
+ * Prints the attempts line: how many, the last and the next one; for a
+ * message in failed/ (failed_at > 0), when it was moved there instead
+ * of the next one.
+ */
 static void
-queue_list_attempts(FILE *out, const struct queue_state *s)
+queue_list_attempts(FILE *out, const struct queue_state *s, long long failed_at)
 {
 	char last[32], next[32], line[160];
 
+	if (failed_at > 0) {
+		queue_list_time(failed_at, next, sizeof(next));
+		(void)snprintf(line, sizeof(line),
+		    "(attempts: %u, moved to failed/: %s)", s->tries, next);
+		queue_list_line(out, "", line, "");
+		return;
+	}
 	if (s->tries == 0 && s->next_try == 0) {
 		queue_list_line(out, "", "(no attempt yet)", "");
 		return;
@@ -150,37 +175,33 @@ queue_list_rcpts(FILE *out, const struct queue_env *e,
 /* Prints one message of an already opened file. */
 static void
 queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
-    FILE *out, int flags, struct queue_list_tot *tot)
+    const struct stat *st, FILE *out, int flags, struct queue_list_tot *tot)
 {
 	struct queue_env e;
 	struct queue_state s;
-	struct tm tm;
-	time_t t;
 	char when[32];
 	const char *errstr, *staterr;
 
-	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+	if (queue_list_read(sp, d, id, fd, &e, &s, &errstr, &staterr) == -1) {
 		queue_list_unreadable(out, id,
 		    errno == EBADMSG ? errstr : strerror(errno), tot);
 		return;
 	}
-	staterr = NULL;
-	if (d != QUEUE_DIR_QUEUE || sp->dirfd[QUEUE_DIR_STATE] == -1 ||
-	    queue_spool_peek_state(sp, id, e.nrcpt, &s, &staterr) == -1) {
-		/* No attempt yet, or no readable state: all pending. */
-		queue_state_init(&s, id, e.nrcpt);
+	if (tot->uid >= 0 && e.uid != tot->uid) {
+		queue_state_free(&s); /* another user's message */
+		queue_env_free(&e);
+		return;
 	}
-	t = (time_t)e.arrival;
-	if (localtime_r(&t, &tm) == NULL ||
-	    strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm) == 0)
-		(void)strlcpy(when, "?", sizeof(when));
+	queue_list_header(out, tot);
+	queue_list_time(e.arrival, when, sizeof(when));
 	fprintf(out, "%s%c %8" PRIu64 " %-19s  %s\n", id, s.held ? '!' : ' ',
 	    e.body_len, when, *e.sender != '\0' ? e.sender : "MAILER-DAEMON");
 	if (staterr != NULL)
 		queue_list_line(out, "(state unreadable: ", staterr, ")");
 	if (*s.last_error != '\0')
 		queue_list_line(out, "(", s.last_error, ")");
-	queue_list_attempts(out, &s);
+	queue_list_attempts(out, &s,
+	    d == QUEUE_DIR_FAILED ? (long long)st->st_ctime : 0);
 	queue_list_rcpts(out, &e, &s, flags);
 	fputc('\n', out);
 	tot->bytes += e.body_len;
@@ -190,24 +211,21 @@ queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
 }
 
 /*
- * Lists the message id found in directory d; one that moved from
- * incoming/ to queue/ meanwhile is followed, one that left is skipped.
+ * Lists the message id found in directory d (a queue_list_walk_fn, arg
+ * the struct queue_list_tot); one that moved from incoming/ to queue/
+ * meanwhile is followed, one that left is skipped.
  */
 static void
 queue_list_one(struct queue_spool *sp, enum queue_dir d, const char *id,
-    FILE *out, int flags, struct queue_list_tot *tot)
+    void *arg)
 {
+	struct queue_list_tot *tot = arg;
+	FILE *out = tot->out;
+	int flags = tot->flags;
 	struct stat st;
 	int fd;
 
-	fd = openat(sp->dirfd[d], id,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT && d == QUEUE_DIR_INCOMING &&
-	    sp->dirfd[QUEUE_DIR_QUEUE] != -1) {
-		d = QUEUE_DIR_QUEUE;
-		fd = openat(sp->dirfd[d], id,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	}
+	fd = queue_list_open(sp, &d, id);
 	if (fd == -1) {
 		if (errno != ENOENT)
 			queue_list_unreadable(out, id, strerror(errno), tot);
@@ -218,22 +236,141 @@ queue_list_one(struct queue_spool *sp, enum queue_dir d, const char *id,
 	else if (!S_ISREG(st.st_mode))
 		queue_list_unreadable(out, id, "not a regular file", tot);
 	else
-		queue_list_msg(sp, d, id, fd, out, flags, tot);
+		queue_list_msg(sp, d, id, fd, &st, out, flags, tot);
 	(void)close(fd);
+}
+
+/* Prints the totals (or empty) and flushes out; returns 0 or -1. */
+static int
+queue_list_end(FILE *out, const struct queue_list_tot *tot, const char *empty)
+{
+	if (tot->requests == 0)
+		fprintf(out, "%s\n", empty);
+	else
+		fprintf(out, "-- %" PRIu64 " Kbytes in %zu Request%s.\n",
+		    (tot->bytes + 1023) / 1024, tot->requests,
+		    tot->requests == 1 ? "" : "s");
+	errno = 0;
+	if (fflush(out) == EOF || ferror(out)) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
 }
 
 /* Prints the mailq listing. */
 int
 queue_list_print(struct queue_spool *sp, FILE *out, int flags)
 {
-	struct queue_idlist in = { NULL, 0 }, q = { NULL, 0 };
-	struct queue_list_tot tot = { 0, 0 };
-	size_t i = 0, j = 0;
-	int in_err = 0, saved_errno;
+	return queue_list_print_uid(sp, out, flags, -1);
+}
 
+/* Prints the mailq listing of one user's messages, or all (uid -1). */
+int
+queue_list_print_uid(struct queue_spool *sp, FILE *out, int flags,
+    long long uid)
+{
+	struct queue_list_tot tot = { 0, 0, uid, out, flags, 0 };
+	int in_err;
+
+	if (queue_list_walk(sp, queue_list_one, &tot, &in_err) == -1)
+		return -1;
+	if (in_err != 0)
+		fprintf(out,
+		    "(incoming/ not readable: %s; messages not yet "
+		    "picked up by relayqd are not shown)\n",
+		    strerror(in_err));
+	return queue_list_end(out, &tot, "Mail queue is empty");
+}
+
+/* Prints the listing of failed/. */
+int
+queue_list_print_failed(struct queue_spool *sp, FILE *out)
+{
+	struct queue_idlist l = { NULL, 0 };
+	struct queue_list_tot tot = { 0, 0, -1, out, QUEUE_LIST_ALL_RCPTS, 0 };
+
+	/* No failed/ yet: relayqd never ran on this spool. */
+	if (sp->dirfd[QUEUE_DIR_FAILED] != -1 &&
+	    queue_scan_dir(sp, QUEUE_DIR_FAILED, &l, NULL) == -1)
+		return -1;
+	for (size_t i = 0; i < l.n; i++)
+		queue_list_one(sp, QUEUE_DIR_FAILED, l.ids[i], &tot);
+	queue_idlist_free(&l);
+	return queue_list_end(out, &tot, "No failed messages");
+}
+
+/* Opens id in *d, following it from incoming/ to queue/. */
+int
+queue_list_open(struct queue_spool *sp, enum queue_dir *d, const char *id)
+{
+	int fd = -1;
+
+	errno = ENOENT;
+	if (sp->dirfd[*d] != -1)
+		fd = openat(sp->dirfd[*d], id,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT && *d == QUEUE_DIR_INCOMING &&
+	    sp->dirfd[QUEUE_DIR_QUEUE] != -1) {
+		*d = QUEUE_DIR_QUEUE;
+		fd = openat(sp->dirfd[*d], id,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	}
+	return fd;
+}
+
+/* Reads a message's envelope and its state, without side effects. */
+int
+queue_list_read(struct queue_spool *sp, enum queue_dir d, const char *id,
+    int fd, struct queue_env *e, struct queue_state *s, const char **errstr,
+    const char **staterr)
+{
+	const char *why = NULL;
+	int rc = 0;
+
+	if (queue_env_read_fd(e, fd, 0, errstr) == -1)
+		return -1;
+	if (d == QUEUE_DIR_FAILED)
+		rc = queue_spool_peek_failed_state(sp, id, e->nrcpt, s, &why);
+	else if (d == QUEUE_DIR_QUEUE && sp->dirfd[QUEUE_DIR_STATE] != -1)
+		rc = queue_spool_peek_state(sp, id, e->nrcpt, s, &why);
+	else
+		rc = -1; /* incoming/: no attempt yet */
+	if (rc == -1)
+		queue_state_init(s, id, e->nrcpt);
+	if (staterr != NULL)
+		*staterr = why;
+	return 0;
+}
+
+/* The state word of recipient i for show and JSON. */
+const char *
+queue_list_rcpt_state(const struct queue_state *s, size_t i)
+{
+	switch (s->rcpt_st[i]) {
+	case QUEUE_RCPT_DONE:
+		return "delivered";
+	case QUEUE_RCPT_FAILED:
+		return "failed";
+	default:
+		return s->tries > 0 ? "deferred" : "pending";
+	}
+}
+
+/* Walks incoming/ and queue/ merged in arrival order. */
+int
+queue_list_walk(struct queue_spool *sp, queue_list_walk_fn fn, void *arg,
+    int *in_err)
+{
+	struct queue_idlist in = { NULL, 0 }, q = { NULL, 0 };
+	size_t i = 0, j = 0;
+	int saved_errno;
+
+	*in_err = 0;
 	if (sp->dirfd[QUEUE_DIR_INCOMING] != -1 &&
 	    queue_scan_dir(sp, QUEUE_DIR_INCOMING, &in, NULL) == -1)
-		in_err = errno;
+		*in_err = errno;
 	/* No queue/ yet: relayqd never ran on this spool. */
 	if (sp->dirfd[QUEUE_DIR_QUEUE] != -1 &&
 	    queue_scan_dir(sp, QUEUE_DIR_QUEUE, &q, NULL) == -1) {
@@ -242,41 +379,20 @@ queue_list_print(struct queue_spool *sp, FILE *out, int flags)
 		errno = saved_errno;
 		return -1;
 	}
-	if (in.n + q.n > 0)
-		queue_list_header(out);
 	while (i < in.n || j < q.n) {
 		int c = i == in.n ? 1
 		    : j == q.n	  ? -1
 				  : strcmp(in.ids[i], q.ids[j]);
 
 		if (c < 0)
-			queue_list_one(sp, QUEUE_DIR_INCOMING, in.ids[i++], out,
-			    flags, &tot);
+			fn(sp, QUEUE_DIR_INCOMING, in.ids[i++], arg);
 		else {
 			if (c == 0)
 				i++;
-			queue_list_one(sp, QUEUE_DIR_QUEUE, q.ids[j++], out,
-			    flags, &tot);
+			fn(sp, QUEUE_DIR_QUEUE, q.ids[j++], arg);
 		}
 	}
 	queue_idlist_free(&in);
 	queue_idlist_free(&q);
-	if (in_err != 0)
-		fprintf(out,
-		    "(incoming/ not readable: %s; messages not yet "
-		    "picked up by relayqd are not shown)\n",
-		    strerror(in_err));
-	if (tot.requests == 0)
-		fprintf(out, "Mail queue is empty\n");
-	else
-		fprintf(out, "-- %" PRIu64 " Kbytes in %zu Request%s.\n",
-		    (tot.bytes + 1023) / 1024, tot.requests,
-		    tot.requests == 1 ? "" : "s");
-	errno = 0;
-	if (fflush(out) == EOF || ferror(out)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
 	return 0;
 }

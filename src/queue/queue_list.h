@@ -13,7 +13,9 @@
 #include <stdio.h>
 
 #include "common/compat.h"
+#include "queue/queue_env.h"
 #include "queue/queue_spool.h"
+#include "queue/queue_state.h"
 
 #define QUEUE_LIST_ALL_RCPTS 0x01 /* also recipients done or failed */
 
@@ -45,5 +47,65 @@
  * -1 with errno when queue/ cannot be read or writing to out failed.
  */
 int queue_list_print(struct queue_spool *sp, FILE *out, int flags) RQ_WUR;
+/*
+ * queue_list_print() of the messages whose envelope U record (the
+ * submitting user's uid) is uid; uid -1 lists all.  Other users'
+ * messages, and files whose owner cannot be read, are left out
+ * silently and not counted (mailq_all_users = no).
+ */
+int queue_list_print_uid(struct queue_spool *sp, FILE *out, int flags,
+    long long uid) RQ_WUR;
+
+/*
+ * Prints failed/ (spool opened with QUEUE_SPOOL_FAILED or _DAEMON) in
+ * the same form, every recipient with its state and last reply, and
+ * "(attempts: N, moved to failed/: TIME)" in place of the attempts
+ * line; "No failed messages" when there is none.  Returns 0 or -1.
+ */
+int queue_list_print_failed(struct queue_spool *sp, FILE *out) RQ_WUR;
+
+/*
+ * The pieces every listing shares (mailq, relayq queue --json, relayq
+ * show, relayq stats and requeue), so that they read the spool the same
+ * way.
+ */
+
+/*
+ * Opens message id for reading in *d, without a lock; one that is not in
+ * incoming/ any more is looked for in queue/ (relayqd moved it), and *d
+ * then says so.  Returns the fd, or -1 with errno (ENOENT: it left).
+ */
+int queue_list_open(struct queue_spool *sp, enum queue_dir *d, const char *id)
+    RQ_WUR;
+/*
+ * Reads the envelope of message id from fd (opened in d) into e, and its
+ * state into s: state/<id> for queue/, failed/<id>.state for failed/;
+ * a fresh state (every recipient pending, no attempt) for incoming/ or
+ * when none can be read, *staterr (unless NULL) then saying why (it is
+ * NULL otherwise).  Returns 0 (free both), or -1 with errno and *errstr
+ * when the envelope cannot be read (EBADMSG: malformed).
+ */
+int queue_list_read(struct queue_spool *sp, enum queue_dir d, const char *id,
+    int fd, struct queue_env *e, struct queue_state *s, const char **errstr,
+    const char **staterr) RQ_WUR;
+/*
+ * The state of recipient i for show and JSON: "delivered", "failed",
+ * "deferred" (pending after an attempt) or "pending".
+ */
+const char *queue_list_rcpt_state(const struct queue_state *s, size_t i);
+
+/* Called by queue_list_walk() for each message id found in d. */
+typedef void (*queue_list_walk_fn)(struct queue_spool *sp, enum queue_dir d,
+    const char *id, void *arg);
+/*
+ * Calls fn for each id in incoming/ and queue/, merged in arrival order;
+ * an id in both (moved between the two scans) comes once, as queue/'s.
+ * A missing queue/ is an empty one.  *in_err gets the errno of a failed
+ * scan of incoming/ (0 if none: only mail not yet picked up is then not
+ * walked).  Returns 0, or -1 with errno when queue/ cannot be scanned
+ * (fn not called).
+ */
+int queue_list_walk(struct queue_spool *sp, queue_list_walk_fn fn, void *arg,
+    int *in_err) RQ_WUR;
 
 #endif

@@ -277,3 +277,65 @@ queue_scan_quarantine_bad(struct queue_spool *sp, enum queue_dir d)
 	}
 	return n;
 }
+
+/* True for "<valid id>.state", a failed message's state in failed/. */
+static int
+queue_scan_is_failed_state(const char *name)
+{
+	char id[QUEUE_ID_LEN + 1];
+
+	if (strlen(name) != QUEUE_ID_LEN + sizeof(".state") - 1 ||
+	    strcmp(name + QUEUE_ID_LEN, ".state") != 0)
+		return 0;
+	memcpy(id, name, QUEUE_ID_LEN);
+	id[QUEUE_ID_LEN] = '\0';
+	return queue_id_is_valid(id);
+}
+
+/* Purges failed/ entries that entered it at or before cutoff. */
+int
+queue_scan_purge_failed(struct queue_spool *sp, long long cutoff,
+    struct queue_scan_failed *res)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *dp;
+	int failed = 0;
+
+	memset(res, 0, sizeof(*res));
+	if ((dp = queue_scan_opendir(sp, QUEUE_DIR_FAILED)) == NULL)
+		return -1;
+	while ((de = queue_scan_next(dp, &failed)) != NULL) {
+		const char *name = de->d_name;
+		int msg = queue_id_is_valid(name);
+
+		if (!msg && !queue_scan_is_failed_state(name))
+			continue;
+		if (fstatat(sp->dirfd[QUEUE_DIR_FAILED], name, &st,
+			AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno != ENOENT)
+				failed = errno;
+			continue;
+		}
+		if ((long long)st.st_ctime > cutoff) {
+			if (msg &&
+			    (res->left == 0 ||
+				(long long)st.st_ctime < res->oldest))
+				res->oldest = (long long)st.st_ctime;
+			res->left += (size_t)msg;
+			continue;
+		}
+		if (unlinkat(sp->dirfd[QUEUE_DIR_FAILED], name, 0) == 0)
+			res->purged += (size_t)msg;
+		else if (errno != ENOENT)
+			failed = errno;
+	}
+	(void)closedir(dp);
+	if (res->purged > 0 && queue_spool_sync_dir(sp, QUEUE_DIR_FAILED) == -1)
+		failed = errno;
+	if (failed != 0) {
+		errno = failed;
+		return -1;
+	}
+	return 0;
+}

@@ -54,4 +54,23 @@ int queue_scan_clean_state(struct queue_spool *sp) RQ_WUR;
  */
 int queue_scan_quarantine_bad(struct queue_spool *sp, enum queue_dir d) RQ_WUR;
 
+/* What queue_scan_purge_failed() found. */
+struct queue_scan_failed {
+	size_t purged;	  /* messages removed */
+	size_t left;	  /* messages kept */
+	long long oldest; /* ctime of the oldest one kept, 0 if none */
+};
+
+/*
+ * Removes the entries of failed/ (failed/<id> and failed/<id>.state)
+ * that entered it at or before cutoff (seconds since the epoch): their
+ * ctime, which the rename into failed/ sets.  The message goes first,
+ * then its state; failed/ is fsync'd once when anything was removed.
+ * relayqd never reads failed/, so the order only matters for listing.
+ * Pass LLONG_MAX to purge everything, -1 (or 0) only to count.  Fills
+ * res; returns 0, or -1 with errno (res still counts what was done).
+ */
+int queue_scan_purge_failed(struct queue_spool *sp, long long cutoff,
+    struct queue_scan_failed *res) RQ_WUR;
+
 #endif

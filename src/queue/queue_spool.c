@@ -180,6 +180,27 @@ queue_spool_move(int fromfd, const char *from, int tofd, const char *to,
 	return renameat(fromfd, from, tofd, to);
 }
 
+/*
+ * Gives fd, a directory, FIFO or state file this process has just
+ * created, the owner and group of the spool root when this process is
+ * root: `relayq hold` run by root on a spool relayqd never ran on creates
+ * queue/, state/ and state/<id>, and relayqd (user relayq) must still be
+ * able to use them.  Other callers create only what they own anyway.
+ */
+static int
+queue_spool_give_owner(struct queue_spool *sp, int fd)
+{
+	struct stat root, st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (fstat(sp->rootfd, &root) == -1 || fstat(fd, &st) == -1)
+		return -1;
+	if (st.st_uid == root.st_uid && st.st_gid == root.st_gid)
+		return 0;
+	return fchown(fd, root.st_uid, root.st_gid);
+}
+
 /* Creates directory name under the root with mode unless it exists. */
 static int
 queue_spool_mkdir(struct queue_spool *sp, const char *name, mode_t mode,
@@ -236,7 +257,9 @@ queue_spool_open_dir(struct queue_spool *sp, enum queue_dir d, int create,
 	}
 	sp->dirfd[d] = fd;
 	/* A new directory gets its exact mode, whatever the umask. */
-	if (created && fchmod(fd, queue_spool_modes[d]) == -1) {
+	if (created &&
+	    (queue_spool_give_owner(sp, fd) == -1 ||
+		fchmod(fd, queue_spool_modes[d]) == -1)) {
 		saved_errno = errno;
 		rq_err_set(err, "cannot chmod %s/%s: %s", sp->path, name,
 		    strerror(errno));
@@ -262,7 +285,8 @@ queue_spool_make_wake(struct queue_spool *sp, struct rq_err *err)
 	    O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		goto fail;
-	if (fchmod(fd, QUEUE_SPOOL_WAKE_MODE) == -1) {
+	if (queue_spool_give_owner(sp, fd) == -1 ||
+	    fchmod(fd, QUEUE_SPOOL_WAKE_MODE) == -1) {
 		queue_spool_close_quiet(fd);
 		goto fail;
 	}
@@ -299,6 +323,8 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 	if (flags & QUEUE_SPOOL_READER)
 		want |= 1u << QUEUE_DIR_INCOMING | 1u << QUEUE_DIR_QUEUE |
 		    1u << QUEUE_DIR_STATE;
+	if (flags & QUEUE_SPOOL_FAILED)
+		want |= 1u << QUEUE_DIR_FAILED;
 	if (flags & QUEUE_SPOOL_DAEMON)
 		want = (1u << QUEUE_DIR_COUNT) - 1;
 	if (want == 0) {
@@ -346,7 +372,8 @@ queue_spool_open(struct queue_spool *sp, const char *path, int flags,
 		 */
 		if (errno == ENOENT && !create &&
 		    !(flags & QUEUE_SPOOL_DAEMON) &&
-		    (d == QUEUE_DIR_QUEUE || d == QUEUE_DIR_STATE))
+		    (d == QUEUE_DIR_QUEUE || d == QUEUE_DIR_STATE ||
+			d == QUEUE_DIR_FAILED))
 			continue;
 		goto fail;
 	}
@@ -1092,26 +1119,30 @@ queue_spool_open_msg(struct queue_spool *sp, const char *id,
 }
 
 /*
- * Reads state/<id> without side effects; ENOENT gives a fresh state.
- * *found (unless NULL) tells whether the file was there.
+ * Reads the state of id in d (state/<id>, or failed/<id>.state) without
+ * side effects; ENOENT gives a fresh state.  *found (unless NULL) tells
+ * whether the file was there.
  */
 static int
-queue_spool_read_state(struct queue_spool *sp, const char *id, size_t nrcpt,
-    struct queue_state *s, int *found, const char **errstr)
+queue_spool_read_state_in(struct queue_spool *sp, enum queue_dir d,
+    const char *id, size_t nrcpt, struct queue_state *s, int *found,
+    const char **errstr)
 {
 	struct stat st;
-	char *data = NULL;
+	char *data = NULL, name[QUEUE_ID_LEN + sizeof(".state")];
 	size_t len, got = 0;
 	int fd, saved_errno;
 
 	if (found != NULL)
 		*found = 0;
-	if (!queue_id_is_valid(id) || sp->dirfd[QUEUE_DIR_STATE] == -1) {
+	if (!queue_id_is_valid(id) || sp->dirfd[d] == -1) {
 		*errstr = "invalid queue id or spool not open";
 		errno = EINVAL;
 		return -1;
 	}
-	fd = openat(sp->dirfd[QUEUE_DIR_STATE], id,
+	(void)snprintf(name, sizeof(name), "%s%s", id,
+	    d == QUEUE_DIR_FAILED ? ".state" : "");
+	fd = openat(sp->dirfd[d], name,
 	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOENT) {
@@ -1174,6 +1205,23 @@ fail:
 	queue_spool_close_quiet(fd);
 	errno = saved_errno;
 	return -1;
+}
+
+static int
+queue_spool_read_state(struct queue_spool *sp, const char *id, size_t nrcpt,
+    struct queue_state *s, int *found, const char **errstr)
+{
+	return queue_spool_read_state_in(sp, QUEUE_DIR_STATE, id, nrcpt, s,
+	    found, errstr);
+}
+
+/* Reads failed/<id>.state without side effects. */
+int
+queue_spool_peek_failed_state(struct queue_spool *sp, const char *id,
+    size_t nrcpt, struct queue_state *s, const char **errstr)
+{
+	return queue_spool_read_state_in(sp, QUEUE_DIR_FAILED, id, nrcpt, s,
+	    NULL, errstr);
 }
 
 /* Reads state/<id> without side effects. */
@@ -1241,7 +1289,12 @@ queue_spool_save_state(struct queue_spool *sp, const struct queue_state *s)
 	    QUEUE_SPOOL_FILE_MODE);
 	if (fd == -1)
 		goto fail;
-	if (fchmod(fd, QUEUE_SPOOL_FILE_MODE) == -1 ||
+	/*
+	 * `relayq hold` run by root (not the daemon: it holds no spool
+	 * lock) leaves a state file relayqd, user relayq, can still read.
+	 */
+	if ((sp->lockfd == -1 && queue_spool_give_owner(sp, fd) == -1) ||
+	    fchmod(fd, QUEUE_SPOOL_FILE_MODE) == -1 ||
 	    queue_spool_write_all(fd, data, len) == -1 || fsync(fd) == -1)
 		goto fail_unlink;
 	if (close(fd) == -1) {

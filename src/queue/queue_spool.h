@@ -82,6 +82,7 @@ struct queue_spool {
 #define QUEUE_SPOOL_DAEMON 0x02	  /* all of them */
 #define QUEUE_SPOOL_CREATE 0x04	  /* create missing directories */
 #define QUEUE_SPOOL_READER 0x08	  /* incoming/, queue/, state/ (listing) */
+#define QUEUE_SPOOL_FAILED 0x10	  /* failed/ too (listing, stats) */
 
 /*
  * Opens the spool at path.  With QUEUE_SPOOL_CREATE, missing
@@ -242,6 +243,12 @@ int queue_spool_load_state_found(struct queue_spool *sp, const char *id,
  */
 int queue_spool_peek_state(struct queue_spool *sp, const char *id, size_t nrcpt,
     struct queue_state *s, const char **errstr) RQ_WUR;
+/*
+ * Like queue_spool_peek_state() for a message in failed/: reads
+ * failed/<id>.state (spool opened with QUEUE_SPOOL_FAILED or _DAEMON).
+ */
+int queue_spool_peek_failed_state(struct queue_spool *sp, const char *id,
+    size_t nrcpt, struct queue_state *s, const char **errstr) RQ_WUR;
 /* Replaces state/<id> atomically and durably.  Returns 0 or -1. */
 int queue_spool_save_state(struct queue_spool *sp, const struct queue_state *s)
     RQ_WUR;

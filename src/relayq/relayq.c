@@ -21,6 +21,7 @@
 #include "common/compat.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/strutil.h"
 #include "queue/queue_list.h"
 #include "queue/queue_spool.h"
 #include "relayq/relayq_check.h"
@@ -45,6 +46,8 @@ static const struct {
 	{ "delete", "ID... | --all --yes", "remove messages from the queue" },
 	{ "check-config", "", "check the config, spool and secret file" },
 	{ "stats", "[--json|--prometheus]", "queue size and relayqd counters" },
+	{ "failed", "[--purge [--older-than DUR]]",
+	    "list undeliverable mail kept in failed/, or remove it" },
 	{ "send", "--to LIST (--body TEXT | --body-file FILE) [...]",
 	    "compose and queue a message; prints its id" },
 	{ "help", "[command]", "this help, or a command's" },
@@ -169,6 +172,38 @@ relayq_delete(struct queue_spool *sp, int argc, char *argv[])
 	return relayq_cmd_delete(sp, argv, all ? 0 : argc, all);
 }
 
+/* relayq failed [--purge [--older-than DUR]]. */
+static int
+relayq_failed(struct queue_spool *sp, int argc, char *argv[])
+{
+	const char *errstr;
+	long long older = 0;
+	int purge = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--purge") == 0)
+			purge = 1;
+		else if (strcmp(argv[i], "--older-than") == 0 && i + 1 < argc) {
+			if (str_to_duration(argv[++i], &older, &errstr) == -1) {
+				fprintf(stderr, "relayq: --older-than %s: %s\n",
+				    argv[i], errstr);
+				return EX_USAGE;
+			}
+		} else
+			relayq_usage();
+	}
+	if (!purge && older > 0)
+		relayq_usage();
+	if (purge)
+		return relayq_cmd_purge_failed(sp, older);
+	if (queue_list_print_failed(sp, stdout) == -1) {
+		fprintf(stderr, "relayq: cannot list %s/failed: %s\n", sp->path,
+		    strerror(errno));
+		return EX_IOERR;
+	}
+	return EX_OK;
+}
+
 /* Runs cmd on the open spool. */
 static int
 relayq_dispatch(struct queue_spool *sp, const char *cmd, int argc, char *argv[])
@@ -187,6 +222,8 @@ relayq_dispatch(struct queue_spool *sp, const char *cmd, int argc, char *argv[])
 		return relayq_cmd_hold(sp, argv[0], 0);
 	if (strcmp(cmd, "delete") == 0)
 		return relayq_delete(sp, argc, argv);
+	if (strcmp(cmd, "failed") == 0)
+		return relayq_failed(sp, argc, argv);
 	if (strcmp(cmd, "stats") == 0 && argc == 0)
 		return relayq_stats_print(sp, RELAYQ_STATS_TEXT);
 	if (strcmp(cmd, "stats") == 0 && argc == 1 &&
@@ -258,8 +295,18 @@ main(int argc, char *argv[])
 	flags = strcmp(cmd, "hold") == 0 || strcmp(cmd, "release") == 0 ||
 		strcmp(cmd, "delete") == 0
 	    ? QUEUE_SPOOL_DAEMON
-	    : QUEUE_SPOOL_READER;
-	if (queue_spool_open(&sp, conf.spool_dir, flags, &err) == -1) {
+	    : QUEUE_SPOOL_READER | QUEUE_SPOOL_FAILED;
+	rc = queue_spool_open(&sp, conf.spool_dir, flags, &err);
+	/*
+	 * A spool relayqd never ran on has only tmp/ and incoming/: hold,
+	 * release and delete create the rest, as relayqd would (with its
+	 * owner when run as root; see queue_spool_open()).
+	 */
+	if (rc == -1 && errno == ENOENT && flags == QUEUE_SPOOL_DAEMON &&
+	    access(conf.spool_dir, F_OK) == 0)
+		rc = queue_spool_open(&sp, conf.spool_dir,
+		    flags | QUEUE_SPOOL_CREATE, &err);
+	if (rc == -1) {
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		conf_free(&conf);
 		return EX_CANTCREAT;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "common/xmalloc.h"
 #include "queue/queue_env.h"
 #include "queue/queue_id.h"
+#include "queue/queue_list.h"
 #include "queue/queue_scan.h"
 #include "queue/queue_state.h"
 
@@ -77,42 +79,77 @@ relayq_cmd_check_id(const char *id)
 	return -1;
 }
 
+/* Asks relayqd, if it runs, to take up queue/<id>; silent. */
+static void
+relayq_cmd_wake_id_quiet(struct queue_spool *sp, const char *id)
+{
+	char rec[QUEUE_ID_LEN + 3];
+	int fd;
+
+	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
+		return;
+	if ((fd = openat(sp->rootfd, "wake",
+		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return; /* no relayqd: its start-up scan takes queue/ */
+	if (write(fd, rec, strlen(rec)) == -1) {
+		/* EAGAIN: the FIFO is full; requeue or a restart takes it. */
+	}
+	(void)close(fd);
+}
+
 /*
  * Opens queue/<id> under its flock into e; returns the fd, or -1 after
- * printing why, with *ex set to the exit code.
+ * printing why, with *ex set to the exit code.  A message still in
+ * incoming/ (relayqd stopped, or not there yet) is first accepted into
+ * queue/ exactly as relayqd accepts it (queue_spool_accept: the same
+ * checks, a RENAME_NOREPLACE that only one of relayq and relayqd can
+ * win, both directories fsync'd), so every change is then made under
+ * the per-message flock.  *adopted is set when this call moved it: a
+ * running relayqd did not see it arrive, so the caller must name it to
+ * relayqd unless it is gone or held.
  */
 static int
 relayq_cmd_lock(struct queue_spool *sp, const char *id, struct queue_env *e,
-    int *ex)
+    int *ex, int *adopted)
 {
 	struct rq_err err;
 	int fd;
 
+	*adopted = 0;
 	if (relayq_cmd_check_id(id) == -1) {
 		*ex = EX_USAGE;
 		return -1;
 	}
-	if ((fd = queue_spool_open_msg(sp, id, e, &err)) != -1)
-		return fd;
+	for (int pass = 0; pass < 2; pass++) {
+		if ((fd = queue_spool_open_msg(sp, id, e, &err)) != -1)
+			return fd;
+		if (errno != ENOENT || pass > 0)
+			break;
+		if (queue_spool_accept(sp, id, &err) == 0)
+			*adopted = 1;
+		else if (errno == EBADMSG) {
+			fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
+			*ex = EX_DATAERR;
+			return -1;
+		} else if (errno != ENOENT) {
+			fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
+			*ex = EX_IOERR;
+			return -1;
+		}
+		/* ENOENT: not there, or relayqd accepted it meanwhile. */
+	}
 	if (errno == EWOULDBLOCK) {
 		fprintf(stderr, "relayq: %s: being delivered, try again\n", id);
 		*ex = EX_TEMPFAIL;
 	} else if (errno == ENOENT) {
-		if (faccessat(sp->dirfd[QUEUE_DIR_INCOMING], id, F_OK,
-			AT_SYMLINK_NOFOLLOW) == 0) {
-			fprintf(stderr,
-			    "relayq: %s: not yet picked up by relayqd, "
-			    "try again\n",
-			    id);
-			*ex = EX_TEMPFAIL;
-		} else {
-			fprintf(stderr, "relayq: %s: no such message\n", id);
-			*ex = EX_NOINPUT;
-		}
+		fprintf(stderr, "relayq: %s: no such message\n", id);
+		*ex = EX_NOINPUT;
 	} else {
 		fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
 		*ex = errno == EBADMSG ? EX_DATAERR : EX_IOERR;
 	}
+	if (*adopted)
+		relayq_cmd_wake_id_quiet(sp, id);
 	return -1;
 }
 
@@ -171,36 +208,27 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 {
 	struct queue_env e;
 	struct queue_state s;
-	const char *errstr, *dir = "queue";
+	enum queue_dir d = QUEUE_DIR_INCOMING;
+	const char *errstr;
 	char when[64];
 	int fd;
 
 	if (relayq_cmd_check_id(id) == -1)
 		return EX_USAGE;
-	fd = openat(sp->dirfd[QUEUE_DIR_QUEUE], id,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
-		dir = "incoming";
-		fd = openat(sp->dirfd[QUEUE_DIR_INCOMING], id,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	}
-	if (fd == -1) {
+	/* incoming/ first: a message relayqd moves meanwhile is followed. */
+	if ((fd = queue_list_open(sp, &d, id)) == -1) {
 		fprintf(stderr, "relayq: %s: %s\n", id,
 		    errno == ENOENT ? "no such message" : strerror(errno));
 		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
 	}
-	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+	if (queue_list_read(sp, d, id, fd, &e, &s, &errstr, &errstr) == -1) {
 		fprintf(stderr, "relayq: %s: unreadable: %s\n", id,
 		    errno == EBADMSG ? errstr : strerror(errno));
 		(void)close(fd);
 		return EX_DATAERR;
 	}
-	errstr = NULL;
-	if (strcmp(dir, "queue") != 0 ||
-	    queue_spool_peek_state(sp, id, e.nrcpt, &s, &errstr) == -1)
-		queue_state_init(&s, id, e.nrcpt);
 	printf("id: %s\n", id);
-	printf("directory: %s\n", dir);
+	printf("directory: %s\n", queue_spool_dirname(d));
 	relayq_cmd_time(when, sizeof(when), e.arrival);
 	printf("arrival: %s\n", when);
 	printf("uid: %lld\n", e.uid);
@@ -223,19 +251,7 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 		printf("last error: %s\n", s.last_error);
 	printf("recipients:\n");
 	for (size_t i = 0; i < e.nrcpt; i++) {
-		const char *st;
-
-		switch (s.rcpt_st[i]) {
-		case QUEUE_RCPT_DONE:
-			st = "delivered";
-			break;
-		case QUEUE_RCPT_FAILED:
-			st = "failed";
-			break;
-		default:
-			st = s.tries > 0 ? "deferred" : "pending";
-		}
-		printf("  <%s> %s", e.rcpts[i], st);
+		printf("  <%s> %s", e.rcpts[i], queue_list_rcpt_state(&s, i));
 		if (s.rcpt_reply[i] != NULL && *s.rcpt_reply[i] != '\0')
 			printf(" (%s)", s.rcpt_reply[i]);
 		putchar('\n');
@@ -279,19 +295,16 @@ relayq_cmd_requeue(struct queue_spool *sp)
 	for (size_t i = 0; i < l.n && ex == EX_OK; i++) {
 		struct queue_env e;
 		struct queue_state s;
+		enum queue_dir d = QUEUE_DIR_QUEUE;
 		const char *errstr;
 		int fd, held = 0;
 
-		fd = openat(sp->dirfd[QUEUE_DIR_QUEUE], l.ids[i],
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd == -1)
+		if ((fd = queue_list_open(sp, &d, l.ids[i])) == -1)
 			continue;
-		if (queue_env_read_fd(&e, fd, 0, &errstr) == 0) {
-			if (queue_spool_peek_state(sp, l.ids[i], e.nrcpt, &s,
-				&errstr) == 0) {
-				held = s.held;
-				queue_state_free(&s);
-			}
+		if (queue_list_read(sp, d, l.ids[i], fd, &e, &s, &errstr,
+			NULL) == 0) {
+			held = s.held;
+			queue_state_free(&s);
 			queue_env_free(&e);
 		}
 		(void)close(fd);
@@ -316,9 +329,9 @@ relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
 	struct queue_state s;
 	struct rq_err err;
 	char rec[QUEUE_ID_LEN + 3];
-	int fd, ex = EX_OK;
+	int fd, ex = EX_OK, adopted;
 
-	if ((fd = relayq_cmd_lock(sp, id, &e, &ex)) == -1)
+	if ((fd = relayq_cmd_lock(sp, id, &e, &ex, &adopted)) == -1)
 		return ex;
 	if (queue_spool_load_state(sp, id, e.nrcpt, &s, &err) == -1) {
 		fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
@@ -335,8 +348,11 @@ relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
 out:
 	(void)close(fd); /* drops the flock */
 	queue_env_free(&e);
-	if (ex != EX_OK)
+	if (ex != EX_OK) {
+		if (adopted)
+			relayq_cmd_wake_id_quiet(sp, id);
 		return ex;
+	}
 	printf("%s: %s\n", id, hold ? "held" : "released");
 	if (!hold && rq_snprintf(rec, sizeof(rec), "I%s\n", id) != -1 &&
 	    relayq_cmd_wake(sp, rec, strlen(rec)) != EX_OK)
@@ -352,9 +368,9 @@ static int
 relayq_cmd_delete_one(struct queue_spool *sp, const char *id)
 {
 	struct queue_env e;
-	int fd, ex = EX_OK;
+	int fd, ex = EX_OK, adopted;
 
-	if ((fd = relayq_cmd_lock(sp, id, &e, &ex)) == -1)
+	if ((fd = relayq_cmd_lock(sp, id, &e, &ex, &adopted)) == -1)
 		return ex;
 	if (queue_spool_remove(sp, id) == -1) {
 		fprintf(stderr, "relayq: %s: cannot delete: %s\n", id,
@@ -364,6 +380,8 @@ relayq_cmd_delete_one(struct queue_spool *sp, const char *id)
 		printf("%s: deleted\n", id);
 	(void)close(fd);
 	queue_env_free(&e);
+	if (ex != EX_OK && adopted)
+		relayq_cmd_wake_id_quiet(sp, id);
 	return ex;
 }
 
@@ -394,4 +412,26 @@ relayq_cmd_delete(struct queue_spool *sp, char *const *ids, int n, int all)
 	}
 	queue_idlist_free(&l);
 	return ex;
+}
+
+/* relayq failed --purge [--older-than DUR]. */
+int
+relayq_cmd_purge_failed(struct queue_spool *sp, long long older)
+{
+	struct queue_scan_failed res;
+
+	if (sp->dirfd[QUEUE_DIR_FAILED] == -1) {
+		printf("purged 0 failed messages, 0 left\n");
+		return EX_OK; /* no failed/: relayqd never ran here */
+	}
+	if (queue_scan_purge_failed(sp,
+		older > 0 ? (long long)time(NULL) - older : LLONG_MAX,
+		&res) == -1) {
+		fprintf(stderr, "relayq: cannot purge %s/failed: %s\n",
+		    sp->path, strerror(errno));
+		return EX_IOERR;
+	}
+	printf("purged %zu failed message%s, %zu left\n", res.purged,
+	    res.purged == 1 ? "" : "s", res.left);
+	return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
 }

@@ -6,7 +6,10 @@
  * release, delete) is made under that message's flock, the same lock
  * relayqd takes while it delivers, so it never races a delivery: when
  * relayqd holds the lock the command fails with "being delivered, try
- * again" (EX_TEMPFAIL).  Requests to relayqd go through the wake FIFO
+ * again" (EX_TEMPFAIL).  A message still in incoming/ (relayqd
+ * stopped) is accepted into queue/ by the tool first, exactly as relayqd
+ * would (queue_spool_accept()), so hold, release and delete work
+ * wherever the message is.  Requests to relayqd go through the wake FIFO
  * ('F' flush everything, "I<id>\n" one message; see relayqd_wake.h).
  * Each function returns a sysexits.h code and prints its own errors.
  */
@@ -29,5 +32,10 @@ int relayq_cmd_requeue(struct queue_spool *sp);
 int relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold);
 /* relayq delete ID...: ids[0..n-1]; all != 0: every message in queue/. */
 int relayq_cmd_delete(struct queue_spool *sp, char *const *ids, int n, int all);
+/*
+ * relayq failed --purge: removes the messages in failed/ that entered it
+ * more than older seconds ago (older 0: all of them).
+ */
+int relayq_cmd_purge_failed(struct queue_spool *sp, long long older);
 
 #endif

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "queue/queue_env.h"
-#include "queue/queue_scan.h"
+#include "queue/queue_list.h"
 #include "queue/queue_state.h"
 
 /* Prints a JSON string or null. */
@@ -52,6 +52,23 @@ relayq_json_time(FILE *out, const char *key, long long t)
 		fprintf(out, ", \"%s\": null", key);
 }
 
+/* Where relayq_json_one() prints, and what it counted. */
+struct relayq_json_ctx {
+	FILE *out;
+	size_t n;	/* messages printed */
+	uint64_t bytes; /* their sizes */
+	int opened;	/* the document's head was printed */
+};
+
+/* Prints the head of the document once (not at all if queue/ fails). */
+static void
+relayq_json_open(struct relayq_json_ctx *ctx)
+{
+	if (!ctx->opened)
+		fputs("{\"messages\": [", ctx->out);
+	ctx->opened = 1;
+}
+
 /* Prints one message object; adds its size to *bytes. */
 static void
 relayq_json_msg(struct queue_spool *sp, enum queue_dir d, const char *id,
@@ -61,16 +78,13 @@ relayq_json_msg(struct queue_spool *sp, enum queue_dir d, const char *id,
 	struct queue_state s;
 	const char *errstr;
 
-	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
+	if (queue_list_read(sp, d, id, fd, &e, &s, &errstr, NULL) == -1) {
 		fprintf(out, "{\"id\": \"%s\", \"error\": ", id);
 		relayq_json_str(out,
 		    errno == EBADMSG ? errstr : strerror(errno));
 		fputc('}', out);
 		return;
 	}
-	if (d != QUEUE_DIR_QUEUE ||
-	    queue_spool_peek_state(sp, id, e.nrcpt, &s, &errstr) == -1)
-		queue_state_init(&s, id, e.nrcpt);
 	fprintf(out,
 	    "{\"id\": \"%s\", \"directory\": \"%s\", \"size\": %" PRIu64
 	    ", \"arrival\": %lld, \"sender\": ",
@@ -85,21 +99,10 @@ relayq_json_msg(struct queue_spool *sp, enum queue_dir d, const char *id,
 	relayq_json_str(out, *s.last_error != '\0' ? s.last_error : NULL);
 	fputs(", \"recipients\": [", out);
 	for (size_t i = 0; i < e.nrcpt; i++) {
-		const char *st;
-
-		switch (s.rcpt_st[i]) {
-		case QUEUE_RCPT_DONE:
-			st = "delivered";
-			break;
-		case QUEUE_RCPT_FAILED:
-			st = "failed";
-			break;
-		default:
-			st = s.tries > 0 ? "deferred" : "pending";
-		}
 		fputs(i > 0 ? ", {\"address\": " : "{\"address\": ", out);
 		relayq_json_str(out, e.rcpts[i]);
-		fprintf(out, ", \"state\": \"%s\", \"reply\": ", st);
+		fprintf(out, ", \"state\": \"%s\", \"reply\": ",
+		    queue_list_rcpt_state(&s, i));
 		relayq_json_str(out,
 		    s.rcpt_reply[i] != NULL && *s.rcpt_reply[i] != '\0'
 			? s.rcpt_reply[i]
@@ -113,76 +116,49 @@ relayq_json_msg(struct queue_spool *sp, enum queue_dir d, const char *id,
 }
 
 /*
- * Prints the message found in d (following one that moved to queue/);
- * returns 1 when something was printed, 0 when it had left.
+ * Prints the message found in d (following one that moved to queue/),
+ * unless it has left: a queue_list_walk_fn, arg the relayq_json_ctx.
  */
-static int
+static void
 relayq_json_one(struct queue_spool *sp, enum queue_dir d, const char *id,
-    FILE *out, size_t n, uint64_t *bytes)
+    void *arg)
 {
+	struct relayq_json_ctx *ctx = arg;
+	FILE *out = ctx->out;
 	int fd;
 
-	fd = openat(sp->dirfd[d], id,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT && d == QUEUE_DIR_INCOMING &&
-	    sp->dirfd[QUEUE_DIR_QUEUE] != -1) {
-		d = QUEUE_DIR_QUEUE;
-		fd = openat(sp->dirfd[d], id,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	}
+	fd = queue_list_open(sp, &d, id);
 	if (fd == -1 && errno == ENOENT)
-		return 0;
-	fputs(n > 0 ? ",\n  " : "\n  ", out);
+		return;
+	relayq_json_open(ctx);
+	fputs(ctx->n > 0 ? ",\n  " : "\n  ", out);
+	ctx->n++;
 	if (fd == -1) {
 		fprintf(out, "{\"id\": \"%s\", \"error\": ", id);
 		relayq_json_str(out, strerror(errno));
 		fputc('}', out);
-		return 1;
+		return;
 	}
-	relayq_json_msg(sp, d, id, fd, out, bytes);
+	relayq_json_msg(sp, d, id, fd, out, &ctx->bytes);
 	(void)close(fd);
-	return 1;
 }
 
 /* Prints the JSON listing. */
 int
 relayq_json_queue(struct queue_spool *sp, FILE *out)
 {
-	struct queue_idlist in = { NULL, 0 }, q = { NULL, 0 };
-	uint64_t bytes = 0;
-	size_t i = 0, j = 0, n = 0;
+	struct relayq_json_ctx ctx = { out, 0, 0, 0 };
+	int in_err;
 
 	/* An unreadable incoming/ only hides messages not yet picked up. */
-	if (sp->dirfd[QUEUE_DIR_INCOMING] != -1 &&
-	    queue_scan_dir(sp, QUEUE_DIR_INCOMING, &in, NULL) == -1)
-		in.n = 0;
-	if (sp->dirfd[QUEUE_DIR_QUEUE] != -1 &&
-	    queue_scan_dir(sp, QUEUE_DIR_QUEUE, &q, NULL) == -1) {
+	if (queue_list_walk(sp, relayq_json_one, &ctx, &in_err) == -1) {
 		fprintf(stderr, "relayq: cannot scan %s/queue: %s\n", sp->path,
 		    strerror(errno));
-		queue_idlist_free(&in);
 		return EX_IOERR;
 	}
-	fputs("{\"messages\": [", out);
-	while (i < in.n || j < q.n) {
-		int c = i == in.n ? 1
-		    : j == q.n	  ? -1
-				  : strcmp(in.ids[i], q.ids[j]);
-
-		if (c < 0)
-			n += (size_t)relayq_json_one(sp, QUEUE_DIR_INCOMING,
-			    in.ids[i++], out, n, &bytes);
-		else {
-			if (c == 0)
-				i++;
-			n += (size_t)relayq_json_one(sp, QUEUE_DIR_QUEUE,
-			    q.ids[j++], out, n, &bytes);
-		}
-	}
+	relayq_json_open(&ctx);
 	fprintf(out, "%s],\n \"count\": %zu, \"bytes\": %" PRIu64 "}\n",
-	    n > 0 ? "\n" : "", n, bytes);
-	queue_idlist_free(&in);
-	queue_idlist_free(&q);
+	    ctx.n > 0 ? "\n" : "", ctx.n, ctx.bytes);
 	if (fflush(out) == EOF || ferror(out)) {
 		fprintf(stderr, "relayq: write error\n");
 		return EX_IOERR;

@@ -21,6 +21,7 @@
 
 #include "common/strutil.h"
 #include "queue/queue_env.h"
+#include "queue/queue_list.h"
 #include "queue/queue_scan.h"
 #include "queue/queue_state.h"
 #include "relayq/relayq_json.h"
@@ -29,13 +30,14 @@
 
 struct relayq_stats_q {
 	size_t incoming, pending, deferred, held;
+	size_t failed;	  /* messages in failed/ (not part of the queue) */
 	long long oldest; /* arrival of the oldest, 0 if none */
 };
 
 struct relayq_stats_d {
 	int present; /* <spool>/stats was read */
 	long long pid, started, updated, delivered, deferred, failed, bounces;
-	long long smarthost_up, last_success, last_error_time;
+	long long smarthost_up, smarthost_since, last_success, last_error_time;
 	char last_error[512];
 };
 
@@ -54,33 +56,30 @@ relayq_stats_count(struct queue_spool *sp, enum queue_dir d,
 		struct queue_env e;
 		struct queue_state s;
 		const char *errstr;
-		int fd;
+		int fd, rc;
 
+		/* Not followed: one that moved is counted in queue/. */
 		fd = openat(sp->dirfd[d], l.ids[i],
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd == -1)
 			continue;
-		if (queue_env_read_fd(&e, fd, 0, &errstr) == -1) {
-			(void)close(fd);
-			continue;
-		}
+		rc =
+		    queue_list_read(sp, d, l.ids[i], fd, &e, &s, &errstr, NULL);
 		(void)close(fd);
+		if (rc == -1)
+			continue;
 		if (q->oldest == 0 || e.arrival < q->oldest)
 			q->oldest = e.arrival;
+		/* A state that cannot be read counts as pending. */
 		if (d == QUEUE_DIR_INCOMING)
 			q->incoming++;
-		else if (queue_spool_peek_state(sp, l.ids[i], e.nrcpt, &s,
-			     &errstr) == -1)
+		else if (s.held)
+			q->held++;
+		else if (s.tries > 0)
+			q->deferred++;
+		else
 			q->pending++;
-		else {
-			if (s.held)
-				q->held++;
-			else if (s.tries > 0)
-				q->deferred++;
-			else
-				q->pending++;
-			queue_state_free(&s);
-		}
+		queue_state_free(&s);
 		queue_env_free(&e);
 	}
 	queue_idlist_free(&l);
@@ -104,6 +103,8 @@ relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
 		{ "bounces", offsetof(struct relayq_stats_d, bounces) },
 		{ "smarthost_up",
 		    offsetof(struct relayq_stats_d, smarthost_up) },
+		{ "smarthost_since",
+		    offsetof(struct relayq_stats_d, smarthost_since) },
 		{ "last_success",
 		    offsetof(struct relayq_stats_d, last_success) },
 		{ "last_error_time",
@@ -154,6 +155,13 @@ relayq_stats_read(struct queue_spool *sp, struct relayq_stats_d *dd)
 	}
 }
 
+/* When the smarthost went down, or 0 (up, or an older relayqd). */
+static long long
+relayq_stats_down_since(const struct relayq_stats_d *dd)
+{
+	return dd->smarthost_up ? 0 : dd->smarthost_since;
+}
+
 /* Prints the Prometheus text exposition. */
 static void
 relayq_stats_prom(const struct relayq_stats_q *q,
@@ -170,6 +178,11 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	       "# TYPE relayq_queue_oldest_age_seconds gauge\n"
 	       "relayq_queue_oldest_age_seconds %lld\n",
 	    age);
+	printf("# HELP relayq_failed_messages Undeliverable null-sender "
+	       "messages kept in failed/.\n"
+	       "# TYPE relayq_failed_messages gauge\n"
+	       "relayq_failed_messages %zu\n",
+	    q->failed);
 	printf("# HELP relayq_daemon_up 1 when relayqd's stats file was "
 	       "found.\n# TYPE relayq_daemon_up gauge\nrelayq_daemon_up "
 	       "%d\n",
@@ -200,6 +213,11 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	       "failing smarthost.\n# TYPE relayq_smarthost_up gauge\n"
 	       "relayq_smarthost_up %lld\n",
 	    dd->smarthost_up);
+	printf("# HELP relayq_smarthost_down_since_timestamp_seconds When "
+	       "the smarthost went down (0: it is up).\n"
+	       "# TYPE relayq_smarthost_down_since_timestamp_seconds gauge\n"
+	       "relayq_smarthost_down_since_timestamp_seconds %lld\n",
+	    relayq_stats_down_since(dd));
 	printf("# HELP relayq_last_success_timestamp_seconds Last "
 	       "recipient accepted (0: none).\n"
 	       "# TYPE relayq_last_success_timestamp_seconds gauge\n"
@@ -219,19 +237,26 @@ relayq_stats_json(const struct relayq_stats_q *q,
 {
 	printf("{\"queue\": {\"total\": %zu, \"incoming\": %zu, \"pending\": "
 	       "%zu, \"deferred\": %zu, \"held\": %zu, "
-	       "\"oldest_age_seconds\": %lld},\n \"relayqd\": ",
+	       "\"oldest_age_seconds\": %lld},\n \"failed\": {\"messages\": "
+	       "%zu},\n \"relayqd\": ",
 	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
-	    q->pending, q->deferred, q->held, age);
+	    q->pending, q->deferred, q->held, age, q->failed);
 	if (!dd->present) {
 		printf("null}\n");
 		return;
 	}
 	printf("{\"pid\": %lld, \"started\": %lld, \"updated\": %lld, "
 	       "\"delivered\": %lld, \"deferred\": %lld, \"failed\": %lld, "
-	       "\"bounces\": %lld, \"smarthost_up\": %s, \"last_success\": "
-	       "%lld, \"last_error_time\": %lld, \"last_error\": ",
+	       "\"bounces\": %lld, \"smarthost_up\": %s, ",
 	    dd->pid, dd->started, dd->updated, dd->delivered, dd->deferred,
-	    dd->failed, dd->bounces, dd->smarthost_up ? "true" : "false",
+	    dd->failed, dd->bounces, dd->smarthost_up ? "true" : "false");
+	if (relayq_stats_down_since(dd) > 0)
+		printf("\"smarthost_down_since\": %lld, ",
+		    relayq_stats_down_since(dd));
+	else
+		printf("\"smarthost_down_since\": null, ");
+	printf("\"last_success\": %lld, \"last_error_time\": %lld, "
+	       "\"last_error\": ",
 	    dd->last_success, dd->last_error_time);
 	relayq_json_str(stdout, dd->last_error);
 	printf("}}\n");
@@ -247,6 +272,7 @@ relayq_stats_text(const struct relayq_stats_q *q,
 	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
 	    q->pending, q->deferred, q->held);
 	printf("oldest message: %llds old\n", age);
+	printf("failed/: %zu messages\n", q->failed);
 	if (!dd->present) {
 		printf("relayqd: no stats file (never ran on this spool)\n");
 		return;
@@ -256,7 +282,23 @@ relayq_stats_text(const struct relayq_stats_q *q,
 	printf("since start: %lld delivered, %lld deferred, %lld failed, "
 	       "%lld bounces\n",
 	    dd->delivered, dd->deferred, dd->failed, dd->bounces);
-	printf("smarthost: %s\n", dd->smarthost_up ? "up" : "down");
+	if (dd->smarthost_up)
+		printf("smarthost: up\n");
+	else if (relayq_stats_down_since(dd) > 0) {
+		char when[64];
+		struct tm tm;
+		time_t t = (time_t)dd->smarthost_since;
+		long long ago;
+
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm) ==
+			0)
+			(void)strlcpy(when, "?", sizeof(when));
+		ago = (long long)time(NULL) - dd->smarthost_since;
+		printf("smarthost: down since %lld (%s, %llds ago)\n",
+		    dd->smarthost_since, when, ago > 0 ? ago : 0);
+	} else
+		printf("smarthost: down\n");
 	printf("last success: %lld\n", dd->last_success);
 	printf("last error: %lld %s\n", dd->last_error_time, dd->last_error);
 }
@@ -275,6 +317,17 @@ relayq_stats_print(struct queue_spool *sp, int fmt)
 		fprintf(stderr, "relayq: cannot scan %s: %s\n", sp->path,
 		    strerror(errno));
 		return EX_IOERR;
+	}
+	if (sp->dirfd[QUEUE_DIR_FAILED] != -1) {
+		struct queue_idlist l;
+
+		if (queue_scan_dir(sp, QUEUE_DIR_FAILED, &l, NULL) == -1) {
+			fprintf(stderr, "relayq: cannot scan %s/failed: %s\n",
+			    sp->path, strerror(errno));
+			return EX_IOERR;
+		}
+		q.failed = l.n;
+		queue_idlist_free(&l);
 	}
 	relayq_stats_read(sp, &dd);
 	if (q.oldest > 0 && (long long)time(NULL) > q.oldest)

@@ -71,6 +71,7 @@
 #include "relayqd/relayqd_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
+#include "relayqd/relayqd_purge.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stats.h"
@@ -741,6 +742,7 @@ relayqd_reload(struct relayd *rd)
 	conf_free(&rd->conf);
 	rd->conf = nc;
 	log_info("configuration reloaded from %s", rd->conf.path);
+	relayqd_purge_run(rd->purge); /* failed_retention may have changed */
 	relayqd_kick(rd);
 }
 
@@ -954,7 +956,9 @@ main(int argc, char *argv[])
 	rd.alert = relayqd_alert_new(&rd);
 	rd.verbose = relayqd_verbose_new(&rd);
 	rd.stats = relayqd_stats_new(&rd);
+	rd.purge = relayqd_purge_new(&rd);
 	relayqd_scan_queue(&rd);
+	relayqd_purge_run(rd.purge);
 	/*
 	 * incoming/ is listed before the start line, so that it and STATUS
 	 * count mail submitted while relayqd was stopped; the first batch
@@ -982,6 +986,7 @@ main(int argc, char *argv[])
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	relayqd_verbose_free(rd.verbose);
 	relayqd_closer_free(rd.closer);
+	relayqd_purge_free(rd.purge);
 	queue_idlist_free(&rd.pick);
 	if (rd.ev_notify != NULL)
 		event_free(rd.ev_notify);

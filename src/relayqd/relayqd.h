@@ -28,6 +28,7 @@ struct relayqd_stats;
 struct relayqd_notify;
 struct relayqd_alert;
 struct relayqd_closer;
+struct relayqd_purge;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -44,6 +45,7 @@ struct relayd {
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
 	struct relayqd_alert *alert;	 /* owned: alert_command runner */
 	struct relayqd_closer *closer;	 /* owned: closes deleted files */
+	struct relayqd_purge *purge;	 /* owned: failed_retention */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		  /* wake FIFO, -1 if none */

@@ -56,6 +56,7 @@
 #include "relayqd/relayqd_bounce.h"
 #include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_msg.h"
+#include "relayqd/relayqd_purge.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stats.h"
 
@@ -383,10 +384,12 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 				log_warn("%s: cannot save delivery state", id);
 			if (queue_spool_fail(&rd->spool, id) == -1)
 				log_warn("%s: cannot move to failed/", id);
-			else
+			else {
 				log_info("%s: moved to failed/ (null sender, "
 					 "never bounced)",
 				    id);
+				relayqd_purge_arm(rd->purge);
+			}
 		} else if (queue_spool_remove_done(&rd->spool, id,
 			       m->has_state) == -1)
 			log_warn("%s: cannot remove finished message", id);

@@ -56,11 +56,12 @@ relayqd_stats_write(struct relayqd_stats *st)
 	n = rq_snprintf(buf, sizeof(buf),
 	    "relayq-stats 1\npid=%ld\nstarted=%lld\nupdated=%lld\n"
 	    "delivered=%llu\ndeferred=%llu\nfailed=%llu\nbounces=%llu\n"
-	    "smarthost_up=%d\nlast_success=%lld\nlast_error_time=%lld\n"
-	    "last_error=%s\n",
+	    "smarthost_up=%d\nsmarthost_since=%lld\nlast_success=%lld\n"
+	    "last_error_time=%lld\nlast_error=%s\n",
 	    (long)getpid(), st->started, relayqd_now(), rd->n_delivered,
 	    rd->n_deferred, rd->n_failed, rd->n_bounces, !rd->host_down,
-	    st->last_success, st->last_error_time, st->last_error);
+	    st->host_since, st->last_success, st->last_error_time,
+	    st->last_error);
 	if (n == -1)
 		return -1;
 	if ((fd = openat(rd->spool.rootfd, "stats.tmp",

@@ -17,6 +17,8 @@
  *	failed=N           recipients failed (5xx, expired)
  *	bounces=N          bounces and delay notices queued
  *	smarthost_up=0|1   0 while relayqd backs off a failing smarthost
+ *	smarthost_since=T  when smarthost_up took its value (start, or the
+ *	                   last up/down change): "down since" when 0
  *	last_success=T     last recipient accepted
  *	last_error_time=T  last deferral, failure or smarthost error
  *	last_error=TEXT    its text (printable ASCII, may be empty)
