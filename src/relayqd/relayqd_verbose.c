@@ -57,7 +57,7 @@ struct relayqd_watch {
 	struct event *timer;	   /* owned */
 	enum relayqd_watch_state state;
 	int dead;    /* client gone while attached */
-	int in_auth; /* inside an AUTH exchange: redact our lines */
+	int in_auth; /* inside an AUTH exchange: redact both ways */
 	uid_t uid;   /* the client's, from SO_PEERCRED */
 	char id[QUEUE_ID_LEN + 1];
 	struct relayqd_watch *next;
@@ -184,15 +184,37 @@ relayqd_watch_out(struct relayqd_watch *w, const char *data, size_t len)
 	}
 }
 
-/* Shows one reply line; the end of an AUTH exchange stops redaction. */
+/* True when line is a 2xx, 4xx or 5xx reply line (ends an exchange). */
+static int
+relayqd_watch_is_final(const char *line, size_t len)
+{
+	return len >= 3 &&
+	    (line[0] == '2' || line[0] == '4' || line[0] == '5') &&
+	    line[1] >= '0' && line[1] <= '9' && line[2] >= '0' &&
+	    line[2] <= '9' && (len == 3 || line[3] == ' ' || line[3] == '-');
+}
+
+/*
+ * Shows one reply line.  Inside an AUTH exchange every line but the
+ * final reply (235, 535, 454...) is "<redacted>": a 334 challenge can
+ * hold what an offline attack on the password needs (a SCRAM salt and
+ * iteration count, a CRAM-MD5 challenge to pair with our response).
+ */
 void
 relayqd_watch_in(struct relayqd_watch *w, const char *line, size_t len)
 {
 	if (w == NULL)
 		return;
+	if (!w->in_auth) {
+		relayqd_watch_line(w, "<<< ", line, len);
+		return;
+	}
+	if (!relayqd_watch_is_final(line, len)) {
+		relayqd_watch_line(w, "<<< ", "<redacted>", 10);
+		return;
+	}
 	relayqd_watch_line(w, "<<< ", line, len);
-	if (w->in_auth && len >= 4 && line[3] != '-' &&
-	    strncmp(line, "334", 3) != 0)
+	if (len == 3 || line[3] == ' ')
 		w->in_auth = 0;
 }
 

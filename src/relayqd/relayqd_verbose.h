@@ -10,8 +10,10 @@
  *	relayqd -> front end   lines, each printable ASCII:
  *	    "*** text"         what relayqd is doing
  *	    "<<< reply line"   from the smarthost
- *	    ">>> command"      to the smarthost; AUTH and every line of the
- *	                       exchange that follows it are "<redacted>"
+ *	    ">>> command"      to the smarthost
+ *	    AUTH is "AUTH MECH <redacted>"; after it every line of the
+ *	    exchange, both ways (334 challenges too), is "<redacted>" until
+ *	    the final 2xx/4xx/5xx reply, which is shown as is
  *	    "RCPT st addr reply"  per recipient, st sent|deferred|failed
  *	    "RESULT st text"   the end; st sent|deferred|failed|error
  *
