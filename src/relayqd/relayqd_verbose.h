@@ -38,7 +38,7 @@ struct relayqd_verbose;
 struct relayqd_watch;
 
 #define RELAYQD_VERBOSE_SOCKET "verbose"
-#define RELAYQD_VERBOSE_MAX 16 /* watchers at once */
+#define RELAYQD_VERBOSE_MAX 16 /* watchers at once (a uid: see the .c) */
 
 /*
  * Creates the socket and its listener in rd's spool.  Returns NULL (with
