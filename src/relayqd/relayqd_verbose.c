@@ -380,6 +380,39 @@ relayqd_verbose_check(struct relayqd_watch *w, char *text, size_t textsz)
 	return rv;
 }
 
+/*
+ * Handles "F" or "F<id>": a flush, root's (or relayqd's own user's)
+ * as SIGUSR1, anybody else's limited (relayqd_flush).
+ */
+static void
+relayqd_verbose_flush(struct relayqd_watch *w, const char *line)
+{
+	struct queue_idlist one = { NULL, 0 };
+	char who[64], idbuf[1][QUEUE_ID_LEN + 1];
+	int rv, priv = w->uid == 0 || w->uid == geteuid();
+
+	if (line[1] != '\0' &&
+	    (strlen(line) != 1 + QUEUE_ID_LEN ||
+		!queue_id_is_valid(line + 1))) {
+		relayqd_watch_finish(w, "error", "bad request");
+		return;
+	}
+	if (line[1] != '\0') {
+		memcpy(idbuf[0], line + 1, sizeof(idbuf[0]));
+		one.ids = idbuf;
+		one.n = 1;
+	}
+	(void)snprintf(who, sizeof(who), "relayq flush (uid %lu)",
+	    (unsigned long)w->uid);
+	rv = relayqd_flush(w->v->rd, who, one.n > 0 ? &one : NULL, priv);
+	if (rv == 0)
+		relayqd_watch_finish(w, "sent",
+		    priv ? "flushed" : "flushed (a user's flush: limited)");
+	else
+		relayqd_watch_finish(w, "deferred",
+		    "a user's flush is taken at most once every probe_max");
+}
+
 /* Handles "V<id>": registers the watcher and makes the message due. */
 static void
 relayqd_verbose_request(struct relayqd_watch *w, const char *line)
@@ -388,6 +421,10 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 	long long now = relayqd_now(), due;
 	char text[300];
 
+	if (line[0] == 'F') {
+		relayqd_verbose_flush(w, line);
+		return;
+	}
 	if (line[0] != 'V' || strlen(line) != 1 + QUEUE_ID_LEN ||
 	    !queue_id_is_valid(line + 1)) {
 		relayqd_watch_finish(w, "error", "bad request");

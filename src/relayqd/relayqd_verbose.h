@@ -17,6 +17,12 @@
  *	    "RCPT st addr reply"  per recipient, st sent|deferred|failed
  *	    "RESULT st text"   the end; st sent|deferred|failed|error
  *
+ * Or a flush, answered with one RESULT line: "F\n" (every waiting
+ * message) or "F<20 hex id>\n" (that one).  From root or relayqd's own
+ * user (`relayq flush`) it is SIGUSR1's flush; from anybody else it is a
+ * user's, limited as relayqd_flush() says ("RESULT deferred" when the
+ * limit refuses it).
+ *
  * The request is untrusted input: only a valid queue id is accepted, and
  * only from the user who submitted that message (SO_PEERCRED against the
  * U record) or root.  Watching changes nothing but the time of the next
