@@ -11,7 +11,9 @@
 # line of the exchange in both directions as "<redacted>", and the final
 # 235 or 535 as is; no challenge the server sent, no 334 line and no
 # credential (clear or base64) appears.  Also the STARTTLS path under -v:
-# the upgrade is shown (STARTTLS, 220, "TLS established", a second EHLO).
+# the upgrade is shown (STARTTLS, 220, "TLS established", a second EHLO);
+# and a stalling password_command: killed at relayqd's 10 s limit, the
+# message deferred and kept, relayqd stopping cleanly afterwards.
 . "$top_srcdir/tests/integration/lib.sh"
 
 make_pki || { echo "Bail out! cannot make the test certificates"; exit 1; }
@@ -45,16 +47,12 @@ fi
 start_server --tls-cert "$PKI/good.crt" --tls-key "$PKI/good.key" \
     --auth "$AUSER:$PASS" --auth-challenge --xoauth2 "$AUSER:$TOKEN"
 
-# vcase DESC AUTH-LINES MECH FINAL EXIT REDACTED: restarts relayqd with
-# AUTH-LINES, has the user run sendmail -v, and checks its stderr.  MECH
-# is the mechanism the server must have seen, FINAL the final reply code,
-# EXIT sendmail's exit status, REDACTED the least number of server lines
-# shown as "<redacted>".
-vcase() {
+# vcase_setup DELIVERY-LINES AUTH-LINES: relayqd on a fresh spool over
+# STARTTLS with AUTH-LINES, its spool and -v socket open to the user.
+vcase_setup() {
 	stop_daemon >/dev/null 2>&1
 	rm -rf "$SPOOL"
-	: > "$MAILDIR/challenges"
-	write_conf "" "host = localhost
+	write_conf "$1" "host = localhost
 tls = starttls
 ca_file = $PKI/ca.crt
 username = $AUSER
@@ -64,6 +62,16 @@ $2"
 	wait_for "the -v socket" 100 test -S "$SPOOL/verbose"
 	chmod 1777 "$SPOOL/tmp" "$SPOOL/incoming"
 	chmod 666 "$SPOOL/verbose"
+}
+
+# vcase DESC AUTH-LINES MECH FINAL EXIT REDACTED: restarts relayqd with
+# AUTH-LINES, has the user run sendmail -v, and checks its stderr.  MECH
+# is the mechanism the server must have seen, FINAL the final reply code,
+# EXIT sendmail's exit status, REDACTED the least number of server lines
+# shown as "<redacted>".
+vcase() {
+	: > "$MAILDIR/challenges"
+	vcase_setup "" "$2"
 	printf 'Subject: %s\n\nbody\n' "$1" |
 	    $AS "$SENDMAIL" -v -i a@example.net >/dev/null 2>"$T_DIR/err"
 	is "$?" "$5" "$1: sendmail -v exits $5"
@@ -121,6 +129,31 @@ grep -q '^relayq: not delivered now: .*535' "$T_DIR/err"
 ok $? "SCRAM-SHA-256, wrong password: sendmail says why (535)"
 vcase "XOAUTH2, token refused" "password_file = $T_DIR/badtoken
 auth = xoauth2" XOAUTH2 535 69 1 1
+
+# A stalling password_command (XXX(#3): it blocks relayqd's loop while it
+# runs): bounded by relayqd's 10 s limit and killed; the -v run says
+# why, the message is deferred and stays queued.
+cat > "$T_DIR/stall.sh" <<EOS
+#!/bin/sh
+echo \$\$ > "$T_DIR/stall.pid"
+exec sleep 600
+EOS
+chmod 755 "$T_DIR/stall.sh"
+vcase_setup "retry_min = 1h
+retry_max = 2h" "password_command = $T_DIR/stall.sh
+auth = plain"
+printf 'Subject: stall\n\nbody\n' |
+    $AS "$SENDMAIL" -v -i a@example.net >/dev/null 2>"$T_DIR/err"
+is "$?" 69 "stalling password_command: sendmail -v exits 69"
+grep -q '^relayq: not delivered now: .*password_command .* timed out' "$T_DIR/err"
+ok $? "stalling password_command: -v says it timed out"
+grep -q 'status=deferred (.*password_command .* timed out' "$T_DIR/relayqd.log"
+ok $? "stalling password_command: the message is deferred, with the reason"
+[ "$(ls "$SPOOL/queue" | wc -l)" -eq 1 ]
+ok $? "stalling password_command: the message stays queued"
+spid=$(cat "$T_DIR/stall.pid" 2>/dev/null)
+[ -n "$spid" ] && ! kill -0 "$spid" 2>/dev/null
+ok $? "stalling password_command: the command was killed"
 
 stop_daemon
 ok $? "relayqd exits 0"
