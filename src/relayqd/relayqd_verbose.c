@@ -570,7 +570,15 @@ relayqd_verbose_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	if (!relayqd_verbose_has_room(v, cred.uid)) {
-		/* A new socket's buffer takes this line whole, or not at all. */
+		char req[RELAYQD_VERBOSE_REQ_MAX];
+
+		/*
+		 * A new socket's buffer takes this line whole, or not at
+		 * all; the request already sent is read first, so that the
+		 * close does not reset the connection before the line is
+		 * read.
+		 */
+		(void)!read(fd, req, sizeof(req));
 		(void)!write(fd, busy, sizeof(busy) - 1);
 		(void)close(fd);
 		log_info("sendmail -v from uid %lu refused: no slot free",
