@@ -15,7 +15,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +70,55 @@ relayq_cmd_wake(struct queue_spool *sp, const char *buf, size_t len)
 		return EX_TEMPFAIL;
 	}
 	return EX_OK;
+}
+
+/*
+ * Asks relayqd for a flush ("F" or "F<id>") on its -v socket, where it
+ * knows our uid: root's flush is not limited as a user's is (relayqd.h).
+ * Returns a sysexits code, or -1 when the socket cannot be reached (the
+ * caller then uses the wake FIFO).
+ */
+static int
+relayq_cmd_flush_socket(struct queue_spool *sp, const char *id)
+{
+	struct sockaddr_un sun;
+	struct pollfd pfd;
+	char req[QUEUE_ID_LEN + 3], reply[512];
+	size_t have = 0;
+	ssize_t n;
+	int fd, ex = EX_TEMPFAIL;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (rq_snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/verbose",
+		sp->path) == -1 ||
+	    rq_snprintf(req, sizeof(req), "F%s\n", id != NULL ? id : "") == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		(void)close(fd);
+		return -1;
+	}
+	/* One line back, within 10 s: relayqd answers at once. */
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (have < sizeof(reply) - 1 && memchr(reply, '\n', have) == NULL &&
+	    poll(&pfd, 1, 10000) == 1) {
+		if ((n = read(fd, reply + have, sizeof(reply) - 1 - have)) <= 0)
+			break;
+		have += (size_t)n;
+	}
+	(void)close(fd);
+	reply[have] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	if (strncmp(reply, "RESULT sent", 11) == 0)
+		ex = EX_OK;
+	else
+		fprintf(stderr, "relayq: flush: %s\n",
+		    have > 0 ? reply : "no answer from relayqd");
+	return ex;
 }
 
 /* Checks an id given on the command line; prints the error. */
@@ -269,11 +321,14 @@ int
 relayq_cmd_flush(struct queue_spool *sp, const char *id)
 {
 	char rec[QUEUE_ID_LEN + 3];
+	int ex;
 
+	if (id != NULL && relayq_cmd_check_id(id) == -1)
+		return EX_USAGE;
+	if ((ex = relayq_cmd_flush_socket(sp, id)) != -1)
+		return ex;
 	if (id == NULL)
 		return relayq_cmd_wake(sp, "F", 1);
-	if (relayq_cmd_check_id(id) == -1)
-		return EX_USAGE;
 	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
 		return EX_SOFTWARE;
 	return relayq_cmd_wake(sp, rec, strlen(rec));
@@ -318,7 +373,7 @@ relayq_cmd_requeue(struct queue_spool *sp)
 	queue_idlist_free(&l);
 	if (ex != EX_OK)
 		return ex;
-	return relayq_cmd_wake(sp, "F", 1);
+	return relayq_cmd_flush(sp, NULL);
 }
 
 /* relayq hold ID / release ID. */

@@ -17,10 +17,15 @@
  * interval, not one per message.  The probe carries a real message; when
  * it gets as far as the ready state every waiting message is due and the
  * queue drains over max_connections sessions.  New mail lets the probe
- * start at once unless one started less than retry_min ago; `relayq
- * flush` (the FIFO byte 'F') and SIGUSR1 always do, at most one per
- * RELAYQD_WAKE_GAP.  Still one probe at a time, so a burst of new mail
- * or of flushes cannot storm the smarthost.
+ * start at once unless one started less than retry_min ago; root's
+ * `relayq flush` (on the -v socket, which tells the uid) and SIGUSR1
+ * always do, at most one per RELAYQD_WAKE_GAP.  A user's flush (the
+ * FIFO byte 'F' or "I<id>" records, whose writer is unknown, or a flush
+ * on the socket from another uid) is taken at most once per probe_max,
+ * probes only when the last probe is probe_max old, and what it brings
+ * forward does not count as an attempt (relayqd_sched_hurry_all,
+ * relayqd_outcome_early).  Still one probe at a time, so a burst of new
+ * mail or of flushes cannot storm the smarthost.
  *
  * Start-up rebuilds the scheduler from queue/: each message is due at
  * the next_try saved in its state file (now when it has none; state/ is
@@ -530,16 +535,52 @@ relayqd_due_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * Flush: every waiting message is due now, and a smarthost that is down
  * is probed at once (still one probe; the rest follows when it answers).
+ * A user's flush is limited (relayqd.h).
  */
-static void
-relayqd_flush(struct relayd *rd, const char *who)
+int
+relayqd_flush(struct relayd *rd, const char *who,
+    const struct queue_idlist *ids, int privileged)
 {
-	long long now = relayqd_now();
+	long long now = relayqd_now(), gap = rd->conf.delivery_probe_max;
+	size_t moved = 0;
 
-	log_info("flush requested by %s: %zu waiting messages due now", who,
-	    relayqd_sched_waiting(rd->sched));
-	relayqd_sched_flush(rd->sched, now);
-	relayqd_wake_host(rd, now, RELAYQD_WAKE_GAP);
+	if (privileged) {
+		if (ids == NULL) {
+			log_info("flush requested by %s: %zu waiting messages "
+				 "due now",
+			    who, relayqd_sched_waiting(rd->sched));
+			relayqd_sched_flush(rd->sched, now);
+		} else
+			log_info("queue run requested by %s for %zu messages, "
+				 "%zu waiting made due now",
+			    who, ids->n,
+			    relayqd_wake_flush_ids(rd->sched, ids, now));
+		relayqd_wake_host(rd, now, RELAYQD_WAKE_GAP);
+		relayqd_kick(rd);
+		return 0;
+	}
+	if (rd->user_flush_last != 0 && now >= rd->user_flush_last &&
+	    now - rd->user_flush_last < gap) {
+		log_debug("flush requested by %s ignored: a user's flush is "
+			  "taken at most once every %llds",
+		    who, gap);
+		return -1;
+	}
+	rd->user_flush_last = now;
+	if (ids == NULL)
+		moved = relayqd_sched_hurry_all(rd->sched, now);
+	else
+		for (size_t i = 0; i < ids->n; i++)
+			moved += (size_t)relayqd_sched_hurry(rd->sched,
+			    ids->ids[i], now);
+	log_info("queue run requested for %zu messages by %s, %zu waiting "
+		 "made due now (a user's: not counted as attempts, at most "
+		 "one every %llds)",
+	    ids == NULL ? relayqd_sched_waiting(rd->sched) : ids->n, who, moved,
+	    gap);
+	relayqd_wake_host(rd, now, gap);
+	relayqd_kick(rd);
+	return 0;
 }
 
 /*
@@ -575,13 +616,11 @@ relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
 	flush = relayqd_wake_drain(fd, &ids) & RELAYQD_WAKE_FLUSH;
 	relayqd_pickup_request(rd);
 	relayqd_wake_adopt(rd, &ids);
+	/* The FIFO cannot tell who wrote: a user's flush (relayqd.h). */
 	if (flush)
-		relayqd_flush(rd, "relayq flush");
+		(void)relayqd_flush(rd, "sendmail -q", NULL, 0);
 	else if (ids.n > 0)
-		log_info("queue run requested for %zu messages, %zu waiting "
-			 "made due now",
-		    ids.n,
-		    relayqd_wake_flush_ids(rd->sched, &ids, relayqd_now()));
+		(void)relayqd_flush(rd, "sendmail -qR/-qS/-qI", &ids, 0);
 	queue_idlist_free(&ids);
 	relayqd_run(rd);
 }
@@ -764,7 +803,7 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 		relayqd_stats_touch(rd); /* alert_after may have changed */
 		return;
 	case SIGUSR1:
-		relayqd_flush(rd, "SIGUSR1");
+		(void)relayqd_flush(rd, "SIGUSR1", NULL, 1);
 		relayqd_run(rd);
 		return;
 	default:

@@ -71,6 +71,7 @@ struct relayd {
 	long long host_down_until; /* no probe before this time */
 	long long host_last_probe; /* when the last probe started */
 	char host_error[256];	   /* why it is down, for deferrals */
+	long long user_flush_last; /* last flush a user (not root) had */
 	int stopping;
 	unsigned long long n_delivered, n_deferred, n_failed, n_bounces;
 };
@@ -80,5 +81,18 @@ long long relayqd_now(void);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);
+
+/*
+ * Flushes: ids NULL for every waiting message, else the listed ones.
+ * who names the requester for the log.  A flush by root (privileged) is
+ * the old one: all due now, a smarthost that is down probed at once.
+ * One by anybody else (sendmail -q, -qR, -qS, -qI through the wake FIFO,
+ * or a user on the -v socket) is taken at most once every probe_max,
+ * never probes a smarthost that is down more than once in probe_max,
+ * and the attempts it brings forward do not count as tries (issue 13).
+ * Returns 0, or -1 when a user's flush was refused by that limit.
+ */
+int relayqd_flush(struct relayd *rd, const char *who,
+    const struct queue_idlist *ids, int privileged);
 
 #endif

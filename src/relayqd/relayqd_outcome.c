@@ -412,6 +412,22 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 	relayqd_kick(rd);
 }
 
+#define RELAYQD_OUTCOME_EARLY \
+	" (a user's flush brought this attempt forward: not counted)"
+
+/*
+ * Returns the due time a user's flush brought message id forward from,
+ * when that is still ahead (the attempt then does not count: its tries
+ * stay and it keeps that due time, issue 13), else 0.
+ */
+static long long
+relayqd_outcome_early(struct relayd *rd, const char *id, long long now)
+{
+	long long early = relayqd_sched_early_take(rd->sched, id);
+
+	return early > now ? early : 0;
+}
+
 /* Applies a transaction's results to the queue. */
 void
 relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
@@ -420,8 +436,9 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	struct queue_state *s = &m->state;
 	const char *id = m->env.id;
 	long long now = relayqd_now(), next;
+	long long early = relayqd_outcome_early(rd, id, now);
 	double delay = relayqd_outcome_delay(id);
-	unsigned tries = s->tries + 1;
+	unsigned tries = s->tries + (early == 0);
 	char text[300], first_err[300] = "";
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 
@@ -470,11 +487,12 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	s->last_try = now;
 	if (first_err[0] != '\0')
 		queue_state_set_error(s, first_err);
-	next = now + relayqd_outcome_retry_delay(rd, tries);
+	next =
+	    early != 0 ? early : now + relayqd_outcome_retry_delay(rd, tries);
 	relayqd_outcome_settle(rd, m, mark, now, next);
 	if (queue_state_pending(s) > 0)
-		log_info("%s: tries=%u next attempt in %llds", id, tries,
-		    s->next_try - now);
+		log_info("%s: tries=%u next attempt in %llds%s", id, tries,
+		    s->next_try - now, early != 0 ? RELAYQD_OUTCOME_EARLY : "");
 	free(mark);
 }
 
@@ -485,13 +503,14 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 {
 	struct queue_state *s = &m->state;
 	const char *id = m->env.id;
-	long long now = relayqd_now(), next;
+	long long now = relayqd_now(), next, early;
 	double delay = relayqd_outcome_delay(id);
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 	char text[300];
 
 	relayqd_outcome_text(why, text, sizeof(text));
-	s->tries++;
+	if ((early = relayqd_outcome_early(rd, id, now)) == 0)
+		s->tries++;
 	for (size_t k = 0; k < m->n; k++) {
 		size_t i = m->map[k];
 
@@ -506,14 +525,16 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 		s->first_try = now;
 	s->last_try = now;
 	queue_state_set_error(s, text);
-	next = rd->host_down && rd->host_down_until > now
+	next = early != 0 ? early
+	    : rd->host_down && rd->host_down_until > now
 	    ? rd->host_down_until
 	    : now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);
 	if (queue_state_pending(s) > 0)
 		log_info("%s: tries=%u next attempt in %llds (with the "
-			 "smarthost's next probe)",
-		    id, s->tries, s->next_try - now);
+			 "smarthost's next probe)%s",
+		    id, s->tries, s->next_try - now,
+		    early != 0 ? RELAYQD_OUTCOME_EARLY : "");
 	free(mark);
 }
 

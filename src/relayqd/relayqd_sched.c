@@ -24,6 +24,7 @@ struct relayqd_sched_ent {
 	long long due;
 	long slot;	/* index in heap, -1 when busy */
 	unsigned flags; /* RELAYQD_SCHED_F_* */
+	long long early; /* due time before a user's flush, or 0 */
 };
 
 struct relayqd_sched {
@@ -242,12 +243,68 @@ relayqd_sched_remove(struct relayqd_sched *s, const char *id)
 void
 relayqd_sched_flush(struct relayqd_sched *s, long long now)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
+		s->heap[i]->early = 0; /* root's flush: attempts count */
 		if (s->heap[i]->due > now)
 			s->heap[i]->due = now;
+	}
 	/* Lowering every key to now may break the id tie order: rebuild. */
 	for (size_t i = s->n / 2; i-- > 0;)
 		relayqd_sched_down(s, i);
+}
+
+/*
+ * A user's flush: makes e (waiting) due at now, remembering the due time
+ * it had.  Returns 1 when it was moved.
+ */
+static int
+relayqd_sched_hurry_ent(struct relayqd_sched_ent *e, long long now)
+{
+	if (e->slot == -1 || e->due <= now)
+		return 0;
+	if (e->early == 0)
+		e->early = e->due;
+	e->due = now;
+	return 1;
+}
+
+/* A user's flush of every waiting message. */
+size_t
+relayqd_sched_hurry_all(struct relayqd_sched *s, long long now)
+{
+	size_t moved = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		moved += (size_t)relayqd_sched_hurry_ent(s->heap[i], now);
+	for (size_t i = s->n / 2; i-- > 0;)
+		relayqd_sched_down(s, i);
+	return moved;
+}
+
+/* A user's flush of one message. */
+int
+relayqd_sched_hurry(struct relayqd_sched *s, const char *id, long long now)
+{
+	struct relayqd_sched_ent *e = relayqd_sched_find(s, id);
+
+	if (e == NULL || !relayqd_sched_hurry_ent(e, now))
+		return 0;
+	relayqd_sched_up(s, (size_t)e->slot);
+	return 1;
+}
+
+/* Returns and forgets the due time a user's flush brought forward. */
+long long
+relayqd_sched_early_take(struct relayqd_sched *s, const char *id)
+{
+	struct relayqd_sched_ent *e = relayqd_sched_find(s, id);
+	long long early;
+
+	if (e == NULL)
+		return 0;
+	early = e->early;
+	e->early = 0;
+	return early;
 }
 
 /* Takes a waiting message out of the heap, whatever its due time. */
@@ -260,6 +317,7 @@ relayqd_sched_take(struct relayqd_sched *s, const char *id)
 		return -1;
 	relayqd_sched_unlink(s, e);
 	s->busy++;
+	e->early = 0; /* asked for by root or the owner: the attempt counts */
 	return e->due;
 }
 

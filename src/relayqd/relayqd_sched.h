@@ -62,9 +62,23 @@ void relayqd_sched_reschedule(struct relayqd_sched *s, const char *id,
     long long due);
 /* Forgets id (delivered, deleted, or held). */
 void relayqd_sched_remove(struct relayqd_sched *s, const char *id);
-/* Makes every waiting message due now (flush). */
+/* Makes every waiting message due now (root's flush; see _hurry_all). */
 void relayqd_sched_flush(struct relayqd_sched *s, long long now);
 
+/*
+ * A flush asked by a user (not root): makes every waiting message (or
+ * the waiting message id) due at now, as _flush does, but remembers the
+ * due time each had, so that an attempt it brought forward does not
+ * count as one (relayqd_sched_early_take); _flush and _take forget
+ * that.  Return how many were moved.
+ */
+size_t relayqd_sched_hurry_all(struct relayqd_sched *s, long long now);
+int relayqd_sched_hurry(struct relayqd_sched *s, const char *id, long long now);
+/*
+ * Returns the due time a user's flush brought id forward from (0 when
+ * none) and forgets it.
+ */
+long long relayqd_sched_early_take(struct relayqd_sched *s, const char *id);
 /*
  * Takes the waiting message id (whatever its due time) and marks it
  * busy.  Returns the due time it had, or -1 when it is not waiting.

@@ -10,6 +10,15 @@
  * session still holds the pointer, and done/abandon frees it.  Every
  * line sent is sanitised (str_sanitize), since server replies are
  * hostile input.
+ *
+ * A front end is local and untrusted: it may stop reading, be stopped
+ * or be killed with output still unsent (issue 13).  So, in every state,
+ * EOF, a write error, or no write progress for data_block_timeout ends
+ * the client (the watcher is freed, or marked dead while attached); at
+ * most RELAYQD_VERBOSE_OUT_MAX bytes wait for a client (later lines are
+ * dropped and counted; the RESULT line always goes); and a uid other
+ * than root holds at most RELAYQD_VERBOSE_PER_UID of the slots, all of
+ * them together leaving RELAYQD_VERBOSE_ROOT_RESERVE for root.
  */
 #include "config.h"
 
@@ -43,6 +52,11 @@
 /* Seconds a watcher may wait for its message to be attempted. */
 #define RELAYQD_VERBOSE_WAIT 900
 #define RELAYQD_VERBOSE_REQ_MAX 64
+/* Output bytes buffered for one client; lines beyond are dropped. */
+#define RELAYQD_VERBOSE_OUT_MAX (512 * 1024)
+/* Slots one uid other than root may hold, and those only root may use. */
+#define RELAYQD_VERBOSE_PER_UID 4
+#define RELAYQD_VERBOSE_ROOT_RESERVE 2
 
 enum relayqd_watch_state {
 	RQW_READING,
@@ -56,9 +70,10 @@ struct relayqd_watch {
 	struct bufferevent *bev;   /* owned; NULL once the client is gone */
 	struct event *timer;	   /* owned */
 	enum relayqd_watch_state state;
-	int dead;    /* client gone while attached */
-	int in_auth; /* inside an AUTH exchange: redact our lines */
-	uid_t uid;   /* the client's, from SO_PEERCRED */
+	int dead;	       /* client gone while attached */
+	int in_auth;	       /* inside an AUTH exchange: redact both ways */
+	uid_t uid;	       /* the client's, from SO_PEERCRED */
+	unsigned long dropped; /* lines not sent: the output limit */
 	char id[QUEUE_ID_LEN + 1];
 	struct relayqd_watch *next;
 };
@@ -83,6 +98,8 @@ relayqd_watch_free(struct relayqd_watch *w)
 			break;
 		}
 	w->v->n--;
+	log_debug("%s: sendmail -v watcher (uid %lu) freed, %d left",
+	    w->id[0] != '\0' ? w->id : "-", (unsigned long)w->uid, w->v->n);
 	if (w->bev != NULL)
 		bufferevent_free(w->bev);
 	if (w->timer != NULL)
@@ -90,20 +107,42 @@ relayqd_watch_free(struct relayqd_watch *w)
 	free(w);
 }
 
-/* Sends one line (sanitised) to the client, if it is still there. */
+/*
+ * Sends one line (sanitised) to the client, if it is still there; drops
+ * it (and counts it) when RELAYQD_VERBOSE_OUT_MAX bytes already wait,
+ * unless force.
+ */
 static void
-relayqd_watch_line(struct relayqd_watch *w, const char *prefix, const char *s,
-    size_t len)
+relayqd_watch_put(struct relayqd_watch *w, const char *prefix, const char *s,
+    size_t len, int force)
 {
 	char clean[1100];
 
 	if (w == NULL || w->bev == NULL)
 		return;
+	if (!force &&
+	    evbuffer_get_length(bufferevent_get_output(w->bev)) >=
+		RELAYQD_VERBOSE_OUT_MAX) {
+		w->dropped++;
+		return;
+	}
 	str_sanitize(clean, sizeof(clean), s, len > 1000 ? 1000 : len);
 	(void)bufferevent_write(w->bev, prefix, strlen(prefix));
 	(void)bufferevent_write(w->bev, clean, strlen(clean));
 	(void)bufferevent_write(w->bev, "\n", 1);
 }
+
+/* Sends one line, within the output limit. */
+static void
+relayqd_watch_line(struct relayqd_watch *w, const char *prefix, const char *s,
+    size_t len)
+{
+	relayqd_watch_put(w, prefix, s, len, 0);
+}
+
+static void relayqd_watch_read_cb(struct bufferevent *bev, void *arg);
+static void relayqd_watch_event_cb(struct bufferevent *bev, short what,
+    void *arg);
 
 /* Output drained after the RESULT line: the watcher is done. */
 static void
@@ -121,8 +160,15 @@ relayqd_watch_finish(struct relayqd_watch *w, const char *st, const char *text)
 {
 	char line[400];
 
+	if (w->dropped > 0) {
+		(void)snprintf(line, sizeof(line),
+		    "%lu lines not shown: output limit reached (the client "
+		    "read too slowly)",
+		    w->dropped);
+		relayqd_watch_put(w, "*** ", line, strlen(line), 1);
+	}
 	(void)snprintf(line, sizeof(line), "%s %s", st, text);
-	relayqd_watch_line(w, "RESULT ", line, strlen(line));
+	relayqd_watch_put(w, "RESULT ", line, strlen(line), 1);
 	w->state = RQW_FINISHED;
 	if (w->timer != NULL)
 		event_del(w->timer);
@@ -130,8 +176,9 @@ relayqd_watch_finish(struct relayqd_watch *w, const char *st, const char *text)
 		relayqd_watch_free(w);
 		return;
 	}
-	bufferevent_disable(w->bev, EV_READ);
-	bufferevent_setcb(w->bev, NULL, relayqd_watch_flushed_cb, NULL, w);
+	/* EOF, an error or the write timeout still free it (event_cb). */
+	bufferevent_setcb(w->bev, relayqd_watch_read_cb,
+	    relayqd_watch_flushed_cb, relayqd_watch_event_cb, w);
 	if (evbuffer_get_length(bufferevent_get_output(w->bev)) == 0)
 		relayqd_watch_free(w);
 }
@@ -184,15 +231,37 @@ relayqd_watch_out(struct relayqd_watch *w, const char *data, size_t len)
 	}
 }
 
-/* Shows one reply line; the end of an AUTH exchange stops redaction. */
+/* True when line is a 2xx, 4xx or 5xx reply line (ends an exchange). */
+static int
+relayqd_watch_is_final(const char *line, size_t len)
+{
+	return len >= 3 &&
+	    (line[0] == '2' || line[0] == '4' || line[0] == '5') &&
+	    line[1] >= '0' && line[1] <= '9' && line[2] >= '0' &&
+	    line[2] <= '9' && (len == 3 || line[3] == ' ' || line[3] == '-');
+}
+
+/*
+ * Shows one reply line.  Inside an AUTH exchange every line but the
+ * final reply (235, 535, 454...) is "<redacted>": a 334 challenge can
+ * hold what an offline attack on the password needs (a SCRAM salt and
+ * iteration count, a CRAM-MD5 challenge to pair with our response).
+ */
 void
 relayqd_watch_in(struct relayqd_watch *w, const char *line, size_t len)
 {
 	if (w == NULL)
 		return;
+	if (!w->in_auth) {
+		relayqd_watch_line(w, "<<< ", line, len);
+		return;
+	}
+	if (!relayqd_watch_is_final(line, len)) {
+		relayqd_watch_line(w, "<<< ", "<redacted>", 10);
+		return;
+	}
 	relayqd_watch_line(w, "<<< ", line, len);
-	if (w->in_auth && len >= 4 && line[3] != '-' &&
-	    strncmp(line, "334", 3) != 0)
+	if (len == 3 || line[3] == ' ')
 		w->in_auth = 0;
 }
 
@@ -311,6 +380,39 @@ relayqd_verbose_check(struct relayqd_watch *w, char *text, size_t textsz)
 	return rv;
 }
 
+/*
+ * Handles "F" or "F<id>": a flush, root's (or relayqd's own user's)
+ * as SIGUSR1, anybody else's limited (relayqd_flush).
+ */
+static void
+relayqd_verbose_flush(struct relayqd_watch *w, const char *line)
+{
+	struct queue_idlist one = { NULL, 0 };
+	char who[64], idbuf[1][QUEUE_ID_LEN + 1];
+	int rv, priv = w->uid == 0 || w->uid == geteuid();
+
+	if (line[1] != '\0' &&
+	    (strlen(line) != 1 + QUEUE_ID_LEN ||
+		!queue_id_is_valid(line + 1))) {
+		relayqd_watch_finish(w, "error", "bad request");
+		return;
+	}
+	if (line[1] != '\0') {
+		memcpy(idbuf[0], line + 1, sizeof(idbuf[0]));
+		one.ids = idbuf;
+		one.n = 1;
+	}
+	(void)snprintf(who, sizeof(who), "relayq flush (uid %lu)",
+	    (unsigned long)w->uid);
+	rv = relayqd_flush(w->v->rd, who, one.n > 0 ? &one : NULL, priv);
+	if (rv == 0)
+		relayqd_watch_finish(w, "sent",
+		    priv ? "flushed" : "flushed (a user's flush: limited)");
+	else
+		relayqd_watch_finish(w, "deferred",
+		    "a user's flush is taken at most once every probe_max");
+}
+
 /* Handles "V<id>": registers the watcher and makes the message due. */
 static void
 relayqd_verbose_request(struct relayqd_watch *w, const char *line)
@@ -319,6 +421,10 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 	long long now = relayqd_now(), due;
 	char text[300];
 
+	if (line[0] == 'F') {
+		relayqd_verbose_flush(w, line);
+		return;
+	}
 	if (line[0] != 'V' || strlen(line) != 1 + QUEUE_ID_LEN ||
 	    !queue_id_is_valid(line + 1)) {
 		relayqd_watch_finish(w, "error", "bad request");
@@ -382,14 +488,21 @@ relayqd_watch_read_cb(struct bufferevent *bev, void *arg)
 	free(line);
 }
 
-/* The client went away (or an error). */
+/*
+ * The client went away, or a read or write error, or it took no output
+ * for data_block_timeout: whatever the state, the client is dropped.
+ */
 static void
 relayqd_watch_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct relayqd_watch *w = arg;
 
 	(void)bev;
-	(void)what;
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		log_info("%s: sendmail -v client (uid %lu) dropped: %s",
+		    w->id[0] != '\0' ? w->id : "-", (unsigned long)w->uid,
+		    what & BEV_EVENT_TIMEOUT ? "it stopped reading"
+					     : "connection error");
 	if (w->state == RQW_ATTACHED) {
 		/* The session still points at w: keep it until done. */
 		bufferevent_free(w->bev);
@@ -413,23 +526,63 @@ relayqd_watch_timer_cb(evutil_socket_t fd, short what, void *arg)
 		    "no delivery attempt in time; the message stays queued");
 }
 
+/*
+ * True when uid may take one more slot: root up to RELAYQD_VERBOSE_MAX,
+ * any other uid up to RELAYQD_VERBOSE_PER_UID of the slots, all of them
+ * together leaving RELAYQD_VERBOSE_ROOT_RESERVE.
+ */
+static int
+relayqd_verbose_has_room(const struct relayqd_verbose *v, uid_t uid)
+{
+	int mine = 0;
+
+	if (v->n >= RELAYQD_VERBOSE_MAX)
+		return 0;
+	if (uid == 0)
+		return 1;
+	if (v->n >= RELAYQD_VERBOSE_MAX - RELAYQD_VERBOSE_ROOT_RESERVE)
+		return 0;
+	for (const struct relayqd_watch *w = v->list; w != NULL; w = w->next)
+		mine += w->uid == uid;
+	return mine < RELAYQD_VERBOSE_PER_UID;
+}
+
 /* Accepts a connection on the socket. */
 static void
 relayqd_verbose_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
+	static const char busy[] =
+	    "RESULT error busy: too many sendmail -v requests at once "
+	    "(yours or everyone's)\n";
 	struct relayqd_verbose *v = arg;
 	struct relayqd_watch *w;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct timeval tv = { RELAYQD_VERBOSE_WAIT, 0 };
+	struct timeval wtv = { 0, 0 };
 	int fd;
 
 	(void)what;
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 		return;
-	if (v->n >= RELAYQD_VERBOSE_MAX ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
 		(void)close(fd);
+		return;
+	}
+	if (!relayqd_verbose_has_room(v, cred.uid)) {
+		char req[RELAYQD_VERBOSE_REQ_MAX];
+
+		/*
+		 * A new socket's buffer takes this line whole, or not at
+		 * all; the request already sent is read first, so that the
+		 * close does not reset the connection before the line is
+		 * read.
+		 */
+		(void)!read(fd, req, sizeof(req));
+		(void)!write(fd, busy, sizeof(busy) - 1);
+		(void)close(fd);
+		log_info("sendmail -v from uid %lu refused: no slot free",
+		    (unsigned long)cred.uid);
 		return;
 	}
 	w = xcalloc(1, sizeof(*w));
@@ -449,6 +602,9 @@ relayqd_verbose_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 	bufferevent_setcb(w->bev, relayqd_watch_read_cb, NULL,
 	    relayqd_watch_event_cb, w);
+	/* A client that takes no output for this long is dropped. */
+	wtv.tv_sec = (time_t)v->rd->conf.delivery_data_block_timeout;
+	(void)bufferevent_set_timeouts(w->bev, NULL, &wtv);
 	bufferevent_enable(w->bev, EV_READ | EV_WRITE);
 	event_add(w->timer, &tv);
 }

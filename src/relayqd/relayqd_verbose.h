@@ -10,10 +10,18 @@
  *	relayqd -> front end   lines, each printable ASCII:
  *	    "*** text"         what relayqd is doing
  *	    "<<< reply line"   from the smarthost
- *	    ">>> command"      to the smarthost; AUTH and every line of the
- *	                       exchange that follows it are "<redacted>"
+ *	    ">>> command"      to the smarthost
+ *	    AUTH is "AUTH MECH <redacted>"; after it every line of the
+ *	    exchange, both ways (334 challenges too), is "<redacted>" until
+ *	    the final 2xx/4xx/5xx reply, which is shown as is
  *	    "RCPT st addr reply"  per recipient, st sent|deferred|failed
  *	    "RESULT st text"   the end; st sent|deferred|failed|error
+ *
+ * Or a flush, answered with one RESULT line: "F\n" (every waiting
+ * message) or "F<20 hex id>\n" (that one).  From root or relayqd's own
+ * user (`relayq flush`) it is SIGUSR1's flush; from anybody else it is a
+ * user's, limited as relayqd_flush() says ("RESULT deferred" when the
+ * limit refuses it).
  *
  * The request is untrusted input: only a valid queue id is accepted, and
  * only from the user who submitted that message (SO_PEERCRED against the
@@ -36,7 +44,7 @@ struct relayqd_verbose;
 struct relayqd_watch;
 
 #define RELAYQD_VERBOSE_SOCKET "verbose"
-#define RELAYQD_VERBOSE_MAX 16 /* watchers at once */
+#define RELAYQD_VERBOSE_MAX 16 /* watchers at once (a uid: see the .c) */
 
 /*
  * Creates the socket and its listener in rd's spool.  Returns NULL (with

@@ -10,7 +10,10 @@ and appends one line per EHLO/HELO to --maildir/sessions.  Recipients whose
 address contains a --rcpt-reply PATTERN get that reply instead of 250, so
 tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
 --xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
-lacks: Handler.auth_XOAUTH2); every AUTH try is logged to
+lacks: Handler.auth_XOAUTH2), --auth-challenge offers CRAM-MD5 and
+SCRAM-SHA-256 too (RFC 2195, 5802: server challenges, checked against
+--auth's password; the base64 of each challenge these and XOAUTH2 send is
+appended to --maildir/challenges); every AUTH try is logged to
 --maildir/commands as "AUTH MECH USER ok|failed", never with the secret,
 every QUIT as "QUIT session=N tls=BOOL" (--quit-stall: never answered).
 --hold-every N --hold-dir DIR lets a test act at a given point of the
@@ -24,6 +27,8 @@ import argparse
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -44,12 +49,13 @@ def uses_tls(server, session):
 
 class Handler:
     def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None,
-                 hold=None, quit_stall=False):
+                 hold=None, quit_stall=False, login=None):
         self.maildir = maildir
         self.hold = hold  # (every, max, dir), or None
         self.arrived = 0
         self.holding = 0  # K while DIR/go.K is awaited
         self.quit_stall = quit_stall
+        self.login = login  # (user, password) as bytes, or None
         self.cmdlog = os.path.join(maildir, 'commands')
         self.rcpt_replies = rcpt_replies
         self.data_reply = data_reply
@@ -80,22 +86,28 @@ class Handler:
         with open(self.cmdlog, 'a') as f:
             f.write(line + '\n')
 
+    @staticmethod
+    async def _initial(server, args):
+        """The client's first message: the initial response, or the
+        answer to an empty 334.  MISSING (the reply already sent) when
+        it is cancelled or not base64."""
+        if len(args) != 2:
+            return await server.challenge_auth('')
+        try:
+            return base64.b64decode(args[1], validate=True)
+        except (binascii.Error, ValueError):
+            await server.push("501 5.5.2 Can't decode base64")
+            return MISSING
+
     async def auth_XOAUTH2(self, server, args):
         """XOAUTH2: base64("user=U^Aauth=Bearer T^A^A"), as the initial
         response or after an empty 334.  aiosmtpd finds this method by its
         name and calls it with the SMTP instance; it must return an
         AuthResult.  A wrong token gets Google's answer: a 334 with a
         base64 JSON error, the client's empty line, then 535."""
-        if len(args) == 2:
-            try:
-                data = base64.b64decode(args[1], validate=True)
-            except (binascii.Error, ValueError):
-                await server.push("501 5.5.2 Can't decode base64")
-                return AuthResult(success=False, handled=True)
-        else:
-            data = await server.challenge_auth('')
-            if data is MISSING:
-                return AuthResult(success=False, handled=True)
+        data = await self._initial(server, args)
+        if data is MISSING:
+            return AuthResult(success=False, handled=True)
         fields = data.split(b'\x01')
         user = token = None
         if (len(fields) == 4 and fields[0].startswith(b'user=') and
@@ -114,7 +126,7 @@ class Handler:
                               auth_data=LoginPassword(user, b''))
         err = (b'{"status":"401","schemes":"bearer",'
                b'"scope":"https://mail.google.com/"}')
-        if await server.challenge_auth(err) is MISSING:
+        if await self._challenge(server, err) is MISSING:
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False)
 
@@ -124,6 +136,84 @@ class Handler:
         if self.quit_stall:
             await asyncio.sleep(3600)
         return MISSING
+
+    def _auth_done(self, server, mech, user, ok):
+        self.log('AUTH {} {} {}'.format(
+            mech, user.decode(errors='replace') if user else '?',
+            'ok' if ok else 'failed'))
+        if ok:
+            server.session.relayq_login = user.decode()
+            return AuthResult(success=True,
+                              auth_data=LoginPassword(user, b''))
+        return AuthResult(success=False, handled=False)
+
+    async def _challenge(self, server, data):
+        """server.challenge_auth(data), recording the base64 challenge
+        in --maildir/challenges (tests check that nobody shows it)."""
+        if data:
+            with open(os.path.join(self.maildir, 'challenges'), 'a') as f:
+                f.write(base64.b64encode(data).decode() + '\n')
+        return await server.challenge_auth(data)
+
+    async def auth_CRAM__MD5(self, server, args):
+        """CRAM-MD5: a 334 challenge, then "user HEX(HMAC-MD5)"."""
+        if len(args) != 1:
+            await server.push('501 5.5.4 No initial response allowed')
+            return AuthResult(success=False, handled=True)
+        challenge = '<{}.{}@sink.test>'.format(
+            binascii.hexlify(os.urandom(8)).decode(), os.getpid()).encode()
+        data = await self._challenge(server, challenge)
+        if data is MISSING:
+            return AuthResult(success=False, handled=True)
+        user, _, digest = data.rpartition(b' ')
+        ok = (self.login is not None and user == self.login[0] and
+              hmac.compare_digest(digest, hmac.new(
+                  self.login[1], challenge, 'md5').hexdigest().encode()))
+        return self._auth_done(server, 'CRAM-MD5', user, ok)
+
+    async def auth_SCRAM__SHA__256(self, server, args):
+        """SCRAM-SHA-256 without channel binding: client-first (initial
+        response or after an empty 334), 334 server-first (nonce, salt,
+        iterations), client-final with the proof, 334 with the server
+        signature, the client's empty line, then 235."""
+        first = await self._initial(server, args)
+        if first is MISSING:
+            return AuthResult(success=False, handled=True)
+        if not first.startswith(b'n,,'):
+            return self._auth_done(server, 'SCRAM-SHA-256', None, False)
+        bare = first[3:]
+        attrs = dict(a.split(b'=', 1) for a in bare.split(b',') if b'=' in a)
+        user, cnonce = attrs.get(b'n', b''), attrs.get(b'r', b'')
+        salt, iters = os.urandom(16), 4096
+        nonce = cnonce + base64.b64encode(os.urandom(18))
+        sfirst = b'r=' + nonce + b',s=' + base64.b64encode(salt) + \
+            b',i=' + str(iters).encode()
+        final = await self._challenge(server, sfirst)
+        if final is MISSING:
+            return AuthResult(success=False, handled=True)
+        without_proof, _, proof = final.rpartition(b',p=')
+        password = self.login[1] if self.login is not None else b''
+        salted = hashlib.pbkdf2_hmac('sha256', password, salt, iters)
+        ckey = hmac.new(salted, b'Client Key', 'sha256').digest()
+        stored = hashlib.sha256(ckey).digest()
+        authmsg = bare + b',' + sfirst + b',' + without_proof
+        csig = hmac.new(stored, authmsg, 'sha256').digest()
+        try:
+            got = base64.b64decode(proof, validate=True)
+        except (binascii.Error, ValueError):
+            got = b''
+        ok = (self.login is not None and user == self.login[0] and
+              without_proof.startswith(b'c=biws,r=' + nonce) and
+              len(got) == len(csig) and hmac.compare_digest(
+                  hashlib.sha256(bytes(
+                      a ^ b for a, b in zip(got, csig))).digest(), stored))
+        if ok:
+            skey = hmac.new(salted, b'Server Key', 'sha256').digest()
+            ssig = hmac.new(skey, authmsg, 'sha256').digest()
+            if await self._challenge(
+                    server, b'v=' + base64.b64encode(ssig)) is MISSING:
+                return AuthResult(success=False, handled=True)
+        return self._auth_done(server, 'SCRAM-SHA-256', user, ok)
 
     async def handle_MAIL(self, server, session, envelope, address,
                           mail_options):
@@ -239,6 +329,8 @@ def main():
     ap.add_argument('--hold-dir')
     ap.add_argument('--quit-stall', action='store_true',
                     help='never answer QUIT (it is still logged)')
+    ap.add_argument('--auth-challenge', action='store_true',
+                    help='with --auth: offer CRAM-MD5 and SCRAM-SHA-256 too')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -253,11 +345,18 @@ def main():
     if args.hold_every > 0:
         os.makedirs(args.hold_dir, exist_ok=True)
         hold = (args.hold_every, args.hold_max, args.hold_dir)
+    login = None
+    if args.auth:
+        user, _, password = args.auth.partition(':')
+        login = (user.encode(), password.encode())
     handler = Handler(args.maildir, replies, args.data_reply, xoauth2, hold,
-                      args.quit_stall)
-    kw = {'auth_require_tls': not args.auth_plaintext}
+                      args.quit_stall, login)
+    kw = {'auth_require_tls': not args.auth_plaintext,
+          'auth_exclude_mechanism': []}
     if not args.xoauth2:
-        kw['auth_exclude_mechanism'] = ['XOAUTH2']
+        kw['auth_exclude_mechanism'].append('XOAUTH2')
+    if not (args.auth and args.auth_challenge):
+        kw['auth_exclude_mechanism'] += ['CRAM-MD5', 'SCRAM-SHA-256']
     if args.tls_cert:
         if args.implicit:
             kw['ssl_context'] = tls_context(args)

@@ -104,6 +104,36 @@ test_backoff(void)
 	ok(spread, "jitter spreads them (%lld..%lld)", lo, hi);
 }
 
+/* A user's flush remembers due times; root's flush and take forget them. */
+static void
+test_hurry(void)
+{
+	struct relayqd_sched *s = relayqd_sched_new();
+
+	relayqd_sched_add(s, ID(1), 500);
+	relayqd_sched_add(s, ID(2), 50);
+	relayqd_sched_add(s, ID(3), 900);
+	is_int((long long)relayqd_sched_hurry_all(s, 100), 2,
+	    "hurry_all moves the two not yet due");
+	is_int(relayqd_sched_next_due(s), 50, "...and not the one due before");
+	is_str(relayqd_sched_pop_due(s, 100), ID(2), "2 first (due at 50)");
+	is_str(relayqd_sched_pop_due(s, 100), ID(1), "then 1, hurried");
+	is_int(relayqd_sched_early_take(s, ID(1)), 500, "1 remembers 500");
+	is_int(relayqd_sched_early_take(s, ID(1)), 0, "...once");
+	is_int(relayqd_sched_early_take(s, ID(2)), 0, "2 was not hurried");
+	relayqd_sched_reschedule(s, ID(1), 700);
+	is_int(relayqd_sched_hurry(s, ID(1), 120), 1, "hurry one");
+	is_int(relayqd_sched_hurry(s, ID(1), 130), 0, "already due: no-op");
+	is_int(relayqd_sched_hurry(s, ID(2), 130), 0, "busy: no-op");
+	is_int(relayqd_sched_take(s, ID(1)), 120, "take 1");
+	is_int(relayqd_sched_early_take(s, ID(1)), 0, "take forgets it");
+	relayqd_sched_reschedule(s, ID(1), 800);
+	relayqd_sched_flush(s, 200);
+	is_int(relayqd_sched_early_take(s, ID(3)), 0,
+	    "root's flush forgets 3's");
+	relayqd_sched_free(s);
+}
+
 int
 main(void)
 {
@@ -166,5 +196,6 @@ main(void)
 	relayqd_sched_free(s);
 	test_take_older();
 	test_backoff();
+	test_hurry();
 	return done_testing();
 }
