@@ -27,6 +27,7 @@ struct conf {
 	int allow_from_override;    /* users other than root may use -f */
 	long long max_message_size; /* bytes */
 	long long max_recipients;
+	long long queue_minfree; /* bytes kept free for root; 0: off */
 
 	/* [smarthost] */
 	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */
