@@ -600,6 +600,9 @@ smtpd_data(struct smtpd *d)
 	s.received = "ESMTP";
 	s.helo = d->helo;
 	s.undisclosed = 1;
+	s.login_sender = p->own_sender;
+	s.login_name = p->login_name;
+	s.sender_via = p->login_name != NULL ? "MAIL FROM" : NULL;
 	rc = sendmail_submit_run(&s, &d->sp, &err);
 	if (!d->in.data_end && smtpd_data_drain(&d->in) == -1) {
 		smtpd_txn_reset(&d->txn);

@@ -27,6 +27,9 @@
  *  - spool errors map by errno (sendmail_submit_exit_for_errno):
  *    ENOSPC, EDQUOT and other transient ones are EX_TEMPFAIL, EACCES,
  *    EPERM, ENOENT, ENOTDIR, EROFS are EX_CANTCREAT, EIO is EX_IOERR;
+ *  - a sender chosen by a user other than root (-f, MAIL FROM) that is
+ *    not their login address gets Sendmail's X-Authentication-Warning
+ *    field after Received:; root is the only trusted user;
  *  - the envelope flags: QUEUE_ENV_F_SMTPUTF8 when the sender or a
  *    recipient is not ASCII, QUEUE_ENV_F_8BIT from sendmail_msg_flags().
  */
@@ -38,6 +41,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,6 +127,28 @@ sendmail_submit_resolve(const struct conf *conf, const struct aliases *aliases,
 	addr_list_free(l);
 	*l = out;
 	return l->n;
+}
+
+/*
+ * Returns nonzero when s needs an X-Authentication-Warning: a user other
+ * than root chose (s->sender_via) a sender that is not their own login
+ * address (local part exact, domain in any case).
+ */
+static int
+sendmail_submit_warns(const struct sendmail_submit *s)
+{
+	const char *a = s->sender, *b = s->login_sender, *at_a, *at_b;
+
+	if (s->uid == 0 || s->sender_via == NULL)
+		return 0;
+	if (b == NULL)
+		return 1;
+	at_a = strrchr(a, '@');
+	at_b = strrchr(b, '@');
+	if (at_a == NULL || at_b == NULL)
+		return strcmp(a, b) != 0;
+	return at_a - a != at_b - b || strncmp(a, b, (size_t)(at_a - a)) != 0 ||
+	    strcasecmp(at_a + 1, at_b + 1) != 0;
 }
 
 /*
@@ -379,6 +405,10 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	p.received = s->received;
 	p.helo = s->helo;
 	p.undisclosed = s->undisclosed;
+	if (sendmail_submit_warns(s)) {
+		p.warn_user = s->login_name;
+		p.warn_via = s->sender_via;
+	}
 	sendmail_msg_init(&c.m, &p);
 
 	if (sendmail_submit_reserve(s, sp, 0, err) == -1) {
