@@ -71,6 +71,8 @@ static const struct conf_key conf_keys[] = {
 	CK("relayq:max_message_size", CONF_SIZE, max_message_size, 1024,
 	    (long long)1 << 34),
 	CK("relayq:max_recipients", CONF_LL, max_recipients, 1, 100000),
+	CK("relayq:queue_minfree", CONF_SIZE, queue_minfree, 0,
+	    (long long)1 << 40),
 	CK("smarthost:host", CONF_STR, smarthost_host, 0, 0),
 	CK("smarthost:port", CONF_INT, smarthost_port, 1, 65535),
 	CK("smarthost:tls", CONF_TLS, smarthost_tls, 0, 0),
@@ -216,6 +218,7 @@ conf_defaults(struct conf *c)
 	c->mailq_all_users = 1;
 	c->max_message_size = 35LL * 1024 * 1024;
 	c->max_recipients = 1000;
+	c->queue_minfree = 10LL * 1024 * 1024;
 	c->smarthost_host = xstrdup("");
 	c->smarthost_port = 587;
 	c->smarthost_tls = CONF_TLS_STARTTLS;

@@ -29,6 +29,7 @@ struct conf {
 	long long max_recipients;
 	/* mailq shows everyone's mail to users other than root (else own). */
 	int mailq_all_users;
+	long long queue_minfree; /* bytes kept free for root; 0: off */
 
 	/* [smarthost] */
 	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */

@@ -72,6 +72,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/dsn.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
@@ -654,7 +655,9 @@ queue_env_add_rcpt_dsn(struct queue_env *e, const char *rcpt, unsigned notify,
     const char *orcpt)
 {
 	if ((notify != 0 && queue_env_check_notify(notify) == -1) ||
-	    (orcpt != NULL && queue_env_check_orcpt(orcpt) == -1)) {
+	    (orcpt != NULL &&
+		(queue_env_check_orcpt(orcpt) == -1 ||
+		    dsn_orcpt_wire_len(orcpt) > DSN_ORCPT_WIRE_MAX))) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -86,7 +86,9 @@ int queue_env_add_rcpt(struct queue_env *e, const char *rcpt) RQ_WUR;
  * Appends a recipient with its DSN parameters: notify is a set of
  * QUEUE_ENV_NOTIFY_* bits (0: none; NEVER only alone), orcpt the
  * decoded original recipient "addr-type;address" (NULL: none).
- * Returns 0, or -1 (errno EINVAL) when a value is invalid.
+ * Returns 0, or -1 (errno EINVAL) when a value is invalid, or when the
+ * ORCPT could never be sent: over DSN_ORCPT_WIRE_MAX once xtext-encoded
+ * (a reader still accepts such a value from an older queue file).
  */
 int queue_env_add_rcpt_dsn(struct queue_env *e, const char *rcpt,
     unsigned notify, const char *orcpt) RQ_WUR;

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -763,6 +764,19 @@ queue_spool_clean_tmp(struct queue_spool *sp, long long min_age)
 		return -1;
 	}
 	return n;
+}
+
+/* Returns the space available to unprivileged writers in the spool. */
+int
+queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
+{
+	struct statvfs vfs;
+
+	if (fstatvfs(sp->rootfd, &vfs) == -1)
+		return -1;
+	*bytes =
+	    (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
+	return 0;
 }
 
 /* Writes one byte to the wake FIFO if relayqd is listening. */

@@ -165,6 +165,12 @@ int queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
  */
 void queue_writer_abort(struct queue_writer *w);
 
+/*
+ * Sets *bytes to the space of the spool's file system available to
+ * unprivileged writers (fstatvfs f_bavail).  Returns 0, or -1 with errno.
+ */
+int queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
+    RQ_WUR;
 /* Writes one byte to the wake FIFO if a reader is there; never blocks. */
 void queue_spool_poke(const struct queue_spool *sp);
 /* Opens the wake FIFO for reading (O_RDWR|O_NONBLOCK); returns fd or -1. */

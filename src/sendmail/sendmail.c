@@ -61,6 +61,8 @@
 
 /* Longest full name used for From:, in bytes. */
 #define SENDMAIL_NAME_MAX 256
+/* Longest login name kept for X-Authentication-Warning, with its NUL. */
+#define SENDMAIL_LOGIN_MAX 65
 
 /* Set by SIGINT, SIGTERM and SIGHUP; checked while reading input. */
 static volatile sig_atomic_t sendmail_stop;
@@ -256,6 +258,29 @@ sendmail_sender(const struct sendmail_opts *o, const struct conf *conf,
 		return EX_OSERR;
 	}
 	return EX_OK;
+}
+
+/*
+ * Sets *addr to the login address of the real uid (what
+ * sendmail_sender() gives without -f) and name to the login name, or
+ * "uid N" with *addr NULL when there is no passwd entry.
+ */
+static void
+sendmail_login(const struct sendmail_opts *o, const struct conf *conf,
+    const struct passwd *pw, char **addr, char *name, size_t namesz)
+{
+	struct sendmail_opts lo = *o;
+
+	*addr = NULL;
+	if (pw == NULL) {
+		(void)snprintf(name, namesz, "uid %lu",
+		    (unsigned long)getuid());
+		return;
+	}
+	(void)strlcpy(name, pw->pw_name, namesz);
+	lo.sender = NULL;
+	if (sendmail_sender(&lo, conf, pw, addr) != EX_OK)
+		*addr = NULL;
 }
 
 /*
@@ -575,7 +600,8 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	struct aliases aliases;
 	struct passwd *pw;
 	struct rq_err err;
-	char name[SENDMAIL_NAME_MAX], *sender = NULL;
+	char name[SENDMAIL_NAME_MAX], *sender = NULL, *login = NULL;
+	char lname[SENDMAIL_LOGIN_MAX];
 	int rc, vrc;
 
 	addr_list_init(&rcpts);
@@ -625,6 +651,12 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	s.notify = sendmail_notify_bits(o->dsn_notify);
 	s.received = "local";
 	s.undisclosed = 1;
+	if (o->sender != NULL && getuid() != 0) {
+		sendmail_login(o, conf, pw, &login, lname, sizeof(lname));
+		s.login_sender = login;
+		s.login_name = lname;
+		s.sender_via = "-f";
+	}
 	rc = sendmail_submit_run(&s, &sp, &err);
 	if (s.nbad > 0)
 		log_warnx("skipped %zu malformed address%s in the header (%s)",
@@ -657,6 +689,7 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	queue_spool_close(&sp);
 out:
 	free(sender);
+	free(login);
 	addr_list_free(&rcpts);
 	aliases_free(&aliases);
 	return rc;
@@ -670,7 +703,7 @@ sendmail_bs(const struct sendmail_opts *o, const struct conf *conf)
 	struct sendmail_opts lo = *o;
 	struct aliases aliases;
 	struct passwd *pw;
-	char *login = NULL;
+	char *login = NULL, *own = NULL, lname[SENDMAIL_LOGIN_MAX];
 	int rc;
 
 	errno = 0;
@@ -691,9 +724,15 @@ sendmail_bs(const struct sendmail_opts *o, const struct conf *conf)
 	p.infd = STDIN_FILENO;
 	p.outfd = STDOUT_FILENO;
 	p.stop = &sendmail_stop;
+	if (getuid() != 0) {
+		sendmail_login(o, conf, pw, &own, lname, sizeof(lname));
+		p.own_sender = own;
+		p.login_name = lname;
+	}
 	rc = sendmail_smtp_run(&p);
 	aliases_free(&aliases);
 	free(login);
+	free(own);
 	return rc;
 }
 

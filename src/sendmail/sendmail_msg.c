@@ -28,9 +28,11 @@
  * the whole section.  On output, Bcc and Resent-Bcc fields are dropped
  * whole (continuation lines included), and From, Date and Message-ID are
  * appended after the existing fields when (and only when) no field of
- * that name exists.  Bare local parts in From, To and Cc are qualified
- * with default_domain (From with masquerade when set), unless that would
- * make a line longer than SENDMAIL_MSG_LINE_MAX; other fields are kept.
+ * that name exists.  Received: (and, when the caller asks, Sendmail's
+ * X-Authentication-Warning for a sender a user chose) go first.  Bare
+ * local parts in From, To and Cc are qualified with default_domain (From
+ * with masquerade when set), unless that would make a line longer than
+ * SENDMAIL_MSG_LINE_MAX; other fields are kept.
  *
  * Body: streamed.  Every wire line starting with '.' gets another '.'
  * (the spool keeps the SMTP form); over-long lines are broken with CRLF;
@@ -59,6 +61,7 @@
 #include <sys/random.h>
 #endif
 
+#include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "queue/queue_env.h"
 
@@ -861,6 +864,40 @@ sendmail_msg_received(const struct sendmail_msg *m, struct buf *b)
 	    sendmail_msg_idhost(m->p.hostname), m->p.uid, m->p.received, date);
 }
 
+/*
+ * Builds "X-Authentication-Warning: host: user set sender to addr using
+ * -f" (Sendmail's wording) when m->p.warn_user is set.  The user name
+ * keeps only login-name characters and the address no control byte, so
+ * the field is one line of at most about 650 octets.
+ */
+static int
+sendmail_msg_auth_warning(const struct sendmail_msg *m, struct buf *b)
+{
+	const char *sender = m->p.sender != NULL ? m->p.sender : "";
+	char user[65], addr[QUEUE_ENV_ADDR_MAX + 3];
+	size_t o = 0;
+
+	if (m->p.warn_user == NULL)
+		return 0;
+	for (const char *p = m->p.warn_user; *p != '\0' && o + 1 < sizeof(user);
+	     p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+		    *p == '_' || *p == '$' || *p == ' ')
+			user[o++] = *p;
+	user[o] = '\0';
+	if (sender[0] == '\0')
+		(void)strlcpy(addr, "<>", sizeof(addr));
+	else if (str_has_ctl(sender, strlen(sender)))
+		(void)strlcpy(addr, "(invalid address)", sizeof(addr));
+	else
+		(void)strlcpy(addr, sender, sizeof(addr));
+	return buf_addf(b,
+	    "X-Authentication-Warning: %s: %s set sender to %s using %s\r\n",
+	    sendmail_msg_idhost(m->p.hostname), o > 0 ? user : "(unknown)",
+	    addr, m->p.warn_via != NULL ? m->p.warn_via : "-f");
+}
+
 /* Builds the header fields the message lacks into b. */
 static int
 sendmail_msg_added(const struct sendmail_msg *m, struct buf *b)
@@ -927,7 +964,8 @@ sendmail_msg_start_body(struct sendmail_msg *m)
 	}
 	m->body_started = 1;
 	buf_init(&added, 16 * 1024);
-	if (sendmail_msg_received(m, &added) == -1) {
+	if (sendmail_msg_received(m, &added) == -1 ||
+	    sendmail_msg_auth_warning(m, &added) == -1) {
 		m->error = SENDMAIL_MSG_ERR_HEADER;
 		goto out;
 	}

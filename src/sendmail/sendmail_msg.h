@@ -62,6 +62,10 @@ struct sendmail_msg_params {
 	const char *helo;	/* borrowed: -bs client name, or NULL */
 	int undisclosed;	/* add "To: undisclosed-recipients:;" when
 				   there is neither To nor Cc */
+	const char *warn_user;	/* borrowed: login name of a user who set
+				  the sender, for X-Authentication-Warning
+				  after Received:; NULL for none */
+	const char *warn_via;	/* borrowed: how ("-f", "MAIL FROM") */
 };
 
 enum sendmail_msg_error {

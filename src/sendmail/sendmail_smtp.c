@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/dsn.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "queue/queue_env.h"
@@ -516,6 +517,10 @@ smtpd_rcpt(struct smtpd *d, const char *arg)
 			    queue_env_check_orcpt(orcpt) == -1)
 				return smtpd_error(d,
 				    "501 5.5.4 Bad ORCPT parameter");
+			/* What the smarthost could never be sent. */
+			if (dsn_orcpt_wire_len(orcpt) > DSN_ORCPT_WIRE_MAX)
+				return smtpd_error(d,
+				    "501 5.5.4 ORCPT parameter too long");
 			have_orcpt = 1;
 		} else
 			return smtpd_error(d,
@@ -595,6 +600,9 @@ smtpd_data(struct smtpd *d)
 	s.received = "ESMTP";
 	s.helo = d->helo;
 	s.undisclosed = 1;
+	s.login_sender = p->own_sender;
+	s.login_name = p->login_name;
+	s.sender_via = p->login_name != NULL ? "MAIL FROM" : NULL;
 	rc = sendmail_submit_run(&s, &d->sp, &err);
 	if (!d->in.data_end && smtpd_data_drain(&d->in) == -1) {
 		smtpd_txn_reset(&d->txn);

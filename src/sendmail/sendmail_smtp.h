@@ -21,6 +21,10 @@ struct sendmail_smtp_params {
 	const char *login_sender;      /* borrowed: used when MAIL FROM
 					  may not choose the sender */
 	int allow_from;		       /* MAIL FROM sets the sender */
+	const char *own_sender;	       /* borrowed: the user's login address
+					  (NULL: unknown, or root) */
+	const char *login_name;	       /* borrowed: for X-Authentication-
+					  Warning; NULL for root */
 	int queue_only;		       /* -odq: do not wake relayqd */
 	long long uid;		       /* the submitting (real) user */
 	int infd, outfd;

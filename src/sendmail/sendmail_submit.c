@@ -19,9 +19,17 @@
  *    nothing is queued;
  *  - a read error on stdin is EX_DATAERR (Postfix: "error reading
  *    input"); a signal during input is EX_TEMPFAIL;
+ *  - below conf->queue_minfree free bytes in the spool, a submission
+ *    from any user but root is EX_TEMPFAIL: checked before the input is
+ *    read and, for a message over SENDMAIL_SUBMIT_SPOOL_AT bytes, before
+ *    each chunk is written, so the reserve (Postfix's queue_minfree)
+ *    stays for root; a smaller message costs one fstatvfs();
  *  - spool errors map by errno (sendmail_submit_exit_for_errno):
  *    ENOSPC, EDQUOT and other transient ones are EX_TEMPFAIL, EACCES,
  *    EPERM, ENOENT, ENOTDIR, EROFS are EX_CANTCREAT, EIO is EX_IOERR;
+ *  - a sender chosen by a user other than root (-f, MAIL FROM) that is
+ *    not their login address gets Sendmail's X-Authentication-Warning
+ *    field after Received:; root is the only trusted user;
  *  - the envelope flags: QUEUE_ENV_F_SMTPUTF8 when the sender or a
  *    recipient is not ASCII, QUEUE_ENV_F_8BIT from sendmail_msg_flags().
  */
@@ -33,6 +41,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,8 +65,9 @@ struct sendmail_submit_ctx {
 	int begun; /* w holds a temporary file */
 	struct rq_err qerr;
 	int qerr_set;
-	char *buf; /* owned: the read buffer */
-	int eof;   /* read() returned 0 */
+	char *buf;	/* owned: the read buffer */
+	int eof;	/* read() returned 0 */
+	size_t written; /* wire bytes given to the writer */
 };
 
 /* Maps a spool errno to a sysexits code. */
@@ -119,12 +129,70 @@ sendmail_submit_resolve(const struct conf *conf, const struct aliases *aliases,
 	return l->n;
 }
 
-/* The sink: creates the queue file on first use, then appends to it. */
+/*
+ * Returns nonzero when s needs an X-Authentication-Warning: a user other
+ * than root chose (s->sender_via) a sender that is not their own login
+ * address (local part exact, domain in any case).
+ */
+static int
+sendmail_submit_warns(const struct sendmail_submit *s)
+{
+	const char *a = s->sender, *b = s->login_sender, *at_a, *at_b;
+
+	if (s->uid == 0 || s->sender_via == NULL)
+		return 0;
+	if (b == NULL)
+		return 1;
+	at_a = strrchr(a, '@');
+	at_b = strrchr(b, '@');
+	if (at_a == NULL || at_b == NULL)
+		return strcmp(a, b) != 0;
+	return at_a - a != at_b - b || strncmp(a, b, (size_t)(at_a - a)) != 0 ||
+	    strcasecmp(at_a + 1, at_b + 1) != 0;
+}
+
+/*
+ * The free-space reserve (queue_minfree): only root may take the spool
+ * under it.  Returns 0 when need more bytes leave at least queue_minfree
+ * free, or -1 with err filled.  One fstatvfs(); a spool whose free space
+ * cannot be read is left to the writes to judge.
+ */
+static int
+sendmail_submit_reserve(const struct sendmail_submit *s,
+    const struct queue_spool *sp, size_t need, struct rq_err *err)
+{
+	unsigned long long avail;
+
+	if (s->uid == 0 || s->conf->queue_minfree == 0 ||
+	    queue_spool_avail(sp, &avail) == -1 ||
+	    avail >= (unsigned long long)s->conf->queue_minfree + need)
+		return 0;
+	rq_err_set(err,
+	    "not enough free space in the spool (%llu KB) above the %lld KB "
+	    "kept for root (queue_minfree); message not queued, try again "
+	    "later",
+	    avail / 1024, s->conf->queue_minfree / 1024);
+	return -1;
+}
+
+/*
+ * The sink: creates the queue file on first use, then appends to it.
+ * A message over SENDMAIL_SUBMIT_SPOOL_AT bytes comes in chunks of at
+ * least that size; before each, the reserve is looked at again, so that
+ * a big or slow message cannot eat into it either.
+ */
 static int
 sendmail_submit_sink(void *arg, const char *p, size_t len)
 {
 	struct sendmail_submit_ctx *c = arg;
 
+	if (c->written + len >= SENDMAIL_SUBMIT_SPOOL_AT &&
+	    sendmail_submit_reserve(c->s, c->sp, len, &c->qerr) == -1) {
+		c->qerr_set = 1;
+		errno = ENOSPC;
+		return -1;
+	}
+	c->written += len;
 	if (!c->begun) {
 		c->env.flags |= sendmail_msg_flags(&c->m);
 		if (queue_writer_begin(&c->w, c->sp, &c->env, &c->qerr) == -1) {
@@ -337,8 +405,16 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	p.received = s->received;
 	p.helo = s->helo;
 	p.undisclosed = s->undisclosed;
+	if (sendmail_submit_warns(s)) {
+		p.warn_user = s->login_name;
+		p.warn_via = s->sender_via;
+	}
 	sendmail_msg_init(&c.m, &p);
 
+	if (sendmail_submit_reserve(s, sp, 0, err) == -1) {
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
 	if ((rc = sendmail_submit_headers(&c, &off, &have, err)) != EX_OK)
 		goto out;
 	if (s->extract)

@@ -44,6 +44,12 @@ struct sendmail_submit {
 	const char *received;	   /* Received: protocol ("local", "ESMTP") */
 	const char *helo;	   /* borrowed: -bs client name, or NULL */
 	int undisclosed;	   /* add To: undisclosed-recipients:; */
+	/* X-Authentication-Warning when a user other than root set the sender */
+	const char *login_sender;  /* borrowed: the user's own address, or
+				     NULL when it is unknown */
+	const char *login_name;	   /* borrowed: the user's login name */
+	const char *sender_via;	   /* borrowed: how the sender was chosen
+				     ("-f", "MAIL FROM"), or NULL */
 	char id[QUEUE_ID_LEN + 1]; /* out: the queue id, once committed */
 	int msg_error;		   /* out: enum sendmail_msg_error */
 	size_t nbad;		   /* out: bad -t addresses skipped */

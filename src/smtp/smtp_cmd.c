@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/dsn.h"
 #include "common/strutil.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
@@ -101,34 +102,6 @@ smtp_cmd_helo(struct buf *b, const char *name)
 	return smtp_cmd_hello(b, "HELO", name);
 }
 
-/* xtext-encodes s into out. */
-int
-smtp_cmd_xtext(const char *s, char *out, size_t outsz)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x21 || c > 0x7e || c == '+' || c == '=') {
-			if (o + 3 >= outsz)
-				return -1;
-			out[o++] = '+';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			if (o + 1 >= outsz)
-				return -1;
-			out[o++] = (char)c;
-		}
-	}
-	if (o >= outsz)
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
 /* Appends MAIL FROM with its parameters, DSN ones included. */
 int
 smtp_cmd_mail_dsn(struct buf *b, const char *sender, unsigned long long size,
@@ -141,7 +114,7 @@ smtp_cmd_mail_dsn(struct buf *b, const char *sender, unsigned long long size,
 		strcmp(ret, "HDRS") != 0) ||
 	    (envid != NULL &&
 		(*envid == '\0' || strlen(envid) > 100 ||
-		    smtp_cmd_xtext(envid, env, sizeof(env)) == -1))) {
+		    dsn_xtext(envid, env, sizeof(env)) == -1))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -203,7 +176,8 @@ int
 smtp_cmd_rcpt_dsn(struct buf *b, const char *rcpt, unsigned notify,
     const char *orcpt)
 {
-	char line[SMTP_CMD_DSN_LINE_MAX + 1], nt[40], orc[3 * 500 + 1];
+	char line[SMTP_CMD_DSN_LINE_MAX + 1], nt[40],
+	    orc[DSN_ORCPT_WIRE_MAX + 1];
 	size_t tlen = 0;
 
 	if (rcpt == NULL || *rcpt == '\0' || !smtp_cmd_addr_is_valid(rcpt) ||
@@ -215,8 +189,8 @@ smtp_cmd_rcpt_dsn(struct buf *b, const char *rcpt, unsigned notify,
 		tlen = strcspn(orcpt, ";");
 		if (tlen == 0 || orcpt[tlen] != ';' ||
 		    orcpt[tlen + 1] == '\0' || tlen > 20 ||
-		    strlen(orcpt) > 500 ||
-		    smtp_cmd_xtext(orcpt + tlen + 1, orc, sizeof(orc)) == -1) {
+		    dsn_orcpt_wire_len(orcpt) > DSN_ORCPT_WIRE_MAX ||
+		    dsn_xtext(orcpt + tlen + 1, orc, sizeof(orc)) == -1) {
 			errno = EINVAL;
 			return -1;
 		}

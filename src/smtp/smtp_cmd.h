@@ -65,16 +65,11 @@ int smtp_cmd_rcpt(struct buf *b, const char *rcpt) RQ_WUR;
 /*
  * Like smtp_cmd_rcpt(), plus " NOTIFY=..." for the SMTP_CMD_NOTIFY_*
  * bits in notify (0: none) and " ORCPT=type;xtext(address)" for orcpt
- * ("type;address", NULL: none).
+ * ("type;address", NULL: none), refused (EINVAL) when its wire form is
+ * over DSN_ORCPT_WIRE_MAX (common/dsn.h), the limit the front end applies.
  */
 int smtp_cmd_rcpt_dsn(struct buf *b, const char *rcpt, unsigned notify,
     const char *orcpt) RQ_WUR;
-/*
- * Appends s xtext-encoded (RFC 3461 section 4: '+', '=' and bytes
- * outside 0x21-0x7e as "+HH") to out (NUL-terminated).  Returns 0, or -1
- * when out is too small.
- */
-int smtp_cmd_xtext(const char *s, char *out, size_t outsz);
 /* Appends "DATA". */
 int smtp_cmd_data(struct buf *b) RQ_WUR;
 /* Appends "RSET". */

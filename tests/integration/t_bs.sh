@@ -121,6 +121,20 @@ start_daemon
 wait_for "dsn message" 100 sh -c "grep -l 'Subject: dsn' '$MAILDIR'/*.eml"
 ok $? "DSN message delivered to a server without DSN (parameters dropped)"
 
+# 7. An ORCPT the smarthost could never be sent is refused at RCPT: 480
+# "+2B" decode to 487 bytes (under 500) but are 1447 octets on the wire;
+# at the limit (500 octets encoded) it is accepted.  (Issue 13, finding 6.)
+over="rfc822;$(printf '+2B%.0s' $(seq 480))"
+at="rfc822;$(printf '+2B%.0s' $(seq 164))a"
+printf 'EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<o1@example.net> ORCPT=%s\r\nRCPT TO:<o2@example.net> ORCPT=%s\r\nQUIT\r\n' \
+    "$over" "$at" | "$SENDMAIL" -bs > "$T_DIR/orcpt.out" 2>&1
+ok $? "-bs session with a long ORCPT exits 0"
+tr -d '\r' < "$T_DIR/orcpt.out" | grep -E '^[0-9]{3} ' | sed -n '4,5p' |
+    tr '\n' '|' > "$T_DIR/orcpt.replies"
+is "$(cat "$T_DIR/orcpt.replies")" \
+    "501 5.5.4 ORCPT parameter too long|250 2.1.5 Ok|" \
+    "ORCPT over 500 octets once encoded: 501; at 500: 250"
+
 stop_daemon
 ok $? "relayqd exits 0"
 done_testing

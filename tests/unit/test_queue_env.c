@@ -115,7 +115,7 @@ test_dsn(void)
 {
 	struct queue_env e, p;
 	const char *errstr = "";
-	char *img, *bad, nt[64];
+	char *img, *bad, nt[64], orc[7 + 164 + 3];
 	size_t len, blen;
 	unsigned n;
 
@@ -200,6 +200,25 @@ test_dsn(void)
 	    "no DSN record without DSN values");
 	okv(try_parse(img, len, 1, &errstr) == 0, "file without DSN parses");
 	free(img);
+	queue_env_free(&e);
+
+	make_env(&e);
+	/*
+	 * ORCPT at the wire limit: "rfc822;" and 164 '+' (3 octets each
+	 * once xtext-encoded) and one more octet make 500, two make 501.
+	 */
+	memset(orc, '+', sizeof(orc));
+	memcpy(orc, "rfc822;", 7);
+	memcpy(orc + 7 + 164, "ab", 3);
+	okv(queue_env_add_rcpt_dsn(&e, "f@example.net", 0, orc) == -1 &&
+		errno == EINVAL,
+	    "ORCPT of 501 octets once encoded refused (%zu decoded)",
+	    strlen(orc));
+	orc[7 + 164 + 1] = '\0';
+	is_int(queue_env_add_rcpt_dsn(&e, "g@example.net", 0, orc), 0,
+	    "ORCPT of 500 octets once encoded accepted");
+	is_int(queue_env_check_orcpt(orc), 0, "and valid for a reader");
+	is_int(e.nrcpt, 3, "the refused one not added");
 	queue_env_free(&e);
 
 	okv(queue_env_parse_notify("Failure,delay", 13, &n) == 0 &&

@@ -288,6 +288,7 @@ struct run {
 	size_t flush_at;
 	int undisclosed, keep_bare;
 	const char *masquerade, *received;
+	const char *warn_user, *warn_via;
 	/* results */
 	struct buf out;
 	struct addr_list rcpts;
@@ -334,6 +335,8 @@ build(struct run *r, const char *in, size_t len, size_t chunk)
 	p.keep_bare = r->keep_bare;
 	p.masquerade = r->masquerade;
 	p.received = r->received;
+	p.warn_user = r->warn_user;
+	p.warn_via = r->warn_via;
 	p.uid = 1000;
 	buf_init(&r->out, 64 * 1024 * 1024);
 	addr_list_init(&r->rcpts);
@@ -1082,6 +1085,57 @@ test_msg_rewrite(void)
 	done(&r);
 }
 
+/*
+ * X-Authentication-Warning: right after Received:, one line whatever the
+ * user name or the sender hold, bounded.
+ */
+static void
+test_msg_auth_warning(void)
+{
+	struct run r;
+	const char *out;
+	char longaddr[400];
+
+	memset(&r, 0, sizeof(r));
+	r.received = "local";
+	r.sender = "boss@example.com";
+	r.warn_user = "alice";
+	r.warn_via = "-f";
+	out = msgs(&r, "Subject: s\n\nb\n");
+	ok(strstr(out,
+	       "\r\nX-Authentication-Warning: host.example.org: "
+	       "alice set sender to boss@example.com using -f\r\n"
+	       "Subject: s\r\n") != NULL,
+	    "the warning follows Received: and precedes the fields");
+	is_int(count(out, "X-Authentication-Warning"), 1, "once");
+	done(&r);
+	r.warn_user = "ev\r\nBcc: x@y\r\n il";
+	r.sender = "a@b\r\nBcc: z@y";
+	out = msgs(&r, "From: x@y\nSubject: s\n\nb\n");
+	ok(strstr(out,
+	       "X-Authentication-Warning: host.example.org: evBcc xy "
+	       "il set sender to (invalid address) using -f\r\n") != NULL,
+	    "CR/LF in the user name or the sender cannot start a field");
+	ok(strstr(out, "\nBcc") == NULL, "no Bcc field made");
+	done(&r);
+	memset(longaddr, 'l', sizeof(longaddr) - 1);
+	longaddr[sizeof(longaddr) - 1] = '\0';
+	r.sender = longaddr;
+	r.warn_user = "bob";
+	out = msgs(&r, "Subject: s\n\nb\n");
+	ok(strstr(out, "X-Authentication-Warning: ") != NULL &&
+		longest_line(out) <= 998,
+	    "a long sender keeps the line under 998 octets (%zu)",
+	    longest_line(out));
+	done(&r);
+	r.sender = NULL;
+	r.warn_user = NULL;
+	out = msgs(&r, "Subject: s\n\nb\n");
+	is_int(count(out, "X-Authentication-Warning"), 0,
+	    "no warning unless asked");
+	done(&r);
+}
+
 int
 main(void)
 {
@@ -1091,6 +1145,7 @@ main(void)
 	test_msg_lines();
 	test_msg_dots();
 	test_msg_added();
+	test_msg_auth_warning();
 	test_msg_rcpts();
 	test_msg_union();
 	test_msg_misc();

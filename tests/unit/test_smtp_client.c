@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/dsn.h"
 #include "common/log.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_cmd.h"
@@ -948,6 +949,39 @@ test_starttls(void)
 }
 
 /* DSN parameters go out only when the server offers DSN (RFC 3461). */
+/*
+ * The longest ORCPT the front end accepts (DSN_ORCPT_WIRE_MAX once
+ * encoded) goes out with the longest path and NOTIFY; one octet more is
+ * refused, as the front end refuses it.
+ */
+static void
+test_dsn_orcpt_max(void)
+{
+	char orc[7 + 164 + 3], path[257];
+	struct buf b;
+
+	memset(orc, '+', sizeof(orc));
+	memcpy(orc, "rfc822;", 7);
+	memcpy(orc + 7 + 164, "a", 2);
+	memset(path, 'p', sizeof(path));
+	memcpy(path + 256 - 12, "@example.org", 13);
+	buf_init(&b, 4096);
+	is_int((int)dsn_orcpt_wire_len(orc), DSN_ORCPT_WIRE_MAX,
+	    "ORCPT at the limit");
+	is_int(smtp_cmd_rcpt_dsn(&b, path,
+		   SMTP_CMD_NOTIFY_SUCCESS | SMTP_CMD_NOTIFY_FAILURE |
+		       SMTP_CMD_NOTIFY_DELAY,
+		   orc),
+	    0, "longest path, NOTIFY and ORCPT fit a DSN line");
+	ok(b.len > SMTP_CMD_LINE_MAX && b.len <= SMTP_CMD_DSN_LINE_MAX,
+	    "line of %zu octets", b.len);
+	buf_reset(&b);
+	memcpy(orc + 7 + 164, "ab", 3);
+	ok(smtp_cmd_rcpt_dsn(&b, "a@x", 0, orc) == -1 && b.len == 0,
+	    "ORCPT one octet over refused");
+	buf_free(&b);
+}
+
 static void
 test_dsn(void)
 {
@@ -981,9 +1015,11 @@ test_dsn(void)
 	    "no DSN parameter when the server lacks DSN");
 	fake_done();
 
-	is_int(smtp_cmd_xtext("a+b=c d\x7f", out, sizeof(out)), 0, "xtext");
+	is_int(dsn_xtext("a+b=c d\x7f", out, sizeof(out)), 0, "xtext");
 	is_str(out, "a+2Bb+3Dc+20d+7F", "xtext encodes + = SP DEL");
-	is_int(smtp_cmd_xtext("abcdef", out, 4), -1, "xtext bounded");
+	is_int(dsn_xtext("abcdef", out, 4), -1, "xtext bounded");
+	is_int((int)dsn_xtext_len("a+b=c d\x7f"), 16, "xtext length");
+	test_dsn_orcpt_max();
 }
 
 /* SIZE and SMTPUTF8 refusals happen locally, and the session stays. */
