@@ -70,6 +70,7 @@
 #include "relayqd/relayqd_notify.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
 #include "relayqd/relayqd_tls.h"
 #include "relayqd/relayqd_verbose.h"
@@ -495,6 +496,38 @@ relayqd_run(struct relayd *rd)
 	relayqd_arm_due(rd, now);
 }
 
+/* Arms the stash timer. */
+void
+relayqd_arm_stash(struct relayd *rd)
+{
+	long long when = relayqd_stash_next(rd->stash), now = relayqd_now();
+	struct timeval tv;
+
+	event_del(rd->ev_stash);
+	if (when == -1 || rd->stopping)
+		return;
+	tv.tv_sec = (time_t)(when > now ? when - now : 0);
+	tv.tv_usec = 0;
+	event_add(rd->ev_stash, &tv);
+}
+
+/* ev_stash: writes again what the disk could not take (issue 18). */
+static void
+relayqd_stash_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayd *rd = arg;
+	struct queue_idlist l;
+
+	(void)fd;
+	(void)what;
+	relayqd_stash_due(rd->stash, relayqd_now(), &l);
+	for (size_t i = 0; i < l.n && !rd->stopping; i++)
+		relayqd_outcome_resave(rd, l.ids[i]);
+	queue_idlist_free(&l);
+	relayqd_arm_stash(rd);
+	relayqd_run(rd);
+}
+
 /* ev_kick: deferred dispatcher run. */
 static void
 relayqd_kick_cb(evutil_socket_t fd, short what, void *arg)
@@ -526,6 +559,9 @@ relayqd_flush(struct relayd *rd, const char *who)
 	    relayqd_sched_waiting(rd->sched));
 	relayqd_sched_flush(rd->sched, now);
 	relayqd_wake_host(rd, now, RELAYQD_WAKE_GAP);
+	/* Held writes too: the operator may have made room. */
+	relayqd_stash_hurry(rd->stash, now);
+	relayqd_arm_stash(rd);
 }
 
 /*
@@ -890,13 +926,15 @@ main(int argc, char *argv[])
 		 EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
 		fatalx("evdns_base_new failed");
 	rd.sched = relayqd_sched_new();
+	rd.stash = relayqd_stash_new();
 	if ((rd.ev_kick = event_new(rd.base, -1, 0, relayqd_kick_cb, &rd)) ==
 		NULL ||
 	    (rd.ev_due = evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL ||
 	    (rd.ev_scan = event_new(rd.base, -1, EV_PERSIST, relayqd_scan_cb,
 		 &rd)) == NULL ||
 	    (rd.ev_pickup = evtimer_new(rd.base, relayqd_pickup_cb, &rd)) ==
-		NULL)
+		NULL ||
+	    (rd.ev_stash = evtimer_new(rd.base, relayqd_stash_cb, &rd)) == NULL)
 		fatalx("event_new failed");
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		rd.ev_sig[i] = relayqd_signal_new(&rd, sigs[i]);
@@ -946,6 +984,7 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		event_free(rd.ev_sig[i]);
 	event_free(rd.ev_pickup);
+	event_free(rd.ev_stash);
 	event_free(rd.ev_scan);
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);
@@ -953,6 +992,12 @@ main(int argc, char *argv[])
 	relayqd_alert_free(rd.alert);
 	relayqd_notify_free(rd.notify);
 	relayqd_sched_free(rd.sched);
+	if (relayqd_stash_count(rd.stash) > 0)
+		log_warnx("stopping with %zu messages whose delivery state "
+			  "could not be written; they restart from their "
+			  "state files",
+		    relayqd_stash_count(rd.stash));
+	relayqd_stash_free(rd.stash);
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);
 	queue_spool_close(&rd.spool);

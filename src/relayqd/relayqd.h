@@ -28,6 +28,7 @@ struct relayqd_stats;
 struct relayqd_notify;
 struct relayqd_alert;
 struct relayqd_closer;
+struct relayqd_stash;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -44,6 +45,9 @@ struct relayd {
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
 	struct relayqd_alert *alert;	 /* owned: alert_command runner */
 	struct relayqd_closer *closer;	 /* owned: closes deleted files */
+	struct relayqd_stash *stash;	 /* owned: states not written yet */
+	struct event *ev_stash;		 /* owned: retries those writes */
+	long long spool_full_since;	 /* state writes failing since, or 0 */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		 /* wake FIFO, -1 if none */
@@ -78,5 +82,8 @@ long long relayqd_now(void);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);
+
+/* Arms the stash timer for the earliest retry of a held write. */
+void relayqd_arm_stash(struct relayd *rd);
 
 #endif

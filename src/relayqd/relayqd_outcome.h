@@ -62,6 +62,15 @@ void relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why);
 /* The destination answered a session: it is up again; drain the queue. */
 void relayqd_outcome_host_up(struct relayd *rd);
 
+/*
+ * Writes again what the disk could not take for the held message id
+ * (relayqd_stash.h): queues the bounces it owes, saves its state, and
+ * when both are done forgets the in-memory copy and schedules it at its
+ * next_try; otherwise it stays held with a longer wait.  For the stash
+ * timer in relayqd.c.
+ */
+void relayqd_outcome_resave(struct relayd *rd, const char *id);
+
 /* Returns the delay before the next attempt after tries failures. */
 long long relayqd_outcome_retry_delay(const struct relayd *rd, unsigned tries);
 

@@ -11,7 +11,8 @@ address contains a --rcpt-reply PATTERN get that reply instead of 250, so
 tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
 --xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
 lacks: Handler.auth_XOAUTH2); every AUTH try is logged to
---maildir/commands as "AUTH MECH USER ok|failed", never with the secret.
+--maildir/commands as "AUTH MECH USER ok|failed", never with the secret,
+and every RCPT as "RCPT ADDRESS CODE" (the code it was answered with).
 Stops on SIGTERM.
 """
 import argparse
@@ -118,7 +119,9 @@ class Handler:
                           rcpt_options):
         for pattern, reply in self.rcpt_replies:
             if pattern in address:
+                self.log('RCPT {} {}'.format(address, reply[:3]))
                 return reply
+        self.log('RCPT {} 250'.format(address))
         envelope.rcpt_tos.append(address)
         return '250 2.1.5 OK'
 
