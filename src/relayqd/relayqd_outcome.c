@@ -393,6 +393,37 @@ relayqd_outcome_spool_ok(struct relayd *rd, long long now)
 }
 
 /*
+ * A bounce that could not be queued within the queue lifetime: the
+ * message goes to failed/ with its state (which says who failed and
+ * why), with a log line and an alert_command run, so that it is never
+ * retried forever.  Returns 0, or -1 when it could not be moved (it is
+ * then held and tried again).
+ */
+static int
+relayqd_outcome_give_up(struct relayd *rd, struct relayqd_msg *m, long long now)
+{
+	const char *id = m->env.id;
+	char text[300];
+
+	if (queue_spool_save_state(&rd->spool, &m->state) == -1)
+		log_warn("%s: cannot save delivery state", id);
+	if (queue_spool_fail(&rd->spool, id) == -1) {
+		log_warn("%s: cannot move to failed/", id);
+		return -1;
+	}
+	relayqd_sched_remove(rd->sched, id);
+	relayqd_stash_forget(rd->stash, id);
+	(void)!rq_snprintf(text, sizeof(text),
+	    "%s: its bounce could not be queued within max_queue_lifetime; "
+	    "moved to failed/",
+	    id);
+	log_warnx("%s", text);
+	relayqd_alert_event(rd->alert, RELAYQD_ALERT_BOUNCE_FAILED, text);
+	relayqd_outcome_spool_ok(rd, now);
+	return 0;
+}
+
+/*
  * Keeps m's state in memory after a write failed (saved_errno; unsaved
  * when it was state/<id>, else only the bounce of the recipients in
  * owed), and holds the message: it stays busy in the scheduler, and the
@@ -405,6 +436,8 @@ relayqd_outcome_hold(struct relayd *rd, struct relayqd_msg *m,
 {
 	const char *id = m->env.id;
 	long long cap = rd->conf.delivery_retry_max, wait;
+	long long expires =
+	    m->env.arrival + rd->conf.delivery_max_queue_lifetime;
 	unsigned fails;
 	char text[300];
 
@@ -422,6 +455,9 @@ relayqd_outcome_hold(struct relayd *rd, struct relayqd_msg *m,
 	if (cap > RELAYQD_OUTCOME_RESAVE_MAX)
 		cap = RELAYQD_OUTCOME_RESAVE_MAX;
 	wait = relayqd_sched_backoff(1, cap, fails, relayqd_outcome_random());
+	/* The expiry is checked when the write is tried: not later. */
+	if (now + wait > expires && expires > now)
+		wait = expires - now;
 	relayqd_stash_retry(rd->stash, id, now + wait);
 	log_debug("%s: %s kept in memory; writing it again in %llds (try %u)",
 	    id, unsaved ? "delivery state" : "bounce", wait, fails);
@@ -472,6 +508,10 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 				  "bounce can be queued",
 			    id, nfail, nfail == 1 ? "" : "s");
 	}
+	/* Past the lifetime a bounce that still fails ends in failed/. */
+	if (!reported && now >= expires &&
+	    relayqd_outcome_give_up(rd, m, now) == 0)
+		return;
 	relayqd_outcome_warn(rd, m, now);
 	if (s->warned != 0 || rd->conf.delivery_delay_warning == 0)
 		relayqd_sched_set_flags(rd->sched, id, RELAYQD_SCHED_F_WARNED);

@@ -22,6 +22,9 @@
 #     retries come due.  Each message is attempted at most once during
 #     the incident, the log has one line for it, and everything is
 #     delivered once after the disk is freed.
+#  5. Issue 13: a bounce that cannot be queued (the disk stays full)
+#     does not make its message immortal: after max_queue_lifetime it
+#     goes to failed/ with a log line and alert_command.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 need_root "mounting a tmpfs"
@@ -80,6 +83,19 @@ submit() { # submit SUBJECT RCPT...
 	    "$SENDMAIL" -i -f sender@example.org "$@"
 }
 saved_again() { logc 'delivery state saved again'; }
+# full_restart SERVER-ARGS...: stops relayqd, fills the spool, starts the
+# server and relayqd again.  Its first attempt is then certain to happen
+# on the full disk (a probe that failed after the fill would hold the
+# message before the server is up).
+full_restart() {
+	stop_daemon >/dev/null 2>&1
+	rel_forget "$DAEMON_PID"
+	fill || return 1
+	server "$@"
+	_n=$(logc 'started:')
+	start_daemon -v
+	wait_for "relayqd to start" 100 logc_ge 'started:' $((_n + 1))
+}
 
 # ---- 1. the repro ----------------------------------------------------
 start_daemon -v
@@ -87,11 +103,8 @@ daemon_up
 submit r9-1 u0@example.org defer0@example.org
 ok $? "1: message queued while the smarthost is down"
 wait_for "a failed probe" 100 grep -q 'unavailable (' "$LOG"
-fill
-ok $? "1: the spool is full"
-server --rcpt-reply "defer0=451 4.3.0 try later" \
-    --rcpt-reply "bad1=550 5.1.1 no such user"
-kill -USR1 "$DAEMON_PID"
+full_restart --rcpt-reply "defer0=451 4.3.0 try later"
+ok $? "1: the spool is full; smarthost and relayqd (re)started"
 wait_for "u0 accepted" 300 copies_ge u0@example.org 1
 ok $? "1: u0 accepted by the smarthost"
 wait_for "the incident" 100 logc_ge 'spool full: delivery state cannot be saved' 1
@@ -129,10 +142,8 @@ stop_server
 submit r9-2 u1@example.org bad1@example.org
 ok $? "2: message queued while the smarthost is down"
 N0=$(saved_again)
-fill
-ok $? "2: the spool is full"
-server --rcpt-reply "bad1=550 5.1.1 no such user"
-kill -USR1 "$DAEMON_PID"
+full_restart --rcpt-reply "bad1=550 5.1.1 no such user"
+ok $? "2: the spool is full; smarthost and relayqd restarted"
 wait_for "u1 accepted" 300 copies_ge u1@example.org 1
 ok $? "2: u1 accepted"
 wait_for "3 write retries" 400 sh -c \
@@ -158,9 +169,8 @@ stop_server
 submit r9-3 u2@example.org defer2@example.org
 ok $? "3: message queued while the smarthost is down"
 I0=$(logc 'spool full: delivery state cannot be saved')
-fill
-server --rcpt-reply "defer2=451 4.3.0 try later"
-kill -USR1 "$DAEMON_PID"
+full_restart --rcpt-reply "defer2=451 4.3.0 try later"
+ok $? "3: the spool is full; smarthost and relayqd restarted"
 wait_for "u2 accepted" 300 copies_ge u2@example.org 1
 wait_for "the incident" 100 logc_ge 'spool full: delivery state cannot be saved' $((I0 + 1))
 ok $? "3: a new incident is logged"
@@ -226,6 +236,38 @@ wait_for "drain" 300 queue_empty
 ok $? "4: the queue drains"
 dups=$(envs | grep -o '"\(ok\|late\)[0-9]*@example.org"' | sort | uniq -d | wc -l)
 is "$dups" 0 "4: no recipient got two copies"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 5. issue 13: a bounce that cannot be queued within the lifetime --
+# bad5 gets 550 while the disk is full and stays full: the bounce cannot
+# be queued, bad5 is not sent again, and once max_queue_lifetime (15 s)
+# is over the message goes to failed/ with a log line and an alert.
+stop_server
+write_conf "retry_max = 10s
+probe_max = 2s
+max_queue_lifetime = 15s
+alert_after = 1h
+alert_command = $T_DIR/alert.sh"
+mv "$LOG" "$T_DIR/relayqd.2.log"
+start_daemon -v
+daemon_up
+submit r9-5 bad5@example.org
+ok $? "5: message queued while the smarthost is down"
+full_restart --rcpt-reply "bad5=550 5.1.1 no such user"
+ok $? "5: the spool is full; smarthost and relayqd restarted"
+wait_for "bad5 refused" 300 sh -c "[ \$(cat '$T_DIR'/mail.*/commands | grep -c '^RCPT bad5@example.org 550\$') -ge 1 ]"
+ok $? "5: bad5 refused with 550"
+wait_for "the give-up" 600 grep -q 'its bounce could not be queued within max_queue_lifetime; moved to failed/' "$LOG"
+ok $? "5: after the lifetime the message is moved to failed/, with a log line"
+is "$(find "$SPOOL/failed" -type f ! -name '*.state' | wc -l)" 1 "5: it is in failed/"
+is "$(rcpts bad5@example.org 550)" 1 "5: bad5 was tried once"
+wait_for "the alert" 100 sh -c "grep -l '^RELAYQ_ALERT=bounce-failed\$' '$ALERTS'/*.env"
+ok $? "5: alert_command ran with RELAYQ_ALERT=bounce-failed"
+unfill
+wait_for "drain" 100 queue_empty
+ok $? "5: nothing is left in the queue"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"

@@ -509,6 +509,63 @@ test_fold(void)
 	buf_free(&out);
 }
 
+/*
+ * Issue 13: a quoted local part "<53 x> .reject" put ".reject" at the
+ * start of a wrapped text line, which the queue writer refused.  Every
+ * report must pass the writer's own wire-form check; also with a CR/LF
+ * in an address and a 900-octet word.
+ */
+static void
+test_dot_line(void)
+{
+	char addr[128], word[1000];
+	struct relayqd_bounce_rcpt rr[3] = {
+		{ addr, NULL, "550 5.1.1 no such user", 0, 0 },
+		{ "a\r\n.b@example.net", NULL, "550 5.1.1 x\r\n.\r\ny", 0, 0 },
+		{ word, NULL, ".550 .\r\n", 0, 1 },
+	};
+	struct relayqd_bounce b;
+	struct queue_env_wire w;
+	const char *errstr = NULL;
+	struct buf out;
+	int rv;
+
+	(void)snprintf(addr, sizeof(addr), "\"%.53s .reject\"@example.net",
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	memset(word, '.', sizeof(word) - 1);
+	word[sizeof(word) - 1] = '\0';
+	memset(&b, 0, sizeof(b));
+	b.kind = RELAYQD_BOUNCE_FAILED;
+	b.hostname = "relayq.test";
+	b.sender = "s@x";
+	b.queue_id = "0194A3F2C0004D1E2A7B";
+	b.msgid = "0194A3F2C0004D1E2AFF";
+	b.now = 1700000200;
+	b.rcpts = rr;
+	b.nrcpt = 1;
+	buf_init(&out, RELAYQD_BOUNCE_MAX);
+	ok(relayqd_bounce_build(&b, &out) == 0, "report for the repro built");
+	queue_env_wire_init(&w);
+	rv = queue_env_wire_feed(&w, out.data, out.len, &errstr) == 0 &&
+	    queue_env_wire_end(&w, &errstr) == 0;
+	ok(rv, "the queue writer accepts it: %s", rv ? "ok" : errstr);
+	ok(count(out.data, out.len, "\r\n..reject\"@example.net>:") == 1,
+	    "the wrapped line starting with '.' is dot-stuffed");
+	ok(wire_ok(out.data, out.len), "wire form, lines within 998");
+	buf_reset(&out);
+	b.nrcpt = 3;
+	ok(relayqd_bounce_build(&b, &out) == 0, "hostile recipients built");
+	queue_env_wire_init(&w);
+	rv = queue_env_wire_feed(&w, out.data, out.len, &errstr) == 0 &&
+	    queue_env_wire_end(&w, &errstr) == 0;
+	ok(rv, "the queue writer accepts CR/LF and 999 dots: %s",
+	    rv ? "ok" : errstr);
+	ok(wire_ok(out.data, out.len), "wire form, lines within 998 (dots)");
+	ok(count(out.data, out.len, "Final-Recipient: rfc822; a??.b") == 1,
+	    "CR/LF in an address field shown as '?'");
+	buf_free(&out);
+}
+
 /* Reading the part of the original to return. */
 static void
 test_read(void)
@@ -634,6 +691,7 @@ main(void)
 	test_failed();
 	test_delayed_full();
 	test_fold();
+	test_dot_line();
 	test_read();
 	test_queue();
 	return done_testing();
