@@ -711,6 +711,37 @@ relayqd_conf_check(const struct conf *c, const struct relayqd_auth *auth)
 	return NULL;
 }
 
+/* Logs a problem in the aliases file. */
+void
+relayqd_aliases_warn(void *arg, const char *path, int line, const char *msg)
+{
+	(void)arg;
+	if (line > 0)
+		log_warnx("%s:%d: %s", path, line, msg);
+	else
+		log_warnx("%s: %s", path, msg);
+}
+
+/*
+ * Loads the aliases file of c into a (empty when there is none or it
+ * cannot be read, with a log line): bounces to a local sender go
+ * through it as sendmail's recipients do.
+ */
+static void
+relayqd_aliases_load(const struct conf *c, struct aliases *a)
+{
+	aliases_init(a);
+	if (c->aliases[0] == '\0')
+		return;
+	if (aliases_load(a, c->aliases, relayqd_aliases_warn, NULL) == -1) {
+		log_warn("cannot read aliases file %s; bounces go to senders "
+			 "unaliased",
+		    c->aliases);
+		aliases_free(a);
+		aliases_init(a);
+	}
+}
+
 /* Reloads the configuration; keeps the old one on error. */
 static void
 relayqd_reload(struct relayd *rd)
@@ -762,6 +793,8 @@ relayqd_reload(struct relayd *rd)
 	nc.spool_dir = xstrdup(rd->conf.spool_dir);
 	conf_free(&rd->conf);
 	rd->conf = nc;
+	aliases_free(&rd->aliases);
+	relayqd_aliases_load(&rd->conf, &rd->aliases);
 	log_info("configuration reloaded from %s", rd->conf.path);
 	relayqd_kick(rd);
 }
@@ -900,6 +933,7 @@ main(int argc, char *argv[])
 		fatalx("%s: %s", rd.conf.path, err.msg);
 	if ((why = relayqd_conf_check(&rd.conf, rd.auth)) != NULL)
 		fatalx("%s: %s", rd.conf.path, why);
+	relayqd_aliases_load(&rd.conf, &rd.aliases);
 	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
 		QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE, &err) == -1)
 		fatalx("%s", err.msg);
@@ -1006,6 +1040,7 @@ main(int argc, char *argv[])
 	log_info("stopped: %llu sent, %llu deferred, %llu failed, %llu "
 		 "reports queued",
 	    rd.n_delivered, rd.n_deferred, rd.n_failed, rd.n_bounces);
+	aliases_free(&rd.aliases);
 	conf_free(&rd.conf);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <sys/queue.h>
 
+#include "common/aliases.h"
 #include "common/conf.h"
 #include "queue/queue_scan.h"
 #include "queue/queue_spool.h"
@@ -36,6 +37,7 @@ struct relayd {
 	struct event_base *base;	 /* owned by main */
 	struct evdns_base *dns;		 /* owned */
 	struct conf conf;		 /* owned */
+	struct aliases aliases;		 /* owned: for bounce recipients */
 	struct queue_spool spool;	 /* owned */
 	struct relayqd_sched *sched;	 /* owned */
 	struct relayqd_tls *tls;	 /* owned; NULL when tls = none */
@@ -82,6 +84,10 @@ long long relayqd_now(void);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);
+
+/* Logs a problem found in the aliases file (an aliases_warn_fn). */
+void relayqd_aliases_warn(void *arg, const char *path, int line,
+    const char *msg);
 
 /* Arms the stash timer for the earliest retry of a held write. */
 void relayqd_arm_stash(struct relayd *rd);

@@ -735,16 +735,15 @@ relayqd_bounce_read_original(int fd, uint64_t off, uint64_t len, int want_full,
 	return rv;
 }
 
-/* The address a report goes to. */
+/* The addresses a report goes to. */
 int
-relayqd_bounce_recipient(const char *sender, const char *domain, char *out,
-    size_t outsz)
+relayqd_bounce_recipients(const struct aliases *a, const char *sender,
+    const char *domain, const char *hostname, struct addr_list *out,
+    aliases_warn_fn warn, void *arg)
 {
 	if (sender == NULL || sender[0] == '\0')
 		return -1;
-	if (strchr(sender, '@') != NULL)
-		return rq_snprintf(out, outsz, "%s", sender) == -1 ? -1 : 0;
-	return rq_snprintf(out, outsz, "%s@%s", sender, domain) == -1 ? -1 : 0;
+	return aliases_resolve(a, sender, domain, hostname, out, warn, arg);
 }
 
 /* Commits a report into queue/ with the null sender. */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/aliases.h"
 #include "common/compat.h"
 #include "common/status.h"
 #include "queue/queue_id.h"
@@ -111,14 +112,17 @@ int relayqd_bounce_read_original(int fd, uint64_t off, uint64_t len,
     int want_full, struct buf *out, int *full) RQ_WUR;
 
 /*
- * Returns in out (outsz bytes) the address a report about a message from
- * sender goes to: sender itself, with a bare local part qualified with
- * domain.  XXX(#5): aliases are not applied yet; this is the hook for
- * aliases_resolve() once relayqd loads the aliases file.  Returns 0, or
- * -1 when sender is null or the result does not fit.
+ * Appends to out the addresses a report about a message from sender goes
+ * to: as for any recipient of sendmail (aliases_resolve()), a sender
+ * that is a bare local part or at hostname or localhost is expanded
+ * through the aliases a (NULL: none), and a bare local part is
+ * qualified with domain; other senders are kept as they are.  Problems
+ * in the aliases go to warn.  Returns the number added (at least 1), or
+ * -1 when sender is the null sender.
  */
-int relayqd_bounce_recipient(const char *sender, const char *domain, char *out,
-    size_t outsz);
+int relayqd_bounce_recipients(const struct aliases *a, const char *sender,
+    const char *domain, const char *hostname, struct addr_list *out,
+    aliases_warn_fn warn, void *arg);
 
 /*
  * Queues text (a report built above) into queue/ with the null sender

@@ -202,10 +202,9 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	struct relayqd_bounce b;
 	struct buf orig, text;
 	struct rq_err err;
-	char to[QUEUE_ENV_ADDR_MAX + 1], msgid[QUEUE_ID_LEN + 1];
-	char id[QUEUE_ID_LEN + 1];
-	const char *rcpts[2];
-	size_t n = 0, nto = 0;
+	struct addr_list to;
+	char msgid[QUEUE_ID_LEN + 1], id[QUEUE_ID_LEN + 1], who[1024];
+	size_t n = 0;
 	int full = 0, want_full, rv = -1;
 
 	rr = xcalloc(e->nrcpt, sizeof(*rr));
@@ -225,16 +224,24 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 		free(rr);
 		return 0;
 	}
-	if (relayqd_bounce_recipient(e->sender, rd->conf.default_domain, to,
-		sizeof(to)) == -1) {
+	/* The sender through the aliases, as for sendmail's recipients. */
+	addr_list_init(&to);
+	if (relayqd_bounce_recipients(&rd->aliases, e->sender,
+		rd->conf.default_domain, rd->conf.hostname, &to,
+		relayqd_aliases_warn, NULL) <= 0) {
 		log_warnx("%s: no %s: bad sender <%s>", e->id, what, e->sender);
+		addr_list_free(&to);
 		free(rr);
 		return 0;
 	}
-	rcpts[nto++] = to;
+	who[0] = '\0';
+	for (size_t i = 0; i < to.n; i++)
+		(void)!rq_snprintf(who + strlen(who), sizeof(who) - strlen(who),
+		    "%s<%s>", i > 0 ? ", " : "", to.v[i]);
 	if (rd->conf.delivery_bounce_copy_to[0] != '\0' &&
-	    strcasecmp(rd->conf.delivery_bounce_copy_to, to) != 0)
-		rcpts[nto++] = rd->conf.delivery_bounce_copy_to;
+	    addr_list_add(&to, rd->conf.delivery_bounce_copy_to) == 1)
+		(void)!rq_snprintf(who + strlen(who), sizeof(who) - strlen(who),
+		    ", copy to %s", rd->conf.delivery_bounce_copy_to);
 	want_full = kind == RELAYQD_BOUNCE_FAILED &&
 	    (e->dsn_ret != NULL ? strcmp(e->dsn_ret, "FULL") == 0
 				: rd->conf.delivery_bounce_full_message);
@@ -262,15 +269,13 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 		log_warn("%s: cannot build its %s", e->id, what);
 		goto out;
 	}
-	if (relayqd_bounce_queue(&rd->spool, rcpts, nto, &text, id, &err) ==
-	    -1) {
+	if (relayqd_bounce_queue(&rd->spool, (const char *const *)to.v, to.n,
+		&text, id, &err) == -1) {
 		log_warnx("%s: cannot queue its %s: %s", e->id, what, err.msg);
 		goto out;
 	}
-	log_info("%s: %s %s queued for <%s>%s%s (%zu recipient%s)", e->id, what,
-	    id, to, nto > 1 ? ", copy to " : "",
-	    nto > 1 ? rd->conf.delivery_bounce_copy_to : "", n,
-	    n == 1 ? "" : "s");
+	log_info("%s: %s %s queued for %s (%zu recipient%s)", e->id, what, id,
+	    who, n, n == 1 ? "" : "s");
 	relayqd_sched_add(rd->sched, id, now);
 	rd->n_bounces++;
 	relayqd_stats_touch(rd);
@@ -279,6 +284,7 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 out:
 	buf_free(&orig);
 	buf_free(&text);
+	addr_list_free(&to);
 	free(rr);
 	return rv;
 }

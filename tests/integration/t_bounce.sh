@@ -12,7 +12,8 @@
 # final dot and 550 right after the DATA reply (smtp-sink), whose
 # bounces are refused too and go to failed/ instead of bouncing again;
 # a recipient whose wrapped address puts '.' at the start of a text line
-# (issue 13: one RCPT, one bounce).  Each report that arrives is parsed with
+# (issue 13: one RCPT, one bounce); a bounce to root goes through the
+# aliases (issue 12).  Each report that arrives is parsed with
 # Python's email package and checked field by field.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -368,6 +369,25 @@ is "$(grep -c "^RCPT \"$X53 .reject\"@example.net 550\$" "$MAILDIR/commands")" 1
 grep -q "^\.reject\"@example.net>: delivery failed" "$(bounces)"
 ok $? "dot line: the bounce shows the line that starts with '.'"
 is "$(logc 'cannot queue its bounce')" 0 "dot line: no bounce refused"
+
+# ---- 9. Issue 12: the bounce to a local sender goes through the
+# aliases, as sendmail's recipients do (root: admin@example.net, ops).
+fresh "retry_min = 1s
+retry_max = 2s"
+printf 'root: admin@example.net, ops\n' > "$T_DIR/aliases"
+sed -i "s|^default_domain.*|&\naliases = $T_DIR/aliases|" "$CONF"
+start_server --rcpt-reply 'reject=550 5.1.1 no such user'
+start_daemon
+mail root@relayq.test aliased reject@example.net
+ok $? "aliases: queued from root@relayq.test (the host name)"
+wait_for "bounce" 150 has_bounces 1
+ok $? "aliases: the bounce arrived"
+B=$(bounces)
+is "$("$PYTHON3" -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["rcpt_tos"]))' "${B%.eml}.env")" \
+    "admin@example.net ops@example.org" \
+    "aliases: the bounce went to the alias targets, qualified with default_domain"
+logged 'bounce .* queued for <admin@example.net>, <ops@example.org>'
+ok $? "aliases: the log names them"
 
 stop_daemon >/dev/null 2>&1
 done_testing

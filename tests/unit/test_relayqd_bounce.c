@@ -626,8 +626,11 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static void
 test_queue(void)
 {
-	char dir[] = "/tmp/test_bounce_spool.XXXXXX", to[300], sub[512];
+	char dir[] = "/tmp/test_bounce_spool.XXXXXX", sub[512];
 	char id[QUEUE_ID_LEN + 1];
+	const char atext[] = "root: admin@example.net, ops\n";
+	struct addr_list to;
+	struct aliases al;
 	const char *rcpts[2] = { "alice@example.org",
 		"postmaster@example.org" };
 	struct queue_spool sp;
@@ -637,16 +640,39 @@ test_queue(void)
 	const char *errstr;
 	int fd;
 
-	ok(relayqd_bounce_recipient("root", "example.org", to, sizeof(to)) ==
-		    0 &&
-		strcmp(to, "root@example.org") == 0,
+	addr_list_init(&to);
+	ok(relayqd_bounce_recipients(NULL, "root", "example.org", "h.test", &to,
+	       NULL, NULL) == 1 &&
+		strcmp(to.v[0], "root@example.org") == 0,
 	    "bare sender qualified with default_domain");
-	ok(relayqd_bounce_recipient("a@b.example", "example.org", to,
-	       sizeof(to)) == 0 &&
-		strcmp(to, "a@b.example") == 0,
+	addr_list_free(&to);
+	ok(relayqd_bounce_recipients(NULL, "a@b.example", "example.org",
+	       "h.test", &to, NULL, NULL) == 1 &&
+		strcmp(to.v[0], "a@b.example") == 0,
 	    "qualified sender kept");
-	ok(relayqd_bounce_recipient("", "example.org", to, sizeof(to)) == -1,
+	addr_list_free(&to);
+	ok(relayqd_bounce_recipients(NULL, "", "example.org", "h.test", &to,
+	       NULL, NULL) == -1,
 	    "null sender: no recipient");
+	aliases_init(&al);
+	(void)aliases_parse(&al, "aliases", atext, strlen(atext), NULL, NULL);
+	ok(relayqd_bounce_recipients(&al, "root", "example.org", "h.test", &to,
+	       NULL, NULL) == 2 &&
+		strcmp(to.v[0], "admin@example.net") == 0 &&
+		strcmp(to.v[1], "ops@example.org") == 0,
+	    "bare sender through the aliases (root: admin, ops)");
+	addr_list_free(&to);
+	ok(relayqd_bounce_recipients(&al, "root@h.test", "example.org",
+	       "h.test", &to, NULL, NULL) == 2 &&
+		strcmp(to.v[0], "admin@example.net") == 0,
+	    "sender at the host name through the aliases");
+	addr_list_free(&to);
+	ok(relayqd_bounce_recipients(&al, "root@example.net", "example.org",
+	       "h.test", &to, NULL, NULL) == 1 &&
+		strcmp(to.v[0], "root@example.net") == 0,
+	    "sender at another domain kept");
+	addr_list_free(&to);
+	aliases_free(&al);
 
 	if (mkdtemp(dir) == NULL)
 		abort();
