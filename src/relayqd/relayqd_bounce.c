@@ -567,6 +567,22 @@ relayqd_bounce_orig(const struct relayqd_bounce *b, struct buf *out)
 	return 0;
 }
 
+/* True when the report of b holds 8-bit bytes. */
+int
+relayqd_bounce_is_8bit(const struct relayqd_bounce *b)
+{
+	int eightbit;
+
+	/* All else is cleaned to ASCII: the original and the addresses. */
+	eightbit =
+	    b->orig != NULL && relayqd_bounce_has_8bit(b->orig, b->orig_len);
+	eightbit |= relayqd_bounce_has_8bit(b->sender, strlen(b->sender));
+	for (size_t i = 0; i < b->nrcpt; i++)
+		eightbit |= relayqd_bounce_has_8bit(b->rcpts[i].addr,
+		    strlen(b->rcpts[i].addr));
+	return eightbit;
+}
+
 /*
  * Appends the n bytes of generated text at p (CRLF lines) to out under
  * the queue writer's rules: each line starting with '.' is dot-stuffed,
@@ -621,12 +637,7 @@ relayqd_bounce_build(const struct relayqd_bounce *b, struct buf *out)
 		errno = EINVAL;
 		return -1;
 	}
-	eightbit =
-	    b->orig != NULL && relayqd_bounce_has_8bit(b->orig, b->orig_len);
-	eightbit |= relayqd_bounce_has_8bit(b->sender, strlen(b->sender));
-	for (size_t i = 0; i < b->nrcpt; i++)
-		eightbit |= relayqd_bounce_has_8bit(b->rcpts[i].addr,
-		    strlen(b->rcpts[i].addr));
+	eightbit = relayqd_bounce_is_8bit(b);
 	/* A boundary that the returned message happens to contain is
 	 * changed until it does not occur. */
 	for (int n = 0;; n++) {
@@ -746,13 +757,19 @@ relayqd_bounce_recipients(const struct aliases *a, const char *sender,
 	return aliases_resolve(a, sender, domain, hostname, out, warn, arg);
 }
 
-/* Commits a report into queue/ with the null sender. */
+/*
+ * Commits the report of b into queue/ with the null sender; its
+ * Message-ID is its own queue id.
+ */
 int
 relayqd_bounce_queue(struct queue_spool *sp, const char *const *rcpts, size_t n,
-    const struct buf *text, char id[QUEUE_ID_LEN + 1], struct rq_err *err)
+    const struct relayqd_bounce *b, char id[QUEUE_ID_LEN + 1],
+    struct rq_err *err)
 {
+	struct relayqd_bounce mine = *b;
 	struct queue_writer *w;
 	struct queue_env e;
+	struct buf text;
 	int rv = -1, saved;
 
 	queue_env_init(&e);
@@ -770,12 +787,22 @@ relayqd_bounce_queue(struct queue_spool *sp, const char *const *rcpts, size_t n,
 		if (addr_is_utf8(rcpts[i]))
 			e.flags |= QUEUE_ENV_F_SMTPUTF8;
 	}
-	if (relayqd_bounce_has_8bit(text->data, text->len))
+	if (relayqd_bounce_is_8bit(b))
 		e.flags |= QUEUE_ENV_F_8BIT;
+	buf_init(&text, RELAYQD_BOUNCE_MAX);
 	w = xmalloc(sizeof(*w));
+	/* The writer makes the queue id, which the text then names. */
 	if (queue_writer_begin(w, sp, &e, err) == -1)
 		goto out;
-	if (queue_writer_body(w, text->data, text->len) == -1) {
+	mine.msgid = e.id;
+	if (relayqd_bounce_build(&mine, &text) == -1) {
+		saved = errno;
+		rq_err_set(err, "cannot build the report: %s", strerror(errno));
+		queue_writer_abort(w);
+		errno = saved;
+		goto out;
+	}
+	if (queue_writer_body(w, text.data, text.len) == -1) {
 		saved = errno;
 		rq_err_set(err, "cannot write the report: %s", strerror(errno));
 		queue_writer_abort(w);
@@ -789,6 +816,7 @@ relayqd_bounce_queue(struct queue_spool *sp, const char *const *rcpts, size_t n,
 out:
 	saved = errno;
 	free(w);
+	buf_free(&text);
 	queue_env_free(&e);
 	errno = saved;
 	return rv;

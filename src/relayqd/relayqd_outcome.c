@@ -200,10 +200,10 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 						     : QUEUE_ENV_NOTIFY_DELAY;
 	struct relayqd_bounce_rcpt *rr;
 	struct relayqd_bounce b;
-	struct buf orig, text;
+	struct buf orig;
 	struct rq_err err;
 	struct addr_list to;
-	char msgid[QUEUE_ID_LEN + 1], id[QUEUE_ID_LEN + 1], who[1024];
+	char id[QUEUE_ID_LEN + 1], who[1024];
 	size_t n = 0;
 	int full = 0, want_full, rv = -1;
 
@@ -246,31 +246,20 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	    (e->dsn_ret != NULL ? strcmp(e->dsn_ret, "FULL") == 0
 				: rd->conf.delivery_bounce_full_message);
 	buf_init(&orig, RELAYQD_BOUNCE_FULL_MAX);
-	buf_init(&text, RELAYQD_BOUNCE_MAX);
 	if (relayqd_bounce_read_original(m->fd, e->body_off, e->body_len,
 		want_full, &orig, &full) == -1) {
 		log_warn("%s: cannot read the message for its %s", e->id, what);
 		goto out;
 	}
-	if (queue_id_new(msgid) == -1) {
-		log_warn("%s: cannot make a Message-ID for its %s", e->id,
-		    what);
-		goto out;
-	}
 	relayqd_outcome_describe(rd, m, kind, now, &b);
-	b.msgid = msgid;
 	b.rcpts = rr;
 	b.nrcpt = n;
 	b.orig = orig.data;
 	b.orig_len = orig.len;
 	b.orig_full = full;
 	b.orig_truncated = want_full && !full;
-	if (relayqd_bounce_build(&b, &text) == -1) {
-		log_warn("%s: cannot build its %s", e->id, what);
-		goto out;
-	}
 	if (relayqd_bounce_queue(&rd->spool, (const char *const *)to.v, to.n,
-		&text, id, &err) == -1) {
+		&b, id, &err) == -1) {
 		log_warnx("%s: cannot queue its %s: %s", e->id, what, err.msg);
 		goto out;
 	}
@@ -283,7 +272,6 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	rv = 0;
 out:
 	buf_free(&orig);
-	buf_free(&text);
 	addr_list_free(&to);
 	free(rr);
 	return rv;

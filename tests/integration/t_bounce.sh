@@ -13,7 +13,7 @@
 # bounces are refused too and go to failed/ instead of bouncing again;
 # a recipient whose wrapped address puts '.' at the start of a text line
 # (issue 13: one RCPT, one bounce); a bounce to root goes through the
-# aliases (issue 12).  Each report that arrives is parsed with
+# aliases, and its Message-ID is its queue id (issue 12).  Each report that arrives is parsed with
 # Python's email package and checked field by field.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -388,6 +388,10 @@ is "$("$PYTHON3" -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1])
     "aliases: the bounce went to the alias targets, qualified with default_domain"
 logged 'bounce .* queued for <admin@example.net>, <ops@example.org>'
 ok $? "aliases: the log names them"
+# Issue 12: the bounce's Message-ID is its queue id, as logged.
+BID=$(sed -n 's/.*: bounce \([0-9A-F]*\) queued for .*/\1/p' "$T_DIR/relayqd.log" | head -n 1)
+grep -q "^Message-ID: <$BID@relayq.test>" "$B"
+ok $? "Message-ID: the bounce's queue id <$BID@relayq.test>"
 
 stop_daemon >/dev/null 2>&1
 done_testing

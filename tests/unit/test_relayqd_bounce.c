@@ -90,6 +90,21 @@ count(const char *hay, size_t n, const char *needle)
 	return c;
 }
 
+/* A failed-kind report from alice@example.org about rr. */
+static void
+setup(struct relayqd_bounce *b, const struct relayqd_bounce_rcpt *rr, size_t n)
+{
+	memset(b, 0, sizeof(*b));
+	b->kind = RELAYQD_BOUNCE_FAILED;
+	b->hostname = "relayq.test";
+	b->sender = "alice@example.org";
+	b->queue_id = "0194A3F2C0004D1E2A7B";
+	b->msgid = "0194A3F2C0004D1E2AFF";
+	b->now = 1700000200;
+	b->rcpts = rr;
+	b->nrcpt = n;
+}
+
 /* Checks wire form: CRLF only, no line starting with one '.', <= 998. */
 static int
 wire_ok(const char *p, size_t n)
@@ -479,15 +494,8 @@ test_fold(void)
 	strcpy(reply, "550 5.7.1");
 	while (strlen(reply) < 500)
 		strcat(reply, " policy");
-	memset(&b, 0, sizeof(b));
-	b.kind = RELAYQD_BOUNCE_FAILED;
-	b.hostname = "relayq.test";
-	b.sender = "alice@example.org";
-	b.queue_id = "0194A3F2C0004D1E2A7B";
+	setup(&b, &rr, 1);
 	b.msgid = "M2";
-	b.now = 1700000200;
-	b.rcpts = &rr;
-	b.nrcpt = 1;
 	buf_init(&out, RELAYQD_BOUNCE_MAX);
 	ok(relayqd_bounce_build(&b, &out) == 0, "report with a long reply");
 	ok(wire_ok(out.data, out.len), "still wire form");
@@ -534,15 +542,8 @@ test_dot_line(void)
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	memset(word, '.', sizeof(word) - 1);
 	word[sizeof(word) - 1] = '\0';
-	memset(&b, 0, sizeof(b));
-	b.kind = RELAYQD_BOUNCE_FAILED;
-	b.hostname = "relayq.test";
+	setup(&b, rr, 1);
 	b.sender = "s@x";
-	b.queue_id = "0194A3F2C0004D1E2A7B";
-	b.msgid = "0194A3F2C0004D1E2AFF";
-	b.now = 1700000200;
-	b.rcpts = rr;
-	b.nrcpt = 1;
 	buf_init(&out, RELAYQD_BOUNCE_MAX);
 	ok(relayqd_bounce_build(&b, &out) == 0, "report for the repro built");
 	queue_env_wire_init(&w);
@@ -629,6 +630,9 @@ test_queue(void)
 	char dir[] = "/tmp/test_bounce_spool.XXXXXX", sub[512];
 	char id[QUEUE_ID_LEN + 1];
 	const char atext[] = "root: admin@example.net, ops\n";
+	struct relayqd_bounce_rcpt rr = { "bob@example.net", NULL,
+		"550 5.1.1 no", 0, 0 };
+	struct relayqd_bounce b;
 	struct addr_list to;
 	struct aliases al;
 	const char *rcpts[2] = { "alice@example.org",
@@ -636,7 +640,6 @@ test_queue(void)
 	struct queue_spool sp;
 	struct queue_env e;
 	struct rq_err err;
-	struct buf text;
 	const char *errstr;
 	int fd;
 
@@ -680,10 +683,9 @@ test_queue(void)
 	if (queue_spool_open(&sp, sub, QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE,
 		&err) == -1)
 		abort();
-	buf_init(&text, 1024);
-	if (buf_adds(&text, "Subject: x\r\n\r\nbody\r\n") == -1)
-		abort();
-	ok(relayqd_bounce_queue(&sp, rcpts, 2, &text, id, &err) == 0,
+	setup(&b, &rr, 1);
+	b.msgid = "NOT-USED";
+	ok(relayqd_bounce_queue(&sp, rcpts, 2, &b, id, &err) == 0,
 	    "report queued (%s)", err.msg);
 	snprintf(sub, sizeof(sub), "%s/spool/queue/%s", dir, id);
 	fd = open(sub, O_RDONLY);
@@ -691,19 +693,35 @@ test_queue(void)
 	ok(fd != -1 && queue_env_read_fd(&e, fd, 1, &errstr) == 0,
 	    "report file valid");
 	if (fd != -1) {
+		char *data = NULL;
+		char want[128];
+		ssize_t got;
+
 		ok(e.sender[0] == '\0', "null sender");
+		data = malloc((size_t)e.body_len + 1);
+		got = data != NULL
+		    ? pread(fd, data, (size_t)e.body_len, (off_t)e.body_off)
+		    : -1;
+		(void)snprintf(want, sizeof(want),
+		    "\r\nMessage-ID: <%s@relayq.test>\r\n", id);
+		ok(got == (ssize_t)e.body_len &&
+			count(data, (size_t)got, want) == 1,
+		    "its Message-ID is its queue id: %s", want + 2);
+		ok(got > 0 && count(data, (size_t)got, "NOT-USED") == 0,
+		    "not the caller's msgid");
+		free(data);
 		ok(e.nrcpt == 2 &&
 			strcmp(e.rcpts[1], "postmaster@example.org") == 0,
 		    "operator copy recipient");
 		queue_env_free(&e);
 		close(fd);
 	}
-	buf_reset(&text);
-	if (buf_adds(&text, "bare\nLF\r\n") == -1)
-		abort();
-	ok(relayqd_bounce_queue(&sp, rcpts, 1, &text, id, &err) == -1,
-	    "non-wire-form text refused: %s", err.msg);
-	buf_free(&text);
+	ok(relayqd_bounce_queue(&sp, rcpts, 1, &b, id, &err) == 0 &&
+		count(sub, strlen(sub), id) == 0,
+	    "a second report gets another id");
+	b.nrcpt = 0;
+	ok(relayqd_bounce_queue(&sp, rcpts, 1, &b, id, &err) == -1,
+	    "a report that cannot be built is refused: %s", err.msg);
 	queue_spool_close(&sp);
 	(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
