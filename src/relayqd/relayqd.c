@@ -79,6 +79,7 @@
 #include "relayqd/relayqd_purge.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
 #include "relayqd/relayqd_tls.h"
 #include "relayqd/relayqd_verbose.h"
@@ -514,6 +515,38 @@ relayqd_run(struct relayd *rd)
 	relayqd_arm_due(rd, now);
 }
 
+/* Arms the stash timer. */
+void
+relayqd_arm_stash(struct relayd *rd)
+{
+	long long when = relayqd_stash_next(rd->stash), now = relayqd_now();
+	struct timeval tv;
+
+	event_del(rd->ev_stash);
+	if (when == -1 || rd->stopping)
+		return;
+	tv.tv_sec = (time_t)(when > now ? when - now : 0);
+	tv.tv_usec = 0;
+	event_add(rd->ev_stash, &tv);
+}
+
+/* ev_stash: writes again what the disk could not take (issue 18). */
+static void
+relayqd_stash_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayd *rd = arg;
+	struct queue_idlist l;
+
+	(void)fd;
+	(void)what;
+	relayqd_stash_due(rd->stash, relayqd_now(), &l);
+	for (size_t i = 0; i < l.n && !rd->stopping; i++)
+		relayqd_outcome_resave(rd, l.ids[i]);
+	queue_idlist_free(&l);
+	relayqd_arm_stash(rd);
+	relayqd_run(rd);
+}
+
 /* ev_kick: deferred dispatcher run. */
 static void
 relayqd_kick_cb(evutil_socket_t fd, short what, void *arg)
@@ -556,6 +589,9 @@ relayqd_flush(struct relayd *rd, const char *who,
 			    who, ids->n,
 			    relayqd_wake_flush_ids(rd->sched, ids, now));
 		relayqd_wake_host(rd, now, RELAYQD_WAKE_GAP);
+		/* Held writes too: the operator may have made room. */
+		relayqd_stash_hurry(rd->stash, now);
+		relayqd_arm_stash(rd);
 		relayqd_kick(rd);
 		return 0;
 	}
@@ -728,6 +764,37 @@ relayqd_conf_check(const struct conf *c, const struct relayqd_auth *auth)
 	return NULL;
 }
 
+/* Logs a problem in the aliases file. */
+void
+relayqd_aliases_warn(void *arg, const char *path, int line, const char *msg)
+{
+	(void)arg;
+	if (line > 0)
+		log_warnx("%s:%d: %s", path, line, msg);
+	else
+		log_warnx("%s: %s", path, msg);
+}
+
+/*
+ * Loads the aliases file of c into a (empty when there is none or it
+ * cannot be read, with a log line): bounces to a local sender go
+ * through it as sendmail's recipients do.
+ */
+static void
+relayqd_aliases_load(const struct conf *c, struct aliases *a)
+{
+	aliases_init(a);
+	if (c->aliases[0] == '\0')
+		return;
+	if (aliases_load(a, c->aliases, relayqd_aliases_warn, NULL) == -1) {
+		log_warn("cannot read aliases file %s; bounces go to senders "
+			 "unaliased",
+		    c->aliases);
+		aliases_free(a);
+		aliases_init(a);
+	}
+}
+
 /* Reloads the configuration; keeps the old one on error. */
 static void
 relayqd_reload(struct relayd *rd)
@@ -780,6 +847,8 @@ relayqd_reload(struct relayd *rd)
 	nc.spool_dir = xstrdup(rd->conf.spool_dir);
 	conf_free(&rd->conf);
 	rd->conf = nc;
+	aliases_free(&rd->aliases);
+	relayqd_aliases_load(&rd->conf, &rd->aliases);
 	log_info("configuration reloaded from %s", rd->conf.path);
 	relayqd_purge_run(rd->purge); /* failed_retention may have changed */
 	relayqd_kick(rd);
@@ -946,6 +1015,7 @@ main(int argc, char *argv[])
 		fatalx("%s: %s", rd.conf.path, err.msg);
 	if ((why = relayqd_conf_check(&rd.conf, rd.auth)) != NULL)
 		fatalx("%s: %s", rd.conf.path, why);
+	relayqd_aliases_load(&rd.conf, &rd.aliases);
 	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
 		QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE, &err) == -1)
 		fatalx("%s", err.msg);
@@ -972,13 +1042,15 @@ main(int argc, char *argv[])
 		 EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
 		fatalx("evdns_base_new failed");
 	rd.sched = relayqd_sched_new();
+	rd.stash = relayqd_stash_new();
 	if ((rd.ev_kick = event_new(rd.base, -1, 0, relayqd_kick_cb, &rd)) ==
 		NULL ||
 	    (rd.ev_due = evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL ||
 	    (rd.ev_scan = event_new(rd.base, -1, EV_PERSIST, relayqd_scan_cb,
 		 &rd)) == NULL ||
 	    (rd.ev_pickup = evtimer_new(rd.base, relayqd_pickup_cb, &rd)) ==
-		NULL)
+		NULL ||
+	    (rd.ev_stash = evtimer_new(rd.base, relayqd_stash_cb, &rd)) == NULL)
 		fatalx("event_new failed");
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		rd.ev_sig[i] = relayqd_signal_new(&rd, sigs[i]);
@@ -1038,6 +1110,7 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		event_free(rd.ev_sig[i]);
 	event_free(rd.ev_pickup);
+	event_free(rd.ev_stash);
 	event_free(rd.ev_scan);
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);
@@ -1045,6 +1118,12 @@ main(int argc, char *argv[])
 	relayqd_alert_free(rd.alert);
 	relayqd_notify_free(rd.notify);
 	relayqd_sched_free(rd.sched);
+	if (relayqd_stash_count(rd.stash) > 0)
+		log_warnx("stopping with %zu messages whose delivery state "
+			  "could not be written; they restart from their "
+			  "state files",
+		    relayqd_stash_count(rd.stash));
+	relayqd_stash_free(rd.stash);
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);
 	queue_spool_close(&rd.spool);
@@ -1053,6 +1132,7 @@ main(int argc, char *argv[])
 	log_info("stopped: %llu sent, %llu deferred, %llu failed, %llu "
 		 "reports queued",
 	    rd.n_delivered, rd.n_deferred, rd.n_failed, rd.n_bounces);
+	aliases_free(&rd.aliases);
 	conf_free(&rd.conf);
 	return 0;
 }

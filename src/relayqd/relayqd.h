@@ -12,6 +12,7 @@
 
 #include <sys/queue.h>
 
+#include "common/aliases.h"
 #include "common/conf.h"
 #include "queue/queue_scan.h"
 #include "queue/queue_spool.h"
@@ -29,6 +30,7 @@ struct relayqd_notify;
 struct relayqd_alert;
 struct relayqd_closer;
 struct relayqd_purge;
+struct relayqd_stash;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -36,6 +38,7 @@ struct relayd {
 	struct event_base *base;	 /* owned by main */
 	struct evdns_base *dns;		 /* owned */
 	struct conf conf;		 /* owned */
+	struct aliases aliases;		 /* owned: for bounce recipients */
 	struct queue_spool spool;	 /* owned */
 	struct relayqd_sched *sched;	 /* owned */
 	struct relayqd_tls *tls;	 /* owned; NULL when tls = none */
@@ -46,6 +49,9 @@ struct relayd {
 	struct relayqd_alert *alert;	 /* owned: alert_command runner */
 	struct relayqd_closer *closer;	 /* owned: closes deleted files */
 	struct relayqd_purge *purge;	 /* owned: failed_retention */
+	struct relayqd_stash *stash;	 /* owned: states not written yet */
+	struct event *ev_stash;		 /* owned: retries those writes */
+	long long spool_full_since;	 /* state writes failing since, or 0 */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		  /* wake FIFO, -1 if none */
@@ -94,5 +100,12 @@ void relayqd_kick(struct relayd *rd);
  */
 int relayqd_flush(struct relayd *rd, const char *who,
     const struct queue_idlist *ids, int privileged);
+
+/* Logs a problem found in the aliases file (an aliases_warn_fn). */
+void relayqd_aliases_warn(void *arg, const char *path, int line,
+    const char *msg);
+
+/* Arms the stash timer for the earliest retry of a held write. */
+void relayqd_arm_stash(struct relayd *rd);
 
 #endif

@@ -59,6 +59,7 @@ struct relayqd_alert {
 	int open;		      /* an incident is open */
 	enum relayqd_alert_kind kind; /* what opened it */
 	long long opened;	      /* when */
+	const char *note; /* borrowed: relayqd_alert_event()'s text, or NULL */
 	struct relayqd_alert_child kids[RELAYQD_ALERT_MAX_RUNNING];
 };
 
@@ -71,6 +72,10 @@ relayqd_alert_kind_name(enum relayqd_alert_kind kind)
 		return "queue-age";
 	case RELAYQD_ALERT_SMARTHOST_DOWN:
 		return "smarthost-down";
+	case RELAYQD_ALERT_SPOOL_FULL:
+		return "spool-full";
+	case RELAYQD_ALERT_BOUNCE_FAILED:
+		return "bounce-failed";
 	case RELAYQD_ALERT_NONE:
 	default:
 		return "none";
@@ -171,7 +176,9 @@ relayqd_alert_env(const struct relayqd_alert *a, enum relayqd_alert_kind k,
 	    c->smarthost_host, c->smarthost_port);
 	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST_UP=%d", v->host_up);
 	env[i++] = relayqd_alert_var("RELAYQ_LAST_ERROR=%s",
-	    v->last_error != NULL ? v->last_error : "");
+	    a->note != NULL		? a->note
+		: v->last_error != NULL ? v->last_error
+					: "");
 	env[i++] = relayqd_alert_var("RELAYQ_LAST_ERROR_TIME=%lld",
 	    v->last_error_time);
 	env[i++] = relayqd_alert_var("RELAYQ_ALERT_AFTER=%lld",
@@ -207,7 +214,13 @@ relayqd_alert_summary(const struct relayqd_alert *a, enum relayqd_alert_kind k,
 	char when[64];
 
 	str_localtime(when, sizeof(when), since, STR_TIME_ZONE);
-	if (k == RELAYQD_ALERT_SMARTHOST_DOWN)
+	if (a->note != NULL)
+		(void)snprintf(buf, bufsz,
+		    "relayq on %s: %s (since %s).\n%zu messages queued; the "
+		    "smarthost %s:%d is %s.\n",
+		    c->hostname, a->note, when, v->queued, c->smarthost_host,
+		    c->smarthost_port, v->host_up ? "up" : "down");
+	else if (k == RELAYQD_ALERT_SMARTHOST_DOWN)
 		(void)snprintf(buf, bufsz,
 		    "relayq on %s: the smarthost %s:%d has been failing since "
 		    "%s (%llds).\n%zu messages queued, the oldest for %llds.\n"
@@ -501,4 +514,19 @@ relayqd_alert_update(struct relayqd_alert *a,
 	tv.tv_usec = 0;
 	if (evtimer_add(a->ev_timer, &tv) == -1)
 		log_warnx("alert: cannot arm the alert timer");
+}
+
+/* Runs the command for an incident that relayqd saw happen. */
+void
+relayqd_alert_event(struct relayqd_alert *a, enum relayqd_alert_kind k,
+    const char *text)
+{
+	struct relayqd_stats_view v;
+
+	if (a == NULL || a->rd->conf.delivery_alert_command[0] == '\0')
+		return;
+	relayqd_stats_view(a->rd, &v);
+	a->note = text;
+	relayqd_alert_run(a, k, &v, v.now);
+	a->note = NULL;
 }

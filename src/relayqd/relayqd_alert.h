@@ -43,6 +43,8 @@ enum relayqd_alert_kind {
 	RELAYQD_ALERT_NONE,
 	RELAYQD_ALERT_QUEUE_AGE,
 	RELAYQD_ALERT_SMARTHOST_DOWN,
+	RELAYQD_ALERT_SPOOL_FULL,    /* relayqd_alert_event() only */
+	RELAYQD_ALERT_BOUNCE_FAILED, /* relayqd_alert_event() only */
 };
 
 /* The inputs of the decision, all in seconds. */
@@ -65,7 +67,8 @@ enum relayqd_alert_kind
 relayqd_alert_decide(const struct relayqd_alert_input *in, int *open,
     long long *next);
 
-/* Returns "queue-age", "smarthost-down" or "none". */
+/* Returns "queue-age", "smarthost-down", "spool-full", "bounce-failed"
+ * or "none". */
 const char *relayqd_alert_kind_name(enum relayqd_alert_kind kind);
 
 /* Creates the runner with its SIGCHLD watch; fatal on failure. */
@@ -81,5 +84,17 @@ void relayqd_alert_free(struct relayqd_alert *a);
  */
 void relayqd_alert_update(struct relayqd_alert *a,
     const struct relayqd_stats_view *v);
+
+/*
+ * Runs the command at once for an incident that relayqd saw happen
+ * rather than a condition it evaluates: kind spool-full (delivery state
+ * cannot be saved) or bounce-failed (a bounce that could not be queued
+ * within the queue lifetime).  The caller decides that it is one
+ * incident and calls this once for it.  text (one line) opens the
+ * summary on stdin and is RELAYQ_LAST_ERROR.  No-op without
+ * alert_command.
+ */
+void relayqd_alert_event(struct relayqd_alert *a, enum relayqd_alert_kind k,
+    const char *text);
 
 #endif

@@ -11,14 +11,24 @@
  * the null sender, "Auto-Submitted: auto-replied" (RFC 3834) and From
  * MAILER-DAEMON@hostname.
  *
- * Invariants: the output is in the spool's wire form (every line ends in
- * CRLF, nothing we generate starts with '.', the original is copied as
- * stored, so already dot-stuffed), the queue writer checks it again;
- * replies and addresses shown to people are reduced to printable ASCII,
- * because server replies are hostile input; fields are folded at spaces
- * near 78 columns and no line we write exceeds 998 octets.  The builder
- * does no I/O; only relayqd_bounce_read_original() and
- * relayqd_bounce_queue() touch files.
+ * Invariants: the output is in the spool's wire form, so the queue
+ * writer always accepts it (issue 13: a bounce it refused was retried
+ * every retry_min forever).  Everything we generate is first laid out
+ * as plain CRLF lines (fields folded at spaces near 78 columns, text
+ * wrapped at spaces), then passed through relayqd_bounce_emit(), which
+ * applies the writer's rules to every line whatever its content: a
+ * line starting with '.' is dot-stuffed, a line longer than 998 octets
+ * is broken (the rest on a continuation line that starts with a space),
+ * and a CR, LF or NUL that is not part of a line end becomes '?'.  The
+ * original is copied as stored (already in wire form).  Replies and
+ * addresses shown to people are reduced to printable ASCII, because
+ * server replies are hostile input; addresses in fields keep their
+ * 8-bit bytes (SMTPUTF8), and then the report says
+ * Content-Transfer-Encoding: 8bit and is queued with the 8-bit flag.
+ * tests/fuzz/fuzz_bounce.c checks every report against the writer's
+ * validation.  The builder does no I/O; only
+ * relayqd_bounce_read_original() and relayqd_bounce_queue() touch
+ * files.
  */
 #include "config.h"
 
@@ -43,6 +53,8 @@
 #define RELAYQD_BOUNCE_WIDTH 76
 /* Longest reply or address shown, after cleaning (bytes, with NUL). */
 #define RELAYQD_BOUNCE_TEXT_MAX 600
+/* Longest line written, CRLF and a stuffing dot excluded (RFC 5322). */
+#define RELAYQD_BOUNCE_LINE_MAX 998
 
 /* Copies src as printable ASCII into dst: tabs become spaces, others '?'. */
 static void
@@ -149,7 +161,8 @@ relayqd_bounce_date(long long t, char *buf, size_t bufsz)
 
 /*
  * Appends "name:value" and CRLF, folding before a space when the line
- * would pass RELAYQD_BOUNCE_WIDTH.  value must hold no CR or LF.
+ * would pass RELAYQD_BOUNCE_WIDTH.  A CR or LF in value becomes '?', so
+ * that it can never start a field or a line of its own.
  */
 static int
 relayqd_bounce_field(struct buf *out, const char *name, const char *value)
@@ -174,8 +187,12 @@ relayqd_bounce_field(struct buf *out, const char *name, const char *value)
 				return -1;
 			col = 0;
 		}
-		if (buf_add(out, p, len) == -1)
-			return -1;
+		for (size_t k = 0; k < len; k++) {
+			char c = p[k] == '\r' || p[k] == '\n' ? '?' : p[k];
+
+			if (buf_add(out, &c, 1) == -1)
+				return -1;
+		}
 		col += len;
 		p = e;
 	}
@@ -205,6 +222,8 @@ relayqd_bounce_fieldf(struct buf *out, const char *name, const char *fmt, ...)
 /*
  * Appends text as lines of at most RELAYQD_BOUNCE_WIDTH columns broken
  * at spaces, each starting with indent.  text must hold no CR or LF.
+ * A line may start with '.' (an address or a reply broken at a space):
+ * relayqd_bounce_emit() stuffs it.
  */
 static int
 relayqd_bounce_wrap(struct buf *out, const char *indent, const char *text)
@@ -515,9 +534,9 @@ relayqd_bounce_dsn(const struct relayqd_bounce *b, struct buf *out)
 	return 0;
 }
 
-/* Appends the part returning the original message or its header. */
+/* Appends the header of the part returning the original. */
 static int
-relayqd_bounce_orig(const struct relayqd_bounce *b, struct buf *out,
+relayqd_bounce_orig_head(const struct relayqd_bounce *b, struct buf *out,
     int eightbit)
 {
 	if (b->orig_full) {
@@ -532,8 +551,13 @@ relayqd_bounce_orig(const struct relayqd_bounce *b, struct buf *out,
 		       "Content-Description: Message Headers\r\n"
 		       "Content-Type: text/rfc822-headers\r\n") == -1)
 		return -1;
-	if (buf_add(out, "\r\n", 2) == -1)
-		return -1;
+	return buf_add(out, "\r\n", 2);
+}
+
+/* Appends the original message or its header, as stored (wire form). */
+static int
+relayqd_bounce_orig(const struct relayqd_bounce *b, struct buf *out)
+{
 	if (b->orig == NULL || b->orig_len == 0)
 		return 0;
 	if (buf_add(out, b->orig, b->orig_len) == -1)
@@ -543,24 +567,77 @@ relayqd_bounce_orig(const struct relayqd_bounce *b, struct buf *out,
 	return 0;
 }
 
-/* Builds the whole report. */
+/* True when the report of b holds 8-bit bytes. */
 int
-relayqd_bounce_build(const struct relayqd_bounce *b, struct buf *out)
+relayqd_bounce_is_8bit(const struct relayqd_bounce *b)
 {
-	char boundary[128];
 	int eightbit;
 
-	if (b->nrcpt == 0 || b->rcpts == NULL || b->sender == NULL ||
-	    b->hostname == NULL || b->queue_id == NULL || b->msgid == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
+	/* All else is cleaned to ASCII: the original and the addresses. */
 	eightbit =
 	    b->orig != NULL && relayqd_bounce_has_8bit(b->orig, b->orig_len);
 	eightbit |= relayqd_bounce_has_8bit(b->sender, strlen(b->sender));
 	for (size_t i = 0; i < b->nrcpt; i++)
 		eightbit |= relayqd_bounce_has_8bit(b->rcpts[i].addr,
 		    strlen(b->rcpts[i].addr));
+	return eightbit;
+}
+
+/*
+ * Appends the n bytes of generated text at p (CRLF lines) to out under
+ * the queue writer's rules: each line starting with '.' is dot-stuffed,
+ * one longer than RELAYQD_BOUNCE_LINE_MAX is broken onto continuation
+ * lines that start with a space, a CR, LF or NUL that does not belong to
+ * a CRLF becomes '?', and the text ends with CRLF.
+ */
+static int
+relayqd_bounce_emit(struct buf *out, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t e = i, col = 0;
+
+		while (
+		    e < n && !(p[e] == '\r' && e + 1 < n && p[e + 1] == '\n'))
+			e++;
+		if (e > i && p[i] == '.' && buf_add(out, ".", 1) == -1)
+			return -1;
+		for (size_t k = i; k < e; k++) {
+			char c = p[k];
+
+			if (col == RELAYQD_BOUNCE_LINE_MAX - 1 && k + 1 < e) {
+				if (buf_add(out, "\r\n ", 3) == -1)
+					return -1;
+				col = 1;
+			}
+			if (c == '\r' || c == '\n' || c == '\0')
+				c = '?';
+			if (buf_add(out, &c, 1) == -1)
+				return -1;
+			col++;
+		}
+		if (buf_add(out, "\r\n", 2) == -1)
+			return -1;
+		i = e + 2;
+	}
+	return 0;
+}
+
+/* Builds the whole report. */
+int
+relayqd_bounce_build(const struct relayqd_bounce *b, struct buf *out)
+{
+	char boundary[128];
+	struct buf gen;
+	int eightbit, rv;
+
+	if (b->nrcpt == 0 || b->rcpts == NULL || b->sender == NULL ||
+	    b->hostname == NULL || b->queue_id == NULL || b->msgid == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	eightbit = relayqd_bounce_is_8bit(b);
 	/* A boundary that the returned message happens to contain is
 	 * changed until it does not occur. */
 	for (int n = 0;; n++) {
@@ -574,14 +651,20 @@ relayqd_bounce_build(const struct relayqd_bounce *b, struct buf *out)
 		if (!relayqd_bounce_contains(b->orig, b->orig_len, boundary))
 			break;
 	}
-	if (relayqd_bounce_head(b, out, boundary, eightbit) == -1 ||
-	    buf_addf(out, "--%s\r\n", boundary) == -1 ||
-	    relayqd_bounce_text(b, out) == -1 ||
-	    buf_addf(out, "\r\n--%s\r\n", boundary) == -1 ||
-	    relayqd_bounce_dsn(b, out) == -1 ||
-	    buf_addf(out, "\r\n--%s\r\n", boundary) == -1 ||
-	    relayqd_bounce_orig(b, out, eightbit) == -1 ||
-	    buf_addf(out, "\r\n--%s--\r\n", boundary) == -1) {
+	/* What we generate, laid out as lines, then put in wire form. */
+	buf_init(&gen, out->max);
+	rv = relayqd_bounce_head(b, &gen, boundary, eightbit) == -1 ||
+	    buf_addf(&gen, "--%s\r\n", boundary) == -1 ||
+	    relayqd_bounce_text(b, &gen) == -1 ||
+	    buf_addf(&gen, "\r\n--%s\r\n", boundary) == -1 ||
+	    relayqd_bounce_dsn(b, &gen) == -1 ||
+	    buf_addf(&gen, "\r\n--%s\r\n", boundary) == -1 ||
+	    relayqd_bounce_orig_head(b, &gen, eightbit) == -1 ||
+	    relayqd_bounce_emit(out, gen.data, gen.len) == -1 ||
+	    relayqd_bounce_orig(b, out) == -1 ||
+	    buf_addf(out, "\r\n--%s--\r\n", boundary) == -1;
+	buf_free(&gen);
+	if (rv) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -663,25 +746,30 @@ relayqd_bounce_read_original(int fd, uint64_t off, uint64_t len, int want_full,
 	return rv;
 }
 
-/* The address a report goes to. */
+/* The addresses a report goes to. */
 int
-relayqd_bounce_recipient(const char *sender, const char *domain, char *out,
-    size_t outsz)
+relayqd_bounce_recipients(const struct aliases *a, const char *sender,
+    const char *domain, const char *hostname, struct addr_list *out,
+    aliases_warn_fn warn, void *arg)
 {
 	if (sender == NULL || sender[0] == '\0')
 		return -1;
-	if (strchr(sender, '@') != NULL)
-		return rq_snprintf(out, outsz, "%s", sender) == -1 ? -1 : 0;
-	return rq_snprintf(out, outsz, "%s@%s", sender, domain) == -1 ? -1 : 0;
+	return aliases_resolve(a, sender, domain, hostname, out, warn, arg);
 }
 
-/* Commits a report into queue/ with the null sender. */
+/*
+ * Commits the report of b into queue/ with the null sender; its
+ * Message-ID is its own queue id.
+ */
 int
 relayqd_bounce_queue(struct queue_spool *sp, const char *const *rcpts, size_t n,
-    const struct buf *text, char id[QUEUE_ID_LEN + 1], struct rq_err *err)
+    const struct relayqd_bounce *b, char id[QUEUE_ID_LEN + 1],
+    struct rq_err *err)
 {
+	struct relayqd_bounce mine = *b;
 	struct queue_writer *w;
 	struct queue_env e;
+	struct buf text;
 	int rv = -1, saved;
 
 	queue_env_init(&e);
@@ -699,12 +787,22 @@ relayqd_bounce_queue(struct queue_spool *sp, const char *const *rcpts, size_t n,
 		if (addr_is_utf8(rcpts[i]))
 			e.flags |= QUEUE_ENV_F_SMTPUTF8;
 	}
-	if (relayqd_bounce_has_8bit(text->data, text->len))
+	if (relayqd_bounce_is_8bit(b))
 		e.flags |= QUEUE_ENV_F_8BIT;
+	buf_init(&text, RELAYQD_BOUNCE_MAX);
 	w = xmalloc(sizeof(*w));
+	/* The writer makes the queue id, which the text then names. */
 	if (queue_writer_begin(w, sp, &e, err) == -1)
 		goto out;
-	if (queue_writer_body(w, text->data, text->len) == -1) {
+	mine.msgid = e.id;
+	if (relayqd_bounce_build(&mine, &text) == -1) {
+		saved = errno;
+		rq_err_set(err, "cannot build the report: %s", strerror(errno));
+		queue_writer_abort(w);
+		errno = saved;
+		goto out;
+	}
+	if (queue_writer_body(w, text.data, text.len) == -1) {
 		saved = errno;
 		rq_err_set(err, "cannot write the report: %s", strerror(errno));
 		queue_writer_abort(w);
@@ -718,6 +816,7 @@ relayqd_bounce_queue(struct queue_spool *sp, const char *const *rcpts, size_t n,
 out:
 	saved = errno;
 	free(w);
+	buf_free(&text);
 	queue_env_free(&e);
 	errno = saved;
 	return rv;

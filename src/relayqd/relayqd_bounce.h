@@ -7,8 +7,9 @@
  * description of the report into the message text, already in the
  * spool's wire form (CRLF lines, dot-stuffed, ending in CRLF), in a
  * struct buf.  relayqd_bounce_read_original() reads the part of the
- * original message to return, and relayqd_bounce_queue() commits a
- * report into queue/ with the null sender through the queue writer.
+ * original message to return, and relayqd_bounce_queue() builds a
+ * report and commits it into queue/ with the null sender through the
+ * queue writer.
  * What to report, to whom and when is decided by relayqd_outcome.c.
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_BOUNCE_H
@@ -17,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/aliases.h"
 #include "common/compat.h"
 #include "common/status.h"
 #include "queue/queue_id.h"
@@ -51,7 +53,8 @@ struct relayqd_bounce {
 	const char *sender;	/* borrowed: original sender, the To */
 	const char *queue_id;	/* borrowed: the original's queue id */
 	const char *envid;	/* borrowed: ENVID, or NULL */
-	const char *msgid;	/* borrowed: unique Message-ID local part */
+	const char *msgid;	/* borrowed: Message-ID local part (set by
+				   relayqd_bounce_queue: the queue id) */
 	long long now;		/* Date */
 	long long arrival;	/* Arrival-Date */
 	long long retry_until;	/* Will-Retry-Until (delayed only) */
@@ -111,23 +114,30 @@ int relayqd_bounce_read_original(int fd, uint64_t off, uint64_t len,
     int want_full, struct buf *out, int *full) RQ_WUR;
 
 /*
- * Returns in out (outsz bytes) the address a report about a message from
- * sender goes to: sender itself, with a bare local part qualified with
- * domain.  XXX(#5): aliases are not applied yet; this is the hook for
- * aliases_resolve() once relayqd loads the aliases file.  Returns 0, or
- * -1 when sender is null or the result does not fit.
+ * Appends to out the addresses a report about a message from sender goes
+ * to: as for any recipient of sendmail (aliases_resolve()), a sender
+ * that is a bare local part or at hostname or localhost is expanded
+ * through the aliases a (NULL: none), and a bare local part is
+ * qualified with domain; other senders are kept as they are.  Problems
+ * in the aliases go to warn.  Returns the number added (at least 1), or
+ * -1 when sender is the null sender.
  */
-int relayqd_bounce_recipient(const char *sender, const char *domain, char *out,
-    size_t outsz);
+int relayqd_bounce_recipients(const struct aliases *a, const char *sender,
+    const char *domain, const char *hostname, struct addr_list *out,
+    aliases_warn_fn warn, void *arg);
+
+/* True when the report of b holds 8-bit bytes (it then says so). */
+int relayqd_bounce_is_8bit(const struct relayqd_bounce *b);
 
 /*
- * Queues text (a report built above) into queue/ with the null sender
- * for the n recipients rcpts, durably, and returns its new id in id.
- * Returns 0, or -1 with err filled and errno set; nothing is left in
- * the spool on failure.
+ * Builds the report described by b and queues it into queue/ with the
+ * null sender for the n recipients rcpts, durably, and returns its new
+ * id in id.  Its Message-ID is <id@hostname> (b->msgid is not used), so
+ * it matches the log line "bounce ID queued".  Returns 0, or -1 with err
+ * filled and errno set; nothing is left in the spool on failure.
  */
 int relayqd_bounce_queue(struct queue_spool *sp, const char *const *rcpts,
-    size_t n, const struct buf *text, char id[QUEUE_ID_LEN + 1],
+    size_t n, const struct relayqd_bounce *b, char id[QUEUE_ID_LEN + 1],
     struct rq_err *err) RQ_WUR;
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "common/xmalloc.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_stash.h"
 #include "smtp/smtp_cmd.h"
 
 /* Current time with microseconds, for delay= figures. */
@@ -58,15 +59,12 @@ relayqd_msg_dsn(struct relayqd_msg *m)
 	m->smsg.dsn_orcpt = m->dsn_orcpt;
 }
 
-/* Opens an attempt for id. */
+/* Opens, locks and loads id, with the state it really has. */
 struct relayqd_msg *
-relayqd_msg_open(struct relayd *rd, const char *id, int *skip,
-    struct rq_err *err)
+relayqd_msg_load(struct relayd *rd, const char *id, struct rq_err *err)
 {
 	struct relayqd_msg *m = xcalloc(1, sizeof(*m));
-	size_t k = 0;
 
-	*skip = 0;
 	queue_env_init(&m->env);
 	if ((m->fd = queue_spool_open_msg(&rd->spool, id, &m->env, err)) ==
 	    -1) {
@@ -91,6 +89,22 @@ relayqd_msg_open(struct relayd *rd, const char *id, int *skip,
 		errno = saved;
 		return NULL;
 	}
+	/* What the disk could not take yet is in memory (issue 18). */
+	(void)relayqd_stash_overlay(rd->stash, &m->state);
+	return m;
+}
+
+/* Opens an attempt for id. */
+struct relayqd_msg *
+relayqd_msg_open(struct relayd *rd, const char *id, int *skip,
+    struct rq_err *err)
+{
+	struct relayqd_msg *m;
+	size_t k = 0;
+
+	*skip = 0;
+	if ((m = relayqd_msg_load(rd, id, err)) == NULL)
+		return NULL;
 	m->n = queue_state_pending(&m->state);
 	if (m->state.held || m->n == 0) {
 		*skip = m->state.held ? RELAYQD_MSG_HELD : RELAYQD_MSG_FINISHED;

@@ -48,6 +48,14 @@ struct relayqd_msg {
  */
 struct relayqd_msg *relayqd_msg_open(struct relayd *rd, const char *id,
     int *skip, struct rq_err *err);
+/*
+ * The first half of relayqd_msg_open(): opens and locks queue/<id> and
+ * loads its state, with what relayqd keeps in memory for it (see
+ * relayqd_stash.h) in place of state/<id>; no recipient list (n is 0).
+ * Returns it, or NULL with err filled and errno as for _open().
+ */
+struct relayqd_msg *relayqd_msg_load(struct relayd *rd, const char *id,
+    struct rq_err *err);
 /* Closes the file (dropping the lock) and frees the attempt. */
 void relayqd_msg_free(struct relayqd_msg *m);
 /* Records recipient idx's result (first one wins). */

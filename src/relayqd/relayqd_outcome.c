@@ -16,11 +16,12 @@
  * Order of the durable steps (reliability-security.md section 1.7, the
  * qmail order): a bounce is committed to queue/ (fsync'd) before the
  * state that marks its recipients failed is saved, or the message
- * removed; if the bounce cannot be queued its recipients stay pending
- * and are tried again, so a crash or a full disk can duplicate a bounce
- * but never lose one.  A message with the null sender is never bounced
- * (RFC 5321 section 4.5.5): once nothing is pending, one that failed is
- * moved to failed/ and the failure is logged.
+ * removed; if the bounce cannot be queued its recipients are written
+ * as pending (so a crash tries them again: a duplicate RCPT or bounce,
+ * never a lost one) but kept failed in memory and not sent again, and
+ * the bounce is queued when it can be.  A message with the null sender
+ * is never bounced (RFC 5321 section 4.5.5): once nothing is pending,
+ * one that failed is moved to failed/ and the failure is logged.
  *
  * The duplicate window (RFC 1047, reliability-security.md section 1.6):
  * when the session breaks after the final "." was sent but before the
@@ -28,6 +29,16 @@
  * Those recipients are deferred and sent again, because losing mail is
  * worse than a duplicate; so is a crash between the 250 and the state
  * write.  doc/delivery.md describes both windows.
+ *
+ * A full spool (issue 18): when the state or a bounce cannot be
+ * written, what the server said is kept in memory (relayqd_stash.h) and
+ * the message is held, with no new attempt, while the stash timer
+ * writes it again with backoff (relayqd_outcome_resave); the first
+ * failed state write opens a "spool full" incident (one log line, one
+ * alert_command run); it closes, with a log line, when no state is
+ * left unwritten.  Nothing accepted in this daemon's lifetime is sent
+ * again; a crash meanwhile restarts from state/<id> (the second window
+ * above).
  *
  * Schedules: a message's own retries back off exponentially with its
  * attempts (relayqd_sched_backoff); the destination has a backoff of its
@@ -53,11 +64,13 @@
 #include "common/xmalloc.h"
 #include "queue/queue_spool.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_bounce.h"
 #include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_purge.h"
 #include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
 
 /* Why a recipient goes into a report (a mark per envelope recipient). */
@@ -188,12 +201,11 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 						     : QUEUE_ENV_NOTIFY_DELAY;
 	struct relayqd_bounce_rcpt *rr;
 	struct relayqd_bounce b;
-	struct buf orig, text;
+	struct buf orig;
 	struct rq_err err;
-	char to[QUEUE_ENV_ADDR_MAX + 1], msgid[QUEUE_ID_LEN + 1];
-	char id[QUEUE_ID_LEN + 1];
-	const char *rcpts[2];
-	size_t n = 0, nto = 0;
+	struct addr_list to;
+	char id[QUEUE_ID_LEN + 1], who[1024];
+	size_t n = 0;
 	int full = 0, want_full, rv = -1;
 
 	rr = xcalloc(e->nrcpt, sizeof(*rr));
@@ -213,52 +225,47 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 		free(rr);
 		return 0;
 	}
-	if (relayqd_bounce_recipient(e->sender, rd->conf.default_domain, to,
-		sizeof(to)) == -1) {
+	/* The sender through the aliases, as for sendmail's recipients. */
+	addr_list_init(&to);
+	if (relayqd_bounce_recipients(&rd->aliases, e->sender,
+		rd->conf.default_domain, rd->conf.hostname, &to,
+		relayqd_aliases_warn, NULL) <= 0) {
 		log_warnx("%s: no %s: bad sender <%s>", e->id, what, e->sender);
+		addr_list_free(&to);
 		free(rr);
 		return 0;
 	}
-	rcpts[nto++] = to;
+	who[0] = '\0';
+	for (size_t i = 0; i < to.n; i++)
+		(void)!rq_snprintf(who + strlen(who), sizeof(who) - strlen(who),
+		    "%s<%s>", i > 0 ? ", " : "", to.v[i]);
 	if (rd->conf.delivery_bounce_copy_to[0] != '\0' &&
-	    strcasecmp(rd->conf.delivery_bounce_copy_to, to) != 0)
-		rcpts[nto++] = rd->conf.delivery_bounce_copy_to;
+	    addr_list_add(&to, rd->conf.delivery_bounce_copy_to) == 1)
+		(void)!rq_snprintf(who + strlen(who), sizeof(who) - strlen(who),
+		    ", copy to %s", rd->conf.delivery_bounce_copy_to);
 	want_full = kind == RELAYQD_BOUNCE_FAILED &&
 	    (e->dsn_ret != NULL ? strcmp(e->dsn_ret, "FULL") == 0
 				: rd->conf.delivery_bounce_full_message);
 	buf_init(&orig, RELAYQD_BOUNCE_FULL_MAX);
-	buf_init(&text, RELAYQD_BOUNCE_MAX);
 	if (relayqd_bounce_read_original(m->fd, e->body_off, e->body_len,
 		want_full, &orig, &full) == -1) {
 		log_warn("%s: cannot read the message for its %s", e->id, what);
 		goto out;
 	}
-	if (queue_id_new(msgid) == -1) {
-		log_warn("%s: cannot make a Message-ID for its %s", e->id,
-		    what);
-		goto out;
-	}
 	relayqd_outcome_describe(rd, m, kind, now, &b);
-	b.msgid = msgid;
 	b.rcpts = rr;
 	b.nrcpt = n;
 	b.orig = orig.data;
 	b.orig_len = orig.len;
 	b.orig_full = full;
 	b.orig_truncated = want_full && !full;
-	if (relayqd_bounce_build(&b, &text) == -1) {
-		log_warn("%s: cannot build its %s", e->id, what);
-		goto out;
-	}
-	if (relayqd_bounce_queue(&rd->spool, rcpts, nto, &text, id, &err) ==
-	    -1) {
+	if (relayqd_bounce_queue(&rd->spool, (const char *const *)to.v, to.n,
+		&b, id, &err) == -1) {
 		log_warnx("%s: cannot queue its %s: %s", e->id, what, err.msg);
 		goto out;
 	}
-	log_info("%s: %s %s queued for <%s>%s%s (%zu recipient%s)", e->id, what,
-	    id, to, nto > 1 ? ", copy to " : "",
-	    nto > 1 ? rd->conf.delivery_bounce_copy_to : "", n,
-	    n == 1 ? "" : "s");
+	log_info("%s: %s %s queued for %s (%zu recipient%s)", e->id, what, id,
+	    who, n, n == 1 ? "" : "s");
 	relayqd_sched_add(rd->sched, id, now);
 	rd->n_bounces++;
 	relayqd_stats_touch(rd);
@@ -266,7 +273,7 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	rv = 0;
 out:
 	buf_free(&orig);
-	buf_free(&text);
+	addr_list_free(&to);
 	free(rr);
 	return rv;
 }
@@ -333,11 +340,132 @@ relayqd_outcome_warn(struct relayd *rd, struct relayqd_msg *m, long long now)
 	free(mark);
 }
 
+/* Longest wait between two tries of a held write (seconds). */
+#define RELAYQD_OUTCOME_RESAVE_MAX 60
+
 /*
- * The common end of an attempt or a sweep: expires what is due, bounces
- * the recipients marked failed (first, durably), sends the delay notice,
- * then removes the message, moves it to failed/, or saves its state
- * with next_try (clamped to the expiry) and reschedules it.
+ * Saves the state of m; the recipients marked in owed (NULL: none) are
+ * written as pending, so that a crash sends them again rather than lose
+ * their bounce.  Returns 0, or -1 with errno.
+ */
+static int
+relayqd_outcome_save(struct relayd *rd, struct relayqd_msg *m,
+    const unsigned char *owed)
+{
+	struct queue_state *s = &m->state;
+	char *real = NULL;
+	int rv, saved;
+
+	if (owed != NULL) {
+		real = xmalloc(s->nrcpt);
+		memcpy(real, s->rcpt_st, s->nrcpt);
+		for (size_t i = 0; i < s->nrcpt; i++)
+			if (owed[i] != RELAYQD_OUTCOME_NONE)
+				s->rcpt_st[i] = QUEUE_RCPT_PENDING;
+	}
+	rv = queue_spool_save_state(&rd->spool, s);
+	saved = errno;
+	if (real != NULL) {
+		memcpy(s->rcpt_st, real, s->nrcpt);
+		free(real);
+	}
+	if (rv == 0)
+		m->has_state = 1;
+	errno = saved;
+	return rv;
+}
+
+/* Ends the spool-full incident once no state is waiting to be written. */
+static void
+relayqd_outcome_spool_ok(struct relayd *rd, long long now)
+{
+	if (rd->spool_full_since == 0 || relayqd_stash_unsaved(rd->stash) > 0)
+		return;
+	log_info("delivery state saved again: the spool-full incident is "
+		 "over after %llds",
+	    now - rd->spool_full_since);
+	rd->spool_full_since = 0;
+}
+
+/*
+ * A bounce that could not be queued within the queue lifetime: the
+ * message goes to failed/ with its state (which says who failed and
+ * why), with a log line and an alert_command run, so that it is never
+ * retried forever.  Returns 0, or -1 when it could not be moved (it is
+ * then held and tried again).
+ */
+static int
+relayqd_outcome_give_up(struct relayd *rd, struct relayqd_msg *m, long long now)
+{
+	const char *id = m->env.id;
+	char text[300];
+
+	if (queue_spool_save_state(&rd->spool, &m->state) == -1)
+		log_warn("%s: cannot save delivery state", id);
+	if (queue_spool_fail(&rd->spool, id) == -1) {
+		log_warn("%s: cannot move to failed/", id);
+		return -1;
+	}
+	relayqd_sched_remove(rd->sched, id);
+	relayqd_stash_forget(rd->stash, id);
+	(void)!rq_snprintf(text, sizeof(text),
+	    "%s: its bounce could not be queued within max_queue_lifetime; "
+	    "moved to failed/",
+	    id);
+	log_warnx("%s", text);
+	relayqd_alert_event(rd->alert, RELAYQD_ALERT_BOUNCE_FAILED, text);
+	relayqd_outcome_spool_ok(rd, now);
+	return 0;
+}
+
+/*
+ * Keeps m's state in memory after a write failed (saved_errno; unsaved
+ * when it was state/<id>, else only the bounce of the recipients in
+ * owed), and holds the message: it stays busy in the scheduler, and the
+ * stash timer writes it again with backoff.  The first state write that
+ * fails opens the spool-full incident: one log line and alert_command.
+ */
+static void
+relayqd_outcome_hold(struct relayd *rd, struct relayqd_msg *m,
+    const unsigned char *owed, int unsaved, int saved_errno, long long now)
+{
+	const char *id = m->env.id;
+	long long cap = rd->conf.delivery_retry_max, wait;
+	long long expires =
+	    m->env.arrival + rd->conf.delivery_max_queue_lifetime;
+	unsigned fails;
+	char text[300];
+
+	if (unsaved && rd->spool_full_since == 0) {
+		rd->spool_full_since = now;
+		(void)!rq_snprintf(text, sizeof(text),
+		    "spool full: delivery state cannot be saved (%s)",
+		    strerror(saved_errno));
+		log_warnx("%s: %s; attempts are held and the state is kept in "
+			  "memory until it can be written",
+		    id, text);
+		relayqd_alert_event(rd->alert, RELAYQD_ALERT_SPOOL_FULL, text);
+	}
+	fails = relayqd_stash_keep(rd->stash, &m->state, owed, unsaved);
+	if (cap > RELAYQD_OUTCOME_RESAVE_MAX)
+		cap = RELAYQD_OUTCOME_RESAVE_MAX;
+	wait = relayqd_sched_backoff(1, cap, fails, relayqd_outcome_random());
+	/* The expiry is checked when the write is tried: not later. */
+	if (now + wait > expires && expires > now)
+		wait = expires - now;
+	relayqd_stash_retry(rd->stash, id, now + wait);
+	log_debug("%s: %s kept in memory; writing it again in %llds (try %u)",
+	    id, unsaved ? "delivery state" : "bounce", wait, fails);
+	relayqd_arm_stash(rd);
+}
+
+/*
+ * The common end of an attempt, a sweep or a held write: expires what
+ * is due, bounces the recipients marked failed (first, durably) with
+ * those whose bounce is still owed, sends the delay notice, then removes
+ * the message, moves it to failed/, or saves its state with next_try
+ * (clamped to the expiry) and reschedules it.  What cannot be written is
+ * kept in memory and the message held (relayqd_outcome_hold).
  */
 static void
 relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
@@ -347,9 +475,11 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 	const char *id = m->env.id;
 	long long expires =
 	    m->env.arrival + rd->conf.delivery_max_queue_lifetime;
-	int nullsender = m->env.sender[0] == '\0';
-	size_t nfail = 0;
+	int nullsender = m->env.sender[0] == '\0', reported = 1, saved_errno;
+	size_t nfail = 0, nowed;
 
+	/* Failures whose bounce could not be queued before (issue 18). */
+	nowed = relayqd_stash_owed(rd->stash, id, mark, s->nrcpt);
 	if (queue_state_pending(s) > 0 && now >= expires)
 		relayqd_outcome_expire(rd, m, mark);
 	for (size_t i = 0; i < s->nrcpt; i++)
@@ -362,22 +492,28 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 	else if (nfail > 0 &&
 	    relayqd_outcome_report(rd, m, RELAYQD_BOUNCE_FAILED, mark, now) ==
 		-1) {
-		/* Not reported: nothing is lost, they are tried again. */
-		for (size_t i = 0; i < s->nrcpt; i++)
-			if (mark[i] != RELAYQD_OUTCOME_NONE)
-				s->rcpt_st[i] = QUEUE_RCPT_PENDING;
-		next_try = now + rd->conf.delivery_retry_min;
-		log_warnx("%s: failed recipients stay queued until their "
-			  "bounce "
-			  "can be queued",
-		    id);
+		/*
+		 * Nothing is lost: the failures stay in memory, are not sent
+		 * again, and their bounce is queued when it can be; on disk
+		 * they stay pending, so a crash tries them again.
+		 */
+		reported = 0;
+		if (nowed == 0)
+			log_warnx("%s: %zu failed recipient%s kept until their "
+				  "bounce can be queued",
+			    id, nfail, nfail == 1 ? "" : "s");
 	}
+	/* Past the lifetime a bounce that still fails ends in failed/. */
+	if (!reported && now >= expires &&
+	    relayqd_outcome_give_up(rd, m, now) == 0)
+		return;
 	relayqd_outcome_warn(rd, m, now);
 	if (s->warned != 0 || rd->conf.delivery_delay_warning == 0)
 		relayqd_sched_set_flags(rd->sched, id, RELAYQD_SCHED_F_WARNED);
 
-	if (queue_state_pending(s) == 0) {
+	if (reported && queue_state_pending(s) == 0) {
 		relayqd_sched_remove(rd->sched, id);
+		relayqd_stash_forget(rd->stash, id);
 		if (nullsender && relayqd_outcome_has_failed(s)) {
 			/* The state goes along: it says why it failed. */
 			if (queue_spool_save_state(&rd->spool, s) == -1)
@@ -398,15 +534,30 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 			/* The last close of a deleted file is the slow part. */
 			relayqd_closer_close(rd->closer, m->fd);
 			m->fd = -1;
+			/* That made room: held writes may go through now. */
+			relayqd_stash_hurry(rd->stash, now);
+			relayqd_arm_stash(rd);
 		}
+		relayqd_outcome_spool_ok(rd, now);
 		return;
 	}
 	/* One last attempt at the expiry time, not after it. */
 	if (next_try > expires && expires > now)
 		next_try = expires;
 	s->next_try = next_try;
-	if (queue_spool_save_state(&rd->spool, s) == -1)
-		log_warn("%s: cannot save delivery state", id);
+	if (relayqd_outcome_save(rd, m, reported ? NULL : mark) == -1) {
+		saved_errno = errno;
+		relayqd_outcome_hold(rd, m, reported ? NULL : mark, 1,
+		    saved_errno, now);
+		return;
+	}
+	if (!reported) {
+		relayqd_outcome_hold(rd, m, mark, 0, 0, now);
+		relayqd_outcome_spool_ok(rd, now);
+		return;
+	}
+	relayqd_stash_forget(rd->stash, id);
+	relayqd_outcome_spool_ok(rd, now);
 	relayqd_sched_reschedule(rd->sched, id, next_try);
 	/* Re-arms the due timer and the sweep for a message that waits. */
 	relayqd_kick(rd);
@@ -426,6 +577,36 @@ relayqd_outcome_early(struct relayd *rd, const char *id, long long now)
 	long long early = relayqd_sched_early_take(rd->sched, id);
 
 	return early > now ? early : 0;
+}
+
+/* Writes again what the disk could not take for id (held by the stash). */
+void
+relayqd_outcome_resave(struct relayd *rd, const char *id)
+{
+	struct relayqd_msg *m;
+	struct rq_err err;
+	unsigned char *mark;
+	long long now = relayqd_now();
+
+	if ((m = relayqd_msg_load(rd, id, &err)) == NULL) {
+		if (errno == ENOENT || errno == EBADMSG) {
+			/* Deleted by the operator, or quarantined. */
+			log_info("%s: gone from the queue (%s); its unsaved "
+				 "state is dropped",
+			    id, err.msg);
+			relayqd_stash_forget(rd->stash, id);
+			relayqd_sched_remove(rd->sched, id);
+			relayqd_outcome_spool_ok(rd, now);
+		} else
+			relayqd_stash_retry(rd->stash, id,
+			    now + rd->conf.delivery_retry_min);
+		return;
+	}
+	mark = xcalloc(m->env.nrcpt, 1);
+	relayqd_outcome_settle(rd, m, mark, now,
+	    m->state.next_try > now ? m->state.next_try : now);
+	free(mark);
+	relayqd_msg_free(m);
 }
 
 /* Applies a transaction's results to the queue. */

@@ -6,10 +6,12 @@
  * broken session leaves it pending and the message is retried after an
  * exponential backoff; a 5xx fails that recipient, which is reported to
  * the sender in a bounce (queued durably before the recipient is marked
- * failed).  Past max_queue_lifetime the pending recipients fail as
- * expired; past delay_warning the sender gets one delay notice.  A
- * message with the null sender is never bounced: when it fails it is
- * moved to failed/.  It writes one log line per recipient, then persists
+ * failed; when the bounce cannot be queued the failure is kept in
+ * memory and the bounce queued later, and past max_queue_lifetime the
+ * message goes to failed/ instead).  Past max_queue_lifetime the
+ * pending recipients fail as expired; past delay_warning the sender gets
+ * one delay notice.  A message with the null sender is never bounced:
+ * when it fails it is moved to failed/.  It writes one log line per recipient, then persists
  * the state (or removes the message when nothing is pending) and
  * reschedules.  It also decides when the destination itself is down and
  * when it is back (the probe logic lives in relayqd.c's dispatcher).
@@ -61,6 +63,15 @@ void relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why);
 
 /* The destination answered a session: it is up again; drain the queue. */
 void relayqd_outcome_host_up(struct relayd *rd);
+
+/*
+ * Writes again what the disk could not take for the held message id
+ * (relayqd_stash.h): queues the bounces it owes, saves its state, and
+ * when both are done forgets the in-memory copy and schedules it at its
+ * next_try; otherwise it stays held with a longer wait.  For the stash
+ * timer in relayqd.c.
+ */
+void relayqd_outcome_resave(struct relayd *rd, const char *id);
 
 /* Returns the delay before the next attempt after tries failures. */
 long long relayqd_outcome_retry_delay(const struct relayd *rd, unsigned tries);

@@ -15,6 +15,7 @@ SCRAM-SHA-256 too (RFC 2195, 5802: server challenges, checked against
 --auth's password; the base64 of each challenge these and XOAUTH2 send is
 appended to --maildir/challenges); every AUTH try is logged to
 --maildir/commands as "AUTH MECH USER ok|failed", never with the secret,
+every RCPT as "RCPT ADDRESS CODE" (the code it was answered with) and
 every QUIT as "QUIT session=N tls=BOOL" (--quit-stall: never answered).
 --hold-every N --hold-dir DIR lets a test act at a given point of the
 delivery, however fast the machine: when the Nth, 2Nth... message's
@@ -227,7 +228,9 @@ class Handler:
                           rcpt_options):
         for pattern, reply in self.rcpt_replies:
             if pattern in address:
+                self.log('RCPT {} {}'.format(address, reply[:3]))
                 return reply
+        self.log('RCPT {} 250'.format(address))
         envelope.rcpt_tos.append(address)
         return '250 2.1.5 OK'
 

@@ -10,7 +10,10 @@
 # a null-sender message that fails; expiry with one delay notice and
 # exactly one bounce; expiry while the smarthost is down; 552 after the
 # final dot and 550 right after the DATA reply (smtp-sink), whose
-# bounces are refused too and go to failed/ instead of bouncing again.  Each report that arrives is parsed with
+# bounces are refused too and go to failed/ instead of bouncing again;
+# a recipient whose wrapped address puts '.' at the start of a text line
+# (issue 13: one RCPT, one bounce); a bounce to root goes through the
+# aliases, and its Message-ID is its queue id (issue 12).  Each report that arrives is parsed with
 # Python's email package and checked field by field.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -360,6 +363,52 @@ wait_for "empty queue" 50 queue_empty
 ok $? "550 after DATA: the queue is empty"
 kill "$SINK_PID" 2>/dev/null
 wait "$SINK_PID" 2>/dev/null
+
+# ---- 8. Issue 13: a quoted local part that wraps onto a line starting
+# with '.' (53 x, a space, .reject).  The bounce used to be refused by
+# the queue writer, and the recipient was sent a 550 every retry_min
+# and never expired.  Now: one RCPT, one bounce showing the line.
+fresh "retry_min = 1s
+retry_max = 2s
+max_queue_lifetime = 20s"
+start_server --rcpt-reply 'reject=550 5.1.1 no such user'
+start_daemon
+X53=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+DOTRCPT="\"$X53 .reject\"@example.net"
+printf 'Subject: dotwrap\n\nbody\n' | "$SENDMAIL" -i -f s@x "$DOTRCPT"
+ok $? "dot line: queued for $DOTRCPT"
+wait_for "bounce" 300 has_bounces 1
+ok $? "dot line: the bounce arrived"
+wait_for "empty queue" 100 queue_empty
+ok $? "dot line: the queue is empty"
+is "$(grep -c "^RCPT \"$X53 .reject\"@example.net 550\$" "$MAILDIR/commands")" 1 \
+    "dot line: the recipient was tried once"
+grep -q "^\.reject\"@example.net>: delivery failed" "$(bounces)"
+ok $? "dot line: the bounce shows the line that starts with '.'"
+is "$(logc 'cannot queue its bounce')" 0 "dot line: no bounce refused"
+
+# ---- 9. Issue 12: the bounce to a local sender goes through the
+# aliases, as sendmail's recipients do (root: admin@example.net, ops).
+fresh "retry_min = 1s
+retry_max = 2s"
+printf 'root: admin@example.net, ops\n' > "$T_DIR/aliases"
+sed -i "s|^default_domain.*|&\naliases = $T_DIR/aliases|" "$CONF"
+start_server --rcpt-reply 'reject=550 5.1.1 no such user'
+start_daemon
+mail root@relayq.test aliased reject@example.net
+ok $? "aliases: queued from root@relayq.test (the host name)"
+wait_for "bounce" 150 has_bounces 1
+ok $? "aliases: the bounce arrived"
+B=$(bounces)
+is "$("$PYTHON3" -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["rcpt_tos"]))' "${B%.eml}.env")" \
+    "admin@example.net ops@example.org" \
+    "aliases: the bounce went to the alias targets, qualified with default_domain"
+logged 'bounce .* queued for <admin@example.net>, <ops@example.org>'
+ok $? "aliases: the log names them"
+# Issue 12: the bounce's Message-ID is its queue id, as logged.
+BID=$(sed -n 's/.*: bounce \([0-9A-F]*\) queued for .*/\1/p' "$T_DIR/relayqd.log" | head -n 1)
+grep -q "^Message-ID: <$BID@relayq.test>" "$B"
+ok $? "Message-ID: the bounce's queue id <$BID@relayq.test>"
 
 stop_daemon >/dev/null 2>&1
 done_testing

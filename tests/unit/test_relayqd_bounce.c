@@ -90,6 +90,21 @@ count(const char *hay, size_t n, const char *needle)
 	return c;
 }
 
+/* A failed-kind report from alice@example.org about rr. */
+static void
+setup(struct relayqd_bounce *b, const struct relayqd_bounce_rcpt *rr, size_t n)
+{
+	memset(b, 0, sizeof(*b));
+	b->kind = RELAYQD_BOUNCE_FAILED;
+	b->hostname = "relayq.test";
+	b->sender = "alice@example.org";
+	b->queue_id = "0194A3F2C0004D1E2A7B";
+	b->msgid = "0194A3F2C0004D1E2AFF";
+	b->now = 1700000200;
+	b->rcpts = rr;
+	b->nrcpt = n;
+}
+
 /* Checks wire form: CRLF only, no line starting with one '.', <= 998. */
 static int
 wire_ok(const char *p, size_t n)
@@ -479,15 +494,8 @@ test_fold(void)
 	strcpy(reply, "550 5.7.1");
 	while (strlen(reply) < 500)
 		strcat(reply, " policy");
-	memset(&b, 0, sizeof(b));
-	b.kind = RELAYQD_BOUNCE_FAILED;
-	b.hostname = "relayq.test";
-	b.sender = "alice@example.org";
-	b.queue_id = "0194A3F2C0004D1E2A7B";
+	setup(&b, &rr, 1);
 	b.msgid = "M2";
-	b.now = 1700000200;
-	b.rcpts = &rr;
-	b.nrcpt = 1;
 	buf_init(&out, RELAYQD_BOUNCE_MAX);
 	ok(relayqd_bounce_build(&b, &out) == 0, "report with a long reply");
 	ok(wire_ok(out.data, out.len), "still wire form");
@@ -506,6 +514,56 @@ test_fold(void)
 	    "non-ASCII recipient: utf-8 address type");
 	ok(count(out.data, out.len, "<j??rg@example.net>:") == 1,
 	    "non-ASCII shown as '?' in the text part");
+	buf_free(&out);
+}
+
+/*
+ * Issue 13: a quoted local part "<53 x> .reject" put ".reject" at the
+ * start of a wrapped text line, which the queue writer refused.  Every
+ * report must pass the writer's own wire-form check; also with a CR/LF
+ * in an address and a 900-octet word.
+ */
+static void
+test_dot_line(void)
+{
+	char addr[128], word[1000];
+	struct relayqd_bounce_rcpt rr[3] = {
+		{ addr, NULL, "550 5.1.1 no such user", 0, 0 },
+		{ "a\r\n.b@example.net", NULL, "550 5.1.1 x\r\n.\r\ny", 0, 0 },
+		{ word, NULL, ".550 .\r\n", 0, 1 },
+	};
+	struct relayqd_bounce b;
+	struct queue_env_wire w;
+	const char *errstr = NULL;
+	struct buf out;
+	int rv;
+
+	(void)snprintf(addr, sizeof(addr), "\"%.53s .reject\"@example.net",
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	memset(word, '.', sizeof(word) - 1);
+	word[sizeof(word) - 1] = '\0';
+	setup(&b, rr, 1);
+	b.sender = "s@x";
+	buf_init(&out, RELAYQD_BOUNCE_MAX);
+	ok(relayqd_bounce_build(&b, &out) == 0, "report for the repro built");
+	queue_env_wire_init(&w);
+	rv = queue_env_wire_feed(&w, out.data, out.len, &errstr) == 0 &&
+	    queue_env_wire_end(&w, &errstr) == 0;
+	ok(rv, "the queue writer accepts it: %s", rv ? "ok" : errstr);
+	ok(count(out.data, out.len, "\r\n..reject\"@example.net>:") == 1,
+	    "the wrapped line starting with '.' is dot-stuffed");
+	ok(wire_ok(out.data, out.len), "wire form, lines within 998");
+	buf_reset(&out);
+	b.nrcpt = 3;
+	ok(relayqd_bounce_build(&b, &out) == 0, "hostile recipients built");
+	queue_env_wire_init(&w);
+	rv = queue_env_wire_feed(&w, out.data, out.len, &errstr) == 0 &&
+	    queue_env_wire_end(&w, &errstr) == 0;
+	ok(rv, "the queue writer accepts CR/LF and 999 dots: %s",
+	    rv ? "ok" : errstr);
+	ok(wire_ok(out.data, out.len), "wire form, lines within 998 (dots)");
+	ok(count(out.data, out.len, "Final-Recipient: rfc822; a??.b") == 1,
+	    "CR/LF in an address field shown as '?'");
 	buf_free(&out);
 }
 
@@ -569,27 +627,55 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static void
 test_queue(void)
 {
-	char dir[] = "/tmp/test_bounce_spool.XXXXXX", to[300], sub[512];
+	char dir[] = "/tmp/test_bounce_spool.XXXXXX", sub[512];
 	char id[QUEUE_ID_LEN + 1];
+	const char atext[] = "root: admin@example.net, ops\n";
+	struct relayqd_bounce_rcpt rr = { "bob@example.net", NULL,
+		"550 5.1.1 no", 0, 0 };
+	struct relayqd_bounce b;
+	struct addr_list to;
+	struct aliases al;
 	const char *rcpts[2] = { "alice@example.org",
 		"postmaster@example.org" };
 	struct queue_spool sp;
 	struct queue_env e;
 	struct rq_err err;
-	struct buf text;
 	const char *errstr;
 	int fd;
 
-	ok(relayqd_bounce_recipient("root", "example.org", to, sizeof(to)) ==
-		    0 &&
-		strcmp(to, "root@example.org") == 0,
+	addr_list_init(&to);
+	ok(relayqd_bounce_recipients(NULL, "root", "example.org", "h.test", &to,
+	       NULL, NULL) == 1 &&
+		strcmp(to.v[0], "root@example.org") == 0,
 	    "bare sender qualified with default_domain");
-	ok(relayqd_bounce_recipient("a@b.example", "example.org", to,
-	       sizeof(to)) == 0 &&
-		strcmp(to, "a@b.example") == 0,
+	addr_list_free(&to);
+	ok(relayqd_bounce_recipients(NULL, "a@b.example", "example.org",
+	       "h.test", &to, NULL, NULL) == 1 &&
+		strcmp(to.v[0], "a@b.example") == 0,
 	    "qualified sender kept");
-	ok(relayqd_bounce_recipient("", "example.org", to, sizeof(to)) == -1,
+	addr_list_free(&to);
+	ok(relayqd_bounce_recipients(NULL, "", "example.org", "h.test", &to,
+	       NULL, NULL) == -1,
 	    "null sender: no recipient");
+	aliases_init(&al);
+	(void)aliases_parse(&al, "aliases", atext, strlen(atext), NULL, NULL);
+	ok(relayqd_bounce_recipients(&al, "root", "example.org", "h.test", &to,
+	       NULL, NULL) == 2 &&
+		strcmp(to.v[0], "admin@example.net") == 0 &&
+		strcmp(to.v[1], "ops@example.org") == 0,
+	    "bare sender through the aliases (root: admin, ops)");
+	addr_list_free(&to);
+	ok(relayqd_bounce_recipients(&al, "root@h.test", "example.org",
+	       "h.test", &to, NULL, NULL) == 2 &&
+		strcmp(to.v[0], "admin@example.net") == 0,
+	    "sender at the host name through the aliases");
+	addr_list_free(&to);
+	ok(relayqd_bounce_recipients(&al, "root@example.net", "example.org",
+	       "h.test", &to, NULL, NULL) == 1 &&
+		strcmp(to.v[0], "root@example.net") == 0,
+	    "sender at another domain kept");
+	addr_list_free(&to);
+	aliases_free(&al);
 
 	if (mkdtemp(dir) == NULL)
 		abort();
@@ -597,10 +683,9 @@ test_queue(void)
 	if (queue_spool_open(&sp, sub, QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE,
 		&err) == -1)
 		abort();
-	buf_init(&text, 1024);
-	if (buf_adds(&text, "Subject: x\r\n\r\nbody\r\n") == -1)
-		abort();
-	ok(relayqd_bounce_queue(&sp, rcpts, 2, &text, id, &err) == 0,
+	setup(&b, &rr, 1);
+	b.msgid = "NOT-USED";
+	ok(relayqd_bounce_queue(&sp, rcpts, 2, &b, id, &err) == 0,
 	    "report queued (%s)", err.msg);
 	snprintf(sub, sizeof(sub), "%s/spool/queue/%s", dir, id);
 	fd = open(sub, O_RDONLY);
@@ -608,19 +693,35 @@ test_queue(void)
 	ok(fd != -1 && queue_env_read_fd(&e, fd, 1, &errstr) == 0,
 	    "report file valid");
 	if (fd != -1) {
+		char *data = NULL;
+		char want[128];
+		ssize_t got;
+
 		ok(e.sender[0] == '\0', "null sender");
+		data = malloc((size_t)e.body_len + 1);
+		got = data != NULL
+		    ? pread(fd, data, (size_t)e.body_len, (off_t)e.body_off)
+		    : -1;
+		(void)snprintf(want, sizeof(want),
+		    "\r\nMessage-ID: <%s@relayq.test>\r\n", id);
+		ok(got == (ssize_t)e.body_len &&
+			count(data, (size_t)got, want) == 1,
+		    "its Message-ID is its queue id: %s", want + 2);
+		ok(got > 0 && count(data, (size_t)got, "NOT-USED") == 0,
+		    "not the caller's msgid");
+		free(data);
 		ok(e.nrcpt == 2 &&
 			strcmp(e.rcpts[1], "postmaster@example.org") == 0,
 		    "operator copy recipient");
 		queue_env_free(&e);
 		close(fd);
 	}
-	buf_reset(&text);
-	if (buf_adds(&text, "bare\nLF\r\n") == -1)
-		abort();
-	ok(relayqd_bounce_queue(&sp, rcpts, 1, &text, id, &err) == -1,
-	    "non-wire-form text refused: %s", err.msg);
-	buf_free(&text);
+	ok(relayqd_bounce_queue(&sp, rcpts, 1, &b, id, &err) == 0 &&
+		count(sub, strlen(sub), id) == 0,
+	    "a second report gets another id");
+	b.nrcpt = 0;
+	ok(relayqd_bounce_queue(&sp, rcpts, 1, &b, id, &err) == -1,
+	    "a report that cannot be built is refused: %s", err.msg);
 	queue_spool_close(&sp);
 	(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -634,6 +735,7 @@ main(void)
 	test_failed();
 	test_delayed_full();
 	test_fold();
+	test_dot_line();
 	test_read();
 	test_queue();
 	return done_testing();

@@ -1,0 +1,274 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# Issue 18: the spool fills up during delivery, so relayqd cannot save
+# what the smarthost said.  The spool is a private tmpfs (root only)
+# that the test fills with a file of zeros and frees by removing it;
+# the smarthost is aiosmtpd answering 451 or 550 per recipient.
+#  1. The repro: one message to u0 (250) and defer0 (451), the disk full
+#     before the smarthost answers.  u0 is accepted exactly once while
+#     relayqd retries writing the state with backoff (one log line for
+#     the incident, alert_command run once); once the disk is freed the
+#     state is written and defer0 is delivered.
+#  2. The 550 variant: u1 (250) and bad1 (550).  bad1's RCPT is sent
+#     once; one bounce, queued after the disk is freed.
+#  3. kill -9 while the disk is full: after a restart with room, u2 is
+#     sent at most twice (the "crash before the state is durable" window
+#     of doc/delivery.md section 6) and defer2 once.
+#  4. Steady load: 12 messages, each to one good and one 451 recipient,
+#     all attempted and deferred once; then the disk is full for
+#     R9_FULL_SECS (default 60 s; issue 18 says 5 minutes) while their
+#     retries come due.  Each message is attempted at most once during
+#     the incident, the log has one line for it, and everything is
+#     delivered once after the disk is freed.
+#  5. Issue 13: a bounce that cannot be queued (the disk stays full)
+#     does not make its message immortal: after max_queue_lifetime it
+#     goes to failed/ with a log line and alert_command.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/reliability/rel.sh"
+need_root "mounting a tmpfs"
+
+FULL_SECS=${R9_FULL_SECS:-60}
+ALERTS=$T_DIR/alerts
+mkdir -p "$ALERTS"
+cat > "$T_DIR/alert.sh" <<EOF
+#!/bin/sh
+f="$ALERTS/alert.\$\$"
+{ env | grep '^RELAYQ_' | sort; echo "STDIN:"; cat; } > "\$f.tmp"
+mv "\$f.tmp" "\$f.env"
+EOF
+chmod 755 "$T_DIR/alert.sh"
+
+PORT=$(free_port)
+write_conf "retry_max = 10s
+probe_max = 2s
+alert_after = 1h
+alert_command = $T_DIR/alert.sh"
+mount_tmpfs "$SPOOL" "size=8m,mode=0755" ||
+    { echo "Bail out! cannot mount a tmpfs on $SPOOL"; exit 1; }
+
+LOG=$T_DIR/relayqd.log
+# Each server gets its own directory (a new one numbers its files from
+# 0001 again); the checks read them all.
+NSRV=0
+server() {
+	NSRV=$((NSRV + 1))
+	MAILDIR=$T_DIR/mail.$NSRV
+	start_server "$@"
+}
+envs() { cat "$T_DIR"/mail.*/*.env 2>/dev/null; }
+cmds() { cat "$T_DIR"/mail.*/commands 2>/dev/null; }
+logc() { grep -c -- "$1" "$LOG" 2>/dev/null; }
+# logc_ge PATTERN N
+logc_ge() { [ "$(logc "$1")" -ge "$2" ]; }
+# rcpts ADDR CODE: RCPTs of ADDR answered with CODE.
+rcpts() { cmds | grep -c "^RCPT $1 $2\$"; }
+# copies ADDR: stored messages with ADDR as an envelope recipient.
+copies() { envs | grep -o "\"$1\"" | grep -c .; }
+copies_ge() { [ "$(copies "$1")" -ge "$2" ]; }
+bounces() { grep -l '"mail_from": "\(<>\)\?"' "$T_DIR"/mail.*/*.env 2>/dev/null; }
+nbounces() { bounces | grep -c .; }
+has_bounce() { [ "$(nbounces)" -ge 1 ]; }
+n_alerts() { ls "$ALERTS" | grep -c '\.env$'; }
+# fill: fills the spool's file system (zeros into $SPOOL/filler).
+fill() {
+	dd if=/dev/zero of="$SPOOL/filler" bs=64k 2>/dev/null
+	[ "$(df -P "$SPOOL" | awk 'NR == 2 { print $4 }')" -eq 0 ]
+}
+unfill() { rm -f "$SPOOL/filler"; }
+submit() { # submit SUBJECT RCPT...
+	_s=$1; shift
+	printf 'Subject: %s\n\nbody %s\n' "$_s" "$_s" |
+	    "$SENDMAIL" -i -f sender@example.org "$@"
+}
+saved_again() { logc 'delivery state saved again'; }
+# full_restart SERVER-ARGS...: stops relayqd, fills the spool, starts the
+# server and relayqd again.  Its first attempt is then certain to happen
+# on the full disk (a probe that failed after the fill would hold the
+# message before the server is up).
+full_restart() {
+	stop_daemon >/dev/null 2>&1
+	rel_forget "$DAEMON_PID"
+	fill || return 1
+	server "$@"
+	_n=$(logc 'started:')
+	start_daemon -v
+	wait_for "relayqd to start" 100 logc_ge 'started:' $((_n + 1))
+}
+
+# ---- 1. the repro ----------------------------------------------------
+start_daemon -v
+daemon_up
+submit r9-1 u0@example.org defer0@example.org
+ok $? "1: message queued while the smarthost is down"
+wait_for "a failed probe" 100 grep -q 'unavailable (' "$LOG"
+full_restart --rcpt-reply "defer0=451 4.3.0 try later"
+ok $? "1: the spool is full; smarthost and relayqd (re)started"
+wait_for "u0 accepted" 300 copies_ge u0@example.org 1
+ok $? "1: u0 accepted by the smarthost"
+wait_for "the incident" 100 logc_ge 'spool full: delivery state cannot be saved' 1
+ok $? "1: the incident is logged"
+# The write is retried with backoff; before the fix, each retry_min
+# (1 s) was a new attempt that sent u0 again.
+wait_for "3 write retries" 400 logc_ge 'kept in memory; writing it again' 3
+ok $? "1: relayqd retries writing the state (3 retries seen)"
+is "$(copies u0@example.org)" 1 "1: u0 accepted exactly once while the disk is full"
+is "$(rcpts defer0@example.org 451)" 1 "1: defer0 tried once while the disk is full"
+is "$(logc 'spool full: delivery state cannot be saved')" 1 \
+    "1: one log line for the incident"
+wait_for "the alert" 100 sh -c "ls '$ALERTS' | grep -q '\.env$'"
+ok $? "1: alert_command ran"
+grep -q '^RELAYQ_ALERT=spool-full$' "$ALERTS"/*.env
+ok $? "1: with RELAYQ_ALERT=spool-full"
+grep -q 'spool full: delivery state cannot be saved' "$ALERTS"/*.env
+ok $? "1: and the reason on its stdin"
+stop_server
+server --rcpt-reply "bad1=550 5.1.1 no such user"
+unfill
+wait_for "state written" 300 logc_ge 'delivery state saved again' 1
+ok $? "1: once the disk is freed the state is written"
+kill -USR1 "$DAEMON_PID"
+wait_for "defer0 delivered" 300 copies_ge defer0@example.org 1
+ok $? "1: defer0 is delivered"
+wait_for "drain" 100 queue_empty
+ok $? "1: the queue drains"
+is "$(copies u0@example.org) $(copies defer0@example.org)" "1 1" \
+    "1: each recipient got exactly one copy"
+is "$(n_alerts)" 1 "1: alert_command ran once"
+
+# ---- 2. the 550 variant -----------------------------------------------
+stop_server
+submit r9-2 u1@example.org bad1@example.org
+ok $? "2: message queued while the smarthost is down"
+N0=$(saved_again)
+full_restart --rcpt-reply "bad1=550 5.1.1 no such user"
+ok $? "2: the spool is full; smarthost and relayqd restarted"
+wait_for "u1 accepted" 300 copies_ge u1@example.org 1
+ok $? "2: u1 accepted"
+wait_for "3 write retries" 400 sh -c \
+    "[ \$(grep -c 'kept in memory; writing it again' '$LOG') -ge $(($(logc 'kept in memory; writing it again') + 3)) ]"
+ok $? "2: relayqd retries with backoff"
+is "$(copies u1@example.org) $(rcpts bad1@example.org 550)" "1 1" \
+    "2: u1 accepted once and bad1 tried once while the disk is full"
+is "$(nbounces)" 0 "2: no bounce while the disk is full"
+unfill
+wait_for "a bounce" 300 has_bounce
+ok $? "2: the bounce arrives once the disk is freed"
+wait_for "drain" 100 queue_empty
+ok $? "2: the queue drains"
+is "$(nbounces) $(copies u1@example.org) $(rcpts bad1@example.org 550)" \
+    "1 1 1" "2: one bounce; u1 and bad1 each sent once"
+bounces | sed 's/\.env$/.eml/' | xargs grep -q 'bad1@example.org'
+ok $? "2: the bounce is about bad1"
+[ "$(saved_again)" -gt "$N0" ]
+ok $? "2: the incident ended with the state written"
+
+# ---- 3. kill -9 while the disk is full --------------------------------
+stop_server
+submit r9-3 u2@example.org defer2@example.org
+ok $? "3: message queued while the smarthost is down"
+I0=$(logc 'spool full: delivery state cannot be saved')
+full_restart --rcpt-reply "defer2=451 4.3.0 try later"
+ok $? "3: the spool is full; smarthost and relayqd restarted"
+wait_for "u2 accepted" 300 copies_ge u2@example.org 1
+wait_for "the incident" 100 logc_ge 'spool full: delivery state cannot be saved' $((I0 + 1))
+ok $? "3: a new incident is logged"
+kill_daemon
+stop_server
+unfill
+server
+mv "$LOG" "$T_DIR/relayqd.1.log"
+start_daemon -v
+daemon_up
+wait_for "defer2 delivered" 300 copies_ge defer2@example.org 1
+ok $? "3: after a restart with room, defer2 is delivered"
+wait_for "drain" 100 queue_empty
+ok $? "3: the queue drains"
+is "$(copies defer2@example.org)" 1 "3: defer2 exactly once"
+[ "$(copies u2@example.org)" -le 2 ]
+ok $? "3: u2 at most twice (the crash-before-the-write window): $(copies u2@example.org)"
+
+# ---- 4. steady load, the disk full for a while -------------------------
+stop_server
+server --rcpt-reply "late=451 4.3.0 try later"
+N=12
+D0=$(logc 'next attempt in')
+i=1
+while [ $i -le $N ]; do
+	submit "r9-4-$i" "ok$i@example.org" "late$i@example.org" || break
+	i=$((i + 1))
+done
+is "$i" $((N + 1)) "4: $N messages queued"
+# Each is attempted and deferred once, with its state saved.
+nlate() { cmds | grep -c '^RCPT late[0-9]*@example.org 451$'; }
+nlate_ge() { [ "$(nlate)" -ge "$1" ]; }
+wait_for "first attempts" 300 nlate_ge $N
+ok $? "4: every message was attempted once"
+wait_for "deferrals saved" 300 logc_ge 'next attempt in' $((D0 + N))
+I0=$(logc 'spool full: delivery state cannot be saved')
+R0=$(nlate)
+fill
+ok $? "4: the spool is full"
+T0=$(date +%s)
+# Their retries come due (retry_max 10s) while the disk is full: wait
+# until the incident starts, then keep the disk full for FULL_SECS.
+wait_for "the incident" 300 logc_ge 'spool full: delivery state cannot be saved' $((I0 + 1))
+ok $? "4: the incident starts"
+while [ $(($(date +%s) - T0)) -lt "$FULL_SECS" ]; do
+	sleep 1
+done
+R1=$(nlate)
+diag "4: $((R1 - R0)) attempts of the $N messages during ${FULL_SECS}s of full disk"
+[ $((R1 - R0)) -ge 1 ] && [ $((R1 - R0)) -le $N ]
+ok $? "4: attempts during the incident bounded by one per message ($((R1 - R0)) <= $N)"
+is "$(logc 'spool full: delivery state cannot be saved')" $((I0 + 1)) \
+    "4: one log line for the incident"
+stop_server
+server
+unfill
+kill -USR1 "$DAEMON_PID"
+nlate_sent() { envs | grep -o '"late[0-9]*@example.org"' | sort -u | grep -c .; }
+nlate_sent_ge() { [ "$(nlate_sent)" -ge "$1" ]; }
+wait_for "all late delivered" 600 nlate_sent_ge $N
+ok $? "4: every deferred recipient delivered after the disk is freed"
+wait_for "drain" 300 queue_empty
+ok $? "4: the queue drains"
+dups=$(envs | grep -o '"\(ok\|late\)[0-9]*@example.org"' | sort | uniq -d | wc -l)
+is "$dups" 0 "4: no recipient got two copies"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 5. issue 13: a bounce that cannot be queued within the lifetime --
+# bad5 gets 550 while the disk is full and stays full: the bounce cannot
+# be queued, bad5 is not sent again, and once max_queue_lifetime (15 s)
+# is over the message goes to failed/ with a log line and an alert.
+stop_server
+write_conf "retry_max = 10s
+probe_max = 2s
+max_queue_lifetime = 15s
+alert_after = 1h
+alert_command = $T_DIR/alert.sh"
+mv "$LOG" "$T_DIR/relayqd.2.log"
+start_daemon -v
+daemon_up
+submit r9-5 bad5@example.org
+ok $? "5: message queued while the smarthost is down"
+full_restart --rcpt-reply "bad5=550 5.1.1 no such user"
+ok $? "5: the spool is full; smarthost and relayqd restarted"
+wait_for "bad5 refused" 300 sh -c "[ \$(cat '$T_DIR'/mail.*/commands | grep -c '^RCPT bad5@example.org 550\$') -ge 1 ]"
+ok $? "5: bad5 refused with 550"
+wait_for "the give-up" 600 grep -q 'its bounce could not be queued within max_queue_lifetime; moved to failed/' "$LOG"
+ok $? "5: after the lifetime the message is moved to failed/, with a log line"
+is "$(find "$SPOOL/failed" -type f ! -name '*.state' | wc -l)" 1 "5: it is in failed/"
+is "$(rcpts bad5@example.org 550)" 1 "5: bad5 was tried once"
+wait_for "the alert" 100 sh -c "grep -l '^RELAYQ_ALERT=bounce-failed\$' '$ALERTS'/*.env"
+ok $? "5: alert_command ran with RELAYQ_ALERT=bounce-failed"
+unfill
+wait_for "drain" 100 queue_empty
+ok $? "5: nothing is left in the queue"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+done_testing
