@@ -41,9 +41,9 @@ struct sendmail_submit {
 	/* Input other than infd (-bs): returns bytes, 0 at the end, -1. */
 	ssize_t (*read_fn)(void *arg, char *buf, size_t len);
 	void *read_arg;
-	const char *received;	   /* Received: protocol ("local", "ESMTP") */
-	const char *helo;	   /* borrowed: -bs client name, or NULL */
-	int undisclosed;	   /* add To: undisclosed-recipients:; */
+	const char *received; /* Received: protocol ("local", "ESMTP") */
+	const char *helo;     /* borrowed: -bs client name, or NULL */
+	int undisclosed;      /* add To: undisclosed-recipients:; */
 	/* X-Authentication-Warning when a user other than root set the sender */
 	const char *login_sender;  /* borrowed: the user's own address, or
 				     NULL when it is unknown */

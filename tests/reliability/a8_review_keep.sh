@@ -14,8 +14,9 @@
 #       ("//", "/./", "/../") has real, effective, saved and fs gid all
 #       nobody's while it reads its input, and /proc/<pid>/environ and
 #       fd/ are closed to its own user;
-#     - TZ, NLSPATH, LOCPATH naming a file: the setgid copy never opens
-#       it (an ordinary copy does, which shows the check can see it);
+#     - TZ, NLSPATH, LOCPATH naming a file, LD_LIBRARY_PATH a directory:
+#       the setgid copy never opens them (an ordinary copy does, which
+#       shows the check can see it);
 #     - -bs: a CR inside HELO, RCPT or ORCPT never reaches the envelope
 #       or a header;
 #     - a 40 MB message (default max_message_size): 65, nothing queued;
@@ -126,20 +127,28 @@ kill "$SLP"; wait "$SLP" 2>/dev/null; rel_forget "$SLP"
 cp /usr/share/zoneinfo/UTC "$T_DIR/tzvictim" 2>/dev/null ||
     printf 'TZif2 not really\n' > "$T_DIR/tzvictim"
 chmod 644 "$T_DIR/tzvictim"
+mkdir -m 755 "$T_DIR/libvictim"
 envtrace() { # envtrace LOG PROGRAM: PROGRAM as nobody under strace
 	strace -f -u nobody -e trace=%file -o "$1" env TZ="$T_DIR/tzvictim" \
 	    NLSPATH="$T_DIR/tzvictim" LOCPATH="$T_DIR/tzvictim" \
+	    LD_LIBRARY_PATH="$T_DIR/libvictim" \
 	    "$2" -i a8@example.net < "$T_DIR/m" 2>/dev/null
 }
 envtrace "$T_DIR/st.plain" "$NSM"
-ok $? "an ordinary copy queues with TZ/NLSPATH/LOCPATH set"
-opened() { grep -Eq "^[0-9]+ +[a-z0-9_]+\\(.*\"$1\"" "$2"; } # PATH LOG
+ok $? "an ordinary copy queues with TZ/NLSPATH/LOCPATH/LD_LIBRARY_PATH set"
+# opened PATH LOG: a system call in the strace LOG named PATH (or a
+# file under PATH).
+opened() { grep -Eq "^[0-9]+ +[a-z0-9_]+\\(.*\"$1[\"/]" "$2"; }
 opened "$T_DIR/tzvictim" "$T_DIR/st.plain"
 ok $? "(which does open the file TZ names: the check can see it)"
 envtrace "$T_DIR/st.sgid" "$SG"
-ok $? "the setgid copy queues with TZ/NLSPATH/LOCPATH set"
+ok $? "the setgid copy queues with TZ/NLSPATH/LOCPATH/LD_LIBRARY_PATH set"
 ! opened "$T_DIR/tzvictim" "$T_DIR/st.sgid"
 ok $? "and never opens the file they name"
+opened "$T_DIR/libvictim" "$T_DIR/st.plain"
+ok $? "(the ordinary copy looks in LD_LIBRARY_PATH)"
+! opened "$T_DIR/libvictim" "$T_DIR/st.sgid"
+ok $? "the setgid copy does not"
 grep -q 'sendmail-sgid' "$T_DIR/st.sgid"
 ok $? "(strace did trace the setgid copy)"
 strace -f -u nobody -e trace=%file -o "$T_DIR/st.shadow" env TZ=/etc/shadow \
