@@ -22,8 +22,8 @@
 struct relayqd_sched_ent {
 	char id[QUEUE_ID_LEN + 1];
 	long long due;
-	long slot;	/* index in heap, -1 when busy */
-	unsigned flags; /* RELAYQD_SCHED_F_* */
+	long slot;	 /* index in heap, -1 when busy */
+	unsigned flags;	 /* RELAYQD_SCHED_F_* */
 	long long early; /* due time before a user's flush, or 0 */
 };
 
