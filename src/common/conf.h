@@ -27,6 +27,9 @@ struct conf {
 	int allow_from_override;    /* users other than root may use -f */
 	long long max_message_size; /* bytes */
 	long long max_recipients;
+	char *submit_socket;	  /* owned: relayqd's submission socket */
+	char *submission;	  /* owned: "auto", "spool" or "socket" */
+	long long submit_timeout; /* seconds a socket client may stall */
 
 	/* [smarthost] */
 	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */

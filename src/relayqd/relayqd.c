@@ -71,6 +71,7 @@
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stats.h"
+#include "relayqd/relayqd_submit.h"
 #include "relayqd/relayqd_tls.h"
 #include "relayqd/relayqd_verbose.h"
 #include "relayqd/relayqd_wake.h"
@@ -126,7 +127,7 @@ relayqd_wake_host(struct relayd *rd, long long now, long long gap)
 }
 
 /* Asks for a pick-up of incoming/ on this loop pass. */
-static void
+void
 relayqd_pickup_request(struct relayd *rd)
 {
 	rd->pick_rescan = 1;
@@ -819,7 +820,7 @@ main(int argc, char *argv[])
 	struct rq_err err;
 	struct relayqd_stats_view v;
 	const char *cfg = NULL, *why;
-	int ch, foreground = 0, verbose = 0, trace = 0;
+	int ch, foreground = 0, verbose = 0, trace = 0, submitfd;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.wakefd = -1;
@@ -873,6 +874,8 @@ main(int argc, char *argv[])
 			    rd.spool.path);
 		fatal("cannot lock %s", rd.spool.path);
 	}
+	/* systemd's socket names our pid: take it before daemon() forks. */
+	submitfd = relayqd_submit_inherited();
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -913,6 +916,7 @@ main(int argc, char *argv[])
 	rd.alert = relayqd_alert_new(&rd);
 	rd.verbose = relayqd_verbose_new(&rd);
 	rd.stats = relayqd_stats_new(&rd);
+	rd.submit = relayqd_submit_new(&rd, submitfd);
 	relayqd_scan_queue(&rd);
 	relayqd_stats_touch(&rd);
 	relayqd_pickup_request(&rd);
@@ -932,6 +936,7 @@ main(int argc, char *argv[])
 		relayqd_conn_abort(TAILQ_FIRST(&rd.conns));
 	/* Let frees scheduled with event_base_once() run. */
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
+	relayqd_submit_free(rd.submit);
 	relayqd_verbose_free(rd.verbose);
 	relayqd_closer_free(rd.closer);
 	queue_idlist_free(&rd.pick);

@@ -28,6 +28,7 @@ struct relayqd_stats;
 struct relayqd_notify;
 struct relayqd_alert;
 struct relayqd_closer;
+struct relayqd_submit;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -44,6 +45,7 @@ struct relayd {
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
 	struct relayqd_alert *alert;	 /* owned: alert_command runner */
 	struct relayqd_closer *closer;	 /* owned: closes deleted files */
+	struct relayqd_submit *submit;	 /* owned: submit_socket, or NULL */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		 /* wake FIFO, -1 if none */
@@ -75,6 +77,9 @@ struct relayd {
 
 /* Returns the current time in seconds. */
 long long relayqd_now(void);
+
+/* Asks for a pick-up of incoming/ on this loop pass. */
+void relayqd_pickup_request(struct relayd *rd);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);

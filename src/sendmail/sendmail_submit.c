@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +59,8 @@ struct sendmail_submit_ctx {
 	int qerr_set;
 	char *buf; /* owned: the read buffer */
 	int eof;   /* read() returned 0 */
+	int memfd; /* socket path: the wire form, or -1 */
+	uint64_t memlen;
 };
 
 /* Maps a spool errno to a sysexits code. */
@@ -124,7 +127,22 @@ static int
 sendmail_submit_sink(void *arg, const char *p, size_t len)
 {
 	struct sendmail_submit_ctx *c = arg;
+	ssize_t n;
 
+	if (c->s->sock != NULL) {
+		/* The socket path: the whole message first (its size). */
+		while (len > 0) {
+			if ((n = write(c->memfd, p, len)) == -1) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			p += n;
+			len -= (size_t)n;
+			c->memlen += (uint64_t)n;
+		}
+		return 0;
+	}
 	if (!c->begun) {
 		c->env.flags |= sendmail_msg_flags(&c->m);
 		if (queue_writer_begin(&c->w, c->sp, &c->env, &c->qerr) == -1) {
@@ -316,6 +334,7 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	    0,
 	    sizeof(c) - offsetof(struct sendmail_submit_ctx, w) - sizeof(c.w));
 	c.w.fd = -1;
+	c.memfd = -1;
 	memset(&p, 0, sizeof(p));
 	c.s = s;
 	c.sp = sp;
@@ -334,10 +353,17 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	p.keep_bare = s->resolve;
 	p.masquerade = s->conf->masquerade;
 	p.uid = s->uid;
-	p.received = s->received;
+	/* Over the socket relayqd adds Received:, with the kernel's uid. */
+	p.received = s->sock != NULL ? NULL : s->received;
 	p.helo = s->helo;
 	p.undisclosed = s->undisclosed;
 	sendmail_msg_init(&c.m, &p);
+	if (s->sock != NULL &&
+	    (c.memfd = memfd_create("relayq-submit", MFD_CLOEXEC)) == -1) {
+		rq_err_set(err, "cannot hold the message: %s", strerror(errno));
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
 
 	if ((rc = sendmail_submit_headers(&c, &off, &have, err)) != EX_OK)
 		goto out;
@@ -359,6 +385,12 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
+	if (s->sock != NULL) {
+		c.env.flags |= sendmail_msg_flags(&c.m);
+		rc = sendmail_socket_submit(s->sock, &c.env, s->received,
+		    s->helo, c.memfd, c.memlen, s->id, err);
+		goto out;
+	}
 	if (queue_writer_commit(&c.w, QUEUE_DIR_INCOMING, &c.qerr) == -1) {
 		*err = c.qerr;
 		rc = sendmail_submit_exit_for_errno(errno);
@@ -374,5 +406,7 @@ out:
 	sendmail_msg_free(&c.m);
 	queue_env_free(&c.env);
 	free(c.buf);
+	if (c.memfd != -1)
+		(void)close(c.memfd);
 	return rc;
 }
