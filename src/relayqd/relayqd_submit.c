@@ -590,13 +590,13 @@ relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	s->n++;
 	if (s->n > RELAYQD_SUBMIT_MAX) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL,
-		    "too many submissions at once; try again later");
+		    "busy: too many submissions at once; try again later");
 		return;
 	}
 	if (relayqd_submit_count(s, c->uid) > RELAYQD_SUBMIT_PER_UID) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL,
-		    "too many submissions from this user at once; try again "
-		    "later");
+		    "busy: too many submissions from this user at once; try "
+		    "again later");
 		return;
 	}
 	if ((c->ev_read = event_new(s->rd->base, fd, EV_READ | EV_PERSIST,

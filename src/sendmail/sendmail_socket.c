@@ -11,7 +11,8 @@
  * X: refused before any body byte was sent), the body in M frames and
  * E, then wait for K (the message is durable in incoming/) or X.
  * Anything else (EOF, a reset, a malformed reply, a signal) is
- * EX_TEMPFAIL: sendmail never exits 0 without relayqd's K frame.
+ * EX_TEMPFAIL: sendmail never exits 0 without relayqd's K frame.  A
+ * "busy:" refusal (no connection to spare) is retried for up to 30 s.
  *
  * The envelope sent is what the front end parsed; relayqd decides the
  * sender from the uid SO_PEERCRED gives it and adds Received: itself, so
@@ -30,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -38,6 +40,26 @@
 
 /* Milliseconds to wait for one reply (the commit includes two fsyncs). */
 #define SENDMAIL_SOCKET_WAIT (600 * 1000)
+/* Milliseconds of pauses spent retrying a busy relayqd at most. */
+#define SENDMAIL_SOCKET_BUSY_MS (30 * 1000)
+
+/* A cheap random number for retry pauses (not for anything secret). */
+static unsigned long
+sendmail_socket_random(void)
+{
+	static unsigned long x;
+	struct timespec ts;
+
+	if (x == 0) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+		x = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
+		    1;
+	}
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
 
 /* True when the spool directory d can be written with effective ids. */
 static int
@@ -306,11 +328,12 @@ sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
 	return sendmail_socket_write(ss, fd, "E0:\n", 4) == -1 ? -2 : 0;
 }
 
-/* The whole exchange. */
-int
-sendmail_socket_submit(const struct sendmail_socket *ss,
-    const struct queue_env *e, const char *proto, const char *helo, int bodyfd,
-    uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err)
+/* One exchange; *busy is set when relayqd said "busy:" at once. */
+static int
+sendmail_socket_once(const struct sendmail_socket *ss,
+    const struct queue_env *e, const char *proto, const char *helo,
+    int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err,
+    int *busy)
 {
 	struct queue_submit_parser p;
 	struct queue_submit_ev ev;
@@ -318,6 +341,7 @@ sendmail_socket_submit(const struct sendmail_socket *ss,
 	int fd, rc = EX_TEMPFAIL, werr = 0;
 	char k;
 
+	*busy = 0;
 	if ((fd = sendmail_socket_connect(ss, err)) == -1)
 		return EX_TEMPFAIL;
 	queue_submit_init(&p, QUEUE_SUBMIT_CLIENT, 0);
@@ -333,6 +357,7 @@ sendmail_socket_submit(const struct sendmail_socket *ss,
 		goto out;
 	if (k == 'X') {
 		rc = sendmail_socket_refused(&ev, err);
+		*busy = strncmp(ev.val, "75 busy:", 8) == 0;
 		goto out;
 	}
 	if (k != 'G' || werr) {
@@ -358,4 +383,32 @@ out:
 	buf_free(&rb);
 	(void)close(fd);
 	return rc;
+}
+
+/*
+ * The whole exchange.  relayqd answers "X75 busy: ..." at once when it
+ * has no connection to spare (in all, or for this uid): that is retried
+ * after a short random pause, for SENDMAIL_SOCKET_BUSY_MS in all, so a
+ * burst of submitters queues instead of failing.
+ */
+int
+sendmail_socket_submit(const struct sendmail_socket *ss,
+    const struct queue_env *e, const char *proto, const char *helo,
+    int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err)
+{
+	struct timespec ts;
+	long waited = 0, pause;
+	int rc, busy;
+
+	for (;;) {
+		rc = sendmail_socket_once(ss, e, proto, helo, bodyfd, size, id,
+		    err, &busy);
+		if (!busy || waited >= SENDMAIL_SOCKET_BUSY_MS || *ss->stop)
+			return rc;
+		pause = 10 + (long)(sendmail_socket_random() % 90);
+		ts.tv_sec = 0;
+		ts.tv_nsec = pause * 1000000L;
+		(void)nanosleep(&ts, NULL);
+		waited += pause;
+	}
 }

@@ -249,8 +249,24 @@ ok $(( refused >= 1000 - 16 ? 0 : 1 )) "all but 16 refused at once ($refused X75
 printf 'Subject: sock-flood\n\nbody\n' |
     as_nobody "$SENDMAIL" fl@example.net 2>"$T_DIR/flood.nobody"
 ok $? "nobody still submits while root holds its share"
+# A root sendmail finds no connection to spare ("busy:"): it retries
+# and gets through once the flood ends.
+sed 's/^\[relayq\]$/[relayq]\nsubmission = socket/' "$CONF" \
+    > "$T_DIR/root.conf"
+printf 'Subject: sock-busy\n\nbody\n' |
+    env RELAYQ_CONFIG="$T_DIR/root.conf" "$SENDMAIL" bz@example.net \
+    2>"$T_DIR/busy.err" &
+BUSY=$!
+T_PIDS="$T_PIDS $BUSY"
+wait_for "a busy refusal" 300 \
+    grep -q "uid=0 pid=$BUSY refused: 75 busy:" "$T_DIR/relayqd.log"
+ok $? "relayqd refuses root's sendmail with busy: while root holds 16"
 touch "$T_DIR/flood.stop"
 wait "$FLOOD"
+wait "$BUSY"
+is $? 0 "the busy sendmail retried and exits 0 once the flood ended"
+wait_for "the busy mail" 150 has_subject sock-busy
+ok $? "and its mail is delivered"
 check_nobody sock-flood "during the flood"
 
 # 9. Neither path: exit 75 and advice.
