@@ -52,8 +52,8 @@ sendmail_socket_random(void)
 
 	if (x == 0) {
 		(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-		x = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
-		    1;
+		x = (unsigned long)ts.tv_nsec ^
+		    ((unsigned long)getpid() << 16) ^ 1;
 	}
 	x ^= x << 13;
 	x ^= x >> 7;
@@ -331,9 +331,8 @@ sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
 /* One exchange; *busy is set when relayqd said "busy:" at once. */
 static int
 sendmail_socket_once(const struct sendmail_socket *ss,
-    const struct queue_env *e, const char *proto, const char *helo,
-    int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err,
-    int *busy)
+    const struct queue_env *e, const char *proto, const char *helo, int bodyfd,
+    uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err, int *busy)
 {
 	struct queue_submit_parser p;
 	struct queue_submit_ev ev;
@@ -388,16 +387,17 @@ out:
 /*
  * The whole exchange.  relayqd answers "X75 busy: ..." at once when it
  * has no connection to spare (in all, or for this uid): that is retried
- * after a short random pause, for SENDMAIL_SOCKET_BUSY_MS in all, so a
- * burst of submitters queues instead of failing.
+ * after a random pause that grows (10 ms to 1 s), for
+ * SENDMAIL_SOCKET_BUSY_MS in all, so a burst of submitters queues
+ * instead of failing without keeping relayqd busy refusing them.
  */
 int
 sendmail_socket_submit(const struct sendmail_socket *ss,
-    const struct queue_env *e, const char *proto, const char *helo,
-    int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err)
+    const struct queue_env *e, const char *proto, const char *helo, int bodyfd,
+    uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err)
 {
 	struct timespec ts;
-	long waited = 0, pause;
+	long waited = 0, pause, cap = 20;
 	int rc, busy;
 
 	for (;;) {
@@ -405,7 +405,11 @@ sendmail_socket_submit(const struct sendmail_socket *ss,
 		    err, &busy);
 		if (!busy || waited >= SENDMAIL_SOCKET_BUSY_MS || *ss->stop)
 			return rc;
-		pause = 10 + (long)(sendmail_socket_random() % 90);
+		/* Exponential backoff with jitter: 10 ms .. 1 s. */
+		pause =
+		    10 + (long)(sendmail_socket_random() % (unsigned long)cap);
+		if (cap < 1000)
+			cap *= 2;
 		ts.tv_sec = 0;
 		ts.tv_nsec = pause * 1000000L;
 		(void)nanosleep(&ts, NULL);
