@@ -10,10 +10,12 @@
  * 0666, or passed by systemd), the connections, the identity of each
  * submitter, the rules the spool path applies in the front end, and the
  * commit thread.  What it leaves to others: the wire form and the
- * envelope checks (queue_writer, queue_env), the commit protocol
- * (queue_writer_commit: write, fsync, rename into incoming/, fsync of
- * incoming/), and the pick-up from incoming/ (relayqd.c), which
- * validates the file again like any other drop.
+ * envelope checks (queue_writer, queue_env) and the commit protocol
+ * (queue_writer_commit: write, fsync, rename into queue/, fsync of
+ * queue/).  The file goes straight into queue/, as relayqd's own bounces
+ * do, not through incoming/: relayqd wrote and checked every byte of it
+ * itself, and a pick-up would cost two more directory fsyncs on the
+ * event loop per submission.
  *
  * Identity comes only from the kernel: SO_PEERCRED's uid, gid and pid at
  * accept.  From the uid: the sender (the client's S frame only when
@@ -36,9 +38,9 @@
  *
  * Durable steps, in order: tmp/<id> created at the Z frame; the body
  * written as it comes; at the E frame, the commit thread runs
- * queue_writer_commit() (trailer, fsync, rename to incoming/<id>, fsync
- * of incoming/) so the event loop never waits on a disk; only after it
- * returned 0 does the loop send K<id>.  Crash windows: before the
+ * queue_writer_commit() (trailer, fsync, rename to queue/<id>, fsync of
+ * queue/) so the event loop never waits on a disk; only after it
+ * returned 0 does the loop send K<id> and schedule the message.  Crash windows: before the
  * commit, tmp/<id> is garbage (queue_spool_clean_tmp removes it) and the
  * client sees the connection drop and exits 75; after the commit and
  * before the K frame reached the client, the message is queued and the
@@ -72,6 +74,8 @@
 #include "common/xmalloc.h"
 #include "queue/queue_submit.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_stats.h"
 
 #define RELAYQD_SUBMIT_READSZ (16 * 1024)
 #define RELAYQD_SUBMIT_BACKLOG 128
@@ -527,7 +531,12 @@ relayqd_submit_done(struct relayqd_submit_conn *c)
 		relayqd_submit_send(c, &b);
 	else
 		buf_free(&b);
-	relayqd_pickup_request(c->s->rd);
+	/* Durable in queue/ (like a bounce): schedule it now. */
+	if (!c->s->rd->stopping) {
+		relayqd_sched_add(c->s->rd->sched, c->w->id, relayqd_now());
+		relayqd_stats_touch(c->s->rd);
+		relayqd_kick(c->s->rd);
+	}
 	relayqd_submit_conn_free(c);
 }
 

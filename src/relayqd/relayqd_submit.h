@@ -3,7 +3,7 @@
 /*
  * relayqd's submission socket ([relayq] submit_socket): sendmail without
  * the setgid bit hands the envelope and the message over it, and relayqd
- * writes them into incoming/ for the submitter, whom it knows by
+ * queues them (queue/) for the submitter, whom it knows by
  * SO_PEERCRED.  Protocol: doc/submit-protocol.md, queue/queue_submit.h.
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_SUBMIT_H

@@ -9,7 +9,7 @@
  * writer on stdin never holds one of relayqd's connections.  The
  * exchange is lock-step: the envelope frames and Z, then wait for G (or
  * X: refused before any body byte was sent), the body in M frames and
- * E, then wait for K (the message is durable in incoming/) or X.
+ * E, then wait for K (the message is durable in queue/) or X.
  * Anything else (EOF, a reset, a malformed reply, a signal) is
  * EX_TEMPFAIL: sendmail never exits 0 without relayqd's K frame.  A
  * "busy:" refusal (no connection to spare) is retried for up to 30 s.
@@ -373,7 +373,7 @@ sendmail_socket_once(const struct sendmail_socket *ss,
 		rc = sendmail_socket_refused(&ev, err);
 		goto out;
 	}
-	/* K: the message is durable in incoming/. */
+	/* K: the message is durable in relayqd's queue/. */
 	memcpy(id, ev.val, QUEUE_ID_LEN);
 	id[QUEUE_ID_LEN] = '\0';
 	rc = EX_OK;
