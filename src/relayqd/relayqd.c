@@ -127,7 +127,7 @@ relayqd_wake_host(struct relayd *rd, long long now, long long gap)
 }
 
 /* Asks for a pick-up of incoming/ on this loop pass. */
-void
+static void
 relayqd_pickup_request(struct relayd *rd)
 {
 	rd->pick_rescan = 1;

@@ -78,9 +78,6 @@ struct relayd {
 /* Returns the current time in seconds. */
 long long relayqd_now(void);
 
-/* Asks for a pick-up of incoming/ on this loop pass. */
-void relayqd_pickup_request(struct relayd *rd);
-
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);
 
