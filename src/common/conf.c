@@ -73,6 +73,9 @@ static const struct conf_key conf_keys[] = {
 	CK("relayq:max_recipients", CONF_LL, max_recipients, 1, 100000),
 	CK("relayq:queue_minfree", CONF_SIZE, queue_minfree, 0,
 	    (long long)1 << 40),
+	CK("relayq:submit_socket", CONF_STR, submit_socket, 0, 0),
+	CK("relayq:submission", CONF_STR, submission, 0, 0),
+	CK("relayq:submit_timeout", CONF_DURATION, submit_timeout, 1, 3600),
 	CK("smarthost:host", CONF_STR, smarthost_host, 0, 0),
 	CK("smarthost:port", CONF_INT, smarthost_port, 1, 65535),
 	CK("smarthost:tls", CONF_TLS, smarthost_tls, 0, 0),
@@ -219,6 +222,9 @@ conf_defaults(struct conf *c)
 	c->max_message_size = 35LL * 1024 * 1024;
 	c->max_recipients = 1000;
 	c->queue_minfree = 10LL * 1024 * 1024;
+	c->submit_socket = xstrdup("/run/relayq/submit");
+	c->submission = xstrdup("auto");
+	c->submit_timeout = 60;
 	c->smarthost_host = xstrdup("");
 	c->smarthost_port = 587;
 	c->smarthost_tls = CONF_TLS_STARTTLS;
@@ -462,6 +468,21 @@ conf_finish(struct conf *c, struct rq_err *err)
 	}
 	if (c->spool_dir[0] != '/') {
 		rq_err_set(err, "%s: relayq:spool_dir must be an absolute path",
+		    c->path);
+		return -1;
+	}
+	if (c->submit_socket[0] != '/' || strlen(c->submit_socket) > 100) {
+		rq_err_set(err,
+		    "%s: relayq:submit_socket must be an absolute path of at "
+		    "most 100 bytes",
+		    c->path);
+		return -1;
+	}
+	if (strcmp(c->submission, "auto") != 0 &&
+	    strcmp(c->submission, "spool") != 0 &&
+	    strcmp(c->submission, "socket") != 0) {
+		rq_err_set(err,
+		    "%s: relayq:submission must be auto, spool or socket",
 		    c->path);
 		return -1;
 	}

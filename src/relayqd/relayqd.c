@@ -81,6 +81,7 @@
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
+#include "relayqd/relayqd_submit.h"
 #include "relayqd/relayqd_tls.h"
 #include "relayqd/relayqd_verbose.h"
 #include "relayqd/relayqd_wake.h"
@@ -963,7 +964,7 @@ main(int argc, char *argv[])
 	struct rq_err err;
 	struct relayqd_stats_view v;
 	const char *cfg = NULL, *why;
-	int ch, foreground = 0, verbose = 0, trace = 0;
+	int ch, foreground = 0, verbose = 0, trace = 0, submitfd;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.wakefd = -1;
@@ -1025,6 +1026,8 @@ main(int argc, char *argv[])
 			    rd.spool.path);
 		fatal("cannot lock %s", rd.spool.path);
 	}
+	/* systemd's socket names our pid: take it before daemon() forks. */
+	submitfd = relayqd_submit_inherited();
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -1068,6 +1071,7 @@ main(int argc, char *argv[])
 	rd.verbose = relayqd_verbose_new(&rd);
 	rd.stats = relayqd_stats_new(&rd);
 	rd.purge = relayqd_purge_new(&rd);
+	rd.submit = relayqd_submit_new(&rd, submitfd);
 	relayqd_scan_queue(&rd);
 	relayqd_purge_run(rd.purge);
 	/*
@@ -1095,6 +1099,7 @@ main(int argc, char *argv[])
 		relayqd_conn_abort(TAILQ_FIRST(&rd.conns));
 	/* Let frees scheduled with event_base_once() run. */
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
+	relayqd_submit_free(rd.submit);
 	relayqd_verbose_free(rd.verbose);
 	relayqd_closer_free(rd.closer);
 	relayqd_purge_free(rd.purge);

@@ -31,6 +31,7 @@ struct relayqd_alert;
 struct relayqd_closer;
 struct relayqd_purge;
 struct relayqd_stash;
+struct relayqd_submit;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -52,6 +53,7 @@ struct relayd {
 	struct relayqd_stash *stash;	 /* owned: states not written yet */
 	struct event *ev_stash;		 /* owned: retries those writes */
 	long long spool_full_since;	 /* state writes failing since, or 0 */
+	struct relayqd_submit *submit;	 /* owned: submit_socket, or NULL */
 	struct relayqd_conn_list conns;
 	int nconns;
 	int wakefd;		  /* wake FIFO, -1 if none */

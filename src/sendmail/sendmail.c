@@ -56,6 +56,7 @@
 #include "queue/queue_spool.h"
 #include "sendmail/sendmail_args.h"
 #include "sendmail/sendmail_smtp.h"
+#include "sendmail/sendmail_socket.h"
 #include "sendmail/sendmail_verbose.h"
 #include "sendmail/sendmail_submit.h"
 
@@ -428,6 +429,37 @@ sendmail_open_spool(const struct conf *conf, int flags, struct queue_spool *sp)
 	return EX_OK;
 }
 
+/*
+ * Opens the way a submission goes ([relayq] submission): the spool
+ * (opened, and the process moves into it) or relayqd's socket.
+ */
+static int
+sendmail_open_path(const struct conf *conf, struct queue_spool *sp,
+    struct sendmail_socket *ss, int *use_socket)
+{
+	struct rq_err err;
+	int rc;
+
+	*use_socket = 0;
+	ss->stop = &sendmail_stop;
+	if (strcmp(conf->submission, "spool") == 0)
+		return sendmail_open_spool(conf,
+		    QUEUE_SPOOL_FRONTEND | QUEUE_SPOOL_CREATE, sp);
+	if ((rc = sendmail_socket_choose(conf, sp, ss, use_socket, &err)) !=
+	    EX_OK) {
+		log_warnx("%s", err.msg);
+		return rc;
+	}
+	ss->stop = &sendmail_stop;
+	if (!*use_socket && chdir(conf->spool_dir) == -1) {
+		rc = sendmail_submit_exit_for_errno(errno);
+		log_warn("cannot chdir to %s", conf->spool_dir);
+		queue_spool_close(sp);
+		return rc;
+	}
+	return EX_OK;
+}
+
 /* -bp / mailq: lists the spool on stdout. */
 static int
 sendmail_list(const struct conf *conf)
@@ -600,9 +632,10 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	struct aliases aliases;
 	struct passwd *pw;
 	struct rq_err err;
+	struct sendmail_socket ss;
 	char name[SENDMAIL_NAME_MAX], *sender = NULL, *login = NULL;
 	char lname[SENDMAIL_LOGIN_MAX];
-	int rc, vrc;
+	int rc, vrc, use_socket = 0;
 
 	addr_list_init(&rcpts);
 	(void)sendmail_aliases(conf, &aliases, 0);
@@ -630,11 +663,11 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	if (o->dsn_notify != 0 || o->dsn_ret != NULL || o->dsn_envid != NULL)
 		log_debug("DSN options (-N/-R/-V) stored; sent to the "
 			  "smarthost when it offers DSN");
-	if ((rc = sendmail_open_spool(conf,
-		 QUEUE_SPOOL_FRONTEND | QUEUE_SPOOL_CREATE, &sp)) != EX_OK)
+	if ((rc = sendmail_open_path(conf, &sp, &ss, &use_socket)) != EX_OK)
 		goto out;
 
 	memset(&s, 0, sizeof(s));
+	s.sock = use_socket ? &ss : NULL;
 	s.conf = conf;
 	s.sender = sender;
 	s.fullname = name[0] != '\0' ? name : NULL;
@@ -663,7 +696,8 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 		    s.nbad, s.nbad == 1 ? "" : "es", s.bad_errstr);
 	if (rc != EX_OK) {
 		log_warnx("%s", err.msg);
-		queue_spool_close(&sp);
+		if (!use_socket)
+			queue_spool_close(&sp);
 		goto out;
 	}
 	for (size_t i = 0; i < rcpts.n; i++)
@@ -672,7 +706,9 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	/* The message is queued: a failed print must not fail it. */
 	if (o->print_id && (printf("%s\n", s.id) < 0 || fflush(stdout) == EOF))
 		log_warn("queued as %s, but cannot print the id", s.id);
-	if (o->queue_only)
+	if (use_socket)
+		log_debug("relayqd took it over its socket: no poke needed");
+	else if (o->queue_only)
 		log_debug("queue only (-odq): not waking relayqd");
 	else if (o->verbose > 0 &&
 	    (vrc = sendmail_verbose_run(conf, s.id)) != -1)
@@ -686,7 +722,8 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 		}
 		queue_spool_poke(&sp);
 	}
-	queue_spool_close(&sp);
+	if (!use_socket)
+		queue_spool_close(&sp);
 out:
 	free(sender);
 	free(login);
@@ -701,10 +738,12 @@ sendmail_bs(const struct sendmail_opts *o, const struct conf *conf)
 {
 	struct sendmail_smtp_params p;
 	struct sendmail_opts lo = *o;
+	struct sendmail_socket ss;
+	struct queue_spool sp;
 	struct aliases aliases;
 	struct passwd *pw;
 	char *login = NULL, *own = NULL, lname[SENDMAIL_LOGIN_MAX];
-	int rc;
+	int rc, use_socket;
 
 	errno = 0;
 	pw = getpwuid(getuid());
@@ -729,6 +768,17 @@ sendmail_bs(const struct sendmail_opts *o, const struct conf *conf)
 		p.own_sender = own;
 		p.login_name = lname;
 	}
+	if ((rc = sendmail_open_path(conf, &sp, &ss, &use_socket)) != EX_OK) {
+		aliases_free(&aliases);
+		free(login);
+		free(own);
+		return rc;
+	}
+	/* sendmail_smtp_run() opens the spool itself. */
+	if (use_socket)
+		p.sock = &ss;
+	else
+		queue_spool_close(&sp);
 	rc = sendmail_smtp_run(&p);
 	aliases_free(&aliases);
 	free(login);

@@ -64,6 +64,7 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "queue/queue_env.h"
+#include "queue/queue_submit.h"
 
 enum sendmail_msg_ev {
 	SENDMAIL_MSG_EV_LF,
@@ -560,43 +561,6 @@ sendmail_msg_random(void)
 	return r;
 }
 
-/* Formats an RFC 5322 date with a numeric zone. */
-static int
-sendmail_msg_date(time_t now, char *buf, size_t bufsz)
-{
-	static const char *days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri",
-		"Sat" };
-	static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May",
-		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	long off;
-	int n;
-
-	if (localtime_r(&now, &tm) == NULL)
-		return -1;
-	off = tm.tm_gmtoff / 60;
-	n = snprintf(buf, bufsz, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld",
-	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    off < 0 ? '-' : '+', (off < 0 ? -off : off) / 60,
-	    (off < 0 ? -off : off) % 60);
-	return n < 0 || (size_t)n >= bufsz ? -1 : 0;
-}
-
-/* Returns a host name usable in a Message-ID. */
-static const char *
-sendmail_msg_idhost(const char *h)
-{
-	if (h == NULL || *h == '\0')
-		return "localhost.localdomain";
-	for (const char *p = h; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			(*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
-			*p == '_'))
-			return "localhost.localdomain";
-	return h;
-}
-
 /* Appends s as base64 to b. */
 static int
 sendmail_msg_base64(struct buf *b, const unsigned char *s, size_t len)
@@ -826,42 +790,14 @@ sendmail_msg_put_field(struct sendmail_msg *m,
 	return rv;
 }
 
-/* Builds the Received: field put first. */
+/* Builds the Received: field put first (queue_submit.h: both paths). */
 static int
 sendmail_msg_received(const struct sendmail_msg *m, struct buf *b)
 {
-	time_t now = m->p.now != 0 ? m->p.now : time(NULL);
-	char date[64], helo[64];
-	size_t o = 0;
-
 	if (m->p.received == NULL)
 		return 0;
-	if (sendmail_msg_date(now, date, sizeof(date)) == -1)
-		return -1;
-	if (m->p.helo != NULL) {
-		/* Client-supplied: keep only host-name characters. */
-		for (const char *p = m->p.helo;
-		     *p != '\0' && o + 1 < sizeof(helo); p++)
-			if ((*p >= 'a' && *p <= 'z') ||
-			    (*p >= 'A' && *p <= 'Z') ||
-			    (*p >= '0' && *p <= '9') || *p == '.' ||
-			    *p == '-' || *p == '[' || *p == ']' || *p == ':')
-				helo[o++] = *p;
-		helo[o] = '\0';
-		if (o > 0 &&
-		    buf_addf(b,
-			"Received: from %s (uid %lld)\r\n\tby %s "
-			"(relayq) with %s;\r\n\t%s\r\n",
-			helo, m->p.uid, sendmail_msg_idhost(m->p.hostname),
-			m->p.received, date) == -1)
-			return -1;
-		if (o > 0)
-			return 0;
-	}
-	return buf_addf(b,
-	    "Received: by %s (relayq, from userid %lld)\r\n\twith %s;"
-	    " %s\r\n",
-	    sendmail_msg_idhost(m->p.hostname), m->p.uid, m->p.received, date);
+	return queue_submit_received(b, m->p.hostname, m->p.uid, m->p.received,
+	    m->p.helo, m->p.now);
 }
 
 /*
@@ -921,7 +857,7 @@ sendmail_msg_added(const struct sendmail_msg *m, struct buf *b)
 			return -1;
 	}
 	if (!sendmail_msg_has_field(m, "Date")) {
-		if (sendmail_msg_date(now, date, sizeof(date)) == -1 ||
+		if (queue_submit_date(now, date, sizeof(date)) == -1 ||
 		    buf_addf(b, "Date: %s\r\n", date) == -1)
 			return -1;
 	}
@@ -939,7 +875,7 @@ sendmail_msg_added(const struct sendmail_msg *m, struct buf *b)
 			tm.tm_hour, tm.tm_min, tm.tm_sec, pid,
 			m->p.msgid_rand != 0 ? m->p.msgid_rand
 					     : sendmail_msg_random(),
-			sendmail_msg_idhost(m->p.hostname)) == -1)
+			queue_submit_idhost(m->p.hostname)) == -1)
 			return -1;
 	}
 	return 0;

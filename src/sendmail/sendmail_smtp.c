@@ -603,7 +603,8 @@ smtpd_data(struct smtpd *d)
 	s.login_sender = p->own_sender;
 	s.login_name = p->login_name;
 	s.sender_via = p->login_name != NULL ? "MAIL FROM" : NULL;
-	rc = sendmail_submit_run(&s, &d->sp, &err);
+	s.sock = p->sock;
+	rc = sendmail_submit_run(&s, p->sock != NULL ? NULL : &d->sp, &err);
 	if (!d->in.data_end && smtpd_data_drain(&d->in) == -1) {
 		smtpd_txn_reset(&d->txn);
 		return -1; /* EOF or a signal inside DATA: nothing queued */
@@ -614,7 +615,7 @@ smtpd_data(struct smtpd *d)
 		    s.id);
 		smtpd_reply(d, msg);
 		log_debug("queued as %s", s.id);
-		if (!p->queue_only)
+		if (!p->queue_only && p->sock == NULL)
 			queue_spool_poke(&d->sp);
 		return 0;
 	}
@@ -730,7 +731,8 @@ sendmail_smtp_run(const struct sendmail_smtp_params *p)
 		log_warn("cannot write to stdout");
 		return EX_OSERR;
 	}
-	if (queue_spool_open(&d.sp, p->conf->spool_dir,
+	if (p->sock == NULL &&
+	    queue_spool_open(&d.sp, p->conf->spool_dir,
 		QUEUE_SPOOL_FRONTEND | QUEUE_SPOOL_CREATE, &err) == -1) {
 		e = errno;
 		log_warnx("%s", err.msg);
@@ -761,6 +763,7 @@ sendmail_smtp_run(const struct sendmail_smtp_params *p)
 		rc = EX_IOERR;
 	smtpd_txn_reset(&d.txn);
 	free(d.helo);
-	queue_spool_close(&d.sp);
+	if (p->sock == NULL)
+		queue_spool_close(&d.sp);
 	return rc;
 }

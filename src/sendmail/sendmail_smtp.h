@@ -14,6 +14,7 @@
 
 #include "common/aliases.h"
 #include "common/conf.h"
+#include "sendmail/sendmail_socket.h"
 
 struct sendmail_smtp_params {
 	const struct conf *conf;       /* borrowed */
@@ -29,6 +30,8 @@ struct sendmail_smtp_params {
 	long long uid;		       /* the submitting (real) user */
 	int infd, outfd;
 	volatile sig_atomic_t *stop; /* borrowed: SIGINT/TERM/HUP seen */
+	/* relayqd's socket instead of the spool, or NULL. */
+	const struct sendmail_socket *sock; /* borrowed */
 };
 
 /*

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,8 @@ struct sendmail_submit_ctx {
 	char *buf;	/* owned: the read buffer */
 	int eof;	/* read() returned 0 */
 	size_t written; /* wire bytes given to the writer */
+	int memfd;	/* socket path: the wire form, or -1 */
+	uint64_t memlen;
 };
 
 /* Maps a spool errno to a sysexits code. */
@@ -163,7 +166,8 @@ sendmail_submit_reserve(const struct sendmail_submit *s,
 {
 	unsigned long long avail;
 
-	if (s->uid == 0 || s->conf->queue_minfree == 0 ||
+	/* Over the socket (sp NULL) sendmail cannot see the spool. */
+	if (s->uid == 0 || s->conf->queue_minfree == 0 || sp == NULL ||
 	    queue_spool_avail(sp, &avail) == -1 ||
 	    avail >= (unsigned long long)s->conf->queue_minfree + need)
 		return 0;
@@ -185,7 +189,22 @@ static int
 sendmail_submit_sink(void *arg, const char *p, size_t len)
 {
 	struct sendmail_submit_ctx *c = arg;
+	ssize_t n;
 
+	if (c->s->sock != NULL) {
+		/* The socket path: the whole message first (its size). */
+		while (len > 0) {
+			if ((n = write(c->memfd, p, len)) == -1) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			p += n;
+			len -= (size_t)n;
+			c->memlen += (uint64_t)n;
+		}
+		return 0;
+	}
 	if (c->written + len >= SENDMAIL_SUBMIT_SPOOL_AT &&
 	    sendmail_submit_reserve(c->s, c->sp, len, &c->qerr) == -1) {
 		c->qerr_set = 1;
@@ -384,6 +403,7 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	    0,
 	    sizeof(c) - offsetof(struct sendmail_submit_ctx, w) - sizeof(c.w));
 	c.w.fd = -1;
+	c.memfd = -1;
 	memset(&p, 0, sizeof(p));
 	c.s = s;
 	c.sp = sp;
@@ -402,7 +422,8 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	p.keep_bare = s->resolve;
 	p.masquerade = s->conf->masquerade;
 	p.uid = s->uid;
-	p.received = s->received;
+	/* Over the socket relayqd adds Received:, with the kernel's uid. */
+	p.received = s->sock != NULL ? NULL : s->received;
 	p.helo = s->helo;
 	p.undisclosed = s->undisclosed;
 	if (sendmail_submit_warns(s)) {
@@ -410,6 +431,12 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 		p.warn_via = s->sender_via;
 	}
 	sendmail_msg_init(&c.m, &p);
+	if (s->sock != NULL &&
+	    (c.memfd = memfd_create("relayq-submit", MFD_CLOEXEC)) == -1) {
+		rq_err_set(err, "cannot hold the message: %s", strerror(errno));
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
 
 	if (sendmail_submit_reserve(s, sp, 0, err) == -1) {
 		rc = EX_TEMPFAIL;
@@ -435,6 +462,12 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
+	if (s->sock != NULL) {
+		c.env.flags |= sendmail_msg_flags(&c.m);
+		rc = sendmail_socket_submit(s->sock, &c.env, s->received,
+		    s->helo, c.memfd, c.memlen, s->id, err);
+		goto out;
+	}
 	if (queue_writer_commit(&c.w, QUEUE_DIR_INCOMING, &c.qerr) == -1) {
 		*err = c.qerr;
 		rc = sendmail_submit_exit_for_errno(errno);
@@ -450,5 +483,7 @@ out:
 	sendmail_msg_free(&c.m);
 	queue_env_free(&c.env);
 	free(c.buf);
+	if (c.memfd != -1)
+		(void)close(c.memfd);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "queue/queue_id.h"
 #include "queue/queue_spool.h"
+#include "sendmail/sendmail_socket.h"
 
 struct sendmail_submit {
 	const struct conf *conf; /* borrowed */
@@ -50,6 +51,8 @@ struct sendmail_submit {
 	const char *login_name;	   /* borrowed: the user's login name */
 	const char *sender_via;	   /* borrowed: how the sender was chosen
 				     ("-f", "MAIL FROM"), or NULL */
+	/* relayqd's socket instead of the spool (then sp is unused). */
+	const struct sendmail_socket *sock; /* borrowed, or NULL */
 	char id[QUEUE_ID_LEN + 1]; /* out: the queue id, once committed */
 	int msg_error;		   /* out: enum sendmail_msg_error */
 	size_t nbad;		   /* out: bad -t addresses skipped */
@@ -58,11 +61,13 @@ struct sendmail_submit {
 
 /*
  * Reads the message from s->infd and queues it in sp (opened for the
- * front end).  Returns EX_OK only once the message is durable in
- * incoming/; otherwise a sysexits code (EX_USAGE for recipient
- * problems found under -t, EX_DATAERR for bad input, EX_TEMPFAIL when a
- * retry may work, EX_CANTCREAT, EX_IOERR) with err filled.  Nothing is
- * left in the spool on failure.
+ * front end), or, when s->sock is set, hands it to relayqd over its
+ * socket (sp may then be NULL; relayqd adds the Received: field).
+ * Returns EX_OK only once the message is durable in incoming/ (over
+ * the socket: once relayqd said so); otherwise a sysexits code
+ * (EX_USAGE for recipient problems found under -t, EX_DATAERR for bad
+ * input, EX_TEMPFAIL when a retry may work, EX_CANTCREAT, EX_IOERR) with
+ * err filled.  Nothing is left in the spool on failure.
  */
 int sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
     struct rq_err *err);

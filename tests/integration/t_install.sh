@@ -55,6 +55,20 @@ else
 	is "$(stat -c %a "$P/sbin/sendmail")" 755 \
 	    "no relayq group: sendmail not setgid"
 fi
+test -f "$P/lib/systemd/system/relayqd.socket" &&
+    grep -q '^ListenStream=/run/relayq/submit$' \
+    "$P/lib/systemd/system/relayqd.socket" &&
+    grep -q '^SocketMode=0666$' "$P/lib/systemd/system/relayqd.socket"
+ok $? "relayqd.socket installed (ListenStream=/run/relayq/submit, 0666)"
+# --disable-setgid-sendmail sets SETGID_SENDMAIL = no in the Makefile.
+D2=$T_DIR/root-nosgid
+${MAKE:-make} -C "$top_builddir" install DESTDIR="$D2" SETGID_SENDMAIL=no \
+    >>"$T_DIR/install.log" 2>&1
+ok $? "make install SETGID_SENDMAIL=no (--disable-setgid-sendmail)"
+is "$(stat -c %a "$D2$prefix/sbin/sendmail")" 755 \
+    "--disable-setgid-sendmail: sendmail installed without setgid"
+grep -q 'SETGID_SENDMAIL = yes' "$top_builddir/Makefile"
+ok $? "setgid stays the default (configure without the option)"
 C=$D$sysconfdir/relayq/relayq.conf
 test -f "$C"
 ok $? "sample config installed"

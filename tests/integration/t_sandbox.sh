@@ -236,8 +236,16 @@ sandboxed() {
 # ---- the spool and config, as the package sets them up
 PORT=$(free_port)
 write_conf
+# The submission socket (issue 16) in the spool, which the sandbox
+# leaves writable (the unit's /run/relayq is ReadWritePaths too).
+cat >> "$CONF" <<EOC
+[relayq]
+submit_socket = $SPOOL/submit
+EOC
+sed 's/^\[relayq\]$/[relayq]\nsubmission = socket/' "$CONF" \
+    > "$T_DIR/client.conf"
 chmod 711 "$T_DIR"
-chmod 644 "$CONF"
+chmod 644 "$CONF" "$T_DIR/client.conf"
 mkdir -p "$SPOOL"
 for d in tmp:1730 incoming:1770 queue:0750 state:0750 corrupt:0700 \
     failed:0750; do
@@ -310,6 +318,18 @@ wait_for "second delivery" 150 has_mail 2
 ok $? "a second message is delivered too"
 grep -q 'status=sent' "$T_DIR/relayqd.log"
 ok $? "the log has status=sent"
+# A hardened service (NoNewPrivileges=yes, RestrictSUIDSGID=yes: the same
+# sandbox) sends mail over relayqd's socket.
+printf 'Subject: sandboxed-socket\n\nfrom a hardened service\n' \
+    > "$T_DIR/msg3"
+chmod 644 "$T_DIR/msg3"
+sandboxed /bin/sh -c "RELAYQ_CONFIG=$T_DIR/client.conf $SENDMAIL -i \
+    to3@example.net < $T_DIR/msg3" >>"$T_DIR/probe.log" 2>&1
+ok $? "sendmail under the unit's sandbox submits over the socket"
+wait_for "third delivery" 150 has_mail 3
+ok $? "and the message is delivered"
+grep -q 'submitted over the socket by uid=' "$T_DIR/relayqd.log"
+ok $? "relayqd (sandboxed) took it over its socket"
 grep -qiE 'permission denied|operation not permitted|read-only' "$T_DIR/relayqd.log"
 [ $? -ne 0 ]
 ok $? "the log has no EPERM/EACCES/EROFS"

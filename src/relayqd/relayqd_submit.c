@@ -1,0 +1,816 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The submission socket: mail from a sendmail that cannot write the
+ * spool (no setgid bit, the bit ignored under no_new_privs, a read-only
+ * spool).  The protocol is doc/submit-protocol.md; its frames are parsed
+ * by queue_submit.c, which does no I/O.
+ *
+ * What this module owns: the listening socket (bound here with mode
+ * 0666, or passed by systemd), the connections, the identity of each
+ * submitter, the rules the spool path applies in the front end, and the
+ * commit thread.  What it leaves to others: the wire form and the
+ * envelope checks (queue_writer, queue_env) and the commit protocol
+ * (queue_writer_commit: write, fsync, rename into queue/, fsync of
+ * queue/).  The file goes straight into queue/, as relayqd's own bounces
+ * do, not through incoming/: relayqd wrote and checked every byte of it
+ * itself, and a pick-up would cost two more directory fsyncs on the
+ * event loop per submission.
+ *
+ * Identity comes only from the kernel: SO_PEERCRED's uid, gid and pid at
+ * accept.  From the uid: the sender (the client's S frame only when
+ * allow_from_override = yes or the uid is 0, else the uid's login name
+ * at masquerade or default_domain, exactly like sendmail_sender()), the
+ * U record, and the Received: field relayqd puts first
+ * (queue_submit_received, the spool path's own text).  Bare local parts
+ * and aliases are the client's business (they need /etc/aliases, not
+ * privilege); relayqd accepts only qualified addresses.
+ *
+ * Bounds (the socket is open to every local user): RELAYQD_SUBMIT_MAX
+ * connections, RELAYQD_SUBMIT_PER_UID of them per uid, so one user
+ * cannot lock out another; submit_timeout without progress drops a
+ * client (its temporary file removed); the Z (size) frame is checked
+ * against max_message_size before G lets the body come; a connection
+ * holds a fixed read buffer and, from the Z frame on, one queue writer
+ * (64 KiB buffer) that streams the body into tmp/<id>; every frame value
+ * is bounded by the parser.  A bad frame gets an X reply and the
+ * connection is closed; tmp/ keeps nothing (queue_writer_abort).
+ *
+ * Durable steps, in order: tmp/<id> created at the Z frame; the body
+ * written as it comes; at the E frame, the commit thread runs
+ * queue_writer_commit() (trailer, fsync, rename to queue/<id>, fsync of
+ * queue/) so the event loop never waits on a disk; only after it
+ * returned 0 does the loop send K<id> and schedule the message.  Crash windows: before the
+ * commit, tmp/<id> is garbage (queue_spool_clean_tmp removes it) and the
+ * client sees the connection drop and exits 75; after the commit and
+ * before the K frame reached the client, the message is queued and the
+ * client still exits 75, so a retry may send it twice (at-least-once,
+ * DESIGN.md spool rule 4), but a client never exits 0 for mail that is
+ * not durable.
+ */
+#include "config.h"
+
+#include "relayqd/relayqd_submit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/addr.h"
+#include "common/log.h"
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "queue/queue_submit.h"
+#include "relayqd/relayqd.h"
+#include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_stats.h"
+
+#define RELAYQD_SUBMIT_READSZ (16 * 1024)
+#define RELAYQD_SUBMIT_BACKLOG 128
+#define RELAYQD_SUBMIT_LISTEN_FD 3 /* SD_LISTEN_FDS_START */
+
+struct relayqd_submit_conn {
+	struct relayqd_submit *s; /* borrowed */
+	int fd;
+	struct event *ev_read;	/* owned */
+	struct event *ev_timer; /* owned */
+	uid_t uid;		/* SO_PEERCRED */
+	gid_t gid;
+	pid_t pid;
+	struct queue_submit_parser p;
+	struct queue_env env;
+	char *sender;	 /* owned: the S frame */
+	char *rcpt;	 /* owned: R frame waiting for N/O */
+	unsigned notify; /* its N frame */
+	char *orcpt;	 /* owned: its O frame */
+	char *dsn_ret;	 /* owned */
+	char *dsn_envid; /* owned */
+	char proto[8];	 /* P frame */
+	char helo[QUEUE_SUBMIT_HELO_MAX + 1];
+	int decl_8bit;		/* F frame said 8bit */
+	struct queue_writer *w; /* owned, from the Z frame on */
+	int begun;		/* w holds tmp/<id> */
+	int committing;		/* in the commit thread */
+	int commit_rc, commit_errno;
+	struct rq_err err;
+	struct relayqd_submit_conn *next;
+	char rbuf[RELAYQD_SUBMIT_READSZ];
+};
+
+struct relayqd_submit {
+	struct relayd *rd; /* borrowed */
+	int fd;
+	struct event *ev; /* owned: accept */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int bound; /* we made path: unlink it at exit */
+	struct relayqd_submit_conn *list;
+	int n;
+	int jobfd[2], donefd[2];
+	struct event *ev_done; /* owned */
+	pthread_t thread;
+	int running;
+};
+
+/* The commit thread: commits each connection it is given, reports back. */
+static void *
+relayqd_submit_main(void *arg)
+{
+	struct relayqd_submit *s = arg;
+	struct relayqd_submit_conn *c;
+
+	for (;;) {
+		ssize_t n = read(s->jobfd[0], &c, sizeof(c));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(c))
+			break;
+		c->commit_rc =
+		    queue_writer_commit(c->w, QUEUE_DIR_INCOMING, &c->err);
+		c->commit_errno = errno;
+		while (
+		    write(s->donefd[1], &c, sizeof(c)) == -1 && errno == EINTR)
+			;
+	}
+	return NULL;
+}
+
+/* Unlinks c and frees it; its temporary file, if any, is removed. */
+static void
+relayqd_submit_conn_free(struct relayqd_submit_conn *c)
+{
+	struct relayqd_submit_conn **pp;
+
+	for (pp = &c->s->list; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	c->s->n--;
+	if (c->begun)
+		queue_writer_abort(c->w);
+	free(c->w);
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_timer != NULL)
+		event_free(c->ev_timer);
+	if (c->fd != -1)
+		(void)close(c->fd);
+	queue_env_free(&c->env);
+	free(c->sender);
+	free(c->rcpt);
+	free(c->orcpt);
+	free(c->dsn_ret);
+	free(c->dsn_envid);
+	free(c);
+}
+
+/* Sends frames in b (small; the socket buffer holds them) best effort. */
+static void
+relayqd_submit_send(struct relayqd_submit_conn *c, struct buf *b)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < b->len) {
+		n = send(c->fd, b->data + off, b->len - off, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	buf_free(b);
+}
+
+/* Answers X code text and closes the connection. */
+static void
+relayqd_submit_refuse(struct relayqd_submit_conn *c, int code, const char *text)
+{
+	struct buf b;
+
+	log_info("submission from uid=%lu pid=%ld refused: %d %s",
+	    (unsigned long)c->uid, (long)c->pid, code, text);
+	buf_init(&b, 1024);
+	if (queue_submit_error(&b, code, text) == 0)
+		relayqd_submit_send(c, &b);
+	else
+		buf_free(&b);
+	relayqd_submit_conn_free(c);
+}
+
+/* Maps a spool errno to a sysexits code (as the front end does). */
+static int
+relayqd_submit_exit_for(int e)
+{
+	switch (e) {
+	case EINVAL:
+		return EX_DATAERR; /* not in wire form */
+	case EACCES:
+	case EPERM:
+	case ENOENT:
+	case ENOTDIR:
+	case EROFS:
+		return EX_CANTCREAT;
+	default:
+		return EX_TEMPFAIL;
+	}
+}
+
+/* Adds the recipient waiting for its DSN frames to the envelope. */
+static int
+relayqd_submit_flush_rcpt(struct relayqd_submit_conn *c)
+{
+	int rv = 0;
+
+	if (c->rcpt == NULL)
+		return 0;
+	if (queue_env_add_rcpt_dsn(&c->env, c->rcpt, c->notify, c->orcpt) == -1)
+		rv = -1;
+	else if (addr_is_utf8(c->rcpt))
+		c->env.flags |= QUEUE_ENV_F_SMTPUTF8;
+	free(c->rcpt);
+	free(c->orcpt);
+	c->rcpt = c->orcpt = NULL;
+	c->notify = 0;
+	return rv;
+}
+
+/*
+ * The envelope sender for c: the S frame when this uid may choose one,
+ * else its login name at masquerade or default_domain.  Returns an owned
+ * string, or NULL with *why.
+ */
+static char *
+relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
+{
+	const struct conf *conf = &c->s->rd->conf;
+	const char *dom = conf->masquerade[0] != '\0' ? conf->masquerade
+						      : conf->default_domain;
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[4096], *out = NULL;
+	const char *errstr = NULL;
+
+	if (conf->allow_from_override || c->uid == 0)
+		return xstrdup(c->sender);
+	if (getpwuid_r(c->uid, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
+	    pwp == NULL) {
+		*why = "no login name for this uid in the user database";
+		return NULL;
+	}
+	if (addr_parse_sender(pw.pw_name, dom, &out, &errstr) == -1 ||
+	    out[0] == '\0') {
+		free(out);
+		*why = "cannot make a sender address from the login name";
+		return NULL;
+	}
+	if (strcmp(out, c->sender) != 0)
+		log_info("uid=%lu: sender <%s> replaced by <%s> "
+			 "(allow_from_override = no)",
+		    (unsigned long)c->uid, c->sender, out);
+	return out;
+}
+
+/* Z: completes the envelope, checks the size, creates tmp/<id>. */
+static int
+relayqd_submit_start(struct relayqd_submit_conn *c)
+{
+	struct relayd *rd = c->s->rd;
+	const char *why = NULL;
+	struct buf rcv, go;
+
+	if (relayqd_submit_flush_rcpt(c) == -1) {
+		relayqd_submit_refuse(c, EX_USAGE, "invalid recipient");
+		return -1;
+	}
+	if (c->p.declared > (uint64_t)rd->conf.max_message_size) {
+		char text[128];
+
+		(void)snprintf(text, sizeof(text),
+		    "message exceeds the size limit of %lld bytes; not queued",
+		    rd->conf.max_message_size);
+		relayqd_submit_refuse(c, EX_DATAERR, text);
+		return -1;
+	}
+	if ((c->env.sender = relayqd_submit_sender(c, &why)) == NULL) {
+		relayqd_submit_refuse(c, EX_CONFIG, why);
+		return -1;
+	}
+	if (addr_is_utf8(c->env.sender))
+		c->env.flags |= QUEUE_ENV_F_SMTPUTF8;
+	if (c->decl_8bit)
+		c->env.flags |= QUEUE_ENV_F_8BIT;
+	if (queue_env_set_dsn(&c->env, c->dsn_ret, c->dsn_envid) == -1) {
+		relayqd_submit_refuse(c, EX_USAGE, "invalid DSN RET or ENVID");
+		return -1;
+	}
+	c->env.uid = (long long)c->uid;
+	c->env.arrival = relayqd_now();
+	c->w = xmalloc(sizeof(*c->w));
+	memset(c->w, 0, offsetof(struct queue_writer, buf));
+	c->w->fd = -1;
+	if (queue_writer_begin(c->w, &rd->spool, &c->env, &c->err) == -1) {
+		int code = relayqd_submit_exit_for(errno);
+
+		log_warnx("submission from uid=%lu: %s", (unsigned long)c->uid,
+		    c->err.msg);
+		relayqd_submit_refuse(c, code == EX_DATAERR ? EX_USAGE : code,
+		    "cannot create the queue file");
+		return -1;
+	}
+	c->begun = 1;
+	buf_init(&rcv, 4096);
+	if (queue_submit_received(&rcv, rd->conf.hostname, (long long)c->uid,
+		c->proto[0] != '\0' ? c->proto : "local",
+		c->helo[0] != '\0' ? c->helo : NULL, 0) == -1 ||
+	    queue_writer_body(c->w, rcv.data, rcv.len) == -1) {
+		buf_free(&rcv);
+		relayqd_submit_refuse(c, EX_TEMPFAIL,
+		    "cannot write the queue file");
+		return -1;
+	}
+	buf_free(&rcv);
+	buf_init(&go, 64);
+	if (queue_submit_frame(&go, 'G', "", 0) == 0)
+		relayqd_submit_send(c, &go);
+	else
+		buf_free(&go);
+	return 0;
+}
+
+/* One envelope frame. */
+static int
+relayqd_submit_frame(struct relayqd_submit_conn *c,
+    const struct queue_submit_ev *ev)
+{
+	if (ev->key != 'N' && ev->key != 'O' &&
+	    relayqd_submit_flush_rcpt(c) == -1) {
+		relayqd_submit_refuse(c, EX_USAGE, "invalid recipient");
+		return -1;
+	}
+	switch (ev->key) {
+	case 'S':
+		c->sender = xstrdup(ev->val);
+		break;
+	case 'D':
+		c->dsn_ret = xstrdup(ev->val);
+		break;
+	case 'V':
+		c->dsn_envid = xstrdup(ev->val);
+		break;
+	case 'R':
+		c->rcpt = xstrdup(ev->val);
+		break;
+	case 'N':
+		(void)queue_env_parse_notify(ev->val, ev->len, &c->notify);
+		break;
+	case 'O':
+		c->orcpt = xstrdup(ev->val);
+		break;
+	case 'P':
+		(void)strlcpy(c->proto, ev->val, sizeof(c->proto));
+		break;
+	case 'W':
+		(void)strlcpy(c->helo, ev->val, sizeof(c->helo));
+		break;
+	case 'F':
+		c->decl_8bit = ev->len > 0;
+		break;
+	case 'Z':
+		return relayqd_submit_start(c);
+	default: /* H */
+		break;
+	}
+	return 0;
+}
+
+/* Body bytes: into the queue writer (which checks the wire form). */
+static int
+relayqd_submit_body(struct relayqd_submit_conn *c, const char *p, size_t len)
+{
+	if (!c->decl_8bit)
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)p[i] >= 0x80) {
+				relayqd_submit_refuse(c, EX_DATAERR,
+				    "8-bit data without the 8bit flag");
+				return -1;
+			}
+	if (queue_writer_body(c->w, p, len) == -1) {
+		int code = relayqd_submit_exit_for(errno);
+
+		relayqd_submit_refuse(c, code,
+		    code == EX_DATAERR ? "body not in wire form"
+				       : "cannot write the queue file");
+		return -1;
+	}
+	return 0;
+}
+
+/* E: hands the commit to the thread. */
+static void
+relayqd_submit_end(struct relayqd_submit_conn *c)
+{
+	event_del(c->ev_read);
+	event_del(c->ev_timer);
+	c->committing = 1;
+	if (write(c->s->jobfd[1], &c, sizeof(c)) != (ssize_t)sizeof(c)) {
+		c->committing = 0;
+		relayqd_submit_refuse(c, EX_TEMPFAIL, "cannot commit now");
+	}
+}
+
+/* Maps a parser error to an exit code. */
+static int
+relayqd_submit_parse_code(const char *errstr)
+{
+	if (strstr(errstr, "recipient") != NULL ||
+	    strstr(errstr, "sender") != NULL || strstr(errstr, "DSN") != NULL)
+		return EX_USAGE;
+	return EX_DATAERR;
+}
+
+/* Readable: feeds what came to the parser, event by event. */
+static void
+relayqd_submit_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_submit_conn *c = arg;
+	struct timeval tv = { c->s->rd->conf.submit_timeout, 0 };
+	struct queue_submit_ev ev;
+	const char *errstr = NULL;
+	size_t off = 0, used;
+	ssize_t n;
+
+	(void)what;
+	if ((n = read(fd, c->rbuf, sizeof(c->rbuf))) == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		relayqd_submit_conn_free(c);
+		return;
+	}
+	if (n == 0) {
+		/* The client went away before E: nothing is queued. */
+		log_debug("submission from uid=%lu pid=%ld: connection closed "
+			  "before the end",
+		    (unsigned long)c->uid, (long)c->pid);
+		relayqd_submit_conn_free(c);
+		return;
+	}
+	event_add(c->ev_timer, &tv);
+	while (off < (size_t)n) {
+		switch (queue_submit_parse(&c->p, c->rbuf + off,
+		    (size_t)n - off, &used, &ev, &errstr)) {
+		case QUEUE_SUBMIT_EV_NEED:
+			off += used;
+			break;
+		case QUEUE_SUBMIT_EV_FRAME:
+			off += used;
+			if (relayqd_submit_frame(c, &ev) == -1)
+				return;
+			break;
+		case QUEUE_SUBMIT_EV_BODY:
+			off += used;
+			if (relayqd_submit_body(c, ev.val, ev.len) == -1)
+				return;
+			break;
+		case QUEUE_SUBMIT_EV_END:
+			relayqd_submit_end(c);
+			return; /* anything after E is ignored */
+		default:
+			relayqd_submit_refuse(c,
+			    relayqd_submit_parse_code(errstr), errstr);
+			return;
+		}
+	}
+}
+
+/* No progress for submit_timeout: drop the client. */
+static void
+relayqd_submit_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	relayqd_submit_refuse(arg, EX_TEMPFAIL,
+	    "timeout: no data from the client");
+}
+
+/* A commit finished: answers the client. */
+static void
+relayqd_submit_done(struct relayqd_submit_conn *c)
+{
+	struct buf b;
+
+	c->committing = 0;
+	c->begun = 0; /* commit either committed or removed tmp/<id> */
+	if (c->commit_rc == -1) {
+		log_warnx("submission from uid=%lu: %s", (unsigned long)c->uid,
+		    c->err.msg);
+		relayqd_submit_refuse(c,
+		    relayqd_submit_exit_for(c->commit_errno),
+		    "cannot commit the queue file");
+		return;
+	}
+	log_info("%s: submitted over the socket by uid=%lu gid=%lu pid=%ld "
+		 "from=<%s> nrcpt=%zu size=%llu",
+	    c->w->id, (unsigned long)c->uid, (unsigned long)c->gid,
+	    (long)c->pid, c->env.sender, c->env.nrcpt,
+	    (unsigned long long)c->p.declared);
+	buf_init(&b, 64);
+	if (queue_submit_frame(&b, 'K', c->w->id, strlen(c->w->id)) == 0)
+		relayqd_submit_send(c, &b);
+	else
+		buf_free(&b);
+	/* Durable in queue/ (like a bounce): schedule it now. */
+	if (!c->s->rd->stopping) {
+		relayqd_sched_add(c->s->rd->sched, c->w->id, relayqd_now());
+		relayqd_stats_touch(c->s->rd);
+		relayqd_kick(c->s->rd);
+	}
+	relayqd_submit_conn_free(c);
+}
+
+/* The commit thread reported: answers each client it is done with. */
+static void
+relayqd_submit_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_submit_conn *c[32];
+	ssize_t n;
+
+	(void)what;
+	(void)arg;
+	/* Pointer records are written whole (sizeof < PIPE_BUF). */
+	while ((n = read(fd, c, sizeof(c))) > 0)
+		for (size_t i = 0; i < (size_t)n / sizeof(c[0]); i++)
+			relayqd_submit_done(c[i]);
+}
+
+/* Counts the connections uid holds. */
+static int
+relayqd_submit_count(const struct relayqd_submit *s, uid_t uid)
+{
+	int k = 0;
+
+	for (const struct relayqd_submit_conn *c = s->list; c != NULL;
+	     c = c->next)
+		k += c->uid == uid;
+	return k;
+}
+
+/* Accepts one connection. */
+static void
+relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct relayqd_submit *s = arg;
+	struct relayqd_submit_conn *c;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct timeval tv = { s->rd->conf.submit_timeout, 0 };
+	int fd;
+
+	(void)what;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
+		(void)close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->fd = fd;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	queue_env_init(&c->env);
+	queue_submit_init(&c->p, QUEUE_SUBMIT_SERVER,
+	    (size_t)s->rd->conf.max_recipients);
+	c->next = s->list;
+	s->list = c;
+	s->n++;
+	if (s->n > RELAYQD_SUBMIT_MAX) {
+		relayqd_submit_refuse(c, EX_TEMPFAIL,
+		    "busy: too many submissions at once; try again later");
+		return;
+	}
+	if (relayqd_submit_count(s, c->uid) > RELAYQD_SUBMIT_PER_UID) {
+		relayqd_submit_refuse(c, EX_TEMPFAIL,
+		    "busy: too many submissions from this user at once; try "
+		    "again later");
+		return;
+	}
+	if ((c->ev_read = event_new(s->rd->base, fd, EV_READ | EV_PERSIST,
+		 relayqd_submit_read_cb, c)) == NULL ||
+	    (c->ev_timer = evtimer_new(s->rd->base, relayqd_submit_timer_cb,
+		 c)) == NULL ||
+	    event_add(c->ev_read, NULL) == -1 ||
+	    event_add(c->ev_timer, &tv) == -1) {
+		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
+		return;
+	}
+}
+
+/* Takes the socket systemd passed, if any. */
+int
+relayqd_submit_inherited(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	const char *errstr;
+	long long p, n;
+	int type = 0, acc = 0;
+	socklen_t len = sizeof(int);
+	struct sockaddr_un sun;
+	socklen_t slen = sizeof(sun);
+
+	if (pid == NULL || fds == NULL ||
+	    str_to_ll(pid, 1, 1LL << 31, &p, &errstr) == -1 ||
+	    str_to_ll(fds, 1, 64, &n, &errstr) == -1 ||
+	    p != (long long)getpid())
+		return -1;
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
+	if (getsockopt(RELAYQD_SUBMIT_LISTEN_FD, SOL_SOCKET, SO_TYPE, &type,
+		&len) == -1 ||
+	    type != SOCK_STREAM ||
+	    getsockopt(RELAYQD_SUBMIT_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN,
+		&acc, &len) == -1 ||
+	    !acc ||
+	    getsockname(RELAYQD_SUBMIT_LISTEN_FD, (struct sockaddr *)&sun,
+		&slen) == -1 ||
+	    sun.sun_family != AF_UNIX) {
+		log_warnx("LISTEN_FDS: fd 3 is not a listening unix stream "
+			  "socket; ignored");
+		return -1;
+	}
+	(void)fcntl(RELAYQD_SUBMIT_LISTEN_FD, F_SETFD, FD_CLOEXEC);
+	return RELAYQD_SUBMIT_LISTEN_FD;
+}
+
+/* Binds path with mode 0666; returns the socket or -1 (logged). */
+static int
+relayqd_submit_bind(struct relayqd_submit *s, const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("submit_socket %s: path too long", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		 0)) == -1) {
+		log_warn("cannot create the submission socket");
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		/* Someone listening there keeps it; a dead socket goes. */
+		int t = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (!S_ISSOCK(st.st_mode) || t == -1 ||
+		    connect(t, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+		    errno != ECONNREFUSED) {
+			log_warnx("submit_socket %s exists and is in use (or "
+				  "not a socket); not listening there",
+			    path);
+			if (t != -1)
+				(void)close(t);
+			(void)close(fd);
+			return -1;
+		}
+		(void)close(t);
+		(void)unlink(path);
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("cannot bind the submission socket %s", path);
+		(void)close(fd);
+		return -1;
+	}
+	s->bound = 1;
+	if (chmod(path, 0666) == -1 ||
+	    listen(fd, RELAYQD_SUBMIT_BACKLOG) == -1) {
+		log_warn("cannot listen on %s", path);
+		(void)close(fd);
+		(void)unlink(path);
+		s->bound = 0;
+		return -1;
+	}
+	(void)strlcpy(s->path, path, sizeof(s->path));
+	return fd;
+}
+
+/* Starts the commit thread; returns 0 or -1 (logged). */
+static int
+relayqd_submit_thread(struct relayqd_submit *s)
+{
+	sigset_t all, old;
+	int e;
+
+	if (pipe2(s->jobfd, O_CLOEXEC) == -1)
+		goto fail;
+	if (pipe2(s->donefd, O_CLOEXEC | O_NONBLOCK) == -1) {
+		(void)close(s->jobfd[0]);
+		(void)close(s->jobfd[1]);
+		goto fail;
+	}
+	/* The loop never blocks on a job write (at most MAX in flight). */
+	(void)fcntl(s->jobfd[1], F_SETFL, O_NONBLOCK);
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&s->thread, NULL, relayqd_submit_main, s);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		errno = e;
+		(void)close(s->jobfd[0]);
+		(void)close(s->jobfd[1]);
+		(void)close(s->donefd[0]);
+		(void)close(s->donefd[1]);
+		goto fail;
+	}
+	s->running = 1;
+	return 0;
+fail:
+	log_warn("submission socket: cannot start the commit thread");
+	s->jobfd[0] = s->jobfd[1] = s->donefd[0] = s->donefd[1] = -1;
+	return -1;
+}
+
+/* Creates the listener. */
+struct relayqd_submit *
+relayqd_submit_new(struct relayd *rd, int fd)
+{
+	struct relayqd_submit *s = xcalloc(1, sizeof(*s));
+
+	s->rd = rd;
+	s->fd = -1;
+	s->jobfd[0] = s->jobfd[1] = s->donefd[0] = s->donefd[1] = -1;
+	if (fd != -1) {
+		s->fd = fd;
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		(void)strlcpy(s->path, "(from systemd)", sizeof(s->path));
+	} else if ((s->fd = relayqd_submit_bind(s, rd->conf.submit_socket)) ==
+	    -1) {
+		relayqd_submit_free(s);
+		return NULL;
+	}
+	if (relayqd_submit_thread(s) == -1 ||
+	    (s->ev_done = event_new(rd->base, s->donefd[0],
+		 EV_READ | EV_PERSIST, relayqd_submit_done_cb, s)) == NULL ||
+	    event_add(s->ev_done, NULL) == -1 ||
+	    (s->ev = event_new(rd->base, s->fd, EV_READ | EV_PERSIST,
+		 relayqd_submit_accept_cb, s)) == NULL ||
+	    event_add(s->ev, NULL) == -1) {
+		log_warnx("submission socket %s not started", s->path);
+		relayqd_submit_free(s);
+		return NULL;
+	}
+	log_info("submission socket %s", s->bound ? s->path : "from systemd");
+	return s;
+}
+
+/* Stops everything, answering the commits in flight. */
+void
+relayqd_submit_free(struct relayqd_submit *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ev != NULL)
+		event_free(s->ev);
+	if (s->running) {
+		int e;
+
+		(void)close(s->jobfd[1]);
+		s->jobfd[1] = -1;
+		if ((e = pthread_join(s->thread, NULL)) != 0)
+			log_warnx("submit: pthread_join: %s", strerror(e));
+		relayqd_submit_done_cb(s->donefd[0], EV_READ, s);
+	}
+	while (s->list != NULL)
+		relayqd_submit_conn_free(s->list);
+	if (s->ev_done != NULL)
+		event_free(s->ev_done);
+	for (int i = 0; i < 2; i++) {
+		if (s->jobfd[i] != -1)
+			(void)close(s->jobfd[i]);
+		if (s->donefd[i] != -1)
+			(void)close(s->donefd[i]);
+	}
+	if (s->fd != -1)
+		(void)close(s->fd);
+	if (s->bound)
+		(void)unlink(s->path);
+	free(s);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * relayqd's submission socket ([relayq] submit_socket): sendmail without
+ * the setgid bit hands the envelope and the message over it, and relayqd
+ * queues them (queue/) for the submitter, whom it knows by
+ * SO_PEERCRED.  Protocol: doc/submit-protocol.md, queue/queue_submit.h.
+ */
+#ifndef RELAYQ_RELAYQD_RELAYQD_SUBMIT_H
+#define RELAYQ_RELAYQD_RELAYQD_SUBMIT_H
+
+struct relayd;
+struct relayqd_submit;
+
+#define RELAYQD_SUBMIT_MAX 64	  /* connections at once */
+#define RELAYQD_SUBMIT_PER_UID 16 /* of which one uid may hold */
+
+/*
+ * Returns the listening socket systemd passed (LISTEN_PID is us,
+ * LISTEN_FDS >= 1, fd 3 a listening unix stream socket) and unsets the
+ * LISTEN_* variables, or -1.  Call before daemon(), which changes the pid.
+ */
+int relayqd_submit_inherited(void);
+/*
+ * Starts listening: on fd (from relayqd_submit_inherited) when it is not
+ * -1, else on rd->conf.submit_socket (mode 0666), replacing a stale
+ * socket but never one another process listens on; starts the commit
+ * thread.  Returns NULL (logged) when there is no socket.
+ */
+struct relayqd_submit *relayqd_submit_new(struct relayd *rd, int fd);
+/*
+ * Stops accepting, lets the commit thread finish what it holds and
+ * answers those clients, closes every other connection (their
+ * temporary files removed) and the socket; NULL is a no-op.
+ */
+void relayqd_submit_free(struct relayqd_submit *s);
+
+#endif

@@ -1,0 +1,333 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# Submission over relayqd's socket (issue 16, doc/submit-protocol.md):
+# sendmail run as nobody under setpriv --no-new-privs cannot write the
+# spool, so it hands the message to relayqd, which knows the sender by
+# SO_PEERCRED.  Checks -t, argv recipients, -f with allow_from_override =
+# no, -bs (all delivered to aiosmtpd, sender nobody's, Received: with uid
+# 65534); hostile clients (a malformed frame, an oversized declaration,
+# a client that stalls mid-message while others are served, 1000
+# connections from one uid that do not lock out another); and exit 75
+# with advice when neither the spool nor the socket works.
+. "$top_srcdir/tests/integration/lib.sh"
+
+command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] || {
+	echo "1..0 # SKIP needs root and setpriv"
+	exit 0
+}
+NOBODY=$(id -u nobody)
+PORT=$(free_port)
+SOCK=$T_DIR/submit.sock
+write_conf
+cat >> "$CONF" <<EOC
+[relayq]
+submit_socket = $SOCK
+submit_timeout = 3s
+allow_from_override = no
+max_message_size = 100k
+EOC
+chmod 711 "$T_DIR"
+chmod 644 "$CONF"
+start_server
+start_daemon
+wait_for "the submission socket" 100 test -S "$SOCK"
+ok $? "relayqd listens on submit_socket"
+is "$(stat -c %a "$SOCK")" 666 "the socket has mode 0666"
+
+# as_nobody CMD...: nobody, setgid ignored (no_new_privs).
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs \
+	    env RELAYQ_CONFIG="$CONF" "$@"
+}
+# mail_with SUBJECT: the .eml file that has it, or nothing.
+mail_with() {
+	grep -l "^Subject: $1" "$MAILDIR"/*.eml 2>/dev/null | head -n 1
+}
+has_subject() { [ -n "$(mail_with "$1")" ]; }
+# check_nobody SUBJECT WHAT [N]: delivered, sender nobody's, Received:
+# with uid first, N Received: fields in all (default 1).
+check_nobody() {
+	wait_for "$2 delivered" 150 has_subject "$1"
+	ok $? "$2: delivered"
+	m=$(mail_with "$1")
+	env=${m%.eml}.env
+	grep -q '"mail_from": "nobody@example.org"' "$env" 2>/dev/null
+	ok $? "$2: envelope sender is nobody's"
+	head -n 1 "$m" 2>/dev/null |
+	    grep -q "^Received: .*from userid $NOBODY)\|^Received: from .* (uid $NOBODY)"
+	ok $? "$2: the first field is Received: with uid $NOBODY"
+	[ "$(grep -c '^Received:' "$m" 2>/dev/null)" -eq "${3:-1}" ]
+	ok $? "$2: ${3:-1} Received: field(s)"
+}
+tmp_empty() { [ -z "$(ls -A "$SPOOL/tmp")" ]; }
+
+# 1. sendmail -t as nobody under no_new_privs.
+printf 'To: t1@example.net\nSubject: sock-t\n\nbody\n' |
+    as_nobody "$SENDMAIL" -t 2>"$T_DIR/err1"
+ok $? "sendmail -t as nobody (no_new_privs) exits 0"
+check_nobody sock-t "-t"
+grep -q "submitted over the socket by uid=$NOBODY" "$T_DIR/relayqd.log"
+ok $? "relayqd logs the submission with the kernel's uid"
+
+# 2. argv recipients.
+printf 'Subject: sock-argv\n\nbody\n' |
+    as_nobody "$SENDMAIL" a1@example.net a2@example.net
+ok $? "sendmail with argv recipients exits 0"
+check_nobody sock-argv "argv"
+grep -q '"rcpt_tos": \["a1@example.net", "a2@example.net"\]' \
+    "$(mail_with sock-argv | sed 's/eml$/env/')"
+ok $? "argv: both recipients in the envelope"
+
+# 3. -f with allow_from_override = no: the sender stays nobody's.
+printf 'Subject: sock-f\n\nbody\n' |
+    as_nobody "$SENDMAIL" -f boss@example.com f1@example.net
+ok $? "sendmail -f exits 0"
+check_nobody sock-f "-f refused"
+
+# 4. -bs.
+printf 'HELO client.example\r\nMAIL FROM:<boss@example.com>\r\nRCPT TO:<b1@example.net>\r\nDATA\r\nSubject: sock-bs\r\n\r\nhi\r\n.\r\nQUIT\r\n' |
+    as_nobody "$SENDMAIL" -bs > "$T_DIR/bs.out"
+ok $? "sendmail -bs exits 0"
+grep -q '^250 2.0.0 Ok: queued as [0-9A-F]\{20\}' "$T_DIR/bs.out"
+ok $? "-bs: 250 queued as <id>"
+check_nobody sock-bs "-bs"
+
+# Hostile clients, in Python (raw frames).
+cat > "$T_DIR/client.py" <<'PYEOF'
+import os, resource, socket, sys, time
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+def fr(k, v=b''):
+    return k + str(len(v)).encode() + b':' + v + b'\n'
+def env(size, rcpt=b'x@example.net'):
+    return (fr(b'H', b'relayq-submit/1') + fr(b'S', b'') + fr(b'R', rcpt) +
+            fr(b'P', b'local') + fr(b'Z', str(size).encode()))
+def reply(s, limit=30):
+    s.settimeout(limit)
+    data = b''
+    try:
+        while not data.endswith(b'\n') or len(data) < 3:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return data
+cmd = sys.argv[2]
+if cmd == 'malformed':
+    for raw in [b'Q5:hello\n', b'H15:relayq-submit/9\n',
+                b'H15:relayq-submit/1\nS999999:', b'H15:relayq-submit/1X',
+                fr(b'H', b'relayq-submit/1') + fr(b'S', b'') + fr(b'R', b'bob'),
+                env(3) + fr(b'M', b'abcd'),
+                env(4) + fr(b'M', b'ab') + fr(b'E'),
+                env(5) + fr(b'M', b'a\nb\r\n') + fr(b'E')]:
+        s = conn()
+        s.sendall(raw)
+        # Everything until relayqd closes the connection (bounded).
+        s.settimeout(30)
+        data, closed = b'', False
+        try:
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    closed = True
+                    break
+                data += b
+        except (socket.timeout, ConnectionResetError):
+            pass
+        last = data.rstrip(b'\n').split(b'\n')[-1]
+        print('reply', last[:1].decode() or 'none',
+              last[last.find(b':') + 1:].decode(), 'closed' if closed else 'open')
+elif cmd == 'forge':
+    # A client that lies: another sender, its own Received: line.
+    body = (b'Received: from forged (uid 0)\r\n\tby nowhere; x\r\n'
+            b'Subject: sock-forged\r\n\r\nbody\r\n')
+    s = conn()
+    s.sendall(fr(b'H', b'relayq-submit/1') + fr(b'S', b'boss@example.com') +
+              fr(b'R', b'fg@example.net') + fr(b'P', b'local') +
+              fr(b'Z', str(len(body)).encode()))
+    g = reply(s)
+    s.sendall(fr(b'M', body) + fr(b'E'))
+    print('forge', g.decode().strip(), reply(s).decode().strip())
+elif cmd == 'oversize':
+    s = conn()
+    s.sendall(env(200 * 1024))
+    print('reply', reply(s).decode().strip())
+elif cmd == 'stall':
+    s = conn()
+    s.sendall(env(100))
+    g = reply(s)
+    s.sendall(fr(b'M', b'Subject: half\r\n')[:-1][:10])
+    open(sys.argv[3], 'w').write(g.decode())
+    t0 = time.time()
+    r = reply(s, 60)
+    print('stall', r.decode().strip() or 'EOF')
+elif cmd == 'flood':
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    held, refused = [], 0
+    for i in range(int(sys.argv[3])):
+        s = conn()
+        held.append(s)
+    time.sleep(0)
+    for s in held:
+        s.settimeout(0.05)
+        try:
+            d = s.recv(4096)
+            if d.startswith(b'X'):
+                refused += 1
+        except socket.timeout:
+            pass
+    open(sys.argv[4], 'w').write('%d %d\n' % (len(held), refused))
+    # Hold them until told to stop.
+    for _ in range(600):
+        if os.path.exists(sys.argv[5]):
+            break
+        time.sleep(0.1)
+PYEOF
+
+# 5. Malformed frames: an X reply, the connection closed, nothing in tmp/.
+"$PYTHON3" "$T_DIR/client.py" "$SOCK" malformed > "$T_DIR/malformed" 2>&1
+is "$(grep -c '^reply X 6[45] .* closed$' "$T_DIR/malformed")" 8 \
+    "8 malformed streams: each gets X64/X65 and a closed connection"
+grep -q 'body not in wire form' "$T_DIR/malformed"
+ok $? "a bare LF in the body is refused (wire form)"
+grep -q 'body shorter than declared' "$T_DIR/malformed"
+ok $? "E before the declared size is refused"
+wait_for "tmp/ empty" 50 tmp_empty
+ok $? "malformed frames leave nothing in tmp/"
+kill -0 "$DAEMON_PID"
+ok $? "relayqd still runs"
+
+# 5b. A raw client cannot choose the sender (allow_from_override = no)
+# nor the uid in relayqd's Received: line.
+as_nobody "$PYTHON3" "$T_DIR/client.py" "$SOCK" forge > "$T_DIR/forge" 2>&1
+grep -q '^forge G0: K20:[0-9A-F]\{20\}$' "$T_DIR/forge"
+ok $? "a raw client's submission is queued"
+check_nobody sock-forged "forged sender" 2
+
+# 6. An oversized declaration is refused before the body.
+"$PYTHON3" "$T_DIR/client.py" "$SOCK" oversize > "$T_DIR/oversize" 2>&1
+grep -q '^reply X.*:65 message exceeds the size limit of 102400 bytes' \
+    "$T_DIR/oversize"
+ok $? "Z over max_message_size: X65 before any body byte"
+
+# 7. A client that stalls mid-message is dropped after submit_timeout;
+# others are served meanwhile.
+"$PYTHON3" "$T_DIR/client.py" "$SOCK" stall "$T_DIR/stall.go" \
+    > "$T_DIR/stall" 2>&1 &
+STALL=$!
+T_PIDS="$T_PIDS $STALL"
+wait_for "the staller to get G" 100 test -s "$T_DIR/stall.go"
+ok $? "the staller's envelope was accepted"
+printf 'Subject: sock-during-stall\n\nbody\n' |
+    as_nobody "$SENDMAIL" d1@example.net
+ok $? "another submission succeeds while one client stalls"
+wait "$STALL"
+grep -q '^stall X.*75 timeout' "$T_DIR/stall"
+ok $? "the staller got X75 timeout and was dropped"
+wait_for "tmp/ empty" 50 tmp_empty
+ok $? "the staller's temporary file is removed"
+wait_for "mail during stall" 150 has_subject sock-during-stall
+ok $? "the mail sent during the stall is delivered"
+
+# 8. 1000 connections from one uid (root) do not lock out another.
+rm -f "$T_DIR/flood.stop"
+"$PYTHON3" "$T_DIR/client.py" "$SOCK" flood 1000 "$T_DIR/flood.out" \
+    "$T_DIR/flood.stop" 2>"$T_DIR/flood.err" &
+FLOOD=$!
+T_PIDS="$T_PIDS $FLOOD"
+wait_for "the flood" 300 test -s "$T_DIR/flood.out"
+read -r held refused < "$T_DIR/flood.out"
+is "$held" 1000 "1000 connections from root made"
+ok $(( refused >= 1000 - 16 ? 0 : 1 )) "all but 16 refused at once ($refused X75)"
+printf 'Subject: sock-flood\n\nbody\n' |
+    as_nobody "$SENDMAIL" fl@example.net 2>"$T_DIR/flood.nobody"
+ok $? "nobody still submits while root holds its share"
+# A root sendmail finds no connection to spare ("busy:"): it retries
+# and gets through once the flood ends.
+sed 's/^\[relayq\]$/[relayq]\nsubmission = socket/' "$CONF" \
+    > "$T_DIR/root.conf"
+printf 'Subject: sock-busy\n\nbody\n' |
+    env RELAYQ_CONFIG="$T_DIR/root.conf" "$SENDMAIL" bz@example.net \
+    2>"$T_DIR/busy.err" &
+BUSY=$!
+T_PIDS="$T_PIDS $BUSY"
+wait_for "a busy refusal" 300 \
+    grep -q "uid=0 pid=$BUSY refused: 75 busy:" "$T_DIR/relayqd.log"
+ok $? "relayqd refuses root's sendmail with busy: while root holds 16"
+touch "$T_DIR/flood.stop"
+wait "$FLOOD"
+wait "$BUSY"
+is $? 0 "the busy sendmail retried and exits 0 once the flood ended"
+wait_for "the busy mail" 150 has_subject sock-busy
+ok $? "and its mail is delivered"
+check_nobody sock-flood "during the flood"
+
+# 9. Neither path: exit 75 and advice.
+cat > "$T_DIR/dead.conf" <<EOC
+[relayq]
+spool_dir = $SPOOL
+submit_socket = $T_DIR/nobody-listens
+[smarthost]
+host = 127.0.0.1
+EOC
+chmod 644 "$T_DIR/dead.conf"
+printf 'Subject: dead\n\nbody\n' |
+    setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs \
+    env RELAYQ_CONFIG="$T_DIR/dead.conf" "$SENDMAIL" x@example.net \
+    2>"$T_DIR/dead.err"
+is $? 75 "neither spool nor socket: exit 75"
+grep -q "spool $SPOOL is not writable.*relayqd is not listening on $T_DIR/nobody-listens.*start relayqd.socket" "$T_DIR/dead.err"
+ok $? "the message says what to do"
+sed -i 's/^\[relayq\]$/[relayq]\nsubmission = socket/' "$T_DIR/dead.conf"
+printf 'Subject: dead\n\nbody\n' | env RELAYQ_CONFIG="$T_DIR/dead.conf" \
+    "$SENDMAIL" x@example.net 2>"$T_DIR/dead2.err"
+is $? 75 "submission = socket, nothing listening: exit 75 (root too)"
+
+stop_daemon
+ok $? "relayqd exits 0"
+[ ! -e "$SOCK" ]
+ok $? "relayqd removes the socket it made"
+
+# 10. Socket activation: systemd-socket-activate listens; the first
+# submission starts relayqd, which takes the socket (LISTEN_FDS) instead
+# of binding its own submit_socket.
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	ASOCK=$T_DIR/activate.sock
+	sed "s|^submit_socket = .*|submit_socket = $T_DIR/unused.sock|" \
+	    "$CONF" > "$T_DIR/daemon.conf"
+	sed "s|^submit_socket = .*|submit_socket = $ASOCK|" \
+	    "$CONF" > "$T_DIR/client.conf"
+	chmod 644 "$T_DIR/daemon.conf" "$T_DIR/client.conf"
+	: > "$T_DIR/relayqd.log"
+	systemd-socket-activate -l "$ASOCK" "$RELAYQD" -f \
+	    -c "$T_DIR/daemon.conf" >>"$T_DIR/relayqd.log" 2>&1 &
+	DAEMON_PID=$!
+	T_PIDS="$T_PIDS $DAEMON_PID"
+	wait_for "the activation socket" 100 test -S "$ASOCK"
+	ok $? "systemd-socket-activate listens"
+	chmod 666 "$ASOCK"
+	! grep -q 'started' "$T_DIR/relayqd.log"
+	ok $? "relayqd has not started before the first submission"
+	printf 'Subject: sock-activated\n\nbody\n' |
+	    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    --no-new-privs env RELAYQ_CONFIG="$T_DIR/client.conf" \
+	    "$SENDMAIL" act@example.net 2>"$T_DIR/act.err"
+	ok $? "the first submission exits 0 (relayqd started on demand)"
+	grep -q 'submission socket from systemd' "$T_DIR/relayqd.log"
+	ok $? "relayqd took the socket systemd passed"
+	check_nobody sock-activated "socket activation"
+	[ ! -e "$T_DIR/unused.sock" ]
+	ok $? "relayqd did not bind its own submit_socket"
+	stop_daemon
+	ok $? "the activated relayqd exits 0"
+else
+	diag "systemd-socket-activate not installed: activation not tested"
+fi
+done_testing
