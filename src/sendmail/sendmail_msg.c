@@ -830,7 +830,7 @@ sendmail_msg_auth_warning(const struct sendmail_msg *m, struct buf *b)
 		(void)strlcpy(addr, sender, sizeof(addr));
 	return buf_addf(b,
 	    "X-Authentication-Warning: %s: %s set sender to %s using %s\r\n",
-	    sendmail_msg_idhost(m->p.hostname), o > 0 ? user : "(unknown)",
+	    queue_submit_idhost(m->p.hostname), o > 0 ? user : "(unknown)",
 	    addr, m->p.warn_via != NULL ? m->p.warn_via : "-f");
 }
 
