@@ -855,6 +855,22 @@ relayqd_reload(struct relayd *rd)
 	relayqd_kick(rd);
 }
 
+/*
+ * Drops every session at once.  One already closing keeps its scheduled
+ * free (relayqd_conn_abort() leaves it alone), so the list is walked
+ * rather than emptied from its head, which would never end.
+ */
+static void
+relayqd_abort_all(struct relayd *rd)
+{
+	struct relayqd_conn *rc, *next;
+
+	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+		next = relayqd_conn_next(rc);
+		relayqd_conn_abort(rc);
+	}
+}
+
 /* Signal events. */
 static void
 relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -881,8 +897,7 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	if (rd->stopping) {
 		/* A second signal: no more waiting for QUIT replies. */
-		while ((rc = TAILQ_FIRST(&rd->conns)) != NULL)
-			relayqd_conn_abort(rc);
+		relayqd_abort_all(rd);
 		event_base_loopbreak(rd->base);
 		return;
 	}
@@ -964,7 +979,7 @@ main(int argc, char *argv[])
 	struct rq_err err;
 	struct relayqd_stats_view v;
 	const char *cfg = NULL, *why;
-	int ch, foreground = 0, verbose = 0, trace = 0, submitfd;
+	int ch, foreground = 0, verbose = 0, trace = 0, submitfd, n;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.wakefd = -1;
@@ -1095,9 +1110,15 @@ main(int argc, char *argv[])
 	/* Teardown, in reverse order of set-up. */
 	relayqd_notify_stopping(rd.notify);
 	rd.stopping = 1;
-	while (TAILQ_FIRST(&rd.conns) != NULL)
-		relayqd_conn_abort(TAILQ_FIRST(&rd.conns));
-	/* Let frees scheduled with event_base_once() run. */
+	relayqd_abort_all(&rd);
+	/*
+	 * Let frees scheduled with event_base_once() run.  A pass may stop
+	 * after the last session's free (it breaks the loop while
+	 * stopping), and frees at least one, hence the bound.
+	 */
+	n = rd.nconns;
+	for (int i = 0; i <= n && !TAILQ_EMPTY(&rd.conns); i++)
+		event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	relayqd_submit_free(rd.submit);
 	relayqd_verbose_free(rd.verbose);

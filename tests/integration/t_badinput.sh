@@ -29,7 +29,7 @@ try 65 "CR in a recipient" -i "u${cr}@example.net"
 try 65 "LF in a recipient" -i "u@example.net${lf}DATA"
 try 64 "no recipients" -i
 try 64 "-t without recipient headers" -t -i
-try 64 "recipient starting with -" -i -- -oops@example.net
+try 64 "recipient starting with - not after --" -i u@example.net -oops@example.net
 try 64 "unbalanced <" -i '<u@example.net'
 try 64 "empty recipient" -i ''
 MSG='Subject: nul\n\nbefore\000after\n'

@@ -82,6 +82,18 @@ grep -q 'session to .* ended: timeout waiting for the server' "$T_DIR/relayqd.lo
 ok $? "no QUIT reply: the wait ended by its bound ($(grep 'ended:' "$T_DIR/relayqd.log" | tail -n 1))"
 stop_server
 
+# A second SIGTERM while the QUIT is unanswered: relayqd stops at once.
+idle "second SIGTERM" "tls = none" --quit-stall
+kill -TERM "$DAEMON_PID"
+wait_for "QUIT at the server" 100 sh -c "grep -q '^QUIT ' '$MAILDIR/commands'"
+ok $? "second SIGTERM: the server got the QUIT"
+kill -TERM "$DAEMON_PID" 2>/dev/null
+wait_for "relayqd to exit" 600 exited
+ok $? "second SIGTERM: relayqd exits"
+stop_daemon
+ok $? "second SIGTERM: exit status 0"
+stop_server
+
 # close_notify after the 221: aiosmtpd cannot tell, so a scripted TLS
 # peer (standard library) answers the dialogue and, after its 221,
 # waits for the client's close_notify (SSLSocket.unwrap()), logging
