@@ -85,6 +85,8 @@ write_conf() {
 spool_dir = $SPOOL
 hostname = relayq.test
 default_domain = example.org
+; a private socket: a test's relayqd never binds /run/relayq/submit
+submit_socket = $T_DIR/submit.sock
 
 [smarthost]
 host = 127.0.0.1
