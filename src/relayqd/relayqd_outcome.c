@@ -261,7 +261,13 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	b.orig_truncated = want_full && !full;
 	if (relayqd_bounce_queue(&rd->spool, (const char *const *)to.v, to.n,
 		&b, id, &err) == -1) {
-		log_warnx("%s: cannot queue its %s: %s", e->id, what, err.msg);
+		/* A held message retries quietly: its first failure said it. */
+		if (relayqd_stash_has(rd->stash, e->id))
+			log_debug("%s: cannot queue its %s yet: %s", e->id,
+			    what, err.msg);
+		else
+			log_warnx("%s: cannot queue its %s: %s", e->id, what,
+			    err.msg);
 		goto out;
 	}
 	log_info("%s: %s %s queued for %s (%zu recipient%s)", e->id, what, id,
@@ -381,8 +387,8 @@ relayqd_outcome_spool_ok(struct relayd *rd, long long now)
 {
 	if (rd->spool_full_since == 0 || relayqd_stash_unsaved(rd->stash) > 0)
 		return;
-	log_info("delivery state saved again: the spool-full incident is "
-		 "over after %llds",
+	log_info("spool full: incident over after %llds, no delivery state "
+		 "left unwritten",
 	    now - rd->spool_full_since);
 	rd->spool_full_since = 0;
 }

@@ -82,7 +82,7 @@ submit() { # submit SUBJECT RCPT...
 	printf 'Subject: %s\n\nbody %s\n' "$_s" "$_s" |
 	    "$SENDMAIL" -i -f sender@example.org "$@"
 }
-saved_again() { logc 'delivery state saved again'; }
+saved_again() { logc 'spool full: incident over'; }
 # full_restart SERVER-ARGS...: stops relayqd, fills the spool, starts the
 # server and relayqd again.  Its first attempt is then certain to happen
 # on the full disk (a probe that failed after the fill would hold the
@@ -126,7 +126,7 @@ ok $? "1: and the reason on its stdin"
 stop_server
 server --rcpt-reply "bad1=550 5.1.1 no such user"
 unfill
-wait_for "state written" 300 logc_ge 'delivery state saved again' 1
+wait_for "state written" 300 logc_ge 'spool full: incident over' 1
 ok $? "1: once the disk is freed the state is written"
 kill -USR1 "$DAEMON_PID"
 wait_for "defer0 delivered" 300 copies_ge defer0@example.org 1
@@ -207,9 +207,11 @@ wait_for "first attempts" 300 nlate_ge $N
 ok $? "4: every message was attempted once"
 wait_for "deferrals saved" 300 logc_ge 'next attempt in' $((D0 + N))
 I0=$(logc 'spool full: delivery state cannot be saved')
-R0=$(nlate)
 fill
 ok $? "4: the spool is full"
+# Counted once the disk is full: an attempt made while it was filling
+# could still save its state.  From now on none can.
+R0=$(nlate)
 T0=$(date +%s)
 # Their retries come due (retry_max 10s) while the disk is full: wait
 # until the incident starts, then keep the disk full for FULL_SECS.
