@@ -153,8 +153,8 @@ main(void)
 	bad("H15:relayq-submit/1\nS3:a b\n", "sender", "bad sender");
 	bad("H15:relayq-submit/1\nS0:\nR3:bob\n", "recipient",
 	    "unqualified recipient");
-	bad("H15:relayq-submit/1\nS0:\nR8:-x@y.org\n", "recipient",
-	    "recipient starting with -");
+	bad("H15:relayq-submit/1\nS0:\nR9:x y@y.org\n", "recipient",
+	    "recipient with a space");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nR5:a@b.c\nR5:a@b.c\n"
 	    "R5:a@b.c\nR5:a@b.c\n",
 	    "too many", "fifth recipient over a limit of 4");
