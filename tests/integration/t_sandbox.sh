@@ -326,9 +326,9 @@ for _ in 1 2 3 4; do
 	case "$(ps -o comm= -p "$p")" in *relayqd*) dpid=$p; break ;; esac
 done
 [ -n "$dpid" ] && kill -TERM "$dpid"
-# Bounded: 30 s, then everything under $SBX_PID is killed.
+# Bounded: 120 s, then everything under $SBX_PID is killed.
 i=0
-while kill -0 "$SBX_PID" 2>/dev/null && [ $i -lt 300 ]; do
+while kill -0 "$SBX_PID" 2>/dev/null && [ $i -lt 1200 ]; do
 	sleep 0.1; i=$((i + 1))
 done
 if kill -0 "$SBX_PID" 2>/dev/null; then

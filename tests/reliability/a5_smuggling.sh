@@ -58,7 +58,8 @@ wait_for "delivery" 200 has_msgs $N
 ok $? "all $N messages reached the server"
 wait_for "drain" 100 queue_empty
 ok $? "the queue drained"
-sleep 0.5
+wait_for "the sessions to end" 100 fault_idle
+ok $? "every session ended"
 eval "$("$PYTHON3" "$REL/wirecheck.py" "$WIRE")"
 diag "wire: $NCMD command lines, $NDATA DATA sections"
 is "$NDATA" "$N" "one DATA section per submission, no extra message smuggled"

@@ -55,6 +55,7 @@ class Session(socketserver.BaseRequestHandler):
 
     def finish(self):
         self.wire.close()
+        self.log('session closed')
 
     def log(self, text):
         with self.server.lock:

@@ -74,7 +74,6 @@ grep -q '"rcpt_tos": \["later@example.net"\]' "$MAILDIR/0001.env"
 ok $? "only the deferred recipient is sent again"
 wait_for "removal" 100 queue_empty
 ok $? "spool empty"
-sleep 0.3
 RP=$(pgrep -P "$SP" relayqd)
 kill -TERM "$RP"
 wait "$SP"

@@ -57,15 +57,19 @@ full() {
 
 # 1. Size: smarthost down, daemon up.
 start_daemon
-wait_for "relayqd" 50 test -p "$SPOOL/wake"
+daemon_up
 mkmsg "$T_DIR/big" 3072 big
 "$SENDMAIL" -i r5@example.net < "$T_DIR/big" 2>"$T_DIR/err"
 is "$?" 75 "a 3 MB message on a 2 MB spool exits 75"
 grep -qi 'space' "$T_DIR/err"
 ok $? "with a reason: $(head -n 1 "$T_DIR/err")"
 is "$(leftovers)" "0 0" "nothing left in tmp/ or incoming/"
+n_unavail() { grep -c 'unavailable' "$T_DIR/relayqd.log"; }
+more_unavail() { [ "$(n_unavail)" -gt "$1" ]; }
 full 50 R5
-sleep 2 # relayqd tries, fails to connect, and cannot save its state
+u=$(n_unavail)
+wait_for "an attempt on the full spool" 100 more_unavail "$u"
+ok $? "relayqd tries the smarthost again with the spool full"
 kill -0 "$DAEMON_PID"
 ok $? "relayqd keeps running on a full spool"
 start_server
@@ -92,7 +96,7 @@ rm -rf "$MAILDIR"
 mount_tmpfs "$SPOOL" "size=10m,nr_inodes=40,mode=0755" ||
     { echo "Bail out! cannot mount a tmpfs on $SPOOL"; exit 1; }
 start_daemon
-wait_for "relayqd" 50 test -p "$SPOOL/wake"
+daemon_up
 full 1 R6
 kill -0 "$DAEMON_PID"
 ok $? "relayqd keeps running without free inodes"

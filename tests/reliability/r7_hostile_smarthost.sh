@@ -17,12 +17,15 @@
 . "$top_srcdir/tests/reliability/rel.sh"
 
 PORT=$(free_port)
-write_conf "greeting_timeout = 2s
-command_timeout = 2s
-data_timeout = 2s
-dot_timeout = 4s
-data_block_timeout = 2s
-connect_timeout = 2s" "helo_name = relayq.test"
+# The timeouts that the faults must trigger are short (the tests wait
+# for them); the others are long, so that a loaded machine never hits
+# them by accident.
+write_conf "greeting_timeout = 3s
+command_timeout = 60s
+data_timeout = 60s
+dot_timeout = 30s
+data_block_timeout = 5s
+connect_timeout = 60s" "helo_name = relayq.test"
 CASE=0
 
 # fault_case DESC SERVER-ARGS...: fresh spool and daemon, one message.
@@ -48,7 +51,7 @@ retried() {
 	ok $? "$1: delivered on a later attempt"
 	wait_for "$1 drain" 50 queue_empty
 	ok $? "$1: removed from the queue"
-	sleep 0.5
+	# The queue is empty: nothing more can be sent.
 	is "$(n_msgs)" 1 "$1: accepted exactly once"
 	kill -0 "$DAEMON_PID"
 	ok $? "$1: relayqd still running"
@@ -73,10 +76,10 @@ retried "451 after the dot"
 fault_case "disconnect after the dot" --fault-sessions 1 --fault dot=close
 retried "disconnect after the dot (RFC 1047: the server may keep a copy)"
 fault_case "greeting stall" --fault-sessions 1 --fault greeting=stall
-retried "greeting stall (greeting_timeout 2s)"
+retried "greeting stall (greeting_timeout 3s)"
 fault_case "slow reply after the dot" --fault 'dot=sleep:2'
 wait_for "slow dot" 100 has_msgs 1
-ok $? "slow reply after the dot (2 s < dot_timeout 4 s): delivered"
+ok $? "slow reply after the dot (2 s < dot_timeout 30 s): delivered"
 wait_for "drain" 50 queue_empty
 ok $? "slow reply after the dot: removed"
 ! grep -q 'status=deferred' "$T_DIR/relayqd.log"
@@ -90,14 +93,14 @@ wait_for "bounce" 100 has_msgs 1
 ok $? "554 to DATA: a bounce went out"
 wait_for "drain" 50 queue_empty
 ok $? "554 to DATA: the message left the queue"
-sleep 1
+wait_for "the sessions to end" 100 fault_idle
 is "$(cat "$WIRE"/wire-* | grep -c '^MAIL FROM:<root@')" 1 \
     "554 to DATA: the original was tried once, never retried"
 grep -q 'MAIL FROM:<>' "$WIRE"/wire-*
 ok $? "554 to DATA: the bounce has the null sender"
 
 # Server stops reading mid-DATA (session 1 only): a 2 MB message stalls
-# there until data_block_timeout (2 s) and is deferred; meanwhile a small
+# there until data_block_timeout (5 s) and is deferred; meanwhile a small
 # message goes out through another session, so the daemon stays
 # responsive; the big one is delivered on the retry.
 CASE=$((CASE + 1))

@@ -15,14 +15,14 @@ write_conf "max_connections = 4"
 start_server
 start_daemon
 FIRST=$DAEMON_PID
-wait_for "first daemon" 50 test -p "$SPOOL/wake"
+daemon_up
 
-# second: runs another relayqd (bounded 10 s); prints its exit status.
+# second: runs another relayqd (bounded 120 s); prints its exit status.
 second() {
 	"$RELAYQD" -f -c "$CONF" >"$T_DIR/second.log" 2>&1 &
 	_p=$!
 	_i=0
-	while kill -0 $_p 2>/dev/null && [ $_i -lt 100 ]; do
+	while kill -0 $_p 2>/dev/null && [ $_i -lt 1200 ]; do
 		sleep 0.1; _i=$((_i + 1))
 	done
 	kill -9 $_p 2>/dev/null

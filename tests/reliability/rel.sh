@@ -118,6 +118,13 @@ n_msgs() {
 }
 has_msgs() { [ "$(n_msgs)" -ge "$1" ]; }
 
+# fault_idle: every session the fault server had is over, so its wire
+# record is complete.
+fault_idle() {
+	[ "$(grep -c ' session closed$' "$WIRE/log" 2>/dev/null)" -ge \
+	    "$(ls "$WIRE" 2>/dev/null | grep -c '^wire-[0-9]*$')" ]
+}
+
 # vm_hwm PID: peak resident set size in kB.
 vm_hwm() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
