@@ -123,7 +123,7 @@ echo "left:$left"
 echo "statoverride-after: $(dpkg-statoverride --list /usr/sbin/sendmail | wc -l)"
 cat /tmp/dpkg-i.log /tmp/dpkg-purge.log | sed 's/^/log: /'
 EOS
-timeout 300 unshare --mount --fork sh "$W/outer.sh" "$W" \
+timeout 900 unshare --mount --fork sh "$W/outer.sh" "$W" \
     >"$T_DIR/facts" 2>&1
 ok $? "the throwaway root ran"
 
