@@ -28,7 +28,7 @@ def main():
     ap.add_argument('--script', required=True)
     ap.add_argument('--log', required=True)
     ap.add_argument('--pidfile', required=True)
-    ap.add_argument('--timeout', type=float, default=20)
+    ap.add_argument('--timeout', type=float, default=120)
     args = ap.parse_args()
     steps = []
     with open(args.script) as f:
