@@ -43,6 +43,7 @@ held() {
 	ok $? "$1: message deferred"
 	grep 'status=deferred' "$T_DIR/relayqd.log" | head -n 1 | grep -q "$2"
 	ok $? "$1: reason names '$2'"
+	wait_for "$1: the state saved" 100 state_saved
 	! grep -q '^MAIL' "$MAILDIR/commands" 2>/dev/null
 	ok $? "$1: the server saw no MAIL"
 	! grep -q '^AUTH' "$MAILDIR/commands" 2>/dev/null
