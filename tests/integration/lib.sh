@@ -221,6 +221,15 @@ wait_for() {
 	return 1
 }
 
+# state_saved [N]: relayqd has saved the state of N (default 1) deferred
+# attempts, so `relayq queue` shows them.  It logs each recipient's
+# "status=deferred" before it writes the state file, and "tries=K next
+# attempt in" after.
+state_saved() {
+	[ "$(grep -c ': tries=[0-9]* next attempt in' "$T_DIR/relayqd.log" \
+	    2>/dev/null)" -ge "${1:-1}" ]
+}
+
 # count_mail: number of messages the server has stored.
 count_mail() {
 	ls "$MAILDIR" 2>/dev/null | grep -c '\.eml$'

@@ -19,9 +19,9 @@ every RCPT as "RCPT ADDRESS CODE" (the code it was answered with) and
 every QUIT as "QUIT session=N tls=BOOL" (--quit-stall: never answered).
 --hold-every N --hold-dir DIR lets a test act at a given point of the
 delivery, however fast the machine: when the Nth, 2Nth... message's
-final dot arrives (up to --hold-max times), the server creates DIR/held.K
-and holds that message, and every other one arriving meanwhile, before
-storing it and replying, until the test creates DIR/go.K.
+final dot arrives (up to --hold-max times), the server stores it,
+creates DIR/held.K and holds its reply, and the reply of every other
+message arriving meanwhile, until the test creates DIR/go.K.
 Stops on SIGTERM.
 """
 import argparse
@@ -54,6 +54,7 @@ class Handler:
         self.maildir = maildir
         self.hold = hold  # (every, max, dir), or None
         self.arrived = 0
+        self.holds = 0  # holds so far
         self.holding = 0  # K while DIR/go.K is awaited
         self.quit_stall = quit_stall
         self.login = login  # (user, password) as bytes, or None
@@ -240,11 +241,17 @@ class Handler:
             return
         every, limit, hdir = self.hold
         self.arrived += 1
-        if not self.holding and self.arrived % every == 0:
-            k = self.arrived // every
-            if k <= limit:
-                self.holding = k
-                open(os.path.join(hdir, 'held.{}'.format(k)), 'w').close()
+        # A hold ends when its go file exists, even if every message it
+        # held was cancelled (the client died) before seeing it.
+        if self.holding and os.path.exists(
+                os.path.join(hdir, 'go.{}'.format(self.holding))):
+            self.holding = 0
+        if (not self.holding and self.holds < limit and
+                self.arrived >= (self.holds + 1) * every):
+            self.holds += 1
+            self.holding = self.holds
+            open(os.path.join(hdir, 'held.{}'.format(self.holds)),
+                 'w').close()
         k = self.holding
         if not k:
             return
@@ -257,7 +264,6 @@ class Handler:
             self.holding = 0
 
     async def handle_DATA(self, server, session, envelope):
-        await self._hold()
         if self.data_reply:
             return self.data_reply
         n = next(self.seq)
@@ -277,6 +283,7 @@ class Handler:
             with open(tmp, 'wb') as f:
                 f.write(data)
             os.rename(tmp, base + ext)
+        await self._hold()
         return '250 2.0.0 Ok: queued as {:04d}'.format(n)
 
 

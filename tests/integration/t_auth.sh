@@ -96,6 +96,7 @@ deferred() {
 	ok $? "$1: message deferred"
 	grep 'status=deferred' "$T_DIR/relayqd.log" | head -n 1 | grep -q "$2"
 	ok $? "$1: reason names '$2'"
+	wait_for "$1: the state saved" 100 state_saved
 	"$RELAYQ" queue | grep -q "$2"
 	ok $? "$1: relayq queue shows the reason"
 	[ "$(queue_files)" -gt 0 ]

@@ -162,6 +162,7 @@ ok $? "mixed: a bounce arrived"
 wait_for "second try of the 451 recipient" 100 sh -c \
     "[ \$(grep -c 'to=<tempfail@example.net>.*status=deferred' '$T_DIR/relayqd.log') -ge 2 ]"
 ok $? "mixed: the 451 recipient is retried"
+wait_for "the state saved" 100 state_saved 2
 "$RELAYQ" queue > "$T_DIR/mailq.mixed" 2>&1
 grep -q 'tempfail@example.net  (deferred)' "$T_DIR/mailq.mixed"
 ok $? "mixed: relayq queue shows the 451 recipient deferred"

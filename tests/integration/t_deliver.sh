@@ -89,6 +89,7 @@ is "$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["rcpt_t
     "['good@example.net']" "only the accepted recipient got the data"
 wait_for "deferred log line" 100 grep -q 'to=<tempfail@example.net>.*status=deferred (451 4.3.0' "$T_DIR/relayqd.log"
 ok $? "451 recipient logged as deferred with the server's reply"
+wait_for "the state saved" 100 state_saved
 grep -q 'to=<reject@example.net>.*status=failed (550 5.1.1' "$T_DIR/relayqd.log"
 ok $? "550 recipient logged as failed with the server's reply"
 grep -q 'to=<good@example.net>.*relay=127.0.0.1\[127.0.0.1\]:'"$PORT"'.*status=sent (250 2.0.0' "$T_DIR/relayqd.log"

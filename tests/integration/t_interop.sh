@@ -254,6 +254,7 @@ wait_for "deferral" 100 grep -q 'status=deferred' "$T_DIR/relayqd.log"
 ok $? "wrong password: deferred"
 grep 'status=deferred' "$T_DIR/relayqd.log" | head -n 1 | grep -q '535'
 ok $? "wrong password: the reason is Postfix's 535"
+wait_for "the state saved" 100 state_saved
 "$RELAYQ" queue | grep -q '535'
 ok $? "wrong password: relayq queue shows the 535"
 [ "$(queue_files)" -gt 0 ]

@@ -211,10 +211,13 @@ for h in /home /root /run/user; do
 	case " $keep " in *" $h/"*) echo "cannot hide $h: the test runs from it" >&2; exit 1 ;; esac
 	mount -t tmpfs -o ro,mode=755,nosuid,nodev tmpfs "$h"
 done
-# ProtectSystem=strict: every other mount read-only.
+# ProtectSystem=strict: every other mount read-only.  A mount whose
+# mount point is gone from this view (another test's, under the /tmp
+# that the fresh tmpfs now hides) cannot be reached: nothing to do.
 awk '{ print $5 }' /proc/self/mountinfo | sort -u | while read -r m; do
 	case "$m" in
 	"$SPOOL"|/tmp|/var/tmp|/proc|/proc/*|/dev|/dev/*) continue ;;
+	/tmp/*|/var/tmp/*) [ -e "$m" ] || continue ;;
 	esac
 	mount -o remount,bind,ro "$m" 2>/dev/null ||
 	    mount -o remount,bind,ro,nosuid,nodev "$m" 2>/dev/null ||

@@ -11,11 +11,11 @@
 # end the spool and corrupt/ are empty.
 #
 # The test makes its own condition, whatever the machine's speed: the
-# kills are paced by the deliveries.  The SMTP server holds the final
-# dot of every n / (2 x R1_KILLS)th message (--hold-every) until the
-# test has killed and restarted relayqd, so the kills spread over the
-# first half of the deliveries and always catch a transaction in flight
-# (the duplicate window).  Bounded: each hold is waited for 120 s at
+# kills are paced by the deliveries.  The SMTP server stores every
+# n / (2 x R1_KILLS)th message and holds its 250 (--hold-every) until
+# the test has killed and restarted relayqd, so the kills spread over
+# the first half of the deliveries and each one lands in the duplicate
+# window: the server has the message, relayqd never hears so.  Bounded: each hold is waited for 120 s at
 # most, and the server lets a hold go after 600 s.
 #
 # Phase 1 runs with max_connections = 1, which makes "duplicates <=
