@@ -690,7 +690,7 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 		s.login_name = lname;
 		s.sender_via = "-f";
 	}
-	rc = sendmail_submit_run(&s, &sp, &err);
+	rc = sendmail_submit_run(&s, use_socket ? NULL : &sp, &err);
 	if (s.nbad > 0)
 		log_warnx("skipped %zu malformed address%s in the header (%s)",
 		    s.nbad, s.nbad == 1 ? "" : "es", s.bad_errstr);
