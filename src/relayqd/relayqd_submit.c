@@ -76,6 +76,7 @@
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stats.h"
+#include "relayqd/relayqd_unix.h"
 
 #define RELAYQD_SUBMIT_READSZ (16 * 1024)
 #define RELAYQD_SUBMIT_BACKLOG 128
@@ -84,11 +85,9 @@
 struct relayqd_submit_conn {
 	struct relayqd_submit *s; /* borrowed */
 	int fd;
-	struct event *ev_read;	/* owned */
-	struct event *ev_timer; /* owned */
-	uid_t uid;		/* SO_PEERCRED */
-	gid_t gid;
-	pid_t pid;
+	struct event *ev_read;	       /* owned */
+	struct event *ev_timer;	       /* owned */
+	struct relayqd_unix_peer peer; /* SO_PEERCRED; in s->peers */
 	struct queue_submit_parser p;
 	struct queue_env env;
 	char *sender;	 /* owned: the S frame */
@@ -105,7 +104,6 @@ struct relayqd_submit_conn {
 	int committing;		/* in the commit thread */
 	int commit_rc, commit_errno;
 	struct rq_err err;
-	struct relayqd_submit_conn *next;
 	char rbuf[RELAYQD_SUBMIT_READSZ];
 };
 
@@ -115,8 +113,7 @@ struct relayqd_submit {
 	struct event *ev; /* owned: accept */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int bound; /* we made path: unlink it at exit */
-	struct relayqd_submit_conn *list;
-	int n;
+	struct relayqd_unix_peers peers;
 	int jobfd[2], donefd[2];
 	struct event *ev_done; /* owned */
 	pthread_t thread;
@@ -151,14 +148,7 @@ relayqd_submit_main(void *arg)
 static void
 relayqd_submit_conn_free(struct relayqd_submit_conn *c)
 {
-	struct relayqd_submit_conn **pp;
-
-	for (pp = &c->s->list; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	c->s->n--;
+	relayqd_unix_peers_remove(&c->s->peers, &c->peer);
 	if (c->begun)
 		queue_writer_abort(c->w);
 	free(c->w);
@@ -202,7 +192,7 @@ relayqd_submit_refuse(struct relayqd_submit_conn *c, int code, const char *text)
 	struct buf b;
 
 	log_info("submission from uid=%lu pid=%ld refused: %d %s",
-	    (unsigned long)c->uid, (long)c->pid, code, text);
+	    (unsigned long)c->peer.uid, (long)c->peer.pid, code, text);
 	buf_init(&b, 1024);
 	if (queue_submit_error(&b, code, text) == 0)
 		relayqd_submit_send(c, &b);
@@ -263,9 +253,9 @@ relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
 	char pwbuf[4096], *out = NULL;
 	const char *errstr = NULL;
 
-	if (conf->allow_from_override || c->uid == 0)
+	if (conf->allow_from_override || c->peer.uid == 0)
 		return xstrdup(c->sender);
-	if (getpwuid_r(c->uid, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
+	if (getpwuid_r(c->peer.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
 	    pwp == NULL) {
 		*why = "no login name for this uid in the user database";
 		return NULL;
@@ -279,7 +269,7 @@ relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
 	if (strcmp(out, c->sender) != 0)
 		log_info("uid=%lu: sender <%s> replaced by <%s> "
 			 "(allow_from_override = no)",
-		    (unsigned long)c->uid, c->sender, out);
+		    (unsigned long)c->peer.uid, c->sender, out);
 	return out;
 }
 
@@ -316,7 +306,7 @@ relayqd_submit_start(struct relayqd_submit_conn *c)
 		relayqd_submit_refuse(c, EX_USAGE, "invalid DSN RET or ENVID");
 		return -1;
 	}
-	c->env.uid = (long long)c->uid;
+	c->env.uid = (long long)c->peer.uid;
 	c->env.arrival = relayqd_now();
 	c->w = xmalloc(sizeof(*c->w));
 	memset(c->w, 0, offsetof(struct queue_writer, buf));
@@ -324,15 +314,16 @@ relayqd_submit_start(struct relayqd_submit_conn *c)
 	if (queue_writer_begin(c->w, &rd->spool, &c->env, &c->err) == -1) {
 		int code = relayqd_submit_exit_for(errno);
 
-		log_warnx("submission from uid=%lu: %s", (unsigned long)c->uid,
-		    c->err.msg);
+		log_warnx("submission from uid=%lu: %s",
+		    (unsigned long)c->peer.uid, c->err.msg);
 		relayqd_submit_refuse(c, code == EX_DATAERR ? EX_USAGE : code,
 		    "cannot create the queue file");
 		return -1;
 	}
 	c->begun = 1;
 	buf_init(&rcv, 4096);
-	if (queue_submit_received(&rcv, rd->conf.hostname, (long long)c->uid,
+	if (queue_submit_received(&rcv, rd->conf.hostname,
+		(long long)c->peer.uid,
 		c->proto[0] != '\0' ? c->proto : "local",
 		c->helo[0] != '\0' ? c->helo : NULL, 0) == -1 ||
 	    queue_writer_body(c->w, rcv.data, rcv.len) == -1) {
@@ -463,7 +454,7 @@ relayqd_submit_read_cb(evutil_socket_t fd, short what, void *arg)
 		/* The client went away before E: nothing is queued. */
 		log_debug("submission from uid=%lu pid=%ld: connection closed "
 			  "before the end",
-		    (unsigned long)c->uid, (long)c->pid);
+		    (unsigned long)c->peer.uid, (long)c->peer.pid);
 		relayqd_submit_conn_free(c);
 		return;
 	}
@@ -514,8 +505,8 @@ relayqd_submit_done(struct relayqd_submit_conn *c)
 	c->committing = 0;
 	c->begun = 0; /* commit either committed or removed tmp/<id> */
 	if (c->commit_rc == -1) {
-		log_warnx("submission from uid=%lu: %s", (unsigned long)c->uid,
-		    c->err.msg);
+		log_warnx("submission from uid=%lu: %s",
+		    (unsigned long)c->peer.uid, c->err.msg);
 		relayqd_submit_refuse(c,
 		    relayqd_submit_exit_for(c->commit_errno),
 		    "cannot commit the queue file");
@@ -523,8 +514,8 @@ relayqd_submit_done(struct relayqd_submit_conn *c)
 	}
 	log_info("%s: submitted over the socket by uid=%lu gid=%lu pid=%ld "
 		 "from=<%s> nrcpt=%zu size=%llu",
-	    c->w->id, (unsigned long)c->uid, (unsigned long)c->gid,
-	    (long)c->pid, c->env.sender, c->env.nrcpt,
+	    c->w->id, (unsigned long)c->peer.uid, (unsigned long)c->peer.gid,
+	    (long)c->peer.pid, c->env.sender, c->env.nrcpt,
 	    (unsigned long long)c->p.declared);
 	buf_init(&b, 64);
 	if (queue_submit_frame(&b, 'K', c->w->id, strlen(c->w->id)) == 0)
@@ -555,54 +546,34 @@ relayqd_submit_done_cb(evutil_socket_t fd, short what, void *arg)
 			relayqd_submit_done(c[i]);
 }
 
-/* Counts the connections uid holds. */
-static int
-relayqd_submit_count(const struct relayqd_submit *s, uid_t uid)
-{
-	int k = 0;
-
-	for (const struct relayqd_submit_conn *c = s->list; c != NULL;
-	     c = c->next)
-		k += c->uid == uid;
-	return k;
-}
-
 /* Accepts one connection. */
 static void
 relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct relayqd_submit *s = arg;
 	struct relayqd_submit_conn *c;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
+	struct relayqd_unix_peer peer;
 	struct timeval tv = { s->rd->conf.submit_timeout, 0 };
 	int fd;
 
 	(void)what;
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+	if ((fd = relayqd_unix_accept(lfd, &peer)) == -1)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
-		(void)close(fd);
-		return;
-	}
 	c = xcalloc(1, sizeof(*c));
 	c->s = s;
 	c->fd = fd;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
-	c->pid = cred.pid;
+	c->peer = peer;
 	queue_env_init(&c->env);
 	queue_submit_init(&c->p, QUEUE_SUBMIT_SERVER,
 	    (size_t)s->rd->conf.max_recipients);
-	c->next = s->list;
-	s->list = c;
-	s->n++;
-	if (s->n > RELAYQD_SUBMIT_MAX) {
+	relayqd_unix_peers_add(&s->peers, &c->peer, c);
+	if (s->peers.n > RELAYQD_SUBMIT_MAX) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL,
 		    "busy: too many submissions at once; try again later");
 		return;
 	}
-	if (relayqd_submit_count(s, c->uid) > RELAYQD_SUBMIT_PER_UID) {
+	if (relayqd_unix_peers_count(&s->peers, c->peer.uid) >
+	    RELAYQD_SUBMIT_PER_UID) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL,
 		    "busy: too many submissions from this user at once; try "
 		    "again later");
@@ -756,6 +727,7 @@ relayqd_submit_new(struct relayd *rd, int fd)
 
 	s->rd = rd;
 	s->fd = -1;
+	relayqd_unix_peers_init(&s->peers);
 	s->jobfd[0] = s->jobfd[1] = s->donefd[0] = s->donefd[1] = -1;
 	if (fd != -1) {
 		s->fd = fd;
@@ -785,6 +757,8 @@ relayqd_submit_new(struct relayd *rd, int fd)
 void
 relayqd_submit_free(struct relayqd_submit *s)
 {
+	struct relayqd_submit_conn *c;
+
 	if (s == NULL)
 		return;
 	if (s->ev != NULL)
@@ -798,8 +772,8 @@ relayqd_submit_free(struct relayqd_submit *s)
 			log_warnx("submit: pthread_join: %s", strerror(e));
 		relayqd_submit_done_cb(s->donefd[0], EV_READ, s);
 	}
-	while (s->list != NULL)
-		relayqd_submit_conn_free(s->list);
+	while ((c = relayqd_unix_peers_first(&s->peers)) != NULL)
+		relayqd_submit_conn_free(c);
 	if (s->ev_done != NULL)
 		event_free(s->ev_done);
 	for (int i = 0; i < 2; i++) {

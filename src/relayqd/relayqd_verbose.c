@@ -48,6 +48,7 @@
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_sched.h"
+#include "relayqd/relayqd_unix.h"
 
 /* Seconds a watcher may wait for its message to be attempted. */
 #define RELAYQD_VERBOSE_WAIT 900
@@ -70,36 +71,28 @@ struct relayqd_watch {
 	struct bufferevent *bev;   /* owned; NULL once the client is gone */
 	struct event *timer;	   /* owned */
 	enum relayqd_watch_state state;
-	int dead;	       /* client gone while attached */
-	int in_auth;	       /* inside an AUTH exchange: redact both ways */
-	uid_t uid;	       /* the client's, from SO_PEERCRED */
-	unsigned long dropped; /* lines not sent: the output limit */
+	int dead;    /* client gone while attached */
+	int in_auth; /* inside an AUTH exchange: redact both ways */
+	struct relayqd_unix_peer peer; /* SO_PEERCRED; in v->peers */
+	unsigned long dropped;	       /* lines not sent: the output limit */
 	char id[QUEUE_ID_LEN + 1];
-	struct relayqd_watch *next;
 };
 
 struct relayqd_verbose {
 	struct relayd *rd; /* borrowed */
 	int fd;		   /* listening socket */
 	struct event *ev;  /* owned */
-	struct relayqd_watch *list;
-	int n;
+	struct relayqd_unix_peers peers;
 };
 
 /* Unlinks w from its list and frees it. */
 static void
 relayqd_watch_free(struct relayqd_watch *w)
 {
-	struct relayqd_watch **pp;
-
-	for (pp = &w->v->list; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	w->v->n--;
+	relayqd_unix_peers_remove(&w->v->peers, &w->peer);
 	log_debug("%s: sendmail -v watcher (uid %lu) freed, %d left",
-	    w->id[0] != '\0' ? w->id : "-", (unsigned long)w->uid, w->v->n);
+	    w->id[0] != '\0' ? w->id : "-", (unsigned long)w->peer.uid,
+	    w->v->peers.n);
 	if (w->bev != NULL)
 		bufferevent_free(w->bev);
 	if (w->timer != NULL)
@@ -322,9 +315,13 @@ relayqd_watch_abandon(struct relayqd_watch *w, const char *why)
 struct relayqd_watch *
 relayqd_verbose_claim(struct relayqd_verbose *v, const char *id)
 {
+	struct relayqd_unix_peer *p;
+
 	if (v == NULL || id == NULL)
 		return NULL;
-	for (struct relayqd_watch *w = v->list; w != NULL; w = w->next) {
+	TAILQ_FOREACH(p, &v->peers.q, link) {
+		struct relayqd_watch *w = p->owner;
+
 		if (w->state == RQW_WAITING && strcmp(w->id, id) == 0) {
 			w->state = RQW_ATTACHED;
 			if (w->timer != NULL)
@@ -368,8 +365,8 @@ relayqd_verbose_check(struct relayqd_watch *w, char *text, size_t textsz)
 	if (queue_env_read_fd(&e, fd, 0, &errstr) == -1)
 		(void)snprintf(text, textsz, "unreadable: %s", errstr);
 	else {
-		if (w->uid != 0 && w->uid != geteuid() &&
-		    (long long)w->uid != e.uid)
+		if (w->peer.uid != 0 && w->peer.uid != geteuid() &&
+		    (long long)w->peer.uid != e.uid)
 			(void)snprintf(text, textsz,
 			    "permission denied: not your message");
 		else
@@ -389,7 +386,7 @@ relayqd_verbose_flush(struct relayqd_watch *w, const char *line)
 {
 	struct queue_idlist one = { NULL, 0 };
 	char who[64], idbuf[1][QUEUE_ID_LEN + 1];
-	int rv, priv = w->uid == 0 || w->uid == geteuid();
+	int rv, priv = w->peer.uid == 0 || w->peer.uid == geteuid();
 
 	if (line[1] != '\0' &&
 	    (strlen(line) != 1 + QUEUE_ID_LEN ||
@@ -403,7 +400,7 @@ relayqd_verbose_flush(struct relayqd_watch *w, const char *line)
 		one.n = 1;
 	}
 	(void)snprintf(who, sizeof(who), "relayq flush (uid %lu)",
-	    (unsigned long)w->uid);
+	    (unsigned long)w->peer.uid);
 	rv = relayqd_flush(w->v->rd, who, one.n > 0 ? &one : NULL, priv);
 	if (rv == 0)
 		relayqd_watch_finish(w, "sent",
@@ -418,6 +415,7 @@ static void
 relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 {
 	struct relayd *rd = w->v->rd;
+	struct relayqd_unix_peer *p;
 	long long now = relayqd_now(), due;
 	char text[300];
 
@@ -431,7 +429,9 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 		return;
 	}
 	memcpy(w->id, line + 1, QUEUE_ID_LEN + 1);
-	for (struct relayqd_watch *o = w->v->list; o != NULL; o = o->next) {
+	TAILQ_FOREACH(p, &w->v->peers.q, link) {
+		struct relayqd_watch *o = p->owner;
+
 		if (o != w && o->state != RQW_READING &&
 		    strcmp(o->id, w->id) == 0) {
 			relayqd_watch_finish(w, "error",
@@ -457,7 +457,7 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 		rd->host_down_until = now;
 	w->state = RQW_WAITING;
 	log_info("%s: delivery with -v requested by uid %lu", w->id,
-	    (unsigned long)w->uid);
+	    (unsigned long)w->peer.uid);
 	relayqd_watch_note(w, "%s: delivering now via %s:%d", w->id,
 	    rd->conf.smarthost_host, rd->conf.smarthost_port);
 	relayqd_kick(rd);
@@ -500,7 +500,7 @@ relayqd_watch_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		log_info("%s: sendmail -v client (uid %lu) dropped: %s",
-		    w->id[0] != '\0' ? w->id : "-", (unsigned long)w->uid,
+		    w->id[0] != '\0' ? w->id : "-", (unsigned long)w->peer.uid,
 		    what & BEV_EVENT_TIMEOUT ? "it stopped reading"
 					     : "connection error");
 	if (w->state == RQW_ATTACHED) {
@@ -534,17 +534,14 @@ relayqd_watch_timer_cb(evutil_socket_t fd, short what, void *arg)
 static int
 relayqd_verbose_has_room(const struct relayqd_verbose *v, uid_t uid)
 {
-	int mine = 0;
-
-	if (v->n >= RELAYQD_VERBOSE_MAX)
+	if (v->peers.n >= RELAYQD_VERBOSE_MAX)
 		return 0;
 	if (uid == 0)
 		return 1;
-	if (v->n >= RELAYQD_VERBOSE_MAX - RELAYQD_VERBOSE_ROOT_RESERVE)
+	if (v->peers.n >= RELAYQD_VERBOSE_MAX - RELAYQD_VERBOSE_ROOT_RESERVE)
 		return 0;
-	for (const struct relayqd_watch *w = v->list; w != NULL; w = w->next)
-		mine += w->uid == uid;
-	return mine < RELAYQD_VERBOSE_PER_UID;
+	return relayqd_unix_peers_count(&v->peers, uid) <
+	    RELAYQD_VERBOSE_PER_UID;
 }
 
 /* Accepts a connection on the socket. */
@@ -556,20 +553,15 @@ relayqd_verbose_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	    "(yours or everyone's)\n";
 	struct relayqd_verbose *v = arg;
 	struct relayqd_watch *w;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
+	struct relayqd_unix_peer peer;
 	struct timeval tv = { RELAYQD_VERBOSE_WAIT, 0 };
 	struct timeval wtv = { 0, 0 };
 	int fd;
 
 	(void)what;
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+	if ((fd = relayqd_unix_accept(lfd, &peer)) == -1)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
-		(void)close(fd);
-		return;
-	}
-	if (!relayqd_verbose_has_room(v, cred.uid)) {
+	if (!relayqd_verbose_has_room(v, peer.uid)) {
 		char req[RELAYQD_VERBOSE_REQ_MAX];
 
 		/*
@@ -582,18 +574,16 @@ relayqd_verbose_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		(void)!write(fd, busy, sizeof(busy) - 1);
 		(void)close(fd);
 		log_info("sendmail -v from uid %lu refused: no slot free",
-		    (unsigned long)cred.uid);
+		    (unsigned long)peer.uid);
 		return;
 	}
 	w = xcalloc(1, sizeof(*w));
 	w->v = v;
-	w->uid = cred.uid;
+	w->peer = peer;
 	w->state = RQW_READING;
 	w->bev = bufferevent_socket_new(v->rd->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	w->timer = evtimer_new(v->rd->base, relayqd_watch_timer_cb, w);
-	w->next = v->list;
-	v->list = w;
-	v->n++;
+	relayqd_unix_peers_add(&v->peers, &w->peer, w);
 	if (w->bev == NULL || w->timer == NULL) {
 		if (w->bev == NULL)
 			(void)close(fd);
@@ -645,6 +635,7 @@ relayqd_verbose_new(struct relayd *rd)
 	v = xcalloc(1, sizeof(*v));
 	v->rd = rd;
 	v->fd = fd;
+	relayqd_unix_peers_init(&v->peers);
 	if ((v->ev = event_new(rd->base, fd, EV_READ | EV_PERSIST,
 		 relayqd_verbose_accept_cb, v)) == NULL ||
 	    event_add(v->ev, NULL) == -1) {
@@ -659,11 +650,13 @@ relayqd_verbose_new(struct relayd *rd)
 void
 relayqd_verbose_free(struct relayqd_verbose *v)
 {
+	struct relayqd_watch *w;
+
 	if (v == NULL)
 		return;
 	/* Attached watchers belong to sessions, which are gone by now. */
-	while (v->list != NULL)
-		relayqd_watch_free(v->list);
+	while ((w = relayqd_unix_peers_first(&v->peers)) != NULL)
+		relayqd_watch_free(w);
 	if (v->ev != NULL)
 		event_free(v->ev);
 	(void)close(v->fd);
