@@ -779,6 +779,54 @@ queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
 	return 0;
 }
 
+/*
+ * The inode reserve: a tenth of the file system's inodes, at most
+ * QUEUE_SPOOL_MINFREE_INODES.
+ */
+static unsigned long long
+queue_spool_inode_reserve(unsigned long long files)
+{
+	return files / 10 < QUEUE_SPOOL_MINFREE_INODES
+	    ? files / 10
+	    : QUEUE_SPOOL_MINFREE_INODES;
+}
+
+/* Whether a submission not from root fits above the reserve for root. */
+int
+queue_spool_room(const struct queue_spool *sp, long long minfree, uint64_t need,
+    struct rq_err *err)
+{
+	struct statvfs vfs;
+	unsigned long long avail, ires;
+
+	/* A spool whose free space cannot be read is left to the writes. */
+	if (minfree <= 0 || sp == NULL || fstatvfs(sp->rootfd, &vfs) == -1)
+		return 0;
+	avail =
+	    (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
+	if (avail < (unsigned long long)minfree + need) {
+		rq_err_set(err,
+		    "not enough free space in the spool (%llu KB) above the "
+		    "%lld KB kept for root (queue_minfree); message not "
+		    "queued, try again later",
+		    avail / 1024, minfree / 1024);
+		errno = ENOSPC;
+		return -1;
+	}
+	/* f_files 0: the file system has no inode limit (btrfs). */
+	ires = queue_spool_inode_reserve((unsigned long long)vfs.f_files);
+	if (vfs.f_files != 0 && (unsigned long long)vfs.f_favail <= ires) {
+		rq_err_set(err,
+		    "not enough free inodes in the spool (%llu) above the %llu "
+		    "kept for root (queue_minfree); message not queued, try "
+		    "again later",
+		    (unsigned long long)vfs.f_favail, ires);
+		errno = ENOSPC;
+		return -1;
+	}
+	return 0;
+}
+
 /* Writes one byte to the wake FIFO if relayqd is listening. */
 void
 queue_spool_poke(const struct queue_spool *sp)

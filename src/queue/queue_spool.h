@@ -171,6 +171,19 @@ void queue_writer_abort(struct queue_writer *w);
  */
 int queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
     RQ_WUR;
+/*
+ * The reserve for root (queue_minfree), for a submission not from root:
+ * returns 0 when adding need more bytes and one file leaves at least
+ * minfree bytes available to unprivileged writers and more than the
+ * inode reserve (a tenth of the file system's inodes, at most
+ * QUEUE_SPOOL_MINFREE_INODES; none when it reports no inode limit,
+ * f_files 0) free; else -1 with err filled and errno ENOSPC.  Also 0
+ * when minfree is 0 (off), sp is NULL or the spool's free space cannot
+ * be read (the writes judge).  One fstatvfs().
+ */
+#define QUEUE_SPOOL_MINFREE_INODES 1000
+int queue_spool_room(const struct queue_spool *sp, long long minfree,
+    uint64_t need, struct rq_err *err) RQ_WUR;
 /* Writes one byte to the wake FIFO if a reader is there; never blocks. */
 void queue_spool_poke(const struct queue_spool *sp);
 /* Opens the wake FIFO for reading (O_RDWR|O_NONBLOCK); returns fd or -1. */

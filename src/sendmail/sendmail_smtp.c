@@ -240,7 +240,10 @@ smtpd_data_drain(struct smtpd_in *in)
 	return 0;
 }
 
-/* Decodes RFC 3461 xtext (len bytes) into out; -1 when malformed. */
+/*
+ * Decodes RFC 3461 xtext (len bytes) into out; -1 when malformed or
+ * when it decodes to a NUL ("+00").
+ */
 static int
 smtpd_xtext(const char *s, size_t len, char *out, size_t outsz)
 {
@@ -265,6 +268,9 @@ smtpd_xtext(const char *s, size_t len, char *out, size_t outsz)
 				else
 					return -1;
 			}
+			/* A NUL would cut the value short: refused too. */
+			if (v == 0)
+				return -1;
 			c = (char)v;
 			i += 2;
 		} else if (c < 0x21 || c > 0x7e || c == '=')

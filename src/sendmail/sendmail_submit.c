@@ -19,7 +19,8 @@
  *    nothing is queued;
  *  - a read error on stdin is EX_DATAERR (Postfix: "error reading
  *    input"); a signal during input is EX_TEMPFAIL;
- *  - below conf->queue_minfree free bytes in the spool, a submission
+ *  - below conf->queue_minfree free bytes in the spool, or with no more
+ *    free inodes than the inode reserve (queue_spool_room), a submission
  *    from any user but root is EX_TEMPFAIL: checked before the input is
  *    read and, for a message over SENDMAIL_SUBMIT_SPOOL_AT bytes, before
  *    each chunk is written, so the reserve (Postfix's queue_minfree)
@@ -155,28 +156,18 @@ sendmail_submit_warns(const struct sendmail_submit *s)
 }
 
 /*
- * The free-space reserve (queue_minfree): only root may take the spool
- * under it.  Returns 0 when need more bytes leave at least queue_minfree
- * free, or -1 with err filled.  One fstatvfs(); a spool whose free space
- * cannot be read is left to the writes to judge.
+ * The reserve for root (queue_minfree, blocks and inodes): only root may
+ * take the spool under it (queue_spool_room).  Returns 0 or -1 with err
+ * filled.
  */
 static int
 sendmail_submit_reserve(const struct sendmail_submit *s,
     const struct queue_spool *sp, size_t need, struct rq_err *err)
 {
-	unsigned long long avail;
-
 	/* Over the socket (sp NULL) sendmail cannot see the spool. */
-	if (s->uid == 0 || s->conf->queue_minfree == 0 || sp == NULL ||
-	    queue_spool_avail(sp, &avail) == -1 ||
-	    avail >= (unsigned long long)s->conf->queue_minfree + need)
+	if (s->uid == 0)
 		return 0;
-	rq_err_set(err,
-	    "not enough free space in the spool (%llu KB) above the %lld KB "
-	    "kept for root (queue_minfree); message not queued, try again "
-	    "later",
-	    avail / 1024, s->conf->queue_minfree / 1024);
-	return -1;
+	return queue_spool_room(sp, s->conf->queue_minfree, need, err);
 }
 
 /*

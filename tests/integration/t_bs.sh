@@ -129,11 +129,23 @@ at="rfc822;$(printf '+2B%.0s' $(seq 164))a"
 printf 'EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<o1@example.net> ORCPT=%s\r\nRCPT TO:<o2@example.net> ORCPT=%s\r\nQUIT\r\n' \
     "$over" "$at" | "$SENDMAIL" -bs > "$T_DIR/orcpt.out" 2>&1
 ok $? "-bs session with a long ORCPT exits 0"
-tr -d '\r' < "$T_DIR/orcpt.out" | grep -E '^[0-9]{3} ' | sed -n '4,5p' |
-    tr '\n' '|' > "$T_DIR/orcpt.replies"
-is "$(cat "$T_DIR/orcpt.replies")" \
+# replies FILE FIRST LAST: the final reply lines FIRST to LAST, '|'-joined.
+replies() {
+	tr -d '\r' < "$1" | grep -E '^[0-9]{3} ' | sed -n "$2,$3p" | tr '\n' '|'
+}
+is "$(replies "$T_DIR/orcpt.out" 4 5)" \
     "501 5.5.4 ORCPT parameter too long|250 2.1.5 Ok|" \
     "ORCPT over 500 octets once encoded: 501; at 500: 250"
+
+# 8. An xtext that decodes to NUL would be cut there (ORCPT=rfc822;a+00b@x
+# stored as "rfc822;a"): refused with 501 like +0D, in ORCPT and ENVID.
+# (Issue 13, outside test, F4.)
+printf 'EHLO c\r\nMAIL FROM:<a@example.org> ENVID=a+00b\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net> NOTIFY=FAILURE ORCPT=rfc822;a+00b@x\r\nRCPT TO:<b@example.net> NOTIFY=FAILURE ORCPT=rfc822;a+0Db@x\r\nQUIT\r\n' |
+    "$SENDMAIL" -bs > "$T_DIR/nul.out" 2>&1
+ok $? "-bs session with +00 in xtext exits 0"
+is "$(replies "$T_DIR/nul.out" 3 6)" \
+    "501 5.5.4 Bad ENVID|250 2.1.0 Ok|501 5.5.4 Bad ORCPT parameter|501 5.5.4 Bad ORCPT parameter|" \
+    "+00 in ENVID or ORCPT: 501, as +0D"
 
 stop_daemon
 ok $? "relayqd exits 0"

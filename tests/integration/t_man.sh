@@ -3,7 +3,7 @@
 # Copyright (c) 2026 The relayq authors
 #
 # Man pages: each renders with man -l without warnings, and relayq.conf.5
-# documents every key of src/common/conf.c's table.
+# documents every key of src/common/conf.c's table, each in one entry.
 . "$top_srcdir/tests/integration/lib.sh"
 
 for m in sendmail.8 relayqd.8 relayq.1 relayq.conf.5; do
@@ -25,4 +25,8 @@ for k in $keys; do
 done
 [ "$n" -ge 30 ]
 ok $? "found the key table ($n keys)"
+# One entry (.TP then .B key) per key: two texts for one key disagree.
+dups=$(awk 'p == ".TP" && /^\.B [a-z_0-9]+$/ { print $2 } { p = $0 }' \
+    "$top_srcdir/man/relayq.conf.5" | sort | uniq -d | tr '\n' ' ')
+is "$dups" "" "relayq.conf.5 has one entry per key"
 done_testing

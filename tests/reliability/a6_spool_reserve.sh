@@ -10,6 +10,7 @@
 # incoming/, while root's message is queued; a big message that starts
 # above the reserve is refused once it has eaten into it.  Once there is
 # room, relayqd delivers what was accepted, root's message included.
+# The same holds for inodes: a spool with few left refuses nobody.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 need_root "mounting a tmpfs and setpriv"
@@ -90,4 +91,27 @@ ok $? "the spool drains"
 is "$(count_mail)" 2 "and nothing else arrived"
 stop_daemon
 ok $? "relayqd exits 0"
+
+# 5. The inode reserve: a spool with few inodes (400: the reserve is a
+# tenth, 40) and plenty of blocks, its inodes used by root-owned files
+# but for 30.  Nobody gets 75 and leaves nothing; root still gets in.
+umount_tmpfs "$SPOOL" && mount_tmpfs "$SPOOL" "size=8m,nr_inodes=400,mode=0755" ||
+    { echo "Bail out! cannot mount a tmpfs with 400 inodes on $SPOOL"; exit 1; }
+nobody_setup || { echo "Bail out! cannot prepare the spool for nobody"; exit 1; }
+ifree() { # free inodes in the spool
+	stat -f -c %d "$SPOOL"
+}
+as_nobody "$NSM" -odq -i a6@example.net < "$T_DIR/m1"
+ok $? "nobody queues with inodes above the reserve"
+is "$(leftovers)" "0 1" "one message in incoming/"
+mkdir "$SPOOL/ifill" && (cd "$SPOOL/ifill" && seq 1 $(($(ifree) - 30)) | xargs touch)
+is "$(ifree)" 30 "the spool has 30 free inodes"
+as_nobody "$NSM" -odq -i a6@example.net < "$T_DIR/m2" 2>"$T_DIR/err"
+is "$?" 75 "under the inode reserve, nobody's submission exits 75"
+grep -q 'inodes.*queue_minfree' "$T_DIR/err"
+ok $? "with a reason: $(head -n 1 "$T_DIR/err")"
+is "$(leftovers)" "0 1" "nothing left in tmp/ or incoming/"
+"$SENDMAIL" -odq -i a6@example.net < "$T_DIR/m3" 2>"$T_DIR/err"
+ok $? "root's message still goes in"
+is "$(leftovers)" "0 2" "root's message is in incoming/"
 done_testing
