@@ -29,7 +29,7 @@ struct conf {
 	long long max_recipients;
 	/* mailq shows everyone's mail to users other than root (else own). */
 	int mailq_all_users;
-	long long queue_minfree; /* bytes kept free for root; 0: off */
+	long long queue_minfree;  /* bytes kept free for root; 0: off */
 	char *submit_socket;	  /* owned: relayqd's submission socket */
 	char *submission;	  /* owned: "auto", "spool" or "socket" */
 	long long submit_timeout; /* seconds a socket client may stall */

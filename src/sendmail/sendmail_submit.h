@@ -46,10 +46,10 @@ struct sendmail_submit {
 	const char *helo;     /* borrowed: -bs client name, or NULL */
 	int undisclosed;      /* add To: undisclosed-recipients:; */
 	/* X-Authentication-Warning when a user other than root set the sender */
-	const char *login_sender;  /* borrowed: the user's own address, or
+	const char *login_sender; /* borrowed: the user's own address, or
 				     NULL when it is unknown */
-	const char *login_name;	   /* borrowed: the user's login name */
-	const char *sender_via;	   /* borrowed: how the sender was chosen
+	const char *login_name;	  /* borrowed: the user's login name */
+	const char *sender_via;	  /* borrowed: how the sender was chosen
 				     ("-f", "MAIL FROM"), or NULL */
 	/* relayqd's socket instead of the spool (then sp is unused). */
 	const struct sendmail_socket *sock; /* borrowed, or NULL */
