@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
@@ -149,6 +150,17 @@ relayq_cmd_wake_id_quiet(struct queue_spool *sp, const char *id)
 	(void)close(fd);
 }
 
+/* Tells whether failed/<id> exists (relayqd never takes it out again). */
+static int
+relayq_cmd_in_failed(struct queue_spool *sp, const char *id)
+{
+	struct stat st;
+
+	return sp->dirfd[QUEUE_DIR_FAILED] != -1 &&
+	    fstatat(sp->dirfd[QUEUE_DIR_FAILED], id, &st,
+		AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /*
  * Opens queue/<id> under its flock into e; returns the fd, or -1 after
  * printing why, with *ex set to the exit code.  A message still in
@@ -158,11 +170,12 @@ relayq_cmd_wake_id_quiet(struct queue_spool *sp, const char *id)
  * win, both directories fsync'd), so every change is then made under
  * the per-message flock.  *adopted is set when this call moved it: a
  * running relayqd did not see it arrive, so the caller must name it to
- * relayqd unless it is gone or held.
+ * relayqd unless it is gone or held.  A message in failed/ is
+ * refused as having nothing to verb.
  */
 static int
-relayq_cmd_lock(struct queue_spool *sp, const char *id, struct queue_env *e,
-    int *ex, int *adopted)
+relayq_cmd_lock(struct queue_spool *sp, const char *id, const char *verb,
+    struct queue_env *e, int *ex, int *adopted)
 {
 	struct rq_err err;
 	int fd;
@@ -193,6 +206,10 @@ relayq_cmd_lock(struct queue_spool *sp, const char *id, struct queue_env *e,
 	if (errno == EWOULDBLOCK) {
 		fprintf(stderr, "relayq: %s: being delivered, try again\n", id);
 		*ex = EX_TEMPFAIL;
+	} else if (errno == ENOENT && relayq_cmd_in_failed(sp, id)) {
+		fprintf(stderr, "relayq: %s is in failed/: nothing to %s\n", id,
+		    verb);
+		*ex = EX_DATAERR;
 	} else if (errno == ENOENT) {
 		fprintf(stderr, "relayq: %s: no such message\n", id);
 		*ex = EX_NOINPUT;
@@ -267,8 +284,17 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 
 	if (relayq_cmd_check_id(id) == -1)
 		return EX_USAGE;
-	/* incoming/ first: a message relayqd moves meanwhile is followed. */
-	if ((fd = queue_list_open(sp, &d, id)) == -1) {
+	/*
+	 * incoming/ first: a message relayqd moves meanwhile is followed,
+	 * into queue/ and from there into failed/.
+	 */
+	if ((fd = queue_list_open(sp, &d, id)) == -1 && errno == ENOENT &&
+	    sp->dirfd[QUEUE_DIR_FAILED] != -1) {
+		d = QUEUE_DIR_FAILED;
+		fd = openat(sp->dirfd[d], id,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	}
+	if (fd == -1) {
 		fprintf(stderr, "relayq: %s: %s\n", id,
 		    errno == ENOENT ? "no such message" : strerror(errno));
 		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
@@ -386,7 +412,8 @@ relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
 	char rec[QUEUE_ID_LEN + 3];
 	int fd, ex = EX_OK, adopted;
 
-	if ((fd = relayq_cmd_lock(sp, id, &e, &ex, &adopted)) == -1)
+	if ((fd = relayq_cmd_lock(sp, id, hold ? "hold" : "release", &e, &ex,
+		 &adopted)) == -1)
 		return ex;
 	if (queue_spool_load_state(sp, id, e.nrcpt, &s, &err) == -1) {
 		fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
@@ -418,6 +445,37 @@ out:
 	return EX_OK;
 }
 
+/*
+ * Removes failed/<id> and then its state, as relayq failed --purge does
+ * (nothing delivers from failed/, so no flock); returns a sysexits code,
+ * or -1 when failed/<id> is not there.
+ */
+static int
+relayq_cmd_delete_failed(struct queue_spool *sp, const char *id)
+{
+	char state[QUEUE_ID_LEN + sizeof(".state")];
+
+	if (sp->dirfd[QUEUE_DIR_FAILED] == -1 ||
+	    rq_snprintf(state, sizeof(state), "%s.state", id) == -1)
+		return -1;
+	if (unlinkat(sp->dirfd[QUEUE_DIR_FAILED], id, 0) == -1) {
+		if (errno == ENOENT)
+			return -1;
+		fprintf(stderr, "relayq: %s: cannot delete from failed/: %s\n",
+		    id, strerror(errno));
+		return EX_IOERR;
+	}
+	if ((unlinkat(sp->dirfd[QUEUE_DIR_FAILED], state, 0) == -1 &&
+		errno != ENOENT) ||
+	    queue_spool_sync_dir(sp, QUEUE_DIR_FAILED) == -1) {
+		fprintf(stderr, "relayq: %s: cannot delete from failed/: %s\n",
+		    id, strerror(errno));
+		return EX_IOERR;
+	}
+	printf("%s: deleted from failed/\n", id);
+	return EX_OK;
+}
+
 /* Deletes one message under its flock; returns a sysexits code. */
 static int
 relayq_cmd_delete_one(struct queue_spool *sp, const char *id)
@@ -425,7 +483,13 @@ relayq_cmd_delete_one(struct queue_spool *sp, const char *id)
 	struct queue_env e;
 	int fd, ex = EX_OK, adopted;
 
-	if ((fd = relayq_cmd_lock(sp, id, &e, &ex, &adopted)) == -1)
+	if (relayq_cmd_check_id(id) == -1)
+		return EX_USAGE;
+	/* failed/ first: nothing leaves it for queue/. */
+	if ((ex = relayq_cmd_delete_failed(sp, id)) != -1)
+		return ex;
+	ex = EX_OK;
+	if ((fd = relayq_cmd_lock(sp, id, "delete", &e, &ex, &adopted)) == -1)
 		return ex;
 	if (queue_spool_remove(sp, id) == -1) {
 		fprintf(stderr, "relayq: %s: cannot delete: %s\n", id,
