@@ -34,6 +34,27 @@
 
 #define RELAYQ_CMD_HEAD_MAX (64 * 1024) /* header bytes show prints */
 
+/* Opens the wake FIFO to write; ENXIO: relayqd does not run. */
+static int
+relayq_cmd_wake_open(struct queue_spool *sp)
+{
+	return openat(sp->rootfd, "wake",
+	    O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Tells whether relayqd runs on sp: the test relayq flush makes. */
+int
+relayq_cmd_running(struct queue_spool *sp)
+{
+	int fd;
+
+	if ((fd = relayq_cmd_wake_open(sp)) != -1) {
+		(void)close(fd);
+		return 1;
+	}
+	return errno == ENXIO || errno == ENOENT ? 0 : -1;
+}
+
 /* Writes buf into the wake FIFO; returns a sysexits code. */
 static int
 relayq_cmd_wake(struct queue_spool *sp, const char *buf, size_t len)
@@ -41,8 +62,7 @@ relayq_cmd_wake(struct queue_spool *sp, const char *buf, size_t len)
 	ssize_t n;
 	int fd;
 
-	if ((fd = openat(sp->rootfd, "wake",
-		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = relayq_cmd_wake_open(sp)) == -1) {
 		if (errno == ENXIO) {
 			fprintf(stderr,
 			    "relayq: relayqd is not running on %s\n", sp->path);
@@ -141,8 +161,7 @@ relayq_cmd_wake_id_quiet(struct queue_spool *sp, const char *id)
 
 	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
 		return;
-	if ((fd = openat(sp->rootfd, "wake",
-		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if ((fd = relayq_cmd_wake_open(sp)) == -1)
 		return; /* no relayqd: its start-up scan takes queue/ */
 	if (write(fd, rec, strlen(rec)) == -1) {
 		/* EAGAIN: the FIFO is full; requeue or a restart takes it. */

@@ -18,6 +18,11 @@
 
 #include "queue/queue_spool.h"
 
+/*
+ * Tells whether relayqd runs on sp (its wake FIFO has a reader): 1, 0
+ * (not running: ENXIO, or no FIFO), or -1 when it cannot tell (EACCES).
+ */
+int relayq_cmd_running(struct queue_spool *sp);
 /* relayq show ID: envelope, headers, per-recipient state, attempts. */
 int relayq_cmd_show(struct queue_spool *sp, const char *id);
 /* relayq flush [ID]: everything due now, or only ID when given. */
