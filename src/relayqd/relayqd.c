@@ -313,8 +313,9 @@ relayqd_saved_due(struct relayd *rd, const char *id, long long now)
  * badly named entries to corrupt/, and schedules every queued message:
  * now when it has no state file (state/ is listed once, and both lists
  * are sorted), else at the time its state file says (relayqd_saved_due).
+ * Returns how many are on hold (not scheduled).
  */
-static void
+static size_t
 relayqd_scan_queue(struct relayd *rd)
 {
 	struct queue_idlist l, st;
@@ -359,6 +360,7 @@ relayqd_scan_queue(struct relayd *rd)
 		    l.n, nlater, nheld);
 	queue_idlist_free(&st);
 	queue_idlist_free(&l);
+	return nheld;
 }
 
 /*
@@ -978,6 +980,8 @@ main(int argc, char *argv[])
 	struct relayd rd;
 	struct rq_err err;
 	struct relayqd_stats_view v;
+	char heldtxt[48] = "";
+	size_t nheld;
 	const char *cfg = NULL, *why;
 	int ch, foreground = 0, verbose = 0, trace = 0, submitfd, n;
 
@@ -1087,7 +1091,7 @@ main(int argc, char *argv[])
 	rd.stats = relayqd_stats_new(&rd);
 	rd.purge = relayqd_purge_new(&rd);
 	rd.submit = relayqd_submit_new(&rd, submitfd);
-	relayqd_scan_queue(&rd);
+	nheld = relayqd_scan_queue(&rd);
 	relayqd_purge_run(rd.purge);
 	/*
 	 * incoming/ is listed before the start line, so that it and STATUS
@@ -1099,9 +1103,13 @@ main(int argc, char *argv[])
 	event_active(rd.ev_pickup, EV_TIMEOUT, 0);
 	relayqd_stats_touch(&rd);
 	relayqd_stats_view(&rd, &v);
-	log_info("started: spool %s, smarthost %s:%d, %zu queued",
+	/* Counted as relayq stats counts them: held messages too. */
+	if (nheld > 0)
+		(void)snprintf(heldtxt, sizeof(heldtxt), " (%zu on hold)",
+		    nheld);
+	log_info("started: spool %s, smarthost %s:%d, %zu queued%s",
 	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
-	    v.queued);
+	    v.queued + nheld, heldtxt);
 	relayqd_notify_ready(rd.notify, &v);
 	relayqd_kick(&rd);
 
