@@ -243,9 +243,10 @@ relayq_stats_json(const struct relayq_stats_q *q,
 	       "%zu},\n \"relayqd_running\": ",
 	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
 	    q->pending, q->deferred, q->held, age, q->failed);
-	printf("%s,\n \"relayqd\": ",
-	    dd->running == -1 ? "null"
-			      : (dd->running ? "true" : "false"));
+	if (dd->running == -1)
+		printf("null,\n \"relayqd\": ");
+	else
+		printf("%s,\n \"relayqd\": ", dd->running ? "true" : "false");
 	if (!dd->present) {
 		printf("null}\n");
 		return;
