@@ -159,7 +159,7 @@ relayq_cmd_wake_id_quiet(struct queue_spool *sp, const char *id)
 	char rec[QUEUE_ID_LEN + 3];
 	int fd;
 
-	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
+	if (rq_snprintf(rec, sizeof(rec), "R%s\n", id) == -1)
 		return;
 	if ((fd = relayq_cmd_wake_open(sp)) == -1)
 		return; /* no relayqd: its start-up scan takes queue/ */
@@ -374,7 +374,7 @@ relayq_cmd_flush(struct queue_spool *sp, const char *id)
 		return ex;
 	if (id == NULL)
 		return relayq_cmd_wake(sp, "F", 1);
-	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
+	if (rq_snprintf(rec, sizeof(rec), "R%s\n", id) == -1)
 		return EX_SOFTWARE;
 	return relayq_cmd_wake(sp, rec, strlen(rec));
 }
@@ -410,7 +410,7 @@ relayq_cmd_requeue(struct queue_spool *sp)
 		(void)close(fd);
 		if (held)
 			continue;
-		if (rq_snprintf(rec, sizeof(rec), "I%s\n", l.ids[i]) == -1)
+		if (rq_snprintf(rec, sizeof(rec), "R%s\n", l.ids[i]) == -1)
 			ex = EX_SOFTWARE;
 		else
 			ex = relayq_cmd_wake(sp, rec, strlen(rec));
@@ -429,7 +429,7 @@ relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
 	struct queue_state s;
 	struct rq_err err;
 	char rec[QUEUE_ID_LEN + 3];
-	int fd, ex = EX_OK, adopted;
+	int fd, ex = EX_OK, adopted, was_held = 1;
 
 	if ((fd = relayq_cmd_lock(sp, id, hold ? "hold" : "release", &e, &ex,
 		 &adopted)) == -1)
@@ -439,23 +439,29 @@ relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
 		ex = EX_IOERR;
 		goto out;
 	}
-	s.held = hold;
-	if (queue_spool_save_state(sp, &s) == -1) {
-		fprintf(stderr, "relayq: %s: cannot save state: %s\n", id,
-		    strerror(errno));
-		ex = EX_IOERR;
+	if (!hold && !s.held)
+		was_held = 0; /* nothing to change, nothing to say to relayqd */
+	else {
+		s.held = hold;
+		if (queue_spool_save_state(sp, &s) == -1) {
+			fprintf(stderr, "relayq: %s: cannot save state: %s\n",
+			    id, strerror(errno));
+			ex = EX_IOERR;
+		}
 	}
 	queue_state_free(&s);
 out:
 	(void)close(fd); /* drops the flock */
 	queue_env_free(&e);
-	if (ex != EX_OK) {
+	if (ex != EX_OK || !was_held) {
 		if (adopted)
 			relayq_cmd_wake_id_quiet(sp, id);
+		if (!was_held)
+			printf("%s was not on hold\n", id);
 		return ex;
 	}
 	printf("%s: %s\n", id, hold ? "held" : "released");
-	if (!hold && rq_snprintf(rec, sizeof(rec), "I%s\n", id) != -1 &&
+	if (!hold && rq_snprintf(rec, sizeof(rec), "R%s\n", id) != -1 &&
 	    relayq_cmd_wake(sp, rec, strlen(rec)) != EX_OK)
 		fprintf(stderr,
 		    "relayq: %s: released; relayqd will take it up when it "

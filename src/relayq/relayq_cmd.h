@@ -10,7 +10,7 @@
  * stopped) is accepted into queue/ by the tool first, exactly as relayqd
  * would (queue_spool_accept()), so hold, release and delete work
  * wherever the message is.  Requests to relayqd go through the wake FIFO
- * ('F' flush everything, "I<id>\n" one message; see relayqd_wake.h).
+ * ('F' flush everything, "R<id>\n" one message; see relayqd_wake.h).
  * Each function returns a sysexits.h code and prints its own errors.
  */
 #ifndef RELAYQ_RELAYQ_RELAYQ_CMD_H

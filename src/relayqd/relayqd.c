@@ -648,18 +648,29 @@ relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relayd *rd = arg;
 	struct queue_idlist ids = { NULL, 0 };
-	int flush;
+	const char *by;
+	int flags, flush;
 
 	(void)what;
-	/* Bounded drain; "I<id>" records come from sendmail -qR/-qS/-qI. */
-	flush = relayqd_wake_drain(fd, &ids) & RELAYQD_WAKE_FLUSH;
+	/*
+	 * Bounded drain; "I<id>" records come from sendmail -qR/-qS/-qI,
+	 * "R<id>" ones from relayq (release, requeue, flush ID).
+	 */
+	flags = relayqd_wake_drain(fd, &ids);
+	flush = flags & RELAYQD_WAKE_FLUSH;
+	if (!(flags & RELAYQD_WAKE_BY_RELAYQ))
+		by = "sendmail -qR/-qS/-qI";
+	else if (flags & RELAYQD_WAKE_BY_SENDMAIL)
+		by = "sendmail -qR/-qS/-qI and relayq";
+	else
+		by = "relayq";
 	relayqd_pickup_request(rd);
 	relayqd_wake_adopt(rd, &ids);
 	/* The FIFO cannot tell who wrote: a user's flush (relayqd.h). */
 	if (flush)
 		(void)relayqd_flush(rd, "sendmail -q", NULL, 0);
 	else if (ids.n > 0)
-		(void)relayqd_flush(rd, "sendmail -qR/-qS/-qI", &ids, 0);
+		(void)relayqd_flush(rd, by, &ids, 0);
 	queue_idlist_free(&ids);
 	relayqd_run(rd);
 }
