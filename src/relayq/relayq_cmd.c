@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
@@ -33,6 +34,27 @@
 
 #define RELAYQ_CMD_HEAD_MAX (64 * 1024) /* header bytes show prints */
 
+/* Opens the wake FIFO to write; ENXIO: relayqd does not run. */
+static int
+relayq_cmd_wake_open(struct queue_spool *sp)
+{
+	return openat(sp->rootfd, "wake",
+	    O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Tells whether relayqd runs on sp: the test relayq flush makes. */
+int
+relayq_cmd_running(struct queue_spool *sp)
+{
+	int fd;
+
+	if ((fd = relayq_cmd_wake_open(sp)) != -1) {
+		(void)close(fd);
+		return 1;
+	}
+	return errno == ENXIO || errno == ENOENT ? 0 : -1;
+}
+
 /* Writes buf into the wake FIFO; returns a sysexits code. */
 static int
 relayq_cmd_wake(struct queue_spool *sp, const char *buf, size_t len)
@@ -40,8 +62,7 @@ relayq_cmd_wake(struct queue_spool *sp, const char *buf, size_t len)
 	ssize_t n;
 	int fd;
 
-	if ((fd = openat(sp->rootfd, "wake",
-		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = relayq_cmd_wake_open(sp)) == -1) {
 		if (errno == ENXIO) {
 			fprintf(stderr,
 			    "relayq: relayqd is not running on %s\n", sp->path);
@@ -138,15 +159,25 @@ relayq_cmd_wake_id_quiet(struct queue_spool *sp, const char *id)
 	char rec[QUEUE_ID_LEN + 3];
 	int fd;
 
-	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
+	if (rq_snprintf(rec, sizeof(rec), "R%s\n", id) == -1)
 		return;
-	if ((fd = openat(sp->rootfd, "wake",
-		 O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if ((fd = relayq_cmd_wake_open(sp)) == -1)
 		return; /* no relayqd: its start-up scan takes queue/ */
 	if (write(fd, rec, strlen(rec)) == -1) {
 		/* EAGAIN: the FIFO is full; requeue or a restart takes it. */
 	}
 	(void)close(fd);
+}
+
+/* Tells whether failed/<id> exists (relayqd never takes it out again). */
+static int
+relayq_cmd_in_failed(struct queue_spool *sp, const char *id)
+{
+	struct stat st;
+
+	return sp->dirfd[QUEUE_DIR_FAILED] != -1 &&
+	    fstatat(sp->dirfd[QUEUE_DIR_FAILED], id, &st,
+		AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /*
@@ -158,11 +189,12 @@ relayq_cmd_wake_id_quiet(struct queue_spool *sp, const char *id)
  * win, both directories fsync'd), so every change is then made under
  * the per-message flock.  *adopted is set when this call moved it: a
  * running relayqd did not see it arrive, so the caller must name it to
- * relayqd unless it is gone or held.
+ * relayqd unless it is gone or held.  A message in failed/ is
+ * refused as having nothing to verb.
  */
 static int
-relayq_cmd_lock(struct queue_spool *sp, const char *id, struct queue_env *e,
-    int *ex, int *adopted)
+relayq_cmd_lock(struct queue_spool *sp, const char *id, const char *verb,
+    struct queue_env *e, int *ex, int *adopted)
 {
 	struct rq_err err;
 	int fd;
@@ -193,6 +225,10 @@ relayq_cmd_lock(struct queue_spool *sp, const char *id, struct queue_env *e,
 	if (errno == EWOULDBLOCK) {
 		fprintf(stderr, "relayq: %s: being delivered, try again\n", id);
 		*ex = EX_TEMPFAIL;
+	} else if (errno == ENOENT && relayq_cmd_in_failed(sp, id)) {
+		fprintf(stderr, "relayq: %s is in failed/: nothing to %s\n", id,
+		    verb);
+		*ex = EX_DATAERR;
 	} else if (errno == ENOENT) {
 		fprintf(stderr, "relayq: %s: no such message\n", id);
 		*ex = EX_NOINPUT;
@@ -267,8 +303,17 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 
 	if (relayq_cmd_check_id(id) == -1)
 		return EX_USAGE;
-	/* incoming/ first: a message relayqd moves meanwhile is followed. */
-	if ((fd = queue_list_open(sp, &d, id)) == -1) {
+	/*
+	 * incoming/ first: a message relayqd moves meanwhile is followed,
+	 * into queue/ and from there into failed/.
+	 */
+	if ((fd = queue_list_open(sp, &d, id)) == -1 && errno == ENOENT &&
+	    sp->dirfd[QUEUE_DIR_FAILED] != -1) {
+		d = QUEUE_DIR_FAILED;
+		fd = openat(sp->dirfd[d], id,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	}
+	if (fd == -1) {
 		fprintf(stderr, "relayq: %s: %s\n", id,
 		    errno == ENOENT ? "no such message" : strerror(errno));
 		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
@@ -329,7 +374,7 @@ relayq_cmd_flush(struct queue_spool *sp, const char *id)
 		return ex;
 	if (id == NULL)
 		return relayq_cmd_wake(sp, "F", 1);
-	if (rq_snprintf(rec, sizeof(rec), "I%s\n", id) == -1)
+	if (rq_snprintf(rec, sizeof(rec), "R%s\n", id) == -1)
 		return EX_SOFTWARE;
 	return relayq_cmd_wake(sp, rec, strlen(rec));
 }
@@ -365,7 +410,7 @@ relayq_cmd_requeue(struct queue_spool *sp)
 		(void)close(fd);
 		if (held)
 			continue;
-		if (rq_snprintf(rec, sizeof(rec), "I%s\n", l.ids[i]) == -1)
+		if (rq_snprintf(rec, sizeof(rec), "R%s\n", l.ids[i]) == -1)
 			ex = EX_SOFTWARE;
 		else
 			ex = relayq_cmd_wake(sp, rec, strlen(rec));
@@ -384,37 +429,75 @@ relayq_cmd_hold(struct queue_spool *sp, const char *id, int hold)
 	struct queue_state s;
 	struct rq_err err;
 	char rec[QUEUE_ID_LEN + 3];
-	int fd, ex = EX_OK, adopted;
+	int fd, ex = EX_OK, adopted, was_held = 1;
 
-	if ((fd = relayq_cmd_lock(sp, id, &e, &ex, &adopted)) == -1)
+	if ((fd = relayq_cmd_lock(sp, id, hold ? "hold" : "release", &e, &ex,
+		 &adopted)) == -1)
 		return ex;
 	if (queue_spool_load_state(sp, id, e.nrcpt, &s, &err) == -1) {
 		fprintf(stderr, "relayq: %s: %s\n", id, err.msg);
 		ex = EX_IOERR;
 		goto out;
 	}
-	s.held = hold;
-	if (queue_spool_save_state(sp, &s) == -1) {
-		fprintf(stderr, "relayq: %s: cannot save state: %s\n", id,
-		    strerror(errno));
-		ex = EX_IOERR;
+	if (!hold && !s.held)
+		was_held = 0; /* nothing to change, nothing to say to relayqd */
+	else {
+		s.held = hold;
+		if (queue_spool_save_state(sp, &s) == -1) {
+			fprintf(stderr, "relayq: %s: cannot save state: %s\n",
+			    id, strerror(errno));
+			ex = EX_IOERR;
+		}
 	}
 	queue_state_free(&s);
 out:
 	(void)close(fd); /* drops the flock */
 	queue_env_free(&e);
-	if (ex != EX_OK) {
+	if (ex != EX_OK || !was_held) {
 		if (adopted)
 			relayq_cmd_wake_id_quiet(sp, id);
+		if (!was_held)
+			printf("%s was not on hold\n", id);
 		return ex;
 	}
 	printf("%s: %s\n", id, hold ? "held" : "released");
-	if (!hold && rq_snprintf(rec, sizeof(rec), "I%s\n", id) != -1 &&
+	if (!hold && rq_snprintf(rec, sizeof(rec), "R%s\n", id) != -1 &&
 	    relayq_cmd_wake(sp, rec, strlen(rec)) != EX_OK)
 		fprintf(stderr,
 		    "relayq: %s: released; relayqd will take it up when it "
 		    "runs\n",
 		    id);
+	return EX_OK;
+}
+
+/*
+ * Removes failed/<id> and then its state, as relayq failed --purge does
+ * (nothing delivers from failed/, so no flock); returns a sysexits code,
+ * or -1 when failed/<id> is not there.
+ */
+static int
+relayq_cmd_delete_failed(struct queue_spool *sp, const char *id)
+{
+	char state[QUEUE_ID_LEN + sizeof(".state")];
+
+	if (sp->dirfd[QUEUE_DIR_FAILED] == -1 ||
+	    rq_snprintf(state, sizeof(state), "%s.state", id) == -1)
+		return -1;
+	if (unlinkat(sp->dirfd[QUEUE_DIR_FAILED], id, 0) == -1) {
+		if (errno == ENOENT)
+			return -1;
+		fprintf(stderr, "relayq: %s: cannot delete from failed/: %s\n",
+		    id, strerror(errno));
+		return EX_IOERR;
+	}
+	if ((unlinkat(sp->dirfd[QUEUE_DIR_FAILED], state, 0) == -1 &&
+		errno != ENOENT) ||
+	    queue_spool_sync_dir(sp, QUEUE_DIR_FAILED) == -1) {
+		fprintf(stderr, "relayq: %s: cannot delete from failed/: %s\n",
+		    id, strerror(errno));
+		return EX_IOERR;
+	}
+	printf("%s: deleted from failed/\n", id);
 	return EX_OK;
 }
 
@@ -425,7 +508,13 @@ relayq_cmd_delete_one(struct queue_spool *sp, const char *id)
 	struct queue_env e;
 	int fd, ex = EX_OK, adopted;
 
-	if ((fd = relayq_cmd_lock(sp, id, &e, &ex, &adopted)) == -1)
+	if (relayq_cmd_check_id(id) == -1)
+		return EX_USAGE;
+	/* failed/ first: nothing leaves it for queue/. */
+	if ((ex = relayq_cmd_delete_failed(sp, id)) != -1)
+		return ex;
+	ex = EX_OK;
+	if ((fd = relayq_cmd_lock(sp, id, "delete", &e, &ex, &adopted)) == -1)
 		return ex;
 	if (queue_spool_remove(sp, id) == -1) {
 		fprintf(stderr, "relayq: %s: cannot delete: %s\n", id,

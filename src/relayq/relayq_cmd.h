@@ -10,7 +10,7 @@
  * stopped) is accepted into queue/ by the tool first, exactly as relayqd
  * would (queue_spool_accept()), so hold, release and delete work
  * wherever the message is.  Requests to relayqd go through the wake FIFO
- * ('F' flush everything, "I<id>\n" one message; see relayqd_wake.h).
+ * ('F' flush everything, "R<id>\n" one message; see relayqd_wake.h).
  * Each function returns a sysexits.h code and prints its own errors.
  */
 #ifndef RELAYQ_RELAYQ_RELAYQ_CMD_H
@@ -18,6 +18,11 @@
 
 #include "queue/queue_spool.h"
 
+/*
+ * Tells whether relayqd runs on sp (its wake FIFO has a reader): 1, 0
+ * (not running: ENXIO, or no FIFO), or -1 when it cannot tell (EACCES).
+ */
+int relayq_cmd_running(struct queue_spool *sp);
 /* relayq show ID: envelope, headers, per-recipient state, attempts. */
 int relayq_cmd_show(struct queue_spool *sp, const char *id);
 /* relayq flush [ID]: everything due now, or only ID when given. */

@@ -24,6 +24,7 @@
 #include "queue/queue_list.h"
 #include "queue/queue_scan.h"
 #include "queue/queue_state.h"
+#include "relayq/relayq_cmd.h"
 #include "relayq/relayq_json.h"
 
 #define RELAYQ_STATS_FILE_MAX 4096
@@ -36,6 +37,7 @@ struct relayq_stats_q {
 
 struct relayq_stats_d {
 	int present; /* <spool>/stats was read */
+	int running; /* relayqd runs: 1, 0, -1 cannot tell */
 	long long pid, started, updated, delivered, deferred, failed, bounces;
 	long long smarthost_up, smarthost_since, last_success, last_error_time;
 	char last_error[512];
@@ -183,9 +185,9 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	       "# TYPE relayq_failed_messages gauge\n"
 	       "relayq_failed_messages %zu\n",
 	    q->failed);
-	printf("# HELP relayq_daemon_up 1 when relayqd's stats file was "
-	       "found.\n# TYPE relayq_daemon_up gauge\nrelayq_daemon_up "
-	       "%d\n",
+	printf("# HELP relayq_daemon_up 1 when relayqd runs and its stats "
+	       "file was found.\n# TYPE relayq_daemon_up gauge\n"
+	       "relayq_daemon_up %d\n",
 	    dd->present);
 	if (!dd->present)
 		return;
@@ -238,9 +240,13 @@ relayq_stats_json(const struct relayq_stats_q *q,
 	printf("{\"queue\": {\"total\": %zu, \"incoming\": %zu, \"pending\": "
 	       "%zu, \"deferred\": %zu, \"held\": %zu, "
 	       "\"oldest_age_seconds\": %lld},\n \"failed\": {\"messages\": "
-	       "%zu},\n \"relayqd\": ",
+	       "%zu},\n \"relayqd_running\": ",
 	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
 	    q->pending, q->deferred, q->held, age, q->failed);
+	if (dd->running == -1)
+		printf("null,\n \"relayqd\": ");
+	else
+		printf("%s,\n \"relayqd\": ", dd->running ? "true" : "false");
 	if (!dd->present) {
 		printf("null}\n");
 		return;
@@ -273,6 +279,10 @@ relayq_stats_text(const struct relayq_stats_q *q,
 	    q->pending, q->deferred, q->held);
 	printf("oldest message: %llds old\n", age);
 	printf("failed/: %zu messages\n", q->failed);
+	if (dd->running == 0) {
+		printf("relayqd: not running\n");
+		return;
+	}
 	if (!dd->present) {
 		printf("relayqd: no stats file (never ran on this spool)\n");
 		return;
@@ -330,6 +340,12 @@ relayq_stats_print(struct queue_spool *sp, int fmt)
 		queue_idlist_free(&l);
 	}
 	relayq_stats_read(sp, &dd);
+	/*
+	 * A stats file relayqd left when it stopped says nothing of now:
+	 * its pid, counters and smarthost state are not printed.
+	 */
+	if ((dd.running = relayq_cmd_running(sp)) == 0)
+		dd.present = 0;
 	if (q.oldest > 0 && (long long)time(NULL) > q.oldest)
 		age = (long long)time(NULL) - q.oldest;
 	if (fmt == RELAYQ_STATS_JSON)

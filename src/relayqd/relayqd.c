@@ -313,8 +313,9 @@ relayqd_saved_due(struct relayd *rd, const char *id, long long now)
  * badly named entries to corrupt/, and schedules every queued message:
  * now when it has no state file (state/ is listed once, and both lists
  * are sorted), else at the time its state file says (relayqd_saved_due).
+ * Returns how many are on hold (not scheduled).
  */
-static void
+static size_t
 relayqd_scan_queue(struct relayd *rd)
 {
 	struct queue_idlist l, st;
@@ -359,6 +360,7 @@ relayqd_scan_queue(struct relayd *rd)
 		    l.n, nlater, nheld);
 	queue_idlist_free(&st);
 	queue_idlist_free(&l);
+	return nheld;
 }
 
 /*
@@ -646,18 +648,29 @@ relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relayd *rd = arg;
 	struct queue_idlist ids = { NULL, 0 };
-	int flush;
+	const char *by;
+	int flags, flush;
 
 	(void)what;
-	/* Bounded drain; "I<id>" records come from sendmail -qR/-qS/-qI. */
-	flush = relayqd_wake_drain(fd, &ids) & RELAYQD_WAKE_FLUSH;
+	/*
+	 * Bounded drain; "I<id>" records come from sendmail -qR/-qS/-qI,
+	 * "R<id>" ones from relayq (release, requeue, flush ID).
+	 */
+	flags = relayqd_wake_drain(fd, &ids);
+	flush = flags & RELAYQD_WAKE_FLUSH;
+	if (!(flags & RELAYQD_WAKE_BY_RELAYQ))
+		by = "sendmail -qR/-qS/-qI";
+	else if (flags & RELAYQD_WAKE_BY_SENDMAIL)
+		by = "sendmail -qR/-qS/-qI and relayq";
+	else
+		by = "relayq";
 	relayqd_pickup_request(rd);
 	relayqd_wake_adopt(rd, &ids);
 	/* The FIFO cannot tell who wrote: a user's flush (relayqd.h). */
 	if (flush)
 		(void)relayqd_flush(rd, "sendmail -q", NULL, 0);
 	else if (ids.n > 0)
-		(void)relayqd_flush(rd, "sendmail -qR/-qS/-qI", &ids, 0);
+		(void)relayqd_flush(rd, by, &ids, 0);
 	queue_idlist_free(&ids);
 	relayqd_run(rd);
 }
@@ -978,6 +991,8 @@ main(int argc, char *argv[])
 	struct relayd rd;
 	struct rq_err err;
 	struct relayqd_stats_view v;
+	char heldtxt[48] = "";
+	size_t nheld;
 	const char *cfg = NULL, *why;
 	int ch, foreground = 0, verbose = 0, trace = 0, submitfd, n;
 
@@ -1087,7 +1102,7 @@ main(int argc, char *argv[])
 	rd.stats = relayqd_stats_new(&rd);
 	rd.purge = relayqd_purge_new(&rd);
 	rd.submit = relayqd_submit_new(&rd, submitfd);
-	relayqd_scan_queue(&rd);
+	nheld = relayqd_scan_queue(&rd);
 	relayqd_purge_run(rd.purge);
 	/*
 	 * incoming/ is listed before the start line, so that it and STATUS
@@ -1099,9 +1114,13 @@ main(int argc, char *argv[])
 	event_active(rd.ev_pickup, EV_TIMEOUT, 0);
 	relayqd_stats_touch(&rd);
 	relayqd_stats_view(&rd, &v);
-	log_info("started: spool %s, smarthost %s:%d, %zu queued",
+	/* Counted as relayq stats counts them: held messages too. */
+	if (nheld > 0)
+		(void)snprintf(heldtxt, sizeof(heldtxt), " (%zu on hold)",
+		    nheld);
+	log_info("started: spool %s, smarthost %s:%d, %zu queued%s",
 	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
-	    v.queued);
+	    v.queued + nheld, heldtxt);
 	relayqd_notify_ready(rd.notify, &v);
 	relayqd_kick(&rd);
 

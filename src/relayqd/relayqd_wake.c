@@ -50,7 +50,7 @@ relayqd_wake_parse(const char *buf, size_t len, struct queue_idlist *ids,
 	while (i < len) {
 		const char *nl;
 
-		if (buf[i] != 'I') {
+		if (buf[i] != 'I' && buf[i] != 'R') {
 			if (buf[i] == 'F')
 				flags |= RELAYQD_WAKE_FLUSH;
 			i++;
@@ -66,8 +66,12 @@ relayqd_wake_parse(const char *buf, size_t len, struct queue_idlist *ids,
 		if ((size_t)(nl - (buf + i)) == 1 + QUEUE_ID_LEN) {
 			memcpy(id, buf + i + 1, QUEUE_ID_LEN);
 			id[QUEUE_ID_LEN] = '\0';
-			if (queue_id_is_valid(id))
+			if (queue_id_is_valid(id)) {
 				relayqd_wake_add(ids, id);
+				flags |= buf[i] == 'R'
+				    ? RELAYQD_WAKE_BY_RELAYQ
+				    : RELAYQD_WAKE_BY_SENDMAIL;
+			}
 		}
 		i = (size_t)(nl - buf) + 1;
 	}

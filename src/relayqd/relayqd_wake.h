@@ -6,14 +6,16 @@
  * it can only make the daemon look at the queue sooner, never name a
  * file.  Records:
  *
- *	any single byte other than 'I'   a poke: look at incoming/ now
+ *	any single byte but 'I' and 'R'  a poke: look at incoming/ now
  *	'F'                              also: retry every waiting message
  *	"I" + 20 upper-case hex + "\n"   retry that queued message now
  *	                                 (sendmail -qR/-qS/-qI)
+ *	"R" + 20 upper-case hex + "\n"   the same, written by relayq
+ *	                                 (release, requeue, flush ID)
  *
- * An 'I' record is one write of 22 bytes, so it is atomic (PIPE_BUF);
- * a malformed one is skipped up to its newline, and its bytes are never
- * read as 'F'.
+ * Only the log tells I from R: both are a user's flush.  A record is one
+ * write of 22 bytes, so it is atomic (PIPE_BUF); a malformed one is
+ * skipped up to its newline, and its bytes are never read as 'F'.
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_WAKE_H
 #define RELAYQ_RELAYQD_RELAYQD_WAKE_H
@@ -24,7 +26,9 @@
 
 struct relayqd_sched;
 
-#define RELAYQD_WAKE_FLUSH 0x01 /* an 'F' byte came */
+#define RELAYQD_WAKE_FLUSH 0x01	      /* an 'F' byte came */
+#define RELAYQD_WAKE_BY_SENDMAIL 0x02 /* an 'I' record named an id */
+#define RELAYQD_WAKE_BY_RELAYQ 0x04   /* an 'R' record named an id */
 #define RELAYQD_WAKE_REC_LEN (1 + QUEUE_ID_LEN + 1)
 #define RELAYQD_WAKE_IDS_MAX 4096 /* ids kept from one drain */
 

@@ -59,6 +59,24 @@ grep -q "^# TYPE relayq_failed_messages gauge$" "$T_DIR/prom" &&
     grep -q "^relayq_failed_messages 2$" "$T_DIR/prom"
 ok $? "stats --prometheus: relayq_failed_messages 2"
 
+# 2b. show reads a failed/ entry, delete removes one, hold/release refuse.
+relayq show "$A" > "$T_DIR/show"
+ok $? "relayq show ID works on a message in failed/"
+grep -q "^directory: failed$" "$T_DIR/show" &&
+    grep -q "^  <reject@example.net> failed (550 5.1.1 no such user)$" "$T_DIR/show"
+ok $? "show names failed/, the recipient and its reply"
+for v in hold release; do
+	out=$(relayq $v "$A" 2>&1)
+	is "$?:$out" "65:relayq: $A is in failed/: nothing to $v" "relayq $v on failed/ is refused clearly"
+done
+out=$(relayq delete "$A")
+is "$?:$out" "0:$A: deleted from failed/" "relayq delete removes a failed/ entry"
+[ ! -e "$SPOOL/failed/$A" ] && [ ! -e "$SPOOL/failed/$A.state" ] &&
+    [ -e "$SPOOL/failed/$B" ]
+ok $? "its state file went with it, the other entry stays"
+relayq delete "$A" >/dev/null 2>&1
+is $? 66 "deleting it again: no such message"
+
 # 3. Bad input.
 relayq failed --older-than 1h >/dev/null 2>&1
 is $? 64 "--older-than without --purge: EX_USAGE"
@@ -66,13 +84,13 @@ relayq failed --purge --older-than 1y >/dev/null 2>&1
 is $? 64 "--older-than with a bad duration: EX_USAGE"
 relayq failed --bogus >/dev/null 2>&1
 is $? 64 "unknown option: EX_USAGE"
-is "$(nfailed)" 2 "bad input removed nothing"
+is "$(nfailed)" 1 "bad input removed nothing"
 
 # 4. relayq failed --purge.
 out=$(relayq failed --purge --older-than 1h)
-is "$?:$out" "0:purged 0 failed messages, 2 left" "--purge --older-than 1h keeps recent ones"
+is "$?:$out" "0:purged 0 failed messages, 1 left" "--purge --older-than 1h keeps recent ones"
 out=$(relayq failed --purge)
-is "$?:$out" "0:purged 2 failed messages, 0 left" "--purge removes everything"
+is "$?:$out" "0:purged 1 failed message, 0 left" "--purge removes everything"
 is "$(ls "$SPOOL/failed" | wc -l)" 0 "failed/ is empty, state files too"
 relayq failed | grep -q "^No failed messages$"
 ok $? "relayq failed: nothing left"

@@ -69,9 +69,16 @@ ok $? "queue/, state/ and the state file have the spool's owner ($OWNER) and mod
 relayq hold 0000000000000000000A >/dev/null 2>&1
 is $? 66 "hold of an unknown id: EX_NOINPUT"
 
-# 2. relayqd starts against a real smarthost.
+# 2. relayqd starts against a real smarthost.  Its start line counts
+# what relayq stats counts, held messages too (issue 12).
+TOTAL=$(relayq stats --json | "$PYTHON3" -c 'import json,sys
+q = json.load(sys.stdin)["queue"]; print(q["total"], q["held"])')
+is "$TOTAL" "3 1" "stats before relayqd starts: 3 messages, 1 held"
 start_server
 start_daemon
+wait_for "start line" 300 grep -q "started: " "$T_DIR/relayqd.log"
+grep -q "started: .*, 3 queued (1 on hold)$" "$T_DIR/relayqd.log"
+ok $? "relayqd's start line: 3 queued (1 on hold), as relayq stats counts"
 wait_for "plain and released delivered" 300 has_mail 2
 ok $? "relayqd delivers the untouched and the released message"
 wait_for "queue holds only the held message" 100 \

@@ -69,6 +69,20 @@ is $? 66 "show of an unknown id: EX_NOINPUT"
 relayq show ../etc >/dev/null 2>&1
 is $? 64 "show of a bad id: EX_USAGE"
 
+# 2b. release of a message not on hold says so; relayqd's log names
+# relayq, not sendmail, as the requester of release's queue run.
+out=$(relayq release "$ID1" 2>&1)
+is "$?:$out" "0:$ID1 was not on hold" "release of a message not on hold: says so, exit 0"
+relayq show "$ID1" | grep -q "^held: no$"
+ok $? "it is still not on hold"
+relayq hold "$ID1" >/dev/null && relayq release "$ID1" >/dev/null
+ok $? "hold then release"
+wait_for "release's queue run" 100 grep -q "queue run requested for 1 messages by relayq, " \
+    "$T_DIR/relayqd.log"
+ok $? "relayqd logs the queue run as requested by relayq"
+! grep -q "by sendmail -qR" "$T_DIR/relayqd.log"
+ok $? "and not by sendmail -qR/-qS/-qI"
+
 # 3. hold, survives a restart; release delivers.
 relayq hold "$ID1" | grep -q "held"
 ok $? "hold exits 0"

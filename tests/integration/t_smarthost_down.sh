@@ -6,7 +6,8 @@
 # listening on the smarthost's port, relayq stats says the smarthost is
 # down and since when (text, --json smarthost_down_since, --prometheus
 # relayq_smarthost_down_since_timestamp_seconds); once a real server
-# (aiosmtpd) answers, it says up and the "since" is gone.
+# (aiosmtpd) answers, it says up and the "since" is gone.  A relayqd
+# stopped meanwhile is "not running", not a smarthost still down.
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -37,6 +38,26 @@ grep -q "^# TYPE relayq_smarthost_down_since_timestamp_seconds gauge$" "$T_DIR/p
 ok $? "stats --prometheus: down since the same time"
 grep -q "^smarthost_since=$SINCE$" "$SPOOL/stats"
 ok $? "relayqd publishes smarthost_since in the stats file"
+
+# relayqd stops (SIGTERM) while the smarthost is down: its stats file
+# stays, but stats must not claim a live relayqd nor a down smarthost.
+stop_daemon
+is $? 0 "relayqd stops while the smarthost is down"
+[ -f "$SPOOL/stats" ]
+ok $? "its stats file stays behind"
+relayq stats > "$T_DIR/text"
+grep -q "^relayqd: not running$" "$T_DIR/text" && ! grep -q "smarthost" "$T_DIR/text"
+ok $? "stats (text): relayqd: not running, no smarthost claim"
+is "$(json '(d["relayqd_running"], d["relayqd"])')" "(False, None)" \
+    "stats --json: relayqd_running false, no stale relayqd object (pid)"
+relayq stats --prometheus > "$T_DIR/prom"
+grep -q "^relayq_daemon_up 0$" "$T_DIR/prom" && ! grep -q "^relayq_smarthost" "$T_DIR/prom"
+ok $? "stats --prometheus: relayq_daemon_up 0, no smarthost gauges"
+mv "$T_DIR/relayqd.log" "$T_DIR/relayqd.1.log"
+start_daemon
+is_running() { [ "$(json 'd["relayqd_running"]')" = True ]; }
+wait_for "relayqd runs again" 300 is_running
+ok $? "stats --json: relayqd_running true once it runs again"
 
 # The server comes up: the next probe succeeds.
 start_server

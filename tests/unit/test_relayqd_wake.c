@@ -35,13 +35,24 @@ main(void)
 	is_int(relayqd_wake_parse(in, strlen(in), &ids, &used),
 	    RELAYQD_WAKE_FLUSH, "flush byte");
 	in = "I" ID1 "\nI" ID2 "\nI" ID1 "\n";
-	is_int(relayqd_wake_parse(in, strlen(in), &ids, &used), 0,
+	is_int(relayqd_wake_parse(in, strlen(in), &ids, &used),
+	    RELAYQD_WAKE_BY_SENDMAIL,
 	    "id records are not a flush, though ids hold 'F'");
 	is_int(ids.n, 2, "two ids, duplicate dropped");
 	is_str(ids.ids[0], ID1, "first id");
 	is_str(ids.ids[1], ID2, "second id");
 	queue_idlist_free(&ids);
-	in = "IFFFF\nIffffffffffffffffffff\nI" ID1 "X\n";
+	in = "R" ID2 "\nR" ID1 "\n";
+	is_int(relayqd_wake_parse(in, strlen(in), &ids, &used),
+	    RELAYQD_WAKE_BY_RELAYQ, "relayq's R records: no flush, by relayq");
+	is_int(ids.n, 2, "two ids from R records");
+	queue_idlist_free(&ids);
+	in = "I" ID2 "\nR" ID1 "\n";
+	is_int(relayqd_wake_parse(in, strlen(in), &ids, &used),
+	    RELAYQD_WAKE_BY_SENDMAIL | RELAYQD_WAKE_BY_RELAYQ,
+	    "I and R records: both requesters");
+	queue_idlist_free(&ids);
+	in = "IFFFF\nIffffffffffffffffffff\nI" ID1 "X\nRFF\n";
 	is_int(relayqd_wake_parse(in, strlen(in), &ids, &used), 0,
 	    "malformed records skipped, their F's ignored");
 	is_int(ids.n, 0, "no id from malformed records");
@@ -58,7 +69,7 @@ main(void)
 	(void)close(fds[1]);
 	f = relayqd_wake_drain(fds[0], &ids);
 	(void)close(fds[0]);
-	is_int(f, 0, "drain: no flush");
+	is_int(f, RELAYQD_WAKE_BY_SENDMAIL, "drain: no flush");
 	is_int(ids.n, 1, "drain: one id");
 
 	s = relayqd_sched_new();
