@@ -139,8 +139,10 @@ relayq check-config >/dev/null 2>&1
 is $? 0 "failed_retention = 0 is accepted"
 RET="failed_retention = -1d"
 conf
-relayq check-config >/dev/null 2>&1
-is $? 78 "failed_retention = -1d: EX_CONFIG"
+relayq check-config >"$T_DIR/check.out" 2>&1
+rc=$?
+[ $rc -eq 78 ] || diag "check-config said: $(cat "$T_DIR/check.out")"
+is $rc 78 "failed_retention = -1d: EX_CONFIG"
 
 stop_daemon
 is $? 0 "relayqd exits 0"
