@@ -94,6 +94,22 @@ grep -q '^250 2.0.0 Ok: queued as [0-9A-F]\{20\}' "$T_DIR/bs.out"
 ok $? "-bs: 250 queued as <id>"
 check_nobody sock-bs "-bs"
 
+# 4b. submission = socket (not auto) with a free-space reserve: the
+# front end has no spool to look at (it once read an uninitialised one).
+sed 's/^\[relayq\]$/[relayq]\nsubmission = socket\nqueue_minfree = 1k/' \
+    "$CONF" > "$T_DIR/sock.conf"
+chmod 644 "$T_DIR/sock.conf"
+printf 'Subject: sock-only-argv\n\nbody\n' |
+    as_nobody env RELAYQ_CONFIG="$T_DIR/sock.conf" "$SENDMAIL" a@x.example \
+    2>"$T_DIR/sockonly1.err"
+ok $? "submission = socket: sendmail a@x as nobody exits 0"
+check_nobody sock-only-argv "submission = socket, argv"
+printf 'To: t@x.example\nSubject: sock-only-t\n\nbody\n' |
+    as_nobody env RELAYQ_CONFIG="$T_DIR/sock.conf" "$SENDMAIL" -t \
+    2>"$T_DIR/sockonly2.err"
+ok $? "submission = socket: sendmail -t as nobody exits 0"
+check_nobody sock-only-t "submission = socket, -t"
+
 # Hostile clients, in Python (raw frames).
 cat > "$T_DIR/client.py" <<'PYEOF'
 import os, resource, socket, sys, time
