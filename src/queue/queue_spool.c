@@ -779,6 +779,24 @@ queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
 	return 0;
 }
 
+/* Checks the free-space reserve kept for root (queue_minfree). */
+int
+queue_spool_reserve(const struct queue_spool *sp, long long minfree,
+    unsigned long long need, struct rq_err *err)
+{
+	unsigned long long avail;
+
+	if (minfree <= 0 || queue_spool_avail(sp, &avail) == -1 ||
+	    avail >= (unsigned long long)minfree + need)
+		return 0;
+	rq_err_set(err,
+	    "not enough free space in the spool (%llu KB) above the %lld KB "
+	    "kept for root (queue_minfree); message not queued, try again "
+	    "later",
+	    avail / 1024, minfree / 1024);
+	return -1;
+}
+
 /* Writes one byte to the wake FIFO if relayqd is listening. */
 void
 queue_spool_poke(const struct queue_spool *sp)

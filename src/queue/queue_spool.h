@@ -171,6 +171,15 @@ void queue_writer_abort(struct queue_writer *w);
  */
 int queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
     RQ_WUR;
+/*
+ * The free-space reserve (queue_minfree) for a submitter other than root:
+ * returns 0 when need more bytes leave at least minfree bytes free (or
+ * minfree is 0, or the free space cannot be read: the writes judge), or
+ * -1 with err filled ("not enough free space ... kept for root").  The
+ * caller exempts uid 0.
+ */
+int queue_spool_reserve(const struct queue_spool *sp, long long minfree,
+    unsigned long long need, struct rq_err *err) RQ_WUR;
 /* Writes one byte to the wake FIFO if a reader is there; never blocks. */
 void queue_spool_poke(const struct queue_spool *sp);
 /* Opens the wake FIFO for reading (O_RDWR|O_NONBLOCK); returns fd or -1. */

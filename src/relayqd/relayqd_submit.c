@@ -80,6 +80,7 @@
 #define RELAYQD_SUBMIT_READSZ (16 * 1024)
 #define RELAYQD_SUBMIT_BACKLOG 128
 #define RELAYQD_SUBMIT_LISTEN_FD 3 /* SD_LISTEN_FDS_START */
+#define RELAYQD_SUBMIT_RESERVE_EVERY (1024 * 1024) /* body bytes */
 
 struct relayqd_submit_conn {
 	struct relayqd_submit *s; /* borrowed */
@@ -100,6 +101,7 @@ struct relayqd_submit_conn {
 	char proto[8];	 /* P frame */
 	char helo[QUEUE_SUBMIT_HELO_MAX + 1];
 	int decl_8bit;		/* F frame said 8bit */
+	uint64_t reserve_at;	/* body bytes when queue_minfree was checked */
 	struct queue_writer *w; /* owned, from the Z frame on */
 	int begun;		/* w holds tmp/<id> */
 	int committing;		/* in the commit thread */
@@ -283,6 +285,26 @@ relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
 	return out;
 }
 
+/*
+ * The free-space reserve (queue_minfree) for a uid other than root, as
+ * the spool path checks it in the front end: what is still to come of the
+ * declared size must leave the reserve free.  Refuses c (X75) and returns
+ * -1 when it would not.
+ */
+static int
+relayqd_submit_reserve(struct relayqd_submit_conn *c)
+{
+	struct rq_err err;
+
+	c->reserve_at = c->p.body;
+	if (c->uid == 0 ||
+	    queue_spool_reserve(&c->s->rd->spool, c->s->rd->conf.queue_minfree,
+		c->p.declared - c->p.body, &err) == 0)
+		return 0;
+	relayqd_submit_refuse(c, EX_TEMPFAIL, err.msg);
+	return -1;
+}
+
 /* Z: completes the envelope, checks the size, creates tmp/<id>. */
 static int
 relayqd_submit_start(struct relayqd_submit_conn *c)
@@ -304,6 +326,8 @@ relayqd_submit_start(struct relayqd_submit_conn *c)
 		relayqd_submit_refuse(c, EX_DATAERR, text);
 		return -1;
 	}
+	if (relayqd_submit_reserve(c) == -1)
+		return -1;
 	if ((c->env.sender = relayqd_submit_sender(c, &why)) == NULL) {
 		relayqd_submit_refuse(c, EX_CONFIG, why);
 		return -1;
@@ -407,6 +431,9 @@ relayqd_submit_body(struct relayqd_submit_conn *c, const char *p, size_t len)
 				    "8-bit data without the 8bit flag");
 				return -1;
 			}
+	if (c->p.body - c->reserve_at >= RELAYQD_SUBMIT_RESERVE_EVERY &&
+	    relayqd_submit_reserve(c) == -1)
+		return -1;
 	if (queue_writer_body(c->w, p, len) == -1) {
 		int code = relayqd_submit_exit_for(errno);
 

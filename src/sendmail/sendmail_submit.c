@@ -164,19 +164,10 @@ static int
 sendmail_submit_reserve(const struct sendmail_submit *s,
     const struct queue_spool *sp, size_t need, struct rq_err *err)
 {
-	unsigned long long avail;
-
-	/* Over the socket (sp NULL) sendmail cannot see the spool. */
-	if (s->uid == 0 || s->conf->queue_minfree == 0 || sp == NULL ||
-	    queue_spool_avail(sp, &avail) == -1 ||
-	    avail >= (unsigned long long)s->conf->queue_minfree + need)
+	/* Over the socket (sp NULL) relayqd checks it. */
+	if (s->uid == 0 || sp == NULL)
 		return 0;
-	rq_err_set(err,
-	    "not enough free space in the spool (%llu KB) above the %lld KB "
-	    "kept for root (queue_minfree); message not queued, try again "
-	    "later",
-	    avail / 1024, s->conf->queue_minfree / 1024);
-	return -1;
+	return queue_spool_reserve(sp, s->conf->queue_minfree, need, err);
 }
 
 /*

@@ -110,6 +110,31 @@ printf 'To: t@x.example\nSubject: sock-only-t\n\nbody\n' |
 ok $? "submission = socket: sendmail -t as nobody exits 0"
 check_nobody sock-only-t "submission = socket, -t"
 
+# 4c. queue_minfree (the free space kept for root) holds on the socket
+# path too: relayqd checks it for any uid but 0 before G.
+reloaded() {
+	[ "$(grep -c 'configuration reloaded' "$T_DIR/relayqd.log")" -ge "$1" ]
+}
+sed -i 's/^\[relayq\]$/[relayq]\nqueue_minfree = 1000G/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 1
+printf 'Subject: sock-minfree\n\nbody\n' |
+    as_nobody "$SENDMAIL" m@example.net 2>"$T_DIR/minfree.err"
+is $? 75 "queue_minfree = 1000G: nobody's submission over the socket exits 75"
+grep -q 'not enough free space in the spool .* kept for root (queue_minfree)' \
+    "$T_DIR/minfree.err"
+ok $? "with the spool path's wording"
+tmp_empty
+ok $? "the refusal leaves nothing in tmp/"
+printf 'Subject: sock-minfree-root\n\nbody\n' |
+    env RELAYQ_CONFIG="$T_DIR/sock.conf" "$SENDMAIL" r@example.net
+ok $? "root's submission over the socket is accepted under the reserve"
+wait_for "root's mail" 150 has_subject sock-minfree-root
+ok $? "and delivered"
+sed -i '/^queue_minfree = 1000G$/d' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the second reload" 100 reloaded 2
+
 # Hostile clients, in Python (raw frames).
 cat > "$T_DIR/client.py" <<'PYEOF'
 import os, resource, socket, sys, time
