@@ -30,6 +30,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/strutil.h"
@@ -408,4 +409,49 @@ queue_submit_received(struct buf *b, const char *hostname, long long uid,
 	    "Received: by %s (relayq, from userid %lld)\r\n\twith %s;"
 	    " %s\r\n",
 	    queue_submit_idhost(hostname), uid, proto, date);
+}
+
+/* The X-Authentication-Warning rule (both paths). */
+int
+queue_submit_warns(long long uid, const char *sender, const char *login_sender)
+{
+	const char *a = sender, *b = login_sender, *at_a, *at_b;
+
+	if (uid == 0)
+		return 0;
+	if (b == NULL)
+		return 1;
+	at_a = strrchr(a, '@');
+	at_b = strrchr(b, '@');
+	if (at_a == NULL || at_b == NULL)
+		return strcmp(a, b) != 0;
+	return at_a - a != at_b - b || strncmp(a, b, (size_t)(at_a - a)) != 0 ||
+	    strcasecmp(at_a + 1, at_b + 1) != 0;
+}
+
+/* Builds the X-Authentication-Warning field (both paths). */
+int
+queue_submit_auth_warning(struct buf *b, const char *hostname, const char *user,
+    const char *sender, const char *via)
+{
+	char name[65], addr[QUEUE_ENV_ADDR_MAX + 3];
+	size_t o = 0;
+
+	for (const char *p = user != NULL ? user : "";
+	     *p != '\0' && o + 1 < sizeof(name); p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+		    *p == '_' || *p == '$' || *p == ' ')
+			name[o++] = *p;
+	name[o] = '\0';
+	if (sender[0] == '\0')
+		(void)strlcpy(addr, "<>", sizeof(addr));
+	else if (str_has_ctl(sender, strlen(sender)))
+		(void)strlcpy(addr, "(invalid address)", sizeof(addr));
+	else
+		(void)strlcpy(addr, sender, sizeof(addr));
+	return buf_addf(b,
+	    "X-Authentication-Warning: %s: %s set sender to %s using %s\r\n",
+	    queue_submit_idhost(hostname), o > 0 ? name : "(unknown)", addr,
+	    via != NULL ? via : "-f");
 }

@@ -91,6 +91,22 @@ int queue_submit_error(struct buf *b, int code, const char *text) RQ_WUR;
  */
 int queue_submit_received(struct buf *b, const char *hostname, long long uid,
     const char *proto, const char *helo, time_t now) RQ_WUR;
+/*
+ * The rule for X-Authentication-Warning, on both paths: returns nonzero
+ * when a user other than root (uid != 0) uses the envelope sender
+ * sender that is not login_sender, the user's own address (local part
+ * exact, domain in any case; login_sender NULL: no own address).
+ */
+int queue_submit_warns(long long uid, const char *sender,
+    const char *login_sender);
+/*
+ * Appends "X-Authentication-Warning: HOST: USER set sender to ADDR using
+ * VIA" (Sendmail's wording; via NULL is "-f").  The user name keeps only
+ * login-name characters and the address no control byte, so the field
+ * is one line of at most about 650 octets.  Returns 0 or -1.
+ */
+int queue_submit_auth_warning(struct buf *b, const char *hostname,
+    const char *user, const char *sender, const char *via) RQ_WUR;
 /* Formats an RFC 5322 date with a numeric zone; 0 or -1 (too small). */
 int queue_submit_date(time_t now, char *buf, size_t bufsz);
 /* Returns hostname if usable in a Message-ID, else a fixed name. */

@@ -98,6 +98,8 @@ struct relayqd_submit_conn {
 	char *orcpt;	 /* owned: its O frame */
 	char *dsn_ret;	 /* owned */
 	char *dsn_envid; /* owned */
+	char *login;	 /* owned: the uid's login name, or NULL */
+	char *login_sender; /* owned: its own address, or NULL */
 	char proto[8];	 /* P frame */
 	char helo[QUEUE_SUBMIT_HELO_MAX + 1];
 	int decl_8bit;		/* F frame said 8bit */
@@ -176,6 +178,8 @@ relayqd_submit_conn_free(struct relayqd_submit_conn *c)
 	free(c->orcpt);
 	free(c->dsn_ret);
 	free(c->dsn_envid);
+	free(c->login);
+	free(c->login_sender);
 	free(c);
 }
 
@@ -252,8 +256,10 @@ relayqd_submit_flush_rcpt(struct relayqd_submit_conn *c)
 
 /*
  * The envelope sender for c: the S frame when this uid may choose one,
- * else its login name at masquerade or default_domain.  Returns an owned
- * string, or NULL with *why.
+ * else its login name at masquerade or default_domain.  For a uid other
+ * than 0 also sets c->login (its login name) and c->login_sender (its own
+ * address), for X-Authentication-Warning.  Returns an owned string, or
+ * NULL with *why.
  */
 static char *
 relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
@@ -265,24 +271,32 @@ relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
 	char pwbuf[4096], *out = NULL;
 	const char *errstr = NULL;
 
-	if (conf->allow_from_override || c->uid == 0)
+	if (c->uid == 0)
 		return xstrdup(c->sender);
 	if (getpwuid_r(c->uid, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
 	    pwp == NULL) {
+		if (conf->allow_from_override)
+			return xstrdup(c->sender); /* warned: no login */
 		*why = "no login name for this uid in the user database";
 		return NULL;
 	}
+	c->login = xstrdup(pw.pw_name);
 	if (addr_parse_sender(pw.pw_name, dom, &out, &errstr) == -1 ||
 	    out[0] == '\0') {
 		free(out);
+		if (conf->allow_from_override)
+			return xstrdup(c->sender);
 		*why = "cannot make a sender address from the login name";
 		return NULL;
 	}
+	c->login_sender = out;
+	if (conf->allow_from_override)
+		return xstrdup(c->sender);
 	if (strcmp(out, c->sender) != 0)
 		log_info("uid=%lu: sender <%s> replaced by <%s> "
 			 "(allow_from_override = no)",
 		    (unsigned long)c->uid, c->sender, out);
-	return out;
+	return xstrdup(out);
 }
 
 /*
@@ -359,6 +373,12 @@ relayqd_submit_start(struct relayqd_submit_conn *c)
 	if (queue_submit_received(&rcv, rd->conf.hostname, (long long)c->uid,
 		c->proto[0] != '\0' ? c->proto : "local",
 		c->helo[0] != '\0' ? c->helo : NULL, 0) == -1 ||
+	    (queue_submit_warns((long long)c->uid, c->env.sender,
+		 c->login_sender) &&
+		queue_submit_auth_warning(&rcv, rd->conf.hostname, c->login,
+		    c->env.sender,
+		    strcmp(c->proto, "ESMTP") == 0 ? "MAIL FROM" : "-f") ==
+		    -1) ||
 	    queue_writer_body(c->w, rcv.data, rcv.len) == -1) {
 		buf_free(&rcv);
 		relayqd_submit_refuse(c, EX_TEMPFAIL,

@@ -188,7 +188,8 @@ if cmd == 'malformed':
 elif cmd == 'forge':
     # A client that lies: another sender, its own Received: line.
     body = (b'Received: from forged (uid 0)\r\n\tby nowhere; x\r\n'
-            b'Subject: sock-forged\r\n\r\nbody\r\n')
+            b'Subject: ' + (sys.argv[3].encode() if len(sys.argv) > 3
+                            else b'sock-forged') + b'\r\n\r\nbody\r\n')
     s = conn()
     s.sendall(fr(b'H', b'relayq-submit/1') + fr(b'S', b'boss@example.com') +
               fr(b'R', b'fg@example.net') + fr(b'P', b'local') +
@@ -251,6 +252,37 @@ as_nobody "$PYTHON3" "$T_DIR/client.py" "$SOCK" forge > "$T_DIR/forge" 2>&1
 grep -q '^forge G0: K20:[0-9A-F]\{20\}$' "$T_DIR/forge"
 ok $? "a raw client's submission is queued"
 check_nobody sock-forged "forged sender" 2
+
+# 5c. allow_from_override = yes: a user may choose the sender, and the
+# mail says so.  relayqd adds the X-Authentication-Warning itself (a raw
+# client never would); sendmail does not add a second one.
+sed -i 's/^allow_from_override = no$/allow_from_override = yes/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 3
+WARN="X-Authentication-Warning: relayq.test: nobody set sender to boss@example.com using -f"
+as_nobody "$PYTHON3" "$T_DIR/client.py" "$SOCK" forge sock-forged-warn \
+    > "$T_DIR/forge2" 2>&1
+grep -q '^forge G0: K20:[0-9A-F]\{20\}$' "$T_DIR/forge2"
+ok $? "override = yes: a raw client's forged sender is queued"
+wait_for "the forged mail" 150 has_subject sock-forged-warn
+is "$(grep -c "^$WARN" "$(mail_with sock-forged-warn)")" 1 \
+    "relayqd adds one X-Authentication-Warning for the raw client"
+printf 'Subject: sock-f-warn\n\nbody\n' |
+    as_nobody "$SENDMAIL" -f boss@example.com fw@example.net
+ok $? "override = yes: sendmail -f as nobody exits 0"
+wait_for "the -f mail" 150 has_subject sock-f-warn
+is "$(grep -c '^X-Authentication-Warning:' "$(mail_with sock-f-warn)")" 1 \
+    "sendmail -f over the socket: exactly one X-Authentication-Warning"
+grep -q "^$WARN" "$(mail_with sock-f-warn)"
+ok $? "with Sendmail's wording"
+printf 'Subject: sock-own-from\n\nbody\n' |
+    as_nobody "$SENDMAIL" -f nobody@EXAMPLE.org ow@example.net
+wait_for "the own-sender mail" 150 has_subject sock-own-from
+! grep -q '^X-Authentication-Warning:' "$(mail_with sock-own-from)"
+ok $? "no warning when the sender is the user's own address"
+sed -i 's/^allow_from_override = yes$/allow_from_override = no/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 4
 
 # 6. An oversized declaration is refused before the body.
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" oversize > "$T_DIR/oversize" 2>&1
