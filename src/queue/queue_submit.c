@@ -268,6 +268,13 @@ queue_submit_parse(struct queue_submit_parser *p, const char *buf, size_t len,
 			take = len - i < p->vlen - p->vgot ? len - i
 							   : p->vlen - p->vgot;
 			if (p->key == 'M') {
+				if (memchr(buf + i, '\0', take) != NULL) {
+					*used = i;
+					return queue_submit_fail(p,
+					    "the message contains a NUL byte, "
+					    "which RFC 5322 forbids",
+					    errstr);
+				}
 				p->vgot += take;
 				p->body += take;
 				if (p->vgot == p->vlen)

@@ -167,7 +167,8 @@ if cmd == 'malformed':
                 fr(b'H', b'relayq-submit/1') + fr(b'S', b'') + fr(b'R', b'bob'),
                 env(3) + fr(b'M', b'abcd'),
                 env(4) + fr(b'M', b'ab') + fr(b'E'),
-                env(5) + fr(b'M', b'a\nb\r\n') + fr(b'E')]:
+                env(5) + fr(b'M', b'a\nb\r\n') + fr(b'E'),
+                env(5) + fr(b'M', b'a\0b\r\n') + fr(b'E')]:
         s = conn()
         s.sendall(raw)
         # Everything until relayqd closes the connection (bounded).
@@ -235,8 +236,10 @@ PYEOF
 
 # 5. Malformed frames: an X reply, the connection closed, nothing in tmp/.
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" malformed > "$T_DIR/malformed" 2>&1
-is "$(grep -c '^reply X 6[45] .* closed$' "$T_DIR/malformed")" 8 \
-    "8 malformed streams: each gets X64/X65 and a closed connection"
+is "$(grep -c '^reply X 6[45] .* closed$' "$T_DIR/malformed")" 9 \
+    "9 malformed streams: each gets X64/X65 and a closed connection"
+grep -q '^reply X 65 the message contains a NUL byte' "$T_DIR/malformed"
+ok $? "a NUL byte in an M frame is refused with X65"
 grep -q 'body not in wire form' "$T_DIR/malformed"
 ok $? "a bare LF in the body is refused (wire form)"
 grep -q 'body shorter than declared' "$T_DIR/malformed"

@@ -164,6 +164,8 @@ main(void)
 	    "bad NOTIFY");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:3\nM4:abcd\n", "longer",
 	    "M longer than declared");
+	badn("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:5\nM5:a\0b\r\n\nE0:\n", 51,
+	    "NUL byte", "NUL in an M (body) frame");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:3\nM2:ab\nE0:\n", "shorter",
 	    "E before the declared size");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:0\nM0:\n", "too long",
