@@ -72,6 +72,7 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "queue/queue_spool.h"
 #include "queue/queue_submit.h"
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_sched.h"
@@ -79,7 +80,7 @@
 
 #define RELAYQD_SUBMIT_READSZ (16 * 1024)
 #define RELAYQD_SUBMIT_BACKLOG 128
-#define RELAYQD_SUBMIT_LISTEN_FD 3 /* SD_LISTEN_FDS_START */
+#define RELAYQD_SUBMIT_LISTEN_FD 3		   /* SD_LISTEN_FDS_START */
 #define RELAYQD_SUBMIT_RESERVE_EVERY (1024 * 1024) /* body bytes */
 
 struct relayqd_submit_conn {
@@ -92,15 +93,15 @@ struct relayqd_submit_conn {
 	pid_t pid;
 	struct queue_submit_parser p;
 	struct queue_env env;
-	char *sender;	 /* owned: the S frame */
-	char *rcpt;	 /* owned: R frame waiting for N/O */
-	unsigned notify; /* its N frame */
-	char *orcpt;	 /* owned: its O frame */
-	char *dsn_ret;	 /* owned */
-	char *dsn_envid; /* owned */
-	char *login;	 /* owned: the uid's login name, or NULL */
+	char *sender;	    /* owned: the S frame */
+	char *rcpt;	    /* owned: R frame waiting for N/O */
+	unsigned notify;    /* its N frame */
+	char *orcpt;	    /* owned: its O frame */
+	char *dsn_ret;	    /* owned */
+	char *dsn_envid;    /* owned */
+	char *login;	    /* owned: the uid's login name, or NULL */
 	char *login_sender; /* owned: its own address, or NULL */
-	char proto[8];	 /* P frame */
+	char proto[8];	    /* P frame */
 	char helo[QUEUE_SUBMIT_HELO_MAX + 1];
 	int decl_8bit;		/* F frame said 8bit */
 	uint64_t reserve_at;	/* body bytes when queue_minfree was checked */
@@ -709,13 +710,19 @@ relayqd_submit_bind(struct relayqd_submit *s, const char *path)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	char why[512];
+	mode_t old;
+	int fd, rc, e;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path)) {
 		log_warnx("submit_socket %s: path too long", path);
+		return -1;
+	}
+	if (queue_spool_sockdir_check(path, why, sizeof(why)) == -1) {
+		log_warnx("not listening for submissions: %s", why);
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -741,14 +748,24 @@ relayqd_submit_bind(struct relayqd_submit *s, const char *path)
 		(void)close(t);
 		(void)unlink(path);
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/*
+	 * Mode 0666 from the start: the fd's mode and a umask around bind,
+	 * never a chmod by path afterwards (it would follow a symlink put
+	 * there meanwhile).
+	 */
+	(void)fchmod(fd, 0666);
+	old = umask(0111);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	e = errno;
+	(void)umask(old);
+	if (rc == -1) {
+		errno = e;
 		log_warn("cannot bind the submission socket %s", path);
 		(void)close(fd);
 		return -1;
 	}
 	s->bound = 1;
-	if (chmod(path, 0666) == -1 ||
-	    listen(fd, RELAYQD_SUBMIT_BACKLOG) == -1) {
+	if (listen(fd, RELAYQD_SUBMIT_BACKLOG) == -1) {
 		log_warn("cannot listen on %s", path);
 		(void)close(fd);
 		(void)unlink(path);

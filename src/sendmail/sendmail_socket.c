@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
@@ -74,10 +75,16 @@ int
 sendmail_socket_choose(const struct conf *conf, struct queue_spool *sp,
     struct sendmail_socket *ss, int *use_socket, struct rq_err *err)
 {
+	struct stat st;
 	int e;
 
 	memset(ss, 0, sizeof(*ss));
 	ss->path = conf->submit_socket;
+	/* Who may listen on the socket: root or the spool's owner. */
+	if (stat(conf->spool_dir, &st) == 0) {
+		ss->owner = st.st_uid;
+		ss->owner_known = 1;
+	}
 	*use_socket = 0;
 	if (strcmp(conf->submission, "socket") == 0) {
 		*use_socket = 1;
@@ -109,7 +116,9 @@ static int
 sendmail_socket_connect(const struct sendmail_socket *ss, struct rq_err *err)
 {
 	struct sockaddr_un sun;
-	int fd, e;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int fd, e, got;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -137,6 +146,31 @@ sendmail_socket_connect(const struct sendmail_socket *ss, struct rq_err *err)
 			    "relayqd is not listening on %s (%s; start "
 			    "relayqd.socket or relayqd); message not queued",
 			    ss->path, strerror(e));
+		return -1;
+	}
+	/*
+	 * Only relayqd may hear the message: a listener that is neither
+	 * root nor the spool's owner got there first (a directory others
+	 * can write) and would capture it.  Nothing is sent to it.
+	 */
+	if ((got = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) ==
+		-1 ||
+	    (cred.uid != 0 && (!ss->owner_known || cred.uid != ss->owner))) {
+		e = errno;
+		(void)close(fd);
+		if (got == -1)
+			rq_err_set(err,
+			    "cannot tell who listens on %s (%s); message not "
+			    "sent, not queued",
+			    ss->path, strerror(e));
+		else
+			rq_err_set(err,
+			    "the listener on %s is uid %lu, not root or the "
+			    "spool's owner: it is not relayqd (another user "
+			    "may "
+			    "have taken the socket's name); message not sent, "
+			    "not queued",
+			    ss->path, (unsigned long)cred.uid);
 		return -1;
 	}
 	return fd;

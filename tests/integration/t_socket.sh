@@ -287,6 +287,79 @@ sed -i 's/^allow_from_override = yes$/allow_from_override = no/' "$CONF"
 kill -HUP "$DAEMON_PID"
 wait_for "the reload" 100 reloaded 4
 
+# 5d. Impersonation: in a directory others can write, a user listens on
+# the socket's name before relayqd.  sendmail sees (SO_PEERCRED) that the
+# listener is neither root nor the spool's owner and sends it nothing;
+# relayqd will not listen there; relayq check-config says why.
+mkdir "$T_DIR/evil"
+chmod 777 "$T_DIR/evil"
+cat > "$T_DIR/evil.py" <<'PYEOF'
+import os, socket, sys, time
+path, got, ready, stop = sys.argv[1:5]
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(path)
+l.listen(8)
+l.settimeout(0.1)
+open(ready, 'w').write('up\n')
+n = 0
+for _ in range(1200):
+    if os.path.exists(stop):
+        break
+    try:
+        c, _ = l.accept()
+    except socket.timeout:
+        continue
+    c.settimeout(2)
+    try:
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            n += len(b)
+    except (socket.timeout, ConnectionResetError):
+        pass
+    c.close()
+open(got, 'w').write('%d\n' % n)
+PYEOF
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$PYTHON3" \
+    "$T_DIR/evil.py" "$T_DIR/evil/submit" "$T_DIR/evil/got" \
+    "$T_DIR/evil/ready" "$T_DIR/evil/stop" 2>"$T_DIR/evil/err" &
+EVIL=$!
+T_PIDS="$T_PIDS $EVIL"
+wait_for "the impostor" 100 test -s "$T_DIR/evil/ready"
+sed "s|^submit_socket = .*|submit_socket = $T_DIR/evil/submit|" \
+    "$T_DIR/sock.conf" > "$T_DIR/evil.conf"
+printf 'Subject: sock-captured\n\nsecret\n' |
+    env RELAYQ_CONFIG="$T_DIR/evil.conf" "$SENDMAIL" v@example.net \
+    2>"$T_DIR/evil.sm"
+is $? 75 "a listener that is not relayqd: sendmail exits 75"
+grep -q "listener on $T_DIR/evil/submit is uid $NOBODY, not root or the spool's owner" \
+    "$T_DIR/evil.sm"
+ok $? "and says who listens"
+touch "$T_DIR/evil/stop"
+wait "$EVIL"
+is "$(cat "$T_DIR/evil/got" 2>/dev/null)" 0 "the impostor received nothing"
+rm -f "$T_DIR/evil/submit"
+sed -e "s|^submit_socket = .*|submit_socket = $T_DIR/evil/d.sock|" \
+    -e "s|^spool_dir = .*|spool_dir = $T_DIR/spool2|" "$CONF" \
+    > "$T_DIR/evil2.conf"
+"$RELAYQD" -f -c "$T_DIR/evil2.conf" >"$T_DIR/evil2.log" 2>&1 &
+EVILD=$!
+T_PIDS="$T_PIDS $EVILD"
+wait_for "the refusal" 150 grep -q 'not listening for submissions' \
+    "$T_DIR/evil2.log"
+grep -q "not listening for submissions: the directory $T_DIR/evil of submit_socket .* is writable by others" \
+    "$T_DIR/evil2.log"
+ok $? "relayqd will not listen in a directory others can write"
+[ ! -e "$T_DIR/evil/d.sock" ]
+ok $? "and made no socket there"
+stop_daemon "$EVILD" >/dev/null
+"$RELAYQ" -c "$T_DIR/evil2.conf" check-config >/dev/null 2>"$T_DIR/evil.cc"
+is $? 78 "relayq check-config fails on such a directory"
+grep -q "directory $T_DIR/evil of submit_socket .* is writable by others (mode 0777)" \
+    "$T_DIR/evil.cc"
+ok $? "and says why"
+
 # 6. An oversized declaration is refused before the body.
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" oversize > "$T_DIR/oversize" 2>&1
 grep -q '^reply X.*:65 message exceeds the size limit of 102400 bytes' \
