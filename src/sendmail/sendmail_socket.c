@@ -70,6 +70,15 @@ sendmail_socket_dir_ok(const struct queue_spool *sp, enum queue_dir d)
 		   AT_EACCESS) == 0;
 }
 
+/*
+ * After the whole body was sent, a connection that ends without K leaves
+ * the outcome open: relayqd may have committed the message and died
+ * before answering (doc/submit-protocol.md §3).
+ */
+#define SENDMAIL_SOCKET_MAYBE                                            \
+	"the message may or may not have been queued (relayqd may have " \
+	"committed it before it stopped); a retry may send it twice"
+
 /* Chooses the spool or the socket. */
 int
 sendmail_socket_choose(const struct conf *conf, struct queue_spool *sp,
@@ -201,12 +210,14 @@ sendmail_socket_write(const struct sendmail_socket *ss, int fd, const char *p,
 
 /*
  * Reads the next reply frame.  Returns its key ('G', 'K', 'X') with the
- * value in ev, or 0 with err filled.  Unused bytes stay in rb.
+ * value in ev, or 0 with err filled: "not queued" while sent is 0, "may or
+ * may not have been queued" once the whole body was sent.  Unused bytes
+ * stay in rb.
  */
 static char
 sendmail_socket_reply(const struct sendmail_socket *ss, int fd,
     struct queue_submit_parser *p, struct buf *rb, struct queue_submit_ev *ev,
-    struct rq_err *err)
+    int sent, struct rq_err *err)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	const char *errstr = NULL;
@@ -226,33 +237,39 @@ sendmail_socket_reply(const struct sendmail_socket *ss, int fd,
 			}
 			if (t != QUEUE_SUBMIT_EV_NEED) {
 				rq_err_set(err,
-				    "bad reply from relayqd (%s); message "
-				    "not queued",
-				    errstr != NULL ? errstr : "unexpected");
+				    "bad reply from relayqd (%s); %s",
+				    errstr != NULL ? errstr : "unexpected",
+				    sent ? SENDMAIL_SOCKET_MAYBE
+					 : "message not queued");
 				return 0;
 			}
 			buf_drain(rb, used);
 		}
 		if (*ss->stop) {
-			rq_err_set(err, "interrupted; message not queued");
+			rq_err_set(err, "interrupted; %s",
+			    sent ? SENDMAIL_SOCKET_MAYBE
+				 : "message not queued");
 			return 0;
 		}
 		n = poll(&pfd, 1, SENDMAIL_SOCKET_WAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			rq_err_set(err,
-			    "no answer from relayqd on %s; message not queued",
-			    ss->path);
+			rq_err_set(err, "no answer from relayqd on %s; %s",
+			    ss->path,
+			    sent ? SENDMAIL_SOCKET_MAYBE
+				 : "message not queued");
 			return 0;
 		}
 		if ((n = read(fd, tmp, sizeof(tmp))) == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			rq_err_set(err,
-			    "relayqd closed the connection on %s before the "
-			    "message was queued",
-			    ss->path);
+			    "relayqd closed the connection on %s without an "
+			    "answer; %s",
+			    ss->path,
+			    sent ? SENDMAIL_SOCKET_MAYBE
+				 : "message not queued");
 			return 0;
 		}
 		if (buf_add(rb, tmp, (size_t)n) == -1) {
@@ -386,7 +403,7 @@ sendmail_socket_once(const struct sendmail_socket *ss,
 	}
 	if (sendmail_socket_write(ss, fd, b.data, b.len) == -1)
 		werr = 1; /* relayqd may have said why: read the reply */
-	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, err)) == 0)
+	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, 0, err)) == 0)
 		goto out;
 	if (k == 'X') {
 		rc = sendmail_socket_refused(&ev, err);
@@ -401,7 +418,7 @@ sendmail_socket_once(const struct sendmail_socket *ss,
 	if (sendmail_socket_body(ss, fd, bodyfd, size, err) == -1)
 		goto out;
 	/* After a failed send, relayqd's X (or EOF) says what happened. */
-	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, err)) == 0)
+	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, 1, err)) == 0)
 		goto out;
 	if (k == 'X') {
 		rc = sendmail_socket_refused(&ev, err);

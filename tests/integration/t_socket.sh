@@ -360,6 +360,45 @@ grep -q "directory $T_DIR/evil of submit_socket .* is writable by others (mode 0
     "$T_DIR/evil.cc"
 ok $? "and says why"
 
+# 5e. A relayqd that dies after the body and before K: the message may
+# have been committed, so sendmail must not say it was not queued.
+cat > "$T_DIR/nok.py" <<'PYEOF'
+import re, socket, sys
+path, ready = sys.argv[1:3]
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(path)
+l.listen(1)
+l.settimeout(120)
+open(ready, 'w').write('up\n')
+c, _ = l.accept()
+c.settimeout(60)
+data, g = b'', False
+while not data.endswith(b'E0:\n'):
+    b = c.recv(65536)
+    if not b:
+        break
+    data += b
+    if not g and re.search(rb'(^|\n)Z[0-9]+:[0-9]+\n', data):
+        c.sendall(b'G0:\n')
+        g = True
+c.close()
+PYEOF
+"$PYTHON3" "$T_DIR/nok.py" "$T_DIR/nok.sock" "$T_DIR/nok.ready" \
+    2>"$T_DIR/nok.err" &
+NOK=$!
+T_PIDS="$T_PIDS $NOK"
+wait_for "the server without K" 100 test -s "$T_DIR/nok.ready"
+sed "s|^submit_socket = .*|submit_socket = $T_DIR/nok.sock|" \
+    "$T_DIR/sock.conf" > "$T_DIR/nok.conf"
+printf 'Subject: sock-nok\n\nbody\n' |
+    env RELAYQ_CONFIG="$T_DIR/nok.conf" "$SENDMAIL" k@example.net \
+    2>"$T_DIR/nok.sm"
+is $? 75 "no K after the body: sendmail exits 75"
+grep -q "closed the connection on $T_DIR/nok.sock without an answer; the message may or may not have been queued" \
+    "$T_DIR/nok.sm"
+ok $? "and says the message may or may not have been queued"
+wait "$NOK"
+
 # 6. An oversized declaration is refused before the body.
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" oversize > "$T_DIR/oversize" 2>&1
 grep -q '^reply X.*:65 message exceeds the size limit of 102400 bytes' \
