@@ -287,6 +287,16 @@ sed -i 's/^allow_from_override = yes$/allow_from_override = no/' "$CONF"
 kill -HUP "$DAEMON_PID"
 wait_for "the reload" 100 reloaded 4
 
+# root_via SOCKET NAME SUBJECT: root's sendmail submits over SOCKET
+# (submission = socket), stderr in $T_DIR/NAME.sm; its exit status.
+root_via() {
+	sed "s|^submit_socket = .*|submit_socket = $1|" "$T_DIR/sock.conf" \
+	    > "$T_DIR/$2.conf"
+	printf 'Subject: %s\n\nbody\n' "$3" |
+	    env RELAYQ_CONFIG="$T_DIR/$2.conf" "$SENDMAIL" v@example.net \
+	    2>"$T_DIR/$2.sm"
+}
+
 # 5d. Impersonation: in a directory others can write, a user listens on
 # the socket's name before relayqd.  sendmail sees (SO_PEERCRED) that the
 # listener is neither root nor the spool's owner and sends it nothing;
@@ -327,11 +337,7 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups "$PYTHON3" \
 EVIL=$!
 T_PIDS="$T_PIDS $EVIL"
 wait_for "the impostor" 100 test -s "$T_DIR/evil/ready"
-sed "s|^submit_socket = .*|submit_socket = $T_DIR/evil/submit|" \
-    "$T_DIR/sock.conf" > "$T_DIR/evil.conf"
-printf 'Subject: sock-captured\n\nsecret\n' |
-    env RELAYQ_CONFIG="$T_DIR/evil.conf" "$SENDMAIL" v@example.net \
-    2>"$T_DIR/evil.sm"
+root_via "$T_DIR/evil/submit" evil sock-captured
 is $? 75 "a listener that is not relayqd: sendmail exits 75"
 grep -q "listener on $T_DIR/evil/submit is uid $NOBODY, not root or the spool's owner" \
     "$T_DIR/evil.sm"
@@ -388,11 +394,7 @@ PYEOF
 NOK=$!
 T_PIDS="$T_PIDS $NOK"
 wait_for "the server without K" 100 test -s "$T_DIR/nok.ready"
-sed "s|^submit_socket = .*|submit_socket = $T_DIR/nok.sock|" \
-    "$T_DIR/sock.conf" > "$T_DIR/nok.conf"
-printf 'Subject: sock-nok\n\nbody\n' |
-    env RELAYQ_CONFIG="$T_DIR/nok.conf" "$SENDMAIL" k@example.net \
-    2>"$T_DIR/nok.sm"
+root_via "$T_DIR/nok.sock" nok sock-nok
 is $? 75 "no K after the body: sendmail exits 75"
 grep -q "closed the connection on $T_DIR/nok.sock without an answer; the message may or may not have been queued" \
     "$T_DIR/nok.sm"
