@@ -143,7 +143,7 @@ relayqd_submit_main(void *arg)
 		if (n != (ssize_t)sizeof(c))
 			break;
 		c->commit_rc =
-		    queue_writer_commit(c->w, QUEUE_DIR_INCOMING, &c->err);
+		    queue_writer_commit(c->w, QUEUE_DIR_QUEUE, &c->err);
 		c->commit_errno = errno;
 		while (
 		    write(s->donefd[1], &c, sizeof(c)) == -1 && errno == EINTR)

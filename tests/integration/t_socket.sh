@@ -496,7 +496,7 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	    "$CONF" > "$T_DIR/client.conf"
 	chmod 644 "$T_DIR/daemon.conf" "$T_DIR/client.conf"
 	: > "$T_DIR/relayqd.log"
-	systemd-socket-activate -l "$ASOCK" "$RELAYQD" -f \
+	systemd-socket-activate -l "$ASOCK" "$RELAYQD" -f -v \
 	    -c "$T_DIR/daemon.conf" >>"$T_DIR/relayqd.log" 2>&1 &
 	DAEMON_PID=$!
 	T_PIDS="$T_PIDS $DAEMON_PID"
@@ -513,6 +513,10 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	grep -q 'submission socket from systemd' "$T_DIR/relayqd.log"
 	ok $? "relayqd took the socket systemd passed"
 	check_nobody sock-activated "socket activation"
+	AID=$(sed -n 's/.* \([0-9A-F]\{20\}\): submitted over the socket.*/\1/p' \
+	    "$T_DIR/relayqd.log" | tail -n 1)
+	[ -n "$AID" ] && ! grep -q "$AID: accepted" "$T_DIR/relayqd.log"
+	ok $? "the submission went straight into queue/ (no pick-up from incoming/)"
 	[ ! -e "$T_DIR/unused.sock" ]
 	ok $? "relayqd did not bind its own submit_socket"
 	stop_daemon
