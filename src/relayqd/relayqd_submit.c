@@ -244,10 +244,18 @@ relayqd_submit_flush_rcpt(struct relayqd_submit_conn *c)
 
 	if (c->rcpt == NULL)
 		return 0;
+	/* A duplicate goes, as the front end drops it (addr_list_add). */
+	for (size_t i = 0; i < c->env.nrcpt; i++)
+		if (addr_is_same(c->env.rcpts[i], c->rcpt)) {
+			log_debug("uid=%lu: duplicate recipient <%s> dropped",
+			    (unsigned long)c->uid, c->rcpt);
+			goto out;
+		}
 	if (queue_env_add_rcpt_dsn(&c->env, c->rcpt, c->notify, c->orcpt) == -1)
 		rv = -1;
 	else if (addr_is_utf8(c->rcpt))
 		c->env.flags |= QUEUE_ENV_F_SMTPUTF8;
+out:
 	free(c->rcpt);
 	free(c->orcpt);
 	c->rcpt = c->orcpt = NULL;
@@ -330,6 +338,12 @@ relayqd_submit_start(struct relayqd_submit_conn *c)
 
 	if (relayqd_submit_flush_rcpt(c) == -1) {
 		relayqd_submit_refuse(c, EX_USAGE, "invalid recipient");
+		return -1;
+	}
+	if (c->p.declared == 0) {
+		/* The front end always writes a header section. */
+		relayqd_submit_refuse(c, EX_DATAERR,
+		    "empty message: no header section; not queued");
 		return -1;
 	}
 	if (c->p.declared > (uint64_t)rd->conf.max_message_size) {

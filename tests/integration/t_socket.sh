@@ -161,6 +161,15 @@ def reply(s, limit=30):
         pass
     return data
 cmd = sys.argv[2]
+def submit(tag, body, envelope):
+    # One whole submission; prints TAG, the G reply and the K/X reply.
+    s = conn()
+    s.sendall(fr(b'H', b'relayq-submit/1') + envelope +
+              fr(b'Z', str(len(body)).encode()))
+    g = reply(s)
+    s.sendall(fr(b'M', body) + fr(b'E'))
+    print(tag, g.decode().strip(), reply(s).decode().strip())
+loop = b''.join(b'Received: hop %d\r\n' % i for i in range(51)) + b'\r\nx\r\n'
 if cmd == 'malformed':
     for raw in [b'Q5:hello\n', b'H15:relayq-submit/9\n',
                 b'H15:relayq-submit/1\nS999999:', b'H15:relayq-submit/1X',
@@ -168,7 +177,10 @@ if cmd == 'malformed':
                 env(3) + fr(b'M', b'abcd'),
                 env(4) + fr(b'M', b'ab') + fr(b'E'),
                 env(5) + fr(b'M', b'a\nb\r\n') + fr(b'E'),
-                env(5) + fr(b'M', b'a\0b\r\n') + fr(b'E')]:
+                env(5) + fr(b'M', b'a\0b\r\n') + fr(b'E'),
+                env(0),
+                env(1002) + fr(b'M', b'x' * 1000 + b'\r\n') + fr(b'E'),
+                env(len(loop)) + fr(b'M', loop) + fr(b'E')]:
         s = conn()
         s.sendall(raw)
         # Everything until relayqd closes the connection (bounded).
@@ -188,16 +200,15 @@ if cmd == 'malformed':
               last[last.find(b':') + 1:].decode(), 'closed' if closed else 'open')
 elif cmd == 'forge':
     # A client that lies: another sender, its own Received: line.
-    body = (b'Received: from forged (uid 0)\r\n\tby nowhere; x\r\n'
-            b'Subject: ' + (sys.argv[3].encode() if len(sys.argv) > 3
-                            else b'sock-forged') + b'\r\n\r\nbody\r\n')
-    s = conn()
-    s.sendall(fr(b'H', b'relayq-submit/1') + fr(b'S', b'boss@example.com') +
-              fr(b'R', b'fg@example.net') + fr(b'P', b'local') +
-              fr(b'Z', str(len(body)).encode()))
-    g = reply(s)
-    s.sendall(fr(b'M', body) + fr(b'E'))
-    print('forge', g.decode().strip(), reply(s).decode().strip())
+    submit('forge', b'Received: from forged (uid 0)\r\n\tby nowhere; x\r\n'
+           b'Subject: ' + (sys.argv[3].encode() if len(sys.argv) > 3
+                           else b'sock-forged') + b'\r\n\r\nbody\r\n',
+           fr(b'S', b'boss@example.com') + fr(b'R', b'fg@example.net') +
+           fr(b'P', b'local'))
+elif cmd == 'dup':
+    submit('dup', b'Subject: sock-dup\r\n\r\nbody\r\n',
+           fr(b'S', b'') + fr(b'R', b'dup@example.net') +
+           fr(b'R', b'dup@EXAMPLE.net'))
 elif cmd == 'oversize':
     s = conn()
     s.sendall(env(200 * 1024))
@@ -236,8 +247,15 @@ PYEOF
 
 # 5. Malformed frames: an X reply, the connection closed, nothing in tmp/.
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" malformed > "$T_DIR/malformed" 2>&1
-is "$(grep -c '^reply X 6[45] .* closed$' "$T_DIR/malformed")" 9 \
-    "9 malformed streams: each gets X64/X65 and a closed connection"
+is "$(grep -c '^reply X 6[45] .* closed$' "$T_DIR/malformed")" 12 \
+    "12 malformed streams: each gets X64/X65 and a closed connection"
+grep -q '^reply X 65 empty message' "$T_DIR/malformed"
+ok $? "an empty message (Z0) is refused with X65"
+grep -q '^reply X 65 a line is longer than 998 octets' "$T_DIR/malformed"
+ok $? "a line over 998 octets is refused with X65, as on the spool path"
+grep -q '^reply X 65 too many Received: headers (mail loop?)' \
+    "$T_DIR/malformed"
+ok $? "51 Received: fields are refused as a loop with X65"
 grep -q '^reply X 65 the message contains a NUL byte' "$T_DIR/malformed"
 ok $? "a NUL byte in an M frame is refused with X65"
 grep -q 'body not in wire form' "$T_DIR/malformed"
@@ -400,6 +418,15 @@ grep -q "closed the connection on $T_DIR/nok.sock without an answer; the message
     "$T_DIR/nok.sm"
 ok $? "and says the message may or may not have been queued"
 wait "$NOK"
+
+# 5f. Duplicate R frames: one recipient, as the front end dedups.
+"$PYTHON3" "$T_DIR/client.py" "$SOCK" dup > "$T_DIR/dup" 2>&1
+grep -q '^dup G0: K20:' "$T_DIR/dup"
+ok $? "duplicate R frames: queued"
+wait_for "the dup mail" 150 has_subject sock-dup
+grep -q '"rcpt_tos": \["dup@example.net"\]' \
+    "$(mail_with sock-dup | sed 's/eml$/env/')"
+ok $? "duplicate R frames: one recipient, delivered once"
 
 # 6. An oversized declaration is refused before the body.
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" oversize > "$T_DIR/oversize" 2>&1
