@@ -82,6 +82,16 @@
 #define RELAYQD_SUBMIT_BACKLOG 128
 #define RELAYQD_SUBMIT_LISTEN_FD 3		   /* SD_LISTEN_FDS_START */
 #define RELAYQD_SUBMIT_RESERVE_EVERY (1024 * 1024) /* body bytes */
+#define RELAYQD_SUBMIT_LOG_UIDS 16 /* uids whose refusals are rate-limited */
+
+/* Refusal lines of one uid: at most one a second, the rest counted. */
+struct relayqd_submit_lograte {
+	uid_t uid;
+	int used;
+	time_t last;	   /* CLOCK_MONOTONIC second of its last line */
+	time_t first_held; /* when the first uncounted one came */
+	unsigned long held;
+};
 
 struct relayqd_submit_conn {
 	struct relayqd_submit *s; /* borrowed */
@@ -126,6 +136,8 @@ struct relayqd_submit {
 	struct event *ev_done; /* owned */
 	pthread_t thread;
 	int running;
+	struct relayqd_submit_lograte rate[RELAYQD_SUBMIT_LOG_UIDS];
+	struct event *ev_rate; /* owned: logs the held counts */
 };
 
 /* The commit thread: commits each connection it is given, reports back. */
@@ -202,14 +214,106 @@ relayqd_submit_send(struct relayqd_submit_conn *c, struct buf *b)
 	buf_free(b);
 }
 
+/* Returns the monotonic clock in seconds. */
+static time_t
+relayqd_submit_mono(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Logs the summary of r's held refusals, if any. */
+static void
+relayqd_submit_rate_flush(struct relayqd_submit_lograte *r, time_t now)
+{
+	if (r->held == 0)
+		return;
+	log_info("%lu connection%s refused (uid %lu) in the last %llds",
+	    r->held, r->held == 1 ? "" : "s", (unsigned long)r->uid,
+	    (long long)(now - r->first_held + 1));
+	r->held = 0;
+	r->last = now;
+}
+
+/* ev_rate: a second after a refusal was held, logs the summaries. */
+static void
+relayqd_submit_rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_submit *s = arg;
+	time_t now = relayqd_submit_mono();
+	struct timeval tv = { 1, 0 };
+	int more = 0;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < RELAYQD_SUBMIT_LOG_UIDS; i++) {
+		struct relayqd_submit_lograte *r = &s->rate[i];
+
+		if (r->used && r->held > 0) {
+			if (now - r->last >= 1)
+				relayqd_submit_rate_flush(r, now);
+			else
+				more = 1;
+		}
+	}
+	if (more)
+		(void)event_add(s->ev_rate, &tv);
+}
+
+/*
+ * Returns nonzero when a refusal of uid may be logged now: one line per
+ * uid per second; the others are counted and summed up in one line
+ * ("N connections refused (uid U) in the last Ns") a second later, so a
+ * flood of connections cannot flood the log.
+ */
+static int
+relayqd_submit_rate_ok(struct relayqd_submit *s, uid_t uid)
+{
+	struct relayqd_submit_lograte *r = NULL, *old = &s->rate[0];
+	time_t now = relayqd_submit_mono();
+	struct timeval tv = { 1, 0 };
+
+	for (size_t i = 0; i < RELAYQD_SUBMIT_LOG_UIDS; i++) {
+		if (s->rate[i].used && s->rate[i].uid == uid) {
+			r = &s->rate[i];
+			break;
+		}
+		if (!s->rate[i].used || s->rate[i].last < old->last)
+			old = &s->rate[i];
+	}
+	if (r == NULL) {
+		/* The least recent slot goes; its count is logged first. */
+		if (old->used)
+			relayqd_submit_rate_flush(old, now);
+		memset(old, 0, sizeof(*old));
+		old->used = 1;
+		old->uid = uid;
+		old->last = now;
+		return 1;
+	}
+	if (now - r->last >= 1) {
+		relayqd_submit_rate_flush(r, now);
+		r->last = now;
+		return 1;
+	}
+	if (r->held++ == 0)
+		r->first_held = now;
+	if (s->ev_rate != NULL && !event_pending(s->ev_rate, EV_TIMEOUT, NULL))
+		(void)event_add(s->ev_rate, &tv);
+	return 0;
+}
+
 /* Answers X code text and closes the connection. */
 static void
 relayqd_submit_refuse(struct relayqd_submit_conn *c, int code, const char *text)
 {
 	struct buf b;
 
-	log_info("submission from uid=%lu pid=%ld refused: %d %s",
-	    (unsigned long)c->uid, (long)c->pid, code, text);
+	if (relayqd_submit_rate_ok(c->s, c->uid))
+		log_info("submission from uid=%lu pid=%ld refused: %d %s",
+		    (unsigned long)c->uid, (long)c->pid, code, text);
 	buf_init(&b, 1024);
 	if (queue_submit_error(&b, code, text) == 0)
 		relayqd_submit_send(c, &b);
@@ -844,7 +948,9 @@ relayqd_submit_new(struct relayd *rd, int fd)
 		relayqd_submit_free(s);
 		return NULL;
 	}
-	if (relayqd_submit_thread(s) == -1 ||
+	if ((s->ev_rate = evtimer_new(rd->base, relayqd_submit_rate_cb, s)) ==
+		NULL ||
+	    relayqd_submit_thread(s) == -1 ||
 	    (s->ev_done = event_new(rd->base, s->donefd[0],
 		 EV_READ | EV_PERSIST, relayqd_submit_done_cb, s)) == NULL ||
 	    event_add(s->ev_done, NULL) == -1 ||
@@ -880,6 +986,14 @@ relayqd_submit_free(struct relayqd_submit *s)
 		relayqd_submit_conn_free(s->list);
 	if (s->ev_done != NULL)
 		event_free(s->ev_done);
+	if (s->ev_rate != NULL) {
+		time_t now = relayqd_submit_mono();
+
+		for (size_t i = 0; i < RELAYQD_SUBMIT_LOG_UIDS; i++)
+			if (s->rate[i].used)
+				relayqd_submit_rate_flush(&s->rate[i], now);
+		event_free(s->ev_rate);
+	}
 	for (int i = 0; i < 2; i++) {
 		if (s->jobfd[i] != -1)
 			(void)close(s->jobfd[i]);

@@ -478,6 +478,13 @@ T_PIDS="$T_PIDS $BUSY"
 wait_for "a busy refusal" 300 \
     grep -q "uid=0 pid=$BUSY refused: 75 busy:" "$T_DIR/relayqd.log"
 ok $? "relayqd refuses root's sendmail with busy: while root holds 16"
+# The refusals do not flood the log: one line per uid per second, the
+# rest summed up.
+wait_for "the refusal summary" 100 \
+    grep -q 'connections refused (uid 0) in the last [0-9]*s' "$T_DIR/relayqd.log"
+ok $? "refusals beyond one a second are summed up in one line"
+nlines=$(grep -c 'submission from uid=0 pid=[0-9]* refused' "$T_DIR/relayqd.log")
+ok $(( nlines < 200 ? 0 : 1 )) "$refused refusals of uid 0 logged in $nlines lines (< 200)"
 touch "$T_DIR/flood.stop"
 wait "$FLOOD"
 wait "$BUSY"
