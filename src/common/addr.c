@@ -83,8 +83,8 @@ addr_list_free(struct addr_list *l)
 }
 
 /* Returns nonzero when a and b name the same mailbox. */
-static int
-addr_same(const char *a, const char *b)
+int
+addr_is_same(const char *a, const char *b)
 {
 	const char *da = strrchr(a, '@'), *db = strrchr(b, '@');
 	size_t la, lb;
@@ -101,7 +101,7 @@ int
 addr_list_add(struct addr_list *l, const char *a)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (addr_same(l->v[i], a))
+		if (addr_is_same(l->v[i], a))
 			return 0;
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = xstrdup(a);

@@ -110,4 +110,10 @@ int addr_check(const char *a, const char **errstr);
 /* Returns nonzero when a has a byte >= 0x80 (needs SMTPUTF8). */
 int addr_is_utf8(const char *a);
 
+/*
+ * Returns nonzero when a and b name the same mailbox: local part exact,
+ * domain in any case (the rule for duplicates and for one's own address).
+ */
+int addr_is_same(const char *a, const char *b);
+
 #endif

@@ -827,6 +827,32 @@ queue_spool_room(const struct queue_spool *sp, long long minfree, uint64_t need,
 	return 0;
 }
 
+/* Checks that only its owner can write the socket's directory. */
+int
+queue_spool_sockdir_check(const char *sockpath, char *why, size_t whysz)
+{
+	const char *slash = strrchr(sockpath, '/');
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (slash == NULL)
+		(void)strlcpy(dir, ".", sizeof(dir));
+	else if (slash == sockpath)
+		(void)strlcpy(dir, "/", sizeof(dir));
+	else if (rq_snprintf(dir, sizeof(dir), "%.*s", (int)(slash - sockpath),
+		     sockpath) == -1)
+		return 0;
+	if (stat(dir, &st) == -1 || (st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+		return 0;
+	(void)snprintf(why, whysz,
+	    "the directory %s of submit_socket %s is writable by %s (mode "
+	    "%04o): another user could listen there in relayqd's place and "
+	    "capture mail; make it writable by its owner only",
+	    dir, sockpath, (st.st_mode & S_IWOTH) != 0 ? "others" : "its group",
+	    (unsigned)(st.st_mode & 07777));
+	return -1;
+}
+
 /* Writes one byte to the wake FIFO if relayqd is listening. */
 void
 queue_spool_poke(const struct queue_spool *sp)

@@ -184,6 +184,14 @@ int queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
 #define QUEUE_SPOOL_MINFREE_INODES 1000
 int queue_spool_room(const struct queue_spool *sp, long long minfree,
     uint64_t need, struct rq_err *err) RQ_WUR;
+/*
+ * Checks the directory that holds the submission socket sockpath: one
+ * writable by group or others would let another user listen there in
+ * relayqd's place (sticky bit or not: with it, a user can still take the
+ * name while relayqd is down).  Returns 0 when it is safe or cannot be
+ * looked at (the bind or connect reports that), or -1 with why filled.
+ */
+int queue_spool_sockdir_check(const char *sockpath, char *why, size_t whysz);
 /* Writes one byte to the wake FIFO if a reader is there; never blocks. */
 void queue_spool_poke(const struct queue_spool *sp);
 /* Opens the wake FIFO for reading (O_RDWR|O_NONBLOCK); returns fd or -1. */

@@ -30,8 +30,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "common/addr.h"
 #include "common/strutil.h"
 #include "queue/queue_env.h"
 #include "queue/queue_id.h"
@@ -54,6 +56,7 @@ queue_submit_init(struct queue_submit_parser *p, enum queue_submit_role role,
 	p->role = role;
 	p->state = QUEUE_SUBMIT_ST_KEY;
 	p->max_rcpt = max_rcpt;
+	p->in_header = 1;
 }
 
 /* Records an error; returns the ERROR event. */
@@ -243,6 +246,46 @@ queue_submit_head(struct queue_submit_parser *p, char c, const char **why)
 	return 0;
 }
 
+/*
+ * Checks the lines of body bytes b[0..n) as the front end makes them:
+ * none longer than QUEUE_SUBMIT_LINE_MAX (a stuffed dot aside), and in
+ * the header section at most QUEUE_SUBMIT_HOPS_MAX Received: fields.
+ * Returns NULL or why the body is refused.
+ */
+static const char *
+queue_submit_lines(struct queue_submit_parser *p, const char *b, size_t n)
+{
+	static const char rcvd[] = "received:";
+
+	for (size_t i = 0; i < n; i++) {
+		char c = b[i];
+
+		if (c == '\n') {
+			/* An empty line (CRLF) ends the header section. */
+			if (p->linelen <= 1)
+				p->in_header = 0;
+			p->linelen = 0;
+			continue;
+		}
+		if (p->linelen == 0)
+			p->lstart = c;
+		if (p->in_header && p->linelen < sizeof(rcvd) - 1) {
+			p->fname[p->linelen] =
+			    (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+			if (p->linelen == sizeof(rcvd) - 2 &&
+			    memcmp(p->fname, rcvd, sizeof(rcvd) - 1) == 0 &&
+			    ++p->hops > QUEUE_SUBMIT_HOPS_MAX)
+				return "too many Received: headers (mail "
+				       "loop?)";
+		}
+		p->linelen++;
+		/* + the CR; + a stuffed dot */
+		if (p->linelen > QUEUE_SUBMIT_LINE_MAX + 1 + (p->lstart == '.'))
+			return "a line is longer than 998 octets";
+	}
+	return NULL;
+}
+
 /* Parses up to the next event. */
 enum queue_submit_ev_type
 queue_submit_parse(struct queue_submit_parser *p, const char *buf, size_t len,
@@ -267,6 +310,19 @@ queue_submit_parse(struct queue_submit_parser *p, const char *buf, size_t len,
 			take = len - i < p->vlen - p->vgot ? len - i
 							   : p->vlen - p->vgot;
 			if (p->key == 'M') {
+				if (memchr(buf + i, '\0', take) != NULL) {
+					*used = i;
+					return queue_submit_fail(p,
+					    "the message contains a NUL byte, "
+					    "which RFC 5322 forbids",
+					    errstr);
+				}
+				if ((why = queue_submit_lines(p, buf + i,
+					 take)) != NULL) {
+					*used = i;
+					return queue_submit_fail(p, why,
+					    errstr);
+				}
 				p->vgot += take;
 				p->body += take;
 				if (p->vgot == p->vlen)
@@ -408,4 +464,40 @@ queue_submit_received(struct buf *b, const char *hostname, long long uid,
 	    "Received: by %s (relayq, from userid %lld)\r\n\twith %s;"
 	    " %s\r\n",
 	    queue_submit_idhost(hostname), uid, proto, date);
+}
+
+/* The X-Authentication-Warning rule (both paths). */
+int
+queue_submit_warns(long long uid, const char *sender, const char *login_sender)
+{
+	if (uid == 0)
+		return 0;
+	return login_sender == NULL || !addr_is_same(sender, login_sender);
+}
+
+/* Builds the X-Authentication-Warning field (both paths). */
+int
+queue_submit_auth_warning(struct buf *b, const char *hostname, const char *user,
+    const char *sender, const char *via)
+{
+	char name[65], addr[QUEUE_ENV_ADDR_MAX + 3];
+	size_t o = 0;
+
+	for (const char *p = user != NULL ? user : "";
+	     *p != '\0' && o + 1 < sizeof(name); p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+		    *p == '_' || *p == '$' || *p == ' ')
+			name[o++] = *p;
+	name[o] = '\0';
+	if (sender[0] == '\0')
+		(void)strlcpy(addr, "<>", sizeof(addr));
+	else if (str_has_ctl(sender, strlen(sender)))
+		(void)strlcpy(addr, "(invalid address)", sizeof(addr));
+	else
+		(void)strlcpy(addr, sender, sizeof(addr));
+	return buf_addf(b,
+	    "X-Authentication-Warning: %s: %s set sender to %s using %s\r\n",
+	    queue_submit_idhost(hostname), o > 0 ? name : "(unknown)", addr,
+	    via != NULL ? via : "-f");
 }

@@ -23,6 +23,10 @@
 #define QUEUE_SUBMIT_HELO_MAX 64     /* W value */
 #define QUEUE_SUBMIT_TEXT_MAX 300    /* X value */
 #define QUEUE_SUBMIT_SIZE_MAX ((uint64_t)1 << 40) /* Z value */
+/* Both paths: longest line on the wire, CRLF and a stuffed dot excluded. */
+#define QUEUE_SUBMIT_LINE_MAX 998
+/* Both paths: more Received: fields than this is a mail loop. */
+#define QUEUE_SUBMIT_HOPS_MAX 50
 
 /* Which side's frames the parser reads. */
 enum queue_submit_role {
@@ -56,6 +60,11 @@ struct queue_submit_parser {
 	size_t nrcpt;			    /* read-only: R frames seen */
 	uint64_t declared;		    /* read-only: the Z value */
 	uint64_t body;			    /* read-only: M bytes seen */
+	size_t linelen;			    /* body: bytes of this line */
+	char lstart;			    /* body: its first byte */
+	int in_header;			    /* body: still in the header */
+	char fname[10];			    /* body: line start, lowercase */
+	unsigned hops;			    /* body: Received: fields seen */
 	const char *error;		    /* sticky */
 	char val[QUEUE_SUBMIT_VAL_MAX + 1]; /* value, NUL-terminated */
 };
@@ -69,7 +78,9 @@ void queue_submit_init(struct queue_submit_parser *p,
  * filled (BODY's val points into buf, FRAME's into p, valid until the
  * next call).  Frame values are checked here: order, lengths, addresses
  * (queue_env_check_addr), NOTIFY, ORCPT, ENVID, RET, sizes, and for the
- * body that the M bytes add up to exactly the Z value.  After an ERROR,
+ * body that the M bytes add up to exactly the Z value, hold no NUL, no
+ * line over QUEUE_SUBMIT_LINE_MAX and at most QUEUE_SUBMIT_HOPS_MAX
+ * Received: fields (the front end's rules for the spool path).  After an ERROR,
  * every call returns ERROR with the same *errstr.
  */
 enum queue_submit_ev_type queue_submit_parse(struct queue_submit_parser *p,
@@ -91,6 +102,22 @@ int queue_submit_error(struct buf *b, int code, const char *text) RQ_WUR;
  */
 int queue_submit_received(struct buf *b, const char *hostname, long long uid,
     const char *proto, const char *helo, time_t now) RQ_WUR;
+/*
+ * The rule for X-Authentication-Warning, on both paths: returns nonzero
+ * when a user other than root (uid != 0) uses the envelope sender
+ * sender that is not login_sender, the user's own address (local part
+ * exact, domain in any case; login_sender NULL: no own address).
+ */
+int queue_submit_warns(long long uid, const char *sender,
+    const char *login_sender);
+/*
+ * Appends "X-Authentication-Warning: HOST: USER set sender to ADDR using
+ * VIA" (Sendmail's wording; via NULL is "-f").  The user name keeps only
+ * login-name characters and the address no control byte, so the field
+ * is one line of at most about 650 octets.  Returns 0 or -1.
+ */
+int queue_submit_auth_warning(struct buf *b, const char *hostname,
+    const char *user, const char *sender, const char *via) RQ_WUR;
 /* Formats an RFC 5322 date with a numeric zone; 0 or -1 (too small). */
 int queue_submit_date(time_t now, char *buf, size_t bufsz);
 /* Returns hostname if usable in a Message-ID, else a fixed name. */

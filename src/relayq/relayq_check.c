@@ -20,6 +20,7 @@
 
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "queue/queue_spool.h"
 
 struct relayq_check_dir {
 	const char *name;
@@ -209,6 +210,7 @@ int
 relayq_check_config(const struct conf *c)
 {
 	uid_t owner = (uid_t)-1;
+	char why[512];
 	int bad = 0;
 
 	if (*c->smarthost_host == '\0') {
@@ -219,6 +221,11 @@ relayq_check_config(const struct conf *c)
 	bad += relayq_check_spool(c->spool_dir, &owner);
 	bad += relayq_check_secret(c->smarthost_password_file, owner);
 	bad += relayq_check_command("alert_command", c->delivery_alert_command);
+	if (queue_spool_sockdir_check(c->submit_socket, why, sizeof(why)) ==
+	    -1) {
+		relayq_check_fail("%s", why);
+		bad++;
+	}
 	if (bad > 0) {
 		fprintf(stderr, "relayq: check-config: %s: %d problem%s\n",
 		    c->path, bad, bad == 1 ? "" : "s");

@@ -72,6 +72,7 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "queue/queue_spool.h"
 #include "queue/queue_submit.h"
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_sched.h"
@@ -80,7 +81,18 @@
 
 #define RELAYQD_SUBMIT_READSZ (16 * 1024)
 #define RELAYQD_SUBMIT_BACKLOG 128
-#define RELAYQD_SUBMIT_LISTEN_FD 3 /* SD_LISTEN_FDS_START */
+#define RELAYQD_SUBMIT_LISTEN_FD 3		   /* SD_LISTEN_FDS_START */
+#define RELAYQD_SUBMIT_RESERVE_EVERY (1024 * 1024) /* body bytes */
+#define RELAYQD_SUBMIT_LOG_UIDS 16 /* uids whose refusals are rate-limited */
+
+/* Refusal lines of one uid: at most one a second, the rest counted. */
+struct relayqd_submit_lograte {
+	uid_t uid;
+	int used;
+	time_t last;	   /* CLOCK_MONOTONIC second of its last line */
+	time_t first_held; /* when the first uncounted one came */
+	unsigned long held;
+};
 
 struct relayqd_submit_conn {
 	struct relayqd_submit *s; /* borrowed */
@@ -90,15 +102,18 @@ struct relayqd_submit_conn {
 	struct relayqd_unix_peer peer; /* SO_PEERCRED; in s->peers */
 	struct queue_submit_parser p;
 	struct queue_env env;
-	char *sender;	 /* owned: the S frame */
-	char *rcpt;	 /* owned: R frame waiting for N/O */
-	unsigned notify; /* its N frame */
-	char *orcpt;	 /* owned: its O frame */
-	char *dsn_ret;	 /* owned */
-	char *dsn_envid; /* owned */
-	char proto[8];	 /* P frame */
+	char *sender;	    /* owned: the S frame */
+	char *rcpt;	    /* owned: R frame waiting for N/O */
+	unsigned notify;    /* its N frame */
+	char *orcpt;	    /* owned: its O frame */
+	char *dsn_ret;	    /* owned */
+	char *dsn_envid;    /* owned */
+	char *login;	    /* owned: the uid's login name, or NULL */
+	char *login_sender; /* owned: its own address, or NULL */
+	char proto[8];	    /* P frame */
 	char helo[QUEUE_SUBMIT_HELO_MAX + 1];
 	int decl_8bit;		/* F frame said 8bit */
+	uint64_t reserve_at;	/* body bytes when queue_minfree was checked */
 	struct queue_writer *w; /* owned, from the Z frame on */
 	int begun;		/* w holds tmp/<id> */
 	int committing;		/* in the commit thread */
@@ -118,6 +133,8 @@ struct relayqd_submit {
 	struct event *ev_done; /* owned */
 	pthread_t thread;
 	int running;
+	struct relayqd_submit_lograte rate[RELAYQD_SUBMIT_LOG_UIDS];
+	struct event *ev_rate; /* owned: logs the held counts */
 };
 
 /* The commit thread: commits each connection it is given, reports back. */
@@ -135,7 +152,7 @@ relayqd_submit_main(void *arg)
 		if (n != (ssize_t)sizeof(c))
 			break;
 		c->commit_rc =
-		    queue_writer_commit(c->w, QUEUE_DIR_INCOMING, &c->err);
+		    queue_writer_commit(c->w, QUEUE_DIR_QUEUE, &c->err);
 		c->commit_errno = errno;
 		while (
 		    write(s->donefd[1], &c, sizeof(c)) == -1 && errno == EINTR)
@@ -164,6 +181,8 @@ relayqd_submit_conn_free(struct relayqd_submit_conn *c)
 	free(c->orcpt);
 	free(c->dsn_ret);
 	free(c->dsn_envid);
+	free(c->login);
+	free(c->login_sender);
 	free(c);
 }
 
@@ -185,14 +204,106 @@ relayqd_submit_send(struct relayqd_submit_conn *c, struct buf *b)
 	buf_free(b);
 }
 
+/* Returns the monotonic clock in seconds. */
+static time_t
+relayqd_submit_mono(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Logs the summary of r's held refusals, if any. */
+static void
+relayqd_submit_rate_flush(struct relayqd_submit_lograte *r, time_t now)
+{
+	if (r->held == 0)
+		return;
+	log_info("%lu connection%s refused (uid %lu) in the last %llds",
+	    r->held, r->held == 1 ? "" : "s", (unsigned long)r->uid,
+	    (long long)(now - r->first_held + 1));
+	r->held = 0;
+	r->last = now;
+}
+
+/* ev_rate: a second after a refusal was held, logs the summaries. */
+static void
+relayqd_submit_rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_submit *s = arg;
+	time_t now = relayqd_submit_mono();
+	struct timeval tv = { 1, 0 };
+	int more = 0;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < RELAYQD_SUBMIT_LOG_UIDS; i++) {
+		struct relayqd_submit_lograte *r = &s->rate[i];
+
+		if (r->used && r->held > 0) {
+			if (now - r->last >= 1)
+				relayqd_submit_rate_flush(r, now);
+			else
+				more = 1;
+		}
+	}
+	if (more)
+		(void)event_add(s->ev_rate, &tv);
+}
+
+/*
+ * Returns nonzero when a refusal of uid may be logged now: one line per
+ * uid per second; the others are counted and summed up in one line
+ * ("N connections refused (uid U) in the last Ns") a second later, so a
+ * flood of connections cannot flood the log.
+ */
+static int
+relayqd_submit_rate_ok(struct relayqd_submit *s, uid_t uid)
+{
+	struct relayqd_submit_lograte *r = NULL, *old = &s->rate[0];
+	time_t now = relayqd_submit_mono();
+	struct timeval tv = { 1, 0 };
+
+	for (size_t i = 0; i < RELAYQD_SUBMIT_LOG_UIDS; i++) {
+		if (s->rate[i].used && s->rate[i].uid == uid) {
+			r = &s->rate[i];
+			break;
+		}
+		if (!s->rate[i].used || s->rate[i].last < old->last)
+			old = &s->rate[i];
+	}
+	if (r == NULL) {
+		/* The least recent slot goes; its count is logged first. */
+		if (old->used)
+			relayqd_submit_rate_flush(old, now);
+		memset(old, 0, sizeof(*old));
+		old->used = 1;
+		old->uid = uid;
+		old->last = now;
+		return 1;
+	}
+	if (now - r->last >= 1) {
+		relayqd_submit_rate_flush(r, now);
+		r->last = now;
+		return 1;
+	}
+	if (r->held++ == 0)
+		r->first_held = now;
+	if (s->ev_rate != NULL && !event_pending(s->ev_rate, EV_TIMEOUT, NULL))
+		(void)event_add(s->ev_rate, &tv);
+	return 0;
+}
+
 /* Answers X code text and closes the connection. */
 static void
 relayqd_submit_refuse(struct relayqd_submit_conn *c, int code, const char *text)
 {
 	struct buf b;
 
-	log_info("submission from uid=%lu pid=%ld refused: %d %s",
-	    (unsigned long)c->peer.uid, (long)c->peer.pid, code, text);
+	if (relayqd_submit_rate_ok(c->s, c->peer.uid))
+		log_info("submission from uid=%lu pid=%ld refused: %d %s",
+		    (unsigned long)c->peer.uid, (long)c->peer.pid, code, text);
 	buf_init(&b, 1024);
 	if (queue_submit_error(&b, code, text) == 0)
 		relayqd_submit_send(c, &b);
@@ -227,10 +338,18 @@ relayqd_submit_flush_rcpt(struct relayqd_submit_conn *c)
 
 	if (c->rcpt == NULL)
 		return 0;
+	/* A duplicate goes, as the front end drops it (addr_list_add). */
+	for (size_t i = 0; i < c->env.nrcpt; i++)
+		if (addr_is_same(c->env.rcpts[i], c->rcpt)) {
+			log_debug("uid=%lu: duplicate recipient <%s> dropped",
+			    (unsigned long)c->peer.uid, c->rcpt);
+			goto out;
+		}
 	if (queue_env_add_rcpt_dsn(&c->env, c->rcpt, c->notify, c->orcpt) == -1)
 		rv = -1;
 	else if (addr_is_utf8(c->rcpt))
 		c->env.flags |= QUEUE_ENV_F_SMTPUTF8;
+out:
 	free(c->rcpt);
 	free(c->orcpt);
 	c->rcpt = c->orcpt = NULL;
@@ -240,8 +359,10 @@ relayqd_submit_flush_rcpt(struct relayqd_submit_conn *c)
 
 /*
  * The envelope sender for c: the S frame when this uid may choose one,
- * else its login name at masquerade or default_domain.  Returns an owned
- * string, or NULL with *why.
+ * else its login name at masquerade or default_domain.  For a uid other
+ * than 0 also sets c->login (its login name) and c->login_sender (its own
+ * address), for X-Authentication-Warning.  Returns an owned string, or
+ * NULL with *why.
  */
 static char *
 relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
@@ -253,24 +374,52 @@ relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
 	char pwbuf[4096], *out = NULL;
 	const char *errstr = NULL;
 
-	if (conf->allow_from_override || c->peer.uid == 0)
+	if (c->peer.uid == 0)
 		return xstrdup(c->sender);
 	if (getpwuid_r(c->peer.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
 	    pwp == NULL) {
+		if (conf->allow_from_override)
+			return xstrdup(c->sender); /* warned: no login */
 		*why = "no login name for this uid in the user database";
 		return NULL;
 	}
+	c->login = xstrdup(pw.pw_name);
 	if (addr_parse_sender(pw.pw_name, dom, &out, &errstr) == -1 ||
 	    out[0] == '\0') {
 		free(out);
+		if (conf->allow_from_override)
+			return xstrdup(c->sender);
 		*why = "cannot make a sender address from the login name";
 		return NULL;
 	}
+	c->login_sender = out;
+	if (conf->allow_from_override)
+		return xstrdup(c->sender);
 	if (strcmp(out, c->sender) != 0)
 		log_info("uid=%lu: sender <%s> replaced by <%s> "
 			 "(allow_from_override = no)",
 		    (unsigned long)c->peer.uid, c->sender, out);
-	return out;
+	return xstrdup(out);
+}
+
+/*
+ * The free-space reserve (queue_minfree) for a uid other than root, as
+ * the spool path checks it in the front end: what is still to come of the
+ * declared size must leave the reserve free.  Refuses c (X75) and returns
+ * -1 when it would not.
+ */
+static int
+relayqd_submit_reserve(struct relayqd_submit_conn *c)
+{
+	struct rq_err err;
+
+	c->reserve_at = c->p.body;
+	if (c->peer.uid == 0 ||
+	    queue_spool_room(&c->s->rd->spool, c->s->rd->conf.queue_minfree,
+		c->p.declared - c->p.body, &err) == 0)
+		return 0;
+	relayqd_submit_refuse(c, EX_TEMPFAIL, err.msg);
+	return -1;
 }
 
 /* Z: completes the envelope, checks the size, creates tmp/<id>. */
@@ -285,6 +434,12 @@ relayqd_submit_start(struct relayqd_submit_conn *c)
 		relayqd_submit_refuse(c, EX_USAGE, "invalid recipient");
 		return -1;
 	}
+	if (c->p.declared == 0) {
+		/* The front end always writes a header section. */
+		relayqd_submit_refuse(c, EX_DATAERR,
+		    "empty message: no header section; not queued");
+		return -1;
+	}
 	if (c->p.declared > (uint64_t)rd->conf.max_message_size) {
 		char text[128];
 
@@ -294,6 +449,8 @@ relayqd_submit_start(struct relayqd_submit_conn *c)
 		relayqd_submit_refuse(c, EX_DATAERR, text);
 		return -1;
 	}
+	if (relayqd_submit_reserve(c) == -1)
+		return -1;
 	if ((c->env.sender = relayqd_submit_sender(c, &why)) == NULL) {
 		relayqd_submit_refuse(c, EX_CONFIG, why);
 		return -1;
@@ -326,6 +483,12 @@ relayqd_submit_start(struct relayqd_submit_conn *c)
 		(long long)c->peer.uid,
 		c->proto[0] != '\0' ? c->proto : "local",
 		c->helo[0] != '\0' ? c->helo : NULL, 0) == -1 ||
+	    (queue_submit_warns((long long)c->peer.uid, c->env.sender,
+		 c->login_sender) &&
+		queue_submit_auth_warning(&rcv, rd->conf.hostname, c->login,
+		    c->env.sender,
+		    strcmp(c->proto, "ESMTP") == 0 ? "MAIL FROM" : "-f") ==
+		    -1) ||
 	    queue_writer_body(c->w, rcv.data, rcv.len) == -1) {
 		buf_free(&rcv);
 		relayqd_submit_refuse(c, EX_TEMPFAIL,
@@ -398,6 +561,9 @@ relayqd_submit_body(struct relayqd_submit_conn *c, const char *p, size_t len)
 				    "8-bit data without the 8bit flag");
 				return -1;
 			}
+	if (c->p.body - c->reserve_at >= RELAYQD_SUBMIT_RESERVE_EVERY &&
+	    relayqd_submit_reserve(c) == -1)
+		return -1;
 	if (queue_writer_body(c->w, p, len) == -1) {
 		int code = relayqd_submit_exit_for(errno);
 
@@ -633,13 +799,19 @@ relayqd_submit_bind(struct relayqd_submit *s, const char *path)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	char why[512];
+	mode_t old;
+	int fd, rc, e;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path)) {
 		log_warnx("submit_socket %s: path too long", path);
+		return -1;
+	}
+	if (queue_spool_sockdir_check(path, why, sizeof(why)) == -1) {
+		log_warnx("not listening for submissions: %s", why);
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -665,14 +837,24 @@ relayqd_submit_bind(struct relayqd_submit *s, const char *path)
 		(void)close(t);
 		(void)unlink(path);
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/*
+	 * Mode 0666 from the start: the fd's mode and a umask around bind,
+	 * never a chmod by path afterwards (it would follow a symlink put
+	 * there meanwhile).
+	 */
+	(void)fchmod(fd, 0666);
+	old = umask(0111);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	e = errno;
+	(void)umask(old);
+	if (rc == -1) {
+		errno = e;
 		log_warn("cannot bind the submission socket %s", path);
 		(void)close(fd);
 		return -1;
 	}
 	s->bound = 1;
-	if (chmod(path, 0666) == -1 ||
-	    listen(fd, RELAYQD_SUBMIT_BACKLOG) == -1) {
+	if (listen(fd, RELAYQD_SUBMIT_BACKLOG) == -1) {
 		log_warn("cannot listen on %s", path);
 		(void)close(fd);
 		(void)unlink(path);
@@ -738,7 +920,9 @@ relayqd_submit_new(struct relayd *rd, int fd)
 		relayqd_submit_free(s);
 		return NULL;
 	}
-	if (relayqd_submit_thread(s) == -1 ||
+	if ((s->ev_rate = evtimer_new(rd->base, relayqd_submit_rate_cb, s)) ==
+		NULL ||
+	    relayqd_submit_thread(s) == -1 ||
 	    (s->ev_done = event_new(rd->base, s->donefd[0],
 		 EV_READ | EV_PERSIST, relayqd_submit_done_cb, s)) == NULL ||
 	    event_add(s->ev_done, NULL) == -1 ||
@@ -776,6 +960,14 @@ relayqd_submit_free(struct relayqd_submit *s)
 		relayqd_submit_conn_free(c);
 	if (s->ev_done != NULL)
 		event_free(s->ev_done);
+	if (s->ev_rate != NULL) {
+		time_t now = relayqd_submit_mono();
+
+		for (size_t i = 0; i < RELAYQD_SUBMIT_LOG_UIDS; i++)
+			if (s->rate[i].used)
+				relayqd_submit_rate_flush(&s->rate[i], now);
+		event_free(s->ev_rate);
+	}
 	for (int i = 0; i < 2; i++) {
 		if (s->jobfd[i] != -1)
 			(void)close(s->jobfd[i]);

@@ -800,38 +800,14 @@ sendmail_msg_received(const struct sendmail_msg *m, struct buf *b)
 	    m->p.helo, m->p.now);
 }
 
-/*
- * Builds "X-Authentication-Warning: host: user set sender to addr using
- * -f" (Sendmail's wording) when m->p.warn_user is set.  The user name
- * keeps only login-name characters and the address no control byte, so
- * the field is one line of at most about 650 octets.
- */
+/* Builds the X-Authentication-Warning (queue_submit.h: both paths). */
 static int
 sendmail_msg_auth_warning(const struct sendmail_msg *m, struct buf *b)
 {
-	const char *sender = m->p.sender != NULL ? m->p.sender : "";
-	char user[65], addr[QUEUE_ENV_ADDR_MAX + 3];
-	size_t o = 0;
-
 	if (m->p.warn_user == NULL)
 		return 0;
-	for (const char *p = m->p.warn_user; *p != '\0' && o + 1 < sizeof(user);
-	     p++)
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
-		    *p == '_' || *p == '$' || *p == ' ')
-			user[o++] = *p;
-	user[o] = '\0';
-	if (sender[0] == '\0')
-		(void)strlcpy(addr, "<>", sizeof(addr));
-	else if (str_has_ctl(sender, strlen(sender)))
-		(void)strlcpy(addr, "(invalid address)", sizeof(addr));
-	else
-		(void)strlcpy(addr, sender, sizeof(addr));
-	return buf_addf(b,
-	    "X-Authentication-Warning: %s: %s set sender to %s using %s\r\n",
-	    queue_submit_idhost(m->p.hostname), o > 0 ? user : "(unknown)",
-	    addr, m->p.warn_via != NULL ? m->p.warn_via : "-f");
+	return queue_submit_auth_warning(b, m->p.hostname, m->p.warn_user,
+	    m->p.sender != NULL ? m->p.sender : "", m->p.warn_via);
 }
 
 /* Builds the header fields the message lacks into b. */

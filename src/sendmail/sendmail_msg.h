@@ -29,13 +29,14 @@
 
 #include "common/addr.h"
 #include "common/buf.h"
+#include "queue/queue_submit.h"
 
 /* Longest line on the wire, CRLF and the stuffed dot excluded. */
-#define SENDMAIL_MSG_LINE_MAX 998
+#define SENDMAIL_MSG_LINE_MAX QUEUE_SUBMIT_LINE_MAX
 /* Default bound on the header section as read. */
 #define SENDMAIL_MSG_HEADER_MAX (1024 * 1024)
 /* More Received: fields than this is a mail loop. */
-#define SENDMAIL_MSG_HOPS_MAX 50
+#define SENDMAIL_MSG_HOPS_MAX QUEUE_SUBMIT_HOPS_MAX
 
 /* Receives wire bytes; returns 0, or -1 with errno set. */
 typedef int (*sendmail_msg_sink_fn)(void *arg, const char *p, size_t len);

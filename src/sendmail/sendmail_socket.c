@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
@@ -69,15 +70,30 @@ sendmail_socket_dir_ok(const struct queue_spool *sp, enum queue_dir d)
 		   AT_EACCESS) == 0;
 }
 
+/*
+ * After the whole body was sent, a connection that ends without K leaves
+ * the outcome open: relayqd may have committed the message and died
+ * before answering (doc/submit-protocol.md §3).
+ */
+#define SENDMAIL_SOCKET_MAYBE                                            \
+	"the message may or may not have been queued (relayqd may have " \
+	"committed it before it stopped); a retry may send it twice"
+
 /* Chooses the spool or the socket. */
 int
 sendmail_socket_choose(const struct conf *conf, struct queue_spool *sp,
     struct sendmail_socket *ss, int *use_socket, struct rq_err *err)
 {
+	struct stat st;
 	int e;
 
 	memset(ss, 0, sizeof(*ss));
 	ss->path = conf->submit_socket;
+	/* Who may listen on the socket: root or the spool's owner. */
+	if (stat(conf->spool_dir, &st) == 0) {
+		ss->owner = st.st_uid;
+		ss->owner_known = 1;
+	}
 	*use_socket = 0;
 	if (strcmp(conf->submission, "socket") == 0) {
 		*use_socket = 1;
@@ -109,7 +125,9 @@ static int
 sendmail_socket_connect(const struct sendmail_socket *ss, struct rq_err *err)
 {
 	struct sockaddr_un sun;
-	int fd, e;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int fd, e, got;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -137,6 +155,31 @@ sendmail_socket_connect(const struct sendmail_socket *ss, struct rq_err *err)
 			    "relayqd is not listening on %s (%s; start "
 			    "relayqd.socket or relayqd); message not queued",
 			    ss->path, strerror(e));
+		return -1;
+	}
+	/*
+	 * Only relayqd may hear the message: a listener that is neither
+	 * root nor the spool's owner got there first (a directory others
+	 * can write) and would capture it.  Nothing is sent to it.
+	 */
+	if ((got = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) ==
+		-1 ||
+	    (cred.uid != 0 && (!ss->owner_known || cred.uid != ss->owner))) {
+		e = errno;
+		(void)close(fd);
+		if (got == -1)
+			rq_err_set(err,
+			    "cannot tell who listens on %s (%s); message not "
+			    "sent, not queued",
+			    ss->path, strerror(e));
+		else
+			rq_err_set(err,
+			    "the listener on %s is uid %lu, not root or the "
+			    "spool's owner: it is not relayqd (another user "
+			    "may "
+			    "have taken the socket's name); message not sent, "
+			    "not queued",
+			    ss->path, (unsigned long)cred.uid);
 		return -1;
 	}
 	return fd;
@@ -167,12 +210,14 @@ sendmail_socket_write(const struct sendmail_socket *ss, int fd, const char *p,
 
 /*
  * Reads the next reply frame.  Returns its key ('G', 'K', 'X') with the
- * value in ev, or 0 with err filled.  Unused bytes stay in rb.
+ * value in ev, or 0 with err filled: "not queued" while sent is 0, "may or
+ * may not have been queued" once the whole body was sent.  Unused bytes
+ * stay in rb.
  */
 static char
 sendmail_socket_reply(const struct sendmail_socket *ss, int fd,
     struct queue_submit_parser *p, struct buf *rb, struct queue_submit_ev *ev,
-    struct rq_err *err)
+    int sent, struct rq_err *err)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	const char *errstr = NULL;
@@ -192,33 +237,39 @@ sendmail_socket_reply(const struct sendmail_socket *ss, int fd,
 			}
 			if (t != QUEUE_SUBMIT_EV_NEED) {
 				rq_err_set(err,
-				    "bad reply from relayqd (%s); message "
-				    "not queued",
-				    errstr != NULL ? errstr : "unexpected");
+				    "bad reply from relayqd (%s); %s",
+				    errstr != NULL ? errstr : "unexpected",
+				    sent ? SENDMAIL_SOCKET_MAYBE
+					 : "message not queued");
 				return 0;
 			}
 			buf_drain(rb, used);
 		}
 		if (*ss->stop) {
-			rq_err_set(err, "interrupted; message not queued");
+			rq_err_set(err, "interrupted; %s",
+			    sent ? SENDMAIL_SOCKET_MAYBE
+				 : "message not queued");
 			return 0;
 		}
 		n = poll(&pfd, 1, SENDMAIL_SOCKET_WAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			rq_err_set(err,
-			    "no answer from relayqd on %s; message not queued",
-			    ss->path);
+			rq_err_set(err, "no answer from relayqd on %s; %s",
+			    ss->path,
+			    sent ? SENDMAIL_SOCKET_MAYBE
+				 : "message not queued");
 			return 0;
 		}
 		if ((n = read(fd, tmp, sizeof(tmp))) == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			rq_err_set(err,
-			    "relayqd closed the connection on %s before the "
-			    "message was queued",
-			    ss->path);
+			    "relayqd closed the connection on %s without an "
+			    "answer; %s",
+			    ss->path,
+			    sent ? SENDMAIL_SOCKET_MAYBE
+				 : "message not queued");
 			return 0;
 		}
 		if (buf_add(rb, tmp, (size_t)n) == -1) {
@@ -352,7 +403,7 @@ sendmail_socket_once(const struct sendmail_socket *ss,
 	}
 	if (sendmail_socket_write(ss, fd, b.data, b.len) == -1)
 		werr = 1; /* relayqd may have said why: read the reply */
-	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, err)) == 0)
+	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, 0, err)) == 0)
 		goto out;
 	if (k == 'X') {
 		rc = sendmail_socket_refused(&ev, err);
@@ -367,7 +418,7 @@ sendmail_socket_once(const struct sendmail_socket *ss,
 	if (sendmail_socket_body(ss, fd, bodyfd, size, err) == -1)
 		goto out;
 	/* After a failed send, relayqd's X (or EOF) says what happened. */
-	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, err)) == 0)
+	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, 1, err)) == 0)
 		goto out;
 	if (k == 'X') {
 		rc = sendmail_socket_refused(&ev, err);

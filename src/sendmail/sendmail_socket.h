@@ -15,6 +15,8 @@
 #include "common/conf.h"
 #include "common/status.h"
 #include "queue/queue_env.h"
+#include <sys/types.h>
+
 #include "queue/queue_id.h"
 #include "queue/queue_spool.h"
 
@@ -22,6 +24,8 @@ struct sendmail_socket {
 	const char *path;    /* borrowed: conf->submit_socket */
 	char spool_why[200]; /* why the spool is not used ("" if asked) */
 	volatile sig_atomic_t *stop; /* borrowed: SIGINT/TERM/HUP seen */
+	uid_t owner;		     /* the spool's owner (relayqd's user) */
+	int owner_known;	     /* owner was read (stat of spool_dir) */
 };
 
 /*

@@ -51,6 +51,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "queue/queue_env.h"
+#include "queue/queue_submit.h"
 #include "sendmail/sendmail_msg.h"
 
 /* Input is read in chunks of this size. */
@@ -136,23 +137,14 @@ sendmail_submit_resolve(const struct conf *conf, const struct aliases *aliases,
 /*
  * Returns nonzero when s needs an X-Authentication-Warning: a user other
  * than root chose (s->sender_via) a sender that is not their own login
- * address (local part exact, domain in any case).
+ * address.  Over the socket relayqd adds it (it knows the uid).
  */
 static int
 sendmail_submit_warns(const struct sendmail_submit *s)
 {
-	const char *a = s->sender, *b = s->login_sender, *at_a, *at_b;
-
-	if (s->uid == 0 || s->sender_via == NULL)
+	if (s->sock != NULL || s->sender_via == NULL)
 		return 0;
-	if (b == NULL)
-		return 1;
-	at_a = strrchr(a, '@');
-	at_b = strrchr(b, '@');
-	if (at_a == NULL || at_b == NULL)
-		return strcmp(a, b) != 0;
-	return at_a - a != at_b - b || strncmp(a, b, (size_t)(at_a - a)) != 0 ||
-	    strcasecmp(at_a + 1, at_b + 1) != 0;
+	return queue_submit_warns(s->uid, s->sender, s->login_sender);
 }
 
 /*
@@ -164,8 +156,8 @@ static int
 sendmail_submit_reserve(const struct sendmail_submit *s,
     const struct queue_spool *sp, size_t need, struct rq_err *err)
 {
-	/* Over the socket (sp NULL) sendmail cannot see the spool. */
-	if (s->uid == 0)
+	/* Over the socket (sp NULL) relayqd checks it. */
+	if (s->uid == 0 || sp == NULL)
 		return 0;
 	return queue_spool_room(sp, s->conf->queue_minfree, need, err);
 }

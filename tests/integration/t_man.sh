@@ -13,6 +13,11 @@ for m in sendmail.8 relayqd.8 relayq.1 relayq.conf.5; do
 	MANWIDTH=80 man -l "$f" 2>/dev/null | grep -q "NAME"
 	ok $? "man -l $m has a NAME section"
 done
+# Issue 12: a recipient starting with '-' is accepted after "--"; the
+# RECIPIENTS section must not say it is refused.
+sed -n '/^\.SH RECIPIENTS/,/^\.SH [^R]/p' "$top_srcdir/man/sendmail.8" |
+    tr '\n' ' ' | grep -q 'starting with \.B \\- is refused'
+ok $((!$?)) "sendmail.8 RECIPIENTS does not refuse '-' recipients after --"
 keys=$(sed -n 's/^[[:space:]]*CK("[a-z]*:\([a-z_0-9]*\)".*/\1/p' \
     "$top_srcdir/src/common/conf.c")
 n=0

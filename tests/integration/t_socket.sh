@@ -94,6 +94,47 @@ grep -q '^250 2.0.0 Ok: queued as [0-9A-F]\{20\}' "$T_DIR/bs.out"
 ok $? "-bs: 250 queued as <id>"
 check_nobody sock-bs "-bs"
 
+# 4b. submission = socket (not auto) with a free-space reserve: the
+# front end has no spool to look at (it once read an uninitialised one).
+sed 's/^\[relayq\]$/[relayq]\nsubmission = socket\nqueue_minfree = 1k/' \
+    "$CONF" > "$T_DIR/sock.conf"
+chmod 644 "$T_DIR/sock.conf"
+printf 'Subject: sock-only-argv\n\nbody\n' |
+    as_nobody env RELAYQ_CONFIG="$T_DIR/sock.conf" "$SENDMAIL" a@x.example \
+    2>"$T_DIR/sockonly1.err"
+ok $? "submission = socket: sendmail a@x as nobody exits 0"
+check_nobody sock-only-argv "submission = socket, argv"
+printf 'To: t@x.example\nSubject: sock-only-t\n\nbody\n' |
+    as_nobody env RELAYQ_CONFIG="$T_DIR/sock.conf" "$SENDMAIL" -t \
+    2>"$T_DIR/sockonly2.err"
+ok $? "submission = socket: sendmail -t as nobody exits 0"
+check_nobody sock-only-t "submission = socket, -t"
+
+# 4c. queue_minfree (the free space kept for root) holds on the socket
+# path too: relayqd checks it for any uid but 0 before G.
+reloaded() {
+	[ "$(grep -c 'configuration reloaded' "$T_DIR/relayqd.log")" -ge "$1" ]
+}
+sed -i 's/^\[relayq\]$/[relayq]\nqueue_minfree = 1000G/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 1
+printf 'Subject: sock-minfree\n\nbody\n' |
+    as_nobody "$SENDMAIL" m@example.net 2>"$T_DIR/minfree.err"
+is $? 75 "queue_minfree = 1000G: nobody's submission over the socket exits 75"
+grep -q 'not enough free space in the spool .* kept for root (queue_minfree)' \
+    "$T_DIR/minfree.err"
+ok $? "with the spool path's wording"
+tmp_empty
+ok $? "the refusal leaves nothing in tmp/"
+printf 'Subject: sock-minfree-root\n\nbody\n' |
+    env RELAYQ_CONFIG="$T_DIR/sock.conf" "$SENDMAIL" r@example.net
+ok $? "root's submission over the socket is accepted under the reserve"
+wait_for "root's mail" 150 has_subject sock-minfree-root
+ok $? "and delivered"
+sed -i '/^queue_minfree = 1000G$/d' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the second reload" 100 reloaded 2
+
 # Hostile clients, in Python (raw frames).
 cat > "$T_DIR/client.py" <<'PYEOF'
 import os, resource, socket, sys, time
@@ -120,13 +161,26 @@ def reply(s, limit=30):
         pass
     return data
 cmd = sys.argv[2]
+def submit(tag, body, envelope):
+    # One whole submission; prints TAG, the G reply and the K/X reply.
+    s = conn()
+    s.sendall(fr(b'H', b'relayq-submit/1') + envelope +
+              fr(b'Z', str(len(body)).encode()))
+    g = reply(s)
+    s.sendall(fr(b'M', body) + fr(b'E'))
+    print(tag, g.decode().strip(), reply(s).decode().strip())
+loop = b''.join(b'Received: hop %d\r\n' % i for i in range(51)) + b'\r\nx\r\n'
 if cmd == 'malformed':
     for raw in [b'Q5:hello\n', b'H15:relayq-submit/9\n',
                 b'H15:relayq-submit/1\nS999999:', b'H15:relayq-submit/1X',
                 fr(b'H', b'relayq-submit/1') + fr(b'S', b'') + fr(b'R', b'bob'),
                 env(3) + fr(b'M', b'abcd'),
                 env(4) + fr(b'M', b'ab') + fr(b'E'),
-                env(5) + fr(b'M', b'a\nb\r\n') + fr(b'E')]:
+                env(5) + fr(b'M', b'a\nb\r\n') + fr(b'E'),
+                env(5) + fr(b'M', b'a\0b\r\n') + fr(b'E'),
+                env(0),
+                env(1002) + fr(b'M', b'x' * 1000 + b'\r\n') + fr(b'E'),
+                env(len(loop)) + fr(b'M', loop) + fr(b'E')]:
         s = conn()
         s.sendall(raw)
         # Everything until relayqd closes the connection (bounded).
@@ -146,15 +200,15 @@ if cmd == 'malformed':
               last[last.find(b':') + 1:].decode(), 'closed' if closed else 'open')
 elif cmd == 'forge':
     # A client that lies: another sender, its own Received: line.
-    body = (b'Received: from forged (uid 0)\r\n\tby nowhere; x\r\n'
-            b'Subject: sock-forged\r\n\r\nbody\r\n')
-    s = conn()
-    s.sendall(fr(b'H', b'relayq-submit/1') + fr(b'S', b'boss@example.com') +
-              fr(b'R', b'fg@example.net') + fr(b'P', b'local') +
-              fr(b'Z', str(len(body)).encode()))
-    g = reply(s)
-    s.sendall(fr(b'M', body) + fr(b'E'))
-    print('forge', g.decode().strip(), reply(s).decode().strip())
+    submit('forge', b'Received: from forged (uid 0)\r\n\tby nowhere; x\r\n'
+           b'Subject: ' + (sys.argv[3].encode() if len(sys.argv) > 3
+                           else b'sock-forged') + b'\r\n\r\nbody\r\n',
+           fr(b'S', b'boss@example.com') + fr(b'R', b'fg@example.net') +
+           fr(b'P', b'local'))
+elif cmd == 'dup':
+    submit('dup', b'Subject: sock-dup\r\n\r\nbody\r\n',
+           fr(b'S', b'') + fr(b'R', b'dup@example.net') +
+           fr(b'R', b'dup@EXAMPLE.net'))
 elif cmd == 'oversize':
     s = conn()
     s.sendall(env(200 * 1024))
@@ -193,8 +247,17 @@ PYEOF
 
 # 5. Malformed frames: an X reply, the connection closed, nothing in tmp/.
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" malformed > "$T_DIR/malformed" 2>&1
-is "$(grep -c '^reply X 6[45] .* closed$' "$T_DIR/malformed")" 8 \
-    "8 malformed streams: each gets X64/X65 and a closed connection"
+is "$(grep -c '^reply X 6[45] .* closed$' "$T_DIR/malformed")" 12 \
+    "12 malformed streams: each gets X64/X65 and a closed connection"
+grep -q '^reply X 65 empty message' "$T_DIR/malformed"
+ok $? "an empty message (Z0) is refused with X65"
+grep -q '^reply X 65 a line is longer than 998 octets' "$T_DIR/malformed"
+ok $? "a line over 998 octets is refused with X65, as on the spool path"
+grep -q '^reply X 65 too many Received: headers (mail loop?)' \
+    "$T_DIR/malformed"
+ok $? "51 Received: fields are refused as a loop with X65"
+grep -q '^reply X 65 the message contains a NUL byte' "$T_DIR/malformed"
+ok $? "a NUL byte in an M frame is refused with X65"
 grep -q 'body not in wire form' "$T_DIR/malformed"
 ok $? "a bare LF in the body is refused (wire form)"
 grep -q 'body shorter than declared' "$T_DIR/malformed"
@@ -210,6 +273,160 @@ as_nobody "$PYTHON3" "$T_DIR/client.py" "$SOCK" forge > "$T_DIR/forge" 2>&1
 grep -q '^forge G0: K20:[0-9A-F]\{20\}$' "$T_DIR/forge"
 ok $? "a raw client's submission is queued"
 check_nobody sock-forged "forged sender" 2
+
+# 5c. allow_from_override = yes: a user may choose the sender, and the
+# mail says so.  relayqd adds the X-Authentication-Warning itself (a raw
+# client never would); sendmail does not add a second one.
+sed -i 's/^allow_from_override = no$/allow_from_override = yes/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 3
+WARN="X-Authentication-Warning: relayq.test: nobody set sender to boss@example.com using -f"
+as_nobody "$PYTHON3" "$T_DIR/client.py" "$SOCK" forge sock-forged-warn \
+    > "$T_DIR/forge2" 2>&1
+grep -q '^forge G0: K20:[0-9A-F]\{20\}$' "$T_DIR/forge2"
+ok $? "override = yes: a raw client's forged sender is queued"
+wait_for "the forged mail" 150 has_subject sock-forged-warn
+is "$(grep -c "^$WARN" "$(mail_with sock-forged-warn)")" 1 \
+    "relayqd adds one X-Authentication-Warning for the raw client"
+printf 'Subject: sock-f-warn\n\nbody\n' |
+    as_nobody "$SENDMAIL" -f boss@example.com fw@example.net
+ok $? "override = yes: sendmail -f as nobody exits 0"
+wait_for "the -f mail" 150 has_subject sock-f-warn
+is "$(grep -c '^X-Authentication-Warning:' "$(mail_with sock-f-warn)")" 1 \
+    "sendmail -f over the socket: exactly one X-Authentication-Warning"
+grep -q "^$WARN" "$(mail_with sock-f-warn)"
+ok $? "with Sendmail's wording"
+printf 'Subject: sock-own-from\n\nbody\n' |
+    as_nobody "$SENDMAIL" -f nobody@EXAMPLE.org ow@example.net
+wait_for "the own-sender mail" 150 has_subject sock-own-from
+! grep -q '^X-Authentication-Warning:' "$(mail_with sock-own-from)"
+ok $? "no warning when the sender is the user's own address"
+sed -i 's/^allow_from_override = yes$/allow_from_override = no/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 4
+
+# root_via SOCKET NAME SUBJECT: root's sendmail submits over SOCKET
+# (submission = socket), stderr in $T_DIR/NAME.sm; its exit status.
+root_via() {
+	sed "s|^submit_socket = .*|submit_socket = $1|" "$T_DIR/sock.conf" \
+	    > "$T_DIR/$2.conf"
+	printf 'Subject: %s\n\nbody\n' "$3" |
+	    env RELAYQ_CONFIG="$T_DIR/$2.conf" "$SENDMAIL" v@example.net \
+	    2>"$T_DIR/$2.sm"
+}
+
+# 5d. Impersonation: in a directory others can write, a user listens on
+# the socket's name before relayqd.  sendmail sees (SO_PEERCRED) that the
+# listener is neither root nor the spool's owner and sends it nothing;
+# relayqd will not listen there; relayq check-config says why.
+mkdir "$T_DIR/evil"
+chmod 777 "$T_DIR/evil"
+cat > "$T_DIR/evil.py" <<'PYEOF'
+import os, socket, sys, time
+path, got, ready, stop = sys.argv[1:5]
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(path)
+l.listen(8)
+l.settimeout(0.1)
+open(ready, 'w').write('up\n')
+n = 0
+for _ in range(1200):
+    if os.path.exists(stop):
+        break
+    try:
+        c, _ = l.accept()
+    except socket.timeout:
+        continue
+    c.settimeout(2)
+    try:
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            n += len(b)
+    except (socket.timeout, ConnectionResetError):
+        pass
+    c.close()
+open(got, 'w').write('%d\n' % n)
+PYEOF
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$PYTHON3" \
+    "$T_DIR/evil.py" "$T_DIR/evil/submit" "$T_DIR/evil/got" \
+    "$T_DIR/evil/ready" "$T_DIR/evil/stop" 2>"$T_DIR/evil/err" &
+EVIL=$!
+T_PIDS="$T_PIDS $EVIL"
+wait_for "the impostor" 100 test -s "$T_DIR/evil/ready"
+root_via "$T_DIR/evil/submit" evil sock-captured
+is $? 75 "a listener that is not relayqd: sendmail exits 75"
+grep -q "listener on $T_DIR/evil/submit is uid $NOBODY, not root or the spool's owner" \
+    "$T_DIR/evil.sm"
+ok $? "and says who listens"
+touch "$T_DIR/evil/stop"
+wait "$EVIL"
+is "$(cat "$T_DIR/evil/got" 2>/dev/null)" 0 "the impostor received nothing"
+rm -f "$T_DIR/evil/submit"
+sed -e "s|^submit_socket = .*|submit_socket = $T_DIR/evil/d.sock|" \
+    -e "s|^spool_dir = .*|spool_dir = $T_DIR/spool2|" "$CONF" \
+    > "$T_DIR/evil2.conf"
+"$RELAYQD" -f -c "$T_DIR/evil2.conf" >"$T_DIR/evil2.log" 2>&1 &
+EVILD=$!
+T_PIDS="$T_PIDS $EVILD"
+wait_for "the refusal" 150 grep -q 'not listening for submissions' \
+    "$T_DIR/evil2.log"
+grep -q "not listening for submissions: the directory $T_DIR/evil of submit_socket .* is writable by others" \
+    "$T_DIR/evil2.log"
+ok $? "relayqd will not listen in a directory others can write"
+[ ! -e "$T_DIR/evil/d.sock" ]
+ok $? "and made no socket there"
+stop_daemon "$EVILD" >/dev/null
+"$RELAYQ" -c "$T_DIR/evil2.conf" check-config >/dev/null 2>"$T_DIR/evil.cc"
+is $? 78 "relayq check-config fails on such a directory"
+grep -q "directory $T_DIR/evil of submit_socket .* is writable by others (mode 0777)" \
+    "$T_DIR/evil.cc"
+ok $? "and says why"
+
+# 5e. A relayqd that dies after the body and before K: the message may
+# have been committed, so sendmail must not say it was not queued.
+cat > "$T_DIR/nok.py" <<'PYEOF'
+import re, socket, sys
+path, ready = sys.argv[1:3]
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(path)
+l.listen(1)
+l.settimeout(120)
+open(ready, 'w').write('up\n')
+c, _ = l.accept()
+c.settimeout(60)
+data, g = b'', False
+while not data.endswith(b'E0:\n'):
+    b = c.recv(65536)
+    if not b:
+        break
+    data += b
+    if not g and re.search(rb'(^|\n)Z[0-9]+:[0-9]+\n', data):
+        c.sendall(b'G0:\n')
+        g = True
+c.close()
+PYEOF
+"$PYTHON3" "$T_DIR/nok.py" "$T_DIR/nok.sock" "$T_DIR/nok.ready" \
+    2>"$T_DIR/nok.err" &
+NOK=$!
+T_PIDS="$T_PIDS $NOK"
+wait_for "the server without K" 100 test -s "$T_DIR/nok.ready"
+root_via "$T_DIR/nok.sock" nok sock-nok
+is $? 75 "no K after the body: sendmail exits 75"
+grep -q "closed the connection on $T_DIR/nok.sock without an answer; the message may or may not have been queued" \
+    "$T_DIR/nok.sm"
+ok $? "and says the message may or may not have been queued"
+wait "$NOK"
+
+# 5f. Duplicate R frames: one recipient, as the front end dedups.
+"$PYTHON3" "$T_DIR/client.py" "$SOCK" dup > "$T_DIR/dup" 2>&1
+grep -q '^dup G0: K20:' "$T_DIR/dup"
+ok $? "duplicate R frames: queued"
+wait_for "the dup mail" 150 has_subject sock-dup
+grep -q '"rcpt_tos": \["dup@example.net"\]' \
+    "$(mail_with sock-dup | sed 's/eml$/env/')"
+ok $? "duplicate R frames: one recipient, delivered once"
 
 # 6. An oversized declaration is refused before the body.
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" oversize > "$T_DIR/oversize" 2>&1
@@ -261,6 +478,13 @@ T_PIDS="$T_PIDS $BUSY"
 wait_for "a busy refusal" 300 \
     grep -q "uid=0 pid=$BUSY refused: 75 busy:" "$T_DIR/relayqd.log"
 ok $? "relayqd refuses root's sendmail with busy: while root holds 16"
+# The refusals do not flood the log: one line per uid per second, the
+# rest summed up.
+wait_for "the refusal summary" 100 \
+    grep -q 'connections refused (uid 0) in the last [0-9]*s' "$T_DIR/relayqd.log"
+ok $? "refusals beyond one a second are summed up in one line"
+nlines=$(grep -c 'submission from uid=0 pid=[0-9]* refused' "$T_DIR/relayqd.log")
+ok $(( nlines < 200 ? 0 : 1 )) "$refused refusals of uid 0 logged in $nlines lines (< 200)"
 touch "$T_DIR/flood.stop"
 wait "$FLOOD"
 wait "$BUSY"
@@ -306,7 +530,7 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	    "$CONF" > "$T_DIR/client.conf"
 	chmod 644 "$T_DIR/daemon.conf" "$T_DIR/client.conf"
 	: > "$T_DIR/relayqd.log"
-	systemd-socket-activate -l "$ASOCK" "$RELAYQD" -f \
+	systemd-socket-activate -l "$ASOCK" "$RELAYQD" -f -v \
 	    -c "$T_DIR/daemon.conf" >>"$T_DIR/relayqd.log" 2>&1 &
 	DAEMON_PID=$!
 	T_PIDS="$T_PIDS $DAEMON_PID"
@@ -323,6 +547,10 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	grep -q 'submission socket from systemd' "$T_DIR/relayqd.log"
 	ok $? "relayqd took the socket systemd passed"
 	check_nobody sock-activated "socket activation"
+	AID=$(sed -n 's/.* \([0-9A-F]\{20\}\): submitted over the socket.*/\1/p' \
+	    "$T_DIR/relayqd.log" | tail -n 1)
+	[ -n "$AID" ] && ! grep -q "$AID: accepted" "$T_DIR/relayqd.log"
+	ok $? "the submission went straight into queue/ (no pick-up from incoming/)"
 	[ ! -e "$T_DIR/unused.sock" ]
 	ok $? "relayqd did not bind its own submit_socket"
 	stop_daemon

@@ -96,6 +96,34 @@ bad(const char *s, const char *want, const char *what)
 	badn(s, strlen(s), want, what);
 }
 
+/* Wraps body in a whole server stream: envelope, Z, one M, E. */
+static size_t
+stream(char *out, size_t outsz, const char *body)
+{
+	size_t n = strlen(body);
+	int k = snprintf(out, outsz,
+	    "H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ%zu:%zu\nM%zu:%s\nE0:\n",
+	    (size_t)snprintf(NULL, 0, "%zu", n), n, n, body);
+
+	return k > 0 && (size_t)k < outsz ? (size_t)k : 0;
+}
+
+/* Feeds body (in a whole stream); returns the error or NULL. */
+static const char *
+body_err(const char *body)
+{
+	static char st[8192];
+	struct run r;
+	size_t n = stream(st, sizeof(st), body);
+
+	feed(QUEUE_SUBMIT_SERVER, st, n, 7, 4, &r);
+	if (n == 0)
+		return "stream too long";
+	if (r.err != NULL)
+		return r.err;
+	return r.end ? NULL : "no end";
+}
+
 int
 main(void)
 {
@@ -164,6 +192,8 @@ main(void)
 	    "bad NOTIFY");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:3\nM4:abcd\n", "longer",
 	    "M longer than declared");
+	badn("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:5\nM5:a\0b\r\n\nE0:\n", 51,
+	    "NUL byte", "NUL in an M (body) frame");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:3\nM2:ab\nE0:\n", "shorter",
 	    "E before the declared size");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:0\nM0:\n", "too long",
@@ -174,6 +204,39 @@ main(void)
 	    "data after E");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nM1:a\n", "out of order",
 	    "M before Z");
+
+	/* The front end's rules on the body: lines, Received: hops. */
+	{
+		static char bd[4096];
+		const char *e;
+		size_t o = 0;
+
+		memset(bd, 'x', 998);
+		memcpy(bd + 998, "\r\n", 3);
+		ok(body_err(bd) == NULL, "a line of 998 octets is accepted");
+		memset(bd, 'x', 999);
+		memcpy(bd + 999, "\r\n", 3);
+		e = body_err(bd);
+		ok(e != NULL && strstr(e, "998") != NULL,
+		    "a line of 999 octets is refused (%s)", e ? e : "accepted");
+		bd[0] = '.'; /* 998 and a stuffed dot */
+		ok(body_err(bd) == NULL, "a stuffed dot does not count");
+		for (int i = 0; i < 51; i++)
+			o += (size_t)snprintf(bd + o, sizeof(bd) - o,
+			    "%s: x%d\r\n", i % 2 ? "Received" : "RECEIVED", i);
+		memcpy(bd + o, "\r\nbody\r\n", 9);
+		e = body_err(bd);
+		ok(e != NULL && strstr(e, "Received") != NULL,
+		    "51 Received: fields are a loop (%s)", e ? e : "accepted");
+		/* 50 in the header, one more in the body: accepted. */
+		o = 0;
+		for (int i = 0; i < 50; i++)
+			o += (size_t)snprintf(bd + o, sizeof(bd) - o,
+			    "Received: x%d\r\n", i);
+		memcpy(bd + o, "\r\nReceived: body\r\n", 19);
+		ok(body_err(bd) == NULL,
+		    "50 Received: fields, and one in the body, are accepted");
+	}
 
 	/* An error is sticky. */
 	queue_submit_init(&p, QUEUE_SUBMIT_SERVER, 4);
