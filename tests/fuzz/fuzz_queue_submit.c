@@ -8,9 +8,9 @@
  * complete, refused or wanting more, however read() splits the stream,
  * and a complete one with the same body; a refused one may have passed
  * on body pieces before the bad byte, which relayqd then throws away).
- * Invariants checked: the body never exceeds the declared size, END comes only when the body is complete,
- * every event consumes at least one byte, and a body piece lies inside
- * the input.
+ * Invariants checked: the body never exceeds the declared size, END
+ * comes only when the body is complete, every event consumes at least
+ * one byte, and a body piece lies inside the input.
  */
 #include "config.h"
 
