@@ -30,6 +30,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$work/relayq.conf" <<EOC
 [relayq]
 spool_dir = $work/spool
+submit_socket = $work/submit.sock
 hostname = demo.relayq.test
 default_domain = example.org
 
