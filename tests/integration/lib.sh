@@ -133,9 +133,19 @@ start_daemon() {
 	else
 		set -- "$RELAYQD" -f -c "$CONF" "$@"
 	fi
+	T_STARTED=$(grep -c 'started:' "$T_DIR/relayqd.log" 2>/dev/null)
 	"$@" >>"$T_DIR/relayqd.log" 2>&1 &
 	DAEMON_PID=$!
 	T_PIDS="$T_PIDS $DAEMON_PID"
+}
+
+# wait_started: waits until the relayqd of the last start_daemon has
+# logged its "started:" line, that is, its start-up listing of the spool
+# is over.  A message queued before that is picked up by the listing,
+# so a "sendmail -v" for it would race with the delivery it starts.
+wait_started() {
+	wait_for "relayqd's start line" 100 sh -c \
+	    "[ \$(grep -c 'started:' '$T_DIR/relayqd.log') -gt ${T_STARTED:-0} ]"
 }
 
 # stop_daemon [PID]: stops relayqd ($DAEMON_PID by default) and returns

@@ -21,7 +21,8 @@ start_server --auth "$AUSER:$PASS" --auth-plaintext \
     --rcpt-reply 'later=451 4.3.0 try again later' \
     --rcpt-reply 'nobody=550 5.1.1 no such user'
 start_daemon
-wait_for "the -v socket" 100 test -S "$SPOOL/verbose"
+wait_for "the -v socket" 100 test -S "$SPOOL/verbose" &&
+    wait_started
 ok $? "relayqd listens on <spool>/verbose"
 
 # 1. Delivered: exit 0, the dialogue, AUTH redacted.

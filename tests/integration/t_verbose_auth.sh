@@ -59,7 +59,8 @@ username = $AUSER
 $2"
 	chmod 644 "$CONF"
 	start_daemon
-	wait_for "the -v socket" 100 test -S "$SPOOL/verbose"
+	wait_for "the -v socket" 100 test -S "$SPOOL/verbose" &&
+	    wait_started
 	chmod 1777 "$SPOOL/tmp" "$SPOOL/incoming"
 	chmod 666 "$SPOOL/verbose"
 }

@@ -45,7 +45,8 @@ max_recipients = 5000/' "$CONF"
 	chmod 644 "$CONF"
 	: > "$T_DIR/relayqd.log"
 	start_daemon -v
-	wait_for "the -v socket" 100 test -S "$SPOOL/verbose"
+	wait_for "the -v socket" 100 test -S "$SPOOL/verbose" &&
+	    wait_started
 	chmod 1777 "$SPOOL/tmp" "$SPOOL/incoming"
 	chmod 666 "$SPOOL/verbose"
 }

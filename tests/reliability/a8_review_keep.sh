@@ -48,7 +48,8 @@ daemon_up
 ok $? "root queues a message (no smarthost yet: it stays queued)"
 wait_for "relayqd to take it" 100 sh -c "ls '$SPOOL/queue' | grep -q ."
 ID=$(ls "$SPOOL/queue" | head -n 1)
-wait_for "the verbose socket" 100 test -S "$SPOOL/verbose"
+wait_for "the verbose socket" 100 test -S "$SPOOL/verbose" &&
+    wait_started
 denied() { # denied DESC CMD...: CMD as nobody fails with EACCES
 	_d=$1; shift
 	as_nobody "$@" > "$T_DIR/out" 2>&1
