@@ -766,19 +766,6 @@ queue_spool_clean_tmp(struct queue_spool *sp, long long min_age)
 	return n;
 }
 
-/* Returns the space available to unprivileged writers in the spool. */
-int
-queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
-{
-	struct statvfs vfs;
-
-	if (fstatvfs(sp->rootfd, &vfs) == -1)
-		return -1;
-	*bytes =
-	    (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
-	return 0;
-}
-
 /*
  * The inode reserve: a tenth of the file system's inodes, at most
  * QUEUE_SPOOL_MINFREE_INODES.

@@ -166,12 +166,6 @@ int queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
 void queue_writer_abort(struct queue_writer *w);
 
 /*
- * Sets *bytes to the space of the spool's file system available to
- * unprivileged writers (fstatvfs f_bavail).  Returns 0, or -1 with errno.
- */
-int queue_spool_avail(const struct queue_spool *sp, unsigned long long *bytes)
-    RQ_WUR;
-/*
  * The reserve for root (queue_minfree), for a submission not from root:
  * returns 0 when adding need more bytes and one file leaves at least
  * minfree bytes available to unprivileged writers and more than the
