@@ -454,6 +454,7 @@ relayqd_bounce_dsn_rcpt(const struct relayqd_bounce *b,
 	char orcpt[RELAYQD_BOUNCE_TEXT_MAX], mta[RELAYQD_BOUNCE_TEXT_MAX];
 	const char *text, *semi;
 	char esc[16];
+	size_t at;
 	int code;
 
 	relayqd_bounce_status(b->kind, r, status);
@@ -463,10 +464,14 @@ relayqd_bounce_dsn_rcpt(const struct relayqd_bounce *b,
 		return -1;
 	if (r->orcpt != NULL && (semi = strchr(r->orcpt, ';')) != NULL) {
 		relayqd_bounce_clean(orcpt, sizeof(orcpt), r->orcpt);
-		orcpt[semi - r->orcpt] = '\0';
-		if (relayqd_bounce_fieldf(out, "Original-Recipient", " %s; %s",
-			orcpt, orcpt + (semi - r->orcpt) + 1) == -1)
-			return -1;
+		at = (size_t)(semi - r->orcpt);
+		/* A cleaned copy cut before the ';' has no address part. */
+		if (at < strlen(orcpt)) {
+			orcpt[at] = '\0';
+			if (relayqd_bounce_fieldf(out, "Original-Recipient",
+				" %s; %s", orcpt, orcpt + at + 1) == -1)
+				return -1;
+		}
 	}
 	if (relayqd_bounce_addr_field(out, "Final-Recipient", r->addr) == -1 ||
 	    relayqd_bounce_fieldf(out, "Action", " %s",
