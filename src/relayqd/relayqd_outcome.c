@@ -35,10 +35,16 @@
  * the message is held, with no new attempt, while the stash timer
  * writes it again with backoff (relayqd_outcome_resave); the first
  * failed state write opens a "spool full" incident (one log line, one
- * alert_command run); it closes, with a log line, when no state is
- * left unwritten.  Nothing accepted in this daemon's lifetime is sent
- * again; a crash meanwhile restarts from state/<id> (the second window
- * above).
+ * alert_command run; no other warning per message while it lasts); it
+ * closes, with a log line, when no held message waits for room (state
+ * unwritten, or a bounce that failed with ENOSPC/EDQUOT).  Nothing
+ * accepted in this daemon's lifetime is sent again; a crash meanwhile
+ * restarts from state/<id> (the second window above).  A held message
+ * still expires; a bounce that cannot be queued goes to failed/ at the
+ * expiry, or, when it lacks room, one more max_queue_lifetime later
+ * (relayqd_outcome_give_up_at), and only once its real state is
+ * written: failed/ never gets a stale state (doc/delivery.md section
+ * 7).
  *
  * Schedules: a message's own retries back off exponentially with its
  * attempts (relayqd_sched_backoff); the destination has a backoff of its
@@ -186,12 +192,14 @@ relayqd_outcome_describe(struct relayd *rd, const struct relayqd_msg *m,
 /*
  * Builds and queues a report of kind about the recipients of m that have
  * a mark and whose NOTIFY asks for it, and schedules it at once.
- * Returns 0 (also when nobody asked for one), or -1 when it could not be
- * queued (logged here).
+ * Returns 0 (also when nobody asked for one), or -1 with errno and err
+ * when it could not be queued (the caller logs it: it knows whether the
+ * message is held).
  */
 static int
 relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
-    enum relayqd_bounce_kind kind, const unsigned char *mark, long long now)
+    enum relayqd_bounce_kind kind, const unsigned char *mark, long long now,
+    struct rq_err *err)
 {
 	const struct queue_env *e = &m->env;
 	const struct queue_state *s = &m->state;
@@ -202,11 +210,10 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	struct relayqd_bounce_rcpt *rr;
 	struct relayqd_bounce b;
 	struct buf orig;
-	struct rq_err err;
 	struct addr_list to;
 	char id[QUEUE_ID_LEN + 1], who[1024];
 	size_t n = 0;
-	int full = 0, want_full, rv = -1;
+	int full = 0, want_full, rv = -1, saved = 0;
 
 	rr = xcalloc(e->nrcpt, sizeof(*rr));
 	for (size_t i = 0; i < e->nrcpt; i++) {
@@ -249,7 +256,8 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	buf_init(&orig, RELAYQD_BOUNCE_FULL_MAX);
 	if (relayqd_bounce_read_original(m->fd, e->body_off, e->body_len,
 		want_full, &orig, &full) == -1) {
-		log_warn("%s: cannot read the message for its %s", e->id, what);
+		saved = errno;
+		rq_err_set(err, "cannot read the message: %s", strerror(saved));
 		goto out;
 	}
 	relayqd_outcome_describe(rd, m, kind, now, &b);
@@ -260,14 +268,8 @@ relayqd_outcome_report(struct relayd *rd, struct relayqd_msg *m,
 	b.orig_full = full;
 	b.orig_truncated = want_full && !full;
 	if (relayqd_bounce_queue(&rd->spool, (const char *const *)to.v, to.n,
-		&b, id, &err) == -1) {
-		/* A held message retries quietly: its first failure said it. */
-		if (relayqd_stash_has(rd->stash, e->id))
-			log_debug("%s: cannot queue its %s yet: %s", e->id,
-			    what, err.msg);
-		else
-			log_warnx("%s: cannot queue its %s: %s", e->id, what,
-			    err.msg);
+		&b, id, err) == -1) {
+		saved = errno;
 		goto out;
 	}
 	log_info("%s: %s %s queued for %s (%zu recipient%s)", e->id, what, id,
@@ -281,6 +283,8 @@ out:
 	buf_free(&orig);
 	addr_list_free(&to);
 	free(rr);
+	if (rv == -1)
+		errno = saved != 0 ? saved : EIO;
 	return rv;
 }
 
@@ -326,6 +330,7 @@ static void
 relayqd_outcome_warn(struct relayd *rd, struct relayqd_msg *m, long long now)
 {
 	struct queue_state *s = &m->state;
+	struct rq_err err;
 	unsigned char *mark;
 
 	if (rd->conf.delivery_delay_warning == 0 || s->warned != 0 ||
@@ -340,14 +345,33 @@ relayqd_outcome_warn(struct relayd *rd, struct relayqd_msg *m, long long now)
 	for (size_t i = 0; i < s->nrcpt; i++)
 		if (s->rcpt_st[i] == QUEUE_RCPT_PENDING)
 			mark[i] = RELAYQD_OUTCOME_DELAYED;
-	if (relayqd_outcome_report(rd, m, RELAYQD_BOUNCE_DELAYED, mark, now) ==
-	    0)
+	if (relayqd_outcome_report(rd, m, RELAYQD_BOUNCE_DELAYED, mark, now,
+		&err) == 0)
 		s->warned = now;
+	else if (relayqd_stash_has(rd->stash, m->env.id) ||
+	    rd->spool_full_since != 0)
+		/* Held, or the incident's one line said it already. */
+		log_debug("%s: cannot queue its delay notice yet: %s",
+		    m->env.id, err.msg);
+	else
+		log_warnx("%s: cannot queue its delay notice: %s", m->env.id,
+		    err.msg);
 	free(mark);
 }
 
 /* Longest wait between two tries of a held write (seconds). */
 #define RELAYQD_OUTCOME_RESAVE_MAX 60
+
+/* True when errno value e says that the file system lacks room. */
+static int
+relayqd_outcome_is_noroom(int e)
+{
+#ifdef EDQUOT
+	if (e == EDQUOT)
+		return 1;
+#endif
+	return e == ENOSPC;
+}
 
 /*
  * Saves the state of m; the recipients marked in owed (NULL: none) are
@@ -381,64 +405,100 @@ relayqd_outcome_save(struct relayd *rd, struct relayqd_msg *m,
 	return rv;
 }
 
-/* Ends the spool-full incident once no state is waiting to be written. */
+/*
+ * Ends the spool-full incident once nothing waits for room: no state
+ * left unwritten and no bounce that failed for lack of room.
+ */
 static void
 relayqd_outcome_spool_ok(struct relayd *rd, long long now)
 {
-	if (rd->spool_full_since == 0 || relayqd_stash_unsaved(rd->stash) > 0)
+	if (rd->spool_full_since == 0 ||
+	    relayqd_stash_flagged(rd->stash,
+		RELAYQD_STASH_UNSAVED | RELAYQD_STASH_NOROOM) > 0)
 		return;
 	log_info("spool full: incident over after %llds, no delivery state "
-		 "left unwritten",
+		 "or bounce left unwritten",
 	    now - rd->spool_full_since);
 	rd->spool_full_since = 0;
 }
 
 /*
- * A bounce that could not be queued within the queue lifetime: the
- * message goes to failed/ with its state (which says who failed and
- * why), with a log line and an alert_command run, so that it is never
- * retried forever.  Returns 0, or -1 when it could not be moved (it is
- * then held and tried again).
+ * When a message whose bounce cannot be queued (bounce_errno) goes to
+ * failed/: at its expiry; when the bounce lacked room, one more
+ * max_queue_lifetime later (room usually comes back: the spool-full
+ * incident alerted the operator).
+ */
+static long long
+relayqd_outcome_give_up_at(const struct relayd *rd, const struct relayqd_msg *m,
+    int bounce_errno)
+{
+	long long life = rd->conf.delivery_max_queue_lifetime;
+
+	return m->env.arrival + life +
+	    (relayqd_outcome_is_noroom(bounce_errno) ? life : 0);
+}
+
+/*
+ * A bounce that could not be queued by relayqd_outcome_give_up_at(): the
+ * message goes to failed/ with its state as it really is (who was
+ * accepted, who failed and why), with a log line and an alert_command
+ * run, so that it is never kept forever.  The state is written first:
+ * returns -1 with errno when it cannot be, or the move fails (the
+ * message is then held and this is tried again), else 0.  A crash
+ * between the two leaves a finished state in queue/: the message is
+ * then removed, not kept in failed/ (its bounce was lost either way).
  */
 static int
-relayqd_outcome_give_up(struct relayd *rd, struct relayqd_msg *m, long long now)
+relayqd_outcome_give_up(struct relayd *rd, struct relayqd_msg *m,
+    int bounce_errno, long long now)
 {
 	const char *id = m->env.id;
 	char text[300];
+	int saved;
 
-	if (queue_spool_save_state(&rd->spool, &m->state) == -1)
-		log_warn("%s: cannot save delivery state", id);
+	if (relayqd_outcome_save(rd, m, NULL) == -1) {
+		saved = errno;
+		log_debug("%s: cannot save delivery state for failed/: %s", id,
+		    strerror(saved));
+		errno = saved;
+		return -1;
+	}
 	if (queue_spool_fail(&rd->spool, id) == -1) {
+		saved = errno;
 		log_warn("%s: cannot move to failed/", id);
+		errno = saved;
 		return -1;
 	}
 	relayqd_sched_remove(rd->sched, id);
 	relayqd_stash_forget(rd->stash, id);
 	(void)!rq_snprintf(text, sizeof(text),
-	    "%s: its bounce could not be queued within max_queue_lifetime; "
-	    "moved to failed/",
-	    id);
+	    "%s: its bounce could not be queued within max_queue_lifetime%s "
+	    "(%s); moved to failed/",
+	    id,
+	    relayqd_outcome_is_noroom(bounce_errno) ? " and as long again" : "",
+	    strerror(bounce_errno));
 	log_warnx("%s", text);
 	relayqd_alert_event(rd->alert, RELAYQD_ALERT_BOUNCE_FAILED, text);
+	relayqd_purge_arm(rd->purge);
 	relayqd_outcome_spool_ok(rd, now);
 	return 0;
 }
 
 /*
- * Keeps m's state in memory after a write failed (saved_errno; unsaved
+ * Keeps m's state in memory after a write failed with errno err (unsaved
  * when it was state/<id>, else only the bounce of the recipients in
  * owed), and holds the message: it stays busy in the scheduler, and the
- * stash timer writes it again with backoff.  The first state write that
- * fails opens the spool-full incident: one log line and alert_command.
+ * stash timer writes it again with backoff, at deadline at the latest
+ * (when it expires or gives up).  The first state write that fails opens
+ * the spool-full incident: one log line and alert_command.
  */
 static void
 relayqd_outcome_hold(struct relayd *rd, struct relayqd_msg *m,
-    const unsigned char *owed, int unsaved, int saved_errno, long long now)
+    const unsigned char *owed, int unsaved, int err, long long now,
+    long long deadline)
 {
 	const char *id = m->env.id;
 	long long cap = rd->conf.delivery_retry_max, wait;
-	long long expires =
-	    m->env.arrival + rd->conf.delivery_max_queue_lifetime;
 	unsigned fails;
 	char text[300];
 
@@ -446,19 +506,21 @@ relayqd_outcome_hold(struct relayd *rd, struct relayqd_msg *m,
 		rd->spool_full_since = now;
 		(void)!rq_snprintf(text, sizeof(text),
 		    "spool full: delivery state cannot be saved (%s)",
-		    strerror(saved_errno));
+		    strerror(err));
 		log_warnx("%s: %s; attempts are held and the state is kept in "
 			  "memory until it can be written",
 		    id, text);
 		relayqd_alert_event(rd->alert, RELAYQD_ALERT_SPOOL_FULL, text);
 	}
-	fails = relayqd_stash_keep(rd->stash, &m->state, owed, unsaved);
+	fails = relayqd_stash_keep(rd->stash, &m->state, owed,
+	    (unsaved ? RELAYQD_STASH_UNSAVED : 0) |
+		(relayqd_outcome_is_noroom(err) ? RELAYQD_STASH_NOROOM : 0));
 	if (cap > RELAYQD_OUTCOME_RESAVE_MAX)
 		cap = RELAYQD_OUTCOME_RESAVE_MAX;
 	wait = relayqd_sched_backoff(1, cap, fails, relayqd_outcome_random());
-	/* The expiry is checked when the write is tried: not later. */
-	if (now + wait > expires && expires > now)
-		wait = expires - now;
+	/* The expiry or give-up is checked when the write is tried. */
+	if (now + wait > deadline && deadline > now)
+		wait = deadline - now;
 	relayqd_stash_retry(rd->stash, id, now + wait);
 	log_debug("%s: %s kept in memory; writing it again in %llds (try %u)",
 	    id, unsaved ? "delivery state" : "bounce", wait, fails);
@@ -481,8 +543,11 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 	const char *id = m->env.id;
 	long long expires =
 	    m->env.arrival + rd->conf.delivery_max_queue_lifetime;
-	int nullsender = m->env.sender[0] == '\0', reported = 1, saved_errno;
+	long long deadline = expires;
+	int nullsender = m->env.sender[0] == '\0', reported = 1;
+	int bounce_errno = 0, saved_errno;
 	size_t nfail = 0, nowed;
+	struct rq_err berr;
 
 	/* Failures whose bounce could not be queued before (issue 18). */
 	nowed = relayqd_stash_owed(rd->stash, id, mark, s->nrcpt);
@@ -496,34 +561,40 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 			 "with the null sender",
 		    id, nfail, nfail == 1 ? "" : "s");
 	else if (nfail > 0 &&
-	    relayqd_outcome_report(rd, m, RELAYQD_BOUNCE_FAILED, mark, now) ==
-		-1) {
+	    relayqd_outcome_report(rd, m, RELAYQD_BOUNCE_FAILED, mark, now,
+		&berr) == -1) {
 		/*
 		 * Nothing is lost: the failures stay in memory, are not sent
 		 * again, and their bounce is queued when it can be; on disk
-		 * they stay pending, so a crash tries them again.
+		 * they stay pending, so a crash tries them again.  Only past
+		 * relayqd_outcome_give_up_at() does the message go to failed/,
+		 * and only with its real state written.
 		 */
 		reported = 0;
-		if (nowed == 0)
-			log_warnx("%s: %zu failed recipient%s kept until their "
-				  "bounce can be queued",
-			    id, nfail, nfail == 1 ? "" : "s");
+		bounce_errno = errno;
+		log_debug("%s: cannot queue its bounce yet: %s", id, berr.msg);
+		if (now >= expires)
+			deadline =
+			    relayqd_outcome_give_up_at(rd, m, bounce_errno);
+		if (now >= deadline &&
+		    relayqd_outcome_give_up(rd, m, bounce_errno, now) == 0)
+			return;
 	}
-	/* Past the lifetime a bounce that still fails ends in failed/. */
-	if (!reported && now >= expires &&
-	    relayqd_outcome_give_up(rd, m, now) == 0)
-		return;
 	relayqd_outcome_warn(rd, m, now);
 	if (s->warned != 0 || rd->conf.delivery_delay_warning == 0)
 		relayqd_sched_set_flags(rd->sched, id, RELAYQD_SCHED_F_WARNED);
 
 	if (reported && queue_state_pending(s) == 0) {
-		relayqd_sched_remove(rd->sched, id);
-		relayqd_stash_forget(rd->stash, id);
 		if (nullsender && relayqd_outcome_has_failed(s)) {
-			/* The state goes along: it says why it failed. */
-			if (queue_spool_save_state(&rd->spool, s) == -1)
-				log_warn("%s: cannot save delivery state", id);
+			/* Its state goes along (it says why): written first. */
+			if (relayqd_outcome_save(rd, m, NULL) == -1) {
+				saved_errno = errno;
+				relayqd_outcome_hold(rd, m, NULL, 1,
+				    saved_errno, now, deadline);
+				return;
+			}
+			relayqd_sched_remove(rd->sched, id);
+			relayqd_stash_forget(rd->stash, id);
 			if (queue_spool_fail(&rd->spool, id) == -1)
 				log_warn("%s: cannot move to failed/", id);
 			else {
@@ -532,17 +603,22 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 				    id);
 				relayqd_purge_arm(rd->purge);
 			}
-		} else if (queue_spool_remove_done(&rd->spool, id,
-			       m->has_state) == -1)
-			log_warn("%s: cannot remove finished message", id);
-		else {
-			log_info("%s: removed", id);
-			/* The last close of a deleted file is the slow part. */
-			relayqd_closer_close(rd->closer, m->fd);
-			m->fd = -1;
-			/* That made room: held writes may go through now. */
-			relayqd_stash_hurry(rd->stash, now);
-			relayqd_arm_stash(rd);
+		} else {
+			relayqd_sched_remove(rd->sched, id);
+			relayqd_stash_forget(rd->stash, id);
+			if (queue_spool_remove_done(&rd->spool, id,
+				m->has_state) == -1)
+				log_warn("%s: cannot remove finished message",
+				    id);
+			else {
+				log_info("%s: removed", id);
+				/* The last close of a deleted file is slow. */
+				relayqd_closer_close(rd->closer, m->fd);
+				m->fd = -1;
+				/* That made room: held writes may go now. */
+				relayqd_stash_hurry(rd->stash, now);
+				relayqd_arm_stash(rd);
+			}
 		}
 		relayqd_outcome_spool_ok(rd, now);
 		return;
@@ -554,11 +630,17 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 	if (relayqd_outcome_save(rd, m, reported ? NULL : mark) == -1) {
 		saved_errno = errno;
 		relayqd_outcome_hold(rd, m, reported ? NULL : mark, 1,
-		    saved_errno, now);
+		    saved_errno, now, deadline);
 		return;
 	}
 	if (!reported) {
-		relayqd_outcome_hold(rd, m, mark, 0, 0, now);
+		/* Once per message; in an incident its one line said it. */
+		if (nowed == 0 && rd->spool_full_since == 0)
+			log_warnx("%s: %zu failed recipient%s kept until their "
+				  "bounce can be queued (%s)",
+			    id, nfail, nfail == 1 ? "" : "s", berr.msg);
+		relayqd_outcome_hold(rd, m, mark, 0, bounce_errno, now,
+		    deadline);
 		relayqd_outcome_spool_ok(rd, now);
 		return;
 	}

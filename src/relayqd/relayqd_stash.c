@@ -21,7 +21,7 @@ struct relayqd_stash_ent {
 	TAILQ_ENTRY(relayqd_stash_ent) entry;
 	struct queue_state st; /* owned: the state as it really is */
 	unsigned char *owed;   /* owned: st.nrcpt marks, or NULL */
-	int unsaved;	       /* state/<id> is behind st */
+	unsigned flags;	       /* RELAYQD_STASH_* */
 	unsigned fails;	       /* failed writes so far */
 	long long retry_at;    /* next write attempt */
 };
@@ -99,7 +99,7 @@ relayqd_stash_free(struct relayqd_stash *st)
 /* Keeps a copy of s after a failed write. */
 unsigned
 relayqd_stash_keep(struct relayqd_stash *st, const struct queue_state *s,
-    const unsigned char *owed, int unsaved)
+    const unsigned char *owed, unsigned flags)
 {
 	struct relayqd_stash_ent *e = relayqd_stash_find(st, s->id);
 
@@ -117,7 +117,7 @@ relayqd_stash_keep(struct relayqd_stash *st, const struct queue_state *s,
 		e->owed = xmalloc(s->nrcpt);
 		memcpy(e->owed, owed, s->nrcpt);
 	}
-	e->unsaved = unsaved;
+	e->flags = flags;
 	return ++e->fails;
 }
 
@@ -194,15 +194,15 @@ relayqd_stash_count(const struct relayqd_stash *st)
 	return st->n;
 }
 
-/* Number of entries whose state is unsaved. */
+/* Number of entries with any of flags. */
 size_t
-relayqd_stash_unsaved(const struct relayqd_stash *st)
+relayqd_stash_flagged(const struct relayqd_stash *st, unsigned flags)
 {
 	struct relayqd_stash_ent *e;
 	size_t n = 0;
 
 	TAILQ_FOREACH(e, &st->ents, entry)
-		n += e->unsaved != 0;
+		n += (e->flags & flags) != 0;
 	return n;
 }
 

@@ -13,6 +13,11 @@
  *    their bounce could not be queued; they are not sent to the
  *    smarthost again, and the bounce is queued when there is room.
  *
+ * Each entry says why it waits (RELAYQD_STASH_*): its state is not
+ * written yet, and/or its last write failed for lack of room (ENOSPC,
+ * EDQUOT); relayqd_outcome.c's spool-full incident lasts while an entry
+ * has either.
+ *
  * A message with an entry here is held: the scheduler keeps it busy, so
  * no attempt is made, and relayqd.c's stash timer retries the write
  * (relayqd_outcome_resave) with a backoff of its own.  When everything
@@ -31,6 +36,10 @@
 
 struct relayqd_stash;
 
+/* Why an entry waits (flags). */
+#define RELAYQD_STASH_UNSAVED 0x1 /* state/<id> is behind */
+#define RELAYQD_STASH_NOROOM 0x2  /* its last write lacked room */
+
 /* Creates an empty stash. */
 struct relayqd_stash *relayqd_stash_new(void);
 /* Frees it and every entry; NULL is a no-op. */
@@ -39,12 +48,13 @@ void relayqd_stash_free(struct relayqd_stash *st);
 /*
  * Keeps a copy of s after a failed write (keyed by s->id, replacing an
  * entry it had) with owed (s->nrcpt marks, nonzero for a recipient owed
- * a report; NULL for none; copied) and unsaved (state/<id> is behind
- * s).  Returns how many writes of this entry failed, this one included;
- * the caller then sets the retry time with relayqd_stash_retry().
+ * a report; NULL for none; copied) and flags (RELAYQD_STASH_*, which
+ * replace the ones it had).  Returns how many writes of this entry
+ * failed, this one included; the caller then sets the retry time with
+ * relayqd_stash_retry().
  */
 unsigned relayqd_stash_keep(struct relayqd_stash *st,
-    const struct queue_state *s, const unsigned char *owed, int unsaved);
+    const struct queue_state *s, const unsigned char *owed, unsigned flags);
 /* Sets when the write of id is tried again. */
 void relayqd_stash_retry(struct relayqd_stash *st, const char *id,
     long long when);
@@ -65,9 +75,9 @@ int relayqd_stash_overlay(const struct relayqd_stash *st,
  */
 size_t relayqd_stash_owed(const struct relayqd_stash *st, const char *id,
     unsigned char *mark, size_t nrcpt);
-/* Number of entries, and of entries whose state is unsaved. */
+/* Number of entries, and of entries with any of flags. */
 size_t relayqd_stash_count(const struct relayqd_stash *st);
-size_t relayqd_stash_unsaved(const struct relayqd_stash *st);
+size_t relayqd_stash_flagged(const struct relayqd_stash *st, unsigned flags);
 /* Makes every entry due at now (there may be room again). */
 void relayqd_stash_hurry(struct relayqd_stash *st, long long now);
 /* Fills out with the ids due at now (caller frees with queue_idlist_free). */

@@ -22,9 +22,15 @@
 #     retries come due.  Each message is attempted at most once during
 #     the incident, the log has one line for it, and everything is
 #     delivered once after the disk is freed.
-#  5. Issue 13: a bounce that cannot be queued (the disk stays full)
-#     does not make its message immortal: after max_queue_lifetime it
-#     goes to failed/ with a log line and alert_command.
+#  5. Issue 13: a bounce that cannot be queued (the disk stays too full
+#     for it) does not make its message immortal: after
+#     max_queue_lifetime and as long again it goes to failed/, with its
+#     real state written (never before that can be), a log line and
+#     alert_command.
+#  6. A message expires while the disk is full: it is held, not given
+#     up; once the disk is freed the sender gets one expiry bounce about
+#     the recipients that were not delivered, and only then is the
+#     incident over.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 need_root "mounting a tmpfs"
@@ -152,6 +158,9 @@ ok $? "2: relayqd retries with backoff"
 is "$(copies u1@example.org) $(rcpts bad1@example.org 550)" "1 1" \
     "2: u1 accepted once and bad1 tried once while the disk is full"
 is "$(nbounces)" 0 "2: no bounce while the disk is full"
+# One warning for the incident; none of its own for bad1 or its bounce.
+is "$(logc 'kept until their bounce can be queued') $(logc 'cannot queue its bounce: ')" \
+    "0 0" "2: no warning for bad1 or its bounce besides the incident's line"
 unfill
 wait_for "a bounce" 300 has_bounce
 ok $? "2: the bounce arrives once the disk is freed"
@@ -243,33 +252,124 @@ ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"
 
 # ---- 5. issue 13: a bounce that cannot be queued within the lifetime --
-# bad5 gets 550 while the disk is full and stays full: the bounce cannot
-# be queued, bad5 is not sent again, and once max_queue_lifetime (15 s)
-# is over the message goes to failed/ with a log line and an alert.
+# bad5 gets 550 while the disk is full; the bounce (the whole 1 MiB
+# message: bounce_full_message) cannot be queued, and bad5 is not sent
+# again.  A bounce that lacks room gets max_queue_lifetime (15 s) and as
+# long again, and the message never goes to failed/ with a state that
+# could not be written: past 30 s, with the disk still full, it is held.
+# Then the disk gets some room, enough for the state but not for the
+# bounce: the message goes to failed/ with its real state, a log line and
+# an alert.
 stop_server
 write_conf "retry_max = 10s
 probe_max = 2s
 max_queue_lifetime = 15s
+bounce_full_message = yes
 alert_after = 1h
 alert_command = $T_DIR/alert.sh"
 mv "$LOG" "$T_DIR/relayqd.2.log"
 start_daemon -v
 daemon_up
-submit r9-5 bad5@example.org
-ok $? "5: message queued while the smarthost is down"
+{
+	printf 'Subject: r9-5\n\n'
+	awk 'BEGIN { for (i = 0; i < 16384; i++)
+	    printf "line %06d of a big message, to be bounced in full...\n", i }'
+} | "$SENDMAIL" -i -f sender@example.org bad5@example.org
+ok $? "5: a 1 MiB message queued while the smarthost is down"
+B5=$(nbounces)
 full_restart --rcpt-reply "bad5=550 5.1.1 no such user"
 ok $? "5: the spool is full; smarthost and relayqd restarted"
 wait_for "bad5 refused" 300 sh -c "[ \$(cat '$T_DIR'/mail.*/commands | grep -c '^RCPT bad5@example.org 550\$') -ge 1 ]"
 ok $? "5: bad5 refused with 550"
-wait_for "the give-up" 600 grep -q 'its bounce could not be queued within max_queue_lifetime; moved to failed/' "$LOG"
-ok $? "5: after the lifetime the message is moved to failed/, with a log line"
+# Past 30 s relayqd tries to give up, but cannot write the state.
+wait_for "a give-up without room" 600 grep -q 'cannot save delivery state for failed/' "$LOG"
+ok $? "5: after twice the lifetime, the state cannot be written for failed/"
+is "$(find "$SPOOL/failed" -type f 2>/dev/null | wc -l)" 0 \
+    "5: so nothing went to failed/ with a stale state"
+is "$(logc 'moved to failed/') $(logc 'spool full: incident over')" "0 0" \
+    "5: no give-up and no \"incident over\" logged while the disk is full"
+# Room for a state file, not for the bounce.
+truncate -s -256K "$SPOOL/filler"
+ok $? "5: the disk gets 256 KiB of room"
+kill -USR1 "$DAEMON_PID"
+wait_for "the give-up" 600 grep -q 'its bounce could not be queued within max_queue_lifetime and as long again (No space left on device); moved to failed/' "$LOG"
+ok $? "5: the message is moved to failed/, with a log line"
 is "$(find "$SPOOL/failed" -type f ! -name '*.state' | wc -l)" 1 "5: it is in failed/"
+grep -q ' f 550 5\.1\.1 no such user$' "$SPOOL"/failed/*.state
+ok $? "5: with its real state: bad5 failed with 550"
 is "$(rcpts bad5@example.org 550)" 1 "5: bad5 was tried once"
+is "$(nbounces)" "$B5" "5: no bounce was sent"
 wait_for "the alert" 100 sh -c "grep -l '^RELAYQ_ALERT=bounce-failed\$' '$ALERTS'/*.env"
 ok $? "5: alert_command ran with RELAYQ_ALERT=bounce-failed"
+wait_for "incident over" 100 logc_ge 'spool full: incident over' 1
+ok $? "5: then the incident is over"
 unfill
 wait_for "drain" 100 queue_empty
 ok $? "5: nothing is left in the queue"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 6. a message expires while the spool is full ----------------------
+# u6 is accepted and defer6 deferred on a full disk, so the state is
+# held in memory; max_queue_lifetime (30 s) runs out while the disk is
+# still full, so defer6 expires and its bounce cannot be queued.  It is
+# kept (not given up): once the disk is freed the sender gets one
+# expiry bounce about defer6 only, nothing goes to failed/, and the
+# incident is over only then.
+stop_server
+write_conf "retry_max = 10s
+probe_max = 2s
+max_queue_lifetime = 30s
+alert_after = 1h
+alert_command = $T_DIR/alert.sh"
+mv "$LOG" "$T_DIR/relayqd.3.log"
+start_daemon -v
+daemon_up
+submit r9-6 u6@example.org defer6@example.org
+ok $? "6: message queued while the smarthost is down"
+bounces > "$T_DIR/bounces.6"
+F0=$(find "$SPOOL/failed" -type f | wc -l)
+full_restart --rcpt-reply "defer6=451 4.3.0 try later"
+ok $? "6: the spool is full; smarthost and relayqd restarted"
+wait_for "u6 accepted" 300 copies_ge u6@example.org 1
+ok $? "6: u6 accepted"
+wait_for "the incident" 100 logc_ge 'spool full: delivery state cannot be saved' 1
+ok $? "6: the incident is logged"
+wait_for "defer6 expires" 600 grep -q 'to=<defer6@example.org>.*status=expired' "$LOG"
+ok $? "6: defer6 expires while the disk is full"
+# What relayqd did with it next: kept it (the fix) or gave it up.
+after_expiry() {
+	awk '/to=<defer6@example.org>.*status=expired/ { e = 1; next }
+	    e && /kept in memory; writing it again|moved to failed\// { f = 1 }
+	    END { exit !f }' "$LOG"
+}
+wait_for "the expired message handled" 300 after_expiry
+ok $? "6: relayqd handled the expired message"
+is "$(logc 'spool full: incident over')" 0 "6: no \"incident over\" while the disk is full"
+is "$(find "$SPOOL/failed" -type f | wc -l)" "$F0" "6: nothing moved to failed/ while the disk is full"
+new_bounces() { bounces | grep -vxF -f "$T_DIR/bounces.6"; }
+is "$(new_bounces | grep -c .)" 0 "6: no bounce while the disk is full"
+unfill
+kill -USR1 "$DAEMON_PID"
+wait_for "the expiry bounce" 300 sh -c "[ \$(grep -l '\"mail_from\": \"\\(<>\\)\\?\"' '$T_DIR'/mail.*/*.env | grep -vxF -f '$T_DIR/bounces.6' | grep -c .) -ge 1 ]"
+ok $? "6: the expiry bounce arrives once the disk is freed"
+wait_for "drain" 300 queue_empty
+ok $? "6: the queue drains"
+is "$(new_bounces | grep -c .)" 1 "6: exactly one bounce"
+B6=$(new_bounces | sed 's/\.env$/.eml/')
+is "$(grep -ci '^Final-Recipient: rfc822; *defer6@example.org' $B6)" 1 \
+    "6: the bounce names defer6"
+is "$(grep -ci '^Final-Recipient: rfc822; *u6@example.org' $B6)" 0 \
+    "6: and not u6, which was accepted"
+grep -q '^Status: 5\.4\.7' $B6
+ok $? "6: with status 5.4.7 (expired)"
+grep -q '"rcpt_tos": \["sender@example.org"\]' "${B6%.eml}.env"
+ok $? "6: sent to the sender"
+is "$(copies u6@example.org) $(copies defer6@example.org)" "1 0" \
+    "6: u6 accepted once, defer6 never"
+is "$(find "$SPOOL/failed" -type f | wc -l)" "$F0" "6: nothing went to failed/"
+is "$(logc 'spool full: incident over')" 1 "6: \"incident over\" once the disk is freed"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"

@@ -30,13 +30,16 @@ main(void)
 	queue_state_set_rcpt(&s, 2, QUEUE_RCPT_FAILED, "550 5.1.1 no");
 	s.tries = 2;
 	s.next_try = 1000;
-	is_int(relayqd_stash_keep(st, &s, owed, 1), 1, "first failed write");
+	is_int(relayqd_stash_keep(st, &s, owed, RELAYQD_STASH_UNSAVED), 1,
+	    "first failed write");
 	relayqd_stash_retry(st, ID1, 500);
 	ok(relayqd_stash_has(st, ID1) && !relayqd_stash_has(st, ID2),
 	    "kept under its id");
-	is_int(relayqd_stash_keep(st, &s, owed, 1), 2, "second failed write");
+	is_int(relayqd_stash_keep(st, &s, owed, RELAYQD_STASH_UNSAVED), 2,
+	    "second failed write");
 	is_int(relayqd_stash_count(st), 1, "replaced, not added");
-	is_int(relayqd_stash_unsaved(st), 1, "one unsaved");
+	is_int(relayqd_stash_flagged(st, RELAYQD_STASH_UNSAVED), 1,
+	    "one unsaved");
 
 	/* The disk says every recipient is pending and the message held. */
 	queue_state_init(&disk, ID1, 3);
@@ -71,14 +74,24 @@ main(void)
 
 	queue_state_free(&s);
 	queue_state_init(&s, ID2, 1);
-	(void)relayqd_stash_keep(st, &s, NULL, 0);
+	(void)relayqd_stash_keep(st, &s, NULL, RELAYQD_STASH_NOROOM);
 	relayqd_stash_retry(st, ID2, 50);
-	is_int(relayqd_stash_unsaved(st), 1, "a bounce-only entry is saved");
+	is_int(relayqd_stash_flagged(st, RELAYQD_STASH_UNSAVED), 1,
+	    "a bounce-only entry is saved");
+	is_int(relayqd_stash_flagged(st, RELAYQD_STASH_NOROOM), 1,
+	    "one waits for room");
+	is_int(relayqd_stash_flagged(st,
+		   RELAYQD_STASH_UNSAVED | RELAYQD_STASH_NOROOM),
+	    2, "either flag");
 	is_int(relayqd_stash_next(st), 50, "earliest of two");
 	relayqd_stash_forget(st, ID1);
 	relayqd_stash_forget(st, ID1);
 	is_int(relayqd_stash_count(st), 1, "forgotten (twice is harmless)");
-	is_int(relayqd_stash_unsaved(st), 0, "nothing unsaved");
+	is_int(relayqd_stash_flagged(st, RELAYQD_STASH_UNSAVED), 0,
+	    "nothing unsaved");
+	(void)relayqd_stash_keep(st, &s, NULL, 0);
+	is_int(relayqd_stash_flagged(st, RELAYQD_STASH_NOROOM), 0,
+	    "a new write replaces the flags");
 	queue_state_free(&s);
 	relayqd_stash_free(st);
 	relayqd_stash_free(NULL);
