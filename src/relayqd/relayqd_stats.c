@@ -86,7 +86,11 @@ relayqd_stats_write(struct relayqd_stats *st)
 	return 0;
 }
 
-/* Writes the file if dirty; logs the first of a run of failures. */
+/*
+ * Writes the file if dirty; logs the first of a run of failures.  During
+ * a spool-full incident (issue 18) a write that gets through ends no
+ * run: room comes and goes, and the incident is one run.
+ */
 static void
 relayqd_stats_flush(struct relayqd_stats *st)
 {
@@ -97,7 +101,7 @@ relayqd_stats_flush(struct relayqd_stats *st)
 		if (!st->failing)
 			log_warn("cannot write %s/stats", st->rd->spool.path);
 		st->failing = 1;
-	} else
+	} else if (st->rd->spool_full_since == 0)
 		st->failing = 0;
 }
 

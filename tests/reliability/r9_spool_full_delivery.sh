@@ -31,6 +31,8 @@
 #     up; once the disk is freed the sender gets one expiry bounce about
 #     the recipients that were not delivered, and only then is the
 #     incident over.
+#  7. "cannot write SPOOL/stats" is logged once per incident, even when
+#     a stats write gets through in between.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 need_root "mounting a tmpfs"
@@ -370,6 +372,65 @@ is "$(copies u6@example.org) $(copies defer6@example.org)" "1 0" \
     "6: u6 accepted once, defer6 never"
 is "$(find "$SPOOL/failed" -type f | wc -l)" "$F0" "6: nothing went to failed/"
 is "$(logc 'spool full: incident over')" 1 "6: \"incident over\" once the disk is freed"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 7. one "cannot write stats" line per incident ---------------------
+# y7 (80 recipients with long 451 replies: a state file of several
+# pages) and z7 (one recipient, 451) are deferred on a full disk.  Then
+# the disk gets 8 KiB of room: z7's state is written and z7 is retried,
+# and the stats file is written again, but y7's state still does not
+# fit, so the incident goes on.  The disk is filled again: the stats
+# write fails again, and is not logged again in the same incident.
+stop_server
+write_conf "retry_max = 4s
+probe_max = 2s
+alert_after = 1h"
+mv "$LOG" "$T_DIR/relayqd.4.log"
+start_daemon -v
+daemon_up
+r="" i=1
+while [ $i -le 80 ]; do
+	r="$r y7r$i@example.org"
+	i=$((i + 1))
+done
+submit r9-7y $r && submit r9-7z z7@example.org
+ok $? "7: two messages queued while the smarthost is down"
+LONG=$(printf '%0200d' 0 | tr 0 x)
+full_restart --rcpt-reply "y7r=451 4.3.0 $LONG" --rcpt-reply "z7=451 4.3.0 later"
+ok $? "7: the spool is full; smarthost and relayqd restarted"
+wait_for "the incident" 300 logc_ge 'spool full: delivery state cannot be saved' 1
+ok $? "7: the incident is logged"
+wait_for "the stats line" 300 logc_ge 'cannot write .*/stats' 1
+ok $? "7: cannot write the stats file"
+truncate -s -8K "$SPOOL/filler"
+touch "$T_DIR/room7"
+kill -USR1 "$DAEMON_PID"
+stats_new() { [ -n "$(find "$SPOOL/stats" -newer "$T_DIR/room7")" ]; }
+wait_for "the stats file written with room" 300 stats_new
+ok $? "7: with 8 KiB of room the stats file is written again"
+is "$(logc 'spool full: incident over')" 0 "7: while the incident goes on (y7 is held)"
+z0=$(rcpts z7@example.org 451)
+dd if=/dev/zero of="$SPOOL/filler2" bs=4k 2>/dev/null
+is "$(df -P "$SPOOL" | awk 'NR == 2 { print $4 }')" 0 "7: the spool is full again"
+# z7 is tried again and held: its second write retry comes after the
+# stats file's next write (1 s after the attempt, which touched it).
+Z7=$(sed -n 's/^relayqd: \([0-9A-F]*\): to=<z7@example.org>.*/\1/p' "$LOG" | head -1)
+z7_held() {
+	[ "$(rcpts z7@example.org 451)" -gt "$z0" ] &&
+	    awk -v n="$(logc 'z7@example.org.*status=deferred')" -v id="$Z7" '
+		/to=<z7@example.org>.*status=deferred/ { d++; next }
+		d == n && index($0, id ": delivery state kept in memory") { k++ }
+		END { exit k < 2 }' "$LOG"
+}
+wait_for "z7 held again" 300 z7_held
+ok $? "7: z7 is tried again and held"
+is "$(logc 'cannot write .*/stats')" 1 "7: one \"cannot write stats\" line for the incident"
+rm -f "$SPOOL/filler" "$SPOOL/filler2"
+kill -USR1 "$DAEMON_PID"
+wait_for "the end of the incident" 300 logc_ge 'spool full: incident over' 1
+ok $? "7: the incident is over once the disk is freed"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"
