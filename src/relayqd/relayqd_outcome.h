@@ -68,8 +68,9 @@ void relayqd_outcome_host_up(struct relayd *rd);
  * Writes again what the disk could not take for the held message id
  * (relayqd_stash.h): queues the bounces it owes, saves its state, and
  * when both are done forgets the in-memory copy and schedules it at its
- * next_try; otherwise it stays held with a longer wait.  For the stash
- * timer in relayqd.c.
+ * next_try; otherwise it stays held with a longer wait, and expires or
+ * goes to failed/ (a bounce that cannot be queued) when that is due.
+ * For the stash timer in relayqd.c.
  */
 void relayqd_outcome_resave(struct relayd *rd, const char *id);
 

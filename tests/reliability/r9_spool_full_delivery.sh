@@ -360,6 +360,7 @@ wait_for "drain" 300 queue_empty
 ok $? "6: the queue drains"
 is "$(new_bounces | grep -c .)" 1 "6: exactly one bounce"
 B6=$(new_bounces | sed 's/\.env$/.eml/')
+: "${B6:=/dev/null}"
 is "$(grep -ci '^Final-Recipient: rfc822; *defer6@example.org' $B6)" 1 \
     "6: the bounce names defer6"
 is "$(grep -ci '^Final-Recipient: rfc822; *u6@example.org' $B6)" 0 \
