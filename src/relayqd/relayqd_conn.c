@@ -53,11 +53,11 @@
 #include "common/xmalloc.h"
 #include "queue/queue_id.h"
 #include "relayqd/relayqd.h"
-#include "relayqd/relayqd_auth.h"
+#include "smarthost/smarthost_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
-#include "relayqd/relayqd_tls.h"
+#include "smarthost/smarthost_tls.h"
 #include "relayqd/relayqd_verbose.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
@@ -101,7 +101,7 @@ struct relayqd_conn {
 	struct evdns_getaddrinfo_request *dnsreq; /* owned until its cb */
 	struct evutil_addrinfo *ai;		  /* owned */
 	struct evutil_addrinfo *ai_next;	  /* borrowed: next to try */
-	struct relayqd_sasl *sasl; /* owned: AUTH exchange, or NULL */
+	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
 	struct smtp_client *smtp;  /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
@@ -145,7 +145,7 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc->ai != NULL)
 		evutil_freeaddrinfo(rc->ai);
 	smtp_client_free(rc->smtp);
-	relayqd_sasl_free(rc->sasl);
+	smarthost_sasl_free(rc->sasl);
 	if (rc->msg != NULL) {
 		relayqd_sched_reschedule(rd->sched, rc->msg->env.id,
 		    relayqd_now());
@@ -313,7 +313,7 @@ relayqd_conn_op_starttls(void *arg)
 		    "aborting (possible injection)");
 		return;
 	}
-	if ((ssl = relayqd_tls_ssl_new(rc->rd->tls,
+	if ((ssl = smarthost_tls_ssl_new(rc->rd->tls,
 		 rc->rd->conf.smarthost_host)) == NULL) {
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot set up TLS");
 		return;
@@ -590,12 +590,12 @@ relayqd_conn_op_auth_start(void *arg, const char *offered, const char **mech,
 		rq_reason_set(why, 0, "", "AUTH is not configured");
 		return -1;
 	}
-	relayqd_sasl_free(rc->sasl);
-	if ((rc->sasl = relayqd_sasl_new(rc->rd->auth, &err)) == NULL) {
+	smarthost_sasl_free(rc->sasl);
+	if ((rc->sasl = smarthost_sasl_new(rc->rd->auth, &err)) == NULL) {
 		rq_reason_set(why, 0, "", err.msg);
 		return -1;
 	}
-	return relayqd_sasl_start(rc->sasl, offered, mech, resp, why);
+	return smarthost_sasl_start(rc->sasl, offered, mech, resp, why);
 }
 
 /* ops->auth_step: answer a 334 challenge. */
@@ -609,7 +609,7 @@ relayqd_conn_op_auth_step(void *arg, const char *challenge, size_t len,
 		rq_reason_set(why, 0, "", "AUTH challenge without an exchange");
 		return -1;
 	}
-	return relayqd_sasl_step(rc->sasl, challenge, len, resp, why);
+	return smarthost_sasl_step(rc->sasl, challenge, len, resp, why);
 }
 
 /* ops->auth_done: 235 arrived; SCRAM checks the server's signature. */
@@ -621,9 +621,9 @@ relayqd_conn_op_auth_done(void *arg, struct rq_reason *why)
 
 	if (rc->sasl == NULL)
 		return 0;
-	rv = relayqd_sasl_finish(rc->sasl, why);
+	rv = smarthost_sasl_finish(rc->sasl, why);
 	/* The secret is not needed again in this session. */
-	relayqd_sasl_free(rc->sasl);
+	smarthost_sasl_free(rc->sasl);
 	rc->sasl = NULL;
 	return rv;
 }
@@ -814,7 +814,7 @@ relayqd_conn_connected(struct relayqd_conn *rc)
 	/* Under STARTTLS this stays the socket bufferevent that writes. */
 	(void)bufferevent_set_max_single_write(rc->bev, RC_WRITE_MAX);
 	if (ssl != NULL) {
-		if (relayqd_tls_check_peer(rc->rd->tls, ssl, text,
+		if (smarthost_tls_check_peer(rc->rd->tls, ssl, text,
 			sizeof(text)) == -1) {
 			char msg[400];
 
@@ -824,7 +824,7 @@ relayqd_conn_connected(struct relayqd_conn *rc)
 			return;
 		}
 		rc->flags |= RC_TLS;
-		strlcpy(rc->tls, relayqd_tls_version(ssl), sizeof(rc->tls));
+		strlcpy(rc->tls, smarthost_tls_version(ssl), sizeof(rc->tls));
 	}
 	rc->flags |= RC_SESSION;
 	relayqd_watch_note(rc->watch, "connected to %s%s%s", rc->relay,
@@ -848,7 +848,7 @@ relayqd_conn_tls_up(struct relayqd_conn *rc)
 
 	rc->flags &= ~RC_HANDSHAKE;
 	event_del(rc->timer);
-	if (relayqd_tls_check_peer(rc->rd->tls, ssl, text, sizeof(text)) ==
+	if (smarthost_tls_check_peer(rc->rd->tls, ssl, text, sizeof(text)) ==
 	    -1) {
 		(void)!rq_snprintf(msg, sizeof(msg), "TLS with %s: %s",
 		    rc->relay, text);
@@ -856,7 +856,7 @@ relayqd_conn_tls_up(struct relayqd_conn *rc)
 		return;
 	}
 	rc->flags |= RC_TLS;
-	strlcpy(rc->tls, relayqd_tls_version(ssl), sizeof(rc->tls));
+	strlcpy(rc->tls, smarthost_tls_version(ssl), sizeof(rc->tls));
 	relayqd_watch_note(rc->watch, "TLS established (%s)", rc->tls);
 	smtp_client_tls_done(rc->smtp);
 }
@@ -881,7 +881,7 @@ relayqd_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (ssl != NULL && (what & BEV_EVENT_ERROR) &&
 	    ((rc->flags & RC_HANDSHAKE) || !(rc->flags & RC_SESSION))) {
-		relayqd_tls_describe_error(bev, ssl, detail, sizeof(detail));
+		smarthost_tls_describe_error(bev, ssl, detail, sizeof(detail));
 		if (!(rc->flags & RC_HANDSHAKE) && err != 0 &&
 		    strcmp(detail, "connection closed during TLS") == 0) {
 			/* Implicit TLS: the TCP connect itself failed. */
@@ -975,7 +975,7 @@ relayqd_conn_connect_next(struct relayqd_conn *rc)
 		 * plaintext connection is encrypted.
 		 */
 		if (rc->sconf.tls_on_connect) {
-			SSL *ssl = relayqd_tls_ssl_new(rd->tls,
+			SSL *ssl = smarthost_tls_ssl_new(rd->tls,
 			    rd->conf.smarthost_host);
 
 			if (ssl == NULL) {

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * TLS policy for the smarthost (OpenSSL): the client context (trust
- * store, minimum version, client certificate), one SSL per connection
- * with SNI and host name verification, certificate pinning, and turning
- * OpenSSL's error stack into one log-worthy line.  Verification is on by
+ * TLS policy for the smarthost (OpenSSL), shared by relayqd and relayq
+ * probe: the client context (trust store, minimum version, client
+ * certificate), one SSL per connection with SNI and host name
+ * verification, certificate pinning, and turning OpenSSL's error stack
+ * into one log-worthy line.  Verification is on by
  * default; with tls_fingerprint set, a pin match is what is required
  * instead of the CA chain (as msmtp's tls_fingerprint).
  */
-#ifndef RELAYQ_RELAYQD_RELAYQD_TLS_H
-#define RELAYQ_RELAYQD_RELAYQD_TLS_H
+#ifndef RELAYQ_SMARTHOST_SMARTHOST_TLS_H
+#define RELAYQ_SMARTHOST_SMARTHOST_TLS_H
 
 #include <stddef.h>
 
@@ -17,44 +18,45 @@
 #include "common/status.h"
 
 struct bufferevent;
-struct relayqd_tls;
+struct smarthost_tls;
 typedef struct ssl_st SSL;
 
 /*
  * Takes the TLS settings from the [smarthost] keys and checks them: the
  * configured files must be readable PEM (ca_path a directory), and a
  * client certificate must match its key.  The OpenSSL context itself is
- * built at the first relayqd_tls_ssl_new() (or at once when a client
+ * built at the first smarthost_tls_ssl_new() (or at once when a client
  * certificate is set).  Returns it, or NULL with err filled (bad CA
  * file, key mismatch, bad pin syntax).
  */
-struct relayqd_tls *relayqd_tls_new(const struct conf *c, struct rq_err *err);
+struct smarthost_tls *smarthost_tls_new(const struct conf *c,
+    struct rq_err *err);
 /* Frees the context; NULL is a no-op. */
-void relayqd_tls_free(struct relayqd_tls *t);
+void smarthost_tls_free(struct smarthost_tls *t);
 
 /*
  * Creates the SSL for one connection to host, building the context first
  * if needed (a failure is logged).  Returns NULL on error, and when t is
  * NULL (a reload turned TLS off while a session was starting).
  */
-SSL *relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host);
+SSL *smarthost_tls_ssl_new(struct smarthost_tls *t, const char *host);
 
 /*
  * Checks the handshake's result: the verification result (unless
  * pinning or tls_verify = no) and the pins.  Returns 0, or -1 with a
  * reason in buf; t NULL (TLS turned off by a reload) is a failure.
  */
-int relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf,
+int smarthost_tls_check_peer(struct smarthost_tls *t, SSL *ssl, char *buf,
     size_t bufsz);
 
 /*
  * Describes why a TLS bufferevent failed: OpenSSL's errors and the
  * verification result.  Writes one line into buf.
  */
-void relayqd_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
+void smarthost_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
     size_t bufsz);
 
 /* Returns the negotiated protocol name ("TLSv1.3"), or "none". */
-const char *relayqd_tls_version(SSL *ssl);
+const char *smarthost_tls_version(SSL *ssl);
 
 #endif

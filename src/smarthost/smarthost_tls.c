@@ -22,7 +22,7 @@
  */
 #include "config.h"
 
-#include "relayqd/relayqd_tls.h"
+#include "smarthost/smarthost_tls.h"
 
 #include <sys/stat.h>
 
@@ -49,12 +49,12 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
-#define RELAYQD_TLS_PINS_MAX 8
+#define SMARTHOST_TLS_PINS_MAX 8
 
 /* A PEM file's first "-----BEGIN" must be within this many bytes. */
-#define RELAYQD_TLS_PEM_SCAN (64 * 1024)
+#define SMARTHOST_TLS_PEM_SCAN (64 * 1024)
 
-struct relayqd_tls {
+struct smarthost_tls {
 	SSL_CTX *ctx; /* owned; NULL until the first session needs it */
 	int verify;
 	int minv;
@@ -63,12 +63,12 @@ struct relayqd_tls {
 	char *cert;    /* owned, may be "" */
 	char *key;     /* owned: the key file, or "" */
 	size_t npins;
-	unsigned char pins[RELAYQD_TLS_PINS_MAX][SHA256_DIGEST_LENGTH];
+	unsigned char pins[SMARTHOST_TLS_PINS_MAX][SHA256_DIGEST_LENGTH];
 };
 
 /* Parses "sha256:AB:CD..." (colons optional) into one digest. */
 static int
-relayqd_tls_parse_pin(const char *s, size_t len, unsigned char *out)
+smarthost_tls_parse_pin(const char *s, size_t len, unsigned char *out)
 {
 	size_t n = 0;
 
@@ -95,7 +95,7 @@ relayqd_tls_parse_pin(const char *s, size_t len, unsigned char *out)
 
 /* Splits tls_fingerprint on commas and spaces into pins. */
 static int
-relayqd_tls_parse_pins(struct relayqd_tls *t, const char *list)
+smarthost_tls_parse_pins(struct smarthost_tls *t, const char *list)
 {
 	const char *p = list;
 
@@ -106,8 +106,8 @@ relayqd_tls_parse_pins(struct relayqd_tls *t, const char *list)
 		if (*p == '\0')
 			break;
 		len = strcspn(p, ", \t");
-		if (t->npins == RELAYQD_TLS_PINS_MAX ||
-		    relayqd_tls_parse_pin(p, len, t->pins[t->npins]) == -1)
+		if (t->npins == SMARTHOST_TLS_PINS_MAX ||
+		    smarthost_tls_parse_pin(p, len, t->pins[t->npins]) == -1)
 			return -1;
 		t->npins++;
 		p += len;
@@ -117,7 +117,7 @@ relayqd_tls_parse_pins(struct relayqd_tls *t, const char *list)
 
 /* Appends OpenSSL's queued errors to buf. */
 static void
-relayqd_tls_ossl_errors(char *buf, size_t bufsz)
+smarthost_tls_ossl_errors(char *buf, size_t bufsz)
 {
 	unsigned long e;
 
@@ -137,7 +137,7 @@ relayqd_tls_ossl_errors(char *buf, size_t bufsz)
  * though OpenSSL parses it only at the first session.
  */
 static int
-relayqd_tls_check_pem(const char *key, const char *path, struct rq_err *err)
+smarthost_tls_check_pem(const char *key, const char *path, struct rq_err *err)
 {
 	static const char marker[] = "-----BEGIN ";
 	char *buf;
@@ -158,9 +158,9 @@ relayqd_tls_check_pem(const char *key, const char *path, struct rq_err *err)
 		    path);
 		return -1;
 	}
-	buf = xmalloc(RELAYQD_TLS_PEM_SCAN);
-	while (got < RELAYQD_TLS_PEM_SCAN &&
-	    (n = read(fd, buf + got, RELAYQD_TLS_PEM_SCAN - got)) != 0) {
+	buf = xmalloc(SMARTHOST_TLS_PEM_SCAN);
+	while (got < SMARTHOST_TLS_PEM_SCAN &&
+	    (n = read(fd, buf + got, SMARTHOST_TLS_PEM_SCAN - got)) != 0) {
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -185,7 +185,7 @@ relayqd_tls_check_pem(const char *key, const char *path, struct rq_err *err)
 
 /* Checks at load time that ca_path is a directory we can open. */
 static int
-relayqd_tls_check_dir(const char *path, struct rq_err *err)
+smarthost_tls_check_dir(const char *path, struct rq_err *err)
 {
 	int fd;
 
@@ -200,7 +200,7 @@ relayqd_tls_check_dir(const char *path, struct rq_err *err)
 
 /* True when dir holds at least one OpenSSL hash link ("8 hex digits.N"). */
 static int
-relayqd_tls_is_hashed_dir(const char *dir)
+smarthost_tls_is_hashed_dir(const char *dir)
 {
 	DIR *d;
 	struct dirent *de;
@@ -224,25 +224,25 @@ relayqd_tls_is_hashed_dir(const char *dir)
  * (SSL_CERT_DIR, SSL_CERT_FILE) is not consulted; see the file header.
  */
 static int
-relayqd_tls_load_system(SSL_CTX *ctx)
+smarthost_tls_load_system(SSL_CTX *ctx)
 {
 	const char *dir = X509_get_default_cert_dir();
 
-	if (relayqd_tls_is_hashed_dir(dir))
+	if (smarthost_tls_is_hashed_dir(dir))
 		return SSL_CTX_load_verify_dir(ctx, dir);
 	return SSL_CTX_load_verify_file(ctx, X509_get_default_cert_file());
 }
 
 /* Builds t->ctx from the saved settings; -1 with a reason in err. */
 static int
-relayqd_tls_build(struct relayqd_tls *t, struct rq_err *err)
+smarthost_tls_build(struct smarthost_tls *t, struct rq_err *err)
 {
 	SSL_CTX *ctx;
 	char detail[512] = "";
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, t->minv) != 1) {
-		relayqd_tls_ossl_errors(detail, sizeof(detail));
+		smarthost_tls_ossl_errors(detail, sizeof(detail));
 		rq_err_set(err, "cannot create the TLS context: %s", detail);
 		goto fail;
 	}
@@ -253,13 +253,13 @@ relayqd_tls_build(struct relayqd_tls *t, struct rq_err *err)
 		if (SSL_CTX_load_verify_locations(ctx,
 			t->ca_file[0] ? t->ca_file : NULL,
 			t->ca_path[0] ? t->ca_path : NULL) != 1) {
-			relayqd_tls_ossl_errors(detail, sizeof(detail));
+			smarthost_tls_ossl_errors(detail, sizeof(detail));
 			rq_err_set(err, "cannot load ca_file/ca_path: %s",
 			    detail);
 			goto fail;
 		}
-	} else if (relayqd_tls_load_system(ctx) != 1) {
-		relayqd_tls_ossl_errors(detail, sizeof(detail));
+	} else if (smarthost_tls_load_system(ctx) != 1) {
+		smarthost_tls_ossl_errors(detail, sizeof(detail));
 		rq_err_set(err, "cannot load the system trust store: %s",
 		    detail);
 		goto fail;
@@ -269,7 +269,7 @@ relayqd_tls_build(struct relayqd_tls *t, struct rq_err *err)
 		    SSL_CTX_use_PrivateKey_file(ctx, t->key,
 			SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1) {
-			relayqd_tls_ossl_errors(detail, sizeof(detail));
+			smarthost_tls_ossl_errors(detail, sizeof(detail));
 			rq_err_set(err, "cannot load tls_cert/tls_key: %s",
 			    detail);
 			goto fail;
@@ -283,10 +283,10 @@ fail:
 }
 
 /* Saves and checks the TLS settings; the context itself comes later. */
-struct relayqd_tls *
-relayqd_tls_new(const struct conf *c, struct rq_err *err)
+struct smarthost_tls *
+smarthost_tls_new(const struct conf *c, struct rq_err *err)
 {
-	struct relayqd_tls *t = xcalloc(1, sizeof(*t));
+	struct smarthost_tls *t = xcalloc(1, sizeof(*t));
 
 	t->minv = strcmp(c->smarthost_tls_min_version, "1.3") == 0
 	    ? TLS1_3_VERSION
@@ -296,7 +296,7 @@ relayqd_tls_new(const struct conf *c, struct rq_err *err)
 	t->cert = xstrdup(c->smarthost_tls_cert);
 	t->key = xstrdup(c->smarthost_tls_key[0] ? c->smarthost_tls_key
 						 : c->smarthost_tls_cert);
-	if (relayqd_tls_parse_pins(t, c->smarthost_tls_fingerprint) == -1) {
+	if (smarthost_tls_parse_pins(t, c->smarthost_tls_fingerprint) == -1) {
 		rq_err_set(err,
 		    "smarthost:tls_fingerprint: expected "
 		    "sha256:<64 hex digits>[, ...]");
@@ -304,22 +304,22 @@ relayqd_tls_new(const struct conf *c, struct rq_err *err)
 	}
 	t->verify = c->smarthost_tls_verify && t->npins == 0;
 	if ((t->ca_file[0] != '\0' &&
-		relayqd_tls_check_pem("ca_file", t->ca_file, err) == -1) ||
+		smarthost_tls_check_pem("ca_file", t->ca_file, err) == -1) ||
 	    (t->ca_path[0] != '\0' &&
-		relayqd_tls_check_dir(t->ca_path, err) == -1))
+		smarthost_tls_check_dir(t->ca_path, err) == -1))
 		goto fail;
 	/* A client key must match its certificate: check that now. */
-	if (t->cert[0] != '\0' && relayqd_tls_build(t, err) == -1)
+	if (t->cert[0] != '\0' && smarthost_tls_build(t, err) == -1)
 		goto fail;
 	return t;
 fail:
-	relayqd_tls_free(t);
+	smarthost_tls_free(t);
 	return NULL;
 }
 
 /* Frees the context. */
 void
-relayqd_tls_free(struct relayqd_tls *t)
+smarthost_tls_free(struct smarthost_tls *t)
 {
 	if (t == NULL)
 		return;
@@ -333,7 +333,7 @@ relayqd_tls_free(struct relayqd_tls *t)
 
 /* True when host is an IPv4 or IPv6 literal. */
 static int
-relayqd_tls_is_ip(const char *host)
+smarthost_tls_is_ip(const char *host)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
 
@@ -343,20 +343,20 @@ relayqd_tls_is_ip(const char *host)
 
 /* Creates the SSL for one connection. */
 SSL *
-relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host)
+smarthost_tls_ssl_new(struct smarthost_tls *t, const char *host)
 {
 	SSL *ssl;
 	struct rq_err err;
 
 	if (t == NULL)
 		return NULL;
-	if (t->ctx == NULL && relayqd_tls_build(t, &err) == -1) {
+	if (t->ctx == NULL && smarthost_tls_build(t, &err) == -1) {
 		log_warnx("TLS: %s", err.msg);
 		return NULL;
 	}
 	if ((ssl = SSL_new(t->ctx)) == NULL)
 		return NULL;
-	if (relayqd_tls_is_ip(host)) {
+	if (smarthost_tls_is_ip(host)) {
 		if (t->verify &&
 		    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) !=
 			1)
@@ -380,7 +380,8 @@ fail:
 
 /* Checks verification and pins after the handshake. */
 int
-relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf, size_t bufsz)
+smarthost_tls_check_peer(struct smarthost_tls *t, SSL *ssl, char *buf,
+    size_t bufsz)
 {
 	X509 *cert;
 	unsigned char der_md[SHA256_DIGEST_LENGTH],
@@ -443,7 +444,7 @@ relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf, size_t bufsz)
 
 /* One line on why a TLS session failed. */
 void
-relayqd_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
+smarthost_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
     size_t bufsz)
 {
 	unsigned long e;
@@ -472,7 +473,7 @@ relayqd_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
 
 /* Negotiated protocol name. */
 const char *
-relayqd_tls_version(SSL *ssl)
+smarthost_tls_version(SSL *ssl)
 {
 	return ssl != NULL ? SSL_get_version(ssl) : "none";
 }
