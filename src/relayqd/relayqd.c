@@ -767,10 +767,10 @@ relayqd_inotify_new(struct relayd *rd)
 static const char *
 relayqd_conf_check(const struct conf *c, const struct smarthost_auth *auth)
 {
-	if (auth != NULL && c->smarthost_tls == CONF_TLS_NONE &&
-	    !c->smarthost_allow_plaintext_auth)
-		return "AUTH is configured with tls = none; AUTH is never "
-		       "sent without TLS unless allow_plaintext_auth = yes";
+	const char *why;
+
+	if ((why = smarthost_auth_check_tls(auth, c)) != NULL)
+		return why;
 	if (c->smarthost_tls != CONF_TLS_NONE && !c->smarthost_tls_verify &&
 	    c->smarthost_tls_fingerprint[0] == '\0')
 		log_warnx("tls_verify = no: the smarthost's certificate is not "

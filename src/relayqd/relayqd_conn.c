@@ -102,7 +102,7 @@ struct relayqd_conn {
 	struct evutil_addrinfo *ai;		  /* owned */
 	struct evutil_addrinfo *ai_next;	  /* borrowed: next to try */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
-	struct smtp_client *smtp;  /* owned */
+	struct smtp_client *smtp;    /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
 	char first_id[QUEUE_ID_LEN + 1]; /* "" once taken */
@@ -299,31 +299,12 @@ static void
 relayqd_conn_op_starttls(void *arg)
 {
 	struct relayqd_conn *rc = arg;
-
 	struct bufferevent *tls;
-	SSL *ssl;
+	const char *why;
 
-	/*
-	 * Anything the server sent after its 220 would be read as if it
-	 * came through TLS (CVE-2011-0411 class): abort instead.
-	 */
-	if (evbuffer_get_length(bufferevent_get_input(rc->bev)) != 0) {
-		smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
-		    "server sent data after its STARTTLS reply; "
-		    "aborting (possible injection)");
-		return;
-	}
-	if ((ssl = smarthost_tls_ssl_new(rc->rd->tls,
-		 rc->rd->conf.smarthost_host)) == NULL) {
-		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot set up TLS");
-		return;
-	}
-	/* With CLOSE_ON_FREE a failed constructor has freed ssl already. */
-	tls = bufferevent_openssl_filter_new(rc->rd->base, rc->bev, ssl,
-	    BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (tls == NULL) {
-		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot start TLS");
+	if ((tls = smarthost_tls_starttls(rc->rd->tls, rc->bev,
+		 rc->rd->conf.smarthost_host, &why)) == NULL) {
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
 		return;
 	}
 	rc->bev = tls; /* owns the plain bufferevent from now on */
@@ -584,18 +565,9 @@ relayqd_conn_op_auth_start(void *arg, const char *offered, const char **mech,
     char **resp, struct rq_reason *why)
 {
 	struct relayqd_conn *rc = arg;
-	struct rq_err err;
 
-	if (rc->rd->auth == NULL) {
-		rq_reason_set(why, 0, "", "AUTH is not configured");
-		return -1;
-	}
-	smarthost_sasl_free(rc->sasl);
-	if ((rc->sasl = smarthost_sasl_new(rc->rd->auth, &err)) == NULL) {
-		rq_reason_set(why, 0, "", err.msg);
-		return -1;
-	}
-	return smarthost_sasl_start(rc->sasl, offered, mech, resp, why);
+	return smarthost_sasl_begin(rc->rd->auth, &rc->sasl, offered, mech,
+	    resp, why);
 }
 
 /* ops->auth_step: answer a 334 challenge. */
@@ -605,11 +577,7 @@ relayqd_conn_op_auth_step(void *arg, const char *challenge, size_t len,
 {
 	struct relayqd_conn *rc = arg;
 
-	if (rc->sasl == NULL) {
-		rq_reason_set(why, 0, "", "AUTH challenge without an exchange");
-		return -1;
-	}
-	return smarthost_sasl_step(rc->sasl, challenge, len, resp, why);
+	return smarthost_sasl_answer(rc->sasl, challenge, len, resp, why);
 }
 
 /* ops->auth_done: 235 arrived; SCRAM checks the server's signature. */
@@ -617,15 +585,8 @@ static int
 relayqd_conn_op_auth_done(void *arg, struct rq_reason *why)
 {
 	struct relayqd_conn *rc = arg;
-	int rv;
 
-	if (rc->sasl == NULL)
-		return 0;
-	rv = smarthost_sasl_finish(rc->sasl, why);
-	/* The secret is not needed again in this session. */
-	smarthost_sasl_free(rc->sasl);
-	rc->sasl = NULL;
-	return rv;
+	return smarthost_sasl_end(&rc->sasl, why);
 }
 
 static const struct smtp_client_ops relayqd_conn_ops = {
@@ -975,19 +936,16 @@ relayqd_conn_connect_next(struct relayqd_conn *rc)
 		 * plaintext connection is encrypted.
 		 */
 		if (rc->sconf.tls_on_connect) {
-			SSL *ssl = smarthost_tls_ssl_new(rd->tls,
-			    rd->conf.smarthost_host);
+			const char *why;
 
-			if (ssl == NULL) {
+			if ((rc->bev = smarthost_tls_socket_new(rd->tls,
+				 rd->base, rd->conf.smarthost_host, &why)) ==
+			    NULL) {
 				(void)!rq_snprintf(rc->last_err,
-				    sizeof(rc->last_err),
-				    "cannot set up TLS for %s", rc->relay);
+				    sizeof(rc->last_err), "%s for %s", why,
+				    rc->relay);
 				break;
 			}
-			/* CLOSE_ON_FREE: a failed constructor frees ssl. */
-			rc->bev = bufferevent_openssl_socket_new(rd->base, -1,
-			    ssl, BUFFEREVENT_SSL_CONNECTING,
-			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 		} else
 			rc->bev = bufferevent_socket_new(rd->base, -1,
 			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

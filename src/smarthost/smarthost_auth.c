@@ -757,6 +757,17 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 	return a;
 }
 
+/* Refuses AUTH without TLS unless plaintext AUTH is allowed. */
+const char *
+smarthost_auth_check_tls(const struct smarthost_auth *a, const struct conf *c)
+{
+	if (a != NULL && c->smarthost_tls == CONF_TLS_NONE &&
+	    !c->smarthost_allow_plaintext_auth)
+		return "AUTH is configured with tls = none; AUTH is never "
+		       "sent without TLS unless allow_plaintext_auth = yes";
+	return NULL;
+}
+
 /* Frees the policy. */
 void
 smarthost_auth_free(struct smarthost_auth *a)
@@ -963,6 +974,54 @@ smarthost_sasl_free(struct smarthost_sasl *s)
 	free(s->host);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
+}
+
+/* ops->auth_start for a session: a new exchange, then its start. */
+int
+smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
+    const char *offered, const char **mech, char **resp, struct rq_reason *why)
+{
+	struct rq_err err;
+
+	*mech = NULL;
+	*resp = NULL;
+	if (a == NULL) {
+		rq_reason_set(why, 0, "", "AUTH is not configured");
+		return -1;
+	}
+	smarthost_sasl_free(*s);
+	if ((*s = smarthost_sasl_new(a, &err)) == NULL) {
+		rq_reason_set(why, 0, "", err.msg);
+		return -1;
+	}
+	return smarthost_sasl_start(*s, offered, mech, resp, why);
+}
+
+/* ops->auth_step for a session. */
+int
+smarthost_sasl_answer(struct smarthost_sasl *s, const char *challenge,
+    size_t len, char **resp, struct rq_reason *why)
+{
+	if (s == NULL) {
+		*resp = NULL;
+		rq_reason_set(why, 0, "", "AUTH challenge without an exchange");
+		return -1;
+	}
+	return smarthost_sasl_step(s, challenge, len, resp, why);
+}
+
+/* ops->auth_done for a session: the verdict, then the secret goes. */
+int
+smarthost_sasl_end(struct smarthost_sasl **s, struct rq_reason *why)
+{
+	int rv;
+
+	if (*s == NULL)
+		return 0;
+	rv = smarthost_sasl_finish(*s, why);
+	smarthost_sasl_free(*s);
+	*s = NULL;
+	return rv;
 }
 
 /* Fails a step that the mechanism does not expect. */

@@ -57,6 +57,15 @@ struct smarthost_sasl;
  */
 struct smarthost_auth *smarthost_auth_new(const struct conf *c,
     struct rq_err *err);
+/*
+ * Returns why AUTH policy a (NULL: AUTH off) cannot go with c's TLS
+ * settings, or NULL: AUTH is never sent without TLS unless
+ * allow_plaintext_auth = yes.  relayqd refuses to start, relayq probe
+ * to run, on such a configuration.
+ */
+const char *smarthost_auth_check_tls(const struct smarthost_auth *a,
+    const struct conf *c);
+
 /* Frees the policy; NULL is a no-op.  Live sessions do not depend on it. */
 void smarthost_auth_free(struct smarthost_auth *a);
 /* Sets the password_command time limit in milliseconds (tests shorten it). */
@@ -113,5 +122,18 @@ int smarthost_sasl_finish(struct smarthost_sasl *s, struct rq_reason *why);
 
 /* Wipes the secret and every derived key, then frees; NULL is a no-op. */
 void smarthost_sasl_free(struct smarthost_sasl *s);
+
+/*
+ * The three smtp_client AUTH ops of a session that keeps its exchange in
+ * *s (relayqd_conn and smarthost_probe).  _begin replaces *s with a new
+ * exchange of policy a (NULL: AUTH is not configured, an error) and
+ * starts it; _answer answers a challenge; _end checks and frees *s, the
+ * secret being needed no more.  Each returns 0, or -1 with why set.
+ */
+int smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
+    const char *offered, const char **mech, char **resp, struct rq_reason *why);
+int smarthost_sasl_answer(struct smarthost_sasl *s, const char *challenge,
+    size_t len, char **resp, struct rq_reason *why);
+int smarthost_sasl_end(struct smarthost_sasl **s, struct rq_reason *why);
 
 #endif

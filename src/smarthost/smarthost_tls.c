@@ -33,8 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/crypto.h>
@@ -57,6 +59,7 @@
 struct smarthost_tls {
 	SSL_CTX *ctx; /* owned; NULL until the first session needs it */
 	int verify;
+	int verify_late; /* handshakes always complete (relayq probe) */
 	int minv;
 	char *ca_file; /* owned, may be "" */
 	char *ca_path; /* owned, may be "" */
@@ -372,6 +375,8 @@ smarthost_tls_ssl_new(struct smarthost_tls *t, const char *host)
 		if (t->verify && SSL_set1_host(ssl, host) != 1)
 			goto fail;
 	}
+	if (t->verify_late)
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	return ssl;
 fail:
 	SSL_free(ssl);
@@ -476,4 +481,141 @@ const char *
 smarthost_tls_version(SSL *ssl)
 {
 	return ssl != NULL ? SSL_get_version(ssl) : "none";
+}
+
+/* Completes every handshake; the caller checks the peer itself. */
+void
+smarthost_tls_set_verify_late(struct smarthost_tls *t)
+{
+	t->verify_late = 1;
+}
+
+/* Upgrades a plain session after STARTTLS's 220. */
+struct bufferevent *
+smarthost_tls_starttls(struct smarthost_tls *t, struct bufferevent *plain,
+    const char *host, const char **why)
+{
+	struct bufferevent *tls;
+	SSL *ssl;
+
+	if (evbuffer_get_length(bufferevent_get_input(plain)) != 0) {
+		*why = "server sent data after its STARTTLS reply; "
+		       "aborting (possible injection)";
+		return NULL;
+	}
+	if ((ssl = smarthost_tls_ssl_new(t, host)) == NULL) {
+		*why = "cannot set up TLS";
+		return NULL;
+	}
+	/* With CLOSE_ON_FREE a failed constructor has freed ssl already. */
+	if ((tls = bufferevent_openssl_filter_new(bufferevent_get_base(plain),
+		 plain, ssl, BUFFEREVENT_SSL_CONNECTING,
+		 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL)
+		*why = "cannot start TLS";
+	return tls;
+}
+
+/* Creates an implicit-TLS socket bufferevent. */
+struct bufferevent *
+smarthost_tls_socket_new(struct smarthost_tls *t, struct event_base *base,
+    const char *host, const char **why)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if ((ssl = smarthost_tls_ssl_new(t, host)) == NULL) {
+		*why = "cannot set up TLS";
+		return NULL;
+	}
+	/* CLOSE_ON_FREE: a failed constructor frees ssl. */
+	if ((bev = bufferevent_openssl_socket_new(base, -1, ssl,
+		 BUFFEREVENT_SSL_CONNECTING,
+		 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL)
+		*why = "cannot create the TLS connection";
+	return bev;
+}
+
+/* Prints an X509 name (RFC 2253, escaped) into buf. */
+static void
+smarthost_tls_name(const X509_NAME *name, char *buf, size_t bufsz)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n;
+
+	buf[0] = '\0';
+	if (b == NULL)
+		return;
+	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(b, buf, (int)bufsz - 1)) > 0)
+		buf[n] = '\0';
+	BIO_free(b);
+}
+
+/* Appends the subjectAltName DNS names and IP addresses to buf. */
+static void
+smarthost_tls_alt_names(X509 *cert, char *buf, size_t bufsz)
+{
+	GENERAL_NAMES *gens;
+
+	buf[0] = '\0';
+	if ((gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL)) ==
+	    NULL)
+		return;
+	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char one[128] = "";
+
+		if (g->type == GEN_DNS) {
+			const unsigned char *d =
+			    ASN1_STRING_get0_data(g->d.dNSName);
+			int len = ASN1_STRING_length(g->d.dNSName);
+
+			for (int j = 0; j < len && j < (int)sizeof(one) - 1;
+			     j++)
+				one[j] = d[j] > 0x20 && d[j] < 0x7f ? (char)d[j]
+								    : '?';
+			one[len < (int)sizeof(one) - 1 ? len
+						       : (int)sizeof(one) - 1] =
+			    '\0';
+		} else if (g->type == GEN_IPADD) {
+			int len = ASN1_STRING_length(g->d.iPAddress);
+			int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+
+			if (af == 0 ||
+			    inet_ntop(af, ASN1_STRING_get0_data(g->d.iPAddress),
+				one, sizeof(one)) == NULL)
+				continue;
+		} else
+			continue;
+		if (buf[0] != '\0')
+			strlcat(buf, ", ", bufsz);
+		strlcat(buf, one, bufsz);
+	}
+	GENERAL_NAMES_free(gens);
+}
+
+/* Describes the peer certificate. */
+int
+smarthost_tls_peer_info(SSL *ssl, struct smarthost_tls_peer *pi)
+{
+	X509 *cert;
+	struct tm tm;
+
+	memset(pi, 0, sizeof(*pi));
+	if ((cert = SSL_get1_peer_certificate(ssl)) == NULL)
+		return -1;
+	smarthost_tls_name(X509_get_subject_name(cert), pi->subject,
+	    sizeof(pi->subject));
+	smarthost_tls_name(X509_get_issuer_name(cert), pi->issuer,
+	    sizeof(pi->issuer));
+	smarthost_tls_alt_names(cert, pi->names, sizeof(pi->names));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		(void)strftime(pi->expires, sizeof(pi->expires),
+		    "%Y-%m-%d %H:%M:%S UTC", &tm);
+	pi->expired = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
+	X509_free(cert);
+	pi->verify = SSL_get_verify_result(ssl);
+	strlcpy(pi->verify_text, X509_verify_cert_error_string(pi->verify),
+	    sizeof(pi->verify_text));
+	return 0;
 }

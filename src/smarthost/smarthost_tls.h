@@ -18,6 +18,7 @@
 #include "common/status.h"
 
 struct bufferevent;
+struct event_base;
 struct smarthost_tls;
 typedef struct ssl_st SSL;
 
@@ -58,5 +59,47 @@ void smarthost_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
 
 /* Returns the negotiated protocol name ("TLSv1.3"), or "none". */
 const char *smarthost_tls_version(SSL *ssl);
+
+/*
+ * relayq probe: lets every handshake complete, so that the certificate
+ * can be shown even when it fails verification; the verdict then comes
+ * only from smarthost_tls_check_peer(), called before anything is sent.
+ */
+void smarthost_tls_set_verify_late(struct smarthost_tls *t);
+
+/*
+ * Starts TLS on plain, a connected socket bufferevent after the server's
+ * 220 to STARTTLS.  Refuses when plain's input is not empty: anything the
+ * server sent after its 220 would be read as if it came through TLS
+ * (CVE-2011-0411 class).  Returns the TLS filter bufferevent (with
+ * BEV_OPT_CLOSE_ON_FREE: it owns plain from then on), or NULL with a
+ * reason in *why (plain is then untouched).
+ */
+struct bufferevent *smarthost_tls_starttls(struct smarthost_tls *t,
+    struct bufferevent *plain, const char *host, const char **why);
+
+/*
+ * Creates an implicit-TLS socket bufferevent for host (not connected
+ * yet).  Returns it, or NULL with a reason in *why.
+ */
+struct bufferevent *smarthost_tls_socket_new(struct smarthost_tls *t,
+    struct event_base *base, const char *host, const char **why);
+
+/* What the server's certificate says, for relayq probe. */
+struct smarthost_tls_peer {
+	char subject[256]; /* RFC 2253, control characters escaped */
+	char issuer[256];
+	char expires[32]; /* "YYYY-MM-DD HH:MM:SS UTC" */
+	char names[256];  /* subjectAltName DNS names and IPs, ", " */
+	int expired;	  /* notAfter has passed */
+	long verify;	  /* X509_V_OK, or the verification error */
+	char verify_text[128];
+};
+
+/*
+ * Fills pi from the handshake's peer certificate.  Returns 0, or -1
+ * when the server sent none.
+ */
+int smarthost_tls_peer_info(SSL *ssl, struct smarthost_tls_peer *pi);
 
 #endif
