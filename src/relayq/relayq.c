@@ -52,7 +52,7 @@ static const struct {
 	    "list undeliverable mail kept in failed/, or remove it" },
 	{ "send", "--to LIST (--body TEXT | --body-file FILE) [...]",
 	    "compose and queue a message; prints its id" },
-	{ "probe", "[--rcpt ADDR [--from ADDR]]",
+	{ "probe", "[--rcpt ADDR [--from ADDR]] [--timeout DUR]",
 	    "try the smarthost as relayqd would; say what to fix" },
 	{ "help", "[command]", "this help, or a command's" },
 };

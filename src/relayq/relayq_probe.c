@@ -26,23 +26,30 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/strutil.h"
 #include "smarthost/smarthost_auth.h"
 #include "smarthost/smarthost_probe.h"
 #include "smarthost/smarthost_tls.h"
+
+/* Longest wait for any one step by default (seconds). */
+#define RELAYQ_PROBE_TIMEOUT 30
 
 /* Prints the usage of relayq probe on fp. */
 void
 relayq_probe_usage_print(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: relayq [-c config] probe [--rcpt ADDR [--from ADDR]]\n"
+	    "usage: relayq [-c config] probe [--rcpt ADDR [--from ADDR]] "
+	    "[--timeout DUR]\n"
 	    "  connect to the smarthost as relayqd would, show the "
 	    "dialogue (secrets\n"
 	    "  redacted) and say what to fix; with --rcpt, MAIL and RCPT "
 	    "then RSET:\n"
 	    "  nothing is sent.  Exit 0 could send, 69 unavailable, 75 "
 	    "temporary,\n"
-	    "  77 authentication failed, 78 configuration error.\n");
+	    "  77 authentication failed, 78 configuration error.  Each "
+	    "wait is\n"
+	    "  relayqd's timeout, at most --timeout (default 30s).\n");
 }
 
 /*
@@ -94,7 +101,7 @@ relayq_probe_creds(const struct conf *c)
 static int
 relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o)
 {
-	const char *from = NULL;
+	const char *from = NULL, *timeout = NULL, *errstr;
 
 	for (int i = 0; i < argc; i++) {
 		const char **slot;
@@ -103,6 +110,8 @@ relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o)
 			slot = &o->rcpt;
 		else if (strcmp(argv[i], "--from") == 0)
 			slot = &from;
+		else if (strcmp(argv[i], "--timeout") == 0)
+			slot = &timeout;
 		else
 			goto usage;
 		if (i + 1 >= argc || *slot != NULL)
@@ -113,6 +122,13 @@ relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o)
 		goto usage;
 	if (from != NULL)
 		o->sender = from;
+	if (timeout != NULL &&
+	    (str_to_duration(timeout, &o->timeout, &errstr) == -1 ||
+		o->timeout < 1)) {
+		fprintf(stderr, "relayq: probe: --timeout %s: %s\n", timeout,
+		    o->timeout < 1 ? "must be at least 1s" : errstr);
+		return EX_USAGE;
+	}
 	return EX_OK;
 usage:
 	relayq_probe_usage_print(stderr);
@@ -147,7 +163,7 @@ relayq_probe_exit(enum smarthost_probe_result r, const char **word)
 int
 relayq_probe_main(struct conf *c, int argc, char *argv[])
 {
-	struct smarthost_probe_opts o = { "", NULL };
+	struct smarthost_probe_opts o = { "", NULL, RELAYQ_PROBE_TIMEOUT };
 	struct smarthost_tls *tls = NULL;
 	struct smarthost_auth *auth = NULL;
 	struct rq_err err;

@@ -160,11 +160,16 @@ smarthost_probe_end(struct smarthost_probe *p)
 	event_base_loopbreak(p->base);
 }
 
-/* Arms the timer for secs seconds. */
+/* Arms the timer for secs seconds, at most o->timeout. */
 static void
 smarthost_probe_timer(struct smarthost_probe *p, long long secs)
 {
-	struct timeval tv = { (time_t)secs, 0 };
+	struct timeval tv;
+
+	if (p->o->timeout > 0 && secs > p->o->timeout)
+		secs = p->o->timeout;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = 0;
 
 	event_del(p->timer);
 	event_add(p->timer, &tv);

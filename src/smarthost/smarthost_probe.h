@@ -31,6 +31,7 @@ enum smarthost_probe_result {
 struct smarthost_probe_opts {
 	const char *sender; /* MAIL FROM with rcpt; "" the null sender */
 	const char *rcpt;   /* NULL: no transaction */
+	long long timeout;  /* caps every wait (seconds); 0: none */
 };
 
 /*
@@ -38,7 +39,7 @@ struct smarthost_probe_opts {
  * none) and the AUTH policy auth (NULL when AUTH is off), printing the
  * dialogue on out.  Returns the verdict and writes one plain sentence on
  * what to fix (or what works) into advice.  Timeouts are c's delivery
- * timeouts.
+ * timeouts, each capped at o->timeout.
  */
 enum smarthost_probe_result smarthost_probe_run(const struct conf *c,
     struct smarthost_tls *tls, struct smarthost_auth *auth,

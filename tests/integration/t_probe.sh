@@ -4,7 +4,8 @@
 #
 # relayq probe against real servers (aiosmtpd, a test CA made here): plain,
 # STARTTLS, implicit TLS, a wrong certificate name, AUTH refused, no AUTH
-# offered, and Exchange Online's 550 5.7.30 refusal of passwords.  Each
+# offered, Exchange Online's 550 5.7.30 refusal of passwords, tls and port
+# mixed up both ways, and nothing listening.  Each
 # case checks the exit code, the closing sentence, and what the server
 # saw.  --rcpt: the server records MAIL, RCPT and RSET and never DATA, and
 # nothing is stored.  The secret never appears in the output, in clear or
@@ -153,6 +154,20 @@ probe "550 5.7.30" 77 \
     "^550 5.7.30: this tenant refuses passwords; set auth = xoauth2 and run relayq oauth2 login.$"
 grep -q '^AUTH PLAIN ? refused$' "$MAILDIR/commands"
 ok $? "5.7.30: the server refused AUTH PLAIN"
+stop_server
+
+# 6b. tls mixed up with the port, both ways
+case_start "host = localhost
+tls = starttls
+$CA" $GOOD --implicit
+probe "STARTTLS against implicit TLS" 75 \
+    "sent no greeting.*set tls = implicit" --timeout 5s
+stop_server
+case_start "host = localhost
+tls = implicit
+$CA" $GOOD
+probe "implicit TLS against STARTTLS" 78 \
+    "does not speak TLS from the first byte on port $PORT: set tls = starttls"
 stop_server
 
 # 8. nothing listens: unavailable
