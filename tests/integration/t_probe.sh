@@ -198,10 +198,24 @@ $LOGIN" $GOOD --auth "$AUSER:$PASS"
 	ok $? "not relayqd's user: says so ($(cat "$T_DIR/probe.err"))"
 	! grep -q '^EHLO' "$MAILDIR/sessions" 2>/dev/null
 	ok $? "not relayqd's user: no connection made"
+	stop_server
+
+	# 11. root reads the secret as relayqd's user (the spool's owner)
+	mkdir -p "$T_DIR/nspool"
+	cp "$T_DIR/secret" "$T_DIR/nsecret"
+	chown nobody "$T_DIR/nspool" "$T_DIR/nsecret"
+	SPOOL=$T_DIR/nspool case_start "host = localhost
+tls = starttls
+$CA
+username = $AUSER
+password_file = $T_DIR/nsecret" $GOOD --auth "$AUSER:$PASS"
+	probe "root, secret owned by the spool's owner" 0 "accepts the login"
+	grep -q "^\* reading the secret as uid $(id -u nobody) " "$OUT"
+	ok $? "root: became the spool's owner to read the secret"
 	chmod 700 "$T_DIR"
 	stop_server
 else
-	for i in 1 2 3; do
+	for i in 1 2 3 4 5 6 7; do
 		ok 0 "# SKIP needs root and setpriv"
 	done
 fi
