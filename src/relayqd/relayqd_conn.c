@@ -54,6 +54,7 @@
 #include "queue/queue_id.h"
 #include "relayqd/relayqd.h"
 #include "smarthost/smarthost_auth.h"
+#include "smarthost/smarthost_io.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
@@ -695,51 +696,35 @@ relayqd_conn_pull(struct relayqd_conn *rc)
 
 /* ---- bufferevent callbacks ---- */
 
-/* Reads complete lines and feeds replies to the client. */
+/* Shows a server line to a sendmail -v watcher. */
+static void
+relayqd_conn_line_cb(void *arg, const char *line, size_t len)
+{
+	struct relayqd_conn *rc = arg;
+
+	relayqd_watch_in(rc->watch, line, len);
+}
+
+/* Reads complete replies and feeds them to the client. */
 static void
 relayqd_conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct relayqd_conn *rc = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	char *line;
-	size_t len;
+	struct smtp_reply r;
+	char text[128];
+	int rv;
 
 	while (!(rc->flags & RC_CLOSING)) {
-		const char *errstr = NULL;
-		int rv;
-
-		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) ==
-		    NULL) {
-			if (evbuffer_get_length(in) > SMTP_REPLY_LINE_MAX)
-				smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
-				    "reply line too long");
+		if ((rv = smarthost_io_reply(in, &rc->reply, &r,
+			 relayqd_conn_line_cb, rc, text, sizeof(text))) == 0)
 			return;
-		}
-		if (strlen(line) != len) {
-			free(line);
-			smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
-			    "NUL byte in server reply");
-			return;
-		}
-		relayqd_watch_in(rc->watch, line, len);
-		rv = smtp_reply_feed(&rc->reply, line, len, &errstr);
-		free(line); /* evbuffer_readln() handed us ownership */
 		if (rv == -1) {
-			char text[128];
-
-			(void)!rq_snprintf(text, sizeof(text),
-			    "bad server reply: %s", errstr);
 			smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
 			return;
 		}
-		if (rv == 1) {
-			struct smtp_reply r = rc->reply;
-
-			smtp_reply_init(&rc->reply);
-			if (smtp_client_on_reply(rc->smtp, &r) == -1 ||
-			    rc->bev != bev)
-				return; /* closed, or STARTTLS replaced bev */
-		}
+		if (smtp_client_on_reply(rc->smtp, &r) == -1 || rc->bev != bev)
+			return; /* closed, or STARTTLS replaced bev */
 	}
 }
 

@@ -50,6 +50,7 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "smarthost/smarthost_auth.h"
+#include "smarthost/smarthost_io.h"
 #include "smarthost/smarthost_tls.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
@@ -651,49 +652,32 @@ smarthost_probe_reply(struct smarthost_probe *p, const struct smtp_reply *r)
 	(void)smtp_client_on_reply(p->smtp, r);
 }
 
-/* Reads complete lines, shows them, and feeds replies to the client. */
+/* Shows one server line. */
+static void
+smarthost_probe_line_cb(void *arg, const char *line, size_t len)
+{
+	smarthost_probe_line(arg, "S: ", line, len);
+}
+
+/* Reads complete replies, showing each line, and feeds the client. */
 static void
 smarthost_probe_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct smarthost_probe *p = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	char *line;
-	size_t len;
+	struct smtp_reply r;
+	char text[128];
+	int rv;
 
 	while (!(p->flags & PROBE_OVER) && p->bev == bev) {
-		const char *errstr = NULL;
-		int rv;
-
-		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) ==
-		    NULL) {
-			if (evbuffer_get_length(in) > SMTP_REPLY_LINE_MAX)
-				smtp_client_fail(p->smtp, RQ_TEMPFAIL,
-				    "reply line too long");
+		if ((rv = smarthost_io_reply(in, &p->reply, &r,
+			 smarthost_probe_line_cb, p, text, sizeof(text))) == 0)
 			return;
-		}
-		smarthost_probe_line(p, "S: ", line, len);
-		if (strlen(line) != len) {
-			free(line);
-			smtp_client_fail(p->smtp, RQ_TEMPFAIL,
-			    "NUL byte in server reply");
-			return;
-		}
-		rv = smtp_reply_feed(&p->reply, line, len, &errstr);
-		free(line); /* evbuffer_readln() handed us ownership */
 		if (rv == -1) {
-			char text[128];
-
-			(void)!rq_snprintf(text, sizeof(text),
-			    "bad server reply: %s", errstr);
 			smtp_client_fail(p->smtp, RQ_TEMPFAIL, text);
 			return;
 		}
-		if (rv == 1) {
-			struct smtp_reply r = p->reply;
-
-			smtp_reply_init(&p->reply);
-			smarthost_probe_reply(p, &r);
-		}
+		smarthost_probe_reply(p, &r);
 	}
 }
 
