@@ -28,6 +28,7 @@
 #endif
 
 #include "common/addr.h"
+#include "common/conf_preset.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
@@ -96,6 +97,8 @@ static const struct conf_key conf_keys[] = {
 	    0),
 	CK("smarthost:allow_plaintext_auth", CONF_BOOL,
 	    smarthost_allow_plaintext_auth, 0, 0),
+	CK("smarthost:provider", CONF_STR, smarthost_provider, 0, 0),
+	CK("smarthost:tenant", CONF_STR, smarthost_tenant, 0, 0),
 	CK("delivery:max_connections", CONF_INT, delivery_max_connections, 1,
 	    64),
 	CK("delivery:messages_per_connection", CONF_INT,
@@ -240,6 +243,8 @@ conf_defaults(struct conf *c)
 	c->smarthost_tls_cert = xstrdup("");
 	c->smarthost_tls_key = xstrdup("");
 	c->smarthost_tls_min_version = xstrdup("1.2");
+	c->smarthost_provider = xstrdup("");
+	c->smarthost_tenant = xstrdup("");
 	c->delivery_max_connections = 4;
 	c->delivery_messages_per_connection = 1000;
 	c->delivery_retry_min = 60;
@@ -356,11 +361,68 @@ conf_find_key(const char *name)
 	return NULL;
 }
 
+/*
+ * Sets one key of a provider preset.  A key this build does not know is
+ * skipped: XXX(#14) the oauth2_* keys come with the OAuth2 token client.
+ */
+static int
+conf_preset_set_cb(void *arg, const char *key, const char *value)
+{
+	const struct conf_key *k = conf_find_key(key);
+	const char *errstr;
+
+	return k == NULL ? 0 : conf_set(arg, k, value, &errstr);
+}
+
+/*
+ * Applies smarthost:provider's preset before the file's own keys, which
+ * therefore win; checks smarthost:tenant.
+ */
+static int
+conf_apply_preset(struct conf *c, dictionary *d, struct rq_err *err)
+{
+	const char *prov = iniparser_getstring(d, "smarthost:provider", "");
+	const char *tenant = iniparser_getstring(d, "smarthost:tenant", NULL);
+
+	if (prov == NULL)
+		prov = "";
+	if (tenant != NULL && !conf_preset_has_tenant(prov)) {
+		rq_err_set(err,
+		    "%s: smarthost:tenant is only used with provider = "
+		    "microsoft365",
+		    c->path);
+		return -1;
+	}
+	if (tenant != NULL &&
+	    tenant[strspn(tenant,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789.-")] != '\0') {
+		rq_err_set(err,
+		    "%s: smarthost:tenant: expected a tenant id or domain "
+		    "name",
+		    c->path);
+		return -1;
+	}
+	if (prov == NULL || prov[0] == '\0')
+		return 0;
+	if (conf_preset_foreach(prov, tenant, conf_preset_set_cb, c) == -1) {
+		rq_err_set(err,
+		    "%s: smarthost:provider: unknown provider %.64s (known: "
+		    "%s)",
+		    c->path, prov, conf_preset_names());
+		return -1;
+	}
+	return 0;
+}
+
 /* Walks every key of the dictionary and applies it. */
 static int
 conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 {
 	int nsec = iniparser_getnsec(d);
+
+	if (conf_apply_preset(c, d, err) == -1)
+		return -1;
 
 	for (int s = 0; s < nsec; s++) {
 		const char *sec = iniparser_getsecname(d, s);
@@ -412,6 +474,11 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 	if (c->smarthost_port == 465 &&
 	    !iniparser_find_entry(d, "smarthost:tls"))
 		c->smarthost_tls = CONF_TLS_IMPLICIT;
+	/* A preset's tls follows an explicit port (587: starttls). */
+	else if (c->smarthost_provider[0] != '\0' &&
+	    iniparser_find_entry(d, "smarthost:port") &&
+	    !iniparser_find_entry(d, "smarthost:tls"))
+		c->smarthost_tls = CONF_TLS_STARTTLS;
 	/* Keys before any section are stored as ":key". */
 	if (iniparser_find_entry(d, ":") != 0) {
 		rq_err_set(err, "%s: key outside of any section", c->path);

@@ -51,6 +51,9 @@ struct conf {
 	char *smarthost_tls_key;	  /* owned: its key, or "" */
 	char *smarthost_tls_min_version;  /* owned: "1.2" or "1.3" */
 	int smarthost_allow_plaintext_auth;
+	char
+	    *smarthost_provider; /* owned: preset name (conf_preset.c), or "" */
+	char *smarthost_tenant;	 /* owned: Microsoft 365 tenant, or "" */
 
 	/* [delivery] */
 	int delivery_max_connections;

@@ -5,8 +5,9 @@
  * loads the config, opens the spool as each subcommand needs it and
  * dispatches; the subcommands live in relayq_cmd.c (messages),
  * relayq_json.c (queue --json), relayq_check.c (check-config) and
- * relayq_stats.c (stats) and relayq_send.c (send, which needs no
- * spool access: it submits through sendmail).
+ * relayq_stats.c (stats), relayq_send.c (send, which needs no
+ * spool access: it submits through sendmail) and relayq_probe.c (probe,
+ * which talks to the smarthost through libsmarthost).
  */
 #include "config.h"
 
@@ -27,6 +28,7 @@
 #include "relayq/relayq_check.h"
 #include "relayq/relayq_cmd.h"
 #include "relayq/relayq_json.h"
+#include "relayq/relayq_probe.h"
 #include "relayq/relayq_send.h"
 #include "relayq/relayq_stats.h"
 
@@ -50,6 +52,8 @@ static const struct {
 	    "list undeliverable mail kept in failed/, or remove it" },
 	{ "send", "--to LIST (--body TEXT | --body-file FILE) [...]",
 	    "compose and queue a message; prints its id" },
+	{ "probe", "[--rcpt ADDR [--from ADDR]] [--timeout DUR]",
+	    "try the smarthost as relayqd would; say what to fix" },
 	{ "help", "[command]", "this help, or a command's" },
 };
 
@@ -96,6 +100,8 @@ relayq_help(const char *cmd, int version)
 		printf("relayq %s\n", PACKAGE_VERSION);
 	else if (cmd != NULL && strcmp(cmd, "send") == 0)
 		relayq_send_usage_print(stdout);
+	else if (cmd != NULL && strcmp(cmd, "probe") == 0)
+		relayq_probe_usage_print(stdout);
 	else if (cmd != NULL)
 		printf("usage: relayq [-c config] %s%s%s\n  %s\n",
 		    relayq_cmds[i].name,
@@ -288,6 +294,11 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(cmd, "send") == 0) {
 		rc = relayq_send_main(&conf, cfg, argc - optind, argv + optind);
+		conf_free(&conf);
+		return rc;
+	}
+	if (strcmp(cmd, "probe") == 0) {
+		rc = relayq_probe_main(&conf, argc - optind, argv + optind);
 		conf_free(&conf);
 		return rc;
 	}

@@ -73,7 +73,7 @@
 #include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
-#include "relayqd/relayqd_auth.h"
+#include "smarthost/smarthost_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
 #include "relayqd/relayqd_purge.h"
@@ -82,7 +82,7 @@
 #include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
 #include "relayqd/relayqd_submit.h"
-#include "relayqd/relayqd_tls.h"
+#include "smarthost/smarthost_tls.h"
 #include "relayqd/relayqd_verbose.h"
 #include "relayqd/relayqd_wake.h"
 
@@ -765,12 +765,12 @@ relayqd_inotify_new(struct relayd *rd)
  * what it accepts but should not (at start and at each reload).
  */
 static const char *
-relayqd_conf_check(const struct conf *c, const struct relayqd_auth *auth)
+relayqd_conf_check(const struct conf *c, const struct smarthost_auth *auth)
 {
-	if (auth != NULL && c->smarthost_tls == CONF_TLS_NONE &&
-	    !c->smarthost_allow_plaintext_auth)
-		return "AUTH is configured with tls = none; AUTH is never "
-		       "sent without TLS unless allow_plaintext_auth = yes";
+	const char *why;
+
+	if ((why = smarthost_auth_check_tls(auth, c)) != NULL)
+		return why;
 	if (c->smarthost_tls != CONF_TLS_NONE && !c->smarthost_tls_verify &&
 	    c->smarthost_tls_fingerprint[0] == '\0')
 		log_warnx("tls_verify = no: the smarthost's certificate is not "
@@ -815,8 +815,8 @@ relayqd_reload(struct relayd *rd)
 {
 	struct conf nc;
 	struct rq_err err;
-	struct relayqd_tls *tls = NULL;
-	struct relayqd_auth *auth;
+	struct smarthost_tls *tls = NULL;
+	struct smarthost_auth *auth;
 	const char *why;
 
 	if (conf_load(&nc, rd->conf.path, &err) == -1) {
@@ -825,17 +825,17 @@ relayqd_reload(struct relayd *rd)
 		return;
 	}
 	if (nc.smarthost_tls != CONF_TLS_NONE &&
-	    (tls = relayqd_tls_new(&nc, &err)) == NULL) {
+	    (tls = smarthost_tls_new(&nc, &err)) == NULL) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
 		conf_free(&nc);
 		return;
 	}
-	if ((auth = relayqd_auth_new(&nc, &err)) == NULL &&
+	if ((auth = smarthost_auth_new(&nc, &err)) == NULL &&
 	    err.msg[0] != '\0') {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
-		relayqd_tls_free(tls);
+		smarthost_tls_free(tls);
 		conf_free(&nc);
 		return;
 	}
@@ -843,16 +843,16 @@ relayqd_reload(struct relayd *rd)
 		log_warnx("reload failed, keeping the old configuration: "
 			  "%s: %s",
 		    nc.path, why);
-		relayqd_auth_free(auth);
-		relayqd_tls_free(tls);
+		smarthost_auth_free(auth);
+		smarthost_tls_free(tls);
 		conf_free(&nc);
 		return;
 	}
 	/* Sessions keep their SSL objects, which hold a context reference,
 	 * and copy what they need from the AUTH settings. */
-	relayqd_tls_free(rd->tls);
+	smarthost_tls_free(rd->tls);
 	rd->tls = tls;
-	relayqd_auth_free(rd->auth);
+	smarthost_auth_free(rd->auth);
 	rd->auth = auth;
 	if (strcmp(nc.spool_dir, rd->conf.spool_dir) != 0)
 		log_warnx("spool_dir changes need a restart; keeping %s",
@@ -1038,10 +1038,10 @@ main(int argc, char *argv[])
 	if (rd.conf.smarthost_host[0] == '\0')
 		fatalx("%s: [smarthost] host is not set", rd.conf.path);
 	if (rd.conf.smarthost_tls != CONF_TLS_NONE &&
-	    (rd.tls = relayqd_tls_new(&rd.conf, &err)) == NULL)
+	    (rd.tls = smarthost_tls_new(&rd.conf, &err)) == NULL)
 		fatalx("%s: %s", rd.conf.path, err.msg);
 	/* AUTH checks the secret file's owner against our effective uid. */
-	if ((rd.auth = relayqd_auth_new(&rd.conf, &err)) == NULL &&
+	if ((rd.auth = smarthost_auth_new(&rd.conf, &err)) == NULL &&
 	    err.msg[0] != '\0')
 		fatalx("%s: %s", rd.conf.path, err.msg);
 	if ((why = relayqd_conf_check(&rd.conf, rd.auth)) != NULL)
@@ -1172,8 +1172,8 @@ main(int argc, char *argv[])
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);
 	queue_spool_close(&rd.spool);
-	relayqd_tls_free(rd.tls);
-	relayqd_auth_free(rd.auth);
+	smarthost_tls_free(rd.tls);
+	smarthost_auth_free(rd.auth);
 	log_info("stopped: %llu sent, %llu deferred, %llu failed, %llu "
 		 "reports queued",
 	    rd.n_delivered, rd.n_deferred, rd.n_failed, rd.n_bounces);

@@ -22,8 +22,8 @@ struct event;
 struct evdns_base;
 struct relayqd_sched;
 struct relayqd_conn;
-struct relayqd_tls;
-struct relayqd_auth;
+struct smarthost_tls;
+struct smarthost_auth;
 struct relayqd_verbose;
 struct relayqd_stats;
 struct relayqd_notify;
@@ -42,8 +42,8 @@ struct relayd {
 	struct aliases aliases;		 /* owned: for bounce recipients */
 	struct queue_spool spool;	 /* owned */
 	struct relayqd_sched *sched;	 /* owned */
-	struct relayqd_tls *tls;	 /* owned; NULL when tls = none */
-	struct relayqd_auth *auth;	 /* owned; NULL when AUTH is off */
+	struct smarthost_tls *tls;	 /* owned; NULL when tls = none */
+	struct smarthost_auth *auth;	 /* owned; NULL when AUTH is off */
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */

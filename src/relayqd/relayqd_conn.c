@@ -53,11 +53,12 @@
 #include "common/xmalloc.h"
 #include "queue/queue_id.h"
 #include "relayqd/relayqd.h"
-#include "relayqd/relayqd_auth.h"
+#include "smarthost/smarthost_auth.h"
+#include "smarthost/smarthost_io.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
-#include "relayqd/relayqd_tls.h"
+#include "smarthost/smarthost_tls.h"
 #include "relayqd/relayqd_verbose.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
@@ -101,8 +102,8 @@ struct relayqd_conn {
 	struct evdns_getaddrinfo_request *dnsreq; /* owned until its cb */
 	struct evutil_addrinfo *ai;		  /* owned */
 	struct evutil_addrinfo *ai_next;	  /* borrowed: next to try */
-	struct relayqd_sasl *sasl; /* owned: AUTH exchange, or NULL */
-	struct smtp_client *smtp;  /* owned */
+	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
+	struct smtp_client *smtp;    /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
 	char first_id[QUEUE_ID_LEN + 1]; /* "" once taken */
@@ -145,7 +146,7 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc->ai != NULL)
 		evutil_freeaddrinfo(rc->ai);
 	smtp_client_free(rc->smtp);
-	relayqd_sasl_free(rc->sasl);
+	smarthost_sasl_free(rc->sasl);
 	if (rc->msg != NULL) {
 		relayqd_sched_reschedule(rd->sched, rc->msg->env.id,
 		    relayqd_now());
@@ -299,31 +300,12 @@ static void
 relayqd_conn_op_starttls(void *arg)
 {
 	struct relayqd_conn *rc = arg;
-
 	struct bufferevent *tls;
-	SSL *ssl;
+	const char *why;
 
-	/*
-	 * Anything the server sent after its 220 would be read as if it
-	 * came through TLS (CVE-2011-0411 class): abort instead.
-	 */
-	if (evbuffer_get_length(bufferevent_get_input(rc->bev)) != 0) {
-		smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
-		    "server sent data after its STARTTLS reply; "
-		    "aborting (possible injection)");
-		return;
-	}
-	if ((ssl = relayqd_tls_ssl_new(rc->rd->tls,
-		 rc->rd->conf.smarthost_host)) == NULL) {
-		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot set up TLS");
-		return;
-	}
-	/* With CLOSE_ON_FREE a failed constructor has freed ssl already. */
-	tls = bufferevent_openssl_filter_new(rc->rd->base, rc->bev, ssl,
-	    BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (tls == NULL) {
-		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, "cannot start TLS");
+	if ((tls = smarthost_tls_starttls(rc->rd->tls, rc->bev,
+		 rc->rd->conf.smarthost_host, &why)) == NULL) {
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
 		return;
 	}
 	rc->bev = tls; /* owns the plain bufferevent from now on */
@@ -584,18 +566,9 @@ relayqd_conn_op_auth_start(void *arg, const char *offered, const char **mech,
     char **resp, struct rq_reason *why)
 {
 	struct relayqd_conn *rc = arg;
-	struct rq_err err;
 
-	if (rc->rd->auth == NULL) {
-		rq_reason_set(why, 0, "", "AUTH is not configured");
-		return -1;
-	}
-	relayqd_sasl_free(rc->sasl);
-	if ((rc->sasl = relayqd_sasl_new(rc->rd->auth, &err)) == NULL) {
-		rq_reason_set(why, 0, "", err.msg);
-		return -1;
-	}
-	return relayqd_sasl_start(rc->sasl, offered, mech, resp, why);
+	return smarthost_sasl_begin(rc->rd->auth, &rc->sasl, offered, mech,
+	    resp, why);
 }
 
 /* ops->auth_step: answer a 334 challenge. */
@@ -605,11 +578,7 @@ relayqd_conn_op_auth_step(void *arg, const char *challenge, size_t len,
 {
 	struct relayqd_conn *rc = arg;
 
-	if (rc->sasl == NULL) {
-		rq_reason_set(why, 0, "", "AUTH challenge without an exchange");
-		return -1;
-	}
-	return relayqd_sasl_step(rc->sasl, challenge, len, resp, why);
+	return smarthost_sasl_answer(rc->sasl, challenge, len, resp, why);
 }
 
 /* ops->auth_done: 235 arrived; SCRAM checks the server's signature. */
@@ -617,15 +586,8 @@ static int
 relayqd_conn_op_auth_done(void *arg, struct rq_reason *why)
 {
 	struct relayqd_conn *rc = arg;
-	int rv;
 
-	if (rc->sasl == NULL)
-		return 0;
-	rv = relayqd_sasl_finish(rc->sasl, why);
-	/* The secret is not needed again in this session. */
-	relayqd_sasl_free(rc->sasl);
-	rc->sasl = NULL;
-	return rv;
+	return smarthost_sasl_end(&rc->sasl, why);
 }
 
 static const struct smtp_client_ops relayqd_conn_ops = {
@@ -734,51 +696,35 @@ relayqd_conn_pull(struct relayqd_conn *rc)
 
 /* ---- bufferevent callbacks ---- */
 
-/* Reads complete lines and feeds replies to the client. */
+/* Shows a server line to a sendmail -v watcher. */
+static void
+relayqd_conn_line_cb(void *arg, const char *line, size_t len)
+{
+	struct relayqd_conn *rc = arg;
+
+	relayqd_watch_in(rc->watch, line, len);
+}
+
+/* Reads complete replies and feeds them to the client. */
 static void
 relayqd_conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct relayqd_conn *rc = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	char *line;
-	size_t len;
+	struct smtp_reply r;
+	char text[128];
+	int rv;
 
 	while (!(rc->flags & RC_CLOSING)) {
-		const char *errstr = NULL;
-		int rv;
-
-		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) ==
-		    NULL) {
-			if (evbuffer_get_length(in) > SMTP_REPLY_LINE_MAX)
-				smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
-				    "reply line too long");
+		if ((rv = smarthost_io_reply(in, &rc->reply, &r,
+			 relayqd_conn_line_cb, rc, text, sizeof(text))) == 0)
 			return;
-		}
-		if (strlen(line) != len) {
-			free(line);
-			smtp_client_fail(rc->smtp, RQ_TEMPFAIL,
-			    "NUL byte in server reply");
-			return;
-		}
-		relayqd_watch_in(rc->watch, line, len);
-		rv = smtp_reply_feed(&rc->reply, line, len, &errstr);
-		free(line); /* evbuffer_readln() handed us ownership */
 		if (rv == -1) {
-			char text[128];
-
-			(void)!rq_snprintf(text, sizeof(text),
-			    "bad server reply: %s", errstr);
 			smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
 			return;
 		}
-		if (rv == 1) {
-			struct smtp_reply r = rc->reply;
-
-			smtp_reply_init(&rc->reply);
-			if (smtp_client_on_reply(rc->smtp, &r) == -1 ||
-			    rc->bev != bev)
-				return; /* closed, or STARTTLS replaced bev */
-		}
+		if (smtp_client_on_reply(rc->smtp, &r) == -1 || rc->bev != bev)
+			return; /* closed, or STARTTLS replaced bev */
 	}
 }
 
@@ -814,7 +760,7 @@ relayqd_conn_connected(struct relayqd_conn *rc)
 	/* Under STARTTLS this stays the socket bufferevent that writes. */
 	(void)bufferevent_set_max_single_write(rc->bev, RC_WRITE_MAX);
 	if (ssl != NULL) {
-		if (relayqd_tls_check_peer(rc->rd->tls, ssl, text,
+		if (smarthost_tls_check_peer(rc->rd->tls, ssl, text,
 			sizeof(text)) == -1) {
 			char msg[400];
 
@@ -824,7 +770,7 @@ relayqd_conn_connected(struct relayqd_conn *rc)
 			return;
 		}
 		rc->flags |= RC_TLS;
-		strlcpy(rc->tls, relayqd_tls_version(ssl), sizeof(rc->tls));
+		strlcpy(rc->tls, smarthost_tls_version(ssl), sizeof(rc->tls));
 	}
 	rc->flags |= RC_SESSION;
 	relayqd_watch_note(rc->watch, "connected to %s%s%s", rc->relay,
@@ -848,7 +794,7 @@ relayqd_conn_tls_up(struct relayqd_conn *rc)
 
 	rc->flags &= ~RC_HANDSHAKE;
 	event_del(rc->timer);
-	if (relayqd_tls_check_peer(rc->rd->tls, ssl, text, sizeof(text)) ==
+	if (smarthost_tls_check_peer(rc->rd->tls, ssl, text, sizeof(text)) ==
 	    -1) {
 		(void)!rq_snprintf(msg, sizeof(msg), "TLS with %s: %s",
 		    rc->relay, text);
@@ -856,7 +802,7 @@ relayqd_conn_tls_up(struct relayqd_conn *rc)
 		return;
 	}
 	rc->flags |= RC_TLS;
-	strlcpy(rc->tls, relayqd_tls_version(ssl), sizeof(rc->tls));
+	strlcpy(rc->tls, smarthost_tls_version(ssl), sizeof(rc->tls));
 	relayqd_watch_note(rc->watch, "TLS established (%s)", rc->tls);
 	smtp_client_tls_done(rc->smtp);
 }
@@ -881,7 +827,7 @@ relayqd_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (ssl != NULL && (what & BEV_EVENT_ERROR) &&
 	    ((rc->flags & RC_HANDSHAKE) || !(rc->flags & RC_SESSION))) {
-		relayqd_tls_describe_error(bev, ssl, detail, sizeof(detail));
+		smarthost_tls_describe_error(bev, ssl, detail, sizeof(detail));
 		if (!(rc->flags & RC_HANDSHAKE) && err != 0 &&
 		    strcmp(detail, "connection closed during TLS") == 0) {
 			/* Implicit TLS: the TCP connect itself failed. */
@@ -975,19 +921,16 @@ relayqd_conn_connect_next(struct relayqd_conn *rc)
 		 * plaintext connection is encrypted.
 		 */
 		if (rc->sconf.tls_on_connect) {
-			SSL *ssl = relayqd_tls_ssl_new(rd->tls,
-			    rd->conf.smarthost_host);
+			const char *why;
 
-			if (ssl == NULL) {
+			if ((rc->bev = smarthost_tls_socket_new(rd->tls,
+				 rd->base, rd->conf.smarthost_host, &why)) ==
+			    NULL) {
 				(void)!rq_snprintf(rc->last_err,
-				    sizeof(rc->last_err),
-				    "cannot set up TLS for %s", rc->relay);
+				    sizeof(rc->last_err), "%s for %s", why,
+				    rc->relay);
 				break;
 			}
-			/* CLOSE_ON_FREE: a failed constructor frees ssl. */
-			rc->bev = bufferevent_openssl_socket_new(rd->base, -1,
-			    ssl, BUFFEREVENT_SSL_CONNECTING,
-			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 		} else
 			rc->bev = bufferevent_socket_new(rd->base, -1,
 			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

@@ -699,6 +699,27 @@ smtp_client_on_starttls(struct smtp_client *c, const struct smtp_reply *r)
 	return SMTP_ST_TLS;
 }
 
+/*
+ * Ends a no_data transaction once every RCPT is answered: the accepted
+ * recipients get RQ_OK, the message its first failure (RQ_OK when there
+ * was none), then RSET, so that nothing is ever sent.
+ */
+static enum smtp_state
+smtp_client_txn_test_end(struct smtp_client *c)
+{
+	struct rq_reason why;
+
+	if (c->mail_failed)
+		return smtp_client_txn_end(c, c->fail_st, &c->fail_why, 1);
+	rq_reason_set(&why, 250, "", "recipient accepted (test: nothing sent)");
+	for (size_t i = 0; c->msg != NULL && i < c->msg->nrcpt; i++)
+		if (c->rcpt_state[i] == SMTP_RCPT_ACCEPTED)
+			smtp_client_rcpt_report(c, i, RQ_OK, &why);
+	if (c->fail_set)
+		return smtp_client_txn_end(c, c->fail_st, &c->fail_why, 1);
+	return smtp_client_txn_end(c, RQ_OK, &why, 1);
+}
+
 /* Sends the next RCPT, or DATA, or gives up when nobody was accepted. */
 static enum smtp_state
 smtp_client_next_lockstep(struct smtp_client *c)
@@ -708,6 +729,8 @@ smtp_client_next_lockstep(struct smtp_client *c)
 
 		return smtp_client_send_next(c, SMTP_ST_RCPT, i);
 	}
+	if (c->msg->no_data)
+		return smtp_client_txn_test_end(c);
 	if (c->naccepted == 0)
 		return smtp_client_txn_abandon(c);
 	return smtp_client_send_next(c, SMTP_ST_DATA, 0);
@@ -724,7 +747,7 @@ smtp_client_on_mail(struct smtp_client *c, const struct smtp_reply *r)
 		c->fail_set = 1;
 		c->fail_st = st;
 		smtp_client_reason(&c->fail_why, r);
-		if (c->pipelined) /* RCPT and DATA replies still to come */
+		if (c->pipelined) /* RCPT (and DATA) replies still to come */
 			return smtp_client_head(c, SMTP_ST_CLOSED);
 		return smtp_client_txn_end(c, c->fail_st, &c->fail_why, 1);
 	}
@@ -755,6 +778,9 @@ smtp_client_on_rcpt(struct smtp_client *c, const struct smtp_reply *r)
 				return SMTP_ST_CLOSED;
 		}
 	}
+	if (c->pipelined && c->msg != NULL && c->msg->no_data &&
+	    c->fifo_len == 0)
+		return smtp_client_txn_test_end(c);
 	if (c->pipelined)
 		return smtp_client_head(c, SMTP_ST_CLOSED);
 	return smtp_client_next_lockstep(c);
@@ -972,7 +998,7 @@ smtp_client_format_txn(struct smtp_client *c, const struct smtp_msg *m)
 			dsn && m->dsn_orcpt != NULL ? m->dsn_orcpt[i] : NULL) ==
 		    -1)
 			return -1;
-	return smtp_cmd_data(&c->txn);
+	return m->no_data ? 0 : smtp_cmd_data(&c->txn);
 }
 
 /* Starts a transaction. */
@@ -1027,7 +1053,8 @@ smtp_client_send(struct smtp_client *c, const struct smtp_msg *m)
 		smtp_client_push(c, SMTP_ST_MAIL, 0);
 		for (size_t i = 0; i < m->nrcpt; i++)
 			smtp_client_push(c, SMTP_ST_RCPT, i);
-		smtp_client_push(c, SMTP_ST_DATA, 0);
+		if (!m->no_data)
+			smtp_client_push(c, SMTP_ST_DATA, 0);
 		c->rcpt_next = m->nrcpt;
 		c->txn_off = c->txn.len;
 		smtp_client_write(c, c->txn.data, c->txn.len);

@@ -14,7 +14,10 @@
  * which the glue writes the dot-stuffed body and ".\r\n" itself; then the
  * final reply.  Each recipient gets exactly one ops->rcpt_done per
  * transaction, then ops->msg_done, then the session is ready again (RSET
- * is sent first when the transaction failed part-way).  smtp_client_quit()
+ * is sent first when the transaction failed part-way).  A message with
+ * no_data set stops after the RCPT replies and sends RSET: msg_done gets
+ * RQ_OK when every recipient was accepted, and nothing is delivered.
+ * smtp_client_quit()
  * sends QUIT; ops->closed is called exactly once when the session ends,
  * for any reason, after which the glue closes the connection and frees
  * the client.
@@ -101,6 +104,8 @@ struct smtp_msg {
 					   recipient (0 none), or NULL */
 	const char *const *dsn_orcpt; /* borrowed: "type;addr" per
 					   recipient (NULL none), or NULL */
+	int no_data; /* nonzero: a test (relayq probe): MAIL and RCPT,
+			then RSET instead of DATA; nothing is sent */
 };
 
 struct smtp_client_ops {

@@ -15,8 +15,12 @@ SCRAM-SHA-256 too (RFC 2195, 5802: server challenges, checked against
 --auth's password; the base64 of each challenge these and XOAUTH2 send is
 appended to --maildir/challenges); every AUTH try is logged to
 --maildir/commands as "AUTH MECH USER ok|failed", never with the secret,
-every RCPT as "RCPT ADDRESS CODE" (the code it was answered with) and
-every QUIT as "QUIT session=N tls=BOOL" (--quit-stall: never answered).
+every RCPT as "RCPT ADDRESS CODE" (the code it was answered with), every
+RSET as "RSET", every message received as "DATA" and every QUIT as
+"QUIT session=N tls=BOOL" (--quit-stall: never answered).  --auth-reply
+REPLY answers every AUTH PLAIN and LOGIN with REPLY (for example
+Exchange Online's "550 5.7.30 Basic authentication is not supported for
+Client Submission"), logged as "AUTH MECH ? refused".
 --hold-every N --hold-dir DIR lets a test act at a given point of the
 delivery, however fast the machine: when the Nth, 2Nth... message's
 final dot arrives (up to --hold-max times), the server stores it,
@@ -131,6 +135,23 @@ class Handler:
         if await self._challenge(server, err) is MISSING:
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False)
+
+    async def handle_RSET(self, server, session, envelope):
+        self.log('RSET')
+        return MISSING
+
+    def refuse_auth(self, reply):
+        """Answers AUTH PLAIN and LOGIN with reply, whatever was sent
+        (installed as the handler's auth_PLAIN and auth_LOGIN, which take
+        the place of aiosmtpd's own)."""
+        def make(mech):
+            async def refuse(server, args):
+                self.log('AUTH {} ? refused'.format(mech))
+                await server.push(reply)
+                return AuthResult(success=False, handled=True)
+            return refuse
+        for mech in ('PLAIN', 'LOGIN'):
+            setattr(self, 'auth_' + mech, make(mech))
 
     async def handle_QUIT(self, server, session, envelope):
         self.log('QUIT session={} tls={}'.format(
@@ -264,6 +285,7 @@ class Handler:
             self.holding = 0
 
     async def handle_DATA(self, server, session, envelope):
+        self.log('DATA')
         if self.data_reply:
             return self.data_reply
         n = next(self.seq)
@@ -341,6 +363,8 @@ def main():
                     help='never answer QUIT (it is still logged)')
     ap.add_argument('--auth-challenge', action='store_true',
                     help='with --auth: offer CRAM-MD5 and SCRAM-SHA-256 too')
+    ap.add_argument('--auth-reply',
+                    help='with --auth: answer AUTH PLAIN and LOGIN so')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -361,6 +385,8 @@ def main():
         login = (user.encode(), password.encode())
     handler = Handler(args.maildir, replies, args.data_reply, xoauth2, hold,
                       args.quit_stall, login)
+    if args.auth_reply:
+        handler.refuse_auth(args.auth_reply)
     kw = {'auth_require_tls': not args.auth_plaintext,
           'auth_exclude_mechanism': []}
     if not args.xoauth2:

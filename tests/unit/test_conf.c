@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/conf_preset.h"
 #include "tap.h"
 
 static char path[64];
@@ -198,6 +199,124 @@ test_delivery_keys(void)
 	    "alert_after = 0 refused");
 }
 
+/* Finds key in a preset walk; records its value in arg. */
+static int
+preset_get_cb(void *arg, const char *key, const char *value)
+{
+	char *want = arg; /* "key" in, "value" out */
+
+	if (strcmp(key, want) == 0)
+		snprintf(want, 256, "%s", value);
+	return 0;
+}
+
+/* Returns the value provider's preset gives key, or "". */
+static const char *
+preset_value(const char *provider, const char *tenant, const char *key)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", key);
+	if (conf_preset_foreach(provider, tenant, preset_get_cb, buf) == -1 ||
+	    strcmp(buf, key) == 0)
+		return "";
+	return buf;
+}
+
+/* smarthost:provider presets: explicit keys win; bad names refused. */
+static void
+test_presets(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nprovider = microsoft365\n", &c, &err) == 0,
+	    "provider = microsoft365 loads");
+	is_str(c.smarthost_host, "smtp.office365.com", "ms365: host");
+	is_int(c.smarthost_port, 587, "ms365: port");
+	is_int(c.smarthost_tls, CONF_TLS_STARTTLS, "ms365: tls");
+	is_str(c.smarthost_auth, "xoauth2", "ms365: auth");
+	is_str(c.smarthost_provider, "microsoft365", "provider kept");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nhost = relay.example\nauth = plain\n"
+		"provider = Microsoft365\ntenant = contoso.onmicrosoft.com\n",
+	       &c, &err) == 0,
+	    "explicit keys before the provider, any case");
+	is_str(c.smarthost_host, "relay.example", "explicit host wins");
+	is_str(c.smarthost_auth, "plain", "explicit auth wins");
+	is_int(c.smarthost_port, 587, "preset port kept");
+	is_str(c.smarthost_tenant, "contoso.onmicrosoft.com", "tenant kept");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nprovider = google\nhost = smtp.example\n", &c,
+	       &err) == 0 &&
+		strcmp(c.smarthost_host, "smtp.example") == 0 &&
+		strcmp(c.smarthost_auth, "xoauth2") == 0,
+	    "google: explicit host after the provider wins, auth preset");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nprovider = fastmail\n", &c, &err) == 0 &&
+		strcmp(c.smarthost_host, "smtp.fastmail.com") == 0 &&
+		c.smarthost_port == 465 &&
+		c.smarthost_tls == CONF_TLS_IMPLICIT &&
+		strcmp(c.smarthost_auth, "auto") == 0,
+	    "fastmail: 465, implicit TLS, auth auto");
+	conf_free(&c);
+	ok(load("[smarthost]\nprovider = fastmail\nport = 587\n", &c, &err) ==
+		    0 &&
+		c.smarthost_port == 587 && c.smarthost_tls == CONF_TLS_STARTTLS,
+	    "fastmail with port = 587: tls follows the port (starttls)");
+	conf_free(&c);
+	ok(load("[smarthost]\nprovider = mailbox.org\nport = 587\n"
+		"tls = implicit\n",
+	       &c, &err) == 0 &&
+		c.smarthost_tls == CONF_TLS_IMPLICIT &&
+		strcmp(c.smarthost_host, "smtp.mailbox.org") == 0,
+	    "mailbox.org: an explicit tls wins over the port");
+	conf_free(&c);
+	ok(load("[smarthost]\nprovider = icloud\n", &c, &err) == 0 &&
+		strcmp(c.smarthost_host, "smtp.mail.me.com") == 0 &&
+		c.smarthost_port == 587 && c.smarthost_tls == CONF_TLS_STARTTLS,
+	    "icloud: smtp.mail.me.com 587 starttls");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nprovider = hotmale\n", &c, &err) == -1,
+	    "unknown provider refused");
+	ok(strstr(err.msg, "smarthost:provider") != NULL &&
+		strstr(err.msg, "hotmale") != NULL &&
+		strstr(err.msg, "microsoft365") != NULL,
+	    "error names the key, the value and the known ones: %s", err.msg);
+	ok(load("[smarthost]\nprovider = google\ntenant = x\n", &c, &err) ==
+		    -1 &&
+		strstr(err.msg, "smarthost:tenant") != NULL,
+	    "tenant without microsoft365 refused: %s", err.msg);
+	ok(load("[smarthost]\nprovider = microsoft365\ntenant = a/b?x\n", &c,
+	       &err) == -1 &&
+		strstr(err.msg, "smarthost:tenant") != NULL,
+	    "tenant with '/' refused: %s", err.msg);
+
+	is_str(preset_value("microsoft365", NULL, "smarthost:oauth2_token_url"),
+	    "https://login.microsoftonline.com/organizations/oauth2/v2.0/token",
+	    "ms365 token endpoint, default tenant");
+	is_str(preset_value("microsoft365", "contoso.onmicrosoft.com",
+		   "smarthost:oauth2_device_url"),
+	    "https://login.microsoftonline.com/contoso.onmicrosoft.com/"
+	    "oauth2/v2.0/devicecode",
+	    "ms365 device endpoint with the tenant");
+	is_str(preset_value("microsoft365", NULL, "smarthost:oauth2_scope"),
+	    "https://outlook.office.com/SMTP.Send offline_access",
+	    "ms365 scope");
+	is_str(preset_value("google", NULL, "smarthost:oauth2_scope"),
+	    "https://mail.google.com/", "google scope");
+	is_str(preset_value("google", NULL, "smarthost:oauth2_token_url"),
+	    "https://oauth2.googleapis.com/token", "google token endpoint");
+	is_str(preset_value("google", NULL, "smarthost:oauth2_device_url"), "",
+	    "google: no device endpoint (mail scopes need --browser)");
+	is_int(conf_preset_foreach("nope", NULL, preset_get_cb, NULL), -1,
+	    "unknown provider: -1");
+}
+
 /* A valid file; [delivery] comes last, so a key can be appended. */
 #define TEST_CONF_VALID                                            \
 	"[relayq]\nspool_dir = /var/tmp/q\nhostname = h.example\n" \
@@ -269,6 +388,7 @@ main(void)
 	    "zero retry refused");
 	test_tls_auth();
 	test_delivery_keys();
+	test_presets();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");

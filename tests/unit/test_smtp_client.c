@@ -6,7 +6,7 @@
  * strings through a fake set of ops that records every write, timeout and
  * callback, in order, into an event string the tests compare.  The AUTH
  * ops answer from canned strings; the SASL computations themselves are
- * tested in test_relayqd_auth.
+ * tested in test_smarthost_auth.
  */
 #include "config.h"
 
@@ -357,11 +357,11 @@ static const char *const rcpts3[] = { "b@example.org", "c@example.org",
 	"d@example.org" };
 
 static const struct smtp_msg msg1 = { "ID1", "a@example.com", rcpts3, 1, 0, 0,
-	0, NULL, NULL, NULL, NULL };
+	0, NULL, NULL, NULL, NULL, 0 };
 static const struct smtp_msg msg2 = { "ID2", "a@example.com", rcpts3, 2, 500, 1,
-	0, NULL, NULL, NULL, NULL };
+	0, NULL, NULL, NULL, NULL, 0 };
 static const struct smtp_msg msg3 = { "ID3", "a@example.com", rcpts3, 3, 0, 0,
-	0, NULL, NULL, NULL, NULL };
+	0, NULL, NULL, NULL, NULL, 0 };
 
 #define EHLO_PIPE "250-mx.example.org\n250-PIPELINING\n250 8BITMIME"
 
@@ -640,6 +640,61 @@ test_mixed(void)
 		ok(strstr(wrote(), "RSET") == NULL, "no RSET after success");
 		for (int i = 0; i < 3; i++)
 			is_int(F.rcpt_calls[i], 1, "rcpt %d reported once", i);
+		fake_done();
+	}
+}
+
+/* no_data (relayq probe): MAIL and RCPTs, then RSET; DATA never sent. */
+static void
+test_no_data(void)
+{
+	static const struct smtp_msg probe2 = { .id = "probe",
+		.sender = "a@example.com",
+		.rcpts = rcpts3,
+		.nrcpt = 2,
+		.no_data = 1 };
+
+	for (int pipe = 0; pipe < 2; pipe++) {
+		start_ready(NULL, pipe ? EHLO_PIPE : "250 mx");
+		is_int(smtp_client_send(F.c, &probe2), 0, "test send");
+		reply("250 ok");
+		reply("250 2.1.5 ok");
+		reply("250 2.1.5 ok");
+		is_str(wrote(),
+		    "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\n"
+		    "RCPT TO:<c@example.org>\r\nRSET\r\n",
+		    "%s: MAIL, RCPTs, RSET; no DATA",
+		    pipe ? "pipelined" : "lock-step");
+		is_str(F.ev, "r0=ok/250 r1=ok/250 msg=ok/250 ",
+		    "both accepted: the test succeeds");
+		is_int(F.body_calls, 0, "no body asked for");
+		reply("250 2.0.0 reset");
+		is_str(F.ev, "r0=ok/250 r1=ok/250 msg=ok/250 ready ",
+		    "ready after RSET");
+		fake_done();
+
+		start_ready(NULL, pipe ? EHLO_PIPE : "250 mx");
+		smtp_client_send(F.c, &probe2);
+		reply("250 ok");
+		reply("550 5.7.1 relaying denied");
+		reply("250 ok");
+		ok(strstr(wrote(), "DATA") == NULL, "refused: no DATA");
+		is_str(F.writes[F.nwrites - 1], "RSET\r\n", "RSET last");
+		is_str(F.ev, "r0=perm/550 r1=ok/250 msg=perm/550 ",
+		    "a refusal is the test's outcome");
+		fake_done();
+
+		start_ready(NULL, pipe ? EHLO_PIPE : "250 mx");
+		smtp_client_send(F.c, &probe2);
+		reply("553 5.7.60 not allowed to send as this sender");
+		if (pipe) {
+			reply("503 5.5.1 need MAIL");
+			reply("503 5.5.1 need MAIL");
+		}
+		ok(strstr(wrote(), "DATA") == NULL, "MAIL refused: no DATA");
+		is_str(F.writes[F.nwrites - 1], "RSET\r\n", "RSET");
+		is_int(F.msg_calls, 1, "one msg_done");
+		is_int(F.msg_why.code, 553, "MAIL's refusal reported");
 		fake_done();
 	}
 }
@@ -991,7 +1046,7 @@ test_dsn(void)
 	static const char *const orcpt[] = { "rfc822;B+x=y@example.org", NULL,
 		NULL };
 	static const struct smtp_msg m = { "DSN", "a@example.com", rcpts3, 3, 0,
-		0, 0, "HDRS", "id+1=2 x", notify, orcpt };
+		0, 0, "HDRS", "id+1=2 x", notify, orcpt, 0 };
 	char out[64];
 
 	start_ready(NULL, "250-mx\n250-PIPELINING\n250 DSN");
@@ -1027,16 +1082,16 @@ static void
 test_local_refusals(void)
 {
 	static const struct smtp_msg big = { "BIG", "a@x", rcpts3, 2, 2000, 0,
-		0, NULL, NULL, NULL, NULL };
+		0, NULL, NULL, NULL, NULL, 0 };
 	static const struct smtp_msg utf8 = { "U8", "a@x", rcpts3, 1, 0, 0, 1,
-		NULL, NULL, NULL, NULL };
+		NULL, NULL, NULL, NULL, 0 };
 	static const struct smtp_msg bad = { "BAD", "a@x\r\nRSET", rcpts3, 1, 0,
-		0, 0, NULL, NULL, NULL, NULL };
+		0, 0, NULL, NULL, NULL, NULL, 0 };
 	static const char *const badr[] = { "ok@x", "b@x>\r\nDATA" };
 	static const struct smtp_msg badrcpt = { "BADR", "a@x", badr, 2, 0, 0,
-		0, NULL, NULL, NULL, NULL };
+		0, NULL, NULL, NULL, NULL, 0 };
 	static const struct smtp_msg none = { "NONE", "a@x", rcpts3, 0, 0, 0, 0,
-		NULL, NULL, NULL, NULL };
+		NULL, NULL, NULL, NULL, 0 };
 
 	start_ready(NULL, "250-mx\n250-PIPELINING\n250 SIZE 1000");
 	is_int(smtp_client_send(F.c, &big), 0, "too big: handled");
@@ -1074,7 +1129,7 @@ test_local_refusals(void)
 	/* SMTPUTF8 offered; 8-bit without 8BITMIME is sent as is */
 	{
 		static const struct smtp_msg m = { "M", "a@x", rcpts3, 1, 10, 1,
-			1, NULL, NULL, NULL, NULL };
+			1, NULL, NULL, NULL, NULL, 0 };
 
 		start_ready(NULL, "250-mx\n250-SMTPUTF8\n250 SIZE");
 		smtp_client_send(F.c, &m);
@@ -1674,6 +1729,7 @@ main(void)
 	test_helo();
 	test_mixed();
 	test_all_refused();
+	test_no_data();
 	test_mail_fail();
 	test_dot_fail();
 	test_421();

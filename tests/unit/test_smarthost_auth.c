@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * Unit tests for relayqd_auth: the AUTH settings check, password_file and
+ * Unit tests for smarthost_auth: the AUTH settings check, password_file and
  * password_command, mechanism choice, and every SASL mechanism against
  * the published examples (RFC 4616, RFC 2195, RFC 7677, RFC 7628 and
  * Google's XOAUTH2 page).  Expected base64 strings were computed
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "relayqd/relayqd_auth.h"
+#include "smarthost/smarthost_auth.h"
 #include "common/compat.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -71,34 +71,34 @@ conf_auth(struct conf *c, const char *user, const char *file, const char *cmd,
 }
 
 /* Returns a session for user and secret (from a 0600 file) under auth. */
-static struct relayqd_sasl *
+static struct smarthost_sasl *
 session(struct tenv *t, const char *user, const char *secret, const char *auth)
 {
-	struct relayqd_auth *a;
-	struct relayqd_sasl *s = NULL;
+	struct smarthost_auth *a;
+	struct smarthost_sasl *s = NULL;
 	struct rq_err err;
 	struct conf c;
 
 	put_file(t, "secret", secret, 0600);
 	conf_auth(&c, user, t->path, "", auth);
-	if ((a = relayqd_auth_new(&c, &err)) == NULL)
-		printf("# relayqd_auth_new: %s\n", err.msg);
-	else if ((s = relayqd_sasl_new(a, &err)) == NULL)
-		printf("# relayqd_sasl_new: %s\n", err.msg);
-	relayqd_auth_free(a); /* sessions do not depend on it */
+	if ((a = smarthost_auth_new(&c, &err)) == NULL)
+		printf("# smarthost_auth_new: %s\n", err.msg);
+	else if ((s = smarthost_sasl_new(a, &err)) == NULL)
+		printf("# smarthost_sasl_new: %s\n", err.msg);
+	smarthost_auth_free(a); /* sessions do not depend on it */
 	conf_free(&c);
 	return s;
 }
 
 /* Runs one step and returns the response (static copy, or "(fail)"). */
 static const char *
-step(struct relayqd_sasl *s, const char *challenge, struct rq_reason *why)
+step(struct smarthost_sasl *s, const char *challenge, struct rq_reason *why)
 {
 	static char out[4096];
 	char *resp = NULL;
 
 	memset(why, 0, sizeof(*why));
-	if (relayqd_sasl_step(s, challenge, strlen(challenge), &resp, why) ==
+	if (smarthost_sasl_step(s, challenge, strlen(challenge), &resp, why) ==
 	    -1) {
 		free(resp);
 		return "(fail)";
@@ -110,14 +110,14 @@ step(struct relayqd_sasl *s, const char *challenge, struct rq_reason *why)
 
 /* Starts s on offered; returns the mechanism name or "(fail)". */
 static const char *
-start(struct relayqd_sasl *s, const char *offered, char *resp, size_t respsz,
+start(struct smarthost_sasl *s, const char *offered, char *resp, size_t respsz,
     struct rq_reason *why)
 {
 	const char *mech = NULL;
 	char *r = NULL;
 
 	memset(why, 0, sizeof(*why));
-	if (relayqd_sasl_start(s, offered, &mech, &r, why) == -1) {
+	if (smarthost_sasl_start(s, offered, &mech, &r, why) == -1) {
 		ok(r == NULL && mech == NULL, "nothing returned on failure");
 		return "(fail)";
 	}
@@ -130,31 +130,32 @@ start(struct relayqd_sasl *s, const char *offered, char *resp, size_t respsz,
 static void
 test_plain(struct tenv *t)
 {
-	struct relayqd_sasl *s = session(t, "tim", "tanstaaftanstaaf", "plain");
+	struct smarthost_sasl *s =
+	    session(t, "tim", "tanstaaftanstaaf", "plain");
 	struct rq_reason why;
 	char resp[4096];
 
 	is_str(start(s, "LOGIN PLAIN", resp, sizeof(resp), &why), "PLAIN",
 	    "PLAIN chosen");
 	is_str(resp, "AHRpbQB0YW5zdGFhZnRhbnN0YWFm", "NUL tim NUL password");
-	is_int(relayqd_sasl_finish(s, &why), 0, "complete after 235");
+	is_int(smarthost_sasl_finish(s, &why), 0, "complete after 235");
 	is_str(step(s, "", &why), "(fail)", "a challenge after PLAIN fails");
 	ok(strstr(why.text, "tanstaaf") == NULL, "reason holds no secret");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = session(t, "user", "pencil", "plain");
 	start(s, "PLAIN", resp, sizeof(resp), &why);
 	is_str(resp, "AHVzZXIAcGVuY2ls", "reference example");
 	is_str(start(s, "PLAIN", resp, sizeof(resp), &why), "(fail)",
 	    "start only once");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 }
 
 /* LOGIN: answered by step count, whatever the prompt says. */
 static void
 test_login(struct tenv *t)
 {
-	struct relayqd_sasl *s = session(t, "user", "pencil", "login");
+	struct smarthost_sasl *s = session(t, "user", "pencil", "login");
 	struct rq_reason why;
 	char resp[4096];
 
@@ -165,21 +166,21 @@ test_login(struct tenv *t)
 	is_str(step(s, "UGFzc3dvcmQ6", &why), "cGVuY2ls",
 	    "Password: -> password");
 	is_str(step(s, "", &why), "(fail)", "a third challenge fails");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = session(t, "user", "pencil", "login");
 	start(s, "LOGIN", resp, sizeof(resp), &why);
 	is_str(step(s, "UGFzc3dvcmQ6", &why),
 	    "dXNlcg==", "prompts are not trusted: first answer is the user");
 	is_str(step(s, "", &why), "cGVuY2ls", "second is the password");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 }
 
 /* CRAM-MD5 against the RFC 2195 example. */
 static void
 test_cram_md5(struct tenv *t)
 {
-	struct relayqd_sasl *s =
+	struct smarthost_sasl *s =
 	    session(t, "tim", "tanstaaftanstaaf", "cram-md5");
 	struct rq_reason why;
 	char resp[4096];
@@ -195,12 +196,12 @@ test_cram_md5(struct tenv *t)
 	    "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw",
 	    "RFC 2195 digest");
 	is_str(step(s, "", &why), "(fail)", "one challenge only");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = session(t, "tim", "tanstaaftanstaaf", "cram-md5");
 	start(s, "CRAM-MD5", resp, sizeof(resp), &why);
 	is_str(step(s, "", &why), "(fail)", "empty challenge refused");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 }
 
 #define RFC7677_SFIRST                                                         \
@@ -214,16 +215,16 @@ test_cram_md5(struct tenv *t)
 	"dj02cnJpVFJCaTIzV3BSUi93dHVwK21NaFVaVW4vZEI1bkxUSlJzamw5NUc0PQ=="
 
 /* Returns a SCRAM session with the RFC 7677 nonce, started. */
-static struct relayqd_sasl *
+static struct smarthost_sasl *
 scram_started(struct tenv *t, const char *user, const char *pw)
 {
-	struct relayqd_sasl *s = session(t, user, pw, "scram-sha-256");
+	struct smarthost_sasl *s = session(t, user, pw, "scram-sha-256");
 	struct rq_reason why;
 	char resp[4096];
 
 	if (s == NULL)
 		return NULL;
-	if (relayqd_sasl_set_nonce(s, "rOprNGfwEbeRWgbNEkqO") == -1)
+	if (smarthost_sasl_set_nonce(s, "rOprNGfwEbeRWgbNEkqO") == -1)
 		printf("# nonce refused\n");
 	start(s, "SCRAM-SHA-256", resp, sizeof(resp), &why);
 	return s;
@@ -258,13 +259,14 @@ b64(const char *s)
 static void
 test_scram(struct tenv *t)
 {
-	struct relayqd_sasl *s = session(t, "user", "pencil", "scram-sha-256");
+	struct smarthost_sasl *s =
+	    session(t, "user", "pencil", "scram-sha-256");
 	struct rq_reason why;
 	char resp[4096];
 
-	ok(relayqd_sasl_set_nonce(s, "a,b") == -1, "nonce with ',' refused");
-	ok(relayqd_sasl_set_nonce(s, "") == -1, "empty nonce refused");
-	is_int(relayqd_sasl_set_nonce(s, "rOprNGfwEbeRWgbNEkqO"), 0,
+	ok(smarthost_sasl_set_nonce(s, "a,b") == -1, "nonce with ',' refused");
+	ok(smarthost_sasl_set_nonce(s, "") == -1, "empty nonce refused");
+	is_int(smarthost_sasl_set_nonce(s, "rOprNGfwEbeRWgbNEkqO"), 0,
 	    "test nonce set");
 	is_str(start(s, "PLAIN SCRAM-SHA-256", resp, sizeof(resp), &why),
 	    "SCRAM-SHA-256", "SCRAM chosen");
@@ -273,14 +275,14 @@ test_scram(struct tenv *t)
 	    "biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=", "client-first");
 	is_str(step(s, RFC7677_SFIRST, &why), RFC7677_CFINAL,
 	    "client-final with the RFC 7677 proof");
-	is_int(relayqd_sasl_finish(s, &why), -1,
+	is_int(smarthost_sasl_finish(s, &why), -1,
 	    "235 before the server signature is refused");
 	ok(strstr(why.text, "server signature") != NULL, "reason: %s",
 	    why.text);
 	is_str(step(s, RFC7677_SFINAL, &why), "", "server-final verified");
-	is_int(relayqd_sasl_finish(s, &why), 0, "complete");
+	is_int(smarthost_sasl_finish(s, &why), 0, "complete");
 	is_str(step(s, "", &why), "(fail)", "no fourth message");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	step(s, RFC7677_SFIRST, &why);
@@ -289,14 +291,14 @@ test_scram(struct tenv *t)
 	    "(fail)", "wrong server signature fails");
 	is_str(why.text, "AUTH SCRAM-SHA-256: server signature does not verify",
 	    "reason");
-	is_int(relayqd_sasl_finish(s, &why), -1, "and never completes");
-	relayqd_sasl_free(s);
+	is_int(smarthost_sasl_finish(s, &why), -1, "and never completes");
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	step(s, RFC7677_SFIRST, &why);
 	is_str(step(s, b64("v=6rriTRBi"), &why), "(fail)",
 	    "short signature fails");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	step(s, RFC7677_SFIRST, &why);
@@ -304,7 +306,7 @@ test_scram(struct tenv *t)
 	    "server error fails");
 	is_str(why.text, "AUTH SCRAM-SHA-256: server error invalid-proof",
 	    "server's error named");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	is_str(step(s,
@@ -312,7 +314,7 @@ test_scram(struct tenv *t)
 		       ",i=4096"),
 		   &why),
 	    "(fail)", "server nonce not extending ours fails");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	is_str(step(s,
@@ -320,7 +322,7 @@ test_scram(struct tenv *t)
 		       ",i=4096"),
 		   &why),
 	    "(fail)", "server nonce equal to ours fails");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	is_str(step(s,
@@ -329,7 +331,7 @@ test_scram(struct tenv *t)
 		   &why),
 	    "(fail)", "4095 iterations refused");
 	ok(strstr(why.text, "4095") != NULL, "reason: %s", why.text);
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	is_str(step(s,
@@ -337,7 +339,7 @@ test_scram(struct tenv *t)
 		       ",i=100001"),
 		   &why),
 	    "(fail)", "100001 iterations refused (cap)");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	is_str(step(s,
@@ -345,7 +347,7 @@ test_scram(struct tenv *t)
 		       ",i=4096x"),
 		   &why),
 	    "(fail)", "junk iteration count refused");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	is_str(step(s,
@@ -353,19 +355,19 @@ test_scram(struct tenv *t)
 		       "gQ==,i=4096"),
 		   &why),
 	    "(fail)", "mandatory extension refused");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = scram_started(t, "user", "pencil");
 	is_str(step(s, b64("r=rOprNGfwEbeRWgbNEkqOx,s=W22Z!J0S,i=4096"), &why),
 	    "(fail)", "bad salt refused");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	/* saslname escaping */
 	s = session(t, "a,b=c", "pencil", "scram-sha-256");
-	relayqd_sasl_set_nonce(s, "abc");
+	smarthost_sasl_set_nonce(s, "abc");
 	start(s, "SCRAM-SHA-256", resp, sizeof(resp), &why);
 	is_str(resp, b64("n,,n=a=2Cb=3Dc,r=abc"), "',' and '=' escaped");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	/* random nonce: 24 base64 characters */
 	s = session(t, "user", "pencil", "scram-sha-256");
@@ -373,7 +375,7 @@ test_scram(struct tenv *t)
 	is_int(strlen(resp),
 	    strlen(b64("n,,n=user,r=123456789012345678901234")),
 	    "random nonce of 18 bytes");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	/* no SASLprep: ASCII only */
 	s = session(t, "user", "p\xc3\xa9ncil", "scram-sha-256");
@@ -381,18 +383,18 @@ test_scram(struct tenv *t)
 	    "(fail)", "explicit SCRAM with a non-ASCII password fails");
 	ok(strstr(why.text, "SASLprep") != NULL, "reason: %s", why.text);
 	ok(strstr(why.text, "ncil") == NULL, "reason holds no secret");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 	s = session(t, "user", "p\xc3\xa9ncil", "auto");
 	is_str(start(s, "SCRAM-SHA-256 PLAIN", resp, sizeof(resp), &why),
 	    "PLAIN", "auto skips SCRAM for a non-ASCII password");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 }
 
 /* XOAUTH2 and OAUTHBEARER exact strings and error handling. */
 static void
 test_oauth(struct tenv *t)
 {
-	struct relayqd_sasl *s;
+	struct smarthost_sasl *s;
 	struct rq_reason why;
 	char resp[4096];
 
@@ -411,7 +413,7 @@ test_oauth(struct tenv *t)
 		   &why),
 	    "", "error JSON answered with an empty line");
 	is_str(step(s, "", &why), "(fail)", "no second challenge");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = session(t, "user@example.com",
 	    "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "oauthbearer");
@@ -427,7 +429,7 @@ test_oauth(struct tenv *t)
 	is_str(step(s, b64("{\"status\":\"invalid_token\"}"), &why),
 	    "AQ==", "error answered with ^A");
 	is_str(step(s, "", &why), "(fail)", "no second challenge");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = session(t, "a,=b", "tok", "oauthbearer");
 	start(s, "OAUTHBEARER", resp, sizeof(resp), &why);
@@ -435,12 +437,12 @@ test_oauth(struct tenv *t)
 	    b64("n,a=a=2C=3Db,\001host=server.example.com\001port=143\001"
 		"auth=Bearer tok\001\001"),
 	    "OAUTHBEARER escapes the user");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	s = session(t, "u", "to\001k", "xoauth2");
 	is_str(start(s, "XOAUTH2", resp, sizeof(resp), &why), "(fail)",
 	    "token with a control character refused");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 }
 
 /* auth = auto: the strongest offered password mechanism; explicit ones. */
@@ -471,7 +473,7 @@ test_choice(struct tenv *t)
 		{ "cram-md5", "PLAIN", "(fail)" },
 		{ "auto", "PLAINX XPLAIN", "(fail)" },
 	};
-	struct relayqd_sasl *s;
+	struct smarthost_sasl *s;
 	struct rq_reason why;
 	char resp[4096];
 
@@ -481,19 +483,19 @@ test_choice(struct tenv *t)
 		    cases[i].want, "auth=%s offered '%s'", cases[i].auth,
 		    cases[i].offered);
 		ok(strstr(why.text, "pencil") == NULL, "no secret in reason");
-		relayqd_sasl_free(s);
+		smarthost_sasl_free(s);
 	}
 	s = session(t, "user", "pencil", "plain");
 	start(s, "LOGIN SCRAM-SHA-256", resp, sizeof(resp), &why);
 	is_str(why.text,
 	    "server does not offer AUTH PLAIN (it offers: LOGIN SCRAM-SHA-256)",
 	    "explicit mechanism not offered: clear reason");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 	s = session(t, "user", "pencil", "auto");
 	start(s, "XOAUTH2", resp, sizeof(resp), &why);
 	ok(strstr(why.text, "set auth = xoauth2") != NULL,
 	    "token-only server: hint (%s)", why.text);
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 }
 
 /* Challenges that are not strict base64 are refused before decoding. */
@@ -503,7 +505,7 @@ test_bad_base64(struct tenv *t)
 	static const char *const bad[] = { "abc", "YQ==YWJj",
 		"Y===", "====", "YW Jj", "YWJj\r\n", "YW=j", "Y!Jj",
 		"YWJj YWJj", "\xc3\xa9YWJ" };
-	struct relayqd_sasl *s;
+	struct smarthost_sasl *s;
 	struct rq_reason why;
 	char resp[4096];
 
@@ -514,118 +516,118 @@ test_bad_base64(struct tenv *t)
 		    "bad base64 %zu refused", i);
 		ok(strstr(why.text, "not valid base64") != NULL, "reason: %s",
 		    why.text);
-		relayqd_sasl_free(s);
+		smarthost_sasl_free(s);
 	}
 	s = session(t, "user", "pencil", "login");
 	start(s, "LOGIN", resp, sizeof(resp), &why);
 	is_str(step(s, "YQ==", &why), "dXNlcg==", "padded challenge accepted");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 }
 
 /* The AUTH settings check: off, errors, password_file permissions. */
 static void
 test_config(struct tenv *t)
 {
-	struct relayqd_auth *a;
-	struct relayqd_sasl *s;
+	struct smarthost_auth *a;
+	struct smarthost_sasl *s;
 	struct rq_reason why;
 	struct rq_err err;
 	struct conf c;
 	char resp[4096], link[160];
 
 	conf_auth(&c, "", "", "", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL && err.msg[0] == '\0',
+	ok(smarthost_auth_new(&c, &err) == NULL && err.msg[0] == '\0',
 	    "no username: AUTH off");
 	conf_free(&c);
 	conf_auth(&c, "user", put_file(t, "pw", "pencil\n", 0600), "", "none");
-	ok(relayqd_auth_new(&c, &err) == NULL && err.msg[0] == '\0',
+	ok(smarthost_auth_new(&c, &err) == NULL && err.msg[0] == '\0',
 	    "auth = none: AUTH off");
 	conf_free(&c);
 	conf_auth(&c, "", t->path, "", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL && err.msg[0] != '\0',
+	ok(smarthost_auth_new(&c, &err) == NULL && err.msg[0] != '\0',
 	    "password without username: error (%s)", err.msg);
 	conf_free(&c);
 	conf_auth(&c, "user", t->path, "", "digest-md5");
-	ok(relayqd_auth_new(&c, &err) == NULL &&
+	ok(smarthost_auth_new(&c, &err) == NULL &&
 		strstr(err.msg, "unknown mechanism") != NULL,
 	    "unknown mechanism: %s", err.msg);
 	conf_free(&c);
 	conf_auth(&c, "user", t->path, "/bin/echo x", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL &&
+	ok(smarthost_auth_new(&c, &err) == NULL &&
 		strstr(err.msg, "exactly one") != NULL,
 	    "both sources: %s", err.msg);
 	conf_free(&c);
 	conf_auth(&c, "user", "", "", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL &&
+	ok(smarthost_auth_new(&c, &err) == NULL &&
 		strstr(err.msg, "exactly one") != NULL,
 	    "no source: %s", err.msg);
 	conf_free(&c);
 	conf_auth(&c, "us\ter", t->path, "", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL && err.msg[0] != '\0',
+	ok(smarthost_auth_new(&c, &err) == NULL && err.msg[0] != '\0',
 	    "control character in username: %s", err.msg);
 	conf_free(&c);
 	conf_auth(&c, "user", "relative/pw", "", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL && err.msg[0] != '\0',
+	ok(smarthost_auth_new(&c, &err) == NULL && err.msg[0] != '\0',
 	    "relative password_file: %s", err.msg);
 	conf_free(&c);
 
 	/* permissions */
 	put_file(t, "pw", "pencil\n", 0644);
 	conf_auth(&c, "user", t->path, "", "auto");
-	a = relayqd_auth_new(&c, &err);
+	a = smarthost_auth_new(&c, &err);
 	ok(a == NULL, "mode 0644 refused");
 	ok(strstr(err.msg, t->path) != NULL, "message names the file");
 	ok(strstr(err.msg, "0644") != NULL, "message gives the mode");
 	ok(strstr(err.msg, "chmod 600") != NULL, "message says how to fix");
 	printf("# %s\n", err.msg);
 	put_file(t, "pw", "pencil\n", 0640);
-	ok(relayqd_auth_new(&c, &err) == NULL, "mode 0640 refused");
+	ok(smarthost_auth_new(&c, &err) == NULL, "mode 0640 refused");
 	put_file(t, "pw", "pencil\n", 0604);
-	ok(relayqd_auth_new(&c, &err) == NULL, "mode 0604 refused");
+	ok(smarthost_auth_new(&c, &err) == NULL, "mode 0604 refused");
 	put_file(t, "pw", "pencil\n", 0400);
-	a = relayqd_auth_new(&c, &err);
+	a = smarthost_auth_new(&c, &err);
 	ok(a != NULL, "mode 0400 accepted");
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 	put_file(t, "pw", "pencil\r\nsecond line\n", 0600);
-	a = relayqd_auth_new(&c, &err);
+	a = smarthost_auth_new(&c, &err);
 	ok(a != NULL, "mode 0600 accepted");
-	s = relayqd_sasl_new(a, &err);
+	s = smarthost_sasl_new(a, &err);
 	start(s, "PLAIN", resp, sizeof(resp), &why);
 	is_str(resp, "AHVzZXIAcGVuY2ls", "first line, CR/LF stripped");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 
 	/* re-read and re-checked for every session */
 	put_file(t, "pw", "tanstaaftanstaaf", 0600);
-	s = relayqd_sasl_new(a, &err);
+	s = smarthost_sasl_new(a, &err);
 	start(s, "PLAIN", resp, sizeof(resp), &why);
 	is_str(resp, "AHVzZXIAdGFuc3RhYWZ0YW5zdGFhZg==",
 	    "file read again (no final newline)");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 	(void)chmod(t->path, 0644);
-	ok(relayqd_sasl_new(a, &err) == NULL && strstr(err.msg, "0644"),
+	ok(smarthost_sasl_new(a, &err) == NULL && strstr(err.msg, "0644"),
 	    "mode checked again on each read");
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 	conf_free(&c);
 
 	put_file(t, "pw", "\nsecret\n", 0600);
 	conf_auth(&c, "user", t->path, "", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL &&
+	ok(smarthost_auth_new(&c, &err) == NULL &&
 		strstr(err.msg, "empty") != NULL,
 	    "empty first line: %s", err.msg);
 	{
-		char big[RELAYQD_AUTH_FILE_MAX + 2];
+		char big[SMARTHOST_AUTH_FILE_MAX + 2];
 
 		memset(big, 'x', sizeof(big) - 1);
 		big[sizeof(big) - 1] = '\0';
 		put_file(t, "pw", big, 0600);
-		ok(relayqd_auth_new(&c, &err) == NULL &&
+		ok(smarthost_auth_new(&c, &err) == NULL &&
 			strstr(err.msg, "larger") != NULL,
 		    "file over 4 KiB: %s", err.msg);
-		big[RELAYQD_AUTH_FILE_MAX] = '\0';
+		big[SMARTHOST_AUTH_FILE_MAX] = '\0';
 		put_file(t, "pw", big, 0600);
-		a = relayqd_auth_new(&c, &err);
+		a = smarthost_auth_new(&c, &err);
 		ok(a != NULL, "file of exactly 4 KiB accepted");
-		relayqd_auth_free(a);
+		smarthost_auth_free(a);
 	}
 	conf_free(&c);
 
@@ -635,31 +637,31 @@ test_config(struct tenv *t)
 	if (symlink(t->path, link) == -1)
 		printf("# symlink: %s\n", strerror(errno));
 	conf_auth(&c, "user", link, "", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL &&
+	ok(smarthost_auth_new(&c, &err) == NULL &&
 		strstr(err.msg, "symbolic link") != NULL,
 	    "symlink refused: %s", err.msg);
 	conf_free(&c);
 	(void)unlink(link);
 	conf_auth(&c, "user", t->dir, "", "auto");
-	ok(relayqd_auth_new(&c, &err) == NULL &&
+	ok(smarthost_auth_new(&c, &err) == NULL &&
 		strstr(err.msg, "not a regular file") != NULL,
 	    "directory refused: %s", err.msg);
 	conf_free(&c);
 }
 
 /* Returns a policy running cmd, with a short time limit. */
-static struct relayqd_auth *
+static struct smarthost_auth *
 cmd_auth(const char *cmd, const char *auth)
 {
-	struct relayqd_auth *a;
+	struct smarthost_auth *a;
 	struct rq_err err;
 	struct conf c;
 
 	conf_auth(&c, "user", "", cmd, auth);
-	if ((a = relayqd_auth_new(&c, &err)) == NULL)
-		printf("# relayqd_auth_new: %s\n", err.msg);
+	if ((a = smarthost_auth_new(&c, &err)) == NULL)
+		printf("# smarthost_auth_new: %s\n", err.msg);
 	else
-		relayqd_auth_set_command_timeout(a, 300);
+		smarthost_auth_set_command_timeout(a, 300);
 	conf_free(&c);
 	return a;
 }
@@ -683,8 +685,8 @@ count_lines(const char *path)
 static void
 test_command(struct tenv *t)
 {
-	struct relayqd_auth *a;
-	struct relayqd_sasl *s;
+	struct smarthost_auth *a;
+	struct smarthost_sasl *s;
 	struct rq_reason why;
 	struct rq_err err;
 	char resp[4096], cmd[512], log[160];
@@ -692,90 +694,91 @@ test_command(struct tenv *t)
 	double secs;
 
 	a = cmd_auth("/bin/echo  token123", "xoauth2");
-	s = relayqd_sasl_new(a, &err);
+	s = smarthost_sasl_new(a, &err);
 	ok(s != NULL, "echo runs");
 	start(s, "XOAUTH2", resp, sizeof(resp), &why);
 	is_str(resp, b64("user=user\001auth=Bearer token123\001\001"),
 	    "first line of stdout is the token");
-	relayqd_sasl_free(s);
-	relayqd_auth_free(a);
+	smarthost_sasl_free(s);
+	smarthost_auth_free(a);
 
 	a = cmd_auth("/usr/bin/printf \tfirst\\nsecond\\n", "plain");
-	s = relayqd_sasl_new(a, &err);
+	s = smarthost_sasl_new(a, &err);
 	start(s, "PLAIN", resp, sizeof(resp), &why);
 	is_str(resp, "AHVzZXIAZmlyc3Q=", "blank-separated words; first line");
-	relayqd_sasl_free(s);
-	relayqd_auth_free(a);
+	smarthost_sasl_free(s);
+	smarthost_auth_free(a);
 
 	a = cmd_auth("/bin/false", "plain");
-	ok(relayqd_sasl_new(a, &err) == NULL &&
+	ok(smarthost_sasl_new(a, &err) == NULL &&
 		strstr(err.msg, "exited with status 1") != NULL,
 	    "non-zero exit: %s", err.msg);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	a = cmd_auth("/bin/true", "plain");
-	ok(relayqd_sasl_new(a, &err) == NULL &&
+	ok(smarthost_sasl_new(a, &err) == NULL &&
 		strstr(err.msg, "empty") != NULL,
 	    "no output: %s", err.msg);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	a = cmd_auth("/bin/cat", "plain");
-	ok(relayqd_sasl_new(a, &err) == NULL &&
+	ok(smarthost_sasl_new(a, &err) == NULL &&
 		strstr(err.msg, "empty") != NULL,
 	    "stdin is /dev/null: %s", err.msg);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	a = cmd_auth("/nonexistent/helper --flag", "plain");
-	ok(relayqd_sasl_new(a, &err) == NULL && strstr(err.msg, "127") != NULL,
+	ok(smarthost_sasl_new(a, &err) == NULL &&
+		strstr(err.msg, "127") != NULL,
 	    "missing program: %s", err.msg);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	a = cmd_auth("/usr/bin/head -c 9000 /dev/zero", "plain");
-	ok(relayqd_sasl_new(a, &err) == NULL &&
+	ok(smarthost_sasl_new(a, &err) == NULL &&
 		strstr(err.msg, "more than") != NULL,
 	    "output over 8 KiB: %s", err.msg);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	a = cmd_auth("/bin/sleep 5", "plain");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ok(relayqd_sasl_new(a, &err) == NULL &&
+	ok(smarthost_sasl_new(a, &err) == NULL &&
 		strstr(err.msg, "timed out") != NULL,
 	    "slow command: %s", err.msg);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ok(secs < 2.0, "killed at the time limit (%.2f s)", secs);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	/* output, then a hang with stdout open: killed at the limit */
 	put_file(t, "hang.sh", "echo tok; exec /bin/sleep 5\n", 0600);
 	(void)snprintf(cmd, sizeof(cmd), "/bin/sh %s", t->path);
 	a = cmd_auth(cmd, "plain");
-	ok(relayqd_sasl_new(a, &err) == NULL &&
+	ok(smarthost_sasl_new(a, &err) == NULL &&
 		strstr(err.msg, "timed out") != NULL,
 	    "hang after output: %s", err.msg);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	/* stdout closed, then a hang: reaping is bounded too */
 	put_file(t, "hang.sh", "echo tok; exec >&-; exec /bin/sleep 5\n", 0600);
 	a = cmd_auth(cmd, "plain");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ok(relayqd_sasl_new(a, &err) == NULL &&
+	ok(smarthost_sasl_new(a, &err) == NULL &&
 		strstr(err.msg, "timed out") != NULL,
 	    "no exit after EOF: %s", err.msg);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ok(secs < 2.0, "killed at the time limit (%.2f s)", secs);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	/* killed by a signal */
 	put_file(t, "hang.sh", "echo tok; kill -TERM $$\n", 0600);
 	a = cmd_auth(cmd, "plain");
-	ok(relayqd_sasl_new(a, &err) == NULL &&
+	ok(smarthost_sasl_new(a, &err) == NULL &&
 		strstr(err.msg, "signal 15") != NULL,
 	    "signal: %s", err.msg);
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 
 	/* run anew for every session (token refresh) */
 	(void)snprintf(log, sizeof(log), "%s/runs", t->dir);
@@ -783,13 +786,13 @@ test_command(struct tenv *t)
 	put_file(t, "helper.sh", "echo run >> \"$1\"; echo tok\n", 0600);
 	(void)snprintf(cmd, sizeof(cmd), "/bin/sh %s %s", t->path, log);
 	a = cmd_auth(cmd, "xoauth2");
-	s = relayqd_sasl_new(a, &err);
-	relayqd_sasl_free(s);
-	s = relayqd_sasl_new(a, &err);
+	s = smarthost_sasl_new(a, &err);
+	smarthost_sasl_free(s);
+	s = smarthost_sasl_new(a, &err);
 	ok(s != NULL, "helper script runs");
-	relayqd_sasl_free(s);
+	smarthost_sasl_free(s);
 	is_int(count_lines(log), 2, "run once per session");
-	relayqd_auth_free(a);
+	smarthost_auth_free(a);
 	(void)unlink(log);
 }
 
@@ -801,9 +804,9 @@ main(void)
 		"hang.sh" };
 	struct tenv t;
 
-	log_init("test_relayqd_auth", LOG_TO_STDERR, 0);
+	log_init("test_smarthost_auth", LOG_TO_STDERR, 0);
 	memset(&t, 0, sizeof(t));
-	(void)strlcpy(t.dir, "/tmp/test_relayqd_auth.XXXXXX", sizeof(t.dir));
+	(void)strlcpy(t.dir, "/tmp/test_smarthost_auth.XXXXXX", sizeof(t.dir));
 	if (mkdtemp(t.dir) == NULL) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;

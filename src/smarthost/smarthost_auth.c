@@ -8,7 +8,7 @@
  * OpenSSL.  It does not own the SMTP dialogue (smtp_client), the socket,
  * or logging: errors go back as text that never holds a secret.
  *
- * Invariants: only struct relayqd_sasl holds the secret, and every buffer
+ * Invariants: only struct smarthost_sasl holds the secret, and every buffer
  * that held the secret or something derived from it (a plaintext
  * response, SCRAM keys, the file's or the command's output) is wiped with
  * OPENSSL_cleanse() or explicit_bzero() before it is freed or goes out
@@ -20,7 +20,7 @@
  */
 #include "config.h"
 
-#include "relayqd/relayqd_auth.h"
+#include "smarthost/smarthost_auth.h"
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -51,110 +51,110 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
-#define RELAYQD_AUTH_AUTO (-1)	     /* policy: pick from the offer */
-#define RELAYQD_AUTH_ARGV_MAX 32     /* words in password_command */
-#define RELAYQD_AUTH_B64_MAX 12288   /* longest challenge or plaintext */
-#define RELAYQD_AUTH_NAME_MAX 255    /* username and host */
-#define RELAYQD_AUTH_NONCE_MAX 64    /* SCRAM client nonce, with NUL */
-#define RELAYQD_AUTH_NONCE_BYTES 18  /* random bytes in a nonce */
-#define RELAYQD_AUTH_SCRAM_KEY 32    /* SHA-256 output */
-#define RELAYQD_AUTH_SALT_MAX 1024   /* decoded SCRAM salt */
-#define RELAYQD_AUTH_REAP_POLL_MS 10 /* waiting for the command to exit */
-#define RELAYQD_AUTH_BEARER_LEN 14   /* "auth=Bearer " and "^A^A" */
+#define SMARTHOST_AUTH_AUTO (-1)       /* policy: pick from the offer */
+#define SMARTHOST_AUTH_ARGV_MAX 32     /* words in password_command */
+#define SMARTHOST_AUTH_B64_MAX 12288   /* longest challenge or plaintext */
+#define SMARTHOST_AUTH_NAME_MAX 255    /* username and host */
+#define SMARTHOST_AUTH_NONCE_MAX 64    /* SCRAM client nonce, with NUL */
+#define SMARTHOST_AUTH_NONCE_BYTES 18  /* random bytes in a nonce */
+#define SMARTHOST_AUTH_SCRAM_KEY 32    /* SHA-256 output */
+#define SMARTHOST_AUTH_SALT_MAX 1024   /* decoded SCRAM salt */
+#define SMARTHOST_AUTH_REAP_POLL_MS 10 /* waiting for the command to exit */
+#define SMARTHOST_AUTH_BEARER_LEN 14   /* "auth=Bearer " and "^A^A" */
 
-struct relayqd_sasl;
+struct smarthost_sasl;
 
-typedef int (
-    *relayqd_sasl_start_fn)(struct relayqd_sasl *, char **, struct rq_reason *);
-typedef int (*relayqd_sasl_step_fn)(struct relayqd_sasl *,
+typedef int (*smarthost_sasl_start_fn)(struct smarthost_sasl *, char **,
+    struct rq_reason *);
+typedef int (*smarthost_sasl_step_fn)(struct smarthost_sasl *,
     const unsigned char *, size_t, char **, struct rq_reason *);
 
-enum relayqd_mech {
-	RELAYQD_MECH_SCRAM_SHA_256,
-	RELAYQD_MECH_CRAM_MD5,
-	RELAYQD_MECH_PLAIN,
-	RELAYQD_MECH_LOGIN,
-	RELAYQD_MECH_XOAUTH2,
-	RELAYQD_MECH_OAUTHBEARER,
+enum smarthost_mech {
+	SMARTHOST_MECH_SCRAM_SHA_256,
+	SMARTHOST_MECH_CRAM_MD5,
+	SMARTHOST_MECH_PLAIN,
+	SMARTHOST_MECH_LOGIN,
+	SMARTHOST_MECH_XOAUTH2,
+	SMARTHOST_MECH_OAUTHBEARER,
 };
 
-struct relayqd_auth {
+struct smarthost_auth {
 	char *username;		/* owned */
 	char *password_file;	/* owned, or NULL */
 	char *password_command; /* owned, or NULL */
 	char *host;		/* owned: the smarthost, for OAUTHBEARER */
 	int port;
-	int policy; /* enum relayqd_mech, or RELAYQD_AUTH_AUTO */
+	int policy; /* enum smarthost_mech, or SMARTHOST_AUTH_AUTO */
 	int cmd_timeout_ms;
 };
 
-struct relayqd_sasl {
+struct smarthost_sasl {
 	char *username; /* owned copy */
 	char *host;	/* owned copy */
 	int port;
-	int policy;   /* enum relayqd_mech, or RELAYQD_AUTH_AUTO */
+	int policy;   /* enum smarthost_mech, or SMARTHOST_AUTH_AUTO */
 	char *secret; /* owned; wiped before free */
 	size_t secretlen;
-	int mech;			    /* chosen by start; -1 before */
-	int steps;			    /* challenges answered */
-	int complete;			    /* nothing more to check at 235 */
-	char nonce[RELAYQD_AUTH_NONCE_MAX]; /* SCRAM client nonce */
-	char *client_first_bare;	    /* owned: SCRAM */
-	unsigned char server_sig[RELAYQD_AUTH_SCRAM_KEY]; /* SCRAM: wiped */
+	int mech;			      /* chosen by start; -1 before */
+	int steps;			      /* challenges answered */
+	int complete;			      /* nothing more to check at 235 */
+	char nonce[SMARTHOST_AUTH_NONCE_MAX]; /* SCRAM client nonce */
+	char *client_first_bare;	      /* owned: SCRAM */
+	unsigned char server_sig[SMARTHOST_AUTH_SCRAM_KEY]; /* SCRAM: wiped */
 };
 
-static int relayqd_sasl_plain_start(struct relayqd_sasl *, char **,
+static int smarthost_sasl_plain_start(struct smarthost_sasl *, char **,
     struct rq_reason *);
-static int relayqd_sasl_none_start(struct relayqd_sasl *, char **,
+static int smarthost_sasl_none_start(struct smarthost_sasl *, char **,
     struct rq_reason *);
-static int relayqd_sasl_scram_start(struct relayqd_sasl *, char **,
+static int smarthost_sasl_scram_start(struct smarthost_sasl *, char **,
     struct rq_reason *);
-static int relayqd_sasl_xoauth2_start(struct relayqd_sasl *, char **,
+static int smarthost_sasl_xoauth2_start(struct smarthost_sasl *, char **,
     struct rq_reason *);
-static int relayqd_sasl_oauthbearer_start(struct relayqd_sasl *, char **,
+static int smarthost_sasl_oauthbearer_start(struct smarthost_sasl *, char **,
     struct rq_reason *);
-static int relayqd_sasl_plain_step(struct relayqd_sasl *, const unsigned char *,
-    size_t, char **, struct rq_reason *);
-static int relayqd_sasl_login_step(struct relayqd_sasl *, const unsigned char *,
-    size_t, char **, struct rq_reason *);
-static int relayqd_sasl_cram_step(struct relayqd_sasl *, const unsigned char *,
-    size_t, char **, struct rq_reason *);
-static int relayqd_sasl_scram_step(struct relayqd_sasl *, const unsigned char *,
-    size_t, char **, struct rq_reason *);
-static int relayqd_sasl_bearer_step(struct relayqd_sasl *,
+static int smarthost_sasl_plain_step(struct smarthost_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int smarthost_sasl_login_step(struct smarthost_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int smarthost_sasl_cram_step(struct smarthost_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int smarthost_sasl_scram_step(struct smarthost_sasl *,
+    const unsigned char *, size_t, char **, struct rq_reason *);
+static int smarthost_sasl_bearer_step(struct smarthost_sasl *,
     const unsigned char *, size_t, char **, struct rq_reason *);
 
 /*
- * Indexed by enum relayqd_mech, in order of preference for auth = auto
+ * Indexed by enum smarthost_mech, in order of preference for auth = auto
  * (which skips the token mechanisms and CRAM-MD5).
  */
-static const struct relayqd_mech_desc {
+static const struct smarthost_mech_desc {
 	const char *name;      /* SASL name */
 	const char *conf_name; /* value of smarthost auth */
 	int token;	       /* carries a bearer token, not a password */
-	relayqd_sasl_start_fn start;
-	relayqd_sasl_step_fn step;
-} relayqd_mechs[] = {
-	[RELAYQD_MECH_SCRAM_SHA_256] = { "SCRAM-SHA-256", "scram-sha-256", 0,
-	    relayqd_sasl_scram_start, relayqd_sasl_scram_step },
-	[RELAYQD_MECH_CRAM_MD5] = { "CRAM-MD5", "cram-md5", 0,
-	    relayqd_sasl_none_start, relayqd_sasl_cram_step },
-	[RELAYQD_MECH_PLAIN] = { "PLAIN", "plain", 0, relayqd_sasl_plain_start,
-	    relayqd_sasl_plain_step },
-	[RELAYQD_MECH_LOGIN] = { "LOGIN", "login", 0, relayqd_sasl_none_start,
-	    relayqd_sasl_login_step },
-	[RELAYQD_MECH_XOAUTH2] = { "XOAUTH2", "xoauth2", 1,
-	    relayqd_sasl_xoauth2_start, relayqd_sasl_bearer_step },
-	[RELAYQD_MECH_OAUTHBEARER] = { "OAUTHBEARER", "oauthbearer", 1,
-	    relayqd_sasl_oauthbearer_start, relayqd_sasl_bearer_step },
+	smarthost_sasl_start_fn start;
+	smarthost_sasl_step_fn step;
+} smarthost_mechs[] = {
+	[SMARTHOST_MECH_SCRAM_SHA_256] = { "SCRAM-SHA-256", "scram-sha-256", 0,
+	    smarthost_sasl_scram_start, smarthost_sasl_scram_step },
+	[SMARTHOST_MECH_CRAM_MD5] = { "CRAM-MD5", "cram-md5", 0,
+	    smarthost_sasl_none_start, smarthost_sasl_cram_step },
+	[SMARTHOST_MECH_PLAIN] = { "PLAIN", "plain", 0,
+	    smarthost_sasl_plain_start, smarthost_sasl_plain_step },
+	[SMARTHOST_MECH_LOGIN] = { "LOGIN", "login", 0,
+	    smarthost_sasl_none_start, smarthost_sasl_login_step },
+	[SMARTHOST_MECH_XOAUTH2] = { "XOAUTH2", "xoauth2", 1,
+	    smarthost_sasl_xoauth2_start, smarthost_sasl_bearer_step },
+	[SMARTHOST_MECH_OAUTHBEARER] = { "OAUTHBEARER", "oauthbearer", 1,
+	    smarthost_sasl_oauthbearer_start, smarthost_sasl_bearer_step },
 };
 
-static void relayqd_auth_why(struct rq_reason *why, const char *fmt, ...)
+static void smarthost_auth_why(struct rq_reason *why, const char *fmt, ...)
     RQ_PRINTF(2, 3);
 
 /* Fills why with a formatted local reason (never a secret). */
 static void
-relayqd_auth_why(struct rq_reason *why, const char *fmt, ...)
+smarthost_auth_why(struct rq_reason *why, const char *fmt, ...)
 {
 	char text[sizeof(why->text)];
 	va_list ap;
@@ -170,25 +170,25 @@ relayqd_auth_why(struct rq_reason *why, const char *fmt, ...)
  * was computed by the caller, so running out is a bug.
  */
 static void
-relayqd_auth_str_add(struct buf *s, const void *p, size_t n)
+smarthost_auth_str_add(struct buf *s, const void *p, size_t n)
 {
 	RQ_ASSERT(buf_add(s, p, n) == 0);
 }
 
 /* Appends a NUL-terminated string. */
 static void
-relayqd_auth_str_adds(struct buf *s, const char *p)
+smarthost_auth_str_adds(struct buf *s, const char *p)
 {
-	relayqd_auth_str_add(s, p, strlen(p));
+	smarthost_auth_str_add(s, p, strlen(p));
 }
 
 /* Encodes n bytes as a malloc'd base64 string with no newlines. */
 static char *
-relayqd_auth_b64_encode(const void *in, size_t n)
+smarthost_auth_b64_encode(const void *in, size_t n)
 {
 	char *out;
 
-	RQ_ASSERT(n <= RELAYQD_AUTH_B64_MAX);
+	RQ_ASSERT(n <= SMARTHOST_AUTH_B64_MAX);
 	out = xmalloc(4 * ((n + 2) / 3) + 1);
 	(void)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 	return out;
@@ -196,7 +196,7 @@ relayqd_auth_b64_encode(const void *in, size_t n)
 
 /* Returns nonzero for a character of the base64 alphabet (not '='). */
 static int
-relayqd_auth_is_b64(char c)
+smarthost_auth_is_b64(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 	    (c >= '0' && c <= '9') || c == '+' || c == '/';
@@ -208,18 +208,18 @@ relayqd_auth_is_b64(char c)
  * Returns a malloc'd NUL-terminated buffer (*outlen bytes), or NULL.
  */
 static unsigned char *
-relayqd_auth_b64_decode(const char *in, size_t len, size_t *outlen)
+smarthost_auth_b64_decode(const char *in, size_t len, size_t *outlen)
 {
 	unsigned char *out;
 	size_t pad = 0;
 	int n;
 
-	if (len % 4 != 0 || len > RELAYQD_AUTH_B64_MAX)
+	if (len % 4 != 0 || len > SMARTHOST_AUTH_B64_MAX)
 		return NULL;
 	while (pad < 2 && pad < len && in[len - 1 - pad] == '=')
 		pad++;
 	for (size_t i = 0; i < len - pad; i++)
-		if (!relayqd_auth_is_b64(in[i]))
+		if (!smarthost_auth_is_b64(in[i]))
 			return NULL;
 	out = xmalloc(3 * (len / 4) + 1);
 	*outlen = 0;
@@ -237,7 +237,7 @@ relayqd_auth_b64_decode(const char *in, size_t len, size_t *outlen)
 
 /* Returns nonzero when s (len bytes) is printable ASCII only. */
 static int
-relayqd_auth_is_print(const char *s, size_t len)
+smarthost_auth_is_print(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (s[i] < 0x20 || s[i] > 0x7e)
@@ -247,7 +247,7 @@ relayqd_auth_is_print(const char *s, size_t len)
 
 /* Returns the length of name with ',' and '=' escaped (RFC 5802). */
 static size_t
-relayqd_auth_saslname_len(const char *name)
+smarthost_auth_saslname_len(const char *name)
 {
 	size_t n = 0;
 
@@ -258,31 +258,31 @@ relayqd_auth_saslname_len(const char *name)
 
 /* Appends name with ',' as "=2C" and '=' as "=3D" (RFC 5802, 7628). */
 static void
-relayqd_auth_str_add_saslname(struct buf *s, const char *name)
+smarthost_auth_str_add_saslname(struct buf *s, const char *name)
 {
 	for (; *name != '\0'; name++) {
 		if (*name == ',')
-			relayqd_auth_str_adds(s, "=2C");
+			smarthost_auth_str_adds(s, "=2C");
 		else if (*name == '=')
-			relayqd_auth_str_adds(s, "=3D");
+			smarthost_auth_str_adds(s, "=3D");
 		else
-			relayqd_auth_str_add(s, name, 1);
+			smarthost_auth_str_add(s, name, 1);
 	}
 }
 
 /* Returns the mechanism whose smarthost auth value is name, or -1. */
 static int
-relayqd_auth_mech_by_conf(const char *name)
+smarthost_auth_mech_by_conf(const char *name)
 {
-	for (size_t i = 0; i < RQ_NELEM(relayqd_mechs); i++)
-		if (strcasecmp(name, relayqd_mechs[i].conf_name) == 0)
+	for (size_t i = 0; i < RQ_NELEM(smarthost_mechs); i++)
+		if (strcasecmp(name, smarthost_mechs[i].conf_name) == 0)
 			return (int)i;
 	return -1;
 }
 
 /* Returns nonzero when the space-separated list offered holds name. */
 static int
-relayqd_auth_offers(const char *offered, const char *name)
+smarthost_auth_offers(const char *offered, const char *name)
 {
 	size_t n = strlen(name), w;
 
@@ -304,7 +304,7 @@ relayqd_auth_offers(const char *offered, const char *name)
  * holds a NUL byte.
  */
 static int
-relayqd_auth_first_line(const char *buf, size_t len, char **secret,
+smarthost_auth_first_line(const char *buf, size_t len, char **secret,
     size_t *secretlen, const char **errstr)
 {
 	const char *nl = memchr(buf, '\n', len);
@@ -329,7 +329,7 @@ relayqd_auth_first_line(const char *buf, size_t len, char **secret,
 
 /* Refuses a password_file that anyone but the daemon's user could use. */
 static int
-relayqd_auth_check_file(const char *path, const struct stat *st,
+smarthost_auth_check_file(const char *path, const struct stat *st,
     struct rq_err *err)
 {
 	if (!S_ISREG(st->st_mode)) {
@@ -359,10 +359,10 @@ relayqd_auth_check_file(const char *path, const struct stat *st,
  * the secret.  Returns 0, or -1 with err set.
  */
 static int
-relayqd_auth_read_file(const char *path, char **secret, size_t *secretlen,
+smarthost_auth_read_file(const char *path, char **secret, size_t *secretlen,
     struct rq_err *err)
 {
-	char buf[RELAYQD_AUTH_FILE_MAX + 1];
+	char buf[SMARTHOST_AUTH_FILE_MAX + 1];
 	const char *errstr;
 	struct stat st;
 	size_t len = 0;
@@ -386,7 +386,7 @@ relayqd_auth_read_file(const char *path, char **secret, size_t *secretlen,
 		rq_err_set(err, "password_file %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (relayqd_auth_check_file(path, &st, err) == -1)
+	if (smarthost_auth_check_file(path, &st, err) == -1)
 		goto out;
 	while (len < sizeof(buf)) {
 		n = read(fd, buf + len, sizeof(buf) - len);
@@ -401,12 +401,12 @@ relayqd_auth_read_file(const char *path, char **secret, size_t *secretlen,
 			break;
 		len += (size_t)n;
 	}
-	if (len > RELAYQD_AUTH_FILE_MAX) {
+	if (len > SMARTHOST_AUTH_FILE_MAX) {
 		rq_err_set(err, "password_file %s is larger than %d bytes",
-		    path, RELAYQD_AUTH_FILE_MAX);
+		    path, SMARTHOST_AUTH_FILE_MAX);
 		goto out;
 	}
-	if (relayqd_auth_first_line(buf, len, secret, secretlen, &errstr) ==
+	if (smarthost_auth_first_line(buf, len, secret, secretlen, &errstr) ==
 	    -1) {
 		rq_err_set(err, "password_file %s: %s", path, errstr);
 		goto out;
@@ -420,7 +420,7 @@ out:
 
 /* Returns CLOCK_MONOTONIC in milliseconds. */
 static long long
-relayqd_auth_now_ms(void)
+smarthost_auth_now_ms(void)
 {
 	struct timespec ts;
 
@@ -430,7 +430,7 @@ relayqd_auth_now_ms(void)
 
 /* Moves fd above stderr (so the child's dup2() cannot clobber it). */
 static int
-relayqd_auth_fd_high(int fd)
+smarthost_auth_fd_high(int fd)
 {
 	int nfd;
 
@@ -446,7 +446,7 @@ relayqd_auth_fd_high(int fd)
  * /dev/null, stdout to the pipe, nothing else inherited; then exec.
  */
 static RQ_NORETURN void
-relayqd_auth_child(int in, int out, char **argv)
+smarthost_auth_child(int in, int out, char **argv)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -471,7 +471,7 @@ relayqd_auth_child(int in, int out, char **argv)
  * its wait status, or -1 (errno set) when it cannot be reaped.
  */
 static int
-relayqd_auth_reap(pid_t pid, long long deadline, int *status, int *timed_out)
+smarthost_auth_reap(pid_t pid, long long deadline, int *status, int *timed_out)
 {
 	pid_t r;
 
@@ -481,10 +481,10 @@ relayqd_auth_reap(pid_t pid, long long deadline, int *status, int *timed_out)
 			return 0;
 		if (r == -1 && errno != EINTR)
 			return -1;
-		if (r == 0 && relayqd_auth_now_ms() >= deadline)
+		if (r == 0 && smarthost_auth_now_ms() >= deadline)
 			break;
 		if (r == 0)
-			(void)poll(NULL, 0, RELAYQD_AUTH_REAP_POLL_MS);
+			(void)poll(NULL, 0, SMARTHOST_AUTH_REAP_POLL_MS);
 	}
 	*timed_out = 1;
 	(void)kill(pid, SIGKILL);
@@ -494,19 +494,19 @@ relayqd_auth_reap(pid_t pid, long long deadline, int *status, int *timed_out)
 }
 
 /* How reading the command's output ended. */
-enum relayqd_auth_pipe {
-	RELAYQD_AUTH_PIPE_EOF,	   /* all output read */
-	RELAYQD_AUTH_PIPE_TIMEOUT, /* the deadline passed */
-	RELAYQD_AUTH_PIPE_FULL,	   /* more than the buffer holds */
-	RELAYQD_AUTH_PIPE_ERROR,   /* poll or read failed; errno set */
+enum smarthost_auth_pipe {
+	SMARTHOST_AUTH_PIPE_EOF,     /* all output read */
+	SMARTHOST_AUTH_PIPE_TIMEOUT, /* the deadline passed */
+	SMARTHOST_AUTH_PIPE_FULL,    /* more than the buffer holds */
+	SMARTHOST_AUTH_PIPE_ERROR,   /* poll or read failed; errno set */
 };
 
 /*
  * Reads the command's stdout from fd into buf until EOF, the deadline, or
  * more than bufsz - 1 bytes.
  */
-static enum relayqd_auth_pipe
-relayqd_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
+static enum smarthost_auth_pipe
+smarthost_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
     size_t *len)
 {
 	struct pollfd pfd;
@@ -516,8 +516,8 @@ relayqd_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
 
 	*len = 0;
 	for (;;) {
-		if ((left = deadline - relayqd_auth_now_ms()) <= 0)
-			return RELAYQD_AUTH_PIPE_TIMEOUT;
+		if ((left = deadline - smarthost_auth_now_ms()) <= 0)
+			return SMARTHOST_AUTH_PIPE_TIMEOUT;
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -525,19 +525,19 @@ relayqd_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
 		if (rv == -1 && errno == EINTR)
 			continue;
 		if (rv == -1)
-			return RELAYQD_AUTH_PIPE_ERROR;
+			return SMARTHOST_AUTH_PIPE_ERROR;
 		if (rv == 0)
 			continue;
 		n = read(fd, buf + *len, bufsz - *len);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1)
-			return RELAYQD_AUTH_PIPE_ERROR;
+			return SMARTHOST_AUTH_PIPE_ERROR;
 		if (n == 0)
-			return RELAYQD_AUTH_PIPE_EOF;
+			return SMARTHOST_AUTH_PIPE_EOF;
 		*len += (size_t)n;
 		if (*len >= bufsz)
-			return RELAYQD_AUTH_PIPE_FULL;
+			return SMARTHOST_AUTH_PIPE_FULL;
 	}
 }
 
@@ -547,21 +547,21 @@ relayqd_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
  * out as the secret.  Returns 0, or -1 with err set.
  */
 static int
-relayqd_auth_command_result(const struct relayqd_auth *a, const char *prog,
-    enum relayqd_auth_pipe how, int read_errno, int timed_out, int status,
+smarthost_auth_command_result(const struct smarthost_auth *a, const char *prog,
+    enum smarthost_auth_pipe how, int read_errno, int timed_out, int status,
     const char *out, size_t len, char **secret, size_t *secretlen,
     struct rq_err *err)
 {
 	const char *errstr;
 
-	if (how == RELAYQD_AUTH_PIPE_TIMEOUT || timed_out)
+	if (how == SMARTHOST_AUTH_PIPE_TIMEOUT || timed_out)
 		rq_err_set(err, "password_command %s timed out after %d ms",
 		    prog, a->cmd_timeout_ms);
-	else if (how == RELAYQD_AUTH_PIPE_FULL)
+	else if (how == SMARTHOST_AUTH_PIPE_FULL)
 		rq_err_set(err,
 		    "password_command %s printed more than %d bytes", prog,
-		    RELAYQD_AUTH_CMD_OUT_MAX);
-	else if (how == RELAYQD_AUTH_PIPE_ERROR)
+		    SMARTHOST_AUTH_CMD_OUT_MAX);
+	else if (how == SMARTHOST_AUTH_PIPE_ERROR)
 		rq_err_set(err, "password_command %s: reading its output: %s",
 		    prog, strerror(read_errno));
 	else if (WIFSIGNALED(status))
@@ -573,7 +573,7 @@ relayqd_auth_command_result(const struct relayqd_auth *a, const char *prog,
 		    WIFEXITED(status) && WEXITSTATUS(status) == 127
 			? " (cannot run it?)"
 			: "");
-	else if (relayqd_auth_first_line(out, len, secret, secretlen,
+	else if (smarthost_auth_first_line(out, len, secret, secretlen,
 		     &errstr) == -1)
 		rq_err_set(err, "password_command %s: %s of its output", prog,
 		    errstr);
@@ -594,61 +594,62 @@ relayqd_auth_command_result(const struct relayqd_auth *a, const char *prog,
  * waitpid() loses the exit status.
  */
 static int
-relayqd_auth_run_command(const struct relayqd_auth *a, char **secret,
+smarthost_auth_run_command(const struct smarthost_auth *a, char **secret,
     size_t *secretlen, struct rq_err *err)
 {
-	char out[RELAYQD_AUTH_CMD_OUT_MAX + 1];
-	char *argv[RELAYQD_AUTH_ARGV_MAX + 1];
+	char out[SMARTHOST_AUTH_CMD_OUT_MAX + 1];
+	char *argv[SMARTHOST_AUTH_ARGV_MAX + 1];
 	char *cmd = xstrdup(a->password_command);
-	enum relayqd_auth_pipe how;
+	enum smarthost_auth_pipe how;
 	long long deadline;
 	int pfd[2] = { -1, -1 }, nullfd = -1, status = 0, timed_out = 0;
 	int rv = -1, read_errno;
 	size_t len = 0;
 	pid_t pid;
 
-	if (str_split_words(cmd, argv, RELAYQD_AUTH_ARGV_MAX) < 1) {
+	if (str_split_words(cmd, argv, SMARTHOST_AUTH_ARGV_MAX) < 1) {
 		rq_err_set(err, "password_command: none, or over %d words",
-		    RELAYQD_AUTH_ARGV_MAX);
+		    SMARTHOST_AUTH_ARGV_MAX);
 		goto out;
 	}
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		rq_err_set(err, "password_command: pipe: %s", strerror(errno));
 		goto out;
 	}
-	pfd[0] = relayqd_auth_fd_high(pfd[0]);
-	pfd[1] = relayqd_auth_fd_high(pfd[1]);
+	pfd[0] = smarthost_auth_fd_high(pfd[0]);
+	pfd[1] = smarthost_auth_fd_high(pfd[1]);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nullfd != -1)
-		nullfd = relayqd_auth_fd_high(nullfd);
+		nullfd = smarthost_auth_fd_high(nullfd);
 	if (pfd[0] == -1 || pfd[1] == -1 || nullfd == -1) {
 		rq_err_set(err, "password_command: %s", strerror(errno));
 		goto out;
 	}
-	deadline = relayqd_auth_now_ms() + a->cmd_timeout_ms;
+	deadline = smarthost_auth_now_ms() + a->cmd_timeout_ms;
 	if ((pid = fork()) == -1) {
 		rq_err_set(err, "password_command: fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0)
-		relayqd_auth_child(nullfd, pfd[1], argv);
+		smarthost_auth_child(nullfd, pfd[1], argv);
 	(void)close(pfd[1]);
 	(void)close(nullfd);
 	pfd[1] = nullfd = -1;
 
-	how = relayqd_auth_read_pipe(pfd[0], deadline, out, sizeof(out), &len);
+	how =
+	    smarthost_auth_read_pipe(pfd[0], deadline, out, sizeof(out), &len);
 	read_errno = errno;
-	if (how != RELAYQD_AUTH_PIPE_EOF)
+	if (how != SMARTHOST_AUTH_PIPE_EOF)
 		(void)kill(pid, SIGKILL);
 	(void)close(pfd[0]);
 	pfd[0] = -1;
-	if (relayqd_auth_reap(pid, deadline, &status, &timed_out) == -1) {
+	if (smarthost_auth_reap(pid, deadline, &status, &timed_out) == -1) {
 		rq_err_set(err, "password_command %s: waitpid: %s", argv[0],
 		    strerror(errno));
 		goto out;
 	}
-	rv = relayqd_auth_command_result(a, argv[0], how, read_errno, timed_out,
-	    status, out, len, secret, secretlen, err);
+	rv = smarthost_auth_command_result(a, argv[0], how, read_errno,
+	    timed_out, status, out, len, secret, secretlen, err);
 out:
 	OPENSSL_cleanse(out, sizeof(out));
 	if (pfd[0] != -1)
@@ -662,14 +663,14 @@ out:
 }
 
 /* Creates the daemon-wide AUTH policy from the configuration. */
-struct relayqd_auth *
-relayqd_auth_new(const struct conf *c, struct rq_err *err)
+struct smarthost_auth *
+smarthost_auth_new(const struct conf *c, struct rq_err *err)
 {
 	const char *user = c->smarthost_username;
 	const char *file = c->smarthost_password_file;
 	const char *cmd = c->smarthost_password_command;
-	char *argv[RELAYQD_AUTH_ARGV_MAX + 1], *copy, *secret = NULL;
-	struct relayqd_auth *a;
+	char *argv[SMARTHOST_AUTH_ARGV_MAX + 1], *copy, *secret = NULL;
+	struct smarthost_auth *a;
 	size_t secretlen = 0;
 	int policy, words;
 
@@ -677,8 +678,8 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 	if (strcasecmp(c->smarthost_auth, "none") == 0)
 		return NULL;
 	if (strcasecmp(c->smarthost_auth, "auto") == 0)
-		policy = RELAYQD_AUTH_AUTO;
-	else if ((policy = relayqd_auth_mech_by_conf(c->smarthost_auth)) ==
+		policy = SMARTHOST_AUTH_AUTO;
+	else if ((policy = smarthost_auth_mech_by_conf(c->smarthost_auth)) ==
 	    -1) {
 		rq_err_set(err,
 		    "smarthost auth = %s: unknown mechanism (auto, none, "
@@ -689,18 +690,18 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 	}
 	if (user[0] == '\0') {
 		if (file[0] != '\0' || cmd[0] != '\0' ||
-		    policy != RELAYQD_AUTH_AUTO)
+		    policy != SMARTHOST_AUTH_AUTO)
 			rq_err_set(err,
 			    "smarthost username is empty but password_file, "
 			    "password_command or auth is set");
 		return NULL;
 	}
-	if (strlen(user) > RELAYQD_AUTH_NAME_MAX ||
+	if (strlen(user) > SMARTHOST_AUTH_NAME_MAX ||
 	    str_has_ctl(user, strlen(user))) {
 		rq_err_set(err,
 		    "smarthost username is longer than %d bytes or "
 		    "holds a control character",
-		    RELAYQD_AUTH_NAME_MAX);
+		    SMARTHOST_AUTH_NAME_MAX);
 		return NULL;
 	}
 	if ((file[0] == '\0') == (cmd[0] == '\0')) {
@@ -709,9 +710,9 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 		    "and password_command");
 		return NULL;
 	}
-	if (policy == RELAYQD_MECH_OAUTHBEARER &&
+	if (policy == SMARTHOST_MECH_OAUTHBEARER &&
 	    (c->smarthost_host[0] == '\0' ||
-		strlen(c->smarthost_host) > RELAYQD_AUTH_NAME_MAX ||
+		strlen(c->smarthost_host) > SMARTHOST_AUTH_NAME_MAX ||
 		str_has_ctl(c->smarthost_host, strlen(c->smarthost_host)))) {
 		rq_err_set(err,
 		    "smarthost auth = oauthbearer needs a valid "
@@ -720,13 +721,13 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 	}
 	if (cmd[0] != '\0') {
 		copy = xstrdup(cmd);
-		words = str_split_words(copy, argv, RELAYQD_AUTH_ARGV_MAX);
+		words = str_split_words(copy, argv, SMARTHOST_AUTH_ARGV_MAX);
 		free(copy);
 		if (words < 1) {
 			rq_err_set(err,
 			    "smarthost password_command is blank or has "
 			    "more than %d words",
-			    RELAYQD_AUTH_ARGV_MAX);
+			    SMARTHOST_AUTH_ARGV_MAX);
 			return NULL;
 		}
 	} else {
@@ -738,7 +739,7 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 			return NULL;
 		}
 		/* fail at start-up, not at the first delivery */
-		if (relayqd_auth_read_file(file, &secret, &secretlen, err) ==
+		if (smarthost_auth_read_file(file, &secret, &secretlen, err) ==
 		    -1)
 			return NULL;
 		OPENSSL_cleanse(secret, secretlen);
@@ -752,13 +753,24 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 	a->host = xstrdup(c->smarthost_host);
 	a->port = c->smarthost_port;
 	a->policy = policy;
-	a->cmd_timeout_ms = RELAYQD_AUTH_CMD_TIMEOUT_MS;
+	a->cmd_timeout_ms = SMARTHOST_AUTH_CMD_TIMEOUT_MS;
 	return a;
+}
+
+/* Refuses AUTH without TLS unless plaintext AUTH is allowed. */
+const char *
+smarthost_auth_check_tls(const struct smarthost_auth *a, const struct conf *c)
+{
+	if (a != NULL && c->smarthost_tls == CONF_TLS_NONE &&
+	    !c->smarthost_allow_plaintext_auth)
+		return "AUTH is configured with tls = none; AUTH is never "
+		       "sent without TLS unless allow_plaintext_auth = yes";
+	return NULL;
 }
 
 /* Frees the policy. */
 void
-relayqd_auth_free(struct relayqd_auth *a)
+smarthost_auth_free(struct smarthost_auth *a)
 {
 	if (a == NULL)
 		return;
@@ -771,16 +783,16 @@ relayqd_auth_free(struct relayqd_auth *a)
 
 /* Sets the password_command time limit. */
 void
-relayqd_auth_set_command_timeout(struct relayqd_auth *a, int ms)
+smarthost_auth_set_command_timeout(struct smarthost_auth *a, int ms)
 {
 	a->cmd_timeout_ms = ms > 0 ? ms : 1;
 }
 
 /* Starts a session's exchange, fetching the secret. */
-struct relayqd_sasl *
-relayqd_sasl_new(struct relayqd_auth *a, struct rq_err *err)
+struct smarthost_sasl *
+smarthost_sasl_new(struct smarthost_auth *a, struct rq_err *err)
 {
-	struct relayqd_sasl *s = xcalloc(1, sizeof(*s));
+	struct smarthost_sasl *s = xcalloc(1, sizeof(*s));
 	int rv;
 
 	err->msg[0] = '\0';
@@ -790,13 +802,13 @@ relayqd_sasl_new(struct relayqd_auth *a, struct rq_err *err)
 	s->policy = a->policy;
 	s->mech = -1;
 	if (a->password_file != NULL)
-		rv = relayqd_auth_read_file(a->password_file, &s->secret,
+		rv = smarthost_auth_read_file(a->password_file, &s->secret,
 		    &s->secretlen, err);
 	else
-		rv =
-		    relayqd_auth_run_command(a, &s->secret, &s->secretlen, err);
+		rv = smarthost_auth_run_command(a, &s->secret, &s->secretlen,
+		    err);
 	if (rv == -1) {
-		relayqd_sasl_free(s);
+		smarthost_sasl_free(s);
 		return NULL;
 	}
 	return s;
@@ -804,12 +816,12 @@ relayqd_sasl_new(struct relayqd_auth *a, struct rq_err *err)
 
 /* Sets the SCRAM client nonce (tests). */
 int
-relayqd_sasl_set_nonce(struct relayqd_sasl *s, const char *nonce)
+smarthost_sasl_set_nonce(struct smarthost_sasl *s, const char *nonce)
 {
 	size_t n = strlen(nonce);
 
 	if (n == 0 || n >= sizeof(s->nonce) || strchr(nonce, ',') != NULL ||
-	    !relayqd_auth_is_print(nonce, n) || strchr(nonce, ' ') != NULL)
+	    !smarthost_auth_is_print(nonce, n) || strchr(nonce, ' ') != NULL)
 		return -1;
 	memcpy(s->nonce, nonce, n + 1);
 	return 0;
@@ -820,18 +832,19 @@ relayqd_sasl_set_nonce(struct relayqd_sasl *s, const char *nonce)
  * why not.
  */
 static const char *
-relayqd_sasl_unfit(const struct relayqd_sasl *s, int m)
+smarthost_sasl_unfit(const struct smarthost_sasl *s, int m)
 {
 	switch (m) {
-	case RELAYQD_MECH_SCRAM_SHA_256:
+	case SMARTHOST_MECH_SCRAM_SHA_256:
 		/* no SASLprep: it is the identity on printable ASCII */
-		if (!relayqd_auth_is_print(s->username, strlen(s->username)) ||
-		    !relayqd_auth_is_print(s->secret, s->secretlen))
+		if (!smarthost_auth_is_print(s->username,
+			strlen(s->username)) ||
+		    !smarthost_auth_is_print(s->secret, s->secretlen))
 			return "needs a printable-ASCII username and password "
 			       "(no SASLprep)";
 		return NULL;
-	case RELAYQD_MECH_XOAUTH2:
-	case RELAYQD_MECH_OAUTHBEARER:
+	case SMARTHOST_MECH_XOAUTH2:
+	case SMARTHOST_MECH_OAUTHBEARER:
 		if (str_has_ctl(s->secret, s->secretlen))
 			return "the token holds a control character";
 		return NULL;
@@ -842,45 +855,45 @@ relayqd_sasl_unfit(const struct relayqd_sasl *s, int m)
 
 /* Chooses the mechanism for this session from the server's offer. */
 static int
-relayqd_sasl_choose(struct relayqd_sasl *s, const char *offered,
+smarthost_sasl_choose(struct smarthost_sasl *s, const char *offered,
     struct rq_reason *why)
 {
 	const char *unfit;
 
-	if (s->policy != RELAYQD_AUTH_AUTO) {
-		if (!relayqd_auth_offers(offered,
-			relayqd_mechs[s->policy].name)) {
-			relayqd_auth_why(why,
+	if (s->policy != SMARTHOST_AUTH_AUTO) {
+		if (!smarthost_auth_offers(offered,
+			smarthost_mechs[s->policy].name)) {
+			smarthost_auth_why(why,
 			    "server does not offer AUTH %s (it offers: %s)",
-			    relayqd_mechs[s->policy].name, offered);
+			    smarthost_mechs[s->policy].name, offered);
 			return -1;
 		}
-		if ((unfit = relayqd_sasl_unfit(s, s->policy)) != NULL) {
-			relayqd_auth_why(why, "AUTH %s: %s",
-			    relayqd_mechs[s->policy].name, unfit);
+		if ((unfit = smarthost_sasl_unfit(s, s->policy)) != NULL) {
+			smarthost_auth_why(why, "AUTH %s: %s",
+			    smarthost_mechs[s->policy].name, unfit);
 			return -1;
 		}
 		s->mech = s->policy;
 		return 0;
 	}
-	for (size_t i = 0; i < RQ_NELEM(relayqd_mechs); i++) {
+	for (size_t i = 0; i < RQ_NELEM(smarthost_mechs); i++) {
 		/*
 		 * CRAM-MD5 only when asked for: it needs the server to keep
 		 * the password in the clear, and over TLS PLAIN is no weaker.
 		 */
-		if (relayqd_mechs[i].token || i == RELAYQD_MECH_CRAM_MD5 ||
-		    !relayqd_auth_offers(offered, relayqd_mechs[i].name) ||
-		    relayqd_sasl_unfit(s, (int)i) != NULL)
+		if (smarthost_mechs[i].token || i == SMARTHOST_MECH_CRAM_MD5 ||
+		    !smarthost_auth_offers(offered, smarthost_mechs[i].name) ||
+		    smarthost_sasl_unfit(s, (int)i) != NULL)
 			continue;
 		s->mech = (int)i;
 		return 0;
 	}
-	relayqd_auth_why(why,
+	smarthost_auth_why(why,
 	    "server offers no AUTH mechanism usable with a password (it "
 	    "offers: %s)%s",
 	    offered,
-	    relayqd_auth_offers(offered, "XOAUTH2") ||
-		    relayqd_auth_offers(offered, "OAUTHBEARER")
+	    smarthost_auth_offers(offered, "XOAUTH2") ||
+		    smarthost_auth_offers(offered, "OAUTHBEARER")
 		? "; set auth = xoauth2 or oauthbearer for a token"
 		: "");
 	return -1;
@@ -888,24 +901,24 @@ relayqd_sasl_choose(struct relayqd_sasl *s, const char *offered,
 
 /* Chooses a mechanism and computes its initial response. */
 int
-relayqd_sasl_start(struct relayqd_sasl *s, const char *offered,
+smarthost_sasl_start(struct smarthost_sasl *s, const char *offered,
     const char **mech, char **resp, struct rq_reason *why)
 {
 	*mech = NULL;
 	*resp = NULL;
 	if (s->mech != -1) {
-		relayqd_auth_why(why, "AUTH already started");
+		smarthost_auth_why(why, "AUTH already started");
 		return -1;
 	}
-	if (relayqd_sasl_choose(s, offered, why) == -1)
+	if (smarthost_sasl_choose(s, offered, why) == -1)
 		return -1;
-	*mech = relayqd_mechs[s->mech].name;
-	return relayqd_mechs[s->mech].start(s, resp, why);
+	*mech = smarthost_mechs[s->mech].name;
+	return smarthost_mechs[s->mech].start(s, resp, why);
 }
 
 /* Answers one 334 challenge after checking its base64. */
 int
-relayqd_sasl_step(struct relayqd_sasl *s, const char *challenge, size_t len,
+smarthost_sasl_step(struct smarthost_sasl *s, const char *challenge, size_t len,
     char **resp, struct rq_reason *why)
 {
 	unsigned char *data;
@@ -914,31 +927,31 @@ relayqd_sasl_step(struct relayqd_sasl *s, const char *challenge, size_t len,
 
 	*resp = NULL;
 	if (s->mech == -1) {
-		relayqd_auth_why(why, "AUTH challenge before AUTH");
+		smarthost_auth_why(why, "AUTH challenge before AUTH");
 		return -1;
 	}
-	if ((data = relayqd_auth_b64_decode(challenge, len, &dlen)) == NULL) {
-		relayqd_auth_why(why,
+	if ((data = smarthost_auth_b64_decode(challenge, len, &dlen)) == NULL) {
+		smarthost_auth_why(why,
 		    "AUTH %s: server challenge is not valid base64",
-		    relayqd_mechs[s->mech].name);
+		    smarthost_mechs[s->mech].name);
 		return -1;
 	}
 	s->steps++;
-	rv = relayqd_mechs[s->mech].step(s, data, dlen, resp, why);
+	rv = smarthost_mechs[s->mech].step(s, data, dlen, resp, why);
 	free(data);
 	return rv;
 }
 
 /* Checks that the mechanism finished before the server's 235. */
 int
-relayqd_sasl_finish(struct relayqd_sasl *s, struct rq_reason *why)
+smarthost_sasl_finish(struct smarthost_sasl *s, struct rq_reason *why)
 {
 	if (s->mech == -1) {
-		relayqd_auth_why(why, "AUTH success before AUTH");
+		smarthost_auth_why(why, "AUTH success before AUTH");
 		return -1;
 	}
-	if (s->mech == RELAYQD_MECH_SCRAM_SHA_256 && !s->complete) {
-		relayqd_auth_why(why,
+	if (s->mech == SMARTHOST_MECH_SCRAM_SHA_256 && !s->complete) {
+		smarthost_auth_why(why,
 		    "AUTH SCRAM-SHA-256: server accepted without proving it "
 		    "knows the password (no server signature)");
 		return -1;
@@ -948,7 +961,7 @@ relayqd_sasl_finish(struct relayqd_sasl *s, struct rq_reason *why)
 
 /* Wipes and frees a session's exchange. */
 void
-relayqd_sasl_free(struct relayqd_sasl *s)
+smarthost_sasl_free(struct smarthost_sasl *s)
 {
 	if (s == NULL)
 		return;
@@ -963,18 +976,66 @@ relayqd_sasl_free(struct relayqd_sasl *s)
 	free(s);
 }
 
+/* ops->auth_start for a session: a new exchange, then its start. */
+int
+smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
+    const char *offered, const char **mech, char **resp, struct rq_reason *why)
+{
+	struct rq_err err;
+
+	*mech = NULL;
+	*resp = NULL;
+	if (a == NULL) {
+		rq_reason_set(why, 0, "", "AUTH is not configured");
+		return -1;
+	}
+	smarthost_sasl_free(*s);
+	if ((*s = smarthost_sasl_new(a, &err)) == NULL) {
+		rq_reason_set(why, 0, "", err.msg);
+		return -1;
+	}
+	return smarthost_sasl_start(*s, offered, mech, resp, why);
+}
+
+/* ops->auth_step for a session. */
+int
+smarthost_sasl_answer(struct smarthost_sasl *s, const char *challenge,
+    size_t len, char **resp, struct rq_reason *why)
+{
+	if (s == NULL) {
+		*resp = NULL;
+		rq_reason_set(why, 0, "", "AUTH challenge without an exchange");
+		return -1;
+	}
+	return smarthost_sasl_step(s, challenge, len, resp, why);
+}
+
+/* ops->auth_done for a session: the verdict, then the secret goes. */
+int
+smarthost_sasl_end(struct smarthost_sasl **s, struct rq_reason *why)
+{
+	int rv;
+
+	if (*s == NULL)
+		return 0;
+	rv = smarthost_sasl_finish(*s, why);
+	smarthost_sasl_free(*s);
+	*s = NULL;
+	return rv;
+}
+
 /* Fails a step that the mechanism does not expect. */
 static int
-relayqd_sasl_unexpected(struct relayqd_sasl *s, struct rq_reason *why)
+smarthost_sasl_unexpected(struct smarthost_sasl *s, struct rq_reason *why)
 {
-	relayqd_auth_why(why, "AUTH %s: unexpected challenge %d",
-	    relayqd_mechs[s->mech].name, s->steps);
+	smarthost_auth_why(why, "AUTH %s: unexpected challenge %d",
+	    smarthost_mechs[s->mech].name, s->steps);
 	return -1;
 }
 
 /* Mechanisms without an initial response (LOGIN, CRAM-MD5). */
 static int
-relayqd_sasl_none_start(struct relayqd_sasl *s, char **resp,
+smarthost_sasl_none_start(struct smarthost_sasl *s, char **resp,
     struct rq_reason *why)
 {
 	(void)s;
@@ -985,18 +1046,18 @@ relayqd_sasl_none_start(struct relayqd_sasl *s, char **resp,
 
 /* PLAIN: base64(NUL user NUL password), sent as the initial response. */
 static int
-relayqd_sasl_plain_start(struct relayqd_sasl *s, char **resp,
+smarthost_sasl_plain_start(struct smarthost_sasl *s, char **resp,
     struct rq_reason *why)
 {
 	struct buf m;
 
 	(void)why;
 	buf_init_secret(&m, strlen(s->username) + s->secretlen + 2);
-	relayqd_auth_str_add(&m, "", 1);
-	relayqd_auth_str_adds(&m, s->username);
-	relayqd_auth_str_add(&m, "", 1);
-	relayqd_auth_str_add(&m, s->secret, s->secretlen);
-	*resp = relayqd_auth_b64_encode(m.data, m.len);
+	smarthost_auth_str_add(&m, "", 1);
+	smarthost_auth_str_adds(&m, s->username);
+	smarthost_auth_str_add(&m, "", 1);
+	smarthost_auth_str_add(&m, s->secret, s->secretlen);
+	*resp = smarthost_auth_b64_encode(m.data, m.len);
 	buf_wipe(&m);
 	s->complete = 1;
 	return 0;
@@ -1004,38 +1065,38 @@ relayqd_sasl_plain_start(struct relayqd_sasl *s, char **resp,
 
 /* PLAIN sent everything up front: a challenge is an error. */
 static int
-relayqd_sasl_plain_step(struct relayqd_sasl *s, const unsigned char *data,
+smarthost_sasl_plain_step(struct smarthost_sasl *s, const unsigned char *data,
     size_t len, char **resp, struct rq_reason *why)
 {
 	(void)data;
 	(void)len;
 	(void)resp;
-	return relayqd_sasl_unexpected(s, why);
+	return smarthost_sasl_unexpected(s, why);
 }
 
 /* LOGIN: the username, then the password, by step (not by prompt). */
 static int
-relayqd_sasl_login_step(struct relayqd_sasl *s, const unsigned char *data,
+smarthost_sasl_login_step(struct smarthost_sasl *s, const unsigned char *data,
     size_t len, char **resp, struct rq_reason *why)
 {
 	(void)data;
 	(void)len;
 	if (s->steps == 1) {
 		*resp =
-		    relayqd_auth_b64_encode(s->username, strlen(s->username));
+		    smarthost_auth_b64_encode(s->username, strlen(s->username));
 		return 0;
 	}
 	if (s->steps == 2) {
-		*resp = relayqd_auth_b64_encode(s->secret, s->secretlen);
+		*resp = smarthost_auth_b64_encode(s->secret, s->secretlen);
 		s->complete = 1;
 		return 0;
 	}
-	return relayqd_sasl_unexpected(s, why);
+	return smarthost_sasl_unexpected(s, why);
 }
 
 /* CRAM-MD5 (RFC 2195): "user HEX(HMAC-MD5(password, challenge))". */
 static int
-relayqd_sasl_cram_step(struct relayqd_sasl *s, const unsigned char *data,
+smarthost_sasl_cram_step(struct smarthost_sasl *s, const unsigned char *data,
     size_t len, char **resp, struct rq_reason *why)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -1044,26 +1105,26 @@ relayqd_sasl_cram_step(struct relayqd_sasl *s, const unsigned char *data,
 	struct buf m;
 
 	if (s->steps != 1)
-		return relayqd_sasl_unexpected(s, why);
+		return smarthost_sasl_unexpected(s, why);
 	if (len == 0) {
-		relayqd_auth_why(why, "AUTH CRAM-MD5: empty challenge");
+		smarthost_auth_why(why, "AUTH CRAM-MD5: empty challenge");
 		return -1;
 	}
 	if (HMAC(EVP_md5(), s->secret, (int)s->secretlen, data, len, md,
 		&mdlen) == NULL ||
 	    mdlen != 16) {
 		OPENSSL_cleanse(md, sizeof(md));
-		relayqd_auth_why(why, "AUTH CRAM-MD5: HMAC-MD5 unavailable");
+		smarthost_auth_why(why, "AUTH CRAM-MD5: HMAC-MD5 unavailable");
 		return -1;
 	}
 	buf_init_secret(&m, strlen(s->username) + 1 + 2 * mdlen);
-	relayqd_auth_str_adds(&m, s->username);
-	relayqd_auth_str_add(&m, " ", 1);
+	smarthost_auth_str_adds(&m, s->username);
+	smarthost_auth_str_add(&m, " ", 1);
 	for (unsigned int i = 0; i < mdlen; i++) {
-		relayqd_auth_str_add(&m, &hex[md[i] >> 4], 1);
-		relayqd_auth_str_add(&m, &hex[md[i] & 0x0f], 1);
+		smarthost_auth_str_add(&m, &hex[md[i] >> 4], 1);
+		smarthost_auth_str_add(&m, &hex[md[i] & 0x0f], 1);
 	}
-	*resp = relayqd_auth_b64_encode(m.data, m.len);
+	*resp = smarthost_auth_b64_encode(m.data, m.len);
 	buf_wipe(&m);
 	OPENSSL_cleanse(md, sizeof(md));
 	s->complete = 1;
@@ -1072,15 +1133,15 @@ relayqd_sasl_cram_step(struct relayqd_sasl *s, const unsigned char *data,
 
 /* SCRAM-SHA-256 client-first: "n,,n=user,r=nonce" (no channel binding). */
 static int
-relayqd_sasl_scram_start(struct relayqd_sasl *s, char **resp,
+smarthost_sasl_scram_start(struct smarthost_sasl *s, char **resp,
     struct rq_reason *why)
 {
-	unsigned char rnd[RELAYQD_AUTH_NONCE_BYTES];
+	unsigned char rnd[SMARTHOST_AUTH_NONCE_BYTES];
 	struct buf m;
 
 	if (s->nonce[0] == '\0') {
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-			relayqd_auth_why(why,
+			smarthost_auth_why(why,
 			    "AUTH SCRAM-SHA-256: no random bytes for the "
 			    "nonce");
 			return -1;
@@ -1091,18 +1152,18 @@ relayqd_sasl_scram_start(struct relayqd_sasl *s, char **resp,
 		OPENSSL_cleanse(rnd, sizeof(rnd));
 	}
 	buf_init_secret(&m,
-	    5 + relayqd_auth_saslname_len(s->username) + strlen(s->nonce));
-	relayqd_auth_str_adds(&m, "n=");
-	relayqd_auth_str_add_saslname(&m, s->username);
-	relayqd_auth_str_adds(&m, ",r=");
-	relayqd_auth_str_adds(&m, s->nonce);
+	    5 + smarthost_auth_saslname_len(s->username) + strlen(s->nonce));
+	smarthost_auth_str_adds(&m, "n=");
+	smarthost_auth_str_add_saslname(&m, s->username);
+	smarthost_auth_str_adds(&m, ",r=");
+	smarthost_auth_str_adds(&m, s->nonce);
 	s->client_first_bare = xstrdup(m.data);
 	buf_wipe(&m);
 
 	buf_init_secret(&m, 3 + strlen(s->client_first_bare));
-	relayqd_auth_str_adds(&m, "n,,");
-	relayqd_auth_str_adds(&m, s->client_first_bare);
-	*resp = relayqd_auth_b64_encode(m.data, m.len);
+	smarthost_auth_str_adds(&m, "n,,");
+	smarthost_auth_str_adds(&m, s->client_first_bare);
+	*resp = smarthost_auth_b64_encode(m.data, m.len);
 	buf_wipe(&m);
 	return 0;
 }
@@ -1114,7 +1175,7 @@ relayqd_sasl_scram_start(struct relayqd_sasl *s, char **resp,
  * the count, or -1 with why set.
  */
 static int
-relayqd_sasl_scram_parse(struct relayqd_sasl *s, const char *msg,
+smarthost_sasl_scram_parse(struct smarthost_sasl *s, const char *msg,
     const char **nonce, size_t *nlen, unsigned char **salt, size_t *saltlen,
     long long *iter, struct rq_reason *why)
 {
@@ -1123,7 +1184,7 @@ relayqd_sasl_scram_parse(struct relayqd_sasl *s, const char *msg,
 	size_t n, cn = strlen(s->nonce);
 
 	if (strncmp(p, "m=", 2) == 0) {
-		relayqd_auth_why(why,
+		smarthost_auth_why(why,
 		    "AUTH SCRAM-SHA-256: server demands an extension");
 		return -1;
 	}
@@ -1132,7 +1193,7 @@ relayqd_sasl_scram_parse(struct relayqd_sasl *s, const char *msg,
 	*nonce = p + 2;
 	*nlen = strcspn(*nonce, ",");
 	if (*nlen <= cn || memcmp(*nonce, s->nonce, cn) != 0) {
-		relayqd_auth_why(why,
+		smarthost_auth_why(why,
 		    "AUTH SCRAM-SHA-256: server nonce does not extend ours");
 		return -1;
 	}
@@ -1142,9 +1203,10 @@ relayqd_sasl_scram_parse(struct relayqd_sasl *s, const char *msg,
 	sv = p + 3;
 	n = strcspn(sv, ",");
 	p = sv + n;
-	if (n == 0 || (*salt = relayqd_auth_b64_decode(sv, n, saltlen)) == NULL)
+	if (n == 0 ||
+	    (*salt = smarthost_auth_b64_decode(sv, n, saltlen)) == NULL)
 		goto bad;
-	if (*saltlen == 0 || *saltlen > RELAYQD_AUTH_SALT_MAX) {
+	if (*saltlen == 0 || *saltlen > SMARTHOST_AUTH_SALT_MAX) {
 		free(*salt);
 		goto bad;
 	}
@@ -1155,19 +1217,19 @@ relayqd_sasl_scram_parse(struct relayqd_sasl *s, const char *msg,
 	}
 	memcpy(num, p + 3, n);
 	num[n] = '\0';
-	if (str_to_ll(num, RELAYQD_AUTH_SCRAM_ITER_MIN,
-		RELAYQD_AUTH_SCRAM_ITER_MAX, iter, &errstr) == -1) {
+	if (str_to_ll(num, SMARTHOST_AUTH_SCRAM_ITER_MIN,
+		SMARTHOST_AUTH_SCRAM_ITER_MAX, iter, &errstr) == -1) {
 		free(*salt);
-		relayqd_auth_why(why,
+		smarthost_auth_why(why,
 		    "AUTH SCRAM-SHA-256: iteration count %s is %s (allowed "
 		    "%d to %d)",
-		    num, errstr, RELAYQD_AUTH_SCRAM_ITER_MIN,
-		    RELAYQD_AUTH_SCRAM_ITER_MAX);
+		    num, errstr, SMARTHOST_AUTH_SCRAM_ITER_MIN,
+		    SMARTHOST_AUTH_SCRAM_ITER_MAX);
 		return -1;
 	}
 	return 0;
 bad:
-	relayqd_auth_why(why,
+	smarthost_auth_why(why,
 	    "AUTH SCRAM-SHA-256: malformed server-first message");
 	return -1;
 }
@@ -1177,14 +1239,14 @@ bad:
  * keeps the server signature it must send back (RFC 5802 section 3).
  */
 static int
-relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg, char **resp,
-    struct rq_reason *why)
+smarthost_sasl_scram_final(struct smarthost_sasl *s, const char *msg,
+    char **resp, struct rq_reason *why)
 {
-	unsigned char salted[RELAYQD_AUTH_SCRAM_KEY];
-	unsigned char ckey[RELAYQD_AUTH_SCRAM_KEY];
-	unsigned char stored[RELAYQD_AUTH_SCRAM_KEY];
-	unsigned char csig[RELAYQD_AUTH_SCRAM_KEY];
-	unsigned char skey[RELAYQD_AUTH_SCRAM_KEY];
+	unsigned char salted[SMARTHOST_AUTH_SCRAM_KEY];
+	unsigned char ckey[SMARTHOST_AUTH_SCRAM_KEY];
+	unsigned char stored[SMARTHOST_AUTH_SCRAM_KEY];
+	unsigned char csig[SMARTHOST_AUTH_SCRAM_KEY];
+	unsigned char skey[SMARTHOST_AUTH_SCRAM_KEY];
 	struct buf am = { NULL, 0, 0, 0 }, cf = { NULL, 0, 0, 0 };
 	unsigned char *salt = NULL;
 	const char *nonce;
@@ -1193,21 +1255,21 @@ relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg, char **resp,
 	char *proof;
 	int rv = -1;
 
-	if (relayqd_sasl_scram_parse(s, msg, &nonce, &nlen, &salt, &saltlen,
+	if (smarthost_sasl_scram_parse(s, msg, &nonce, &nlen, &salt, &saltlen,
 		&iter, why) == -1)
 		return -1;
 	/* client-final-without-proof */
 	buf_init_secret(&cf, 9 + nlen + 3 + 44);
-	relayqd_auth_str_adds(&cf, "c=biws,r=");
-	relayqd_auth_str_add(&cf, nonce, nlen);
+	smarthost_auth_str_adds(&cf, "c=biws,r=");
+	smarthost_auth_str_add(&cf, nonce, nlen);
 	/* AuthMessage */
 	buf_init_secret(&am,
 	    strlen(s->client_first_bare) + strlen(msg) + cf.len + 2);
-	relayqd_auth_str_adds(&am, s->client_first_bare);
-	relayqd_auth_str_adds(&am, ",");
-	relayqd_auth_str_adds(&am, msg);
-	relayqd_auth_str_adds(&am, ",");
-	relayqd_auth_str_add(&am, cf.data, cf.len);
+	smarthost_auth_str_adds(&am, s->client_first_bare);
+	smarthost_auth_str_adds(&am, ",");
+	smarthost_auth_str_adds(&am, msg);
+	smarthost_auth_str_adds(&am, ",");
+	smarthost_auth_str_add(&am, cf.data, cf.len);
 
 	if (PKCS5_PBKDF2_HMAC(s->secret, (int)s->secretlen, salt, (int)saltlen,
 		(int)iter, EVP_sha256(), sizeof(salted), salted) != 1 ||
@@ -1221,17 +1283,17 @@ relayqd_sasl_scram_final(struct relayqd_sasl *s, const char *msg, char **resp,
 	    HMAC(EVP_sha256(), skey, sizeof(skey),
 		(const unsigned char *)am.data, am.len, s->server_sig,
 		NULL) == NULL) {
-		relayqd_auth_why(why, "AUTH SCRAM-SHA-256: OpenSSL failed");
+		smarthost_auth_why(why, "AUTH SCRAM-SHA-256: OpenSSL failed");
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(csig); i++)
 		csig[i] ^= ckey[i]; /* ClientProof */
-	proof = relayqd_auth_b64_encode(csig, sizeof(csig));
-	relayqd_auth_str_adds(&cf, ",p=");
-	relayqd_auth_str_adds(&cf, proof);
+	proof = smarthost_auth_b64_encode(csig, sizeof(csig));
+	smarthost_auth_str_adds(&cf, ",p=");
+	smarthost_auth_str_adds(&cf, proof);
 	OPENSSL_cleanse(proof, strlen(proof));
 	free(proof);
-	*resp = relayqd_auth_b64_encode(cf.data, cf.len);
+	*resp = smarthost_auth_b64_encode(cf.data, cf.len);
 	rv = 0;
 out:
 	OPENSSL_cleanse(salted, sizeof(salted));
@@ -1247,8 +1309,8 @@ out:
 
 /* Checks server-final "v=SIGNATURE" in constant time; answers "". */
 static int
-relayqd_sasl_scram_verify(struct relayqd_sasl *s, const char *msg, char **resp,
-    struct rq_reason *why)
+smarthost_sasl_scram_verify(struct smarthost_sasl *s, const char *msg,
+    char **resp, struct rq_reason *why)
 {
 	unsigned char *v;
 	size_t n, vlen;
@@ -1256,14 +1318,14 @@ relayqd_sasl_scram_verify(struct relayqd_sasl *s, const char *msg, char **resp,
 
 	if (strncmp(msg, "e=", 2) == 0) {
 		n = strcspn(msg + 2, ",");
-		relayqd_auth_why(why, "AUTH SCRAM-SHA-256: server error %.*s",
+		smarthost_auth_why(why, "AUTH SCRAM-SHA-256: server error %.*s",
 		    (int)(n > 64 ? 64 : n), msg + 2);
 		return -1;
 	}
 	n = strcspn(msg + 2, ",");
 	if (strncmp(msg, "v=", 2) != 0 ||
-	    (v = relayqd_auth_b64_decode(msg + 2, n, &vlen)) == NULL) {
-		relayqd_auth_why(why,
+	    (v = smarthost_auth_b64_decode(msg + 2, n, &vlen)) == NULL) {
+		smarthost_auth_why(why,
 		    "AUTH SCRAM-SHA-256: malformed server-final message");
 		return -1;
 	}
@@ -1271,7 +1333,7 @@ relayqd_sasl_scram_verify(struct relayqd_sasl *s, const char *msg, char **resp,
 	    CRYPTO_memcmp(v, s->server_sig, sizeof(s->server_sig)) == 0;
 	free(v);
 	if (!same) {
-		relayqd_auth_why(why,
+		smarthost_auth_why(why,
 		    "AUTH SCRAM-SHA-256: server signature does not verify");
 		return -1;
 	}
@@ -1282,36 +1344,37 @@ relayqd_sasl_scram_verify(struct relayqd_sasl *s, const char *msg, char **resp,
 
 /* SCRAM-SHA-256 steps: server-first, then server-final. */
 static int
-relayqd_sasl_scram_step(struct relayqd_sasl *s, const unsigned char *data,
+smarthost_sasl_scram_step(struct smarthost_sasl *s, const unsigned char *data,
     size_t len, char **resp, struct rq_reason *why)
 {
 	const char *msg = (const char *)data;
 
 	if (s->steps > 2 || s->client_first_bare == NULL)
-		return relayqd_sasl_unexpected(s, why);
-	if (len == 0 || !relayqd_auth_is_print(msg, len)) {
-		relayqd_auth_why(why,
+		return smarthost_sasl_unexpected(s, why);
+	if (len == 0 || !smarthost_auth_is_print(msg, len)) {
+		smarthost_auth_why(why,
 		    "AUTH SCRAM-SHA-256: malformed server message");
 		return -1;
 	}
 	if (s->steps == 1)
-		return relayqd_sasl_scram_final(s, msg, resp, why);
-	return relayqd_sasl_scram_verify(s, msg, resp, why);
+		return smarthost_sasl_scram_final(s, msg, resp, why);
+	return smarthost_sasl_scram_verify(s, msg, resp, why);
 }
 
 /*
  * Ends a bearer-token initial response (XOAUTH2, OAUTHBEARER): m holds
- * the mechanism's own fields, sized with RELAYQD_AUTH_BEARER_LEN more
+ * the mechanism's own fields, sized with SMARTHOST_AUTH_BEARER_LEN more
  * bytes and the token; appends "auth=Bearer T^A^A", encodes it into
  * *resp and wipes m.
  */
 static int
-relayqd_sasl_bearer_finish(struct relayqd_sasl *s, struct buf *m, char **resp)
+smarthost_sasl_bearer_finish(struct smarthost_sasl *s, struct buf *m,
+    char **resp)
 {
-	relayqd_auth_str_adds(m, "auth=Bearer ");
-	relayqd_auth_str_add(m, s->secret, s->secretlen);
-	relayqd_auth_str_adds(m, "\001\001");
-	*resp = relayqd_auth_b64_encode(m->data, m->len);
+	smarthost_auth_str_adds(m, "auth=Bearer ");
+	smarthost_auth_str_add(m, s->secret, s->secretlen);
+	smarthost_auth_str_adds(m, "\001\001");
+	*resp = smarthost_auth_b64_encode(m->data, m->len);
 	buf_wipe(m);
 	s->complete = 1;
 	return 0;
@@ -1319,18 +1382,18 @@ relayqd_sasl_bearer_finish(struct relayqd_sasl *s, struct buf *m, char **resp)
 
 /* XOAUTH2: "user=U^Aauth=Bearer T^A^A" as the initial response. */
 static int
-relayqd_sasl_xoauth2_start(struct relayqd_sasl *s, char **resp,
+smarthost_sasl_xoauth2_start(struct smarthost_sasl *s, char **resp,
     struct rq_reason *why)
 {
 	struct buf m;
 
 	(void)why;
 	buf_init_secret(&m,
-	    strlen(s->username) + 6 + RELAYQD_AUTH_BEARER_LEN + s->secretlen);
-	relayqd_auth_str_adds(&m, "user=");
-	relayqd_auth_str_adds(&m, s->username);
-	relayqd_auth_str_adds(&m, "\001");
-	return relayqd_sasl_bearer_finish(s, &m, resp);
+	    strlen(s->username) + 6 + SMARTHOST_AUTH_BEARER_LEN + s->secretlen);
+	smarthost_auth_str_adds(&m, "user=");
+	smarthost_auth_str_adds(&m, s->username);
+	smarthost_auth_str_adds(&m, "\001");
+	return smarthost_sasl_bearer_finish(s, &m, resp);
 }
 
 /*
@@ -1338,7 +1401,7 @@ relayqd_sasl_xoauth2_start(struct relayqd_sasl *s, char **resp,
  * "n,a=U,^Ahost=H^Aport=P^Aauth=Bearer T^A^A" as the initial response.
  */
 static int
-relayqd_sasl_oauthbearer_start(struct relayqd_sasl *s, char **resp,
+smarthost_sasl_oauthbearer_start(struct smarthost_sasl *s, char **resp,
     struct rq_reason *why)
 {
 	struct buf m;
@@ -1347,16 +1410,16 @@ relayqd_sasl_oauthbearer_start(struct relayqd_sasl *s, char **resp,
 	(void)why;
 	(void)snprintf(port, sizeof(port), "%d", s->port);
 	buf_init_secret(&m,
-	    relayqd_auth_saslname_len(s->username) + strlen(s->host) +
-		strlen(port) + 18 + RELAYQD_AUTH_BEARER_LEN + s->secretlen);
-	relayqd_auth_str_adds(&m, "n,a=");
-	relayqd_auth_str_add_saslname(&m, s->username);
-	relayqd_auth_str_adds(&m, ",\001host=");
-	relayqd_auth_str_adds(&m, s->host);
-	relayqd_auth_str_adds(&m, "\001port=");
-	relayqd_auth_str_adds(&m, port);
-	relayqd_auth_str_adds(&m, "\001");
-	return relayqd_sasl_bearer_finish(s, &m, resp);
+	    smarthost_auth_saslname_len(s->username) + strlen(s->host) +
+		strlen(port) + 18 + SMARTHOST_AUTH_BEARER_LEN + s->secretlen);
+	smarthost_auth_str_adds(&m, "n,a=");
+	smarthost_auth_str_add_saslname(&m, s->username);
+	smarthost_auth_str_adds(&m, ",\001host=");
+	smarthost_auth_str_adds(&m, s->host);
+	smarthost_auth_str_adds(&m, "\001port=");
+	smarthost_auth_str_adds(&m, port);
+	smarthost_auth_str_adds(&m, "\001");
+	return smarthost_sasl_bearer_finish(s, &m, resp);
 }
 
 /*
@@ -1366,15 +1429,15 @@ relayqd_sasl_oauthbearer_start(struct relayqd_sasl *s, char **resp,
  * section 3.2.3).
  */
 static int
-relayqd_sasl_bearer_step(struct relayqd_sasl *s, const unsigned char *data,
+smarthost_sasl_bearer_step(struct smarthost_sasl *s, const unsigned char *data,
     size_t len, char **resp, struct rq_reason *why)
 {
 	(void)data;
 	(void)len;
 	if (s->steps != 1)
-		return relayqd_sasl_unexpected(s, why);
-	*resp = s->mech == RELAYQD_MECH_XOAUTH2
+		return smarthost_sasl_unexpected(s, why);
+	*resp = s->mech == SMARTHOST_MECH_XOAUTH2
 	    ? xstrdup("")
-	    : relayqd_auth_b64_encode("\001", 1);
+	    : smarthost_auth_b64_encode("\001", 1);
 	return 0;
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * SMTP AUTH secrets and SASL mechanisms for relayqd (RFC 4954): PLAIN,
- * LOGIN, CRAM-MD5, SCRAM-SHA-256 (no channel binding), XOAUTH2 and
- * OAUTHBEARER.  struct relayqd_auth is the daemon-wide policy (username,
- * where the secret comes from, which mechanism); struct relayqd_sasl is
+ * SMTP AUTH secrets and SASL mechanisms, shared by relayqd and relayq
+ * probe (RFC 4954): PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256 (no channel
+ * binding), XOAUTH2 and OAUTHBEARER.  struct smarthost_auth is the daemon-wide policy (username,
+ * where the secret comes from, which mechanism); struct smarthost_sasl is
  * one session's exchange and the only holder of the secret, which it
  * fetches when created and wipes when freed.  This module computes the
  * base64 lines behind smtp_client's ops->auth_start/auth_step/auth_done;
@@ -25,22 +25,22 @@
  * a printable-ASCII username and password (for which SASLprep changes
  * nothing); auto skips it otherwise.
  */
-#ifndef RELAYQ_RELAYQD_RELAYQD_AUTH_H
-#define RELAYQ_RELAYQD_RELAYQD_AUTH_H
+#ifndef RELAYQ_SMARTHOST_SMARTHOST_AUTH_H
+#define RELAYQ_SMARTHOST_SMARTHOST_AUTH_H
 
 #include <stddef.h>
 
 #include "common/status.h"
 
 struct conf;
-struct relayqd_auth;
-struct relayqd_sasl;
+struct smarthost_auth;
+struct smarthost_sasl;
 
-#define RELAYQD_AUTH_FILE_MAX 4096	   /* password_file size limit */
-#define RELAYQD_AUTH_CMD_OUT_MAX 8192	   /* password_command output */
-#define RELAYQD_AUTH_CMD_TIMEOUT_MS 10000  /* password_command run time */
-#define RELAYQD_AUTH_SCRAM_ITER_MIN 4096   /* RFC 7677 section 4 */
-#define RELAYQD_AUTH_SCRAM_ITER_MAX 100000 /* our cap on server's demand */
+#define SMARTHOST_AUTH_FILE_MAX 4096	     /* password_file size limit */
+#define SMARTHOST_AUTH_CMD_OUT_MAX 8192	     /* password_command output */
+#define SMARTHOST_AUTH_CMD_TIMEOUT_MS 10000  /* password_command run time */
+#define SMARTHOST_AUTH_SCRAM_ITER_MIN 4096   /* RFC 7677 section 4 */
+#define SMARTHOST_AUTH_SCRAM_ITER_MAX 100000 /* our cap on server's demand */
 
 /*
  * Validates the AUTH settings of c and copies what sessions need (c may be
@@ -55,11 +55,21 @@ struct relayqd_sasl;
  * with an empty first line (it is read once here to fail at start-up).
  * Call it with the daemon's final uid.
  */
-struct relayqd_auth *relayqd_auth_new(const struct conf *c, struct rq_err *err);
+struct smarthost_auth *smarthost_auth_new(const struct conf *c,
+    struct rq_err *err);
+/*
+ * Returns why AUTH policy a (NULL: AUTH off) cannot go with c's TLS
+ * settings, or NULL: AUTH is never sent without TLS unless
+ * allow_plaintext_auth = yes.  relayqd refuses to start, relayq probe
+ * to run, on such a configuration.
+ */
+const char *smarthost_auth_check_tls(const struct smarthost_auth *a,
+    const struct conf *c);
+
 /* Frees the policy; NULL is a no-op.  Live sessions do not depend on it. */
-void relayqd_auth_free(struct relayqd_auth *a);
+void smarthost_auth_free(struct smarthost_auth *a);
 /* Sets the password_command time limit in milliseconds (tests shorten it). */
-void relayqd_auth_set_command_timeout(struct relayqd_auth *a, int ms);
+void smarthost_auth_set_command_timeout(struct smarthost_auth *a, int ms);
 
 /*
  * Starts one session's exchange and fetches the secret now: re-reads and
@@ -71,7 +81,7 @@ void relayqd_auth_set_command_timeout(struct relayqd_auth *a, int ms);
  * XXX(#3): password_command blocks the event loop while it runs (up to
  * the time limit); acceptable while there is one smarthost.
  */
-struct relayqd_sasl *relayqd_sasl_new(struct relayqd_auth *a,
+struct smarthost_sasl *smarthost_sasl_new(struct smarthost_auth *a,
     struct rq_err *err);
 
 /*
@@ -79,7 +89,7 @@ struct relayqd_sasl *relayqd_sasl_new(struct relayqd_auth *a,
  * RFC 7677 example).  Returns 0, or -1 when nonce is empty, longer than
  * 63 bytes, or holds ',' or a byte outside printable ASCII.
  */
-int relayqd_sasl_set_nonce(struct relayqd_sasl *s, const char *nonce);
+int smarthost_sasl_set_nonce(struct smarthost_sasl *s, const char *nonce);
 
 /*
  * Chooses a mechanism from offered (space-separated names, any case) and
@@ -89,7 +99,7 @@ int relayqd_sasl_set_nonce(struct relayqd_sasl *s, const char *nonce);
  * mechanism the server does not offer, no suitable mechanism offered, a
  * secret the mechanism cannot carry.
  */
-int relayqd_sasl_start(struct relayqd_sasl *s, const char *offered,
+int smarthost_sasl_start(struct smarthost_sasl *s, const char *offered,
     const char **mech, char **resp, struct rq_reason *why);
 
 /*
@@ -100,17 +110,30 @@ int relayqd_sasl_start(struct relayqd_sasl *s, const char *offered,
  * SCRAM server signature that does not verify, an iteration count outside
  * [4096, 100000]).
  */
-int relayqd_sasl_step(struct relayqd_sasl *s, const char *challenge, size_t len,
-    char **resp, struct rq_reason *why);
+int smarthost_sasl_step(struct smarthost_sasl *s, const char *challenge,
+    size_t len, char **resp, struct rq_reason *why);
 
 /*
  * The server accepted (235).  Returns 0 when the mechanism is complete,
  * or -1 with why->text set when it is not (SCRAM-SHA-256 before the
  * server's signature was verified: the server was not authenticated).
  */
-int relayqd_sasl_finish(struct relayqd_sasl *s, struct rq_reason *why);
+int smarthost_sasl_finish(struct smarthost_sasl *s, struct rq_reason *why);
 
 /* Wipes the secret and every derived key, then frees; NULL is a no-op. */
-void relayqd_sasl_free(struct relayqd_sasl *s);
+void smarthost_sasl_free(struct smarthost_sasl *s);
+
+/*
+ * The three smtp_client AUTH ops of a session that keeps its exchange in
+ * *s (relayqd_conn and smarthost_probe).  _begin replaces *s with a new
+ * exchange of policy a (NULL: AUTH is not configured, an error) and
+ * starts it; _answer answers a challenge; _end checks and frees *s, the
+ * secret being needed no more.  Each returns 0, or -1 with why set.
+ */
+int smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
+    const char *offered, const char **mech, char **resp, struct rq_reason *why);
+int smarthost_sasl_answer(struct smarthost_sasl *s, const char *challenge,
+    size_t len, char **resp, struct rq_reason *why);
+int smarthost_sasl_end(struct smarthost_sasl **s, struct rq_reason *why);
 
 #endif

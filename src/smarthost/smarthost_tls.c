@@ -22,7 +22,7 @@
  */
 #include "config.h"
 
-#include "relayqd/relayqd_tls.h"
+#include "smarthost/smarthost_tls.h"
 
 #include <sys/stat.h>
 
@@ -33,8 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/crypto.h>
@@ -49,26 +51,27 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
-#define RELAYQD_TLS_PINS_MAX 8
+#define SMARTHOST_TLS_PINS_MAX 8
 
 /* A PEM file's first "-----BEGIN" must be within this many bytes. */
-#define RELAYQD_TLS_PEM_SCAN (64 * 1024)
+#define SMARTHOST_TLS_PEM_SCAN (64 * 1024)
 
-struct relayqd_tls {
+struct smarthost_tls {
 	SSL_CTX *ctx; /* owned; NULL until the first session needs it */
 	int verify;
+	int verify_late; /* handshakes always complete (relayq probe) */
 	int minv;
 	char *ca_file; /* owned, may be "" */
 	char *ca_path; /* owned, may be "" */
 	char *cert;    /* owned, may be "" */
 	char *key;     /* owned: the key file, or "" */
 	size_t npins;
-	unsigned char pins[RELAYQD_TLS_PINS_MAX][SHA256_DIGEST_LENGTH];
+	unsigned char pins[SMARTHOST_TLS_PINS_MAX][SHA256_DIGEST_LENGTH];
 };
 
 /* Parses "sha256:AB:CD..." (colons optional) into one digest. */
 static int
-relayqd_tls_parse_pin(const char *s, size_t len, unsigned char *out)
+smarthost_tls_parse_pin(const char *s, size_t len, unsigned char *out)
 {
 	size_t n = 0;
 
@@ -95,7 +98,7 @@ relayqd_tls_parse_pin(const char *s, size_t len, unsigned char *out)
 
 /* Splits tls_fingerprint on commas and spaces into pins. */
 static int
-relayqd_tls_parse_pins(struct relayqd_tls *t, const char *list)
+smarthost_tls_parse_pins(struct smarthost_tls *t, const char *list)
 {
 	const char *p = list;
 
@@ -106,8 +109,8 @@ relayqd_tls_parse_pins(struct relayqd_tls *t, const char *list)
 		if (*p == '\0')
 			break;
 		len = strcspn(p, ", \t");
-		if (t->npins == RELAYQD_TLS_PINS_MAX ||
-		    relayqd_tls_parse_pin(p, len, t->pins[t->npins]) == -1)
+		if (t->npins == SMARTHOST_TLS_PINS_MAX ||
+		    smarthost_tls_parse_pin(p, len, t->pins[t->npins]) == -1)
 			return -1;
 		t->npins++;
 		p += len;
@@ -117,7 +120,7 @@ relayqd_tls_parse_pins(struct relayqd_tls *t, const char *list)
 
 /* Appends OpenSSL's queued errors to buf. */
 static void
-relayqd_tls_ossl_errors(char *buf, size_t bufsz)
+smarthost_tls_ossl_errors(char *buf, size_t bufsz)
 {
 	unsigned long e;
 
@@ -137,7 +140,7 @@ relayqd_tls_ossl_errors(char *buf, size_t bufsz)
  * though OpenSSL parses it only at the first session.
  */
 static int
-relayqd_tls_check_pem(const char *key, const char *path, struct rq_err *err)
+smarthost_tls_check_pem(const char *key, const char *path, struct rq_err *err)
 {
 	static const char marker[] = "-----BEGIN ";
 	char *buf;
@@ -158,9 +161,9 @@ relayqd_tls_check_pem(const char *key, const char *path, struct rq_err *err)
 		    path);
 		return -1;
 	}
-	buf = xmalloc(RELAYQD_TLS_PEM_SCAN);
-	while (got < RELAYQD_TLS_PEM_SCAN &&
-	    (n = read(fd, buf + got, RELAYQD_TLS_PEM_SCAN - got)) != 0) {
+	buf = xmalloc(SMARTHOST_TLS_PEM_SCAN);
+	while (got < SMARTHOST_TLS_PEM_SCAN &&
+	    (n = read(fd, buf + got, SMARTHOST_TLS_PEM_SCAN - got)) != 0) {
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -185,7 +188,7 @@ relayqd_tls_check_pem(const char *key, const char *path, struct rq_err *err)
 
 /* Checks at load time that ca_path is a directory we can open. */
 static int
-relayqd_tls_check_dir(const char *path, struct rq_err *err)
+smarthost_tls_check_dir(const char *path, struct rq_err *err)
 {
 	int fd;
 
@@ -200,7 +203,7 @@ relayqd_tls_check_dir(const char *path, struct rq_err *err)
 
 /* True when dir holds at least one OpenSSL hash link ("8 hex digits.N"). */
 static int
-relayqd_tls_is_hashed_dir(const char *dir)
+smarthost_tls_is_hashed_dir(const char *dir)
 {
 	DIR *d;
 	struct dirent *de;
@@ -224,25 +227,25 @@ relayqd_tls_is_hashed_dir(const char *dir)
  * (SSL_CERT_DIR, SSL_CERT_FILE) is not consulted; see the file header.
  */
 static int
-relayqd_tls_load_system(SSL_CTX *ctx)
+smarthost_tls_load_system(SSL_CTX *ctx)
 {
 	const char *dir = X509_get_default_cert_dir();
 
-	if (relayqd_tls_is_hashed_dir(dir))
+	if (smarthost_tls_is_hashed_dir(dir))
 		return SSL_CTX_load_verify_dir(ctx, dir);
 	return SSL_CTX_load_verify_file(ctx, X509_get_default_cert_file());
 }
 
 /* Builds t->ctx from the saved settings; -1 with a reason in err. */
 static int
-relayqd_tls_build(struct relayqd_tls *t, struct rq_err *err)
+smarthost_tls_build(struct smarthost_tls *t, struct rq_err *err)
 {
 	SSL_CTX *ctx;
 	char detail[512] = "";
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, t->minv) != 1) {
-		relayqd_tls_ossl_errors(detail, sizeof(detail));
+		smarthost_tls_ossl_errors(detail, sizeof(detail));
 		rq_err_set(err, "cannot create the TLS context: %s", detail);
 		goto fail;
 	}
@@ -253,13 +256,13 @@ relayqd_tls_build(struct relayqd_tls *t, struct rq_err *err)
 		if (SSL_CTX_load_verify_locations(ctx,
 			t->ca_file[0] ? t->ca_file : NULL,
 			t->ca_path[0] ? t->ca_path : NULL) != 1) {
-			relayqd_tls_ossl_errors(detail, sizeof(detail));
+			smarthost_tls_ossl_errors(detail, sizeof(detail));
 			rq_err_set(err, "cannot load ca_file/ca_path: %s",
 			    detail);
 			goto fail;
 		}
-	} else if (relayqd_tls_load_system(ctx) != 1) {
-		relayqd_tls_ossl_errors(detail, sizeof(detail));
+	} else if (smarthost_tls_load_system(ctx) != 1) {
+		smarthost_tls_ossl_errors(detail, sizeof(detail));
 		rq_err_set(err, "cannot load the system trust store: %s",
 		    detail);
 		goto fail;
@@ -269,7 +272,7 @@ relayqd_tls_build(struct relayqd_tls *t, struct rq_err *err)
 		    SSL_CTX_use_PrivateKey_file(ctx, t->key,
 			SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1) {
-			relayqd_tls_ossl_errors(detail, sizeof(detail));
+			smarthost_tls_ossl_errors(detail, sizeof(detail));
 			rq_err_set(err, "cannot load tls_cert/tls_key: %s",
 			    detail);
 			goto fail;
@@ -283,10 +286,10 @@ fail:
 }
 
 /* Saves and checks the TLS settings; the context itself comes later. */
-struct relayqd_tls *
-relayqd_tls_new(const struct conf *c, struct rq_err *err)
+struct smarthost_tls *
+smarthost_tls_new(const struct conf *c, struct rq_err *err)
 {
-	struct relayqd_tls *t = xcalloc(1, sizeof(*t));
+	struct smarthost_tls *t = xcalloc(1, sizeof(*t));
 
 	t->minv = strcmp(c->smarthost_tls_min_version, "1.3") == 0
 	    ? TLS1_3_VERSION
@@ -296,7 +299,7 @@ relayqd_tls_new(const struct conf *c, struct rq_err *err)
 	t->cert = xstrdup(c->smarthost_tls_cert);
 	t->key = xstrdup(c->smarthost_tls_key[0] ? c->smarthost_tls_key
 						 : c->smarthost_tls_cert);
-	if (relayqd_tls_parse_pins(t, c->smarthost_tls_fingerprint) == -1) {
+	if (smarthost_tls_parse_pins(t, c->smarthost_tls_fingerprint) == -1) {
 		rq_err_set(err,
 		    "smarthost:tls_fingerprint: expected "
 		    "sha256:<64 hex digits>[, ...]");
@@ -304,22 +307,22 @@ relayqd_tls_new(const struct conf *c, struct rq_err *err)
 	}
 	t->verify = c->smarthost_tls_verify && t->npins == 0;
 	if ((t->ca_file[0] != '\0' &&
-		relayqd_tls_check_pem("ca_file", t->ca_file, err) == -1) ||
+		smarthost_tls_check_pem("ca_file", t->ca_file, err) == -1) ||
 	    (t->ca_path[0] != '\0' &&
-		relayqd_tls_check_dir(t->ca_path, err) == -1))
+		smarthost_tls_check_dir(t->ca_path, err) == -1))
 		goto fail;
 	/* A client key must match its certificate: check that now. */
-	if (t->cert[0] != '\0' && relayqd_tls_build(t, err) == -1)
+	if (t->cert[0] != '\0' && smarthost_tls_build(t, err) == -1)
 		goto fail;
 	return t;
 fail:
-	relayqd_tls_free(t);
+	smarthost_tls_free(t);
 	return NULL;
 }
 
 /* Frees the context. */
 void
-relayqd_tls_free(struct relayqd_tls *t)
+smarthost_tls_free(struct smarthost_tls *t)
 {
 	if (t == NULL)
 		return;
@@ -333,7 +336,7 @@ relayqd_tls_free(struct relayqd_tls *t)
 
 /* True when host is an IPv4 or IPv6 literal. */
 static int
-relayqd_tls_is_ip(const char *host)
+smarthost_tls_is_ip(const char *host)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
 
@@ -343,20 +346,20 @@ relayqd_tls_is_ip(const char *host)
 
 /* Creates the SSL for one connection. */
 SSL *
-relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host)
+smarthost_tls_ssl_new(struct smarthost_tls *t, const char *host)
 {
 	SSL *ssl;
 	struct rq_err err;
 
 	if (t == NULL)
 		return NULL;
-	if (t->ctx == NULL && relayqd_tls_build(t, &err) == -1) {
+	if (t->ctx == NULL && smarthost_tls_build(t, &err) == -1) {
 		log_warnx("TLS: %s", err.msg);
 		return NULL;
 	}
 	if ((ssl = SSL_new(t->ctx)) == NULL)
 		return NULL;
-	if (relayqd_tls_is_ip(host)) {
+	if (smarthost_tls_is_ip(host)) {
 		if (t->verify &&
 		    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) !=
 			1)
@@ -372,6 +375,8 @@ relayqd_tls_ssl_new(struct relayqd_tls *t, const char *host)
 		if (t->verify && SSL_set1_host(ssl, host) != 1)
 			goto fail;
 	}
+	if (t->verify_late)
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	return ssl;
 fail:
 	SSL_free(ssl);
@@ -380,7 +385,8 @@ fail:
 
 /* Checks verification and pins after the handshake. */
 int
-relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf, size_t bufsz)
+smarthost_tls_check_peer(struct smarthost_tls *t, SSL *ssl, char *buf,
+    size_t bufsz)
 {
 	X509 *cert;
 	unsigned char der_md[SHA256_DIGEST_LENGTH],
@@ -443,7 +449,7 @@ relayqd_tls_check_peer(struct relayqd_tls *t, SSL *ssl, char *buf, size_t bufsz)
 
 /* One line on why a TLS session failed. */
 void
-relayqd_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
+smarthost_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
     size_t bufsz)
 {
 	unsigned long e;
@@ -472,7 +478,144 @@ relayqd_tls_describe_error(struct bufferevent *bev, SSL *ssl, char *buf,
 
 /* Negotiated protocol name. */
 const char *
-relayqd_tls_version(SSL *ssl)
+smarthost_tls_version(SSL *ssl)
 {
 	return ssl != NULL ? SSL_get_version(ssl) : "none";
+}
+
+/* Completes every handshake; the caller checks the peer itself. */
+void
+smarthost_tls_set_verify_late(struct smarthost_tls *t)
+{
+	t->verify_late = 1;
+}
+
+/* Upgrades a plain session after STARTTLS's 220. */
+struct bufferevent *
+smarthost_tls_starttls(struct smarthost_tls *t, struct bufferevent *plain,
+    const char *host, const char **why)
+{
+	struct bufferevent *tls;
+	SSL *ssl;
+
+	if (evbuffer_get_length(bufferevent_get_input(plain)) != 0) {
+		*why = "server sent data after its STARTTLS reply; "
+		       "aborting (possible injection)";
+		return NULL;
+	}
+	if ((ssl = smarthost_tls_ssl_new(t, host)) == NULL) {
+		*why = "cannot set up TLS";
+		return NULL;
+	}
+	/* With CLOSE_ON_FREE a failed constructor has freed ssl already. */
+	if ((tls = bufferevent_openssl_filter_new(bufferevent_get_base(plain),
+		 plain, ssl, BUFFEREVENT_SSL_CONNECTING,
+		 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL)
+		*why = "cannot start TLS";
+	return tls;
+}
+
+/* Creates an implicit-TLS socket bufferevent. */
+struct bufferevent *
+smarthost_tls_socket_new(struct smarthost_tls *t, struct event_base *base,
+    const char *host, const char **why)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if ((ssl = smarthost_tls_ssl_new(t, host)) == NULL) {
+		*why = "cannot set up TLS";
+		return NULL;
+	}
+	/* CLOSE_ON_FREE: a failed constructor frees ssl. */
+	if ((bev = bufferevent_openssl_socket_new(base, -1, ssl,
+		 BUFFEREVENT_SSL_CONNECTING,
+		 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL)
+		*why = "cannot create the TLS connection";
+	return bev;
+}
+
+/* Prints an X509 name (RFC 2253, escaped) into buf. */
+static void
+smarthost_tls_name(const X509_NAME *name, char *buf, size_t bufsz)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n;
+
+	buf[0] = '\0';
+	if (b == NULL)
+		return;
+	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(b, buf, (int)bufsz - 1)) > 0)
+		buf[n] = '\0';
+	BIO_free(b);
+}
+
+/* Appends the subjectAltName DNS names and IP addresses to buf. */
+static void
+smarthost_tls_alt_names(X509 *cert, char *buf, size_t bufsz)
+{
+	GENERAL_NAMES *gens;
+
+	buf[0] = '\0';
+	if ((gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL)) ==
+	    NULL)
+		return;
+	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char one[128] = "";
+
+		if (g->type == GEN_DNS) {
+			const unsigned char *d =
+			    ASN1_STRING_get0_data(g->d.dNSName);
+			int len = ASN1_STRING_length(g->d.dNSName);
+
+			for (int j = 0; j < len && j < (int)sizeof(one) - 1;
+			     j++)
+				one[j] = d[j] > 0x20 && d[j] < 0x7f ? (char)d[j]
+								    : '?';
+			one[len < (int)sizeof(one) - 1 ? len
+						       : (int)sizeof(one) - 1] =
+			    '\0';
+		} else if (g->type == GEN_IPADD) {
+			int len = ASN1_STRING_length(g->d.iPAddress);
+			int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+
+			if (af == 0 ||
+			    inet_ntop(af, ASN1_STRING_get0_data(g->d.iPAddress),
+				one, sizeof(one)) == NULL)
+				continue;
+		} else
+			continue;
+		if (buf[0] != '\0')
+			strlcat(buf, ", ", bufsz);
+		strlcat(buf, one, bufsz);
+	}
+	GENERAL_NAMES_free(gens);
+}
+
+/* Describes the peer certificate. */
+int
+smarthost_tls_peer_info(SSL *ssl, struct smarthost_tls_peer *pi)
+{
+	X509 *cert;
+	struct tm tm;
+
+	memset(pi, 0, sizeof(*pi));
+	if ((cert = SSL_get1_peer_certificate(ssl)) == NULL)
+		return -1;
+	smarthost_tls_name(X509_get_subject_name(cert), pi->subject,
+	    sizeof(pi->subject));
+	smarthost_tls_name(X509_get_issuer_name(cert), pi->issuer,
+	    sizeof(pi->issuer));
+	smarthost_tls_alt_names(cert, pi->names, sizeof(pi->names));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		(void)strftime(pi->expires, sizeof(pi->expires),
+		    "%Y-%m-%d %H:%M:%S UTC", &tm);
+	pi->expired = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
+	X509_free(cert);
+	pi->verify = SSL_get_verify_result(ssl);
+	strlcpy(pi->verify_text, X509_verify_cert_error_string(pi->verify),
+	    sizeof(pi->verify_text));
+	return 0;
 }

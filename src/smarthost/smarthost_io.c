@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Bounded reply reading (STYLE.md section 13e).  evbuffer_readln()
+ * hands over each line, which is freed here; a bare LF also ends a line
+ * (EVBUFFER_EOL_CRLF), and its length is checked against strlen() so a
+ * NUL byte cannot cut a line short unseen.
+ */
+#include "config.h"
+
+#include "smarthost/smarthost_io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "common/strutil.h"
+#include "smtp/smtp_reply.h"
+
+/* Feeds lines until a reply is complete. */
+int
+smarthost_io_reply(struct evbuffer *in, struct smtp_reply *reply,
+    struct smtp_reply *out, smarthost_io_line_fn line_fn, void *arg, char *why,
+    size_t whysz)
+{
+	char *line;
+	size_t len;
+
+	for (;;) {
+		const char *errstr = NULL;
+		int rv;
+
+		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) ==
+		    NULL) {
+			if (evbuffer_get_length(in) <= SMTP_REPLY_LINE_MAX)
+				return 0;
+			(void)!rq_snprintf(why, whysz, "reply line too long");
+			return -1;
+		}
+		if (strlen(line) != len) {
+			free(line);
+			(void)!rq_snprintf(why, whysz,
+			    "NUL byte in server reply");
+			return -1;
+		}
+		if (line_fn != NULL)
+			line_fn(arg, line, len);
+		rv = smtp_reply_feed(reply, line, len, &errstr);
+		free(line); /* evbuffer_readln() handed us ownership */
+		if (rv == -1) {
+			(void)!rq_snprintf(why, whysz, "bad server reply: %s",
+			    errstr);
+			return -1;
+		}
+		if (rv == 1) {
+			*out = *reply;
+			smtp_reply_init(reply);
+			return 1;
+		}
+	}
+}

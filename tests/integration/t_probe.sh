@@ -1,0 +1,223 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# relayq probe against real servers (aiosmtpd, a test CA made here): plain,
+# STARTTLS, implicit TLS, a wrong certificate name, AUTH refused, no AUTH
+# offered, Exchange Online's 550 5.7.30 refusal of passwords, tls and port
+# mixed up both ways, and nothing listening.  Each
+# case checks the exit code, the closing sentence, and what the server
+# saw.  --rcpt: the server records MAIL, RCPT and RSET and never DATA, and
+# nothing is stored.  The secret never appears in the output, in clear or
+# in base64.  A configuration relayqd refuses is refused (78), and a user
+# who cannot read relayqd's secret is told so (77) before any connection.
+. "$top_srcdir/tests/integration/lib.sh"
+
+make_pki || { echo "Bail out! cannot make the test certificates"; exit 1; }
+PORT=$(free_port)
+CA="ca_file = $T_DIR/pki/ca.crt"
+AUSER=alice@example.org
+PASS='Pr0be s3cret!'
+printf '%s\n' "$PASS" > "$T_DIR/secret"
+chmod 600 "$T_DIR/secret"
+B64_PLAIN=$(printf '\000%s\000%s' "$AUSER" "$PASS" | base64 -w0)
+LOGIN="username = $AUSER
+password_file = $T_DIR/secret"
+OUT=$T_DIR/probe.out
+
+# probe DESC WANT-EXIT SENTENCE-PATTERN [ARGS...]: runs relayq probe and
+# checks its exit code and that its last line (the sentence) matches.
+probe() {
+	desc=$1 want=$2 pat=$3
+	shift 3
+	"$RELAYQ" probe "$@" > "$OUT" 2> "$T_DIR/probe.err"
+	rc=$?
+	is "$rc" "$want" "$desc: exit $want"
+	tail -n 1 "$OUT" | grep -Eq "$pat"
+	ok $? "$desc: says '$pat' ($(tail -n 1 "$OUT"))"
+	! grep -Fq -e "$PASS" -e "$B64_PLAIN" "$OUT" "$T_DIR/probe.err"
+	ok $? "$desc: no secret in the output"
+	[ "$rc" = "$want" ] || sed 's/^/# /' "$OUT" "$T_DIR/probe.err"
+}
+
+# case_start SMARTHOST-LINES SERVER-ARGS...: fresh mail dir and config.
+case_start() {
+	conf=$1
+	shift
+	rm -rf "$MAILDIR"
+	write_conf "" "$conf"
+	start_server "$@"
+}
+
+no_data() { # no_data DESC: the server saw RSET, no DATA, stored nothing
+	grep -q '^RSET$' "$MAILDIR/commands" &&
+	    ! grep -q '^DATA' "$MAILDIR/commands"
+	ok $? "$1: RSET and no DATA at the server"
+	is "$(count_mail)" 0 "$1: nothing stored"
+}
+
+GOOD="--tls-cert $T_DIR/pki/good.crt --tls-key $T_DIR/pki/good.key"
+
+# 1. plain, no AUTH, with a recipient
+case_start ""
+probe "plain" 0 "accepts mail from <> to <bob@example.net>" \
+    --rcpt bob@example.net
+grep -q '^S: 220 ' "$OUT" && grep -q '^C: EHLO relayq.test$' "$OUT"
+ok $? "plain: greeting and EHLO shown"
+grep -q '^RCPT bob@example.net 250$' "$MAILDIR/commands"
+ok $? "plain: the server saw RCPT"
+no_data "plain"
+stop_server
+
+# 2. STARTTLS with AUTH; --from and --rcpt
+case_start "host = localhost
+tls = starttls
+$CA
+$LOGIN" $GOOD --auth "$AUSER:$PASS"
+probe "STARTTLS + AUTH" 0 "accepts mail from <a@example.org> to <b@example.net>.*nothing was sent" \
+    --rcpt b@example.net --from a@example.org
+[ "$(grep -c '^C: EHLO' "$OUT")" = 2 ] &&
+    grep -q '^C: STARTTLS$' "$OUT"
+ok $? "STARTTLS: EHLO, STARTTLS, EHLO again"
+grep -q '^\* certificate subject: CN=good$' "$OUT" &&
+    grep -q '^\* certificate issuer: CN=relayq test CA$' "$OUT" &&
+    grep -q '^\* certificate expires: 20[0-9-]* [0-9:]* UTC$' "$OUT" &&
+    grep -q '^\* certificate verification: ok$' "$OUT"
+ok $? "STARTTLS: subject, issuer, expiry and verification shown"
+grep -q '^C: AUTH PLAIN <redacted>$' "$OUT" && grep -q '^S: 235 ' "$OUT"
+ok $? "STARTTLS: AUTH shown redacted, and its result"
+grep -q "^AUTH PLAIN $AUSER ok\$" "$MAILDIR/commands" &&
+    grep -q '^MAIL a@example.org tls=True auth=True$' "$MAILDIR/commands"
+ok $? "STARTTLS: the server saw AUTH, then MAIL over TLS"
+no_data "STARTTLS"
+stop_server
+
+# 3. implicit TLS with AUTH, no recipient (aiosmtpd does not see its own
+# implicit TLS: it offers AUTH only with --auth-plaintext)
+case_start "host = 127.0.0.1
+tls = implicit
+$CA
+$LOGIN" $GOOD --implicit --auth "$AUSER:$PASS" --auth-plaintext
+probe "implicit TLS" 0 "accepts the login.*add --rcpt"
+grep -q '^\* certificate verification: ok$' "$OUT" &&
+    ! grep -q '^C: STARTTLS' "$OUT"
+ok $? "implicit TLS: certificate shown, no STARTTLS"
+! grep -q '^MAIL' "$MAILDIR/commands"
+ok $? "implicit TLS: no MAIL without --rcpt"
+stop_server
+
+# 4. a certificate for another name
+case_start "host = localhost
+tls = starttls
+$CA
+$LOGIN" --tls-cert "$T_DIR/pki/wrong.crt" --tls-key "$T_DIR/pki/wrong.key" \
+    --auth "$AUSER:$PASS"
+probe "wrong certificate name" 78 \
+    "does not name localhost \\(it names wrong.example\\): set host"
+grep -q '^\* certificate verification: hostname mismatch$' "$OUT"
+ok $? "wrong name: the verification result shown"
+! grep -q '^C: AUTH' "$OUT" && ! grep -q '^AUTH' "$MAILDIR/commands" 2>/dev/null
+ok $? "wrong name: no AUTH sent"
+stop_server
+
+# 5. AUTH refused (wrong password)
+printf 'not it\n' > "$T_DIR/wrong"
+chmod 600 "$T_DIR/wrong"
+case_start "host = localhost
+tls = starttls
+$CA
+username = $AUSER
+password_file = $T_DIR/wrong" $GOOD --auth "$AUSER:$PASS"
+probe "AUTH refused" 77 "refused the login of $AUSER \\(535.*check username and the password in"
+grep -q "^AUTH PLAIN $AUSER failed\$" "$MAILDIR/commands"
+ok $? "AUTH refused: the server saw the failed AUTH"
+stop_server
+
+# 6. no AUTH offered: port 587 without STARTTLS
+case_start "host = localhost
+tls = none
+allow_plaintext_auth = yes
+$LOGIN" $GOOD --auth "$AUSER:$PASS"
+probe "no AUTH offered" 78 \
+    "offers no AUTH on this unencrypted connection: with port $PORT use tls = starttls"
+! grep -q '^AUTH' "$MAILDIR/commands" 2>/dev/null
+ok $? "no AUTH offered: nothing sent"
+stop_server
+
+# 7. 550 5.7.30: the tenant refuses passwords
+case_start "host = localhost
+tls = starttls
+$CA
+$LOGIN" $GOOD --auth "$AUSER:$PASS" \
+    --auth-reply "550 5.7.30 Basic authentication is not supported for Client Submission"
+probe "550 5.7.30" 77 \
+    "^550 5.7.30: this tenant refuses passwords; set auth = xoauth2 and run relayq oauth2 login.$"
+grep -q '^AUTH PLAIN ? refused$' "$MAILDIR/commands"
+ok $? "5.7.30: the server refused AUTH PLAIN"
+stop_server
+
+# 6b. tls mixed up with the port, both ways
+case_start "host = localhost
+tls = starttls
+$CA" $GOOD --implicit
+probe "STARTTLS against implicit TLS" 75 \
+    "sent no greeting.*set tls = implicit" --timeout 5s
+stop_server
+case_start "host = localhost
+tls = implicit
+$CA" $GOOD
+probe "implicit TLS against STARTTLS" 78 \
+    "does not speak TLS from the first byte on port $PORT: set tls = starttls"
+stop_server
+
+# 8. nothing listens: unavailable
+PORT2=$(free_port)
+write_conf "" "port = $PORT2"
+probe "nothing listens" 69 "Nothing accepts connections on 127.0.0.1 port $PORT2"
+
+# 9. a configuration relayqd refuses: AUTH with tls = none
+write_conf "" "$LOGIN"
+"$RELAYQ" probe > "$OUT" 2> "$T_DIR/probe.err"
+is "$?" 78 "AUTH with tls = none: exit 78"
+grep -q 'tls = none.*allow_plaintext_auth' "$T_DIR/probe.err"
+ok $? "AUTH with tls = none: relayqd's reason ($(cat "$T_DIR/probe.err"))"
+
+# 10. a user who cannot read the secret: told before any connection
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	case_start "host = localhost
+tls = starttls
+$CA
+$LOGIN" $GOOD --auth "$AUSER:$PASS"
+	chmod 755 "$T_DIR"
+	chmod 644 "$CONF"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+	    "$RELAYQ" -c "$CONF" probe > "$OUT" 2> "$T_DIR/probe.err"
+	is "$?" 77 "not relayqd's user: exit 77"
+	grep -q "cannot read password_file $T_DIR/secret.*run relayq probe as root or as relayqd's user" \
+	    "$T_DIR/probe.err"
+	ok $? "not relayqd's user: says so ($(cat "$T_DIR/probe.err"))"
+	! grep -q '^EHLO' "$MAILDIR/sessions" 2>/dev/null
+	ok $? "not relayqd's user: no connection made"
+	stop_server
+
+	# 11. root reads the secret as relayqd's user (the spool's owner)
+	mkdir -p "$T_DIR/nspool"
+	cp "$T_DIR/secret" "$T_DIR/nsecret"
+	chown nobody "$T_DIR/nspool" "$T_DIR/nsecret"
+	SPOOL=$T_DIR/nspool case_start "host = localhost
+tls = starttls
+$CA
+username = $AUSER
+password_file = $T_DIR/nsecret" $GOOD --auth "$AUSER:$PASS"
+	probe "root, secret owned by the spool's owner" 0 "accepts the login"
+	grep -q "^\* reading the secret as uid $(id -u nobody) " "$OUT"
+	ok $? "root: became the spool's owner to read the secret"
+	chmod 700 "$T_DIR"
+	stop_server
+else
+	for i in 1 2 3 4 5 6 7; do
+		ok 0 "# SKIP needs root and setpriv"
+	done
+fi
+
+done_testing
