@@ -60,7 +60,7 @@ struct relayqd_dial {
 	int port;
 	struct timeval timeout;
 	struct timeval stagger;
-	int staggered; /* stagger > 0 */
+	int stagger_ms; /* 0: one address at a time */
 	relayqd_dial_cb cb;
 	void *arg;
 	struct evdns_getaddrinfo_request *req; /* until its callback */
@@ -209,8 +209,7 @@ relayqd_dial_stagger_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	log_info("connect to %s[%s]:%d: no answer yet after %d ms; trying the "
 		 "next address too",
-	    d->host, d->tries[d->ntries - 1].addr, d->port,
-	    RELAYQD_DIAL_STAGGER_MS);
+	    d->host, d->tries[d->ntries - 1].addr, d->port, d->stagger_ms);
 	relayqd_dial_next(d);
 }
 
@@ -271,7 +270,7 @@ relayqd_dial_next(struct relayqd_dial *d)
 			continue;
 		}
 		d->inflight++;
-		if (d->staggered && relayqd_dial_more(d))
+		if (d->stagger_ms > 0 && relayqd_dial_more(d))
 			event_add(d->ev_stagger, &d->stagger);
 		else
 			event_del(d->ev_stagger);
@@ -326,7 +325,7 @@ relayqd_dial_start(struct event_base *base, struct evdns_base *dns,
 	d->host = xstrdup(dc->host);
 	d->port = dc->port;
 	d->timeout.tv_sec = (time_t)dc->timeout;
-	d->staggered = dc->stagger_ms > 0;
+	d->stagger_ms = dc->stagger_ms;
 	d->stagger.tv_sec = dc->stagger_ms / 1000;
 	d->stagger.tv_usec = (dc->stagger_ms % 1000) * 1000;
 	d->cb = cb;

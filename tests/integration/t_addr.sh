@@ -14,7 +14,8 @@
 #  - an IPv4 address refused, then ::1 (a real server on [::1]);
 #  - a name served by a DNS server on 127.0.0.1 (A refused, AAAA ::1);
 #  - host = ::1 and host = [::1];
-#  - bad values: relative paths, an unreadable hosts file, [name], host:port.
+#  - bad values: relative paths, an unreadable hosts file (relayqd and
+#    relayq check-config), [name], host:port.
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -154,6 +155,10 @@ bad() { # bad WHAT EXPECTED-MESSAGE
 addr_conf ::1
 sed -i "s|^hosts_file = .*|hosts_file = $T_DIR/no-such-hosts|" "$CONF"
 bad "an unreadable hosts_file" "relayq:hosts_file: cannot read $T_DIR/no-such-hosts"
+mkdir -p "$SPOOL"
+"$RELAYQ" -c "$CONF" check-config >/dev/null 2>"$T_DIR/check.err"
+is "$?:$(grep -c "relayq:hosts_file $T_DIR/no-such-hosts: No such file or directory" "$T_DIR/check.err")" \
+    "78:1" "relayq check-config reports the unreadable hosts_file (exit 78)"
 sed -i "s|^hosts_file = .*|hosts_file = hosts|" "$CONF"
 bad "a relative hosts_file" "relayq:hosts_file must be an absolute path"
 addr_conf ::1
