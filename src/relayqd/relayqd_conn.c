@@ -856,16 +856,27 @@ relayqd_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			relayqd_conn_connected(rc);
 		return;
 	}
-	/* The socket came connected from relayqd_dial: only TLS is left. */
-	if (ssl != NULL &&
-	    ((rc->flags & RC_HANDSHAKE) || !(rc->flags & RC_SESSION))) {
+	if (ssl != NULL && (what & BEV_EVENT_ERROR) &&
+	    (rc->flags & RC_HANDSHAKE)) {
 		relayqd_tls_describe_error(bev, ssl, detail, sizeof(detail));
 		(void)!rq_snprintf(text, sizeof(text),
 		    "TLS handshake with %s failed: %s", rc->relay, detail);
-		if (rc->flags & RC_HANDSHAKE)
-			smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
+		return;
+	}
+	/*
+	 * No session yet: implicit TLS, whose socket came connected from
+	 * relayqd_dial, so only the handshake can have failed.
+	 */
+	if (!(rc->flags & RC_SESSION)) {
+		if (ssl != NULL)
+			relayqd_tls_describe_error(bev, ssl, detail,
+			    sizeof(detail));
 		else
-			relayqd_conn_fail_early(rc, text);
+			strlcpy(detail, "connection closed", sizeof(detail));
+		(void)!rq_snprintf(text, sizeof(text),
+		    "TLS handshake with %s failed: %s", rc->relay, detail);
+		relayqd_conn_fail_early(rc, text);
 		return;
 	}
 	(void)!rq_snprintf(text, sizeof(text), "lost connection with %s: %s",
