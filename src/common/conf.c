@@ -20,6 +20,8 @@
 #include <strings.h>
 #include <unistd.h>
 #include <netdb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #ifdef HAVE_INIPARSER_INIPARSER_H
 #include <iniparser/iniparser.h>
@@ -77,6 +79,8 @@ static const struct conf_key conf_keys[] = {
 	CK("relayq:submit_socket", CONF_STR, submit_socket, 0, 0),
 	CK("relayq:submission", CONF_STR, submission, 0, 0),
 	CK("relayq:submit_timeout", CONF_DURATION, submit_timeout, 1, 3600),
+	CK("relayq:resolv_conf", CONF_STR, resolv_conf, 0, 0),
+	CK("relayq:hosts_file", CONF_STR, hosts_file, 0, 0),
 	CK("smarthost:host", CONF_STR, smarthost_host, 0, 0),
 	CK("smarthost:port", CONF_INT, smarthost_port, 1, 65535),
 	CK("smarthost:tls", CONF_TLS, smarthost_tls, 0, 0),
@@ -228,6 +232,8 @@ conf_defaults(struct conf *c)
 	c->submit_socket = xstrdup("/run/relayq/submit");
 	c->submission = xstrdup("auto");
 	c->submit_timeout = 60;
+	c->resolv_conf = xstrdup("");
+	c->hosts_file = xstrdup("");
 	c->smarthost_host = xstrdup("");
 	c->smarthost_port = 587;
 	c->smarthost_tls = CONF_TLS_STARTTLS;
@@ -519,6 +525,58 @@ conf_check_command(const struct conf *c, const char *key, const char *cmd,
 	return rv;
 }
 
+/*
+ * Normalises a smarthost host in place: "[2001:db8::1]" and "[192.0.2.7]"
+ * lose their brackets, as everything after (evdns, TLS name checks, logs
+ * "host[addr]:port") wants the bare literal.  Returns 0, or -1 with
+ * *errstr for brackets around a name and for a colon outside an IPv6
+ * literal ("host:25": the port has its own key).
+ */
+int
+conf_host_normalize(char *host, const char **errstr)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	char inner[INET6_ADDRSTRLEN];
+	size_t n = strlen(host);
+
+	if (n > 0 && host[0] == '[') {
+		if (n < 3 || host[n - 1] != ']') {
+			*errstr = "unbalanced [ ]";
+			return -1;
+		}
+		if (n - 2 >= sizeof(inner)) {
+			*errstr = "[ ] may only enclose an IP address";
+			return -1;
+		}
+		memcpy(inner, host + 1, n - 2);
+		inner[n - 2] = '\0';
+		if (inet_pton(AF_INET6, inner, buf) != 1 &&
+		    inet_pton(AF_INET, inner, buf) != 1) {
+			*errstr = "[ ] may only enclose an IP address";
+			return -1;
+		}
+		memcpy(host, inner, n - 1); /* with the NUL */
+		return 0;
+	}
+	if (strchr(host, ':') != NULL && inet_pton(AF_INET6, host, buf) != 1) {
+		*errstr = "neither a name nor an IP address (the port goes in "
+			  "port =)";
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks that a file key is empty or an absolute path. */
+static int
+conf_check_abs(const struct conf *c, const char *key, const char *val,
+    struct rq_err *err)
+{
+	if (val[0] == '\0' || val[0] == '/')
+		return 0;
+	rq_err_set(err, "%s: %s must be an absolute path", c->path, key);
+	return -1;
+}
+
 /* Fills derived defaults and checks cross-key rules. */
 static int
 conf_finish(struct conf *c, struct rq_err *err)
@@ -543,6 +601,15 @@ conf_finish(struct conf *c, struct rq_err *err)
 		    "%s: relayq:submit_socket must be an absolute path of at "
 		    "most 100 bytes",
 		    c->path);
+		return -1;
+	}
+	if (conf_check_abs(c, "relayq:resolv_conf", c->resolv_conf, err) ==
+		-1 ||
+	    conf_check_abs(c, "relayq:hosts_file", c->hosts_file, err) == -1)
+		return -1;
+	if (conf_host_normalize(c->smarthost_host, &errstr) == -1) {
+		rq_err_set(err, "%s: smarthost:host: %.64s: %s", c->path,
+		    c->smarthost_host, errstr);
 		return -1;
 	}
 	if (strcmp(c->submission, "auto") != 0 &&

@@ -33,6 +33,8 @@ struct conf {
 	char *submit_socket;	  /* owned: relayqd's submission socket */
 	char *submission;	  /* owned: "auto", "spool" or "socket" */
 	long long submit_timeout; /* seconds a socket client may stall */
+	char *resolv_conf;	  /* owned: evdns reads it, or "" (system's) */
+	char *hosts_file;	  /* owned: evdns reads it, or "" (system's) */
 
 	/* [smarthost] */
 	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */
@@ -98,6 +100,12 @@ void conf_defaults(struct conf *c);
  * left freed.
  */
 int conf_load(struct conf *c, const char *path, struct rq_err *err);
+
+/*
+ * Normalises a smarthost host in place ("[::1]" -> "::1"); -1 with
+ * *errstr when it cannot be a name or an IP literal.
+ */
+int conf_host_normalize(char *host, const char **errstr);
 
 /* Frees every owned string; c may be loaded again. */
 void conf_free(struct conf *c);

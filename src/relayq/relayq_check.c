@@ -205,6 +205,17 @@ relayq_check_command(const char *key, const char *cmd)
 	return !found;
 }
 
+/* Checks that a file relayqd reads at start, if set, can be read. */
+static int
+relayq_check_readable(const char *key, const char *path)
+{
+	if (path[0] == '\0' || access(path, R_OK) == 0)
+		return 0;
+	relayq_check_fail("%s %s: %s (relayqd refuses to start)", key, path,
+	    strerror(errno));
+	return 1;
+}
+
 /* Runs every check. */
 int
 relayq_check_config(const struct conf *c)
@@ -221,6 +232,8 @@ relayq_check_config(const struct conf *c)
 	bad += relayq_check_spool(c->spool_dir, &owner);
 	bad += relayq_check_secret(c->smarthost_password_file, owner);
 	bad += relayq_check_command("alert_command", c->delivery_alert_command);
+	bad += relayq_check_readable("relayq:resolv_conf", c->resolv_conf);
+	bad += relayq_check_readable("relayq:hosts_file", c->hosts_file);
 	if (queue_spool_sockdir_check(c->submit_socket, why, sizeof(why)) ==
 	    -1) {
 		relayq_check_fail("%s", why);

@@ -73,6 +73,7 @@
 #include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
+#include "relayqd/relayqd_dial.h"
 #include "smarthost/smarthost_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
@@ -857,6 +858,9 @@ relayqd_reload(struct relayd *rd)
 	if (strcmp(nc.spool_dir, rd->conf.spool_dir) != 0)
 		log_warnx("spool_dir changes need a restart; keeping %s",
 		    rd->conf.spool_dir);
+	if (strcmp(nc.resolv_conf, rd->conf.resolv_conf) != 0 ||
+	    strcmp(nc.hosts_file, rd->conf.hosts_file) != 0)
+		log_warnx("resolv_conf and hosts_file changes need a restart");
 	free(nc.spool_dir);
 	nc.spool_dir = xstrdup(rd->conf.spool_dir);
 	conf_free(&rd->conf);
@@ -1067,13 +1071,9 @@ main(int argc, char *argv[])
 	event_set_log_callback(relayqd_event_log_cb);
 	if ((rd.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	rd.dns = evdns_base_new(rd.base,
-	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
-		EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (rd.dns == NULL &&
-	    (rd.dns = evdns_base_new(rd.base,
-		 EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
-		fatalx("evdns_base_new failed");
+	if ((rd.dns = relayqd_dial_dns_new(rd.base, rd.conf.resolv_conf,
+		 rd.conf.hosts_file, &err)) == NULL)
+		fatalx("%s: %s", rd.conf.path, err.msg);
 	rd.sched = relayqd_sched_new();
 	rd.stash = relayqd_stash_new();
 	if ((rd.ev_kick = event_new(rd.base, -1, 0, relayqd_kick_cb, &rd)) ==

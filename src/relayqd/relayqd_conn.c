@@ -4,7 +4,8 @@
  * SMTP session glue.  Owns the bufferevent, the reply timer, the DNS
  * request and the smtp_client of one session.  Life cycle:
  *
- *	resolve (evdns) -> connect each address in turn -> greeting ...
+ *	dial (relayqd_dial.c: resolve, connect to the first address that
+ *	answers) -> [implicit TLS handshake] -> greeting ...
  *	ready <-> transaction ... -> QUIT -> closed -> deferred free
  *
  * Input lines are taken out of the bufferevent in the read callback and
@@ -55,6 +56,7 @@
 #include "relayqd/relayqd.h"
 #include "smarthost/smarthost_auth.h"
 #include "smarthost/smarthost_io.h"
+#include "relayqd/relayqd_dial.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
@@ -97,13 +99,11 @@ struct relayqd_conn {
 	TAILQ_ENTRY(relayqd_conn) entry;
 	struct relayd *rd; /* borrowed */
 	int flags;
-	struct bufferevent *bev;		  /* owned */
-	struct event *timer;			  /* owned */
-	struct evdns_getaddrinfo_request *dnsreq; /* owned until its cb */
-	struct evutil_addrinfo *ai;		  /* owned */
-	struct evutil_addrinfo *ai_next;	  /* borrowed: next to try */
+	struct bufferevent *bev;   /* owned */
+	struct event *timer;	   /* owned */
+	struct relayqd_dial *dial; /* owned until its cb */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
-	struct smtp_client *smtp;    /* owned */
+	struct smtp_client *smtp;  /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
 	char first_id[QUEUE_ID_LEN + 1]; /* "" once taken */
@@ -118,7 +118,6 @@ struct relayqd_conn {
 	uint64_t body_left; /* body bytes not yet buffered */
 };
 
-static void relayqd_conn_connect_next(struct relayqd_conn *rc);
 static void relayqd_conn_read_cb(struct bufferevent *bev, void *arg);
 static void relayqd_conn_event_cb(struct bufferevent *bev, short what,
     void *arg);
@@ -137,14 +136,11 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	    rc->last_err[0] != '\0' ? rc->last_err
 				    : "session closed before delivery");
 	rc->watch = NULL;
-	if (rc->dnsreq != NULL)
-		evdns_getaddrinfo_cancel(rc->dnsreq);
+	relayqd_dial_cancel(rc->dial);
 	if (rc->bev != NULL)
 		bufferevent_free(rc->bev);
 	if (rc->timer != NULL)
 		event_free(rc->timer);
-	if (rc->ai != NULL)
-		evutil_freeaddrinfo(rc->ai);
 	smtp_client_free(rc->smtp);
 	smarthost_sasl_free(rc->sasl);
 	if (rc->msg != NULL) {
@@ -728,25 +724,6 @@ relayqd_conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* Records the connected peer's address in rc->relay. */
-static void
-relayqd_conn_set_relay(struct relayqd_conn *rc, const struct sockaddr *sa)
-{
-	char addr[INET6_ADDRSTRLEN] = "?";
-	const struct conf *c = &rc->rd->conf;
-
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET,
-		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-		    addr, sizeof(addr));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-		    addr, sizeof(addr));
-	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s[%s]:%d",
-	    c->smarthost_host, addr, c->smarthost_port);
-}
-
 /* TCP (and, for implicit TLS, the handshake) completed. */
 static void
 relayqd_conn_connected(struct relayqd_conn *rc)
@@ -826,31 +803,26 @@ relayqd_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (ssl != NULL && (what & BEV_EVENT_ERROR) &&
-	    ((rc->flags & RC_HANDSHAKE) || !(rc->flags & RC_SESSION))) {
+	    (rc->flags & RC_HANDSHAKE)) {
 		smarthost_tls_describe_error(bev, ssl, detail, sizeof(detail));
-		if (!(rc->flags & RC_HANDSHAKE) && err != 0 &&
-		    strcmp(detail, "connection closed during TLS") == 0) {
-			/* Implicit TLS: the TCP connect itself failed. */
-			goto tcp;
-		}
 		(void)!rq_snprintf(text, sizeof(text),
 		    "TLS handshake with %s failed: %s", rc->relay, detail);
-		if (rc->flags & RC_HANDSHAKE)
-			smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
-		else
-			relayqd_conn_fail_early(rc, text);
+		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
 		return;
 	}
-tcp:
+	/*
+	 * No session yet: implicit TLS, whose socket came connected from
+	 * relayqd_dial, so only the handshake can have failed.
+	 */
 	if (!(rc->flags & RC_SESSION)) {
-		(void)!rq_snprintf(rc->last_err, sizeof(rc->last_err),
-		    "connect to %s: %s", rc->relay,
-		    (what & BEV_EVENT_ERROR)
-			? evutil_socket_error_to_string(err)
-			: "connection closed");
-		bufferevent_free(rc->bev);
-		rc->bev = NULL;
-		relayqd_conn_connect_next(rc);
+		if (ssl != NULL)
+			smarthost_tls_describe_error(bev, ssl, detail,
+			    sizeof(detail));
+		else
+			strlcpy(detail, "connection closed", sizeof(detail));
+		(void)!rq_snprintf(text, sizeof(text),
+		    "TLS handshake with %s failed: %s", rc->relay, detail);
+		relayqd_conn_fail_early(rc, text);
 		return;
 	}
 	(void)!rq_snprintf(text, sizeof(text), "lost connection with %s: %s",
@@ -872,13 +844,10 @@ relayqd_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc->flags & RC_CLOSING)
 		return;
 	if (!(rc->flags & RC_SESSION)) {
-		(void)!rq_snprintf(rc->last_err, sizeof(rc->last_err),
-		    "connect to %s: timed out", rc->relay);
-		if (rc->bev != NULL) {
-			bufferevent_free(rc->bev);
-			rc->bev = NULL;
-		}
-		relayqd_conn_connect_next(rc);
+		/* Implicit TLS: the TCP connection is up, the handshake not. */
+		(void)!rq_snprintf(text, sizeof(text),
+		    "TLS handshake with %s timed out", rc->relay);
+		relayqd_conn_fail_early(rc, text);
 		return;
 	}
 	if (rc->flags & RC_HANDSHAKE) {
@@ -904,82 +873,83 @@ relayqd_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_client_fail(rc->smtp, RQ_TEMPFAIL, text);
 }
 
-/* Tries the next resolved address, or gives up. */
-static void
-relayqd_conn_connect_next(struct relayqd_conn *rc)
+/*
+ * Puts the connected socket fd under a bufferevent: plain (SMTP starts
+ * at once) or implicit TLS (SMTP starts at BEV_EVENT_CONNECTED, once the
+ * handshake is over).  Returns -1 with rc->last_err set; fd is closed.
+ */
+static int
+relayqd_conn_attach(struct relayqd_conn *rc, int fd)
 {
 	struct relayd *rd = rc->rd;
+	SSL *ssl;
 
-	while (rc->ai_next != NULL) {
-		struct evutil_addrinfo *ai = rc->ai_next;
-
-		rc->ai_next = ai->ai_next;
-		relayqd_conn_set_relay(rc, ai->ai_addr);
-		/*
-		 * The session's own setting, not rd->conf: a reload may have
-		 * changed tls since, and smtp_client must not believe a
-		 * plaintext connection is encrypted.
-		 */
-		if (rc->sconf.tls_on_connect) {
-			const char *why;
-
-			if ((rc->bev = smarthost_tls_socket_new(rd->tls,
-				 rd->base, rd->conf.smarthost_host, &why)) ==
-			    NULL) {
-				(void)!rq_snprintf(rc->last_err,
-				    sizeof(rc->last_err), "%s for %s", why,
-				    rc->relay);
-				break;
-			}
-		} else
-			rc->bev = bufferevent_socket_new(rd->base, -1,
-			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-		if (rc->bev == NULL)
-			break;
+	/*
+	 * The session's own setting, not rd->conf: a reload may have
+	 * changed tls since, and smtp_client must not believe a plaintext
+	 * connection is encrypted.
+	 */
+	if (!rc->sconf.tls_on_connect) {
+		if ((rc->bev = bufferevent_socket_new(rd->base, fd,
+			 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) ==
+		    NULL) {
+			(void)close(fd);
+			goto fail;
+		}
 		bufferevent_setcb(rc->bev, relayqd_conn_read_cb, NULL,
 		    relayqd_conn_event_cb, rc);
 		bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
-		relayqd_conn_timer(rc, rd->conf.delivery_connect_timeout);
-		if (bufferevent_socket_connect(rc->bev, ai->ai_addr,
-			(int)ai->ai_addrlen) == 0)
-			return;
-		(void)!rq_snprintf(rc->last_err, sizeof(rc->last_err),
-		    "connect to %s: %s", rc->relay, strerror(errno));
-		bufferevent_free(rc->bev);
-		rc->bev = NULL;
+		relayqd_conn_connected(rc);
+		return 0;
 	}
-	relayqd_conn_fail_early(rc,
-	    rc->last_err[0] ? rc->last_err : "no address to connect to");
+	if ((ssl = smarthost_tls_ssl_new(rd->tls, rd->conf.smarthost_host)) ==
+	    NULL) {
+		(void)close(fd);
+		goto fail;
+	}
+	/* CLOSE_ON_FREE: a failed constructor frees ssl, never fd. */
+	if ((rc->bev = bufferevent_openssl_socket_new(rd->base, -1, ssl,
+		 BUFFEREVENT_SSL_CONNECTING,
+		 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL) {
+		(void)close(fd);
+		goto fail;
+	}
+	/* From here the bufferevent owns fd (its BIO closes it). */
+	if (bufferevent_setfd(rc->bev, fd) == -1)
+		goto fail;
+	bufferevent_setcb(rc->bev, relayqd_conn_read_cb, NULL,
+	    relayqd_conn_event_cb, rc);
+	bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
+	relayqd_conn_timer(rc, rd->conf.delivery_connect_timeout);
+	return 0;
+fail:
+	(void)!rq_snprintf(rc->last_err, sizeof(rc->last_err),
+	    "cannot set up the connection to %s", rc->relay);
+	return -1;
 }
 
-/* evdns result for the smarthost name. */
+/* relayqd_dial's result: a connected socket, or why there is none. */
 static void
-relayqd_conn_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+relayqd_conn_dial_cb(int fd, const char *addr, const char *why, void *arg)
 {
 	struct relayqd_conn *rc = arg;
-	char text[300];
+	const struct conf *c = &rc->rd->conf;
 
-	rc->dnsreq = NULL;
-	if (result == EVUTIL_EAI_CANCEL) {
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		return;
-	}
+	rc->dial = NULL;
 	if (rc->flags & RC_CLOSING) {
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
+		if (fd != -1)
+			(void)close(fd);
 		return;
 	}
-	if (result != 0 || res == NULL) {
-		(void)!rq_snprintf(text, sizeof(text), "cannot resolve %s: %s",
-		    rc->rd->conf.smarthost_host, evutil_gai_strerror(result));
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		relayqd_conn_fail_early(rc, text);
+	if (fd == -1) {
+		strlcpy(rc->last_err, why, sizeof(rc->last_err));
+		relayqd_conn_fail_early(rc, rc->last_err);
 		return;
 	}
-	rc->ai = rc->ai_next = res;
-	relayqd_conn_connect_next(rc);
+	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s[%s]:%d",
+	    c->smarthost_host, addr, c->smarthost_port);
+	if (relayqd_conn_attach(rc, fd) == -1)
+		relayqd_conn_fail_early(rc, rc->last_err);
 }
 
 /* Opens a session for first_id. */
@@ -987,9 +957,7 @@ struct relayqd_conn *
 relayqd_conn_new(struct relayd *rd, const char *first_id)
 {
 	struct relayqd_conn *rc = xcalloc(1, sizeof(*rc));
-	struct evutil_addrinfo hints;
-	struct evdns_getaddrinfo_request *req;
-	char port[16];
+	struct relayqd_dial_conf dc;
 
 	rc->rd = rd;
 	strlcpy(rc->first_id, first_id, sizeof(rc->first_id));
@@ -1013,23 +981,13 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	if ((rc->watch = relayqd_verbose_claim(rd->verbose, first_id)) != NULL)
 		relayqd_watch_note(rc->watch, "connecting to %s", rc->relay);
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	/*
-	 * No EVUTIL_AI_ADDRCONFIG: libevent would call getifaddrs(), whose
-	 * AF_NETLINK socket the unit's RestrictAddressFamilies= refuses
-	 * (a warning at every start).  Every address is tried in turn
-	 * (relayqd_conn_connect_next), so an AAAA answer on a host without
-	 * IPv6 fails at once (ENETUNREACH) and the next address is used.
-	 */
-	(void)!rq_snprintf(port, sizeof(port), "%d", rd->conf.smarthost_port);
-	/* The callback may run before evdns_getaddrinfo() returns. */
-	req = evdns_getaddrinfo(rd->dns, rd->conf.smarthost_host, port, &hints,
-	    relayqd_conn_dns_cb, rc);
-	if (req != NULL && rc->ai == NULL && !(rc->flags & RC_CLOSING))
-		rc->dnsreq = req;
+	dc.host = rd->conf.smarthost_host;
+	dc.port = rd->conf.smarthost_port;
+	dc.timeout = rd->conf.delivery_connect_timeout;
+	dc.stagger_ms = RELAYQD_DIAL_STAGGER_MS;
+	/* The callback runs from the loop, never inside this call. */
+	rc->dial = relayqd_dial_start(rd->base, rd->dns, &dc,
+	    relayqd_conn_dial_cb, rc);
 	return rc;
 }
 
@@ -1060,12 +1018,8 @@ relayqd_conn_abort(struct relayqd_conn *rc)
 		rc->msg = NULL;
 	}
 	rc->first_id[0] = '\0';
-	if (rc->dnsreq != NULL) {
-		struct evdns_getaddrinfo_request *req = rc->dnsreq;
-
-		rc->dnsreq = NULL;
-		evdns_getaddrinfo_cancel(req);
-	}
+	relayqd_dial_cancel(rc->dial);
+	rc->dial = NULL;
 	if (!(rc->flags & RC_CLOSING)) {
 		rc->flags |= RC_CLOSING;
 		relayqd_conn_free_cb(-1, 0, rc);

@@ -3,10 +3,11 @@
 # Copyright (c) 2026 The relayq authors
 """A real SMTP server for relayq's integration tests: Debian's aiosmtpd.
 
-It listens on 127.0.0.1, stores every accepted message as NNNN.eml (the
-bytes received, dot-unstuffed, CRLF kept) and NNNN.env (JSON: mail_from,
-rcpt_tos, mail_options, session number) in --maildir, written atomically,
-and appends one line per EHLO/HELO to --maildir/sessions.  Recipients whose
+It listens on 127.0.0.1 (--host: another address, such as ::1), stores
+every accepted message as NNNN.eml (the bytes received, dot-unstuffed,
+CRLF kept) and NNNN.env (JSON: mail_from, rcpt_tos, mail_options,
+session number) in --maildir, written atomically, and appends one line
+per EHLO/HELO to --maildir/sessions.  Recipients whose
 address contains a --rcpt-reply PATTERN get that reply instead of 250, so
 tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
 --xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
@@ -342,6 +343,7 @@ def tls_context(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--port', type=int, required=True)
+    ap.add_argument('--host', default='127.0.0.1')
     ap.add_argument('--maildir', required=True)
     ap.add_argument('--rcpt-reply', action='append', default=[],
                     help='PATTERN=REPLY, e.g. "tmp=451 4.3.0 try later"')
@@ -401,7 +403,7 @@ def main():
     if args.auth:
         user, _, password = args.auth.partition(':')
         kw['authenticator'] = Authenticator(handler, user, password)
-    ctl = Controller(handler, hostname='127.0.0.1', port=args.port,
+    ctl = Controller(handler, hostname=args.host, port=args.port,
                      server_hostname='sink.test', decode_data=False,
                      ready_timeout=120, **kw)
     ctl.start()

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/compat.h"
 #include "common/conf.h"
 #include "common/conf_preset.h"
 #include "tap.h"
@@ -325,6 +326,61 @@ test_presets(void)
 	"[delivery]\nretry_min = 30s\nretry_max = 2h\n"            \
 	"max_connections = 8\n"
 
+/* host literals and the resolver's files (issue 15). */
+static void
+test_host_keys(void)
+{
+	struct conf c;
+	struct rq_err err;
+	static const struct {
+		const char *in, *out; /* out NULL: refused */
+	} hosts[] = {
+		{ "mx.example", "mx.example" },
+		{ "192.0.2.7", "192.0.2.7" },
+		{ "::1", "::1" },
+		{ "[::1]", "::1" },
+		{ "[2001:db8::25]", "2001:db8::25" },
+		{ "[192.0.2.7]", "192.0.2.7" },
+		{ "[mx.example]", NULL },
+		{ "[::1", NULL },
+		{ "[]", NULL },
+		{ "mx.example:25", NULL },
+		{ "[::1]:25", NULL },
+	};
+	char text[128];
+
+	for (size_t i = 0; i < RQ_NELEM(hosts); i++) {
+		snprintf(text, sizeof(text), "[smarthost]\nhost = %s\n",
+		    hosts[i].in);
+		if (hosts[i].out != NULL) {
+			ok(load(text, &c, &err) == 0 &&
+				strcmp(c.smarthost_host, hosts[i].out) == 0,
+			    "host = %s -> %s", hosts[i].in, hosts[i].out);
+			conf_free(&c);
+		} else
+			ok(load(text, &c, &err) == -1 &&
+				strstr(err.msg, "smarthost:host") != NULL,
+			    "host = %s refused: %s", hosts[i].in, err.msg);
+	}
+	ok(load("[relayq]\nresolv_conf = /t/resolv.conf\n"
+		"hosts_file = /t/hosts\n",
+	       &c, &err) == 0,
+	    "resolv_conf and hosts_file");
+	is_str(c.resolv_conf, "/t/resolv.conf", "resolv_conf kept");
+	is_str(c.hosts_file, "/t/hosts", "hosts_file kept");
+	conf_free(&c);
+	ok(load("[relayq]\n", &c, &err) == 0 && c.resolv_conf[0] == '\0' &&
+		c.hosts_file[0] == '\0',
+	    "the system's resolver files by default");
+	conf_free(&c);
+	ok(load("[relayq]\nhosts_file = hosts\n", &c, &err) == -1 &&
+		strstr(err.msg, "relayq:hosts_file") != NULL,
+	    "relative hosts_file refused: %s", err.msg);
+	ok(load("[relayq]\nresolv_conf = r.conf\n", &c, &err) == -1 &&
+		strstr(err.msg, "relayq:resolv_conf") != NULL,
+	    "relative resolv_conf refused: %s", err.msg);
+}
+
 int
 main(void)
 {
@@ -389,6 +445,7 @@ main(void)
 	test_tls_auth();
 	test_delivery_keys();
 	test_presets();
+	test_host_keys();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");
