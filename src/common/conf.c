@@ -96,6 +96,22 @@ static const struct conf_key conf_keys[] = {
 	    0),
 	CK("smarthost:allow_plaintext_auth", CONF_BOOL,
 	    smarthost_allow_plaintext_auth, 0, 0),
+	CK("smarthost:oauth2_token_url", CONF_STR, smarthost_oauth2_token_url,
+	    0, 0),
+	CK("smarthost:oauth2_client_id", CONF_STR, smarthost_oauth2_client_id,
+	    0, 0),
+	CK("smarthost:oauth2_client_secret_file", CONF_STR,
+	    smarthost_oauth2_client_secret_file, 0, 0),
+	CK("smarthost:oauth2_grant", CONF_STR, smarthost_oauth2_grant, 0, 0),
+	CK("smarthost:oauth2_refresh_token_file", CONF_STR,
+	    smarthost_oauth2_refresh_token_file, 0, 0),
+	CK("smarthost:oauth2_scope", CONF_STR, smarthost_oauth2_scope, 0, 0),
+	CK("smarthost:oauth2_device_url", CONF_STR,
+	    smarthost_oauth2_device_url, 0, 0),
+	CK("smarthost:oauth2_auth_url", CONF_STR, smarthost_oauth2_auth_url, 0,
+	    0),
+	CK("smarthost:oauth2_ca_file", CONF_STR, smarthost_oauth2_ca_file, 0,
+	    0),
 	CK("delivery:max_connections", CONF_INT, delivery_max_connections, 1,
 	    64),
 	CK("delivery:messages_per_connection", CONF_INT,
@@ -240,6 +256,15 @@ conf_defaults(struct conf *c)
 	c->smarthost_tls_cert = xstrdup("");
 	c->smarthost_tls_key = xstrdup("");
 	c->smarthost_tls_min_version = xstrdup("1.2");
+	c->smarthost_oauth2_token_url = xstrdup("");
+	c->smarthost_oauth2_client_id = xstrdup("");
+	c->smarthost_oauth2_client_secret_file = xstrdup("");
+	c->smarthost_oauth2_grant = xstrdup("refresh_token");
+	c->smarthost_oauth2_refresh_token_file = xstrdup("");
+	c->smarthost_oauth2_scope = xstrdup("");
+	c->smarthost_oauth2_device_url = xstrdup("");
+	c->smarthost_oauth2_auth_url = xstrdup("");
+	c->smarthost_oauth2_ca_file = xstrdup("");
 	c->delivery_max_connections = 4;
 	c->delivery_messages_per_connection = 1000;
 	c->delivery_retry_min = 60;
@@ -452,6 +477,80 @@ conf_check_command(const struct conf *c, const char *key, const char *cmd,
 	return rv;
 }
 
+/* True when url is https:// followed by a host. */
+static int
+conf_is_https(const char *url)
+{
+	return strncasecmp(url, "https://", 8) == 0 && url[8] != '\0' &&
+	    url[8] != '/';
+}
+
+/*
+ * Checks the OAuth2 keys of [smarthost]: every endpoint https (a token
+ * or a secret never goes in clear), a known grant, the files absolute
+ * paths, and the keys the grant needs.  Returns 0, or -1 with err set.
+ */
+static int
+conf_check_oauth2(const struct conf *c, struct rq_err *err)
+{
+	const char *urls[] = { "oauth2_token_url", c->smarthost_oauth2_token_url,
+		"oauth2_device_url", c->smarthost_oauth2_device_url,
+		"oauth2_auth_url", c->smarthost_oauth2_auth_url };
+	const char *files[] = { "oauth2_client_secret_file",
+		c->smarthost_oauth2_client_secret_file,
+		"oauth2_refresh_token_file",
+		c->smarthost_oauth2_refresh_token_file, "oauth2_ca_file",
+		c->smarthost_oauth2_ca_file };
+	int refresh = strcmp(c->smarthost_oauth2_grant, "refresh_token") == 0;
+
+	for (size_t i = 0; i < RQ_NELEM(urls); i += 2)
+		if (urls[i + 1][0] != '\0' && !conf_is_https(urls[i + 1])) {
+			rq_err_set(err,
+			    "%s: smarthost:%s must be an https:// URL (tokens "
+			    "and secrets never go in clear)",
+			    c->path, urls[i]);
+			return -1;
+		}
+	for (size_t i = 0; i < RQ_NELEM(files); i += 2)
+		if (files[i + 1][0] != '\0' && files[i + 1][0] != '/') {
+			rq_err_set(err,
+			    "%s: smarthost:%s must be an absolute path",
+			    c->path, files[i]);
+			return -1;
+		}
+	if (!refresh &&
+	    strcmp(c->smarthost_oauth2_grant, "client_credentials") != 0) {
+		rq_err_set(err,
+		    "%s: smarthost:oauth2_grant must be refresh_token or "
+		    "client_credentials",
+		    c->path);
+		return -1;
+	}
+	if (c->smarthost_oauth2_token_url[0] == '\0')
+		return 0;
+	if (c->smarthost_oauth2_client_id[0] == '\0') {
+		rq_err_set(err,
+		    "%s: smarthost:oauth2_token_url needs oauth2_client_id",
+		    c->path);
+		return -1;
+	}
+	if (refresh && c->smarthost_oauth2_refresh_token_file[0] == '\0') {
+		rq_err_set(err,
+		    "%s: smarthost:oauth2_grant = refresh_token needs "
+		    "oauth2_refresh_token_file",
+		    c->path);
+		return -1;
+	}
+	if (!refresh && c->smarthost_oauth2_client_secret_file[0] == '\0') {
+		rq_err_set(err,
+		    "%s: smarthost:oauth2_grant = client_credentials needs "
+		    "oauth2_client_secret_file",
+		    c->path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Fills derived defaults and checks cross-key rules. */
 static int
 conf_finish(struct conf *c, struct rq_err *err)
@@ -493,6 +592,8 @@ conf_finish(struct conf *c, struct rq_err *err)
 		    c->path);
 		return -1;
 	}
+	if (conf_check_oauth2(c, err) == -1)
+		return -1;
 	if (c->delivery_retry_max < c->delivery_retry_min) {
 		rq_err_set(err, "%s: delivery:retry_max is less than retry_min",
 		    c->path);

@@ -86,6 +86,7 @@ struct relayqd_auth {
 	int port;
 	int policy; /* enum relayqd_mech, or RELAYQD_AUTH_AUTO */
 	int cmd_timeout_ms;
+	int oauth2; /* the token comes from relayqd_oauth2 */
 };
 
 struct relayqd_sasl {
@@ -703,7 +704,22 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 		    RELAYQD_AUTH_NAME_MAX);
 		return NULL;
 	}
-	if ((file[0] == '\0') == (cmd[0] == '\0')) {
+	if (c->smarthost_oauth2_token_url[0] != '\0') {
+		if (policy != RELAYQD_MECH_XOAUTH2 &&
+		    policy != RELAYQD_MECH_OAUTHBEARER) {
+			rq_err_set(err,
+			    "smarthost oauth2_token_url needs auth = xoauth2 "
+			    "or oauthbearer");
+			return NULL;
+		}
+		if (file[0] != '\0' || cmd[0] != '\0') {
+			rq_err_set(err,
+			    "smarthost oauth2_token_url replaces "
+			    "password_file and password_command: set none "
+			    "of them");
+			return NULL;
+		}
+	} else if ((file[0] == '\0') == (cmd[0] == '\0')) {
 		rq_err_set(err,
 		    "smarthost: set exactly one of password_file "
 		    "and password_command");
@@ -718,7 +734,9 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 		    "smarthost host");
 		return NULL;
 	}
-	if (cmd[0] != '\0') {
+	if (c->smarthost_oauth2_token_url[0] != '\0') {
+		/* no secret file to check: relayqd_oauth2 fetches tokens */
+	} else if (cmd[0] != '\0') {
 		copy = xstrdup(cmd);
 		words = str_split_words(copy, argv, RELAYQD_AUTH_ARGV_MAX);
 		free(copy);
@@ -753,6 +771,7 @@ relayqd_auth_new(const struct conf *c, struct rq_err *err)
 	a->port = c->smarthost_port;
 	a->policy = policy;
 	a->cmd_timeout_ms = RELAYQD_AUTH_CMD_TIMEOUT_MS;
+	a->oauth2 = c->smarthost_oauth2_token_url[0] != '\0';
 	return a;
 }
 
@@ -776,19 +795,59 @@ relayqd_auth_set_command_timeout(struct relayqd_auth *a, int ms)
 	a->cmd_timeout_ms = ms > 0 ? ms : 1;
 }
 
-/* Starts a session's exchange, fetching the secret. */
-struct relayqd_sasl *
-relayqd_sasl_new(struct relayqd_auth *a, struct rq_err *err)
+/* Creates an exchange without its secret. */
+static struct relayqd_sasl *
+relayqd_sasl_alloc(const struct relayqd_auth *a)
 {
 	struct relayqd_sasl *s = xcalloc(1, sizeof(*s));
-	int rv;
 
-	err->msg[0] = '\0';
 	s->username = xstrdup(a->username);
 	s->host = xstrdup(a->host);
 	s->port = a->port;
 	s->policy = a->policy;
 	s->mech = -1;
+	return s;
+}
+
+/* True when the token comes from relayqd_oauth2. */
+int
+relayqd_auth_is_oauth2(const struct relayqd_auth *a)
+{
+	return a != NULL && a->oauth2;
+}
+
+/* Starts a session's exchange with an OAuth2 access token. */
+struct relayqd_sasl *
+relayqd_sasl_new_token(struct relayqd_auth *a, const char *token,
+    struct rq_err *err)
+{
+	struct relayqd_sasl *s;
+
+	err->msg[0] = '\0';
+	if (token == NULL || token[0] == '\0') {
+		rq_err_set(err, "no OAuth2 access token");
+		return NULL;
+	}
+	s = relayqd_sasl_alloc(a);
+	s->secretlen = strlen(token);
+	s->secret = xmalloc(s->secretlen + 1);
+	memcpy(s->secret, token, s->secretlen + 1);
+	return s;
+}
+
+/* Starts a session's exchange, fetching the secret. */
+struct relayqd_sasl *
+relayqd_sasl_new(struct relayqd_auth *a, struct rq_err *err)
+{
+	struct relayqd_sasl *s;
+	int rv;
+
+	err->msg[0] = '\0';
+	if (a->oauth2) {
+		rq_err_set(err, "no OAuth2 access token");
+		return NULL;
+	}
+	s = relayqd_sasl_alloc(a);
 	if (a->password_file != NULL)
 		rv = relayqd_auth_read_file(a->password_file, &s->secret,
 		    &s->secretlen, err);

@@ -53,6 +53,8 @@ struct relayqd_sasl;
  * not an absolute path, not a regular file owned by the effective uid, a
  * symbolic link, accessible by group or others, larger than 4 KiB, or
  * with an empty first line (it is read once here to fail at start-up).
+ * With oauth2_token_url set, auth must be xoauth2 or oauthbearer and
+ * neither password_file nor password_command may be set.
  * Call it with the daemon's final uid.
  */
 struct relayqd_auth *relayqd_auth_new(const struct conf *c, struct rq_err *err);
@@ -73,6 +75,18 @@ void relayqd_auth_set_command_timeout(struct relayqd_auth *a, int ms);
  */
 struct relayqd_sasl *relayqd_sasl_new(struct relayqd_auth *a,
     struct rq_err *err);
+
+/* True when a takes its token from relayqd_oauth2 (oauth2_token_url). */
+int relayqd_auth_is_oauth2(const struct relayqd_auth *a);
+
+/*
+ * Starts one session's exchange with token (an OAuth2 access token from
+ * relayqd_oauth2, copied) as the secret: XOAUTH2 or OAUTHBEARER.  Returns
+ * the exchange, or NULL with err->msg set when token is NULL or empty.
+ * relayqd_sasl_new() refuses a policy with oauth2_token_url.
+ */
+struct relayqd_sasl *relayqd_sasl_new_token(struct relayqd_auth *a,
+    const char *token, struct rq_err *err);
 
 /*
  * Sets the SCRAM client nonce instead of a random one (tests only; the

@@ -45,6 +45,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -55,6 +56,7 @@
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_auth.h"
 #include "relayqd/relayqd_msg.h"
+#include "relayqd/relayqd_oauth2.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_tls.h"
@@ -71,6 +73,9 @@
 #define RC_TLS 0x20	  /* the session is encrypted */
 #define RC_BODY 0x80	  /* the body is being written out */
 #define RC_FILL 0x100	  /* body bytes or the dot still to buffer */
+#define RC_TOKEN 0x200	  /* waiting for the OAuth2 refresh */
+#define RC_AUTHING 0x400  /* AUTH sent, no 2xx yet */
+#define RC_FRESH 0x800	  /* the token was refreshed for this session */
 
 /* Plaintext bodies up to this size go out from memory, with the dot. */
 #define RC_BODY_INLINE (64 * 1024)
@@ -102,6 +107,8 @@ struct relayqd_conn {
 	struct evutil_addrinfo *ai;		  /* owned */
 	struct evutil_addrinfo *ai_next;	  /* borrowed: next to try */
 	struct relayqd_sasl *sasl; /* owned: AUTH exchange, or NULL */
+	char *token;		   /* owned, wiped: OAuth2 token, or NULL */
+	unsigned token_gen;	   /* its relayqd_oauth2 generation */
 	struct smtp_client *smtp;  /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
@@ -122,6 +129,18 @@ static void relayqd_conn_read_cb(struct bufferevent *bev, void *arg);
 static void relayqd_conn_event_cb(struct bufferevent *bev, short what,
     void *arg);
 static void relayqd_conn_start(struct relayqd_conn *rc);
+static void relayqd_conn_resolve(struct relayqd_conn *rc);
+
+/* Replaces the session's copy of the OAuth2 token (wiping the old). */
+static void
+relayqd_conn_set_token(struct relayqd_conn *rc, const char *token)
+{
+	if (rc->token != NULL) {
+		OPENSSL_cleanse(rc->token, strlen(rc->token));
+		free(rc->token);
+	}
+	rc->token = token != NULL ? xstrdup(token) : NULL;
+}
 
 /* Frees the session; runs from event_base_once on a clean stack. */
 static void
@@ -146,6 +165,7 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 		evutil_freeaddrinfo(rc->ai);
 	smtp_client_free(rc->smtp);
 	relayqd_sasl_free(rc->sasl);
+	relayqd_conn_set_token(rc, NULL);
 	if (rc->msg != NULL) {
 		relayqd_sched_reschedule(rd->sched, rc->msg->env.id,
 		    relayqd_now());
@@ -557,6 +577,26 @@ relayqd_conn_tls_close(struct relayqd_conn *rc)
 		    bufferevent_getfd(low));
 }
 
+/*
+ * The server refused our OAuth2 token (a 5xx to AUTH, after XOAUTH2's
+ * error challenge): drops it from the cache.  Returns 1 when the session
+ * should be retried at once with a new token, because the refused one
+ * came from the cache; a token refreshed for this very session that is
+ * refused fails the session as usual (defer, back off).
+ */
+static int
+relayqd_conn_token_refused(struct relayqd_conn *rc,
+    const struct rq_reason *why)
+{
+	struct relayd *rd = rc->rd;
+
+	if (rc->token == NULL || !(rc->flags & RC_AUTHING) ||
+	    why->code / 100 != 5 || rd->oauth2 == NULL)
+		return 0;
+	relayqd_oauth2_reject(rd->oauth2, rc->token_gen);
+	return !(rc->flags & RC_FRESH) && !rd->stopping;
+}
+
 /* ops->closed: the session is over. */
 static void
 relayqd_conn_op_closed(void *arg, enum rq_status st,
@@ -568,6 +608,15 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 	rc->watch = NULL;
 	if (st == RQ_OK && (rc->flags & RC_TLS))
 		relayqd_conn_tls_close(rc);
+	if (st != RQ_OK && relayqd_conn_token_refused(rc, why)) {
+		log_info("session to %s ended: %s; retrying with a new OAuth2 "
+			 "token",
+		    rc->relay, why->text);
+		/* A probe ends here without a verdict: the next one is due. */
+		rc->rd->host_probing = 0;
+		relayqd_conn_close(rc); /* the free reschedules first_id now */
+		return;
+	}
 	if (st != RQ_OK) {
 		/* 421 means the server is going away: back off it too. */
 		if (!(rc->flags & RC_WASREADY) || why->code == 421)
@@ -591,10 +640,14 @@ relayqd_conn_op_auth_start(void *arg, const char *offered, const char **mech,
 		return -1;
 	}
 	relayqd_sasl_free(rc->sasl);
-	if ((rc->sasl = relayqd_sasl_new(rc->rd->auth, &err)) == NULL) {
+	rc->sasl = relayqd_auth_is_oauth2(rc->rd->auth)
+	    ? relayqd_sasl_new_token(rc->rd->auth, rc->token, &err)
+	    : relayqd_sasl_new(rc->rd->auth, &err);
+	if (rc->sasl == NULL) {
 		rq_reason_set(why, 0, "", err.msg);
 		return -1;
 	}
+	rc->flags |= RC_AUTHING;
 	return relayqd_sasl_start(rc->sasl, offered, mech, resp, why);
 }
 
@@ -619,6 +672,8 @@ relayqd_conn_op_auth_done(void *arg, struct rq_reason *why)
 	struct relayqd_conn *rc = arg;
 	int rv;
 
+	rc->flags &= ~RC_AUTHING;
+	relayqd_conn_set_token(rc, NULL); /* not needed again */
 	if (rc->sasl == NULL)
 		return 0;
 	rv = relayqd_sasl_finish(rc->sasl, why);
@@ -1044,9 +1099,6 @@ struct relayqd_conn *
 relayqd_conn_new(struct relayd *rd, const char *first_id)
 {
 	struct relayqd_conn *rc = xcalloc(1, sizeof(*rc));
-	struct evutil_addrinfo hints;
-	struct evdns_getaddrinfo_request *req;
-	char port[16];
 
 	rc->rd = rd;
 	strlcpy(rc->first_id, first_id, sizeof(rc->first_id));
@@ -1069,6 +1121,59 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	rd->nconns++;
 	if ((rc->watch = relayqd_verbose_claim(rd->verbose, first_id)) != NULL)
 		relayqd_watch_note(rc->watch, "connecting to %s", rc->relay);
+	if (rd->oauth2 != NULL) {
+		const char *tok = relayqd_oauth2_token(rd->oauth2,
+		    &rc->token_gen);
+
+		if (tok == NULL) {
+			/* relayqd_conn_token_done() goes on (maybe now). */
+			rc->flags |= RC_TOKEN;
+			relayqd_watch_note(rc->watch,
+			    "waiting for an OAuth2 access token");
+			relayqd_oauth2_refresh(rd->oauth2);
+			return rc;
+		}
+		relayqd_conn_set_token(rc, tok);
+	}
+	relayqd_conn_resolve(rc);
+	return rc;
+}
+
+/* The OAuth2 refresh ended: resume or fail the waiting sessions. */
+void
+relayqd_conn_token_done(struct relayd *rd, int ok, const char *why)
+{
+	struct relayqd_conn *rc, *next;
+
+	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+		next = TAILQ_NEXT(rc, entry);
+		if (!(rc->flags & RC_TOKEN) || (rc->flags & RC_CLOSING))
+			continue;
+		rc->flags &= ~RC_TOKEN;
+		if (!ok) {
+			relayqd_conn_fail_early(rc, why);
+			continue;
+		}
+		relayqd_conn_set_token(rc,
+		    relayqd_oauth2_token(rd->oauth2, &rc->token_gen));
+		if (rc->token == NULL) {
+			relayqd_conn_fail_early(rc,
+			    "OAuth2 access token expired at once");
+			continue;
+		}
+		rc->flags |= RC_FRESH;
+		relayqd_conn_resolve(rc);
+	}
+}
+
+/* Resolves the smarthost's name, then connects. */
+static void
+relayqd_conn_resolve(struct relayqd_conn *rc)
+{
+	struct relayd *rd = rc->rd;
+	struct evutil_addrinfo hints;
+	struct evdns_getaddrinfo_request *req;
+	char port[16];
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -1087,7 +1192,6 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	    relayqd_conn_dns_cb, rc);
 	if (req != NULL && rc->ai == NULL && !(rc->flags & RC_CLOSING))
 		rc->dnsreq = req;
-	return rc;
 }
 
 /*
