@@ -106,8 +106,8 @@ static const struct conf_key conf_keys[] = {
 	CK("smarthost:oauth2_refresh_token_file", CONF_STR,
 	    smarthost_oauth2_refresh_token_file, 0, 0),
 	CK("smarthost:oauth2_scope", CONF_STR, smarthost_oauth2_scope, 0, 0),
-	CK("smarthost:oauth2_device_url", CONF_STR,
-	    smarthost_oauth2_device_url, 0, 0),
+	CK("smarthost:oauth2_device_url", CONF_STR, smarthost_oauth2_device_url,
+	    0, 0),
 	CK("smarthost:oauth2_auth_url", CONF_STR, smarthost_oauth2_auth_url, 0,
 	    0),
 	CK("smarthost:oauth2_ca_file", CONF_STR, smarthost_oauth2_ca_file, 0,
@@ -493,9 +493,10 @@ conf_is_https(const char *url)
 static int
 conf_check_oauth2(const struct conf *c, struct rq_err *err)
 {
-	const char *urls[] = { "oauth2_token_url", c->smarthost_oauth2_token_url,
-		"oauth2_device_url", c->smarthost_oauth2_device_url,
-		"oauth2_auth_url", c->smarthost_oauth2_auth_url };
+	const char *urls[] = { "oauth2_token_url",
+		c->smarthost_oauth2_token_url, "oauth2_device_url",
+		c->smarthost_oauth2_device_url, "oauth2_auth_url",
+		c->smarthost_oauth2_auth_url };
 	const char *files[] = { "oauth2_client_secret_file",
 		c->smarthost_oauth2_client_secret_file,
 		"oauth2_refresh_token_file",

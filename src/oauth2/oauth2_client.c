@@ -63,14 +63,14 @@ struct oauth2_client {
 	int client_credentials;
 	int timeout;
 	long long deadline_ms;
-	char *old_refresh; /* owned: the token sent; wiped */
-	int lockfd;	   /* -1 when not held */
-	struct event *timer;		   /* owned: lock poll, then deadline */
-	struct evhttp_uri *uri;		   /* owned */
-	struct evhttp_connection *conn;	   /* owned */
-	struct evhttp_request *req;	   /* owned by evhttp once made */
-	struct bufferevent *bev;	   /* owned by conn */
-	SSL *ssl;			   /* owned by bev */
+	char *old_refresh;		/* owned: the token sent; wiped */
+	int lockfd;			/* -1 when not held */
+	struct event *timer;		/* owned: lock poll, then deadline */
+	struct evhttp_uri *uri;		/* owned */
+	struct evhttp_connection *conn; /* owned */
+	struct evhttp_request *req;	/* owned by evhttp once made */
+	struct bufferevent *bev;	/* owned by conn */
+	SSL *ssl;			/* owned by bev */
 	enum evhttp_request_error http_err; /* from the error callback */
 	int has_http_err;
 	int finished; /* the callback has run (or cancel) */
@@ -196,9 +196,8 @@ oauth2_client_finish(struct oauth2_client *f, enum oauth2_client_result r,
 }
 
 /* Formats and reports a failure. */
-static void
-oauth2_client_fail(struct oauth2_client *f, enum oauth2_client_result r,
-    const char *fmt, ...) RQ_PRINTF(3, 4);
+static void oauth2_client_fail(struct oauth2_client *f,
+    enum oauth2_client_result r, const char *fmt, ...) RQ_PRINTF(3, 4);
 
 static void
 oauth2_client_fail(struct oauth2_client *f, enum oauth2_client_result r,
@@ -243,8 +242,8 @@ oauth2_client_describe(struct oauth2_client *f, char *buf, size_t bufsz)
 	long v;
 
 	buf[0] = '\0';
-	while (f->bev != NULL && (e = bufferevent_get_openssl_error(f->bev)) !=
-	    0) {
+	while (f->bev != NULL &&
+	    (e = bufferevent_get_openssl_error(f->bev)) != 0) {
 		char one[256];
 
 		if (ERR_GET_LIB(e) == 0)
@@ -254,7 +253,8 @@ oauth2_client_describe(struct oauth2_client *f, char *buf, size_t bufsz)
 			strlcat(buf, "; ", bufsz);
 		strlcat(buf, one, bufsz);
 	}
-	if (f->ssl != NULL && (v = SSL_get_verify_result(f->ssl)) != X509_V_OK) {
+	if (f->ssl != NULL &&
+	    (v = SSL_get_verify_result(f->ssl)) != X509_V_OK) {
 		if (buf[0] != '\0')
 			strlcat(buf, "; ", bufsz);
 		strlcat(buf, "certificate verify error: ", bufsz);
@@ -266,8 +266,8 @@ oauth2_client_describe(struct oauth2_client *f, char *buf, size_t bufsz)
 			    bufsz);
 		else
 			strlcpy(buf, "connection failed", bufsz);
-		if (errno != 0 && (!f->has_http_err ||
-				      f->http_err != EVREQ_HTTP_TIMEOUT)) {
+		if (errno != 0 &&
+		    (!f->has_http_err || f->http_err != EVREQ_HTTP_TIMEOUT)) {
 			strlcat(buf, " (", bufsz);
 			strlcat(buf, strerror(errno), bufsz);
 			strlcat(buf, ")", bufsz);
@@ -277,8 +277,8 @@ oauth2_client_describe(struct oauth2_client *f, char *buf, size_t bufsz)
 
 /* Writes a rotated refresh token; -1 with why set on failure. */
 static int
-oauth2_client_rotate(struct oauth2_client *f, struct oauth2_token *t,
-    char *why, size_t whysz)
+oauth2_client_rotate(struct oauth2_client *f, struct oauth2_token *t, char *why,
+    size_t whysz)
 {
 	struct rq_err err;
 
@@ -319,8 +319,8 @@ oauth2_client_done_cb(struct evhttp_request *req, void *arg)
 	f->req = NULL; /* evhttp frees it after this callback */
 	if (f->finished)
 		return;
-	if (req == NULL || (code = evhttp_request_get_response_code(req)) ==
-	    0) {
+	if (req == NULL ||
+	    (code = evhttp_request_get_response_code(req)) == 0) {
 		oauth2_client_describe(f, text, sizeof(text));
 		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
 		    "token endpoint %s: %s", f->url, text);
@@ -338,8 +338,8 @@ oauth2_client_done_cb(struct evhttp_request *req, void *arg)
 		    "token endpoint %s: reply too large", f->url);
 		return;
 	}
-	r = oauth2_token_parse((const char *)evbuffer_pullup(in, -1), len,
-	    code, &t);
+	r = oauth2_token_parse((const char *)evbuffer_pullup(in, -1), len, code,
+	    &t);
 	/* The body held the token: wipe libevent's copy too. */
 	if (len > 0)
 		OPENSSL_cleanse(evbuffer_pullup(in, -1), len);
@@ -455,8 +455,7 @@ oauth2_client_body(struct oauth2_client *f, struct buf *b, struct rq_err *err)
 
 /* Makes the TLS object for host; NULL with err set. */
 static SSL *
-oauth2_client_ssl(struct oauth2_client *f, const char *host,
-    struct rq_err *err)
+oauth2_client_ssl(struct oauth2_client *f, const char *host, struct rq_err *err)
 {
 	unsigned char ip[16];
 	SSL_CTX *ctx;
@@ -519,10 +518,9 @@ oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
 	if (rq_snprintf(target, sizeof(target), "%s%s%s",
 		path != NULL && path[0] != '\0' ? path : "/",
 		query != NULL ? "?" : "", query != NULL ? query : "") == -1 ||
-	    rq_snprintf(hosthdr, sizeof(hosthdr), strchr(host, ':') != NULL
-		    ? "[%s]:%d"
-		    : "%s:%d",
-		host, port) == -1) {
+	    rq_snprintf(hosthdr, sizeof(hosthdr),
+		strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host,
+		port) == -1) {
 		rq_err_set(err, "token URL too long");
 		return -1;
 	}
@@ -629,8 +627,8 @@ oauth2_client_send(struct oauth2_client *f)
 /* Starts a token request. */
 struct oauth2_client *
 oauth2_client_start(struct event_base *base, struct evdns_base *dns,
-    const struct oauth2_client_conf *cc, oauth2_client_done_fn done,
-    void *arg, struct rq_err *err)
+    const struct oauth2_client_conf *cc, oauth2_client_done_fn done, void *arg,
+    struct rq_err *err)
 {
 	struct oauth2_client *f = xcalloc(1, sizeof(*f));
 	const char *scheme;

@@ -39,12 +39,12 @@ enum oauth2_client_result {
 
 /* The settings of one smarthost's token endpoint (all strings copied). */
 struct oauth2_client_conf {
-	const char *token_url;		/* https:// */
+	const char *token_url; /* https:// */
 	const char *client_id;
 	const char *client_secret_file; /* "" for a public client */
 	int client_credentials;		/* grant: else refresh_token */
 	const char *refresh_token_file;
-	const char *scope; /* "" for none */
+	const char *scope;   /* "" for none */
 	const char *ca_file; /* "" for the system store */
 	int timeout;	     /* seconds for the whole request */
 };
@@ -57,8 +57,8 @@ void oauth2_client_conf_from(struct oauth2_client_conf *cc,
  * Called once with the outcome.  t (OK only) is the caller's: clear it.
  * why is a printable reason (borrowed for the call).
  */
-typedef void (*oauth2_client_done_fn)(void *arg,
-    enum oauth2_client_result r, struct oauth2_token *t, const char *why);
+typedef void (*oauth2_client_done_fn)(void *arg, enum oauth2_client_result r,
+    struct oauth2_token *t, const char *why);
 
 /*
  * Starts a token request.  Returns the fetch (the module frees it after

@@ -99,8 +99,9 @@ oauth2_store_read(const char *path, int token, char **out, size_t *outlen,
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
 	if (n == 0 || memchr(buf, '\0', n) != NULL || str_has_ctl(buf, n)) {
-		rq_err_set(err, "%s: the first line is empty or holds a "
-				"control character",
+		rq_err_set(err,
+		    "%s: the first line is empty or holds a "
+		    "control character",
 		    path);
 		goto out;
 	}
@@ -162,19 +163,20 @@ oauth2_store_write(const char *path, const char *tok, struct rq_err *err)
 	size_t n = strlen(tok);
 	int fd, saved;
 
-	if (rq_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-		(long)getpid()) == -1) {
+	if (rq_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) ==
+	    -1) {
 		rq_err_set(err, "%s: path too long", path);
 		return -1;
 	}
 	(void)unlink(tmp); /* a leftover of a crashed process with our pid */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		     O_CLOEXEC,
-		 0600)) == -1) {
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1) {
 		rq_err_set(err, "cannot create %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	if (fchmod(fd, 0600) == -1 || oauth2_store_write_all(fd, tok, n) == -1 ||
+	if (fchmod(fd, 0600) == -1 ||
+	    oauth2_store_write_all(fd, tok, n) == -1 ||
 	    oauth2_store_write_all(fd, "\n", 1) == -1 || fsync(fd) == -1) {
 		saved = errno != 0 ? errno : EIO;
 		(void)close(fd);

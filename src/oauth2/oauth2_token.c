@@ -160,8 +160,8 @@ oauth2_token_parse(const char *body, size_t len, int status,
 		return OAUTH2_TOKEN_MALFORMED;
 	}
 	if (status != 200 && status != 400 && status != 401) {
-		(void)!rq_snprintf(t->error, sizeof(t->error),
-		    "HTTP status %d", status);
+		(void)!rq_snprintf(t->error, sizeof(t->error), "HTTP status %d",
+		    status);
 		return OAUTH2_TOKEN_MALFORMED;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -30,8 +30,8 @@ enum oauth2_token_result {
 };
 
 struct oauth2_token {
-	char *access_token;  /* owned, wiped by oauth2_token_clear() */
-	char *refresh_token; /* owned: a rotated refresh token, or NULL */
+	char *access_token;   /* owned, wiped by oauth2_token_clear() */
+	char *refresh_token;  /* owned: a rotated refresh token, or NULL */
 	long long expires_in; /* seconds */
 	char error[256];      /* OAUTH2_TOKEN_ERROR/INVALID_GRANT/MALFORMED */
 };

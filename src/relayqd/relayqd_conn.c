@@ -585,8 +585,7 @@ relayqd_conn_tls_close(struct relayqd_conn *rc)
  * refused fails the session as usual (defer, back off).
  */
 static int
-relayqd_conn_token_refused(struct relayqd_conn *rc,
-    const struct rq_reason *why)
+relayqd_conn_token_refused(struct relayqd_conn *rc, const struct rq_reason *why)
 {
 	struct relayd *rd = rc->rd;
 
@@ -1122,8 +1121,8 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	if ((rc->watch = relayqd_verbose_claim(rd->verbose, first_id)) != NULL)
 		relayqd_watch_note(rc->watch, "connecting to %s", rc->relay);
 	if (rd->oauth2 != NULL) {
-		const char *tok = relayqd_oauth2_token(rd->oauth2,
-		    &rc->token_gen);
+		const char *tok =
+		    relayqd_oauth2_token(rd->oauth2, &rc->token_gen);
 
 		if (tok == NULL) {
 			/* relayqd_conn_token_done() goes on (maybe now). */

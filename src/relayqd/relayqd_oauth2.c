@@ -36,9 +36,9 @@
 #define RELAYQD_OAUTH2_MARGIN_MAX 300
 
 struct relayqd_oauth2 {
-	struct relayd *rd; /* borrowed */
-	struct conf keys;  /* owned: only the smarthost_oauth2_* strings */
-	char *token;	   /* owned, wiped: the access token, or NULL */
+	struct relayd *rd;     /* borrowed */
+	struct conf keys;      /* owned: only the smarthost_oauth2_* strings */
+	char *token;	       /* owned, wiped: the access token, or NULL */
 	long long valid_until; /* monotonic seconds: expiry minus margin */
 	unsigned gen;	       /* bumped for every new token */
 	struct oauth2_client *fetch; /* owned: the refresh in flight */
@@ -149,8 +149,8 @@ relayqd_oauth2_differ(const struct conf *a, const struct conf *b)
 	    strcmp(a->smarthost_oauth2_refresh_token_file,
 		b->smarthost_oauth2_refresh_token_file) != 0 ||
 	    strcmp(a->smarthost_oauth2_scope, b->smarthost_oauth2_scope) != 0 ||
-	    strcmp(a->smarthost_oauth2_ca_file,
-		b->smarthost_oauth2_ca_file) != 0;
+	    strcmp(a->smarthost_oauth2_ca_file, b->smarthost_oauth2_ca_file) !=
+	    0;
 }
 
 /* Takes over a reloaded configuration. */
@@ -233,8 +233,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 		log_warnx("%s", text);
 		if (!o->rejected) {
 			o->rejected = 1;
-			relayqd_alert_event(rd->alert,
-			    RELAYQD_ALERT_OAUTH2_REJECTED,
+			relayqd_alert_event(rd->alert, RELAYQD_ALERT_OAUTH2,
 			    RELAYQD_OAUTH2_REJECTED_TEXT);
 		}
 		relayqd_conn_token_done(rd, 0, RELAYQD_OAUTH2_REJECTED_TEXT);
@@ -260,8 +259,7 @@ relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
 		return;
 	oauth2_client_conf_from(&cc, &o->keys);
 	o->started = relayqd_oauth2_now();
-	log_debug("OAuth2: requesting an access token from %s",
-	    cc.token_url);
+	log_debug("OAuth2: requesting an access token from %s", cc.token_url);
 	o->fetch = oauth2_client_start(o->rd->base, o->rd->dns, &cc,
 	    relayqd_oauth2_done, o, &err);
 	if (o->fetch == NULL) {

@@ -7,18 +7,18 @@ with openssl), on 127.0.0.1.  No real provider can be reached from a test,
 so this is the one scripted part; relayq's own code is never mocked.
 
 POST /token (application/x-www-form-urlencoded, client_secret_post):
-  grant_type=refresh_token   rotating refresh tokens: a use of the
-      current token issues a new one, and the old one then stays valid
-      only until the new one is first used (so a client killed before it
-      stored the new token can still use the old one, and one that never
-      stores it is caught by the test comparing the file to "current");
+  grant_type=refresh_token   rotating refresh tokens: each use issues a
+      new one and invalidates every token older than the one used (so a
+      client killed before it stored the new token can still use the old
+      one; one that never stores it is caught by a test comparing its
+      file to "current", the newest issued);
   grant_type=client_credentials   checks --client-secret;
   grant_type=urn:ietf:params:oauth:grant-type:device_code   RFC 8628,
       answered authorization_pending until --device-polls polls, then a
       token pair (POST /device starts it).
 Access tokens live --lifetime seconds (expires_in).
 
-The state (current/previous refresh token, the unexpired access tokens
+The state (the valid refresh tokens with their numbers, the unexpired access tokens
 with their expiry, counters) is kept in --state as JSON, rewritten
 atomically after each request, so smtpserver.py --oauth2-state accepts
 exactly the tokens issued here and a test can read the counters.  It is
@@ -54,8 +54,8 @@ def token(prefix):
 class State:
     def __init__(self, path, initial):
         self.path = path
-        self.d = {'current': initial, 'previous': None,
-                  'current_used': False, 'access': {}, 'grants': 0,
+        self.d = {'current': initial, 'refresh': {initial: 0},
+                  'next_seq': 1, 'last_used': 0, 'access': {}, 'grants': 0,
                   'refreshes': 0, 'rejected': 0, 'device': {}}
         try:
             with open(path) as f:
@@ -65,11 +65,13 @@ class State:
 
     def save(self):
         now = time.time()
-        self.d['access'] = {k: v for k, v in self.d['access'].items()
-                            if v > now}
+        d = self.d
+        d['access'] = {k: v for k, v in d['access'].items() if v > now}
+        d['refresh'] = {k: v for k, v in d['refresh'].items()
+                        if v >= d['last_used']}
         tmp = self.path + '.tmp'
         with open(tmp, 'w') as f:
-            json.dump(self.d, f)
+            json.dump(d, f)
             f.flush()
             os.fsync(f.fileno())
         os.rename(tmp, self.path)
@@ -80,17 +82,26 @@ class State:
         self.d['grants'] += 1
         return t
 
-    def use_refresh(self, rt):
-        """Returns the new refresh token, or None for invalid_grant."""
+    def new_refresh(self):
         d = self.d
-        if rt is not None and rt == d['current']:
-            d['previous'] = rt  # valid until the new one is used
-        elif not (rt is not None and rt == d['previous'] and
-                  not d['current_used']):
-            return None
         d['current'] = token('rt-')
-        d['current_used'] = False
+        d['refresh'][d['current']] = d['next_seq']
+        d['next_seq'] += 1
         return d['current']
+
+    def use_refresh(self, rt):
+        """Rotation: every refresh token is numbered as issued, and the
+        use of one invalidates all older ones; a newer one stays valid
+        until something newer still is used.  So a client that was
+        killed before it stored the new token can use the old one again,
+        and one answer lost in transit (a timeout) costs nothing.
+        Returns the new refresh token, or None for invalid_grant."""
+        d = self.d
+        seq = d['refresh'].get(rt)
+        if seq is None or seq < d['last_used']:
+            return None
+        d['last_used'] = seq
+        return self.new_refresh()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -188,8 +199,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.reply(400,
                                       {'error': 'authorization_pending'})
                 del st.d['device'][dc]
-                st.d['current'] = rt = token('rt-')
-                st.d['current_used'] = False
+                rt = st.new_refresh()
         else:
             self.log(grant, 'unsupported_grant_type')
             return self.reply(400, {'error': 'unsupported_grant_type'})
