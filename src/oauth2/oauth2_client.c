@@ -486,9 +486,15 @@ oauth2_client_ssl(struct oauth2_client *f, const char *host, struct rq_err *err)
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) !=
 		    1)
 			goto bad;
-	} else if (SSL_set_tlsext_host_name(ssl, host) != 1 ||
-	    SSL_set1_host(ssl, host) != 1)
-		goto bad;
+	} else {
+		/* The macro casts away const; OpenSSL copies the name. */
+		char *sni = xstrdup(host);
+		int rv = SSL_set_tlsext_host_name(ssl, sni);
+
+		free(sni);
+		if (rv != 1 || SSL_set1_host(ssl, host) != 1)
+			goto bad;
+	}
 out:
 	SSL_CTX_free(ctx); /* the SSL keeps its own reference */
 	ERR_clear_error();

@@ -8,9 +8,10 @@
  * ends.  The durable rotation of the refresh token is oauth2_client's
  * and oauth2_store's; this module never touches the file.
  *
- * Expiry: a token is used until expires_in minus a margin (a tenth of
+ * Expiry: a token is used until expires_in minus a margin (a third of
  * its lifetime, at least 1 s and at most RELAYQD_OAUTH2_MARGIN_MAX), so a
- * session that starts with it reaches AUTH before it expires.  A token
+ * session that starts with it reaches AUTH before it expires, even on a
+ * loaded machine.  A token
  * the smarthost refuses anyway is dropped (relayqd_oauth2_reject) and the
  * next session waits for a new one.
  */
@@ -208,7 +209,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 		relayqd_oauth2_drop(o);
 		o->token = t->access_token;
 		t->access_token = NULL;
-		margin = t->expires_in / 10;
+		margin = t->expires_in / 3;
 		if (margin < 1)
 			margin = 1;
 		if (margin > RELAYQD_OAUTH2_MARGIN_MAX)

@@ -21,11 +21,13 @@ printf '%s\n' "$SECRET" > "$T_DIR/client.secret"
 chmod 600 "$T_DIR/client.secret"
 : > "$OCTL"
 
-# start_oauth2 [ARGS...]: the fake provider on $OPORT.
+# start_oauth2 [ARGS...]: the fake provider on $OPORT, with the
+# certificate $OCERT (default good: localhost, 127.0.0.1).
 start_oauth2() {
 	rm -f "$T_DIR/oauth2.pid"
 	"$PYTHON3" "$top_srcdir/tests/integration/fakeoauth2.py" \
-	    --port "$OPORT" --cert "$PKI/good.crt" --key "$PKI/good.key" \
+	    --port "$OPORT" --cert "$PKI/${OCERT:-good}.crt" \
+	    --key "$PKI/${OCERT:-good}.key" \
 	    --state "$OSTATE" --control "$OCTL" --log "$OLOG" \
 	    --client-secret "$SECRET" --lifetime "$LIFETIME" --slow 8 \
 	    --pidfile "$T_DIR/oauth2.pid" "$@" >>"$T_DIR/oauth2.err" 2>&1 &
