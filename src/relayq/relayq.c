@@ -27,6 +27,7 @@
 #include "relayq/relayq_check.h"
 #include "relayq/relayq_cmd.h"
 #include "relayq/relayq_json.h"
+#include "relayq/relayq_oauth2.h"
 #include "relayq/relayq_send.h"
 #include "relayq/relayq_stats.h"
 
@@ -50,6 +51,8 @@ static const struct {
 	    "list undeliverable mail kept in failed/, or remove it" },
 	{ "send", "--to LIST (--body TEXT | --body-file FILE) [...]",
 	    "compose and queue a message; prints its id" },
+	{ "oauth2", "status",
+	    "OAuth2 grant, token file, last refresh (never a token)" },
 	{ "help", "[command]", "this help, or a command's" },
 };
 
@@ -283,6 +286,13 @@ main(int argc, char *argv[])
 		if (optind != argc)
 			relayq_usage();
 		rc = relayq_check_config(&conf);
+		conf_free(&conf);
+		return rc;
+	}
+	if (strcmp(cmd, "oauth2") == 0) {
+		if (argc - optind != 1 || strcmp(argv[optind], "status") != 0)
+			relayq_usage();
+		rc = relayq_oauth2_status(&conf);
 		conf_free(&conf);
 		return rc;
 	}

@@ -19,9 +19,14 @@
 
 #include "relayqd/relayqd_oauth2.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -55,6 +60,42 @@ relayqd_oauth2_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec;
+}
+
+/*
+ * Publishes the last refresh for relayq oauth2 status in <spool>/oauth2
+ * (written to oauth2.tmp and renamed, mode 0644): the time, the result,
+ * the reason and the access token's expiry (epoch seconds), never a
+ * token.  A failure is only logged once the log has the refresh anyway.
+ */
+static void
+relayqd_oauth2_publish(struct relayqd_oauth2 *o, const char *result,
+    const char *why, long long expires)
+{
+	struct relayd *rd = o->rd;
+	char buf[1024];
+	int fd, n;
+
+	n = rq_snprintf(buf, sizeof(buf),
+	    "relayq-oauth2 1\nlast_refresh=%lld\nresult=%s\nreason=%s\n"
+	    "expires=%lld\n",
+	    (long long)time(NULL), result, why, expires);
+	if (n == -1 ||
+	    (fd = openat(rd->spool.rootfd, "oauth2.tmp",
+		 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		 0644)) == -1)
+		return;
+	if (fchmod(fd, 0644) == -1 || write(fd, buf, (size_t)n) != n) {
+		(void)close(fd);
+		(void)unlinkat(rd->spool.rootfd, "oauth2.tmp", 0);
+		return;
+	}
+	if (close(fd) == -1 ||
+	    renameat(rd->spool.rootfd, "oauth2.tmp", rd->spool.rootfd,
+		"oauth2") == -1) {
+		log_warn("cannot write %s/oauth2", rd->spool.path);
+		(void)unlinkat(rd->spool.rootfd, "oauth2.tmp", 0);
+	}
 }
 
 /* Wipes the cached token. */
@@ -216,6 +257,8 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 			margin = RELAYQD_OAUTH2_MARGIN_MAX;
 		o->valid_until = relayqd_oauth2_now() + t->expires_in - margin;
 		o->gen++;
+		relayqd_oauth2_publish(o, "ok", "",
+		    (long long)time(NULL) + t->expires_in);
 		log_info("OAuth2 access token obtained from %s (expires in "
 			 "%llds%s)",
 		    o->keys.smarthost_oauth2_token_url, t->expires_in,
@@ -232,6 +275,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 		(void)!rq_snprintf(text, sizeof(text), "%s (%s)",
 		    RELAYQD_OAUTH2_REJECTED_TEXT, why);
 		log_warnx("%s", text);
+		relayqd_oauth2_publish(o, "rejected", text, 0);
 		if (!o->rejected) {
 			o->rejected = 1;
 			relayqd_alert_event(rd->alert, RELAYQD_ALERT_OAUTH2,
@@ -245,6 +289,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 				    : "request refused",
 	    why);
 	log_warnx("%s", text);
+	relayqd_oauth2_publish(o, oauth2_client_result_name(r), text, 0);
 	relayqd_conn_token_done(rd, 0, text);
 }
 

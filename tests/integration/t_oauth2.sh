@@ -17,7 +17,9 @@
 #    refused with a clear log line, mail kept queued;
 #  - client_credentials; http:// refused at start; the certificate of
 #    the endpoint verified;
-#  - no token, refresh token or client secret in logs, traces or mailq.
+#  - relayq oauth2 status after a good and a refused refresh;
+#  - no token, refresh token or client secret in logs, traces, mailq,
+#    relayq show, relayq oauth2 status or the spool's stats files.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/oauth2.sh"
 
@@ -71,6 +73,13 @@ ok $? "never a grant per message or per session"
 is "$(grep -c 'result=ok' "$OLOG")" "$GRANTS" "one token request per grant (no parallel refreshes)"
 is "$(cat "$RTFILE")" "$(ostate current)" "the file holds the current (rotated) refresh token"
 is "$(stat -c %a "$RTFILE")" 600 "refresh token file mode 0600"
+"$RELAYQ" -c "$CONF" oauth2 status > "$T_DIR/status.ok" 2>&1
+ok $? "relayq oauth2 status exits 0"
+grep -q '^grant: refresh_token$' "$T_DIR/status.ok" &&
+    grep -q "^refresh token file: $RTFILE (present, usable)$" "$T_DIR/status.ok" &&
+    grep -q '^last refresh: .*, ok$' "$T_DIR/status.ok" &&
+    grep -q '^access token expires: ' "$T_DIR/status.ok"
+ok $? "relayq oauth2 status: grant, token file, last refresh, expiry"
 diag "tokens the smarthost refused (expired on the way): $REFUSED"
 
 # ---- 2. a cached token the smarthost refuses: refresh once, retry ----
@@ -145,6 +154,9 @@ ok $? "relayq show: $TEXT"
 wait_for "relayq stats to say so" 100 sh -c \
     "'$RELAYQ' -c '$CONF' stats | grep -qF '$TEXT'"
 ok $? "relayq stats: $TEXT"
+"$RELAYQ" -c "$CONF" oauth2 status > "$T_DIR/status.rej" 2>&1
+grep -q "^last refresh: .*, rejected: $TEXT" "$T_DIR/status.rej"
+ok $? "relayq oauth2 status: the refresh was rejected"
 : > "$OCTL"
 wait_for "mail after a new consent" 600 has_mail $((n + 2))
 is "$(count_mail)" $((n + 2)) "the token accepted again: deferred mail delivered"
@@ -233,8 +245,9 @@ for t in list(d["refresh"]) + list(d["access"]):
 echo "$SECRET" >> "$T_DIR/secrets"
 echo rt-initial >> "$T_DIR/secrets"
 leak=0
-for f in "$T_DIR/relayqd.log" "$T_DIR"/mailq.* "$T_DIR/show.rej" "$T_DIR/alerts"; do
+for f in "$T_DIR/relayqd.log" "$T_DIR"/mailq.* "$T_DIR/show.rej" \
+    "$T_DIR/alerts" "$T_DIR"/status.* "$SPOOL/oauth2" "$SPOOL/stats"; do
 	grep -qFf "$T_DIR/secrets" "$f" && { diag "secret in $f"; leak=1; }
 done
-is $leak 0 "no token or client secret in logs, traces, mailq or alerts"
+is $leak 0 "no token or client secret in logs, traces, mailq, status or alerts"
 done_testing
