@@ -19,7 +19,7 @@
 # the install when none exists (Docker images ship one already).
 set -e
 PKGS="build-essential autoconf automake autoconf-archive pkg-config
-libevent-dev libssl-dev libiniparser-dev python3 python3-aiosmtpd
+libevent-dev libssl-dev libiniparser-dev libjansson-dev python3 python3-aiosmtpd
 openssl faketime valgrind clang
 postfix sasl2-bin libsasl2-modules libsasl2-modules-db
 swaks mailutils git git-email

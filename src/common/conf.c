@@ -103,6 +103,22 @@ static const struct conf_key conf_keys[] = {
 	    smarthost_allow_plaintext_auth, 0, 0),
 	CK("smarthost:provider", CONF_STR, smarthost_provider, 0, 0),
 	CK("smarthost:tenant", CONF_STR, smarthost_tenant, 0, 0),
+	CK("smarthost:oauth2_token_url", CONF_STR, smarthost_oauth2_token_url,
+	    0, 0),
+	CK("smarthost:oauth2_client_id", CONF_STR, smarthost_oauth2_client_id,
+	    0, 0),
+	CK("smarthost:oauth2_client_secret_file", CONF_STR,
+	    smarthost_oauth2_client_secret_file, 0, 0),
+	CK("smarthost:oauth2_grant", CONF_STR, smarthost_oauth2_grant, 0, 0),
+	CK("smarthost:oauth2_refresh_token_file", CONF_STR,
+	    smarthost_oauth2_refresh_token_file, 0, 0),
+	CK("smarthost:oauth2_scope", CONF_STR, smarthost_oauth2_scope, 0, 0),
+	CK("smarthost:oauth2_device_url", CONF_STR, smarthost_oauth2_device_url,
+	    0, 0),
+	CK("smarthost:oauth2_auth_url", CONF_STR, smarthost_oauth2_auth_url, 0,
+	    0),
+	CK("smarthost:oauth2_ca_file", CONF_STR, smarthost_oauth2_ca_file, 0,
+	    0),
 	CK("delivery:max_connections", CONF_INT, delivery_max_connections, 1,
 	    64),
 	CK("delivery:messages_per_connection", CONF_INT,
@@ -251,6 +267,15 @@ conf_defaults(struct conf *c)
 	c->smarthost_tls_min_version = xstrdup("1.2");
 	c->smarthost_provider = xstrdup("");
 	c->smarthost_tenant = xstrdup("");
+	c->smarthost_oauth2_token_url = xstrdup("");
+	c->smarthost_oauth2_client_id = xstrdup("");
+	c->smarthost_oauth2_client_secret_file = xstrdup("");
+	c->smarthost_oauth2_grant = xstrdup("refresh_token");
+	c->smarthost_oauth2_refresh_token_file = xstrdup("");
+	c->smarthost_oauth2_scope = xstrdup("");
+	c->smarthost_oauth2_device_url = xstrdup("");
+	c->smarthost_oauth2_auth_url = xstrdup("");
+	c->smarthost_oauth2_ca_file = xstrdup("");
 	c->delivery_max_connections = 4;
 	c->delivery_messages_per_connection = 1000;
 	c->delivery_retry_min = 60;
@@ -368,8 +393,8 @@ conf_find_key(const char *name)
 }
 
 /*
- * Sets one key of a provider preset.  A key this build does not know is
- * skipped: XXX(#14) the oauth2_* keys come with the OAuth2 token client.
+ * Sets one key of a provider preset.  Every key a preset names is in
+ * conf_keys (test_conf checks each preset), so an unknown one is an error.
  */
 static int
 conf_preset_set_cb(void *arg, const char *key, const char *value)
@@ -377,7 +402,7 @@ conf_preset_set_cb(void *arg, const char *key, const char *value)
 	const struct conf_key *k = conf_find_key(key);
 	const char *errstr;
 
-	return k == NULL ? 0 : conf_set(arg, k, value, &errstr);
+	return k == NULL ? -1 : conf_set(arg, k, value, &errstr);
 }
 
 /*
@@ -566,6 +591,81 @@ conf_host_normalize(char *host, const char **errstr)
 	return 0;
 }
 
+/* True when url is https:// followed by a host. */
+static int
+conf_is_https(const char *url)
+{
+	return strncasecmp(url, "https://", 8) == 0 && url[8] != '\0' &&
+	    url[8] != '/';
+}
+
+/*
+ * Checks the OAuth2 keys of [smarthost]: every endpoint https (a token
+ * or a secret never goes in clear), a known grant, the files absolute
+ * paths, and the keys the grant needs.  Returns 0, or -1 with err set.
+ */
+static int
+conf_check_oauth2(const struct conf *c, struct rq_err *err)
+{
+	const char *urls[] = { "oauth2_token_url",
+		c->smarthost_oauth2_token_url, "oauth2_device_url",
+		c->smarthost_oauth2_device_url, "oauth2_auth_url",
+		c->smarthost_oauth2_auth_url };
+	const char *files[] = { "oauth2_client_secret_file",
+		c->smarthost_oauth2_client_secret_file,
+		"oauth2_refresh_token_file",
+		c->smarthost_oauth2_refresh_token_file, "oauth2_ca_file",
+		c->smarthost_oauth2_ca_file };
+	int refresh = strcmp(c->smarthost_oauth2_grant, "refresh_token") == 0;
+
+	for (size_t i = 0; i < RQ_NELEM(urls); i += 2)
+		if (urls[i + 1][0] != '\0' && !conf_is_https(urls[i + 1])) {
+			rq_err_set(err,
+			    "%s: smarthost:%s must be an https:// URL (tokens "
+			    "and secrets never go in clear)",
+			    c->path, urls[i]);
+			return -1;
+		}
+	for (size_t i = 0; i < RQ_NELEM(files); i += 2)
+		if (files[i + 1][0] != '\0' && files[i + 1][0] != '/') {
+			rq_err_set(err,
+			    "%s: smarthost:%s must be an absolute path",
+			    c->path, files[i]);
+			return -1;
+		}
+	if (!refresh &&
+	    strcmp(c->smarthost_oauth2_grant, "client_credentials") != 0) {
+		rq_err_set(err,
+		    "%s: smarthost:oauth2_grant must be refresh_token or "
+		    "client_credentials",
+		    c->path);
+		return -1;
+	}
+	if (c->smarthost_oauth2_token_url[0] == '\0')
+		return 0;
+	if (c->smarthost_oauth2_client_id[0] == '\0') {
+		rq_err_set(err,
+		    "%s: smarthost:oauth2_token_url needs oauth2_client_id",
+		    c->path);
+		return -1;
+	}
+	if (refresh && c->smarthost_oauth2_refresh_token_file[0] == '\0') {
+		rq_err_set(err,
+		    "%s: smarthost:oauth2_grant = refresh_token needs "
+		    "oauth2_refresh_token_file",
+		    c->path);
+		return -1;
+	}
+	if (!refresh && c->smarthost_oauth2_client_secret_file[0] == '\0') {
+		rq_err_set(err,
+		    "%s: smarthost:oauth2_grant = client_credentials needs "
+		    "oauth2_client_secret_file",
+		    c->path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks that a file key is empty or an absolute path. */
 static int
 conf_check_abs(const struct conf *c, const char *key, const char *val,
@@ -627,6 +727,8 @@ conf_finish(struct conf *c, struct rq_err *err)
 		    c->path);
 		return -1;
 	}
+	if (conf_check_oauth2(c, err) == -1)
+		return -1;
 	if (c->delivery_retry_max < c->delivery_retry_min) {
 		rq_err_set(err, "%s: delivery:retry_max is less than retry_min",
 		    c->path);

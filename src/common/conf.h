@@ -56,6 +56,16 @@ struct conf {
 	char
 	    *smarthost_provider; /* owned: preset name (conf_preset.c), or "" */
 	char *smarthost_tenant;	 /* owned: Microsoft 365 tenant, or "" */
+	/* OAuth2 (issue 14): relayqd fetches the XOAUTH2/OAUTHBEARER token. */
+	char *smarthost_oauth2_token_url;	   /* owned: https://, or "" */
+	char *smarthost_oauth2_client_id;	   /* owned, may be "" */
+	char *smarthost_oauth2_client_secret_file; /* owned, may be "" */
+	char *smarthost_oauth2_grant;		   /* owned: refresh_token... */
+	char *smarthost_oauth2_refresh_token_file; /* owned, may be "" */
+	char *smarthost_oauth2_scope;		   /* owned, may be "" */
+	char *smarthost_oauth2_device_url;	   /* owned, may be "" */
+	char *smarthost_oauth2_auth_url;	   /* owned, may be "" */
+	char *smarthost_oauth2_ca_file;		   /* owned, may be "" */
 
 	/* [delivery] */
 	int delivery_max_connections;

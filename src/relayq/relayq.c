@@ -29,6 +29,7 @@
 #include "relayq/relayq_cmd.h"
 #include "relayq/relayq_json.h"
 #include "relayq/relayq_probe.h"
+#include "relayq/relayq_oauth2.h"
 #include "relayq/relayq_send.h"
 #include "relayq/relayq_stats.h"
 
@@ -54,6 +55,8 @@ static const struct {
 	    "compose and queue a message; prints its id" },
 	{ "probe", "[--rcpt ADDR [--from ADDR]] [--timeout DUR]",
 	    "try the smarthost as relayqd would; say what to fix" },
+	{ "oauth2", "status",
+	    "OAuth2 grant, token file, last refresh (never a token)" },
 	{ "help", "[command]", "this help, or a command's" },
 };
 
@@ -289,6 +292,13 @@ main(int argc, char *argv[])
 		if (optind != argc)
 			relayq_usage();
 		rc = relayq_check_config(&conf);
+		conf_free(&conf);
+		return rc;
+	}
+	if (strcmp(cmd, "oauth2") == 0) {
+		if (argc - optind != 1 || strcmp(argv[optind], "status") != 0)
+			relayq_usage();
+		rc = relayq_oauth2_status(&conf);
 		conf_free(&conf);
 		return rc;
 	}

@@ -74,6 +74,7 @@
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
 #include "relayqd/relayqd_dial.h"
+#include "relayqd/relayqd_oauth2.h"
 #include "smarthost/smarthost_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
@@ -818,6 +819,7 @@ relayqd_reload(struct relayd *rd)
 	struct rq_err err;
 	struct smarthost_tls *tls = NULL;
 	struct smarthost_auth *auth;
+	struct relayqd_oauth2 *oauth2 = NULL;
 	const char *why;
 
 	if (conf_load(&nc, rd->conf.path, &err) == -1) {
@@ -840,14 +842,23 @@ relayqd_reload(struct relayd *rd)
 		conf_free(&nc);
 		return;
 	}
-	if ((why = relayqd_conf_check(&nc, auth)) != NULL) {
+	if ((why = relayqd_conf_check(&nc, auth)) != NULL ||
+	    ((oauth2 = relayqd_oauth2_new(rd, &nc, &err)) == NULL &&
+		err.msg[0] != '\0')) {
 		log_warnx("reload failed, keeping the old configuration: "
 			  "%s: %s",
-		    nc.path, why);
+		    nc.path, why != NULL ? why : err.msg);
 		smarthost_auth_free(auth);
 		smarthost_tls_free(tls);
 		conf_free(&nc);
 		return;
+	}
+	/* A refresh in flight finishes; the token survives if unchanged. */
+	if (oauth2 != NULL && rd->oauth2 != NULL)
+		relayqd_oauth2_update(rd->oauth2, oauth2);
+	else {
+		relayqd_oauth2_free(rd->oauth2);
+		rd->oauth2 = oauth2;
 	}
 	/* Sessions keep their SSL objects, which hold a context reference,
 	 * and copy what they need from the AUTH settings. */
@@ -1050,6 +1061,9 @@ main(int argc, char *argv[])
 		fatalx("%s: %s", rd.conf.path, err.msg);
 	if ((why = relayqd_conf_check(&rd.conf, rd.auth)) != NULL)
 		fatalx("%s: %s", rd.conf.path, why);
+	if ((rd.oauth2 = relayqd_oauth2_new(&rd, &rd.conf, &err)) == NULL &&
+	    err.msg[0] != '\0')
+		fatalx("%s: %s", rd.conf.path, err.msg);
 	relayqd_aliases_load(&rd.conf, &rd.aliases);
 	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
 		QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE, &err) == -1)
@@ -1169,6 +1183,7 @@ main(int argc, char *argv[])
 			  "state files",
 		    relayqd_stash_count(rd.stash));
 	relayqd_stash_free(rd.stash);
+	relayqd_oauth2_free(rd.oauth2); /* cancels a refresh in flight */
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);
 	queue_spool_close(&rd.spool);

@@ -24,6 +24,7 @@ struct relayqd_sched;
 struct relayqd_conn;
 struct smarthost_tls;
 struct smarthost_auth;
+struct relayqd_oauth2;
 struct relayqd_verbose;
 struct relayqd_stats;
 struct relayqd_notify;
@@ -44,6 +45,7 @@ struct relayd {
 	struct relayqd_sched *sched;	 /* owned */
 	struct smarthost_tls *tls;	 /* owned; NULL when tls = none */
 	struct smarthost_auth *auth;	 /* owned; NULL when AUTH is off */
+	struct relayqd_oauth2 *oauth2;	 /* owned; NULL without OAuth2 */
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */

@@ -76,6 +76,8 @@ relayqd_alert_kind_name(enum relayqd_alert_kind kind)
 		return "spool-full";
 	case RELAYQD_ALERT_BOUNCE_FAILED:
 		return "bounce-failed";
+	case RELAYQD_ALERT_OAUTH2:
+		return "oauth2-rejected";
 	case RELAYQD_ALERT_NONE:
 	default:
 		return "none";

@@ -45,6 +45,7 @@ enum relayqd_alert_kind {
 	RELAYQD_ALERT_SMARTHOST_DOWN,
 	RELAYQD_ALERT_SPOOL_FULL,    /* relayqd_alert_event() only */
 	RELAYQD_ALERT_BOUNCE_FAILED, /* relayqd_alert_event() only */
+	RELAYQD_ALERT_OAUTH2,	     /* relayqd_alert_event() only */
 };
 
 /* The inputs of the decision, all in seconds. */

@@ -46,6 +46,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -58,6 +59,7 @@
 #include "smarthost/smarthost_io.h"
 #include "relayqd/relayqd_dial.h"
 #include "relayqd/relayqd_msg.h"
+#include "relayqd/relayqd_oauth2.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_sched.h"
 #include "smarthost/smarthost_tls.h"
@@ -74,6 +76,9 @@
 #define RC_TLS 0x20	  /* the session is encrypted */
 #define RC_BODY 0x80	  /* the body is being written out */
 #define RC_FILL 0x100	  /* body bytes or the dot still to buffer */
+#define RC_TOKEN 0x200	  /* waiting for the OAuth2 refresh */
+#define RC_AUTHING 0x400  /* AUTH sent, no 2xx yet */
+#define RC_FRESH 0x800	  /* the token was refreshed for this session */
 
 /* Plaintext bodies up to this size go out from memory, with the dot. */
 #define RC_BODY_INLINE (64 * 1024)
@@ -103,6 +108,8 @@ struct relayqd_conn {
 	struct event *timer;	   /* owned */
 	struct relayqd_dial *dial; /* owned until its cb */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
+	char *token;		   /* owned, wiped: OAuth2 token, or NULL */
+	unsigned token_gen;	   /* its relayqd_oauth2 generation */
 	struct smtp_client *smtp;  /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
@@ -122,6 +129,18 @@ static void relayqd_conn_read_cb(struct bufferevent *bev, void *arg);
 static void relayqd_conn_event_cb(struct bufferevent *bev, short what,
     void *arg);
 static void relayqd_conn_start(struct relayqd_conn *rc);
+static void relayqd_conn_resolve(struct relayqd_conn *rc);
+
+/* Replaces the session's copy of the OAuth2 token (wiping the old). */
+static void
+relayqd_conn_set_token(struct relayqd_conn *rc, const char *token)
+{
+	if (rc->token != NULL) {
+		OPENSSL_cleanse(rc->token, strlen(rc->token));
+		free(rc->token);
+	}
+	rc->token = token != NULL ? xstrdup(token) : NULL;
+}
 
 /* Frees the session; runs from event_base_once on a clean stack. */
 static void
@@ -143,6 +162,7 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 		event_free(rc->timer);
 	smtp_client_free(rc->smtp);
 	smarthost_sasl_free(rc->sasl);
+	relayqd_conn_set_token(rc, NULL);
 	if (rc->msg != NULL) {
 		relayqd_sched_reschedule(rd->sched, rc->msg->env.id,
 		    relayqd_now());
@@ -535,6 +555,25 @@ relayqd_conn_tls_close(struct relayqd_conn *rc)
 		    bufferevent_getfd(low));
 }
 
+/*
+ * The server refused our OAuth2 token (a 5xx to AUTH, after XOAUTH2's
+ * error challenge): drops it from the cache.  Returns 1 when the session
+ * should be retried at once with a new token, because the refused one
+ * came from the cache; a token refreshed for this very session that is
+ * refused fails the session as usual (defer, back off).
+ */
+static int
+relayqd_conn_token_refused(struct relayqd_conn *rc, const struct rq_reason *why)
+{
+	struct relayd *rd = rc->rd;
+
+	if (rc->token == NULL || !(rc->flags & RC_AUTHING) ||
+	    why->code / 100 != 5 || rd->oauth2 == NULL)
+		return 0;
+	relayqd_oauth2_reject(rd->oauth2, rc->token_gen);
+	return !(rc->flags & RC_FRESH) && !rd->stopping;
+}
+
 /* ops->closed: the session is over. */
 static void
 relayqd_conn_op_closed(void *arg, enum rq_status st,
@@ -546,6 +585,15 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 	rc->watch = NULL;
 	if (st == RQ_OK && (rc->flags & RC_TLS))
 		relayqd_conn_tls_close(rc);
+	if (st != RQ_OK && relayqd_conn_token_refused(rc, why)) {
+		log_info("session to %s ended: %s; retrying with a new OAuth2 "
+			 "token",
+		    rc->relay, why->text);
+		/* A probe ends here without a verdict: the next one is due. */
+		rc->rd->host_probing = 0;
+		relayqd_conn_close(rc); /* the free reschedules first_id now */
+		return;
+	}
 	if (st != RQ_OK) {
 		/* 421 means the server is going away: back off it too. */
 		if (!(rc->flags & RC_WASREADY) || why->code == 421)
@@ -563,8 +611,12 @@ relayqd_conn_op_auth_start(void *arg, const char *offered, const char **mech,
 {
 	struct relayqd_conn *rc = arg;
 
-	return smarthost_sasl_begin(rc->rd->auth, &rc->sasl, offered, mech,
-	    resp, why);
+	int rv = smarthost_sasl_begin(rc->rd->auth, &rc->sasl, rc->token,
+	    offered, mech, resp, why);
+
+	if (rc->sasl != NULL)
+		rc->flags |= RC_AUTHING;
+	return rv;
 }
 
 /* ops->auth_step: answer a 334 challenge. */
@@ -583,6 +635,8 @@ relayqd_conn_op_auth_done(void *arg, struct rq_reason *why)
 {
 	struct relayqd_conn *rc = arg;
 
+	rc->flags &= ~RC_AUTHING;
+	relayqd_conn_set_token(rc, NULL); /* not needed again */
 	return smarthost_sasl_end(&rc->sasl, why);
 }
 
@@ -957,7 +1011,6 @@ struct relayqd_conn *
 relayqd_conn_new(struct relayd *rd, const char *first_id)
 {
 	struct relayqd_conn *rc = xcalloc(1, sizeof(*rc));
-	struct relayqd_dial_conf dc;
 
 	rc->rd = rd;
 	strlcpy(rc->first_id, first_id, sizeof(rc->first_id));
@@ -980,6 +1033,57 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	rd->nconns++;
 	if ((rc->watch = relayqd_verbose_claim(rd->verbose, first_id)) != NULL)
 		relayqd_watch_note(rc->watch, "connecting to %s", rc->relay);
+	if (rd->oauth2 != NULL) {
+		const char *tok =
+		    relayqd_oauth2_token(rd->oauth2, &rc->token_gen);
+
+		if (tok == NULL) {
+			/* relayqd_conn_token_done() goes on (maybe now). */
+			rc->flags |= RC_TOKEN;
+			relayqd_watch_note(rc->watch,
+			    "waiting for an OAuth2 access token");
+			relayqd_oauth2_refresh(rd->oauth2);
+			return rc;
+		}
+		relayqd_conn_set_token(rc, tok);
+	}
+	relayqd_conn_resolve(rc);
+	return rc;
+}
+
+/* The OAuth2 refresh ended: resume or fail the waiting sessions. */
+void
+relayqd_conn_token_done(struct relayd *rd, int ok, const char *why)
+{
+	struct relayqd_conn *rc, *next;
+
+	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+		next = TAILQ_NEXT(rc, entry);
+		if (!(rc->flags & RC_TOKEN) || (rc->flags & RC_CLOSING))
+			continue;
+		rc->flags &= ~RC_TOKEN;
+		if (!ok) {
+			relayqd_conn_fail_early(rc, why);
+			continue;
+		}
+		relayqd_conn_set_token(rc,
+		    relayqd_oauth2_token(rd->oauth2, &rc->token_gen));
+		if (rc->token == NULL) {
+			relayqd_conn_fail_early(rc,
+			    "OAuth2 access token expired at once");
+			continue;
+		}
+		rc->flags |= RC_FRESH;
+		relayqd_conn_resolve(rc);
+	}
+}
+
+/* Resolves the smarthost's name, then connects. */
+static void
+relayqd_conn_resolve(struct relayqd_conn *rc)
+{
+	struct relayd *rd = rc->rd;
+	struct relayqd_dial_conf dc;
 
 	dc.host = rd->conf.smarthost_host;
 	dc.port = rd->conf.smarthost_port;
@@ -988,7 +1092,6 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	/* The callback runs from the loop, never inside this call. */
 	rc->dial = relayqd_dial_start(rd->base, rd->dns, &dc,
 	    relayqd_conn_dial_cb, rc);
-	return rc;
 }
 
 /*

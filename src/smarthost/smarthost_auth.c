@@ -86,6 +86,7 @@ struct smarthost_auth {
 	int port;
 	int policy; /* enum smarthost_mech, or SMARTHOST_AUTH_AUTO */
 	int cmd_timeout_ms;
+	int oauth2; /* the token comes from relayqd_oauth2 */
 };
 
 struct smarthost_sasl {
@@ -704,7 +705,22 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 		    SMARTHOST_AUTH_NAME_MAX);
 		return NULL;
 	}
-	if ((file[0] == '\0') == (cmd[0] == '\0')) {
+	if (c->smarthost_oauth2_token_url[0] != '\0') {
+		if (policy != SMARTHOST_MECH_XOAUTH2 &&
+		    policy != SMARTHOST_MECH_OAUTHBEARER) {
+			rq_err_set(err,
+			    "smarthost oauth2_token_url needs auth = xoauth2 "
+			    "or oauthbearer");
+			return NULL;
+		}
+		if (file[0] != '\0' || cmd[0] != '\0') {
+			rq_err_set(err,
+			    "smarthost oauth2_token_url replaces "
+			    "password_file and password_command: set none "
+			    "of them");
+			return NULL;
+		}
+	} else if ((file[0] == '\0') == (cmd[0] == '\0')) {
 		rq_err_set(err,
 		    "smarthost: set exactly one of password_file "
 		    "and password_command");
@@ -719,7 +735,9 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 		    "smarthost host");
 		return NULL;
 	}
-	if (cmd[0] != '\0') {
+	if (c->smarthost_oauth2_token_url[0] != '\0') {
+		/* no secret file to check: relayqd_oauth2 fetches tokens */
+	} else if (cmd[0] != '\0') {
 		copy = xstrdup(cmd);
 		words = str_split_words(copy, argv, SMARTHOST_AUTH_ARGV_MAX);
 		free(copy);
@@ -754,6 +772,7 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 	a->port = c->smarthost_port;
 	a->policy = policy;
 	a->cmd_timeout_ms = SMARTHOST_AUTH_CMD_TIMEOUT_MS;
+	a->oauth2 = c->smarthost_oauth2_token_url[0] != '\0';
 	return a;
 }
 
@@ -788,19 +807,59 @@ smarthost_auth_set_command_timeout(struct smarthost_auth *a, int ms)
 	a->cmd_timeout_ms = ms > 0 ? ms : 1;
 }
 
-/* Starts a session's exchange, fetching the secret. */
-struct smarthost_sasl *
-smarthost_sasl_new(struct smarthost_auth *a, struct rq_err *err)
+/* Creates an exchange without its secret. */
+static struct smarthost_sasl *
+smarthost_sasl_alloc(const struct smarthost_auth *a)
 {
 	struct smarthost_sasl *s = xcalloc(1, sizeof(*s));
-	int rv;
 
-	err->msg[0] = '\0';
 	s->username = xstrdup(a->username);
 	s->host = xstrdup(a->host);
 	s->port = a->port;
 	s->policy = a->policy;
 	s->mech = -1;
+	return s;
+}
+
+/* True when the token comes from relayqd_oauth2. */
+int
+smarthost_auth_is_oauth2(const struct smarthost_auth *a)
+{
+	return a != NULL && a->oauth2;
+}
+
+/* Starts a session's exchange with an OAuth2 access token. */
+struct smarthost_sasl *
+smarthost_sasl_new_token(struct smarthost_auth *a, const char *token,
+    struct rq_err *err)
+{
+	struct smarthost_sasl *s;
+
+	err->msg[0] = '\0';
+	if (token == NULL || token[0] == '\0') {
+		rq_err_set(err, "no OAuth2 access token");
+		return NULL;
+	}
+	s = smarthost_sasl_alloc(a);
+	s->secretlen = strlen(token);
+	s->secret = xmalloc(s->secretlen + 1);
+	memcpy(s->secret, token, s->secretlen + 1);
+	return s;
+}
+
+/* Starts a session's exchange, fetching the secret. */
+struct smarthost_sasl *
+smarthost_sasl_new(struct smarthost_auth *a, struct rq_err *err)
+{
+	struct smarthost_sasl *s;
+	int rv;
+
+	err->msg[0] = '\0';
+	if (a->oauth2) {
+		rq_err_set(err, "no OAuth2 access token");
+		return NULL;
+	}
+	s = smarthost_sasl_alloc(a);
 	if (a->password_file != NULL)
 		rv = smarthost_auth_read_file(a->password_file, &s->secret,
 		    &s->secretlen, err);
@@ -979,7 +1038,7 @@ smarthost_sasl_free(struct smarthost_sasl *s)
 /* ops->auth_start for a session: a new exchange, then its start. */
 int
 smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
-    const char *offered, const char **mech, char **resp, struct rq_reason *why)
+    const char *token, const char *offered, const char **mech, char **resp, struct rq_reason *why)
 {
 	struct rq_err err;
 
@@ -990,7 +1049,9 @@ smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
 		return -1;
 	}
 	smarthost_sasl_free(*s);
-	if ((*s = smarthost_sasl_new(a, &err)) == NULL) {
+	*s = smarthost_auth_is_oauth2(a) ? smarthost_sasl_new_token(a, token, &err)
+					  : smarthost_sasl_new(a, &err);
+	if (*s == NULL) {
 		rq_reason_set(why, 0, "", err.msg);
 		return -1;
 	}

@@ -53,6 +53,8 @@ struct smarthost_sasl;
  * not an absolute path, not a regular file owned by the effective uid, a
  * symbolic link, accessible by group or others, larger than 4 KiB, or
  * with an empty first line (it is read once here to fail at start-up).
+ * With oauth2_token_url set, auth must be xoauth2 or oauthbearer and
+ * neither password_file nor password_command may be set.
  * Call it with the daemon's final uid.
  */
 struct smarthost_auth *smarthost_auth_new(const struct conf *c,
@@ -83,6 +85,18 @@ void smarthost_auth_set_command_timeout(struct smarthost_auth *a, int ms);
  */
 struct smarthost_sasl *smarthost_sasl_new(struct smarthost_auth *a,
     struct rq_err *err);
+
+/* True when a takes its token from relayqd_oauth2 (oauth2_token_url). */
+int smarthost_auth_is_oauth2(const struct smarthost_auth *a);
+
+/*
+ * Starts one session's exchange with token (an OAuth2 access token from
+ * relayqd_oauth2, copied) as the secret: XOAUTH2 or OAUTHBEARER.  Returns
+ * the exchange, or NULL with err->msg set when token is NULL or empty.
+ * smarthost_sasl_new() refuses a policy with oauth2_token_url.
+ */
+struct smarthost_sasl *smarthost_sasl_new_token(struct smarthost_auth *a,
+    const char *token, struct rq_err *err);
 
 /*
  * Sets the SCRAM client nonce instead of a random one (tests only; the
@@ -127,11 +141,12 @@ void smarthost_sasl_free(struct smarthost_sasl *s);
  * The three smtp_client AUTH ops of a session that keeps its exchange in
  * *s (relayqd_conn and smarthost_probe).  _begin replaces *s with a new
  * exchange of policy a (NULL: AUTH is not configured, an error) and
- * starts it; _answer answers a challenge; _end checks and frees *s, the
+ * starts it, with token as the secret when a takes an OAuth2 token
+ * (smarthost_auth_is_oauth2; NULL: none was fetched, an error); _answer answers a challenge; _end checks and frees *s, the
  * secret being needed no more.  Each returns 0, or -1 with why set.
  */
 int smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
-    const char *offered, const char **mech, char **resp, struct rq_reason *why);
+    const char *token, const char *offered, const char **mech, char **resp, struct rq_reason *why);
 int smarthost_sasl_answer(struct smarthost_sasl *s, const char *challenge,
     size_t len, char **resp, struct rq_reason *why);
 int smarthost_sasl_end(struct smarthost_sasl **s, struct rq_reason *why);

@@ -23,7 +23,7 @@ bdir=${2:-$top/build-fuzz}
 jobs=${FUZZ_JOBS:-2}
 TARGETS="fuzz_smtp_reply fuzz_smtp_ehlo fuzz_smtp_client fuzz_addr
 fuzz_sendmail_msg fuzz_sendmail_wire fuzz_queue_env fuzz_queue_state fuzz_conf
-fuzz_bounce fuzz_queue_submit"
+fuzz_bounce fuzz_queue_submit fuzz_oauth2_token"
 
 mkdir -p "$bdir" && cd "$bdir" || exit 1
 out=$bdir/check.out

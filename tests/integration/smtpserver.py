@@ -11,7 +11,9 @@ per EHLO/HELO to --maildir/sessions.  Recipients whose
 address contains a --rcpt-reply PATTERN get that reply instead of 250, so
 tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
 --xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
-lacks: Handler.auth_XOAUTH2), --auth-challenge offers CRAM-MD5 and
+lacks: Handler.auth_XOAUTH2) and OAUTHBEARER (RFC 7628); with
+--oauth2-state they accept exactly the unexpired access tokens that
+fakeoauth2.py issued, and refuse others as Gmail does; --auth-challenge offers CRAM-MD5 and
 SCRAM-SHA-256 too (RFC 2195, 5802: server challenges, checked against
 --auth's password; the base64 of each challenge these and XOAUTH2 send is
 appended to --maildir/challenges); every AUTH try is logged to
@@ -41,6 +43,7 @@ import os
 import signal
 import ssl
 import sys
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
@@ -67,6 +70,7 @@ class Handler:
         self.rcpt_replies = rcpt_replies
         self.data_reply = data_reply
         self.xoauth2 = xoauth2  # (user, token) as bytes, or None
+        self.oauth2_state = None  # fakeoauth2.py --state file, or None
         self.seq = itertools.count(1)
         self.sessions = 0
 
@@ -122,8 +126,7 @@ class Handler:
                 fields[2:] == [b'', b'']):
             user = fields[0][len(b'user='):]
             token = fields[1][len(b'auth=Bearer '):]
-        ok = (self.xoauth2 is not None and user == self.xoauth2[0] and
-              token == self.xoauth2[1])
+        ok = self._token_ok(user, token)
         self.log('AUTH XOAUTH2 {} {}'.format(
             user.decode(errors='replace') if user is not None else '?',
             'ok' if ok else 'failed'))
@@ -153,6 +156,49 @@ class Handler:
             return refuse
         for mech in ('PLAIN', 'LOGIN'):
             setattr(self, 'auth_' + mech, make(mech))
+    def _token_ok(self, user, token):
+        """--xoauth2 USER:TOKEN: that token; with --oauth2-state FILE
+        (fakeoauth2.py's state) and --xoauth2 USER: (no token) any access
+        token the fake issued that has not expired yet."""
+        if self.xoauth2 is None or user != self.xoauth2[0] or token is None:
+            return False
+        if self.oauth2_state is None:
+            return token == self.xoauth2[1]
+        try:
+            with open(self.oauth2_state) as f:
+                access = json.load(f).get('access', {})
+        except (OSError, ValueError):
+            return False
+        exp = access.get(token.decode(errors='replace'))
+        return exp is not None and exp > time.time()
+
+    async def auth_OAUTHBEARER(self, server, args):
+        """OAUTHBEARER (RFC 7628): base64("n,a=U,^Ahost=H^Aport=P^A
+        auth=Bearer T^A^A").  A refused token gets the RFC's answer: a 334
+        with a base64 JSON error, the client's ^A, then 535."""
+        data = await self._initial(server, args)
+        if data is MISSING:
+            return AuthResult(success=False, handled=True)
+        user = token = None
+        head, _, rest = data.partition(b'\x01')
+        gs2 = head.split(b',')
+        if len(gs2) >= 2 and gs2[1].startswith(b'a='):
+            user = gs2[1][2:]
+        for kv in rest.split(b'\x01'):
+            if kv.startswith(b'auth=Bearer '):
+                token = kv[len(b'auth=Bearer '):]
+        ok = self._token_ok(user, token)
+        self.log('AUTH OAUTHBEARER {} {}'.format(
+            user.decode(errors='replace') if user is not None else '?',
+            'ok' if ok else 'failed'))
+        if ok:
+            server.session.relayq_login = user.decode()
+            return AuthResult(success=True,
+                              auth_data=LoginPassword(user, b''))
+        err = b'{"status":"invalid_token","scope":"mail"}'
+        if await self._challenge(server, err) is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False)
 
     async def handle_QUIT(self, server, session, envelope):
         self.log('QUIT session={} tls={}'.format(
@@ -357,7 +403,10 @@ def main():
     ap.add_argument('--auth', help='USER:PASSWORD: offer AUTH PLAIN LOGIN')
     ap.add_argument('--auth-plaintext', action='store_true',
                     help='offer AUTH without TLS too')
-    ap.add_argument('--xoauth2', help='USER:TOKEN: offer AUTH XOAUTH2')
+    ap.add_argument('--xoauth2', help='USER:TOKEN: offer AUTH XOAUTH2 '
+                    'and OAUTHBEARER')
+    ap.add_argument('--oauth2-state', help="fakeoauth2.py's --state file: "
+                    "accept the unexpired access tokens it issued")
     ap.add_argument('--hold-every', type=int, default=0)
     ap.add_argument('--hold-max', type=int, default=1 << 30)
     ap.add_argument('--hold-dir')
@@ -389,10 +438,11 @@ def main():
                       args.quit_stall, login)
     if args.auth_reply:
         handler.refuse_auth(args.auth_reply)
+    handler.oauth2_state = args.oauth2_state
     kw = {'auth_require_tls': not args.auth_plaintext,
           'auth_exclude_mechanism': []}
     if not args.xoauth2:
-        kw['auth_exclude_mechanism'].append('XOAUTH2')
+        kw['auth_exclude_mechanism'] += ['XOAUTH2', 'OAUTHBEARER']
     if not (args.auth and args.auth_challenge):
         kw['auth_exclude_mechanism'] += ['CRAM-MD5', 'SCRAM-SHA-256']
     if args.tls_cert:

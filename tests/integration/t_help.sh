@@ -43,7 +43,7 @@ answers "^usage: relayq " "relayq -c MISSING --help: usage" "$RELAYQ" -c "$T_DIR
 answers "^relayq $VERSION\$" "relayq -c MISSING --version: version" "$RELAYQ" -c "$T_DIR/missing" --version
 
 "$RELAYQ" --help > "$T_DIR/usage"
-cmds=$(sed -n 's/^  \([a-z][a-z-]*\).*/\1/p' "$T_DIR/usage")
+cmds=$(sed -n 's/^  \([a-z][a-z0-9-]*\).*/\1/p' "$T_DIR/usage")
 n=0
 for c in $cmds; do
 	n=$((n + 1))

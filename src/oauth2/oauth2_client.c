@@ -1,0 +1,677 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * The token endpoint client.  One struct oauth2_client is one request:
+ *
+ *	lock the refresh token file (polled, never blocking the loop)
+ *	-> read the refresh token and client secret -> POST over TLS
+ *	-> parse the reply -> write a rotated refresh token -> unlock
+ *	-> callback -> deferred free
+ *
+ * Invariants: the lock is held from the read of the refresh token until
+ * the rotated one is on disk (oauth2_store.h gives the durable order), so
+ * a kill -9 at any point leaves a token the provider accepts; the request
+ * body, which holds the refresh token and the secret, is wiped once it
+ * has been handed to libevent (libevent's own copy is freed with the
+ * request); the callback runs at most once, and the evhttp connection is
+ * freed from a clean stack (event_base_once), never inside its own
+ * callback.  evhttp calls the request callback with NULL on any
+ * connection failure, after the error callback has named it.
+ */
+#include "config.h"
+
+#include "oauth2/oauth2_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "common/buf.h"
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "oauth2/oauth2_store.h"
+
+#define OAUTH2_CLIENT_LOCK_POLL_MS 100
+#define OAUTH2_CLIENT_HEADERS_MAX 16384
+
+struct oauth2_client {
+	struct event_base *base; /* borrowed */
+	struct evdns_base *dns;	 /* borrowed, may be NULL */
+	char *url;		 /* owned */
+	char *client_id;	 /* owned */
+	char *secret_file;	 /* owned, may be "" */
+	char *token_file;	 /* owned, may be "" */
+	char *scope;		 /* owned, may be "" */
+	char *ca_file;		 /* owned, may be "" */
+	int client_credentials;
+	int timeout;
+	long long deadline_ms;
+	char *old_refresh;		/* owned: the token sent; wiped */
+	int lockfd;			/* -1 when not held */
+	struct event *timer;		/* owned: lock poll, then deadline */
+	struct evhttp_uri *uri;		/* owned */
+	struct evhttp_connection *conn; /* owned */
+	struct evhttp_request *req;	/* owned by evhttp once made */
+	struct bufferevent *bev;	/* owned by conn */
+	SSL *ssl;			/* owned by bev */
+	enum evhttp_request_error http_err; /* from the error callback */
+	int has_http_err;
+	int finished; /* the callback has run (or cancel) */
+	oauth2_client_done_fn done;
+	void *arg;
+};
+
+static void oauth2_client_send(struct oauth2_client *f);
+
+/* Monotonic milliseconds. */
+static long long
+oauth2_client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Copies the [smarthost] OAuth2 keys. */
+void
+oauth2_client_conf_from(struct oauth2_client_conf *cc, const struct conf *c)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->token_url = c->smarthost_oauth2_token_url;
+	cc->client_id = c->smarthost_oauth2_client_id;
+	cc->client_secret_file = c->smarthost_oauth2_client_secret_file;
+	cc->client_credentials =
+	    strcmp(c->smarthost_oauth2_grant, "client_credentials") == 0;
+	cc->refresh_token_file = c->smarthost_oauth2_refresh_token_file;
+	cc->scope = c->smarthost_oauth2_scope;
+	cc->ca_file = c->smarthost_oauth2_ca_file;
+	cc->timeout = (int)c->delivery_connect_timeout;
+}
+
+/* Names a result. */
+const char *
+oauth2_client_result_name(enum oauth2_client_result r)
+{
+	switch (r) {
+	case OAUTH2_CLIENT_OK:
+		return "ok";
+	case OAUTH2_CLIENT_DOWN:
+		return "unavailable";
+	case OAUTH2_CLIENT_REJECTED:
+		return "rejected";
+	case OAUTH2_CLIENT_FAILED:
+	default:
+		return "failed";
+	}
+}
+
+/* Wipes and frees a string. */
+static void
+oauth2_client_wipe(char **p)
+{
+	if (*p == NULL)
+		return;
+	OPENSSL_cleanse(*p, strlen(*p));
+	free(*p);
+	*p = NULL;
+}
+
+/* Frees everything; runs from a clean stack (or from cancel). */
+static void
+oauth2_client_free(struct oauth2_client *f)
+{
+	if (f->conn != NULL)
+		evhttp_connection_free(f->conn); /* frees bev, ssl, req */
+	if (f->timer != NULL)
+		event_free(f->timer);
+	if (f->uri != NULL)
+		evhttp_uri_free(f->uri);
+	if (f->lockfd != -1)
+		(void)close(f->lockfd);
+	oauth2_client_wipe(&f->old_refresh);
+	free(f->url);
+	free(f->client_id);
+	free(f->secret_file);
+	free(f->token_file);
+	free(f->scope);
+	free(f->ca_file);
+	free(f);
+}
+
+/* event_base_once trampoline for oauth2_client_free(). */
+static void
+oauth2_client_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	oauth2_client_free(arg);
+}
+
+/* Abandons a fetch. */
+void
+oauth2_client_cancel(struct oauth2_client *f)
+{
+	if (f == NULL)
+		return;
+	f->finished = 1;
+	oauth2_client_free(f);
+}
+
+/* Reports the outcome once, releases the lock, and schedules the free. */
+static void
+oauth2_client_finish(struct oauth2_client *f, enum oauth2_client_result r,
+    struct oauth2_token *t, const char *why)
+{
+	if (f->finished)
+		return;
+	f->finished = 1;
+	if (f->timer != NULL)
+		event_del(f->timer);
+	if (f->lockfd != -1) {
+		(void)close(f->lockfd);
+		f->lockfd = -1;
+	}
+	f->done(f->arg, r, t, why);
+	if (event_base_once(f->base, -1, EV_TIMEOUT, oauth2_client_free_cb, f,
+		NULL) == -1)
+		oauth2_client_free(f); /* cannot happen short of memory */
+}
+
+/* Formats and reports a failure. */
+static void oauth2_client_fail(struct oauth2_client *f,
+    enum oauth2_client_result r, const char *fmt, ...) RQ_PRINTF(3, 4);
+
+static void
+oauth2_client_fail(struct oauth2_client *f, enum oauth2_client_result r,
+    const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	oauth2_client_finish(f, r, NULL, text);
+}
+
+/* Names an evhttp error. */
+static const char *
+oauth2_client_http_error(enum evhttp_request_error e)
+{
+	switch (e) {
+	case EVREQ_HTTP_TIMEOUT:
+		return "timed out";
+	case EVREQ_HTTP_EOF:
+		return "connection closed";
+	case EVREQ_HTTP_INVALID_HEADER:
+		return "invalid HTTP header";
+	case EVREQ_HTTP_BUFFER_ERROR:
+		return "connection failed";
+	case EVREQ_HTTP_REQUEST_CANCEL:
+		return "cancelled";
+	case EVREQ_HTTP_DATA_TOO_LONG:
+		return "reply too large";
+	default:
+		return "HTTP error";
+	}
+}
+
+/* Describes a failed connection: TLS errors first, else evhttp's. */
+static void
+oauth2_client_describe(struct oauth2_client *f, char *buf, size_t bufsz)
+{
+	unsigned long e;
+	long v;
+
+	buf[0] = '\0';
+	while (f->bev != NULL &&
+	    (e = bufferevent_get_openssl_error(f->bev)) != 0) {
+		char one[256];
+
+		if (ERR_GET_LIB(e) == 0)
+			continue; /* libevent's raw SSL_get_error() code */
+		ERR_error_string_n(e, one, sizeof(one));
+		if (buf[0] != '\0')
+			strlcat(buf, "; ", bufsz);
+		strlcat(buf, one, bufsz);
+	}
+	if (f->ssl != NULL &&
+	    (v = SSL_get_verify_result(f->ssl)) != X509_V_OK) {
+		if (buf[0] != '\0')
+			strlcat(buf, "; ", bufsz);
+		strlcat(buf, "certificate verify error: ", bufsz);
+		strlcat(buf, X509_verify_cert_error_string(v), bufsz);
+	}
+	if (buf[0] == '\0') {
+		if (f->has_http_err)
+			strlcpy(buf, oauth2_client_http_error(f->http_err),
+			    bufsz);
+		else
+			strlcpy(buf, "connection failed", bufsz);
+		if (errno != 0 &&
+		    (!f->has_http_err || f->http_err != EVREQ_HTTP_TIMEOUT)) {
+			strlcat(buf, " (", bufsz);
+			strlcat(buf, strerror(errno), bufsz);
+			strlcat(buf, ")", bufsz);
+		}
+	}
+}
+
+/* Writes a rotated refresh token; -1 with why set on failure. */
+static int
+oauth2_client_rotate(struct oauth2_client *f, struct oauth2_token *t, char *why,
+    size_t whysz)
+{
+	struct rq_err err;
+
+	if (f->client_credentials || t->refresh_token == NULL ||
+	    (f->old_refresh != NULL &&
+		strcmp(f->old_refresh, t->refresh_token) == 0))
+		return 0;
+	if (oauth2_store_write(f->token_file, t->refresh_token, &err) == -1) {
+		(void)!rq_snprintf(why, whysz,
+		    "cannot store the rotated refresh token: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* evhttp's error callback: remember why for the NULL request callback. */
+static void
+oauth2_client_error_cb(enum evhttp_request_error e, void *arg)
+{
+	struct oauth2_client *f = arg;
+
+	f->http_err = e;
+	f->has_http_err = 1;
+}
+
+/* The reply (or NULL on a connection failure). */
+static void
+oauth2_client_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct oauth2_client *f = arg;
+	struct oauth2_token t;
+	enum oauth2_token_result r;
+	struct evbuffer *in;
+	char text[512];
+	size_t len;
+	int code;
+
+	f->req = NULL; /* evhttp frees it after this callback */
+	if (f->finished)
+		return;
+	if (req == NULL ||
+	    (code = evhttp_request_get_response_code(req)) == 0) {
+		oauth2_client_describe(f, text, sizeof(text));
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
+		    "token endpoint %s: %s", f->url, text);
+		return;
+	}
+	if (code >= 500) {
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
+		    "token endpoint %s: HTTP status %d", f->url, code);
+		return;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	if (len > OAUTH2_TOKEN_REPLY_MAX) {
+		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED,
+		    "token endpoint %s: reply too large", f->url);
+		return;
+	}
+	r = oauth2_token_parse((const char *)evbuffer_pullup(in, -1), len, code,
+	    &t);
+	/* The body held the token: wipe libevent's copy too. */
+	if (len > 0)
+		OPENSSL_cleanse(evbuffer_pullup(in, -1), len);
+	switch (r) {
+	case OAUTH2_TOKEN_OK:
+		if (oauth2_client_rotate(f, &t, text, sizeof(text)) == -1) {
+			oauth2_token_clear(&t);
+			oauth2_client_fail(f, OAUTH2_CLIENT_FAILED, "%s", text);
+			return;
+		}
+		oauth2_client_finish(f, OAUTH2_CLIENT_OK, &t, "ok");
+		return;
+	case OAUTH2_TOKEN_INVALID_GRANT:
+		oauth2_client_fail(f, OAUTH2_CLIENT_REJECTED,
+		    "token endpoint %s refused the %s: %s", f->url,
+		    f->client_credentials ? "client credentials"
+					  : "refresh token",
+		    t.error);
+		break;
+	case OAUTH2_TOKEN_ERROR:
+		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED,
+		    "token endpoint %s: %s", f->url, t.error);
+		break;
+	case OAUTH2_TOKEN_MALFORMED:
+	default:
+		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED,
+		    "token endpoint %s: HTTP %d, %s", f->url, code, t.error);
+		break;
+	}
+	oauth2_token_clear(&t);
+}
+
+/* The timer: polls the lock, then enforces the deadline. */
+static void
+oauth2_client_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct oauth2_client *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (f->finished)
+		return;
+	if (f->conn != NULL) {
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
+		    "token endpoint %s: no complete reply within %ds", f->url,
+		    f->timeout);
+		return;
+	}
+	oauth2_client_send(f);
+}
+
+/* Arms the timer for ms milliseconds. */
+static void
+oauth2_client_arm(struct oauth2_client *f, long long ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	event_del(f->timer);
+	event_add(f->timer, &tv);
+}
+
+/* Appends "&name=value" (form-encoded) to the secret body. */
+static int
+oauth2_client_form(struct buf *b, const char *name, const char *value)
+{
+	char *enc = evhttp_uriencode(value, -1, 1);
+	int rv;
+
+	if (enc == NULL)
+		return -1;
+	rv = buf_addf(b, "%s%s=%s", b->len > 0 ? "&" : "", name, enc);
+	OPENSSL_cleanse(enc, strlen(enc));
+	free(enc);
+	return rv;
+}
+
+/* Builds the request body into b; -1 with err set. */
+static int
+oauth2_client_body(struct oauth2_client *f, struct buf *b, struct rq_err *err)
+{
+	char *secret = NULL;
+	size_t slen;
+	int rv = 0;
+
+	if (f->secret_file[0] != '\0' &&
+	    oauth2_store_read(f->secret_file, 0, &secret, &slen, err) == -1)
+		return -1;
+	if (f->client_credentials)
+		rv |= oauth2_client_form(b, "grant_type", "client_credentials");
+	else {
+		rv |= oauth2_client_form(b, "grant_type", "refresh_token");
+		rv |= oauth2_client_form(b, "refresh_token", f->old_refresh);
+	}
+	rv |= oauth2_client_form(b, "client_id", f->client_id);
+	if (secret != NULL)
+		rv |= oauth2_client_form(b, "client_secret", secret);
+	if (f->scope[0] != '\0')
+		rv |= oauth2_client_form(b, "scope", f->scope);
+	if (secret != NULL) {
+		OPENSSL_cleanse(secret, slen);
+		free(secret);
+	}
+	if (rv != 0) {
+		rq_err_set(err, "token request too large");
+		return -1;
+	}
+	return 0;
+}
+
+/* Makes the TLS object for host; NULL with err set. */
+static SSL *
+oauth2_client_ssl(struct oauth2_client *f, const char *host, struct rq_err *err)
+{
+	unsigned char ip[16];
+	SSL_CTX *ctx;
+	SSL *ssl = NULL;
+	int is_ip = inet_pton(AF_INET, host, ip) == 1 ||
+	    inet_pton(AF_INET6, host, ip) == 1;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		rq_err_set(err, "cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if ((f->ca_file[0] != '\0'
+		    ? SSL_CTX_load_verify_locations(ctx, f->ca_file, NULL)
+		    : SSL_CTX_load_verify_locations(ctx,
+			  X509_get_default_cert_file(),
+			  X509_get_default_cert_dir())) != 1) {
+		rq_err_set(err, "cannot load the CA certificates %s",
+		    f->ca_file[0] != '\0' ? f->ca_file : "of the system");
+		goto out;
+	}
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		rq_err_set(err, "cannot create a TLS session");
+		goto out;
+	}
+	if (is_ip) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) !=
+		    1)
+			goto bad;
+	} else {
+		/* The macro casts away const; OpenSSL copies the name. */
+		char *sni = xstrdup(host);
+		int rv = SSL_set_tlsext_host_name(ssl, sni);
+
+		free(sni);
+		if (rv != 1 || SSL_set1_host(ssl, host) != 1)
+			goto bad;
+	}
+out:
+	SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+	ERR_clear_error();
+	return ssl;
+bad:
+	rq_err_set(err, "cannot set the TLS host name %s", host);
+	SSL_free(ssl);
+	ssl = NULL;
+	goto out;
+}
+
+/* Sends the request once the lock is held (or not needed). */
+static int
+oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
+{
+	const char *host = evhttp_uri_get_host(f->uri);
+	const char *path = evhttp_uri_get_path(f->uri);
+	const char *query = evhttp_uri_get_query(f->uri);
+	int port = evhttp_uri_get_port(f->uri);
+	struct evkeyvalq *h;
+	struct buf body;
+	char target[2048], hosthdr[300];
+	size_t n;
+
+	if (port == -1)
+		port = 443;
+	if (rq_snprintf(target, sizeof(target), "%s%s%s",
+		path != NULL && path[0] != '\0' ? path : "/",
+		query != NULL ? "?" : "", query != NULL ? query : "") == -1 ||
+	    rq_snprintf(hosthdr, sizeof(hosthdr),
+		strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host,
+		port) == -1) {
+		rq_err_set(err, "token URL too long");
+		return -1;
+	}
+	if (!f->client_credentials) {
+		if (oauth2_store_read(f->token_file, 1, &f->old_refresh, &n,
+			err) == -1)
+			return -1;
+	}
+	buf_init_secret(&body, 4 * OAUTH2_TOKEN_MAX + 1024);
+	if (oauth2_client_body(f, &body, err) == -1) {
+		buf_wipe(&body);
+		return -1;
+	}
+	if ((f->ssl = oauth2_client_ssl(f, host, err)) == NULL) {
+		buf_wipe(&body);
+		return -1;
+	}
+	/* CLOSE_ON_FREE: a failed constructor has freed the SSL. */
+	f->bev = bufferevent_openssl_socket_new(f->base, -1, f->ssl,
+	    BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (f->bev == NULL) {
+		f->ssl = NULL;
+		buf_wipe(&body);
+		rq_err_set(err, "cannot create the TLS connection");
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(f->bev, 1);
+	f->conn = evhttp_connection_base_bufferevent_new(f->base, f->dns,
+	    f->bev, host, (unsigned short)port);
+	if (f->conn == NULL) {
+		bufferevent_free(f->bev);
+		f->bev = NULL;
+		f->ssl = NULL;
+		buf_wipe(&body);
+		rq_err_set(err, "cannot create the HTTP connection");
+		return -1;
+	}
+	evhttp_connection_set_timeout(f->conn, f->timeout);
+	evhttp_connection_set_retries(f->conn, 0);
+	evhttp_connection_set_max_body_size(f->conn, OAUTH2_TOKEN_REPLY_MAX);
+	evhttp_connection_set_max_headers_size(f->conn,
+	    OAUTH2_CLIENT_HEADERS_MAX);
+	if ((f->req = evhttp_request_new(oauth2_client_done_cb, f)) == NULL) {
+		buf_wipe(&body);
+		rq_err_set(err, "cannot create the HTTP request");
+		return -1;
+	}
+	evhttp_request_set_error_cb(f->req, oauth2_client_error_cb);
+	h = evhttp_request_get_output_headers(f->req);
+	evhttp_add_header(h, "Host", hosthdr);
+	evhttp_add_header(h, "Content-Type",
+	    "application/x-www-form-urlencoded");
+	evhttp_add_header(h, "Accept", "application/json");
+	evhttp_add_header(h, "Connection", "close");
+	evhttp_add_header(h, "User-Agent", "relayq/" PACKAGE_VERSION);
+	evbuffer_add(evhttp_request_get_output_buffer(f->req), body.data,
+	    body.len);
+	buf_wipe(&body);
+	/* On failure evhttp_make_request() frees the request itself. */
+	if (evhttp_make_request(f->conn, f->req, EVHTTP_REQ_POST, target) ==
+	    -1) {
+		f->req = NULL;
+		rq_err_set(err, "cannot send the HTTP request");
+		return -1;
+	}
+	return 0;
+}
+
+/* Takes the lock (or polls for it), then sends the request. */
+static void
+oauth2_client_send(struct oauth2_client *f)
+{
+	struct rq_err err;
+	long long now = oauth2_client_now_ms();
+
+	if (!f->client_credentials && f->lockfd == -1) {
+		if ((f->lockfd = oauth2_store_lock(f->token_file, 1)) == -1) {
+			if (errno != EWOULDBLOCK) {
+				oauth2_client_fail(f, OAUTH2_CLIENT_FAILED,
+				    "cannot lock %s.lock: %s", f->token_file,
+				    strerror(errno));
+				return;
+			}
+			if (now >= f->deadline_ms) {
+				oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
+				    "%s.lock stayed locked for %ds by another "
+				    "process",
+				    f->token_file, f->timeout);
+				return;
+			}
+			oauth2_client_arm(f, OAUTH2_CLIENT_LOCK_POLL_MS);
+			return;
+		}
+	}
+	errno = 0;
+	if (oauth2_client_request(f, &err) == -1) {
+		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED, "%s", err.msg);
+		return;
+	}
+	oauth2_client_arm(f, f->deadline_ms - now);
+}
+
+/* Starts a token request. */
+struct oauth2_client *
+oauth2_client_start(struct event_base *base, struct evdns_base *dns,
+    const struct oauth2_client_conf *cc, oauth2_client_done_fn done, void *arg,
+    struct rq_err *err)
+{
+	struct oauth2_client *f = xcalloc(1, sizeof(*f));
+	const char *scheme;
+
+	err->msg[0] = '\0';
+	f->base = base;
+	f->dns = dns;
+	f->lockfd = -1;
+	f->url = xstrdup(cc->token_url);
+	f->client_id = xstrdup(cc->client_id);
+	f->secret_file = xstrdup(cc->client_secret_file);
+	f->token_file = xstrdup(cc->refresh_token_file);
+	f->scope = xstrdup(cc->scope);
+	f->ca_file = xstrdup(cc->ca_file);
+	f->client_credentials = cc->client_credentials;
+	f->timeout = cc->timeout > 0 ? cc->timeout : 30;
+	f->deadline_ms = oauth2_client_now_ms() + f->timeout * 1000LL;
+	f->done = done;
+	f->arg = arg;
+	if ((f->uri = evhttp_uri_parse(f->url)) == NULL ||
+	    (scheme = evhttp_uri_get_scheme(f->uri)) == NULL ||
+	    strcasecmp(scheme, "https") != 0 ||
+	    evhttp_uri_get_host(f->uri) == NULL ||
+	    evhttp_uri_get_host(f->uri)[0] == '\0') {
+		rq_err_set(err, "oauth2_token_url %s is not an https:// URL",
+		    f->url);
+		f->finished = 1;
+		oauth2_client_free(f);
+		return NULL;
+	}
+	if ((f->timer = evtimer_new(base, oauth2_client_timer_cb, f)) == NULL) {
+		rq_err_set(err, "cannot create a timer");
+		f->finished = 1;
+		oauth2_client_free(f);
+		return NULL;
+	}
+	/* The first try runs on the next loop pass: never inside start. */
+	oauth2_client_arm(f, 0);
+	return f;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * One request to an OAuth2 token endpoint (RFC 6749 sections 4.4 and 6),
+ * inside a libevent loop: evhttp over bufferevent_openssl, the server's
+ * certificate verified against oauth2_ca_file (or the system store) and
+ * the URL's host name or IP address, TLS 1.2 or later.  The whole request
+ * has a time limit, the reply at most OAUTH2_TOKEN_REPLY_MAX bytes of
+ * body.  Shared by relayqd and relayq (STYLE.md section 1).
+ *
+ * For the refresh_token grant the fetch holds the refresh token file's
+ * lock (oauth2_store_lock) from before it reads the token until the
+ * rotated one, if any, is durably written (oauth2_store_write); it
+ * re-reads the file every time, so a token written by `relayq oauth2
+ * login` or by another process is used.  The client secret, when
+ * configured, is read anew from its file for each request and sent in the
+ * body (client_secret_post).
+ *
+ * Nothing here logs: the outcome and a printable reason (never a token or
+ * secret) go to the callback, exactly once, unless the fetch is cancelled
+ * first.  The callback owns the token it is given.
+ */
+#ifndef RELAYQ_OAUTH2_OAUTH2_CLIENT_H
+#define RELAYQ_OAUTH2_OAUTH2_CLIENT_H
+
+#include "common/conf.h"
+#include "oauth2/oauth2_token.h"
+
+struct event_base;
+struct evdns_base;
+struct oauth2_client;
+
+enum oauth2_client_result {
+	OAUTH2_CLIENT_OK,
+	OAUTH2_CLIENT_DOWN,	/* unreachable, timeout, 5xx: try later */
+	OAUTH2_CLIENT_REJECTED, /* invalid_grant: a new login is needed */
+	OAUTH2_CLIENT_FAILED,	/* malformed reply, other error, local */
+};
+
+/* The settings of one smarthost's token endpoint (all strings copied). */
+struct oauth2_client_conf {
+	const char *token_url; /* https:// */
+	const char *client_id;
+	const char *client_secret_file; /* "" for a public client */
+	int client_credentials;		/* grant: else refresh_token */
+	const char *refresh_token_file;
+	const char *scope;   /* "" for none */
+	const char *ca_file; /* "" for the system store */
+	int timeout;	     /* seconds for the whole request */
+};
+
+/* Fills cc from the [smarthost] keys of c (strings borrowed from c). */
+void oauth2_client_conf_from(struct oauth2_client_conf *cc,
+    const struct conf *c);
+
+/*
+ * Called once with the outcome.  t (OK only) is the caller's: clear it.
+ * why is a printable reason (borrowed for the call).
+ */
+typedef void (*oauth2_client_done_fn)(void *arg, enum oauth2_client_result r,
+    struct oauth2_token *t, const char *why);
+
+/*
+ * Starts a token request.  Returns the fetch (the module frees it after
+ * the callback), or NULL with err set for a local error found at once
+ * (bad URL, unreadable file); the callback is then never called.
+ */
+struct oauth2_client *oauth2_client_start(struct event_base *base,
+    struct evdns_base *dns, const struct oauth2_client_conf *cc,
+    oauth2_client_done_fn done, void *arg, struct rq_err *err);
+
+/* Abandons a fetch before its callback; the callback is never called. */
+void oauth2_client_cancel(struct oauth2_client *f);
+
+/* Names a result for logs. */
+const char *oauth2_client_result_name(enum oauth2_client_result r);
+
+#endif

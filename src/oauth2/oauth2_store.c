@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The relayq authors */
+/*
+ * Refresh token and client secret files: checked reads, durable
+ * replacement and the cross-process lock.  See oauth2_store.h for the
+ * order of the durable steps and why a crash never loses the token.
+ * Every buffer that held file content is wiped before it is freed.
+ */
+#include "config.h"
+
+#include "oauth2/oauth2_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "oauth2/oauth2_token.h"
+
+/* Takes the exclusive lock of "<path>.lock". */
+int
+oauth2_store_lock(const char *path, int nonblock)
+{
+	char lock[4096];
+	int fd, saved;
+
+	if (rq_snprintf(lock, sizeof(lock), "%s.lock", path) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		 0600)) == -1)
+		return -1;
+	while (flock(fd, LOCK_EX | (nonblock ? LOCK_NB : 0)) == -1) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads and checks the first line of a secret file. */
+int
+oauth2_store_read(const char *path, int token, char **out, size_t *outlen,
+    struct rq_err *err)
+{
+	char buf[OAUTH2_STORE_FILE_MAX + 1];
+	struct stat st;
+	size_t len = 0, n;
+	ssize_t r;
+	int fd, rv = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		rq_err_set(err, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		rq_err_set(err, "cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0 || st.st_size > OAUTH2_STORE_FILE_MAX) {
+		rq_err_set(err,
+		    "%s must be a regular file owned by uid %ld, mode 0600 "
+		    "or stricter, at most %d bytes",
+		    path, (long)geteuid(), OAUTH2_STORE_FILE_MAX);
+		goto out;
+	}
+	while (len < sizeof(buf) - 1) {
+		r = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			rq_err_set(err, "cannot read %s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	n = strcspn(buf, "\n");
+	if (n > len)
+		n = len;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (n == 0 || memchr(buf, '\0', n) != NULL || str_has_ctl(buf, n)) {
+		rq_err_set(err,
+		    "%s: the first line is empty or holds a "
+		    "control character",
+		    path);
+		goto out;
+	}
+	if (token && !oauth2_token_is_valid(buf, n)) {
+		rq_err_set(err, "%s: the first line is not a valid token",
+		    path);
+		goto out;
+	}
+	*out = xmalloc(n + 1);
+	memcpy(*out, buf, n);
+	(*out)[n] = '\0';
+	*outlen = n;
+	rv = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	(void)close(fd);
+	return rv;
+}
+
+/* Writes all of buf to fd. */
+static int
+oauth2_store_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t r = write(fd, buf, len);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		buf += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Opens path's directory and fsyncs it. */
+static int
+oauth2_store_sync_dir(const char *path)
+{
+	char *copy = xstrdup(path);
+	int fd, rv = -1;
+
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
+	    -1) {
+		rv = fsync(fd);
+		if (close(fd) == -1)
+			rv = -1;
+	}
+	free(copy);
+	return rv;
+}
+
+/* Replaces path durably with tok. */
+int
+oauth2_store_write(const char *path, const char *tok, struct rq_err *err)
+{
+	char tmp[4096];
+	size_t n = strlen(tok);
+	int fd, saved;
+
+	if (rq_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) ==
+	    -1) {
+		rq_err_set(err, "%s: path too long", path);
+		return -1;
+	}
+	(void)unlink(tmp); /* a leftover of a crashed process with our pid */
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1) {
+		rq_err_set(err, "cannot create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, 0600) == -1 ||
+	    oauth2_store_write_all(fd, tok, n) == -1 ||
+	    oauth2_store_write_all(fd, "\n", 1) == -1 || fsync(fd) == -1) {
+		saved = errno != 0 ? errno : EIO;
+		(void)close(fd);
+		(void)unlink(tmp);
+		rq_err_set(err, "cannot write %s: %s", tmp, strerror(saved));
+		return -1;
+	}
+	if (close(fd) == -1) {
+		saved = errno;
+		(void)unlink(tmp);
+		rq_err_set(err, "cannot write %s: %s", tmp, strerror(saved));
+		return -1;
+	}
+	if (rename(tmp, path) == -1) {
+		saved = errno;
+		(void)unlink(tmp);
+		rq_err_set(err, "cannot rename %s to %s: %s", tmp, path,
+		    strerror(saved));
+		return -1;
+	}
+	if (oauth2_store_sync_dir(path) == -1) {
+		rq_err_set(err, "cannot sync the directory of %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# R10, kill -9 during an OAuth2 refresh (issue 14): relayqd is started
+# with a message queued and no token cached, so it refreshes at once, and
+# is SIGKILLed at a random moment of that refresh, R10_KILLS times
+# (default 50).  The fake provider answers slowly (--slow, about 0.4 s)
+# and rotates the refresh token on every use, invalidating all older
+# ones, so the kills land before the request, while it waits, and around
+# the rotated token's write.  After every kill the refresh token file
+# must be whole and hold a token the provider still accepts (the write
+# order: temporary file, fsync, rename, directory fsync, see
+# src/oauth2/oauth2_store.h).  Then relayqd runs undisturbed: every
+# message is delivered and the file holds the newest token.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/reliability/rel.sh"
+. "$top_srcdir/tests/integration/oauth2.sh"
+
+KILLS=${R10_KILLS:-50}
+printf 'rt-initial\n' > "$RTFILE"
+chmod 600 "$RTFILE"
+echo slow > "$OCTL"
+start_oauth2 --slow 0.4 --lifetime 3600
+start_server --tls-cert "$PKI/good.crt" --tls-key "$PKI/good.key" \
+    --xoauth2 "$AUSER:" --oauth2-state "$OSTATE"
+oauth_conf
+bad=0
+torn=0
+i=0
+while [ $i -lt "$KILLS" ]; do
+	send 1 "k$i" || break
+	start_daemon
+	msleep "$(rand 0 900)"
+	kill_daemon
+	i=$((i + 1))
+	# A whole token line, never empty or cut.
+	grep -Eqx 'rt-[A-Za-z0-9_-]{32}|rt-initial' "$RTFILE" || torn=$((torn + 1))
+	rt_is_valid || { bad=$((bad + 1)); diag "kill $i: $(cat "$RTFILE") no longer accepted"; }
+done
+is "$torn" 0 "$i kills: the refresh token file was never empty or cut"
+is "$bad" 0 "$i kills: the file always held a token the provider accepts"
+diag "refreshes the provider saw: $(ostate refreshes), rejected: $(ostate rejected)"
+is "$(ostate rejected)" 0 "no refresh was ever refused"
+: > "$OCTL"
+start_daemon
+wait_for "every message" 1200 has_mail "$i"
+is "$(count_mail)" "$i" "delivery resumes: all $i messages delivered"
+wait_for "the queue to drain" 600 queue_empty
+ok $? "the queue drains"
+is "$(cat "$RTFILE")" "$(ostate current)" "the file holds the newest refresh token"
+stop_daemon
+ok $? "relayqd exits 0 when stopped"
+done_testing
