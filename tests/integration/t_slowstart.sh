@@ -95,6 +95,15 @@ wait_for "16 messages delivered" 300 has_mail 16
 ok $? "all 16 delivered after the second return"
 is "$(max_open)" 4 "never more than 4 at once"
 
+# A throttle (a 4.7.x reply for the whole transaction) marks it down too.
+wait_for "idle sessions closed" 300 all_closed
+stop_server
+start_server --rcpt-reply "slow=451 4.7.1 rate limit exceeded"
+printf 'Subject: t\n\nbody\n' | "$SENDMAIL" -f sender@example.org slow@example.net
+wait_for "the throttle marks it down" 300 \
+    grep -q 'unavailable (451 4.7.1 rate limit exceeded); failures=1,' "$T_DIR/relayqd.log"
+ok $? "a 451 4.7.1 for the whole transaction marks the smarthost down"
+
 stop_daemon
 is $? 0 "relayqd exits 0"
 done_testing
