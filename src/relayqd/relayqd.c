@@ -55,6 +55,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#ifdef HAVE_SYS_RANDOM_H
+#include <sys/random.h>
+#endif
 #include <sysexits.h>
 #include <sys/un.h>
 #ifdef HAVE_SYS_INOTIFY_H
@@ -117,6 +120,51 @@ relayqd_now(void)
 	return (long long)ts.tv_sec;
 }
 
+/* Current time in milliseconds. */
+long long
+relayqd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 32 random bits from random(), which main() seeds (relayqd_seed). */
+uint32_t
+relayqd_random(void)
+{
+	return (uint32_t)random() << 16 ^ (uint32_t)random();
+}
+
+/*
+ * Seeds random() from the kernel (getrandom, else /dev/urandom), mixed
+ * with the time and pid: a fleet booted from one image starts relayqd
+ * with the same pid in the same second, and time ^ pid would give every
+ * host the same jitter, keeping them in lockstep (issue 17).
+ */
+static void
+relayqd_seed(void)
+{
+	struct timespec ts;
+	unsigned seed = 0;
+	ssize_t n = -1;
+	int fd;
+
+#ifdef HAVE_GETRANDOM
+	n = getrandom(&seed, sizeof(seed), GRND_NONBLOCK);
+#endif
+	if (n != (ssize_t)sizeof(seed) &&
+	    (fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, &seed, sizeof(seed));
+		(void)close(fd);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	seed ^= (unsigned)ts.tv_nsec ^ (unsigned)ts.tv_sec ^
+	    (unsigned)getpid() << 16;
+	srandom(seed);
+}
+
 /*
  * Schedules a dispatcher run.  While stopping, ends the loop instead once
  * the last session is gone (a freed session kicks).
@@ -140,12 +188,15 @@ relayqd_kick(struct relayd *rd)
 static void
 relayqd_wake_host(struct relayd *rd, long long now, long long gap)
 {
-	if (!rd->host_down || rd->host_probing || rd->host_down_until <= now ||
+	long long now_ms = relayqd_now_ms();
+
+	if (!rd->host_down || rd->host_probing || rd->host_probe_ms <= now_ms ||
 	    now - rd->host_last_probe < gap)
 		return;
-	log_info("smarthost %s: woken up, probing now instead of in %llds",
-	    rd->conf.smarthost_host, rd->host_down_until - now);
-	rd->host_down_until = now;
+	log_info("smarthost %s: woken up, probing now instead of in %.1fs",
+	    rd->conf.smarthost_host,
+	    (double)(rd->host_probe_ms - now_ms) / 1000);
+	rd->host_probe_ms = now_ms;
 }
 
 /* Asks for a pick-up of incoming/ on this loop pass. */
@@ -452,32 +503,48 @@ relayqd_arm_scan(struct relayd *rd)
 	event_add(rd->ev_scan, &tv);
 }
 
+/*
+ * Returns how many sessions the dispatcher may have open: one while the
+ * smarthost has not answered since the start or since it was down (slow
+ * start: a fleet that comes back does not open max_connections each
+ * before it knows the server is there), else max_connections.
+ */
+static int
+relayqd_conn_limit(const struct relayd *rd)
+{
+	return rd->host_ok ? rd->conf.delivery_max_connections : 1;
+}
+
 /* Arms the due timer for the next message or destination probe. */
 static void
 relayqd_arm_due(struct relayd *rd, long long now)
 {
-	long long when = relayqd_sched_next_due(rd->sched);
+	long long when = relayqd_sched_next_due(rd->sched), now_ms, ms;
 	struct timeval tv;
 
+	if (when != -1)
+		when *= 1000;
 	/* A running probe (or straggler session) kicks us when it ends. */
 	if (rd->host_down && (rd->host_probing || rd->nconns > 0))
 		when = -1;
-	else if (rd->host_down && when != -1 && when < rd->host_down_until)
-		when = rd->host_down_until;
+	else if (rd->host_down && when != -1 && when < rd->host_probe_ms)
+		when = rd->host_probe_ms;
 	/*
 	 * Every session is busy: ready sessions pull due messages, and a
 	 * closing one kicks the dispatcher.  Arming a 0 s timer here would
 	 * spin the loop while the sessions wait on the server.
 	 */
-	else if (!rd->host_down && when != -1 && when <= now &&
-	    rd->nconns >= rd->conf.delivery_max_connections)
+	else if (!rd->host_down && when != -1 && when <= now * 1000 &&
+	    rd->nconns >= relayqd_conn_limit(rd))
 		when = -1;
 	relayqd_arm_scan(rd);
 	event_del(rd->ev_due);
 	if (when == -1)
 		return;
-	tv.tv_sec = (time_t)(when > now ? when - now : 0);
-	tv.tv_usec = 0;
+	now_ms = relayqd_now_ms();
+	ms = when > now_ms ? when - now_ms : 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
 	event_add(rd->ev_due, &tv);
 }
 
@@ -498,7 +565,7 @@ relayqd_run(struct relayd *rd)
 	if (rd->host_down) {
 		/* One probe at a time, once the destination's backoff ends. */
 		if (!rd->host_probing && rd->nconns == 0 &&
-		    now >= rd->host_down_until &&
+		    relayqd_now_ms() >= rd->host_probe_ms &&
 		    (id = relayqd_sched_pop_due(rd->sched, now)) != NULL) {
 			log_info("smarthost %s: probe after %u failure%s, with "
 				 "%s",
@@ -509,9 +576,11 @@ relayqd_run(struct relayd *rd)
 			relayqd_conn_new(rd, id);
 		}
 	} else {
-		/* A session that fails at once marks the destination down. */
-		while (!rd->host_down &&
-		    rd->nconns < rd->conf.delivery_max_connections &&
+		/*
+		 * A session that fails at once marks the destination down;
+		 * one that gets ready ends the slow start and kicks us.
+		 */
+		while (!rd->host_down && rd->nconns < relayqd_conn_limit(rd) &&
 		    (id = relayqd_sched_pop_due(rd->sched, now)) != NULL) {
 			rd->host_last_probe = now;
 			relayqd_conn_new(rd, id);
@@ -1044,8 +1113,8 @@ main(int argc, char *argv[])
 		relayqd_usage(stderr, EX_USAGE);
 
 	signal(SIGPIPE, SIG_IGN);
-	/* Only for retry jitter (relayqd_outcome_random). */
-	srandom((unsigned)time(NULL) ^ (unsigned)getpid() << 16);
+	/* Only for jitter (relayqd_random). */
+	relayqd_seed();
 	log_init("relayqd", LOG_TO_STDERR, verbose);
 	log_set_trace(trace);
 	if (conf_load(&rd.conf, conf_path(cfg, 1), &err) == -1)

@@ -10,6 +10,7 @@
 #ifndef RELAYQ_RELAYQD_RELAYQD_H
 #define RELAYQ_RELAYQD_RELAYQD_H
 
+#include <stdint.h>
 #include <sys/queue.h>
 
 #include "common/aliases.h"
@@ -73,12 +74,15 @@ struct relayd {
 	/*
 	 * The destination (the smarthost).  While host_down is set no
 	 * session is opened except one probe at a time, from
-	 * host_down_until on; relayqd_outcome.c sets and clears it.
+	 * host_probe_ms on; relayqd_outcome.c sets and clears it.  Slow
+	 * start: until host_ok (a session got as far as ready since the
+	 * start or since the host was last down) one session at most.
 	 */
 	int host_down;		   /* the smarthost is backing off */
+	int host_ok;		   /* slow start is over */
 	int host_probing;	   /* the probe session is running */
 	unsigned host_fails;	   /* failed probes in a row */
-	long long host_down_until; /* no probe before this time */
+	long long host_probe_ms;   /* no probe before this time (ms) */
 	long long host_last_probe; /* when the last probe started */
 	char host_error[256];	   /* why it is down, for deferrals */
 	long long user_flush_last; /* last flush a user (not root) had */
@@ -88,6 +92,14 @@ struct relayd {
 
 /* Returns the current time in seconds. */
 long long relayqd_now(void);
+/* Returns the current time in milliseconds (the same clock). */
+long long relayqd_now_ms(void);
+/*
+ * Returns 32 random bits for jitter, from a generator seeded from the
+ * kernel at start, so that hosts started together do not draw the same
+ * waits (same pid, same second: a fleet booted from one image).
+ */
+uint32_t relayqd_random(void);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);

@@ -595,8 +595,12 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 		return;
 	}
 	if (st != RQ_OK) {
-		/* 421 means the server is going away: back off it too. */
-		if (!(rc->flags & RC_WASREADY) || why->code == 421)
+		/*
+		 * 421 means the server is going away: back off it too
+		 * (unless the message in flight's outcome already did).
+		 */
+		if (!(rc->flags & RC_WASREADY) ||
+		    (why->code == 421 && !rc->rd->host_down))
 			relayqd_outcome_host_down(rc->rd, why);
 		relayqd_conn_defer_first(rc, why);
 		log_info("session to %s ended: %s", rc->relay, why->text);
@@ -673,7 +677,8 @@ relayqd_conn_start(struct relayqd_conn *rc)
 		const char *next;
 		struct relayqd_msg *m;
 
-		if (rd->stopping ||
+		/* A throttle marked the smarthost down: stop here too. */
+		if (rd->stopping || rd->host_down ||
 		    rc->nmsgs >= rd->conf.delivery_messages_per_connection) {
 			smtp_client_quit(rc->smtp);
 			return;

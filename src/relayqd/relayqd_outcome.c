@@ -134,11 +134,18 @@ relayqd_outcome_text(const struct rq_reason *why, char *buf, size_t bufsz)
 		(void)!rq_snprintf(buf, bufsz, "%d %s", why->code, why->text);
 }
 
-/* 32 random bits for the jitter (random() is seeded by main()). */
-static uint32_t
-relayqd_outcome_random(void)
+/*
+ * True when why is a throttle: 421 (the server is going away), a 4.7.x
+ * enhanced code (policy: rate or quota exceeded, try later), or 454
+ * (SES: "Throttling failure").
+ */
+static int
+relayqd_outcome_is_throttle(const struct rq_reason *why)
 {
-	return (uint32_t)random() << 16 ^ (uint32_t)random();
+	if (why == NULL || why->code / 100 != 4)
+		return 0;
+	return why->code == 421 || why->code == 454 ||
+	    strncmp(why->esc, "4.7.", 4) == 0;
 }
 
 /* Delay before the next attempt. */
@@ -146,7 +153,7 @@ long long
 relayqd_outcome_retry_delay(const struct relayd *rd, unsigned tries)
 {
 	return relayqd_sched_backoff(rd->conf.delivery_retry_min,
-	    rd->conf.delivery_retry_max, tries, relayqd_outcome_random());
+	    rd->conf.delivery_retry_max, tries, relayqd_random());
 }
 
 /*
@@ -517,7 +524,7 @@ relayqd_outcome_hold(struct relayd *rd, struct relayqd_msg *m,
 		(relayqd_outcome_is_noroom(err) ? RELAYQD_STASH_NOROOM : 0));
 	if (cap > RELAYQD_OUTCOME_RESAVE_MAX)
 		cap = RELAYQD_OUTCOME_RESAVE_MAX;
-	wait = relayqd_sched_backoff(1, cap, fails, relayqd_outcome_random());
+	wait = relayqd_sched_backoff(1, cap, fails, relayqd_random());
 	/* The expiry or give-up is checked when the write is tried. */
 	if (now + wait > deadline && deadline > now)
 		wait = deadline - now;
@@ -710,7 +717,15 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	unsigned tries = s->tries + (early == 0);
 	char text[300], first_err[300] = "";
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
+	int throttled = st == RQ_TEMPFAIL && relayqd_outcome_is_throttle(why);
 
+	/*
+	 * The server throttled the whole transaction: the smarthost counts
+	 * as down (issue 17), so the other sessions stop, one probe at a
+	 * time follows, and this message waits for it.
+	 */
+	if (throttled)
+		relayqd_outcome_host_down(rd, why);
 	for (size_t k = 0; k < m->n; k++) {
 		size_t i = m->map[k];
 		enum rq_status rs = m->rdone[k] ? m->rst[k] : st;
@@ -756,8 +771,10 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	s->last_try = now;
 	if (first_err[0] != '\0')
 		queue_state_set_error(s, first_err);
-	next =
-	    early != 0 ? early : now + relayqd_outcome_retry_delay(rd, tries);
+	next = early != 0 ? early
+	    : throttled && rd->host_down && rd->host_probe_ms / 1000 > now
+	    ? rd->host_probe_ms / 1000
+	    : now + relayqd_outcome_retry_delay(rd, tries);
 	relayqd_outcome_settle(rd, m, mark, now, next);
 	if (queue_state_pending(s) > 0)
 		log_info("%s: tries=%u next attempt in %llds%s", id, tries,
@@ -794,9 +811,10 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 		s->first_try = now;
 	s->last_try = now;
 	queue_state_set_error(s, text);
+	/* Due with the probe (its second, so the probe finds it due). */
 	next = early != 0 ? early
-	    : rd->host_down && rd->host_down_until > now
-	    ? rd->host_down_until
+	    : rd->host_down && rd->host_probe_ms / 1000 > now
+	    ? rd->host_probe_ms / 1000
 	    : now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);
 	if (queue_state_pending(s) > 0)
@@ -827,7 +845,7 @@ void
 relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
 {
 	char text[300];
-	long long now = relayqd_now(), wait;
+	long long wait;
 
 	relayqd_outcome_text(why, text, sizeof(text));
 	if (rd->host_down && !rd->host_probing) {
@@ -839,23 +857,26 @@ relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
 	}
 	rd->host_fails = rd->host_down ? rd->host_fails + 1 : 1;
 	rd->host_down = 1;
+	rd->host_ok = 0; /* slow start again once it answers */
 	rd->host_probing = 0;
-	wait = relayqd_sched_backoff(rd->conf.delivery_retry_min,
-	    rd->conf.delivery_retry_max, rd->host_fails,
-	    relayqd_outcome_random());
 	/*
-	 * A probe is one connection, whatever the queue holds: cap its
-	 * interval so that mail drains within probe_max of the smarthost's
-	 * return (laptops coming back online), without hammering it.
+	 * A probe is one connection, whatever the queue holds: its
+	 * interval backs off from retry_min but is capped at probe_max, so
+	 * that mail drains within probe_max of the smarthost's return
+	 * (laptops coming back online), without hammering it.  The wait is
+	 * drawn uniformly from the upper half of the interval (issue 17):
+	 * hosts that failed together then probe about N / probe_max times
+	 * a second, not N at once, and drift further apart with each probe.
 	 */
-	if (wait > rd->conf.delivery_probe_max)
-		wait = rd->conf.delivery_probe_max;
-	rd->host_down_until = now + wait;
+	wait = relayqd_sched_probe_delay(rd->conf.delivery_retry_min,
+	    rd->conf.delivery_retry_max, rd->conf.delivery_probe_max,
+	    rd->host_fails, relayqd_random());
+	rd->host_probe_ms = relayqd_now_ms() + wait;
 	strlcpy(rd->host_error, text, sizeof(rd->host_error));
 	relayqd_stats_error(rd, text);
 	log_info("smarthost %s unavailable (%s); failures=%u, next probe in "
-		 "%llds",
-	    rd->conf.smarthost_host, text, rd->host_fails, wait);
+		 "%.3fs",
+	    rd->conf.smarthost_host, text, rd->host_fails, (double)wait / 1000);
 	relayqd_kick(rd);
 }
 
@@ -868,10 +889,14 @@ relayqd_outcome_host_up(struct relayd *rd)
 			 "draining the queue",
 		    rd->conf.smarthost_host, rd->host_fails,
 		    rd->host_fails == 1 ? "" : "s");
+	if (!rd->host_ok)
+		log_debug("smarthost %s answered: up to %d sessions",
+		    rd->conf.smarthost_host, rd->conf.delivery_max_connections);
 	rd->host_down = 0;
+	rd->host_ok = 1;
 	rd->host_probing = 0;
 	rd->host_fails = 0;
-	rd->host_down_until = 0;
+	rd->host_probe_ms = 0;
 	rd->host_error[0] = '\0';
 	relayqd_stats_touch(rd);
 	relayqd_kick(rd);

@@ -353,19 +353,26 @@ relayqd_sched_older(const struct relayqd_sched *s, long long born,
  * The retry delay.  The base doubles without overflow (it stops at max),
  * and the jitter is integer arithmetic: 800 + rnd * 401 / 2^32 thousandths.
  */
-long long
-relayqd_sched_backoff(long long min, long long max, unsigned tries,
-    uint32_t rnd)
+/* min doubled tries - 1 times, without overflow, capped at max (>= min). */
+static long long
+relayqd_sched_base(long long min, long long max, unsigned tries)
 {
-	long long base = min > 0 ? min : 1, d;
-	unsigned permille;
+	long long base = min > 0 ? min : 1;
 
 	if (max < base)
 		max = base;
 	for (unsigned i = 1; i < tries && base < max; i++)
 		base = base > max / 2 ? max : base * 2;
-	if (base > max)
-		base = max;
+	return base > max ? max : base;
+}
+
+long long
+relayqd_sched_backoff(long long min, long long max, unsigned tries,
+    uint32_t rnd)
+{
+	long long base = relayqd_sched_base(min, max, tries), d;
+	unsigned permille;
+
 	if (base > LLONG_MAX / 2000) /* keeps base * permille in range */
 		base = LLONG_MAX / 2000;
 	permille = 1000 - RELAYQD_SCHED_JITTER +
@@ -418,4 +425,24 @@ relayqd_sched_oldest(const struct relayqd_sched *s)
 		return -1;
 	twalk_r(s->tree, relayqd_sched_oldest_cb, &min);
 	return min != NULL ? queue_id_time(min) : -1;
+}
+
+/*
+ * The probe wait: full jitter over the upper half of the interval, in
+ * milliseconds: base + rnd * (base + 1) / 2^32 with base = half of it.
+ */
+long long
+relayqd_sched_probe_delay(long long min, long long max, long long cap,
+    unsigned tries, uint32_t rnd)
+{
+	long long full = relayqd_sched_base(min, max, tries), half;
+
+	if (cap > 0 && full > cap)
+		full = cap;
+	if (full > 4000000) /* 46 days: keeps rnd * ms below 2^64 */
+		full = 4000000;
+	full *= 1000;
+	half = full / 2;
+	return half +
+	    (long long)(((uint64_t)rnd * (uint64_t)(full - half + 1)) >> 32);
 }

@@ -38,6 +38,20 @@ struct relayqd_sched;
 long long relayqd_sched_backoff(long long min, long long max, unsigned tries,
     uint32_t rnd);
 
+/*
+ * Returns the wait in milliseconds before the next probe of a
+ * destination whose probes failed tries times in a row: the interval is
+ * min doubled tries - 1 times, capped at max and at cap (cap <= 0: no
+ * cap), and the wait is uniform in [interval / 2, interval] (full jitter
+ * over the upper half) from rnd (uniform over 32 bits; 0 gives the
+ * half, UINT32_MAX the whole interval).  So hosts that failed together
+ * spread their probes over half an interval at the first one and drift
+ * further apart with each, and a probe is never more than the interval
+ * away (the recovery bound).
+ */
+long long relayqd_sched_probe_delay(long long min, long long max, long long cap,
+    unsigned tries, uint32_t rnd);
+
 /* Creates an empty index. */
 struct relayqd_sched *relayqd_sched_new(void);
 /* Frees the index; NULL is a no-op. */

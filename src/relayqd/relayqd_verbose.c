@@ -453,8 +453,8 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 		return;
 	}
 	/* A smarthost that is backing off gets its probe now. */
-	if (rd->host_down && rd->host_down_until > now)
-		rd->host_down_until = now;
+	if (rd->host_down && rd->host_probe_ms > now * 1000)
+		rd->host_probe_ms = now * 1000;
 	w->state = RQW_WAITING;
 	log_info("%s: delivery with -v requested by uid %lu", w->id,
 	    (unsigned long)w->peer.uid);

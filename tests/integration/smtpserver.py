@@ -29,6 +29,12 @@ delivery, however fast the machine: when the Nth, 2Nth... message's
 final dot arrives (up to --hold-max times), the server stores it,
 creates DIR/held.K and holds its reply, and the reply of every other
 message arriving meanwhile, until the test creates DIR/go.K.
+Every TCP connection is logged to --maildir/connections as "open N K"
+and "close N K" (connection N; K connections open after it), so tests
+can count attempts and concurrent sessions; while the --down-file
+exists, a new connection gets "421 4.3.2 down" instead of a greeting
+and is closed (the line is "open N K down").  --host picks the address
+to listen on (127.0.0.1 by default; ::1 for IPv6).
 Stops on SIGTERM.
 """
 import argparse
@@ -46,7 +52,73 @@ import sys
 import time
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
+
+
+class Connections:
+    """The --maildir/connections log and the --down-file switch."""
+
+    def __init__(self, maildir, down_file):
+        self.path = os.path.join(maildir, 'connections')
+        self.down_file = down_file
+        self.count = 0
+        self.open = set()
+        # False while Controller.start() makes its own test connection
+        self.active = False
+
+    def log(self, line):
+        with open(self.path, 'a') as f:
+            f.write(line + '\n')
+
+    def is_down(self):
+        return bool(self.down_file) and os.path.exists(self.down_file)
+
+
+class CountingSMTP(SMTP):
+    """aiosmtpd's SMTP, with connections logged and the down switch."""
+
+    def __init__(self, handler, conns, **kw):
+        super().__init__(handler, **kw)
+        self.relayq_conns = conns
+        self.relayq_counted = conns.active
+        self.relayq_no = 0
+        self.relayq_down = False
+
+    def connection_made(self, transport):
+        first = self._original_transport is None and self.relayq_no == 0
+        super().connection_made(transport)
+        if first and self.relayq_counted:
+            c = self.relayq_conns
+            c.count += 1
+            self.relayq_no = c.count
+            c.open.add(self.relayq_no)
+            self.relayq_down = c.is_down()
+            c.log('open {} {}{}'.format(self.relayq_no, len(c.open),
+                                        ' down' if self.relayq_down else ''))
+
+    def connection_lost(self, error):
+        c = self.relayq_conns
+        if self.relayq_no in c.open:
+            c.open.discard(self.relayq_no)
+            c.log('close {} {}'.format(self.relayq_no, len(c.open)))
+        super().connection_lost(error)
+
+    async def _handle_client(self):
+        if self.relayq_down:
+            await self.push('421 4.3.2 down')
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+
+class CountingController(Controller):
+    def __init__(self, handler, conns, **kw):
+        self.relayq_conns = conns
+        super().__init__(handler, **kw)
+
+    def factory(self):
+        return CountingSMTP(self.handler, self.relayq_conns,
+                            **self.SMTP_kwargs)
 
 
 def uses_tls(server, session):
@@ -390,6 +462,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--port', type=int, required=True)
     ap.add_argument('--host', default='127.0.0.1')
+    ap.add_argument('--down-file',
+                    help='while this file exists: 421 at the greeting')
     ap.add_argument('--maildir', required=True)
     ap.add_argument('--rcpt-reply', action='append', default=[],
                     help='PATTERN=REPLY, e.g. "tmp=451 4.3.0 try later"')
@@ -453,10 +527,12 @@ def main():
     if args.auth:
         user, _, password = args.auth.partition(':')
         kw['authenticator'] = Authenticator(handler, user, password)
-    ctl = Controller(handler, hostname=args.host, port=args.port,
-                     server_hostname='sink.test', decode_data=False,
-                     ready_timeout=120, **kw)
+    conns = Connections(args.maildir, args.down_file)
+    ctl = CountingController(handler, conns, hostname=args.host,
+                             port=args.port, server_hostname='sink.test',
+                             decode_data=False, ready_timeout=120, **kw)
     ctl.start()
+    conns.active = True
     if args.pidfile:
         with open(args.pidfile + '.tmp', 'w') as f:
             f.write('{}\n'.format(os.getpid()))

@@ -104,6 +104,43 @@ test_backoff(void)
 	ok(spread, "jitter spreads them (%lld..%lld)", lo, hi);
 }
 
+/* The probe wait: capped interval, full jitter over its upper half. */
+static void
+test_probe_delay(void)
+{
+	long long lo = -1, hi = -1, sum = 0, d;
+	int in_range = 1;
+
+	is_int(relayqd_sched_probe_delay(60, 3600, 10, 1, 0), 5000,
+	    "probe: capped at 10 s, lowest wait is half (ms)");
+	is_int(relayqd_sched_probe_delay(60, 3600, 10, 1, UINT32_MAX), 10000,
+	    "probe: highest wait is the whole interval");
+	is_int(relayqd_sched_probe_delay(1, 2, 10, 1, UINT32_MAX), 1000,
+	    "probe: below the cap, the backoff interval (1 s)");
+	is_int(relayqd_sched_probe_delay(1, 2, 10, 5, UINT32_MAX), 2000,
+	    "probe: backoff doubles up to retry_max");
+	is_int(relayqd_sched_probe_delay(60, 3600, 0, 2, 0), 60000,
+	    "probe: no cap, second try: half of 120 s");
+	is_int(relayqd_sched_probe_delay(86400 * 30, 86400 * 30, 0, UINT32_MAX,
+		   UINT32_MAX),
+	    86400LL * 30 * 1000, "probe: largest interval does not overflow");
+	for (uint32_t x = 12345, i = 0; i < 10000; i++) {
+		x = x * 1664525u + 1013904223u;
+		d = relayqd_sched_probe_delay(1, 3600, 10, 30, x);
+		if (d < 5000 || d > 10000)
+			in_range = 0;
+		if (lo == -1 || d < lo)
+			lo = d;
+		if (d > hi)
+			hi = d;
+		sum += d;
+	}
+	ok(in_range, "10000 probe waits within [5000, 10000] ms");
+	ok(lo < 5100 && hi > 9900, "they cover the range (%lld..%lld)", lo, hi);
+	ok(sum / 10000 > 7400 && sum / 10000 < 7600,
+	    "uniform: mean %lld ms, about 7500", sum / 10000);
+}
+
 /* A user's flush remembers due times; root's flush and take forget them. */
 static void
 test_hurry(void)
@@ -196,6 +233,7 @@ main(void)
 	relayqd_sched_free(s);
 	test_take_older();
 	test_backoff();
+	test_probe_delay();
 	test_hurry();
 	return done_testing();
 }

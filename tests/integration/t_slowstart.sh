@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# Slow start (issue 17): until a session to the smarthost has succeeded,
+# relayqd opens one connection, and the others only after that success;
+# after the smarthost was marked down, the same again.  A real server
+# (aiosmtpd) answers "421 4.3.2 down" at the greeting while a file
+# exists and logs every connection with the number open at once.  With
+# 8 messages queued and max_connections = 4, relayqd starts against the
+# down server: one connection at a time, none "already backing off".
+# Then the server is up: the first session succeeds and up to 4 are
+# used at once (the server holds the first reply until it sees 4).
+. "$top_srcdir/tests/integration/lib.sh"
+
+PORT=$(free_port)
+write_conf "max_connections = 4
+probe_max = 2s"
+DOWN=$T_DIR/down
+HOLD=$T_DIR/hold
+CONNS=$MAILDIR/connections
+: > "$DOWN"
+start_server --down-file "$DOWN" --hold-every 1 --hold-max 1 \
+    --hold-dir "$HOLD"
+send() { # send N FIRST
+	_i=0
+	while [ $_i -lt "$1" ]; do
+		printf 'Subject: m%s\n\nbody\n' $(($2 + _i)) |
+		    "$SENDMAIL" -f sender@example.org "r$(($2 + _i))@example.net" ||
+		    return 1
+		_i=$((_i + 1))
+	done
+}
+send 8 1
+ok $? "8 messages queued before relayqd starts"
+# max_open [FROM-LINE]: most connections open at once in the server's log
+max_open() {
+	tail -n "+${1:-1}" "$CONNS" 2>/dev/null |
+	    awk '$1 == "open" && $3 > m { m = $3 } END { print m + 0 }'
+}
+failures() { [ "$(grep -c "failures=$1," "$T_DIR/relayqd.log")" -ge "${2:-1}" ]; }
+
+start_daemon
+wait_for "three failed probes" 300 failures 3
+ok $? "relayqd probes the down smarthost"
+is "$(grep -c 'already backing off' "$T_DIR/relayqd.log")" 0 \
+    "no session was opened beside the first before the smarthost answered"
+is "$(max_open)" 1 "the server never had more than one connection at once"
+NDOWN=$(grep -c '^open .* down$' "$CONNS")
+[ "$NDOWN" -ge 3 ]
+ok $? "each probe is one connection ($NDOWN so far)"
+
+# Full jitter: each wait is drawn from [interval / 2, interval], with
+# retry_min = 1s, retry_max = 2s: [0.5, 1] after one failure, then [1, 2].
+sed -n 's/.*failures=\([0-9]*\), next probe in \([0-9.]*\)s$/\1 \2/p' \
+    "$T_DIR/relayqd.log" > "$T_DIR/waits"
+awk '{ lo = $1 == 1 ? 0.5 : 1; hi = 2 * lo }
+    $2 < lo || $2 > hi { bad++ } END { exit !(NR >= 3 && !bad) }' "$T_DIR/waits"
+ok $? "probe waits within [interval/2, interval]: $(awk '{ printf "%s ", $2 }' "$T_DIR/waits")"
+is "$(cut -d' ' -f2 "$T_DIR/waits" | sort -u | wc -l)" "$(wc -l < "$T_DIR/waits")" \
+    "probe waits are drawn at random (all different)"
+
+# The smarthost returns: one session succeeds, then up to 4 at once.
+FROM=$(($(wc -l < "$CONNS") + 1))
+rm -f "$DOWN"
+wait_for "first message held by the server" 300 test -e "$HOLD/held.1"
+ok $? "the first session after the return got as far as a message"
+four_open() { [ "$(max_open "$FROM")" -ge 4 ]; }
+wait_for "4 sessions at once" 300 four_open
+ok $? "after that success relayqd opens the other sessions (4 at once)"
+: > "$HOLD/go.1"
+wait_for "8 messages delivered" 300 has_mail 8
+ok $? "all 8 messages delivered"
+is "$(max_open)" 4 "never more than max_connections = 4 at once"
+wait_for "empty queue" 300 queue_empty
+ok $? "the queue is empty"
+
+# Down again: after the first failure, one connection at a time again.
+# (Once the idle sessions are gone: one still open would take the mail.)
+all_closed() { [ "$(tail -n 1 "$CONNS" | cut -d' ' -f1,3)" = "close 0" ]; }
+wait_for "idle sessions closed" 300 all_closed
+ok $? "the idle sessions are closed"
+: > "$DOWN"
+send 1 9
+wait_for "a failure of the second outage" 300 failures 1 2
+ok $? "the smarthost is marked down again"
+FROM=$(($(wc -l < "$CONNS") + 1))
+send 7 10
+ok $? "7 more messages queued while it is down"
+wait_for "two more failed probes" 300 failures 3 2
+ok $? "relayqd probes it again"
+is "$(max_open "$FROM")" 1 "one connection at a time while it is down"
+rm -f "$DOWN"
+wait_for "16 messages delivered" 300 has_mail 16
+ok $? "all 16 delivered after the second return"
+is "$(max_open)" 4 "never more than 4 at once"
+
+# A throttle (a 4.7.x reply for the whole transaction) marks it down too.
+wait_for "idle sessions closed" 300 all_closed
+stop_server
+start_server --rcpt-reply "slow=451 4.7.1 rate limit exceeded"
+printf 'Subject: t\n\nbody\n' | "$SENDMAIL" -f sender@example.org slow@example.net
+wait_for "the throttle marks it down" 300 \
+    grep -q 'unavailable (451 4.7.1 rate limit exceeded); failures=1,' "$T_DIR/relayqd.log"
+ok $? "a 451 4.7.1 for the whole transaction marks the smarthost down"
+
+stop_daemon
+is $? 0 "relayqd exits 0"
+done_testing
