@@ -17,25 +17,25 @@ appended to --maildir/challenges); every AUTH try is logged to
 --maildir/commands as "AUTH MECH USER ok|failed", never with the secret,
 every RCPT as "RCPT ADDRESS CODE" (the code it was answered with) and
 every QUIT as "QUIT session=N tls=BOOL" (--quit-stall: never answered).
---hold-every N --hold-dir DIR lets a test act at a given point of the
-delivery, however fast the machine: when the Nth, 2Nth... message's
-final dot arrives (up to --hold-max times), the server stores it,
-creates DIR/held.K and holds its reply, and the reply of every other
-message arriving meanwhile, until the test creates DIR/go.K.
 --down-while FILE plays a smarthost in trouble: while FILE exists, every
 connection gets --down-reply (default "421 4.3.2 down") as its greeting
 and is closed; the test removes FILE to bring it back (a one-way switch,
 noticed within 20 ms, or at once by the next connection).
 --conn-log FILE records, one line each, "T conn N port=P uid=U held=H
 reply=421|220" for every connection, "T ehlo N NAME", "T data N" (a
-message stored), and "T up" (the switch), T being time.monotonic()
-(CLOCK_MONOTONIC, comparable with other processes') at the event; a
-connection's T is its accept.  U is the uid that owns the client's end
-of the connection and H the number of connections to this port that
-uid has open (connecting or established) at that moment, read from
-/proc/net/tcp while the client waits for the greeting: a test that runs
-each client under a uid of its own knows which client connected and how
-many connections it held.
+message stored), and "T up" (the switch), T being the event loop's
+clock at the event (time.monotonic(): CLOCK_MONOTONIC, comparable with
+other processes'); a connection's T is its accept.  U is the uid that
+owns the client's end of the connection and H the number of connections
+to this port that uid has open (connecting or established) at that
+moment, read from /proc/net/tcp while the client waits for the
+greeting: a test that runs each client under a uid of its own knows
+which client connected and how many connections it held.
+--hold-every N --hold-dir DIR lets a test act at a given point of the
+delivery, however fast the machine: when the Nth, 2Nth... message's
+final dot arrives (up to --hold-max times), the server stores it,
+creates DIR/held.K and holds its reply, and the reply of every other
+message arriving meanwhile, until the test creates DIR/go.K.
 Stops on SIGTERM.
 """
 import argparse
@@ -50,7 +50,6 @@ import os
 import signal
 import ssl
 import sys
-import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
@@ -64,8 +63,8 @@ def uses_tls(server, session):
 
 
 class Fleet:
-    """--down-while, --conn-log and --peer-owner: a smarthost that is
-    down until the test says otherwise, and who connected when."""
+    """--down-while and --conn-log: a smarthost that is down until the
+    test says otherwise, and who connected when (issue 17)."""
 
     def __init__(self, down_file, down_reply, conn_log, port):
         self.down_file = down_file
@@ -85,7 +84,7 @@ class Fleet:
         """The gate; flips (once) when the down file is gone."""
         if self.down and not os.path.exists(self.down_file):
             self.down = False
-            self.record(time.monotonic(), 'up')
+            self.record(asyncio.get_running_loop().time(), 'up')
         return self.down
 
     async def poll(self):
@@ -148,7 +147,7 @@ class FleetSMTP(SMTP):
 
     def connection_made(self, transport):
         if self.transport is None:  # not the STARTTLS upgrade
-            self.accepted = time.monotonic()
+            self.accepted = self.loop.time()
         super().connection_made(transport)
 
     async def _handle_client(self):
@@ -215,7 +214,7 @@ class Handler:
             self.sessions += 1
             session.relayq_no = self.sessions
             if self.fleet is not None:
-                self.fleet.record(time.monotonic(), 'ehlo {} {}'.format(
+                self.fleet.record(server.loop.time(), 'ehlo {} {}'.format(
                     getattr(session, 'relayq_conn', 0), hostname))
         with open(os.path.join(self.maildir, 'sessions'), 'a') as f:
             f.write('{} {} {}\n'.format(session.relayq_no, verb, hostname))
@@ -420,7 +419,7 @@ class Handler:
                 f.write(data)
             os.rename(tmp, base + ext)
         if self.fleet is not None:
-            self.fleet.record(time.monotonic(), 'data {}'.format(
+            self.fleet.record(server.loop.time(), 'data {}'.format(
                 getattr(session, 'relayq_conn', 0)))
         await self._hold()
         return '250 2.0.0 Ok: queued as {:04d}'.format(n)
