@@ -180,10 +180,10 @@ def figures(log, names, probe_max):
     fig['win_avg'] = sum(win) / len(win) if win else 0.0
     fig['win_peak'] = max(win) if win else 0
     fig['win_peak_at'] = len(win) - win.index(max(win)) if win else 0
-    # The return: the seconds up to probe_max after the switch, when
-    # every host that was down makes its next probe.
-    after = [fig['bins'].get(k, 0) for k in range(0, int(probe_max) + 1)]
-    fig['return_peak'] = max(after)
+    # The return: from the switch on (every host makes its next probe
+    # within probe_max, then drains its queue).
+    after = [b for k, b in fig['bins'].items() if k >= 0]
+    fig['return_peak'] = max(after) if after else 0
     fig['return_conns'] = sum(after)
     fig['last_after_up'] = datas[-1][0] - up if datas else math.inf
     return fig
