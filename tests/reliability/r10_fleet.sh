@@ -18,8 +18,10 @@
 #   * no second with more than 3x the average connection rate while the
 #     smarthost is down, from probe_max after the last host started to
 #     the switch (jittered probes: no lockstep);
-#   * all mail delivered within probe_max + 5 s of the switch, and none
-#     lost or sent twice.
+#   * all mail delivered within probe_max + 5 s of the switch (the issue
+#     asks for a bound; 5 s, half of probe_max, covers the drain of 250
+#     messages and a loaded machine's delays), and none lost or sent
+#     twice.
 # probe_max is relayqd's default, 10 s (the configs do not set it).
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
