@@ -24,6 +24,20 @@ RSET as "RSET", every message received as "DATA" and every QUIT as
 REPLY answers every AUTH PLAIN and LOGIN with REPLY (for example
 Exchange Online's "550 5.7.30 Basic authentication is not supported for
 Client Submission"), logged as "AUTH MECH ? refused".
+--down-while FILE plays a smarthost in trouble: while FILE exists, every
+connection gets --down-reply (default "421 4.3.2 down") as its greeting
+and is closed; the test removes FILE to bring it back (a one-way switch,
+noticed within 20 ms, or at once by the next connection).
+--conn-log FILE records, one line each, "T conn N port=P uid=U held=H
+reply=421|220" for every connection, "T ehlo N NAME", "T data N" (a
+message stored), and "T up" (the switch), T being the event loop's
+clock at the event (time.monotonic(): CLOCK_MONOTONIC, comparable with
+other processes'); a connection's T is its accept.  U is the uid that
+owns the client's end of the connection and H the number of connections
+to this port that uid has open (connecting or established) at that
+moment, read from /proc/net/tcp while the client waits for the
+greeting: a test that runs each client under a uid of its own knows
+which client connected and how many connections it held.
 --hold-every N --hold-dir DIR lets a test act at a given point of the
 delivery, however fast the machine: when the Nth, 2Nth... message's
 final dot arrives (up to --hold-max times), the server stores it,
@@ -128,10 +142,128 @@ def uses_tls(server, session):
         server.transport.get_extra_info('ssl_object') is not None)
 
 
+class Fleet:
+    """--down-while and --conn-log: a smarthost that is down until the
+    test says otherwise, and who connected when (issue 17)."""
+
+    def __init__(self, down_file, down_reply, conn_log, port):
+        self.down_file = down_file
+        self.down = down_file is not None
+        self.down_reply = down_reply
+        self.log = open(conn_log, 'a') if conn_log else None
+        self.port = port
+        self.conns = itertools.count(1)
+        self.trigger_seen = False  # the Controller's start-up check
+
+    def record(self, t, text):
+        if self.log is not None:
+            self.log.write('{:.6f} {}\n'.format(t, text))
+            self.log.flush()
+
+    def is_down(self):
+        """The gate; flips (once) when the down file is gone."""
+        if self.down and not os.path.exists(self.down_file):
+            self.down = False
+            self.record(asyncio.get_running_loop().time(), 'up')
+        return self.down
+
+    async def poll(self):
+        """Notices the switch without waiting for a connection."""
+        while self.is_down():
+            await asyncio.sleep(0.02)
+
+    def _client_socks(self):
+        """[(inode, local port, state, uid)] of the client ends of TCP
+        connections to our port (/proc/net/tcp, hex ports and state)."""
+        socks = []
+        with open('/proc/net/tcp') as f:
+            next(f)
+            for line in f:
+                p = line.split()
+                if len(p) >= 10 and int(p[2].split(':')[1], 16) == self.port:
+                    socks.append((int(p[9]), int(p[1].split(':')[1], 16),
+                                  p[3], p[7]))
+        return socks
+
+    @staticmethod
+    def _sock_inodes(pid):
+        inodes = set()
+        for fd in os.listdir('/proc/{}/fd'.format(pid)):
+            try:
+                link = os.readlink('/proc/{}/fd/{}'.format(pid, fd))
+            except OSError:
+                continue
+            if link.startswith('socket:['):
+                inodes.add(int(link[8:-1]))
+        return inodes
+
+    def owner(self, peer_port):
+        """(uid, connections that uid has open to us) for the client at
+        PEER_PORT, from one read of /proc/net/tcp while the client waits
+        for the greeting; ('-', 0) if it is not there; None for the
+        Controller's own start-up check (a connection from us)."""
+        socks = self._client_socks()
+        mine = [s for s in socks if s[1] == peer_port and s[0] != 0]
+        if not mine:
+            return '-', 0
+        if (not self.trigger_seen and
+                mine[0][0] in self._sock_inodes(os.getpid())):
+            self.trigger_seen = True
+            return None
+        uid = mine[0][3]
+        # 01 ESTABLISHED, 02 SYN_SENT: a socket the server closed and the
+        # client has not yet (CLOSE_WAIT) is no connection any more.
+        return uid, sum(1 for s in socks
+                        if s[3] == uid and s[2] in ('01', '02'))
+
+
+class FleetSMTP(SMTP):
+    """aiosmtpd's SMTP with Fleet's gate before the greeting."""
+
+    def __init__(self, handler, fleet, **kw):
+        super().__init__(handler, **kw)
+        self.fleet = fleet
+        self.accepted = 0.0
+
+    def connection_made(self, transport):
+        if self.transport is None:  # not the STARTTLS upgrade
+            self.accepted = self.loop.time()
+        super().connection_made(transport)
+
+    async def _handle_client(self):
+        fleet = self.fleet
+        who = fleet.owner(self.session.peer[1])
+        if who is None:
+            return await super()._handle_client()
+        n = next(fleet.conns)
+        self.session.relayq_conn = n
+        uid, held = who
+        down = fleet.is_down()
+        fleet.record(self.accepted, 'conn {} port={} uid={} held={} '
+                     'reply={}'.format(n, self.session.peer[1], uid, held,
+                                       fleet.down_reply[:3] if down
+                                       else '220'))
+        if down:
+            await self.push(fleet.down_reply)
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+
+class FleetController(Controller):
+    def __init__(self, handler, fleet, **kw):
+        self.fleet = fleet
+        super().__init__(handler, **kw)
+
+    def factory(self):
+        return FleetSMTP(self.handler, self.fleet, **self.SMTP_kwargs)
+
+
 class Handler:
     def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None,
-                 hold=None, quit_stall=False, login=None):
+                 hold=None, quit_stall=False, login=None, fleet=None):
         self.maildir = maildir
+        self.fleet = fleet
         self.hold = hold  # (every, max, dir), or None
         self.arrived = 0
         self.holds = 0  # holds so far
@@ -162,6 +294,9 @@ class Handler:
             session.relayq_counted = True
             self.sessions += 1
             session.relayq_no = self.sessions
+            if self.fleet is not None:
+                self.fleet.record(server.loop.time(), 'ehlo {} {}'.format(
+                    getattr(session, 'relayq_conn', 0), hostname))
         with open(os.path.join(self.maildir, 'sessions'), 'a') as f:
             f.write('{} {} {}\n'.format(session.relayq_no, verb, hostname))
 
@@ -424,6 +559,9 @@ class Handler:
             with open(tmp, 'wb') as f:
                 f.write(data)
             os.rename(tmp, base + ext)
+        if self.fleet is not None:
+            self.fleet.record(server.loop.time(), 'data {}'.format(
+                getattr(session, 'relayq_conn', 0)))
         await self._hold()
         return '250 2.0.0 Ok: queued as {:04d}'.format(n)
 
@@ -490,6 +628,11 @@ def main():
                     help='with --auth: offer CRAM-MD5 and SCRAM-SHA-256 too')
     ap.add_argument('--auth-reply',
                     help='with --auth: answer AUTH PLAIN and LOGIN so')
+    ap.add_argument('--down-while', metavar='FILE',
+                    help='greet with --down-reply while FILE exists')
+    ap.add_argument('--down-reply', default='421 4.3.2 down')
+    ap.add_argument('--conn-log', metavar='FILE',
+                    help='record connections, EHLOs, messages, the switch')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -508,8 +651,12 @@ def main():
     if args.auth:
         user, _, password = args.auth.partition(':')
         login = (user.encode(), password.encode())
+    fleet = None
+    if args.down_while or args.conn_log:
+        fleet = Fleet(args.down_while, args.down_reply, args.conn_log,
+                      args.port)
     handler = Handler(args.maildir, replies, args.data_reply, xoauth2, hold,
-                      args.quit_stall, login)
+                      args.quit_stall, login, fleet)
     if args.auth_reply:
         handler.refuse_auth(args.auth_reply)
     handler.oauth2_state = args.oauth2_state
@@ -527,12 +674,22 @@ def main():
     if args.auth:
         user, _, password = args.auth.partition(':')
         kw['authenticator'] = Authenticator(handler, user, password)
-    conns = Connections(args.maildir, args.down_file)
-    ctl = CountingController(handler, conns, hostname=args.host,
-                             port=args.port, server_hostname='sink.test',
-                             decode_data=False, ready_timeout=120, **kw)
-    ctl.start()
-    conns.active = True
+    if fleet is not None:
+        kw.update(hostname=args.host, port=args.port,
+                  server_hostname='sink.test', decode_data=False,
+                  ready_timeout=120)
+        ctl = FleetController(handler, fleet, **kw)
+        ctl.start()
+        if fleet.down:
+            ctl.loop.call_soon_threadsafe(
+                lambda: ctl.loop.create_task(fleet.poll()))
+    else:
+        conns = Connections(args.maildir, args.down_file)
+        ctl = CountingController(handler, conns, hostname=args.host,
+                                 port=args.port, server_hostname='sink.test',
+                                 decode_data=False, ready_timeout=120, **kw)
+        ctl.start()
+        conns.active = True
     if args.pidfile:
         with open(args.pidfile + '.tmp', 'w') as f:
             f.write('{}\n'.format(os.getpid()))
