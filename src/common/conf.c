@@ -45,7 +45,8 @@ enum conf_kind {
 	CONF_LL,       /* long long within [min, max] */
 	CONF_DURATION, /* long long seconds within [min, max] */
 	CONF_SIZE,     /* long long bytes within [min, max] */
-	CONF_TLS       /* enum conf_tls */
+	CONF_TLS,      /* enum conf_tls */
+	CONF_RATE      /* struct conf_rate: N/DURATION, "" for none */
 };
 
 struct conf_key {
@@ -96,6 +97,9 @@ static const struct conf_key conf_keys[] = {
 	    0),
 	CK("smarthost:allow_plaintext_auth", CONF_BOOL,
 	    smarthost_allow_plaintext_auth, 0, 0),
+	CK("smarthost:rate_limit", CONF_RATE, smarthost_rate_limit, 0, 0),
+	CK("smarthost:recipient_limit", CONF_RATE, smarthost_recipient_limit, 0,
+	    0),
 	CK("delivery:max_connections", CONF_INT, delivery_max_connections, 1,
 	    64),
 	CK("delivery:messages_per_connection", CONF_INT,
@@ -341,6 +345,14 @@ conf_set(struct conf *c, const struct conf_key *k, const char *val,
 			return -1;
 		}
 		return 0;
+	case CONF_RATE:
+		if (val[0] == '\0') {
+			((struct conf_rate *)field)->n = 0;
+			((struct conf_rate *)field)->per = 0;
+			return 0;
+		}
+		return str_to_rate(val, &((struct conf_rate *)field)->n,
+		    &((struct conf_rate *)field)->per, errstr);
 	}
 	*errstr = "internal error";
 	return -1;

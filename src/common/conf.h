@@ -15,6 +15,12 @@
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_STARTTLS, CONF_TLS_IMPLICIT };
 
+/* A rate "N/DURATION": n per per seconds; n == 0 means no limit. */
+struct conf_rate {
+	long long n;
+	long long per;
+};
+
 struct conf {
 	char *path; /* owned: the file this was loaded from */
 
@@ -51,6 +57,8 @@ struct conf {
 	char *smarthost_tls_key;	  /* owned: its key, or "" */
 	char *smarthost_tls_min_version;  /* owned: "1.2" or "1.3" */
 	int smarthost_allow_plaintext_auth;
+	struct conf_rate smarthost_rate_limit;	    /* messages; n 0: none */
+	struct conf_rate smarthost_recipient_limit; /* recipients; likewise */
 
 	/* [delivery] */
 	int delivery_max_connections;
