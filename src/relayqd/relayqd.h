@@ -32,6 +32,7 @@ struct relayqd_closer;
 struct relayqd_purge;
 struct relayqd_stash;
 struct relayqd_submit;
+struct relayqd_rate;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -79,6 +80,8 @@ struct relayd {
 	long long host_down_until; /* no probe before this time */
 	long long host_last_probe; /* when the last probe started */
 	char host_error[256];	   /* why it is down, for deferrals */
+	struct relayqd_rate *rate; /* owned: its pace (rate_limit...) */
+	struct event *ev_rate;	   /* owned: a message may start then */
 	long long user_flush_last; /* last flush a user (not root) had */
 	int stopping;
 	unsigned long long n_delivered, n_deferred, n_failed, n_bounces;
@@ -86,6 +89,17 @@ struct relayd {
 
 /* Returns the current time in seconds. */
 long long relayqd_now(void);
+
+/* Returns the current time in milliseconds (for relayqd_rate). */
+long long relayqd_now_ms(void);
+
+/*
+ * Takes the earliest message due at or before now, when the smarthost's
+ * pace lets one start (relayqd_rate_admit); otherwise leaves it waiting
+ * (not an attempt) and arms the timer for when one may.  Returns its id
+ * as relayqd_sched_pop_due() does, or NULL.
+ */
+const char *relayqd_pop_due(struct relayd *rd, long long now);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);

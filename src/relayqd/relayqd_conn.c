@@ -56,6 +56,7 @@
 #include "relayqd/relayqd_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_outcome.h"
+#include "relayqd/relayqd_rate.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_tls.h"
 #include "relayqd/relayqd_verbose.h"
@@ -569,8 +570,13 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 	if (st == RQ_OK && (rc->flags & RC_TLS))
 		relayqd_conn_tls_close(rc);
 	if (st != RQ_OK) {
-		/* 421 means the server is going away: back off it too. */
-		if (!(rc->flags & RC_WASREADY) || why->code == 421)
+		/*
+		 * 421 means the server is going away: back off it too,
+		 * unless it was a throttle (4.7.x) in a session that worked:
+		 * then the pace slows down (relayqd_outcome_msg) instead.
+		 */
+		if (!(rc->flags & RC_WASREADY) ||
+		    (why->code == 421 && !relayqd_rate_is_throttle(why)))
 			relayqd_outcome_host_down(rc->rd, why);
 		relayqd_conn_defer_first(rc, why);
 		log_info("session to %s ended: %s", rc->relay, why->text);
@@ -669,8 +675,8 @@ relayqd_conn_start(struct relayqd_conn *rc)
 		if (rc->first_id[0] != '\0') {
 			memcpy(id, rc->first_id, sizeof(id));
 			rc->first_id[0] = '\0';
-		} else if ((next = relayqd_sched_pop_due(rd->sched,
-				relayqd_now())) != NULL) {
+		} else if ((next = relayqd_pop_due(rd, relayqd_now())) !=
+		    NULL) {
 			memcpy(id, next, sizeof(id));
 		} else
 			break;
@@ -682,6 +688,9 @@ relayqd_conn_start(struct relayqd_conn *rc)
 			continue;
 		}
 		rc->msg = m;
+		/* Its recipients count against recipient_limit now. */
+		relayqd_rate_charge(rd->rate, m->n, relayqd_now_ms());
+		(void)relayqd_rate_save(rd->rate); /* logged there */
 		if (rc->watch == NULL)
 			rc->watch = relayqd_verbose_claim(rd->verbose, id);
 		relayqd_watch_note(rc->watch,

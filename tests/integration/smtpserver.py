@@ -22,6 +22,10 @@ delivery, however fast the machine: when the Nth, 2Nth... message's
 final dot arrives (up to --hold-max times), the server stores it,
 creates DIR/held.K and holds its reply, and the reply of every other
 message arriving meanwhile, until the test creates DIR/go.K.
+--throttle N answers the first N MAIL commands with --throttle-reply
+(default "421 4.7.0 Too many messages, slow down"), as a provider
+does past its rate, logged as "MAIL ADDRESS CODE".  Each .env also
+records "time", when the message's data arrived (time.time()).
 Stops on SIGTERM.
 """
 import argparse
@@ -36,6 +40,7 @@ import os
 import signal
 import ssl
 import sys
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
@@ -50,8 +55,11 @@ def uses_tls(server, session):
 
 class Handler:
     def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None,
-                 hold=None, quit_stall=False, login=None):
+                 hold=None, quit_stall=False, login=None, throttle=0,
+                 throttle_reply=''):
         self.maildir = maildir
+        self.throttle = throttle  # MAIL commands still to throttle
+        self.throttle_reply = throttle_reply
         self.hold = hold  # (every, max, dir), or None
         self.arrived = 0
         self.holds = 0  # holds so far
@@ -219,6 +227,10 @@ class Handler:
 
     async def handle_MAIL(self, server, session, envelope, address,
                           mail_options):
+        if self.throttle > 0:
+            self.throttle -= 1
+            self.log('MAIL {} {}'.format(address, self.throttle_reply[:3]))
+            return self.throttle_reply
         self.log('MAIL {} tls={} auth={}'.format(
             address, uses_tls(server, session), session.authenticated))
         envelope.mail_from = address
@@ -276,6 +288,7 @@ class Handler:
             'tls': uses_tls(server, session),
             'auth': session.authenticated,
             'login': getattr(session, 'relayq_login', None),
+            'time': time.time(),
         }
         for ext, data in (('.eml', envelope.original_content),
                           ('.env', json.dumps(meta).encode())):
@@ -341,6 +354,11 @@ def main():
                     help='never answer QUIT (it is still logged)')
     ap.add_argument('--auth-challenge', action='store_true',
                     help='with --auth: offer CRAM-MD5 and SCRAM-SHA-256 too')
+    ap.add_argument('--throttle', type=int, default=0,
+                    help='answer the first N MAIL commands with '
+                    '--throttle-reply')
+    ap.add_argument('--throttle-reply',
+                    default='421 4.7.0 Too many messages, slow down')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -360,7 +378,8 @@ def main():
         user, _, password = args.auth.partition(':')
         login = (user.encode(), password.encode())
     handler = Handler(args.maildir, replies, args.data_reply, xoauth2, hold,
-                      args.quit_stall, login)
+                      args.quit_stall, login, args.throttle,
+                      args.throttle_reply)
     kw = {'auth_require_tls': not args.auth_plaintext,
           'auth_exclude_mechanism': []}
     if not args.xoauth2:
