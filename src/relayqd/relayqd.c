@@ -1245,7 +1245,7 @@ main(int argc, char *argv[])
 	event_free(rd.ev_scan);
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);
-	relayqd_stats_free(rd.stats); /* last write */
+	relayqd_stats_free(rd.stats);	  /* last write */
 	(void)relayqd_rate_save(rd.rate); /* logged there */
 	relayqd_rate_free(rd.rate);
 	relayqd_alert_free(rd.alert);
