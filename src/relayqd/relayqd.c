@@ -232,11 +232,15 @@ relayqd_pickup_list(struct relayd *rd)
 static size_t
 relayqd_pickup_batch(struct relayd *rd)
 {
-	char(*ids)[QUEUE_ID_LEN + 1] = rd->pick.ids + rd->pick_next;
+	char(*ids)[QUEUE_ID_LEN + 1];
 	size_t n = rd->pick.n - rd->pick_next, k = 0;
 	struct rq_err err;
 	long long now;
 
+	/* A rescan that found incoming/ empty: ids is NULL (NULL + 0 is UB). */
+	if (n == 0)
+		return 0;
+	ids = rd->pick.ids + rd->pick_next;
 	if (n > RELAYQD_PICKUP_BATCH)
 		n = RELAYQD_PICKUP_BATCH;
 	rd->pick_next += n;
