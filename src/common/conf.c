@@ -48,7 +48,8 @@ enum conf_kind {
 	CONF_LL,       /* long long within [min, max] */
 	CONF_DURATION, /* long long seconds within [min, max] */
 	CONF_SIZE,     /* long long bytes within [min, max] */
-	CONF_TLS       /* enum conf_tls */
+	CONF_TLS,      /* enum conf_tls */
+	CONF_RATE      /* struct conf_rate: N/DURATION, "" for none */
 };
 
 struct conf_key {
@@ -118,6 +119,9 @@ static const struct conf_key conf_keys[] = {
 	CK("smarthost:oauth2_auth_url", CONF_STR, smarthost_oauth2_auth_url, 0,
 	    0),
 	CK("smarthost:oauth2_ca_file", CONF_STR, smarthost_oauth2_ca_file, 0,
+	    0),
+	CK("smarthost:rate_limit", CONF_RATE, smarthost_rate_limit, 0, 0),
+	CK("smarthost:recipient_limit", CONF_RATE, smarthost_recipient_limit, 0,
 	    0),
 	CK("delivery:max_connections", CONF_INT, delivery_max_connections, 1,
 	    64),
@@ -377,6 +381,14 @@ conf_set(struct conf *c, const struct conf_key *k, const char *val,
 			return -1;
 		}
 		return 0;
+	case CONF_RATE:
+		if (val[0] == '\0') {
+			((struct conf_rate *)field)->n = 0;
+			((struct conf_rate *)field)->per = 0;
+			return 0;
+		}
+		return str_to_rate(val, &((struct conf_rate *)field)->n,
+		    &((struct conf_rate *)field)->per, errstr);
 	}
 	*errstr = "internal error";
 	return -1;

@@ -15,6 +15,12 @@
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_STARTTLS, CONF_TLS_IMPLICIT };
 
+/* A rate "N/DURATION": n per per seconds; n == 0 means no limit. */
+struct conf_rate {
+	long long n;
+	long long per;
+};
+
 struct conf {
 	char *path; /* owned: the file this was loaded from */
 
@@ -66,6 +72,8 @@ struct conf {
 	char *smarthost_oauth2_device_url;	   /* owned, may be "" */
 	char *smarthost_oauth2_auth_url;	   /* owned, may be "" */
 	char *smarthost_oauth2_ca_file;		   /* owned, may be "" */
+	struct conf_rate smarthost_rate_limit;	    /* messages; n 0: none */
+	struct conf_rate smarthost_recipient_limit; /* recipients; likewise */
 
 	/* [delivery] */
 	int delivery_max_connections;

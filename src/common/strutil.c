@@ -105,6 +105,36 @@ str_to_duration(const char *s, long long *secs, const char **errstr)
 	return str_to_scaled(s, "smhd", mult, secs, errstr);
 }
 
+/* Parses "30/1m", "2000/1d", "5/1" (N per DURATION). */
+int
+str_to_rate(const char *s, long long *n, long long *per, const char **errstr)
+{
+	char num[32];
+	const char *slash;
+	long long v, d;
+
+	if (s == NULL || (slash = strchr(s, '/')) == NULL ||
+	    (size_t)(slash - s) >= sizeof(num)) {
+		*errstr = "expected N/DURATION, e.g. 30/1m or 2000/1d";
+		return -1;
+	}
+	memcpy(num, s, (size_t)(slash - s));
+	num[slash - s] = '\0';
+	if (str_to_ll(num, 1, STR_RATE_N_MAX, &v, errstr) == -1) {
+		*errstr = "N of N/DURATION must be a number from 1 to 10^9";
+		return -1;
+	}
+	if (str_to_duration(slash + 1, &d, errstr) == -1 || d < 1 ||
+	    d > STR_RATE_PER_MAX) {
+		*errstr = "DURATION of N/DURATION must be 1s to 366d (30s, 1m, "
+			  "1h, 1d)";
+		return -1;
+	}
+	*n = v;
+	*per = d;
+	return 0;
+}
+
 /* Parses "1000", "64k", "50M", "1G". */
 int
 str_to_size(const char *s, long long *bytes, const char **errstr)

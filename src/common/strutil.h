@@ -28,6 +28,19 @@ int str_to_ll(const char *s, long long min, long long max, long long *out,
  */
 int str_to_duration(const char *s, long long *secs, const char **errstr);
 
+/* Largest N and DURATION of a rate (str_to_rate). */
+#define STR_RATE_N_MAX 1000000000LL
+#define STR_RATE_PER_MAX (366LL * 86400)
+
+/*
+ * Parses a rate "N/DURATION" (30/1m, 2000/1d): N in [1,
+ * STR_RATE_N_MAX], DURATION as str_to_duration() reads it (a bare number
+ * is seconds), in [1 s, STR_RATE_PER_MAX].  Returns 0 or -1 with *errstr;
+ * *n and *per are set only on success.
+ */
+int str_to_rate(const char *s, long long *n, long long *per,
+    const char **errstr);
+
 /*
  * Parses a size: digits with an optional k, M or G suffix (powers of
  * 1024).  Returns 0 or -1 with *errstr.

@@ -41,6 +41,9 @@ struct relayq_stats_d {
 	long long pid, started, updated, delivered, deferred, failed, bounces;
 	long long smarthost_up, smarthost_since, last_success, last_error_time;
 	char last_error[512];
+	int has_rate; /* the pace keys were there (a newer relayqd) */
+	double pace, bucket, rcpt_bucket;
+	long long throttled, bucket_size, rcpt_bucket_size;
 };
 
 /* Counts the messages of directory d. */
@@ -111,9 +114,32 @@ relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
 		    offsetof(struct relayq_stats_d, last_success) },
 		{ "last_error_time",
 		    offsetof(struct relayq_stats_d, last_error_time) },
+		{ "throttled", offsetof(struct relayq_stats_d, throttled) },
+		{ "bucket_size", offsetof(struct relayq_stats_d, bucket_size) },
+		{ "rcpt_bucket_size",
+		    offsetof(struct relayq_stats_d, rcpt_bucket_size) },
+	};
+	static const struct {
+		const char *key;
+		size_t off;
+	} reals[] = {
+		{ "pace", offsetof(struct relayq_stats_d, pace) },
+		{ "bucket", offsetof(struct relayq_stats_d, bucket) },
+		{ "rcpt_bucket", offsetof(struct relayq_stats_d, rcpt_bucket) },
 	};
 	const char *errstr;
+	char *end;
 
+	for (size_t i = 0; i < RQ_NELEM(reals); i++)
+		if (strcmp(k, reals[i].key) == 0) {
+			double d = strtod(v, &end);
+
+			if (end != v && *end == '\0' && d > -1e15 && d < 1e15)
+				*(double *)(void *)((char *)dd + reals[i].off) =
+				    d;
+			dd->has_rate = 1;
+			return;
+		}
 	if (strcmp(k, "last_error") == 0) {
 		str_sanitize(dd->last_error, sizeof(dd->last_error), v,
 		    strlen(v));
@@ -230,6 +256,51 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	       "# TYPE relayq_last_error_timestamp_seconds gauge\n"
 	       "relayq_last_error_timestamp_seconds %lld\n",
 	    dd->last_error_time);
+	if (!dd->has_rate)
+		return;
+	printf("# HELP relayq_smarthost_pace_per_second Messages a second "
+	       "the smarthost is paced at (0: no limit).\n"
+	       "# TYPE relayq_smarthost_pace_per_second gauge\n"
+	       "relayq_smarthost_pace_per_second %g\n"
+	       "# HELP relayq_smarthost_throttled 1 while throttling replies "
+	       "keep the pace lower.\n# TYPE relayq_smarthost_throttled "
+	       "gauge\nrelayq_smarthost_throttled %lld\n",
+	    dd->pace, dd->throttled);
+	if (dd->bucket_size == 0 && dd->rcpt_bucket_size == 0)
+		return;
+	printf("# HELP relayq_smarthost_bucket_tokens Tokens left in the "
+	       "rate_limit (messages) or recipient_limit bucket.\n"
+	       "# TYPE relayq_smarthost_bucket_tokens gauge\n");
+	if (dd->bucket_size > 0)
+		printf("relayq_smarthost_bucket_tokens{bucket=\"messages\"} "
+		       "%.3f\n",
+		    dd->bucket);
+	if (dd->rcpt_bucket_size > 0)
+		printf("relayq_smarthost_bucket_tokens{bucket=\"recipients\"} "
+		       "%.3f\n",
+		    dd->rcpt_bucket);
+	printf("# HELP relayq_smarthost_bucket_size_tokens Size of that "
+	       "bucket (the N of N/DURATION).\n"
+	       "# TYPE relayq_smarthost_bucket_size_tokens gauge\n");
+	if (dd->bucket_size > 0)
+		printf("relayq_smarthost_bucket_size_tokens{bucket="
+		       "\"messages\"} "
+		       "%lld\n",
+		    dd->bucket_size);
+	if (dd->rcpt_bucket_size > 0)
+		printf("relayq_smarthost_bucket_size_tokens{bucket="
+		       "\"recipients\"} %lld\n",
+		    dd->rcpt_bucket_size);
+}
+
+/* Prints a bucket as JSON: {"level": F, "size": N}, or null. */
+static void
+relayq_stats_json_bucket(double level, long long size)
+{
+	if (size > 0)
+		printf("{\"level\": %.3f, \"size\": %lld}", level, size);
+	else
+		printf("null");
 }
 
 /* Prints JSON. */
@@ -265,6 +336,17 @@ relayq_stats_json(const struct relayq_stats_q *q,
 	       "\"last_error\": ",
 	    dd->last_success, dd->last_error_time);
 	relayq_json_str(stdout, dd->last_error);
+	if (dd->has_rate) {
+		if (dd->pace > 0)
+			printf(", \"pace_per_second\": %g", dd->pace);
+		else
+			printf(", \"pace_per_second\": null");
+		printf(", \"throttled\": %s, \"rate_bucket\": ",
+		    dd->throttled ? "true" : "false");
+		relayq_stats_json_bucket(dd->bucket, dd->bucket_size);
+		printf(", \"recipient_bucket\": ");
+		relayq_stats_json_bucket(dd->rcpt_bucket, dd->rcpt_bucket_size);
+	}
 	printf("}}\n");
 }
 
@@ -311,6 +393,19 @@ relayq_stats_text(const struct relayq_stats_q *q,
 		printf("smarthost: down\n");
 	printf("last success: %lld\n", dd->last_success);
 	printf("last error: %lld %s\n", dd->last_error_time, dd->last_error);
+	if (!dd->has_rate)
+		return;
+	if (dd->pace > 0)
+		printf("pace: %g messages a second%s\n", dd->pace,
+		    dd->throttled ? " (throttled)" : "");
+	else
+		printf("pace: no limit\n");
+	if (dd->bucket_size > 0)
+		printf("rate_limit bucket: %.2f of %lld\n", dd->bucket,
+		    dd->bucket_size);
+	if (dd->rcpt_bucket_size > 0)
+		printf("recipient_limit bucket: %.2f of %lld\n",
+		    dd->rcpt_bucket, dd->rcpt_bucket_size);
 }
 
 /* relayq stats. */

@@ -10,7 +10,10 @@
  * JSON: {"queue": {"total", "incoming", "pending", "deferred", "held",
  * "oldest_age_seconds"}, "relayqd": null or {"pid", "started",
  * "updated", "delivered", "deferred", "failed", "bounces",
- * "smarthost_up", "last_success", "last_error_time", "last_error"}}.
+ * "smarthost_up", "last_success", "last_error_time", "last_error",
+ * and from a relayqd that paces the smarthost: "pace_per_second" (null:
+ * no limit), "throttled", "rate_bucket" and "recipient_bucket" (null,
+ * or {"level", "size"}: tokens left, the N of N/DURATION)}}.
  * Times are seconds since the epoch, 0 for never.
  */
 #ifndef RELAYQ_RELAYQ_RELAYQ_STATS_H

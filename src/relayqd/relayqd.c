@@ -83,6 +83,7 @@
 #include "relayqd/relayqd_notify.h"
 #include "relayqd/relayqd_purge.h"
 #include "relayqd/relayqd_outcome.h"
+#include "relayqd/relayqd_rate.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
@@ -107,6 +108,8 @@
  * itself, which fails when the message is already being delivered.
  */
 #define RELAYQD_NOTIFY_DELAY 1
+/* The smarthost's pace in the spool (relayqd_rate.h). */
+#define RELAYQD_RATE_FILE "rate"
 
 static void relayqd_run(struct relayd *rd);
 
@@ -163,6 +166,36 @@ relayqd_seed(void)
 	seed ^= (unsigned)ts.tv_nsec ^ (unsigned)ts.tv_sec ^
 	    (unsigned)getpid() << 16;
 	srandom(seed);
+}
+
+/* Arms ev_rate for when the smarthost's pace lets a message start. */
+static void
+relayqd_arm_rate(struct relayd *rd, long long wait_ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(wait_ms / 1000);
+	tv.tv_usec = (suseconds_t)(wait_ms % 1000 * 1000);
+	event_del(rd->ev_rate);
+	if (!rd->stopping)
+		event_add(rd->ev_rate, &tv);
+}
+
+/* Pops a due message when the pace allows (relayqd.h). */
+const char *
+relayqd_pop_due(struct relayd *rd, long long now)
+{
+	long long next = relayqd_sched_next_due(rd->sched), ms;
+
+	if (next == -1 || next > now)
+		return NULL;
+	/* Unlimited, it only notes the pace (what a throttle halves). */
+	ms = relayqd_now_ms();
+	if (!relayqd_rate_admit(rd->rate, ms)) {
+		relayqd_arm_rate(rd, relayqd_rate_wait(rd->rate, ms));
+		return NULL;
+	}
+	return relayqd_sched_pop_due(rd->sched, now);
 }
 
 /*
@@ -242,11 +275,15 @@ relayqd_pickup_list(struct relayd *rd)
 static size_t
 relayqd_pickup_batch(struct relayd *rd)
 {
-	char(*ids)[QUEUE_ID_LEN + 1] = rd->pick.ids + rd->pick_next;
+	char(*ids)[QUEUE_ID_LEN + 1];
 	size_t n = rd->pick.n - rd->pick_next, k = 0;
 	struct rq_err err;
 	long long now;
 
+	/* A rescan that found incoming/ empty: ids is NULL (NULL + 0 is UB). */
+	if (n == 0)
+		return 0;
+	ids = rd->pick.ids + rd->pick_next;
 	if (n > RELAYQD_PICKUP_BATCH)
 		n = RELAYQD_PICKUP_BATCH;
 	rd->pick_next += n;
@@ -537,6 +574,14 @@ relayqd_arm_due(struct relayd *rd, long long now)
 	else if (!rd->host_down && when != -1 && when <= now * 1000 &&
 	    rd->nconns >= relayqd_conn_limit(rd))
 		when = -1;
+	/* Due messages that wait for the pace: ev_rate runs us then. */
+	else if (when != -1 && when <= now &&
+	    relayqd_rate_wait(rd->rate, relayqd_now_ms()) > 0) {
+		if (!event_pending(rd->ev_rate, EV_TIMEOUT, NULL))
+			relayqd_arm_rate(rd,
+			    relayqd_rate_wait(rd->rate, relayqd_now_ms()));
+		when = -1;
+	}
 	relayqd_arm_scan(rd);
 	event_del(rd->ev_due);
 	if (when == -1)
@@ -566,7 +611,7 @@ relayqd_run(struct relayd *rd)
 		/* One probe at a time, once the destination's backoff ends. */
 		if (!rd->host_probing && rd->nconns == 0 &&
 		    relayqd_now_ms() >= rd->host_probe_ms &&
-		    (id = relayqd_sched_pop_due(rd->sched, now)) != NULL) {
+		    (id = relayqd_pop_due(rd, now)) != NULL) {
 			log_info("smarthost %s: probe after %u failure%s, with "
 				 "%s",
 			    rd->conf.smarthost_host, rd->host_fails,
@@ -581,7 +626,7 @@ relayqd_run(struct relayd *rd)
 		 * one that gets ready ends the slow start and kicks us.
 		 */
 		while (!rd->host_down && rd->nconns < relayqd_conn_limit(rd) &&
-		    (id = relayqd_sched_pop_due(rd->sched, now)) != NULL) {
+		    (id = relayqd_pop_due(rd, now)) != NULL) {
 			rd->host_last_probe = now;
 			relayqd_conn_new(rd, id);
 		}
@@ -831,6 +876,35 @@ relayqd_inotify_new(struct relayd *rd)
 }
 
 /*
+ * Creates the smarthost's pace and loads its state from the spool (a
+ * restart keeps a daily quota); a file that cannot be read is logged and
+ * the buckets start empty (relayqd_rate.h).
+ */
+static void
+relayqd_rate_start(struct relayd *rd)
+{
+	const struct conf_rate *m = &rd->conf.smarthost_rate_limit;
+	const struct conf_rate *rc = &rd->conf.smarthost_recipient_limit;
+	struct relayqd_rate_view v;
+	const char *errstr = "";
+	long long now = relayqd_now_ms();
+
+	rd->rate = relayqd_rate_new(rd->conf.smarthost_host, m, rc, now);
+	if (relayqd_rate_load(rd->rate, rd->spool.rootfd, RELAYQD_RATE_FILE,
+		now, &errstr) == -1)
+		log_warnx("%s/%s: %s; the rate buckets start empty (never "
+			  "above the limit) and refill",
+		    rd->spool.path, RELAYQD_RATE_FILE, errstr);
+	if (!relayqd_rate_is_limited(rd->rate))
+		return;
+	relayqd_rate_view(rd->rate, now, &v);
+	log_info("smarthost %s: rate_limit %lld/%llds, bucket %.2f; "
+		 "recipient_limit %lld/%llds, bucket %.2f; pace %.3g/s%s",
+	    rd->conf.smarthost_host, m->n, m->per, v.messages, rc->n, rc->per,
+	    v.recipients, v.pace, v.throttled ? " (throttled)" : "");
+}
+
+/*
  * Returns why relayqd refuses configuration c with AUTH policy auth
  * (NULL when AUTH is off), or NULL when it is acceptable; warns about
  * what it accepts but should not (at start and at each reload).
@@ -947,6 +1021,8 @@ relayqd_reload(struct relayd *rd)
 	rd->conf = nc;
 	aliases_free(&rd->aliases);
 	relayqd_aliases_load(&rd->conf, &rd->aliases);
+	relayqd_rate_configure(rd->rate, &rd->conf.smarthost_rate_limit,
+	    &rd->conf.smarthost_recipient_limit, relayqd_now_ms());
 	log_info("configuration reloaded from %s", rd->conf.path);
 	relayqd_purge_run(rd->purge); /* failed_retention may have changed */
 	relayqd_kick(rd);
@@ -1166,7 +1242,9 @@ main(int argc, char *argv[])
 		 &rd)) == NULL ||
 	    (rd.ev_pickup = evtimer_new(rd.base, relayqd_pickup_cb, &rd)) ==
 		NULL ||
-	    (rd.ev_stash = evtimer_new(rd.base, relayqd_stash_cb, &rd)) == NULL)
+	    (rd.ev_stash = evtimer_new(rd.base, relayqd_stash_cb, &rd)) ==
+		NULL ||
+	    (rd.ev_rate = evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL)
 		fatalx("event_new failed");
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		rd.ev_sig[i] = relayqd_signal_new(&rd, sigs[i]);
@@ -1178,6 +1256,7 @@ main(int argc, char *argv[])
 		fatalx("cannot watch the wake FIFO");
 	relayqd_inotify_new(&rd);
 	rd.closer = relayqd_closer_new();
+	relayqd_rate_start(&rd);
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
@@ -1239,10 +1318,13 @@ main(int argc, char *argv[])
 		event_free(rd.ev_sig[i]);
 	event_free(rd.ev_pickup);
 	event_free(rd.ev_stash);
+	event_free(rd.ev_rate);
 	event_free(rd.ev_scan);
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);
-	relayqd_stats_free(rd.stats); /* last write */
+	relayqd_stats_free(rd.stats);	  /* last write */
+	(void)relayqd_rate_save(rd.rate); /* logged there */
+	relayqd_rate_free(rd.rate);
 	relayqd_alert_free(rd.alert);
 	relayqd_notify_free(rd.notify);
 	relayqd_sched_free(rd.sched);

@@ -34,6 +34,7 @@ struct relayqd_closer;
 struct relayqd_purge;
 struct relayqd_stash;
 struct relayqd_submit;
+struct relayqd_rate;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -85,6 +86,8 @@ struct relayd {
 	long long host_probe_ms;   /* no probe before this time (ms) */
 	long long host_last_probe; /* when the last probe started */
 	char host_error[256];	   /* why it is down, for deferrals */
+	struct relayqd_rate *rate; /* owned: its pace (rate_limit...) */
+	struct event *ev_rate;	   /* owned: a message may start then */
 	long long user_flush_last; /* last flush a user (not root) had */
 	int stopping;
 	unsigned long long n_delivered, n_deferred, n_failed, n_bounces;
@@ -100,6 +103,17 @@ long long relayqd_now_ms(void);
  * waits (same pid, same second: a fleet booted from one image).
  */
 uint32_t relayqd_random(void);
+
+/* Returns the current time in milliseconds (for relayqd_rate). */
+long long relayqd_now_ms(void);
+
+/*
+ * Takes the earliest message due at or before now, when the smarthost's
+ * pace lets one start (relayqd_rate_admit); otherwise leaves it waiting
+ * (not an attempt) and arms the timer for when one may.  Returns its id
+ * as relayqd_sched_pop_due() does, or NULL.
+ */
+const char *relayqd_pop_due(struct relayd *rd, long long now);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);

@@ -61,6 +61,7 @@
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_oauth2.h"
 #include "relayqd/relayqd_outcome.h"
+#include "relayqd/relayqd_rate.h"
 #include "relayqd/relayqd_sched.h"
 #include "smarthost/smarthost_tls.h"
 #include "relayqd/relayqd_verbose.h"
@@ -686,8 +687,8 @@ relayqd_conn_start(struct relayqd_conn *rc)
 		if (rc->first_id[0] != '\0') {
 			memcpy(id, rc->first_id, sizeof(id));
 			rc->first_id[0] = '\0';
-		} else if ((next = relayqd_sched_pop_due(rd->sched,
-				relayqd_now())) != NULL) {
+		} else if ((next = relayqd_pop_due(rd, relayqd_now())) !=
+		    NULL) {
 			memcpy(id, next, sizeof(id));
 		} else
 			break;
@@ -699,6 +700,9 @@ relayqd_conn_start(struct relayqd_conn *rc)
 			continue;
 		}
 		rc->msg = m;
+		/* Its recipients count against recipient_limit now. */
+		relayqd_rate_charge(rd->rate, m->n, relayqd_now_ms());
+		(void)relayqd_rate_save(rd->rate); /* logged there */
 		if (rc->watch == NULL)
 			rc->watch = relayqd_verbose_claim(rd->verbose, id);
 		relayqd_watch_note(rc->watch,

@@ -75,6 +75,7 @@
 #include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_purge.h"
+#include "relayqd/relayqd_rate.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
@@ -704,6 +705,30 @@ relayqd_outcome_resave(struct relayd *rd, const char *id)
 	relayqd_msg_free(m);
 }
 
+#define RELAYQD_OUTCOME_THROTTLED \
+	" (throttled: not counted; the smarthost's pace decides)"
+
+/*
+ * Returns the reply of the first recipient of m deferred by a throttling
+ * reply (relayqd_rate_is_throttle), or NULL.  Such an attempt does not
+ * count: the smarthost's pace is halved instead, and the message waits
+ * for it, due at once (issue 15).
+ */
+static const struct rq_reason *
+relayqd_outcome_throttled(const struct relayqd_msg *m, enum rq_status st,
+    const struct rq_reason *why)
+{
+	for (size_t k = 0; k < m->n; k++) {
+		enum rq_status rs = m->rdone[k] ? m->rst[k] : st;
+		const struct rq_reason *rw = m->rdone[k] ? &m->rwhy[k] : why;
+
+		if (rs == RQ_TEMPFAIL && rw != NULL &&
+		    relayqd_rate_is_throttle(rw))
+			return rw;
+	}
+	return NULL;
+}
+
 /* Applies a transaction's results to the queue. */
 void
 relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
@@ -713,8 +738,10 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	const char *id = m->env.id;
 	long long now = relayqd_now(), next;
 	long long early = relayqd_outcome_early(rd, id, now);
+	const struct rq_reason *throttle =
+	    relayqd_outcome_throttled(m, st, why);
 	double delay = relayqd_outcome_delay(id);
-	unsigned tries = s->tries + (early == 0);
+	unsigned tries = s->tries + (early == 0 && throttle == NULL);
 	char text[300], first_err[300] = "";
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 	int throttled = st == RQ_TEMPFAIL && relayqd_outcome_is_throttle(why);
@@ -726,6 +753,12 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	 */
 	if (throttled)
 		relayqd_outcome_host_down(rd, why);
+	if (throttle != NULL) {
+		relayqd_outcome_text(throttle, text, sizeof(text));
+		relayqd_rate_throttle(rd->rate, text, relayqd_now_ms());
+		(void)relayqd_rate_save(rd->rate); /* logged there */
+	}
+
 	for (size_t k = 0; k < m->n; k++) {
 		size_t i = m->map[k];
 		enum rq_status rs = m->rdone[k] ? m->rst[k] : st;
@@ -771,14 +804,21 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	s->last_try = now;
 	if (first_err[0] != '\0')
 		queue_state_set_error(s, first_err);
-	next = early != 0 ? early
-	    : throttled && rd->host_down && rd->host_probe_ms / 1000 > now
-	    ? rd->host_probe_ms / 1000
-	    : now + relayqd_outcome_retry_delay(rd, tries);
+	if (early != 0)
+		next = early;
+	else if (throttled && rd->host_down && rd->host_probe_ms / 1000 > now)
+		next = rd->host_probe_ms / 1000; /* with the probe */
+	else if (throttle != NULL)
+		next = now; /* the pace decides when (relayqd_pop_due) */
+	else
+		next = now + relayqd_outcome_retry_delay(rd, tries);
 	relayqd_outcome_settle(rd, m, mark, now, next);
 	if (queue_state_pending(s) > 0)
 		log_info("%s: tries=%u next attempt in %llds%s", id, tries,
-		    s->next_try - now, early != 0 ? RELAYQD_OUTCOME_EARLY : "");
+		    s->next_try - now,
+		    early != 0
+			? RELAYQD_OUTCOME_EARLY
+			: (throttle != NULL ? RELAYQD_OUTCOME_THROTTLED : ""));
 	free(mark);
 }
 

@@ -28,6 +28,7 @@
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_notify.h"
+#include "relayqd/relayqd_rate.h"
 #include "relayqd/relayqd_sched.h"
 
 #define RELAYQD_STATS_TEXT_MAX 256
@@ -50,18 +51,23 @@ static int
 relayqd_stats_write(struct relayqd_stats *st)
 {
 	struct relayd *rd = st->rd;
+	struct relayqd_rate_view rv;
 	char buf[1024];
 	int fd, n, saved;
 
+	relayqd_rate_view(rd->rate, relayqd_now_ms(), &rv);
 	n = rq_snprintf(buf, sizeof(buf),
 	    "relayq-stats 1\npid=%ld\nstarted=%lld\nupdated=%lld\n"
 	    "delivered=%llu\ndeferred=%llu\nfailed=%llu\nbounces=%llu\n"
 	    "smarthost_up=%d\nsmarthost_since=%lld\nlast_success=%lld\n"
-	    "last_error_time=%lld\nlast_error=%s\n",
+	    "last_error_time=%lld\nlast_error=%s\n"
+	    "pace=%.6f\nthrottled=%d\nbucket=%.3f\nbucket_size=%lld\n"
+	    "rcpt_bucket=%.3f\nrcpt_bucket_size=%lld\n",
 	    (long)getpid(), st->started, relayqd_now(), rd->n_delivered,
 	    rd->n_deferred, rd->n_failed, rd->n_bounces, !rd->host_down,
 	    st->host_since, st->last_success, st->last_error_time,
-	    st->last_error);
+	    st->last_error, rv.pace, rv.throttled, rv.messages,
+	    rv.messages_size, rv.recipients, rv.recipients_size);
 	if (n == -1)
 		return -1;
 	if ((fd = openat(rd->spool.rootfd, "stats.tmp",

@@ -22,6 +22,14 @@
  *	last_success=T     last recipient accepted
  *	last_error_time=T  last deferral, failure or smarthost error
  *	last_error=TEXT    its text (printable ASCII, may be empty)
+ *	pace=F             messages a second the smarthost is paced at
+ *	                   now (rate_limit, or lower while throttled);
+ *	                   0: no limit
+ *	throttled=0|1      1 while throttling replies keep the pace lower
+ *	bucket=F           rate_limit's bucket level at `updated` (tokens)
+ *	bucket_size=N      its size, rate_limit's N (0: no rate_limit)
+ *	rcpt_bucket=F      recipient_limit's bucket level (may be < 0)
+ *	rcpt_bucket_size=N its size (0: no recipient_limit)
  *
  * Readers must ignore keys they do not know.  relayqd removes nothing
  * at exit; `pid` and `updated` tell a reader how fresh the file is.

@@ -49,6 +49,10 @@ can count attempts and concurrent sessions; while the --down-file
 exists, a new connection gets "421 4.3.2 down" instead of a greeting
 and is closed (the line is "open N K down").  --host picks the address
 to listen on (127.0.0.1 by default; ::1 for IPv6).
+--throttle N answers the first N MAIL commands with --throttle-reply
+(default "421 4.7.0 Too many messages, slow down"), as a provider
+does past its rate, logged as "MAIL ADDRESS CODE".  Each .env also
+records "time", when the message's data arrived (time.time()).
 Stops on SIGTERM.
 """
 import argparse
@@ -261,9 +265,12 @@ class FleetController(Controller):
 
 class Handler:
     def __init__(self, maildir, rcpt_replies, data_reply, xoauth2=None,
-                 hold=None, quit_stall=False, login=None, fleet=None):
+                 hold=None, quit_stall=False, login=None, fleet=None,
+                 throttle=0, throttle_reply=''):
         self.maildir = maildir
         self.fleet = fleet
+        self.throttle = throttle  # MAIL commands still to throttle
+        self.throttle_reply = throttle_reply
         self.hold = hold  # (every, max, dir), or None
         self.arrived = 0
         self.holds = 0  # holds so far
@@ -494,6 +501,10 @@ class Handler:
 
     async def handle_MAIL(self, server, session, envelope, address,
                           mail_options):
+        if self.throttle > 0:
+            self.throttle -= 1
+            self.log('MAIL {} {}'.format(address, self.throttle_reply[:3]))
+            return self.throttle_reply
         self.log('MAIL {} tls={} auth={}'.format(
             address, uses_tls(server, session), session.authenticated))
         envelope.mail_from = address
@@ -552,6 +563,7 @@ class Handler:
             'tls': uses_tls(server, session),
             'auth': session.authenticated,
             'login': getattr(session, 'relayq_login', None),
+            'time': time.time(),
         }
         for ext, data in (('.eml', envelope.original_content),
                           ('.env', json.dumps(meta).encode())):
@@ -633,6 +645,11 @@ def main():
     ap.add_argument('--down-reply', default='421 4.3.2 down')
     ap.add_argument('--conn-log', metavar='FILE',
                     help='record connections, EHLOs, messages, the switch')
+    ap.add_argument('--throttle', type=int, default=0,
+                    help='answer the first N MAIL commands with '
+                    '--throttle-reply')
+    ap.add_argument('--throttle-reply',
+                    default='421 4.7.0 Too many messages, slow down')
     args = ap.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     replies = []
@@ -656,7 +673,8 @@ def main():
         fleet = Fleet(args.down_while, args.down_reply, args.conn_log,
                       args.port)
     handler = Handler(args.maildir, replies, args.data_reply, xoauth2, hold,
-                      args.quit_stall, login, fleet)
+                      args.quit_stall, login, fleet, args.throttle,
+                      args.throttle_reply)
     if args.auth_reply:
         handler.refuse_auth(args.auth_reply)
     handler.oauth2_state = args.oauth2_state

@@ -318,6 +318,39 @@ test_presets(void)
 	    "unknown provider: -1");
 }
 
+/* rate_limit and recipient_limit (issue 15): N/DURATION or nothing. */
+static void
+test_rate_keys(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = mx.example\n", &c, &err) == 0 &&
+		c.smarthost_rate_limit.n == 0 &&
+		c.smarthost_recipient_limit.n == 0,
+	    "no rate limits by default");
+	conf_free(&c);
+	ok(load("[smarthost]\nrate_limit = 30/1m\n"
+		"recipient_limit = 10000/1d\n",
+	       &c, &err) == 0 &&
+		c.smarthost_rate_limit.n == 30 &&
+		c.smarthost_rate_limit.per == 60 &&
+		c.smarthost_recipient_limit.n == 10000 &&
+		c.smarthost_recipient_limit.per == 86400,
+	    "rate_limit 30/1m and recipient_limit 10000/1d");
+	conf_free(&c);
+	ok(load("[smarthost]\nrate_limit =\n", &c, &err) == 0 &&
+		c.smarthost_rate_limit.n == 0,
+	    "an empty rate_limit is no limit");
+	conf_free(&c);
+	ok(load("[smarthost]\nrate_limit = 30 per minute\n", &c, &err) == -1 &&
+		strstr(err.msg, "smarthost:rate_limit") != NULL,
+	    "malformed rate_limit refused, naming the key: %s", err.msg);
+	ok(load("[smarthost]\nrecipient_limit = 0/1d\n", &c, &err) == -1 &&
+		strstr(err.msg, "smarthost:recipient_limit") != NULL,
+	    "recipient_limit 0/1d refused, naming the key: %s", err.msg);
+}
+
 /* A valid file; [delivery] comes last, so a key can be appended. */
 #define TEST_CONF_VALID                                            \
 	"[relayq]\nspool_dir = /var/tmp/q\nhostname = h.example\n" \
@@ -392,6 +425,7 @@ main(void)
 	if ((fd = mkstemp(path)) == -1)
 		return 1;
 	close(fd);
+	test_rate_keys();
 
 	ok(load(TEST_CONF_VALID "no_such_key = 1\n", &c, &err) == -1,
 	    "unknown key in [delivery] refused");

@@ -41,6 +41,38 @@ main(void)
 	ok(str_to_duration("5d", &v, &errstr) == 0 && v == 432000, "5d");
 	ok(str_to_duration("5w", &v, &errstr) == -1, "unknown unit");
 	ok(str_to_duration("m", &v, &errstr) == -1, "unit alone");
+	{
+		long long n = -1, per = -1;
+
+		ok(str_to_rate("30/1m", &n, &per, &errstr) == 0 && n == 30 &&
+			per == 60,
+		    "rate 30/1m");
+		ok(str_to_rate("2000/1d", &n, &per, &errstr) == 0 &&
+			n == 2000 && per == 86400,
+		    "rate 2000/1d");
+		ok(str_to_rate("5/1", &n, &per, &errstr) == 0 && n == 5 &&
+			per == 1,
+		    "rate 5/1: a bare duration is seconds");
+		n = per = -1;
+		ok(str_to_rate("30", &n, &per, &errstr) == -1 && n == -1 &&
+			per == -1,
+		    "rate without a slash refused, nothing set");
+		ok(str_to_rate("0/1m", &n, &per, &errstr) == -1, "rate 0/1m");
+		ok(str_to_rate("/1m", &n, &per, &errstr) == -1, "rate /1m");
+		ok(str_to_rate("30/", &n, &per, &errstr) == -1, "rate 30/");
+		ok(str_to_rate("30/0s", &n, &per, &errstr) == -1, "rate 30/0s");
+		ok(str_to_rate("30/1w", &n, &per, &errstr) == -1, "rate 30/1w");
+		ok(str_to_rate("30/367d", &n, &per, &errstr) == -1,
+		    "rate 30/367d: longer than a year");
+		ok(str_to_rate("-1/1m", &n, &per, &errstr) == -1, "rate -1/1m");
+		ok(str_to_rate("30/1m/2", &n, &per, &errstr) == -1,
+		    "rate 30/1m/2");
+		ok(str_to_rate("1000000001/1d", &n, &per, &errstr) == -1,
+		    "rate N above 10^9");
+		ok(str_to_rate("30 / 1m", &n, &per, &errstr) == -1 &&
+			strstr(errstr, "N/DURATION") != NULL,
+		    "rate with blanks refused, the error names N/DURATION");
+	}
 	ok(str_to_size("64k", &v, &errstr) == 0 && v == 65536, "64k");
 	ok(str_to_size("50M", &v, &errstr) == 0 && v == 52428800, "50M");
 
