@@ -864,6 +864,11 @@ relayqd_reload(struct relayd *rd)
 	aliases_free(&rd->aliases);
 	relayqd_aliases_load(&rd->conf, &rd->aliases);
 	log_info("configuration reloaded from %s", rd->conf.path);
+	/* submit_socket may have moved, or become usable. */
+	if (rd->submit != NULL)
+		relayqd_submit_reload(rd->submit);
+	else
+		rd->submit = relayqd_submit_new(rd, -1);
 	relayqd_purge_run(rd->purge); /* failed_retention may have changed */
 	relayqd_kick(rd);
 }
