@@ -94,6 +94,16 @@ grep -q '^250 2.0.0 Ok: queued as [0-9A-F]\{20\}' "$T_DIR/bs.out"
 ok $? "-bs: 250 queued as <id>"
 check_nobody sock-bs "-bs"
 
+# 4a. -v over the socket: the delivery cannot be watched there; sendmail
+# says so and exits 69 (sendmail(8)), and the message is queued.
+printf 'Subject: sock-v\n\nbody\n' |
+    as_nobody "$SENDMAIL" -v v1@example.net 2>"$T_DIR/v.err"
+is $? 69 "-v over the socket: exit 69 (queued, delivery not watched)"
+grep -q -e "-v: [0-9A-F]\{20\} was queued over relayqd's submission socket, where its delivery cannot be watched" \
+    "$T_DIR/v.err"
+ok $? "-v over the socket: sendmail says why"
+check_nobody sock-v "-v over the socket"
+
 # 4b. submission = socket (not auto) with a free-space reserve: the
 # front end has no spool to look at (it once read an uninitialised one).
 sed 's/^\[relayq\]$/[relayq]\nsubmission = socket\nqueue_minfree = 1k/' \
