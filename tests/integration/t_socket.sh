@@ -565,6 +565,26 @@ ok $? "relayqd exits 0"
 [ ! -e "$SOCK" ]
 ok $? "relayqd removes the socket it made"
 
+# 9b. A socket relayqd could not start (its directory others can write)
+# starts at the SIGHUP after the path was corrected.
+sed -i "s|^submit_socket = .*|submit_socket = $T_DIR/open/s.sock|" "$CONF"
+: > "$T_DIR/relayqd.log"
+start_daemon
+wait_for "the refusal at start" 100 \
+    grep -q "not listening for submissions" "$T_DIR/relayqd.log"
+ok $? "relayqd does not listen in a directory others can write"
+wait_started
+sed -i "s|^submit_socket = .*|submit_socket = $SOCK|" "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the late start" 100 grep -q "submission socket $SOCK\$" \
+    "$T_DIR/relayqd.log"
+ok $? "SIGHUP: the corrected submit_socket is started"
+printf 'Subject: sock-late\n\nbody\n' |
+    as_nobody "$SENDMAIL" late@example.net 2>"$T_DIR/late.err"
+ok $? "a submission over it exits 0"
+stop_daemon
+ok $? "relayqd exits 0"
+
 # 10. Socket activation: systemd-socket-activate listens; the first
 # submission starts relayqd, which takes the socket (LISTEN_FDS) instead
 # of binding its own submit_socket.
