@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #define FLOOR_MAX_COUNT 10000000L
-#define FLOOR_MAX_JOBS 64
+#define FLOOR_MAX_JOBS 1000
 
 /* Prints a message with strerror and exits 2. */
 static void

@@ -576,9 +576,9 @@ queue_writer_body(struct queue_writer *w, const void *p, size_t len)
 	return 0;
 }
 
-/* Finishes the message file and moves it into dest, durably. */
+/* Finishes the message file and moves it into dest, not yet durably. */
 int
-queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
+queue_writer_commit_nosync(struct queue_writer *w, enum queue_dir dest,
     struct rq_err *err)
 {
 	struct queue_spool *sp = w->sp;
@@ -636,18 +636,6 @@ queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
 		w->id, QUEUE_SPOOL_FB_LINK) == -1)
 		goto fail;
 	w->live = 0;
-	if (queue_spool_sync_dir(sp, dest) == -1) {
-		/* Not durable: take it back so we do not report a maybe. */
-		saved_errno = errno;
-		if (unlinkat(sp->dirfd[dest], w->id, 0) == 0 &&
-		    queue_spool_sync_dir(sp, dest) == -1) {
-			/* Nothing more we can do; errno is restored below. */
-		}
-		rq_err_set(err, "cannot fsync %s/%s/: %s", sp->path,
-		    queue_spool_names[dest], strerror(saved_errno));
-		errno = saved_errno;
-		return -1;
-	}
 	return 0;
 
 fail:
@@ -658,6 +646,40 @@ fail:
 fail_quiet:
 	queue_writer_abort(w);
 	return -1;
+}
+
+/* Takes back messages renamed into dest whose directory fsync failed. */
+void
+queue_writer_takeback(struct queue_spool *sp, enum queue_dir dest,
+    struct queue_writer *const *ws, size_t n, int e, struct rq_err *errs)
+{
+	size_t gone = 0;
+
+	/* Not durable: take them back so we do not report a maybe. */
+	for (size_t i = 0; i < n; i++) {
+		if (unlinkat(sp->dirfd[dest], ws[i]->id, 0) == 0)
+			gone++;
+		rq_err_set(&errs[i], "cannot fsync %s/%s/: %s", sp->path,
+		    queue_spool_names[dest], strerror(e));
+	}
+	if (gone > 0 && queue_spool_sync_dir(sp, dest) == -1) {
+		/* Nothing more we can do; the caller reports e. */
+	}
+	errno = e;
+}
+
+/* Finishes the message file and moves it into dest, durably. */
+int
+queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
+    struct rq_err *err)
+{
+	if (queue_writer_commit_nosync(w, dest, err) == -1)
+		return -1;
+	if (queue_spool_sync_dir(w->sp, dest) == -1) {
+		queue_writer_takeback(w->sp, dest, &w, 1, errno, err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Removes the temporary file, if any; async-signal-safe. */

@@ -160,6 +160,20 @@ int queue_writer_body(struct queue_writer *w, const void *p, size_t len) RQ_WUR;
 int queue_writer_commit(struct queue_writer *w, enum queue_dir dest,
     struct rq_err *err) RQ_WUR;
 /*
+ * queue_writer_commit() in two steps, for a group commit: _nosync writes
+ * the trailer, fsyncs and closes the file and renames it into dest, but
+ * does not fsync dest (on failure it removes tmp/<id>, as commit does).
+ * The message is durable, and may be reported so, only after
+ * queue_spool_sync_dir(sp, dest) returned 0 once after its rename: one
+ * such fsync covers every rename before it.  When that fsync fails,
+ * queue_writer_takeback() unlinks the n renamed files of ws from dest,
+ * fills errs[i] (an array of n) with the reason and sets errno to e.
+ */
+int queue_writer_commit_nosync(struct queue_writer *w, enum queue_dir dest,
+    struct rq_err *err) RQ_WUR;
+void queue_writer_takeback(struct queue_spool *sp, enum queue_dir dest,
+    struct queue_writer *const *ws, size_t n, int e, struct rq_err *errs);
+/*
  * Removes the temporary file; safe after a failed commit or on a signal
  * (async-signal-safe: close() and unlinkat() only, errno preserved).
  */

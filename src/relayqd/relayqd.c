@@ -1024,6 +1024,11 @@ relayqd_reload(struct relayd *rd)
 	relayqd_rate_configure(rd->rate, &rd->conf.smarthost_rate_limit,
 	    &rd->conf.smarthost_recipient_limit, relayqd_now_ms());
 	log_info("configuration reloaded from %s", rd->conf.path);
+	/* submit_socket may have moved, or become usable. */
+	if (rd->submit != NULL)
+		relayqd_submit_reload(rd->submit);
+	else
+		rd->submit = relayqd_submit_new(rd, -1);
 	relayqd_purge_run(rd->purge); /* failed_retention may have changed */
 	relayqd_kick(rd);
 }

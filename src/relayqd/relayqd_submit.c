@@ -37,10 +37,13 @@
  * connection is closed; tmp/ keeps nothing (queue_writer_abort).
  *
  * Durable steps, in order: tmp/<id> created at the Z frame; the body
- * written as it comes; at the E frame, the commit thread runs
- * queue_writer_commit() (trailer, fsync, rename to queue/<id>, fsync of
- * queue/) so the event loop never waits on a disk; only after it
- * returned 0 does the loop send K<id> and schedule the message.  Crash windows: before the
+ * written as it comes; at the E frame, the commit thread takes the
+ * commit, with every other one waiting then (a group commit), so the
+ * event loop never waits on a disk: for each, queue_writer_commit_nosync
+ * (trailer, fsync, rename to queue/<id>), then one fsync of queue/ for
+ * the group; only after that fsync returned 0 does the loop send K<id>
+ * and schedule the message.  If it fails, every file of the group is
+ * taken back out of queue/ and each client gets X75.  Crash windows: before the
  * commit, tmp/<id> is garbage (queue_spool_clean_tmp removes it) and the
  * client sees the connection drop and exits 75; after the commit and
  * before the K frame reached the client, the message is queued and the
@@ -137,26 +140,74 @@ struct relayqd_submit {
 	struct event *ev_rate; /* owned: logs the held counts */
 };
 
-/* The commit thread: commits each connection it is given, reports back. */
+/*
+ * A group commit of the n connections in c: each file is written out,
+ * fsynced and renamed into queue/, then ONE fsync of queue/ makes every
+ * rename durable.  A connection's result is set only after that fsync
+ * (or after its own failure), so no client hears K for a rename that
+ * was not made durable.
+ */
+static void
+relayqd_submit_commit(struct relayqd_submit *s, struct relayqd_submit_conn **c,
+    size_t n)
+{
+	struct queue_writer *ws[RELAYQD_SUBMIT_MAX];
+	struct rq_err errs[RELAYQD_SUBMIT_MAX];
+	struct relayqd_submit_conn *done[RELAYQD_SUBMIT_MAX];
+	size_t nok = 0;
+	int e;
+
+	for (size_t i = 0; i < n; i++) {
+		c[i]->commit_rc = queue_writer_commit_nosync(c[i]->w,
+		    QUEUE_DIR_QUEUE, &c[i]->err);
+		c[i]->commit_errno = errno;
+		if (c[i]->commit_rc == 0) {
+			done[nok] = c[i];
+			ws[nok++] = c[i]->w;
+		}
+	}
+	if (nok == 0 ||
+	    queue_spool_sync_dir(&s->rd->spool, QUEUE_DIR_QUEUE) == 0)
+		return;
+	e = errno;
+	queue_writer_takeback(&s->rd->spool, QUEUE_DIR_QUEUE, ws, nok, e, errs);
+	for (size_t i = 0; i < nok; i++) {
+		done[i]->commit_rc = -1;
+		done[i]->commit_errno = e;
+		done[i]->err = errs[i];
+	}
+}
+
+/*
+ * The commit thread: takes every commit waiting in the pipe at once,
+ * commits them as one group, reports them back.
+ */
 static void *
 relayqd_submit_main(void *arg)
 {
 	struct relayqd_submit *s = arg;
-	struct relayqd_submit_conn *c;
+	struct relayqd_submit_conn *c[RELAYQD_SUBMIT_MAX];
+	size_t n, off;
+	ssize_t r;
 
 	for (;;) {
-		ssize_t n = read(s->jobfd[0], &c, sizeof(c));
-
-		if (n == -1 && errno == EINTR)
+		/* Pointer records are written whole (sizeof < PIPE_BUF). */
+		r = read(s->jobfd[0], c, sizeof(c));
+		if (r == -1 && errno == EINTR)
 			continue;
-		if (n != (ssize_t)sizeof(c))
+		if (r <= 0)
 			break;
-		c->commit_rc =
-		    queue_writer_commit(c->w, QUEUE_DIR_QUEUE, &c->err);
-		c->commit_errno = errno;
-		while (
-		    write(s->donefd[1], &c, sizeof(c)) == -1 && errno == EINTR)
-			;
+		n = (size_t)r / sizeof(c[0]);
+		relayqd_submit_commit(s, c, n);
+		for (off = 0; off < n * sizeof(c[0]);) {
+			r = write(s->donefd[1], (char *)c + off,
+			    n * sizeof(c[0]) - off);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			off += (size_t)r;
+		}
 	}
 	return NULL;
 }
@@ -793,9 +844,12 @@ relayqd_submit_inherited(void)
 	return RELAYQD_SUBMIT_LISTEN_FD;
 }
 
-/* Binds path with mode 0666; returns the socket or -1 (logged). */
+/*
+ * Binds path with mode 0666 and listens; returns the socket or -1
+ * (logged, nothing left at path).
+ */
 static int
-relayqd_submit_bind(struct relayqd_submit *s, const char *path)
+relayqd_submit_bind(const char *path)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -853,15 +907,12 @@ relayqd_submit_bind(struct relayqd_submit *s, const char *path)
 		(void)close(fd);
 		return -1;
 	}
-	s->bound = 1;
 	if (listen(fd, RELAYQD_SUBMIT_BACKLOG) == -1) {
 		log_warn("cannot listen on %s", path);
 		(void)close(fd);
 		(void)unlink(path);
-		s->bound = 0;
 		return -1;
 	}
-	(void)strlcpy(s->path, path, sizeof(s->path));
 	return fd;
 }
 
@@ -901,6 +952,20 @@ fail:
 	return -1;
 }
 
+/* The path a passed socket listens on, or "(from systemd)". */
+static void
+relayqd_submit_sockname(int fd, char *path, size_t pathsz)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_family != AF_UNIX || sun.sun_path[0] == '\0' ||
+	    strlcpy(path, sun.sun_path, pathsz) >= pathsz)
+		(void)strlcpy(path, "(from systemd)", pathsz);
+}
+
 /* Creates the listener. */
 struct relayqd_submit *
 relayqd_submit_new(struct relayd *rd, int fd)
@@ -914,11 +979,14 @@ relayqd_submit_new(struct relayd *rd, int fd)
 	if (fd != -1) {
 		s->fd = fd;
 		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		(void)strlcpy(s->path, "(from systemd)", sizeof(s->path));
-	} else if ((s->fd = relayqd_submit_bind(s, rd->conf.submit_socket)) ==
+		relayqd_submit_sockname(fd, s->path, sizeof(s->path));
+	} else if ((s->fd = relayqd_submit_bind(rd->conf.submit_socket)) ==
 	    -1) {
 		relayqd_submit_free(s);
 		return NULL;
+	} else {
+		s->bound = 1;
+		(void)strlcpy(s->path, rd->conf.submit_socket, sizeof(s->path));
 	}
 	if ((s->ev_rate = evtimer_new(rd->base, relayqd_submit_rate_cb, s)) ==
 		NULL ||
@@ -935,6 +1003,56 @@ relayqd_submit_new(struct relayd *rd, int fd)
 	}
 	log_info("submission socket %s", s->bound ? s->path : "from systemd");
 	return s;
+}
+
+/*
+ * SIGHUP: follows a changed submit_socket.  A socket relayqd bound itself
+ * moves: the new path is bound first, and only then is the old listener
+ * closed and its path removed, so a new path that cannot be used keeps
+ * the old one; connections already accepted go on.  The socket systemd
+ * passed stays: relayqd.socket's ListenStream= decides its path.
+ */
+void
+relayqd_submit_reload(struct relayqd_submit *s)
+{
+	const char *path = s->rd->conf.submit_socket;
+	struct event *ev;
+	int fd;
+
+	if (!s->bound) {
+		if (strcmp(path, s->path) == 0)
+			return;
+		log_info("submit_socket = %s is not used: the submission "
+			 "socket comes from systemd (relayqd.socket's "
+			 "ListenStream= sets its path)",
+		    path);
+		return;
+	}
+	if (strcmp(path, s->path) == 0)
+		return;
+	if ((fd = relayqd_submit_bind(path)) == -1) {
+		log_warnx("submit_socket: still listening on %s", s->path);
+		return;
+	}
+	if ((ev = event_new(s->rd->base, fd, EV_READ | EV_PERSIST,
+		 relayqd_submit_accept_cb, s)) == NULL ||
+	    event_add(ev, NULL) == -1) {
+		log_warnx("submit_socket %s: cannot watch it; still listening "
+			  "on %s",
+		    path, s->path);
+		if (ev != NULL)
+			event_free(ev);
+		(void)close(fd);
+		(void)unlink(path);
+		return;
+	}
+	event_free(s->ev);
+	(void)close(s->fd);
+	(void)unlink(s->path);
+	log_info("submission socket moved from %s to %s", s->path, path);
+	s->ev = ev;
+	s->fd = fd;
+	(void)strlcpy(s->path, path, sizeof(s->path));
 }
 
 /* Stops everything, answering the commits in flight. */

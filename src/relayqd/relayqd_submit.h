@@ -29,6 +29,13 @@ int relayqd_submit_inherited(void);
  */
 struct relayqd_submit *relayqd_submit_new(struct relayd *rd, int fd);
 /*
+ * After a reload (SIGHUP): when rd->conf.submit_socket names another
+ * path, listens there and closes the old socket (removing its path),
+ * keeping the old one, logged, when the new path cannot be used.  A
+ * socket from systemd stays; a line says that submit_socket is not used.
+ */
+void relayqd_submit_reload(struct relayqd_submit *s);
+/*
  * Stops accepting, lets the commit thread finish what it holds and
  * answers those clients, closes every other connection (their
  * temporary files removed) and the socket; NULL is a no-op.

@@ -706,7 +706,18 @@ sendmail_deliver(const struct sendmail_opts *o, const struct conf *conf)
 	/* The message is queued: a failed print must not fail it. */
 	if (o->print_id && (printf("%s\n", s.id) < 0 || fflush(stdout) == EOF))
 		log_warn("queued as %s, but cannot print the id", s.id);
-	if (use_socket)
+	if (use_socket && o->verbose > 0 && !o->queue_only) {
+		/*
+		 * relayqd scheduled it at its K frame, before a -v request
+		 * could come, and the verbose socket needs sendmail's group.
+		 */
+		log_warnx("-v: %s was queued over relayqd's submission "
+			  "socket, where its delivery cannot be watched (that "
+			  "needs the spool path); relayqd delivers it now: see "
+			  "relayqd's log or relayq show %s",
+		    s.id, s.id);
+		rc = EX_UNAVAILABLE;
+	} else if (use_socket)
 		log_debug("relayqd took it over its socket: no poke needed");
 	else if (o->queue_only)
 		log_debug("queue only (-odq): not waking relayqd");

@@ -94,6 +94,16 @@ grep -q '^250 2.0.0 Ok: queued as [0-9A-F]\{20\}' "$T_DIR/bs.out"
 ok $? "-bs: 250 queued as <id>"
 check_nobody sock-bs "-bs"
 
+# 4a. -v over the socket: the delivery cannot be watched there; sendmail
+# says so and exits 69 (sendmail(8)), and the message is queued.
+printf 'Subject: sock-v\n\nbody\n' |
+    as_nobody "$SENDMAIL" -v v1@example.net 2>"$T_DIR/v.err"
+is $? 69 "-v over the socket: exit 69 (queued, delivery not watched)"
+grep -q -e "-v: [0-9A-F]\{20\} was queued over relayqd's submission socket, where its delivery cannot be watched" \
+    "$T_DIR/v.err"
+ok $? "-v over the socket: sendmail says why"
+check_nobody sock-v "-v over the socket"
+
 # 4b. submission = socket (not auto) with a free-space reserve: the
 # front end has no spool to look at (it once read an uninitialised one).
 sed 's/^\[relayq\]$/[relayq]\nsubmission = socket\nqueue_minfree = 1k/' \
@@ -500,6 +510,35 @@ wait_for "the busy mail" 150 has_subject sock-busy
 ok $? "and its mail is delivered"
 check_nobody sock-flood "during the flood"
 
+# 8b. SIGHUP with submit_socket changed: relayqd listens on the new path
+# and removes the old one; a new path it refuses keeps the old socket.
+SOCK2=$T_DIR/submit2.sock
+sed -i "s|^submit_socket = .*|submit_socket = $SOCK2|" "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the move" 100 grep -q "submission socket moved from $SOCK to $SOCK2" \
+    "$T_DIR/relayqd.log"
+ok $? "SIGHUP: relayqd logs that the socket moved"
+test -S "$SOCK2"
+ok $? "SIGHUP: relayqd listens on the new submit_socket"
+is "$(stat -c %a "$SOCK2" 2>/dev/null)" 666 "SIGHUP: the new socket has mode 0666"
+test ! -e "$SOCK"
+ok $? "SIGHUP: the old socket is removed"
+printf 'Subject: sock-moved\n\nbody\n' |
+    as_nobody "$SENDMAIL" mv@example.net 2>"$T_DIR/moved.err"
+ok $? "a submission over the moved socket exits 0"
+check_nobody sock-moved "after the move"
+mkdir -p "$T_DIR/open"
+chmod 1777 "$T_DIR/open"
+sed -i "s|^submit_socket = .*|submit_socket = $T_DIR/open/s.sock|" "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the refusal of the new path" 100 \
+    grep -q "submit_socket: still listening on $SOCK2" "$T_DIR/relayqd.log"
+ok $? "SIGHUP: a path in a directory others can write is refused, logged"
+[ -S "$SOCK2" ] && [ ! -e "$T_DIR/open/s.sock" ]
+ok $? "SIGHUP: and the old socket stays"
+sed -i "s|^submit_socket = .*|submit_socket = $SOCK2|" "$CONF"
+SOCK=$SOCK2
+
 # 9. Neither path: exit 75 and advice.
 cat > "$T_DIR/dead.conf" <<EOC
 [relayq]
@@ -525,6 +564,26 @@ stop_daemon
 ok $? "relayqd exits 0"
 [ ! -e "$SOCK" ]
 ok $? "relayqd removes the socket it made"
+
+# 9b. A socket relayqd could not start (its directory others can write)
+# starts at the SIGHUP after the path was corrected.
+sed -i "s|^submit_socket = .*|submit_socket = $T_DIR/open/s.sock|" "$CONF"
+: > "$T_DIR/relayqd.log"
+start_daemon
+wait_for "the refusal at start" 100 \
+    grep -q "not listening for submissions" "$T_DIR/relayqd.log"
+ok $? "relayqd does not listen in a directory others can write"
+wait_started
+sed -i "s|^submit_socket = .*|submit_socket = $SOCK|" "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the late start" 100 grep -q "submission socket $SOCK\$" \
+    "$T_DIR/relayqd.log"
+ok $? "SIGHUP: the corrected submit_socket is started"
+printf 'Subject: sock-late\n\nbody\n' |
+    as_nobody "$SENDMAIL" late@example.net 2>"$T_DIR/late.err"
+ok $? "a submission over it exits 0"
+stop_daemon
+ok $? "relayqd exits 0"
 
 # 10. Socket activation: systemd-socket-activate listens; the first
 # submission starts relayqd, which takes the socket (LISTEN_FDS) instead
@@ -553,6 +612,12 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	ok $? "the first submission exits 0 (relayqd started on demand)"
 	grep -q 'submission socket from systemd' "$T_DIR/relayqd.log"
 	ok $? "relayqd took the socket systemd passed"
+	# SIGHUP does not move a socket systemd passed: a line says so.
+	kill -HUP "$DAEMON_PID"
+	wait_for "the reload's line" 100 grep -q \
+	    "submit_socket = $T_DIR/unused.sock is not used: the submission socket comes from systemd" \
+	    "$T_DIR/relayqd.log"
+	ok $? "SIGHUP: submit_socket is said to be unused under systemd"
 	check_nobody sock-activated "socket activation"
 	AID=$(sed -n 's/.* \([0-9A-F]\{20\}\): submitted over the socket.*/\1/p' \
 	    "$T_DIR/relayqd.log" | tail -n 1)
