@@ -404,17 +404,44 @@ conf_find_key(const char *name)
 	return NULL;
 }
 
+/* What conf_preset_set_cb needs. */
+struct conf_preset_arg {
+	struct conf *c;
+	int oauth2; /* the file keeps OAuth2: no password, no other auth */
+};
+
 /*
  * Sets one key of a provider preset.  Every key a preset names is in
  * conf_keys (test_conf checks each preset), so an unknown one is an error.
+ * A file that chose a password (password_file, password_command, or an
+ * auth other than xoauth2/oauthbearer: an app password) gets the preset's
+ * host, port and tls only, never its OAuth2 endpoints or its auth.
  */
 static int
 conf_preset_set_cb(void *arg, const char *key, const char *value)
 {
+	struct conf_preset_arg *pa = arg;
 	const struct conf_key *k = conf_find_key(key);
 	const char *errstr;
 
-	return k == NULL ? -1 : conf_set(arg, k, value, &errstr);
+	if (k == NULL)
+		return -1;
+	if (!pa->oauth2 && (strncmp(key, "smarthost:oauth2_", 17) == 0 ||
+			       strcmp(key, "smarthost:auth") == 0))
+		return 0;
+	return conf_set(pa->c, k, value, &errstr);
+}
+
+/* True when the file keeps the preset's OAuth2 (conf_preset_arg). */
+static int
+conf_preset_oauth2(dictionary *d)
+{
+	const char *auth = iniparser_getstring(d, "smarthost:auth", NULL);
+
+	return (auth == NULL || strcasecmp(auth, "xoauth2") == 0 ||
+		   strcasecmp(auth, "oauthbearer") == 0) &&
+	    iniparser_getstring(d, "smarthost:password_file", NULL) == NULL &&
+	    iniparser_getstring(d, "smarthost:password_command", NULL) == NULL;
 }
 
 /*
@@ -426,6 +453,7 @@ conf_apply_preset(struct conf *c, dictionary *d, struct rq_err *err)
 {
 	const char *prov = iniparser_getstring(d, "smarthost:provider", "");
 	const char *tenant = iniparser_getstring(d, "smarthost:tenant", NULL);
+	struct conf_preset_arg pa;
 
 	if (prov == NULL)
 		prov = "";
@@ -448,7 +476,9 @@ conf_apply_preset(struct conf *c, dictionary *d, struct rq_err *err)
 	}
 	if (prov == NULL || prov[0] == '\0')
 		return 0;
-	if (conf_preset_foreach(prov, tenant, conf_preset_set_cb, c) == -1) {
+	pa.c = c;
+	pa.oauth2 = conf_preset_oauth2(d);
+	if (conf_preset_foreach(prov, tenant, conf_preset_set_cb, &pa) == -1) {
 		rq_err_set(err,
 		    "%s: smarthost:provider: unknown provider %.64s (known: "
 		    "%s)",

@@ -224,6 +224,11 @@ preset_value(const char *provider, const char *tenant, const char *key)
 	return buf;
 }
 
+/* What an OAuth2 preset needs from the file. */
+#define PRESET_OAUTH2                  \
+	"oauth2_client_id = 0123-client\n" \
+	"oauth2_refresh_token_file = /var/lib/relayq/oauth2/token\n"
+
 /* smarthost:provider presets: explicit keys win; bad names refused. */
 static void
 test_presets(void)
@@ -231,7 +236,11 @@ test_presets(void)
 	struct conf c;
 	struct rq_err err;
 
-	ok(load("[smarthost]\nprovider = microsoft365\n", &c, &err) == 0,
+	ok(load("[smarthost]\nprovider = microsoft365\n", &c, &err) == -1 &&
+		strstr(err.msg, "oauth2_client_id") != NULL,
+	    "microsoft365 without a client id refused: %s", err.msg);
+	ok(load("[smarthost]\nprovider = microsoft365\n" PRESET_OAUTH2, &c,
+	       &err) == 0,
 	    "provider = microsoft365 loads");
 	is_str(c.smarthost_host, "smtp.office365.com", "ms365: host");
 	is_int(c.smarthost_port, 587, "ms365: port");
@@ -250,11 +259,22 @@ test_presets(void)
 	is_str(c.smarthost_tenant, "contoso.onmicrosoft.com", "tenant kept");
 	conf_free(&c);
 
-	ok(load("[smarthost]\nprovider = google\nhost = smtp.example\n", &c,
-	       &err) == 0 &&
+	ok(load("[smarthost]\nprovider = google\nhost = smtp.example\n"
+		PRESET_OAUTH2,
+	       &c, &err) == 0 &&
 		strcmp(c.smarthost_host, "smtp.example") == 0 &&
 		strcmp(c.smarthost_auth, "xoauth2") == 0,
 	    "google: explicit host after the provider wins, auth preset");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nprovider = google\n"
+		"password_file = /etc/relayq/app-password\n",
+	       &c, &err) == 0 &&
+		strcmp(c.smarthost_host, "smtp.gmail.com") == 0 &&
+		strcmp(c.smarthost_auth, "auto") == 0 &&
+		c.smarthost_oauth2_token_url[0] == '\0',
+	    "google with an app password: the preset's host, no OAuth2: %s",
+	    err.msg);
 	conf_free(&c);
 
 	ok(load("[smarthost]\nprovider = fastmail\n", &c, &err) == 0 &&
