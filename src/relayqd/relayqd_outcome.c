@@ -729,6 +729,19 @@ relayqd_outcome_throttled(const struct relayqd_msg *m, enum rq_status st,
 	return NULL;
 }
 
+/*
+ * Returns when a message that waits for the smarthost's next probe is
+ * due: the probe's second (so that the probe finds it due), or now when
+ * that is this second or past.  Never a backoff of its own: the probe may
+ * be less than a second away, and a retry_min wait would then strand the
+ * message long after the smarthost is back.
+ */
+static long long
+relayqd_outcome_probe_due(const struct relayd *rd, long long now)
+{
+	return rd->host_probe_ms / 1000 > now ? rd->host_probe_ms / 1000 : now;
+}
+
 /* Applies a transaction's results to the queue. */
 void
 relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
@@ -806,8 +819,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		queue_state_set_error(s, first_err);
 	if (early != 0)
 		next = early;
-	else if (throttled && rd->host_down && rd->host_probe_ms / 1000 > now)
-		next = rd->host_probe_ms / 1000; /* with the probe */
+	else if (throttled && rd->host_down)
+		next = relayqd_outcome_probe_due(rd, now);
 	else if (throttle != NULL)
 		next = now; /* the pace decides when (relayqd_pop_due) */
 	else
@@ -851,11 +864,9 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 		s->first_try = now;
 	s->last_try = now;
 	queue_state_set_error(s, text);
-	/* Due with the probe (its second, so the probe finds it due). */
 	next = early != 0 ? early
-	    : rd->host_down && rd->host_probe_ms / 1000 > now
-	    ? rd->host_probe_ms / 1000
-	    : now + relayqd_outcome_retry_delay(rd, 1);
+	    : rd->host_down ? relayqd_outcome_probe_due(rd, now)
+			    : now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);
 	if (queue_state_pending(s) > 0)
 		log_info("%s: tries=%u next attempt in %llds (with the "
