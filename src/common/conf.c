@@ -426,8 +426,9 @@ conf_preset_set_cb(void *arg, const char *key, const char *value)
 
 	if (k == NULL)
 		return -1;
-	if (!pa->oauth2 && (strncmp(key, "smarthost:oauth2_", 17) == 0 ||
-			       strcmp(key, "smarthost:auth") == 0))
+	if (!pa->oauth2 &&
+	    (strncmp(key, "smarthost:oauth2_", 17) == 0 ||
+		strcmp(key, "smarthost:auth") == 0))
 		return 0;
 	return conf_set(pa->c, k, value, &errstr);
 }

@@ -72,7 +72,7 @@ struct conf {
 	char *smarthost_oauth2_device_url;	   /* owned, may be "" */
 	char *smarthost_oauth2_auth_url;	   /* owned, may be "" */
 	char *smarthost_oauth2_ca_file;		   /* owned, may be "" */
-	struct conf_rate smarthost_rate_limit;	    /* messages; n 0: none */
+	struct conf_rate smarthost_rate_limit;	   /* messages; n 0: none */
 	struct conf_rate smarthost_recipient_limit; /* recipients; likewise */
 
 	/* [delivery] */

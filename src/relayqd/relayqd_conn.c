@@ -105,13 +105,13 @@ struct relayqd_conn {
 	TAILQ_ENTRY(relayqd_conn) entry;
 	struct relayd *rd; /* borrowed */
 	int flags;
-	struct bufferevent *bev;   /* owned */
-	struct event *timer;	   /* owned */
-	struct relayqd_dial *dial; /* owned until its cb */
+	struct bufferevent *bev;     /* owned */
+	struct event *timer;	     /* owned */
+	struct relayqd_dial *dial;   /* owned until its cb */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
-	char *token;		   /* owned, wiped: OAuth2 token, or NULL */
-	unsigned token_gen;	   /* its relayqd_oauth2 generation */
-	struct smtp_client *smtp;  /* owned */
+	char *token;		     /* owned, wiped: OAuth2 token, or NULL */
+	unsigned token_gen;	     /* its relayqd_oauth2 generation */
+	struct smtp_client *smtp;    /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
 	char first_id[QUEUE_ID_LEN + 1]; /* "" once taken */

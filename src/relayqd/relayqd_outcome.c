@@ -864,7 +864,7 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 		s->first_try = now;
 	s->last_try = now;
 	queue_state_set_error(s, text);
-	next = early != 0 ? early
+	next = early != 0   ? early
 	    : rd->host_down ? relayqd_outcome_probe_due(rd, now)
 			    : now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);

@@ -1038,7 +1038,8 @@ smarthost_sasl_free(struct smarthost_sasl *s)
 /* ops->auth_start for a session: a new exchange, then its start. */
 int
 smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
-    const char *token, const char *offered, const char **mech, char **resp, struct rq_reason *why)
+    const char *token, const char *offered, const char **mech, char **resp,
+    struct rq_reason *why)
 {
 	struct rq_err err;
 
@@ -1049,8 +1050,9 @@ smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
 		return -1;
 	}
 	smarthost_sasl_free(*s);
-	*s = smarthost_auth_is_oauth2(a) ? smarthost_sasl_new_token(a, token, &err)
-					  : smarthost_sasl_new(a, &err);
+	*s = smarthost_auth_is_oauth2(a)
+	    ? smarthost_sasl_new_token(a, token, &err)
+	    : smarthost_sasl_new(a, &err);
 	if (*s == NULL) {
 		rq_reason_set(why, 0, "", err.msg);
 		return -1;

@@ -146,7 +146,8 @@ void smarthost_sasl_free(struct smarthost_sasl *s);
  * secret being needed no more.  Each returns 0, or -1 with why set.
  */
 int smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
-    const char *token, const char *offered, const char **mech, char **resp, struct rq_reason *why);
+    const char *token, const char *offered, const char **mech, char **resp,
+    struct rq_reason *why);
 int smarthost_sasl_answer(struct smarthost_sasl *s, const char *challenge,
     size_t len, char **resp, struct rq_reason *why);
 int smarthost_sasl_end(struct smarthost_sasl **s, struct rq_reason *why);

@@ -589,8 +589,8 @@ smarthost_probe_op_auth_start(void *arg, const char *offered, const char **mech,
 {
 	struct smarthost_probe *p = arg;
 
-	if (smarthost_sasl_begin(p->auth, &p->sasl, NULL, offered, mech, resp, why) ==
-	    -1) {
+	if (smarthost_sasl_begin(p->auth, &p->sasl, NULL, offered, mech, resp,
+		why) == -1) {
 		strlcpy(p->local_err, why->text, sizeof(p->local_err));
 		return -1;
 	}

@@ -225,7 +225,7 @@ preset_value(const char *provider, const char *tenant, const char *key)
 }
 
 /* What an OAuth2 preset needs from the file. */
-#define PRESET_OAUTH2                  \
+#define PRESET_OAUTH2                      \
 	"oauth2_client_id = 0123-client\n" \
 	"oauth2_refresh_token_file = /var/lib/relayq/oauth2/token\n"
 
@@ -259,8 +259,8 @@ test_presets(void)
 	is_str(c.smarthost_tenant, "contoso.onmicrosoft.com", "tenant kept");
 	conf_free(&c);
 
-	ok(load("[smarthost]\nprovider = google\nhost = smtp.example\n"
-		PRESET_OAUTH2,
+	ok(load("[smarthost]\nprovider = google\nhost = "
+		"smtp.example\n" PRESET_OAUTH2,
 	       &c, &err) == 0 &&
 		strcmp(c.smarthost_host, "smtp.example") == 0 &&
 		strcmp(c.smarthost_auth, "xoauth2") == 0,
