@@ -32,8 +32,11 @@
  *
  * A full spool (issue 18): when the state or a bounce cannot be
  * written, what the server said is kept in memory (relayqd_stash.h) and
- * the message is held, with no new attempt, while the stash timer
- * writes it again with backoff (relayqd_outcome_resave); the first
+ * the stash timer writes it again with backoff (relayqd_outcome_resave).
+ * Only a state that could not be written holds the message (no new
+ * attempt: its result could not be recorded); when only the bounce
+ * failed, the state is on disk and the message's pending recipients are
+ * tried as usual while the bounce is retried on its own.  The first
  * failed state write opens a "spool full" incident (one log line, one
  * alert_command run; no other warning per message while it lasts); it
  * closes, with a log line, when no held message waits for room (state
@@ -495,8 +498,10 @@ relayqd_outcome_give_up(struct relayd *rd, struct relayqd_msg *m,
 /*
  * Keeps m's state in memory after a write failed with errno err (unsaved
  * when it was state/<id>, else only the bounce of the recipients in
- * owed), and holds the message: it stays busy in the scheduler, and the
- * stash timer writes it again with backoff, at deadline at the latest
+ * owed), and holds the message: it stays busy in the scheduler (the
+ * caller reschedules it when its state was written and something is
+ * pending), and the stash timer writes it again with backoff, at
+ * deadline at the latest
  * (when it expires or gives up).  The first state write that fails opens
  * the spool-full incident: one log line and alert_command.
  */
@@ -650,6 +655,16 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 		relayqd_outcome_hold(rd, m, mark, 0, bounce_errno, now,
 		    deadline);
 		relayqd_outcome_spool_ok(rd, now);
+		if (queue_state_pending(s) == 0)
+			return;
+		/*
+		 * The state is written, so the attempt's result is recorded:
+		 * the pending recipients are tried as usual (the owed ones
+		 * are failed in memory, not sent again), and only the bounce
+		 * waits for the stash timer.
+		 */
+		relayqd_sched_reschedule(rd->sched, id, next_try);
+		relayqd_kick(rd);
 		return;
 	}
 	relayqd_stash_forget(rd->stash, id);

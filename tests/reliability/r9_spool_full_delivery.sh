@@ -33,6 +33,10 @@
 #     incident over.
 #  7. "cannot write SPOOL/stats" is logged once per incident, even when
 #     a stats write gets through in between.
+#  8. Room for the state but not for the bounce: the message is not
+#     held; its 451 recipient is tried again and delivered, its 550 one
+#     is not sent again and gets its bounce once there is room; no
+#     spool-full incident is opened.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 need_root "mounting a tmpfs"
@@ -432,6 +436,74 @@ rm -f "$SPOOL/filler" "$SPOOL/filler2"
 kill -USR1 "$DAEMON_PID"
 wait_for "the end of the incident" 300 logc_ge 'spool full: incident over' 1
 ok $? "7: the incident is over once the disk is freed"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 8. the state can be written, the bounce cannot --------------------
+# u8 (250), reject8 (550) and defer8 (451), in a 60 KiB message bounced
+# in full; the disk has room for the state (8 KiB) but not for the
+# bounce.  The state is written, so the message is not held: defer8 is
+# tried again and delivered once the server takes it, while reject8 is
+# not sent again and its bounce is queued once there is room.  No
+# spool-full incident is opened (no state write failed): one warning of
+# its own.
+stop_server
+write_conf "retry_max = 10s
+probe_max = 2s
+max_queue_lifetime = 60s
+bounce_full_message = yes
+alert_after = 1h
+alert_command = $T_DIR/alert.sh"
+mv "$LOG" "$T_DIR/relayqd.5.log"
+start_daemon -v
+daemon_up
+{
+	printf 'Subject: r9-8\n\n'
+	awk 'BEGIN { for (i = 0; i < 1024; i++)
+	    printf "line %06d of a 60 KiB message, bounced in full.....\n", i }'
+} | "$SENDMAIL" -i -f sender@example.org u8@example.org reject8@example.org \
+    defer8@example.org
+ok $? "8: a 60 KiB message queued while the smarthost is down"
+bounces > "$T_DIR/bounces.8"
+A8=$(n_alerts)
+stop_daemon >/dev/null 2>&1
+rel_forget "$DAEMON_PID"
+fill && truncate -s -8K "$SPOOL/filler"
+ok $? "8: the spool is full but for 8 KiB"
+server --rcpt-reply "reject8=550 5.1.1 no such user" \
+    --rcpt-reply "defer8=451 4.3.0 try later"
+_n=$(logc 'started:')
+start_daemon -v
+wait_for "relayqd to start" 100 logc_ge 'started:' $((_n + 1))
+wait_for "defer8 deferred" 300 sh -c "cat '$T_DIR'/mail.*/commands | grep -q '^RCPT defer8@example.org 451\$'"
+ok $? "8: u8, reject8 and defer8 tried"
+wait_for "the bounce kept" 300 logc_ge 'kept until their bounce can be queued' 1
+ok $? "8: the bounce cannot be queued, its recipient is kept"
+stop_server
+server --rcpt-reply "reject8=550 5.1.1 no such user"
+# Before the fix the message was held: defer8 was never tried again.
+wait_for "defer8 delivered" 300 copies_ge defer8@example.org 1
+ok $? "8: defer8 is tried again and delivered while the bounce waits"
+is "$(copies u8@example.org) $(rcpts reject8@example.org 550)" "1 1" \
+    "8: u8 accepted once, reject8 not sent again"
+new_bounces8() { bounces | grep -vxF -f "$T_DIR/bounces.8"; }
+is "$(new_bounces8 | grep -c .)" 0 "8: no bounce yet (no room)"
+is "$(logc 'spool full: delivery state cannot be saved') $(n_alerts)" \
+    "0 $A8" "8: no spool-full incident: no state write failed"
+unfill
+kill -USR1 "$DAEMON_PID"
+has_bounce8() { [ "$(new_bounces8 | grep -c .)" -ge 1 ]; }
+wait_for "the bounce" 300 has_bounce8
+ok $? "8: the bounce arrives once there is room"
+wait_for "drain" 300 queue_empty
+ok $? "8: the queue drains"
+is "$(new_bounces8 | grep -c .) $(copies u8@example.org) $(copies defer8@example.org) $(rcpts reject8@example.org 550)" \
+    "1 1 1 1" "8: one bounce; u8 and defer8 once, reject8 tried once"
+B8=$(new_bounces8 | sed 's/\.env$/.eml/')
+: "${B8:=/dev/null}"
+is "$(grep -ci '^Final-Recipient: rfc822; *reject8@example.org' $B8)" 1 \
+    "8: the bounce names reject8"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"
