@@ -531,6 +531,8 @@ relayqd_outcome_hold(struct relayd *rd, struct relayqd_msg *m,
 	if (cap > RELAYQD_OUTCOME_RESAVE_MAX)
 		cap = RELAYQD_OUTCOME_RESAVE_MAX;
 	wait = relayqd_sched_backoff(1, cap, fails, relayqd_random());
+	if (wait > cap) /* the cap holds after the jitter */
+		wait = cap;
 	/* The expiry or give-up is checked when the write is tried. */
 	if (now + wait > deadline && deadline > now)
 		wait = deadline - now;

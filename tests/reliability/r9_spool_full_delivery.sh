@@ -33,10 +33,14 @@
 #     incident over.
 #  7. "cannot write SPOOL/stats" is logged once per incident, even when
 #     a stats write gets through in between.
+#     The held writes' waits never exceed retry_max (jitter included).
 #  8. Room for the state but not for the bounce: the message is not
 #     held; its 451 recipient is tried again and delivered, its 550 one
 #     is not sent again and gets its bounce once there is room; no
 #     spool-full incident is opened.
+#  9. SIGTERM after the disk was freed, inside the write backoff: the
+#     held state is written at the stop, so the accepted recipient is
+#     not sent again after a restart.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 need_root "mounting a tmpfs"
@@ -253,6 +257,9 @@ wait_for "drain" 300 queue_empty
 ok $? "4: the queue drains"
 dups=$(envs | grep -o '"\(ok\|late\)[0-9]*@example.org"' | sort | uniq -d | wc -l)
 is "$dups" 0 "4: no recipient got two copies"
+maxwait() { sed -n 's/.*kept in memory; writing it again in \([0-9]*\)s.*/\1/p' "$LOG" | sort -n | tail -1; }
+[ "$(maxwait)" -le 10 ]
+ok $? "4: the write retries wait at most retry_max (10 s), jitter included: $(maxwait)s"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"
@@ -504,6 +511,49 @@ B8=$(new_bounces8 | sed 's/\.env$/.eml/')
 : "${B8:=/dev/null}"
 is "$(grep -ci '^Final-Recipient: rfc822; *reject8@example.org' $B8)" 1 \
     "8: the bounce names reject8"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 9. SIGTERM after the disk was freed --------------------------------
+# u9 is accepted and defer9 deferred on a full disk; the disk is freed
+# inside the write backoff and relayqd is stopped at once: it tries the
+# held write once more before it stops, so after a restart u9 is not
+# sent again.
+stop_server
+write_conf "retry_max = 10s
+probe_max = 2s
+alert_after = 1h"
+mv "$LOG" "$T_DIR/relayqd.6.log"
+start_daemon -v
+daemon_up
+submit r9-9 u9@example.org defer9@example.org
+ok $? "9: message queued while the smarthost is down"
+wait_for "a failed probe" 100 grep -q 'unavailable (' "$LOG"
+full_restart --rcpt-reply "defer9=451 4.3.0 try later"
+ok $? "9: the spool is full; smarthost and relayqd restarted"
+wait_for "u9 accepted" 300 copies_ge u9@example.org 1
+ok $? "9: u9 accepted"
+# A long wait before the next write, so that the stop comes inside it.
+long_wait() { grep -Eq 'delivery state kept in memory; writing it again in ([4-9]|[1-9][0-9])s' "$LOG"; }
+wait_for "a long write backoff" 600 long_wait
+ok $? "9: the write of the state backs off"
+unfill
+stop_daemon
+ok $? "9: relayqd stopped at once after the disk was freed"
+rel_forget "$DAEMON_PID"
+is "$(logc 'stopping with .* delivery state could not be written')" 0 \
+    "9: the state was written at the stop"
+stop_server
+server
+start_daemon -v
+daemon_up
+wait_for "defer9 delivered" 300 copies_ge defer9@example.org 1
+ok $? "9: defer9 delivered after the restart"
+wait_for "drain" 300 queue_empty
+ok $? "9: the queue drains"
+is "$(copies u9@example.org) $(copies defer9@example.org)" "1 1" \
+    "9: u9 not sent again after the restart"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"
