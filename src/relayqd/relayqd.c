@@ -811,8 +811,13 @@ relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
 static void
 relayqd_scan_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct relayd *rd = arg;
+
 	(void)fd;
 	(void)what;
+	/* A -v socket that could not be made (no room, no inode) at last. */
+	if (rd->verbose == NULL && !rd->stopping)
+		rd->verbose = relayqd_verbose_new(rd, 1);
 	relayqd_pickup_request(arg);
 	relayqd_sweep(arg);
 	relayqd_run(arg);
@@ -1045,6 +1050,8 @@ relayqd_reload(struct relayd *rd)
 		relayqd_submit_reload(rd->submit);
 	else
 		rd->submit = relayqd_submit_new(rd, -1);
+	if (rd->verbose == NULL) /* made room for it, perhaps */
+		rd->verbose = relayqd_verbose_new(rd, 0);
 	relayqd_purge_run(rd->purge); /* failed_retention may have changed */
 	relayqd_kick(rd);
 }
@@ -1281,7 +1288,7 @@ main(int argc, char *argv[])
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
-	rd.verbose = relayqd_verbose_new(&rd);
+	rd.verbose = relayqd_verbose_new(&rd, 0);
 	rd.stats = relayqd_stats_new(&rd);
 	rd.purge = relayqd_purge_new(&rd);
 	rd.submit = relayqd_submit_new(&rd, submitfd);

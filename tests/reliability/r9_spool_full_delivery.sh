@@ -41,6 +41,9 @@
 #  9. SIGTERM after the disk was freed, inside the write backoff: the
 #     held state is written at the stop, so the accepted recipient is
 #     not sent again after a restart.
+# 10. No free inode at the start: relayqd cannot make its -v socket;
+#     root's `relayq flush` says it fell back to a user's flush; a SIGHUP
+#     once inodes are free makes the socket.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 need_root "mounting a tmpfs"
@@ -554,6 +557,47 @@ wait_for "drain" 300 queue_empty
 ok $? "9: the queue drains"
 is "$(copies u9@example.org) $(copies defer9@example.org)" "1 1" \
     "9: u9 not sent again after the restart"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 10. no free inode at the start: the -v socket comes later ----------
+# relayqd starts on a spool with no free inode, so it cannot make its -v
+# socket (SPOOL/verbose), which root's `relayq flush` uses.  relayq says
+# so when it has to fall back to the wake FIFO (a user's flush), and a
+# SIGHUP once inodes are free makes the socket.
+write_conf "retry_max = 10s
+probe_max = 2s"
+mv "$LOG" "$T_DIR/relayqd.7.log"
+start_daemon -v
+daemon_up
+stop_daemon >/dev/null 2>&1
+rel_forget "$DAEMON_PID"
+IUSED=$(df -iP "$SPOOL" | awk 'NR == 2 { print $3 }')
+mount -o remount,nr_inodes="$IUSED" "$SPOOL" &&
+    [ "$(df -iP "$SPOOL" | awk 'NR == 2 { print $4 }')" -eq 0 ]
+ok $? "10: the spool has no free inode"
+start_daemon -v
+wait_for "relayqd to start" 100 logc_ge 'started:' 2
+wait_for "no -v socket" 100 logc_ge 'cannot listen on .*/verbose' 1
+ok $? "10: relayqd cannot make its -v socket"
+"$RELAYQ" flush 2>"$T_DIR/flush10.err"
+ok $? "10: root's flush goes through the wake FIFO"
+grep -q "cannot reach relayqd's socket .*/verbose (.*); asked through .*/wake instead, which relayqd takes as a user's flush" "$T_DIR/flush10.err"
+ok $? "10: and relayq says it could not reach relayqd's socket"
+mount -o remount,nr_inodes=100000 "$SPOOL"
+ok $? "10: inodes freed"
+R0=$(logc 'configuration reloaded')
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 logc_ge 'configuration reloaded' $((R0 + 1))
+wait_for "the -v socket" 100 test -S "$SPOOL/verbose"
+ok $? "10: after SIGHUP relayqd listens on its -v socket"
+F0=$(logc 'flush requested by')
+"$RELAYQ" flush 2>"$T_DIR/flush10.err"
+ok $? "10: root's flush"
+is "$(cat "$T_DIR/flush10.err")" "" "10: through the socket, with nothing to say"
+wait_for "root's flush" 100 logc_ge 'flush requested by' $((F0 + 1))
+ok $? "10: relayqd takes it as root's flush"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"
