@@ -337,7 +337,9 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 	printf("first attempt: %s\n", when);
 	relayq_cmd_time(when, sizeof(when), s.last_try);
 	printf("last attempt: %s\n", when);
-	if (s.next_try == 0)
+	if (d == QUEUE_DIR_FAILED)
+		(void)strlcpy(when, "none (in failed/)", sizeof(when));
+	else if (s.next_try == 0)
 		(void)strlcpy(when, "now", sizeof(when));
 	else
 		relayq_cmd_time(when, sizeof(when), s.next_try);

@@ -676,6 +676,25 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 	relayqd_kick(rd);
 }
 
+/*
+ * After an attempt whose state could not be written: says that no
+ * attempt follows until it is (not "next attempt in Ss", which would
+ * not be true) and returns 1; else 0.
+ */
+static int
+relayqd_outcome_held_note(struct relayd *rd, const struct relayqd_msg *m,
+    unsigned tries)
+{
+	if ((relayqd_stash_flags(rd->stash, m->env.id) &
+		RELAYQD_STASH_UNSAVED) == 0 ||
+	    queue_state_pending(&m->state) == 0)
+		return 0;
+	log_info("%s: tries=%u no next attempt until its delivery state can "
+		 "be written (held)",
+	    m->env.id, tries);
+	return 1;
+}
+
 #define RELAYQD_OUTCOME_EARLY \
 	" (a user's flush brought this attempt forward: not counted)"
 
@@ -830,7 +849,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	else
 		next = now + relayqd_outcome_retry_delay(rd, tries);
 	relayqd_outcome_settle(rd, m, mark, now, next);
-	if (queue_state_pending(s) > 0)
+	if (!relayqd_outcome_held_note(rd, m, tries) &&
+	    queue_state_pending(s) > 0)
 		log_info("%s: tries=%u next attempt in %llds%s", id, tries,
 		    s->next_try - now,
 		    early != 0
@@ -874,7 +894,8 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 	    ? rd->host_probe_ms / 1000
 	    : now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);
-	if (queue_state_pending(s) > 0)
+	if (!relayqd_outcome_held_note(rd, m, s->tries) &&
+	    queue_state_pending(s) > 0)
 		log_info("%s: tries=%u next attempt in %llds (with the "
 			 "smarthost's next probe)%s",
 		    id, s->tries, s->next_try - now,

@@ -40,7 +40,8 @@
 #     spool-full incident is opened.
 #  9. SIGTERM after the disk was freed, inside the write backoff: the
 #     held state is written at the stop, so the accepted recipient is
-#     not sent again after a restart.
+#     not sent again after a restart.  The held attempt logs that no
+#     attempt follows (no "next attempt in").
 # 10. No free inode at the start: relayqd cannot make its -v socket;
 #     root's `relayq flush` says it fell back to a user's flush; a SIGHUP
 #     once inodes are free makes the socket.
@@ -311,6 +312,9 @@ kill -USR1 "$DAEMON_PID"
 wait_for "the give-up" 600 grep -q 'its bounce could not be queued within max_queue_lifetime and as long again (No space left on device); moved to failed/' "$LOG"
 ok $? "5: the message is moved to failed/, with a log line"
 is "$(find "$SPOOL/failed" -type f ! -name '*.state' | wc -l)" 1 "5: it is in failed/"
+F5=$(find "$SPOOL/failed" -type f ! -name '*.state' | head -n 1)
+"$RELAYQ" show "${F5##*/}" | grep -qx 'next attempt: none (in failed/)'
+ok $? "5: relayq show gives it no next attempt"
 grep -q ' f 550 5\.1\.1 no such user$' "$SPOOL"/failed/*.state
 ok $? "5: with its real state: bad5 failed with 550"
 is "$(rcpts bad5@example.org 550)" 1 "5: bad5 was tried once"
@@ -541,6 +545,11 @@ ok $? "9: u9 accepted"
 long_wait() { grep -Eq 'delivery state kept in memory; writing it again in ([4-9]|[1-9][0-9])s' "$LOG"; }
 wait_for "a long write backoff" 600 long_wait
 ok $? "9: the write of the state backs off"
+grep -q 'tries=[0-9]* no next attempt until its delivery state can be written (held)' "$LOG"
+ok $? "9: the held attempt says that no attempt follows"
+awk '/to=<u9@example.org>.*status=sent/ { s = 1 } s && /next attempt in/ { n++ }
+    END { exit n > 0 }' "$LOG"
+ok $? "9: and no \"next attempt in\" for it"
 unfill
 stop_daemon
 ok $? "9: relayqd stopped at once after the disk was freed"
