@@ -337,7 +337,9 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 	printf("first attempt: %s\n", when);
 	relayq_cmd_time(when, sizeof(when), s.last_try);
 	printf("last attempt: %s\n", when);
-	if (s.next_try == 0)
+	if (d == QUEUE_DIR_FAILED)
+		(void)strlcpy(when, "none (in failed/)", sizeof(when));
+	else if (s.next_try == 0)
 		(void)strlcpy(when, "now", sizeof(when));
 	else
 		relayq_cmd_time(when, sizeof(when), s.next_try);
@@ -366,17 +368,28 @@ int
 relayq_cmd_flush(struct queue_spool *sp, const char *id)
 {
 	char rec[QUEUE_ID_LEN + 3];
-	int ex;
+	int ex, why;
 
 	if (id != NULL && relayq_cmd_check_id(id) == -1)
 		return EX_USAGE;
 	if ((ex = relayq_cmd_flush_socket(sp, id)) != -1)
 		return ex;
+	why = errno;
 	if (id == NULL)
-		return relayq_cmd_wake(sp, "F", 1);
-	if (rq_snprintf(rec, sizeof(rec), "R%s\n", id) == -1)
+		ex = relayq_cmd_wake(sp, "F", 1);
+	else if (rq_snprintf(rec, sizeof(rec), "R%s\n", id) == -1)
 		return EX_SOFTWARE;
-	return relayq_cmd_wake(sp, rec, strlen(rec));
+	else
+		ex = relayq_cmd_wake(sp, rec, strlen(rec));
+	/* relayqd runs, but root's flush could not be said as root's. */
+	if (ex == EX_OK && geteuid() == 0)
+		fprintf(stderr,
+		    "relayq: cannot reach relayqd's socket %s/verbose (%s); "
+		    "asked through %s/wake instead, which relayqd takes as a "
+		    "user's flush (at most one every probe_max, no forced "
+		    "probe); SIGHUP relayqd to make the socket again\n",
+		    sp->path, strerror(why), sp->path);
+	return ex;
 }
 
 /* relayq requeue. */

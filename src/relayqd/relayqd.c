@@ -666,6 +666,22 @@ relayqd_stash_cb(evutil_socket_t fd, short what, void *arg)
 	relayqd_run(rd);
 }
 
+/*
+ * At shutdown, once the sessions are gone: each held write is tried once
+ * more, since the disk may have room now (the stash timer may not have
+ * come round yet); only what still fails is reported.
+ */
+static void
+relayqd_stash_last_try(struct relayd *rd)
+{
+	struct queue_idlist l;
+
+	relayqd_stash_due(rd->stash, LLONG_MAX, &l);
+	for (size_t i = 0; i < l.n; i++)
+		relayqd_outcome_resave(rd, l.ids[i]);
+	queue_idlist_free(&l);
+}
+
 /* ev_kick: deferred dispatcher run. */
 static void
 relayqd_kick_cb(evutil_socket_t fd, short what, void *arg)
@@ -795,8 +811,13 @@ relayqd_wake_cb(evutil_socket_t fd, short what, void *arg)
 static void
 relayqd_scan_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct relayd *rd = arg;
+
 	(void)fd;
 	(void)what;
+	/* A -v socket that could not be made (no room, no inode) at last. */
+	if (rd->verbose == NULL && !rd->stopping)
+		rd->verbose = relayqd_verbose_new(rd, 1);
 	relayqd_pickup_request(arg);
 	relayqd_sweep(arg);
 	relayqd_run(arg);
@@ -1029,6 +1050,8 @@ relayqd_reload(struct relayd *rd)
 		relayqd_submit_reload(rd->submit);
 	else
 		rd->submit = relayqd_submit_new(rd, -1);
+	if (rd->verbose == NULL) /* made room for it, perhaps */
+		rd->verbose = relayqd_verbose_new(rd, 0);
 	relayqd_purge_run(rd->purge); /* failed_retention may have changed */
 	relayqd_kick(rd);
 }
@@ -1265,7 +1288,7 @@ main(int argc, char *argv[])
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
-	rd.verbose = relayqd_verbose_new(&rd);
+	rd.verbose = relayqd_verbose_new(&rd, 0);
 	rd.stats = relayqd_stats_new(&rd);
 	rd.purge = relayqd_purge_new(&rd);
 	rd.submit = relayqd_submit_new(&rd, submitfd);
@@ -1306,6 +1329,7 @@ main(int argc, char *argv[])
 	for (int i = 0; i <= n && !TAILQ_EMPTY(&rd.conns); i++)
 		event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
+	relayqd_stash_last_try(&rd);
 	relayqd_submit_free(rd.submit);
 	relayqd_verbose_free(rd.verbose);
 	relayqd_closer_free(rd.closer);
@@ -1333,11 +1357,17 @@ main(int argc, char *argv[])
 	relayqd_alert_free(rd.alert);
 	relayqd_notify_free(rd.notify);
 	relayqd_sched_free(rd.sched);
-	if (relayqd_stash_count(rd.stash) > 0)
-		log_warnx("stopping with %zu messages whose delivery state "
-			  "could not be written; they restart from their "
-			  "state files",
-		    relayqd_stash_count(rd.stash));
+	n = (int)relayqd_stash_flagged(rd.stash, RELAYQD_STASH_UNSAVED);
+	if (n > 0)
+		log_warnx("stopping with %d messages whose delivery state "
+			  "could not be written (tried once more); they "
+			  "restart from their state files",
+		    n);
+	if (relayqd_stash_count(rd.stash) > (size_t)n)
+		log_warnx("stopping with %zu messages whose bounce could not "
+			  "be queued; their failed recipients are tried again "
+			  "at the next start",
+		    relayqd_stash_count(rd.stash) - (size_t)n);
 	relayqd_stash_free(rd.stash);
 	relayqd_oauth2_free(rd.oauth2); /* cancels a refresh in flight */
 	evdns_base_free(rd.dns, 1);

@@ -32,8 +32,11 @@
  *
  * A full spool (issue 18): when the state or a bounce cannot be
  * written, what the server said is kept in memory (relayqd_stash.h) and
- * the message is held, with no new attempt, while the stash timer
- * writes it again with backoff (relayqd_outcome_resave); the first
+ * the stash timer writes it again with backoff (relayqd_outcome_resave).
+ * Only a state that could not be written holds the message (no new
+ * attempt: its result could not be recorded); when only the bounce
+ * failed, the state is on disk and the message's pending recipients are
+ * tried as usual while the bounce is retried on its own.  The first
  * failed state write opens a "spool full" incident (one log line, one
  * alert_command run; no other warning per message while it lasts); it
  * closes, with a log line, when no held message waits for room (state
@@ -495,8 +498,10 @@ relayqd_outcome_give_up(struct relayd *rd, struct relayqd_msg *m,
 /*
  * Keeps m's state in memory after a write failed with errno err (unsaved
  * when it was state/<id>, else only the bounce of the recipients in
- * owed), and holds the message: it stays busy in the scheduler, and the
- * stash timer writes it again with backoff, at deadline at the latest
+ * owed), and holds the message: it stays busy in the scheduler (the
+ * caller reschedules it when its state was written and something is
+ * pending), and the stash timer writes it again with backoff, at
+ * deadline at the latest
  * (when it expires or gives up).  The first state write that fails opens
  * the spool-full incident: one log line and alert_command.
  */
@@ -526,6 +531,8 @@ relayqd_outcome_hold(struct relayd *rd, struct relayqd_msg *m,
 	if (cap > RELAYQD_OUTCOME_RESAVE_MAX)
 		cap = RELAYQD_OUTCOME_RESAVE_MAX;
 	wait = relayqd_sched_backoff(1, cap, fails, relayqd_random());
+	if (wait > cap) /* the cap holds after the jitter */
+		wait = cap;
 	/* The expiry or give-up is checked when the write is tried. */
 	if (now + wait > deadline && deadline > now)
 		wait = deadline - now;
@@ -650,6 +657,16 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 		relayqd_outcome_hold(rd, m, mark, 0, bounce_errno, now,
 		    deadline);
 		relayqd_outcome_spool_ok(rd, now);
+		if (queue_state_pending(s) == 0)
+			return;
+		/*
+		 * The state is written, so the attempt's result is recorded:
+		 * the pending recipients are tried as usual (the owed ones
+		 * are failed in memory, not sent again), and only the bounce
+		 * waits for the stash timer.
+		 */
+		relayqd_sched_reschedule(rd->sched, id, next_try);
+		relayqd_kick(rd);
 		return;
 	}
 	relayqd_stash_forget(rd->stash, id);
@@ -657,6 +674,25 @@ relayqd_outcome_settle(struct relayd *rd, struct relayqd_msg *m,
 	relayqd_sched_reschedule(rd->sched, id, next_try);
 	/* Re-arms the due timer and the sweep for a message that waits. */
 	relayqd_kick(rd);
+}
+
+/*
+ * After an attempt whose state could not be written: says that no
+ * attempt follows until it is (not "next attempt in Ss", which would
+ * not be true) and returns 1; else 0.
+ */
+static int
+relayqd_outcome_held_note(struct relayd *rd, const struct relayqd_msg *m,
+    unsigned tries)
+{
+	if ((relayqd_stash_flags(rd->stash, m->env.id) &
+		RELAYQD_STASH_UNSAVED) == 0 ||
+	    queue_state_pending(&m->state) == 0)
+		return 0;
+	log_info("%s: tries=%u no next attempt until its delivery state can "
+		 "be written (held)",
+	    m->env.id, tries);
+	return 1;
 }
 
 #define RELAYQD_OUTCOME_EARLY \
@@ -826,7 +862,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	else
 		next = now + relayqd_outcome_retry_delay(rd, tries);
 	relayqd_outcome_settle(rd, m, mark, now, next);
-	if (queue_state_pending(s) > 0)
+	if (!relayqd_outcome_held_note(rd, m, tries) &&
+	    queue_state_pending(s) > 0)
 		log_info("%s: tries=%u next attempt in %llds%s", id, tries,
 		    s->next_try - now,
 		    early != 0
@@ -868,7 +905,8 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 	    : rd->host_down ? relayqd_outcome_probe_due(rd, now)
 			    : now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);
-	if (queue_state_pending(s) > 0)
+	if (!relayqd_outcome_held_note(rd, m, s->tries) &&
+	    queue_state_pending(s) > 0)
 		log_info("%s: tries=%u next attempt in %llds (with the "
 			 "smarthost's next probe)%s",
 		    id, s->tries, s->next_try - now,

@@ -206,6 +206,15 @@ relayqd_stash_flagged(const struct relayqd_stash *st, unsigned flags)
 	return n;
 }
 
+/* Flags of id's entry. */
+unsigned
+relayqd_stash_flags(const struct relayqd_stash *st, const char *id)
+{
+	const struct relayqd_stash_ent *e = relayqd_stash_find(st, id);
+
+	return e != NULL ? e->flags : 0;
+}
+
 /* Makes every entry due. */
 void
 relayqd_stash_hurry(struct relayqd_stash *st, long long now)

@@ -78,6 +78,8 @@ size_t relayqd_stash_owed(const struct relayqd_stash *st, const char *id,
 /* Number of entries, and of entries with any of flags. */
 size_t relayqd_stash_count(const struct relayqd_stash *st);
 size_t relayqd_stash_flagged(const struct relayqd_stash *st, unsigned flags);
+/* The flags (RELAYQD_STASH_*) of id's entry; 0 when it has none. */
+unsigned relayqd_stash_flags(const struct relayqd_stash *st, const char *id);
 /* Makes every entry due at now (there may be room again). */
 void relayqd_stash_hurry(struct relayqd_stash *st, long long now);
 /* Fills out with the ids due at now (caller frees with queue_idlist_free). */

@@ -601,7 +601,7 @@ relayqd_verbose_accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 /* Creates the socket and the listener. */
 struct relayqd_verbose *
-relayqd_verbose_new(struct relayd *rd)
+relayqd_verbose_new(struct relayd *rd, int quiet)
 {
 	struct relayqd_verbose *v;
 	struct sockaddr_un sun;
@@ -612,26 +612,37 @@ relayqd_verbose_new(struct relayd *rd)
 	sun.sun_family = AF_UNIX;
 	if (rq_snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
 		rd->spool.path, RELAYQD_VERBOSE_SOCKET) == -1) {
-		log_warnx("spool path too long for the -v socket; sendmail -v "
-			  "will not deliver in the foreground");
+		if (!quiet)
+			log_warnx("spool path too long for the -v socket; "
+				  "sendmail -v will not deliver in the "
+				  "foreground");
 		return NULL;
 	}
 	/* We hold the spool lock: a socket left there is stale. */
 	(void)unlinkat(rd->spool.rootfd, RELAYQD_VERBOSE_SOCKET, 0);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		 0)) == -1) {
-		log_warn("cannot create the -v socket");
+		if (!quiet)
+			log_warn("cannot create the -v socket");
 		return NULL;
 	}
 	old = umask(0117);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    listen(fd, RELAYQD_VERBOSE_MAX) == -1) {
 		(void)umask(old);
-		log_warn("cannot listen on %s", sun.sun_path);
+		if (quiet)
+			log_debug("cannot listen on %s yet: %s", sun.sun_path,
+			    strerror(errno));
+		else
+			log_warn("cannot listen on %s (tried again at SIGHUP "
+				 "and at each queue scan)",
+			    sun.sun_path);
 		(void)close(fd);
 		return NULL;
 	}
 	(void)umask(old);
+	if (quiet)
+		log_info("listening on %s again", sun.sun_path);
 	v = xcalloc(1, sizeof(*v));
 	v->rd = rd;
 	v->fd = fd;

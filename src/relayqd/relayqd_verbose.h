@@ -48,9 +48,11 @@ struct relayqd_watch;
 
 /*
  * Creates the socket and its listener in rd's spool.  Returns NULL (with
- * a warning logged) when it cannot; relayqd then runs without -v support.
+ * a warning logged, at debug level when quiet) when it cannot; relayqd
+ * then runs without -v support (and root's flush) and tries again at
+ * SIGHUP and at each periodic scan.
  */
-struct relayqd_verbose *relayqd_verbose_new(struct relayd *rd);
+struct relayqd_verbose *relayqd_verbose_new(struct relayd *rd, int quiet);
 /* Closes the socket and every watcher; NULL is a no-op. */
 void relayqd_verbose_free(struct relayqd_verbose *v);
 

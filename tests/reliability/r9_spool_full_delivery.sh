@@ -33,6 +33,18 @@
 #     incident over.
 #  7. "cannot write SPOOL/stats" is logged once per incident, even when
 #     a stats write gets through in between.
+#     The held writes' waits never exceed retry_max (jitter included).
+#  8. Room for the state but not for the bounce: the message is not
+#     held; its 451 recipient is tried again and delivered, its 550 one
+#     is not sent again and gets its bounce once there is room; no
+#     spool-full incident is opened.
+#  9. SIGTERM after the disk was freed, inside the write backoff: the
+#     held state is written at the stop, so the accepted recipient is
+#     not sent again after a restart.  The held attempt logs that no
+#     attempt follows (no "next attempt in").
+# 10. No free inode at the start: relayqd cannot make its -v socket;
+#     root's `relayq flush` says it fell back to a user's flush; a SIGHUP
+#     once inodes are free makes the socket.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/reliability/rel.sh"
 need_root "mounting a tmpfs"
@@ -249,6 +261,9 @@ wait_for "drain" 300 queue_empty
 ok $? "4: the queue drains"
 dups=$(envs | grep -o '"\(ok\|late\)[0-9]*@example.org"' | sort | uniq -d | wc -l)
 is "$dups" 0 "4: no recipient got two copies"
+maxwait() { sed -n 's/.*kept in memory; writing it again in \([0-9]*\)s.*/\1/p' "$LOG" | sort -n | tail -1; }
+[ "$(maxwait)" -le 10 ]
+ok $? "4: the write retries wait at most retry_max (10 s), jitter included: $(maxwait)s"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"
@@ -297,6 +312,9 @@ kill -USR1 "$DAEMON_PID"
 wait_for "the give-up" 600 grep -q 'its bounce could not be queued within max_queue_lifetime and as long again (No space left on device); moved to failed/' "$LOG"
 ok $? "5: the message is moved to failed/, with a log line"
 is "$(find "$SPOOL/failed" -type f ! -name '*.state' | wc -l)" 1 "5: it is in failed/"
+F5=$(find "$SPOOL/failed" -type f ! -name '*.state' | head -n 1)
+"$RELAYQ" show "${F5##*/}" | grep -qx 'next attempt: none (in failed/)'
+ok $? "5: relayq show gives it no next attempt"
 grep -q ' f 550 5\.1\.1 no such user$' "$SPOOL"/failed/*.state
 ok $? "5: with its real state: bad5 failed with 550"
 is "$(rcpts bad5@example.org 550)" 1 "5: bad5 was tried once"
@@ -432,6 +450,163 @@ rm -f "$SPOOL/filler" "$SPOOL/filler2"
 kill -USR1 "$DAEMON_PID"
 wait_for "the end of the incident" 300 logc_ge 'spool full: incident over' 1
 ok $? "7: the incident is over once the disk is freed"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 8. the state can be written, the bounce cannot --------------------
+# u8 (250), reject8 (550) and defer8 (451), in a 60 KiB message bounced
+# in full; the disk has room for the state (8 KiB) but not for the
+# bounce.  The state is written, so the message is not held: defer8 is
+# tried again and delivered once the server takes it, while reject8 is
+# not sent again and its bounce is queued once there is room.  No
+# spool-full incident is opened (no state write failed): one warning of
+# its own.
+stop_server
+write_conf "retry_max = 10s
+probe_max = 2s
+max_queue_lifetime = 60s
+bounce_full_message = yes
+alert_after = 1h
+alert_command = $T_DIR/alert.sh"
+mv "$LOG" "$T_DIR/relayqd.5.log"
+start_daemon -v
+daemon_up
+{
+	printf 'Subject: r9-8\n\n'
+	awk 'BEGIN { for (i = 0; i < 1024; i++)
+	    printf "line %06d of a 60 KiB message, bounced in full.....\n", i }'
+} | "$SENDMAIL" -i -f sender@example.org u8@example.org reject8@example.org \
+    defer8@example.org
+ok $? "8: a 60 KiB message queued while the smarthost is down"
+bounces > "$T_DIR/bounces.8"
+A8=$(n_alerts)
+stop_daemon >/dev/null 2>&1
+rel_forget "$DAEMON_PID"
+fill && truncate -s -8K "$SPOOL/filler"
+ok $? "8: the spool is full but for 8 KiB"
+server --rcpt-reply "reject8=550 5.1.1 no such user" \
+    --rcpt-reply "defer8=451 4.3.0 try later"
+_n=$(logc 'started:')
+start_daemon -v
+wait_for "relayqd to start" 100 logc_ge 'started:' $((_n + 1))
+wait_for "defer8 deferred" 300 sh -c "cat '$T_DIR'/mail.*/commands | grep -q '^RCPT defer8@example.org 451\$'"
+ok $? "8: u8, reject8 and defer8 tried"
+wait_for "the bounce kept" 300 logc_ge 'kept until their bounce can be queued' 1
+ok $? "8: the bounce cannot be queued, its recipient is kept"
+stop_server
+server --rcpt-reply "reject8=550 5.1.1 no such user"
+# Before the fix the message was held: defer8 was never tried again.
+wait_for "defer8 delivered" 300 copies_ge defer8@example.org 1
+ok $? "8: defer8 is tried again and delivered while the bounce waits"
+is "$(copies u8@example.org) $(rcpts reject8@example.org 550)" "1 1" \
+    "8: u8 accepted once, reject8 not sent again"
+new_bounces8() { bounces | grep -vxF -f "$T_DIR/bounces.8"; }
+is "$(new_bounces8 | grep -c .)" 0 "8: no bounce yet (no room)"
+is "$(logc 'spool full: delivery state cannot be saved') $(n_alerts)" \
+    "0 $A8" "8: no spool-full incident: no state write failed"
+unfill
+kill -USR1 "$DAEMON_PID"
+has_bounce8() { [ "$(new_bounces8 | grep -c .)" -ge 1 ]; }
+wait_for "the bounce" 300 has_bounce8
+ok $? "8: the bounce arrives once there is room"
+wait_for "drain" 300 queue_empty
+ok $? "8: the queue drains"
+is "$(new_bounces8 | grep -c .) $(copies u8@example.org) $(copies defer8@example.org) $(rcpts reject8@example.org 550)" \
+    "1 1 1 1" "8: one bounce; u8 and defer8 once, reject8 tried once"
+B8=$(new_bounces8 | sed 's/\.env$/.eml/')
+: "${B8:=/dev/null}"
+is "$(grep -ci '^Final-Recipient: rfc822; *reject8@example.org' $B8)" 1 \
+    "8: the bounce names reject8"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 9. SIGTERM after the disk was freed --------------------------------
+# u9 is accepted and defer9 deferred on a full disk; the disk is freed
+# inside the write backoff and relayqd is stopped at once: it tries the
+# held write once more before it stops, so after a restart u9 is not
+# sent again.
+stop_server
+write_conf "retry_max = 10s
+probe_max = 2s
+alert_after = 1h"
+mv "$LOG" "$T_DIR/relayqd.6.log"
+start_daemon -v
+daemon_up
+submit r9-9 u9@example.org defer9@example.org
+ok $? "9: message queued while the smarthost is down"
+wait_for "a failed probe" 100 grep -q 'unavailable (' "$LOG"
+full_restart --rcpt-reply "defer9=451 4.3.0 try later"
+ok $? "9: the spool is full; smarthost and relayqd restarted"
+wait_for "u9 accepted" 300 copies_ge u9@example.org 1
+ok $? "9: u9 accepted"
+# A long wait before the next write, so that the stop comes inside it.
+long_wait() { grep -Eq 'delivery state kept in memory; writing it again in ([4-9]|[1-9][0-9])s' "$LOG"; }
+wait_for "a long write backoff" 600 long_wait
+ok $? "9: the write of the state backs off"
+grep -q 'tries=[0-9]* no next attempt until its delivery state can be written (held)' "$LOG"
+ok $? "9: the held attempt says that no attempt follows"
+awk '/to=<u9@example.org>.*status=sent/ { s = 1 } s && /next attempt in/ { n++ }
+    END { exit n > 0 }' "$LOG"
+ok $? "9: and no \"next attempt in\" for it"
+unfill
+stop_daemon
+ok $? "9: relayqd stopped at once after the disk was freed"
+rel_forget "$DAEMON_PID"
+is "$(logc 'stopping with .* delivery state could not be written')" 0 \
+    "9: the state was written at the stop"
+stop_server
+server
+start_daemon -v
+daemon_up
+wait_for "defer9 delivered" 300 copies_ge defer9@example.org 1
+ok $? "9: defer9 delivered after the restart"
+wait_for "drain" 300 queue_empty
+ok $? "9: the queue drains"
+is "$(copies u9@example.org) $(copies defer9@example.org)" "1 1" \
+    "9: u9 not sent again after the restart"
+stop_daemon
+ok $? "relayqd exits 0"
+rel_forget "$DAEMON_PID"
+
+# ---- 10. no free inode at the start: the -v socket comes later ----------
+# relayqd starts on a spool with no free inode, so it cannot make its -v
+# socket (SPOOL/verbose), which root's `relayq flush` uses.  relayq says
+# so when it has to fall back to the wake FIFO (a user's flush), and a
+# SIGHUP once inodes are free makes the socket.
+write_conf "retry_max = 10s
+probe_max = 2s"
+mv "$LOG" "$T_DIR/relayqd.7.log"
+start_daemon -v
+daemon_up
+stop_daemon >/dev/null 2>&1
+rel_forget "$DAEMON_PID"
+IUSED=$(df -iP "$SPOOL" | awk 'NR == 2 { print $3 }')
+mount -o remount,nr_inodes="$IUSED" "$SPOOL" &&
+    [ "$(df -iP "$SPOOL" | awk 'NR == 2 { print $4 }')" -eq 0 ]
+ok $? "10: the spool has no free inode"
+start_daemon -v
+wait_for "relayqd to start" 100 logc_ge 'started:' 2
+wait_for "no -v socket" 100 logc_ge 'cannot listen on .*/verbose' 1
+ok $? "10: relayqd cannot make its -v socket"
+"$RELAYQ" flush 2>"$T_DIR/flush10.err"
+ok $? "10: root's flush goes through the wake FIFO"
+grep -q "cannot reach relayqd's socket .*/verbose (.*); asked through .*/wake instead, which relayqd takes as a user's flush" "$T_DIR/flush10.err"
+ok $? "10: and relayq says it could not reach relayqd's socket"
+mount -o remount,nr_inodes=100000 "$SPOOL"
+ok $? "10: inodes freed"
+R0=$(logc 'configuration reloaded')
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 logc_ge 'configuration reloaded' $((R0 + 1))
+wait_for "the -v socket" 100 test -S "$SPOOL/verbose"
+ok $? "10: after SIGHUP relayqd listens on its -v socket"
+F0=$(logc 'flush requested by')
+"$RELAYQ" flush 2>"$T_DIR/flush10.err"
+ok $? "10: root's flush"
+is "$(cat "$T_DIR/flush10.err")" "" "10: through the socket, with nothing to say"
+wait_for "root's flush" 100 logc_ge 'flush requested by' $((F0 + 1))
+ok $? "10: relayqd takes it as root's flush"
 stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"

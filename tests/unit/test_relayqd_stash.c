@@ -84,9 +84,14 @@ main(void)
 		   RELAYQD_STASH_UNSAVED | RELAYQD_STASH_NOROOM),
 	    2, "either flag");
 	is_int(relayqd_stash_next(st), 50, "earliest of two");
+	is_int(relayqd_stash_flags(st, ID1), RELAYQD_STASH_UNSAVED,
+	    "flags of one entry");
+	is_int(relayqd_stash_flags(st, ID2), RELAYQD_STASH_NOROOM,
+	    "and of the other");
 	relayqd_stash_forget(st, ID1);
 	relayqd_stash_forget(st, ID1);
 	is_int(relayqd_stash_count(st), 1, "forgotten (twice is harmless)");
+	is_int(relayqd_stash_flags(st, ID1), 0, "no flags once forgotten");
 	is_int(relayqd_stash_flagged(st, RELAYQD_STASH_UNSAVED), 0,
 	    "nothing unsaved");
 	(void)relayqd_stash_keep(st, &s, NULL, 0);
