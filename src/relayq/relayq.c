@@ -296,15 +296,17 @@ main(int argc, char *argv[])
 		return rc;
 	}
 	if (strcmp(cmd, "oauth2") == 0) {
-		if (argc - optind == 1 && strcmp(argv[optind], "status") == 0)
-			rc = relayq_oauth2_status(&conf);
-		else if (argc - optind >= 1 && argc - optind <= 2 &&
+		int status = argc - optind == 1 &&
+		    strcmp(argv[optind], "status") == 0;
+		int login = argc - optind >= 1 && argc - optind <= 2 &&
 		    strcmp(argv[optind], "login") == 0 &&
 		    (argc - optind == 1 ||
-			strcmp(argv[optind + 1], "--browser") == 0))
-			rc = relayq_oauth2_login(&conf, argc - optind == 2);
-		else
+			strcmp(argv[optind + 1], "--browser") == 0);
+
+		if (!status && !login)
 			relayq_usage();
+		rc = status ? relayq_oauth2_status(&conf)
+			    : relayq_oauth2_login(&conf, argc - optind == 2);
 		conf_free(&conf);
 		return rc;
 	}
