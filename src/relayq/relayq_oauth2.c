@@ -609,6 +609,8 @@ relayq_oauth2_login(const struct conf *c, int browser)
 	if (rc != EX_OK)
 		goto out;
 	(void)event_base_dispatch(l.base);
+	/* One more pass runs liboauth2's deferred free of the last fetch. */
+	(void)event_base_loop(l.base, EVLOOP_NONBLOCK);
 	rc = l.rc == -1 ? EX_SOFTWARE : l.rc;
 out:
 	if (l.fetch != NULL)
