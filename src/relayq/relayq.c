@@ -296,8 +296,8 @@ main(int argc, char *argv[])
 		return rc;
 	}
 	if (strcmp(cmd, "oauth2") == 0) {
-		int status = argc - optind == 1 &&
-		    strcmp(argv[optind], "status") == 0;
+		int status =
+		    argc - optind == 1 && strcmp(argv[optind], "status") == 0;
 		int login = argc - optind >= 1 && argc - optind <= 2 &&
 		    strcmp(argv[optind], "login") == 0 &&
 		    (argc - optind == 1 ||
