@@ -61,6 +61,11 @@ struct oauth2_client {
 	char *scope;		 /* owned, may be "" */
 	char *ca_file;		 /* owned, may be "" */
 	int client_credentials;
+	char *device_code;   /* owned, wiped; login grants only */
+	char *auth_code;     /* owned, wiped */
+	char *code_verifier; /* owned, wiped */
+	char *redirect_uri;  /* owned */
+	int login;	     /* a login grant or a device request */
 	int timeout;
 	long long deadline_ms;
 	char *old_refresh;		/* owned: the token sent; wiped */
@@ -74,7 +79,9 @@ struct oauth2_client {
 	enum evhttp_request_error http_err; /* from the error callback */
 	int has_http_err;
 	int finished; /* the callback has run (or cancel) */
+	char error_code[64];
 	oauth2_client_done_fn done;
+	oauth2_client_device_fn device_done; /* a device request */
 	void *arg;
 };
 
@@ -147,6 +154,10 @@ oauth2_client_free(struct oauth2_client *f)
 	if (f->lockfd != -1)
 		(void)close(f->lockfd);
 	oauth2_client_wipe(&f->old_refresh);
+	oauth2_client_wipe(&f->device_code);
+	oauth2_client_wipe(&f->auth_code);
+	oauth2_client_wipe(&f->code_verifier);
+	free(f->redirect_uri);
 	free(f->url);
 	free(f->client_id);
 	free(f->secret_file);
@@ -175,10 +186,20 @@ oauth2_client_cancel(struct oauth2_client *f)
 	oauth2_client_free(f);
 }
 
-/* Reports the outcome once, releases the lock, and schedules the free. */
+/* The provider's error code. */
+const char *
+oauth2_client_error_code(const struct oauth2_client *f)
+{
+	return f->error_code;
+}
+
+/*
+ * Reports the outcome (t for a token request, d for a device request)
+ * once, releases the lock, and schedules the free.
+ */
 static void
 oauth2_client_finish(struct oauth2_client *f, enum oauth2_client_result r,
-    struct oauth2_token *t, const char *why)
+    struct oauth2_token *t, struct oauth2_device *d, const char *why)
 {
 	if (f->finished)
 		return;
@@ -189,7 +210,10 @@ oauth2_client_finish(struct oauth2_client *f, enum oauth2_client_result r,
 		(void)close(f->lockfd);
 		f->lockfd = -1;
 	}
-	f->done(f->arg, r, t, why);
+	if (f->device_done != NULL)
+		f->device_done(f->arg, r, d, why);
+	else
+		f->done(f->arg, r, t, why);
 	if (event_base_once(f->base, -1, EV_TIMEOUT, oauth2_client_free_cb, f,
 		NULL) == -1)
 		oauth2_client_free(f); /* cannot happen short of memory */
@@ -209,7 +233,7 @@ oauth2_client_fail(struct oauth2_client *f, enum oauth2_client_result r,
 	va_start(ap, fmt);
 	(void)vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	oauth2_client_finish(f, r, NULL, text);
+	oauth2_client_finish(f, r, NULL, NULL, text);
 }
 
 /* Names an evhttp error. */
@@ -282,7 +306,7 @@ oauth2_client_rotate(struct oauth2_client *f, struct oauth2_token *t, char *why,
 {
 	struct rq_err err;
 
-	if (f->client_credentials || t->refresh_token == NULL ||
+	if (f->client_credentials || f->login || t->refresh_token == NULL ||
 	    (f->old_refresh != NULL &&
 		strcmp(f->old_refresh, t->refresh_token) == 0))
 		return 0;
@@ -302,6 +326,30 @@ oauth2_client_error_cb(enum evhttp_request_error e, void *arg)
 
 	f->http_err = e;
 	f->has_http_err = 1;
+}
+
+/* Parses a device authorization reply and reports it. */
+static void
+oauth2_client_device_reply(struct oauth2_client *f, struct evbuffer *in,
+    size_t len, int code)
+{
+	struct oauth2_device d;
+	enum oauth2_token_result r;
+
+	r = oauth2_token_parse_device((const char *)evbuffer_pullup(in, -1),
+	    len, code, &d);
+	if (len > 0)
+		OPENSSL_cleanse(evbuffer_pullup(in, -1), len);
+	(void)strlcpy(f->error_code, d.error_code, sizeof(f->error_code));
+	if (r == OAUTH2_TOKEN_OK) {
+		oauth2_client_finish(f, OAUTH2_CLIENT_OK, NULL, &d, "ok");
+		return;
+	}
+	oauth2_client_fail(f,
+	    r == OAUTH2_TOKEN_INVALID_GRANT ? OAUTH2_CLIENT_REJECTED
+					    : OAUTH2_CLIENT_FAILED,
+	    "device authorization endpoint %s: %s", f->url, d.error);
+	oauth2_device_clear(&d);
 }
 
 /* The reply (or NULL on a connection failure). */
@@ -338,11 +386,16 @@ oauth2_client_done_cb(struct evhttp_request *req, void *arg)
 		    "token endpoint %s: reply too large", f->url);
 		return;
 	}
+	if (f->device_done != NULL) {
+		oauth2_client_device_reply(f, in, len, code);
+		return;
+	}
 	r = oauth2_token_parse((const char *)evbuffer_pullup(in, -1), len, code,
 	    &t);
 	/* The body held the token: wipe libevent's copy too. */
 	if (len > 0)
 		OPENSSL_cleanse(evbuffer_pullup(in, -1), len);
+	(void)strlcpy(f->error_code, t.error_code, sizeof(f->error_code));
 	switch (r) {
 	case OAUTH2_TOKEN_OK:
 		if (oauth2_client_rotate(f, &t, text, sizeof(text)) == -1) {
@@ -350,12 +403,13 @@ oauth2_client_done_cb(struct evhttp_request *req, void *arg)
 			oauth2_client_fail(f, OAUTH2_CLIENT_FAILED, "%s", text);
 			return;
 		}
-		oauth2_client_finish(f, OAUTH2_CLIENT_OK, &t, "ok");
+		oauth2_client_finish(f, OAUTH2_CLIENT_OK, &t, NULL, "ok");
 		return;
 	case OAUTH2_TOKEN_INVALID_GRANT:
 		oauth2_client_fail(f, OAUTH2_CLIENT_REJECTED,
 		    "token endpoint %s refused the %s: %s", f->url,
 		    f->client_credentials ? "client credentials"
+			: f->login	  ? "grant"
 					  : "refresh token",
 		    t.error);
 		break;
@@ -431,7 +485,18 @@ oauth2_client_body(struct oauth2_client *f, struct buf *b, struct rq_err *err)
 	if (f->secret_file[0] != '\0' &&
 	    oauth2_store_read(f->secret_file, 0, &secret, &slen, err) == -1)
 		return -1;
-	if (f->client_credentials)
+	if (f->device_done != NULL)
+		; /* a device request: no grant */
+	else if (f->device_code != NULL) {
+		rv |= oauth2_client_form(b, "grant_type",
+		    "urn:ietf:params:oauth:grant-type:device_code");
+		rv |= oauth2_client_form(b, "device_code", f->device_code);
+	} else if (f->auth_code != NULL) {
+		rv |= oauth2_client_form(b, "grant_type", "authorization_code");
+		rv |= oauth2_client_form(b, "code", f->auth_code);
+		rv |= oauth2_client_form(b, "redirect_uri", f->redirect_uri);
+		rv |= oauth2_client_form(b, "code_verifier", f->code_verifier);
+	} else if (f->client_credentials)
 		rv |= oauth2_client_form(b, "grant_type", "client_credentials");
 	else {
 		rv |= oauth2_client_form(b, "grant_type", "refresh_token");
@@ -440,7 +505,8 @@ oauth2_client_body(struct oauth2_client *f, struct buf *b, struct rq_err *err)
 	rv |= oauth2_client_form(b, "client_id", f->client_id);
 	if (secret != NULL)
 		rv |= oauth2_client_form(b, "client_secret", secret);
-	if (f->scope[0] != '\0')
+	if (f->scope[0] != '\0' && f->device_code == NULL &&
+	    f->auth_code == NULL)
 		rv |= oauth2_client_form(b, "scope", f->scope);
 	if (secret != NULL) {
 		OPENSSL_cleanse(secret, slen);
@@ -530,7 +596,7 @@ oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
 		rq_err_set(err, "token URL too long");
 		return -1;
 	}
-	if (!f->client_credentials) {
+	if (!f->client_credentials && !f->login) {
 		if (oauth2_store_read(f->token_file, 1, &f->old_refresh, &n,
 			err) == -1)
 			return -1;
@@ -603,7 +669,7 @@ oauth2_client_send(struct oauth2_client *f)
 	struct rq_err err;
 	long long now = oauth2_client_now_ms();
 
-	if (!f->client_credentials && f->lockfd == -1) {
+	if (!f->client_credentials && !f->login && f->lockfd == -1) {
 		if ((f->lockfd = oauth2_store_lock(f->token_file, 1)) == -1) {
 			if (errno != EWOULDBLOCK) {
 				oauth2_client_fail(f, OAUTH2_CLIENT_FAILED,
@@ -630,10 +696,18 @@ oauth2_client_send(struct oauth2_client *f)
 	oauth2_client_arm(f, f->deadline_ms - now);
 }
 
-/* Starts a token request. */
-struct oauth2_client *
-oauth2_client_start(struct event_base *base, struct evdns_base *dns,
-    const struct oauth2_client_conf *cc, oauth2_client_done_fn done, void *arg,
+/* Copies an optional string. */
+static char *
+oauth2_client_dup(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Starts a request to url; the callback is done or device_done. */
+static struct oauth2_client *
+oauth2_client_new(struct event_base *base, struct evdns_base *dns,
+    const struct oauth2_client_conf *cc, const char *url,
+    oauth2_client_done_fn done, oauth2_client_device_fn device_done, void *arg,
     struct rq_err *err)
 {
 	struct oauth2_client *f = xcalloc(1, sizeof(*f));
@@ -643,23 +717,32 @@ oauth2_client_start(struct event_base *base, struct evdns_base *dns,
 	f->base = base;
 	f->dns = dns;
 	f->lockfd = -1;
-	f->url = xstrdup(cc->token_url);
+	f->url = xstrdup(url);
 	f->client_id = xstrdup(cc->client_id);
 	f->secret_file = xstrdup(cc->client_secret_file);
 	f->token_file = xstrdup(cc->refresh_token_file);
 	f->scope = xstrdup(cc->scope);
 	f->ca_file = xstrdup(cc->ca_file);
 	f->client_credentials = cc->client_credentials;
+	f->device_code = oauth2_client_dup(cc->device_code);
+	f->auth_code = oauth2_client_dup(cc->auth_code);
+	f->code_verifier = oauth2_client_dup(cc->code_verifier);
+	f->redirect_uri = oauth2_client_dup(cc->redirect_uri);
+	f->login = device_done != NULL || cc->device_code != NULL ||
+	    cc->auth_code != NULL;
 	f->timeout = cc->timeout > 0 ? cc->timeout : 30;
 	f->deadline_ms = oauth2_client_now_ms() + f->timeout * 1000LL;
 	f->done = done;
+	f->device_done = device_done;
 	f->arg = arg;
 	if ((f->uri = evhttp_uri_parse(f->url)) == NULL ||
 	    (scheme = evhttp_uri_get_scheme(f->uri)) == NULL ||
 	    strcasecmp(scheme, "https") != 0 ||
 	    evhttp_uri_get_host(f->uri) == NULL ||
 	    evhttp_uri_get_host(f->uri)[0] == '\0') {
-		rq_err_set(err, "oauth2_token_url %s is not an https:// URL",
+		rq_err_set(err, "%s %s is not an https:// URL",
+		    device_done != NULL ? "oauth2_device_url"
+					: "oauth2_token_url",
 		    f->url);
 		f->finished = 1;
 		oauth2_client_free(f);
@@ -674,4 +757,23 @@ oauth2_client_start(struct event_base *base, struct evdns_base *dns,
 	/* The first try runs on the next loop pass: never inside start. */
 	oauth2_client_arm(f, 0);
 	return f;
+}
+
+/* Starts a token request. */
+struct oauth2_client *
+oauth2_client_start(struct event_base *base, struct evdns_base *dns,
+    const struct oauth2_client_conf *cc, oauth2_client_done_fn done, void *arg,
+    struct rq_err *err)
+{
+	return oauth2_client_new(base, dns, cc, cc->token_url, done, NULL, arg,
+	    err);
+}
+
+/* Starts a device authorization request. */
+struct oauth2_client *
+oauth2_client_device_start(struct event_base *base, struct evdns_base *dns,
+    const struct oauth2_client_conf *cc, const char *url,
+    oauth2_client_device_fn done, void *arg, struct rq_err *err)
+{
+	return oauth2_client_new(base, dns, cc, url, NULL, done, arg, err);
 }

@@ -47,6 +47,15 @@ struct oauth2_client_conf {
 	const char *scope;   /* "" for none */
 	const char *ca_file; /* "" for the system store */
 	int timeout;	     /* seconds for the whole request */
+	/*
+	 * relayq oauth2 login only (NULL otherwise).  With one of these
+	 * the refresh token file is neither locked, read nor written: the
+	 * caller stores the refresh token the reply carries.
+	 */
+	const char *device_code;   /* the device_code grant (RFC 8628) */
+	const char *auth_code;	   /* the authorization_code grant, with: */
+	const char *code_verifier; /* PKCE (RFC 7636) */
+	const char *redirect_uri;
 };
 
 /* Fills cc from the [smarthost] keys of c (strings borrowed from c). */
@@ -68,6 +77,29 @@ typedef void (*oauth2_client_done_fn)(void *arg, enum oauth2_client_result r,
 struct oauth2_client *oauth2_client_start(struct event_base *base,
     struct evdns_base *dns, const struct oauth2_client_conf *cc,
     oauth2_client_done_fn done, void *arg, struct rq_err *err);
+
+/*
+ * Called once with the outcome of a device authorization request.  d (OK
+ * only) is the caller's: clear it.
+ */
+typedef void (*oauth2_client_device_fn)(void *arg, enum oauth2_client_result r,
+    struct oauth2_device *d, const char *why);
+
+/*
+ * Starts a device authorization request (RFC 8628 section 3.1) to url
+ * with cc's client id, secret and scope; otherwise as
+ * oauth2_client_start().
+ */
+struct oauth2_client *oauth2_client_device_start(struct event_base *base,
+    struct evdns_base *dns, const struct oauth2_client_conf *cc,
+    const char *url, oauth2_client_device_fn done, void *arg,
+    struct rq_err *err);
+
+/*
+ * The provider's "error" code of an OAuth2 error reply (for example
+ * "authorization_pending"), or "": valid inside the callback only.
+ */
+const char *oauth2_client_error_code(const struct oauth2_client *f);
 
 /* Abandons a fetch before its callback; the callback is never called. */
 void oauth2_client_cancel(struct oauth2_client *f);

@@ -34,6 +34,32 @@ struct oauth2_token {
 	char *refresh_token;  /* owned: a rotated refresh token, or NULL */
 	long long expires_in; /* seconds */
 	char error[256];      /* OAUTH2_TOKEN_ERROR/INVALID_GRANT/MALFORMED */
+	char error_code[64];  /* the "error" member alone, or "" */
+};
+
+/*
+ * A device authorization reply (RFC 8628 section 3.2).  device_code is
+ * sent back when polling (printable ASCII, at most OAUTH2_TOKEN_MAX);
+ * user_code and the verification URI (verification_uri, or Google's
+ * verification_url) are printable ASCII without spaces, the URI an
+ * https:// or http:// one; verification_uri_complete is optional.
+ * expires_in is required, in [1, OAUTH2_DEVICE_EXPIRES_MAX]; interval
+ * defaults to OAUTH2_DEVICE_INTERVAL_DEFAULT, at most
+ * OAUTH2_DEVICE_INTERVAL_MAX.
+ */
+#define OAUTH2_DEVICE_INTERVAL_DEFAULT 5
+#define OAUTH2_DEVICE_INTERVAL_MAX 300
+#define OAUTH2_DEVICE_EXPIRES_MAX 86400
+
+struct oauth2_device {
+	char *device_code; /* owned, wiped by oauth2_device_clear() */
+	char user_code[128];
+	char verification_uri[1024];
+	char verification_uri_complete[1024]; /* or "" */
+	long long expires_in;
+	long long interval;
+	char error[256]; /* as struct oauth2_token's */
+	char error_code[64];
 };
 
 /*
@@ -47,6 +73,18 @@ struct oauth2_token {
  */
 enum oauth2_token_result oauth2_token_parse(const char *body, size_t len,
     int status, struct oauth2_token *t);
+
+/*
+ * Parses a device authorization reply as oauth2_token_parse() does a
+ * token reply (OAUTH2_TOKEN_OK, _ERROR or _MALFORMED; an invalid_grant
+ * is _INVALID_GRANT).  Call oauth2_device_clear() afterwards in every
+ * case.
+ */
+enum oauth2_token_result oauth2_token_parse_device(const char *body, size_t len,
+    int status, struct oauth2_device *d);
+
+/* Wipes and frees the device code; d may be parsed into again. */
+void oauth2_device_clear(struct oauth2_device *d);
 
 /* Wipes and frees the tokens; t may be parsed into again. */
 void oauth2_token_clear(struct oauth2_token *t);

@@ -55,8 +55,8 @@ static const struct {
 	    "compose and queue a message; prints its id" },
 	{ "probe", "[--rcpt ADDR [--from ADDR]] [--timeout DUR]",
 	    "try the smarthost as relayqd would; say what to fix" },
-	{ "oauth2", "status",
-	    "OAuth2 grant, token file, last refresh (never a token)" },
+	{ "oauth2", "status | login [--browser]",
+	    "OAuth2 grant, token file, last refresh; get a refresh token" },
 	{ "help", "[command]", "this help, or a command's" },
 };
 
@@ -296,9 +296,17 @@ main(int argc, char *argv[])
 		return rc;
 	}
 	if (strcmp(cmd, "oauth2") == 0) {
-		if (argc - optind != 1 || strcmp(argv[optind], "status") != 0)
+		int status =
+		    argc - optind == 1 && strcmp(argv[optind], "status") == 0;
+		int login = argc - optind >= 1 && argc - optind <= 2 &&
+		    strcmp(argv[optind], "login") == 0 &&
+		    (argc - optind == 1 ||
+			strcmp(argv[optind + 1], "--browser") == 0);
+
+		if (!status && !login)
 			relayq_usage();
-		rc = relayq_oauth2_status(&conf);
+		rc = status ? relayq_oauth2_status(&conf)
+			    : relayq_oauth2_login(&conf, argc - optind == 2);
 		conf_free(&conf);
 		return rc;
 	}

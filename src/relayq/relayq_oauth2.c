@@ -7,22 +7,78 @@
  * prints relayqd's last refresh from <spool>/oauth2 (written by
  * relayqd_oauth2.c: last_refresh, result, reason, expires).  Owns no
  * state; never prints a token or a secret.
+ *
+ * relayq oauth2 login gets the first refresh token, in a libevent loop
+ * with liboauth2's requests:
+ *
+ *	device grant (RFC 8628): device request -> print URI and code
+ *	-> poll every interval (slow_down: +5 s) until a token, a final
+ *	error or expires_in -> store
+ *	--browser (RFC 7636, 8252): listen on 127.0.0.1:0 -> print the
+ *	authorization URL -> one redirect with our state -> exchange the
+ *	code with the verifier -> store
+ *
+ * Run as root it first becomes relayqd's user (the spool's owner), so
+ * the client secret is read and the token file written as relayqd does.
+ * The file is written under its lock (oauth2_store_lock), so a refresh
+ * relayqd has in flight cannot overwrite the new token with one of the
+ * old grant.  Tokens, codes and the verifier are wiped after use and
+ * never printed.
  */
 #include "config.h"
 
 #include "relayq/relayq_oauth2.h"
 
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "common/conf.h"
 #include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "oauth2/oauth2_client.h"
 #include "oauth2/oauth2_store.h"
+
+#define RELAYQ_OAUTH2_SLOW_DOWN 5      /* RFC 8628 section 3.5 */
+#define RELAYQ_OAUTH2_BROWSER_WAIT 300 /* seconds for the redirect */
+
+struct relayq_oauth2_login {
+	const struct conf *c;
+	struct event_base *base;
+	struct oauth2_client_conf cc;
+	struct oauth2_client *fetch; /* the request in flight, or NULL */
+	struct event *timer;	     /* next poll, or the redirect's limit */
+	char *device_code;	     /* owned, wiped */
+	long long interval;	     /* seconds between polls */
+	long long deadline;	     /* monotonic seconds: the code expires */
+	struct evhttp *http;	     /* --browser: the loopback listener */
+	char verifier[64];	     /* PKCE code_verifier, wiped */
+	char state[32];
+	char redirect_uri[64];
+	char *code; /* owned, wiped: the authorization code */
+	int redirected;
+	int rc; /* the exit code; -1 while running */
+};
 
 /* Formats epoch seconds t as local time, or "-" for 0. */
 static void
@@ -115,4 +171,464 @@ relayq_oauth2_status(const struct conf *c)
 	}
 	relayq_oauth2_last(c);
 	return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
+}
+
+/* Monotonic seconds. */
+static long long
+relayq_oauth2_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
+/* Ends the login with rc after a message on stderr (none for EX_OK). */
+static void relayq_oauth2_end(struct relayq_oauth2_login *l, int rc,
+    const char *fmt, ...) RQ_PRINTF(3, 4);
+
+static void
+relayq_oauth2_end(struct relayq_oauth2_login *l, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->rc != -1)
+		return;
+	l->rc = rc;
+	va_start(ap, fmt);
+	fprintf(rc == EX_OK ? stdout : stderr, "relayq: oauth2 login: ");
+	vfprintf(rc == EX_OK ? stdout : stderr, fmt, ap);
+	fputc('\n', rc == EX_OK ? stdout : stderr);
+	va_end(ap);
+	event_base_loopbreak(l->base);
+}
+
+/* n random bytes, base64url without padding (RFC 7636 appendix A). */
+static void
+relayq_oauth2_random(char *out, size_t outsz, const unsigned char *in, size_t n)
+{
+	unsigned char enc[128];
+	int len, j = 0;
+
+	len = EVP_EncodeBlock(enc, in, (int)n);
+	for (int i = 0; i < len && (size_t)j + 1 < outsz; i++) {
+		if (enc[i] == '=')
+			break;
+		out[j++] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
+	}
+	out[j] = '\0';
+	OPENSSL_cleanse(enc, sizeof(enc));
+}
+
+/* Stores the refresh token t carries, under the file's lock. */
+static void
+relayq_oauth2_store(struct relayq_oauth2_login *l, struct oauth2_token *t)
+{
+	const char *file = l->c->smarthost_oauth2_refresh_token_file;
+	struct rq_err err;
+	int fd;
+
+	if (t->refresh_token == NULL) {
+		relayq_oauth2_end(l, EX_PROTOCOL,
+		    "the provider sent an access token but no refresh token "
+		    "(oauth2_scope must allow one: with Microsoft 365 add "
+		    "offline_access)");
+		return;
+	}
+	if ((fd = oauth2_store_lock(file, 0)) == -1) {
+		relayq_oauth2_end(l, EX_CANTCREAT, "cannot lock %s.lock: %s",
+		    file, strerror(errno));
+		return;
+	}
+	if (oauth2_store_write(file, t->refresh_token, &err) == -1) {
+		(void)close(fd);
+		relayq_oauth2_end(l, EX_CANTCREAT, "%s", err.msg);
+		return;
+	}
+	(void)close(fd);
+	relayq_oauth2_end(l, EX_OK,
+	    "logged in; the refresh token is in %s (uid %lu, mode 0600)", file,
+	    (unsigned long)geteuid());
+}
+
+static void relayq_oauth2_poll_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Waits interval seconds for the next poll, if the code lives so long. */
+static void
+relayq_oauth2_next(struct relayq_oauth2_login *l)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (relayq_oauth2_now() + l->interval > l->deadline) {
+		relayq_oauth2_end(l, EX_TEMPFAIL,
+		    "the code expired before the sign-in was approved; run "
+		    "relayq oauth2 login again");
+		return;
+	}
+	tv.tv_sec = (time_t)l->interval;
+	event_del(l->timer);
+	evtimer_assign(l->timer, l->base, relayq_oauth2_poll_cb, l);
+	event_add(l->timer, &tv);
+}
+
+/* A token reply (either grant). */
+static void
+relayq_oauth2_token_cb(void *arg, enum oauth2_client_result r,
+    struct oauth2_token *t, const char *why)
+{
+	struct relayq_oauth2_login *l = arg;
+	const char *code = oauth2_client_error_code(l->fetch);
+
+	l->fetch = NULL;
+	if (r == OAUTH2_CLIENT_OK) {
+		relayq_oauth2_store(l, t);
+		oauth2_token_clear(t);
+	} else if (l->device_code != NULL &&
+	    strcmp(code, "authorization_pending") == 0)
+		relayq_oauth2_next(l);
+	else if (l->device_code != NULL && strcmp(code, "slow_down") == 0) {
+		l->interval += RELAYQ_OAUTH2_SLOW_DOWN;
+		relayq_oauth2_next(l);
+	} else if (strcmp(code, "expired_token") == 0)
+		relayq_oauth2_end(l, EX_TEMPFAIL,
+		    "the code expired before the sign-in was approved; run "
+		    "relayq oauth2 login again");
+	else if (strcmp(code, "access_denied") == 0)
+		relayq_oauth2_end(l, EX_NOPERM,
+		    "the sign-in was declined (access_denied): nothing stored");
+	else
+		relayq_oauth2_end(l,
+		    r == OAUTH2_CLIENT_DOWN ? EX_UNAVAILABLE : EX_PROTOCOL,
+		    "%s", why);
+}
+
+/* The poll timer: one token request with the device code. */
+static void
+relayq_oauth2_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayq_oauth2_login *l = arg;
+	struct rq_err err;
+
+	(void)fd;
+	(void)what;
+	l->cc.device_code = l->device_code;
+	if ((l->fetch = oauth2_client_start(l->base, NULL, &l->cc,
+		 relayq_oauth2_token_cb, l, &err)) == NULL)
+		relayq_oauth2_end(l, EX_CONFIG, "%s", err.msg);
+}
+
+/* The device authorization reply: show the code, then poll. */
+static void
+relayq_oauth2_device_cb(void *arg, enum oauth2_client_result r,
+    struct oauth2_device *d, const char *why)
+{
+	struct relayq_oauth2_login *l = arg;
+
+	l->fetch = NULL;
+	if (r != OAUTH2_CLIENT_OK) {
+		relayq_oauth2_end(l,
+		    r == OAUTH2_CLIENT_DOWN ? EX_UNAVAILABLE : EX_PROTOCOL,
+		    "%s", why);
+		return;
+	}
+	printf("To sign in, open %s in a browser and enter the code %s\n",
+	    d->verification_uri, d->user_code);
+	if (d->verification_uri_complete[0] != '\0')
+		printf("(or open %s, which carries the code)\n",
+		    d->verification_uri_complete);
+	printf("Waiting for the sign-in (the code expires in %lld s)...\n",
+	    d->expires_in);
+	(void)fflush(stdout);
+	l->device_code = d->device_code;
+	d->device_code = NULL;
+	l->interval = d->interval;
+	l->deadline = relayq_oauth2_now() + d->expires_in;
+	oauth2_device_clear(d);
+	relayq_oauth2_next(l);
+}
+
+/* Answers the browser with a short text page. */
+static void
+relayq_oauth2_page(struct evhttp_request *req, int status, const char *text)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	if (b != NULL)
+		evbuffer_add_printf(b, "relayq: %s\n", text);
+	evhttp_send_reply(req, status, status == 200 ? "OK" : "Refused", b);
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+/* The loopback listener: the one redirect with our state. */
+static void
+relayq_oauth2_redirect_cb(struct evhttp_request *req, void *arg)
+{
+	struct relayq_oauth2_login *l = arg;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	const char *query = u != NULL ? evhttp_uri_get_query(u) : NULL;
+	const char *state, *code, *error;
+	struct evkeyvalq q;
+	struct rq_err err;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET || path == NULL ||
+	    strcmp(path, "/") != 0) {
+		relayq_oauth2_page(req, 404, "not found");
+		return;
+	}
+	if (l->redirected || l->rc != -1) {
+		relayq_oauth2_page(req, 409, "this login is already done");
+		return;
+	}
+	TAILQ_INIT(&q);
+	if (query == NULL || evhttp_parse_query_str(query, &q) == -1 ||
+	    (state = evhttp_find_header(&q, "state")) == NULL ||
+	    strlen(state) != strlen(l->state) ||
+	    CRYPTO_memcmp(state, l->state, strlen(l->state)) != 0) {
+		evhttp_clear_headers(&q);
+		relayq_oauth2_page(req, 400,
+		    "refused: the state does not match this login");
+		fprintf(stderr,
+		    "relayq: oauth2 login: refused a redirect whose state "
+		    "does not match (not from this login); still waiting\n");
+		return;
+	}
+	if ((error = evhttp_find_header(&q, "error")) != NULL) {
+		relayq_oauth2_page(req, 200, "the sign-in failed");
+		if (strcmp(error, "access_denied") == 0)
+			relayq_oauth2_end(l, EX_NOPERM,
+			    "the sign-in was declined (access_denied): "
+			    "nothing stored");
+		else
+			relayq_oauth2_end(l, EX_PROTOCOL,
+			    "the authorization endpoint answered error=%.64s",
+			    error);
+		evhttp_clear_headers(&q);
+		return;
+	}
+	if ((code = evhttp_find_header(&q, "code")) == NULL ||
+	    code[0] == '\0') {
+		evhttp_clear_headers(&q);
+		relayq_oauth2_page(req, 400, "refused: no code");
+		relayq_oauth2_end(l, EX_PROTOCOL,
+		    "the redirect carried no authorization code");
+		return;
+	}
+	l->redirected = 1;
+	l->code = xstrdup(code);
+	evhttp_clear_headers(&q);
+	relayq_oauth2_page(req, 200,
+	    "authorization received; you may close this window");
+	event_del(l->timer);
+	l->cc.auth_code = l->code;
+	l->cc.code_verifier = l->verifier;
+	l->cc.redirect_uri = l->redirect_uri;
+	if ((l->fetch = oauth2_client_start(l->base, NULL, &l->cc,
+		 relayq_oauth2_token_cb, l, &err)) == NULL)
+		relayq_oauth2_end(l, EX_CONFIG, "%s", err.msg);
+}
+
+/* The redirect did not come in time. */
+static void
+relayq_oauth2_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayq_oauth2_login *l = arg;
+
+	(void)fd;
+	(void)what;
+	relayq_oauth2_end(l, EX_TEMPFAIL,
+	    "no redirect to %s came within %d s; run relayq oauth2 login "
+	    "--browser again",
+	    l->redirect_uri, RELAYQ_OAUTH2_BROWSER_WAIT);
+}
+
+/* Appends "&name=value" (encoded) to the authorization URL. */
+static int
+relayq_oauth2_param(char *url, size_t urlsz, const char *name,
+    const char *value)
+{
+	char *enc = evhttp_uriencode(value, -1, 0);
+	int rv;
+
+	if (enc == NULL)
+		return -1;
+	rv = strlcat(url, strchr(url, '?') != NULL ? "&" : "?", urlsz) >=
+		urlsz ||
+	    strlcat(url, name, urlsz) >= urlsz ||
+	    strlcat(url, "=", urlsz) >= urlsz ||
+	    strlcat(url, enc, urlsz) >= urlsz;
+	free(enc);
+	return rv ? -1 : 0;
+}
+
+/* --browser: listens on the loopback and prints the authorization URL. */
+static int
+relayq_oauth2_browser(struct relayq_oauth2_login *l)
+{
+	const struct conf *c = l->c;
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	unsigned char rnd[32], hash[SHA256_DIGEST_LENGTH];
+	char challenge[64], url[8192];
+	struct timeval tv = { RELAYQ_OAUTH2_BROWSER_WAIT, 0 };
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		fprintf(stderr, "relayq: oauth2 login: no random bytes\n");
+		return EX_OSERR;
+	}
+	relayq_oauth2_random(l->verifier, sizeof(l->verifier), rnd,
+	    sizeof(rnd));
+	(void)SHA256((const unsigned char *)l->verifier, strlen(l->verifier),
+	    hash);
+	relayq_oauth2_random(challenge, sizeof(challenge), hash, sizeof(hash));
+	if (RAND_bytes(rnd, 16) != 1) {
+		fprintf(stderr, "relayq: oauth2 login: no random bytes\n");
+		return EX_OSERR;
+	}
+	relayq_oauth2_random(l->state, sizeof(l->state), rnd, 16);
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	if ((l->http = evhttp_new(l->base)) == NULL ||
+	    (bs = evhttp_bind_socket_with_handle(l->http, "127.0.0.1", 0)) ==
+		NULL ||
+	    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin,
+		&slen) == -1) {
+		fprintf(stderr,
+		    "relayq: oauth2 login: cannot listen on 127.0.0.1: %s\n",
+		    strerror(errno));
+		return EX_OSERR;
+	}
+	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET);
+	evhttp_set_gencb(l->http, relayq_oauth2_redirect_cb, l);
+	(void)!rq_snprintf(l->redirect_uri, sizeof(l->redirect_uri),
+	    "http://127.0.0.1:%u/", (unsigned)ntohs(sin.sin_port));
+	if (strlcpy(url, c->smarthost_oauth2_auth_url, sizeof(url)) >=
+		sizeof(url) ||
+	    relayq_oauth2_param(url, sizeof(url), "client_id",
+		c->smarthost_oauth2_client_id) == -1 ||
+	    relayq_oauth2_param(url, sizeof(url), "redirect_uri",
+		l->redirect_uri) == -1 ||
+	    relayq_oauth2_param(url, sizeof(url), "response_type", "code") ==
+		-1 ||
+	    relayq_oauth2_param(url, sizeof(url), "scope",
+		c->smarthost_oauth2_scope) == -1 ||
+	    relayq_oauth2_param(url, sizeof(url), "state", l->state) == -1 ||
+	    relayq_oauth2_param(url, sizeof(url), "code_challenge",
+		challenge) == -1 ||
+	    relayq_oauth2_param(url, sizeof(url), "code_challenge_method",
+		"S256") == -1) {
+		fprintf(stderr,
+		    "relayq: oauth2 login: oauth2_auth_url is too long\n");
+		return EX_CONFIG;
+	}
+	evtimer_assign(l->timer, l->base, relayq_oauth2_wait_cb, l);
+	event_add(l->timer, &tv);
+	printf("Open this URL in a browser on this machine (relayq waits "
+	       "%d s for the redirect to %s):\n%s\n",
+	    RELAYQ_OAUTH2_BROWSER_WAIT, l->redirect_uri, url);
+	(void)fflush(stdout);
+	return EX_OK;
+}
+
+/* Root becomes relayqd's user, the spool's owner; EX_OK or an error. */
+static int
+relayq_oauth2_become(const struct conf *c)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(c->spool_dir, &st) == -1 || st.st_uid == 0)
+		return EX_OK;
+	if (setgroups(0, NULL) == -1 || setgid(st.st_gid) == -1 ||
+	    setuid(st.st_uid) == -1) {
+		fprintf(stderr,
+		    "relayq: oauth2 login: cannot become relayqd's user (uid "
+		    "%lu, the owner of %s): %s\n",
+		    (unsigned long)st.st_uid, c->spool_dir, strerror(errno));
+		return EX_OSERR;
+	}
+	return EX_OK;
+}
+
+/* Checks the keys login needs; EX_OK or EX_CONFIG after a message. */
+static int
+relayq_oauth2_login_conf(const struct conf *c, int browser)
+{
+	const char *missing = NULL;
+
+	if (c->smarthost_oauth2_token_url[0] == '\0')
+		missing = "oauth2_token_url";
+	else if (strcmp(c->smarthost_oauth2_grant, "refresh_token") != 0)
+		missing = "oauth2_grant = refresh_token (client_credentials "
+			  "needs no login)";
+	else if (c->smarthost_oauth2_refresh_token_file[0] == '\0')
+		missing = "oauth2_refresh_token_file";
+	else if (browser && c->smarthost_oauth2_auth_url[0] == '\0')
+		missing = "oauth2_auth_url (for --browser)";
+	else if (!browser && c->smarthost_oauth2_device_url[0] == '\0')
+		missing = "oauth2_device_url (or use --browser)";
+	if (missing == NULL)
+		return EX_OK;
+	fprintf(stderr, "relayq: oauth2 login: %s: [smarthost] needs %s\n",
+	    c->path, missing);
+	return EX_CONFIG;
+}
+
+/* relayq oauth2 login [--browser]. */
+int
+relayq_oauth2_login(const struct conf *c, int browser)
+{
+	struct relayq_oauth2_login l;
+	struct rq_err err;
+	int rc;
+
+	if ((rc = relayq_oauth2_login_conf(c, browser)) != EX_OK ||
+	    (rc = relayq_oauth2_become(c)) != EX_OK)
+		return rc;
+	memset(&l, 0, sizeof(l));
+	l.c = c;
+	l.rc = -1;
+	oauth2_client_conf_from(&l.cc, c);
+	if ((l.base = event_base_new()) == NULL ||
+	    (l.timer = evtimer_new(l.base, relayq_oauth2_wait_cb, &l)) ==
+		NULL) {
+		fprintf(stderr, "relayq: oauth2 login: no event loop\n");
+		rc = EX_OSERR;
+		goto out;
+	}
+	if (browser)
+		rc = relayq_oauth2_browser(&l);
+	else if ((l.fetch = oauth2_client_device_start(l.base, NULL, &l.cc,
+		      c->smarthost_oauth2_device_url, relayq_oauth2_device_cb,
+		      &l, &err)) == NULL) {
+		fprintf(stderr, "relayq: oauth2 login: %s\n", err.msg);
+		rc = EX_CONFIG;
+	}
+	if (rc != EX_OK)
+		goto out;
+	(void)event_base_dispatch(l.base);
+	/* One more pass runs liboauth2's deferred free of the last fetch. */
+	(void)event_base_loop(l.base, EVLOOP_NONBLOCK);
+	rc = l.rc == -1 ? EX_SOFTWARE : l.rc;
+out:
+	if (l.fetch != NULL)
+		oauth2_client_cancel(l.fetch);
+	if (l.http != NULL)
+		evhttp_free(l.http);
+	if (l.timer != NULL)
+		event_free(l.timer);
+	if (l.base != NULL)
+		event_base_free(l.base);
+	if (l.device_code != NULL) {
+		OPENSSL_cleanse(l.device_code, strlen(l.device_code));
+		free(l.device_code);
+	}
+	if (l.code != NULL) {
+		OPENSSL_cleanse(l.code, strlen(l.code));
+		free(l.code);
+	}
+	OPENSSL_cleanse(l.verifier, sizeof(l.verifier));
+	return fflush(stdout) == EOF && rc == EX_OK ? EX_IOERR : rc;
 }

@@ -33,6 +33,31 @@ fuzz_oauth2_token_printable(const char *s, size_t n)
 }
 
 /* Parses the input and checks the result. */
+/* The same bytes as a device authorization reply. */
+static void
+fuzz_oauth2_token_device(const char *body, size_t len, int status)
+{
+	struct oauth2_device d;
+	enum oauth2_token_result r;
+
+	r = oauth2_token_parse_device(body, len, status, &d);
+	fuzz_oauth2_token_printable(d.error, sizeof(d.error));
+	if (r == OAUTH2_TOKEN_OK) {
+		fuzz_oauth2_token_printable(d.user_code, sizeof(d.user_code));
+		fuzz_oauth2_token_printable(d.verification_uri,
+		    sizeof(d.verification_uri));
+		fuzz_oauth2_token_printable(d.verification_uri_complete,
+		    sizeof(d.verification_uri_complete));
+		if (status != 200 || d.device_code == NULL ||
+		    d.user_code[0] == '\0' || d.expires_in < 1 ||
+		    d.expires_in > OAUTH2_DEVICE_EXPIRES_MAX ||
+		    d.interval < 1 || d.interval > OAUTH2_DEVICE_INTERVAL_MAX)
+			abort();
+	} else if (d.device_code != NULL || d.error[0] == '\0')
+		abort();
+	oauth2_device_clear(&d);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -64,5 +89,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	oauth2_token_clear(&t);
+	fuzz_oauth2_token_device((const char *)data + 1, size - 1, status);
 	return 0;
 }

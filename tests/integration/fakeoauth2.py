@@ -15,7 +15,23 @@ POST /token (application/x-www-form-urlencoded, client_secret_post):
   grant_type=client_credentials   checks --client-secret;
   grant_type=urn:ietf:params:oauth:grant-type:device_code   RFC 8628,
       answered authorization_pending until --device-polls polls, then a
-      token pair (POST /device starts it).
+      token pair (POST /device starts it, interval --device-interval).
+      The control word decides instead when it is one of: approve (a
+      token pair now), deny (access_denied), expire (expired_token),
+      slow_down (slow_down to the first poll, the interval then 5 s
+      longer, then a token pair), short (POST /device says expires_in 2
+      and the code stays pending).  A poll sooner than the interval
+      after the previous one is logged "too_fast" and answered
+      slow_down;
+  grant_type=authorization_code   RFC 6749 4.1 with PKCE (RFC 7636):
+      the code must come from GET /authorize with the same redirect_uri,
+      and the code_verifier must hash (S256) to its code_challenge, else
+      invalid_grant (logged "pkce_mismatch" or "bad_code").
+GET /authorize?client_id&redirect_uri&response_type=code&scope&state&
+  code_challenge&code_challenge_method=S256   plays the user who signs
+  in: a 302 to redirect_uri (http://127.0.0.1:PORT/ only) with code and
+  state, or error=access_denied when the control word is deny; a test
+  acts as the browser by fetching the URL and following the redirect.
 Access tokens live --lifetime seconds (expires_in).
 
 The state (the valid refresh tokens with their numbers, the unexpired access tokens
@@ -34,6 +50,8 @@ request; absent or empty: normal) is one of
 logged to --log as one line "grant=G result=R" (never a token).
 """
 import argparse
+import base64
+import hashlib
 import http.server
 import json
 import os
@@ -169,7 +187,66 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.reply(200, {
             'device_code': dc, 'user_code': 'WDJB-MJHT',
             'verification_uri': 'https://127.0.0.1/device',
-            'expires_in': 600, 'interval': 1})
+            'verification_uri_complete':
+                'https://127.0.0.1/device?code=WDJB-MJHT',
+            'expires_in': 2 if self.control() == 'short' else 600,
+            'interval': self.server.args.device_interval})
+
+    def do_GET(self):
+        args, st = self.server.args, self.server.state
+        u = urllib.parse.urlsplit(self.path)
+        q = {k: v[0] for k, v in
+             urllib.parse.parse_qs(u.query, keep_blank_values=True).items()}
+        if u.path != '/authorize':
+            return self.reply(404, {'error': 'not_found'})
+        ru = q.get('redirect_uri', '')
+        if (q.get('client_id') != args.client_id
+                or q.get('response_type') != 'code'
+                or q.get('code_challenge_method') != 'S256'
+                or not q.get('code_challenge') or not q.get('state')
+                or not ru.startswith('http://127.0.0.1:')):
+            self.log('authorize', 'invalid_request')
+            return self.reply(400, {'error': 'invalid_request'})
+        if self.control() == 'deny':
+            back = {'error': 'access_denied', 'state': q['state']}
+            self.log('authorize', 'access_denied')
+        else:
+            code = token('ac-')
+            with LOCK:
+                st.d.setdefault('codes', {})[code] = {
+                    'challenge': q['code_challenge'], 'redirect_uri': ru}
+                st.save()
+            back = {'code': code, 'state': q['state']}
+            self.log('authorize', 'ok')
+        self.send_response(302)
+        self.send_header('Location', ru + '?' + urllib.parse.urlencode(back))
+        self.send_header('Content-Length', '0')
+        self.send_header('Connection', 'close')
+        self.end_headers()
+        self.close_connection = True
+
+    def device_poll(self, dc, mode):
+        """The error for this poll of device code dc, or None to grant."""
+        args, st = self.server.args, self.server.state
+        now = time.time()
+        last, interval = self.server.polls.get(dc, (0, args.device_interval))
+        n = st.d['device'][dc] = st.d['device'][dc] + 1
+        if now - last < interval - 0.1:
+            self.server.polls[dc] = (now, interval + 5)
+            return 'too_fast'
+        if mode == 'slow_down' and n == 1:
+            self.server.polls[dc] = (now, interval + 5)
+            return 'slow_down'
+        self.server.polls[dc] = (now, interval)
+        if mode in ('approve', 'slow_down'):
+            return None
+        if mode == 'deny':
+            return 'access_denied'
+        if mode == 'expire':
+            return 'expired_token'
+        if mode == 'short' or n <= args.device_polls:
+            return 'authorization_pending'
+        return None
 
     def token(self, f, grant, mode):
         args, st = self.server.args, self.server.state
@@ -192,13 +269,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if dc not in st.d['device']:
                 rt = None
             else:
-                st.d['device'][dc] += 1
-                if st.d['device'][dc] <= args.device_polls:
+                err = self.device_poll(dc, mode)
+                if err:
                     st.save()
-                    self.log(grant, 'authorization_pending')
-                    return self.reply(400,
-                                      {'error': 'authorization_pending'})
+                    self.log(grant, err)
+                    if err == 'too_fast':
+                        err = 'slow_down'
+                    return self.reply(400, {'error': err})
                 del st.d['device'][dc]
+                rt = st.new_refresh()
+        elif grant == 'authorization_code':
+            c = st.d.setdefault('codes', {}).pop(f.get('code'), None)
+            v = f.get('code_verifier', '')
+            want = base64.urlsafe_b64encode(
+                hashlib.sha256(v.encode()).digest()).decode().rstrip('=')
+            if c is None or c['redirect_uri'] != f.get('redirect_uri'):
+                self.log(grant, 'bad_code')
+                rt = None
+            elif not 43 <= len(v) <= 128 or want != c['challenge']:
+                self.log(grant, 'pkce_mismatch')
+                rt = None
+            else:
                 rt = st.new_refresh()
         else:
             self.log(grant, 'unsupported_grant_type')
@@ -259,11 +350,13 @@ def main():
     ap.add_argument('--lifetime', type=int, default=3600)
     ap.add_argument('--slow', type=float, default=30)
     ap.add_argument('--device-polls', type=int, default=2)
+    ap.add_argument('--device-interval', type=int, default=1)
     ap.add_argument('--pidfile')
     args = ap.parse_args()
     # The first refresh token counts as used: it was "issued" by login.
     srv = Server(('127.0.0.1', args.port), Handler)
     srv.args = args
+    srv.polls = {}
     srv.state = State(args.state, args.initial_refresh)
     srv.state.save()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

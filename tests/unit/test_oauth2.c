@@ -186,10 +186,92 @@ test_store(void)
 	rmdir(dir);
 }
 
+/* Parses a device authorization reply; d is cleared after. */
+static enum oauth2_token_result
+parse_device(const char *s, int status, char *err, size_t errsz)
+{
+	struct oauth2_device d;
+	enum oauth2_token_result r;
+
+	r = oauth2_token_parse_device(s, strlen(s), status, &d);
+	snprintf(err, errsz, "%s", d.error);
+	oauth2_device_clear(&d);
+	return r;
+}
+
+/* Device authorization replies (RFC 8628 section 3.2). */
+static void
+test_device(void)
+{
+	struct oauth2_token tok;
+	struct oauth2_device d;
+	char err[256];
+	const char *ms = "{\"device_code\":\"DAQABAAEAAAB-x.y\","
+			 "\"user_code\":\"FJ4W9VS3H\","
+			 "\"verification_uri\":"
+			 "\"https://microsoft.com/devicelogin\","
+			 "\"expires_in\":900,\"interval\":5}";
+	const char *google = "{\"device_code\":\"AH-1Ng\",\"user_code\":"
+			     "\"GQVQ-JKEC\",\"verification_url\":"
+			     "\"https://www.google.com/device\","
+			     "\"expires_in\":1800}";
+
+	is_int(oauth2_token_parse_device(ms, strlen(ms), 200, &d),
+	    OAUTH2_TOKEN_OK, "device: a Microsoft reply");
+	is_str(d.device_code, "DAQABAAEAAAB-x.y", "device: device_code");
+	is_str(d.user_code, "FJ4W9VS3H", "device: user_code");
+	is_str(d.verification_uri, "https://microsoft.com/devicelogin",
+	    "device: verification_uri");
+	ok(d.expires_in == 900 && d.interval == 5,
+	    "device: expires_in and interval");
+	oauth2_device_clear(&d);
+	ok(d.device_code == NULL, "device: cleared");
+	is_int(oauth2_token_parse_device(google, strlen(google), 200, &d),
+	    OAUTH2_TOKEN_OK, "device: Google's verification_url");
+	ok(d.interval == OAUTH2_DEVICE_INTERVAL_DEFAULT,
+	    "device: interval defaults to 5 s");
+	oauth2_device_clear(&d);
+	is_int(parse_device("{\"user_code\":\"A\",\"verification_uri\":"
+			    "\"https://x/\",\"expires_in\":9}",
+		   200, err, sizeof(err)),
+	    OAUTH2_TOKEN_MALFORMED, "device: no device_code refused");
+	is_str(err, "malformed reply: device_code is missing or not printable",
+	    "device: says why");
+	is_int(parse_device("{\"device_code\":\"d\",\"user_code\":\"A B\","
+			    "\"verification_uri\":\"https://x/\","
+			    "\"expires_in\":9}",
+		   200, err, sizeof(err)),
+	    OAUTH2_TOKEN_MALFORMED, "device: a user_code with a space refused");
+	is_int(parse_device("{\"device_code\":\"d\",\"user_code\":\"A\","
+			    "\"verification_uri\":\"javascript:x\","
+			    "\"expires_in\":9}",
+		   200, err, sizeof(err)),
+	    OAUTH2_TOKEN_MALFORMED, "device: a non-http URI refused");
+	is_int(parse_device("{\"device_code\":\"d\",\"user_code\":\"A\","
+			    "\"verification_uri\":\"https://x/\"}",
+		   200, err, sizeof(err)),
+	    OAUTH2_TOKEN_MALFORMED, "device: no expires_in refused");
+	is_int(parse_device("{\"device_code\":\"d\",\"user_code\":\"A\","
+			    "\"verification_uri\":\"https://x/\","
+			    "\"expires_in\":9,\"interval\":0}",
+		   200, err, sizeof(err)),
+	    OAUTH2_TOKEN_MALFORMED, "device: interval 0 refused");
+	is_int(oauth2_token_parse_device("{\"error\":\"invalid_client\"}", 26,
+		   400, &d),
+	    OAUTH2_TOKEN_ERROR, "device: an error reply");
+	is_str(d.error_code, "invalid_client", "device: its error code");
+	oauth2_device_clear(&d);
+	is_int(oauth2_token_parse("{\"error\":\"slow_down\"}", 21, 400, &tok),
+	    OAUTH2_TOKEN_ERROR, "token: slow_down is an error reply");
+	is_str(tok.error_code, "slow_down", "token: with its error code");
+	oauth2_token_clear(&tok);
+}
+
 int
 main(void)
 {
 	test_parse();
+	test_device();
 	test_store();
 	return done_testing();
 }
