@@ -36,7 +36,8 @@ addr_conf() {
 logged() { grep -q -- "$1" "$T_DIR/relayqd.log"; }
 
 # deliver_one WHAT HOST: a fresh spool, relayqd, one message; waits until
-# the server has it.
+# the server has it and relayqd has logged it sent (the server stores the
+# message before its 250 reaches relayqd, so the log line may come later).
 N_SENT=0
 deliver_one() {
 	rm -rf "$SPOOL"
@@ -46,7 +47,8 @@ deliver_one() {
 	N_SENT=$((N_SENT + 1))
 	printf 'Subject: %s\n\nbody\n' "$1" |
 	    "$SENDMAIL" -f sender@example.org "rcpt$N_SENT@example.net"
-	wait_for "$1 delivered" 600 has_mail_in "$2" "$N_SENT"
+	wait_for "$1 delivered" 600 has_mail_in "$2" "$N_SENT" &&
+	    wait_for "$1 logged" 600 logged "status=sent"
 }
 
 # has_mail_in DIR N: DIR holds at least N messages.
