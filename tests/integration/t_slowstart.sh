@@ -107,6 +107,52 @@ wait_for "16 messages delivered" 300 has_mail 16
 ok $? "all 16 delivered after the second return"
 is "$(max_open)" 4 "never more than 4 at once"
 
+# Slow start again once no session is open: a host that went idle (every
+# session closed after idle_timeout) does not open max_connections at
+# once against a smarthost that is now down.  4 messages deferred by a
+# 4xx (not a throttle: the smarthost stays up) are flushed together
+# after the sessions closed and the smarthost went down.
+wait_for "idle sessions closed" 300 all_closed
+stop_server
+LOGFROM=$(($(wc -l < "$T_DIR/relayqd.log") + 1))
+start_server --down-file "$DOWN" --rcpt-reply "later=451 4.3.0 try again later"
+send_later() {
+	_i=0
+	while [ $_i -lt 4 ]; do
+		printf 'Subject: later\n\nbody\n' |
+		    "$SENDMAIL" -f sender@example.org "later$_i@example.net" ||
+		    return 1
+		_i=$((_i + 1))
+	done
+}
+send_later
+ok $? "4 messages queued for recipients the server defers"
+four_deferred() {
+	[ "$(tail -n "+$LOGFROM" "$T_DIR/relayqd.log" |
+	    grep -c 'status=deferred (451 4.3.0')" -ge 4 ]
+}
+wait_for "4 deferrals" 300 four_deferred
+ok $? "the 4 are deferred by a 451 4.3.0 (the smarthost stays up)"
+wait_for "idle sessions closed" 300 all_closed
+ok $? "every session closed (idle)"
+: > "$DOWN"
+FROM=$(($(wc -l < "$CONNS") + 1))
+"$RELAYQ" flush > /dev/null 2>&1
+ok $? "relayq flush makes the 4 due at once"
+down_again() {
+	tail -n "+$LOGFROM" "$T_DIR/relayqd.log" |
+	    grep -q 'unavailable (421 4.3.2 down); failures=1,'
+}
+wait_for "the smarthost marked down" 300 down_again
+ok $? "the first new session finds the smarthost down"
+is "$(max_open "$FROM")" 1 \
+    "after every session closed, the first new one went alone"
+stop_server
+rm -f "$DOWN"
+start_server
+wait_for "empty queue" 300 queue_empty
+ok $? "the 4 delivered once the smarthost is back"
+
 # After a failure of a ready session, reaching ready is not enough: the
 # probe gets through the greeting and EHLO, then its MAIL is refused
 # ("454 4.3.0": down, but not a 4.7.x, so no pace gates the sessions).
