@@ -429,5 +429,28 @@ is "$(logc 'status=deferred')" 0 "slow reply after the dot: waited, never deferr
 is "$(sink_count)" 1 "slow reply after the dot: one copy"
 stop_sink
 
+# ---- probe_max = 1s, retry_min = 1h: messages that wait for the probe
+# are due with it, never after a backoff of their own (issue 17).  Every
+# message must arrive once the smarthost is back; one that waited
+# retry_min would take an hour, far beyond the bounded wait.
+fresh "retry_min = 1h
+retry_max = 2h
+probe_max = 1s"
+i=0
+while [ $i -lt 6 ]; do
+	submit "probe $i" "p$i@example.net" || break
+	i=$((i + 1))
+done
+is "$i" 6 "probe_max: 6 messages queued while nothing listens"
+start_daemon
+wait_for "sixth failed probe" 200 logged 'failures=6,'
+ok $? "probe_max: the destination is probed about every second"
+start_server
+wait_for "all 6 delivered" 600 has_mail 6
+ok $? "probe_max: all 6 delivered after the return, none left for retry_min"
+is "$(logc 'next attempt in [1-9][0-9][0-9]*s')" 0 \
+    "probe_max: no message was given a wait of retry_min"
+stop_server
+
 stop_daemon >/dev/null 2>&1
 done_testing
