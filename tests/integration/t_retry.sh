@@ -117,6 +117,16 @@ probe_waits() {
 }
 
 # in_range VALUE LOW HIGH
+# submit_n N SUBJECT RCPT: N messages "SUBJECT k" to RCPTk@example.net;
+# i is how many were queued.
+submit_n() {
+	i=0
+	while [ $i -lt "$1" ]; do
+		submit "$2 $i" "$3$i@example.net" || break
+		i=$((i + 1))
+	done
+}
+
 in_range() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 
 # ---- 1. Smarthost down, then back: one probe at a time, then a drain.
@@ -126,11 +136,7 @@ fresh "max_connections = 2
 retry_min = 1s
 retry_max = 4s
 idle_timeout = 60s"
-i=0
-while [ $i -lt 40 ]; do
-	submit "down $i" "r$i@example.net" || break
-	i=$((i + 1))
-done
+submit_n 40 down r
 is "$i" 40 "down: 40 messages queued while nothing listens"
 start_daemon
 wait_for "fourth failed probe" 200 logged 'failures=4,'
@@ -436,11 +442,7 @@ stop_sink
 fresh "retry_min = 1h
 retry_max = 2h
 probe_max = 1s"
-i=0
-while [ $i -lt 6 ]; do
-	submit "probe $i" "p$i@example.net" || break
-	i=$((i + 1))
-done
+submit_n 6 probe p
 is "$i" 6 "probe_max: 6 messages queued while nothing listens"
 start_daemon
 wait_for "sixth failed probe" 200 logged 'failures=6,'
