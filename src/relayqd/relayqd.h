@@ -77,10 +77,14 @@ struct relayd {
 	 * session is opened except one probe at a time, from
 	 * host_probe_ms on; relayqd_outcome.c sets and clears it.  Slow
 	 * start: until host_ok (a session got as far as ready since the
-	 * start or since the host was last down) one session at most.
+	 * start, since the host was last down or since the last session
+	 * closed) one session at most.  When a session that was ready
+	 * failed (a throttle at MAIL or RCPT, a 421), host_need_tx is set
+	 * and only an accepted message ends the slow start.
 	 */
 	int host_down;		   /* the smarthost is backing off */
 	int host_ok;		   /* slow start is over */
+	int host_need_tx;	   /* ...only once a message is accepted */
 	int host_probing;	   /* the probe session is running */
 	unsigned host_fails;	   /* failed probes in a row */
 	long long host_probe_ms;   /* no probe before this time (ms) */

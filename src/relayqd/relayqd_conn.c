@@ -173,7 +173,9 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 		relayqd_sched_reschedule(rd->sched, rc->first_id,
 		    relayqd_now());
 	TAILQ_REMOVE(&rd->conns, rc, entry);
-	rd->nconns--;
+	/* No session left: the next one goes alone until ready (slow start). */
+	if (--rd->nconns == 0)
+		rd->host_ok = 0;
 	free(rc->helo_name);
 	free(rc);
 	relayqd_kick(rd);
@@ -245,6 +247,8 @@ relayqd_conn_defer_first(struct relayqd_conn *rc, const struct rq_reason *why)
 
 	if (rc->first_id[0] == '\0')
 		return;
+	/* Not started: its message token goes back (no recipient taken). */
+	relayqd_rate_refund(rd->rate, 0, relayqd_now_ms());
 	memcpy(id, rc->first_id, sizeof(id));
 	rc->first_id[0] = '\0';
 	if ((m = relayqd_msg_open(rd, id, &skip, &err)) == NULL) {
@@ -600,9 +604,12 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 		 * 421 means the server is going away: back off it too
 		 * (unless the message in flight's outcome already did).
 		 */
-		if (!(rc->flags & RC_WASREADY) ||
-		    (why->code == 421 && !rc->rd->host_down))
+		if (!(rc->flags & RC_WASREADY))
 			relayqd_outcome_host_down(rc->rd, why);
+		else if (why->code == 421 && !rc->rd->host_down) {
+			relayqd_outcome_host_down(rc->rd, why);
+			rc->rd->host_need_tx = 1; /* it got ready, then this */
+		}
 		relayqd_conn_defer_first(rc, why);
 		log_info("session to %s ended: %s", rc->relay, why->text);
 	}

@@ -765,6 +765,16 @@ relayqd_outcome_throttled(const struct relayqd_msg *m, enum rq_status st,
 	return NULL;
 }
 
+/* True when no recipient of m was answered (MAIL was not accepted). */
+static int
+relayqd_outcome_none_reported(const struct relayqd_msg *m)
+{
+	for (size_t k = 0; k < m->n; k++)
+		if (m->rdone[k])
+			return 0;
+	return 1;
+}
+
 /*
  * Returns when a message that waits for the smarthost's next probe is
  * due: the probe's second (so that the probe finds it due), or now when
@@ -794,15 +804,26 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	char text[300], first_err[300] = "";
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 	int throttled = st == RQ_TEMPFAIL && relayqd_outcome_is_throttle(why);
+	int accepted = 0, again = rd->host_need_tx;
 
 	/*
 	 * The server throttled the whole transaction: the smarthost counts
 	 * as down (issue 17), so the other sessions stop, one probe at a
 	 * time follows, and this message waits for it.
 	 */
-	if (throttled)
+	if (throttled) {
 		relayqd_outcome_host_down(rd, why);
-	if (throttle != NULL) {
+		rd->host_need_tx = 1;
+		/* Refused before any recipient: nothing was sent. */
+		if (relayqd_outcome_none_reported(m))
+			relayqd_rate_refund(rd->rate, m->n, relayqd_now_ms());
+	}
+	/* One halving per incident: a probe's throttle does not count. */
+	if (throttle != NULL && again)
+		log_info("%s: throttled again while the smarthost is down; "
+			 "the pace stays",
+		    id);
+	else if (throttle != NULL) {
 		relayqd_outcome_text(throttle, text, sizeof(text));
 		relayqd_rate_throttle(rd->rate, text, relayqd_now_ms());
 		(void)relayqd_rate_save(rd->rate); /* logged there */
@@ -822,6 +843,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		case RQ_OK:
 			queue_state_set_rcpt(s, i, QUEUE_RCPT_DONE, text);
 			status = "sent";
+			accepted = 1;
 			rd->n_delivered++;
 			relayqd_stats_success(rd);
 			break;
@@ -847,6 +869,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		    id, m->env.rcpts[i], relay, tls, delay, tries, status,
 		    text);
 	}
+	if (accepted)
+		relayqd_outcome_host_accepted(rd);
 	s->tries = tries;
 	if (s->first_try == 0)
 		s->first_try = now;
@@ -944,7 +968,9 @@ relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
 		    rd->conf.smarthost_host, text);
 		return;
 	}
-	rd->host_fails = rd->host_down ? rd->host_fails + 1 : 1;
+	/* A probe that got ready, then was throttled, still counts. */
+	rd->host_fails =
+	    rd->host_down || rd->host_need_tx ? rd->host_fails + 1 : 1;
 	rd->host_down = 1;
 	rd->host_ok = 0; /* slow start again once it answers */
 	rd->host_probing = 0;
@@ -969,10 +995,29 @@ relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
 	relayqd_kick(rd);
 }
 
-/* The smarthost answered: everything may flow again. */
+/*
+ * A session got ready.  After a failure of a ready session (a throttle)
+ * that is not enough: the probe session carries messages, alone, until
+ * one is accepted (relayqd_outcome_host_accepted).
+ */
 void
 relayqd_outcome_host_up(struct relayd *rd)
 {
+	if (rd->host_need_tx) {
+		if (rd->host_down && !rd->host_probing)
+			return; /* a session opened before: it QUITs */
+		if (rd->host_down)
+			log_info("smarthost %s answered after %u failed "
+				 "probe%s; one session until it accepts a "
+				 "message",
+			    rd->conf.smarthost_host, rd->host_fails,
+			    rd->host_fails == 1 ? "" : "s");
+		rd->host_down = 0;
+		rd->host_probing = 0;
+		rd->host_probe_ms = 0;
+		relayqd_kick(rd);
+		return;
+	}
 	if (rd->host_down)
 		log_info("smarthost %s is back after %u failed probe%s; "
 			 "draining the queue",
@@ -989,4 +1034,16 @@ relayqd_outcome_host_up(struct relayd *rd)
 	rd->host_error[0] = '\0';
 	relayqd_stats_touch(rd);
 	relayqd_kick(rd);
+}
+
+/* The smarthost accepted a message: the slow start is over. */
+void
+relayqd_outcome_host_accepted(struct relayd *rd)
+{
+	if (!rd->host_need_tx)
+		return;
+	rd->host_need_tx = 0;
+	log_info("smarthost %s accepted a message; draining the queue",
+	    rd->conf.smarthost_host);
+	relayqd_outcome_host_up(rd);
 }

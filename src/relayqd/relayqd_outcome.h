@@ -63,6 +63,11 @@ void relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why);
 
 /* The destination answered a session: it is up again; drain the queue. */
 void relayqd_outcome_host_up(struct relayd *rd);
+/*
+ * A message (at least one recipient) was accepted: ends a slow start
+ * that waits for one (struct relayd's host_need_tx).
+ */
+void relayqd_outcome_host_accepted(struct relayd *rd);
 
 /*
  * Writes again what the disk could not take for the held message id

@@ -306,6 +306,21 @@ relayqd_rate_charge(struct relayqd_rate *r, size_t nrcpt, long long now)
 	r->dirty = 1;
 }
 
+/* Gives back what a message that reached no MAIL took (relayqd_rate.h). */
+void
+relayqd_rate_refund(struct relayqd_rate *r, size_t nrcpt, long long now)
+{
+	if (r->msgs.n == 0 && r->rcpts.n == 0)
+		return;
+	relayqd_rate_refill(r, now);
+	if (r->msgs.n > 0 && (r->msgs.level += 1) > (double)r->msgs.n)
+		r->msgs.level = (double)r->msgs.n;
+	if (r->rcpts.n > 0 &&
+	    (r->rcpts.level += (double)nrcpt) > (double)r->rcpts.n)
+		r->rcpts.level = (double)r->rcpts.n;
+	r->dirty = 1;
+}
+
 /* 4.7.x (RFC 3463: security or policy status) on a transient reply. */
 int
 relayqd_rate_is_throttle(const struct rq_reason *why)

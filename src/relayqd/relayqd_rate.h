@@ -104,6 +104,13 @@ int relayqd_rate_admit(struct relayqd_rate *r, long long now);
 
 /* Takes nrcpt recipient tokens for the message that just started. */
 void relayqd_rate_charge(struct relayqd_rate *r, size_t nrcpt, long long now);
+/*
+ * Gives back the message token and nrcpt recipient tokens of a message
+ * whose session failed before the server accepted its MAIL (a refused
+ * probe, a 421 greeting, a throttle at MAIL): nothing was sent, so a
+ * down smarthost does not empty the bucket (issue 15).
+ */
+void relayqd_rate_refund(struct relayqd_rate *r, size_t nrcpt, long long now);
 
 /* True when why is a throttling reply: 421/450/451/452/454 4.7.x. */
 int relayqd_rate_is_throttle(const struct rq_reason *why);

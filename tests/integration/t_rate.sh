@@ -185,6 +185,24 @@ ok $? "the queue is empty"
 stop_daemon
 ok $? "relayqd exits 0"
 
+# ---- 5. A session that fails before MAIL gives its tokens back ----
+# rate_limit = 2/1h: a probe refused at the greeting takes a message
+# token when it starts; without the refund the third probe would wait
+# half an hour for one, and the mail long after the smarthost's return.
+fresh "rate_limit = 2/1h" --down-file "$T_DIR/down"
+: > "$T_DIR/down"
+queue 2
+ok $? "2 messages queued for a smarthost that is down"
+start_daemon
+four_fails() { [ "$(logc 'failures=4,')" -ge 1 ]; }
+wait_for "four failed probes" 300 four_fails
+ok $? "four probes refused at the greeting, though the bucket holds 2"
+rm -f "$T_DIR/down"
+wait_for "2 messages delivered" 300 has_mail 2
+ok $? "both delivered after the return: the failed probes took no token"
+stop_daemon
+ok $? "relayqd exits 0"
+
 # ---- 4. A malformed rate fails at start, naming the key ----
 stop_server
 PORT=$(free_port)

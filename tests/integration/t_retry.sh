@@ -117,6 +117,16 @@ probe_waits() {
 }
 
 # in_range VALUE LOW HIGH
+# submit_n N SUBJECT RCPT: N messages "SUBJECT k" to RCPTk@example.net;
+# i is how many were queued.
+submit_n() {
+	i=0
+	while [ $i -lt "$1" ]; do
+		submit "$2 $i" "$3$i@example.net" || break
+		i=$((i + 1))
+	done
+}
+
 in_range() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 
 # ---- 1. Smarthost down, then back: one probe at a time, then a drain.
@@ -126,11 +136,7 @@ fresh "max_connections = 2
 retry_min = 1s
 retry_max = 4s
 idle_timeout = 60s"
-i=0
-while [ $i -lt 40 ]; do
-	submit "down $i" "r$i@example.net" || break
-	i=$((i + 1))
-done
+submit_n 40 down r
 is "$i" 40 "down: 40 messages queued while nothing listens"
 start_daemon
 wait_for "fourth failed probe" 200 logged 'failures=4,'
@@ -428,6 +434,25 @@ ok $? "slow reply after the dot: delivered"
 is "$(logc 'status=deferred')" 0 "slow reply after the dot: waited, never deferred"
 is "$(sink_count)" 1 "slow reply after the dot: one copy"
 stop_sink
+
+# ---- probe_max = 1s, retry_min = 1h: messages that wait for the probe
+# are due with it, never after a backoff of their own (issue 17).  Every
+# message must arrive once the smarthost is back; one that waited
+# retry_min would take an hour, far beyond the bounded wait.
+fresh "retry_min = 1h
+retry_max = 2h
+probe_max = 1s"
+submit_n 6 probe p
+is "$i" 6 "probe_max: 6 messages queued while nothing listens"
+start_daemon
+wait_for "sixth failed probe" 200 logged 'failures=6,'
+ok $? "probe_max: the destination is probed about every second"
+start_server
+wait_for "all 6 delivered" 600 has_mail 6
+ok $? "probe_max: all 6 delivered after the return, none left for retry_min"
+is "$(logc 'next attempt in [1-9][0-9][0-9]*s')" 0 \
+    "probe_max: no message was given a wait of retry_min"
+stop_server
 
 stop_daemon >/dev/null 2>&1
 done_testing

@@ -107,14 +107,105 @@ wait_for "16 messages delivered" 300 has_mail 16
 ok $? "all 16 delivered after the second return"
 is "$(max_open)" 4 "never more than 4 at once"
 
+# Slow start again once no session is open: a host that went idle (every
+# session closed after idle_timeout) does not open max_connections at
+# once against a smarthost that is now down.  4 messages deferred by a
+# 4xx (not a throttle: the smarthost stays up) are flushed together
+# after the sessions closed and the smarthost went down.
+wait_for "idle sessions closed" 300 all_closed
+stop_server
+LOGFROM=$(($(wc -l < "$T_DIR/relayqd.log") + 1))
+start_server --down-file "$DOWN" --rcpt-reply "later=451 4.3.0 try again later"
+send_later() {
+	_i=0
+	while [ $_i -lt 4 ]; do
+		printf 'Subject: later\n\nbody\n' |
+		    "$SENDMAIL" -f sender@example.org "later$_i@example.net" ||
+		    return 1
+		_i=$((_i + 1))
+	done
+}
+send_later
+ok $? "4 messages queued for recipients the server defers"
+four_deferred() {
+	[ "$(tail -n "+$LOGFROM" "$T_DIR/relayqd.log" |
+	    grep -c 'status=deferred (451 4.3.0')" -ge 4 ]
+}
+wait_for "4 deferrals" 300 four_deferred
+ok $? "the 4 are deferred by a 451 4.3.0 (the smarthost stays up)"
+wait_for "idle sessions closed" 300 all_closed
+ok $? "every session closed (idle)"
+: > "$DOWN"
+FROM=$(($(wc -l < "$CONNS") + 1))
+"$RELAYQ" flush > /dev/null 2>&1
+ok $? "relayq flush makes the 4 due at once"
+down_again() {
+	tail -n "+$LOGFROM" "$T_DIR/relayqd.log" |
+	    grep -q 'unavailable (421 4.3.2 down); failures=1,'
+}
+wait_for "the smarthost marked down" 300 down_again
+ok $? "the first new session finds the smarthost down"
+is "$(max_open "$FROM")" 1 \
+    "after every session closed, the first new one went alone"
+stop_server
+rm -f "$DOWN"
+start_server
+wait_for "empty queue" 300 queue_empty
+ok $? "the 4 delivered once the smarthost is back"
+
+# After a failure of a ready session, reaching ready is not enough: the
+# probe gets through the greeting and EHLO, then its MAIL is refused
+# ("454 4.3.0": down, but not a 4.7.x, so no pace gates the sessions).
+# The slow start ends only when a message is accepted; until then one
+# session.
+wait_for "idle sessions closed" 300 all_closed
+stop_server
+LOGFROM=$(($(wc -l < "$T_DIR/relayqd.log") + 1))
+HOLD2=$T_DIR/hold2
+start_server --throttle 4 --throttle-reply "454 4.3.0 try again later" \
+    --hold-every 1 --hold-max 1 --hold-dir "$HOLD2"
+send 1 20
+wait_for "the refusal marks it down" 300 \
+    grep -q 'unavailable (454 4.3.0 try again later); failures=1,' "$T_DIR/relayqd.log"
+ok $? "a 454 to MAIL in a ready session marks the smarthost down"
+wait_for "the session closed" 300 all_closed
+FROM=$(($(wc -l < "$CONNS") + 1))
+send 7 21
+ok $? "7 more messages queued while it refuses MAIL"
+wait_for "the first accepted message held by the server" 300 \
+    test -e "$HOLD2/held.1"
+ok $? "a probe gets a message accepted after the refused ones"
+[ "$(tail -n "+$LOGFROM" "$T_DIR/relayqd.log" |
+    grep -c 'one session until it accepts a message')" -ge 1 ]
+ok $? "a probe that got ready: one session until a message is accepted"
+is "$(max_open "$FROM")" 1 \
+    "one connection at a time until the smarthost accepted a message"
+: > "$HOLD2/go.1"
+wait_for "empty queue" 300 queue_empty
+ok $? "all delivered once the smarthost accepts mail"
+
 # A throttle (a 4.7.x reply for the whole transaction) marks it down too.
 wait_for "idle sessions closed" 300 all_closed
 stop_server
+LOGFROM=$(($(wc -l < "$T_DIR/relayqd.log") + 1))
 start_server --rcpt-reply "slow=451 4.7.1 rate limit exceeded"
 printf 'Subject: t\n\nbody\n' | "$SENDMAIL" -f sender@example.org slow@example.net
 wait_for "the throttle marks it down" 300 \
     grep -q 'unavailable (451 4.7.1 rate limit exceeded); failures=1,' "$T_DIR/relayqd.log"
 ok $? "a 451 4.7.1 for the whole transaction marks the smarthost down"
+
+# One halving of the pace an incident: the probes' throttles (451 4.7.1
+# to slow@, then at MAIL) while the smarthost is down do not halve it
+# again.
+wait_for "idle sessions closed" 300 all_closed
+stop_server
+start_server --throttle 4 --throttle-reply "451 4.7.1 slow down"
+send 3 30
+ok $? "3 more messages queued"
+wait_for "the queue drained after 4 throttles" 300 queue_empty
+ok $? "all delivered after the throttles"
+is "$(tail -n "+$LOGFROM" "$T_DIR/relayqd.log" | grep -c 'pace halved')" 1 \
+    "the throttles of one incident (the first, then the probes') halve the pace once"
 
 stop_daemon
 is $? 0 "relayqd exits 0"
