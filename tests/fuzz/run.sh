@@ -84,7 +84,7 @@ for t in $TARGETS; do
 	r=$(cat "$t.result" 2>/dev/null || echo "FAIL: $t (no result)")
 	say "$r"
 	case $r in
-	PASS:*) n=$(echo "$r" | sed 's/^PASS: [a-z_]* (\([0-9]*\) execs.*/\1/')
+	PASS:*) n=$(echo "$r" | sed 's/^PASS: [a-z0-9_]* (\([0-9]*\) execs.*/\1/')
 		total=$((total + n)) ;;
 	*) status=1
 		grep -m 5 -E 'ERROR|SUMMARY|panic|abort' "$t.log" | sed 's/^/#   /' | tee -a "$out" ;;
