@@ -170,8 +170,14 @@ oauth2_token_load(const char *body, size_t len, int status, char *error,
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		char text[80];
+		char text[80], *near;
 
+		/*
+		 * jansson quotes the input "near '...'": in a cut-off reply
+		 * that is a piece of a token, so it never reaches a log.
+		 */
+		if ((near = strstr(jerr.text, " near ")) != NULL)
+			*near = '\0';
 		oauth2_token_clean(text, sizeof(text), jerr.text);
 		(void)!rq_snprintf(error, errorsz,
 		    "malformed reply: not JSON (%s at byte %d)", text,

@@ -81,6 +81,12 @@ test_parse(void)
 	is_int(parse("<html>", 200, err, sizeof(err)), OAUTH2_TOKEN_MALFORMED,
 	    "not JSON");
 	ok(strstr(err, "not JSON") != NULL, "not JSON named");
+	is_int(parse("{\"access_token\":\"at-LEAK-1\",\"refresh_token\":"
+		     "\"rt-LEAK-999",
+		   200, err, sizeof(err)),
+	    OAUTH2_TOKEN_MALFORMED, "a cut-off reply is malformed");
+	ok(strstr(err, "not JSON") != NULL && strstr(err, "LEAK") == NULL,
+	    "its error quotes no piece of a token: %s", err);
 	is_int(parse("[1]", 200, err, sizeof(err)), OAUTH2_TOKEN_MALFORMED,
 	    "an array");
 	is_int(parse("{\"access_token\":\"a\",\"access_token\":\"b\","
