@@ -503,8 +503,14 @@ is "$(copies u8@example.org) $(rcpts reject8@example.org 550)" "1 1" \
     "8: u8 accepted once, reject8 not sent again"
 new_bounces8() { bounces | grep -vxF -f "$T_DIR/bounces.8"; }
 is "$(new_bounces8 | grep -c .)" 0 "8: no bounce yet (no room)"
-is "$(logc 'spool full: delivery state cannot be saved') $(n_alerts)" \
-    "0 $A8" "8: no spool-full incident: no state write failed"
+# The 8 KiB left may be taken by the bounce's own partial write just
+# before a state write (which write comes first is not the test's to
+# choose): a state write that failed then opens an incident with its
+# alert, as it must.  Either way an alert is owed only for a failed state
+# write, never for the bounce alone.
+N8=$(logc 'spool full: delivery state cannot be saved')
+is "$(n_alerts)" "$((A8 + N8))" \
+    "8: a spool-full alert only for a state write that failed ($N8)"
 unfill
 kill -USR1 "$DAEMON_PID"
 has_bounce8() { [ "$(new_bounces8 | grep -c .)" -ge 1 ]; }
