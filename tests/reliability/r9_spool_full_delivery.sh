@@ -268,6 +268,22 @@ stop_daemon
 ok $? "relayqd exits 0"
 rel_forget "$DAEMON_PID"
 
+# bouncing_restart LIFETIME SAVED-LOG: stops the server, and restarts
+# relayqd (its log kept as SAVED-LOG) with bounces of the whole message,
+# max_queue_lifetime LIFETIME and an alert_command that records alerts.
+bouncing_restart() {
+	stop_server
+	write_conf "retry_max = 10s
+probe_max = 2s
+max_queue_lifetime = $1
+bounce_full_message = yes
+alert_after = 1h
+alert_command = $T_DIR/alert.sh"
+	mv "$LOG" "$T_DIR/$2"
+	start_daemon -v
+	daemon_up
+}
+
 # ---- 5. issue 13: a bounce that cannot be queued within the lifetime --
 # bad5 gets 550 while the disk is full; the bounce (the whole 1 MiB
 # message: bounce_full_message) cannot be queued, and bad5 is not sent
@@ -277,16 +293,7 @@ rel_forget "$DAEMON_PID"
 # Then the disk gets some room, enough for the state but not for the
 # bounce: the message goes to failed/ with its real state, a log line and
 # an alert.
-stop_server
-write_conf "retry_max = 10s
-probe_max = 2s
-max_queue_lifetime = 15s
-bounce_full_message = yes
-alert_after = 1h
-alert_command = $T_DIR/alert.sh"
-mv "$LOG" "$T_DIR/relayqd.2.log"
-start_daemon -v
-daemon_up
+bouncing_restart 15s relayqd.2.log
 {
 	printf 'Subject: r9-5\n\n'
 	awk 'BEGIN { for (i = 0; i < 16384; i++)
@@ -462,16 +469,7 @@ rel_forget "$DAEMON_PID"
 # not sent again and its bounce is queued once there is room.  No
 # spool-full incident is opened (no state write failed): one warning of
 # its own.
-stop_server
-write_conf "retry_max = 10s
-probe_max = 2s
-max_queue_lifetime = 60s
-bounce_full_message = yes
-alert_after = 1h
-alert_command = $T_DIR/alert.sh"
-mv "$LOG" "$T_DIR/relayqd.5.log"
-start_daemon -v
-daemon_up
+bouncing_restart 60s relayqd.5.log
 {
 	printf 'Subject: r9-8\n\n'
 	awk 'BEGIN { for (i = 0; i < 1024; i++)
