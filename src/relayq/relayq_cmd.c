@@ -33,6 +33,9 @@
 #include "queue/queue_state.h"
 
 #define RELAYQ_CMD_HEAD_MAX (64 * 1024) /* header bytes show prints */
+/* How long a change waits for a delivery attempt to let go of a message. */
+#define RELAYQ_CMD_LOCK_WAIT_MS 10000
+#define RELAYQ_CMD_LOCK_POLL_MS 50
 
 /* Opens the wake FIFO to write; ENXIO: relayqd does not run. */
 static int
@@ -181,13 +184,35 @@ relayq_cmd_in_failed(struct queue_spool *sp, const char *id)
 }
 
 /*
+ * queue_spool_open_msg(), waiting while a delivery attempt holds the
+ * message (bounded by RELAYQ_CMD_LOCK_WAIT_MS): a retry of a down
+ * smarthost may come every second, and an operator should not have to
+ * race it.  errno is EWOULDBLOCK when the wait ran out.
+ */
+static int
+relayq_cmd_open_wait(struct queue_spool *sp, const char *id,
+    struct queue_env *e, struct rq_err *err)
+{
+	struct timespec ts = { 0, RELAYQ_CMD_LOCK_POLL_MS * 1000000L };
+	int fd;
+
+	for (int waited = 0;; waited += RELAYQ_CMD_LOCK_POLL_MS) {
+		if ((fd = queue_spool_open_msg(sp, id, e, err)) != -1 ||
+		    errno != EWOULDBLOCK || waited >= RELAYQ_CMD_LOCK_WAIT_MS)
+			return fd;
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
+/*
  * Opens queue/<id> under its flock into e; returns the fd, or -1 after
  * printing why, with *ex set to the exit code.  A message still in
  * incoming/ (relayqd stopped, or not there yet) is first accepted into
  * queue/ exactly as relayqd accepts it (queue_spool_accept: the same
  * checks, a RENAME_NOREPLACE that only one of relayq and relayqd can
  * win, both directories fsync'd), so every change is then made under
- * the per-message flock.  *adopted is set when this call moved it: a
+ * the per-message flock.  A message that a delivery attempt holds is
+ * waited for, up to RELAYQ_CMD_LOCK_WAIT_MS.  *adopted is set when this call moved it: a
  * running relayqd did not see it arrive, so the caller must name it to
  * relayqd unless it is gone or held.  A message in failed/ is
  * refused as having nothing to verb.
@@ -205,7 +230,7 @@ relayq_cmd_lock(struct queue_spool *sp, const char *id, const char *verb,
 		return -1;
 	}
 	for (int pass = 0; pass < 2; pass++) {
-		if ((fd = queue_spool_open_msg(sp, id, e, &err)) != -1)
+		if ((fd = relayq_cmd_open_wait(sp, id, e, &err)) != -1)
 			return fd;
 		if (errno != ENOENT || pass > 0)
 			break;

@@ -194,8 +194,26 @@ out=$(relayq delete "$ID3" 2>&1)
 is $? 75 "delete of a message being delivered: EX_TEMPFAIL"
 echo "$out" | grep -q "being delivered, try again"
 ok $? "delete says: being delivered, try again"
+# A change waits (up to 10 s) for the attempt to let go: hold, started
+# while the lock is held, is seen sleeping between tries of the lock
+# (clock_nanosleep: x86_64 230, arm64 115; nanosleep: 35, 101), and
+# succeeds once the lock is gone.
+"$RELAYQ" -c "$CONF" hold "$ID3" >"$T_DIR/hold.out" 2>&1 &
+HOLD_PID=$!
+T_PIDS="$T_PIDS $HOLD_PID"
+hold_waits() {
+	set -- $(cat "/proc/$HOLD_PID/syscall" 2>/dev/null)
+	case ${1:-} in 230 | 115 | 35 | 101) return 0 ;; esac
+	return 1
+}
+wait_for "hold to wait for the lock" 100 hold_waits
+ok $? "hold waits while the message is being delivered"
 : > "$T_DIR/unlock"
 wait "$FLOCK_PID"
+wait "$HOLD_PID"
+is $? 0 "hold exits 0 once the delivery let go"
+relayq show "$ID3" | grep -q "^held: yes$"
+ok $? "and the message is held"
 wait_for "delete after the lock" 50 relayq delete "$ID3"
 ok $? "delete exits 0 once the lock is gone"
 test ! -e "$SPOOL/queue/$ID3" && test ! -e "$SPOOL/state/$ID3"
