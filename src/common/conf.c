@@ -1355,3 +1355,25 @@ conf_route(const struct conf *c, const char *sender)
 	}
 	return domain_match;
 }
+
+/* Formats a smarthost's address for people. */
+int
+conf_smarthost_addr(const struct conf_smarthost *sh, char *buf, size_t bufsz)
+{
+	int v6 = strchr(sh->host, ':') != NULL;
+
+	return rq_snprintf(buf, bufsz, "%s%s%s:%d", v6 ? "[" : "",
+	    sh->host[0] != '\0' ? sh->host : "(no host)", v6 ? "]" : "",
+	    sh->port);
+}
+
+/* Names a sender's smarthost for a listing, or NULL with only one. */
+const char *
+conf_route_label(const void *conf, const char *sender)
+{
+	const struct conf *c = conf;
+
+	if (c->nsmarthosts < 2)
+		return NULL;
+	return c->smarthosts[conf_route(c, sender)].name;
+}

@@ -170,6 +170,21 @@ size_t conf_route(const struct conf *c, const char *sender);
 /* Returns the index of the smarthost named name, or -1. */
 ssize_t conf_smarthost_find(const struct conf *c, const char *name);
 
+/*
+ * For the queue listings (a queue_list_route_fn; conf is a const struct
+ * conf *): the name of the smarthost sender routes to, or NULL when
+ * [smarthost] is the only one, so that the listing stays as it was.
+ */
+const char *conf_route_label(const void *conf, const char *sender);
+
+/*
+ * Writes "host:port" ("[2001:db8::1]:port" for an IPv6 literal, "(no
+ * host):port" when host is "") into buf.  Returns 0, or -1 when it was
+ * cut short.
+ */
+int conf_smarthost_addr(const struct conf_smarthost *sh, char *buf,
+    size_t bufsz);
+
 /* Frees every owned string; c may be loaded again. */
 void conf_free(struct conf *c);
 
