@@ -56,9 +56,9 @@ relayq_json_time(FILE *out, const char *key, long long t)
 struct relayq_json_ctx {
 	FILE *out;
 	const struct conf *c; /* borrowed: routes each sender */
-	size_t n;	/* messages printed */
-	uint64_t bytes; /* their sizes */
-	int opened;	/* the document's head was printed */
+	size_t n;	      /* messages printed */
+	uint64_t bytes;	      /* their sizes */
+	int opened;	      /* the document's head was printed */
 };
 
 /* Prints the head of the document once (not at all if queue/ fails). */
