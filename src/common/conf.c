@@ -1389,3 +1389,12 @@ conf_route_label(const void *conf, const char *sender)
 		return NULL;
 	return c->smarthosts[conf_route(c, sender)].name;
 }
+
+/* A borrowed view of c with smarthost idx as its only smarthost. */
+void
+conf_view_smarthost(struct conf *view, const struct conf *c, size_t idx)
+{
+	*view = *c;
+	view->smarthosts = &c->smarthosts[idx];
+	view->nsmarthosts = 1;
+}

@@ -53,7 +53,7 @@ static const struct {
 	    "list undeliverable mail kept in failed/, or remove it" },
 	{ "send", "--to LIST (--body TEXT | --body-file FILE) [...]",
 	    "compose and queue a message; prints its id" },
-	{ "probe", "[--rcpt ADDR [--from ADDR]] [--timeout DUR]",
+	{ "probe", "[--smarthost NAME] [--rcpt ADDR [--from ADDR]] [...]",
 	    "try the smarthost as relayqd would; say what to fix" },
 	{ "oauth2", "status | login [--browser]",
 	    "OAuth2 grant, token file, last refresh; get a refresh token" },
