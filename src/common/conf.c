@@ -1398,3 +1398,28 @@ conf_view_smarthost(struct conf *view, const struct conf *c, size_t idx)
 	view->smarthosts = &c->smarthosts[idx];
 	view->nsmarthosts = 1;
 }
+
+/* A view of the smarthost named name, or an error naming the known ones. */
+int
+conf_view_smarthost_named(struct conf *view, const struct conf *c,
+    const char *name, struct rq_err *err)
+{
+	char names[160] = "";
+	ssize_t idx;
+
+	if ((idx = conf_smarthost_find(c, name)) != -1) {
+		conf_view_smarthost(view, c, (size_t)idx);
+		return 0;
+	}
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		if (strlcat(names, i > 0 ? ", " : "", sizeof(names)) >=
+			sizeof(names) ||
+		    strlcat(names, c->smarthosts[i].name, sizeof(names)) >=
+			sizeof(names))
+			break;
+	(void)!rq_snprintf(err->msg, sizeof(err->msg),
+	    "--smarthost %.64s: %s has no [smarthost %.64s] (its smarthosts: "
+	    "%s)",
+	    name, c->path, name, names);
+	return -1;
+}

@@ -180,6 +180,15 @@ ssize_t conf_smarthost_find(const struct conf *c, const char *name);
 void conf_view_smarthost(struct conf *view, const struct conf *c, size_t idx);
 
 /*
+ * For a command's --smarthost name: makes *view as conf_view_smarthost()
+ * does for the smarthost named name ("default" is [smarthost]) and
+ * returns 0, or returns -1 with err saying "--smarthost NAME: FILE has
+ * no [smarthost NAME] (its smarthosts: default, ...)".
+ */
+int conf_view_smarthost_named(struct conf *view, const struct conf *c,
+    const char *name, struct rq_err *err);
+
+/*
  * For the queue listings (a queue_list_route_fn; conf is a const struct
  * conf *): the name of the smarthost sender routes to, or NULL when
  * [smarthost] is the only one, so that the listing stays as it was.

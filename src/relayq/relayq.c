@@ -55,7 +55,7 @@ static const struct {
 	    "compose and queue a message; prints its id" },
 	{ "probe", "[--smarthost NAME] [--rcpt ADDR [--from ADDR]] [...]",
 	    "try the smarthost as relayqd would; say what to fix" },
-	{ "oauth2", "status | login [--browser]",
+	{ "oauth2", "(status | login [--browser]) [--smarthost NAME]",
 	    "OAuth2 grant, token file, last refresh; get a refresh token" },
 	{ "help", "[command]", "this help, or a command's" },
 };
@@ -299,17 +299,7 @@ main(int argc, char *argv[])
 		return rc;
 	}
 	if (strcmp(cmd, "oauth2") == 0) {
-		int status =
-		    argc - optind == 1 && strcmp(argv[optind], "status") == 0;
-		int login = argc - optind >= 1 && argc - optind <= 2 &&
-		    strcmp(argv[optind], "login") == 0 &&
-		    (argc - optind == 1 ||
-			strcmp(argv[optind + 1], "--browser") == 0);
-
-		if (!status && !login)
-			relayq_usage();
-		rc = status ? relayq_oauth2_status(&conf)
-			    : relayq_oauth2_login(&conf, argc - optind == 2);
+		rc = relayq_oauth2_main(&conf, argc - optind, argv + optind);
 		conf_free(&conf);
 		return rc;
 	}

@@ -177,21 +177,16 @@ relayq_probe_main(struct conf *c, int argc, char *argv[])
 	struct conf view;
 	const char *why, *word, *name = NULL;
 	char advice[512];
-	ssize_t idx;
 	int rc;
 
 	if ((rc = relayq_probe_args(argc, argv, &o, &name)) != EX_OK)
 		return rc;
 	/* --smarthost NAME: libsmarthost sees that one as smarthosts[0]. */
 	if (name != NULL) {
-		if ((idx = conf_smarthost_find(c, name)) == -1) {
-			fprintf(stderr,
-			    "relayq: probe: --smarthost %s: %s has no "
-			    "[smarthost %s]\n",
-			    name, c->path, name);
+		if (conf_view_smarthost_named(&view, c, name, &err) == -1) {
+			fprintf(stderr, "relayq: probe: %s\n", err.msg);
 			return EX_USAGE;
 		}
-		conf_view_smarthost(&view, c, (size_t)idx);
 		c = &view;
 	}
 	/* MAIL FROM: --from, else the login when it is an address, else <>. */

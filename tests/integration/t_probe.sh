@@ -198,7 +198,7 @@ ok $? "--smarthost alt: the server saw that section's login"
 probe "without --smarthost: [smarthost]" 69 "Nothing accepts connections on 127.0.0.1 port $PORT2"
 "$RELAYQ" probe --smarthost nosuch > "$OUT" 2> "$T_DIR/probe.err"
 is "$?" 64 "--smarthost nosuch: exit 64"
-grep -q "^relayq: probe: --smarthost nosuch: $CONF has no \[smarthost nosuch\]\$" "$T_DIR/probe.err"
+grep -q "^relayq: probe: --smarthost nosuch: $CONF has no \[smarthost nosuch\] (its smarthosts: default, alt)\$" "$T_DIR/probe.err"
 ok $? "--smarthost nosuch: says so ($(cat "$T_DIR/probe.err"))"
 stop_server
 

@@ -519,6 +519,21 @@ test_smarthosts_named(void)
 			view.spool_dir == c.spool_dir,
 		    "conf_view_smarthost: work as smarthosts[0], the rest "
 		    "borrowed");
+		ok(conf_view_smarthost_named(&view, &c, "WORK", &err) == 0 &&
+			strcmp(view.smarthosts[0].name, "work") == 0,
+		    "conf_view_smarthost_named: work, without regard to case");
+		ok(conf_view_smarthost_named(&view, &c, "default", &err) == 0 &&
+			view.smarthosts == &c.smarthosts[0],
+		    "conf_view_smarthost_named: default is [smarthost]");
+		ok(conf_view_smarthost_named(&view, &c, "nope", &err) == -1 &&
+			strstr(err.msg, "--smarthost nope: ") == err.msg &&
+			strstr(err.msg,
+			    " has no [smarthost nope] (its "
+			    "smarthosts: default, work, "
+			    "personal.mail_2-x") != NULL,
+		    "conf_view_smarthost_named: unknown, the known names "
+		    "listed: %s",
+		    err.msg);
 	}
 	conf_free(&c);
 
