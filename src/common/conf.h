@@ -10,15 +10,75 @@
 #define RELAYQ_COMMON_CONF_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/status.h"
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_STARTTLS, CONF_TLS_IMPLICIT };
 
+#define CONF_SMARTHOST_NAME_MAX 32 /* [smarthost NAME]: 1-32 of a-z0-9._- */
+#define CONF_FALLBACK_MAX 8	   /* names in one fallback list */
+
 /* A rate "N/DURATION": n per per seconds; n == 0 means no limit. */
 struct conf_rate {
 	long long n;
 	long long per;
+};
+
+/*
+ * One smarthost: [smarthost] (index 0, named "default") or
+ * [smarthost NAME] (1.., in file order).  The fields are the section's
+ * keys.  A named section inherits nothing from [smarthost]: built-in
+ * defaults, then its provider preset, then its own keys.
+ *
+ * chain is the order in which relayqd tries smarthosts for mail routed
+ * here: this one, then each fallback in order, each expanded depth-first
+ * by its own fallbacks, duplicates skipped.  conf_load() refuses unknown
+ * fallback names and cycles, so every chain is finite and names existing
+ * smarthosts.  senders holds the patterns that route mail here:
+ * "user@domain" (exact) or "@domain" (that domain, not subdomains), only
+ * in named sections, each claimed by one section at most.
+ */
+struct conf_smarthost {
+	char *name; /* owned: "default", or NAME (lower case) */
+	char *host; /* owned, may be "" (then relayqd refuses) */
+	int port;
+	enum conf_tls tls;
+	int tls_verify;
+	char *ca_file;		/* owned, may be "" */
+	char *ca_path;		/* owned, may be "" */
+	char *username;		/* owned, may be "" */
+	char *password_file;	/* owned, may be "" */
+	char *password_command; /* owned, may be "" */
+	char *auth;		/* owned: "auto", "plain", ... */
+	char *helo_name;	/* owned, may be "" (use hostname) */
+	char *tls_fingerprint;	/* owned: "sha256:HEX" pins, or "" */
+	char *tls_cert;		/* owned: client certificate, or "" */
+	char *tls_key;		/* owned: its key, or "" */
+	char *tls_min_version;	/* owned: "1.2" or "1.3" */
+	int allow_plaintext_auth;
+	char *provider; /* owned: preset name (conf_preset.c), or "" */
+	char *tenant;	/* owned: Microsoft 365 tenant, or "" */
+	/* OAuth2 (issue 14): relayqd fetches the XOAUTH2/OAUTHBEARER token. */
+	char *oauth2_token_url;		  /* owned: https://, or "" */
+	char *oauth2_client_id;		  /* owned, may be "" */
+	char *oauth2_client_secret_file;  /* owned, may be "" */
+	char *oauth2_grant;		  /* owned: refresh_token... */
+	char *oauth2_refresh_token_file;  /* owned, may be "" */
+	char *oauth2_scope;		  /* owned, may be "" */
+	char *oauth2_device_url;	  /* owned, may be "" */
+	char *oauth2_auth_url;		  /* owned, may be "" */
+	char *oauth2_ca_file;		  /* owned, may be "" */
+	struct conf_rate rate_limit;	  /* messages; n 0: none */
+	struct conf_rate recipient_limit; /* recipients; likewise */
+	/* Candidate order while this one is down: chain[0] is this
+	 * smarthost's own index, then its fallbacks (issue 15). */
+	size_t *chain;	/* owned */
+	size_t nchain;	/* >= 1 */
+	char **senders; /* owned: sender patterns, lower case */
+	size_t nsenders;
+	char **fallback;  /* owned: the fallback names as written, lower case */
+	size_t nfallback; /* at most CONF_FALLBACK_MAX */
 };
 
 struct conf {
@@ -42,39 +102,6 @@ struct conf {
 	char *resolv_conf;	  /* owned: evdns reads it, or "" (system's) */
 	char *hosts_file;	  /* owned: evdns reads it, or "" (system's) */
 
-	/* [smarthost] */
-	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */
-	int smarthost_port;
-	enum conf_tls smarthost_tls;
-	int smarthost_tls_verify;
-	char *smarthost_ca_file;	  /* owned, may be "" */
-	char *smarthost_ca_path;	  /* owned, may be "" */
-	char *smarthost_username;	  /* owned, may be "" */
-	char *smarthost_password_file;	  /* owned, may be "" */
-	char *smarthost_password_command; /* owned, may be "" */
-	char *smarthost_auth;		  /* owned: "auto", "plain", ... */
-	char *smarthost_helo_name;	  /* owned, may be "" (use hostname) */
-	char *smarthost_tls_fingerprint;  /* owned: "sha256:HEX" pins, or "" */
-	char *smarthost_tls_cert;	  /* owned: client certificate, or "" */
-	char *smarthost_tls_key;	  /* owned: its key, or "" */
-	char *smarthost_tls_min_version;  /* owned: "1.2" or "1.3" */
-	int smarthost_allow_plaintext_auth;
-	char
-	    *smarthost_provider; /* owned: preset name (conf_preset.c), or "" */
-	char *smarthost_tenant;	 /* owned: Microsoft 365 tenant, or "" */
-	/* OAuth2 (issue 14): relayqd fetches the XOAUTH2/OAUTHBEARER token. */
-	char *smarthost_oauth2_token_url;	   /* owned: https://, or "" */
-	char *smarthost_oauth2_client_id;	   /* owned, may be "" */
-	char *smarthost_oauth2_client_secret_file; /* owned, may be "" */
-	char *smarthost_oauth2_grant;		   /* owned: refresh_token... */
-	char *smarthost_oauth2_refresh_token_file; /* owned, may be "" */
-	char *smarthost_oauth2_scope;		   /* owned, may be "" */
-	char *smarthost_oauth2_device_url;	   /* owned, may be "" */
-	char *smarthost_oauth2_auth_url;	   /* owned, may be "" */
-	char *smarthost_oauth2_ca_file;		   /* owned, may be "" */
-	struct conf_rate smarthost_rate_limit;	   /* messages; n 0: none */
-	struct conf_rate smarthost_recipient_limit; /* recipients; likewise */
-
 	/* [delivery] */
 	int delivery_max_connections;
 	int delivery_messages_per_connection;
@@ -97,6 +124,9 @@ struct conf {
 	long long delivery_alert_after; /* stall length before it runs */
 	/* How long failed/ entries are kept; 0: forever. */
 	long long delivery_failed_retention;
+
+	struct conf_smarthost *smarthosts; /* owned; [0] is [smarthost] */
+	size_t nsmarthosts;		   /* >= 1 */
 };
 
 /*
@@ -114,8 +144,13 @@ void conf_defaults(struct conf *c);
 
 /*
  * Loads path over the defaults.  Returns 0, or -1 with err->msg set
- * (missing file, syntax error, unknown key, bad value).  On failure c is
- * left freed.
+ * (missing file, syntax error, unknown section or key, bad value, and for
+ * the smarthost sections: a bad NAME, a named section without host, a
+ * fallback naming an unknown smarthost, a fallback cycle, more than
+ * CONF_FALLBACK_MAX fallback names, senders in [smarthost], a malformed
+ * sender pattern, one pattern claimed twice).  The message names the
+ * file, then "SECTION:KEY" ("smarthost NAME:KEY" for a named section).
+ * On failure c is left freed.
  */
 int conf_load(struct conf *c, const char *path, struct rq_err *err);
 
@@ -124,6 +159,49 @@ int conf_load(struct conf *c, const char *path, struct rq_err *err);
  * *errstr when it cannot be a name or an IP literal.
  */
 int conf_host_normalize(char *host, const char **errstr);
+
+/*
+ * Returns the index of the smarthost that mail from sender (an address,
+ * or "" for the null sender) routes to: the smarthost whose senders
+ * pattern matches it most specifically, else 0 ([smarthost]).
+ */
+size_t conf_route(const struct conf *c, const char *sender);
+
+/* Returns the index of the smarthost named name, or -1. */
+ssize_t conf_smarthost_find(const struct conf *c, const char *name);
+
+/*
+ * Makes *view a shallow copy of c whose only smarthost is c's smarthost
+ * idx (view->smarthosts[0]), for code that takes a struct conf and means
+ * smarthosts[0]: libsmarthost's TLS, AUTH and probe, the OAuth2 client.
+ * Everything in view is borrowed from c and valid while c is; never
+ * conf_free() it.  Its chain holds c's indexes: do not route with view.
+ */
+void conf_view_smarthost(struct conf *view, const struct conf *c, size_t idx);
+
+/*
+ * For a command's --smarthost name: makes *view as conf_view_smarthost()
+ * does for the smarthost named name ("default" is [smarthost]) and
+ * returns 0, or returns -1 with err saying "--smarthost NAME: FILE has
+ * no [smarthost NAME] (its smarthosts: default, ...)".
+ */
+int conf_view_smarthost_named(struct conf *view, const struct conf *c,
+    const char *name, struct rq_err *err);
+
+/*
+ * For the queue listings (a queue_list_route_fn; conf is a const struct
+ * conf *): the name of the smarthost sender routes to, or NULL when
+ * [smarthost] is the only one, so that the listing stays as it was.
+ */
+const char *conf_route_label(const void *conf, const char *sender);
+
+/*
+ * Writes "host:port" ("[2001:db8::1]:port" for an IPv6 literal, "(no
+ * host):port" when host is "") into buf.  Returns 0, or -1 when it was
+ * cut short.
+ */
+int conf_smarthost_addr(const struct conf_smarthost *sh, char *buf,
+    size_t bufsz);
 
 /* Frees every owned string; c may be loaded again. */
 void conf_free(struct conf *c);

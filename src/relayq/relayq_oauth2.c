@@ -8,6 +8,14 @@
  * relayqd_oauth2.c: last_refresh, result, reason, expires).  Owns no
  * state; never prints a token or a secret.
  *
+ * Both commands act on one smarthost section: [smarthost], or with
+ * --smarthost NAME [smarthost NAME], through a conf_view_smarthost()
+ * view whose smarthosts[0] is that section (as relayq probe does), so
+ * nothing below reads another section's keys.  status without
+ * --smarthost shows every section that sets oauth2_token_url, each
+ * labelled, once a named one does.  <spool>/oauth2 carries no smarthost
+ * name: it is read as [smarthost]'s only, never for a named section.
+ *
  * relayq oauth2 login gets the first refresh token, in a libevent loop
  * with liboauth2's requests:
  *
@@ -92,7 +100,20 @@ relayq_oauth2_time(char *buf, size_t bufsz, long long t)
 		(void)strlcpy(buf, "-", bufsz);
 }
 
-/* Prints relayqd's last refresh from <spool>/oauth2. */
+/* Writes "[smarthost]" or "[smarthost NAME]" for sh into buf. */
+static const char *
+relayq_oauth2_section(const struct conf_smarthost *sh, char *buf, size_t bufsz)
+{
+	if (strcmp(sh->name, "default") == 0 ||
+	    rq_snprintf(buf, bufsz, "[smarthost %s]", sh->name) == -1)
+		return "[smarthost]";
+	return buf;
+}
+
+/*
+ * Prints relayqd's last refresh from <spool>/oauth2, which is
+ * [smarthost]'s: for a named section it says that none is known.
+ */
 static void
 relayq_oauth2_last(const struct conf *c)
 {
@@ -101,6 +122,12 @@ relayq_oauth2_last(const struct conf *c)
 	long long last = 0, expires = 0;
 	FILE *f;
 
+	if (strcmp(c->smarthosts[0].name, "default") != 0) {
+		printf("last refresh: not known (relayqd publishes only "
+		       "[smarthost]'s, in %s/oauth2)\n",
+		    c->spool_dir);
+		return;
+	}
 	if (rq_snprintf(path, sizeof(path), "%s/oauth2", c->spool_dir) == -1 ||
 	    (f = fopen(path, "re")) == NULL) {
 		printf("last refresh: none recorded by relayqd\n");
@@ -129,35 +156,33 @@ relayq_oauth2_last(const struct conf *c)
 	}
 }
 
-/* relayq oauth2 status. */
-int
-relayq_oauth2_status(const struct conf *c)
+/*
+ * Prints the status of c's smarthosts[0] (a view); label: the first line
+ * names the section ("smarthost NAME: ...").
+ */
+static void
+relayq_oauth2_show(const struct conf *c, int label)
 {
-	const char *file = c->smarthost_oauth2_refresh_token_file;
-	int refresh = strcmp(c->smarthost_oauth2_grant, "refresh_token") == 0;
+	const char *file = c->smarthosts[0].oauth2_refresh_token_file;
+	int refresh =
+	    strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") == 0;
 	struct rq_err err;
 	char *tok;
 	size_t n;
 
-	if (c->smarthost_oauth2_token_url[0] == '\0') {
-		fprintf(stderr,
-		    "relayq: %s: OAuth2 is not configured "
-		    "([smarthost] oauth2_token_url)\n",
-		    c->path);
-		return EX_CONFIG;
-	}
-	printf("smarthost: %s:%d, auth = %s, username = %s\n",
-	    c->smarthost_host, c->smarthost_port, c->smarthost_auth,
-	    c->smarthost_username);
-	printf("token endpoint: %s\n", c->smarthost_oauth2_token_url);
-	printf("client id: %s\n", c->smarthost_oauth2_client_id);
+	printf("smarthost%s%s: %s:%d, auth = %s, username = %s\n",
+	    label ? " " : "", label ? c->smarthosts[0].name : "",
+	    c->smarthosts[0].host, c->smarthosts[0].port, c->smarthosts[0].auth,
+	    c->smarthosts[0].username);
+	printf("token endpoint: %s\n", c->smarthosts[0].oauth2_token_url);
+	printf("client id: %s\n", c->smarthosts[0].oauth2_client_id);
 	printf("client secret file: %s\n",
-	    c->smarthost_oauth2_client_secret_file[0] != '\0'
-		? c->smarthost_oauth2_client_secret_file
+	    c->smarthosts[0].oauth2_client_secret_file[0] != '\0'
+		? c->smarthosts[0].oauth2_client_secret_file
 		: "none (public client)");
-	printf("grant: %s\n", c->smarthost_oauth2_grant);
-	if (c->smarthost_oauth2_scope[0] != '\0')
-		printf("scope: %s\n", c->smarthost_oauth2_scope);
+	printf("grant: %s\n", c->smarthosts[0].oauth2_grant);
+	if (c->smarthosts[0].oauth2_scope[0] != '\0')
+		printf("scope: %s\n", c->smarthosts[0].oauth2_scope);
 	if (refresh) {
 		if (oauth2_store_read(file, 1, &tok, &n, &err) == 0) {
 			OPENSSL_cleanse(tok, n);
@@ -170,7 +195,52 @@ relayq_oauth2_status(const struct conf *c)
 			    file, err.msg);
 	}
 	relayq_oauth2_last(c);
+}
+
+/* relayq oauth2 status [--smarthost NAME]. */
+int
+relayq_oauth2_status(const struct conf *c, const char *name)
+{
+	struct conf view;
+	struct rq_err err;
+	char sec[64];
+	int named = 0, shown = 0;
+
+	if (name != NULL) {
+		if (conf_view_smarthost_named(&view, c, name, &err) == -1) {
+			fprintf(stderr, "relayq: oauth2 status: %s\n", err.msg);
+			return EX_USAGE;
+		}
+		if (view.smarthosts[0].oauth2_token_url[0] == '\0')
+			goto unset;
+		relayq_oauth2_show(&view, 1);
+		return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
+	}
+	/* Labelled, every OAuth2 section, once a named one uses OAuth2. */
+	for (size_t i = 1; i < c->nsmarthosts; i++)
+		named |= c->smarthosts[i].oauth2_token_url[0] != '\0';
+	if (!named) {
+		conf_view_smarthost(&view, c, 0);
+		if (view.smarthosts[0].oauth2_token_url[0] == '\0')
+			goto unset;
+		relayq_oauth2_show(&view, 0);
+		return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
+	}
+	for (size_t i = 0; i < c->nsmarthosts; i++) {
+		if (c->smarthosts[i].oauth2_token_url[0] == '\0')
+			continue;
+		if (shown++ > 0)
+			printf("\n");
+		conf_view_smarthost(&view, c, i);
+		relayq_oauth2_show(&view, 1);
+	}
 	return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
+unset:
+	fprintf(stderr,
+	    "relayq: %s: OAuth2 is not configured (%s oauth2_token_url)\n",
+	    c->path,
+	    relayq_oauth2_section(&view.smarthosts[0], sec, sizeof(sec)));
+	return EX_CONFIG;
 }
 
 /* Monotonic seconds. */
@@ -224,7 +294,7 @@ relayq_oauth2_random(char *out, size_t outsz, const unsigned char *in, size_t n)
 static void
 relayq_oauth2_store(struct relayq_oauth2_login *l, struct oauth2_token *t)
 {
-	const char *file = l->c->smarthost_oauth2_refresh_token_file;
+	const char *file = l->c->smarthosts[0].oauth2_refresh_token_file;
 	struct rq_err err;
 	int fd;
 
@@ -505,16 +575,16 @@ relayq_oauth2_browser(struct relayq_oauth2_login *l)
 	evhttp_set_gencb(l->http, relayq_oauth2_redirect_cb, l);
 	(void)!rq_snprintf(l->redirect_uri, sizeof(l->redirect_uri),
 	    "http://127.0.0.1:%u/", (unsigned)ntohs(sin.sin_port));
-	if (strlcpy(url, c->smarthost_oauth2_auth_url, sizeof(url)) >=
+	if (strlcpy(url, c->smarthosts[0].oauth2_auth_url, sizeof(url)) >=
 		sizeof(url) ||
 	    relayq_oauth2_param(url, sizeof(url), "client_id",
-		c->smarthost_oauth2_client_id) == -1 ||
+		c->smarthosts[0].oauth2_client_id) == -1 ||
 	    relayq_oauth2_param(url, sizeof(url), "redirect_uri",
 		l->redirect_uri) == -1 ||
 	    relayq_oauth2_param(url, sizeof(url), "response_type", "code") ==
 		-1 ||
 	    relayq_oauth2_param(url, sizeof(url), "scope",
-		c->smarthost_oauth2_scope) == -1 ||
+		c->smarthosts[0].oauth2_scope) == -1 ||
 	    relayq_oauth2_param(url, sizeof(url), "state", l->state) == -1 ||
 	    relayq_oauth2_param(url, sizeof(url), "code_challenge",
 		challenge) == -1 ||
@@ -557,33 +627,44 @@ static int
 relayq_oauth2_login_conf(const struct conf *c, int browser)
 {
 	const char *missing = NULL;
+	char sec[64];
 
-	if (c->smarthost_oauth2_token_url[0] == '\0')
+	if (c->smarthosts[0].oauth2_token_url[0] == '\0')
 		missing = "oauth2_token_url";
-	else if (strcmp(c->smarthost_oauth2_grant, "refresh_token") != 0)
+	else if (strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") != 0)
 		missing = "oauth2_grant = refresh_token (client_credentials "
 			  "needs no login)";
-	else if (c->smarthost_oauth2_refresh_token_file[0] == '\0')
+	else if (c->smarthosts[0].oauth2_refresh_token_file[0] == '\0')
 		missing = "oauth2_refresh_token_file";
-	else if (browser && c->smarthost_oauth2_auth_url[0] == '\0')
+	else if (browser && c->smarthosts[0].oauth2_auth_url[0] == '\0')
 		missing = "oauth2_auth_url (for --browser)";
-	else if (!browser && c->smarthost_oauth2_device_url[0] == '\0')
+	else if (!browser && c->smarthosts[0].oauth2_device_url[0] == '\0')
 		missing = "oauth2_device_url (or use --browser)";
 	if (missing == NULL)
 		return EX_OK;
-	fprintf(stderr, "relayq: oauth2 login: %s: [smarthost] needs %s\n",
-	    c->path, missing);
+	fprintf(stderr, "relayq: oauth2 login: %s: %s needs %s\n", c->path,
+	    relayq_oauth2_section(&c->smarthosts[0], sec, sizeof(sec)),
+	    missing);
 	return EX_CONFIG;
 }
 
-/* relayq oauth2 login [--browser]. */
+/* relayq oauth2 login [--browser] [--smarthost NAME]. */
 int
-relayq_oauth2_login(const struct conf *c, int browser)
+relayq_oauth2_login(const struct conf *c, const char *name, int browser)
 {
 	struct relayq_oauth2_login l;
+	struct conf view;
 	struct rq_err err;
 	int rc;
 
+	/* From here on c's smarthosts[0] is the section to log in to. */
+	if (name != NULL) {
+		if (conf_view_smarthost_named(&view, c, name, &err) == -1) {
+			fprintf(stderr, "relayq: oauth2 login: %s\n", err.msg);
+			return EX_USAGE;
+		}
+		c = &view;
+	}
 	if ((rc = relayq_oauth2_login_conf(c, browser)) != EX_OK ||
 	    (rc = relayq_oauth2_become(c)) != EX_OK)
 		return rc;
@@ -601,8 +682,8 @@ relayq_oauth2_login(const struct conf *c, int browser)
 	if (browser)
 		rc = relayq_oauth2_browser(&l);
 	else if ((l.fetch = oauth2_client_device_start(l.base, NULL, &l.cc,
-		      c->smarthost_oauth2_device_url, relayq_oauth2_device_cb,
-		      &l, &err)) == NULL) {
+		      c->smarthosts[0].oauth2_device_url,
+		      relayq_oauth2_device_cb, &l, &err)) == NULL) {
 		fprintf(stderr, "relayq: oauth2 login: %s\n", err.msg);
 		rc = EX_CONFIG;
 	}
@@ -631,4 +712,35 @@ out:
 	}
 	OPENSSL_cleanse(l.verifier, sizeof(l.verifier));
 	return fflush(stdout) == EOF && rc == EX_OK ? EX_IOERR : rc;
+}
+
+/* relayq oauth2 (status | login [--browser]) [--smarthost NAME]. */
+int
+relayq_oauth2_main(const struct conf *c, int argc, char *argv[])
+{
+	const char *name = NULL;
+	int status, browser = 0;
+
+	if (argc < 1 ||
+	    (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "login") != 0))
+		goto usage;
+	status = strcmp(argv[0], "status") == 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--smarthost") == 0 && name == NULL &&
+		    i + 1 < argc)
+			name = argv[++i];
+		else if (strcmp(argv[i], "--browser") == 0 && !status &&
+		    !browser)
+			browser = 1;
+		else
+			goto usage;
+	}
+	return status ? relayq_oauth2_status(c, name)
+		      : relayq_oauth2_login(c, name, browser);
+usage:
+	fprintf(stderr,
+	    "usage: relayq [-c config] oauth2 status [--smarthost NAME]\n"
+	    "       relayq [-c config] oauth2 login [--browser] "
+	    "[--smarthost NAME]\n");
+	return EX_USAGE;
 }

@@ -39,10 +39,12 @@ void
 relayq_probe_usage_print(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: relayq [-c config] probe [--rcpt ADDR [--from ADDR]] "
-	    "[--timeout DUR]\n"
-	    "  connect to the smarthost as relayqd would, show the "
-	    "dialogue (secrets\n"
+	    "usage: relayq [-c config] probe [--smarthost NAME] "
+	    "[--rcpt ADDR [--from ADDR]]\n"
+	    "              [--timeout DUR]\n"
+	    "  connect to the smarthost ([smarthost], or [smarthost NAME]) "
+	    "as relayqd\n"
+	    "  would, show the dialogue (secrets\n"
 	    "  redacted) and say what to fix; with --rcpt, MAIL and RCPT "
 	    "then RSET:\n"
 	    "  nothing is sent.  Exit 0 could send, 69 unavailable, 75 "
@@ -60,11 +62,11 @@ relayq_probe_usage_print(FILE *fp)
 static int
 relayq_probe_creds(const struct conf *c)
 {
-	const char *pf = c->smarthost_password_file;
+	const char *pf = c->smarthosts[0].password_file;
 	struct stat st;
 
-	if (c->smarthost_username[0] == '\0' ||
-	    (pf[0] == '\0' && c->smarthost_password_command[0] == '\0'))
+	if (c->smarthosts[0].username[0] == '\0' ||
+	    (pf[0] == '\0' && c->smarthosts[0].password_command[0] == '\0'))
 		return EX_OK;
 	if (geteuid() == 0) {
 		if (stat(c->spool_dir, &st) == -1 || st.st_uid == 0)
@@ -99,7 +101,8 @@ relayq_probe_creds(const struct conf *c)
 
 /* Parses the arguments into o; returns EX_OK or EX_USAGE. */
 static int
-relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o)
+relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o,
+    const char **smarthost)
 {
 	const char *from = NULL, *timeout = NULL, *errstr;
 
@@ -112,6 +115,8 @@ relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o)
 			slot = &from;
 		else if (strcmp(argv[i], "--timeout") == 0)
 			slot = &timeout;
+		else if (strcmp(argv[i], "--smarthost") == 0)
+			slot = smarthost;
 		else
 			goto usage;
 		if (i + 1 >= argc || *slot != NULL)
@@ -163,20 +168,32 @@ relayq_probe_exit(enum smarthost_probe_result r, const char **word)
 int
 relayq_probe_main(struct conf *c, int argc, char *argv[])
 {
-	struct smarthost_probe_opts o = { "", NULL, RELAYQ_PROBE_TIMEOUT };
+	static const char null_sender[] = "";
+	struct smarthost_probe_opts o = { null_sender, NULL,
+		RELAYQ_PROBE_TIMEOUT };
 	struct smarthost_tls *tls = NULL;
 	struct smarthost_auth *auth = NULL;
 	struct rq_err err;
-	const char *why, *word;
+	struct conf view;
+	const char *why, *word, *name = NULL;
 	char advice[512];
 	int rc;
 
-	/* MAIL FROM: the login when it is an address, else <>. */
-	if (strchr(c->smarthost_username, '@') != NULL)
-		o.sender = c->smarthost_username;
-	if ((rc = relayq_probe_args(argc, argv, &o)) != EX_OK)
+	if ((rc = relayq_probe_args(argc, argv, &o, &name)) != EX_OK)
 		return rc;
-	if (c->smarthost_host[0] == '\0') {
+	/* --smarthost NAME: libsmarthost sees that one as smarthosts[0]. */
+	if (name != NULL) {
+		if (conf_view_smarthost_named(&view, c, name, &err) == -1) {
+			fprintf(stderr, "relayq: probe: %s\n", err.msg);
+			return EX_USAGE;
+		}
+		c = &view;
+	}
+	/* MAIL FROM: --from, else the login when it is an address, else <>. */
+	if (o.sender == null_sender &&
+	    strchr(c->smarthosts[0].username, '@') != NULL)
+		o.sender = c->smarthosts[0].username;
+	if (c->smarthosts[0].host[0] == '\0') {
 		fprintf(stderr,
 		    "relayq: probe: %s: [smarthost] host is not "
 		    "set\n",
@@ -185,7 +202,7 @@ relayq_probe_main(struct conf *c, int argc, char *argv[])
 	}
 	if ((rc = relayq_probe_creds(c)) != EX_OK)
 		return rc;
-	if (c->smarthost_tls != CONF_TLS_NONE &&
+	if (c->smarthosts[0].tls != CONF_TLS_NONE &&
 	    (tls = smarthost_tls_new(c, &err)) == NULL) {
 		fprintf(stderr, "relayq: probe: %s: %s\n", c->path, err.msg);
 		return EX_CONFIG;
@@ -204,14 +221,15 @@ relayq_probe_main(struct conf *c, int argc, char *argv[])
 		smarthost_tls_free(tls);
 		return EX_CONFIG;
 	}
-	printf("* smarthost %s port %d, tls = %s, auth = %s%s%s\n",
-	    c->smarthost_host, c->smarthost_port,
-	    c->smarthost_tls == CONF_TLS_STARTTLS	? "starttls"
-		: c->smarthost_tls == CONF_TLS_IMPLICIT ? "implicit"
-							: "none",
-	    auth != NULL ? c->smarthost_auth : "none",
+	printf("* smarthost %s%s%s port %d, tls = %s, auth = %s%s%s\n",
+	    name != NULL ? c->smarthosts[0].name : "", name != NULL ? ": " : "",
+	    c->smarthosts[0].host, c->smarthosts[0].port,
+	    c->smarthosts[0].tls == CONF_TLS_STARTTLS	    ? "starttls"
+		: c->smarthosts[0].tls == CONF_TLS_IMPLICIT ? "implicit"
+							    : "none",
+	    auth != NULL ? c->smarthosts[0].auth : "none",
 	    auth != NULL ? " as " : "",
-	    auth != NULL ? c->smarthost_username : "");
+	    auth != NULL ? c->smarthosts[0].username : "");
 	rc = relayq_probe_exit(smarthost_probe_run(c, tls, auth, &o, stdout,
 				   advice, sizeof(advice)),
 	    &word);

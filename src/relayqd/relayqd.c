@@ -227,7 +227,7 @@ relayqd_wake_host(struct relayd *rd, long long now, long long gap)
 	    now - rd->host_last_probe < gap)
 		return;
 	log_info("smarthost %s: woken up, probing now instead of in %.1fs",
-	    rd->conf.smarthost_host,
+	    rd->conf.smarthosts[0].host,
 	    (double)(rd->host_probe_ms - now_ms) / 1000);
 	rd->host_probe_ms = now_ms;
 }
@@ -614,7 +614,7 @@ relayqd_run(struct relayd *rd)
 		    (id = relayqd_pop_due(rd, now)) != NULL) {
 			log_info("smarthost %s: probe after %u failure%s, with "
 				 "%s",
-			    rd->conf.smarthost_host, rd->host_fails,
+			    rd->conf.smarthosts[0].host, rd->host_fails,
 			    rd->host_fails == 1 ? "" : "s", id);
 			rd->host_probing = 1;
 			rd->host_last_probe = now;
@@ -904,13 +904,13 @@ relayqd_inotify_new(struct relayd *rd)
 static void
 relayqd_rate_start(struct relayd *rd)
 {
-	const struct conf_rate *m = &rd->conf.smarthost_rate_limit;
-	const struct conf_rate *rc = &rd->conf.smarthost_recipient_limit;
+	const struct conf_rate *m = &rd->conf.smarthosts[0].rate_limit;
+	const struct conf_rate *rc = &rd->conf.smarthosts[0].recipient_limit;
 	struct relayqd_rate_view v;
 	const char *errstr = "";
 	long long now = relayqd_now_ms();
 
-	rd->rate = relayqd_rate_new(rd->conf.smarthost_host, m, rc, now);
+	rd->rate = relayqd_rate_new(rd->conf.smarthosts[0].host, m, rc, now);
 	if (relayqd_rate_load(rd->rate, rd->spool.rootfd, RELAYQD_RATE_FILE,
 		now, &errstr) == -1)
 		log_warnx("%s/%s: %s; the rate buckets start empty (never "
@@ -921,8 +921,8 @@ relayqd_rate_start(struct relayd *rd)
 	relayqd_rate_view(rd->rate, now, &v);
 	log_info("smarthost %s: rate_limit %lld/%llds, bucket %.2f; "
 		 "recipient_limit %lld/%llds, bucket %.2f; pace %.3g/s%s",
-	    rd->conf.smarthost_host, m->n, m->per, v.messages, rc->n, rc->per,
-	    v.recipients, v.pace, v.throttled ? " (throttled)" : "");
+	    rd->conf.smarthosts[0].host, m->n, m->per, v.messages, rc->n,
+	    rc->per, v.recipients, v.pace, v.throttled ? " (throttled)" : "");
 }
 
 /*
@@ -937,8 +937,9 @@ relayqd_conf_check(const struct conf *c, const struct smarthost_auth *auth)
 
 	if ((why = smarthost_auth_check_tls(auth, c)) != NULL)
 		return why;
-	if (c->smarthost_tls != CONF_TLS_NONE && !c->smarthost_tls_verify &&
-	    c->smarthost_tls_fingerprint[0] == '\0')
+	if (c->smarthosts[0].tls != CONF_TLS_NONE &&
+	    !c->smarthosts[0].tls_verify &&
+	    c->smarthosts[0].tls_fingerprint[0] == '\0')
 		log_warnx("tls_verify = no: the smarthost's certificate is not "
 			  "checked; a man in the middle can read this mail");
 	return NULL;
@@ -991,7 +992,7 @@ relayqd_reload(struct relayd *rd)
 		    err.msg);
 		return;
 	}
-	if (nc.smarthost_tls != CONF_TLS_NONE &&
+	if (nc.smarthosts[0].tls != CONF_TLS_NONE &&
 	    (tls = smarthost_tls_new(&nc, &err)) == NULL) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
@@ -1042,8 +1043,8 @@ relayqd_reload(struct relayd *rd)
 	rd->conf = nc;
 	aliases_free(&rd->aliases);
 	relayqd_aliases_load(&rd->conf, &rd->aliases);
-	relayqd_rate_configure(rd->rate, &rd->conf.smarthost_rate_limit,
-	    &rd->conf.smarthost_recipient_limit, relayqd_now_ms());
+	relayqd_rate_configure(rd->rate, &rd->conf.smarthosts[0].rate_limit,
+	    &rd->conf.smarthosts[0].recipient_limit, relayqd_now_ms());
 	log_info("configuration reloaded from %s", rd->conf.path);
 	/* submit_socket may have moved, or become usable. */
 	if (rd->submit != NULL)
@@ -1223,9 +1224,9 @@ main(int argc, char *argv[])
 	log_set_trace(trace);
 	if (conf_load(&rd.conf, conf_path(cfg, 1), &err) == -1)
 		fatalx("%s", err.msg);
-	if (rd.conf.smarthost_host[0] == '\0')
+	if (rd.conf.smarthosts[0].host[0] == '\0')
 		fatalx("%s: [smarthost] host is not set", rd.conf.path);
-	if (rd.conf.smarthost_tls != CONF_TLS_NONE &&
+	if (rd.conf.smarthosts[0].tls != CONF_TLS_NONE &&
 	    (rd.tls = smarthost_tls_new(&rd.conf, &err)) == NULL)
 		fatalx("%s: %s", rd.conf.path, err.msg);
 	/* AUTH checks the secret file's owner against our effective uid. */
@@ -1309,8 +1310,8 @@ main(int argc, char *argv[])
 		(void)snprintf(heldtxt, sizeof(heldtxt), " (%zu on hold)",
 		    nheld);
 	log_info("started: spool %s, smarthost %s:%d, %zu queued%s",
-	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
-	    v.queued + nheld, heldtxt);
+	    rd.spool.path, rd.conf.smarthosts[0].host,
+	    rd.conf.smarthosts[0].port, v.queued + nheld, heldtxt);
 	relayqd_notify_ready(rd.notify, &v);
 	relayqd_kick(&rd);
 

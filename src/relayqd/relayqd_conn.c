@@ -325,7 +325,7 @@ relayqd_conn_op_starttls(void *arg)
 	const char *why;
 
 	if ((tls = smarthost_tls_starttls(rc->rd->tls, rc->bev,
-		 rc->rd->conf.smarthost_host, &why)) == NULL) {
+		 rc->rd->conf.smarthosts[0].host, &why)) == NULL) {
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
 		return;
 	}
@@ -972,8 +972,8 @@ relayqd_conn_attach(struct relayqd_conn *rc, int fd)
 		relayqd_conn_connected(rc);
 		return 0;
 	}
-	if ((ssl = smarthost_tls_ssl_new(rd->tls, rd->conf.smarthost_host)) ==
-	    NULL) {
+	if ((ssl = smarthost_tls_ssl_new(rd->tls,
+		 rd->conf.smarthosts[0].host)) == NULL) {
 		(void)close(fd);
 		goto fail;
 	}
@@ -1017,7 +1017,7 @@ relayqd_conn_dial_cb(int fd, const char *addr, const char *why, void *arg)
 		return;
 	}
 	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s[%s]:%d",
-	    c->smarthost_host, addr, c->smarthost_port);
+	    c->smarthosts[0].host, addr, c->smarthosts[0].port);
 	if (relayqd_conn_attach(rc, fd) == -1)
 		relayqd_conn_fail_early(rc, rc->last_err);
 }
@@ -1031,17 +1031,18 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	rc->rd = rd;
 	strlcpy(rc->first_id, first_id, sizeof(rc->first_id));
 	strlcpy(rc->tls, "none", sizeof(rc->tls));
-	rc->helo_name = xstrdup(rd->conf.smarthost_helo_name[0]
-		? rd->conf.smarthost_helo_name
+	rc->helo_name = xstrdup(rd->conf.smarthosts[0].helo_name[0]
+		? rd->conf.smarthosts[0].helo_name
 		: rd->conf.hostname);
 	rc->sconf.helo_name = rc->helo_name;
-	rc->sconf.starttls = rd->conf.smarthost_tls == CONF_TLS_STARTTLS;
-	rc->sconf.tls_on_connect = rd->conf.smarthost_tls == CONF_TLS_IMPLICIT;
+	rc->sconf.starttls = rd->conf.smarthosts[0].tls == CONF_TLS_STARTTLS;
+	rc->sconf.tls_on_connect =
+	    rd->conf.smarthosts[0].tls == CONF_TLS_IMPLICIT;
 	rc->sconf.auth = rd->auth != NULL;
 	rc->sconf.allow_plaintext_auth =
-	    rd->conf.smarthost_allow_plaintext_auth;
+	    rd->conf.smarthosts[0].allow_plaintext_auth;
 	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s:%d",
-	    rd->conf.smarthost_host, rd->conf.smarthost_port);
+	    rd->conf.smarthosts[0].host, rd->conf.smarthosts[0].port);
 	if ((rc->timer = evtimer_new(rd->base, relayqd_conn_timer_cb, rc)) ==
 	    NULL)
 		fatalx("evtimer_new failed");
@@ -1101,8 +1102,8 @@ relayqd_conn_resolve(struct relayqd_conn *rc)
 	struct relayd *rd = rc->rd;
 	struct relayqd_dial_conf dc;
 
-	dc.host = rd->conf.smarthost_host;
-	dc.port = rd->conf.smarthost_port;
+	dc.host = rd->conf.smarthosts[0].host;
+	dc.port = rd->conf.smarthosts[0].port;
 	dc.timeout = rd->conf.delivery_connect_timeout;
 	dc.stagger_ms = RELAYQD_DIAL_STAGGER_MS;
 	/* The callback runs from the loop, never inside this call. */

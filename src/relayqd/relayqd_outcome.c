@@ -190,7 +190,7 @@ relayqd_outcome_describe(struct relayd *rd, const struct relayqd_msg *m,
 	memset(b, 0, sizeof(*b));
 	b->kind = kind;
 	b->hostname = rd->conf.hostname;
-	b->remote_mta = rd->conf.smarthost_host;
+	b->remote_mta = rd->conf.smarthosts[0].host;
 	b->sender = m->env.sender;
 	b->queue_id = m->env.id;
 	b->envid = m->env.dsn_envid;
@@ -965,7 +965,7 @@ relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
 		/* A session opened before the destination went down. */
 		log_info("smarthost %s: session failed (%s); already backing "
 			 "off",
-		    rd->conf.smarthost_host, text);
+		    rd->conf.smarthosts[0].host, text);
 		return;
 	}
 	/* A probe that got ready, then was throttled, still counts. */
@@ -991,7 +991,8 @@ relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
 	relayqd_stats_error(rd, text);
 	log_info("smarthost %s unavailable (%s); failures=%u, next probe in "
 		 "%.3fs",
-	    rd->conf.smarthost_host, text, rd->host_fails, (double)wait / 1000);
+	    rd->conf.smarthosts[0].host, text, rd->host_fails,
+	    (double)wait / 1000);
 	relayqd_kick(rd);
 }
 
@@ -1010,7 +1011,7 @@ relayqd_outcome_host_up(struct relayd *rd)
 			log_info("smarthost %s answered after %u failed "
 				 "probe%s; one session until it accepts a "
 				 "message",
-			    rd->conf.smarthost_host, rd->host_fails,
+			    rd->conf.smarthosts[0].host, rd->host_fails,
 			    rd->host_fails == 1 ? "" : "s");
 		rd->host_down = 0;
 		rd->host_probing = 0;
@@ -1021,11 +1022,12 @@ relayqd_outcome_host_up(struct relayd *rd)
 	if (rd->host_down)
 		log_info("smarthost %s is back after %u failed probe%s; "
 			 "draining the queue",
-		    rd->conf.smarthost_host, rd->host_fails,
+		    rd->conf.smarthosts[0].host, rd->host_fails,
 		    rd->host_fails == 1 ? "" : "s");
 	if (!rd->host_ok)
 		log_debug("smarthost %s answered: up to %d sessions",
-		    rd->conf.smarthost_host, rd->conf.delivery_max_connections);
+		    rd->conf.smarthosts[0].host,
+		    rd->conf.delivery_max_connections);
 	rd->host_down = 0;
 	rd->host_ok = 1;
 	rd->host_probing = 0;
@@ -1044,6 +1046,6 @@ relayqd_outcome_host_accepted(struct relayd *rd)
 		return;
 	rd->host_need_tx = 0;
 	log_info("smarthost %s accepted a message; draining the queue",
-	    rd->conf.smarthost_host);
+	    rd->conf.smarthosts[0].host);
 	relayqd_outcome_host_up(rd);
 }

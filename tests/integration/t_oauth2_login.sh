@@ -15,7 +15,13 @@
 #    state is refused and the login goes on; the code is exchanged with
 #    the verifier (the fake checks it) once; a declined sign-in exits 77;
 #  - run as root, the file is owned by the spool's owner (relayqd's user);
-#  - no token, code or secret in the output.
+#  - no token, code or secret in the output;
+#  - --smarthost NAME (issue 15): with [smarthost] and [smarthost work]
+#    on two fake providers (each its own client id and token file),
+#    login --smarthost work uses work's endpoints and client id and
+#    writes only work's file, 0600; status --smarthost work names work's
+#    file; status alone shows both sections, labelled; an unknown name
+#    exits 64 listing the known ones; a section without OAuth2, 78.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/oauth2.sh"
 
@@ -217,7 +223,95 @@ else
 	T_N=$((T_N + 1)); echo "ok $T_N # skip not root"
 fi
 
-# ---- 7. configuration errors ----
+# ---- 7. --smarthost NAME: each section's own keys and token file ----
+# The second provider (work) knows only client id relayq-work, and the
+# first only relayq-test: a login that mixes the sections is refused.
+WPORT=$(free_port)
+WRT=$T_DIR/oauth2/work.refresh
+: > "$T_DIR/work.control"
+"$PYTHON3" "$top_srcdir/tests/integration/fakeoauth2.py" \
+    --port "$WPORT" --cert "$PKI/good.crt" --key "$PKI/good.key" \
+    --state "$T_DIR/work.state" --control "$T_DIR/work.control" \
+    --log "$T_DIR/work.log" --client-id relayq-work \
+    --device-polls 1000000 --pidfile "$T_DIR/work.pid" \
+    >>"$T_DIR/work.err" 2>&1 &
+T_PIDS="$T_PIDS $!"
+wait_for "the second fake OAuth2 provider" 100 test -s "$T_DIR/work.pid"
+oauth_conf "oauth2_device_url = https://127.0.0.1:$OPORT/device
+oauth2_auth_url = https://127.0.0.1:$OPORT/authorize"
+cat - "$CONF" > "$T_DIR/two.conf" <<EOC
+[smarthost work]
+host = 127.0.0.1
+port = $PORT
+tls = starttls
+ca_file = $PKI/ca.crt
+username = work@example.org
+auth = xoauth2
+oauth2_token_url = https://127.0.0.1:$WPORT/token
+oauth2_device_url = https://127.0.0.1:$WPORT/device
+oauth2_client_id = relayq-work
+oauth2_refresh_token_file = $WRT
+oauth2_ca_file = $PKI/ca.crt
+senders = @work.example
+
+[smarthost plain]
+host = 127.0.0.1
+port = $PORT
+senders = @plain.example
+
+EOC
+LCONF=$T_DIR/two.conf
+cp "$RTFILE" "$T_DIR/rt.two"
+n0=$(wc -l < "$OLOG")
+echo approve > "$T_DIR/work.control"
+is "$(login work --smarthost work)" 0 "--smarthost work: login exits 0"
+is "$(cat "$WRT" 2>/dev/null)" "$(OSTATE=$T_DIR/work.state; ostate current)" "--smarthost work: work's file holds the token work's provider issued"
+is "$(stat -c %a "$WRT" 2>/dev/null)" 600 "--smarthost work: work's file mode 0600"
+[ -s "$WRT" ] && cmp -s "$RTFILE" "$T_DIR/rt.two" &&
+    [ "$(wc -l < "$OLOG")" -eq "$n0" ]
+ok $? "--smarthost work: work's file written, [smarthost]'s untouched, its provider not asked"
+grep -q "logged in; the refresh token is in $WRT " "$T_DIR/work.out" &&
+    no_secret work
+ok $? "--smarthost work: says it wrote work's file, and no token in the output"
+"$RELAYQ" -c "$LCONF" oauth2 status --smarthost work > "$T_DIR/st.work" 2>&1
+is "$?" 0 "status --smarthost work: exit 0"
+grep -q "^smarthost work: 127.0.0.1:$PORT, auth = xoauth2, username = work@example.org\$" "$T_DIR/st.work" &&
+    grep -q "^token endpoint: https://127.0.0.1:$WPORT/token\$" "$T_DIR/st.work" &&
+    grep -q '^client id: relayq-work$' "$T_DIR/st.work" &&
+    grep -q "^refresh token file: $WRT (present, usable)\$" "$T_DIR/st.work" &&
+    grep -q '^last refresh: not known (relayqd publishes only \[smarthost\]' "$T_DIR/st.work" &&
+    ! grep -q "$RTFILE (\|:$OPORT/" "$T_DIR/st.work"
+ok $? "status --smarthost work: work's endpoint, client id and file, not [smarthost]'s ($(tr '\n' '|' < "$T_DIR/st.work"))"
+"$RELAYQ" -c "$LCONF" oauth2 status > "$T_DIR/st.all" 2>&1
+rc=$?
+is "$rc:$(grep -c '^smarthost ' "$T_DIR/st.all")" 0:2 "status without --smarthost: exit 0, the two OAuth2 sections, not plain"
+grep -q "^smarthost default: 127.0.0.1:$PORT, " "$T_DIR/st.all" &&
+    grep -q "^refresh token file: $RTFILE (present, usable)\$" "$T_DIR/st.all" &&
+    grep -q "^smarthost work: " "$T_DIR/st.all" &&
+    grep -q "^refresh token file: $WRT (present, usable)\$" "$T_DIR/st.all"
+ok $? "status without --smarthost: each section labelled with its own file"
+rm -f "$WRT"
+[ "$(login nosuch --smarthost nosuch)" -eq 64 ] &&
+    grep -q "^relayq: oauth2 login: --smarthost nosuch: $LCONF has no \[smarthost nosuch\] (its smarthosts: default, work, plain)\$" "$T_DIR/nosuch.err" &&
+    [ ! -e "$WRT" ] && cmp -s "$RTFILE" "$T_DIR/rt.two"
+ok $? "login --smarthost nosuch: exit 64, lists the known names, writes nothing ($(cat "$T_DIR/nosuch.err"))"
+"$RELAYQ" -c "$LCONF" oauth2 status --smarthost nosuch > /dev/null 2> "$T_DIR/st.nosuch"
+rc=$?
+[ "$rc" -eq 64 ] &&
+    grep -q "^relayq: oauth2 status: --smarthost nosuch: .* (its smarthosts: default, work, plain)\$" "$T_DIR/st.nosuch"
+ok $? "status --smarthost nosuch: exit 64, says so"
+is "$(login plain --smarthost plain)" 78 "login --smarthost plain (no OAuth2): exit 78"
+grep -q "^relayq: oauth2 login: $LCONF: \[smarthost plain\] needs oauth2_token_url\$" "$T_DIR/plain.err" &&
+    [ ! -e "$WRT" ] && cmp -s "$RTFILE" "$T_DIR/rt.two"
+ok $? "login --smarthost plain: names the section and the key, writes nothing"
+"$RELAYQ" -c "$LCONF" oauth2 status --smarthost plain > /dev/null 2> "$T_DIR/st.plain"
+is "$?" 78 "status --smarthost plain: exit 78"
+grep -q "OAuth2 is not configured (\[smarthost plain\] oauth2_token_url)\$" "$T_DIR/st.plain"
+ok $? "status --smarthost plain: names the section"
+LCONF=
+: > "$T_DIR/work.control"
+
+# ---- 8. configuration errors ----
 write_conf "" "auth = xoauth2
 username = $AUSER
 oauth2_token_url = https://127.0.0.1:$OPORT/token

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,43 +50,45 @@ test_tls_auth(void)
 
 	ok(load("[smarthost]\nhost = mx.example\n", &c, &err) == 0,
 	    "minimal smarthost loads");
-	is_int(c.smarthost_port, 587, "default port 587");
-	is_int(c.smarthost_tls, CONF_TLS_STARTTLS, "default tls is starttls");
-	is_int(c.smarthost_tls_verify, 1, "default tls_verify is yes");
-	is_str(c.smarthost_tls_min_version, "1.2", "default tls_min_version");
-	is_str(c.smarthost_auth, "auto", "default auth is auto");
-	is_int(c.smarthost_allow_plaintext_auth, 0,
+	is_int(c.smarthosts[0].port, 587, "default port 587");
+	is_int(c.smarthosts[0].tls, CONF_TLS_STARTTLS,
+	    "default tls is starttls");
+	is_int(c.smarthosts[0].tls_verify, 1, "default tls_verify is yes");
+	is_str(c.smarthosts[0].tls_min_version, "1.2",
+	    "default tls_min_version");
+	is_str(c.smarthosts[0].auth, "auto", "default auth is auto");
+	is_int(c.smarthosts[0].allow_plaintext_auth, 0,
 	    "default allow_plaintext_auth is no");
-	is_str(c.smarthost_username, "", "no username by default");
-	is_str(c.smarthost_tls_fingerprint, "", "no pin by default");
+	is_str(c.smarthosts[0].username, "", "no username by default");
+	is_str(c.smarthosts[0].tls_fingerprint, "", "no pin by default");
 	conf_free(&c);
 
 	ok(load("[smarthost]\nport = 465\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT,
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT,
 	    "port 465 without a tls key implies implicit");
 	conf_free(&c);
 	ok(load("[smarthost]\ntls_verify = yes\nport = 465\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT,
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT,
 	    "port 465 implies implicit whatever the key order");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 465\ntls = starttls\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "port 465 with an explicit tls = starttls keeps starttls");
 	conf_free(&c);
 	ok(load("[smarthost]\ntls = none\nport = 465\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_NONE,
+		c.smarthosts[0].tls == CONF_TLS_NONE,
 	    "port 465 with an explicit tls = none keeps none");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 465\nTLS = StartTLS\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "an explicit tls wins in any case of key and value");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 587\ntls = implicit\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT,
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT,
 	    "implicit on another port");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 25\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "other ports default to starttls");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 465\ntls =\n", &c, &err) == -1,
@@ -93,7 +96,8 @@ test_tls_auth(void)
 
 	ok(load("[smarthost]\ntls_min_version = 1.3\n", &c, &err) == 0,
 	    "tls_min_version 1.3 accepted");
-	is_str(c.smarthost_tls_min_version, "1.3", "tls_min_version 1.3 kept");
+	is_str(c.smarthosts[0].tls_min_version, "1.3",
+	    "tls_min_version 1.3 kept");
 	conf_free(&c);
 	ok(load("[smarthost]\ntls_min_version = 1.2\n", &c, &err) == 0,
 	    "tls_min_version 1.2 accepted");
@@ -118,18 +122,18 @@ test_tls_auth(void)
 		"tls_cert = /etc/c.pem\ntls_key = /etc/c.key\n",
 	       &c, &err) == 0,
 	    "every TLS and AUTH key loads: %s", err.msg);
-	is_str(c.smarthost_username, "u@example", "username");
-	is_str(c.smarthost_password_command, "/usr/bin/token --user u",
+	is_str(c.smarthosts[0].username, "u@example", "username");
+	is_str(c.smarthosts[0].password_command, "/usr/bin/token --user u",
 	    "password_command kept whole (split by relayqd, not here)");
-	is_str(c.smarthost_auth, "xoauth2", "auth");
-	is_int(c.smarthost_allow_plaintext_auth, 1, "allow_plaintext_auth");
-	is_int(c.smarthost_tls_verify, 0, "tls_verify = no");
-	is_str(c.smarthost_ca_file, "/etc/ca.pem", "ca_file");
-	is_str(c.smarthost_ca_path, "/etc/ca.d", "ca_path");
-	is_str(c.smarthost_tls_fingerprint, "sha256:AB:CD, sha256:EF",
+	is_str(c.smarthosts[0].auth, "xoauth2", "auth");
+	is_int(c.smarthosts[0].allow_plaintext_auth, 1, "allow_plaintext_auth");
+	is_int(c.smarthosts[0].tls_verify, 0, "tls_verify = no");
+	is_str(c.smarthosts[0].ca_file, "/etc/ca.pem", "ca_file");
+	is_str(c.smarthosts[0].ca_path, "/etc/ca.d", "ca_path");
+	is_str(c.smarthosts[0].tls_fingerprint, "sha256:AB:CD, sha256:EF",
 	    "tls_fingerprint list kept (parsed by relayqd)");
-	is_str(c.smarthost_tls_cert, "/etc/c.pem", "tls_cert");
-	is_str(c.smarthost_tls_key, "/etc/c.key", "tls_key");
+	is_str(c.smarthosts[0].tls_cert, "/etc/c.pem", "tls_cert");
+	is_str(c.smarthosts[0].tls_key, "/etc/c.key", "tls_key");
 	conf_free(&c);
 	ok(load("[smarthost]\nallow_plaintext_auth = sometimes\n", &c, &err) ==
 		-1,
@@ -242,63 +246,66 @@ test_presets(void)
 	ok(load("[smarthost]\nprovider = microsoft365\n" PRESET_OAUTH2, &c,
 	       &err) == 0,
 	    "provider = microsoft365 loads");
-	is_str(c.smarthost_host, "smtp.office365.com", "ms365: host");
-	is_int(c.smarthost_port, 587, "ms365: port");
-	is_int(c.smarthost_tls, CONF_TLS_STARTTLS, "ms365: tls");
-	is_str(c.smarthost_auth, "xoauth2", "ms365: auth");
-	is_str(c.smarthost_provider, "microsoft365", "provider kept");
+	is_str(c.smarthosts[0].host, "smtp.office365.com", "ms365: host");
+	is_int(c.smarthosts[0].port, 587, "ms365: port");
+	is_int(c.smarthosts[0].tls, CONF_TLS_STARTTLS, "ms365: tls");
+	is_str(c.smarthosts[0].auth, "xoauth2", "ms365: auth");
+	is_str(c.smarthosts[0].provider, "microsoft365", "provider kept");
 	conf_free(&c);
 
 	ok(load("[smarthost]\nhost = relay.example\nauth = plain\n"
 		"provider = Microsoft365\ntenant = contoso.onmicrosoft.com\n",
 	       &c, &err) == 0,
 	    "explicit keys before the provider, any case");
-	is_str(c.smarthost_host, "relay.example", "explicit host wins");
-	is_str(c.smarthost_auth, "plain", "explicit auth wins");
-	is_int(c.smarthost_port, 587, "preset port kept");
-	is_str(c.smarthost_tenant, "contoso.onmicrosoft.com", "tenant kept");
+	is_str(c.smarthosts[0].host, "relay.example", "explicit host wins");
+	is_str(c.smarthosts[0].auth, "plain", "explicit auth wins");
+	is_int(c.smarthosts[0].port, 587, "preset port kept");
+	is_str(c.smarthosts[0].tenant, "contoso.onmicrosoft.com",
+	    "tenant kept");
 	conf_free(&c);
 
 	ok(load("[smarthost]\nprovider = google\nhost = "
 		"smtp.example\n" PRESET_OAUTH2,
 	       &c, &err) == 0 &&
-		strcmp(c.smarthost_host, "smtp.example") == 0 &&
-		strcmp(c.smarthost_auth, "xoauth2") == 0,
+		strcmp(c.smarthosts[0].host, "smtp.example") == 0 &&
+		strcmp(c.smarthosts[0].auth, "xoauth2") == 0,
 	    "google: explicit host after the provider wins, auth preset");
 	conf_free(&c);
 
 	ok(load("[smarthost]\nprovider = google\n"
 		"password_file = /etc/relayq/app-password\n",
 	       &c, &err) == 0 &&
-		strcmp(c.smarthost_host, "smtp.gmail.com") == 0 &&
-		strcmp(c.smarthost_auth, "auto") == 0 &&
-		c.smarthost_oauth2_token_url[0] == '\0',
+		strcmp(c.smarthosts[0].host, "smtp.gmail.com") == 0 &&
+		strcmp(c.smarthosts[0].auth, "auto") == 0 &&
+		c.smarthosts[0].oauth2_token_url[0] == '\0',
 	    "google with an app password: the preset's host, no OAuth2: %s",
 	    err.msg);
 	conf_free(&c);
 
 	ok(load("[smarthost]\nprovider = fastmail\n", &c, &err) == 0 &&
-		strcmp(c.smarthost_host, "smtp.fastmail.com") == 0 &&
-		c.smarthost_port == 465 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT &&
-		strcmp(c.smarthost_auth, "auto") == 0,
+		strcmp(c.smarthosts[0].host, "smtp.fastmail.com") == 0 &&
+		c.smarthosts[0].port == 465 &&
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT &&
+		strcmp(c.smarthosts[0].auth, "auto") == 0,
 	    "fastmail: 465, implicit TLS, auth auto");
 	conf_free(&c);
 	ok(load("[smarthost]\nprovider = fastmail\nport = 587\n", &c, &err) ==
 		    0 &&
-		c.smarthost_port == 587 && c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].port == 587 &&
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "fastmail with port = 587: tls follows the port (starttls)");
 	conf_free(&c);
 	ok(load("[smarthost]\nprovider = mailbox.org\nport = 587\n"
 		"tls = implicit\n",
 	       &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT &&
-		strcmp(c.smarthost_host, "smtp.mailbox.org") == 0,
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT &&
+		strcmp(c.smarthosts[0].host, "smtp.mailbox.org") == 0,
 	    "mailbox.org: an explicit tls wins over the port");
 	conf_free(&c);
 	ok(load("[smarthost]\nprovider = icloud\n", &c, &err) == 0 &&
-		strcmp(c.smarthost_host, "smtp.mail.me.com") == 0 &&
-		c.smarthost_port == 587 && c.smarthost_tls == CONF_TLS_STARTTLS,
+		strcmp(c.smarthosts[0].host, "smtp.mail.me.com") == 0 &&
+		c.smarthosts[0].port == 587 &&
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "icloud: smtp.mail.me.com 587 starttls");
 	conf_free(&c);
 
@@ -346,21 +353,21 @@ test_rate_keys(void)
 	struct rq_err err;
 
 	ok(load("[smarthost]\nhost = mx.example\n", &c, &err) == 0 &&
-		c.smarthost_rate_limit.n == 0 &&
-		c.smarthost_recipient_limit.n == 0,
+		c.smarthosts[0].rate_limit.n == 0 &&
+		c.smarthosts[0].recipient_limit.n == 0,
 	    "no rate limits by default");
 	conf_free(&c);
 	ok(load("[smarthost]\nrate_limit = 30/1m\n"
 		"recipient_limit = 10000/1d\n",
 	       &c, &err) == 0 &&
-		c.smarthost_rate_limit.n == 30 &&
-		c.smarthost_rate_limit.per == 60 &&
-		c.smarthost_recipient_limit.n == 10000 &&
-		c.smarthost_recipient_limit.per == 86400,
+		c.smarthosts[0].rate_limit.n == 30 &&
+		c.smarthosts[0].rate_limit.per == 60 &&
+		c.smarthosts[0].recipient_limit.n == 10000 &&
+		c.smarthosts[0].recipient_limit.per == 86400,
 	    "rate_limit 30/1m and recipient_limit 10000/1d");
 	conf_free(&c);
 	ok(load("[smarthost]\nrate_limit =\n", &c, &err) == 0 &&
-		c.smarthost_rate_limit.n == 0,
+		c.smarthosts[0].rate_limit.n == 0,
 	    "an empty rate_limit is no limit");
 	conf_free(&c);
 	ok(load("[smarthost]\nrate_limit = 30 per minute\n", &c, &err) == -1 &&
@@ -407,7 +414,7 @@ test_host_keys(void)
 		    hosts[i].in);
 		if (hosts[i].out != NULL) {
 			ok(load(text, &c, &err) == 0 &&
-				strcmp(c.smarthost_host, hosts[i].out) == 0,
+				strcmp(c.smarthosts[0].host, hosts[i].out) == 0,
 			    "host = %s -> %s", hosts[i].in, hosts[i].out);
 			conf_free(&c);
 		} else
@@ -434,6 +441,390 @@ test_host_keys(void)
 	    "relative resolv_conf refused: %s", err.msg);
 }
 
+/* Returns nonzero when err.msg holds each of the NULL-ended strings. */
+static int
+has_all(const struct rq_err *err, ...)
+{
+	va_list ap;
+	const char *want;
+	int all = 1;
+
+	va_start(ap, err);
+	while ((want = va_arg(ap, const char *)) != NULL)
+		if (strstr(err->msg, want) == NULL)
+			all = 0;
+	va_end(ap);
+	return all;
+}
+
+/* Formats a chain as "0 2 1" into a static buffer. */
+static const char *
+chain_str(const struct conf_smarthost *sh)
+{
+	static char buf[128];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sh->nchain; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%zu",
+		    i > 0 ? " " : "", sh->chain[i]);
+	return buf;
+}
+
+/* [smarthost NAME]: names, nothing inherited, presets per section. */
+static void
+test_smarthosts_named(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = main.example\nusername = u0\n"
+		"password_file = /etc/p0\nport = 2525\nrate_limit = 5/1s\n"
+		"[smarthost Work]\nhost = [::1]\nport = 465\n"
+		"username = w@work.example\n"
+		"[smarthost personal.mail_2-x]\nprovider = fastmail\n"
+		"password_file = /etc/p2\n",
+	       &c, &err) == 0,
+	    "named sections load: %s", err.msg);
+	is_int(c.nsmarthosts, 3, "three smarthosts");
+	is_str(c.smarthosts[0].name, "default", "[smarthost] first");
+	is_str(c.smarthosts[1].name, "work", "[smarthost Work] is work");
+	is_str(c.smarthosts[2].name, "personal.mail_2-x", "a-z0-9._- name");
+	is_str(c.smarthosts[1].host, "::1", "named host normalised");
+	is_int(c.smarthosts[1].tls, CONF_TLS_IMPLICIT,
+	    "port 465 implies implicit TLS in a named section");
+	is_str(c.smarthosts[1].username, "w@work.example", "own username");
+	is_str(c.smarthosts[1].password_file, "",
+	    "no password_file inherited from [smarthost]");
+	is_int(c.smarthosts[1].rate_limit.n, 0, "no rate_limit inherited");
+	is_str(c.smarthosts[2].host, "smtp.fastmail.com",
+	    "a provider fills its own section");
+	is_int(c.smarthosts[2].port, 465, "its port");
+	is_str(c.smarthosts[0].host, "main.example",
+	    "[smarthost] untouched by another section's provider");
+	is_int(c.smarthosts[0].port, 2525, "[smarthost] keeps its port");
+	is_int(conf_smarthost_find(&c, "work"), 1, "find work");
+	is_int(conf_smarthost_find(&c, "Personal.Mail_2-X"), 2,
+	    "find ignores case");
+	is_int(conf_smarthost_find(&c, "nope"), -1, "find unknown");
+	ok(strcmp(chain_str(&c.smarthosts[1]), "1") == 0,
+	    "no fallback: the chain is the smarthost itself");
+	{
+		struct conf view;
+
+		conf_view_smarthost(&view, &c, 1);
+		ok(view.nsmarthosts == 1 &&
+			strcmp(view.smarthosts[0].name, "work") == 0 &&
+			strcmp(view.smarthosts[0].username, "w@work.example") ==
+			    0 &&
+			view.spool_dir == c.spool_dir,
+		    "conf_view_smarthost: work as smarthosts[0], the rest "
+		    "borrowed");
+		ok(conf_view_smarthost_named(&view, &c, "WORK", &err) == 0 &&
+			strcmp(view.smarthosts[0].name, "work") == 0,
+		    "conf_view_smarthost_named: work, without regard to case");
+		ok(conf_view_smarthost_named(&view, &c, "default", &err) == 0 &&
+			view.smarthosts == &c.smarthosts[0],
+		    "conf_view_smarthost_named: default is [smarthost]");
+		ok(conf_view_smarthost_named(&view, &c, "nope", &err) == -1 &&
+			strstr(err.msg, "--smarthost nope: ") == err.msg &&
+			strstr(err.msg,
+			    " has no [smarthost nope] (its "
+			    "smarthosts: default, work, "
+			    "personal.mail_2-x") != NULL,
+		    "conf_view_smarthost_named: unknown, the known names "
+		    "listed: %s",
+		    err.msg);
+	}
+	conf_free(&c);
+
+	ok(load("[smarthost]\nprovider = microsoft365\n" PRESET_OAUTH2
+		"[smarthost backup]\nhost = relay.example\n",
+	       &c, &err) == 0,
+	    "a provider in [smarthost] only: %s", err.msg);
+	is_str(c.smarthosts[1].auth, "auto",
+	    "the named section gets none of [smarthost]'s preset");
+	is_str(c.smarthosts[1].oauth2_token_url, "", "nor its OAuth2");
+	conf_free(&c);
+
+	ok(load("[smarthost a]\nhost = a.example\n", &c, &err) == 0 &&
+		c.nsmarthosts == 2 && c.smarthosts[0].host[0] == '\0',
+	    "a named section without [smarthost] loads (host checked by "
+	    "relayqd)");
+	conf_free(&c);
+
+	ok(load("[smarthost work]\nport = 25\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:host", "not set", NULL),
+	    "host required in a named section: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example:25\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:host", NULL),
+	    "bad host in a named section names it: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example\nbogus = 1\n", &c, &err) ==
+		    -1 &&
+		has_all(&err, path, "unknown key smarthost work:bogus", NULL),
+	    "unknown key in a named section: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example\ntls_min_version = 1.1\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:tls_min_version", NULL),
+	    "bad tls_min_version names the section: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example\n"
+		"oauth2_token_url = http://x\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:oauth2_token_url", "https",
+		    NULL),
+	    "OAuth2 checks per section: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example\nrate_limit = 5/x\n", &c,
+	       &err) == -1 &&
+		has_all(&err, path, "smarthost work:rate_limit", NULL),
+	    "malformed rate in a named section: %s", err.msg);
+	ok(load("[smarthost work]\nprovider = hotmale\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:provider", "hotmale", NULL),
+	    "unknown provider in a named section: %s", err.msg);
+	ok(load("[smarthost default]\nhost = a.example\n", &c, &err) == -1 &&
+		has_all(&err, path, "[smarthost default]", "[smarthost]", NULL),
+	    "[smarthost default] refused: %s", err.msg);
+	ok(load("[smarthost a/b]\nhost = a.example\n", &c, &err) == -1 &&
+		has_all(&err, path, "[smarthost a/b]", "1 to 32", NULL),
+	    "a name with '/' refused: %s", err.msg);
+	ok(load("[smarthost abcdefghijabcdefghijabcdefghijabc]\nhost = a\n", &c,
+	       &err) == -1 &&
+		has_all(&err, path, "1 to 32", NULL),
+	    "a 33-character name refused: %s", err.msg);
+	ok(load("[smarthost abcdefghijabcdefghijabcdefghijab]\nhost = a\n", &c,
+	       &err) == 0,
+	    "a 32-character name loads: %s", err.msg);
+	conf_free(&c);
+	ok(load("[smarthostx]\nhost = a\n", &c, &err) == -1 &&
+		has_all(&err, "unknown section [smarthostx]", NULL),
+	    "[smarthostx] is an unknown section: %s", err.msg);
+}
+
+/* fallback: chains, unknown names, cycles, the list limit. */
+static void
+test_fallback(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = m\nfallback = b, a\n"
+		"[smarthost a]\nhost = a\nfallback = c, b\n"
+		"[smarthost b]\nhost = b\nfallback = d\n"
+		"[smarthost c]\nhost = c\n"
+		"[smarthost d]\nhost = d\nfallback = c\n",
+	       &c, &err) == 0,
+	    "fallback lists load: %s", err.msg);
+	is_str(chain_str(&c.smarthosts[0]), "0 2 4 3 1",
+	    "default: itself, b (then d, then c), a (its own dups skipped)");
+	is_str(chain_str(&c.smarthosts[1]), "1 3 2 4", "a: itself, c, b, d");
+	is_str(chain_str(&c.smarthosts[2]), "2 4 3", "b: itself, d, c");
+	is_str(chain_str(&c.smarthosts[3]), "3", "c: no fallback");
+	is_int(c.smarthosts[0].nfallback, 2, "the names are kept");
+	is_str(c.smarthosts[0].fallback[0], "b", "as written");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nhost = m\n[smarthost w]\nhost = w\n"
+		"fallback = DEFAULT\n",
+	       &c, &err) == 0 &&
+		strcmp(chain_str(&c.smarthosts[1]), "1 0") == 0,
+	    "fallback = default names [smarthost]: %s", err.msg);
+	conf_free(&c);
+	ok(load("[smarthost]\nhost = m\nfallback =\n", &c, &err) == 0 &&
+		c.smarthosts[0].nchain == 1,
+	    "an empty fallback is none");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nhost = m\nfallback = nope\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost:fallback",
+		    "unknown smarthost nope", NULL),
+	    "unknown fallback in [smarthost]: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nfallback = b\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost a:fallback",
+		    "unknown smarthost b", NULL),
+	    "unknown fallback in a named section: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nfallback = a\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost a:fallback", "cycle: a -> a",
+		    NULL),
+	    "a -> a is a cycle: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nfallback = b\n"
+		"[smarthost b]\nhost = b\nfallback = a\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost b:fallback",
+		    "cycle: a -> b -> a", NULL),
+	    "a -> b -> a is a cycle: %s", err.msg);
+	ok(load("[smarthost]\nhost = m\nfallback = a\n"
+		"[smarthost a]\nhost = a\nfallback = b\n"
+		"[smarthost b]\nhost = b\nfallback = c, default\n"
+		"[smarthost c]\nhost = c\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost b:fallback",
+		    "cycle: default -> a -> b -> default", NULL),
+	    "a longer cycle through default: %s", err.msg);
+	ok(load("[smarthost]\nhost = m\nfallback = a,a,a,a,a,a,a,a\n"
+		"[smarthost a]\nhost = a\n",
+	       &c, &err) == 0 &&
+		strcmp(chain_str(&c.smarthosts[0]), "0 1") == 0,
+	    "8 names load (duplicates skipped in the chain): %s", err.msg);
+	conf_free(&c);
+	ok(load("[smarthost]\nhost = m\nfallback = a,a,a,a,a,a,a,a,a\n"
+		"[smarthost a]\nhost = a\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost:fallback", "more than 8 names",
+		    NULL),
+	    "9 names refused: %s", err.msg);
+	ok(load("[smarthost]\nhost = m\nfallback = a,,b\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost:fallback", "empty item", NULL),
+	    "an empty name refused: %s", err.msg);
+	ok(load("[smarthost]\nhost = m\nfallback = a,\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost:fallback", "empty item", NULL),
+	    "a trailing comma refused: %s", err.msg);
+}
+
+/* senders: where they may go, their form, one owner each. */
+static void
+test_senders(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = m\n[smarthost a]\nhost = a\n"
+		"senders = @Work.Example,  Alerts@Example.ORG ,\"q x\"@e.org\n",
+	       &c, &err) == 0,
+	    "senders load: %s", err.msg);
+	is_int(c.smarthosts[1].nsenders, 3, "three patterns");
+	is_str(c.smarthosts[1].senders[0], "@work.example", "lower case");
+	is_str(c.smarthosts[1].senders[1], "alerts@example.org",
+	    "trimmed, lower case");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nhost = m\nsenders = @a.example\n", &c, &err) ==
+		    -1 &&
+		has_all(&err, path, "smarthost:senders", "named", NULL),
+	    "senders in [smarthost] refused: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nsenders = @x.example\n"
+		"[smarthost b]\nhost = b\nsenders = u@y.example, @X.example\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost b:senders", "@x.example",
+		    "[smarthost a]", NULL),
+	    "a pattern claimed twice names both sections: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nsenders = u@x.example\n"
+		"[smarthost b]\nhost = b\nsenders = U@X.example\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost b:senders", "u@x.example",
+		    "[smarthost a]", NULL),
+	    "an address claimed twice, any case: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nsenders = @x.example, @x.example\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost a:senders", "listed twice",
+		    NULL),
+	    "a pattern twice in one section: %s", err.msg);
+	{
+		static const char *bad[] = { "x.example", "@", "u@", "@a@b",
+			"*@x.example", "@*.x.example", "a b@x.example",
+			"@x..example", "@.x", "@[1.2.3.4", NULL };
+
+		for (size_t i = 0; bad[i] != NULL; i++) {
+			char text[256];
+
+			snprintf(text, sizeof(text),
+			    "[smarthost a]\nhost = a\nsenders = %s\n", bad[i]);
+			ok(load(text, &c, &err) == -1 &&
+				has_all(&err, path, "smarthost a:senders",
+				    NULL),
+			    "malformed pattern '%s' refused: %s", bad[i],
+			    err.msg);
+		}
+	}
+	ok(load("[smarthost a]\nhost = a\nsenders = @a.example,,@b.example\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost a:senders", "empty item", NULL),
+	    "an empty pattern refused: %s", err.msg);
+}
+
+/* conf_route: exact beats @domain, any case, null sender to 0. */
+static void
+test_route(void)
+{
+	static const struct {
+		const char *sender;
+		size_t want;
+	} table[] = {
+		{ "boss@work.example", 1 },
+		{ "Boss@WORK.example", 1 },
+		{ "alerts@work.example", 3 },
+		{ "ALERTS@Work.Example", 3 },
+		{ "me@home.example", 2 },
+		{ "me@sub.home.example", 0 },
+		{ "me@home.example.org", 0 },
+		{ "work.example@other.example", 0 },
+		{ "cron@server.example", 3 },
+		{ "other@server.example", 0 },
+		{ "", 0 },
+		{ "root", 0 },
+		{ "\"a@b\"@home.example", 2 },
+	};
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = relay.example\n"
+		"[smarthost work]\nhost = w\nsenders = @work.example\n"
+		"[smarthost home]\nhost = h\nsenders = @home.example\n"
+		"[smarthost alerts]\nhost = x\n"
+		"senders = alerts@work.example, cron@server.example\n",
+	       &c, &err) == 0,
+	    "routing table loads: %s", err.msg);
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		is_int(conf_route(&c, table[i].sender), table[i].want,
+		    "route <%s> -> %zu", table[i].sender, table[i].want);
+	is_int(conf_route(&c, NULL), 0, "NULL routes to 0");
+	conf_free(&c);
+
+	/* Exact beats @domain whatever the section order. */
+	ok(load("[smarthost exact]\nhost = e\nsenders = a@d.example\n"
+		"[smarthost dom]\nhost = d\nsenders = @d.example\n",
+	       &c, &err) == 0 &&
+		conf_route(&c, "a@d.example") == 1 &&
+		conf_route(&c, "b@d.example") == 2,
+	    "exact before @domain in the file: exact wins");
+	conf_free(&c);
+	ok(load("[smarthost dom]\nhost = d\nsenders = @d.example\n"
+		"[smarthost exact]\nhost = e\nsenders = A@D.example\n",
+	       &c, &err) == 0 &&
+		conf_route(&c, "a@d.example") == 2 &&
+		conf_route(&c, "b@d.example") == 1,
+	    "exact after @domain in the file: exact wins");
+	conf_free(&c);
+}
+
+/* The smarthost array with [smarthost] only (issue 15, first step). */
+static void
+test_smarthosts_single(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = mx.example\nrate_limit = 5/1s\n", &c,
+	       &err) == 0,
+	    "[smarthost] alone loads: %s", err.msg);
+	is_int(c.nsmarthosts, 1, "one smarthost");
+	is_str(c.smarthosts[0].name, "default", "[smarthost] is named default");
+	ok(c.smarthosts[0].nchain == 1 && c.smarthosts[0].chain[0] == 0,
+	    "its chain is itself");
+	is_int(c.smarthosts[0].nsenders, 0, "no sender patterns");
+	is_int(c.smarthosts[0].rate_limit.n, 5, "rate_limit in smarthosts[0]");
+	is_int(conf_smarthost_find(&c, "default"), 0, "find default: 0");
+	is_int(conf_smarthost_find(&c, "DEFAULT"), 0, "find ignores case");
+	is_int(conf_smarthost_find(&c, "backup"), -1, "find unknown: -1");
+	is_int(conf_route(&c, "a@example.org"), 0, "a sender routes to 0");
+	is_int(conf_route(&c, ""), 0, "the null sender routes to 0");
+	conf_free(&c);
+	ok(c.smarthosts == NULL && c.nsmarthosts == 0, "conf_free clears");
+
+	conf_defaults(&c);
+	ok(c.nsmarthosts == 1 && strcmp(c.smarthosts[0].host, "") == 0 &&
+		c.smarthosts[0].port == 587,
+	    "conf_defaults gives one default smarthost");
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -454,10 +845,10 @@ main(void)
 
 	ok(load(TEST_CONF_VALID, &c, &err) == 0, "valid file loads");
 	is_str(c.spool_dir, "/var/tmp/q", "spool_dir");
-	is_str(c.smarthost_host, "mx.example", "host");
-	is_int(c.smarthost_port, 25, "port");
-	is_int(c.smarthost_tls, CONF_TLS_NONE, "tls none");
-	is_str(c.smarthost_password_file, "/etc/x;y", "quoted value kept");
+	is_str(c.smarthosts[0].host, "mx.example", "host");
+	is_int(c.smarthosts[0].port, 25, "port");
+	is_int(c.smarthosts[0].tls, CONF_TLS_NONE, "tls none");
+	is_str(c.smarthosts[0].password_file, "/etc/x;y", "quoted value kept");
 	is_int(c.delivery_retry_min, 30, "retry_min 30s");
 	is_int(c.delivery_retry_max, 7200, "retry_max 2h");
 	is_int(c.delivery_max_connections, 8, "max_connections");
@@ -466,7 +857,7 @@ main(void)
 	conf_free(&c);
 
 	ok(load("[smarthost]\nport = 025\n", &c, &err) == 0 &&
-		c.smarthost_port == 25,
+		c.smarthosts[0].port == 25,
 	    "025 is 25, not octal 21");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 25x\n", &c, &err) == -1, "25x refused: %s",
@@ -480,11 +871,11 @@ main(void)
 	ok(load("[smarthost]\ntls_verify = perhaps\n", &c, &err) == -1,
 	    "bad boolean refused");
 	ok(load("[smarthost]\ntls_verify = off\n", &c, &err) == 0 &&
-		c.smarthost_tls_verify == 0,
+		c.smarthosts[0].tls_verify == 0,
 	    "off is a boolean");
 	conf_free(&c);
 	ok(load("[smarthost]\ntls = STARTTLS\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "enum values ignore case");
 	conf_free(&c);
 	ok(load("[nosuch]\nx = 1\n", &c, &err) == -1, "unknown section");
@@ -500,6 +891,11 @@ main(void)
 	test_delivery_keys();
 	test_presets();
 	test_host_keys();
+	test_smarthosts_single();
+	test_smarthosts_named();
+	test_fallback();
+	test_senders();
+	test_route();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");
