@@ -145,8 +145,9 @@ test_store(void)
 	}
 	snprintf(path, sizeof(path), "%s/refresh", dir);
 	ok(oauth2_store_read(path, 1, &tok, &n, &err) == -1 &&
-		strstr(err.msg, "cannot open") != NULL,
-	    "a missing file is an error");
+		strstr(err.msg, "oauth2_refresh_token_file") != NULL &&
+		strstr(err.msg, "No such file") != NULL,
+	    "a missing file is an error naming the key: %s", err.msg);
 	ok(oauth2_store_write(path, "rt-one", &err) == 0, "write");
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
 	    "written mode 0600");
