@@ -59,7 +59,7 @@ oauth2_store_read(const char *path, int token, char **out, size_t *outlen,
 {
 	const char *key =
 	    token ? "oauth2_refresh_token_file" : "oauth2_client_secret_file";
-	size_t max = OAUTH2_STORE_FILE_MAX;
+	size_t max = token ? OAUTH2_STORE_FILE_MAX : SECRET_FILE_MAX;
 	char buf[OAUTH2_STORE_FILE_MAX + 1];
 	const char *nl;
 	size_t len = 0, n;

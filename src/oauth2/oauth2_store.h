@@ -4,8 +4,10 @@
  * The refresh token file and the client secret file.  Both hold one line
  * (a trailing newline is optional) and follow the rules of password_file
  * (common/secret.h): regular files, not symbolic links, owned by the
- * effective uid, with no group or other access, of at most
- * OAUTH2_STORE_FILE_MAX bytes.
+ * effective uid, with no group or other access.  The client secret file
+ * holds at most SECRET_FILE_MAX bytes (4 KiB) as password_file does; the
+ * refresh token file at most OAUTH2_STORE_FILE_MAX (16 KiB), room for a
+ * refresh token of OAUTH2_TOKEN_MAX.
  *
  * Rotation (the provider hands out a new refresh token on use) is written
  * by oauth2_store_write() in this order: a temporary file in the same
@@ -28,7 +30,7 @@
 
 #include "common/status.h"
 
-#define OAUTH2_STORE_FILE_MAX 16384
+#define OAUTH2_STORE_FILE_MAX 16384 /* the refresh token file: 16 KiB */
 
 /*
  * Takes the exclusive lock of path's "<path>.lock" (created 0600 when

@@ -153,8 +153,7 @@ relayq_check_auth(const struct conf *c, uid_t owner)
 	bad += relayq_check_secret("password_file", c->smarthost_password_file,
 	    owner, SMARTHOST_AUTH_FILE_MAX);
 	bad += relayq_check_secret("oauth2_client_secret_file",
-	    c->smarthost_oauth2_client_secret_file, owner,
-	    OAUTH2_STORE_FILE_MAX);
+	    c->smarthost_oauth2_client_secret_file, owner, SECRET_FILE_MAX);
 	/* relayq oauth2 login writes it: missing is no problem yet. */
 	if (*rt != '\0' && lstat(rt, &st) == 0)
 		bad += relayq_check_secret("oauth2_refresh_token_file", rt,

@@ -7,7 +7,8 @@
 # flush ID, requeue, delete (one, unknown, locked by a delivery, --all
 # with and without --yes) and check-config (good spool, bad mode, a
 # world-readable password_file; what relayqd refuses at start, with its
-# words: OAuth2 keys against auth and passwords, secret file modes).
+# words: OAuth2 keys against auth and passwords, secret file modes and
+# the 4 KiB limit).
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -238,7 +239,8 @@ printf '[relayq]\nbogus_key = 1\n' > "$T_DIR/bad.conf"
 is $? 78 "check-config: unknown key is EX_CONFIG"
 
 # 7. check-config refuses what relayqd refuses at start (issue 14), with
-# the same message: the AUTH/OAuth2 keys and the secret files' rules.  relayqd is run on the live spool: one it accepts stops at
+# the same message: the AUTH/OAuth2 keys and the secret files' rules and
+# size limit.  relayqd is run on the live spool: one it accepts stops at
 # "another relayqd is running", after every configuration check.
 OAUTH="username = mailbox@example.org
 allow_plaintext_auth = yes
@@ -264,6 +266,7 @@ same_refusal() {
 	both_on "$1" "$2"
 	msg=$(echo "$D" | sed -n "s|.*$T_DIR/both.conf: ||p" | head -n 1)
 	diag "$1: relayqd: $msg"
+	[ -n "$msg" ] || diag "$1: relayqd said: $D"
 	echo "$msg" | grep -Eq -- "$3"
 	ok $? "$1: relayqd refuses at start ($3)"
 	[ "$CRC" -eq 78 ] && [ -n "$msg" ] &&
@@ -294,6 +297,21 @@ password_file = $T_DIR/secret" "oauth2_token_url replaces password_file"
 same_refusal "oauth2_token_url with password_command" "auth = xoauth2
 $OAUTH
 password_command = /bin/echo x" "oauth2_token_url replaces password_file"
+# The size limit of relayq.conf(5): 4 KiB for both secret files.
+"$PYTHON3" -c 'import sys; open(sys.argv[1], "w").write("s" * 4095 + "\n")' \
+    "$T_DIR/cs"
+both_on "a client secret file of 4 KiB" "auth = xoauth2
+$OAUTH"
+echo "$D" | grep -q "another relayqd is running"
+ok $? "a client secret file of exactly 4 KiB: relayqd accepts it"
+is "$CRC" 0 "a client secret file of exactly 4 KiB: check-config accepts it"
+echo x >> "$T_DIR/cs"
+same_refusal "client secret file over 4 KiB" "auth = xoauth2
+$OAUTH" "oauth2_client_secret_file $T_DIR/cs: larger than 4 KiB"
+cp "$T_DIR/cs" "$T_DIR/secret"
+same_refusal "password_file over 4 KiB" "username = u
+password_file = $T_DIR/secret
+allow_plaintext_auth = yes" "password_file $T_DIR/secret: larger than 4 KiB"
 
 stop_daemon
 is $? 0 "relayqd exits 0"
