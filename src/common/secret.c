@@ -9,6 +9,11 @@
 
 #include "common/secret.h"
 
+#include <sys/resource.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -113,4 +118,19 @@ secret_too_large(const char *key, const char *path, size_t max,
     struct rq_err *err)
 {
 	rq_err_set(err, "%s %s: larger than %zu KiB", key, path, max / 1024);
+}
+
+/* No core file, not dumpable. */
+int
+secret_nodump(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		return -1;
+#if defined(HAVE_SYS_PRCTL_H) && defined(PR_SET_DUMPABLE)
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		return -1;
+#endif
+	return 0;
 }

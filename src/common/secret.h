@@ -45,6 +45,16 @@ int secret_lstat(const char *key, const char *path, uid_t owner, size_t max,
 int secret_open(const char *key, const char *path, size_t max,
     struct rq_err *err);
 
+/*
+ * Keeps secrets out of core dumps: sets RLIMIT_CORE to 0 (soft and hard)
+ * and, on Linux, PR_SET_DUMPABLE to 0, which also makes the files of
+ * /proc/PID root's and refuses ptrace to the same user.  A program that
+ * holds a secret calls it before it reads one, and again after it
+ * changes its uid (the kernel then resets the dumpable flag); exec()
+ * resets the flag for a child too.  Returns 0, or -1 with errno set.
+ */
+int secret_nodump(void);
+
 /* Sets err to the message for a file that grew beyond max while read. */
 void secret_too_large(const char *key, const char *path, size_t max,
     struct rq_err *err);

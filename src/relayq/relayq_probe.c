@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/secret.h"
 #include "common/strutil.h"
 #include "smarthost/smarthost_auth.h"
 #include "smarthost/smarthost_probe.h"
@@ -69,8 +70,9 @@ relayq_probe_creds(const struct conf *c)
 	if (geteuid() == 0) {
 		if (stat(c->spool_dir, &st) == -1 || st.st_uid == 0)
 			return EX_OK; /* relayqd runs as root here too */
+		/* setuid() makes us dumpable again: turn it off anew. */
 		if (setgroups(0, NULL) == -1 || setgid(st.st_gid) == -1 ||
-		    setuid(st.st_uid) == -1) {
+		    setuid(st.st_uid) == -1 || secret_nodump() == -1) {
 			fprintf(stderr,
 			    "relayq: probe: cannot become relayqd's user "
 			    "(uid %lu, the owner of %s): %s\n",

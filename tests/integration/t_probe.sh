@@ -11,6 +11,8 @@
 # nothing is stored.  The secret never appears in the output, in clear or
 # in base64.  A configuration relayqd refuses is refused (78), and a user
 # who cannot read relayqd's secret is told so (77) before any connection.
+# relayq probe and relayqd are not dumpable and have no core file limit
+# but 0 (no token or password in a core dump).
 . "$top_srcdir/tests/integration/lib.sh"
 
 make_pki || { echo "Bail out! cannot make the test certificates"; exit 1; }
@@ -218,6 +220,73 @@ else
 	for i in 1 2 3 4 5 6 7; do
 		ok 0 "# SKIP needs root and setpriv"
 	done
+fi
+
+# 12. no secret in a core dump: relayqd and relayq probe set RLIMIT_CORE
+# to 0 and are not dumpable.  The kernel gives the /proc files of a
+# process that is not dumpable to root (user and group), whatever it runs
+# as: run as root, the process gets another group (setpriv) so that the
+# two cases differ.
+if [ "$(id -u)" = 0 ]; then
+	command -v setpriv >/dev/null && NODUMP_RUN="setpriv --regid=nogroup --clear-groups --" || NODUMP_RUN=""
+else
+	NODUMP_RUN=""
+fi
+# not_dumpable PID: PID runs with a uid or gid other than 0, yet its
+# /proc files are root's.
+not_dumpable() {
+	ids=$(awk '/^Uid:/ { u = $3 } /^Gid:/ { g = $3 } END { print u, g }' \
+	    "/proc/$1/status")
+	own=$(stat -c '%u %g' "/proc/$1/status")
+	diag "pid $1: euid and egid $ids; /proc/$1/status owned by $own"
+	[ "$ids" != "0 0" ] && [ "$own" = "0 0" ]
+}
+core_off() { grep -Eq '^Max core file size +0 +0 ' "/proc/$1/limits"; }
+if [ "$(id -u)" = 0 ] && [ -z "$NODUMP_RUN" ]; then
+	for i in 1 2 3 4; do
+		ok 0 "# SKIP as root this needs setpriv"
+	done
+else
+	# relayq probe, caught while it waits for a greeting that never comes
+	write_conf "" ""
+	rm -f "$T_DIR/silent.listening" "$T_DIR/silent.accepted"
+	"$PYTHON3" -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+open(sys.argv[2], "w").close()
+c, _ = s.accept()
+open(sys.argv[3], "w").close()
+time.sleep(120)' "$PORT" "$T_DIR/silent.listening" "$T_DIR/silent.accepted" &
+	SILENT_PID=$!
+	T_PIDS="$T_PIDS $SILENT_PID"
+	wait_for "the silent server" 100 test -e "$T_DIR/silent.listening"
+	$NODUMP_RUN "$RELAYQ" -c "$CONF" probe --timeout 100s > "$OUT" 2>&1 &
+	PROBE_PID=$!
+	T_PIDS="$T_PIDS $PROBE_PID"
+	wait_for "relayq probe to connect" 300 test -e "$T_DIR/silent.accepted"
+	not_dumpable "$PROBE_PID"
+	ok $? "relayq probe is not dumpable (its /proc files are root's)"
+	core_off "$PROBE_PID"
+	ok $? "relayq probe: core file size limit 0"
+	kill "$PROBE_PID" "$SILENT_PID" 2>/dev/null
+	wait "$PROBE_PID" "$SILENT_PID" 2>/dev/null
+	# relayqd, on a spool of its own
+	printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$NODUMP_RUN" "$RELAYQD" \
+	    > "$T_DIR/relayqd.wrap"
+	chmod 755 "$T_DIR/relayqd.wrap"
+	KEEP_SPOOL=$SPOOL KEEP_RELAYQD=$RELAYQD
+	SPOOL=$T_DIR/dspool RELAYQD=$T_DIR/relayqd.wrap
+	write_conf "" ""
+	start_daemon
+	SPOOL=$KEEP_SPOOL RELAYQD=$KEEP_RELAYQD
+	wait_started
+	not_dumpable "$DAEMON_PID"
+	ok $? "relayqd is not dumpable (its /proc files are root's)"
+	core_off "$DAEMON_PID"
+	ok $? "relayqd: core file size limit 0"
+	stop_daemon >/dev/null
 fi
 
 done_testing
