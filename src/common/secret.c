@@ -125,9 +125,16 @@ int
 secret_nodump(void)
 {
 	struct rlimit rl = { 0, 0 };
+	int saved;
 
-	if (setrlimit(RLIMIT_CORE, &rl) == -1)
-		return -1;
+	/* A seccomp filter may refuse setrlimit: a limit of 0 will do. */
+	if (setrlimit(RLIMIT_CORE, &rl) == -1) {
+		saved = errno;
+		if (getrlimit(RLIMIT_CORE, &rl) == -1 || rl.rlim_cur != 0) {
+			errno = saved;
+			return -1;
+		}
+	}
 #if defined(HAVE_SYS_PRCTL_H) && defined(PR_SET_DUMPABLE)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		return -1;

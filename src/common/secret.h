@@ -46,8 +46,10 @@ int secret_open(const char *key, const char *path, size_t max,
     struct rq_err *err);
 
 /*
- * Keeps secrets out of core dumps: sets RLIMIT_CORE to 0 (soft and hard)
- * and, on Linux, PR_SET_DUMPABLE to 0, which also makes the files of
+ * Keeps secrets out of core dumps: sets RLIMIT_CORE to 0 (soft and hard;
+ * a refusal is accepted when the soft limit is 0 already, as under a
+ * seccomp filter with systemd's LimitCORE=0) and, on Linux,
+ * PR_SET_DUMPABLE to 0, which also makes the files of
  * /proc/PID root's and refuses ptrace to the same user.  A program that
  * holds a secret calls it before it reads one, and again after it
  * changes its uid (the kernel then resets the dumpable flag); exec()
