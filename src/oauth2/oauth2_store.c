@@ -22,6 +22,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/secret.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "oauth2/oauth2_token.h"
@@ -56,36 +57,25 @@ int
 oauth2_store_read(const char *path, int token, char **out, size_t *outlen,
     struct rq_err *err)
 {
+	const char *key =
+	    token ? "oauth2_refresh_token_file" : "oauth2_client_secret_file";
+	size_t max = token ? OAUTH2_STORE_FILE_MAX : SECRET_FILE_MAX;
 	char buf[OAUTH2_STORE_FILE_MAX + 1];
-	struct stat st;
+	const char *nl;
 	size_t len = 0, n;
 	ssize_t r;
 	int fd, rv = -1;
 
 	*out = NULL;
 	*outlen = 0;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		rq_err_set(err, "cannot open %s: %s", path, strerror(errno));
+	if ((fd = secret_open(key, path, max, err)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		rq_err_set(err, "cannot stat %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0 || st.st_size > OAUTH2_STORE_FILE_MAX) {
-		rq_err_set(err,
-		    "%s must be a regular file owned by uid %ld, mode 0600 "
-		    "or stricter, at most %d bytes",
-		    path, (long)geteuid(), OAUTH2_STORE_FILE_MAX);
-		goto out;
-	}
-	while (len < sizeof(buf) - 1) {
-		r = read(fd, buf + len, sizeof(buf) - 1 - len);
+	while (len < max + 1) {
+		r = read(fd, buf + len, max + 1 - len);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			rq_err_set(err, "cannot read %s: %s", path,
+			rq_err_set(err, "%s %s: %s", key, path,
 			    strerror(errno));
 			goto out;
 		}
@@ -93,21 +83,24 @@ oauth2_store_read(const char *path, int token, char **out, size_t *outlen,
 			break;
 		len += (size_t)r;
 	}
-	n = strcspn(buf, "\n");
-	if (n > len)
-		n = len;
+	if (len > max) {
+		secret_too_large(key, path, max, err);
+		goto out;
+	}
+	nl = memchr(buf, '\n', len);
+	n = nl != NULL ? (size_t)(nl - buf) : len;
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
-	if (n == 0 || memchr(buf, '\0', n) != NULL || str_has_ctl(buf, n)) {
+	if (n == 0 || str_has_ctl(buf, n)) {
 		rq_err_set(err,
-		    "%s: the first line is empty or holds a "
-		    "control character",
-		    path);
+		    "%s %s: the first line is empty or holds a control "
+		    "character",
+		    key, path);
 		goto out;
 	}
 	if (token && !oauth2_token_is_valid(buf, n)) {
-		rq_err_set(err, "%s: the first line is not a valid token",
-		    path);
+		rq_err_set(err, "%s %s: the first line is not a valid token",
+		    key, path);
 		goto out;
 	}
 	*out = xmalloc(n + 1);

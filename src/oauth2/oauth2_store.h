@@ -2,10 +2,12 @@
 /* Copyright (c) 2026 The relayq authors */
 /*
  * The refresh token file and the client secret file.  Both hold one line
- * (a trailing newline is optional) and must be regular files, not
- * symbolic links, owned by the effective uid, with no group or other
- * access, of at most OAUTH2_STORE_FILE_MAX bytes: the rules of
- * password_file.
+ * (a trailing newline is optional) and follow the rules of password_file
+ * (common/secret.h): regular files, not symbolic links, owned by the
+ * effective uid, with no group or other access.  The client secret file
+ * holds at most SECRET_FILE_MAX bytes (4 KiB) as password_file does; the
+ * refresh token file at most OAUTH2_STORE_FILE_MAX (16 KiB), room for a
+ * refresh token of OAUTH2_TOKEN_MAX.
  *
  * Rotation (the provider hands out a new refresh token on use) is written
  * by oauth2_store_write() in this order: a temporary file in the same
@@ -28,7 +30,7 @@
 
 #include "common/status.h"
 
-#define OAUTH2_STORE_FILE_MAX 16384
+#define OAUTH2_STORE_FILE_MAX 16384 /* the refresh token file: 16 KiB */
 
 /*
  * Takes the exclusive lock of path's "<path>.lock" (created 0600 when
@@ -40,9 +42,11 @@ int oauth2_store_lock(const char *path, int nonblock);
 
 /*
  * Reads the first line of path into *out (malloc'd; wipe and free it)
- * with its length in *outlen, checking the file as described above; with
- * token set the line must also be a valid token string.  Returns 0, or
- * -1 with err set (the text names the file, never its content).
+ * with its length in *outlen, checking the file as described above: with
+ * token set path is the refresh token file and the line must also be a
+ * valid token string, else path is the client secret file.  Returns 0, or
+ * -1 with err set (the text names the key and the file, never its
+ * content).
  */
 int oauth2_store_read(const char *path, int token, char **out, size_t *outlen,
     struct rq_err *err);

@@ -22,6 +22,7 @@
 #include "common/compat.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/strutil.h"
 #include "queue/queue_list.h"
 #include "queue/queue_spool.h"
@@ -290,6 +291,14 @@ main(int argc, char *argv[])
 	if (conf_load(&conf, conf_path(cfg, 1), &err) == -1) {
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		return EX_CONFIG;
+	}
+	/* These read tokens or passwords: keep them out of core dumps. */
+	if ((strcmp(cmd, "oauth2") == 0 || strcmp(cmd, "probe") == 0) &&
+	    secret_nodump() == -1) {
+		fprintf(stderr, "relayq: cannot turn core dumps off: %s\n",
+		    strerror(errno));
+		conf_free(&conf);
+		return EX_OSERR;
 	}
 	if (strcmp(cmd, "check-config") == 0) {
 		if (optind != argc)

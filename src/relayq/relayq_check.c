@@ -18,9 +18,12 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "common/secret.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "oauth2/oauth2_store.h"
 #include "queue/queue_spool.h"
+#include "smarthost/smarthost_auth.h"
 
 struct relayq_check_dir {
 	const char *name;
@@ -115,42 +118,47 @@ relayq_check_spool(const char *spool, uid_t *owner)
 	return bad;
 }
 
-/* Checks password_file; returns the number of problems. */
+/*
+ * Checks a secret file, if set, as relayqd does when it reads it (the
+ * same function, so the same message), with the spool's owner as
+ * relayqd's user.  Returns the number of problems.
+ */
 static int
-relayq_check_secret(const char *path, uid_t owner)
+relayq_check_secret(const char *key, const char *path, uid_t owner, size_t max)
 {
-	struct stat st;
+	struct rq_err err;
 
-	if (*path == '\0')
+	if (*path == '\0' || secret_lstat(key, path, owner, max, &err) == 0)
 		return 0;
-	if (lstat(path, &st) == -1) {
-		relayq_check_fail("password_file %s: %s", path,
-		    strerror(errno));
-		return 1;
+	relayq_check_fail("%s", err.msg);
+	return 1;
+}
+
+/*
+ * Checks the AUTH and OAuth2 keys and their secret files as relayqd does
+ * at start; returns the number of problems.
+ */
+static int
+relayq_check_auth(const struct conf *c, uid_t owner)
+{
+	const char *rt = c->smarthosts[0].oauth2_refresh_token_file;
+	struct rq_err err;
+	struct stat st;
+	int bad = 0;
+
+	if (smarthost_auth_check_conf(c, &err) == -1) {
+		relayq_check_fail("%s (relayqd refuses to start)", err.msg);
+		bad++;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		relayq_check_fail("password_file %s: not a regular file", path);
-		return 1;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		relayq_check_fail("password_file %s: mode %04lo, %s; run "
-				  "chmod 600 %s",
-		    path, (unsigned long)(st.st_mode & 07777),
-		    (st.st_mode & S_IROTH) != 0 ? "readable by others"
-			: (st.st_mode & S_IRGRP) != 0
-			? "readable by its group"
-			: "writable by group or others",
-		    path);
-		return 1;
-	}
-	if (owner != (uid_t)-1 && st.st_uid != owner) {
-		relayq_check_fail("password_file %s: owned by uid %lu, not by "
-				  "relayqd's user (uid %lu, the spool's "
-				  "owner)",
-		    path, (unsigned long)st.st_uid, (unsigned long)owner);
-		return 1;
-	}
-	return 0;
+	bad += relayq_check_secret("password_file", c->smarthosts[0].password_file,
+	    owner, SMARTHOST_AUTH_FILE_MAX);
+	bad += relayq_check_secret("oauth2_client_secret_file",
+	    c->smarthosts[0].oauth2_client_secret_file, owner, SECRET_FILE_MAX);
+	/* relayq oauth2 login writes it: missing is no problem yet. */
+	if (*rt != '\0' && lstat(rt, &st) == 0)
+		bad += relayq_check_secret("oauth2_refresh_token_file", rt,
+		    owner, OAUTH2_STORE_FILE_MAX);
+	return bad;
 }
 
 /* True when path is a regular file we may execute. */
@@ -276,9 +284,12 @@ relayq_check_config(const struct conf *c)
 		bad++;
 	}
 	bad += relayq_check_spool(c->spool_dir, &owner);
-	for (size_t i = 0; i < c->nsmarthosts; i++)
-		bad +=
-		    relayq_check_secret(c->smarthosts[i].password_file, owner);
+	for (size_t i = 0; i < c->nsmarthosts; i++) {
+		struct conf view;
+
+		conf_view_smarthost(&view, c, i);
+		bad += relayq_check_auth(&view, owner);
+	}
 	bad += relayq_check_command("alert_command", c->delivery_alert_command);
 	bad += relayq_check_readable("relayq:resolv_conf", c->resolv_conf);
 	bad += relayq_check_readable("relayq:hosts_file", c->hosts_file);

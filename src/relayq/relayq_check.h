@@ -6,10 +6,13 @@
  * rejects unknown keys and bad values); this adds what conf_load cannot
  * see: the spool layout (each directory present, a real directory, with
  * the mode queue_spool.c creates and owned by the spool's owner, tmp/
- * and incoming/ in the spool's group), and that password_file is a
- * regular file owned by the spool's owner (relayqd's user) with no
- * group or other permission (for every smarthost section).  It changes
- * nothing.  Before the checks it lists the smarthosts on stdout:
+ * and incoming/ in the spool's group), the AUTH and OAuth2 keys of every
+ * smarthost section against one another (smarthost_auth_check_conf, as
+ * relayqd at start), and that their password_file,
+ * oauth2_client_secret_file and an existing oauth2_refresh_token_file
+ * follow the secret file rules (common/secret.h, as relayqd when it reads
+ * them) with the spool's owner as relayqd's user.  It changes nothing.
+ * Before the checks it lists the smarthosts on stdout:
  *
  *	smarthost default: relay.example:587, tls starttls
  *	  chain: default -> backup

@@ -62,6 +62,7 @@
 #include <openssl/sha.h>
 
 #include "common/conf.h"
+#include "common/secret.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "oauth2/oauth2_client.h"
@@ -611,8 +612,9 @@ relayq_oauth2_become(const struct conf *c)
 
 	if (geteuid() != 0 || stat(c->spool_dir, &st) == -1 || st.st_uid == 0)
 		return EX_OK;
+	/* setuid() makes us dumpable again: turn it off anew. */
 	if (setgroups(0, NULL) == -1 || setgid(st.st_gid) == -1 ||
-	    setuid(st.st_uid) == -1) {
+	    setuid(st.st_uid) == -1 || secret_nodump() == -1) {
 		fprintf(stderr,
 		    "relayq: oauth2 login: cannot become relayqd's user (uid "
 		    "%lu, the owner of %s): %s\n",

@@ -70,6 +70,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "queue/queue_scan.h"
@@ -1222,6 +1223,9 @@ main(int argc, char *argv[])
 	relayqd_seed();
 	log_init("relayqd", LOG_TO_STDERR, verbose);
 	log_set_trace(trace);
+	/* Before any secret is read: none may end up in a core file. */
+	if (secret_nodump() == -1)
+		fatal("cannot turn core dumps off");
 	if (conf_load(&rd.conf, conf_path(cfg, 1), &err) == -1)
 		fatalx("%s", err.msg);
 	if (rd.conf.smarthosts[0].host[0] == '\0')

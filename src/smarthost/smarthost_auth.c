@@ -48,10 +48,12 @@
 #include "common/compat.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
 #define SMARTHOST_AUTH_AUTO (-1)       /* policy: pick from the offer */
+#define SMARTHOST_AUTH_OFF (-2)	       /* policy: auth = none */
 #define SMARTHOST_AUTH_ARGV_MAX 32     /* words in password_command */
 #define SMARTHOST_AUTH_B64_MAX 12288   /* longest challenge or plaintext */
 #define SMARTHOST_AUTH_NAME_MAX 255    /* username and host */
@@ -328,33 +330,6 @@ smarthost_auth_first_line(const char *buf, size_t len, char **secret,
 	return 0;
 }
 
-/* Refuses a password_file that anyone but the daemon's user could use. */
-static int
-smarthost_auth_check_file(const char *path, const struct stat *st,
-    struct rq_err *err)
-{
-	if (!S_ISREG(st->st_mode)) {
-		rq_err_set(err, "password_file %s is not a regular file", path);
-		return -1;
-	}
-	if (st->st_uid != geteuid()) {
-		rq_err_set(err,
-		    "password_file %s is owned by uid %lu, not by relayqd's "
-		    "uid %lu; run chown %lu %s",
-		    path, (unsigned long)st->st_uid, (unsigned long)geteuid(),
-		    (unsigned long)geteuid(), path);
-		return -1;
-	}
-	if ((st->st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		rq_err_set(err,
-		    "password_file %s has mode %04lo: it must be private to "
-		    "relayqd's user; run chmod 600 %s",
-		    path, (unsigned long)(st->st_mode & 07777), path);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Opens (no symlink), checks and reads password_file; its first line is
  * the secret.  Returns 0, or -1 with err set.
@@ -365,30 +340,13 @@ smarthost_auth_read_file(const char *path, char **secret, size_t *secretlen,
 {
 	char buf[SMARTHOST_AUTH_FILE_MAX + 1];
 	const char *errstr;
-	struct stat st;
 	size_t len = 0;
 	ssize_t n;
 	int fd, rv = -1;
 
-	/* O_NONBLOCK: a FIFO must not block the open; S_ISREG rejects it */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd == -1) {
-		if (errno == ELOOP)
-			rq_err_set(err,
-			    "password_file %s is a symbolic link; name the "
-			    "file itself",
-			    path);
-		else
-			rq_err_set(err, "password_file %s: %s", path,
-			    strerror(errno));
+	if ((fd = secret_open("password_file", path, SMARTHOST_AUTH_FILE_MAX,
+		 err)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		rq_err_set(err, "password_file %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (smarthost_auth_check_file(path, &st, err) == -1)
-		goto out;
 	while (len < sizeof(buf)) {
 		n = read(fd, buf + len, sizeof(buf) - len);
 		if (n == -1 && errno == EINTR)
@@ -403,8 +361,8 @@ smarthost_auth_read_file(const char *path, char **secret, size_t *secretlen,
 		len += (size_t)n;
 	}
 	if (len > SMARTHOST_AUTH_FILE_MAX) {
-		rq_err_set(err, "password_file %s is larger than %d bytes",
-		    path, SMARTHOST_AUTH_FILE_MAX);
+		secret_too_large("password_file", path, SMARTHOST_AUTH_FILE_MAX,
+		    err);
 		goto out;
 	}
 	if (smarthost_auth_first_line(buf, len, secret, secretlen, &errstr) ==
@@ -663,39 +621,73 @@ out:
 	return rv;
 }
 
-/* Creates the daemon-wide AUTH policy from the configuration. */
-struct smarthost_auth *
-smarthost_auth_new(const struct conf *c, struct rq_err *err)
+/*
+ * Finds the policy of c's auth key: SMARTHOST_AUTH_AUTO, a mechanism, or
+ * SMARTHOST_AUTH_OFF.  Returns 0, or -1 with err set when it is unknown.
+ */
+static int
+smarthost_auth_policy(const struct conf *c, int *policy, struct rq_err *err)
 {
-	const char *user = c->smarthosts[0].username;
-	const char *file = c->smarthosts[0].password_file;
-	const char *cmd = c->smarthosts[0].password_command;
-	char *argv[SMARTHOST_AUTH_ARGV_MAX + 1], *copy, *secret = NULL;
-	struct smarthost_auth *a;
-	size_t secretlen = 0;
-	int policy, words;
-
-	err->msg[0] = '\0';
+	*policy = SMARTHOST_AUTH_OFF;
 	if (strcasecmp(c->smarthosts[0].auth, "none") == 0)
-		return NULL;
-	if (strcasecmp(c->smarthosts[0].auth, "auto") == 0)
-		policy = SMARTHOST_AUTH_AUTO;
-	else if ((policy = smarthost_auth_mech_by_conf(
-		      c->smarthosts[0].auth)) == -1) {
+		return 0;
+	if (strcasecmp(c->smarthosts[0].auth, "auto") == 0) {
+		*policy = SMARTHOST_AUTH_AUTO;
+		return 0;
+	}
+	if ((*policy = smarthost_auth_mech_by_conf(c->smarthosts[0].auth)) == -1) {
 		rq_err_set(err,
 		    "smarthost auth = %s: unknown mechanism (auto, none, "
 		    "scram-sha-256, cram-md5, plain, login, xoauth2, "
 		    "oauthbearer)",
 		    c->smarthosts[0].auth);
-		return NULL;
+		return -1;
 	}
+	return 0;
+}
+
+/* Checks the AUTH keys of c against one another (no file is read). */
+int
+smarthost_auth_check_conf(const struct conf *c, struct rq_err *err)
+{
+	const char *user = c->smarthosts[0].username;
+	const char *file = c->smarthosts[0].password_file;
+	const char *cmd = c->smarthosts[0].password_command;
+	char *argv[SMARTHOST_AUTH_ARGV_MAX + 1], *copy;
+	int policy, words;
+
+	err->msg[0] = '\0';
+	if (smarthost_auth_policy(c, &policy, err) == -1)
+		return -1;
+	/* Whatever else is set: a token URL means an OAuth2 mechanism. */
+	if (c->smarthosts[0].oauth2_token_url[0] != '\0') {
+		if (policy != SMARTHOST_MECH_XOAUTH2 &&
+		    policy != SMARTHOST_MECH_OAUTHBEARER) {
+			rq_err_set(err,
+			    "smarthost oauth2_token_url needs auth = xoauth2 "
+			    "or oauthbearer (not %s)",
+			    c->smarthosts[0].auth);
+			return -1;
+		}
+		if (file[0] != '\0' || cmd[0] != '\0') {
+			rq_err_set(err,
+			    "smarthost oauth2_token_url replaces "
+			    "password_file and password_command: set none "
+			    "of them");
+			return -1;
+		}
+	}
+	if (policy == SMARTHOST_AUTH_OFF)
+		return 0;
 	if (user[0] == '\0') {
 		if (file[0] != '\0' || cmd[0] != '\0' ||
-		    policy != SMARTHOST_AUTH_AUTO)
+		    policy != SMARTHOST_AUTH_AUTO) {
 			rq_err_set(err,
 			    "smarthost username is empty but password_file, "
 			    "password_command or auth is set");
-		return NULL;
+			return -1;
+		}
+		return 0;
 	}
 	if (strlen(user) > SMARTHOST_AUTH_NAME_MAX ||
 	    str_has_ctl(user, strlen(user))) {
@@ -703,28 +695,14 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 		    "smarthost username is longer than %d bytes or "
 		    "holds a control character",
 		    SMARTHOST_AUTH_NAME_MAX);
-		return NULL;
+		return -1;
 	}
-	if (c->smarthosts[0].oauth2_token_url[0] != '\0') {
-		if (policy != SMARTHOST_MECH_XOAUTH2 &&
-		    policy != SMARTHOST_MECH_OAUTHBEARER) {
-			rq_err_set(err,
-			    "smarthost oauth2_token_url needs auth = xoauth2 "
-			    "or oauthbearer");
-			return NULL;
-		}
-		if (file[0] != '\0' || cmd[0] != '\0') {
-			rq_err_set(err,
-			    "smarthost oauth2_token_url replaces "
-			    "password_file and password_command: set none "
-			    "of them");
-			return NULL;
-		}
-	} else if ((file[0] == '\0') == (cmd[0] == '\0')) {
+	if (c->smarthosts[0].oauth2_token_url[0] == '\0' &&
+	    (file[0] == '\0') == (cmd[0] == '\0')) {
 		rq_err_set(err,
 		    "smarthost: set exactly one of password_file "
 		    "and password_command");
-		return NULL;
+		return -1;
 	}
 	if (policy == SMARTHOST_MECH_OAUTHBEARER &&
 	    (c->smarthosts[0].host[0] == '\0' ||
@@ -734,11 +712,9 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 		rq_err_set(err,
 		    "smarthost auth = oauthbearer needs a valid "
 		    "smarthost host");
-		return NULL;
+		return -1;
 	}
-	if (c->smarthosts[0].oauth2_token_url[0] != '\0') {
-		/* no secret file to check: relayqd_oauth2 fetches tokens */
-	} else if (cmd[0] != '\0') {
+	if (cmd[0] != '\0') {
 		copy = xstrdup(cmd);
 		words = str_split_words(copy, argv, SMARTHOST_AUTH_ARGV_MAX);
 		free(copy);
@@ -747,17 +723,34 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 			    "smarthost password_command is blank or has "
 			    "more than %d words",
 			    SMARTHOST_AUTH_ARGV_MAX);
-			return NULL;
+			return -1;
 		}
-	} else {
-		if (file[0] != '/') {
-			rq_err_set(err,
-			    "smarthost password_file %s is not an absolute "
-			    "path",
-			    file);
-			return NULL;
-		}
-		/* fail at start-up, not at the first delivery */
+	}
+	if (file[0] != '\0' && file[0] != '/') {
+		rq_err_set(err,
+		    "smarthost password_file %s is not an absolute path", file);
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates the daemon-wide AUTH policy from the configuration. */
+struct smarthost_auth *
+smarthost_auth_new(const struct conf *c, struct rq_err *err)
+{
+	const char *file = c->smarthosts[0].password_file;
+	const char *cmd = c->smarthosts[0].password_command;
+	struct smarthost_auth *a;
+	char *secret = NULL;
+	size_t secretlen = 0;
+	int policy;
+
+	if (smarthost_auth_check_conf(c, err) == -1 ||
+	    smarthost_auth_policy(c, &policy, err) == -1 ||
+	    policy == SMARTHOST_AUTH_OFF || c->smarthosts[0].username[0] == '\0')
+		return NULL;
+	/* fail at start-up, not at the first delivery */
+	if (file[0] != '\0') {
 		if (smarthost_auth_read_file(file, &secret, &secretlen, err) ==
 		    -1)
 			return NULL;
@@ -766,7 +759,7 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 	}
 
 	a = xcalloc(1, sizeof(*a));
-	a->username = xstrdup(user);
+	a->username = xstrdup(c->smarthosts[0].username);
 	a->password_file = file[0] != '\0' ? xstrdup(file) : NULL;
 	a->password_command = cmd[0] != '\0' ? xstrdup(cmd) : NULL;
 	a->host = xstrdup(c->smarthosts[0].host);

@@ -30,32 +30,46 @@
 
 #include <stddef.h>
 
+#include "common/secret.h"
 #include "common/status.h"
 
 struct conf;
 struct smarthost_auth;
 struct smarthost_sasl;
 
-#define SMARTHOST_AUTH_FILE_MAX 4096	     /* password_file size limit */
+/* password_file's size limit (4 KiB), common to every secret file */
+#define SMARTHOST_AUTH_FILE_MAX SECRET_FILE_MAX
+
 #define SMARTHOST_AUTH_CMD_OUT_MAX 8192	     /* password_command output */
 #define SMARTHOST_AUTH_CMD_TIMEOUT_MS 10000  /* password_command run time */
 #define SMARTHOST_AUTH_SCRAM_ITER_MIN 4096   /* RFC 7677 section 4 */
 #define SMARTHOST_AUTH_SCRAM_ITER_MAX 100000 /* our cap on server's demand */
 
 /*
- * Validates the AUTH settings of c and copies what sessions need (c may be
- * freed afterwards).  Returns NULL with err->msg "" when AUTH is not
- * configured (username empty, or auth = none), or NULL with err->msg set
- * on an error: unknown mechanism; an empty username with password_file,
+ * Checks the AUTH keys of c against one another, reading no file, so
+ * that relayq check-config (as any user) refuses what relayqd refuses,
+ * with the same message.  Returns 0, or -1 with err->msg set: unknown
+ * mechanism; oauth2_token_url with an auth other than xoauth2 or
+ * oauthbearer (auto and none included), or with password_file or
+ * password_command; an empty username with password_file,
  * password_command or an explicit mechanism set (mail would otherwise go
  * unauthenticated); a username with a control character; both or
- * neither of password_file and password_command; a password_file that is
- * not an absolute path, not a regular file owned by the effective uid, a
- * symbolic link, accessible by group or others, larger than 4 KiB, or
- * with an empty first line (it is read once here to fail at start-up).
- * With oauth2_token_url set, auth must be xoauth2 or oauthbearer and
- * neither password_file nor password_command may be set.
- * Call it with the daemon's final uid.
+ * neither of password_file and password_command (without
+ * oauth2_token_url); a blank password_command; a password_file that is
+ * not an absolute path.
+ */
+int smarthost_auth_check_conf(const struct conf *c, struct rq_err *err);
+
+/*
+ * Validates the AUTH settings of c (smarthost_auth_check_conf) and copies
+ * what sessions need (c may be freed afterwards).  Returns NULL with
+ * err->msg "" when AUTH is not configured (username empty, or auth =
+ * none), or NULL with err->msg set on an error: those of
+ * smarthost_auth_check_conf(), or a password_file that breaks the rules
+ * of common/secret.h (a regular file owned by the effective uid, not a
+ * symbolic link, no group or other access, at most 4 KiB) or has an
+ * empty first line (it is read once here to fail at start-up).  Call it
+ * with the daemon's final uid.
  */
 struct smarthost_auth *smarthost_auth_new(const struct conf *c,
     struct rq_err *err);

@@ -216,6 +216,13 @@ smarthost_probe_auth_refused(struct smarthost_probe *p,
 		    "password where the admin allows them, or set auth = "
 		    "xoauth2 and run relayq oauth2 login.",
 		    r->text);
+	} else if (smarthost_probe_is_token(p) &&
+	    p->c->smarthosts[0].oauth2_token_url[0] != '\0') {
+		smarthost_probe_decide(p, SMARTHOST_PROBE_AUTHFAIL,
+		    "The server refused the access token the token endpoint "
+		    "gave for %s (%s): check that username is the mailbox "
+		    "that gave consent, and oauth2_scope.",
+		    p->c->smarthosts[0].username, r->text);
 	} else if (smarthost_probe_is_token(p)) {
 		smarthost_probe_decide(p, SMARTHOST_PROBE_AUTHFAIL,
 		    "The server refused the access token for %s (%s): check "
@@ -589,8 +596,8 @@ smarthost_probe_op_auth_start(void *arg, const char *offered, const char **mech,
 {
 	struct smarthost_probe *p = arg;
 
-	if (smarthost_sasl_begin(p->auth, &p->sasl, NULL, offered, mech, resp,
-		why) == -1) {
+	if (smarthost_sasl_begin(p->auth, &p->sasl, p->o->token, offered, mech,
+		resp, why) == -1) {
 		strlcpy(p->local_err, why->text, sizeof(p->local_err));
 		return -1;
 	}

@@ -32,11 +32,13 @@ struct smarthost_probe_opts {
 	const char *sender; /* MAIL FROM with rcpt; "" the null sender */
 	const char *rcpt;   /* NULL: no transaction */
 	long long timeout;  /* caps every wait (seconds); 0: none */
+	const char *token;  /* the OAuth2 access token, or NULL (borrowed) */
 };
 
 /*
  * Runs the probe described by c with the TLS policy tls (NULL when tls =
- * none) and the AUTH policy auth (NULL when AUTH is off), printing the
+ * none) and the AUTH policy auth (NULL when AUTH is off; one that takes
+ * an OAuth2 token sends o->token, which the caller fetched), printing the
  * dialogue on out.  Returns the verdict and writes one plain sentence on
  * what to fix (or what works) into advice.  Timeouts are c's delivery
  * timeouts, each capped at o->timeout.

@@ -61,11 +61,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_conf_str(c.spool_dir);
 	fuzz_conf_str(c.hostname);
 	fuzz_conf_str(c.default_domain);
-	fuzz_conf_str(c.smarthost_host);
-	fuzz_conf_str(c.smarthost_username);
-	fuzz_conf_str(c.smarthost_password_file);
-	fuzz_conf_str(c.smarthost_password_command);
-	if (c.smarthost_port < 1 || c.smarthost_port > 65535 ||
+	fuzz_conf_str(c.smarthosts[0].host);
+	fuzz_conf_str(c.smarthosts[0].username);
+	fuzz_conf_str(c.smarthosts[0].password_file);
+	fuzz_conf_str(c.smarthosts[0].password_command);
+	if (c.smarthosts[0].port < 1 || c.smarthosts[0].port > 65535 ||
 	    c.delivery_max_connections < 1 || c.delivery_max_connections > 64 ||
 	    c.delivery_retry_min < 1 || c.delivery_retry_max < 1 ||
 	    c.delivery_connect_timeout < 1 || c.max_recipients < 1 ||

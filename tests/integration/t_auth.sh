@@ -292,6 +292,11 @@ is "$(head -n 1 "$T_DIR/pass.sh.runs")" "\$HOME *" \
 for f in "/proc/$DAEMON_PID/cmdline" "/proc/$DAEMON_PID/environ" \
     "$T_DIR/pass.sh.argv" "$T_DIR/pass.sh.environ" \
     "$T_DIR/token.sh.argv" "$T_DIR/token.sh.environ"; do
+	# relayqd is not dumpable: only root may read its environment.
+	if [ "$f" = "/proc/$DAEMON_PID/environ" ] && [ "$(id -u)" != 0 ]; then
+		ok 0 "# SKIP $f is root's (relayqd is not dumpable)"
+		continue
+	fi
 	[ -r "$f" ] && ! tr '\000' '\n' < "$f" | grep -qF -e "$PASS" \
 	    -e "$TOKEN" -e "$B64_PLAIN" -e "$B64_XOAUTH2"
 	ok $? "no secret in $(echo "$f" | sed "s|$T_DIR/||")"

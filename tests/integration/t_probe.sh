@@ -12,10 +12,16 @@
 # in base64.  --smarthost NAME probes a [smarthost NAME] with its own
 # login.  A configuration relayqd refuses is refused (78), and a user
 # who cannot read relayqd's secret is told so (77) before any connection.
+# relayq probe and relayqd are not dumpable and have no core file limit
+# but 0 (no token or password in a core dump).  OAuth2: the probe gets
+# the access token from the fake provider (fakeoauth2.py) as relayqd
+# does, stores the rotated refresh token, and authenticates with XOAUTH2
+# or OAUTHBEARER to aiosmtpd; invalid_grant, an unreachable endpoint and
+# a missing refresh token each give their exit code and sentence.
 . "$top_srcdir/tests/integration/lib.sh"
+# The test CA ($PKI), $PORT, and the fake OAuth2 provider (section 13).
+. "$top_srcdir/tests/integration/oauth2.sh"
 
-make_pki || { echo "Bail out! cannot make the test certificates"; exit 1; }
-PORT=$(free_port)
 CA="ca_file = $T_DIR/pki/ca.crt"
 AUSER=alice@example.org
 PASS='Pr0be s3cret!'
@@ -246,5 +252,147 @@ else
 		ok 0 "# SKIP needs root and setpriv"
 	done
 fi
+
+# 12. no secret in a core dump: relayqd and relayq probe set RLIMIT_CORE
+# to 0 and are not dumpable.  The kernel gives the /proc files of a
+# process that is not dumpable to root (user and group), whatever it runs
+# as: run as root, the process gets another group (setpriv) so that the
+# two cases differ.
+if [ "$(id -u)" = 0 ]; then
+	command -v setpriv >/dev/null && NODUMP_RUN="setpriv --regid=nogroup --clear-groups --" || NODUMP_RUN=""
+else
+	NODUMP_RUN=""
+fi
+# not_dumpable PID: PID runs with a uid or gid other than 0, yet its
+# /proc files are root's.
+not_dumpable() {
+	ids=$(awk '/^Uid:/ { u = $3 } /^Gid:/ { g = $3 } END { print u, g }' \
+	    "/proc/$1/status")
+	own=$(stat -c '%u %g' "/proc/$1/status")
+	diag "pid $1: euid and egid $ids; /proc/$1/status owned by $own"
+	[ "$ids" != "0 0" ] && [ "$own" = "0 0" ]
+}
+core_off() { grep -Eq '^Max core file size +0 +0 ' "/proc/$1/limits"; }
+if [ "$(id -u)" = 0 ] && [ -z "$NODUMP_RUN" ]; then
+	for i in 1 2 3 4 5; do
+		ok 0 "# SKIP as root this needs setpriv"
+	done
+else
+	# relayq probe, caught while it waits for a greeting that never comes
+	write_conf "" ""
+	rm -f "$T_DIR/silent.listening" "$T_DIR/silent.accepted"
+	"$PYTHON3" -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+open(sys.argv[2], "w").close()
+c, _ = s.accept()
+open(sys.argv[3], "w").close()
+time.sleep(120)' "$PORT" "$T_DIR/silent.listening" "$T_DIR/silent.accepted" &
+	SILENT_PID=$!
+	T_PIDS="$T_PIDS $SILENT_PID"
+	wait_for "the silent server" 100 test -e "$T_DIR/silent.listening"
+	$NODUMP_RUN "$RELAYQ" -c "$CONF" probe --timeout 100s > "$OUT" 2>&1 &
+	PROBE_PID=$!
+	T_PIDS="$T_PIDS $PROBE_PID"
+	wait_for "relayq probe to connect" 300 test -e "$T_DIR/silent.accepted"
+	not_dumpable "$PROBE_PID"
+	ok $? "relayq probe is not dumpable (its /proc files are root's)"
+	core_off "$PROBE_PID"
+	ok $? "relayq probe: core file size limit 0"
+	kill "$PROBE_PID" "$SILENT_PID" 2>/dev/null
+	wait "$PROBE_PID" "$SILENT_PID" 2>/dev/null
+	# relayqd, on a spool of its own
+	printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$NODUMP_RUN" "$RELAYQD" \
+	    > "$T_DIR/relayqd.wrap"
+	chmod 755 "$T_DIR/relayqd.wrap"
+	KEEP_SPOOL=$SPOOL KEEP_RELAYQD=$RELAYQD
+	SPOOL=$T_DIR/dspool RELAYQD=$T_DIR/relayqd.wrap
+	write_conf "" ""
+	start_daemon
+	SPOOL=$KEEP_SPOOL RELAYQD=$KEEP_RELAYQD
+	wait_started
+	not_dumpable "$DAEMON_PID"
+	ok $? "relayqd is not dumpable (its /proc files are root's)"
+	core_off "$DAEMON_PID"
+	ok $? "relayqd: core file size limit 0"
+	stop_daemon
+	is $? 0 "relayqd exits 0 (no sanitizer report)"
+fi
+
+# 13. OAuth2: the access token comes from the token endpoint through
+# liboauth2, as relayqd gets it; the rotated refresh token is stored.
+# oprobe DESC WANT-EXIT SENTENCE-PATTERN [ARGS...]: probe, then no token
+# the fake issued, nor the client secret, in the output.
+oprobe() {
+	probe "$@"
+	"$PYTHON3" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+for t in list(d["refresh"]) + list(d["access"]):
+    if t: print(t)' "$OSTATE" > "$T_DIR/secrets"
+	printf '%s\nrt-initial\n' "$SECRET" >> "$T_DIR/secrets"
+	! grep -qFf "$T_DIR/secrets" "$OUT" "$T_DIR/probe.err"
+	ok $? "$1: no token or client secret in the output"
+}
+printf 'rt-initial\n' > "$RTFILE"
+chmod 600 "$RTFILE"
+start_oauth2 --lifetime 3600
+rm -rf "$MAILDIR"
+start_server $GOOD --xoauth2 "$AUSER:" --oauth2-state "$OSTATE"
+oauth_conf
+oprobe "OAuth2 XOAUTH2" 0 \
+    "accepts mail from <$AUSER> to <bob@example.net>" --rcpt bob@example.net
+grep -q '^\* OAuth2: access token <redacted>, expires in 3600s$' "$OUT" &&
+    grep -q '^C: AUTH XOAUTH2 <redacted>$' "$OUT" && grep -q '^S: 235 ' "$OUT"
+ok $? "OAuth2 XOAUTH2: the token fetched and sent, shown redacted"
+grep -q "^\\* OAuth2: the provider rotated the refresh token; the new one is stored in $RTFILE\$" "$OUT"
+ok $? "OAuth2 XOAUTH2: says the rotated refresh token was stored"
+grep -q "^AUTH XOAUTH2 $AUSER ok\$" "$MAILDIR/commands"
+ok $? "OAuth2 XOAUTH2: the server accepted the token the endpoint issued"
+is "$(grep -c 'grant=refresh_token result=ok' "$OLOG")" 1 \
+    "OAuth2 XOAUTH2: one refresh_token grant"
+is "$(cat "$RTFILE")" "$(ostate current)" \
+    "OAuth2 XOAUTH2: the rotated refresh token is stored"
+is "$(stat -c %a "$RTFILE")" 600 "OAuth2 XOAUTH2: token file mode 0600"
+no_data "OAuth2 XOAUTH2"
+# The old refresh token is spent: a second probe works only with the
+# stored one.
+oprobe "OAuth2 with the rotated token" 0 "accepts the login"
+is "$(grep -c 'grant=refresh_token result=ok' "$OLOG")" 2 \
+    "OAuth2 with the rotated token: a second grant"
+is "$(cat "$RTFILE")" "$(ostate current)" \
+    "OAuth2 with the rotated token: the newest one is stored"
+# client_credentials with OAUTHBEARER
+oauth_conf "auth = oauthbearer
+oauth2_grant = client_credentials
+oauth2_refresh_token_file ="
+oprobe "OAuth2 OAUTHBEARER" 0 "accepts the login"
+grep -q "^AUTH OAUTHBEARER $AUSER ok\$" "$MAILDIR/commands"
+ok $? "OAuth2 OAUTHBEARER: the server accepted the client_credentials token"
+# invalid_grant: no SMTP session at all
+oauth_conf
+echo invalid_grant > "$OCTL"
+n=$(grep -c . "$MAILDIR/sessions")
+oprobe "OAuth2 invalid_grant" 77 \
+    "refused the refresh token \(invalid_grant.*\): run relayq oauth2 login\.$"
+grep -q '^\* OAuth2: token endpoint .* refused the refresh token: ' "$OUT"
+ok $? "OAuth2 invalid_grant: the endpoint's answer shown"
+is "$(grep -c . "$MAILDIR/sessions")" "$n" \
+    "OAuth2 invalid_grant: no SMTP session"
+: > "$OCTL"
+# a refresh token file that is not there yet
+mv "$RTFILE" "$RTFILE.kept"
+oprobe "OAuth2 without a refresh token" 78 \
+    "no usable refresh token in $RTFILE: run relayq oauth2 login\.$"
+mv "$RTFILE.kept" "$RTFILE"
+# the token endpoint down
+stop_oauth2
+oprobe "OAuth2 endpoint down" 69 \
+    "token endpoint https://127.0.0.1:$OPORT/token cannot be reached or is failing: check oauth2_token_url"
+grep -q "^\* OAuth2: token endpoint https://127.0.0.1:$OPORT/token: connection failed" "$OUT"
+ok $? "OAuth2 endpoint down: why ($(grep '^\* OAuth2: token' "$OUT"))"
+is "$(grep -c . "$MAILDIR/sessions")" "$n" "OAuth2 endpoint down: no SMTP session"
+stop_server
 
 done_testing

@@ -6,7 +6,9 @@
 # --json), show, hold and release (a hold survives a daemon restart),
 # flush ID, requeue, delete (one, unknown, locked by a delivery, --all
 # with and without --yes) and check-config (good spool, bad mode, a
-# world-readable password_file).
+# world-readable password_file; what relayqd refuses at start, with its
+# words: OAuth2 keys against auth and passwords, secret file modes and
+# the 4 KiB limit).
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -241,7 +243,8 @@ ok $? "check-config names the directory and the mode"
 chmod 0750 "$SPOOL/queue"
 printf 'secret\n' > "$T_DIR/secret"
 chmod 0644 "$T_DIR/secret"
-sed "/^\[smarthost\]/a password_file = $T_DIR/secret" "$CONF" > "$T_DIR/secret.conf"
+sed -e "/^\[smarthost\]/a password_file = $T_DIR/secret" \
+    -e "/^\[smarthost\]/a username = u" "$CONF" > "$T_DIR/secret.conf"
 out=$("$RELAYQ" -c "$T_DIR/secret.conf" check-config 2>&1)
 is $? 78 "check-config: world-readable password_file is EX_CONFIG"
 echo "$out" | grep -q "password_file $T_DIR/secret: mode 0644, readable by others"
@@ -252,6 +255,81 @@ ok $? "check-config passes once the secret is 0600"
 printf '[relayq]\nbogus_key = 1\n' > "$T_DIR/bad.conf"
 "$RELAYQ" -c "$T_DIR/bad.conf" check-config >/dev/null 2>&1
 is $? 78 "check-config: unknown key is EX_CONFIG"
+
+# 7. check-config refuses what relayqd refuses at start (issue 14), with
+# the same message: the AUTH/OAuth2 keys and the secret files' rules and
+# size limit.  relayqd is run on the live spool: one it accepts stops at
+# "another relayqd is running", after every configuration check.
+OAUTH="username = mailbox@example.org
+allow_plaintext_auth = yes
+oauth2_token_url = https://127.0.0.1:9/token
+oauth2_client_id = relayq-test
+oauth2_grant = client_credentials
+oauth2_client_secret_file = $T_DIR/cs"
+printf 'client-secret\n' > "$T_DIR/cs"
+chmod 600 "$T_DIR/cs"
+# both_on NAME SMARTHOST-LINES: runs relayqd -f and check-config on the
+# config with the lines in [smarthost]; $D and $C hold their output.
+both_on() {
+	printf '%s\n' "$2" > "$T_DIR/extra"
+	sed "/^\[smarthost\]/r $T_DIR/extra" "$CONF" > "$T_DIR/both.conf"
+	timeout 60 "$RELAYQD" -f -c "$T_DIR/both.conf" > "$T_DIR/both.d" 2>&1
+	D=$(cat "$T_DIR/both.d")
+	C=$("$RELAYQ" -c "$T_DIR/both.conf" check-config 2>&1)
+	CRC=$?
+}
+# same_refusal NAME SMARTHOST-LINES PATTERN: both refuse, relayqd with a
+# message matching PATTERN that check-config gives word for word.
+same_refusal() {
+	both_on "$1" "$2"
+	msg=$(echo "$D" | sed -n "s|.*$T_DIR/both.conf: ||p" | head -n 1)
+	diag "$1: relayqd: $msg"
+	[ -n "$msg" ] || diag "$1: relayqd said: $D"
+	echo "$msg" | grep -Eq -- "$3"
+	ok $? "$1: relayqd refuses at start ($3)"
+	[ "$CRC" -eq 78 ] && [ -n "$msg" ] &&
+	    echo "$C" | grep -qF -- "relayq: check-config: $msg"
+	ok $? "$1: check-config refuses it with relayqd's message"
+}
+both_on "a good OAuth2 smarthost" "auth = xoauth2
+$OAUTH"
+echo "$D" | grep -q "another relayqd is running"
+ok $? "a good OAuth2 smarthost: relayqd passes every check"
+is "$CRC" 0 "a good OAuth2 smarthost: check-config passes"
+chmod 644 "$T_DIR/cs"
+same_refusal "client secret file 0644" "auth = xoauth2
+$OAUTH" "oauth2_client_secret_file $T_DIR/cs: mode 0644, readable by others"
+chmod 640 "$T_DIR/cs"
+same_refusal "client secret file 0640" "auth = oauthbearer
+$OAUTH" "oauth2_client_secret_file $T_DIR/cs: mode 0640, readable by its group"
+chmod 600 "$T_DIR/cs"
+for auth in plain login auto none; do
+	same_refusal "oauth2_token_url with auth = $auth" "auth = $auth
+$OAUTH" "oauth2_token_url needs auth = xoauth2 or oauthbearer"
+done
+same_refusal "oauth2_token_url with the default auth" "$OAUTH" \
+    "oauth2_token_url needs auth = xoauth2 or oauthbearer \(not auto\)"
+same_refusal "oauth2_token_url with password_file" "auth = xoauth2
+$OAUTH
+password_file = $T_DIR/secret" "oauth2_token_url replaces password_file"
+same_refusal "oauth2_token_url with password_command" "auth = xoauth2
+$OAUTH
+password_command = /bin/echo x" "oauth2_token_url replaces password_file"
+# The size limit of relayq.conf(5): 4 KiB for both secret files.
+"$PYTHON3" -c 'import sys; open(sys.argv[1], "w").write("s" * 4095 + "\n")' \
+    "$T_DIR/cs"
+both_on "a client secret file of 4 KiB" "auth = xoauth2
+$OAUTH"
+echo "$D" | grep -q "another relayqd is running"
+ok $? "a client secret file of exactly 4 KiB: relayqd accepts it"
+is "$CRC" 0 "a client secret file of exactly 4 KiB: check-config accepts it"
+echo x >> "$T_DIR/cs"
+same_refusal "client secret file over 4 KiB" "auth = xoauth2
+$OAUTH" "oauth2_client_secret_file $T_DIR/cs: larger than 4 KiB"
+cp "$T_DIR/cs" "$T_DIR/secret"
+same_refusal "password_file over 4 KiB" "username = u
+password_file = $T_DIR/secret
+allow_plaintext_auth = yes" "password_file $T_DIR/secret: larger than 4 KiB"
 
 stop_daemon
 is $? 0 "relayqd exits 0"

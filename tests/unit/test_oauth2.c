@@ -128,6 +128,62 @@ test_parse(void)
 	free(big);
 }
 
+/*
+ * Writes to path (mode 0600) a first line of len 'x' and a newline, then
+ * 'y' up to total bytes in all.
+ */
+static void
+put_file(const char *path, size_t len, size_t total)
+{
+	FILE *f = fopen(path, "w");
+
+	for (size_t i = 0; i < total; i++)
+		fputc(i < len ? 'x' : i == len ? '\n' : 'y', f);
+	fclose(f);
+	chmod(path, 0600);
+}
+
+/*
+ * The size limits, as relayq.conf(5) gives them: a client secret file
+ * of at most 4 KiB (password_file's), a refresh token file of at most
+ * 16 KiB whose token is at most OAUTH2_TOKEN_MAX.
+ */
+static void
+test_store_limits(const char *path)
+{
+	struct rq_err err;
+	size_t n;
+	char *tok;
+
+	put_file(path, 4095, 4096);
+	ok(oauth2_store_read(path, 0, &tok, &n, &err) == 0 && n == 4095,
+	    "a client secret file of 4096 bytes is read");
+	free(tok);
+	put_file(path, 4096, 4097);
+	ok(oauth2_store_read(path, 0, &tok, &n, &err) == -1 &&
+		strstr(err.msg, "oauth2_client_secret_file") != NULL &&
+		strstr(err.msg, "larger than 4 KiB") != NULL,
+	    "a client secret file of 4097 bytes is refused: %s", err.msg);
+	put_file(path, OAUTH2_TOKEN_MAX, OAUTH2_TOKEN_MAX + 1);
+	ok(oauth2_store_read(path, 1, &tok, &n, &err) == 0 &&
+		n == OAUTH2_TOKEN_MAX,
+	    "a refresh token of OAUTH2_TOKEN_MAX bytes is read");
+	free(tok);
+	put_file(path, OAUTH2_TOKEN_MAX + 1, OAUTH2_TOKEN_MAX + 2);
+	ok(oauth2_store_read(path, 1, &tok, &n, &err) == -1 &&
+		strstr(err.msg, "not a valid token") != NULL,
+	    "a longer refresh token is refused: %s", err.msg);
+	put_file(path, 8, 16384);
+	ok(oauth2_store_read(path, 1, &tok, &n, &err) == 0 && n == 8,
+	    "a refresh token file of 16384 bytes is read (first line)");
+	free(tok);
+	put_file(path, 8, 16385);
+	ok(oauth2_store_read(path, 1, &tok, &n, &err) == -1 &&
+		strstr(err.msg, "oauth2_refresh_token_file") != NULL &&
+		strstr(err.msg, "larger than 16 KiB") != NULL,
+	    "a refresh token file of 16385 bytes is refused: %s", err.msg);
+}
+
 /* The store: checks, durable replacement, lock. */
 static void
 test_store(void)
@@ -145,8 +201,9 @@ test_store(void)
 	}
 	snprintf(path, sizeof(path), "%s/refresh", dir);
 	ok(oauth2_store_read(path, 1, &tok, &n, &err) == -1 &&
-		strstr(err.msg, "cannot open") != NULL,
-	    "a missing file is an error");
+		strstr(err.msg, "oauth2_refresh_token_file") != NULL &&
+		strstr(err.msg, "No such file") != NULL,
+	    "a missing file is an error naming the key: %s", err.msg);
 	ok(oauth2_store_write(path, "rt-one", &err) == 0, "write");
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
 	    "written mode 0600");
@@ -172,6 +229,7 @@ test_store(void)
 	ok(oauth2_store_read(path, 0, &tok, &n, &err) == 0,
 	    "the same line is a valid secret");
 	free(tok);
+	test_store_limits(path);
 	fd = oauth2_store_lock(path, 1);
 	ok(fd != -1, "lock taken");
 	/* flock locks belong to the open file: a second open conflicts. */
