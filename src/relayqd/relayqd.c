@@ -11,7 +11,7 @@
  * queue/, made durable with one fsync of queue/ and one of incoming/,
  * and only then scheduled; the next batch runs after one pass of the
  * event loop, so delivery starts after the first batch.  When the smarthost is down (see
- * relayqd_outcome_host_down) no session is opened except one probe at a
+ * relayqd_dest_mark_down) no session is opened except one probe at a
  * time, at the destination's own retry time; due messages simply wait
  * in the scheduler, so a dead smarthost costs one connection per probe
  * interval, not one per message.  The probe carries a real message; when
@@ -76,9 +76,8 @@
 #include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
+#include "relayqd/relayqd_dest.h"
 #include "relayqd/relayqd_dial.h"
-#include "relayqd/relayqd_oauth2.h"
-#include "smarthost/smarthost_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
 #include "relayqd/relayqd_purge.h"
@@ -88,7 +87,6 @@
 #include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
 #include "relayqd/relayqd_submit.h"
-#include "smarthost/smarthost_tls.h"
 #include "relayqd/relayqd_verbose.h"
 #include "relayqd/relayqd_wake.h"
 
@@ -176,9 +174,9 @@ relayqd_arm_rate(struct relayd *rd, long long wait_ms)
 
 	tv.tv_sec = (time_t)(wait_ms / 1000);
 	tv.tv_usec = (suseconds_t)(wait_ms % 1000 * 1000);
-	event_del(rd->ev_rate);
+	event_del(rd->dest->ev_rate);
 	if (!rd->stopping)
-		event_add(rd->ev_rate, &tv);
+		event_add(rd->dest->ev_rate, &tv);
 }
 
 /* Pops a due message when the pace allows (relayqd.h). */
@@ -191,8 +189,8 @@ relayqd_pop_due(struct relayd *rd, long long now)
 		return NULL;
 	/* Unlimited, it only notes the pace (what a throttle halves). */
 	ms = relayqd_now_ms();
-	if (!relayqd_rate_admit(rd->rate, ms)) {
-		relayqd_arm_rate(rd, relayqd_rate_wait(rd->rate, ms));
+	if (!relayqd_rate_admit(rd->dest->rate, ms)) {
+		relayqd_arm_rate(rd, relayqd_rate_wait(rd->dest->rate, ms));
 		return NULL;
 	}
 	return relayqd_sched_pop_due(rd->sched, now);
@@ -206,30 +204,12 @@ void
 relayqd_kick(struct relayd *rd)
 {
 	if (rd->stopping) {
-		if (TAILQ_EMPTY(&rd->conns) && rd->base != NULL)
+		if (TAILQ_EMPTY(&rd->dest->conns) && rd->base != NULL)
 			event_base_loopbreak(rd->base);
 		return;
 	}
 	if (rd->ev_kick != NULL)
 		event_active(rd->ev_kick, EV_TIMEOUT, 0);
-}
-
-/*
- * A wake-up: when the smarthost is down and no probe runs, the next probe
- * may start now, unless one started less than gap seconds ago.
- */
-static void
-relayqd_wake_host(struct relayd *rd, long long now, long long gap)
-{
-	long long now_ms = relayqd_now_ms();
-
-	if (!rd->host_down || rd->host_probing || rd->host_probe_ms <= now_ms ||
-	    now - rd->host_last_probe < gap)
-		return;
-	log_info("smarthost %s: woken up, probing now instead of in %.1fs",
-	    rd->conf.smarthost_host,
-	    (double)(rd->host_probe_ms - now_ms) / 1000);
-	rd->host_probe_ms = now_ms;
 }
 
 /* Asks for a pick-up of incoming/ on this loop pass. */
@@ -353,7 +333,7 @@ relayqd_pickup_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(rd->ev_pickup, &zero);
 	if (n > 0) {
 		relayqd_stats_touch(rd); /* queue size: STATUS, alerts */
-		relayqd_wake_host(rd, relayqd_now(),
+		relayqd_dest_wake(rd->dest, relayqd_now_ms(),
 		    rd->conf.delivery_retry_min);
 		relayqd_run(rd);
 	}
@@ -540,46 +520,35 @@ relayqd_arm_scan(struct relayd *rd)
 	event_add(rd->ev_scan, &tv);
 }
 
-/*
- * Returns how many sessions the dispatcher may have open: one while the
- * smarthost has not answered since the start or since it was down (slow
- * start: a fleet that comes back does not open max_connections each
- * before it knows the server is there), else max_connections.
- */
-static int
-relayqd_conn_limit(const struct relayd *rd)
-{
-	return rd->host_ok ? rd->conf.delivery_max_connections : 1;
-}
-
 /* Arms the due timer for the next message or destination probe. */
 static void
 relayqd_arm_due(struct relayd *rd, long long now)
 {
 	long long when = relayqd_sched_next_due(rd->sched), now_ms, ms;
+	struct relayqd_dest *d = rd->dest;
 	struct timeval tv;
 
 	if (when != -1)
 		when *= 1000;
 	/* A running probe (or straggler session) kicks us when it ends. */
-	if (rd->host_down && (rd->host_probing || rd->nconns > 0))
+	if (d->down && (d->probing || d->nconns > 0))
 		when = -1;
-	else if (rd->host_down && when != -1 && when < rd->host_probe_ms)
-		when = rd->host_probe_ms;
+	else if (d->down && when != -1 && when < d->probe_ms)
+		when = d->probe_ms;
 	/*
 	 * Every session is busy: ready sessions pull due messages, and a
 	 * closing one kicks the dispatcher.  Arming a 0 s timer here would
 	 * spin the loop while the sessions wait on the server.
 	 */
-	else if (!rd->host_down && when != -1 && when <= now * 1000 &&
-	    rd->nconns >= relayqd_conn_limit(rd))
+	else if (!d->down && when != -1 && when <= now * 1000 &&
+	    d->nconns >= relayqd_dest_limit(d))
 		when = -1;
 	/* Due messages that wait for the pace: ev_rate runs us then. */
 	else if (when != -1 && when <= now &&
-	    relayqd_rate_wait(rd->rate, relayqd_now_ms()) > 0) {
-		if (!event_pending(rd->ev_rate, EV_TIMEOUT, NULL))
+	    relayqd_rate_wait(d->rate, relayqd_now_ms()) > 0) {
+		if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
 			relayqd_arm_rate(rd,
-			    relayqd_rate_wait(rd->rate, relayqd_now_ms()));
+			    relayqd_rate_wait(d->rate, relayqd_now_ms()));
 		when = -1;
 	}
 	relayqd_arm_scan(rd);
@@ -598,37 +567,37 @@ static void
 relayqd_run(struct relayd *rd)
 {
 	struct relayqd_conn *rc, *next;
+	struct relayqd_dest *d = rd->dest;
 	long long now = relayqd_now();
 	const char *id;
 
 	if (rd->stopping)
 		return;
-	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+	for (rc = TAILQ_FIRST(&d->conns); rc != NULL; rc = next) {
 		next = relayqd_conn_next(rc);
 		relayqd_conn_pull(rc);
 	}
-	if (rd->host_down) {
+	if (d->down) {
 		/* One probe at a time, once the destination's backoff ends. */
-		if (!rd->host_probing && rd->nconns == 0 &&
-		    relayqd_now_ms() >= rd->host_probe_ms &&
+		if (relayqd_dest_may_probe(d, relayqd_now_ms()) &&
 		    (id = relayqd_pop_due(rd, now)) != NULL) {
 			log_info("smarthost %s: probe after %u failure%s, with "
 				 "%s",
-			    rd->conf.smarthost_host, rd->host_fails,
-			    rd->host_fails == 1 ? "" : "s", id);
-			rd->host_probing = 1;
-			rd->host_last_probe = now;
-			relayqd_conn_new(rd, id);
+			    rd->conf.smarthost_host, d->fails,
+			    d->fails == 1 ? "" : "s", id);
+			d->probing = 1;
+			d->last_probe = now;
+			relayqd_conn_new(rd, d, id);
 		}
 	} else {
 		/*
 		 * A session that fails at once marks the destination down;
 		 * one that gets ready ends the slow start and kicks us.
 		 */
-		while (!rd->host_down && rd->nconns < relayqd_conn_limit(rd) &&
+		while (!d->down && d->nconns < relayqd_dest_limit(d) &&
 		    (id = relayqd_pop_due(rd, now)) != NULL) {
-			rd->host_last_probe = now;
-			relayqd_conn_new(rd, id);
+			d->last_probe = now;
+			relayqd_conn_new(rd, d, id);
 		}
 	}
 	relayqd_arm_due(rd, now);
@@ -723,7 +692,7 @@ relayqd_flush(struct relayd *rd, const char *who,
 				 "%zu waiting made due now",
 			    who, ids->n,
 			    relayqd_wake_flush_ids(rd->sched, ids, now));
-		relayqd_wake_host(rd, now, RELAYQD_WAKE_GAP);
+		relayqd_dest_wake(rd->dest, relayqd_now_ms(), RELAYQD_WAKE_GAP);
 		/* Held writes too: the operator may have made room. */
 		relayqd_stash_hurry(rd->stash, now);
 		relayqd_arm_stash(rd);
@@ -749,7 +718,7 @@ relayqd_flush(struct relayd *rd, const char *who,
 		 "one every %llds)",
 	    ids == NULL ? relayqd_sched_waiting(rd->sched) : ids->n, who, moved,
 	    gap);
-	relayqd_wake_host(rd, now, gap);
+	relayqd_dest_wake(rd->dest, relayqd_now_ms(), gap);
 	relayqd_kick(rd);
 	return 0;
 }
@@ -896,54 +865,6 @@ relayqd_inotify_new(struct relayd *rd)
 #endif
 }
 
-/*
- * Creates the smarthost's pace and loads its state from the spool (a
- * restart keeps a daily quota); a file that cannot be read is logged and
- * the buckets start empty (relayqd_rate.h).
- */
-static void
-relayqd_rate_start(struct relayd *rd)
-{
-	const struct conf_rate *m = &rd->conf.smarthost_rate_limit;
-	const struct conf_rate *rc = &rd->conf.smarthost_recipient_limit;
-	struct relayqd_rate_view v;
-	const char *errstr = "";
-	long long now = relayqd_now_ms();
-
-	rd->rate = relayqd_rate_new(rd->conf.smarthost_host, m, rc, now);
-	if (relayqd_rate_load(rd->rate, rd->spool.rootfd, RELAYQD_RATE_FILE,
-		now, &errstr) == -1)
-		log_warnx("%s/%s: %s; the rate buckets start empty (never "
-			  "above the limit) and refill",
-		    rd->spool.path, RELAYQD_RATE_FILE, errstr);
-	if (!relayqd_rate_is_limited(rd->rate))
-		return;
-	relayqd_rate_view(rd->rate, now, &v);
-	log_info("smarthost %s: rate_limit %lld/%llds, bucket %.2f; "
-		 "recipient_limit %lld/%llds, bucket %.2f; pace %.3g/s%s",
-	    rd->conf.smarthost_host, m->n, m->per, v.messages, rc->n, rc->per,
-	    v.recipients, v.pace, v.throttled ? " (throttled)" : "");
-}
-
-/*
- * Returns why relayqd refuses configuration c with AUTH policy auth
- * (NULL when AUTH is off), or NULL when it is acceptable; warns about
- * what it accepts but should not (at start and at each reload).
- */
-static const char *
-relayqd_conf_check(const struct conf *c, const struct smarthost_auth *auth)
-{
-	const char *why;
-
-	if ((why = smarthost_auth_check_tls(auth, c)) != NULL)
-		return why;
-	if (c->smarthost_tls != CONF_TLS_NONE && !c->smarthost_tls_verify &&
-	    c->smarthost_tls_fingerprint[0] == '\0')
-		log_warnx("tls_verify = no: the smarthost's certificate is not "
-			  "checked; a man in the middle can read this mail");
-	return NULL;
-}
-
 /* Logs a problem in the aliases file. */
 void
 relayqd_aliases_warn(void *arg, const char *path, int line, const char *msg)
@@ -981,55 +902,19 @@ relayqd_reload(struct relayd *rd)
 {
 	struct conf nc;
 	struct rq_err err;
-	struct smarthost_tls *tls = NULL;
-	struct smarthost_auth *auth;
-	struct relayqd_oauth2 *oauth2 = NULL;
-	const char *why;
+	struct relayqd_dest_keys k;
 
 	if (conf_load(&nc, rd->conf.path, &err) == -1) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
 		return;
 	}
-	if (nc.smarthost_tls != CONF_TLS_NONE &&
-	    (tls = smarthost_tls_new(&nc, &err)) == NULL) {
+	if (relayqd_dest_keys_new(rd, rd->dest, &nc, &k, &err) == -1) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
 		conf_free(&nc);
 		return;
 	}
-	if ((auth = smarthost_auth_new(&nc, &err)) == NULL &&
-	    err.msg[0] != '\0') {
-		log_warnx("reload failed, keeping the old configuration: %s",
-		    err.msg);
-		smarthost_tls_free(tls);
-		conf_free(&nc);
-		return;
-	}
-	if ((why = relayqd_conf_check(&nc, auth)) != NULL ||
-	    ((oauth2 = relayqd_oauth2_new(rd, &nc, &err)) == NULL &&
-		err.msg[0] != '\0')) {
-		log_warnx("reload failed, keeping the old configuration: "
-			  "%s: %s",
-		    nc.path, why != NULL ? why : err.msg);
-		smarthost_auth_free(auth);
-		smarthost_tls_free(tls);
-		conf_free(&nc);
-		return;
-	}
-	/* A refresh in flight finishes; the token survives if unchanged. */
-	if (oauth2 != NULL && rd->oauth2 != NULL)
-		relayqd_oauth2_update(rd->oauth2, oauth2);
-	else {
-		relayqd_oauth2_free(rd->oauth2);
-		rd->oauth2 = oauth2;
-	}
-	/* Sessions keep their SSL objects, which hold a context reference,
-	 * and copy what they need from the AUTH settings. */
-	smarthost_tls_free(rd->tls);
-	rd->tls = tls;
-	smarthost_auth_free(rd->auth);
-	rd->auth = auth;
 	if (strcmp(nc.spool_dir, rd->conf.spool_dir) != 0)
 		log_warnx("spool_dir changes need a restart; keeping %s",
 		    rd->conf.spool_dir);
@@ -1042,8 +927,8 @@ relayqd_reload(struct relayd *rd)
 	rd->conf = nc;
 	aliases_free(&rd->aliases);
 	relayqd_aliases_load(&rd->conf, &rd->aliases);
-	relayqd_rate_configure(rd->rate, &rd->conf.smarthost_rate_limit,
-	    &rd->conf.smarthost_recipient_limit, relayqd_now_ms());
+	/* rd->dest borrows rd->conf, which now holds the new settings. */
+	relayqd_dest_reload(rd->dest, &k, relayqd_now_ms());
 	log_info("configuration reloaded from %s", rd->conf.path);
 	/* submit_socket may have moved, or become usable. */
 	if (rd->submit != NULL)
@@ -1066,7 +951,7 @@ relayqd_abort_all(struct relayd *rd)
 {
 	struct relayqd_conn *rc, *next;
 
-	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+	for (rc = TAILQ_FIRST(&rd->dest->conns); rc != NULL; rc = next) {
 		next = relayqd_conn_next(rc);
 		relayqd_conn_abort(rc);
 	}
@@ -1105,7 +990,7 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: shutting down", (int)sig);
 	rd->stopping = 1;
 	/* Idle sessions say QUIT; the last one to go ends the loop. */
-	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+	for (rc = TAILQ_FIRST(&rd->dest->conns); rc != NULL; rc = next) {
 		next = relayqd_conn_next(rc);
 		relayqd_conn_stop(rc);
 	}
@@ -1181,13 +1066,12 @@ main(int argc, char *argv[])
 	struct relayqd_stats_view v;
 	char heldtxt[48] = "";
 	size_t nheld;
-	const char *cfg = NULL, *why;
+	const char *cfg = NULL;
 	int ch, foreground = 0, verbose = 0, trace = 0, submitfd, n;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.wakefd = -1;
 	rd.notifyfd = -1;
-	TAILQ_INIT(&rd.conns);
 	while (
 	    (ch = getopt_long(argc, argv, "c:fhvT:", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -1223,20 +1107,8 @@ main(int argc, char *argv[])
 	log_set_trace(trace);
 	if (conf_load(&rd.conf, conf_path(cfg, 1), &err) == -1)
 		fatalx("%s", err.msg);
-	if (rd.conf.smarthost_host[0] == '\0')
-		fatalx("%s: [smarthost] host is not set", rd.conf.path);
-	if (rd.conf.smarthost_tls != CONF_TLS_NONE &&
-	    (rd.tls = smarthost_tls_new(&rd.conf, &err)) == NULL)
-		fatalx("%s: %s", rd.conf.path, err.msg);
-	/* AUTH checks the secret file's owner against our effective uid. */
-	if ((rd.auth = smarthost_auth_new(&rd.conf, &err)) == NULL &&
-	    err.msg[0] != '\0')
-		fatalx("%s: %s", rd.conf.path, err.msg);
-	if ((why = relayqd_conf_check(&rd.conf, rd.auth)) != NULL)
-		fatalx("%s: %s", rd.conf.path, why);
-	if ((rd.oauth2 = relayqd_oauth2_new(&rd, &rd.conf, &err)) == NULL &&
-	    err.msg[0] != '\0')
-		fatalx("%s: %s", rd.conf.path, err.msg);
+	if ((rd.dest = relayqd_dest_new(&rd, &rd.conf, &err)) == NULL)
+		fatalx("%s", err.msg);
 	relayqd_aliases_load(&rd.conf, &rd.aliases);
 	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
 		QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE, &err) == -1)
@@ -1272,7 +1144,8 @@ main(int argc, char *argv[])
 		NULL ||
 	    (rd.ev_stash = evtimer_new(rd.base, relayqd_stash_cb, &rd)) ==
 		NULL ||
-	    (rd.ev_rate = evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL)
+	    (rd.dest->ev_rate = evtimer_new(rd.base, relayqd_due_cb, &rd)) ==
+		NULL)
 		fatalx("event_new failed");
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		rd.ev_sig[i] = relayqd_signal_new(&rd, sigs[i]);
@@ -1284,7 +1157,8 @@ main(int argc, char *argv[])
 		fatalx("cannot watch the wake FIFO");
 	relayqd_inotify_new(&rd);
 	rd.closer = relayqd_closer_new();
-	relayqd_rate_start(&rd);
+	relayqd_dest_rate_start(rd.dest, rd.spool.rootfd, rd.spool.path,
+	    RELAYQD_RATE_FILE, relayqd_now_ms());
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
@@ -1325,8 +1199,8 @@ main(int argc, char *argv[])
 	 * after the last session's free (it breaks the loop while
 	 * stopping), and frees at least one, hence the bound.
 	 */
-	n = rd.nconns;
-	for (int i = 0; i <= n && !TAILQ_EMPTY(&rd.conns); i++)
+	n = rd.dest->nconns;
+	for (int i = 0; i <= n && !TAILQ_EMPTY(&rd.dest->conns); i++)
 		event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	relayqd_stash_last_try(&rd);
@@ -1347,13 +1221,11 @@ main(int argc, char *argv[])
 		event_free(rd.ev_sig[i]);
 	event_free(rd.ev_pickup);
 	event_free(rd.ev_stash);
-	event_free(rd.ev_rate);
 	event_free(rd.ev_scan);
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);
-	relayqd_stats_free(rd.stats);	  /* last write */
-	(void)relayqd_rate_save(rd.rate); /* logged there */
-	relayqd_rate_free(rd.rate);
+	relayqd_stats_free(rd.stats);		/* last write */
+	(void)relayqd_rate_save(rd.dest->rate); /* logged there */
 	relayqd_alert_free(rd.alert);
 	relayqd_notify_free(rd.notify);
 	relayqd_sched_free(rd.sched);
@@ -1369,12 +1241,10 @@ main(int argc, char *argv[])
 			  "at the next start",
 		    relayqd_stash_count(rd.stash) - (size_t)n);
 	relayqd_stash_free(rd.stash);
-	relayqd_oauth2_free(rd.oauth2); /* cancels a refresh in flight */
+	relayqd_dest_free(rd.dest); /* cancels an OAuth2 refresh */
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);
 	queue_spool_close(&rd.spool);
-	smarthost_tls_free(rd.tls);
-	smarthost_auth_free(rd.auth);
 	log_info("stopped: %llu sent, %llu deferred, %llu failed, %llu "
 		 "reports queued",
 	    rd.n_delivered, rd.n_deferred, rd.n_failed, rd.n_bounces);

@@ -42,7 +42,8 @@
 #define RELAYQD_OAUTH2_MARGIN_MAX 300
 
 struct relayqd_oauth2 {
-	struct relayd *rd;     /* borrowed */
+	struct relayd *rd;	   /* borrowed: base, dns, spool, alerts */
+	struct relayqd_dest *dest; /* borrowed: whose sessions wait */
 	struct conf keys;      /* owned: only the smarthost_oauth2_* strings */
 	char *token;	       /* owned, wiped: the access token, or NULL */
 	long long valid_until; /* monotonic seconds: expiry minus margin */
@@ -142,7 +143,8 @@ relayqd_oauth2_free_keys(struct conf *k)
 
 /* Creates the cache. */
 struct relayqd_oauth2 *
-relayqd_oauth2_new(struct relayd *rd, const struct conf *c, struct rq_err *err)
+relayqd_oauth2_new(struct relayd *rd, struct relayqd_dest *dest,
+    const struct conf *c, struct rq_err *err)
 {
 	struct relayqd_oauth2 *o;
 	char *s;
@@ -173,6 +175,7 @@ relayqd_oauth2_new(struct relayd *rd, const struct conf *c, struct rq_err *err)
 	}
 	o = xcalloc(1, sizeof(*o));
 	o->rd = rd;
+	o->dest = dest;
 	relayqd_oauth2_copy_keys(&o->keys, c);
 	return o;
 }
@@ -268,7 +271,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 			log_info("OAuth2: the token endpoint accepts the "
 				 "refresh token again");
 		o->rejected = 0;
-		relayqd_conn_token_done(rd, 1, NULL);
+		relayqd_conn_token_done(o->dest, 1, NULL);
 		return;
 	}
 	if (r == OAUTH2_CLIENT_REJECTED) {
@@ -281,7 +284,8 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 			relayqd_alert_event(rd->alert, RELAYQD_ALERT_OAUTH2,
 			    RELAYQD_OAUTH2_REJECTED_TEXT);
 		}
-		relayqd_conn_token_done(rd, 0, RELAYQD_OAUTH2_REJECTED_TEXT);
+		relayqd_conn_token_done(o->dest, 0,
+		    RELAYQD_OAUTH2_REJECTED_TEXT);
 		return;
 	}
 	(void)!rq_snprintf(text, sizeof(text), "OAuth2 token %s: %s",
@@ -290,7 +294,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 	    why);
 	log_warnx("%s", text);
 	relayqd_oauth2_publish(o, oauth2_client_result_name(r), text, 0);
-	relayqd_conn_token_done(rd, 0, text);
+	relayqd_conn_token_done(o->dest, 0, text);
 }
 
 /* Starts a refresh unless one is running. */
@@ -312,7 +316,7 @@ relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
 		(void)!rq_snprintf(text, sizeof(text),
 		    "OAuth2 token request refused: %s", err.msg);
 		log_warnx("%s", text);
-		relayqd_conn_token_done(o->rd, 0, text);
+		relayqd_conn_token_done(o->dest, 0, text);
 	}
 }
 

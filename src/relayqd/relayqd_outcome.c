@@ -76,6 +76,7 @@
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_bounce.h"
 #include "relayqd/relayqd_closer.h"
+#include "relayqd/relayqd_dest.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_purge.h"
 #include "relayqd/relayqd_rate.h"
@@ -775,23 +776,11 @@ relayqd_outcome_none_reported(const struct relayqd_msg *m)
 	return 1;
 }
 
-/*
- * Returns when a message that waits for the smarthost's next probe is
- * due: the probe's second (so that the probe finds it due), or now when
- * that is this second or past.  Never a backoff of its own: the probe may
- * be less than a second away, and a retry_min wait would then strand the
- * message long after the smarthost is back.
- */
-static long long
-relayqd_outcome_probe_due(const struct relayd *rd, long long now)
-{
-	return rd->host_probe_ms / 1000 > now ? rd->host_probe_ms / 1000 : now;
-}
-
 /* Applies a transaction's results to the queue. */
 void
-relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
-    const struct rq_reason *why, const char *relay, const char *tls)
+relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
+    struct relayqd_msg *m, enum rq_status st, const struct rq_reason *why,
+    const char *relay, const char *tls)
 {
 	struct queue_state *s = &m->state;
 	const char *id = m->env.id;
@@ -804,7 +793,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	char text[300], first_err[300] = "";
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 	int throttled = st == RQ_TEMPFAIL && relayqd_outcome_is_throttle(why);
-	int accepted = 0, again = rd->host_need_tx;
+	int accepted = 0, again = d->need_tx;
 
 	/*
 	 * The server throttled the whole transaction: the smarthost counts
@@ -812,11 +801,11 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	 * time follows, and this message waits for it.
 	 */
 	if (throttled) {
-		relayqd_outcome_host_down(rd, why);
-		rd->host_need_tx = 1;
+		relayqd_outcome_host_down(rd, d, why);
+		d->need_tx = 1;
 		/* Refused before any recipient: nothing was sent. */
 		if (relayqd_outcome_none_reported(m))
-			relayqd_rate_refund(rd->rate, m->n, relayqd_now_ms());
+			relayqd_rate_refund(d->rate, m->n, relayqd_now_ms());
 	}
 	/* One halving per incident: a probe's throttle does not count. */
 	if (throttle != NULL && again)
@@ -825,8 +814,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		    id);
 	else if (throttle != NULL) {
 		relayqd_outcome_text(throttle, text, sizeof(text));
-		relayqd_rate_throttle(rd->rate, text, relayqd_now_ms());
-		(void)relayqd_rate_save(rd->rate); /* logged there */
+		relayqd_rate_throttle(d->rate, text, relayqd_now_ms());
+		(void)relayqd_rate_save(d->rate); /* logged there */
 	}
 
 	for (size_t k = 0; k < m->n; k++) {
@@ -870,7 +859,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		    text);
 	}
 	if (accepted)
-		relayqd_outcome_host_accepted(rd);
+		relayqd_outcome_host_accepted(rd, d);
 	s->tries = tries;
 	if (s->first_try == 0)
 		s->first_try = now;
@@ -879,8 +868,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		queue_state_set_error(s, first_err);
 	if (early != 0)
 		next = early;
-	else if (throttled && rd->host_down)
-		next = relayqd_outcome_probe_due(rd, now);
+	else if (throttled && d->down)
+		next = relayqd_dest_probe_due(d, now);
 	else if (throttle != NULL)
 		next = now; /* the pace decides when (relayqd_pop_due) */
 	else
@@ -898,8 +887,9 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 
 /* The destination was down: one attempt, then wait for its next probe. */
 void
-relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
-    const struct rq_reason *why, const char *relay, const char *tls)
+relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
+    struct relayqd_msg *m, const struct rq_reason *why, const char *relay,
+    const char *tls)
 {
 	struct queue_state *s = &m->state;
 	const char *id = m->env.id;
@@ -925,9 +915,12 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 		s->first_try = now;
 	s->last_try = now;
 	queue_state_set_error(s, text);
-	next = early != 0   ? early
-	    : rd->host_down ? relayqd_outcome_probe_due(rd, now)
-			    : now + relayqd_outcome_retry_delay(rd, 1);
+	if (early != 0)
+		next = early;
+	else if (d->down)
+		next = relayqd_dest_probe_due(d, now);
+	else
+		next = now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);
 	if (!relayqd_outcome_held_note(rd, m, s->tries) &&
 	    queue_state_pending(s) > 0)
@@ -946,52 +939,25 @@ relayqd_outcome_sweep(struct relayd *rd, struct relayqd_msg *m, long long due)
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 
 	/* Never tried because the smarthost is down: say so. */
-	if (s->last_error[0] == '\0' && rd->host_down &&
-	    rd->host_error[0] != '\0')
-		queue_state_set_error(s, rd->host_error);
+	if (s->last_error[0] == '\0' && rd->dest->down &&
+	    rd->dest->error[0] != '\0')
+		queue_state_set_error(s, rd->dest->error);
 	relayqd_outcome_settle(rd, m, mark, relayqd_now(), due);
 	free(mark);
 }
 
 /* The smarthost could not be reached: back off the destination. */
 void
-relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
+relayqd_outcome_host_down(struct relayd *rd, struct relayqd_dest *d,
+    const struct rq_reason *why)
 {
 	char text[300];
-	long long wait;
 
 	relayqd_outcome_text(why, text, sizeof(text));
-	if (rd->host_down && !rd->host_probing) {
-		/* A session opened before the destination went down. */
-		log_info("smarthost %s: session failed (%s); already backing "
-			 "off",
-		    rd->conf.smarthost_host, text);
+	if (!relayqd_dest_mark_down(d, text, relayqd_now_ms(),
+		relayqd_random()))
 		return;
-	}
-	/* A probe that got ready, then was throttled, still counts. */
-	rd->host_fails =
-	    rd->host_down || rd->host_need_tx ? rd->host_fails + 1 : 1;
-	rd->host_down = 1;
-	rd->host_ok = 0; /* slow start again once it answers */
-	rd->host_probing = 0;
-	/*
-	 * A probe is one connection, whatever the queue holds: its
-	 * interval backs off from retry_min but is capped at probe_max, so
-	 * that mail drains within probe_max of the smarthost's return
-	 * (laptops coming back online), without hammering it.  The wait is
-	 * drawn uniformly from the upper half of the interval (issue 17):
-	 * hosts that failed together then probe about N / probe_max times
-	 * a second, not N at once, and drift further apart with each probe.
-	 */
-	wait = relayqd_sched_probe_delay(rd->conf.delivery_retry_min,
-	    rd->conf.delivery_retry_max, rd->conf.delivery_probe_max,
-	    rd->host_fails, relayqd_random());
-	rd->host_probe_ms = relayqd_now_ms() + wait;
-	strlcpy(rd->host_error, text, sizeof(rd->host_error));
 	relayqd_stats_error(rd, text);
-	log_info("smarthost %s unavailable (%s); failures=%u, next probe in "
-		 "%.3fs",
-	    rd->conf.smarthost_host, text, rd->host_fails, (double)wait / 1000);
 	relayqd_kick(rd);
 }
 
@@ -1001,49 +967,18 @@ relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
  * one is accepted (relayqd_outcome_host_accepted).
  */
 void
-relayqd_outcome_host_up(struct relayd *rd)
+relayqd_outcome_host_up(struct relayd *rd, struct relayqd_dest *d)
 {
-	if (rd->host_need_tx) {
-		if (rd->host_down && !rd->host_probing)
-			return; /* a session opened before: it QUITs */
-		if (rd->host_down)
-			log_info("smarthost %s answered after %u failed "
-				 "probe%s; one session until it accepts a "
-				 "message",
-			    rd->conf.smarthost_host, rd->host_fails,
-			    rd->host_fails == 1 ? "" : "s");
-		rd->host_down = 0;
-		rd->host_probing = 0;
-		rd->host_probe_ms = 0;
-		relayqd_kick(rd);
+	if (!relayqd_dest_mark_up(d))
 		return;
-	}
-	if (rd->host_down)
-		log_info("smarthost %s is back after %u failed probe%s; "
-			 "draining the queue",
-		    rd->conf.smarthost_host, rd->host_fails,
-		    rd->host_fails == 1 ? "" : "s");
-	if (!rd->host_ok)
-		log_debug("smarthost %s answered: up to %d sessions",
-		    rd->conf.smarthost_host, rd->conf.delivery_max_connections);
-	rd->host_down = 0;
-	rd->host_ok = 1;
-	rd->host_probing = 0;
-	rd->host_fails = 0;
-	rd->host_probe_ms = 0;
-	rd->host_error[0] = '\0';
 	relayqd_stats_touch(rd);
 	relayqd_kick(rd);
 }
 
 /* The smarthost accepted a message: the slow start is over. */
 void
-relayqd_outcome_host_accepted(struct relayd *rd)
+relayqd_outcome_host_accepted(struct relayd *rd, struct relayqd_dest *d)
 {
-	if (!rd->host_need_tx)
-		return;
-	rd->host_need_tx = 0;
-	log_info("smarthost %s accepted a message; draining the queue",
-	    rd->conf.smarthost_host);
-	relayqd_outcome_host_up(rd);
+	if (relayqd_dest_mark_accepted(d))
+		relayqd_outcome_host_up(rd, d);
 }
