@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * Configuration loading.  A static table maps each "section:key" to a
- * field of struct conf and a parser; conf_load() walks the file's keys
- * against that table, so unknown keys are reported, and the dictionary is
- * freed before returning.  Numbers are parsed strictly (never
- * iniparser_getint, which accepts "25x" and octal).
+ * Configuration loading.  Two static tables map keys to fields and
+ * parsers: conf_keys holds the "section:key" names of [relayq] and
+ * [delivery] (fields of struct conf), conf_sh_keys the bare key names of
+ * a smarthost section (fields of struct conf_smarthost), applied to
+ * [smarthost] (smarthosts[0]).  A provider preset fills the section that
+ * names it, before that section's own keys.  conf_load() walks the file's
+ * keys against the tables, so unknown keys are reported, and the
+ * dictionary is freed before returning.  Numbers are parsed strictly
+ * (never iniparser_getint, which accepts "25x" and octal).
  */
 #include "config.h"
 
@@ -64,6 +68,12 @@ struct conf_key {
 		n, k, offsetof(struct conf, f), lo, hi \
 	}
 
+#define SK(n, k, f, lo, hi)                                      \
+	{                                                        \
+		n, k, offsetof(struct conf_smarthost, f), lo, hi \
+	}
+
+/* The keys of [relayq] and [delivery], offsets into struct conf. */
 static const struct conf_key conf_keys[] = {
 	CK("relayq:spool_dir", CONF_STR, spool_dir, 0, 0),
 	CK("relayq:hostname", CONF_STR, hostname, 0, 0),
@@ -82,47 +92,6 @@ static const struct conf_key conf_keys[] = {
 	CK("relayq:submit_timeout", CONF_DURATION, submit_timeout, 1, 3600),
 	CK("relayq:resolv_conf", CONF_STR, resolv_conf, 0, 0),
 	CK("relayq:hosts_file", CONF_STR, hosts_file, 0, 0),
-	CK("smarthost:host", CONF_STR, smarthost_host, 0, 0),
-	CK("smarthost:port", CONF_INT, smarthost_port, 1, 65535),
-	CK("smarthost:tls", CONF_TLS, smarthost_tls, 0, 0),
-	CK("smarthost:tls_verify", CONF_BOOL, smarthost_tls_verify, 0, 0),
-	CK("smarthost:ca_file", CONF_STR, smarthost_ca_file, 0, 0),
-	CK("smarthost:ca_path", CONF_STR, smarthost_ca_path, 0, 0),
-	CK("smarthost:username", CONF_STR, smarthost_username, 0, 0),
-	CK("smarthost:password_file", CONF_STR, smarthost_password_file, 0, 0),
-	CK("smarthost:password_command", CONF_STR, smarthost_password_command,
-	    0, 0),
-	CK("smarthost:auth", CONF_STR, smarthost_auth, 0, 0),
-	CK("smarthost:helo_name", CONF_STR, smarthost_helo_name, 0, 0),
-	CK("smarthost:tls_fingerprint", CONF_STR, smarthost_tls_fingerprint, 0,
-	    0),
-	CK("smarthost:tls_cert", CONF_STR, smarthost_tls_cert, 0, 0),
-	CK("smarthost:tls_key", CONF_STR, smarthost_tls_key, 0, 0),
-	CK("smarthost:tls_min_version", CONF_STR, smarthost_tls_min_version, 0,
-	    0),
-	CK("smarthost:allow_plaintext_auth", CONF_BOOL,
-	    smarthost_allow_plaintext_auth, 0, 0),
-	CK("smarthost:provider", CONF_STR, smarthost_provider, 0, 0),
-	CK("smarthost:tenant", CONF_STR, smarthost_tenant, 0, 0),
-	CK("smarthost:oauth2_token_url", CONF_STR, smarthost_oauth2_token_url,
-	    0, 0),
-	CK("smarthost:oauth2_client_id", CONF_STR, smarthost_oauth2_client_id,
-	    0, 0),
-	CK("smarthost:oauth2_client_secret_file", CONF_STR,
-	    smarthost_oauth2_client_secret_file, 0, 0),
-	CK("smarthost:oauth2_grant", CONF_STR, smarthost_oauth2_grant, 0, 0),
-	CK("smarthost:oauth2_refresh_token_file", CONF_STR,
-	    smarthost_oauth2_refresh_token_file, 0, 0),
-	CK("smarthost:oauth2_scope", CONF_STR, smarthost_oauth2_scope, 0, 0),
-	CK("smarthost:oauth2_device_url", CONF_STR, smarthost_oauth2_device_url,
-	    0, 0),
-	CK("smarthost:oauth2_auth_url", CONF_STR, smarthost_oauth2_auth_url, 0,
-	    0),
-	CK("smarthost:oauth2_ca_file", CONF_STR, smarthost_oauth2_ca_file, 0,
-	    0),
-	CK("smarthost:rate_limit", CONF_RATE, smarthost_rate_limit, 0, 0),
-	CK("smarthost:recipient_limit", CONF_RATE, smarthost_recipient_limit, 0,
-	    0),
 	CK("delivery:max_connections", CONF_INT, delivery_max_connections, 1,
 	    64),
 	CK("delivery:messages_per_connection", CONF_INT,
@@ -163,7 +132,45 @@ static const struct conf_key conf_keys[] = {
 	    delivery_failed_retention, 0, 86400 * 3650),
 };
 
-static const char *conf_sections[] = { "relayq", "smarthost", "delivery" };
+/*
+ * The keys of any smarthost section, without the section, offsets into
+ * struct conf_smarthost.
+ */
+static const struct conf_key conf_sh_keys[] = {
+	SK("host", CONF_STR, host, 0, 0),
+	SK("port", CONF_INT, port, 1, 65535),
+	SK("tls", CONF_TLS, tls, 0, 0),
+	SK("tls_verify", CONF_BOOL, tls_verify, 0, 0),
+	SK("ca_file", CONF_STR, ca_file, 0, 0),
+	SK("ca_path", CONF_STR, ca_path, 0, 0),
+	SK("username", CONF_STR, username, 0, 0),
+	SK("password_file", CONF_STR, password_file, 0, 0),
+	SK("password_command", CONF_STR, password_command, 0, 0),
+	SK("auth", CONF_STR, auth, 0, 0),
+	SK("helo_name", CONF_STR, helo_name, 0, 0),
+	SK("tls_fingerprint", CONF_STR, tls_fingerprint, 0, 0),
+	SK("tls_cert", CONF_STR, tls_cert, 0, 0),
+	SK("tls_key", CONF_STR, tls_key, 0, 0),
+	SK("tls_min_version", CONF_STR, tls_min_version, 0, 0),
+	SK("allow_plaintext_auth", CONF_BOOL, allow_plaintext_auth, 0, 0),
+	SK("provider", CONF_STR, provider, 0, 0),
+	SK("tenant", CONF_STR, tenant, 0, 0),
+	SK("oauth2_token_url", CONF_STR, oauth2_token_url, 0, 0),
+	SK("oauth2_client_id", CONF_STR, oauth2_client_id, 0, 0),
+	SK("oauth2_client_secret_file", CONF_STR, oauth2_client_secret_file, 0,
+	    0),
+	SK("oauth2_grant", CONF_STR, oauth2_grant, 0, 0),
+	SK("oauth2_refresh_token_file", CONF_STR, oauth2_refresh_token_file, 0,
+	    0),
+	SK("oauth2_scope", CONF_STR, oauth2_scope, 0, 0),
+	SK("oauth2_device_url", CONF_STR, oauth2_device_url, 0, 0),
+	SK("oauth2_auth_url", CONF_STR, oauth2_auth_url, 0, 0),
+	SK("oauth2_ca_file", CONF_STR, oauth2_ca_file, 0, 0),
+	SK("rate_limit", CONF_RATE, rate_limit, 0, 0),
+	SK("recipient_limit", CONF_RATE, recipient_limit, 0, 0),
+};
+
+static const char *conf_sections[] = { "relayq", "delivery" };
 
 /* Where iniparser's messages go while a load is running. */
 static struct rq_err *conf_ini_err;
@@ -233,6 +240,43 @@ conf_host_fqdn(void)
 	return fqdn;
 }
 
+/* Fills sh with the built-in defaults of a smarthost section. */
+static void
+conf_sh_defaults(struct conf_smarthost *sh, const char *name, size_t idx)
+{
+	memset(sh, 0, sizeof(*sh));
+	sh->name = xstrdup(name);
+	sh->host = xstrdup("");
+	sh->port = 587;
+	sh->tls = CONF_TLS_STARTTLS;
+	sh->tls_verify = 1;
+	sh->ca_file = xstrdup("");
+	sh->ca_path = xstrdup("");
+	sh->username = xstrdup("");
+	sh->password_file = xstrdup("");
+	sh->password_command = xstrdup("");
+	sh->auth = xstrdup("auto");
+	sh->helo_name = xstrdup("");
+	sh->tls_fingerprint = xstrdup("");
+	sh->tls_cert = xstrdup("");
+	sh->tls_key = xstrdup("");
+	sh->tls_min_version = xstrdup("1.2");
+	sh->provider = xstrdup("");
+	sh->tenant = xstrdup("");
+	sh->oauth2_token_url = xstrdup("");
+	sh->oauth2_client_id = xstrdup("");
+	sh->oauth2_client_secret_file = xstrdup("");
+	sh->oauth2_grant = xstrdup("refresh_token");
+	sh->oauth2_refresh_token_file = xstrdup("");
+	sh->oauth2_scope = xstrdup("");
+	sh->oauth2_device_url = xstrdup("");
+	sh->oauth2_auth_url = xstrdup("");
+	sh->oauth2_ca_file = xstrdup("");
+	sh->chain = xcalloc(1, sizeof(*sh->chain));
+	sh->chain[0] = idx;
+	sh->nchain = 1;
+}
+
 /* Built-in defaults. */
 void
 conf_defaults(struct conf *c)
@@ -254,32 +298,6 @@ conf_defaults(struct conf *c)
 	c->submit_timeout = 60;
 	c->resolv_conf = xstrdup("");
 	c->hosts_file = xstrdup("");
-	c->smarthost_host = xstrdup("");
-	c->smarthost_port = 587;
-	c->smarthost_tls = CONF_TLS_STARTTLS;
-	c->smarthost_tls_verify = 1;
-	c->smarthost_ca_file = xstrdup("");
-	c->smarthost_ca_path = xstrdup("");
-	c->smarthost_username = xstrdup("");
-	c->smarthost_password_file = xstrdup("");
-	c->smarthost_password_command = xstrdup("");
-	c->smarthost_auth = xstrdup("auto");
-	c->smarthost_helo_name = xstrdup("");
-	c->smarthost_tls_fingerprint = xstrdup("");
-	c->smarthost_tls_cert = xstrdup("");
-	c->smarthost_tls_key = xstrdup("");
-	c->smarthost_tls_min_version = xstrdup("1.2");
-	c->smarthost_provider = xstrdup("");
-	c->smarthost_tenant = xstrdup("");
-	c->smarthost_oauth2_token_url = xstrdup("");
-	c->smarthost_oauth2_client_id = xstrdup("");
-	c->smarthost_oauth2_client_secret_file = xstrdup("");
-	c->smarthost_oauth2_grant = xstrdup("refresh_token");
-	c->smarthost_oauth2_refresh_token_file = xstrdup("");
-	c->smarthost_oauth2_scope = xstrdup("");
-	c->smarthost_oauth2_device_url = xstrdup("");
-	c->smarthost_oauth2_auth_url = xstrdup("");
-	c->smarthost_oauth2_ca_file = xstrdup("");
 	c->delivery_max_connections = 4;
 	c->delivery_messages_per_connection = 1000;
 	c->delivery_retry_min = 60;
@@ -300,30 +318,59 @@ conf_defaults(struct conf *c)
 	c->delivery_alert_command = xstrdup("");
 	c->delivery_alert_after = 3600;
 	c->delivery_failed_retention = 30 * 86400;
+	c->smarthosts = xcalloc(1, sizeof(*c->smarthosts));
+	c->nsmarthosts = 1;
+	conf_sh_defaults(&c->smarthosts[0], "default", 0);
+}
+
+/* Frees the CONF_STR fields of base named in a key table. */
+static void
+conf_free_strs(void *base, const struct conf_key *keys, size_t nkeys)
+{
+	for (size_t i = 0; i < nkeys; i++) {
+		if (keys[i].kind == CONF_STR) {
+			char **sp =
+			    (char **)(void *)((char *)base + keys[i].off);
+
+			free(*sp);
+			*sp = NULL;
+		}
+	}
+}
+
+/* Frees what a smarthost owns. */
+static void
+conf_sh_free(struct conf_smarthost *sh)
+{
+	conf_free_strs(sh, conf_sh_keys, RQ_NELEM(conf_sh_keys));
+	for (size_t i = 0; i < sh->nsenders; i++)
+		free(sh->senders[i]);
+	free(sh->senders);
+	free(sh->chain);
+	free(sh->name);
+	memset(sh, 0, sizeof(*sh));
 }
 
 /* Frees owned strings. */
 void
 conf_free(struct conf *c)
 {
-	for (size_t i = 0; i < RQ_NELEM(conf_keys); i++) {
-		if (conf_keys[i].kind == CONF_STR) {
-			char **sp =
-			    (char **)(void *)((char *)c + conf_keys[i].off);
-			free(*sp);
-			*sp = NULL;
-		}
-	}
+	conf_free_strs(c, conf_keys, RQ_NELEM(conf_keys));
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		conf_sh_free(&c->smarthosts[i]);
+	free(c->smarthosts);
+	c->smarthosts = NULL;
+	c->nsmarthosts = 0;
 	free(c->path);
 	c->path = NULL;
 }
 
 /* Parses one value into its field. */
 static int
-conf_set(struct conf *c, const struct conf_key *k, const char *val,
+conf_set(void *base, const struct conf_key *k, const char *val,
     const char **errstr)
 {
-	void *field = (char *)c + k->off;
+	void *field = (char *)base + k->off;
 	long long v;
 
 	switch (k->kind) {
@@ -394,75 +441,107 @@ conf_set(struct conf *c, const struct conf_key *k, const char *val,
 	return -1;
 }
 
-/* Looks up a "section:key" name in the table. */
+/* Looks up a name in a key table. */
 static const struct conf_key *
-conf_find_key(const char *name)
+conf_find_key(const struct conf_key *keys, size_t nkeys, const char *name)
 {
-	for (size_t i = 0; i < RQ_NELEM(conf_keys); i++)
-		if (strcmp(conf_keys[i].name, name) == 0)
-			return &conf_keys[i];
+	for (size_t i = 0; i < nkeys; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
 	return NULL;
+}
+
+/*
+ * Writes the dictionary section of smarthost idx into buf: "smarthost"
+ * for [smarthost], "smarthost NAME" for the others.  Error messages name
+ * a key as "SECTION:KEY", as iniparser does.
+ */
+static const char *
+conf_sh_section(const struct conf *c, size_t idx, char *buf, size_t bufsz)
+{
+	if (idx == 0 ||
+	    rq_snprintf(buf, bufsz, "smarthost %s", c->smarthosts[idx].name) ==
+		-1)
+		return "smarthost";
+	return buf;
+}
+
+/* Returns the value of sec:key in d, or NULL. */
+static const char *
+conf_get(dictionary *d, const char *sec, const char *key)
+{
+	char name[128];
+
+	if (rq_snprintf(name, sizeof(name), "%s:%s", sec, key) == -1)
+		return NULL;
+	return iniparser_getstring(d, name, NULL);
 }
 
 /* What conf_preset_set_cb needs. */
 struct conf_preset_arg {
-	struct conf *c;
+	struct conf_smarthost *sh;
 	int oauth2; /* the file keeps OAuth2: no password, no other auth */
 };
 
 /*
- * Sets one key of a provider preset.  Every key a preset names is in
- * conf_keys (test_conf checks each preset), so an unknown one is an error.
- * A file that chose a password (password_file, password_command, or an
- * auth other than xoauth2/oauthbearer: an app password) gets the preset's
- * host, port and tls only, never its OAuth2 endpoints or its auth.
+ * Sets one key of a provider preset.  Every key a preset names is a
+ * "smarthost:KEY" of conf_sh_keys (test_conf checks each preset), so an
+ * unknown one is an error.  A file that chose a password (password_file,
+ * password_command, or an auth other than xoauth2/oauthbearer: an app
+ * password) gets the preset's host, port and tls only, never its OAuth2
+ * endpoints or its auth.
  */
 static int
 conf_preset_set_cb(void *arg, const char *key, const char *value)
 {
 	struct conf_preset_arg *pa = arg;
-	const struct conf_key *k = conf_find_key(key);
+	const struct conf_key *k;
 	const char *errstr;
 
-	if (k == NULL)
+	if (strncmp(key, "smarthost:", 10) != 0)
+		return -1;
+	key += 10;
+	if ((k = conf_find_key(conf_sh_keys, RQ_NELEM(conf_sh_keys), key)) ==
+	    NULL)
 		return -1;
 	if (!pa->oauth2 &&
-	    (strncmp(key, "smarthost:oauth2_", 17) == 0 ||
-		strcmp(key, "smarthost:auth") == 0))
+	    (strncmp(key, "oauth2_", 7) == 0 || strcmp(key, "auth") == 0))
 		return 0;
-	return conf_set(pa->c, k, value, &errstr);
+	return conf_set(pa->sh, k, value, &errstr);
 }
 
-/* True when the file keeps the preset's OAuth2 (conf_preset_arg). */
+/* True when section sec keeps the preset's OAuth2 (conf_preset_arg). */
 static int
-conf_preset_oauth2(dictionary *d)
+conf_preset_oauth2(dictionary *d, const char *sec)
 {
-	const char *auth = iniparser_getstring(d, "smarthost:auth", NULL);
+	const char *auth = conf_get(d, sec, "auth");
 
 	return (auth == NULL || strcasecmp(auth, "xoauth2") == 0 ||
 		   strcasecmp(auth, "oauthbearer") == 0) &&
-	    iniparser_getstring(d, "smarthost:password_file", NULL) == NULL &&
-	    iniparser_getstring(d, "smarthost:password_command", NULL) == NULL;
+	    conf_get(d, sec, "password_file") == NULL &&
+	    conf_get(d, sec, "password_command") == NULL;
 }
 
 /*
- * Applies smarthost:provider's preset before the file's own keys, which
- * therefore win; checks smarthost:tenant.
+ * Applies the provider preset of smarthost idx (section sec) before the
+ * section's own keys, which therefore win; checks its tenant.  Presets
+ * apply per section: a provider fills only its own section.
  */
 static int
-conf_apply_preset(struct conf *c, dictionary *d, struct rq_err *err)
+conf_apply_preset(struct conf *c, size_t idx, dictionary *d, const char *sec,
+    struct rq_err *err)
 {
-	const char *prov = iniparser_getstring(d, "smarthost:provider", "");
-	const char *tenant = iniparser_getstring(d, "smarthost:tenant", NULL);
+	const char *prov = conf_get(d, sec, "provider");
+	const char *tenant = conf_get(d, sec, "tenant");
 	struct conf_preset_arg pa;
 
 	if (prov == NULL)
 		prov = "";
 	if (tenant != NULL && !conf_preset_has_tenant(prov)) {
 		rq_err_set(err,
-		    "%s: smarthost:tenant is only used with provider = "
+		    "%s: %s:tenant is only used with provider = "
 		    "microsoft365",
-		    c->path);
+		    c->path, sec);
 		return -1;
 	}
 	if (tenant != NULL &&
@@ -470,42 +549,107 @@ conf_apply_preset(struct conf *c, dictionary *d, struct rq_err *err)
 		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		"0123456789.-")] != '\0') {
 		rq_err_set(err,
-		    "%s: smarthost:tenant: expected a tenant id or domain "
-		    "name",
-		    c->path);
+		    "%s: %s:tenant: expected a tenant id or domain name",
+		    c->path, sec);
 		return -1;
 	}
-	if (prov == NULL || prov[0] == '\0')
+	if (prov[0] == '\0')
 		return 0;
-	pa.c = c;
-	pa.oauth2 = conf_preset_oauth2(d);
+	pa.sh = &c->smarthosts[idx];
+	pa.oauth2 = conf_preset_oauth2(d, sec);
 	if (conf_preset_foreach(prov, tenant, conf_preset_set_cb, &pa) == -1) {
 		rq_err_set(err,
-		    "%s: smarthost:provider: unknown provider %.64s (known: "
-		    "%s)",
-		    c->path, prov, conf_preset_names());
+		    "%s: %s:provider: unknown provider %.64s (known: %s)",
+		    c->path, sec, prov, conf_preset_names());
 		return -1;
 	}
 	return 0;
 }
 
-/* Walks every key of the dictionary and applies it. */
+/*
+ * Applies the keys of section sec (its "sec:key" names in keys[]) to base
+ * through the key table.  Returns 0, or -1 with err set.
+ */
+static int
+conf_apply_keys(struct conf *c, void *base, const struct conf_key *table,
+    size_t ntable, dictionary *d, const char *sec, struct rq_err *err)
+{
+	size_t seclen = strlen(sec);
+	const char **keys;
+	int nkeys, rv = 0;
+
+	nkeys = iniparser_getsecnkeys(d, sec);
+	if (nkeys <= 0)
+		return 0;
+	keys = xcalloc((size_t)nkeys, sizeof(*keys));
+	if (iniparser_getseckeys(d, sec, keys) == NULL) {
+		free(keys);
+		return 0;
+	}
+	for (int i = 0; i < nkeys && rv == 0; i++) {
+		const struct conf_key *k;
+		const char *val, *errstr = NULL;
+
+		/* The smarthost table has bare names, the other one
+		 * "section:key". */
+		k = conf_find_key(table, ntable,
+		    table == conf_sh_keys ? keys[i] + seclen + 1 : keys[i]);
+		if (k == NULL) {
+			rq_err_set(err, "%s: unknown key %.64s", c->path,
+			    keys[i]);
+			rv = -1;
+			break;
+		}
+		val = iniparser_getstring(d, keys[i], NULL);
+		if (val == NULL)
+			val = "";
+		if (conf_set(base, k, val, &errstr) == -1) {
+			rq_err_set(err, "%s: %s: %s", c->path, keys[i], errstr);
+			rv = -1;
+		}
+	}
+	free(keys);
+	return rv;
+}
+
+/* Applies the section sec of d to smarthost idx: preset, then keys. */
+static int
+conf_apply_sh(struct conf *c, size_t idx, dictionary *d, const char *sec,
+    struct rq_err *err)
+{
+	struct conf_smarthost *sh = &c->smarthosts[idx];
+
+	if (conf_apply_preset(c, idx, d, sec, err) == -1 ||
+	    conf_apply_keys(c, sh, conf_sh_keys, RQ_NELEM(conf_sh_keys), d, sec,
+		err) == -1)
+		return -1;
+	/* Port 465 is implicit TLS unless tls was chosen explicitly. */
+	if (sh->port == 465 && conf_get(d, sec, "tls") == NULL)
+		sh->tls = CONF_TLS_IMPLICIT;
+	/* A preset's tls follows an explicit port (587: starttls). */
+	else if (sh->provider[0] != '\0' && conf_get(d, sec, "port") != NULL &&
+	    conf_get(d, sec, "tls") == NULL)
+		sh->tls = CONF_TLS_STARTTLS;
+	return 0;
+}
+
+/* Walks every section of the dictionary and applies it. */
 static int
 conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 {
 	int nsec = iniparser_getnsec(d);
 
-	if (conf_apply_preset(c, d, err) == -1)
-		return -1;
-
 	for (int s = 0; s < nsec; s++) {
 		const char *sec = iniparser_getsecname(d, s);
-		const char **keys;
-		int nkeys;
 		size_t j;
 
 		if (sec == NULL)
 			continue;
+		if (strcmp(sec, "smarthost") == 0) {
+			if (conf_apply_sh(c, 0, d, sec, err) == -1)
+				return -1;
+			continue;
+		}
 		for (j = 0; j < RQ_NELEM(conf_sections); j++)
 			if (strcmp(sec, conf_sections[j]) == 0)
 				break;
@@ -514,45 +658,10 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 			    sec);
 			return -1;
 		}
-		nkeys = iniparser_getsecnkeys(d, sec);
-		if (nkeys <= 0)
-			continue;
-		keys = xcalloc((size_t)nkeys, sizeof(*keys));
-		if (iniparser_getseckeys(d, sec, keys) == NULL) {
-			free(keys);
-			continue;
-		}
-		for (int i = 0; i < nkeys; i++) {
-			const struct conf_key *k = conf_find_key(keys[i]);
-			const char *val, *errstr = NULL;
-
-			if (k == NULL) {
-				rq_err_set(err, "%s: unknown key %.64s",
-				    c->path, keys[i]);
-				free(keys);
-				return -1;
-			}
-			val = iniparser_getstring(d, k->name, NULL);
-			if (val == NULL)
-				val = "";
-			if (conf_set(c, k, val, &errstr) == -1) {
-				rq_err_set(err, "%s: %s: %s", c->path, k->name,
-				    errstr);
-				free(keys);
-				return -1;
-			}
-		}
-		free(keys);
+		if (conf_apply_keys(c, c, conf_keys, RQ_NELEM(conf_keys), d,
+			sec, err) == -1)
+			return -1;
 	}
-	/* Port 465 is implicit TLS unless tls was chosen explicitly. */
-	if (c->smarthost_port == 465 &&
-	    !iniparser_find_entry(d, "smarthost:tls"))
-		c->smarthost_tls = CONF_TLS_IMPLICIT;
-	/* A preset's tls follows an explicit port (587: starttls). */
-	else if (c->smarthost_provider[0] != '\0' &&
-	    iniparser_find_entry(d, "smarthost:port") &&
-	    !iniparser_find_entry(d, "smarthost:tls"))
-		c->smarthost_tls = CONF_TLS_STARTTLS;
 	/* Keys before any section are stored as ":key". */
 	if (iniparser_find_entry(d, ":") != 0) {
 		rq_err_set(err, "%s: key outside of any section", c->path);
@@ -643,70 +752,91 @@ conf_is_https(const char *url)
 }
 
 /*
- * Checks the OAuth2 keys of [smarthost]: every endpoint https (a token
- * or a secret never goes in clear), a known grant, the files absolute
- * paths, and the keys the grant needs.  Returns 0, or -1 with err set.
+ * Checks the OAuth2 keys of smarthost sh (section sec): every endpoint
+ * https (a token or a secret never goes in clear), a known grant, the
+ * files absolute paths, and the keys the grant needs.  Returns 0, or -1
+ * with err set.
  */
 static int
-conf_check_oauth2(const struct conf *c, struct rq_err *err)
+conf_check_oauth2(const struct conf *c, const struct conf_smarthost *sh,
+    const char *sec, struct rq_err *err)
 {
-	const char *urls[] = { "oauth2_token_url",
-		c->smarthost_oauth2_token_url, "oauth2_device_url",
-		c->smarthost_oauth2_device_url, "oauth2_auth_url",
-		c->smarthost_oauth2_auth_url };
+	const char *urls[] = { "oauth2_token_url", sh->oauth2_token_url,
+		"oauth2_device_url", sh->oauth2_device_url, "oauth2_auth_url",
+		sh->oauth2_auth_url };
 	const char *files[] = { "oauth2_client_secret_file",
-		c->smarthost_oauth2_client_secret_file,
-		"oauth2_refresh_token_file",
-		c->smarthost_oauth2_refresh_token_file, "oauth2_ca_file",
-		c->smarthost_oauth2_ca_file };
-	int refresh = strcmp(c->smarthost_oauth2_grant, "refresh_token") == 0;
+		sh->oauth2_client_secret_file, "oauth2_refresh_token_file",
+		sh->oauth2_refresh_token_file, "oauth2_ca_file",
+		sh->oauth2_ca_file };
+	int refresh = strcmp(sh->oauth2_grant, "refresh_token") == 0;
 
 	for (size_t i = 0; i < RQ_NELEM(urls); i += 2)
 		if (urls[i + 1][0] != '\0' && !conf_is_https(urls[i + 1])) {
 			rq_err_set(err,
-			    "%s: smarthost:%s must be an https:// URL (tokens "
+			    "%s: %s:%s must be an https:// URL (tokens "
 			    "and secrets never go in clear)",
-			    c->path, urls[i]);
+			    c->path, sec, urls[i]);
 			return -1;
 		}
 	for (size_t i = 0; i < RQ_NELEM(files); i += 2)
 		if (files[i + 1][0] != '\0' && files[i + 1][0] != '/') {
-			rq_err_set(err,
-			    "%s: smarthost:%s must be an absolute path",
-			    c->path, files[i]);
+			rq_err_set(err, "%s: %s:%s must be an absolute path",
+			    c->path, sec, files[i]);
 			return -1;
 		}
-	if (!refresh &&
-	    strcmp(c->smarthost_oauth2_grant, "client_credentials") != 0) {
+	if (!refresh && strcmp(sh->oauth2_grant, "client_credentials") != 0) {
 		rq_err_set(err,
-		    "%s: smarthost:oauth2_grant must be refresh_token or "
+		    "%s: %s:oauth2_grant must be refresh_token or "
 		    "client_credentials",
-		    c->path);
+		    c->path, sec);
 		return -1;
 	}
-	if (c->smarthost_oauth2_token_url[0] == '\0')
+	if (sh->oauth2_token_url[0] == '\0')
 		return 0;
-	if (c->smarthost_oauth2_client_id[0] == '\0') {
+	if (sh->oauth2_client_id[0] == '\0') {
 		rq_err_set(err,
-		    "%s: smarthost:oauth2_token_url needs oauth2_client_id",
-		    c->path);
+		    "%s: %s:oauth2_token_url needs oauth2_client_id", c->path,
+		    sec);
 		return -1;
 	}
-	if (refresh && c->smarthost_oauth2_refresh_token_file[0] == '\0') {
+	if (refresh && sh->oauth2_refresh_token_file[0] == '\0') {
 		rq_err_set(err,
-		    "%s: smarthost:oauth2_grant = refresh_token needs "
+		    "%s: %s:oauth2_grant = refresh_token needs "
 		    "oauth2_refresh_token_file",
-		    c->path);
+		    c->path, sec);
 		return -1;
 	}
-	if (!refresh && c->smarthost_oauth2_client_secret_file[0] == '\0') {
+	if (!refresh && sh->oauth2_client_secret_file[0] == '\0') {
 		rq_err_set(err,
-		    "%s: smarthost:oauth2_grant = client_credentials needs "
+		    "%s: %s:oauth2_grant = client_credentials needs "
 		    "oauth2_client_secret_file",
-		    c->path);
+		    c->path, sec);
 		return -1;
 	}
 	return 0;
+}
+
+/* Checks the keys of smarthost idx that depend on each other. */
+static int
+conf_finish_sh(struct conf *c, size_t idx, struct rq_err *err)
+{
+	struct conf_smarthost *sh = &c->smarthosts[idx];
+	char buf[64];
+	const char *sec = conf_sh_section(c, idx, buf, sizeof(buf));
+	const char *errstr;
+
+	if (conf_host_normalize(sh->host, &errstr) == -1) {
+		rq_err_set(err, "%s: %s:host: %.64s: %s", c->path, sec,
+		    sh->host, errstr);
+		return -1;
+	}
+	if (strcmp(sh->tls_min_version, "1.2") != 0 &&
+	    strcmp(sh->tls_min_version, "1.3") != 0) {
+		rq_err_set(err, "%s: %s:tls_min_version must be 1.2 or 1.3",
+		    c->path, sec);
+		return -1;
+	}
+	return conf_check_oauth2(c, sh, sec, err);
 }
 
 /* Checks that a file key is empty or an absolute path. */
@@ -750,11 +880,6 @@ conf_finish(struct conf *c, struct rq_err *err)
 		-1 ||
 	    conf_check_abs(c, "relayq:hosts_file", c->hosts_file, err) == -1)
 		return -1;
-	if (conf_host_normalize(c->smarthost_host, &errstr) == -1) {
-		rq_err_set(err, "%s: smarthost:host: %.64s: %s", c->path,
-		    c->smarthost_host, errstr);
-		return -1;
-	}
 	if (strcmp(c->submission, "auto") != 0 &&
 	    strcmp(c->submission, "spool") != 0 &&
 	    strcmp(c->submission, "socket") != 0) {
@@ -763,15 +888,9 @@ conf_finish(struct conf *c, struct rq_err *err)
 		    c->path);
 		return -1;
 	}
-	if (strcmp(c->smarthost_tls_min_version, "1.2") != 0 &&
-	    strcmp(c->smarthost_tls_min_version, "1.3") != 0) {
-		rq_err_set(err,
-		    "%s: smarthost:tls_min_version must be 1.2 or 1.3",
-		    c->path);
-		return -1;
-	}
-	if (conf_check_oauth2(c, err) == -1)
-		return -1;
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		if (conf_finish_sh(c, i, err) == -1)
+			return -1;
 	if (c->delivery_retry_max < c->delivery_retry_min) {
 		rq_err_set(err, "%s: delivery:retry_max is less than retry_min",
 		    c->path);
@@ -822,4 +941,46 @@ conf_load(struct conf *c, const char *path, struct rq_err *err)
 	if (rc == -1)
 		conf_free(c);
 	return rc;
+}
+
+/* Finds a smarthost by name ("default" is [smarthost]). */
+ssize_t
+conf_smarthost_find(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		if (strcasecmp(c->smarthosts[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/*
+ * Routes a sender.  An exact "user@domain" pattern beats an "@domain"
+ * one; patterns are unique across sections (conf_load refuses a
+ * pattern claimed twice), so the first match of each kind is the only
+ * one.  The null sender (bounces) and a sender nothing claims go to 0.
+ */
+size_t
+conf_route(const struct conf *c, const char *sender)
+{
+	const char *at;
+	size_t domain_match = 0;
+
+	if (sender == NULL || sender[0] == '\0')
+		return 0;
+	at = strrchr(sender, '@');
+	for (size_t i = 0; i < c->nsmarthosts; i++) {
+		const struct conf_smarthost *sh = &c->smarthosts[i];
+
+		for (size_t j = 0; j < sh->nsenders; j++) {
+			const char *p = sh->senders[j];
+
+			if (p[0] != '@') {
+				if (strcasecmp(p, sender) == 0)
+					return i;
+			} else if (domain_match == 0 && at != NULL &&
+			    strcasecmp(p + 1, at + 1) == 0)
+				domain_match = i;
+		}
+	}
+	return domain_match;
 }

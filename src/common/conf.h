@@ -10,6 +10,7 @@
 #define RELAYQ_COMMON_CONF_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/status.h"
 
@@ -19,6 +20,50 @@ enum conf_tls { CONF_TLS_NONE, CONF_TLS_STARTTLS, CONF_TLS_IMPLICIT };
 struct conf_rate {
 	long long n;
 	long long per;
+};
+
+/*
+ * One smarthost: [smarthost] (index 0, named "default") or
+ * [smarthost NAME].  The fields are the section's keys.
+ */
+struct conf_smarthost {
+	char *name; /* owned: "default", or NAME (lower case) */
+	char *host; /* owned, may be "" (then relayqd refuses) */
+	int port;
+	enum conf_tls tls;
+	int tls_verify;
+	char *ca_file;		/* owned, may be "" */
+	char *ca_path;		/* owned, may be "" */
+	char *username;		/* owned, may be "" */
+	char *password_file;	/* owned, may be "" */
+	char *password_command; /* owned, may be "" */
+	char *auth;		/* owned: "auto", "plain", ... */
+	char *helo_name;	/* owned, may be "" (use hostname) */
+	char *tls_fingerprint;	/* owned: "sha256:HEX" pins, or "" */
+	char *tls_cert;		/* owned: client certificate, or "" */
+	char *tls_key;		/* owned: its key, or "" */
+	char *tls_min_version;	/* owned: "1.2" or "1.3" */
+	int allow_plaintext_auth;
+	char *provider; /* owned: preset name (conf_preset.c), or "" */
+	char *tenant;	/* owned: Microsoft 365 tenant, or "" */
+	/* OAuth2 (issue 14): relayqd fetches the XOAUTH2/OAUTHBEARER token. */
+	char *oauth2_token_url;		  /* owned: https://, or "" */
+	char *oauth2_client_id;		  /* owned, may be "" */
+	char *oauth2_client_secret_file;  /* owned, may be "" */
+	char *oauth2_grant;		  /* owned: refresh_token... */
+	char *oauth2_refresh_token_file;  /* owned, may be "" */
+	char *oauth2_scope;		  /* owned, may be "" */
+	char *oauth2_device_url;	  /* owned, may be "" */
+	char *oauth2_auth_url;		  /* owned, may be "" */
+	char *oauth2_ca_file;		  /* owned, may be "" */
+	struct conf_rate rate_limit;	  /* messages; n 0: none */
+	struct conf_rate recipient_limit; /* recipients; likewise */
+	/* Candidate order while this one is down: chain[0] is this
+	 * smarthost's own index, then its fallbacks (issue 15). */
+	size_t *chain;	/* owned */
+	size_t nchain;	/* >= 1 */
+	char **senders; /* owned: sender patterns, lower case */
+	size_t nsenders;
 };
 
 struct conf {
@@ -42,39 +87,6 @@ struct conf {
 	char *resolv_conf;	  /* owned: evdns reads it, or "" (system's) */
 	char *hosts_file;	  /* owned: evdns reads it, or "" (system's) */
 
-	/* [smarthost] */
-	char *smarthost_host; /* owned, may be "" (then relayqd refuses) */
-	int smarthost_port;
-	enum conf_tls smarthost_tls;
-	int smarthost_tls_verify;
-	char *smarthost_ca_file;	  /* owned, may be "" */
-	char *smarthost_ca_path;	  /* owned, may be "" */
-	char *smarthost_username;	  /* owned, may be "" */
-	char *smarthost_password_file;	  /* owned, may be "" */
-	char *smarthost_password_command; /* owned, may be "" */
-	char *smarthost_auth;		  /* owned: "auto", "plain", ... */
-	char *smarthost_helo_name;	  /* owned, may be "" (use hostname) */
-	char *smarthost_tls_fingerprint;  /* owned: "sha256:HEX" pins, or "" */
-	char *smarthost_tls_cert;	  /* owned: client certificate, or "" */
-	char *smarthost_tls_key;	  /* owned: its key, or "" */
-	char *smarthost_tls_min_version;  /* owned: "1.2" or "1.3" */
-	int smarthost_allow_plaintext_auth;
-	char
-	    *smarthost_provider; /* owned: preset name (conf_preset.c), or "" */
-	char *smarthost_tenant;	 /* owned: Microsoft 365 tenant, or "" */
-	/* OAuth2 (issue 14): relayqd fetches the XOAUTH2/OAUTHBEARER token. */
-	char *smarthost_oauth2_token_url;	   /* owned: https://, or "" */
-	char *smarthost_oauth2_client_id;	   /* owned, may be "" */
-	char *smarthost_oauth2_client_secret_file; /* owned, may be "" */
-	char *smarthost_oauth2_grant;		   /* owned: refresh_token... */
-	char *smarthost_oauth2_refresh_token_file; /* owned, may be "" */
-	char *smarthost_oauth2_scope;		   /* owned, may be "" */
-	char *smarthost_oauth2_device_url;	   /* owned, may be "" */
-	char *smarthost_oauth2_auth_url;	   /* owned, may be "" */
-	char *smarthost_oauth2_ca_file;		   /* owned, may be "" */
-	struct conf_rate smarthost_rate_limit;	   /* messages; n 0: none */
-	struct conf_rate smarthost_recipient_limit; /* recipients; likewise */
-
 	/* [delivery] */
 	int delivery_max_connections;
 	int delivery_messages_per_connection;
@@ -97,6 +109,9 @@ struct conf {
 	long long delivery_alert_after; /* stall length before it runs */
 	/* How long failed/ entries are kept; 0: forever. */
 	long long delivery_failed_retention;
+
+	struct conf_smarthost *smarthosts; /* owned; [0] is [smarthost] */
+	size_t nsmarthosts;		   /* >= 1 */
 };
 
 /*
@@ -124,6 +139,16 @@ int conf_load(struct conf *c, const char *path, struct rq_err *err);
  * *errstr when it cannot be a name or an IP literal.
  */
 int conf_host_normalize(char *host, const char **errstr);
+
+/*
+ * Returns the index of the smarthost that mail from sender (an address,
+ * or "" for the null sender) routes to: the smarthost whose senders
+ * pattern matches it most specifically, else 0 ([smarthost]).
+ */
+size_t conf_route(const struct conf *c, const char *sender);
+
+/* Returns the index of the smarthost named name, or -1. */
+ssize_t conf_smarthost_find(const struct conf *c, const char *name);
 
 /* Frees every owned string; c may be loaded again. */
 void conf_free(struct conf *c);

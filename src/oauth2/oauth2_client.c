@@ -102,14 +102,14 @@ void
 oauth2_client_conf_from(struct oauth2_client_conf *cc, const struct conf *c)
 {
 	memset(cc, 0, sizeof(*cc));
-	cc->token_url = c->smarthost_oauth2_token_url;
-	cc->client_id = c->smarthost_oauth2_client_id;
-	cc->client_secret_file = c->smarthost_oauth2_client_secret_file;
+	cc->token_url = c->smarthosts[0].oauth2_token_url;
+	cc->client_id = c->smarthosts[0].oauth2_client_id;
+	cc->client_secret_file = c->smarthosts[0].oauth2_client_secret_file;
 	cc->client_credentials =
-	    strcmp(c->smarthost_oauth2_grant, "client_credentials") == 0;
-	cc->refresh_token_file = c->smarthost_oauth2_refresh_token_file;
-	cc->scope = c->smarthost_oauth2_scope;
-	cc->ca_file = c->smarthost_oauth2_ca_file;
+	    strcmp(c->smarthosts[0].oauth2_grant, "client_credentials") == 0;
+	cc->refresh_token_file = c->smarthosts[0].oauth2_refresh_token_file;
+	cc->scope = c->smarthosts[0].oauth2_scope;
+	cc->ca_file = c->smarthosts[0].oauth2_ca_file;
 	cc->timeout = (int)c->delivery_connect_timeout;
 }
 

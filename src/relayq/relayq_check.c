@@ -224,13 +224,13 @@ relayq_check_config(const struct conf *c)
 	char why[512];
 	int bad = 0;
 
-	if (*c->smarthost_host == '\0') {
+	if (*c->smarthosts[0].host == '\0') {
 		relayq_check_fail("[smarthost] host is not set: relayqd "
 				  "refuses to start");
 		bad++;
 	}
 	bad += relayq_check_spool(c->spool_dir, &owner);
-	bad += relayq_check_secret(c->smarthost_password_file, owner);
+	bad += relayq_check_secret(c->smarthosts[0].password_file, owner);
 	bad += relayq_check_command("alert_command", c->delivery_alert_command);
 	bad += relayq_check_readable("relayq:resolv_conf", c->resolv_conf);
 	bad += relayq_check_readable("relayq:hosts_file", c->hosts_file);

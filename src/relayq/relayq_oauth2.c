@@ -133,13 +133,14 @@ relayq_oauth2_last(const struct conf *c)
 int
 relayq_oauth2_status(const struct conf *c)
 {
-	const char *file = c->smarthost_oauth2_refresh_token_file;
-	int refresh = strcmp(c->smarthost_oauth2_grant, "refresh_token") == 0;
+	const char *file = c->smarthosts[0].oauth2_refresh_token_file;
+	int refresh =
+	    strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") == 0;
 	struct rq_err err;
 	char *tok;
 	size_t n;
 
-	if (c->smarthost_oauth2_token_url[0] == '\0') {
+	if (c->smarthosts[0].oauth2_token_url[0] == '\0') {
 		fprintf(stderr,
 		    "relayq: %s: OAuth2 is not configured "
 		    "([smarthost] oauth2_token_url)\n",
@@ -147,17 +148,17 @@ relayq_oauth2_status(const struct conf *c)
 		return EX_CONFIG;
 	}
 	printf("smarthost: %s:%d, auth = %s, username = %s\n",
-	    c->smarthost_host, c->smarthost_port, c->smarthost_auth,
-	    c->smarthost_username);
-	printf("token endpoint: %s\n", c->smarthost_oauth2_token_url);
-	printf("client id: %s\n", c->smarthost_oauth2_client_id);
+	    c->smarthosts[0].host, c->smarthosts[0].port, c->smarthosts[0].auth,
+	    c->smarthosts[0].username);
+	printf("token endpoint: %s\n", c->smarthosts[0].oauth2_token_url);
+	printf("client id: %s\n", c->smarthosts[0].oauth2_client_id);
 	printf("client secret file: %s\n",
-	    c->smarthost_oauth2_client_secret_file[0] != '\0'
-		? c->smarthost_oauth2_client_secret_file
+	    c->smarthosts[0].oauth2_client_secret_file[0] != '\0'
+		? c->smarthosts[0].oauth2_client_secret_file
 		: "none (public client)");
-	printf("grant: %s\n", c->smarthost_oauth2_grant);
-	if (c->smarthost_oauth2_scope[0] != '\0')
-		printf("scope: %s\n", c->smarthost_oauth2_scope);
+	printf("grant: %s\n", c->smarthosts[0].oauth2_grant);
+	if (c->smarthosts[0].oauth2_scope[0] != '\0')
+		printf("scope: %s\n", c->smarthosts[0].oauth2_scope);
 	if (refresh) {
 		if (oauth2_store_read(file, 1, &tok, &n, &err) == 0) {
 			OPENSSL_cleanse(tok, n);
@@ -224,7 +225,7 @@ relayq_oauth2_random(char *out, size_t outsz, const unsigned char *in, size_t n)
 static void
 relayq_oauth2_store(struct relayq_oauth2_login *l, struct oauth2_token *t)
 {
-	const char *file = l->c->smarthost_oauth2_refresh_token_file;
+	const char *file = l->c->smarthosts[0].oauth2_refresh_token_file;
 	struct rq_err err;
 	int fd;
 
@@ -505,16 +506,16 @@ relayq_oauth2_browser(struct relayq_oauth2_login *l)
 	evhttp_set_gencb(l->http, relayq_oauth2_redirect_cb, l);
 	(void)!rq_snprintf(l->redirect_uri, sizeof(l->redirect_uri),
 	    "http://127.0.0.1:%u/", (unsigned)ntohs(sin.sin_port));
-	if (strlcpy(url, c->smarthost_oauth2_auth_url, sizeof(url)) >=
+	if (strlcpy(url, c->smarthosts[0].oauth2_auth_url, sizeof(url)) >=
 		sizeof(url) ||
 	    relayq_oauth2_param(url, sizeof(url), "client_id",
-		c->smarthost_oauth2_client_id) == -1 ||
+		c->smarthosts[0].oauth2_client_id) == -1 ||
 	    relayq_oauth2_param(url, sizeof(url), "redirect_uri",
 		l->redirect_uri) == -1 ||
 	    relayq_oauth2_param(url, sizeof(url), "response_type", "code") ==
 		-1 ||
 	    relayq_oauth2_param(url, sizeof(url), "scope",
-		c->smarthost_oauth2_scope) == -1 ||
+		c->smarthosts[0].oauth2_scope) == -1 ||
 	    relayq_oauth2_param(url, sizeof(url), "state", l->state) == -1 ||
 	    relayq_oauth2_param(url, sizeof(url), "code_challenge",
 		challenge) == -1 ||
@@ -558,16 +559,16 @@ relayq_oauth2_login_conf(const struct conf *c, int browser)
 {
 	const char *missing = NULL;
 
-	if (c->smarthost_oauth2_token_url[0] == '\0')
+	if (c->smarthosts[0].oauth2_token_url[0] == '\0')
 		missing = "oauth2_token_url";
-	else if (strcmp(c->smarthost_oauth2_grant, "refresh_token") != 0)
+	else if (strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") != 0)
 		missing = "oauth2_grant = refresh_token (client_credentials "
 			  "needs no login)";
-	else if (c->smarthost_oauth2_refresh_token_file[0] == '\0')
+	else if (c->smarthosts[0].oauth2_refresh_token_file[0] == '\0')
 		missing = "oauth2_refresh_token_file";
-	else if (browser && c->smarthost_oauth2_auth_url[0] == '\0')
+	else if (browser && c->smarthosts[0].oauth2_auth_url[0] == '\0')
 		missing = "oauth2_auth_url (for --browser)";
-	else if (!browser && c->smarthost_oauth2_device_url[0] == '\0')
+	else if (!browser && c->smarthosts[0].oauth2_device_url[0] == '\0')
 		missing = "oauth2_device_url (or use --browser)";
 	if (missing == NULL)
 		return EX_OK;
@@ -601,8 +602,8 @@ relayq_oauth2_login(const struct conf *c, int browser)
 	if (browser)
 		rc = relayq_oauth2_browser(&l);
 	else if ((l.fetch = oauth2_client_device_start(l.base, NULL, &l.cc,
-		      c->smarthost_oauth2_device_url, relayq_oauth2_device_cb,
-		      &l, &err)) == NULL) {
+		      c->smarthosts[0].oauth2_device_url,
+		      relayq_oauth2_device_cb, &l, &err)) == NULL) {
 		fprintf(stderr, "relayq: oauth2 login: %s\n", err.msg);
 		rc = EX_CONFIG;
 	}

@@ -60,11 +60,11 @@ relayq_probe_usage_print(FILE *fp)
 static int
 relayq_probe_creds(const struct conf *c)
 {
-	const char *pf = c->smarthost_password_file;
+	const char *pf = c->smarthosts[0].password_file;
 	struct stat st;
 
-	if (c->smarthost_username[0] == '\0' ||
-	    (pf[0] == '\0' && c->smarthost_password_command[0] == '\0'))
+	if (c->smarthosts[0].username[0] == '\0' ||
+	    (pf[0] == '\0' && c->smarthosts[0].password_command[0] == '\0'))
 		return EX_OK;
 	if (geteuid() == 0) {
 		if (stat(c->spool_dir, &st) == -1 || st.st_uid == 0)
@@ -172,11 +172,11 @@ relayq_probe_main(struct conf *c, int argc, char *argv[])
 	int rc;
 
 	/* MAIL FROM: the login when it is an address, else <>. */
-	if (strchr(c->smarthost_username, '@') != NULL)
-		o.sender = c->smarthost_username;
+	if (strchr(c->smarthosts[0].username, '@') != NULL)
+		o.sender = c->smarthosts[0].username;
 	if ((rc = relayq_probe_args(argc, argv, &o)) != EX_OK)
 		return rc;
-	if (c->smarthost_host[0] == '\0') {
+	if (c->smarthosts[0].host[0] == '\0') {
 		fprintf(stderr,
 		    "relayq: probe: %s: [smarthost] host is not "
 		    "set\n",
@@ -185,7 +185,7 @@ relayq_probe_main(struct conf *c, int argc, char *argv[])
 	}
 	if ((rc = relayq_probe_creds(c)) != EX_OK)
 		return rc;
-	if (c->smarthost_tls != CONF_TLS_NONE &&
+	if (c->smarthosts[0].tls != CONF_TLS_NONE &&
 	    (tls = smarthost_tls_new(c, &err)) == NULL) {
 		fprintf(stderr, "relayq: probe: %s: %s\n", c->path, err.msg);
 		return EX_CONFIG;
@@ -205,13 +205,13 @@ relayq_probe_main(struct conf *c, int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	printf("* smarthost %s port %d, tls = %s, auth = %s%s%s\n",
-	    c->smarthost_host, c->smarthost_port,
-	    c->smarthost_tls == CONF_TLS_STARTTLS	? "starttls"
-		: c->smarthost_tls == CONF_TLS_IMPLICIT ? "implicit"
-							: "none",
-	    auth != NULL ? c->smarthost_auth : "none",
+	    c->smarthosts[0].host, c->smarthosts[0].port,
+	    c->smarthosts[0].tls == CONF_TLS_STARTTLS	    ? "starttls"
+		: c->smarthosts[0].tls == CONF_TLS_IMPLICIT ? "implicit"
+							    : "none",
+	    auth != NULL ? c->smarthosts[0].auth : "none",
 	    auth != NULL ? " as " : "",
-	    auth != NULL ? c->smarthost_username : "");
+	    auth != NULL ? c->smarthosts[0].username : "");
 	rc = relayq_probe_exit(smarthost_probe_run(c, tls, auth, &o, stdout,
 				   advice, sizeof(advice)),
 	    &word);

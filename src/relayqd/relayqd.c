@@ -583,7 +583,7 @@ relayqd_run(struct relayd *rd)
 		    (id = relayqd_pop_due(rd, now)) != NULL) {
 			log_info("smarthost %s: probe after %u failure%s, with "
 				 "%s",
-			    rd->conf.smarthost_host, d->fails,
+			    relayqd_dest_sh(d)->host, d->fails,
 			    d->fails == 1 ? "" : "s", id);
 			d->probing = 1;
 			d->last_probe = now;
@@ -909,7 +909,7 @@ relayqd_reload(struct relayd *rd)
 		    err.msg);
 		return;
 	}
-	if (relayqd_dest_keys_new(rd, rd->dest, &nc, &k, &err) == -1) {
+	if (relayqd_dest_keys_new(rd, rd->dest, &nc, 0, &k, &err) == -1) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
 		conf_free(&nc);
@@ -1107,7 +1107,7 @@ main(int argc, char *argv[])
 	log_set_trace(trace);
 	if (conf_load(&rd.conf, conf_path(cfg, 1), &err) == -1)
 		fatalx("%s", err.msg);
-	if ((rd.dest = relayqd_dest_new(&rd, &rd.conf, &err)) == NULL)
+	if ((rd.dest = relayqd_dest_new(&rd, &rd.conf, 0, &err)) == NULL)
 		fatalx("%s", err.msg);
 	relayqd_aliases_load(&rd.conf, &rd.aliases);
 	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
@@ -1183,8 +1183,8 @@ main(int argc, char *argv[])
 		(void)snprintf(heldtxt, sizeof(heldtxt), " (%zu on hold)",
 		    nheld);
 	log_info("started: spool %s, smarthost %s:%d, %zu queued%s",
-	    rd.spool.path, rd.conf.smarthost_host, rd.conf.smarthost_port,
-	    v.queued + nheld, heldtxt);
+	    rd.spool.path, rd.conf.smarthosts[0].host,
+	    rd.conf.smarthosts[0].port, v.queued + nheld, heldtxt);
 	relayqd_notify_ready(rd.notify, &v);
 	relayqd_kick(&rd);
 

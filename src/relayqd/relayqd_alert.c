@@ -175,7 +175,7 @@ relayqd_alert_env(const struct relayqd_alert *a, enum relayqd_alert_kind k,
 	    v->oldest >= 0 && v->now > v->oldest ? v->now - v->oldest : 0);
 	env[i++] = relayqd_alert_var("RELAYQ_SINCE=%lld", since);
 	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST=%s:%d",
-	    c->smarthost_host, c->smarthost_port);
+	    c->smarthosts[0].host, c->smarthosts[0].port);
 	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST_UP=%d", v->host_up);
 	env[i++] = relayqd_alert_var("RELAYQ_LAST_ERROR=%s",
 	    a->note != NULL		? a->note
@@ -220,15 +220,16 @@ relayqd_alert_summary(const struct relayqd_alert *a, enum relayqd_alert_kind k,
 		(void)snprintf(buf, bufsz,
 		    "relayq on %s: %s (since %s).\n%zu messages queued; the "
 		    "smarthost %s:%d is %s.\n",
-		    c->hostname, a->note, when, v->queued, c->smarthost_host,
-		    c->smarthost_port, v->host_up ? "up" : "down");
+		    c->hostname, a->note, when, v->queued,
+		    c->smarthosts[0].host, c->smarthosts[0].port,
+		    v->host_up ? "up" : "down");
 	else if (k == RELAYQD_ALERT_SMARTHOST_DOWN)
 		(void)snprintf(buf, bufsz,
 		    "relayq on %s: the smarthost %s:%d has been failing since "
 		    "%s (%llds).\n%zu messages queued, the oldest for %llds.\n"
 		    "Last error: %s\n",
-		    c->hostname, c->smarthost_host, c->smarthost_port, when,
-		    v->now - since, v->queued,
+		    c->hostname, c->smarthosts[0].host, c->smarthosts[0].port,
+		    when, v->now - since, v->queued,
 		    v->oldest >= 0 ? v->now - v->oldest : 0, err);
 	else
 		(void)snprintf(buf, bufsz,
@@ -236,7 +237,7 @@ relayqd_alert_summary(const struct relayqd_alert *a, enum relayqd_alert_kind k,
 		    "(%llds).\n%zu messages queued; the smarthost %s:%d is "
 		    "%s.\nLast error: %s\n",
 		    c->hostname, when, v->now - since, v->queued,
-		    c->smarthost_host, c->smarthost_port,
+		    c->smarthosts[0].host, c->smarthosts[0].port,
 		    v->host_up ? "up" : "down", err);
 }
 

@@ -327,7 +327,7 @@ relayqd_conn_op_starttls(void *arg)
 	const char *why;
 
 	if ((tls = smarthost_tls_starttls(rc->dest->tls, rc->bev,
-		 rc->dest->conf->smarthost_host, &why)) == NULL) {
+		 relayqd_dest_sh(rc->dest)->host, &why)) == NULL) {
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
 		return;
 	}
@@ -975,7 +975,7 @@ relayqd_conn_attach(struct relayqd_conn *rc, int fd)
 		return 0;
 	}
 	if ((ssl = smarthost_tls_ssl_new(rc->dest->tls,
-		 rc->dest->conf->smarthost_host)) == NULL) {
+		 relayqd_dest_sh(rc->dest)->host)) == NULL) {
 		(void)close(fd);
 		goto fail;
 	}
@@ -1005,7 +1005,7 @@ static void
 relayqd_conn_dial_cb(int fd, const char *addr, const char *why, void *arg)
 {
 	struct relayqd_conn *rc = arg;
-	const struct conf *c = rc->dest->conf;
+	const struct conf_smarthost *sh = relayqd_dest_sh(rc->dest);
 
 	rc->dial = NULL;
 	if (rc->flags & RC_CLOSING) {
@@ -1018,8 +1018,8 @@ relayqd_conn_dial_cb(int fd, const char *addr, const char *why, void *arg)
 		relayqd_conn_fail_early(rc, rc->last_err);
 		return;
 	}
-	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s[%s]:%d",
-	    c->smarthost_host, addr, c->smarthost_port);
+	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s[%s]:%d", sh->host,
+	    addr, sh->port);
 	if (relayqd_conn_attach(rc, fd) == -1)
 		relayqd_conn_fail_early(rc, rc->last_err);
 }
@@ -1031,20 +1031,20 @@ relayqd_conn_new(struct relayd *rd, struct relayqd_dest *dest,
 {
 	struct relayqd_conn *rc = xcalloc(1, sizeof(*rc));
 	const struct conf *c = dest->conf;
+	const struct conf_smarthost *sh = relayqd_dest_sh(dest);
 
 	rc->rd = rd;
 	rc->dest = dest;
 	strlcpy(rc->first_id, first_id, sizeof(rc->first_id));
 	strlcpy(rc->tls, "none", sizeof(rc->tls));
-	rc->helo_name = xstrdup(
-	    c->smarthost_helo_name[0] ? c->smarthost_helo_name : c->hostname);
+	rc->helo_name = xstrdup(sh->helo_name[0] ? sh->helo_name : c->hostname);
 	rc->sconf.helo_name = rc->helo_name;
-	rc->sconf.starttls = c->smarthost_tls == CONF_TLS_STARTTLS;
-	rc->sconf.tls_on_connect = c->smarthost_tls == CONF_TLS_IMPLICIT;
+	rc->sconf.starttls = sh->tls == CONF_TLS_STARTTLS;
+	rc->sconf.tls_on_connect = sh->tls == CONF_TLS_IMPLICIT;
 	rc->sconf.auth = dest->auth != NULL;
-	rc->sconf.allow_plaintext_auth = c->smarthost_allow_plaintext_auth;
-	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s:%d",
-	    c->smarthost_host, c->smarthost_port);
+	rc->sconf.allow_plaintext_auth = sh->allow_plaintext_auth;
+	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s:%d", sh->host,
+	    sh->port);
 	if ((rc->timer = evtimer_new(rd->base, relayqd_conn_timer_cb, rc)) ==
 	    NULL)
 		fatalx("evtimer_new failed");

@@ -46,55 +46,83 @@ relayqd_dest_keys_free(struct relayqd_dest_keys *k)
 	memset(k, 0, sizeof(*k));
 }
 
+/*
+ * Fills view with c, but with smarthost index as its only smarthost: the
+ * libraries (TLS, AUTH, OAuth2) read smarthosts[0] and copy what they
+ * keep, so the view lives only while they are built.
+ */
+static void
+relayqd_dest_view(const struct conf *c, size_t index, struct conf *view)
+{
+	*view = *c;
+	view->smarthosts = &c->smarthosts[index];
+	view->nsmarthosts = 1;
+}
+
 /* Builds the credentials and TLS context of nc; see relayqd_dest.h. */
 int
 relayqd_dest_keys_new(struct relayd *rd, struct relayqd_dest *d,
-    const struct conf *nc, struct relayqd_dest_keys *k, struct rq_err *err)
+    const struct conf *nc, size_t index, struct relayqd_dest_keys *k,
+    struct rq_err *err)
 {
+	const struct conf_smarthost *sh = &nc->smarthosts[index];
+	struct conf view;
 	struct rq_err e;
 	const char *why;
 
 	memset(k, 0, sizeof(*k));
-	if (nc->smarthost_tls != CONF_TLS_NONE &&
-	    (k->tls = smarthost_tls_new(nc, &e)) == NULL)
+	relayqd_dest_view(nc, index, &view);
+	if (sh->tls != CONF_TLS_NONE &&
+	    (k->tls = smarthost_tls_new(&view, &e)) == NULL)
 		goto fail;
 	/* AUTH checks the secret file's owner against our effective uid. */
-	if ((k->auth = smarthost_auth_new(nc, &e)) == NULL && e.msg[0] != '\0')
+	if ((k->auth = smarthost_auth_new(&view, &e)) == NULL &&
+	    e.msg[0] != '\0')
 		goto fail;
-	if ((why = smarthost_auth_check_tls(k->auth, nc)) != NULL) {
-		rq_err_set(err, "%s: %s", nc->path, why);
-		relayqd_dest_keys_free(k);
-		return -1;
+	if ((why = smarthost_auth_check_tls(k->auth, &view)) != NULL) {
+		(void)!rq_snprintf(e.msg, sizeof(e.msg), "%s", why);
+		goto fail;
 	}
-	if (nc->smarthost_tls != CONF_TLS_NONE && !nc->smarthost_tls_verify &&
-	    nc->smarthost_tls_fingerprint[0] == '\0')
-		log_warnx("tls_verify = no: the smarthost's certificate is not "
-			  "checked; a man in the middle can read this mail");
-	if ((k->oauth2 = relayqd_oauth2_new(rd, d, nc, &e)) == NULL &&
+	if (sh->tls != CONF_TLS_NONE && !sh->tls_verify &&
+	    sh->tls_fingerprint[0] == '\0')
+		log_warnx("tls_verify = no: the certificate of smarthost %s "
+			  "is not checked; a man in the middle can read "
+			  "this mail",
+		    sh->host);
+	if ((k->oauth2 = relayqd_oauth2_new(rd, d, &view, &e)) == NULL &&
 	    e.msg[0] != '\0')
 		goto fail;
 	return 0;
 fail:
-	rq_err_set(err, "%s: %s", nc->path, e.msg);
+	rq_err_set(err, "%s: %s%s%s%s", nc->path,
+	    index == 0 ? "" : "[smarthost ", index == 0 ? "" : sh->name,
+	    index == 0 ? "" : "] ", e.msg);
 	relayqd_dest_keys_free(k);
 	return -1;
 }
 
-/* Creates the destination of c. */
+/* Creates the destination of c's smarthost index. */
 struct relayqd_dest *
-relayqd_dest_new(struct relayd *rd, const struct conf *c, struct rq_err *err)
+relayqd_dest_new(struct relayd *rd, const struct conf *c, size_t index,
+    struct rq_err *err)
 {
 	struct relayqd_dest *d;
 	struct relayqd_dest_keys k;
 
-	if (c->smarthost_host[0] == '\0') {
-		rq_err_set(err, "%s: [smarthost] host is not set", c->path);
+	if (c->smarthosts[index].host[0] == '\0') {
+		if (index == 0)
+			rq_err_set(err, "%s: [smarthost] host is not set",
+			    c->path);
+		else
+			rq_err_set(err, "%s: [smarthost %s] host is not set",
+			    c->path, c->smarthosts[index].name);
 		return NULL;
 	}
 	d = xcalloc(1, sizeof(*d));
 	d->conf = c;
+	d->index = index;
 	TAILQ_INIT(&d->conns);
-	if (relayqd_dest_keys_new(rd, d, c, &k, err) == -1) {
+	if (relayqd_dest_keys_new(rd, d, c, index, &k, err) == -1) {
 		free(d);
 		return NULL;
 	}
@@ -104,18 +132,25 @@ relayqd_dest_new(struct relayd *rd, const struct conf *c, struct rq_err *err)
 	return d;
 }
 
+/* The settings of d's smarthost. */
+const struct conf_smarthost *
+relayqd_dest_sh(const struct relayqd_dest *d)
+{
+	return &d->conf->smarthosts[d->index];
+}
+
 /* Creates the pace and loads it. */
 void
 relayqd_dest_rate_start(struct relayqd_dest *d, int dirfd, const char *path,
     const char *file, long long now_ms)
 {
-	const struct conf *c = d->conf;
-	const struct conf_rate *m = &c->smarthost_rate_limit;
-	const struct conf_rate *rc = &c->smarthost_recipient_limit;
+	const struct conf_smarthost *sh = relayqd_dest_sh(d);
+	const struct conf_rate *m = &sh->rate_limit;
+	const struct conf_rate *rc = &sh->recipient_limit;
 	struct relayqd_rate_view v;
 	const char *errstr = "";
 
-	d->rate = relayqd_rate_new(c->smarthost_host, m, rc, now_ms);
+	d->rate = relayqd_rate_new(sh->host, m, rc, now_ms);
 	if (relayqd_rate_load(d->rate, dirfd, file, now_ms, &errstr) == -1)
 		log_warnx("%s/%s: %s; the rate buckets start empty (never "
 			  "above the limit) and refill",
@@ -125,8 +160,8 @@ relayqd_dest_rate_start(struct relayqd_dest *d, int dirfd, const char *path,
 	relayqd_rate_view(d->rate, now_ms, &v);
 	log_info("smarthost %s: rate_limit %lld/%llds, bucket %.2f; "
 		 "recipient_limit %lld/%llds, bucket %.2f; pace %.3g/s%s",
-	    c->smarthost_host, m->n, m->per, v.messages, rc->n, rc->per,
-	    v.recipients, v.pace, v.throttled ? " (throttled)" : "");
+	    sh->host, m->n, m->per, v.messages, rc->n, rc->per, v.recipients,
+	    v.pace, v.throttled ? " (throttled)" : "");
 }
 
 /* Frees d. */
@@ -163,8 +198,8 @@ relayqd_dest_reload(struct relayqd_dest *d, struct relayqd_dest_keys *k,
 	smarthost_auth_free(d->auth);
 	d->auth = k->auth;
 	memset(k, 0, sizeof(*k));
-	relayqd_rate_configure(d->rate, &d->conf->smarthost_rate_limit,
-	    &d->conf->smarthost_recipient_limit, now_ms);
+	relayqd_rate_configure(d->rate, &relayqd_dest_sh(d)->rate_limit,
+	    &relayqd_dest_sh(d)->recipient_limit, now_ms);
 }
 
 /* How d's sessions connect. */
@@ -172,8 +207,8 @@ void
 relayqd_dest_dial_conf(const struct relayqd_dest *d,
     struct relayqd_dial_conf *dc)
 {
-	dc->host = d->conf->smarthost_host;
-	dc->port = d->conf->smarthost_port;
+	dc->host = relayqd_dest_sh(d)->host;
+	dc->port = relayqd_dest_sh(d)->port;
 	dc->timeout = d->conf->delivery_connect_timeout;
 	dc->stagger_ms = RELAYQD_DIAL_STAGGER_MS;
 }
@@ -222,7 +257,7 @@ relayqd_dest_mark_down(struct relayqd_dest *d, const char *why,
 		/* A session opened before the destination went down. */
 		log_info("smarthost %s: session failed (%s); already backing "
 			 "off",
-		    c->smarthost_host, why);
+		    relayqd_dest_sh(d)->host, why);
 		return 0;
 	}
 	/* A probe that got ready, then was throttled, still counts. */
@@ -236,7 +271,7 @@ relayqd_dest_mark_down(struct relayqd_dest *d, const char *why,
 	strlcpy(d->error, why, sizeof(d->error));
 	log_info("smarthost %s unavailable (%s); failures=%u, next probe in "
 		 "%.3fs",
-	    c->smarthost_host, why, d->fails, (double)wait / 1000);
+	    relayqd_dest_sh(d)->host, why, d->fails, (double)wait / 1000);
 	return 1;
 }
 
@@ -257,7 +292,7 @@ relayqd_dest_mark_up(struct relayqd_dest *d)
 			log_info("smarthost %s answered after %u failed "
 				 "probe%s; one session until it accepts a "
 				 "message",
-			    c->smarthost_host, d->fails,
+			    relayqd_dest_sh(d)->host, d->fails,
 			    d->fails == 1 ? "" : "s");
 		d->down = 0;
 		d->probing = 0;
@@ -267,10 +302,11 @@ relayqd_dest_mark_up(struct relayqd_dest *d)
 	if (d->down)
 		log_info("smarthost %s is back after %u failed probe%s; "
 			 "draining the queue",
-		    c->smarthost_host, d->fails, d->fails == 1 ? "" : "s");
+		    relayqd_dest_sh(d)->host, d->fails,
+		    d->fails == 1 ? "" : "s");
 	if (!d->ok)
 		log_debug("smarthost %s answered: up to %d sessions",
-		    c->smarthost_host, c->delivery_max_connections);
+		    relayqd_dest_sh(d)->host, c->delivery_max_connections);
 	d->down = 0;
 	d->ok = 1;
 	d->probing = 0;
@@ -288,7 +324,7 @@ relayqd_dest_mark_accepted(struct relayqd_dest *d)
 		return 0;
 	d->need_tx = 0;
 	log_info("smarthost %s accepted a message; draining the queue",
-	    d->conf->smarthost_host);
+	    relayqd_dest_sh(d)->host);
 	return 1;
 }
 
@@ -300,6 +336,6 @@ relayqd_dest_wake(struct relayqd_dest *d, long long now_ms, long long gap)
 	    now_ms / 1000 - d->last_probe < gap)
 		return;
 	log_info("smarthost %s: woken up, probing now instead of in %.1fs",
-	    d->conf->smarthost_host, (double)(d->probe_ms - now_ms) / 1000);
+	    relayqd_dest_sh(d)->host, (double)(d->probe_ms - now_ms) / 1000);
 	d->probe_ms = now_ms;
 }

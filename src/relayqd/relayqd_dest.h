@@ -24,10 +24,12 @@
 #ifndef RELAYQ_RELAYQD_RELAYQD_DEST_H
 #define RELAYQ_RELAYQD_RELAYQD_DEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
 struct conf;
+struct conf_smarthost;
 struct rq_err;
 struct event;
 struct relayd;
@@ -42,6 +44,7 @@ TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
 struct relayqd_dest {
 	const struct conf *conf;	/* borrowed: the daemon's, kept valid */
+	size_t index;			/* its conf->smarthosts[index] */
 	struct smarthost_tls *tls;	/* owned; NULL when tls = none */
 	struct smarthost_auth *auth;	/* owned; NULL when AUTH is off */
 	struct relayqd_oauth2 *oauth2;	/* owned; NULL without OAuth2 */
@@ -67,26 +70,31 @@ struct relayqd_dest_keys {
 };
 
 /*
- * Builds the TLS context, AUTH policy and OAuth2 cache of the [smarthost]
- * settings of nc into k and checks that they fit together (warns about
+ * Builds the TLS context, AUTH policy and OAuth2 cache of the settings
+ * of nc->smarthosts[index] into k and checks that they fit together (warns about
  * what is accepted but should not be).  rd is the daemon the OAuth2
  * cache refreshes through, d the destination it serves.  The caller
  * passes k to relayqd_dest_reload(), or frees it with
  * relayqd_dest_keys_free().  Returns 0, or -1 with err.
  */
 int relayqd_dest_keys_new(struct relayd *rd, struct relayqd_dest *d,
-    const struct conf *nc, struct relayqd_dest_keys *k, struct rq_err *err);
+    const struct conf *nc, size_t index, struct relayqd_dest_keys *k,
+    struct rq_err *err);
 
 /* Frees what relayqd_dest_keys_new() built. */
 void relayqd_dest_keys_free(struct relayqd_dest_keys *k);
 
 /*
- * Creates the destination of c's [smarthost] (c is borrowed: it must
- * stay valid, and a reload replaces its contents in place).  Returns
- * NULL with err filled in.
+ * Creates the destination of c->smarthosts[index] (c is borrowed: it
+ * must stay valid, and a reload replaces its contents in place).
+ * Returns NULL with err filled in (the message names the file and, for
+ * a named smarthost, its section).
  */
 struct relayqd_dest *relayqd_dest_new(struct relayd *rd, const struct conf *c,
-    struct rq_err *err);
+    size_t index, struct rq_err *err);
+
+/* The settings of d's smarthost (borrowed from d->conf). */
+const struct conf_smarthost *relayqd_dest_sh(const struct relayqd_dest *d);
 
 /*
  * Creates d's pace and loads its state from file in directory dirfd

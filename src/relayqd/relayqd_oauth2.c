@@ -44,10 +44,10 @@
 struct relayqd_oauth2 {
 	struct relayd *rd;	   /* borrowed: base, dns, spool, alerts */
 	struct relayqd_dest *dest; /* borrowed: whose sessions wait */
-	struct conf keys;      /* owned: only the smarthost_oauth2_* strings */
-	char *token;	       /* owned, wiped: the access token, or NULL */
-	long long valid_until; /* monotonic seconds: expiry minus margin */
-	unsigned gen;	       /* bumped for every new token */
+	struct conf keys;	   /* owned: smarthosts[0]'s oauth2_* strings */
+	char *token;		   /* owned, wiped: the access token, or NULL */
+	long long valid_until;	   /* monotonic seconds: expiry minus margin */
+	unsigned gen;		   /* bumped for every new token */
 	struct oauth2_client *fetch; /* owned: the refresh in flight */
 	int rejected;		     /* an invalid_grant incident is open */
 	long long started;	     /* when the refresh began (monotonic) */
@@ -115,15 +115,20 @@ static void
 relayqd_oauth2_copy_keys(struct conf *k, const struct conf *c)
 {
 	memset(k, 0, sizeof(*k));
-	k->smarthost_oauth2_token_url = xstrdup(c->smarthost_oauth2_token_url);
-	k->smarthost_oauth2_client_id = xstrdup(c->smarthost_oauth2_client_id);
-	k->smarthost_oauth2_client_secret_file =
-	    xstrdup(c->smarthost_oauth2_client_secret_file);
-	k->smarthost_oauth2_grant = xstrdup(c->smarthost_oauth2_grant);
-	k->smarthost_oauth2_refresh_token_file =
-	    xstrdup(c->smarthost_oauth2_refresh_token_file);
-	k->smarthost_oauth2_scope = xstrdup(c->smarthost_oauth2_scope);
-	k->smarthost_oauth2_ca_file = xstrdup(c->smarthost_oauth2_ca_file);
+	k->smarthosts = xcalloc(1, sizeof(*k->smarthosts));
+	k->nsmarthosts = 1;
+	k->smarthosts[0].oauth2_token_url =
+	    xstrdup(c->smarthosts[0].oauth2_token_url);
+	k->smarthosts[0].oauth2_client_id =
+	    xstrdup(c->smarthosts[0].oauth2_client_id);
+	k->smarthosts[0].oauth2_client_secret_file =
+	    xstrdup(c->smarthosts[0].oauth2_client_secret_file);
+	k->smarthosts[0].oauth2_grant = xstrdup(c->smarthosts[0].oauth2_grant);
+	k->smarthosts[0].oauth2_refresh_token_file =
+	    xstrdup(c->smarthosts[0].oauth2_refresh_token_file);
+	k->smarthosts[0].oauth2_scope = xstrdup(c->smarthosts[0].oauth2_scope);
+	k->smarthosts[0].oauth2_ca_file =
+	    xstrdup(c->smarthosts[0].oauth2_ca_file);
 	k->delivery_connect_timeout = c->delivery_connect_timeout;
 }
 
@@ -131,13 +136,14 @@ relayqd_oauth2_copy_keys(struct conf *k, const struct conf *c)
 static void
 relayqd_oauth2_free_keys(struct conf *k)
 {
-	free(k->smarthost_oauth2_token_url);
-	free(k->smarthost_oauth2_client_id);
-	free(k->smarthost_oauth2_client_secret_file);
-	free(k->smarthost_oauth2_grant);
-	free(k->smarthost_oauth2_refresh_token_file);
-	free(k->smarthost_oauth2_scope);
-	free(k->smarthost_oauth2_ca_file);
+	free(k->smarthosts[0].oauth2_token_url);
+	free(k->smarthosts[0].oauth2_client_id);
+	free(k->smarthosts[0].oauth2_client_secret_file);
+	free(k->smarthosts[0].oauth2_grant);
+	free(k->smarthosts[0].oauth2_refresh_token_file);
+	free(k->smarthosts[0].oauth2_scope);
+	free(k->smarthosts[0].oauth2_ca_file);
+	free(k->smarthosts);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -151,20 +157,22 @@ relayqd_oauth2_new(struct relayd *rd, struct relayqd_dest *dest,
 	size_t n;
 
 	err->msg[0] = '\0';
-	if (c->smarthost_oauth2_token_url[0] == '\0')
+	if (c->smarthosts[0].oauth2_token_url[0] == '\0')
 		return NULL;
-	if (c->smarthost_oauth2_client_secret_file[0] != '\0') {
-		if (oauth2_store_read(c->smarthost_oauth2_client_secret_file, 0,
-			&s, &n, err) == -1)
+	if (c->smarthosts[0].oauth2_client_secret_file[0] != '\0') {
+		if (oauth2_store_read(c->smarthosts[0]
+					  .oauth2_client_secret_file,
+			0, &s, &n, err) == -1)
 			return NULL;
 		OPENSSL_cleanse(s, n);
 		free(s);
 	}
-	if (strcmp(c->smarthost_oauth2_grant, "refresh_token") == 0) {
+	if (strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") == 0) {
 		struct rq_err e;
 
-		if (oauth2_store_read(c->smarthost_oauth2_refresh_token_file, 1,
-			&s, &n, &e) == -1)
+		if (oauth2_store_read(c->smarthosts[0]
+					  .oauth2_refresh_token_file,
+			1, &s, &n, &e) == -1)
 			log_warnx("OAuth2: %s; mail waits until relayq oauth2 "
 				  "login writes it",
 			    e.msg);
@@ -184,18 +192,20 @@ relayqd_oauth2_new(struct relayd *rd, struct relayqd_dest *dest,
 static int
 relayqd_oauth2_differ(const struct conf *a, const struct conf *b)
 {
-	return strcmp(a->smarthost_oauth2_token_url,
-		   b->smarthost_oauth2_token_url) != 0 ||
-	    strcmp(a->smarthost_oauth2_client_id,
-		b->smarthost_oauth2_client_id) != 0 ||
-	    strcmp(a->smarthost_oauth2_client_secret_file,
-		b->smarthost_oauth2_client_secret_file) != 0 ||
-	    strcmp(a->smarthost_oauth2_grant, b->smarthost_oauth2_grant) != 0 ||
-	    strcmp(a->smarthost_oauth2_refresh_token_file,
-		b->smarthost_oauth2_refresh_token_file) != 0 ||
-	    strcmp(a->smarthost_oauth2_scope, b->smarthost_oauth2_scope) != 0 ||
-	    strcmp(a->smarthost_oauth2_ca_file, b->smarthost_oauth2_ca_file) !=
-	    0;
+	return strcmp(a->smarthosts[0].oauth2_token_url,
+		   b->smarthosts[0].oauth2_token_url) != 0 ||
+	    strcmp(a->smarthosts[0].oauth2_client_id,
+		b->smarthosts[0].oauth2_client_id) != 0 ||
+	    strcmp(a->smarthosts[0].oauth2_client_secret_file,
+		b->smarthosts[0].oauth2_client_secret_file) != 0 ||
+	    strcmp(a->smarthosts[0].oauth2_grant,
+		b->smarthosts[0].oauth2_grant) != 0 ||
+	    strcmp(a->smarthosts[0].oauth2_refresh_token_file,
+		b->smarthosts[0].oauth2_refresh_token_file) != 0 ||
+	    strcmp(a->smarthosts[0].oauth2_scope,
+		b->smarthosts[0].oauth2_scope) != 0 ||
+	    strcmp(a->smarthosts[0].oauth2_ca_file,
+		b->smarthosts[0].oauth2_ca_file) != 0;
 }
 
 /* Takes over a reloaded configuration. */
@@ -264,7 +274,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 		    (long long)time(NULL) + t->expires_in);
 		log_info("OAuth2 access token obtained from %s (expires in "
 			 "%llds%s)",
-		    o->keys.smarthost_oauth2_token_url, t->expires_in,
+		    o->keys.smarthosts[0].oauth2_token_url, t->expires_in,
 		    t->refresh_token != NULL ? ", refresh token rotated" : "");
 		oauth2_token_clear(t);
 		if (o->rejected)

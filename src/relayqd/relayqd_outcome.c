@@ -191,7 +191,7 @@ relayqd_outcome_describe(struct relayd *rd, const struct relayqd_msg *m,
 	memset(b, 0, sizeof(*b));
 	b->kind = kind;
 	b->hostname = rd->conf.hostname;
-	b->remote_mta = rd->conf.smarthost_host;
+	b->remote_mta = rd->conf.smarthosts[0].host;
 	b->sender = m->env.sender;
 	b->queue_id = m->env.id;
 	b->envid = m->env.dsn_envid;

@@ -460,7 +460,7 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 	log_info("%s: delivery with -v requested by uid %lu", w->id,
 	    (unsigned long)w->peer.uid);
 	relayqd_watch_note(w, "%s: delivering now via %s:%d", w->id,
-	    rd->conf.smarthost_host, rd->conf.smarthost_port);
+	    rd->conf.smarthosts[0].host, rd->conf.smarthosts[0].port);
 	relayqd_kick(rd);
 }
 

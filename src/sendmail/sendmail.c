@@ -396,8 +396,8 @@ sendmail_verify(const struct sendmail_opts *o, const struct conf *conf)
 			str_sanitize(shown, sizeof(shown), l.v[k],
 			    strlen(l.v[k]));
 			printf("%s... deliverable: relayed via %s\n", shown,
-			    conf->smarthost_host[0] != '\0'
-				? conf->smarthost_host
+			    conf->smarthosts[0].host[0] != '\0'
+				? conf->smarthosts[0].host
 				: "(no smarthost configured)");
 		}
 		addr_list_free(&l);

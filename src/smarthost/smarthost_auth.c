@@ -667,26 +667,26 @@ out:
 struct smarthost_auth *
 smarthost_auth_new(const struct conf *c, struct rq_err *err)
 {
-	const char *user = c->smarthost_username;
-	const char *file = c->smarthost_password_file;
-	const char *cmd = c->smarthost_password_command;
+	const char *user = c->smarthosts[0].username;
+	const char *file = c->smarthosts[0].password_file;
+	const char *cmd = c->smarthosts[0].password_command;
 	char *argv[SMARTHOST_AUTH_ARGV_MAX + 1], *copy, *secret = NULL;
 	struct smarthost_auth *a;
 	size_t secretlen = 0;
 	int policy, words;
 
 	err->msg[0] = '\0';
-	if (strcasecmp(c->smarthost_auth, "none") == 0)
+	if (strcasecmp(c->smarthosts[0].auth, "none") == 0)
 		return NULL;
-	if (strcasecmp(c->smarthost_auth, "auto") == 0)
+	if (strcasecmp(c->smarthosts[0].auth, "auto") == 0)
 		policy = SMARTHOST_AUTH_AUTO;
-	else if ((policy = smarthost_auth_mech_by_conf(c->smarthost_auth)) ==
-	    -1) {
+	else if ((policy = smarthost_auth_mech_by_conf(
+		      c->smarthosts[0].auth)) == -1) {
 		rq_err_set(err,
 		    "smarthost auth = %s: unknown mechanism (auto, none, "
 		    "scram-sha-256, cram-md5, plain, login, xoauth2, "
 		    "oauthbearer)",
-		    c->smarthost_auth);
+		    c->smarthosts[0].auth);
 		return NULL;
 	}
 	if (user[0] == '\0') {
@@ -705,7 +705,7 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 		    SMARTHOST_AUTH_NAME_MAX);
 		return NULL;
 	}
-	if (c->smarthost_oauth2_token_url[0] != '\0') {
+	if (c->smarthosts[0].oauth2_token_url[0] != '\0') {
 		if (policy != SMARTHOST_MECH_XOAUTH2 &&
 		    policy != SMARTHOST_MECH_OAUTHBEARER) {
 			rq_err_set(err,
@@ -727,15 +727,16 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 		return NULL;
 	}
 	if (policy == SMARTHOST_MECH_OAUTHBEARER &&
-	    (c->smarthost_host[0] == '\0' ||
-		strlen(c->smarthost_host) > SMARTHOST_AUTH_NAME_MAX ||
-		str_has_ctl(c->smarthost_host, strlen(c->smarthost_host)))) {
+	    (c->smarthosts[0].host[0] == '\0' ||
+		strlen(c->smarthosts[0].host) > SMARTHOST_AUTH_NAME_MAX ||
+		str_has_ctl(c->smarthosts[0].host,
+		    strlen(c->smarthosts[0].host)))) {
 		rq_err_set(err,
 		    "smarthost auth = oauthbearer needs a valid "
 		    "smarthost host");
 		return NULL;
 	}
-	if (c->smarthost_oauth2_token_url[0] != '\0') {
+	if (c->smarthosts[0].oauth2_token_url[0] != '\0') {
 		/* no secret file to check: relayqd_oauth2 fetches tokens */
 	} else if (cmd[0] != '\0') {
 		copy = xstrdup(cmd);
@@ -768,11 +769,11 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 	a->username = xstrdup(user);
 	a->password_file = file[0] != '\0' ? xstrdup(file) : NULL;
 	a->password_command = cmd[0] != '\0' ? xstrdup(cmd) : NULL;
-	a->host = xstrdup(c->smarthost_host);
-	a->port = c->smarthost_port;
+	a->host = xstrdup(c->smarthosts[0].host);
+	a->port = c->smarthosts[0].port;
 	a->policy = policy;
 	a->cmd_timeout_ms = SMARTHOST_AUTH_CMD_TIMEOUT_MS;
-	a->oauth2 = c->smarthost_oauth2_token_url[0] != '\0';
+	a->oauth2 = c->smarthosts[0].oauth2_token_url[0] != '\0';
 	return a;
 }
 
@@ -780,8 +781,8 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 const char *
 smarthost_auth_check_tls(const struct smarthost_auth *a, const struct conf *c)
 {
-	if (a != NULL && c->smarthost_tls == CONF_TLS_NONE &&
-	    !c->smarthost_allow_plaintext_auth)
+	if (a != NULL && c->smarthosts[0].tls == CONF_TLS_NONE &&
+	    !c->smarthosts[0].allow_plaintext_auth)
 		return "AUTH is configured with tls = none; AUTH is never "
 		       "sent without TLS unless allow_plaintext_auth = yes";
 	return NULL;

@@ -180,8 +180,8 @@ smarthost_probe_timer(struct smarthost_probe *p, long long secs)
 static int
 smarthost_probe_is_token(const struct smarthost_probe *p)
 {
-	return strcasecmp(p->c->smarthost_auth, "xoauth2") == 0 ||
-	    strcasecmp(p->c->smarthost_auth, "oauthbearer") == 0;
+	return strcasecmp(p->c->smarthosts[0].auth, "xoauth2") == 0 ||
+	    strcasecmp(p->c->smarthosts[0].auth, "oauthbearer") == 0;
 }
 
 /* ---- verdicts ---- */
@@ -220,14 +220,14 @@ smarthost_probe_auth_refused(struct smarthost_probe *p,
 		smarthost_probe_decide(p, SMARTHOST_PROBE_AUTHFAIL,
 		    "The server refused the access token for %s (%s): check "
 		    "username and where the token comes from.",
-		    p->c->smarthost_username, r->text);
+		    p->c->smarthosts[0].username, r->text);
 	} else {
 		smarthost_probe_decide(p, SMARTHOST_PROBE_AUTHFAIL,
 		    "The server refused the login of %s (%s): check username "
 		    "and the password in %s.",
-		    p->c->smarthost_username, r->text,
-		    p->c->smarthost_password_file[0]
-			? p->c->smarthost_password_file
+		    p->c->smarthosts[0].username, r->text,
+		    p->c->smarthosts[0].password_file[0]
+			? p->c->smarthosts[0].password_file
 			: "password_command's output");
 	}
 }
@@ -242,13 +242,13 @@ smarthost_probe_no_auth(struct smarthost_probe *p)
 		smarthost_probe_decide(p, SMARTHOST_PROBE_CONFIG,
 		    "The server offers no AUTH on this unencrypted "
 		    "connection: with port %d use tls = starttls.",
-		    p->c->smarthost_port);
+		    p->c->smarthosts[0].port);
 	else if (!(p->flags & PROBE_TLS))
 		smarthost_probe_decide(p, SMARTHOST_PROBE_CONFIG,
 		    "The server offers no AUTH on port %d: use its submission "
 		    "port (587 with tls = starttls, or 465 with tls = "
 		    "implicit).",
-		    p->c->smarthost_port);
+		    p->c->smarthosts[0].port);
 	else
 		smarthost_probe_decide(p, SMARTHOST_PROBE_CONFIG,
 		    "The server offers no AUTH on this connection: check host "
@@ -317,7 +317,7 @@ smarthost_probe_local(struct smarthost_probe *p, const struct rq_reason *why)
 		smarthost_probe_decide(p, SMARTHOST_PROBE_CONFIG,
 		    "The server does not offer STARTTLS on port %d: use port "
 		    "587 with tls = starttls, or port 465 with tls = implicit.",
-		    p->c->smarthost_port);
+		    p->c->smarthosts[0].port);
 	else if (strcmp(why->text, "server offers no AUTH") == 0)
 		smarthost_probe_no_auth(p);
 	else if (p->local_err[0] != '\0')
@@ -328,12 +328,12 @@ smarthost_probe_local(struct smarthost_probe *p, const struct rq_reason *why)
 		    "AUTH would go over an unencrypted connection: set tls = "
 		    "starttls (or tls = implicit on port 465).");
 	else if (strcmp(p->stage, "") == 0 &&
-	    p->c->smarthost_tls != CONF_TLS_IMPLICIT &&
+	    p->c->smarthosts[0].tls != CONF_TLS_IMPLICIT &&
 	    strncmp(why->text, "timeout", 7) == 0)
 		smarthost_probe_decide(p, SMARTHOST_PROBE_TEMPFAIL,
 		    "The server sent no greeting (%s): if port %d expects TLS "
 		    "from the first byte (as 465 does), set tls = implicit.",
-		    why->text, p->c->smarthost_port);
+		    why->text, p->c->smarthosts[0].port);
 	else
 		smarthost_probe_decide(p, SMARTHOST_PROBE_TEMPFAIL,
 		    "The session failed (%s): try again later; if it goes on, "
@@ -346,7 +346,7 @@ static void
 smarthost_probe_cert_refused(struct smarthost_probe *p,
     const struct smarthost_tls_peer *pi, const char *text)
 {
-	const char *host = p->c->smarthost_host;
+	const char *host = p->c->smarthosts[0].host;
 
 	switch (pi->verify) {
 	case X509_V_OK:
@@ -410,8 +410,8 @@ smarthost_probe_check_cert(struct smarthost_probe *p, SSL *ssl)
 		    pi.expired ? " (expired)" : "");
 		smarthost_probe_say(p, "certificate verification: %s%s",
 		    pi.verify == X509_V_OK ? "ok" : pi.verify_text,
-		    !p->c->smarthost_tls_verify ? " (tls_verify = no)"
-			: p->c->smarthost_tls_fingerprint[0] != '\0'
+		    !p->c->smarthosts[0].tls_verify ? " (tls_verify = no)"
+			: p->c->smarthosts[0].tls_fingerprint[0] != '\0'
 			? " (tls_fingerprint decides)"
 			: "");
 	}
@@ -485,8 +485,8 @@ smarthost_probe_op_starttls(void *arg)
 	struct bufferevent *tls;
 	const char *why;
 
-	if ((tls = smarthost_tls_starttls(p->tls, p->bev, p->c->smarthost_host,
-		 &why)) == NULL) {
+	if ((tls = smarthost_tls_starttls(p->tls, p->bev,
+		 p->c->smarthosts[0].host, &why)) == NULL) {
 		smtp_client_fail(p->smtp, RQ_TEMPFAIL, why);
 		return;
 	}
@@ -718,12 +718,12 @@ static void
 smarthost_probe_tls_failed(struct smarthost_probe *p, const char *detail)
 {
 	smarthost_probe_say(p, "TLS handshake failed: %s", detail);
-	if (p->c->smarthost_tls == CONF_TLS_IMPLICIT &&
+	if (p->c->smarthosts[0].tls == CONF_TLS_IMPLICIT &&
 	    strstr(detail, "wrong version number") != NULL)
 		smarthost_probe_decide(p, SMARTHOST_PROBE_CONFIG,
 		    "The server does not speak TLS from the first byte on "
 		    "port %d: set tls = starttls (as port 587 needs).",
-		    p->c->smarthost_port);
+		    p->c->smarthosts[0].port);
 	else
 		smarthost_probe_decide(p, SMARTHOST_PROBE_UNAVAILABLE,
 		    "The TLS handshake failed (%s): check tls_min_version, "
@@ -825,7 +825,7 @@ smarthost_probe_set_relay(struct smarthost_probe *p, const struct sockaddr *sa)
 		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
 		    addr, sizeof(addr));
 	(void)!rq_snprintf(p->relay, sizeof(p->relay), "%s[%s]:%d",
-	    p->c->smarthost_host, addr, p->c->smarthost_port);
+	    p->c->smarthosts[0].host, addr, p->c->smarthosts[0].port);
 }
 
 /* Tries the next address; decides when none is left. */
@@ -840,9 +840,9 @@ smarthost_probe_connect_next(struct smarthost_probe *p)
 
 		p->ai_next = ai->ai_next;
 		smarthost_probe_set_relay(p, ai->ai_addr);
-		if (c->smarthost_tls == CONF_TLS_IMPLICIT)
+		if (c->smarthosts[0].tls == CONF_TLS_IMPLICIT)
 			p->bev = smarthost_tls_socket_new(p->tls, p->base,
-			    c->smarthost_host, &why);
+			    c->smarthosts[0].host, &why);
 		else
 			p->bev = bufferevent_socket_new(p->base, -1,
 			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -872,12 +872,12 @@ smarthost_probe_connect_next(struct smarthost_probe *p)
 		smarthost_probe_decide(p, SMARTHOST_PROBE_TEMPFAIL,
 		    "%s does not answer on port %d: a firewall may block the "
 		    "port, or the server is down.",
-		    c->smarthost_host, c->smarthost_port);
+		    c->smarthosts[0].host, c->smarthosts[0].port);
 	else
 		smarthost_probe_decide(p, SMARTHOST_PROBE_UNAVAILABLE,
 		    "Nothing accepts connections on %s port %d (%s): check "
 		    "host and port (submission is 587 or 465).",
-		    c->smarthost_host, c->smarthost_port,
+		    c->smarthosts[0].host, c->smarthosts[0].port,
 		    strerror(p->conn_errno));
 	smarthost_probe_end(p);
 }
@@ -894,20 +894,20 @@ smarthost_probe_resolve(struct smarthost_probe *p)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	(void)!rq_snprintf(port, sizeof(port), "%d", p->c->smarthost_port);
-	if ((rv = evutil_getaddrinfo(p->c->smarthost_host, port, &hints,
+	(void)!rq_snprintf(port, sizeof(port), "%d", p->c->smarthosts[0].port);
+	if ((rv = evutil_getaddrinfo(p->c->smarthosts[0].host, port, &hints,
 		 &p->ai)) != 0) {
 		smarthost_probe_say(p, "cannot resolve %s: %s",
-		    p->c->smarthost_host, evutil_gai_strerror(rv));
+		    p->c->smarthosts[0].host, evutil_gai_strerror(rv));
 		if (rv == EVUTIL_EAI_AGAIN)
 			smarthost_probe_decide(p, SMARTHOST_PROBE_TEMPFAIL,
 			    "The name %s cannot be looked up just now: check "
 			    "the DNS, then try again.",
-			    p->c->smarthost_host);
+			    p->c->smarthosts[0].host);
 		else
 			smarthost_probe_decide(p, SMARTHOST_PROBE_UNAVAILABLE,
 			    "The name %s does not resolve: check host.",
-			    p->c->smarthost_host);
+			    p->c->smarthosts[0].host);
 		return -1;
 	}
 	p->ai_next = p->ai;
@@ -930,12 +930,13 @@ smarthost_probe_run(const struct conf *c, struct smarthost_tls *tls,
 	p.out = out;
 	p.advice = advice;
 	p.advicesz = advicesz;
-	p.sconf.helo_name =
-	    c->smarthost_helo_name[0] ? c->smarthost_helo_name : c->hostname;
-	p.sconf.starttls = c->smarthost_tls == CONF_TLS_STARTTLS;
-	p.sconf.tls_on_connect = c->smarthost_tls == CONF_TLS_IMPLICIT;
+	p.sconf.helo_name = c->smarthosts[0].helo_name[0]
+	    ? c->smarthosts[0].helo_name
+	    : c->hostname;
+	p.sconf.starttls = c->smarthosts[0].tls == CONF_TLS_STARTTLS;
+	p.sconf.tls_on_connect = c->smarthosts[0].tls == CONF_TLS_IMPLICIT;
 	p.sconf.auth = auth != NULL;
-	p.sconf.allow_plaintext_auth = c->smarthost_allow_plaintext_auth;
+	p.sconf.allow_plaintext_auth = c->smarthosts[0].allow_plaintext_auth;
 	advice[0] = '\0';
 	if ((p.base = event_base_new()) == NULL ||
 	    (p.timer = evtimer_new(p.base, smarthost_probe_timer_cb, &p)) ==

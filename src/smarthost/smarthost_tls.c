@@ -291,21 +291,23 @@ smarthost_tls_new(const struct conf *c, struct rq_err *err)
 {
 	struct smarthost_tls *t = xcalloc(1, sizeof(*t));
 
-	t->minv = strcmp(c->smarthost_tls_min_version, "1.3") == 0
+	t->minv = strcmp(c->smarthosts[0].tls_min_version, "1.3") == 0
 	    ? TLS1_3_VERSION
 	    : TLS1_2_VERSION;
-	t->ca_file = xstrdup(c->smarthost_ca_file);
-	t->ca_path = xstrdup(c->smarthost_ca_path);
-	t->cert = xstrdup(c->smarthost_tls_cert);
-	t->key = xstrdup(c->smarthost_tls_key[0] ? c->smarthost_tls_key
-						 : c->smarthost_tls_cert);
-	if (smarthost_tls_parse_pins(t, c->smarthost_tls_fingerprint) == -1) {
+	t->ca_file = xstrdup(c->smarthosts[0].ca_file);
+	t->ca_path = xstrdup(c->smarthosts[0].ca_path);
+	t->cert = xstrdup(c->smarthosts[0].tls_cert);
+	t->key =
+	    xstrdup(c->smarthosts[0].tls_key[0] ? c->smarthosts[0].tls_key
+						: c->smarthosts[0].tls_cert);
+	if (smarthost_tls_parse_pins(t, c->smarthosts[0].tls_fingerprint) ==
+	    -1) {
 		rq_err_set(err,
 		    "smarthost:tls_fingerprint: expected "
 		    "sha256:<64 hex digits>[, ...]");
 		goto fail;
 	}
-	t->verify = c->smarthost_tls_verify && t->npins == 0;
+	t->verify = c->smarthosts[0].tls_verify && t->npins == 0;
 	if ((t->ca_file[0] != '\0' &&
 		smarthost_tls_check_pem("ca_file", t->ca_file, err) == -1) ||
 	    (t->ca_path[0] != '\0' &&

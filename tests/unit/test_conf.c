@@ -49,43 +49,45 @@ test_tls_auth(void)
 
 	ok(load("[smarthost]\nhost = mx.example\n", &c, &err) == 0,
 	    "minimal smarthost loads");
-	is_int(c.smarthost_port, 587, "default port 587");
-	is_int(c.smarthost_tls, CONF_TLS_STARTTLS, "default tls is starttls");
-	is_int(c.smarthost_tls_verify, 1, "default tls_verify is yes");
-	is_str(c.smarthost_tls_min_version, "1.2", "default tls_min_version");
-	is_str(c.smarthost_auth, "auto", "default auth is auto");
-	is_int(c.smarthost_allow_plaintext_auth, 0,
+	is_int(c.smarthosts[0].port, 587, "default port 587");
+	is_int(c.smarthosts[0].tls, CONF_TLS_STARTTLS,
+	    "default tls is starttls");
+	is_int(c.smarthosts[0].tls_verify, 1, "default tls_verify is yes");
+	is_str(c.smarthosts[0].tls_min_version, "1.2",
+	    "default tls_min_version");
+	is_str(c.smarthosts[0].auth, "auto", "default auth is auto");
+	is_int(c.smarthosts[0].allow_plaintext_auth, 0,
 	    "default allow_plaintext_auth is no");
-	is_str(c.smarthost_username, "", "no username by default");
-	is_str(c.smarthost_tls_fingerprint, "", "no pin by default");
+	is_str(c.smarthosts[0].username, "", "no username by default");
+	is_str(c.smarthosts[0].tls_fingerprint, "", "no pin by default");
 	conf_free(&c);
 
 	ok(load("[smarthost]\nport = 465\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT,
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT,
 	    "port 465 without a tls key implies implicit");
 	conf_free(&c);
 	ok(load("[smarthost]\ntls_verify = yes\nport = 465\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT,
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT,
 	    "port 465 implies implicit whatever the key order");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 465\ntls = starttls\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "port 465 with an explicit tls = starttls keeps starttls");
 	conf_free(&c);
 	ok(load("[smarthost]\ntls = none\nport = 465\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_NONE,
+		c.smarthosts[0].tls == CONF_TLS_NONE,
 	    "port 465 with an explicit tls = none keeps none");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 465\nTLS = StartTLS\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "an explicit tls wins in any case of key and value");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 587\ntls = implicit\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT,
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT,
 	    "implicit on another port");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 25\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "other ports default to starttls");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 465\ntls =\n", &c, &err) == -1,
@@ -93,7 +95,8 @@ test_tls_auth(void)
 
 	ok(load("[smarthost]\ntls_min_version = 1.3\n", &c, &err) == 0,
 	    "tls_min_version 1.3 accepted");
-	is_str(c.smarthost_tls_min_version, "1.3", "tls_min_version 1.3 kept");
+	is_str(c.smarthosts[0].tls_min_version, "1.3",
+	    "tls_min_version 1.3 kept");
 	conf_free(&c);
 	ok(load("[smarthost]\ntls_min_version = 1.2\n", &c, &err) == 0,
 	    "tls_min_version 1.2 accepted");
@@ -118,18 +121,18 @@ test_tls_auth(void)
 		"tls_cert = /etc/c.pem\ntls_key = /etc/c.key\n",
 	       &c, &err) == 0,
 	    "every TLS and AUTH key loads: %s", err.msg);
-	is_str(c.smarthost_username, "u@example", "username");
-	is_str(c.smarthost_password_command, "/usr/bin/token --user u",
+	is_str(c.smarthosts[0].username, "u@example", "username");
+	is_str(c.smarthosts[0].password_command, "/usr/bin/token --user u",
 	    "password_command kept whole (split by relayqd, not here)");
-	is_str(c.smarthost_auth, "xoauth2", "auth");
-	is_int(c.smarthost_allow_plaintext_auth, 1, "allow_plaintext_auth");
-	is_int(c.smarthost_tls_verify, 0, "tls_verify = no");
-	is_str(c.smarthost_ca_file, "/etc/ca.pem", "ca_file");
-	is_str(c.smarthost_ca_path, "/etc/ca.d", "ca_path");
-	is_str(c.smarthost_tls_fingerprint, "sha256:AB:CD, sha256:EF",
+	is_str(c.smarthosts[0].auth, "xoauth2", "auth");
+	is_int(c.smarthosts[0].allow_plaintext_auth, 1, "allow_plaintext_auth");
+	is_int(c.smarthosts[0].tls_verify, 0, "tls_verify = no");
+	is_str(c.smarthosts[0].ca_file, "/etc/ca.pem", "ca_file");
+	is_str(c.smarthosts[0].ca_path, "/etc/ca.d", "ca_path");
+	is_str(c.smarthosts[0].tls_fingerprint, "sha256:AB:CD, sha256:EF",
 	    "tls_fingerprint list kept (parsed by relayqd)");
-	is_str(c.smarthost_tls_cert, "/etc/c.pem", "tls_cert");
-	is_str(c.smarthost_tls_key, "/etc/c.key", "tls_key");
+	is_str(c.smarthosts[0].tls_cert, "/etc/c.pem", "tls_cert");
+	is_str(c.smarthosts[0].tls_key, "/etc/c.key", "tls_key");
 	conf_free(&c);
 	ok(load("[smarthost]\nallow_plaintext_auth = sometimes\n", &c, &err) ==
 		-1,
@@ -242,63 +245,66 @@ test_presets(void)
 	ok(load("[smarthost]\nprovider = microsoft365\n" PRESET_OAUTH2, &c,
 	       &err) == 0,
 	    "provider = microsoft365 loads");
-	is_str(c.smarthost_host, "smtp.office365.com", "ms365: host");
-	is_int(c.smarthost_port, 587, "ms365: port");
-	is_int(c.smarthost_tls, CONF_TLS_STARTTLS, "ms365: tls");
-	is_str(c.smarthost_auth, "xoauth2", "ms365: auth");
-	is_str(c.smarthost_provider, "microsoft365", "provider kept");
+	is_str(c.smarthosts[0].host, "smtp.office365.com", "ms365: host");
+	is_int(c.smarthosts[0].port, 587, "ms365: port");
+	is_int(c.smarthosts[0].tls, CONF_TLS_STARTTLS, "ms365: tls");
+	is_str(c.smarthosts[0].auth, "xoauth2", "ms365: auth");
+	is_str(c.smarthosts[0].provider, "microsoft365", "provider kept");
 	conf_free(&c);
 
 	ok(load("[smarthost]\nhost = relay.example\nauth = plain\n"
 		"provider = Microsoft365\ntenant = contoso.onmicrosoft.com\n",
 	       &c, &err) == 0,
 	    "explicit keys before the provider, any case");
-	is_str(c.smarthost_host, "relay.example", "explicit host wins");
-	is_str(c.smarthost_auth, "plain", "explicit auth wins");
-	is_int(c.smarthost_port, 587, "preset port kept");
-	is_str(c.smarthost_tenant, "contoso.onmicrosoft.com", "tenant kept");
+	is_str(c.smarthosts[0].host, "relay.example", "explicit host wins");
+	is_str(c.smarthosts[0].auth, "plain", "explicit auth wins");
+	is_int(c.smarthosts[0].port, 587, "preset port kept");
+	is_str(c.smarthosts[0].tenant, "contoso.onmicrosoft.com",
+	    "tenant kept");
 	conf_free(&c);
 
 	ok(load("[smarthost]\nprovider = google\nhost = "
 		"smtp.example\n" PRESET_OAUTH2,
 	       &c, &err) == 0 &&
-		strcmp(c.smarthost_host, "smtp.example") == 0 &&
-		strcmp(c.smarthost_auth, "xoauth2") == 0,
+		strcmp(c.smarthosts[0].host, "smtp.example") == 0 &&
+		strcmp(c.smarthosts[0].auth, "xoauth2") == 0,
 	    "google: explicit host after the provider wins, auth preset");
 	conf_free(&c);
 
 	ok(load("[smarthost]\nprovider = google\n"
 		"password_file = /etc/relayq/app-password\n",
 	       &c, &err) == 0 &&
-		strcmp(c.smarthost_host, "smtp.gmail.com") == 0 &&
-		strcmp(c.smarthost_auth, "auto") == 0 &&
-		c.smarthost_oauth2_token_url[0] == '\0',
+		strcmp(c.smarthosts[0].host, "smtp.gmail.com") == 0 &&
+		strcmp(c.smarthosts[0].auth, "auto") == 0 &&
+		c.smarthosts[0].oauth2_token_url[0] == '\0',
 	    "google with an app password: the preset's host, no OAuth2: %s",
 	    err.msg);
 	conf_free(&c);
 
 	ok(load("[smarthost]\nprovider = fastmail\n", &c, &err) == 0 &&
-		strcmp(c.smarthost_host, "smtp.fastmail.com") == 0 &&
-		c.smarthost_port == 465 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT &&
-		strcmp(c.smarthost_auth, "auto") == 0,
+		strcmp(c.smarthosts[0].host, "smtp.fastmail.com") == 0 &&
+		c.smarthosts[0].port == 465 &&
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT &&
+		strcmp(c.smarthosts[0].auth, "auto") == 0,
 	    "fastmail: 465, implicit TLS, auth auto");
 	conf_free(&c);
 	ok(load("[smarthost]\nprovider = fastmail\nport = 587\n", &c, &err) ==
 		    0 &&
-		c.smarthost_port == 587 && c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].port == 587 &&
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "fastmail with port = 587: tls follows the port (starttls)");
 	conf_free(&c);
 	ok(load("[smarthost]\nprovider = mailbox.org\nport = 587\n"
 		"tls = implicit\n",
 	       &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_IMPLICIT &&
-		strcmp(c.smarthost_host, "smtp.mailbox.org") == 0,
+		c.smarthosts[0].tls == CONF_TLS_IMPLICIT &&
+		strcmp(c.smarthosts[0].host, "smtp.mailbox.org") == 0,
 	    "mailbox.org: an explicit tls wins over the port");
 	conf_free(&c);
 	ok(load("[smarthost]\nprovider = icloud\n", &c, &err) == 0 &&
-		strcmp(c.smarthost_host, "smtp.mail.me.com") == 0 &&
-		c.smarthost_port == 587 && c.smarthost_tls == CONF_TLS_STARTTLS,
+		strcmp(c.smarthosts[0].host, "smtp.mail.me.com") == 0 &&
+		c.smarthosts[0].port == 587 &&
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "icloud: smtp.mail.me.com 587 starttls");
 	conf_free(&c);
 
@@ -346,21 +352,21 @@ test_rate_keys(void)
 	struct rq_err err;
 
 	ok(load("[smarthost]\nhost = mx.example\n", &c, &err) == 0 &&
-		c.smarthost_rate_limit.n == 0 &&
-		c.smarthost_recipient_limit.n == 0,
+		c.smarthosts[0].rate_limit.n == 0 &&
+		c.smarthosts[0].recipient_limit.n == 0,
 	    "no rate limits by default");
 	conf_free(&c);
 	ok(load("[smarthost]\nrate_limit = 30/1m\n"
 		"recipient_limit = 10000/1d\n",
 	       &c, &err) == 0 &&
-		c.smarthost_rate_limit.n == 30 &&
-		c.smarthost_rate_limit.per == 60 &&
-		c.smarthost_recipient_limit.n == 10000 &&
-		c.smarthost_recipient_limit.per == 86400,
+		c.smarthosts[0].rate_limit.n == 30 &&
+		c.smarthosts[0].rate_limit.per == 60 &&
+		c.smarthosts[0].recipient_limit.n == 10000 &&
+		c.smarthosts[0].recipient_limit.per == 86400,
 	    "rate_limit 30/1m and recipient_limit 10000/1d");
 	conf_free(&c);
 	ok(load("[smarthost]\nrate_limit =\n", &c, &err) == 0 &&
-		c.smarthost_rate_limit.n == 0,
+		c.smarthosts[0].rate_limit.n == 0,
 	    "an empty rate_limit is no limit");
 	conf_free(&c);
 	ok(load("[smarthost]\nrate_limit = 30 per minute\n", &c, &err) == -1 &&
@@ -407,7 +413,7 @@ test_host_keys(void)
 		    hosts[i].in);
 		if (hosts[i].out != NULL) {
 			ok(load(text, &c, &err) == 0 &&
-				strcmp(c.smarthost_host, hosts[i].out) == 0,
+				strcmp(c.smarthosts[0].host, hosts[i].out) == 0,
 			    "host = %s -> %s", hosts[i].in, hosts[i].out);
 			conf_free(&c);
 		} else
@@ -434,6 +440,37 @@ test_host_keys(void)
 	    "relative resolv_conf refused: %s", err.msg);
 }
 
+/* The smarthost array with [smarthost] only (issue 15, first step). */
+static void
+test_smarthosts_single(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = mx.example\nrate_limit = 5/1s\n", &c,
+	       &err) == 0,
+	    "[smarthost] alone loads: %s", err.msg);
+	is_int(c.nsmarthosts, 1, "one smarthost");
+	is_str(c.smarthosts[0].name, "default", "[smarthost] is named default");
+	ok(c.smarthosts[0].nchain == 1 && c.smarthosts[0].chain[0] == 0,
+	    "its chain is itself");
+	is_int(c.smarthosts[0].nsenders, 0, "no sender patterns");
+	is_int(c.smarthosts[0].rate_limit.n, 5, "rate_limit in smarthosts[0]");
+	is_int(conf_smarthost_find(&c, "default"), 0, "find default: 0");
+	is_int(conf_smarthost_find(&c, "DEFAULT"), 0, "find ignores case");
+	is_int(conf_smarthost_find(&c, "backup"), -1, "find unknown: -1");
+	is_int(conf_route(&c, "a@example.org"), 0, "a sender routes to 0");
+	is_int(conf_route(&c, ""), 0, "the null sender routes to 0");
+	conf_free(&c);
+	ok(c.smarthosts == NULL && c.nsmarthosts == 0, "conf_free clears");
+
+	conf_defaults(&c);
+	ok(c.nsmarthosts == 1 && strcmp(c.smarthosts[0].host, "") == 0 &&
+		c.smarthosts[0].port == 587,
+	    "conf_defaults gives one default smarthost");
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -454,10 +491,10 @@ main(void)
 
 	ok(load(TEST_CONF_VALID, &c, &err) == 0, "valid file loads");
 	is_str(c.spool_dir, "/var/tmp/q", "spool_dir");
-	is_str(c.smarthost_host, "mx.example", "host");
-	is_int(c.smarthost_port, 25, "port");
-	is_int(c.smarthost_tls, CONF_TLS_NONE, "tls none");
-	is_str(c.smarthost_password_file, "/etc/x;y", "quoted value kept");
+	is_str(c.smarthosts[0].host, "mx.example", "host");
+	is_int(c.smarthosts[0].port, 25, "port");
+	is_int(c.smarthosts[0].tls, CONF_TLS_NONE, "tls none");
+	is_str(c.smarthosts[0].password_file, "/etc/x;y", "quoted value kept");
 	is_int(c.delivery_retry_min, 30, "retry_min 30s");
 	is_int(c.delivery_retry_max, 7200, "retry_max 2h");
 	is_int(c.delivery_max_connections, 8, "max_connections");
@@ -466,7 +503,7 @@ main(void)
 	conf_free(&c);
 
 	ok(load("[smarthost]\nport = 025\n", &c, &err) == 0 &&
-		c.smarthost_port == 25,
+		c.smarthosts[0].port == 25,
 	    "025 is 25, not octal 21");
 	conf_free(&c);
 	ok(load("[smarthost]\nport = 25x\n", &c, &err) == -1, "25x refused: %s",
@@ -480,11 +517,11 @@ main(void)
 	ok(load("[smarthost]\ntls_verify = perhaps\n", &c, &err) == -1,
 	    "bad boolean refused");
 	ok(load("[smarthost]\ntls_verify = off\n", &c, &err) == 0 &&
-		c.smarthost_tls_verify == 0,
+		c.smarthosts[0].tls_verify == 0,
 	    "off is a boolean");
 	conf_free(&c);
 	ok(load("[smarthost]\ntls = STARTTLS\n", &c, &err) == 0 &&
-		c.smarthost_tls == CONF_TLS_STARTTLS,
+		c.smarthosts[0].tls == CONF_TLS_STARTTLS,
 	    "enum values ignore case");
 	conf_free(&c);
 	ok(load("[nosuch]\nx = 1\n", &c, &err) == -1, "unknown section");
@@ -500,6 +537,7 @@ main(void)
 	test_delivery_keys();
 	test_presets();
 	test_host_keys();
+	test_smarthosts_single();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");

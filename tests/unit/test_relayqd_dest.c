@@ -98,7 +98,7 @@ test_state(void)
 	struct relayqd_dial_conf dc;
 
 	load(&c, BASE);
-	d = relayqd_dest_new(NULL, &c, &err);
+	d = relayqd_dest_new(NULL, &c, 0, &err);
 	ok(d != NULL, "a destination for [smarthost]");
 	if (d == NULL) {
 		fprintf(stderr, "# %s\n", err.msg);
@@ -178,7 +178,7 @@ test_need_tx(void)
 	struct relayqd_dest *d;
 
 	load(&c, BASE);
-	if ((d = relayqd_dest_new(NULL, &c, &err)) == NULL) {
+	if ((d = relayqd_dest_new(NULL, &c, 0, &err)) == NULL) {
 		fprintf(stderr, "relayqd_dest_new: %s\n", err.msg);
 		exit(1);
 	}
@@ -231,7 +231,7 @@ test_keys(void)
 	strlcpy(pw, put("pw", "secret\n"), sizeof(pw));
 
 	load(&c, "[smarthost]\nhost =\n");
-	ok(relayqd_dest_new(NULL, &c, &err) == NULL &&
+	ok(relayqd_dest_new(NULL, &c, 0, &err) == NULL &&
 		strstr(err.msg, "host is not set") != NULL &&
 		strstr(err.msg, c.path) != NULL,
 	    "no host: refused, naming the file (%s)", err.msg);
@@ -239,7 +239,7 @@ test_keys(void)
 
 	(void)snprintf(text, sizeof(text), CONF(AUTH_KEYS), pw);
 	load(&c, text);
-	ok(relayqd_dest_new(NULL, &c, &err) == NULL &&
+	ok(relayqd_dest_new(NULL, &c, 0, &err) == NULL &&
 		strstr(err.msg, "AUTH is configured with tls = none") != NULL &&
 		strstr(err.msg, c.path) != NULL,
 	    "AUTH without TLS: refused, naming the file (%s)", err.msg);
@@ -247,7 +247,7 @@ test_keys(void)
 
 	/* A reload: checked the same way; the old settings stay. */
 	load(&c, BASE);
-	if ((d = relayqd_dest_new(NULL, &c, &err)) == NULL) {
+	if ((d = relayqd_dest_new(NULL, &c, 0, &err)) == NULL) {
 		fprintf(stderr, "relayqd_dest_new: %s\n", err.msg);
 		exit(1);
 	}
@@ -258,7 +258,7 @@ test_keys(void)
 	relayqd_dest_rate_start(d, dirfd, dir, "rate", 0);
 	ok(d->rate != NULL, "the destination has its pace");
 	load(&nc, text);
-	is_int(relayqd_dest_keys_new(NULL, d, &nc, &k, &err), -1,
+	is_int(relayqd_dest_keys_new(NULL, d, &nc, 0, &k, &err), -1,
 	    "reload with AUTH without TLS: refused");
 	ok(k.tls == NULL && k.auth == NULL && k.oauth2 == NULL,
 	    "nothing is left built");
@@ -266,7 +266,7 @@ test_keys(void)
 	(void)snprintf(text, sizeof(text),
 	    CONF(AUTH_KEYS "allow_plaintext_auth = yes\n"), pw);
 	load(&nc, text);
-	is_int(relayqd_dest_keys_new(NULL, d, &nc, &k, &err), 0,
+	is_int(relayqd_dest_keys_new(NULL, d, &nc, 0, &k, &err), 0,
 	    "allow_plaintext_auth = yes: accepted");
 	ok(k.auth != NULL, "the AUTH policy is built");
 	conf_free(&c);

@@ -62,12 +62,12 @@ conf_auth(struct conf *c, const char *user, const char *file, const char *cmd,
     const char *auth)
 {
 	conf_defaults(c);
-	set_str(&c->smarthost_username, user);
-	set_str(&c->smarthost_password_file, file);
-	set_str(&c->smarthost_password_command, cmd);
-	set_str(&c->smarthost_auth, auth);
-	set_str(&c->smarthost_host, "server.example.com");
-	c->smarthost_port = 143;
+	set_str(&c->smarthosts[0].username, user);
+	set_str(&c->smarthosts[0].password_file, file);
+	set_str(&c->smarthosts[0].password_command, cmd);
+	set_str(&c->smarthosts[0].auth, auth);
+	set_str(&c->smarthosts[0].host, "server.example.com");
+	c->smarthosts[0].port = 143;
 }
 
 /* Returns a session for user and secret (from a 0600 file) under auth. */
