@@ -339,3 +339,47 @@ relayqd_dest_wake(struct relayqd_dest *d, long long now_ms, long long gap)
 	    relayqd_dest_sh(d)->host, (double)(d->probe_ms - now_ms) / 1000);
 	d->probe_ms = now_ms;
 }
+
+/* The destination a message of a route goes to now (relayqd_dest.h). */
+struct relayqd_dest *
+relayqd_dest_pick(struct relayqd_dest *const *dests, const size_t *chain,
+    size_t nchain)
+{
+	for (size_t i = 0; i < nchain; i++)
+		if (!dests[chain[i]]->down)
+			return dests[chain[i]];
+	return NULL;
+}
+
+/* True when d's probe may carry a message of the route now. */
+int
+relayqd_dest_probe_for(struct relayqd_dest *const *dests, const size_t *chain,
+    size_t nchain, const struct relayqd_dest *d, long long now_ms)
+{
+	if (!relayqd_dest_may_probe(d, now_ms))
+		return 0;
+	for (size_t i = 0; i < nchain; i++) {
+		if (dests[chain[i]] == d)
+			return 1;
+		if (!dests[chain[i]]->down)
+			return 0; /* one before it is up: the mail goes there */
+	}
+	return 0;
+}
+
+/* When a message of the route that could not go is due again. */
+long long
+relayqd_dest_route_due(struct relayqd_dest *const *dests, const size_t *chain,
+    size_t nchain, long long now)
+{
+	long long due = -1, t;
+
+	if (relayqd_dest_pick(dests, chain, nchain) != NULL)
+		return now; /* a candidate is up: at once, no backoff */
+	for (size_t i = 0; i < nchain; i++) {
+		t = relayqd_dest_probe_due(dests[chain[i]], now);
+		if (due == -1 || t < due)
+			due = t;
+	}
+	return due != -1 ? due : now;
+}

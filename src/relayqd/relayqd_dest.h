@@ -166,4 +166,38 @@ int relayqd_dest_mark_accepted(struct relayqd_dest *d);
  */
 void relayqd_dest_wake(struct relayqd_dest *d, long long now_ms, long long gap);
 
+/*
+ * Dispatch (issue 15).  A route is a smarthost's candidate chain
+ * (conf_smarthost's chain: itself, then its fallbacks), indexes into
+ * dests, which has one destination per conf->smarthosts[i].
+ *
+ * Returns the destination a message of the route goes to now: the first
+ * candidate that is not down; NULL when every one is down (the message
+ * waits for a probe, relayqd_dest_probe_for).
+ */
+struct relayqd_dest *relayqd_dest_pick(struct relayqd_dest *const *dests,
+    const size_t *chain, size_t nchain);
+
+/*
+ * True when d's next probe may start at now_ms carrying a message of the
+ * route: d is down with its probe due (relayqd_dest_may_probe), d is a
+ * candidate, and every candidate before it is down.  So the primary is
+ * probed with its own route's mail while a fallback carries the rest,
+ * and mail goes back to the primary (failback) as soon as a probe gets
+ * ready; while every candidate is down each one is probed on its own
+ * schedule and the first that answers takes the mail.
+ */
+int relayqd_dest_probe_for(struct relayqd_dest *const *dests,
+    const size_t *chain, size_t nchain, const struct relayqd_dest *d,
+    long long now_ms);
+
+/*
+ * Returns when a message of the route whose attempt failed with the
+ * destination (now marked down) is due again (seconds): now when another
+ * candidate is up (failover costs no backoff), else the earliest probe
+ * of a candidate (relayqd_dest_probe_due).
+ */
+long long relayqd_dest_route_due(struct relayqd_dest *const *dests,
+    const size_t *chain, size_t nchain, long long now);
+
 #endif

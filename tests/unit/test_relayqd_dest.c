@@ -280,6 +280,69 @@ test_keys(void)
 	(void)close(dirfd);
 }
 
+/*
+ * The dispatch choice among three destinations: 0 ("default", chain
+ * 0 -> 2), 1 ("work", chain 1 -> 2 -> 0) and 2 ("backup", alone).  Built
+ * by hand: the choice reads only the down / probe state.
+ */
+static void
+test_pick(void)
+{
+	struct relayqd_dest d[3], *dests[3] = { &d[0], &d[1], &d[2] };
+	const size_t c0[] = { 0, 2 }, c1[] = { 1, 2, 0 }, c2[] = { 2 };
+
+	memset(d, 0, sizeof(d));
+	ok(relayqd_dest_pick(dests, c0, 2) == &d[0], "all up: the primary");
+	ok(relayqd_dest_pick(dests, c1, 3) == &d[1], "all up: its own primary");
+	is_int(relayqd_dest_route_due(dests, c0, 2, 100), 100,
+	    "all up: due now");
+
+	/* The primary goes down: failover to the fallback at once. */
+	d[0].down = 1;
+	d[0].probe_ms = 105000;
+	ok(relayqd_dest_pick(dests, c0, 2) == &d[2],
+	    "primary down: the first fallback that is up");
+	ok(relayqd_dest_pick(dests, c1, 3) == &d[1],
+	    "another route is not affected");
+	is_int(relayqd_dest_route_due(dests, c0, 2, 100), 100,
+	    "a failed attempt with a fallback up: due again at once");
+	ok(!relayqd_dest_probe_for(dests, c0, 2, &d[0], 104999),
+	    "no probe before its time");
+	ok(relayqd_dest_probe_for(dests, c0, 2, &d[0], 105000),
+	    "the primary's probe carries its own route's mail");
+	ok(!relayqd_dest_probe_for(dests, c1, 3, &d[0], 105000),
+	    "not mail of a route that has an up candidate before it");
+	ok(!relayqd_dest_probe_for(dests, c2, 1, &d[0], 105000),
+	    "not mail of a route it is not in");
+	ok(!relayqd_dest_probe_for(dests, c0, 2, &d[2], 105000),
+	    "an up destination does not probe");
+	d[0].probing = 1;
+	ok(!relayqd_dest_probe_for(dests, c0, 2, &d[0], 105000),
+	    "one probe at a time");
+	d[0].probing = 0;
+
+	/* Both down: the mail waits for the first probe due. */
+	d[2].down = 1;
+	d[2].probe_ms = 103000;
+	ok(relayqd_dest_pick(dests, c0, 2) == NULL, "every candidate down");
+	is_int(relayqd_dest_route_due(dests, c0, 2, 100), 103,
+	    "due with the earliest probe of a candidate");
+	ok(relayqd_dest_probe_for(dests, c0, 2, &d[2], 103000),
+	    "the fallback's probe may carry it too");
+	ok(relayqd_dest_pick(dests, c1, 3) == &d[1], "work is still up");
+	d[1].down = 1;
+	d[1].probe_ms = 200000;
+	ok(relayqd_dest_probe_for(dests, c1, 3, &d[0], 105000),
+	    "a route's third candidate probes when the two before are down");
+
+	/* Failback: the primary's probe got ready. */
+	d[0].down = 0;
+	ok(relayqd_dest_pick(dests, c0, 2) == &d[0],
+	    "the primary is back: new attempts go to it");
+	ok(relayqd_dest_pick(dests, c1, 3) == &d[0],
+	    "and it takes a route whose candidates before it are down");
+}
+
 int
 main(void)
 {
@@ -289,6 +352,7 @@ main(void)
 	}
 	test_state();
 	test_need_tx();
+	test_pick();
 	test_keys();
 	(void)unlink(put("relayq.conf", ""));
 	(void)unlink(put("pw", ""));
