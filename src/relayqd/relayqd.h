@@ -3,8 +3,9 @@
 /*
  * The daemon's shared state, owned by main() in relayqd.c and passed
  * explicitly to every module: the event base, the configuration, the
- * spool, the scheduler index and the destination (relayqd_dest.h: the
- * smarthost with its sessions, credentials, pace and probe state).  Also
+ * spool, the scheduler index and the destinations (relayqd_dest.h: one
+ * per smarthost, each with its sessions, credentials, pace and probe
+ * state).  Also
  * declares the few entry points the modules call back into (relayqd_kick
  * to run the dispatcher after something changed).
  */
@@ -39,7 +40,8 @@ struct relayd {
 	struct aliases aliases;		 /* owned: for bounce recipients */
 	struct queue_spool spool;	 /* owned */
 	struct relayqd_sched *sched;	 /* owned */
-	struct relayqd_dest *dest;	 /* owned: the smarthost */
+	struct relayqd_dest **dests;	 /* owned: one per conf.smarthosts[i] */
+	size_t ndests;			 /* conf.nsmarthosts */
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
@@ -79,12 +81,21 @@ long long relayqd_now_ms(void);
 uint32_t relayqd_random(void);
 
 /*
- * Takes the earliest message due at or before now, when the smarthost's
- * pace lets one start (relayqd_rate_admit); otherwise leaves it waiting
- * (not an attempt) and arms the timer for when one may.  Returns its id
- * as relayqd_sched_pop_due() does, or NULL.
+ * Takes the earliest message due at or before now among the routes whose
+ * mail goes to d now (relayqd_dest_pick), when d's pace lets one start
+ * (relayqd_rate_admit); otherwise leaves it waiting (not an attempt) and
+ * arms d's timer for when one may.  Returns its id as
+ * relayqd_sched_pop_due() does, or NULL.
  */
-const char *relayqd_pop_due(struct relayd *rd, long long now);
+const char *relayqd_pop_due(struct relayd *rd, struct relayqd_dest *d,
+    long long now);
+
+/*
+ * The destination that mail of route r (an index of conf.smarthosts, as
+ * conf_route returns) goes to now, or NULL when every candidate of its
+ * chain is down.
+ */
+struct relayqd_dest *relayqd_route_dest(struct relayd *rd, size_t r);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);

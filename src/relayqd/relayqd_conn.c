@@ -696,8 +696,8 @@ relayqd_conn_start(struct relayqd_conn *rc)
 		if (rc->first_id[0] != '\0') {
 			memcpy(id, rc->first_id, sizeof(id));
 			rc->first_id[0] = '\0';
-		} else if ((next = relayqd_pop_due(rd, relayqd_now())) !=
-		    NULL) {
+		} else if ((next = relayqd_pop_due(rd, rc->dest,
+				relayqd_now())) != NULL) {
 			memcpy(id, next, sizeof(id));
 		} else
 			break;

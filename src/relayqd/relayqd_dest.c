@@ -36,6 +36,8 @@
 #include "smarthost/smarthost_auth.h"
 #include "smarthost/smarthost_tls.h"
 
+static void relayqd_dest_set_label(struct relayqd_dest *);
+
 /* Frees what relayqd_dest_keys_new() built. */
 void
 relayqd_dest_keys_free(struct relayqd_dest_keys *k)
@@ -129,7 +131,24 @@ relayqd_dest_new(struct relayd *rd, const struct conf *c, size_t index,
 	d->tls = k.tls;
 	d->auth = k.auth;
 	d->oauth2 = k.oauth2;
+	relayqd_dest_set_label(d);
 	return d;
+}
+
+/*
+ * Names d in the log: its host for [smarthost] (as before there were
+ * several), "NAME (host)" for [smarthost NAME].
+ */
+static void
+relayqd_dest_set_label(struct relayqd_dest *d)
+{
+	const struct conf_smarthost *sh = relayqd_dest_sh(d);
+
+	if (d->index == 0)
+		(void)!rq_snprintf(d->label, sizeof(d->label), "%s", sh->host);
+	else
+		(void)!rq_snprintf(d->label, sizeof(d->label), "%s (%s)",
+		    sh->name, sh->host);
 }
 
 /* The settings of d's smarthost. */
@@ -150,7 +169,7 @@ relayqd_dest_rate_start(struct relayqd_dest *d, int dirfd, const char *path,
 	struct relayqd_rate_view v;
 	const char *errstr = "";
 
-	d->rate = relayqd_rate_new(sh->host, m, rc, now_ms);
+	d->rate = relayqd_rate_new(d->label, m, rc, now_ms);
 	if (relayqd_rate_load(d->rate, dirfd, file, now_ms, &errstr) == -1)
 		log_warnx("%s/%s: %s; the rate buckets start empty (never "
 			  "above the limit) and refill",
@@ -160,7 +179,7 @@ relayqd_dest_rate_start(struct relayqd_dest *d, int dirfd, const char *path,
 	relayqd_rate_view(d->rate, now_ms, &v);
 	log_info("smarthost %s: rate_limit %lld/%llds, bucket %.2f; "
 		 "recipient_limit %lld/%llds, bucket %.2f; pace %.3g/s%s",
-	    sh->host, m->n, m->per, v.messages, rc->n, rc->per, v.recipients,
+	    d->label, m->n, m->per, v.messages, rc->n, rc->per, v.recipients,
 	    v.pace, v.throttled ? " (throttled)" : "");
 }
 
@@ -198,6 +217,7 @@ relayqd_dest_reload(struct relayqd_dest *d, struct relayqd_dest_keys *k,
 	smarthost_auth_free(d->auth);
 	d->auth = k->auth;
 	memset(k, 0, sizeof(*k));
+	relayqd_dest_set_label(d);
 	relayqd_rate_configure(d->rate, &relayqd_dest_sh(d)->rate_limit,
 	    &relayqd_dest_sh(d)->recipient_limit, now_ms);
 }
@@ -257,7 +277,7 @@ relayqd_dest_mark_down(struct relayqd_dest *d, const char *why,
 		/* A session opened before the destination went down. */
 		log_info("smarthost %s: session failed (%s); already backing "
 			 "off",
-		    relayqd_dest_sh(d)->host, why);
+		    d->label, why);
 		return 0;
 	}
 	/* A probe that got ready, then was throttled, still counts. */
@@ -271,7 +291,7 @@ relayqd_dest_mark_down(struct relayqd_dest *d, const char *why,
 	strlcpy(d->error, why, sizeof(d->error));
 	log_info("smarthost %s unavailable (%s); failures=%u, next probe in "
 		 "%.3fs",
-	    relayqd_dest_sh(d)->host, why, d->fails, (double)wait / 1000);
+	    d->label, why, d->fails, (double)wait / 1000);
 	return 1;
 }
 
@@ -292,8 +312,7 @@ relayqd_dest_mark_up(struct relayqd_dest *d)
 			log_info("smarthost %s answered after %u failed "
 				 "probe%s; one session until it accepts a "
 				 "message",
-			    relayqd_dest_sh(d)->host, d->fails,
-			    d->fails == 1 ? "" : "s");
+			    d->label, d->fails, d->fails == 1 ? "" : "s");
 		d->down = 0;
 		d->probing = 0;
 		d->probe_ms = 0;
@@ -302,11 +321,10 @@ relayqd_dest_mark_up(struct relayqd_dest *d)
 	if (d->down)
 		log_info("smarthost %s is back after %u failed probe%s; "
 			 "draining the queue",
-		    relayqd_dest_sh(d)->host, d->fails,
-		    d->fails == 1 ? "" : "s");
+		    d->label, d->fails, d->fails == 1 ? "" : "s");
 	if (!d->ok)
-		log_debug("smarthost %s answered: up to %d sessions",
-		    relayqd_dest_sh(d)->host, c->delivery_max_connections);
+		log_debug("smarthost %s answered: up to %d sessions", d->label,
+		    c->delivery_max_connections);
 	d->down = 0;
 	d->ok = 1;
 	d->probing = 0;
@@ -324,7 +342,7 @@ relayqd_dest_mark_accepted(struct relayqd_dest *d)
 		return 0;
 	d->need_tx = 0;
 	log_info("smarthost %s accepted a message; draining the queue",
-	    relayqd_dest_sh(d)->host);
+	    d->label);
 	return 1;
 }
 
@@ -336,7 +354,7 @@ relayqd_dest_wake(struct relayqd_dest *d, long long now_ms, long long gap)
 	    now_ms / 1000 - d->last_probe < gap)
 		return;
 	log_info("smarthost %s: woken up, probing now instead of in %.1fs",
-	    relayqd_dest_sh(d)->host, (double)(d->probe_ms - now_ms) / 1000);
+	    d->label, (double)(d->probe_ms - now_ms) / 1000);
 	d->probe_ms = now_ms;
 }
 

@@ -60,6 +60,7 @@ struct relayqd_dest {
 	long long probe_ms;   /* no probe before this time (ms) */
 	long long last_probe; /* when the last probe started (s) */
 	char error[256];      /* why it is down, for deferrals */
+	char label[300];      /* its name in the log: host, or NAME (host) */
 };
 
 /* What a reload builds before it replaces a destination's settings. */

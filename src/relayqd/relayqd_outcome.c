@@ -776,6 +776,30 @@ relayqd_outcome_none_reported(const struct relayqd_msg *m)
 	return 1;
 }
 
+/* The smarthost settings of m's route (conf_route of its sender). */
+static const struct conf_smarthost *
+relayqd_outcome_route(const struct relayd *rd, const struct relayqd_msg *m)
+{
+	return &rd->conf.smarthosts[conf_route(&rd->conf, m->env.sender)];
+}
+
+/*
+ * When m is due again after its attempt with a destination that is now
+ * down: at once when a fallback of its route is up (failover costs no
+ * backoff), else with the first probe that may carry it; never a
+ * backoff of its own: the probe may be less than a second away, and a
+ * retry_min wait would then strand the message long after the smarthost
+ * is back.
+ */
+static long long
+relayqd_outcome_route_due(const struct relayd *rd, const struct relayqd_msg *m,
+    long long now)
+{
+	const struct conf_smarthost *sh = relayqd_outcome_route(rd, m);
+
+	return relayqd_dest_route_due(rd->dests, sh->chain, sh->nchain, now);
+}
+
 /* Applies a transaction's results to the queue. */
 void
 relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
@@ -869,7 +893,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 	if (early != 0)
 		next = early;
 	else if (throttled && d->down)
-		next = relayqd_dest_probe_due(d, now);
+		next = relayqd_outcome_route_due(rd, m, now);
 	else if (throttle != NULL)
 		next = now; /* the pace decides when (relayqd_pop_due) */
 	else
@@ -897,6 +921,8 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
 	double delay = relayqd_outcome_delay(id);
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 	char text[300];
+	const struct conf_smarthost *sh;
+	struct relayqd_dest *up;
 
 	relayqd_outcome_text(why, text, sizeof(text));
 	if ((early = relayqd_outcome_early(rd, id, now)) == 0)
@@ -918,12 +944,23 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
 	if (early != 0)
 		next = early;
 	else if (d->down)
-		next = relayqd_dest_probe_due(d, now);
+		next = relayqd_outcome_route_due(rd, m, now);
 	else
 		next = now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);
-	if (!relayqd_outcome_held_note(rd, m, s->tries) &&
-	    queue_state_pending(s) > 0)
+	if (relayqd_outcome_held_note(rd, m, s->tries) ||
+	    queue_state_pending(s) == 0) {
+		free(mark);
+		return;
+	}
+	sh = relayqd_outcome_route(rd, m);
+	if (early == 0 && d->down &&
+	    (up = relayqd_dest_pick(rd->dests, sh->chain, sh->nchain)) != NULL)
+		log_info("%s: tries=%u next attempt in %llds (smarthost %s is "
+			 "down: failover to %s)",
+		    id, s->tries, s->next_try - now, relayqd_dest_sh(d)->name,
+		    relayqd_dest_sh(up)->name);
+	else
 		log_info("%s: tries=%u next attempt in %llds (with the "
 			 "smarthost's next probe)%s",
 		    id, s->tries, s->next_try - now,
@@ -937,11 +974,13 @@ relayqd_outcome_sweep(struct relayd *rd, struct relayqd_msg *m, long long due)
 {
 	struct queue_state *s = &m->state;
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
+	const struct conf_smarthost *sh = relayqd_outcome_route(rd, m);
+	const struct relayqd_dest *p = rd->dests[sh->chain[0]];
 
-	/* Never tried because the smarthost is down: say so. */
-	if (s->last_error[0] == '\0' && rd->dest->down &&
-	    rd->dest->error[0] != '\0')
-		queue_state_set_error(s, rd->dest->error);
+	/* Never tried because its smarthosts are down: say why. */
+	if (s->last_error[0] == '\0' && p->error[0] != '\0' &&
+	    relayqd_dest_pick(rd->dests, sh->chain, sh->nchain) == NULL)
+		queue_state_set_error(s, p->error);
 	relayqd_outcome_settle(rd, m, mark, relayqd_now(), due);
 	free(mark);
 }

@@ -454,8 +454,9 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 		return;
 	}
 	/* A smarthost that is backing off gets its probe now. */
-	if (rd->dest->down && rd->dest->probe_ms > now * 1000)
-		rd->dest->probe_ms = now * 1000;
+	for (size_t i = 0; i < rd->ndests; i++)
+		if (rd->dests[i]->down && rd->dests[i]->probe_ms > now * 1000)
+			rd->dests[i]->probe_ms = now * 1000;
 	w->state = RQW_WAITING;
 	log_info("%s: delivery with -v requested by uid %lu", w->id,
 	    (unsigned long)w->peer.uid);
