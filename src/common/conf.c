@@ -15,6 +15,7 @@
 
 #include "common/conf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -38,6 +39,9 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
+/* The same number as text, for messages (conf.h's CONF_FALLBACK_MAX). */
+#define CONF_FALLBACK_MAX_STR "8"
+
 #ifndef RELAYQ_SYSCONFDIR
 #define RELAYQ_SYSCONFDIR "/etc/relayq"
 #endif
@@ -53,24 +57,31 @@ enum conf_kind {
 	CONF_DURATION, /* long long seconds within [min, max] */
 	CONF_SIZE,     /* long long bytes within [min, max] */
 	CONF_TLS,      /* enum conf_tls */
-	CONF_RATE      /* struct conf_rate: N/DURATION, "" for none */
+	CONF_RATE,     /* struct conf_rate: N/DURATION, "" for none */
+	CONF_LIST      /* char **, count at noff: "a, b", lower case */
 };
 
 struct conf_key {
 	const char *name; /* "section:key" */
 	enum conf_kind kind;
 	size_t off;
-	long long min, max;
+	long long min, max; /* CONF_LIST: max is the most items, 0 any */
+	size_t noff;	    /* CONF_LIST: the offset of the size_t count */
 };
 
-#define CK(n, k, f, lo, hi)                            \
-	{                                              \
-		n, k, offsetof(struct conf, f), lo, hi \
+#define CK(n, k, f, lo, hi)                               \
+	{                                                 \
+		n, k, offsetof(struct conf, f), lo, hi, 0 \
 	}
 
-#define SK(n, k, f, lo, hi)                                      \
-	{                                                        \
-		n, k, offsetof(struct conf_smarthost, f), lo, hi \
+#define SK(n, k, f, lo, hi)                                         \
+	{                                                           \
+		n, k, offsetof(struct conf_smarthost, f), lo, hi, 0 \
+	}
+#define SKL(n, f, nf, hi)                                                \
+	{                                                                \
+		n, CONF_LIST, offsetof(struct conf_smarthost, f), 0, hi, \
+		    offsetof(struct conf_smarthost, nf)                  \
 	}
 
 /* The keys of [relayq] and [delivery], offsets into struct conf. */
@@ -168,6 +179,8 @@ static const struct conf_key conf_sh_keys[] = {
 	SK("oauth2_ca_file", CONF_STR, oauth2_ca_file, 0, 0),
 	SK("rate_limit", CONF_RATE, rate_limit, 0, 0),
 	SK("recipient_limit", CONF_RATE, recipient_limit, 0, 0),
+	SKL("fallback", fallback, nfallback, CONF_FALLBACK_MAX),
+	SKL("senders", senders, nsenders, 0),
 };
 
 static const char *conf_sections[] = { "relayq", "delivery" };
@@ -338,14 +351,22 @@ conf_free_strs(void *base, const struct conf_key *keys, size_t nkeys)
 	}
 }
 
+/* Frees a list of n strings. */
+static void
+conf_list_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* Frees what a smarthost owns. */
 static void
 conf_sh_free(struct conf_smarthost *sh)
 {
 	conf_free_strs(sh, conf_sh_keys, RQ_NELEM(conf_sh_keys));
-	for (size_t i = 0; i < sh->nsenders; i++)
-		free(sh->senders[i]);
-	free(sh->senders);
+	conf_list_free(sh->senders, sh->nsenders);
+	conf_list_free(sh->fallback, sh->nfallback);
 	free(sh->chain);
 	free(sh->name);
 	memset(sh, 0, sizeof(*sh));
@@ -363,6 +384,55 @@ conf_free(struct conf *c)
 	c->nsmarthosts = 0;
 	free(c->path);
 	c->path = NULL;
+}
+
+/*
+ * Parses "a, b, c" into a new list of lower-case items (*vp, *np), "" into
+ * an empty one.  Returns 0, or -1 with *errstr for an empty item or more
+ * than max items (max 0: any number).
+ */
+static int
+conf_list_parse(const char *val, long long max, char ***vp, size_t *np,
+    const char **errstr)
+{
+	char **v = NULL;
+	size_t n = 0;
+	const char *p = val;
+
+	p += strspn(p, " \t");
+	if (*p == '\0') {
+		*vp = NULL;
+		*np = 0;
+		return 0;
+	}
+	for (;;) {
+		size_t len = strcspn(p, ","), end = len;
+
+		while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+			end--;
+		if (end == 0) {
+			*errstr = "empty item in the list";
+			conf_list_free(v, n);
+			return -1;
+		}
+		if (max > 0 && n == (size_t)max) {
+			*errstr = "more than " CONF_FALLBACK_MAX_STR " names";
+			conf_list_free(v, n);
+			return -1;
+		}
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n] = xmalloc(end + 1);
+		for (size_t i = 0; i < end; i++)
+			v[n][i] = (char)tolower((unsigned char)p[i]);
+		v[n++][end] = '\0';
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+		p += strspn(p, " \t");
+	}
+	*vp = v;
+	*np = n;
+	return 0;
 }
 
 /* Parses one value into its field. */
@@ -428,6 +498,21 @@ conf_set(void *base, const struct conf_key *k, const char *val,
 			return -1;
 		}
 		return 0;
+	case CONF_LIST: {
+		char ***vp = field, **list;
+		size_t *np = (size_t *)(void *)((char *)base + k->noff), n;
+
+		if (str_has_ctl(val, strlen(val))) {
+			*errstr = "control character in value";
+			return -1;
+		}
+		if (conf_list_parse(val, k->max, &list, &n, errstr) == -1)
+			return -1;
+		conf_list_free(*vp, *np);
+		*vp = list;
+		*np = n;
+		return 0;
+	}
 	case CONF_RATE:
 		if (val[0] == '\0') {
 			((struct conf_rate *)field)->n = 0;
@@ -633,33 +718,95 @@ conf_apply_sh(struct conf *c, size_t idx, dictionary *d, const char *sec,
 	return 0;
 }
 
-/* Walks every section of the dictionary and applies it. */
+/*
+ * Tells what section sec is: 0 for [smarthost] or [relayq]/[delivery]
+ * (*named 0), 1 for a [smarthost NAME] (*named 1, *name pointing into
+ * sec), or -1 with err set for a bad NAME or an unknown section.
+ */
+static int
+conf_section_kind(const struct conf *c, const char *sec, const char **name,
+    int *named, struct rq_err *err)
+{
+	size_t n;
+
+	*named = 0;
+	if (strncmp(sec, "smarthost", 9) == 0 &&
+	    (sec[9] == ' ' || sec[9] == '\t')) {
+		*name = sec + 9 + strspn(sec + 9, " \t");
+		n = strlen(*name);
+		if (n == 0 || n > CONF_SMARTHOST_NAME_MAX ||
+		    (*name)[strspn(*name,
+			"abcdefghijklmnopqrstuvwxyz0123456789._-")] != '\0') {
+			rq_err_set(err,
+			    "%s: [%.64s]: a smarthost name is 1 to %d of a-z, "
+			    "0-9, '.', '_' and '-'",
+			    c->path, sec, CONF_SMARTHOST_NAME_MAX);
+			return -1;
+		}
+		if (strcmp(*name, "default") == 0) {
+			rq_err_set(err,
+			    "%s: [%.64s]: \"default\" is the name of "
+			    "[smarthost]; choose another",
+			    c->path, sec);
+			return -1;
+		}
+		*named = 1;
+		return 0;
+	}
+	if (strcmp(sec, "smarthost") == 0)
+		return 0;
+	for (size_t j = 0; j < RQ_NELEM(conf_sections); j++)
+		if (strcmp(sec, conf_sections[j]) == 0)
+			return 0;
+	rq_err_set(err, "%s: unknown section [%.64s]", c->path, sec);
+	return -1;
+}
+
+/*
+ * Walks every section of the dictionary and applies it.  A first pass
+ * checks the section names and makes one smarthost per [smarthost NAME],
+ * in file order, so that a second pass can apply any section.
+ */
 static int
 conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 {
 	int nsec = iniparser_getnsec(d);
+	const char *name;
+	int named;
 
 	for (int s = 0; s < nsec; s++) {
 		const char *sec = iniparser_getsecname(d, s);
-		size_t j;
+		size_t i;
 
 		if (sec == NULL)
 			continue;
-		if (strcmp(sec, "smarthost") == 0) {
-			if (conf_apply_sh(c, 0, d, sec, err) == -1)
-				return -1;
-			continue;
-		}
-		for (j = 0; j < RQ_NELEM(conf_sections); j++)
-			if (strcmp(sec, conf_sections[j]) == 0)
-				break;
-		if (j == RQ_NELEM(conf_sections)) {
-			rq_err_set(err, "%s: unknown section [%.64s]", c->path,
-			    sec);
+		if (conf_section_kind(c, sec, &name, &named, err) == -1)
 			return -1;
-		}
-		if (conf_apply_keys(c, c, conf_keys, RQ_NELEM(conf_keys), d,
-			sec, err) == -1)
+		/* iniparser merges a repeated section: no duplicates here,
+		 * except "smarthost a" and "smarthost  a". */
+		if (!named || conf_smarthost_find(c, name) != -1)
+			continue;
+		i = c->nsmarthosts++;
+		c->smarthosts = xreallocarray(c->smarthosts, c->nsmarthosts,
+		    sizeof(*c->smarthosts));
+		conf_sh_defaults(&c->smarthosts[i], name, i);
+	}
+	for (int s = 0; s < nsec; s++) {
+		const char *sec = iniparser_getsecname(d, s);
+		int rv;
+
+		if (sec == NULL)
+			continue;
+		(void)conf_section_kind(c, sec, &name, &named, err);
+		if (named)
+			rv = conf_apply_sh(c,
+			    (size_t)conf_smarthost_find(c, name), d, sec, err);
+		else if (strcmp(sec, "smarthost") == 0)
+			rv = conf_apply_sh(c, 0, d, sec, err);
+		else
+			rv = conf_apply_keys(c, c, conf_keys,
+			    RQ_NELEM(conf_keys), d, sec, err);
+		if (rv == -1)
 			return -1;
 	}
 	/* Keys before any section are stored as ":key". */
@@ -825,6 +972,13 @@ conf_finish_sh(struct conf *c, size_t idx, struct rq_err *err)
 	const char *sec = conf_sh_section(c, idx, buf, sizeof(buf));
 	const char *errstr;
 
+	if (idx > 0 && sh->host[0] == '\0') {
+		rq_err_set(err,
+		    "%s: %s:host is not set (a named smarthost section needs "
+		    "its own host, or a provider)",
+		    c->path, sec);
+		return -1;
+	}
 	if (conf_host_normalize(sh->host, &errstr) == -1) {
 		rq_err_set(err, "%s: %s:host: %.64s: %s", c->path, sec,
 		    sh->host, errstr);
@@ -837,6 +991,220 @@ conf_finish_sh(struct conf *c, size_t idx, struct rq_err *err)
 		return -1;
 	}
 	return conf_check_oauth2(c, sh, sec, err);
+}
+
+/* What the fallback walk of conf_finish_fallback() shares. */
+struct conf_walk {
+	size_t **to;  /* to[i]: the indexes sh[i]'s fallback names */
+	int *state;   /* 0 not seen, 1 on the current path, 2 done */
+	size_t *path; /* the current path, for a cycle's message */
+	size_t npath;
+};
+
+/*
+ * Looks for a fallback cycle reachable from i (depth-first).  Returns 0,
+ * or -1 with err naming the key that closes the cycle and the cycle.
+ */
+static int
+conf_walk_cycle(const struct conf *c, struct conf_walk *w, size_t i,
+    struct rq_err *err)
+{
+	const struct conf_smarthost *sh = &c->smarthosts[i];
+
+	w->state[i] = 1;
+	w->path[w->npath++] = i;
+	for (size_t f = 0; f < sh->nfallback; f++) {
+		size_t j = w->to[i][f], k = 0;
+		char cyc[256] = "", buf[64];
+
+		if (w->state[j] == 2)
+			continue;
+		if (w->state[j] == 0) {
+			if (conf_walk_cycle(c, w, j, err) == -1)
+				return -1;
+			continue;
+		}
+		while (w->path[k] != j)
+			k++;
+		for (; k < w->npath; k++) {
+			(void)strlcat(cyc, c->smarthosts[w->path[k]].name,
+			    sizeof(cyc));
+			(void)strlcat(cyc, " -> ", sizeof(cyc));
+		}
+		(void)strlcat(cyc, c->smarthosts[j].name, sizeof(cyc));
+		rq_err_set(err, "%s: %s:fallback: a fallback cycle: %s",
+		    c->path, conf_sh_section(c, i, buf, sizeof(buf)), cyc);
+		return -1;
+	}
+	w->npath--;
+	w->state[i] = 2;
+	return 0;
+}
+
+/* Appends i and, depth-first, its fallbacks to sh's chain (once each). */
+static void
+conf_walk_chain(const struct conf *c, const struct conf_walk *w,
+    struct conf_smarthost *sh, size_t i)
+{
+	for (size_t k = 0; k < sh->nchain; k++)
+		if (sh->chain[k] == i)
+			return;
+	sh->chain[sh->nchain++] = i;
+	for (size_t f = 0; f < c->smarthosts[i].nfallback; f++)
+		conf_walk_chain(c, w, sh, w->to[i][f]);
+}
+
+/*
+ * Resolves every fallback name, refuses unknown names and cycles, and
+ * computes each smarthost's chain.  Returns 0, or -1 with err set.
+ */
+static int
+conf_finish_fallback(struct conf *c, struct rq_err *err)
+{
+	struct conf_walk w;
+	size_t n = c->nsmarthosts, i;
+	int rv = 0;
+
+	w.to = xcalloc(n, sizeof(*w.to));
+	w.state = xcalloc(n, sizeof(*w.state));
+	w.path = xcalloc(n, sizeof(*w.path));
+	w.npath = 0;
+	for (i = 0; i < n && rv == 0; i++) {
+		struct conf_smarthost *sh = &c->smarthosts[i];
+		char buf[64];
+
+		w.to[i] = xcalloc(sh->nfallback + 1, sizeof(**w.to));
+		for (size_t f = 0; f < sh->nfallback && rv == 0; f++) {
+			ssize_t j = conf_smarthost_find(c, sh->fallback[f]);
+
+			if (j == -1) {
+				rq_err_set(err,
+				    "%s: %s:fallback: unknown smarthost %.64s "
+				    "(no [smarthost %.64s] section)",
+				    c->path,
+				    conf_sh_section(c, i, buf, sizeof(buf)),
+				    sh->fallback[f], sh->fallback[f]);
+				rv = -1;
+			} else
+				w.to[i][f] = (size_t)j;
+		}
+	}
+	for (i = 0; i < n && rv == 0; i++)
+		if (w.state[i] == 0)
+			rv = conf_walk_cycle(c, &w, i, err);
+	for (i = 0; i < n && rv == 0; i++) {
+		struct conf_smarthost *sh = &c->smarthosts[i];
+
+		free(sh->chain);
+		sh->chain = xcalloc(n, sizeof(*sh->chain));
+		sh->nchain = 0;
+		conf_walk_chain(c, &w, sh, i);
+	}
+	for (i = 0; i < n; i++)
+		free(w.to[i]);
+	free(w.to);
+	free(w.state);
+	free(w.path);
+	return rv;
+}
+
+/*
+ * Checks one sender pattern: "user@domain" or "@domain".  Returns 0, or
+ * -1 with *errstr.
+ */
+static int
+conf_check_pattern(const char *p, const char **errstr)
+{
+	char buf[ADDR_PATH_MAX + 2];
+
+	if (strchr(p, '*') != NULL || strchr(p, '?') != NULL) {
+		*errstr = "no wildcards: write @domain for a whole domain";
+		return -1;
+	}
+	if (p[0] != '@') {
+		if (strchr(p, '@') == NULL) {
+			*errstr = "expected user@domain or @domain";
+			return -1;
+		}
+		return addr_check(p, errstr);
+	}
+	if (p[1] == '\0' || strchr(p + 1, '@') != NULL) {
+		*errstr = "expected user@domain or @domain";
+		return -1;
+	}
+	/* "@domain" is checked as the domain of an address. */
+	if (rq_snprintf(buf, sizeof(buf), "u%s", p) == -1) {
+		*errstr = "domain too long";
+		return -1;
+	}
+	return addr_check(buf, errstr);
+}
+
+/*
+ * Checks the senders patterns: only in named sections, well formed, and
+ * each claimed once.  Returns 0, or -1 with err set.
+ */
+static int
+conf_finish_senders(const struct conf *c, struct rq_err *err)
+{
+	char buf[64], buf2[64];
+	const char *errstr;
+
+	if (c->smarthosts[0].nsenders > 0) {
+		rq_err_set(err,
+		    "%s: smarthost:senders: only a named [smarthost NAME] "
+		    "takes senders ([smarthost] has the mail no pattern "
+		    "claims)",
+		    c->path);
+		return -1;
+	}
+	for (size_t i = 1; i < c->nsmarthosts; i++) {
+		const struct conf_smarthost *sh = &c->smarthosts[i];
+
+		for (size_t p = 0; p < sh->nsenders; p++) {
+			if (conf_check_pattern(sh->senders[p], &errstr) == -1) {
+				rq_err_set(err, "%s: %s:senders: %.64s: %s",
+				    c->path,
+				    conf_sh_section(c, i, buf, sizeof(buf)),
+				    sh->senders[p], errstr);
+				return -1;
+			}
+			/* Earlier sections, then earlier in this one. */
+			for (size_t j = 1; j <= i; j++) {
+				const struct conf_smarthost *o =
+				    &c->smarthosts[j];
+				size_t q, end = j == i ? p : o->nsenders;
+
+				for (q = 0; q < end; q++)
+					if (strcmp(o->senders[q],
+						sh->senders[p]) == 0)
+						break;
+				if (q == end)
+					continue;
+				if (j == i)
+					rq_err_set(err,
+					    "%s: %s:senders: %.64s is listed "
+					    "twice",
+					    c->path,
+					    conf_sh_section(c, i, buf,
+						sizeof(buf)),
+					    sh->senders[p]);
+				else
+					rq_err_set(err,
+					    "%s: %s:senders: %.64s is also "
+					    "claimed by [%s]; a sender routes "
+					    "to one smarthost",
+					    c->path,
+					    conf_sh_section(c, i, buf,
+						sizeof(buf)),
+					    sh->senders[p],
+					    conf_sh_section(c, j, buf2,
+						sizeof(buf2)));
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 /* Checks that a file key is empty or an absolute path. */
@@ -891,6 +1259,9 @@ conf_finish(struct conf *c, struct rq_err *err)
 	for (size_t i = 0; i < c->nsmarthosts; i++)
 		if (conf_finish_sh(c, i, err) == -1)
 			return -1;
+	if (conf_finish_fallback(c, err) == -1 ||
+	    conf_finish_senders(c, err) == -1)
+		return -1;
 	if (c->delivery_retry_max < c->delivery_retry_min) {
 		rq_err_set(err, "%s: delivery:retry_max is less than retry_min",
 		    c->path);

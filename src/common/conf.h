@@ -16,6 +16,9 @@
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_STARTTLS, CONF_TLS_IMPLICIT };
 
+#define CONF_SMARTHOST_NAME_MAX 32 /* [smarthost NAME]: 1-32 of a-z0-9._- */
+#define CONF_FALLBACK_MAX 8	   /* names in one fallback list */
+
 /* A rate "N/DURATION": n per per seconds; n == 0 means no limit. */
 struct conf_rate {
 	long long n;
@@ -24,7 +27,17 @@ struct conf_rate {
 
 /*
  * One smarthost: [smarthost] (index 0, named "default") or
- * [smarthost NAME].  The fields are the section's keys.
+ * [smarthost NAME] (1.., in file order).  The fields are the section's
+ * keys.  A named section inherits nothing from [smarthost]: built-in
+ * defaults, then its provider preset, then its own keys.
+ *
+ * chain is the order in which relayqd tries smarthosts for mail routed
+ * here: this one, then each fallback in order, each expanded depth-first
+ * by its own fallbacks, duplicates skipped.  conf_load() refuses unknown
+ * fallback names and cycles, so every chain is finite and names existing
+ * smarthosts.  senders holds the patterns that route mail here:
+ * "user@domain" (exact) or "@domain" (that domain, not subdomains), only
+ * in named sections, each claimed by one section at most.
  */
 struct conf_smarthost {
 	char *name; /* owned: "default", or NAME (lower case) */
@@ -64,6 +77,8 @@ struct conf_smarthost {
 	size_t nchain;	/* >= 1 */
 	char **senders; /* owned: sender patterns, lower case */
 	size_t nsenders;
+	char **fallback;  /* owned: the fallback names as written, lower case */
+	size_t nfallback; /* at most CONF_FALLBACK_MAX */
 };
 
 struct conf {
@@ -129,8 +144,13 @@ void conf_defaults(struct conf *c);
 
 /*
  * Loads path over the defaults.  Returns 0, or -1 with err->msg set
- * (missing file, syntax error, unknown key, bad value).  On failure c is
- * left freed.
+ * (missing file, syntax error, unknown section or key, bad value, and for
+ * the smarthost sections: a bad NAME, a named section without host, a
+ * fallback naming an unknown smarthost, a fallback cycle, more than
+ * CONF_FALLBACK_MAX fallback names, senders in [smarthost], a malformed
+ * sender pattern, one pattern claimed twice).  The message names the
+ * file, then "SECTION:KEY" ("smarthost NAME:KEY" for a named section).
+ * On failure c is left freed.
  */
 int conf_load(struct conf *c, const char *path, struct rq_err *err);
 

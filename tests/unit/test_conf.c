@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,6 +441,332 @@ test_host_keys(void)
 	    "relative resolv_conf refused: %s", err.msg);
 }
 
+/* Returns nonzero when err.msg holds each of the NULL-ended strings. */
+static int
+has_all(const struct rq_err *err, ...)
+{
+	va_list ap;
+	const char *want;
+	int all = 1;
+
+	va_start(ap, err);
+	while ((want = va_arg(ap, const char *)) != NULL)
+		if (strstr(err->msg, want) == NULL)
+			all = 0;
+	va_end(ap);
+	return all;
+}
+
+/* Formats a chain as "0 2 1" into a static buffer. */
+static const char *
+chain_str(const struct conf_smarthost *sh)
+{
+	static char buf[128];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sh->nchain; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%zu",
+		    i > 0 ? " " : "", sh->chain[i]);
+	return buf;
+}
+
+/* [smarthost NAME]: names, nothing inherited, presets per section. */
+static void
+test_smarthosts_named(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = main.example\nusername = u0\n"
+		"password_file = /etc/p0\nport = 2525\nrate_limit = 5/1s\n"
+		"[smarthost Work]\nhost = [::1]\nport = 465\n"
+		"username = w@work.example\n"
+		"[smarthost personal.mail_2-x]\nprovider = fastmail\n"
+		"password_file = /etc/p2\n",
+	       &c, &err) == 0,
+	    "named sections load: %s", err.msg);
+	is_int(c.nsmarthosts, 3, "three smarthosts");
+	is_str(c.smarthosts[0].name, "default", "[smarthost] first");
+	is_str(c.smarthosts[1].name, "work", "[smarthost Work] is work");
+	is_str(c.smarthosts[2].name, "personal.mail_2-x", "a-z0-9._- name");
+	is_str(c.smarthosts[1].host, "::1", "named host normalised");
+	is_int(c.smarthosts[1].tls, CONF_TLS_IMPLICIT,
+	    "port 465 implies implicit TLS in a named section");
+	is_str(c.smarthosts[1].username, "w@work.example", "own username");
+	is_str(c.smarthosts[1].password_file, "",
+	    "no password_file inherited from [smarthost]");
+	is_int(c.smarthosts[1].rate_limit.n, 0, "no rate_limit inherited");
+	is_str(c.smarthosts[2].host, "smtp.fastmail.com",
+	    "a provider fills its own section");
+	is_int(c.smarthosts[2].port, 465, "its port");
+	is_str(c.smarthosts[0].host, "main.example",
+	    "[smarthost] untouched by another section's provider");
+	is_int(c.smarthosts[0].port, 2525, "[smarthost] keeps its port");
+	is_int(conf_smarthost_find(&c, "work"), 1, "find work");
+	is_int(conf_smarthost_find(&c, "Personal.Mail_2-X"), 2,
+	    "find ignores case");
+	is_int(conf_smarthost_find(&c, "nope"), -1, "find unknown");
+	ok(strcmp(chain_str(&c.smarthosts[1]), "1") == 0,
+	    "no fallback: the chain is the smarthost itself");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nprovider = microsoft365\n" PRESET_OAUTH2
+		"[smarthost backup]\nhost = relay.example\n",
+	       &c, &err) == 0,
+	    "a provider in [smarthost] only: %s", err.msg);
+	is_str(c.smarthosts[1].auth, "auto",
+	    "the named section gets none of [smarthost]'s preset");
+	is_str(c.smarthosts[1].oauth2_token_url, "", "nor its OAuth2");
+	conf_free(&c);
+
+	ok(load("[smarthost a]\nhost = a.example\n", &c, &err) == 0 &&
+		c.nsmarthosts == 2 && c.smarthosts[0].host[0] == '\0',
+	    "a named section without [smarthost] loads (host checked by "
+	    "relayqd)");
+	conf_free(&c);
+
+	ok(load("[smarthost work]\nport = 25\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:host", "not set", NULL),
+	    "host required in a named section: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example:25\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:host", NULL),
+	    "bad host in a named section names it: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example\nbogus = 1\n", &c, &err) ==
+		    -1 &&
+		has_all(&err, path, "unknown key smarthost work:bogus", NULL),
+	    "unknown key in a named section: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example\ntls_min_version = 1.1\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:tls_min_version", NULL),
+	    "bad tls_min_version names the section: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example\n"
+		"oauth2_token_url = http://x\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:oauth2_token_url", "https",
+		    NULL),
+	    "OAuth2 checks per section: %s", err.msg);
+	ok(load("[smarthost work]\nhost = a.example\nrate_limit = 5/x\n", &c,
+	       &err) == -1 &&
+		has_all(&err, path, "smarthost work:rate_limit", NULL),
+	    "malformed rate in a named section: %s", err.msg);
+	ok(load("[smarthost work]\nprovider = hotmale\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost work:provider", "hotmale", NULL),
+	    "unknown provider in a named section: %s", err.msg);
+	ok(load("[smarthost default]\nhost = a.example\n", &c, &err) == -1 &&
+		has_all(&err, path, "[smarthost default]", "[smarthost]", NULL),
+	    "[smarthost default] refused: %s", err.msg);
+	ok(load("[smarthost a/b]\nhost = a.example\n", &c, &err) == -1 &&
+		has_all(&err, path, "[smarthost a/b]", "1 to 32", NULL),
+	    "a name with '/' refused: %s", err.msg);
+	ok(load("[smarthost abcdefghijabcdefghijabcdefghijabc]\nhost = a\n", &c,
+	       &err) == -1 &&
+		has_all(&err, path, "1 to 32", NULL),
+	    "a 33-character name refused: %s", err.msg);
+	ok(load("[smarthost abcdefghijabcdefghijabcdefghijab]\nhost = a\n", &c,
+	       &err) == 0,
+	    "a 32-character name loads: %s", err.msg);
+	conf_free(&c);
+	ok(load("[smarthostx]\nhost = a\n", &c, &err) == -1 &&
+		has_all(&err, "unknown section [smarthostx]", NULL),
+	    "[smarthostx] is an unknown section: %s", err.msg);
+}
+
+/* fallback: chains, unknown names, cycles, the list limit. */
+static void
+test_fallback(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = m\nfallback = b, a\n"
+		"[smarthost a]\nhost = a\nfallback = c, b\n"
+		"[smarthost b]\nhost = b\nfallback = d\n"
+		"[smarthost c]\nhost = c\n"
+		"[smarthost d]\nhost = d\nfallback = c\n",
+	       &c, &err) == 0,
+	    "fallback lists load: %s", err.msg);
+	is_str(chain_str(&c.smarthosts[0]), "0 2 4 3 1",
+	    "default: itself, b (then d, then c), a (its own dups skipped)");
+	is_str(chain_str(&c.smarthosts[1]), "1 3 2 4", "a: itself, c, b, d");
+	is_str(chain_str(&c.smarthosts[2]), "2 4 3", "b: itself, d, c");
+	is_str(chain_str(&c.smarthosts[3]), "3", "c: no fallback");
+	is_int(c.smarthosts[0].nfallback, 2, "the names are kept");
+	is_str(c.smarthosts[0].fallback[0], "b", "as written");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nhost = m\n[smarthost w]\nhost = w\n"
+		"fallback = DEFAULT\n",
+	       &c, &err) == 0 &&
+		strcmp(chain_str(&c.smarthosts[1]), "1 0") == 0,
+	    "fallback = default names [smarthost]: %s", err.msg);
+	conf_free(&c);
+	ok(load("[smarthost]\nhost = m\nfallback =\n", &c, &err) == 0 &&
+		c.smarthosts[0].nchain == 1,
+	    "an empty fallback is none");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nhost = m\nfallback = nope\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost:fallback",
+		    "unknown smarthost nope", NULL),
+	    "unknown fallback in [smarthost]: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nfallback = b\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost a:fallback",
+		    "unknown smarthost b", NULL),
+	    "unknown fallback in a named section: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nfallback = a\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost a:fallback", "cycle: a -> a",
+		    NULL),
+	    "a -> a is a cycle: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nfallback = b\n"
+		"[smarthost b]\nhost = b\nfallback = a\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost b:fallback",
+		    "cycle: a -> b -> a", NULL),
+	    "a -> b -> a is a cycle: %s", err.msg);
+	ok(load("[smarthost]\nhost = m\nfallback = a\n"
+		"[smarthost a]\nhost = a\nfallback = b\n"
+		"[smarthost b]\nhost = b\nfallback = c, default\n"
+		"[smarthost c]\nhost = c\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost b:fallback",
+		    "cycle: default -> a -> b -> default", NULL),
+	    "a longer cycle through default: %s", err.msg);
+	ok(load("[smarthost]\nhost = m\nfallback = a,a,a,a,a,a,a,a\n"
+		"[smarthost a]\nhost = a\n",
+	       &c, &err) == 0 &&
+		strcmp(chain_str(&c.smarthosts[0]), "0 1") == 0,
+	    "8 names load (duplicates skipped in the chain): %s", err.msg);
+	conf_free(&c);
+	ok(load("[smarthost]\nhost = m\nfallback = a,a,a,a,a,a,a,a,a\n"
+		"[smarthost a]\nhost = a\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost:fallback", "more than 8 names",
+		    NULL),
+	    "9 names refused: %s", err.msg);
+	ok(load("[smarthost]\nhost = m\nfallback = a,,b\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost:fallback", "empty item", NULL),
+	    "an empty name refused: %s", err.msg);
+	ok(load("[smarthost]\nhost = m\nfallback = a,\n", &c, &err) == -1 &&
+		has_all(&err, path, "smarthost:fallback", "empty item", NULL),
+	    "a trailing comma refused: %s", err.msg);
+}
+
+/* senders: where they may go, their form, one owner each. */
+static void
+test_senders(void)
+{
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = m\n[smarthost a]\nhost = a\n"
+		"senders = @Work.Example,  Alerts@Example.ORG ,\"q x\"@e.org\n",
+	       &c, &err) == 0,
+	    "senders load: %s", err.msg);
+	is_int(c.smarthosts[1].nsenders, 3, "three patterns");
+	is_str(c.smarthosts[1].senders[0], "@work.example", "lower case");
+	is_str(c.smarthosts[1].senders[1], "alerts@example.org",
+	    "trimmed, lower case");
+	conf_free(&c);
+
+	ok(load("[smarthost]\nhost = m\nsenders = @a.example\n", &c, &err) ==
+		    -1 &&
+		has_all(&err, path, "smarthost:senders", "named", NULL),
+	    "senders in [smarthost] refused: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nsenders = @x.example\n"
+		"[smarthost b]\nhost = b\nsenders = u@y.example, @X.example\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost b:senders", "@x.example",
+		    "[smarthost a]", NULL),
+	    "a pattern claimed twice names both sections: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nsenders = u@x.example\n"
+		"[smarthost b]\nhost = b\nsenders = U@X.example\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost b:senders", "u@x.example",
+		    "[smarthost a]", NULL),
+	    "an address claimed twice, any case: %s", err.msg);
+	ok(load("[smarthost a]\nhost = a\nsenders = @x.example, @x.example\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost a:senders", "listed twice",
+		    NULL),
+	    "a pattern twice in one section: %s", err.msg);
+	{
+		static const char *bad[] = { "x.example", "@", "u@", "@a@b",
+			"*@x.example", "@*.x.example", "a b@x.example",
+			"@x..example", "@.x", "@[1.2.3.4", NULL };
+
+		for (size_t i = 0; bad[i] != NULL; i++) {
+			char text[256];
+
+			snprintf(text, sizeof(text),
+			    "[smarthost a]\nhost = a\nsenders = %s\n", bad[i]);
+			ok(load(text, &c, &err) == -1 &&
+				has_all(&err, path, "smarthost a:senders",
+				    NULL),
+			    "malformed pattern '%s' refused: %s", bad[i],
+			    err.msg);
+		}
+	}
+	ok(load("[smarthost a]\nhost = a\nsenders = @a.example,,@b.example\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, "smarthost a:senders", "empty item", NULL),
+	    "an empty pattern refused: %s", err.msg);
+}
+
+/* conf_route: exact beats @domain, any case, null sender to 0. */
+static void
+test_route(void)
+{
+	static const struct {
+		const char *sender;
+		size_t want;
+	} table[] = {
+		{ "boss@work.example", 1 },
+		{ "Boss@WORK.example", 1 },
+		{ "alerts@work.example", 3 },
+		{ "ALERTS@Work.Example", 3 },
+		{ "me@home.example", 2 },
+		{ "me@sub.home.example", 0 },
+		{ "me@home.example.org", 0 },
+		{ "work.example@other.example", 0 },
+		{ "cron@server.example", 3 },
+		{ "other@server.example", 0 },
+		{ "", 0 },
+		{ "root", 0 },
+		{ "\"a@b\"@home.example", 2 },
+	};
+	struct conf c;
+	struct rq_err err;
+
+	ok(load("[smarthost]\nhost = relay.example\n"
+		"[smarthost work]\nhost = w\nsenders = @work.example\n"
+		"[smarthost home]\nhost = h\nsenders = @home.example\n"
+		"[smarthost alerts]\nhost = x\n"
+		"senders = alerts@work.example, cron@server.example\n",
+	       &c, &err) == 0,
+	    "routing table loads: %s", err.msg);
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		is_int(conf_route(&c, table[i].sender), table[i].want,
+		    "route <%s> -> %zu", table[i].sender, table[i].want);
+	is_int(conf_route(&c, NULL), 0, "NULL routes to 0");
+	conf_free(&c);
+
+	/* Exact beats @domain whatever the section order. */
+	ok(load("[smarthost exact]\nhost = e\nsenders = a@d.example\n"
+		"[smarthost dom]\nhost = d\nsenders = @d.example\n",
+	       &c, &err) == 0 &&
+		conf_route(&c, "a@d.example") == 1 &&
+		conf_route(&c, "b@d.example") == 2,
+	    "exact before @domain in the file: exact wins");
+	conf_free(&c);
+	ok(load("[smarthost dom]\nhost = d\nsenders = @d.example\n"
+		"[smarthost exact]\nhost = e\nsenders = A@D.example\n",
+	       &c, &err) == 0 &&
+		conf_route(&c, "a@d.example") == 2 &&
+		conf_route(&c, "b@d.example") == 1,
+	    "exact after @domain in the file: exact wins");
+	conf_free(&c);
+}
+
 /* The smarthost array with [smarthost] only (issue 15, first step). */
 static void
 test_smarthosts_single(void)
@@ -538,6 +865,10 @@ main(void)
 	test_presets();
 	test_host_keys();
 	test_smarthosts_single();
+	test_smarthosts_named();
+	test_fallback();
+	test_senders();
+	test_route();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");
