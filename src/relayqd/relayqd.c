@@ -208,6 +208,27 @@ relayqd_route_dest(struct relayd *rd, size_t r)
 }
 
 /*
+ * True when a destination before the one route r's mail goes to now is
+ * down with its probe due: the route's next due message is left for that
+ * probe (failback), not taken by the fallback's sessions.
+ */
+static int
+relayqd_route_probe_due(struct relayd *rd, size_t r, long long now_ms)
+{
+	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
+
+	for (size_t i = 0; i < sh->nchain; i++) {
+		const struct relayqd_dest *c = rd->dests[sh->chain[i]];
+
+		if (!c->down)
+			return 0;
+		if (relayqd_dest_may_probe(c, now_ms))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * The route with the earliest message due at or before now among those
  * whose mail d may carry: those that go to d (probe 0), or those whose
  * mail d's probe may carry (probe 1, relayqd_dest_probe_for).  Returns
@@ -229,7 +250,8 @@ relayqd_route_for(struct relayd *rd, const struct relayqd_dest *d,
 			continue;
 		if (probe ? !relayqd_dest_probe_for(rd->dests, sh->chain,
 				sh->nchain, d, now_ms)
-			  : relayqd_route_dest(rd, r) != d)
+			  : relayqd_route_dest(rd, r) != d ||
+			    relayqd_route_probe_due(rd, r, now_ms))
 			continue;
 		best = (long)r;
 		best_due = due;
@@ -679,6 +701,9 @@ relayqd_route_when(struct relayd *rd, size_t r, long long now)
 
 	if (due == -1)
 		return -1;
+	/* A probe before the route's destination takes it: run now. */
+	if (due <= now && relayqd_route_probe_due(rd, r, relayqd_now_ms()))
+		return due * 1000;
 	if ((d = relayqd_route_dest(rd, r)) != NULL) {
 		/*
 		 * Every session is busy: ready sessions pull due messages,
@@ -780,8 +805,13 @@ relayqd_run(struct relayd *rd)
 			next = relayqd_conn_next(rc);
 			relayqd_conn_pull(rc);
 		}
+	/* Probes first: they take the mail left for them (failback). */
 	for (size_t i = 0; i < rd->ndests; i++)
-		relayqd_run_dest(rd, rd->dests[i], now);
+		if (rd->dests[i]->down)
+			relayqd_run_dest(rd, rd->dests[i], now);
+	for (size_t i = 0; i < rd->ndests; i++)
+		if (!rd->dests[i]->down)
+			relayqd_run_dest(rd, rd->dests[i], now);
 	relayqd_arm_due(rd, now);
 }
 
