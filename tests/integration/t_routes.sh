@@ -11,8 +11,10 @@
 # credentials only; a sender that no pattern claims and the null sender
 # go to A; C records no AUTH, ever; stop A: its mail fails over to C (no
 # AUTH there); start A again: new mail goes back to it (failback); each
-# smarthost with a rate_limit keeps its own bucket file.  The failover
-# and failback times are printed as TAP comments, not asserted.
+# smarthost with a rate_limit keeps its own bucket file; a reload that
+# moves a senders pattern reroutes queued mail, and one that adds a
+# section is refused.  The failover and failback times are printed as
+# TAP comments, not asserted.
 . "$top_srcdir/tests/integration/lib.sh"
 
 if ! "$PYTHON3" -c 'import socket
@@ -181,6 +183,29 @@ grep -q 'smarthost 127.0.0.1 is back' "$T_DIR/relayqd.log"
 ok $? "the log says A is back"
 ! grep -q '^AUTH' "$MAIL_C/commands"
 ok $? "C still saw no AUTH"
+
+# ---- 4. A reload reroutes queued mail; it cannot add a section.
+kill "$(cat "$T_DIR/b.pid")"
+wait_for "B to stop" 100 sh -c "! kill -0 $(cat "$T_DIR/b.pid")"
+send dev@work.example reroute
+wait_for "the work mail deferred" 600 grep -q \
+    'rcpt-reroute@example.net.*status=deferred' "$T_DIR/relayqd.log"
+ok $? "with B stopped, work mail waits (work has no fallback)"
+sed -i -e '/^senders = @work.example$/d' \
+    -e 's/^senders = carol@home.example$/senders = carol@home.example, @work.example/' \
+    "$CONF"
+n_c=$(count_in "$MAIL_C")
+kill -HUP "$DAEMON_PID"
+wait_for "work mail rerouted to C" 600 sent_from "$MAIL_C" dev@work.example
+ok $? "after a reload that moves @work.example to backup, the queued mail reaches C"
+! grep -q '^AUTH' "$MAIL_C/commands"
+ok $? "C saw no AUTH: bob's credentials stay with B"
+printf '[smarthost extra]\nhost = 127.0.0.1\nport = %s\ntls = none\n' \
+    "$PORT" >> "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload refused" 600 grep -q \
+    'smarthost sections were added, removed or renamed' "$T_DIR/relayqd.log"
+ok $? "a reload that adds a section is refused, and says it needs a restart"
 
 stop_daemon >/dev/null
 is "$?" 0 "relayqd stopped cleanly"
