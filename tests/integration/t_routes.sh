@@ -10,7 +10,8 @@
 # show).  Checks: each sender reaches its server, with its own
 # credentials only; a sender that no pattern claims and the null sender
 # go to A; C records no AUTH, ever; stop A: its mail fails over to C (no
-# AUTH there); start A again: new mail goes back to it (failback); each
+# AUTH there), and a 550 from C is final; start A again: new mail goes
+# back to it (failback); each
 # smarthost with a rate_limit keeps its own bucket file; a reload that
 # moves a senders pattern reroutes queued mail, and one that adds a
 # section is refused.  The failover and failback times are printed as
@@ -101,7 +102,7 @@ start_server --auth alice:pw-of-alice --auth-plaintext
 start_other b 127.0.0.1 "$PORT_B" "$MAIL_B" --auth bob:pw-of-bob \
     --auth-plaintext
 start_other c ::1 "$PORT_C" "$MAIL_C" --auth carol:pw-of-carol \
-    --auth-plaintext
+    --auth-plaintext --rcpt-reply 'rejectme=550 5.1.1 no such user'
 start_daemon
 wait_started
 "$RELAYQ" check-config > "$T_DIR/check-config.out" 2>&1
@@ -155,6 +156,12 @@ ok $? "C saw no AUTH: alice's credentials stay with A"
 send dev@work.example work2
 wait_for "work mail" 600 sent_from "$MAIL_B" dev@work.example
 is "$(count_in "$MAIL_B")" 2 "a route without A is not affected"
+send someone@example.org rejectme
+wait_for "the fallback's 550" 600 grep -q \
+    'rcpt-rejectme@example.net.*status=failed' "$T_DIR/relayqd.log"
+ok $? "a 5xx from the fallback is final: the recipient failed"
+wait_for "the bounce (null sender, via C too)" 600 sent_from "$MAIL_C" "<>"
+ok $? "its bounce went out through the fallback as well"
 
 # ---- 3. Failback: A is back; new mail goes to it.
 # (a new mail dir: the restarted server numbers its messages from 1)
@@ -183,6 +190,8 @@ grep -q 'smarthost 127.0.0.1 is back' "$T_DIR/relayqd.log"
 ok $? "the log says A is back"
 ! grep -q '^AUTH' "$MAIL_C/commands"
 ok $? "C still saw no AUTH"
+! grep -q 'rcpt-rejectme' "$T_DIR/mail/commands" "$MAIL_A/commands"
+ok $? "the failed recipient was not tried again at A after its return"
 
 # ---- 4. A reload reroutes queued mail; it cannot add a section.
 kill "$(cat "$T_DIR/b.pid")"
