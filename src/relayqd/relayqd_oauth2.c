@@ -38,6 +38,7 @@
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
+#include "relayqd/relayqd_dest.h"
 
 #define RELAYQD_OAUTH2_MARGIN_MAX 300
 
@@ -65,37 +66,44 @@ relayqd_oauth2_now(void)
 
 /*
  * Publishes the last refresh for relayq oauth2 status in <spool>/oauth2
- * (written to oauth2.tmp and renamed, mode 0644): the time, the result,
- * the reason and the access token's expiry (epoch seconds), never a
- * token.  A failure is only logged once the log has the refresh anyway.
+ * ([smarthost]) or <spool>/oauth2.NAME ([smarthost NAME], so that two
+ * smarthosts with OAuth2 do not overwrite each other's), written to a
+ * .tmp file and renamed, mode 0644: the time, the result, the reason and
+ * the access token's expiry (epoch seconds), never a token.  A failure
+ * is only logged once the log has the refresh anyway.
  */
 static void
 relayqd_oauth2_publish(struct relayqd_oauth2 *o, const char *result,
     const char *why, long long expires)
 {
 	struct relayd *rd = o->rd;
-	char buf[1024];
+	char buf[1024], file[64], tmp[80];
 	int fd, n;
 
+	if (o->dest == NULL || o->dest->index == 0)
+		strlcpy(file, "oauth2", sizeof(file));
+	else if (rq_snprintf(file, sizeof(file), "oauth2.%s",
+		     relayqd_dest_sh(o->dest)->name) == -1)
+		return;
+	(void)!rq_snprintf(tmp, sizeof(tmp), "%s.tmp", file);
 	n = rq_snprintf(buf, sizeof(buf),
 	    "relayq-oauth2 1\nlast_refresh=%lld\nresult=%s\nreason=%s\n"
 	    "expires=%lld\n",
 	    (long long)time(NULL), result, why, expires);
 	if (n == -1 ||
-	    (fd = openat(rd->spool.rootfd, "oauth2.tmp",
+	    (fd = openat(rd->spool.rootfd, tmp,
 		 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		 0644)) == -1)
 		return;
 	if (fchmod(fd, 0644) == -1 || write(fd, buf, (size_t)n) != n) {
 		(void)close(fd);
-		(void)unlinkat(rd->spool.rootfd, "oauth2.tmp", 0);
+		(void)unlinkat(rd->spool.rootfd, tmp, 0);
 		return;
 	}
 	if (close(fd) == -1 ||
-	    renameat(rd->spool.rootfd, "oauth2.tmp", rd->spool.rootfd,
-		"oauth2") == -1) {
-		log_warn("cannot write %s/oauth2", rd->spool.path);
-		(void)unlinkat(rd->spool.rootfd, "oauth2.tmp", 0);
+	    renameat(rd->spool.rootfd, tmp, rd->spool.rootfd, file) == -1) {
+		log_warn("cannot write %s/%s", rd->spool.path, file);
+		(void)unlinkat(rd->spool.rootfd, tmp, 0);
 	}
 }
 
