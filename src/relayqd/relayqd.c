@@ -208,24 +208,26 @@ relayqd_route_dest(struct relayd *rd, size_t r)
 }
 
 /*
- * True when a destination before the one route r's mail goes to now is
- * down with its probe due: the route's next due message is left for that
- * probe (failback), not taken by the fallback's sessions.
+ * The destination before the one route r's mail goes to now that is
+ * down with its probe due and its pace allowing a message, or NULL: the
+ * route's next due message is left for that probe (failback), not taken
+ * by the fallback's sessions.
  */
-static int
-relayqd_route_probe_due(struct relayd *rd, size_t r, long long now_ms)
+static struct relayqd_dest *
+relayqd_route_prober(struct relayd *rd, size_t r, long long now_ms)
 {
 	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
 
 	for (size_t i = 0; i < sh->nchain; i++) {
-		const struct relayqd_dest *c = rd->dests[sh->chain[i]];
+		struct relayqd_dest *c = rd->dests[sh->chain[i]];
 
 		if (!c->down)
-			return 0;
-		if (relayqd_dest_may_probe(c, now_ms))
-			return 1;
+			return NULL;
+		if (relayqd_dest_may_probe(c, now_ms) &&
+		    relayqd_rate_wait(c->rate, now_ms) == 0)
+			return c;
 	}
-	return 0;
+	return NULL;
 }
 
 /*
@@ -251,7 +253,7 @@ relayqd_route_for(struct relayd *rd, const struct relayqd_dest *d,
 		if (probe ? !relayqd_dest_probe_for(rd->dests, sh->chain,
 				sh->nchain, d, now_ms)
 			  : relayqd_route_dest(rd, r) != d ||
-			    relayqd_route_probe_due(rd, r, now_ms))
+			    relayqd_route_prober(rd, r, now_ms) != NULL)
 			continue;
 		best = (long)r;
 		best_due = due;
@@ -696,13 +698,13 @@ relayqd_route_when(struct relayd *rd, size_t r, long long now)
 {
 	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
 	long long due = relayqd_sched_next_route(rd->sched, (long)r);
-	long long when = -1, wait;
+	long long when = -1, wait, t, now_ms = relayqd_now_ms();
 	struct relayqd_dest *d;
 
 	if (due == -1)
 		return -1;
 	/* A probe before the route's destination takes it: run now. */
-	if (due <= now && relayqd_route_probe_due(rd, r, relayqd_now_ms()))
+	if (due <= now && relayqd_route_prober(rd, r, now_ms) != NULL)
 		return due * 1000;
 	if ((d = relayqd_route_dest(rd, r)) != NULL) {
 		/*
@@ -715,7 +717,7 @@ relayqd_route_when(struct relayd *rd, size_t r, long long now)
 			return -1;
 		/* Due messages that wait for the pace: ev_rate runs us. */
 		if (due <= now &&
-		    (wait = relayqd_rate_wait(d->rate, relayqd_now_ms())) > 0) {
+		    (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
 			if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
 				relayqd_arm_rate(rd, d, wait);
 			return -1;
@@ -728,8 +730,15 @@ relayqd_route_when(struct relayd *rd, size_t r, long long now)
 		/* A running probe (or straggler session) kicks us at its end. */
 		if (d->probing || d->nconns > 0)
 			continue;
-		relayqd_when_min(&when,
-		    d->probe_ms > due * 1000 ? d->probe_ms : due * 1000);
+		t = d->probe_ms > due * 1000 ? d->probe_ms : due * 1000;
+		/* A probe due that waits for the pace: ev_rate runs us. */
+		if (t <= now_ms &&
+		    (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
+			if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
+				relayqd_arm_rate(rd, d, wait);
+			continue;
+		}
+		relayqd_when_min(&when, t);
 	}
 	return when;
 }
