@@ -11,7 +11,7 @@
 # logged, is not counted as an attempt, marks the smarthost down (issue
 # 17: one probe follows) and bounces nothing; a malformed
 # rate stops relayqd and check-config with a message naming the key;
-# relayqd does not spin while messages wait for the pace.
+# relayqd does not spin while messages, or a probe, wait for the pace.
 # Every wait is for an event (a log line, the server's files, the stats
 # file), bounded generously.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -229,6 +229,27 @@ diag "relayqd used $((c1 - c0)) clock ticks in 3 s while 2 messages wait for the
 [ $((c1 - c0)) -le 40 ]
 ok $? "relayqd sleeps while messages wait for the pace (no busy loop)"
 is "$(count_mail)" 2 "the other 2 still wait for their tokens"
+stop_daemon
+ok $? "relayqd exits 0"
+
+# ---- 7. Down with an empty bucket costs no CPU either ----
+# rate_limit = 2/1h and a server that answers 421 after the data: each
+# attempt spends its token (MAIL was accepted) and marks the smarthost
+# down; after two the probe is due but the bucket is empty.  relayqd
+# must wait on its rate timer, not arm its due timer at 0 s.
+fresh "rate_limit = 2/1h" --data-reply '421 4.3.0 closing, try later'
+queue 1
+ok $? "1 message queued"
+start_daemon
+two_down() { [ "$(logc 'failures=2,')" -ge 1 ]; }
+wait_for "two failed attempts" 300 two_down
+ok $? "two attempts spent both tokens, the smarthost is down"
+c0=$(cpu_ticks "$DAEMON_PID")
+sleep 3
+c1=$(cpu_ticks "$DAEMON_PID")
+diag "relayqd used $((c1 - c0)) clock ticks in 3 s, down with an empty bucket"
+[ $((c1 - c0)) -le 40 ]
+ok $? "relayqd sleeps while its probe waits for the pace (no busy loop)"
 stop_daemon
 ok $? "relayqd exits 0"
 
