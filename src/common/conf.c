@@ -1,15 +1,27 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * Configuration loading.  Two static tables map keys to fields and
- * parsers: conf_keys holds the "section:key" names of [relayq] and
- * [delivery] (fields of struct conf), conf_sh_keys the bare key names of
- * a smarthost section (fields of struct conf_smarthost), applied to
- * [smarthost] (smarthosts[0]).  A provider preset fills the section that
- * names it, before that section's own keys.  conf_load() walks the file's
- * keys against the tables, so unknown keys are reported, and the
- * dictionary is freed before returning.  Numbers are parsed strictly
+ * Configuration loading and the route table.  Two static tables map keys
+ * to fields and parsers: conf_keys holds the "section:key" names of
+ * [relayq] and [delivery] (fields of struct conf), conf_sh_keys the bare
+ * key names of a smarthost section (fields of struct conf_smarthost),
+ * applied to [smarthost] (smarthosts[0]) and to each [smarthost NAME]
+ * (smarthosts[1..], in file order).  A provider preset fills the section
+ * that names it, before that section's own keys; a named section starts
+ * from the built-in defaults, never from [smarthost].  conf_load() walks
+ * the file's keys against the tables, so unknown keys are reported, and
+ * the dictionary is freed before returning.  Numbers are parsed strictly
  * (never iniparser_getint, which accepts "25x" and octal).
+ *
+ * The route table is computed once, at load, and is read-only after:
+ * every fallback name resolves to an index, there is no fallback cycle,
+ * so each chain is finite, starts with its own smarthost and lists each
+ * smarthost once; every senders pattern is well formed, lower case and
+ * claimed by one named section.  conf_route() is then a pure lookup over
+ * those patterns, and callers choose a message's route when they need it
+ * (relayqd at each attempt, relayq show, the listings), so a reloaded
+ * file reroutes queued mail without touching the spool.  Nothing here
+ * knows whether a smarthost is up: that is relayqd's.
  */
 #include "config.h"
 
@@ -1354,4 +1366,35 @@ conf_route(const struct conf *c, const char *sender)
 		}
 	}
 	return domain_match;
+}
+
+/* Formats a smarthost's address for people. */
+int
+conf_smarthost_addr(const struct conf_smarthost *sh, char *buf, size_t bufsz)
+{
+	int v6 = strchr(sh->host, ':') != NULL;
+
+	return rq_snprintf(buf, bufsz, "%s%s%s:%d", v6 ? "[" : "",
+	    sh->host[0] != '\0' ? sh->host : "(no host)", v6 ? "]" : "",
+	    sh->port);
+}
+
+/* Names a sender's smarthost for a listing, or NULL with only one. */
+const char *
+conf_route_label(const void *conf, const char *sender)
+{
+	const struct conf *c = conf;
+
+	if (c->nsmarthosts < 2)
+		return NULL;
+	return c->smarthosts[conf_route(c, sender)].name;
+}
+
+/* A borrowed view of c with smarthost idx as its only smarthost. */
+void
+conf_view_smarthost(struct conf *view, const struct conf *c, size_t idx)
+{
+	*view = *c;
+	view->smarthosts = &c->smarthosts[idx];
+	view->nsmarthosts = 1;
 }

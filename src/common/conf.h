@@ -170,6 +170,30 @@ size_t conf_route(const struct conf *c, const char *sender);
 /* Returns the index of the smarthost named name, or -1. */
 ssize_t conf_smarthost_find(const struct conf *c, const char *name);
 
+/*
+ * Makes *view a shallow copy of c whose only smarthost is c's smarthost
+ * idx (view->smarthosts[0]), for code that takes a struct conf and means
+ * smarthosts[0]: libsmarthost's TLS, AUTH and probe, the OAuth2 client.
+ * Everything in view is borrowed from c and valid while c is; never
+ * conf_free() it.  Its chain holds c's indexes: do not route with view.
+ */
+void conf_view_smarthost(struct conf *view, const struct conf *c, size_t idx);
+
+/*
+ * For the queue listings (a queue_list_route_fn; conf is a const struct
+ * conf *): the name of the smarthost sender routes to, or NULL when
+ * [smarthost] is the only one, so that the listing stays as it was.
+ */
+const char *conf_route_label(const void *conf, const char *sender);
+
+/*
+ * Writes "host:port" ("[2001:db8::1]:port" for an IPv6 literal, "(no
+ * host):port" when host is "") into buf.  Returns 0, or -1 when it was
+ * cut short.
+ */
+int conf_smarthost_addr(const struct conf_smarthost *sh, char *buf,
+    size_t bufsz);
+
 /* Frees every owned string; c may be loaded again. */
 void conf_free(struct conf *c);
 

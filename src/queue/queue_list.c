@@ -43,6 +43,8 @@ struct queue_list_tot {
 	FILE *out;     /* borrowed */
 	int flags;     /* QUEUE_LIST_* */
 	int header;    /* the column header was printed */
+	queue_list_route_fn route; /* names a sender's smarthost, or NULL */
+	const void *route_arg;
 };
 
 /* Prints the column header before the first entry of a listing. */
@@ -180,7 +182,7 @@ queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
 	struct queue_env e;
 	struct queue_state s;
 	char when[32];
-	const char *errstr, *staterr;
+	const char *errstr, *staterr, *via;
 
 	if (queue_list_read(sp, d, id, fd, &e, &s, &errstr, &staterr) == -1) {
 		queue_list_unreadable(out, id,
@@ -196,6 +198,9 @@ queue_list_msg(struct queue_spool *sp, enum queue_dir d, const char *id, int fd,
 	queue_list_time(e.arrival, when, sizeof(when));
 	fprintf(out, "%s%c %8" PRIu64 " %-19s  %s\n", id, s.held ? '!' : ' ',
 	    e.body_len, when, *e.sender != '\0' ? e.sender : "MAILER-DAEMON");
+	if (tot->route != NULL && d != QUEUE_DIR_FAILED &&
+	    (via = tot->route(tot->route_arg, e.sender)) != NULL)
+		queue_list_line(out, "(smarthost: ", via, ")");
 	if (staterr != NULL)
 		queue_list_line(out, "(state unreadable: ", staterr, ")");
 	if (*s.last_error != '\0')
@@ -271,7 +276,15 @@ int
 queue_list_print_uid(struct queue_spool *sp, FILE *out, int flags,
     long long uid)
 {
-	struct queue_list_tot tot = { 0, 0, uid, out, flags, 0 };
+	return queue_list_print_route(sp, out, flags, uid, NULL, NULL);
+}
+
+/* Prints the mailq listing, with each message's smarthost by route. */
+int
+queue_list_print_route(struct queue_spool *sp, FILE *out, int flags,
+    long long uid, queue_list_route_fn route, const void *arg)
+{
+	struct queue_list_tot tot = { 0, 0, uid, out, flags, 0, route, arg };
 	int in_err;
 
 	if (queue_list_walk(sp, queue_list_one, &tot, &in_err) == -1)
@@ -289,7 +302,8 @@ int
 queue_list_print_failed(struct queue_spool *sp, FILE *out)
 {
 	struct queue_idlist l = { NULL, 0 };
-	struct queue_list_tot tot = { 0, 0, -1, out, QUEUE_LIST_ALL_RCPTS, 0 };
+	struct queue_list_tot tot = { 0, 0, -1, out, QUEUE_LIST_ALL_RCPTS, 0,
+		NULL, NULL };
 
 	/* No failed/ yet: relayqd never ran on this spool. */
 	if (sp->dirfd[QUEUE_DIR_FAILED] != -1 &&

@@ -34,7 +34,9 @@
  *
  *	-- 2 Kbytes in 1 Request.
  *
- * (The attempts line is indented like the others.)  Recipient states:
+ * (The attempts line is indented like the others; so is the line
+ * "(smarthost: NAME)" that queue_list_print_route() adds under the
+ * sender when several smarthosts are configured.)  Recipient states:
  * pending (no attempt yet), deferred (retried later; its last reply
  * follows unless it is the last error), failed (bounced), delivered
  * (only listed with QUEUE_LIST_ALL_RCPTS, otherwise counted).  The next
@@ -55,6 +57,20 @@ int queue_list_print(struct queue_spool *sp, FILE *out, int flags) RQ_WUR;
  */
 int queue_list_print_uid(struct queue_spool *sp, FILE *out, int flags,
     long long uid) RQ_WUR;
+
+/*
+ * Names the smarthost that mail from sender (an address, "" for the null
+ * sender) will go to, as a string borrowed until the listing ends, or
+ * NULL to say nothing (only one smarthost is configured).
+ */
+typedef const char *(*queue_list_route_fn)(const void *arg, const char *sender);
+/*
+ * queue_list_print_uid() with, when route is not NULL, a line
+ * "(smarthost: NAME)" under each message's sender line for the names
+ * route gives (route(arg, sender) == NULL: no line).
+ */
+int queue_list_print_route(struct queue_spool *sp, FILE *out, int flags,
+    long long uid, queue_list_route_fn route, const void *arg) RQ_WUR;
 
 /*
  * Prints failed/ (spool opened with QUEUE_SPOOL_FAILED or _DAEMON) in

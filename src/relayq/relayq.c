@@ -53,7 +53,7 @@ static const struct {
 	    "list undeliverable mail kept in failed/, or remove it" },
 	{ "send", "--to LIST (--body TEXT | --body-file FILE) [...]",
 	    "compose and queue a message; prints its id" },
-	{ "probe", "[--rcpt ADDR [--from ADDR]] [--timeout DUR]",
+	{ "probe", "[--smarthost NAME] [--rcpt ADDR [--from ADDR]] [...]",
 	    "try the smarthost as relayqd would; say what to fix" },
 	{ "oauth2", "status | login [--browser]",
 	    "OAuth2 grant, token file, last refresh; get a refresh token" },
@@ -138,13 +138,15 @@ relayq_help_arg(const char *cmd, int argc, char *argv[])
 
 /* relayq queue [--json]. */
 static int
-relayq_queue(struct queue_spool *sp, int argc, char *argv[])
+relayq_queue(struct queue_spool *sp, const struct conf *c, int argc,
+    char *argv[])
 {
 	if (argc == 1 && strcmp(argv[0], "--json") == 0)
-		return relayq_json_queue(sp, stdout);
+		return relayq_json_queue(sp, c, stdout);
 	if (argc != 0)
 		relayq_usage();
-	if (queue_list_print(sp, stdout, 0) == -1) {
+	if (queue_list_print_route(sp, stdout, 0, -1, conf_route_label, c) ==
+	    -1) {
 		fprintf(stderr, "relayq: cannot list %s: %s\n", sp->path,
 		    strerror(errno));
 		return EX_IOERR;
@@ -215,12 +217,13 @@ relayq_failed(struct queue_spool *sp, int argc, char *argv[])
 
 /* Runs cmd on the open spool. */
 static int
-relayq_dispatch(struct queue_spool *sp, const char *cmd, int argc, char *argv[])
+relayq_dispatch(struct queue_spool *sp, const struct conf *c, const char *cmd,
+    int argc, char *argv[])
 {
 	if (strcmp(cmd, "queue") == 0)
-		return relayq_queue(sp, argc, argv);
+		return relayq_queue(sp, c, argc, argv);
 	if (strcmp(cmd, "show") == 0 && argc == 1)
-		return relayq_cmd_show(sp, argv[0]);
+		return relayq_cmd_show(sp, c, argv[0]);
 	if (strcmp(cmd, "flush") == 0 && argc <= 1)
 		return relayq_cmd_flush(sp, argc == 1 ? argv[0] : NULL);
 	if (strcmp(cmd, "requeue") == 0 && argc == 0)
@@ -340,7 +343,7 @@ main(int argc, char *argv[])
 		conf_free(&conf);
 		return EX_CANTCREAT;
 	}
-	rc = relayq_dispatch(&sp, cmd, argc - optind, argv + optind);
+	rc = relayq_dispatch(&sp, &conf, cmd, argc - optind, argv + optind);
 	queue_spool_close(&sp);
 	conf_free(&conf);
 	return rc;

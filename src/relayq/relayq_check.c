@@ -216,6 +216,51 @@ relayq_check_readable(const char *key, const char *path)
 	return 1;
 }
 
+/* True when some other smarthost's chain names smarthost i. */
+static int
+relayq_check_in_chain(const struct conf *c, size_t i)
+{
+	for (size_t j = 0; j < c->nsmarthosts; j++)
+		for (size_t k = 1; k < c->smarthosts[j].nchain; k++)
+			if (j != i && c->smarthosts[j].chain[k] == i)
+				return 1;
+	return 0;
+}
+
+/* Lists the smarthosts: address, TLS, chain and sender patterns. */
+static void
+relayq_check_list(const struct conf *c)
+{
+	static const char *tls[] = { [CONF_TLS_NONE] = "none",
+		[CONF_TLS_STARTTLS] = "starttls",
+		[CONF_TLS_IMPLICIT] = "implicit" };
+	char addr[300];
+
+	for (size_t i = 0; i < c->nsmarthosts; i++) {
+		const struct conf_smarthost *sh = &c->smarthosts[i];
+
+		(void)conf_smarthost_addr(sh, addr, sizeof(addr));
+		printf("smarthost %s: %s, tls %s\n  chain: ", sh->name, addr,
+		    tls[sh->tls]);
+		for (size_t k = 0; k < sh->nchain; k++)
+			printf("%s%s", k > 0 ? " -> " : "",
+			    c->smarthosts[sh->chain[k]].name);
+		printf("\n  senders: ");
+		if (i == 0)
+			printf("every sender no other smarthost claims, and "
+			       "bounces");
+		else if (sh->nsenders == 0)
+			printf("none (%s)",
+			    relayq_check_in_chain(c, i)
+				? "a fallback only"
+				: "no pattern, and no fallback names it: "
+				  "never used");
+		for (size_t p = 0; p < sh->nsenders; p++)
+			printf("%s%s", p > 0 ? ", " : "", sh->senders[p]);
+		putchar('\n');
+	}
+}
+
 /* Runs every check. */
 int
 relayq_check_config(const struct conf *c)
@@ -224,13 +269,16 @@ relayq_check_config(const struct conf *c)
 	char why[512];
 	int bad = 0;
 
+	relayq_check_list(c);
 	if (*c->smarthosts[0].host == '\0') {
 		relayq_check_fail("[smarthost] host is not set: relayqd "
 				  "refuses to start");
 		bad++;
 	}
 	bad += relayq_check_spool(c->spool_dir, &owner);
-	bad += relayq_check_secret(c->smarthosts[0].password_file, owner);
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		bad +=
+		    relayq_check_secret(c->smarthosts[i].password_file, owner);
 	bad += relayq_check_command("alert_command", c->delivery_alert_command);
 	bad += relayq_check_readable("relayq:resolv_conf", c->resolv_conf);
 	bad += relayq_check_readable("relayq:hosts_file", c->hosts_file);

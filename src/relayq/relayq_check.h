@@ -8,7 +8,17 @@
  * the mode queue_spool.c creates and owned by the spool's owner, tmp/
  * and incoming/ in the spool's group), and that password_file is a
  * regular file owned by the spool's owner (relayqd's user) with no
- * group or other permission.  It changes nothing.
+ * group or other permission (for every smarthost section).  It changes
+ * nothing.  Before the checks it lists the smarthosts on stdout:
+ *
+ *	smarthost default: relay.example:587, tls starttls
+ *	  chain: default -> backup
+ *	  senders: every sender no other smarthost claims, and bounces
+ *	smarthost backup: [2001:db8::25]:25, tls none
+ *	  chain: backup
+ *	  senders: none (a fallback only)
+ *
+ * and notes a named smarthost that no sender pattern and no chain uses.
  */
 #ifndef RELAYQ_RELAYQ_RELAYQ_CHECK_H
 #define RELAYQ_RELAYQ_RELAYQ_CHECK_H
@@ -16,8 +26,8 @@
 #include "common/conf.h"
 
 /*
- * Runs every check on the loaded conf, printing one line per problem to
- * stderr ("relayq: check-config: ...").  Returns EX_OK when all pass,
+ * Lists the smarthosts, then runs every check on the loaded conf,
+ * printing one line per problem to stderr ("relayq: check-config: ...").  Returns EX_OK when all pass,
  * else EX_CONFIG.
  */
 int relayq_check_config(const struct conf *c);

@@ -292,8 +292,10 @@ relayq_cmd_show_headers(int fd, const struct queue_env *e)
 
 /* relayq show ID. */
 int
-relayq_cmd_show(struct queue_spool *sp, const char *id)
+relayq_cmd_show(struct queue_spool *sp, const struct conf *c, const char *id)
 {
+	const struct conf_smarthost *sh;
+	char addr[300];
 	struct queue_env e;
 	struct queue_state s;
 	enum queue_dir d = QUEUE_DIR_INCOMING;
@@ -331,6 +333,12 @@ relayq_cmd_show(struct queue_spool *sp, const char *id)
 	printf("uid: %lld\n", e.uid);
 	printf("size: %" PRIu64 "\n", e.body_len);
 	printf("sender: <%s>\n", e.sender);
+	/* Where it will go; a message in failed/ goes nowhere. */
+	if (d != QUEUE_DIR_FAILED) {
+		sh = &c->smarthosts[conf_route(c, e.sender)];
+		(void)conf_smarthost_addr(sh, addr, sizeof(addr));
+		printf("Smarthost: %s (%s)\n", sh->name, addr);
+	}
 	printf("held: %s\n", s.held ? "yes" : "no");
 	printf("attempts: %u\n", s.tries);
 	relayq_cmd_time(when, sizeof(when), s.first_try);

@@ -16,6 +16,7 @@
 #ifndef RELAYQ_RELAYQ_RELAYQ_CMD_H
 #define RELAYQ_RELAYQ_RELAYQ_CMD_H
 
+#include "common/conf.h"
 #include "queue/queue_spool.h"
 
 /*
@@ -23,8 +24,12 @@
  * (not running: ENXIO, or no FIFO), or -1 when it cannot tell (EACCES).
  */
 int relayq_cmd_running(struct queue_spool *sp);
-/* relayq show ID: envelope, headers, per-recipient state, attempts. */
-int relayq_cmd_show(struct queue_spool *sp, const char *id);
+/*
+ * relayq show ID: envelope, the smarthost the message will use (by its
+ * sender's route in c), headers, per-recipient state, attempts.
+ */
+int relayq_cmd_show(struct queue_spool *sp, const struct conf *c,
+    const char *id);
 /* relayq flush [ID]: everything due now, or only ID when given. */
 int relayq_cmd_flush(struct queue_spool *sp, const char *id);
 /*

@@ -55,9 +55,10 @@ relayq_json_time(FILE *out, const char *key, long long t)
 /* Where relayq_json_one() prints, and what it counted. */
 struct relayq_json_ctx {
 	FILE *out;
-	size_t n;	/* messages printed */
-	uint64_t bytes; /* their sizes */
-	int opened;	/* the document's head was printed */
+	const struct conf *c; /* borrowed: routes each sender */
+	size_t n;	      /* messages printed */
+	uint64_t bytes;	      /* their sizes */
+	int opened;	      /* the document's head was printed */
 };
 
 /* Prints the head of the document once (not at all if queue/ fails). */
@@ -71,8 +72,8 @@ relayq_json_open(struct relayq_json_ctx *ctx)
 
 /* Prints one message object; adds its size to *bytes. */
 static void
-relayq_json_msg(struct queue_spool *sp, enum queue_dir d, const char *id,
-    int fd, FILE *out, uint64_t *bytes)
+relayq_json_msg(struct queue_spool *sp, const struct conf *c, enum queue_dir d,
+    const char *id, int fd, FILE *out, uint64_t *bytes)
 {
 	struct queue_env e;
 	struct queue_state s;
@@ -90,6 +91,8 @@ relayq_json_msg(struct queue_spool *sp, enum queue_dir d, const char *id,
 	    ", \"arrival\": %lld, \"sender\": ",
 	    id, queue_spool_dirname(d), e.body_len, e.arrival);
 	relayq_json_str(out, e.sender);
+	fputs(", \"smarthost\": ", out);
+	relayq_json_str(out, c->smarthosts[conf_route(c, e.sender)].name);
 	fprintf(out, ", \"held\": %s, \"attempts\": %u",
 	    s.held ? "true" : "false", s.tries);
 	relayq_json_time(out, "first_attempt", s.first_try);
@@ -139,15 +142,15 @@ relayq_json_one(struct queue_spool *sp, enum queue_dir d, const char *id,
 		fputc('}', out);
 		return;
 	}
-	relayq_json_msg(sp, d, id, fd, out, &ctx->bytes);
+	relayq_json_msg(sp, ctx->c, d, id, fd, out, &ctx->bytes);
 	(void)close(fd);
 }
 
 /* Prints the JSON listing. */
 int
-relayq_json_queue(struct queue_spool *sp, FILE *out)
+relayq_json_queue(struct queue_spool *sp, const struct conf *c, FILE *out)
 {
-	struct relayq_json_ctx ctx = { out, 0, 0, 0 };
+	struct relayq_json_ctx ctx = { out, c, 0, 0, 0 };
 	int in_err;
 
 	/* An unreadable incoming/ only hides messages not yet picked up. */

@@ -39,10 +39,12 @@ void
 relayq_probe_usage_print(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: relayq [-c config] probe [--rcpt ADDR [--from ADDR]] "
-	    "[--timeout DUR]\n"
-	    "  connect to the smarthost as relayqd would, show the "
-	    "dialogue (secrets\n"
+	    "usage: relayq [-c config] probe [--smarthost NAME] "
+	    "[--rcpt ADDR [--from ADDR]]\n"
+	    "              [--timeout DUR]\n"
+	    "  connect to the smarthost ([smarthost], or [smarthost NAME]) "
+	    "as relayqd\n"
+	    "  would, show the dialogue (secrets\n"
 	    "  redacted) and say what to fix; with --rcpt, MAIL and RCPT "
 	    "then RSET:\n"
 	    "  nothing is sent.  Exit 0 could send, 69 unavailable, 75 "
@@ -99,7 +101,8 @@ relayq_probe_creds(const struct conf *c)
 
 /* Parses the arguments into o; returns EX_OK or EX_USAGE. */
 static int
-relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o)
+relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o,
+    const char **smarthost)
 {
 	const char *from = NULL, *timeout = NULL, *errstr;
 
@@ -112,6 +115,8 @@ relayq_probe_args(int argc, char *argv[], struct smarthost_probe_opts *o)
 			slot = &from;
 		else if (strcmp(argv[i], "--timeout") == 0)
 			slot = &timeout;
+		else if (strcmp(argv[i], "--smarthost") == 0)
+			slot = smarthost;
 		else
 			goto usage;
 		if (i + 1 >= argc || *slot != NULL)
@@ -163,19 +168,36 @@ relayq_probe_exit(enum smarthost_probe_result r, const char **word)
 int
 relayq_probe_main(struct conf *c, int argc, char *argv[])
 {
-	struct smarthost_probe_opts o = { "", NULL, RELAYQ_PROBE_TIMEOUT };
+	static const char null_sender[] = "";
+	struct smarthost_probe_opts o = { null_sender, NULL,
+		RELAYQ_PROBE_TIMEOUT };
 	struct smarthost_tls *tls = NULL;
 	struct smarthost_auth *auth = NULL;
 	struct rq_err err;
-	const char *why, *word;
+	struct conf view;
+	const char *why, *word, *name = NULL;
 	char advice[512];
+	ssize_t idx;
 	int rc;
 
-	/* MAIL FROM: the login when it is an address, else <>. */
-	if (strchr(c->smarthosts[0].username, '@') != NULL)
-		o.sender = c->smarthosts[0].username;
-	if ((rc = relayq_probe_args(argc, argv, &o)) != EX_OK)
+	if ((rc = relayq_probe_args(argc, argv, &o, &name)) != EX_OK)
 		return rc;
+	/* --smarthost NAME: libsmarthost sees that one as smarthosts[0]. */
+	if (name != NULL) {
+		if ((idx = conf_smarthost_find(c, name)) == -1) {
+			fprintf(stderr,
+			    "relayq: probe: --smarthost %s: %s has no "
+			    "[smarthost %s]\n",
+			    name, c->path, name);
+			return EX_USAGE;
+		}
+		conf_view_smarthost(&view, c, (size_t)idx);
+		c = &view;
+	}
+	/* MAIL FROM: --from, else the login when it is an address, else <>. */
+	if (o.sender == null_sender &&
+	    strchr(c->smarthosts[0].username, '@') != NULL)
+		o.sender = c->smarthosts[0].username;
 	if (c->smarthosts[0].host[0] == '\0') {
 		fprintf(stderr,
 		    "relayq: probe: %s: [smarthost] host is not "
@@ -204,7 +226,8 @@ relayq_probe_main(struct conf *c, int argc, char *argv[])
 		smarthost_tls_free(tls);
 		return EX_CONFIG;
 	}
-	printf("* smarthost %s port %d, tls = %s, auth = %s%s%s\n",
+	printf("* smarthost %s%s%s port %d, tls = %s, auth = %s%s%s\n",
+	    name != NULL ? c->smarthosts[0].name : "", name != NULL ? ": " : "",
 	    c->smarthosts[0].host, c->smarthosts[0].port,
 	    c->smarthosts[0].tls == CONF_TLS_STARTTLS	    ? "starttls"
 		: c->smarthosts[0].tls == CONF_TLS_IMPLICIT ? "implicit"

@@ -18,7 +18,8 @@ struct conf;
 void relayq_probe_usage_print(FILE *fp);
 
 /*
- * Runs relayq probe [--rcpt ADDR [--from ADDR]] with c.  Returns the exit
+ * Runs relayq probe [--smarthost NAME] [--rcpt ADDR [--from ADDR]]
+ * [--timeout DUR] with c ([smarthost], or the named one).  Returns the exit
  * code: EX_OK when mail could be sent, EX_UNAVAILABLE, EX_TEMPFAIL,
  * EX_NOPERM (authentication failed, or the secret is not readable by
  * the caller), EX_CONFIG, or EX_USAGE.

@@ -470,10 +470,10 @@ sendmail_list(const struct conf *conf)
 	if ((rc = sendmail_open_spool(conf, QUEUE_SPOOL_READER, &sp)) != EX_OK)
 		return rc;
 	/* mailq_all_users = no: a user other than root sees only theirs. */
-	if (queue_list_print_uid(&sp, stdout, 0,
-		conf->mailq_all_users || getuid() == 0
-		    ? -1
-		    : (long long)getuid()) == -1) {
+	if (queue_list_print_route(&sp, stdout, 0,
+		conf->mailq_all_users || getuid() == 0 ? -1
+						       : (long long)getuid(),
+		conf_route_label, conf) == -1) {
 		log_warn("cannot list the queue in %s", conf->spool_dir);
 		rc = EX_IOERR;
 	}

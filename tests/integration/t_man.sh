@@ -18,7 +18,10 @@ done
 sed -n '/^\.SH RECIPIENTS/,/^\.SH [^R]/p' "$top_srcdir/man/sendmail.8" |
     tr '\n' ' ' | grep -q 'starting with \.B \\- is refused'
 ok $((!$?)) "sendmail.8 RECIPIENTS does not refuse '-' recipients after --"
-keys=$(sed -n 's/^[[:space:]]*CK("[a-z]*:\([a-z_0-9]*\)".*/\1/p' \
+# CK: [relayq] and [delivery] ("section:key"); SK, SKL: the keys of any
+# smarthost section (bare names).
+keys=$(sed -n -e 's/^[[:space:]]*CK("[a-z]*:\([a-z_0-9]*\)".*/\1/p' \
+    -e 's/^[[:space:]]*SKL\{0,1\}("\([a-z_0-9]*\)".*/\1/p' \
     "$top_srcdir/src/common/conf.c")
 n=0
 for k in $keys; do
@@ -28,7 +31,7 @@ for k in $keys; do
 	grep -q "^\.B $k\$" "$top_srcdir/man/relayq.conf.5"
 	ok $? "relayq.conf.5 documents $k"
 done
-[ "$n" -ge 30 ]
+[ "$n" -ge 60 ]
 ok $? "found the key table ($n keys)"
 # One entry (.TP then .B key) per key: two texts for one key disagree.
 dups=$(awk 'p == ".TP" && /^\.B [a-z_0-9]+$/ { print $2 } { p = $0 }' \

@@ -9,7 +9,8 @@
 # case checks the exit code, the closing sentence, and what the server
 # saw.  --rcpt: the server records MAIL, RCPT and RSET and never DATA, and
 # nothing is stored.  The secret never appears in the output, in clear or
-# in base64.  A configuration relayqd refuses is refused (78), and a user
+# in base64.  --smarthost NAME probes a [smarthost NAME] with its own
+# login.  A configuration relayqd refuses is refused (78), and a user
 # who cannot read relayqd's secret is told so (77) before any connection.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -174,6 +175,32 @@ stop_server
 PORT2=$(free_port)
 write_conf "" "port = $PORT2"
 probe "nothing listens" 69 "Nothing accepts connections on 127.0.0.1 port $PORT2"
+
+# 8b. --smarthost NAME probes that section, with its own credentials,
+# while [smarthost] is dead (issue 15).
+rm -rf "$MAILDIR"
+write_conf "" "port = $PORT2"
+cat >> "$CONF" <<EOC
+
+[smarthost alt]
+host = localhost
+port = $PORT
+tls = starttls
+$CA
+$LOGIN
+EOC
+start_server $GOOD --auth "$AUSER:$PASS"
+probe "--smarthost alt" 0 "accepts the login" --smarthost alt
+grep -q "^\* smarthost alt: localhost port $PORT, tls = starttls, auth = auto as $AUSER\$" "$OUT"
+ok $? "--smarthost alt: names the section, its host and login"
+grep -q "^AUTH PLAIN $AUSER ok\$" "$MAILDIR/commands"
+ok $? "--smarthost alt: the server saw that section's login"
+probe "without --smarthost: [smarthost]" 69 "Nothing accepts connections on 127.0.0.1 port $PORT2"
+"$RELAYQ" probe --smarthost nosuch > "$OUT" 2> "$T_DIR/probe.err"
+is "$?" 64 "--smarthost nosuch: exit 64"
+grep -q "^relayq: probe: --smarthost nosuch: $CONF has no \[smarthost nosuch\]\$" "$T_DIR/probe.err"
+ok $? "--smarthost nosuch: says so ($(cat "$T_DIR/probe.err"))"
+stop_server
 
 # 9. a configuration relayqd refuses: AUTH with tls = none
 write_conf "" "$LOGIN"

@@ -508,6 +508,18 @@ test_smarthosts_named(void)
 	is_int(conf_smarthost_find(&c, "nope"), -1, "find unknown");
 	ok(strcmp(chain_str(&c.smarthosts[1]), "1") == 0,
 	    "no fallback: the chain is the smarthost itself");
+	{
+		struct conf view;
+
+		conf_view_smarthost(&view, &c, 1);
+		ok(view.nsmarthosts == 1 &&
+			strcmp(view.smarthosts[0].name, "work") == 0 &&
+			strcmp(view.smarthosts[0].username, "w@work.example") ==
+			    0 &&
+			view.spool_dir == c.spool_dir,
+		    "conf_view_smarthost: work as smarthosts[0], the rest "
+		    "borrowed");
+	}
 	conf_free(&c);
 
 	ok(load("[smarthost]\nprovider = microsoft365\n" PRESET_OAUTH2
