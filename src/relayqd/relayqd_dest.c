@@ -87,10 +87,11 @@ relayqd_dest_keys_new(struct relayd *rd, struct relayqd_dest *d,
 	}
 	if (sh->tls != CONF_TLS_NONE && !sh->tls_verify &&
 	    sh->tls_fingerprint[0] == '\0')
-		log_warnx("tls_verify = no: the certificate of smarthost %s "
-			  "is not checked; a man in the middle can read "
-			  "this mail",
-		    sh->host);
+		log_warnx("tls_verify = no: the smarthost's certificate is not "
+			  "checked%s%s%s; a man in the middle can read this "
+			  "mail",
+		    index == 0 ? "" : " ([smarthost ",
+		    index == 0 ? "" : sh->name, index == 0 ? "" : "])");
 	if ((k->oauth2 = relayqd_oauth2_new(rd, d, &view, &e)) == NULL &&
 	    e.msg[0] != '\0')
 		goto fail;
