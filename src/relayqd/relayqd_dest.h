@@ -20,6 +20,14 @@
  * each throttled again).  Probe waits are drawn from the upper half of
  * the interval (relayqd_sched_probe_delay), so hosts that lost the same
  * smarthost do not probe it in lockstep.
+ *
+ * relayqd has one destination per smarthost section (index i serves
+ * conf->smarthosts[i]); the credentials of each are built from its own
+ * section only, so a session to one destination never offers another's.
+ * The dispatch choice among them (which destination a route's mail goes
+ * to, whose probe may carry it, when a failed message is due again) is
+ * pure arithmetic over their down and probe state: relayqd_dest_pick(),
+ * relayqd_dest_probe_for(), relayqd_dest_route_due() (issue 15).
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_DEST_H
 #define RELAYQ_RELAYQD_RELAYQD_DEST_H
