@@ -11,7 +11,7 @@
  * queue/, made durable with one fsync of queue/ and one of incoming/,
  * and only then scheduled; the next batch runs after one pass of the
  * event loop, so delivery starts after the first batch.  When the smarthost is down (see
- * relayqd_outcome_host_down) no session is opened except one probe at a
+ * relayqd_dest_mark_down) no session is opened except one probe at a
  * time, at the destination's own retry time; due messages simply wait
  * in the scheduler, so a dead smarthost costs one connection per probe
  * interval, not one per message.  The probe carries a real message; when
@@ -26,6 +26,22 @@
  * forward does not count as an attempt (relayqd_sched_hurry_all,
  * relayqd_outcome_early).  Still one probe at a time, so a burst of new
  * mail or of flushes cannot storm the smarthost.
+ *
+ * Several smarthosts (issue 15): there is one destination per smarthost
+ * section (relayqd_dest.h), each with its own sessions, credentials,
+ * pace and probe state.  A message's route is the smarthost its sender
+ * routes to (conf_route), looked up when it is first due (one read of
+ * its envelope; with one smarthost there is nothing to look up) and
+ * again after a reload, so a config change reroutes queued mail.  The
+ * scheduler keeps one heap per route.  Mail of a route goes to the first
+ * destination of the route's chain (itself, then its fallbacks) that is
+ * not down (relayqd_dest_pick); a down destination's probe carries mail
+ * of a route only when every candidate before it is down too
+ * (relayqd_dest_probe_for), so the primary is probed with its own mail
+ * while a fallback carries the rest, and mail returns to it as soon as a
+ * probe gets ready.  Credentials never leave their destination: a
+ * session is opened to one destination and carries only what that
+ * destination's dispatch hands it.
  *
  * Start-up rebuilds the scheduler from queue/: each message is due at
  * the next_try saved in its state file (now when it has none; state/ is
@@ -74,12 +90,12 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "queue/queue_scan.h"
+#include "queue/queue_env.h"
 #include "relayqd/relayqd_closer.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
+#include "relayqd/relayqd_dest.h"
 #include "relayqd/relayqd_dial.h"
-#include "relayqd/relayqd_oauth2.h"
-#include "smarthost/smarthost_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
 #include "relayqd/relayqd_purge.h"
@@ -89,7 +105,6 @@
 #include "relayqd/relayqd_stash.h"
 #include "relayqd/relayqd_stats.h"
 #include "relayqd/relayqd_submit.h"
-#include "smarthost/smarthost_tls.h"
 #include "relayqd/relayqd_verbose.h"
 #include "relayqd/relayqd_wake.h"
 
@@ -101,6 +116,8 @@
 #define RELAYQD_WAKE_GAP 1
 /* Files taken from incoming/ per directory fsync (and per loop pass). */
 #define RELAYQD_PICKUP_BATCH 256
+/* Messages given their route per dispatcher run (each costs a read). */
+#define RELAYQD_ROUTE_BATCH 256
 /* inotify events read per callback (each at most NAME_MAX + 17 bytes). */
 #define RELAYQD_NOTIFY_BUF 4096
 /*
@@ -169,34 +186,176 @@ relayqd_seed(void)
 	srandom(seed);
 }
 
-/* Arms ev_rate for when the smarthost's pace lets a message start. */
+/* Arms d's ev_rate for when its pace lets a message start. */
 static void
-relayqd_arm_rate(struct relayd *rd, long long wait_ms)
+relayqd_arm_rate(struct relayd *rd, struct relayqd_dest *d, long long wait_ms)
 {
 	struct timeval tv;
 
 	tv.tv_sec = (time_t)(wait_ms / 1000);
 	tv.tv_usec = (suseconds_t)(wait_ms % 1000 * 1000);
-	event_del(rd->ev_rate);
+	event_del(d->ev_rate);
 	if (!rd->stopping)
-		event_add(rd->ev_rate, &tv);
+		event_add(d->ev_rate, &tv);
 }
 
-/* Pops a due message when the pace allows (relayqd.h). */
-const char *
-relayqd_pop_due(struct relayd *rd, long long now)
+/* The destination route r's mail goes to now (relayqd.h). */
+struct relayqd_dest *
+relayqd_route_dest(struct relayd *rd, size_t r)
 {
-	long long next = relayqd_sched_next_due(rd->sched), ms;
+	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
 
-	if (next == -1 || next > now)
+	return relayqd_dest_pick(rd->dests, sh->chain, sh->nchain);
+}
+
+/*
+ * The destination before the one route r's mail goes to now that is
+ * down with its probe due and its pace allowing a message, or NULL: the
+ * route's next due message is left for that probe (failback), not taken
+ * by the fallback's sessions.
+ */
+static struct relayqd_dest *
+relayqd_route_prober(struct relayd *rd, size_t r, long long now_ms)
+{
+	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
+
+	for (size_t i = 0; i < sh->nchain; i++) {
+		struct relayqd_dest *c = rd->dests[sh->chain[i]];
+
+		if (!c->down)
+			return NULL;
+		if (relayqd_dest_may_probe(c, now_ms) &&
+		    relayqd_rate_wait(c->rate, now_ms) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * The route with the earliest message due at or before now among those
+ * whose mail d may carry: those that go to d (probe 0), or those whose
+ * mail d's probe may carry (probe 1, relayqd_dest_probe_for).  Returns
+ * it, or -1.
+ */
+static long
+relayqd_route_for(struct relayd *rd, const struct relayqd_dest *d,
+    long long now, int probe)
+{
+	long best = -1;
+	long long due, best_due = -1, now_ms = relayqd_now_ms();
+
+	for (size_t r = 0; r < rd->ndests; r++) {
+		const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
+
+		due = relayqd_sched_next_route(rd->sched, (long)r);
+		if (due == -1 || due > now ||
+		    (best_due != -1 && due >= best_due))
+			continue;
+		if (probe ? !relayqd_dest_probe_for(rd->dests, sh->chain,
+				sh->nchain, d, now_ms)
+			  : relayqd_route_dest(rd, r) != d ||
+			    relayqd_route_prober(rd, r, now_ms) != NULL)
+			continue;
+		best = (long)r;
+		best_due = due;
+	}
+	return best;
+}
+
+/* Pops a message due for d (a probe's when probe) if d's pace allows. */
+static const char *
+relayqd_pop_for(struct relayd *rd, struct relayqd_dest *d, long long now,
+    int probe)
+{
+	long r = relayqd_route_for(rd, d, now, probe);
+	long long ms;
+
+	if (r == -1)
 		return NULL;
 	/* Unlimited, it only notes the pace (what a throttle halves). */
 	ms = relayqd_now_ms();
-	if (!relayqd_rate_admit(rd->rate, ms)) {
-		relayqd_arm_rate(rd, relayqd_rate_wait(rd->rate, ms));
+	if (!relayqd_rate_admit(d->rate, ms)) {
+		relayqd_arm_rate(rd, d, relayqd_rate_wait(d->rate, ms));
 		return NULL;
 	}
-	return relayqd_sched_pop_due(rd->sched, now);
+	return relayqd_sched_pop_route(rd->sched, r, now);
+}
+
+/* Pops a due message for d when its pace allows (relayqd.h). */
+const char *
+relayqd_pop_due(struct relayd *rd, struct relayqd_dest *d, long long now)
+{
+	return relayqd_pop_for(rd, d, now, 0);
+}
+
+/* True when no destination has a session left. */
+static int
+relayqd_no_session(const struct relayd *rd)
+{
+	for (size_t i = 0; i < rd->ndests; i++)
+		if (!TAILQ_EMPTY(&rd->dests[i]->conns))
+			return 0;
+	return 1;
+}
+
+/* A wake-up for every destination (relayqd_dest_wake). */
+static void
+relayqd_wake_dests(struct relayd *rd, long long gap)
+{
+	long long now_ms = relayqd_now_ms();
+
+	for (size_t i = 0; i < rd->ndests; i++)
+		relayqd_dest_wake(rd->dests[i], now_ms, gap);
+}
+
+/*
+ * The route of message id: conf_route() of its sender, read from its
+ * envelope (without the lock: only the sender is used).  A message that
+ * cannot be read takes route 0; its attempt deals with it.
+ */
+static long
+relayqd_route_read(struct relayd *rd, const char *id)
+{
+	struct queue_env env;
+	const char *errstr;
+	long r = 0;
+	int fd;
+
+	if ((fd = openat(rd->spool.dirfd[QUEUE_DIR_QUEUE], id,
+		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	if (queue_env_read_fd(&env, fd, 0, &errstr) == 0) {
+		r = (long)conf_route(&rd->conf, env.sender);
+		queue_env_free(&env);
+	}
+	(void)close(fd);
+	return r;
+}
+
+/*
+ * With more than one smarthost: gives each due message whose route is
+ * not known yet its route (at most RELAYQD_ROUTE_BATCH per run: they
+ * cost a read each; the rest on the next pass).  The route holds until a
+ * reload (relayqd_sched_set_routes).
+ */
+static void
+relayqd_route_resolve(struct relayd *rd, long long now)
+{
+	char id[QUEUE_ID_LEN + 1];
+	const char *p;
+	int n;
+
+	for (n = 0; n < RELAYQD_ROUTE_BATCH &&
+	     (p = relayqd_sched_pop_route(rd->sched, RELAYQD_SCHED_UNROUTED,
+		  now)) != NULL;
+	     n++) {
+		memcpy(id, p, sizeof(id));
+		relayqd_sched_set_route(rd->sched, id,
+		    relayqd_route_read(rd, id));
+		relayqd_sched_reschedule(rd->sched, id, now);
+	}
+	if (n == RELAYQD_ROUTE_BATCH)
+		relayqd_kick(rd);
 }
 
 /*
@@ -207,30 +366,12 @@ void
 relayqd_kick(struct relayd *rd)
 {
 	if (rd->stopping) {
-		if (TAILQ_EMPTY(&rd->conns) && rd->base != NULL)
+		if (relayqd_no_session(rd) && rd->base != NULL)
 			event_base_loopbreak(rd->base);
 		return;
 	}
 	if (rd->ev_kick != NULL)
 		event_active(rd->ev_kick, EV_TIMEOUT, 0);
-}
-
-/*
- * A wake-up: when the smarthost is down and no probe runs, the next probe
- * may start now, unless one started less than gap seconds ago.
- */
-static void
-relayqd_wake_host(struct relayd *rd, long long now, long long gap)
-{
-	long long now_ms = relayqd_now_ms();
-
-	if (!rd->host_down || rd->host_probing || rd->host_probe_ms <= now_ms ||
-	    now - rd->host_last_probe < gap)
-		return;
-	log_info("smarthost %s: woken up, probing now instead of in %.1fs",
-	    rd->conf.smarthosts[0].host,
-	    (double)(rd->host_probe_ms - now_ms) / 1000);
-	rd->host_probe_ms = now_ms;
 }
 
 /* Asks for a pick-up of incoming/ on this loop pass. */
@@ -354,8 +495,7 @@ relayqd_pickup_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(rd->ev_pickup, &zero);
 	if (n > 0) {
 		relayqd_stats_touch(rd); /* queue size: STATUS, alerts */
-		relayqd_wake_host(rd, relayqd_now(),
-		    rd->conf.delivery_retry_min);
+		relayqd_wake_dests(rd, rd->conf.delivery_retry_min);
 		relayqd_run(rd);
 	}
 }
@@ -541,48 +681,82 @@ relayqd_arm_scan(struct relayd *rd)
 	event_add(rd->ev_scan, &tv);
 }
 
-/*
- * Returns how many sessions the dispatcher may have open: one while the
- * smarthost has not answered since the start or since it was down (slow
- * start: a fleet that comes back does not open max_connections each
- * before it knows the server is there), else max_connections.
- */
-static int
-relayqd_conn_limit(const struct relayd *rd)
+/* Lowers *when (ms, -1: none) to t (-1: none). */
+static void
+relayqd_when_min(long long *when, long long t)
 {
-	return rd->host_ok ? rd->conf.delivery_max_connections : 1;
+	if (t != -1 && (*when == -1 || t < *when))
+		*when = t;
+}
+
+/*
+ * When route r's next message may go (ms), or -1 when something else
+ * runs the dispatcher then: a busy destination's sessions, a running
+ * probe, or the destination's ev_rate.
+ */
+static long long
+relayqd_route_when(struct relayd *rd, size_t r, long long now)
+{
+	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
+	long long due = relayqd_sched_next_route(rd->sched, (long)r);
+	long long when = -1, wait, t, now_ms = relayqd_now_ms();
+	struct relayqd_dest *d;
+
+	if (due == -1)
+		return -1;
+	/* A probe before the route's destination takes it: run now. */
+	if (due <= now && relayqd_route_prober(rd, r, now_ms) != NULL)
+		return due * 1000;
+	if ((d = relayqd_route_dest(rd, r)) != NULL) {
+		/*
+		 * Every session is busy: ready sessions pull due messages,
+		 * and a closing one kicks the dispatcher.  Arming a 0 s
+		 * timer here would spin the loop while the sessions wait on
+		 * the server.
+		 */
+		if (due <= now && d->nconns >= relayqd_dest_limit(d))
+			return -1;
+		/* Due messages that wait for the pace: ev_rate runs us. */
+		if (due <= now &&
+		    (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
+			if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
+				relayqd_arm_rate(rd, d, wait);
+			return -1;
+		}
+		return due * 1000;
+	}
+	/* Every candidate is down: the next probe that may carry it. */
+	for (size_t i = 0; i < sh->nchain; i++) {
+		d = rd->dests[sh->chain[i]];
+		/* A running probe (or straggler session) kicks us at its end. */
+		if (d->probing || d->nconns > 0)
+			continue;
+		t = d->probe_ms > due * 1000 ? d->probe_ms : due * 1000;
+		/* A probe due that waits for the pace: ev_rate runs us. */
+		if (t <= now_ms &&
+		    (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
+			if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
+				relayqd_arm_rate(rd, d, wait);
+			continue;
+		}
+		relayqd_when_min(&when, t);
+	}
+	return when;
 }
 
 /* Arms the due timer for the next message or destination probe. */
 static void
 relayqd_arm_due(struct relayd *rd, long long now)
 {
-	long long when = relayqd_sched_next_due(rd->sched), now_ms, ms;
+	long long when = -1, now_ms, ms, t;
 	struct timeval tv;
 
-	if (when != -1)
-		when *= 1000;
-	/* A running probe (or straggler session) kicks us when it ends. */
-	if (rd->host_down && (rd->host_probing || rd->nconns > 0))
-		when = -1;
-	else if (rd->host_down && when != -1 && when < rd->host_probe_ms)
-		when = rd->host_probe_ms;
-	/*
-	 * Every session is busy: ready sessions pull due messages, and a
-	 * closing one kicks the dispatcher.  Arming a 0 s timer here would
-	 * spin the loop while the sessions wait on the server.
-	 */
-	else if (!rd->host_down && when != -1 && when <= now * 1000 &&
-	    rd->nconns >= relayqd_conn_limit(rd))
-		when = -1;
-	/* Due messages that wait for the pace: ev_rate runs us then. */
-	else if (when != -1 && when <= now &&
-	    relayqd_rate_wait(rd->rate, relayqd_now_ms()) > 0) {
-		if (!event_pending(rd->ev_rate, EV_TIMEOUT, NULL))
-			relayqd_arm_rate(rd,
-			    relayqd_rate_wait(rd->rate, relayqd_now_ms()));
-		when = -1;
-	}
+	/* Unrouted messages get their route when due. */
+	if ((t = relayqd_sched_next_route(rd->sched, RELAYQD_SCHED_UNROUTED)) !=
+	    -1)
+		when = t * 1000;
+	for (size_t r = 0; r < rd->ndests; r++)
+		relayqd_when_min(&when, relayqd_route_when(rd, r, now));
 	relayqd_arm_scan(rd);
 	event_del(rd->ev_due);
 	if (when == -1)
@@ -594,44 +768,60 @@ relayqd_arm_due(struct relayd *rd, long long now)
 	event_add(rd->ev_due, &tv);
 }
 
+/* Opens sessions to d: its probe when it is down, else up to its limit. */
+static void
+relayqd_run_dest(struct relayd *rd, struct relayqd_dest *d, long long now)
+{
+	const char *id;
+
+	if (d->down) {
+		/* One probe at a time, once the destination's backoff ends. */
+		if (relayqd_dest_may_probe(d, relayqd_now_ms()) &&
+		    (id = relayqd_pop_for(rd, d, now, 1)) != NULL) {
+			log_info("smarthost %s: probe after %u failure%s, with "
+				 "%s",
+			    d->label, d->fails, d->fails == 1 ? "" : "s", id);
+			d->probing = 1;
+			d->last_probe = now;
+			relayqd_conn_new(rd, d, id);
+		}
+		return;
+	}
+	/*
+	 * A session that fails at once marks the destination down; one
+	 * that gets ready ends the slow start and kicks us.
+	 */
+	while (!d->down && d->nconns < relayqd_dest_limit(d) &&
+	    (id = relayqd_pop_due(rd, d, now)) != NULL) {
+		d->last_probe = now;
+		relayqd_conn_new(rd, d, id);
+	}
+}
+
 /* The dispatcher: feeds idle sessions and opens new ones. */
 static void
 relayqd_run(struct relayd *rd)
 {
 	struct relayqd_conn *rc, *next;
 	long long now = relayqd_now();
-	const char *id;
 
 	if (rd->stopping)
 		return;
-	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
-		next = relayqd_conn_next(rc);
-		relayqd_conn_pull(rc);
-	}
-	if (rd->host_down) {
-		/* One probe at a time, once the destination's backoff ends. */
-		if (!rd->host_probing && rd->nconns == 0 &&
-		    relayqd_now_ms() >= rd->host_probe_ms &&
-		    (id = relayqd_pop_due(rd, now)) != NULL) {
-			log_info("smarthost %s: probe after %u failure%s, with "
-				 "%s",
-			    rd->conf.smarthosts[0].host, rd->host_fails,
-			    rd->host_fails == 1 ? "" : "s", id);
-			rd->host_probing = 1;
-			rd->host_last_probe = now;
-			relayqd_conn_new(rd, id);
+	if (rd->ndests > 1)
+		relayqd_route_resolve(rd, now);
+	for (size_t i = 0; i < rd->ndests; i++)
+		for (rc = TAILQ_FIRST(&rd->dests[i]->conns); rc != NULL;
+		     rc = next) {
+			next = relayqd_conn_next(rc);
+			relayqd_conn_pull(rc);
 		}
-	} else {
-		/*
-		 * A session that fails at once marks the destination down;
-		 * one that gets ready ends the slow start and kicks us.
-		 */
-		while (!rd->host_down && rd->nconns < relayqd_conn_limit(rd) &&
-		    (id = relayqd_pop_due(rd, now)) != NULL) {
-			rd->host_last_probe = now;
-			relayqd_conn_new(rd, id);
-		}
-	}
+	/* Probes first: they take the mail left for them (failback). */
+	for (size_t i = 0; i < rd->ndests; i++)
+		if (rd->dests[i]->down)
+			relayqd_run_dest(rd, rd->dests[i], now);
+	for (size_t i = 0; i < rd->ndests; i++)
+		if (!rd->dests[i]->down)
+			relayqd_run_dest(rd, rd->dests[i], now);
 	relayqd_arm_due(rd, now);
 }
 
@@ -724,7 +914,7 @@ relayqd_flush(struct relayd *rd, const char *who,
 				 "%zu waiting made due now",
 			    who, ids->n,
 			    relayqd_wake_flush_ids(rd->sched, ids, now));
-		relayqd_wake_host(rd, now, RELAYQD_WAKE_GAP);
+		relayqd_wake_dests(rd, RELAYQD_WAKE_GAP);
 		/* Held writes too: the operator may have made room. */
 		relayqd_stash_hurry(rd->stash, now);
 		relayqd_arm_stash(rd);
@@ -750,7 +940,7 @@ relayqd_flush(struct relayd *rd, const char *who,
 		 "one every %llds)",
 	    ids == NULL ? relayqd_sched_waiting(rd->sched) : ids->n, who, moved,
 	    gap);
-	relayqd_wake_host(rd, now, gap);
+	relayqd_wake_dests(rd, gap);
 	relayqd_kick(rd);
 	return 0;
 }
@@ -898,52 +1088,26 @@ relayqd_inotify_new(struct relayd *rd)
 }
 
 /*
- * Creates the smarthost's pace and loads its state from the spool (a
- * restart keeps a daily quota); a file that cannot be read is logged and
- * the buckets start empty (relayqd_rate.h).
+ * Creates each destination's pace and loads its state from the spool (a
+ * restart keeps a daily quota): <spool>/rate for [smarthost],
+ * <spool>/rate.NAME for [smarthost NAME].
  */
 static void
-relayqd_rate_start(struct relayd *rd)
+relayqd_pace_start(struct relayd *rd)
 {
-	const struct conf_rate *m = &rd->conf.smarthosts[0].rate_limit;
-	const struct conf_rate *rc = &rd->conf.smarthosts[0].recipient_limit;
-	struct relayqd_rate_view v;
-	const char *errstr = "";
-	long long now = relayqd_now_ms();
+	char file[64];
 
-	rd->rate = relayqd_rate_new(rd->conf.smarthosts[0].host, m, rc, now);
-	if (relayqd_rate_load(rd->rate, rd->spool.rootfd, RELAYQD_RATE_FILE,
-		now, &errstr) == -1)
-		log_warnx("%s/%s: %s; the rate buckets start empty (never "
-			  "above the limit) and refill",
-		    rd->spool.path, RELAYQD_RATE_FILE, errstr);
-	if (!relayqd_rate_is_limited(rd->rate))
-		return;
-	relayqd_rate_view(rd->rate, now, &v);
-	log_info("smarthost %s: rate_limit %lld/%llds, bucket %.2f; "
-		 "recipient_limit %lld/%llds, bucket %.2f; pace %.3g/s%s",
-	    rd->conf.smarthosts[0].host, m->n, m->per, v.messages, rc->n,
-	    rc->per, v.recipients, v.pace, v.throttled ? " (throttled)" : "");
-}
-
-/*
- * Returns why relayqd refuses configuration c with AUTH policy auth
- * (NULL when AUTH is off), or NULL when it is acceptable; warns about
- * what it accepts but should not (at start and at each reload).
- */
-static const char *
-relayqd_conf_check(const struct conf *c, const struct smarthost_auth *auth)
-{
-	const char *why;
-
-	if ((why = smarthost_auth_check_tls(auth, c)) != NULL)
-		return why;
-	if (c->smarthosts[0].tls != CONF_TLS_NONE &&
-	    !c->smarthosts[0].tls_verify &&
-	    c->smarthosts[0].tls_fingerprint[0] == '\0')
-		log_warnx("tls_verify = no: the smarthost's certificate is not "
-			  "checked; a man in the middle can read this mail");
-	return NULL;
+	for (size_t i = 0; i < rd->ndests; i++) {
+		if (i == 0)
+			strlcpy(file, RELAYQD_RATE_FILE, sizeof(file));
+		else if (rq_snprintf(file, sizeof(file), "%s.%s",
+			     RELAYQD_RATE_FILE,
+			     rd->conf.smarthosts[i].name) == -1)
+			fatalx("smarthost name too long: %s",
+			    rd->conf.smarthosts[i].name);
+		relayqd_dest_rate_start(rd->dests[i], rd->spool.rootfd,
+		    rd->spool.path, file, relayqd_now_ms());
+	}
 }
 
 /* Logs a problem in the aliases file. */
@@ -983,55 +1147,45 @@ relayqd_reload(struct relayd *rd)
 {
 	struct conf nc;
 	struct rq_err err;
-	struct smarthost_tls *tls = NULL;
-	struct smarthost_auth *auth;
-	struct relayqd_oauth2 *oauth2 = NULL;
-	const char *why;
+	struct relayqd_dest_keys *k;
+	size_t i;
 
 	if (conf_load(&nc, rd->conf.path, &err) == -1) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
 		return;
 	}
-	if (nc.smarthosts[0].tls != CONF_TLS_NONE &&
-	    (tls = smarthost_tls_new(&nc, &err)) == NULL) {
+	/*
+	 * XXX(issue 15): the destinations are made at start, one per
+	 * smarthost section; a reload may change their settings, routes
+	 * and fallbacks, but not add, remove or rename a section.
+	 */
+	for (i = 0; i < nc.nsmarthosts && nc.nsmarthosts == rd->ndests; i++)
+		if (strcmp(nc.smarthosts[i].name,
+			relayqd_dest_sh(rd->dests[i])->name) != 0)
+			break;
+	if (nc.nsmarthosts != rd->ndests || i < rd->ndests) {
+		log_warnx("reload failed, keeping the old configuration: %s: "
+			  "smarthost sections were added, removed or renamed; "
+			  "that needs a restart",
+		    nc.path);
+		conf_free(&nc);
+		return;
+	}
+	k = xcalloc(rd->ndests, sizeof(*k));
+	for (i = 0; i < rd->ndests; i++)
+		if (relayqd_dest_keys_new(rd, rd->dests[i], &nc, i, &k[i],
+			&err) == -1)
+			break;
+	if (i < rd->ndests) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
+		while (i-- > 0)
+			relayqd_dest_keys_free(&k[i]);
+		free(k);
 		conf_free(&nc);
 		return;
 	}
-	if ((auth = smarthost_auth_new(&nc, &err)) == NULL &&
-	    err.msg[0] != '\0') {
-		log_warnx("reload failed, keeping the old configuration: %s",
-		    err.msg);
-		smarthost_tls_free(tls);
-		conf_free(&nc);
-		return;
-	}
-	if ((why = relayqd_conf_check(&nc, auth)) != NULL ||
-	    ((oauth2 = relayqd_oauth2_new(rd, &nc, &err)) == NULL &&
-		err.msg[0] != '\0')) {
-		log_warnx("reload failed, keeping the old configuration: "
-			  "%s: %s",
-		    nc.path, why != NULL ? why : err.msg);
-		smarthost_auth_free(auth);
-		smarthost_tls_free(tls);
-		conf_free(&nc);
-		return;
-	}
-	/* A refresh in flight finishes; the token survives if unchanged. */
-	if (oauth2 != NULL && rd->oauth2 != NULL)
-		relayqd_oauth2_update(rd->oauth2, oauth2);
-	else {
-		relayqd_oauth2_free(rd->oauth2);
-		rd->oauth2 = oauth2;
-	}
-	/* Sessions keep their SSL objects, which hold a context reference,
-	 * and copy what they need from the AUTH settings. */
-	smarthost_tls_free(rd->tls);
-	rd->tls = tls;
-	smarthost_auth_free(rd->auth);
-	rd->auth = auth;
 	if (strcmp(nc.spool_dir, rd->conf.spool_dir) != 0)
 		log_warnx("spool_dir changes need a restart; keeping %s",
 		    rd->conf.spool_dir);
@@ -1044,8 +1198,13 @@ relayqd_reload(struct relayd *rd)
 	rd->conf = nc;
 	aliases_free(&rd->aliases);
 	relayqd_aliases_load(&rd->conf, &rd->aliases);
-	relayqd_rate_configure(rd->rate, &rd->conf.smarthosts[0].rate_limit,
-	    &rd->conf.smarthosts[0].recipient_limit, relayqd_now_ms());
+	/* The destinations borrow rd->conf, which holds the new settings. */
+	for (i = 0; i < rd->ndests; i++)
+		relayqd_dest_reload(rd->dests[i], &k[i], relayqd_now_ms());
+	free(k);
+	/* The senders patterns may have changed: queued mail is rerouted. */
+	if (rd->ndests > 1)
+		relayqd_sched_set_routes(rd->sched, rd->ndests);
 	log_info("configuration reloaded from %s", rd->conf.path);
 	/* submit_socket may have moved, or become usable. */
 	if (rd->submit != NULL)
@@ -1068,10 +1227,12 @@ relayqd_abort_all(struct relayd *rd)
 {
 	struct relayqd_conn *rc, *next;
 
-	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
-		next = relayqd_conn_next(rc);
-		relayqd_conn_abort(rc);
-	}
+	for (size_t i = 0; i < rd->ndests; i++)
+		for (rc = TAILQ_FIRST(&rd->dests[i]->conns); rc != NULL;
+		     rc = next) {
+			next = relayqd_conn_next(rc);
+			relayqd_conn_abort(rc);
+		}
 }
 
 /* Signal events. */
@@ -1107,10 +1268,12 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: shutting down", (int)sig);
 	rd->stopping = 1;
 	/* Idle sessions say QUIT; the last one to go ends the loop. */
-	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
-		next = relayqd_conn_next(rc);
-		relayqd_conn_stop(rc);
-	}
+	for (size_t i = 0; i < rd->ndests; i++)
+		for (rc = TAILQ_FIRST(&rd->dests[i]->conns); rc != NULL;
+		     rc = next) {
+			next = relayqd_conn_next(rc);
+			relayqd_conn_stop(rc);
+		}
 	relayqd_kick(rd);
 }
 
@@ -1183,13 +1346,12 @@ main(int argc, char *argv[])
 	struct relayqd_stats_view v;
 	char heldtxt[48] = "";
 	size_t nheld;
-	const char *cfg = NULL, *why;
+	const char *cfg = NULL;
 	int ch, foreground = 0, verbose = 0, trace = 0, submitfd, n;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.wakefd = -1;
 	rd.notifyfd = -1;
-	TAILQ_INIT(&rd.conns);
 	while (
 	    (ch = getopt_long(argc, argv, "c:fhvT:", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -1228,20 +1390,12 @@ main(int argc, char *argv[])
 		fatal("cannot turn core dumps off");
 	if (conf_load(&rd.conf, conf_path(cfg, 1), &err) == -1)
 		fatalx("%s", err.msg);
-	if (rd.conf.smarthosts[0].host[0] == '\0')
-		fatalx("%s: [smarthost] host is not set", rd.conf.path);
-	if (rd.conf.smarthosts[0].tls != CONF_TLS_NONE &&
-	    (rd.tls = smarthost_tls_new(&rd.conf, &err)) == NULL)
-		fatalx("%s: %s", rd.conf.path, err.msg);
-	/* AUTH checks the secret file's owner against our effective uid. */
-	if ((rd.auth = smarthost_auth_new(&rd.conf, &err)) == NULL &&
-	    err.msg[0] != '\0')
-		fatalx("%s: %s", rd.conf.path, err.msg);
-	if ((why = relayqd_conf_check(&rd.conf, rd.auth)) != NULL)
-		fatalx("%s: %s", rd.conf.path, why);
-	if ((rd.oauth2 = relayqd_oauth2_new(&rd, &rd.conf, &err)) == NULL &&
-	    err.msg[0] != '\0')
-		fatalx("%s: %s", rd.conf.path, err.msg);
+	rd.ndests = rd.conf.nsmarthosts;
+	rd.dests = xcalloc(rd.ndests, sizeof(*rd.dests));
+	for (size_t i = 0; i < rd.ndests; i++)
+		if ((rd.dests[i] = relayqd_dest_new(&rd, &rd.conf, i, &err)) ==
+		    NULL)
+			fatalx("%s", err.msg);
 	relayqd_aliases_load(&rd.conf, &rd.aliases);
 	if (queue_spool_open(&rd.spool, rd.conf.spool_dir,
 		QUEUE_SPOOL_DAEMON | QUEUE_SPOOL_CREATE, &err) == -1)
@@ -1267,6 +1421,7 @@ main(int argc, char *argv[])
 		 rd.conf.hosts_file, &err)) == NULL)
 		fatalx("%s: %s", rd.conf.path, err.msg);
 	rd.sched = relayqd_sched_new();
+	relayqd_sched_set_routes(rd.sched, rd.ndests);
 	rd.stash = relayqd_stash_new();
 	if ((rd.ev_kick = event_new(rd.base, -1, 0, relayqd_kick_cb, &rd)) ==
 		NULL ||
@@ -1275,10 +1430,12 @@ main(int argc, char *argv[])
 		 &rd)) == NULL ||
 	    (rd.ev_pickup = evtimer_new(rd.base, relayqd_pickup_cb, &rd)) ==
 		NULL ||
-	    (rd.ev_stash = evtimer_new(rd.base, relayqd_stash_cb, &rd)) ==
-		NULL ||
-	    (rd.ev_rate = evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL)
+	    (rd.ev_stash = evtimer_new(rd.base, relayqd_stash_cb, &rd)) == NULL)
 		fatalx("event_new failed");
+	for (size_t i = 0; i < rd.ndests; i++)
+		if ((rd.dests[i]->ev_rate =
+			    evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL)
+			fatalx("event_new failed");
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		rd.ev_sig[i] = relayqd_signal_new(&rd, sigs[i]);
 	if ((rd.wakefd = queue_spool_wake_fd(&rd.spool)) == -1)
@@ -1289,7 +1446,7 @@ main(int argc, char *argv[])
 		fatalx("cannot watch the wake FIFO");
 	relayqd_inotify_new(&rd);
 	rd.closer = relayqd_closer_new();
-	relayqd_rate_start(&rd);
+	relayqd_pace_start(&rd);
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
@@ -1330,8 +1487,10 @@ main(int argc, char *argv[])
 	 * after the last session's free (it breaks the loop while
 	 * stopping), and frees at least one, hence the bound.
 	 */
-	n = rd.nconns;
-	for (int i = 0; i <= n && !TAILQ_EMPTY(&rd.conns); i++)
+	n = 0;
+	for (size_t i = 0; i < rd.ndests; i++)
+		n += rd.dests[i]->nconns;
+	for (int i = 0; i <= n && !relayqd_no_session(&rd); i++)
 		event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	relayqd_stash_last_try(&rd);
@@ -1352,13 +1511,12 @@ main(int argc, char *argv[])
 		event_free(rd.ev_sig[i]);
 	event_free(rd.ev_pickup);
 	event_free(rd.ev_stash);
-	event_free(rd.ev_rate);
 	event_free(rd.ev_scan);
 	event_free(rd.ev_due);
 	event_free(rd.ev_kick);
-	relayqd_stats_free(rd.stats);	  /* last write */
-	(void)relayqd_rate_save(rd.rate); /* logged there */
-	relayqd_rate_free(rd.rate);
+	relayqd_stats_free(rd.stats); /* last write */
+	for (size_t i = 0; i < rd.ndests; i++)
+		(void)relayqd_rate_save(rd.dests[i]->rate); /* logged there */
 	relayqd_alert_free(rd.alert);
 	relayqd_notify_free(rd.notify);
 	relayqd_sched_free(rd.sched);
@@ -1374,12 +1532,12 @@ main(int argc, char *argv[])
 			  "at the next start",
 		    relayqd_stash_count(rd.stash) - (size_t)n);
 	relayqd_stash_free(rd.stash);
-	relayqd_oauth2_free(rd.oauth2); /* cancels a refresh in flight */
+	for (size_t i = 0; i < rd.ndests; i++)
+		relayqd_dest_free(rd.dests[i]); /* cancels an OAuth2 refresh */
+	free(rd.dests);
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);
 	queue_spool_close(&rd.spool);
-	smarthost_tls_free(rd.tls);
-	smarthost_auth_free(rd.auth);
 	log_info("stopped: %llu sent, %llu deferred, %llu failed, %llu "
 		 "reports queued",
 	    rd.n_delivered, rd.n_deferred, rd.n_failed, rd.n_bounces);

@@ -3,15 +3,16 @@
 /*
  * The daemon's shared state, owned by main() in relayqd.c and passed
  * explicitly to every module: the event base, the configuration, the
- * spool, the scheduler index and the connection pool.  Also declares
- * the few entry points the modules call back into (relayqd_kick to run
- * the dispatcher after something changed).
+ * spool, the scheduler index and the destinations (relayqd_dest.h: one
+ * per smarthost, each with its sessions, credentials, pace and probe
+ * state).  Also
+ * declares the few entry points the modules call back into (relayqd_kick
+ * to run the dispatcher after something changed).
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_H
 #define RELAYQ_RELAYQD_RELAYQD_H
 
 #include <stdint.h>
-#include <sys/queue.h>
 
 #include "common/aliases.h"
 #include "common/conf.h"
@@ -22,10 +23,7 @@ struct event_base;
 struct event;
 struct evdns_base;
 struct relayqd_sched;
-struct relayqd_conn;
-struct smarthost_tls;
-struct smarthost_auth;
-struct relayqd_oauth2;
+struct relayqd_dest;
 struct relayqd_verbose;
 struct relayqd_stats;
 struct relayqd_notify;
@@ -34,9 +32,6 @@ struct relayqd_closer;
 struct relayqd_purge;
 struct relayqd_stash;
 struct relayqd_submit;
-struct relayqd_rate;
-
-TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
 struct relayd {
 	struct event_base *base;	 /* owned by main */
@@ -45,9 +40,8 @@ struct relayd {
 	struct aliases aliases;		 /* owned: for bounce recipients */
 	struct queue_spool spool;	 /* owned */
 	struct relayqd_sched *sched;	 /* owned */
-	struct smarthost_tls *tls;	 /* owned; NULL when tls = none */
-	struct smarthost_auth *auth;	 /* owned; NULL when AUTH is off */
-	struct relayqd_oauth2 *oauth2;	 /* owned; NULL without OAuth2 */
+	struct relayqd_dest **dests;	 /* owned: one per conf.smarthosts[i] */
+	size_t ndests;			 /* conf.nsmarthosts */
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
@@ -58,40 +52,18 @@ struct relayd {
 	struct event *ev_stash;		 /* owned: retries those writes */
 	long long spool_full_since;	 /* state writes failing since, or 0 */
 	struct relayqd_submit *submit;	 /* owned: submit_socket, or NULL */
-	struct relayqd_conn_list conns;
-	int nconns;
-	int wakefd;		  /* wake FIFO, -1 if none */
-	struct event *ev_wake;	  /* owned */
-	struct event *ev_scan;	  /* owned: expiry sweep and fallback scan */
-	struct event *ev_pickup;  /* owned: next batch from incoming/ */
-	struct event *ev_notify;  /* owned: inotify on incoming/, or NULL */
-	int notifyfd;		  /* inotify fd, -1 if none */
-	struct queue_idlist pick; /* owned: incoming/ ids being taken */
-	size_t pick_next;	  /* next index in pick */
-	int pick_rescan;	  /* list incoming/ again after pick */
-	struct event *ev_due;	  /* owned: next due message / host retry */
-	struct event *ev_kick;	  /* owned: deferred dispatcher run */
-	struct event *ev_sig[5];  /* owned: TERM, INT, HUP, USR1, CHLD */
-	/*
-	 * The destination (the smarthost).  While host_down is set no
-	 * session is opened except one probe at a time, from
-	 * host_probe_ms on; relayqd_outcome.c sets and clears it.  Slow
-	 * start: until host_ok (a session got as far as ready since the
-	 * start, since the host was last down or since the last session
-	 * closed) one session at most.  When a session that was ready
-	 * failed (a throttle at MAIL or RCPT, a 421), host_need_tx is set
-	 * and only an accepted message ends the slow start.
-	 */
-	int host_down;		   /* the smarthost is backing off */
-	int host_ok;		   /* slow start is over */
-	int host_need_tx;	   /* ...only once a message is accepted */
-	int host_probing;	   /* the probe session is running */
-	unsigned host_fails;	   /* failed probes in a row */
-	long long host_probe_ms;   /* no probe before this time (ms) */
-	long long host_last_probe; /* when the last probe started */
-	char host_error[256];	   /* why it is down, for deferrals */
-	struct relayqd_rate *rate; /* owned: its pace (rate_limit...) */
-	struct event *ev_rate;	   /* owned: a message may start then */
+	int wakefd;			 /* wake FIFO, -1 if none */
+	struct event *ev_wake;		 /* owned */
+	struct event *ev_scan;	   /* owned: expiry sweep and fallback scan */
+	struct event *ev_pickup;   /* owned: next batch from incoming/ */
+	struct event *ev_notify;   /* owned: inotify on incoming/, or NULL */
+	int notifyfd;		   /* inotify fd, -1 if none */
+	struct queue_idlist pick;  /* owned: incoming/ ids being taken */
+	size_t pick_next;	   /* next index in pick */
+	int pick_rescan;	   /* list incoming/ again after pick */
+	struct event *ev_due;	   /* owned: next due message / host retry */
+	struct event *ev_kick;	   /* owned: deferred dispatcher run */
+	struct event *ev_sig[5];   /* owned: TERM, INT, HUP, USR1, CHLD */
 	long long user_flush_last; /* last flush a user (not root) had */
 	int stopping;
 	unsigned long long n_delivered, n_deferred, n_failed, n_bounces;
@@ -108,16 +80,22 @@ long long relayqd_now_ms(void);
  */
 uint32_t relayqd_random(void);
 
-/* Returns the current time in milliseconds (for relayqd_rate). */
-long long relayqd_now_ms(void);
+/*
+ * Takes the earliest message due at or before now among the routes whose
+ * mail goes to d now (relayqd_dest_pick), when d's pace lets one start
+ * (relayqd_rate_admit); otherwise leaves it waiting (not an attempt) and
+ * arms d's timer for when one may.  Returns its id as
+ * relayqd_sched_pop_due() does, or NULL.
+ */
+const char *relayqd_pop_due(struct relayd *rd, struct relayqd_dest *d,
+    long long now);
 
 /*
- * Takes the earliest message due at or before now, when the smarthost's
- * pace lets one start (relayqd_rate_admit); otherwise leaves it waiting
- * (not an attempt) and arms the timer for when one may.  Returns its id
- * as relayqd_sched_pop_due() does, or NULL.
+ * The destination that mail of route r (an index of conf.smarthosts, as
+ * conf_route returns) goes to now, or NULL when every candidate of its
+ * chain is down.
  */
-const char *relayqd_pop_due(struct relayd *rd, long long now);
+struct relayqd_dest *relayqd_route_dest(struct relayd *rd, size_t r);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);

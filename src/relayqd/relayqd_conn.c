@@ -55,6 +55,7 @@
 #include "common/xmalloc.h"
 #include "queue/queue_id.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_dest.h"
 #include "smarthost/smarthost_auth.h"
 #include "smarthost/smarthost_io.h"
 #include "relayqd/relayqd_dial.h"
@@ -103,7 +104,8 @@
 
 struct relayqd_conn {
 	TAILQ_ENTRY(relayqd_conn) entry;
-	struct relayd *rd; /* borrowed */
+	struct relayd *rd;	   /* borrowed */
+	struct relayqd_dest *dest; /* borrowed: the smarthost it talks to */
 	int flags;
 	struct bufferevent *bev;     /* owned */
 	struct event *timer;	     /* owned */
@@ -172,10 +174,10 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc->first_id[0] != '\0')
 		relayqd_sched_reschedule(rd->sched, rc->first_id,
 		    relayqd_now());
-	TAILQ_REMOVE(&rd->conns, rc, entry);
+	TAILQ_REMOVE(&rc->dest->conns, rc, entry);
 	/* No session left: the next one goes alone until ready (slow start). */
-	if (--rd->nconns == 0)
-		rd->host_ok = 0;
+	if (--rc->dest->nconns == 0)
+		rc->dest->ok = 0;
 	free(rc->helo_name);
 	free(rc);
 	relayqd_kick(rd);
@@ -248,14 +250,14 @@ relayqd_conn_defer_first(struct relayqd_conn *rc, const struct rq_reason *why)
 	if (rc->first_id[0] == '\0')
 		return;
 	/* Not started: its message token goes back (no recipient taken). */
-	relayqd_rate_refund(rd->rate, 0, relayqd_now_ms());
+	relayqd_rate_refund(rc->dest->rate, 0, relayqd_now_ms());
 	memcpy(id, rc->first_id, sizeof(id));
 	rc->first_id[0] = '\0';
 	if ((m = relayqd_msg_open(rd, id, &skip, &err)) == NULL) {
 		relayqd_conn_skip(rd, id, skip, &err);
 		return;
 	}
-	relayqd_outcome_host_defer(rd, m, why, rc->relay, rc->tls);
+	relayqd_outcome_host_defer(rd, rc->dest, m, why, rc->relay, rc->tls);
 	relayqd_msg_free(m);
 }
 
@@ -268,7 +270,7 @@ relayqd_conn_fail_early(struct relayqd_conn *rc, const char *text)
 	relayqd_watch_abandon(rc->watch, text);
 	rc->watch = NULL;
 	rq_reason_set(&why, 0, "", text);
-	relayqd_outcome_host_down(rc->rd, &why);
+	relayqd_outcome_host_down(rc->rd, rc->dest, &why);
 	relayqd_conn_defer_first(rc, &why);
 	relayqd_conn_close(rc);
 }
@@ -324,8 +326,8 @@ relayqd_conn_op_starttls(void *arg)
 	struct bufferevent *tls;
 	const char *why;
 
-	if ((tls = smarthost_tls_starttls(rc->rd->tls, rc->bev,
-		 rc->rd->conf.smarthosts[0].host, &why)) == NULL) {
+	if ((tls = smarthost_tls_starttls(rc->dest->tls, rc->bev,
+		 relayqd_dest_sh(rc->dest)->host, &why)) == NULL) {
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
 		return;
 	}
@@ -345,7 +347,7 @@ relayqd_conn_op_ready(void *arg)
 
 	if (!(rc->flags & RC_WASREADY)) {
 		rc->flags |= RC_WASREADY;
-		relayqd_outcome_host_up(rc->rd);
+		relayqd_outcome_host_up(rc->rd, rc->dest);
 	}
 	event_del(rc->timer);
 	/*
@@ -533,7 +535,7 @@ relayqd_conn_op_msg_done(void *arg, enum rq_status st,
 		relayqd_watch_done(rc->watch, m, st, why);
 		rc->watch = NULL;
 	}
-	relayqd_outcome_msg(rc->rd, m, st, why, rc->relay, rc->tls);
+	relayqd_outcome_msg(rc->rd, rc->dest, m, st, why, rc->relay, rc->tls);
 	relayqd_msg_free(m);
 }
 
@@ -570,13 +572,13 @@ relayqd_conn_tls_close(struct relayqd_conn *rc)
 static int
 relayqd_conn_token_refused(struct relayqd_conn *rc, const struct rq_reason *why)
 {
-	struct relayd *rd = rc->rd;
+	struct relayqd_dest *d = rc->dest;
 
 	if (rc->token == NULL || !(rc->flags & RC_AUTHING) ||
-	    why->code / 100 != 5 || rd->oauth2 == NULL)
+	    why->code / 100 != 5 || d->oauth2 == NULL)
 		return 0;
-	relayqd_oauth2_reject(rd->oauth2, rc->token_gen);
-	return !(rc->flags & RC_FRESH) && !rd->stopping;
+	relayqd_oauth2_reject(d->oauth2, rc->token_gen);
+	return !(rc->flags & RC_FRESH) && !rc->rd->stopping;
 }
 
 /* ops->closed: the session is over. */
@@ -595,7 +597,7 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 			 "token",
 		    rc->relay, why->text);
 		/* A probe ends here without a verdict: the next one is due. */
-		rc->rd->host_probing = 0;
+		rc->dest->probing = 0;
 		relayqd_conn_close(rc); /* the free reschedules first_id now */
 		return;
 	}
@@ -605,10 +607,10 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 		 * (unless the message in flight's outcome already did).
 		 */
 		if (!(rc->flags & RC_WASREADY))
-			relayqd_outcome_host_down(rc->rd, why);
-		else if (why->code == 421 && !rc->rd->host_down) {
-			relayqd_outcome_host_down(rc->rd, why);
-			rc->rd->host_need_tx = 1; /* it got ready, then this */
+			relayqd_outcome_host_down(rc->rd, rc->dest, why);
+		else if (why->code == 421 && !rc->dest->down) {
+			relayqd_outcome_host_down(rc->rd, rc->dest, why);
+			rc->dest->need_tx = 1; /* it got ready, then this */
 		}
 		relayqd_conn_defer_first(rc, why);
 		log_info("session to %s ended: %s", rc->relay, why->text);
@@ -623,7 +625,7 @@ relayqd_conn_op_auth_start(void *arg, const char *offered, const char **mech,
 {
 	struct relayqd_conn *rc = arg;
 
-	int rv = smarthost_sasl_begin(rc->rd->auth, &rc->sasl, rc->token,
+	int rv = smarthost_sasl_begin(rc->dest->auth, &rc->sasl, rc->token,
 	    offered, mech, resp, why);
 
 	if (rc->sasl != NULL)
@@ -686,7 +688,7 @@ relayqd_conn_start(struct relayqd_conn *rc)
 		struct relayqd_msg *m;
 
 		/* A throttle marked the smarthost down: stop here too. */
-		if (rd->stopping || rd->host_down ||
+		if (rd->stopping || rc->dest->down ||
 		    rc->nmsgs >= rd->conf.delivery_messages_per_connection) {
 			smtp_client_quit(rc->smtp);
 			return;
@@ -694,8 +696,8 @@ relayqd_conn_start(struct relayqd_conn *rc)
 		if (rc->first_id[0] != '\0') {
 			memcpy(id, rc->first_id, sizeof(id));
 			rc->first_id[0] = '\0';
-		} else if ((next = relayqd_pop_due(rd, relayqd_now())) !=
-		    NULL) {
+		} else if ((next = relayqd_pop_due(rd, rc->dest,
+				relayqd_now())) != NULL) {
 			memcpy(id, next, sizeof(id));
 		} else
 			break;
@@ -708,8 +710,8 @@ relayqd_conn_start(struct relayqd_conn *rc)
 		}
 		rc->msg = m;
 		/* Its recipients count against recipient_limit now. */
-		relayqd_rate_charge(rd->rate, m->n, relayqd_now_ms());
-		(void)relayqd_rate_save(rd->rate); /* logged there */
+		relayqd_rate_charge(rc->dest->rate, m->n, relayqd_now_ms());
+		(void)relayqd_rate_save(rc->dest->rate); /* logged there */
 		if (rc->watch == NULL)
 			rc->watch = relayqd_verbose_claim(rd->verbose, id);
 		relayqd_watch_note(rc->watch,
@@ -723,8 +725,8 @@ relayqd_conn_start(struct relayqd_conn *rc)
 			rc->msg = NULL;
 			rq_reason_set(&why, 0, "",
 			    "message cannot be sent in this session");
-			relayqd_outcome_msg(rd, m, RQ_TEMPFAIL, &why, rc->relay,
-			    rc->tls);
+			relayqd_outcome_msg(rd, rc->dest, m, RQ_TEMPFAIL, &why,
+			    rc->relay, rc->tls);
 			relayqd_msg_free(m);
 			continue;
 		}
@@ -807,7 +809,7 @@ relayqd_conn_connected(struct relayqd_conn *rc)
 	/* Under STARTTLS this stays the socket bufferevent that writes. */
 	(void)bufferevent_set_max_single_write(rc->bev, RC_WRITE_MAX);
 	if (ssl != NULL) {
-		if (smarthost_tls_check_peer(rc->rd->tls, ssl, text,
+		if (smarthost_tls_check_peer(rc->dest->tls, ssl, text,
 			sizeof(text)) == -1) {
 			char msg[400];
 
@@ -841,7 +843,7 @@ relayqd_conn_tls_up(struct relayqd_conn *rc)
 
 	rc->flags &= ~RC_HANDSHAKE;
 	event_del(rc->timer);
-	if (smarthost_tls_check_peer(rc->rd->tls, ssl, text, sizeof(text)) ==
+	if (smarthost_tls_check_peer(rc->dest->tls, ssl, text, sizeof(text)) ==
 	    -1) {
 		(void)!rq_snprintf(msg, sizeof(msg), "TLS with %s: %s",
 		    rc->relay, text);
@@ -972,8 +974,8 @@ relayqd_conn_attach(struct relayqd_conn *rc, int fd)
 		relayqd_conn_connected(rc);
 		return 0;
 	}
-	if ((ssl = smarthost_tls_ssl_new(rd->tls,
-		 rd->conf.smarthosts[0].host)) == NULL) {
+	if ((ssl = smarthost_tls_ssl_new(rc->dest->tls,
+		 relayqd_dest_sh(rc->dest)->host)) == NULL) {
 		(void)close(fd);
 		goto fail;
 	}
@@ -1003,7 +1005,7 @@ static void
 relayqd_conn_dial_cb(int fd, const char *addr, const char *why, void *arg)
 {
 	struct relayqd_conn *rc = arg;
-	const struct conf *c = &rc->rd->conf;
+	const struct conf_smarthost *sh = relayqd_dest_sh(rc->dest);
 
 	rc->dial = NULL;
 	if (rc->flags & RC_CLOSING) {
@@ -1016,50 +1018,50 @@ relayqd_conn_dial_cb(int fd, const char *addr, const char *why, void *arg)
 		relayqd_conn_fail_early(rc, rc->last_err);
 		return;
 	}
-	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s[%s]:%d",
-	    c->smarthosts[0].host, addr, c->smarthosts[0].port);
+	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s[%s]:%d", sh->host,
+	    addr, sh->port);
 	if (relayqd_conn_attach(rc, fd) == -1)
 		relayqd_conn_fail_early(rc, rc->last_err);
 }
 
 /* Opens a session for first_id. */
 struct relayqd_conn *
-relayqd_conn_new(struct relayd *rd, const char *first_id)
+relayqd_conn_new(struct relayd *rd, struct relayqd_dest *dest,
+    const char *first_id)
 {
 	struct relayqd_conn *rc = xcalloc(1, sizeof(*rc));
+	const struct conf *c = dest->conf;
+	const struct conf_smarthost *sh = relayqd_dest_sh(dest);
 
 	rc->rd = rd;
+	rc->dest = dest;
 	strlcpy(rc->first_id, first_id, sizeof(rc->first_id));
 	strlcpy(rc->tls, "none", sizeof(rc->tls));
-	rc->helo_name = xstrdup(rd->conf.smarthosts[0].helo_name[0]
-		? rd->conf.smarthosts[0].helo_name
-		: rd->conf.hostname);
+	rc->helo_name = xstrdup(sh->helo_name[0] ? sh->helo_name : c->hostname);
 	rc->sconf.helo_name = rc->helo_name;
-	rc->sconf.starttls = rd->conf.smarthosts[0].tls == CONF_TLS_STARTTLS;
-	rc->sconf.tls_on_connect =
-	    rd->conf.smarthosts[0].tls == CONF_TLS_IMPLICIT;
-	rc->sconf.auth = rd->auth != NULL;
-	rc->sconf.allow_plaintext_auth =
-	    rd->conf.smarthosts[0].allow_plaintext_auth;
-	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s:%d",
-	    rd->conf.smarthosts[0].host, rd->conf.smarthosts[0].port);
+	rc->sconf.starttls = sh->tls == CONF_TLS_STARTTLS;
+	rc->sconf.tls_on_connect = sh->tls == CONF_TLS_IMPLICIT;
+	rc->sconf.auth = dest->auth != NULL;
+	rc->sconf.allow_plaintext_auth = sh->allow_plaintext_auth;
+	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s:%d", sh->host,
+	    sh->port);
 	if ((rc->timer = evtimer_new(rd->base, relayqd_conn_timer_cb, rc)) ==
 	    NULL)
 		fatalx("evtimer_new failed");
-	TAILQ_INSERT_TAIL(&rd->conns, rc, entry);
-	rd->nconns++;
+	TAILQ_INSERT_TAIL(&dest->conns, rc, entry);
+	dest->nconns++;
 	if ((rc->watch = relayqd_verbose_claim(rd->verbose, first_id)) != NULL)
 		relayqd_watch_note(rc->watch, "connecting to %s", rc->relay);
-	if (rd->oauth2 != NULL) {
+	if (dest->oauth2 != NULL) {
 		const char *tok =
-		    relayqd_oauth2_token(rd->oauth2, &rc->token_gen);
+		    relayqd_oauth2_token(dest->oauth2, &rc->token_gen);
 
 		if (tok == NULL) {
 			/* relayqd_conn_token_done() goes on (maybe now). */
 			rc->flags |= RC_TOKEN;
 			relayqd_watch_note(rc->watch,
 			    "waiting for an OAuth2 access token");
-			relayqd_oauth2_refresh(rd->oauth2);
+			relayqd_oauth2_refresh(dest->oauth2);
 			return rc;
 		}
 		relayqd_conn_set_token(rc, tok);
@@ -1070,11 +1072,11 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 
 /* The OAuth2 refresh ended: resume or fail the waiting sessions. */
 void
-relayqd_conn_token_done(struct relayd *rd, int ok, const char *why)
+relayqd_conn_token_done(struct relayqd_dest *dest, int ok, const char *why)
 {
 	struct relayqd_conn *rc, *next;
 
-	for (rc = TAILQ_FIRST(&rd->conns); rc != NULL; rc = next) {
+	for (rc = TAILQ_FIRST(&dest->conns); rc != NULL; rc = next) {
 		next = TAILQ_NEXT(rc, entry);
 		if (!(rc->flags & RC_TOKEN) || (rc->flags & RC_CLOSING))
 			continue;
@@ -1084,7 +1086,7 @@ relayqd_conn_token_done(struct relayd *rd, int ok, const char *why)
 			continue;
 		}
 		relayqd_conn_set_token(rc,
-		    relayqd_oauth2_token(rd->oauth2, &rc->token_gen));
+		    relayqd_oauth2_token(dest->oauth2, &rc->token_gen));
 		if (rc->token == NULL) {
 			relayqd_conn_fail_early(rc,
 			    "OAuth2 access token expired at once");
@@ -1102,10 +1104,7 @@ relayqd_conn_resolve(struct relayqd_conn *rc)
 	struct relayd *rd = rc->rd;
 	struct relayqd_dial_conf dc;
 
-	dc.host = rd->conf.smarthosts[0].host;
-	dc.port = rd->conf.smarthosts[0].port;
-	dc.timeout = rd->conf.delivery_connect_timeout;
-	dc.stagger_ms = RELAYQD_DIAL_STAGGER_MS;
+	relayqd_dest_dial_conf(rc->dest, &dc);
 	/* The callback runs from the loop, never inside this call. */
 	rc->dial = relayqd_dial_start(rd->base, rd->dns, &dc,
 	    relayqd_conn_dial_cb, rc);

@@ -14,20 +14,26 @@
 
 struct relayd;
 struct relayqd_conn;
+struct relayqd_dest;
 
-/* Returns the next session in rd's list, or NULL. */
+/* Returns the next session in its destination's list, or NULL. */
 struct relayqd_conn *relayqd_conn_next(struct relayqd_conn *rc);
 
-/* Opens a session that will carry message first_id (copied). */
-struct relayqd_conn *relayqd_conn_new(struct relayd *rd, const char *first_id);
+/*
+ * Opens a session to dest (which lists it in its conns while it lives)
+ * that will carry message first_id (copied).
+ */
+struct relayqd_conn *relayqd_conn_new(struct relayd *rd,
+    struct relayqd_dest *dest, const char *first_id);
 
 /*
- * The smarthost's OAuth2 refresh ended (relayqd_oauth2): every session
+ * dest's OAuth2 refresh ended (relayqd_oauth2): every session of dest
  * waiting for a token goes on with the new one (ok), or fails as when the
  * smarthost cannot be reached, with why as the reason (its first message
  * is deferred and the destination backs off).
  */
-void relayqd_conn_token_done(struct relayd *rd, int ok, const char *why);
+void relayqd_conn_token_done(struct relayqd_dest *dest, int ok,
+    const char *why);
 
 /* True when the session is ready and idle: it can take a message. */
 int relayqd_conn_is_idle(const struct relayqd_conn *rc);

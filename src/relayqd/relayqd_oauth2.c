@@ -38,15 +38,17 @@
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
+#include "relayqd/relayqd_dest.h"
 
 #define RELAYQD_OAUTH2_MARGIN_MAX 300
 
 struct relayqd_oauth2 {
-	struct relayd *rd;     /* borrowed */
-	struct conf keys;      /* owned: smarthosts[0]'s oauth2_* strings */
-	char *token;	       /* owned, wiped: the access token, or NULL */
-	long long valid_until; /* monotonic seconds: expiry minus margin */
-	unsigned gen;	       /* bumped for every new token */
+	struct relayd *rd;	   /* borrowed: base, dns, spool, alerts */
+	struct relayqd_dest *dest; /* borrowed: whose sessions wait */
+	struct conf keys;	   /* owned: smarthosts[0]'s oauth2_* strings */
+	char *token;		   /* owned, wiped: the access token, or NULL */
+	long long valid_until;	   /* monotonic seconds: expiry minus margin */
+	unsigned gen;		   /* bumped for every new token */
 	struct oauth2_client *fetch; /* owned: the refresh in flight */
 	int rejected;		     /* an invalid_grant incident is open */
 	long long started;	     /* when the refresh began (monotonic) */
@@ -64,37 +66,44 @@ relayqd_oauth2_now(void)
 
 /*
  * Publishes the last refresh for relayq oauth2 status in <spool>/oauth2
- * (written to oauth2.tmp and renamed, mode 0644): the time, the result,
- * the reason and the access token's expiry (epoch seconds), never a
- * token.  A failure is only logged once the log has the refresh anyway.
+ * ([smarthost]) or <spool>/oauth2.NAME ([smarthost NAME], so that two
+ * smarthosts with OAuth2 do not overwrite each other's), written to a
+ * .tmp file and renamed, mode 0644: the time, the result, the reason and
+ * the access token's expiry (epoch seconds), never a token.  A failure
+ * is only logged once the log has the refresh anyway.
  */
 static void
 relayqd_oauth2_publish(struct relayqd_oauth2 *o, const char *result,
     const char *why, long long expires)
 {
 	struct relayd *rd = o->rd;
-	char buf[1024];
+	char buf[1024], file[64], tmp[80];
 	int fd, n;
 
+	if (o->dest == NULL || o->dest->index == 0)
+		strlcpy(file, "oauth2", sizeof(file));
+	else if (rq_snprintf(file, sizeof(file), "oauth2.%s",
+		     relayqd_dest_sh(o->dest)->name) == -1)
+		return;
+	(void)!rq_snprintf(tmp, sizeof(tmp), "%s.tmp", file);
 	n = rq_snprintf(buf, sizeof(buf),
 	    "relayq-oauth2 1\nlast_refresh=%lld\nresult=%s\nreason=%s\n"
 	    "expires=%lld\n",
 	    (long long)time(NULL), result, why, expires);
 	if (n == -1 ||
-	    (fd = openat(rd->spool.rootfd, "oauth2.tmp",
+	    (fd = openat(rd->spool.rootfd, tmp,
 		 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		 0644)) == -1)
 		return;
 	if (fchmod(fd, 0644) == -1 || write(fd, buf, (size_t)n) != n) {
 		(void)close(fd);
-		(void)unlinkat(rd->spool.rootfd, "oauth2.tmp", 0);
+		(void)unlinkat(rd->spool.rootfd, tmp, 0);
 		return;
 	}
 	if (close(fd) == -1 ||
-	    renameat(rd->spool.rootfd, "oauth2.tmp", rd->spool.rootfd,
-		"oauth2") == -1) {
-		log_warn("cannot write %s/oauth2", rd->spool.path);
-		(void)unlinkat(rd->spool.rootfd, "oauth2.tmp", 0);
+	    renameat(rd->spool.rootfd, tmp, rd->spool.rootfd, file) == -1) {
+		log_warn("cannot write %s/%s", rd->spool.path, file);
+		(void)unlinkat(rd->spool.rootfd, tmp, 0);
 	}
 }
 
@@ -148,7 +157,8 @@ relayqd_oauth2_free_keys(struct conf *k)
 
 /* Creates the cache. */
 struct relayqd_oauth2 *
-relayqd_oauth2_new(struct relayd *rd, const struct conf *c, struct rq_err *err)
+relayqd_oauth2_new(struct relayd *rd, struct relayqd_dest *dest,
+    const struct conf *c, struct rq_err *err)
 {
 	struct relayqd_oauth2 *o;
 	char *s;
@@ -181,6 +191,7 @@ relayqd_oauth2_new(struct relayd *rd, const struct conf *c, struct rq_err *err)
 	}
 	o = xcalloc(1, sizeof(*o));
 	o->rd = rd;
+	o->dest = dest;
 	relayqd_oauth2_copy_keys(&o->keys, c);
 	return o;
 }
@@ -278,7 +289,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 			log_info("OAuth2: the token endpoint accepts the "
 				 "refresh token again");
 		o->rejected = 0;
-		relayqd_conn_token_done(rd, 1, NULL);
+		relayqd_conn_token_done(o->dest, 1, NULL);
 		return;
 	}
 	if (r == OAUTH2_CLIENT_REJECTED) {
@@ -291,7 +302,8 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 			relayqd_alert_event(rd->alert, RELAYQD_ALERT_OAUTH2,
 			    RELAYQD_OAUTH2_REJECTED_TEXT);
 		}
-		relayqd_conn_token_done(rd, 0, RELAYQD_OAUTH2_REJECTED_TEXT);
+		relayqd_conn_token_done(o->dest, 0,
+		    RELAYQD_OAUTH2_REJECTED_TEXT);
 		return;
 	}
 	(void)!rq_snprintf(text, sizeof(text), "OAuth2 token %s: %s",
@@ -300,7 +312,7 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 	    why);
 	log_warnx("%s", text);
 	relayqd_oauth2_publish(o, oauth2_client_result_name(r), text, 0);
-	relayqd_conn_token_done(rd, 0, text);
+	relayqd_conn_token_done(o->dest, 0, text);
 }
 
 /* Starts a refresh unless one is running. */
@@ -322,7 +334,7 @@ relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
 		(void)!rq_snprintf(text, sizeof(text),
 		    "OAuth2 token request refused: %s", err.msg);
 		log_warnx("%s", text);
-		relayqd_conn_token_done(o->rd, 0, text);
+		relayqd_conn_token_done(o->dest, 0, text);
 	}
 }
 

@@ -24,20 +24,23 @@
 #include "common/status.h"
 
 struct relayd;
+struct relayqd_dest;
 struct relayqd_oauth2;
 
 #define RELAYQD_OAUTH2_REJECTED_TEXT \
 	"OAuth2 refresh token rejected: run relayq oauth2 login"
 
 /*
- * Creates the cache for c's smarthost.  Returns NULL with err->msg ""
- * when oauth2_token_url is not set, or NULL with err->msg set when the
- * client secret file cannot be read (checked at start and on reload).  A
- * missing refresh token file is only logged: mail waits for `relayq
- * oauth2 login`.
+ * Creates the cache for c's smarthost, destination dest (whose waiting
+ * sessions it resumes: relayqd_conn_token_done); rd gives the event
+ * base, the resolver, the spool (<spool>/oauth2) and the alerts.
+ * Returns NULL with err->msg "" when oauth2_token_url is not set, or
+ * NULL with err->msg set when the client secret file cannot be read
+ * (checked at start and on reload).  A missing refresh token file is
+ * only logged: mail waits for `relayq oauth2 login`.
  */
 struct relayqd_oauth2 *relayqd_oauth2_new(struct relayd *rd,
-    const struct conf *c, struct rq_err *err);
+    struct relayqd_dest *dest, const struct conf *c, struct rq_err *err);
 
 /*
  * Replaces o's settings with n's (a reload): the cached token is kept

@@ -76,6 +76,7 @@
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_bounce.h"
 #include "relayqd/relayqd_closer.h"
+#include "relayqd/relayqd_dest.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_purge.h"
 #include "relayqd/relayqd_rate.h"
@@ -775,23 +776,35 @@ relayqd_outcome_none_reported(const struct relayqd_msg *m)
 	return 1;
 }
 
+/* The smarthost settings of m's route (conf_route of its sender). */
+static const struct conf_smarthost *
+relayqd_outcome_route(const struct relayd *rd, const struct relayqd_msg *m)
+{
+	return &rd->conf.smarthosts[conf_route(&rd->conf, m->env.sender)];
+}
+
 /*
- * Returns when a message that waits for the smarthost's next probe is
- * due: the probe's second (so that the probe finds it due), or now when
- * that is this second or past.  Never a backoff of its own: the probe may
- * be less than a second away, and a retry_min wait would then strand the
- * message long after the smarthost is back.
+ * When m is due again after its attempt with a destination that is now
+ * down: at once when a fallback of its route is up (failover costs no
+ * backoff), else with the first probe that may carry it; never a
+ * backoff of its own: the probe may be less than a second away, and a
+ * retry_min wait would then strand the message long after the smarthost
+ * is back.
  */
 static long long
-relayqd_outcome_probe_due(const struct relayd *rd, long long now)
+relayqd_outcome_route_due(const struct relayd *rd, const struct relayqd_msg *m,
+    long long now)
 {
-	return rd->host_probe_ms / 1000 > now ? rd->host_probe_ms / 1000 : now;
+	const struct conf_smarthost *sh = relayqd_outcome_route(rd, m);
+
+	return relayqd_dest_route_due(rd->dests, sh->chain, sh->nchain, now);
 }
 
 /* Applies a transaction's results to the queue. */
 void
-relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
-    const struct rq_reason *why, const char *relay, const char *tls)
+relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
+    struct relayqd_msg *m, enum rq_status st, const struct rq_reason *why,
+    const char *relay, const char *tls)
 {
 	struct queue_state *s = &m->state;
 	const char *id = m->env.id;
@@ -804,7 +817,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	char text[300], first_err[300] = "";
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 	int throttled = st == RQ_TEMPFAIL && relayqd_outcome_is_throttle(why);
-	int accepted = 0, again = rd->host_need_tx;
+	int accepted = 0, again = d->need_tx;
 
 	/*
 	 * The server throttled the whole transaction: the smarthost counts
@@ -812,11 +825,11 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 	 * time follows, and this message waits for it.
 	 */
 	if (throttled) {
-		relayqd_outcome_host_down(rd, why);
-		rd->host_need_tx = 1;
+		relayqd_outcome_host_down(rd, d, why);
+		d->need_tx = 1;
 		/* Refused before any recipient: nothing was sent. */
 		if (relayqd_outcome_none_reported(m))
-			relayqd_rate_refund(rd->rate, m->n, relayqd_now_ms());
+			relayqd_rate_refund(d->rate, m->n, relayqd_now_ms());
 	}
 	/* One halving per incident: a probe's throttle does not count. */
 	if (throttle != NULL && again)
@@ -825,8 +838,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		    id);
 	else if (throttle != NULL) {
 		relayqd_outcome_text(throttle, text, sizeof(text));
-		relayqd_rate_throttle(rd->rate, text, relayqd_now_ms());
-		(void)relayqd_rate_save(rd->rate); /* logged there */
+		relayqd_rate_throttle(d->rate, text, relayqd_now_ms());
+		(void)relayqd_rate_save(d->rate); /* logged there */
 	}
 
 	for (size_t k = 0; k < m->n; k++) {
@@ -870,7 +883,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		    text);
 	}
 	if (accepted)
-		relayqd_outcome_host_accepted(rd);
+		relayqd_outcome_host_accepted(rd, d);
 	s->tries = tries;
 	if (s->first_try == 0)
 		s->first_try = now;
@@ -879,8 +892,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 		queue_state_set_error(s, first_err);
 	if (early != 0)
 		next = early;
-	else if (throttled && rd->host_down)
-		next = relayqd_outcome_probe_due(rd, now);
+	else if (throttled && d->down)
+		next = relayqd_outcome_route_due(rd, m, now);
 	else if (throttle != NULL)
 		next = now; /* the pace decides when (relayqd_pop_due) */
 	else
@@ -898,8 +911,9 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m, enum rq_status st,
 
 /* The destination was down: one attempt, then wait for its next probe. */
 void
-relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
-    const struct rq_reason *why, const char *relay, const char *tls)
+relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
+    struct relayqd_msg *m, const struct rq_reason *why, const char *relay,
+    const char *tls)
 {
 	struct queue_state *s = &m->state;
 	const char *id = m->env.id;
@@ -907,6 +921,8 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 	double delay = relayqd_outcome_delay(id);
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
 	char text[300];
+	const struct conf_smarthost *sh;
+	struct relayqd_dest *up;
 
 	relayqd_outcome_text(why, text, sizeof(text));
 	if ((early = relayqd_outcome_early(rd, id, now)) == 0)
@@ -925,12 +941,26 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
 		s->first_try = now;
 	s->last_try = now;
 	queue_state_set_error(s, text);
-	next = early != 0   ? early
-	    : rd->host_down ? relayqd_outcome_probe_due(rd, now)
-			    : now + relayqd_outcome_retry_delay(rd, 1);
+	if (early != 0)
+		next = early;
+	else if (d->down)
+		next = relayqd_outcome_route_due(rd, m, now);
+	else
+		next = now + relayqd_outcome_retry_delay(rd, 1);
 	relayqd_outcome_settle(rd, m, mark, now, next);
-	if (!relayqd_outcome_held_note(rd, m, s->tries) &&
-	    queue_state_pending(s) > 0)
+	if (relayqd_outcome_held_note(rd, m, s->tries) ||
+	    queue_state_pending(s) == 0) {
+		free(mark);
+		return;
+	}
+	sh = relayqd_outcome_route(rd, m);
+	if (early == 0 && d->down &&
+	    (up = relayqd_dest_pick(rd->dests, sh->chain, sh->nchain)) != NULL)
+		log_info("%s: tries=%u next attempt in %llds (smarthost %s is "
+			 "down: failover to %s)",
+		    id, s->tries, s->next_try - now, relayqd_dest_sh(d)->name,
+		    relayqd_dest_sh(up)->name);
+	else
 		log_info("%s: tries=%u next attempt in %llds (with the "
 			 "smarthost's next probe)%s",
 		    id, s->tries, s->next_try - now,
@@ -944,55 +974,29 @@ relayqd_outcome_sweep(struct relayd *rd, struct relayqd_msg *m, long long due)
 {
 	struct queue_state *s = &m->state;
 	unsigned char *mark = xcalloc(m->env.nrcpt, 1);
+	const struct conf_smarthost *sh = relayqd_outcome_route(rd, m);
+	const struct relayqd_dest *p = rd->dests[sh->chain[0]];
 
-	/* Never tried because the smarthost is down: say so. */
-	if (s->last_error[0] == '\0' && rd->host_down &&
-	    rd->host_error[0] != '\0')
-		queue_state_set_error(s, rd->host_error);
+	/* Never tried because its smarthosts are down: say why. */
+	if (s->last_error[0] == '\0' && p->error[0] != '\0' &&
+	    relayqd_dest_pick(rd->dests, sh->chain, sh->nchain) == NULL)
+		queue_state_set_error(s, p->error);
 	relayqd_outcome_settle(rd, m, mark, relayqd_now(), due);
 	free(mark);
 }
 
 /* The smarthost could not be reached: back off the destination. */
 void
-relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
+relayqd_outcome_host_down(struct relayd *rd, struct relayqd_dest *d,
+    const struct rq_reason *why)
 {
 	char text[300];
-	long long wait;
 
 	relayqd_outcome_text(why, text, sizeof(text));
-	if (rd->host_down && !rd->host_probing) {
-		/* A session opened before the destination went down. */
-		log_info("smarthost %s: session failed (%s); already backing "
-			 "off",
-		    rd->conf.smarthosts[0].host, text);
+	if (!relayqd_dest_mark_down(d, text, relayqd_now_ms(),
+		relayqd_random()))
 		return;
-	}
-	/* A probe that got ready, then was throttled, still counts. */
-	rd->host_fails =
-	    rd->host_down || rd->host_need_tx ? rd->host_fails + 1 : 1;
-	rd->host_down = 1;
-	rd->host_ok = 0; /* slow start again once it answers */
-	rd->host_probing = 0;
-	/*
-	 * A probe is one connection, whatever the queue holds: its
-	 * interval backs off from retry_min but is capped at probe_max, so
-	 * that mail drains within probe_max of the smarthost's return
-	 * (laptops coming back online), without hammering it.  The wait is
-	 * drawn uniformly from the upper half of the interval (issue 17):
-	 * hosts that failed together then probe about N / probe_max times
-	 * a second, not N at once, and drift further apart with each probe.
-	 */
-	wait = relayqd_sched_probe_delay(rd->conf.delivery_retry_min,
-	    rd->conf.delivery_retry_max, rd->conf.delivery_probe_max,
-	    rd->host_fails, relayqd_random());
-	rd->host_probe_ms = relayqd_now_ms() + wait;
-	strlcpy(rd->host_error, text, sizeof(rd->host_error));
 	relayqd_stats_error(rd, text);
-	log_info("smarthost %s unavailable (%s); failures=%u, next probe in "
-		 "%.3fs",
-	    rd->conf.smarthosts[0].host, text, rd->host_fails,
-	    (double)wait / 1000);
 	relayqd_kick(rd);
 }
 
@@ -1002,50 +1006,18 @@ relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why)
  * one is accepted (relayqd_outcome_host_accepted).
  */
 void
-relayqd_outcome_host_up(struct relayd *rd)
+relayqd_outcome_host_up(struct relayd *rd, struct relayqd_dest *d)
 {
-	if (rd->host_need_tx) {
-		if (rd->host_down && !rd->host_probing)
-			return; /* a session opened before: it QUITs */
-		if (rd->host_down)
-			log_info("smarthost %s answered after %u failed "
-				 "probe%s; one session until it accepts a "
-				 "message",
-			    rd->conf.smarthosts[0].host, rd->host_fails,
-			    rd->host_fails == 1 ? "" : "s");
-		rd->host_down = 0;
-		rd->host_probing = 0;
-		rd->host_probe_ms = 0;
-		relayqd_kick(rd);
+	if (!relayqd_dest_mark_up(d))
 		return;
-	}
-	if (rd->host_down)
-		log_info("smarthost %s is back after %u failed probe%s; "
-			 "draining the queue",
-		    rd->conf.smarthosts[0].host, rd->host_fails,
-		    rd->host_fails == 1 ? "" : "s");
-	if (!rd->host_ok)
-		log_debug("smarthost %s answered: up to %d sessions",
-		    rd->conf.smarthosts[0].host,
-		    rd->conf.delivery_max_connections);
-	rd->host_down = 0;
-	rd->host_ok = 1;
-	rd->host_probing = 0;
-	rd->host_fails = 0;
-	rd->host_probe_ms = 0;
-	rd->host_error[0] = '\0';
 	relayqd_stats_touch(rd);
 	relayqd_kick(rd);
 }
 
 /* The smarthost accepted a message: the slow start is over. */
 void
-relayqd_outcome_host_accepted(struct relayd *rd)
+relayqd_outcome_host_accepted(struct relayd *rd, struct relayqd_dest *d)
 {
-	if (!rd->host_need_tx)
-		return;
-	rd->host_need_tx = 0;
-	log_info("smarthost %s accepted a message; draining the queue",
-	    rd->conf.smarthosts[0].host);
-	relayqd_outcome_host_up(rd);
+	if (relayqd_dest_mark_accepted(d))
+		relayqd_outcome_host_up(rd, d);
 }

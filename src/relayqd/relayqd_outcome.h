@@ -22,6 +22,7 @@
 #include "common/status.h"
 
 struct relayd;
+struct relayqd_dest;
 struct relayqd_msg;
 
 /*
@@ -29,9 +30,9 @@ struct relayqd_msg;
  * then frees.  relay is "host[addr]:port" and tls the protocol ("none")
  * for the log.
  */
-void relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m,
-    enum rq_status st, const struct rq_reason *why, const char *relay,
-    const char *tls);
+void relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
+    struct relayqd_msg *m, enum rq_status st, const struct rq_reason *why,
+    const char *relay, const char *tls);
 
 /*
  * The session opened for m never became ready (the destination is down,
@@ -39,8 +40,9 @@ void relayqd_outcome_msg(struct relayd *rd, struct relayqd_msg *m,
  * with reason why and waits for the destination's next probe, not for a
  * backoff of its own, so that it drains with the rest of the queue.
  */
-void relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_msg *m,
-    const struct rq_reason *why, const char *relay, const char *tls);
+void relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
+    struct relayqd_msg *m, const struct rq_reason *why, const char *relay,
+    const char *tls);
 
 /*
  * No attempt: checks m (taken from the scheduler, which had it due at
@@ -59,15 +61,16 @@ void relayqd_outcome_sweep(struct relayd *rd, struct relayqd_msg *m,
  * failure of a session that was started before the destination went
  * down does not count again.
  */
-void relayqd_outcome_host_down(struct relayd *rd, const struct rq_reason *why);
+void relayqd_outcome_host_down(struct relayd *rd, struct relayqd_dest *d,
+    const struct rq_reason *why);
 
 /* The destination answered a session: it is up again; drain the queue. */
-void relayqd_outcome_host_up(struct relayd *rd);
+void relayqd_outcome_host_up(struct relayd *rd, struct relayqd_dest *d);
 /*
  * A message (at least one recipient) was accepted: ends a slow start
- * that waits for one (struct relayd's host_need_tx).
+ * that waits for one (struct relayqd_dest's need_tx).
  */
-void relayqd_outcome_host_accepted(struct relayd *rd);
+void relayqd_outcome_host_accepted(struct relayd *rd, struct relayqd_dest *d);
 
 /*
  * Writes again what the disk could not take for the held message id

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * Scheduler index: a min-heap of waiting entries keyed by due time (ties
- * broken by id, that is by arrival) and a tsearch(3) tree of all entries
- * by id.  Each entry knows its heap slot (-1 when busy), so reschedule
- * and remove are O(log n).
+ * Scheduler index: one min-heap of waiting entries per route keyed by
+ * due time (ties broken by id, that is by arrival), plus a heap of the
+ * entries whose route is not known yet, and a tsearch(3) tree of all
+ * entries by id.  Each entry knows its route and its heap slot (-1 when
+ * busy), so reschedule and remove are O(log n).  With one route (one
+ * smarthost) every entry is added to route 0: nothing is resolved.
  */
 #include "config.h"
 
@@ -22,15 +24,22 @@
 struct relayqd_sched_ent {
 	char id[QUEUE_ID_LEN + 1];
 	long long due;
-	long slot;	 /* index in heap, -1 when busy */
+	long slot;	 /* index in its heap, -1 when busy */
+	long route;	 /* its route, or RELAYQD_SCHED_UNROUTED */
 	unsigned flags;	 /* RELAYQD_SCHED_F_* */
 	long long early; /* due time before a user's flush, or 0 */
 };
 
+struct relayqd_sched_heap {
+	struct relayqd_sched_ent **ent;
+	size_t n, cap;
+};
+
 struct relayqd_sched {
 	void *tree; /* tsearch root of struct relayqd_sched_ent * */
-	struct relayqd_sched_ent **heap;
-	size_t n, cap;
+	/* heaps[0]: unrouted entries; heaps[r + 1]: route r's */
+	struct relayqd_sched_heap *heaps;
+	size_t nroutes; /* >= 1 */
 	size_t busy;
 };
 
@@ -53,80 +62,99 @@ relayqd_sched_before(const struct relayqd_sched_ent *a,
 	return strcmp(a->id, b->id) < 0;
 }
 
+/* The heap of route (RELAYQD_SCHED_UNROUTED: the unrouted one). */
+static struct relayqd_sched_heap *
+relayqd_sched_heap(const struct relayqd_sched *s, long route)
+{
+	return &s->heaps[route + 1];
+}
+
 /* Places e at slot i. */
 static void
-relayqd_sched_put(struct relayqd_sched *s, size_t i,
+relayqd_sched_put(struct relayqd_sched_heap *h, size_t i,
     struct relayqd_sched_ent *e)
 {
-	s->heap[i] = e;
+	h->ent[i] = e;
 	e->slot = (long)i;
 }
 
 /* Moves the entry at i up while it is before its parent. */
 static void
-relayqd_sched_up(struct relayqd_sched *s, size_t i)
+relayqd_sched_up(struct relayqd_sched_heap *h, size_t i)
 {
-	struct relayqd_sched_ent *e = s->heap[i];
+	struct relayqd_sched_ent *e = h->ent[i];
 
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
 
-		if (!relayqd_sched_before(e, s->heap[p]))
+		if (!relayqd_sched_before(e, h->ent[p]))
 			break;
-		relayqd_sched_put(s, i, s->heap[p]);
+		relayqd_sched_put(h, i, h->ent[p]);
 		i = p;
 	}
-	relayqd_sched_put(s, i, e);
+	relayqd_sched_put(h, i, e);
 }
 
 /* Moves the entry at i down while a child is before it. */
 static void
-relayqd_sched_down(struct relayqd_sched *s, size_t i)
+relayqd_sched_down(struct relayqd_sched_heap *h, size_t i)
 {
-	struct relayqd_sched_ent *e = s->heap[i];
+	struct relayqd_sched_ent *e = h->ent[i];
 
 	for (;;) {
 		size_t l = 2 * i + 1, m = i;
 		struct relayqd_sched_ent *best = e;
 
-		if (l < s->n && relayqd_sched_before(s->heap[l], best)) {
+		if (l < h->n && relayqd_sched_before(h->ent[l], best)) {
 			m = l;
-			best = s->heap[l];
+			best = h->ent[l];
 		}
-		if (l + 1 < s->n && relayqd_sched_before(s->heap[l + 1], best))
+		if (l + 1 < h->n && relayqd_sched_before(h->ent[l + 1], best))
 			m = l + 1;
 		if (m == i)
 			break;
-		relayqd_sched_put(s, i, s->heap[m]);
+		relayqd_sched_put(h, i, h->ent[m]);
 		i = m;
 	}
-	relayqd_sched_put(s, i, e);
+	relayqd_sched_put(h, i, e);
 }
 
-/* Inserts e into the heap. */
+/* Restores the heap order of every heap after keys were lowered. */
+static void
+relayqd_sched_heapify(struct relayqd_sched *s)
+{
+	for (size_t r = 0; r <= s->nroutes; r++)
+		for (size_t i = s->heaps[r].n / 2; i-- > 0;)
+			relayqd_sched_down(&s->heaps[r], i);
+}
+
+/* Inserts e into the heap of its route. */
 static void
 relayqd_sched_push(struct relayqd_sched *s, struct relayqd_sched_ent *e)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 64;
-		s->heap = xreallocarray(s->heap, s->cap, sizeof(*s->heap));
+	struct relayqd_sched_heap *h = relayqd_sched_heap(s, e->route);
+
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 64;
+		h->ent = xreallocarray(h->ent, h->cap, sizeof(*h->ent));
 	}
-	relayqd_sched_put(s, s->n++, e);
-	relayqd_sched_up(s, s->n - 1);
+	relayqd_sched_put(h, h->n++, e);
+	relayqd_sched_up(h, h->n - 1);
 }
 
-/* Takes e out of the heap (it must be in it). */
+/* Takes e out of its heap (it must be in it). */
 static void
 relayqd_sched_unlink(struct relayqd_sched *s, struct relayqd_sched_ent *e)
 {
+	struct relayqd_sched_heap *h = relayqd_sched_heap(s, e->route);
 	size_t i = (size_t)e->slot;
 
 	e->slot = -1;
-	if (--s->n == i)
+	if (--h->n == i)
 		return;
-	relayqd_sched_put(s, i, s->heap[s->n]);
-	relayqd_sched_down(s, i);
-	relayqd_sched_up(s, (size_t)s->heap[i]->slot);
+	relayqd_sched_put(h, i, h->ent[h->n]);
+	relayqd_sched_down(h, i);
+	relayqd_sched_up(h, (size_t)h->ent[i]->slot);
 }
 
 /* Finds an entry by id. */
@@ -147,7 +175,11 @@ relayqd_sched_find(const struct relayqd_sched *s, const char *id)
 struct relayqd_sched *
 relayqd_sched_new(void)
 {
-	return xcalloc(1, sizeof(struct relayqd_sched));
+	struct relayqd_sched *s = xcalloc(1, sizeof(*s));
+
+	s->nroutes = 1;
+	s->heaps = xcalloc(2, sizeof(*s->heaps));
+	return s;
 }
 
 /* tdestroy callback. */
@@ -164,7 +196,9 @@ relayqd_sched_free(struct relayqd_sched *s)
 	if (s == NULL)
 		return;
 	tdestroy(s->tree, relayqd_sched_free_ent);
-	free(s->heap);
+	for (size_t r = 0; r <= s->nroutes; r++)
+		free(s->heaps[r].ent);
+	free(s->heaps);
 	free(s);
 }
 
@@ -180,6 +214,7 @@ relayqd_sched_add(struct relayqd_sched *s, const char *id, long long due)
 	e = xcalloc(1, sizeof(*e));
 	memcpy(e->id, id, QUEUE_ID_LEN + 1);
 	e->due = due;
+	e->route = s->nroutes == 1 ? 0 : RELAYQD_SCHED_UNROUTED;
 	if ((node = tsearch(e, &s->tree, relayqd_sched_cmp_id)) == NULL)
 		fatalx("out of memory (tsearch)");
 	relayqd_sched_push(s, e);
@@ -193,18 +228,48 @@ relayqd_sched_has(struct relayqd_sched *s, const char *id)
 	return relayqd_sched_find(s, id) != NULL;
 }
 
-/* Pops the earliest due message. */
-const char *
-relayqd_sched_pop_due(struct relayqd_sched *s, long long now)
+/* The route whose heap holds the earliest waiting entry, or -2. */
+static long
+relayqd_sched_first(const struct relayqd_sched *s)
 {
+	const struct relayqd_sched_ent *best = NULL;
+	long route = -2;
+
+	for (size_t r = 0; r <= s->nroutes; r++)
+		if (s->heaps[r].n > 0 &&
+		    (best == NULL ||
+			relayqd_sched_before(s->heaps[r].ent[0], best))) {
+			best = s->heaps[r].ent[0];
+			route = (long)r - 1;
+		}
+	return route;
+}
+
+/* Pops the earliest due message of route. */
+const char *
+relayqd_sched_pop_route(struct relayqd_sched *s, long route, long long now)
+{
+	struct relayqd_sched_heap *h;
 	struct relayqd_sched_ent *e;
 
-	if (s->n == 0 || s->heap[0]->due > now)
+	if (route < RELAYQD_SCHED_UNROUTED || route >= (long)s->nroutes)
 		return NULL;
-	e = s->heap[0];
+	h = relayqd_sched_heap(s, route);
+	if (h->n == 0 || h->ent[0]->due > now)
+		return NULL;
+	e = h->ent[0];
 	relayqd_sched_unlink(s, e);
 	s->busy++;
 	return e->id;
+}
+
+/* Pops the earliest due message, whatever its route. */
+const char *
+relayqd_sched_pop_due(struct relayqd_sched *s, long long now)
+{
+	long route = relayqd_sched_first(s);
+
+	return route == -2 ? NULL : relayqd_sched_pop_route(s, route, now);
 }
 
 /* Puts a message back with a new due time. */
@@ -243,14 +308,17 @@ relayqd_sched_remove(struct relayqd_sched *s, const char *id)
 void
 relayqd_sched_flush(struct relayqd_sched *s, long long now)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		s->heap[i]->early = 0; /* root's flush: attempts count */
-		if (s->heap[i]->due > now)
-			s->heap[i]->due = now;
+	for (size_t r = 0; r <= s->nroutes; r++) {
+		struct relayqd_sched_heap *h = &s->heaps[r];
+
+		for (size_t i = 0; i < h->n; i++) {
+			h->ent[i]->early = 0; /* root's flush: attempts count */
+			if (h->ent[i]->due > now)
+				h->ent[i]->due = now;
+		}
 	}
 	/* Lowering every key to now may break the id tie order: rebuild. */
-	for (size_t i = s->n / 2; i-- > 0;)
-		relayqd_sched_down(s, i);
+	relayqd_sched_heapify(s);
 }
 
 /*
@@ -274,10 +342,12 @@ relayqd_sched_hurry_all(struct relayqd_sched *s, long long now)
 {
 	size_t moved = 0;
 
-	for (size_t i = 0; i < s->n; i++)
-		moved += (size_t)relayqd_sched_hurry_ent(s->heap[i], now);
-	for (size_t i = s->n / 2; i-- > 0;)
-		relayqd_sched_down(s, i);
+	for (size_t r = 0; r <= s->nroutes; r++)
+		for (size_t i = 0; i < s->heaps[r].n; i++)
+			moved +=
+			    (size_t)relayqd_sched_hurry_ent(s->heaps[r].ent[i],
+				now);
+	relayqd_sched_heapify(s);
 	return moved;
 }
 
@@ -289,7 +359,7 @@ relayqd_sched_hurry(struct relayqd_sched *s, const char *id, long long now)
 
 	if (e == NULL || !relayqd_sched_hurry_ent(e, now))
 		return 0;
-	relayqd_sched_up(s, (size_t)e->slot);
+	relayqd_sched_up(relayqd_sched_heap(s, e->route), (size_t)e->slot);
 	return 1;
 }
 
@@ -336,17 +406,22 @@ void
 relayqd_sched_older(const struct relayqd_sched *s, long long born,
     unsigned skip, struct queue_idlist *out)
 {
+	size_t n = relayqd_sched_waiting(s);
+
 	out->ids = NULL;
 	out->n = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct relayqd_sched_ent *e = s->heap[i];
+	for (size_t r = 0; r <= s->nroutes; r++)
+		for (size_t i = 0; i < s->heaps[r].n; i++) {
+			const struct relayqd_sched_ent *e = s->heaps[r].ent[i];
 
-		if ((e->flags & skip) != 0 || queue_id_time(e->id) > born)
-			continue;
-		if (out->ids == NULL)
-			out->ids = xreallocarray(NULL, s->n, sizeof(*out->ids));
-		memcpy(out->ids[out->n++], e->id, QUEUE_ID_LEN + 1);
-	}
+			if ((e->flags & skip) != 0 ||
+			    queue_id_time(e->id) > born)
+				continue;
+			if (out->ids == NULL)
+				out->ids =
+				    xreallocarray(NULL, n, sizeof(*out->ids));
+			memcpy(out->ids[out->n++], e->id, QUEUE_ID_LEN + 1);
+		}
 }
 
 /*
@@ -385,14 +460,88 @@ relayqd_sched_backoff(long long min, long long max, unsigned tries,
 long long
 relayqd_sched_next_due(const struct relayqd_sched *s)
 {
-	return s->n > 0 ? s->heap[0]->due : -1;
+	long route = relayqd_sched_first(s);
+
+	return route == -2 ? -1 : relayqd_sched_heap(s, route)->ent[0]->due;
+}
+
+/* Earliest waiting due time of route. */
+long long
+relayqd_sched_next_route(const struct relayqd_sched *s, long route)
+{
+	const struct relayqd_sched_heap *h;
+
+	if (route < RELAYQD_SCHED_UNROUTED || route >= (long)s->nroutes)
+		return -1;
+	h = relayqd_sched_heap(s, route);
+	return h->n > 0 ? h->ent[0]->due : -1;
 }
 
 /* Number waiting. */
 size_t
 relayqd_sched_waiting(const struct relayqd_sched *s)
 {
-	return s->n;
+	size_t n = 0;
+
+	for (size_t r = 0; r <= s->nroutes; r++)
+		n += s->heaps[r].n;
+	return n;
+}
+
+/* Moves a known message to route. */
+void
+relayqd_sched_set_route(struct relayqd_sched *s, const char *id, long route)
+{
+	struct relayqd_sched_ent *e = relayqd_sched_find(s, id);
+
+	if (e == NULL || route < RELAYQD_SCHED_UNROUTED ||
+	    route >= (long)s->nroutes || e->route == route)
+		return;
+	if (e->slot == -1) {
+		e->route = route; /* busy: goes there when put back */
+		return;
+	}
+	relayqd_sched_unlink(s, e);
+	e->route = route;
+	relayqd_sched_push(s, e);
+}
+
+/* twalk_r action: forgets the route of every entry (busy ones too). */
+static void
+relayqd_sched_unroute_cb(const void *node, VISIT v, void *arg)
+{
+	struct relayqd_sched_ent *e = *(struct relayqd_sched_ent *const *)node;
+	const struct relayqd_sched *s = arg;
+
+	if (v == postorder || v == leaf)
+		e->route = s->nroutes == 1 ? 0 : RELAYQD_SCHED_UNROUTED;
+}
+
+/* Sets the number of routes; every message's route is forgotten. */
+void
+relayqd_sched_set_routes(struct relayqd_sched *s, size_t nroutes)
+{
+	struct relayqd_sched_heap *old = s->heaps;
+	size_t nold = s->nroutes;
+
+	if (nroutes < 1)
+		nroutes = 1;
+	s->heaps = xcalloc(nroutes + 1, sizeof(*s->heaps));
+	s->nroutes = nroutes;
+	twalk_r(s->tree, relayqd_sched_unroute_cb, s);
+	for (size_t r = 0; r <= nold; r++) {
+		for (size_t i = 0; i < old[r].n; i++)
+			relayqd_sched_push(s, old[r].ent[i]);
+		free(old[r].ent);
+	}
+	free(old);
+}
+
+/* Number of routes. */
+size_t
+relayqd_sched_routes(const struct relayqd_sched *s)
+{
+	return s->nroutes;
 }
 
 /* Number busy. */

@@ -24,6 +24,9 @@ struct relayqd_sched;
 /* Entry flags (relayqd_sched_set_flags). */
 #define RELAYQD_SCHED_F_WARNED 0x01 /* delay notice dealt with */
 
+/* The route of a message whose sender was not looked at yet. */
+#define RELAYQD_SCHED_UNROUTED (-1L)
+
 /* Jitter of a retry delay, in thousandths either side (20%). */
 #define RELAYQD_SCHED_JITTER 200
 
@@ -70,6 +73,33 @@ int relayqd_sched_has(struct relayqd_sched *s, const char *id);
  * Returns its id (borrowed until _reschedule/_remove), or NULL.
  */
 const char *relayqd_sched_pop_due(struct relayqd_sched *s, long long now);
+
+/*
+ * Routes (issue 15): each message belongs to one route (the index of the
+ * smarthost its sender routes to, conf_route) or is unrouted
+ * (RELAYQD_SCHED_UNROUTED) until the daemon looks at its sender; each
+ * route has its own heap, so that mail of a route whose smarthosts are
+ * down or busy never stands in front of another route's.  An index
+ * starts with one route, and every message added then belongs to route
+ * 0 (nothing to resolve).
+ *
+ * Sets the number of routes (at least 1) and forgets every message's
+ * route (a reload reroutes queued mail): with more than one route, every
+ * message is unrouted until _set_route.
+ */
+void relayqd_sched_set_routes(struct relayqd_sched *s, size_t nroutes);
+/* Returns the number of routes. */
+size_t relayqd_sched_routes(const struct relayqd_sched *s);
+/* Moves the known message id (waiting or busy) to route. */
+void relayqd_sched_set_route(struct relayqd_sched *s, const char *id,
+    long route);
+/*
+ * As _pop_due and _next_due, for the messages of route only
+ * (RELAYQD_SCHED_UNROUTED: those whose route is not known yet).
+ */
+const char *relayqd_sched_pop_route(struct relayqd_sched *s, long route,
+    long long now);
+long long relayqd_sched_next_route(const struct relayqd_sched *s, long route);
 
 /* Puts a busy (or waiting) message back, due at time due. */
 void relayqd_sched_reschedule(struct relayqd_sched *s, const char *id,

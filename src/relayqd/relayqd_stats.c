@@ -27,6 +27,7 @@
 #include "common/xmalloc.h"
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_alert.h"
+#include "relayqd/relayqd_dest.h"
 #include "relayqd/relayqd_notify.h"
 #include "relayqd/relayqd_rate.h"
 #include "relayqd/relayqd_sched.h"
@@ -42,7 +43,7 @@ struct relayqd_stats {
 	long long last_success;
 	long long last_error_time;
 	char last_error[RELAYQD_STATS_TEXT_MAX];
-	int host_down;	      /* rd->host_down as last seen */
+	int host_down;	      /* rd->dests[0]->down as last seen */
 	long long host_since; /* when it last changed */
 };
 
@@ -55,7 +56,7 @@ relayqd_stats_write(struct relayqd_stats *st)
 	char buf[1024];
 	int fd, n, saved;
 
-	relayqd_rate_view(rd->rate, relayqd_now_ms(), &rv);
+	relayqd_rate_view(rd->dests[0]->rate, relayqd_now_ms(), &rv);
 	n = rq_snprintf(buf, sizeof(buf),
 	    "relayq-stats 1\npid=%ld\nstarted=%lld\nupdated=%lld\n"
 	    "delivered=%llu\ndeferred=%llu\nfailed=%llu\nbounces=%llu\n"
@@ -64,7 +65,7 @@ relayqd_stats_write(struct relayqd_stats *st)
 	    "pace=%.6f\nthrottled=%d\nbucket=%.3f\nbucket_size=%lld\n"
 	    "rcpt_bucket=%.3f\nrcpt_bucket_size=%lld\n",
 	    (long)getpid(), st->started, relayqd_now(), rd->n_delivered,
-	    rd->n_deferred, rd->n_failed, rd->n_bounces, !rd->host_down,
+	    rd->n_deferred, rd->n_failed, rd->n_bounces, !rd->dests[0]->down,
 	    st->host_since, st->last_success, st->last_error_time,
 	    st->last_error, rv.pace, rv.throttled, rv.messages,
 	    rv.messages_size, rv.recipients, rv.recipients_size);
@@ -134,7 +135,7 @@ relayqd_stats_new(struct relayd *rd)
 
 	st->rd = rd;
 	st->started = relayqd_now();
-	st->host_down = rd->host_down;
+	st->host_down = rd->dests[0]->down;
 	st->host_since = st->started;
 	if ((st->ev = evtimer_new(rd->base, relayqd_stats_cb, st)) == NULL)
 		fatalx("cannot create the stats timer");
@@ -162,8 +163,8 @@ relayqd_stats_touch(struct relayd *rd)
 	if (st == NULL)
 		return;
 	/* relayqd_outcome.c touches us right after each up/down change. */
-	if (rd->host_down != st->host_down) {
-		st->host_down = rd->host_down;
+	if (rd->dests[0]->down != st->host_down) {
+		st->host_down = rd->dests[0]->down;
 		st->host_since = relayqd_now();
 	}
 	st->dirty = 1;
@@ -205,9 +206,9 @@ relayqd_stats_view(struct relayd *rd, struct relayqd_stats_view *v)
 	v->queued = relayqd_sched_waiting(rd->sched) +
 	    relayqd_sched_busy(rd->sched) + (rd->pick.n - rd->pick_next);
 	v->oldest = relayqd_sched_oldest(rd->sched);
-	v->host_up = !rd->host_down;
+	v->host_up = !rd->dests[0]->down;
 	v->host_since =
-	    st->host_down == rd->host_down ? st->host_since : v->now;
+	    st->host_down == rd->dests[0]->down ? st->host_since : v->now;
 	v->last_error_time = st->last_error_time;
 	v->last_error = st->last_error;
 }

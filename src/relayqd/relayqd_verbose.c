@@ -46,6 +46,7 @@
 #include "queue/queue_env.h"
 #include "queue/queue_id.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_dest.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_unix.h"
@@ -453,8 +454,9 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 		return;
 	}
 	/* A smarthost that is backing off gets its probe now. */
-	if (rd->host_down && rd->host_probe_ms > now * 1000)
-		rd->host_probe_ms = now * 1000;
+	for (size_t i = 0; i < rd->ndests; i++)
+		if (rd->dests[i]->down && rd->dests[i]->probe_ms > now * 1000)
+			rd->dests[i]->probe_ms = now * 1000;
 	w->state = RQW_WAITING;
 	log_info("%s: delivery with -v requested by uid %lu", w->id,
 	    (unsigned long)w->peer.uid);

@@ -17,6 +17,8 @@
 #    refused with a clear log line, mail kept queued;
 #  - client_credentials; http:// refused at start; the certificate of
 #    the endpoint verified;
+#  - OAuth2 on a [smarthost NAME]: its own token, its status file
+#    <spool>/oauth2.NAME, no AUTH offered to [smarthost];
 #  - relayq oauth2 status after a good and a refused refresh;
 #  - no token, refresh token or client secret in logs, traces, mailq,
 #    relayq show, relayq oauth2 status or the spool's stats files.
@@ -225,6 +227,59 @@ ok $? "OAUTHBEARER with the token accepted"
 stop_daemon
 ok $? "relayqd exits 0 when stopped"
 
+# ---- 7b. OAuth2 on a named smarthost (issue 15) ----
+# [smarthost] is a plain server without AUTH; [smarthost m365] (mail
+# from @m365.example) is the XOAUTH2 server with its own token, whose
+# last refresh relayqd publishes in <spool>/oauth2.m365.
+PORT_P=$(free_port)
+"$PYTHON3" "$top_srcdir/tests/integration/smtpserver.py" --port "$PORT_P" \
+    --maildir "$T_DIR/mail-plain" --pidfile "$T_DIR/plain.pid" \
+    --auth nobody:nothing --auth-plaintext >>"$T_DIR/plain.log" 2>&1 &
+T_PIDS="$T_PIDS $!"
+wait_for "the plain server" 100 test -s "$T_DIR/plain.pid"
+write_conf "retry_min = 1s
+retry_max = 1s
+probe_max = 1s" "port = $PORT_P
+
+[smarthost m365]
+host = 127.0.0.1
+port = $PORT
+tls = starttls
+ca_file = $PKI/ca.crt
+username = $AUSER
+auth = xoauth2
+oauth2_token_url = https://127.0.0.1:$OPORT/token
+oauth2_client_id = relayq-test
+oauth2_client_secret_file = $T_DIR/client.secret
+oauth2_grant = client_credentials
+oauth2_scope = https://outlook.office.com/SMTP.Send
+oauth2_ca_file = $PKI/ca.crt
+senders = @m365.example"
+rm -f "$SPOOL/oauth2"
+n=$(count_mail)
+a=$(grep -c "AUTH XOAUTH2 $AUSER ok" "$MAILDIR/commands")
+start_daemon
+wait_started
+printf 'Subject: oauth2 named\n\nbody\n' |
+    "$SENDMAIL" -C "$CONF" -f boss@m365.example rcpt@example.net
+printf 'Subject: oauth2 plain\n\nbody\n' |
+    "$SENDMAIL" -C "$CONF" -f other@example.org rcpt@example.net
+wait_for "the named smarthost's mail" 600 has_mail $((n + 1))
+ok $? "mail from @m365.example reaches the XOAUTH2 server"
+is "$(grep -c "AUTH XOAUTH2 $AUSER ok" "$MAILDIR/commands")" $((a + 1)) \
+    "with its own token"
+wait_for "the default smarthost's mail" 600 sh -c \
+    "ls '$T_DIR/mail-plain' | grep -q '\.eml\$'"
+ok $? "other mail reaches [smarthost]"
+! grep -q '^AUTH' "$T_DIR/mail-plain/commands"
+ok $? "[smarthost] saw no AUTH: the token stays with its smarthost"
+grep -q '^result=ok$' "$SPOOL/oauth2.m365" 2>/dev/null
+ok $? "the named smarthost's last refresh is in <spool>/oauth2.m365"
+[ ! -e "$SPOOL/oauth2" ]
+ok $? "and not in <spool>/oauth2 ([smarthost] has no OAuth2)"
+stop_daemon
+ok $? "relayqd exits 0 when stopped"
+
 # ---- 8. configuration errors at start ----
 oauth_conf "oauth2_token_url = http://127.0.0.1:$OPORT/token"
 "$RELAYQD" -f -c "$CONF" > "$T_DIR/http.out" 2>&1
@@ -246,7 +301,8 @@ echo "$SECRET" >> "$T_DIR/secrets"
 echo rt-initial >> "$T_DIR/secrets"
 leak=0
 for f in "$T_DIR/relayqd.log" "$T_DIR"/mailq.* "$T_DIR/show.rej" \
-    "$T_DIR/alerts" "$T_DIR"/status.* "$SPOOL/oauth2" "$SPOOL/stats"; do
+    "$T_DIR/alerts" "$T_DIR"/status.* "$SPOOL/oauth2" "$SPOOL/oauth2.m365" \
+    "$SPOOL/stats"; do
 	grep -qFf "$T_DIR/secrets" "$f" && { diag "secret in $f"; leak=1; }
 done
 is $leak 0 "no token or client secret in logs, traces, mailq, status or alerts"

@@ -10,7 +10,8 @@
 # file starts it empty; a 421 4.7.0 throttle reply halves the pace, is
 # logged, is not counted as an attempt, marks the smarthost down (issue
 # 17: one probe follows) and bounces nothing; a malformed
-# rate stops relayqd and check-config with a message naming the key.
+# rate stops relayqd and check-config with a message naming the key;
+# relayqd does not spin while messages, or a probe, wait for the pace.
 # Every wait is for an event (a log line, the server's files, the stats
 # file), bounded generously.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -200,6 +201,55 @@ ok $? "four probes refused at the greeting, though the bucket holds 2"
 rm -f "$T_DIR/down"
 wait_for "2 messages delivered" 300 has_mail 2
 ok $? "both delivered after the return: the failed probes took no token"
+stop_daemon
+ok $? "relayqd exits 0"
+
+# ---- 6. Waiting for the pace costs no CPU ----
+# rate_limit = 2/1h: 2 messages go, 2 wait for a token (half an hour).
+# relayqd must sleep on its rate timer meanwhile; the due timer used to
+# compare milliseconds with seconds, missed the wait and was armed at
+# 0 s again and again (1.5 to 2.3 s of CPU in a 3 s window on a loaded
+# machine, against 0 to 0.01 s).  The window is a measurement, not a wait
+# for an event; the bound is 40 times what the fixed relayqd used.
+fresh "rate_limit = 2/1h"
+queue 4
+ok $? "4 messages queued, 2 tokens in the bucket"
+start_daemon
+wait_for "2 messages delivered" 300 has_mail 2
+sent2() { [ "$(logc 'status=sent')" -ge 2 ]; }
+wait_for "2 logged sent" 300 sent2
+cpu_ticks() { # cpu_ticks PID: user + system clock ticks so far
+	read -r _st < "/proc/$1/stat" && set -- ${_st##*) } &&
+	    echo $((${12} + ${13}))
+}
+c0=$(cpu_ticks "$DAEMON_PID")
+sleep 3
+c1=$(cpu_ticks "$DAEMON_PID")
+diag "relayqd used $((c1 - c0)) clock ticks in 3 s while 2 messages wait for the pace"
+[ $((c1 - c0)) -le 40 ]
+ok $? "relayqd sleeps while messages wait for the pace (no busy loop)"
+is "$(count_mail)" 2 "the other 2 still wait for their tokens"
+stop_daemon
+ok $? "relayqd exits 0"
+
+# ---- 7. Down with an empty bucket costs no CPU either ----
+# rate_limit = 2/1h and a server that answers 421 after the data: each
+# attempt spends its token (MAIL was accepted) and marks the smarthost
+# down; after two the probe is due but the bucket is empty.  relayqd
+# must wait on its rate timer, not arm its due timer at 0 s.
+fresh "rate_limit = 2/1h" --data-reply '421 4.3.0 closing, try later'
+queue 1
+ok $? "1 message queued"
+start_daemon
+two_down() { [ "$(logc 'failures=2,')" -ge 1 ]; }
+wait_for "two failed attempts" 300 two_down
+ok $? "two attempts spent both tokens, the smarthost is down"
+c0=$(cpu_ticks "$DAEMON_PID")
+sleep 3
+c1=$(cpu_ticks "$DAEMON_PID")
+diag "relayqd used $((c1 - c0)) clock ticks in 3 s, down with an empty bucket"
+[ $((c1 - c0)) -le 40 ]
+ok $? "relayqd sleeps while its probe waits for the pace (no busy loop)"
 stop_daemon
 ok $? "relayqd exits 0"
 

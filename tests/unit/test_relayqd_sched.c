@@ -171,6 +171,70 @@ test_hurry(void)
 	relayqd_sched_free(s);
 }
 
+/* Routes: one heap each, unrouted until set, forgotten at set_routes. */
+static void
+test_routes(void)
+{
+	struct relayqd_sched *s = relayqd_sched_new();
+	struct queue_idlist l;
+
+	is_int(relayqd_sched_routes(s), 1, "one route to begin with");
+	relayqd_sched_add(s, ID(1), 10);
+	is_int(relayqd_sched_next_route(s, 0), 10, "one route: added to 0");
+	is_int(relayqd_sched_next_route(s, RELAYQD_SCHED_UNROUTED), -1,
+	    "one route: nothing unrouted");
+
+	relayqd_sched_set_routes(s, 3);
+	is_int(relayqd_sched_next_route(s, 0), -1,
+	    "more routes: the route is forgotten");
+	is_int(relayqd_sched_next_route(s, RELAYQD_SCHED_UNROUTED), 10,
+	    "and the message is unrouted");
+	relayqd_sched_add(s, ID(2), 5);
+	relayqd_sched_add(s, ID(3), 20);
+	relayqd_sched_add(s, ID(4), 7);
+	is_str(relayqd_sched_pop_route(s, RELAYQD_SCHED_UNROUTED, 100), ID(2),
+	    "the earliest unrouted one");
+	relayqd_sched_set_route(s, ID(2), 2); /* busy: goes there when back */
+	relayqd_sched_reschedule(s, ID(2), 5);
+	relayqd_sched_set_route(s, ID(1), 1);
+	relayqd_sched_set_route(s, ID(3), 1);
+	relayqd_sched_set_route(s, ID(4), 2);
+	is_int(relayqd_sched_waiting(s), 4, "four waiting");
+	is_int(relayqd_sched_next_route(s, 1), 10, "route 1: its earliest");
+	is_int(relayqd_sched_next_route(s, 2), 5, "route 2: its earliest");
+	is_int(relayqd_sched_next_due(s), 5, "the earliest of all");
+	ok(relayqd_sched_pop_route(s, 1, 9) == NULL,
+	    "route 1 has nothing due at 9, though route 2 has");
+	is_str(relayqd_sched_pop_route(s, 1, 10), ID(1), "route 1 at 10");
+	is_str(relayqd_sched_pop_route(s, 1, 100), ID(3), "then the next");
+	ok(relayqd_sched_pop_route(s, 1, 100) == NULL, "route 1 is empty");
+	ok(relayqd_sched_pop_route(s, 3, 100) == NULL &&
+		relayqd_sched_next_route(s, 7) == -1,
+	    "a route out of range has nothing");
+	relayqd_sched_flush(s, 0);
+	is_int(relayqd_sched_next_route(s, 2), 0, "flush reaches every route");
+	relayqd_sched_older(s, 0, 0, &l);
+	ok(l.n == 2, "older lists every route's waiting messages");
+	queue_idlist_free(&l);
+	is_str(relayqd_sched_pop_due(s, 0), ID(2), "pop_due takes any route");
+	relayqd_sched_remove(s, ID(2));
+
+	/* A reload with other routes: everything unrouted again. */
+	relayqd_sched_set_routes(s, 2);
+	is_int(relayqd_sched_next_route(s, RELAYQD_SCHED_UNROUTED), 0,
+	    "set_routes: waiting messages unrouted again");
+	is_str(relayqd_sched_pop_route(s, RELAYQD_SCHED_UNROUTED, 0), ID(4),
+	    "and can be routed afresh");
+	relayqd_sched_set_routes(s, 1);
+	relayqd_sched_reschedule(s, ID(1), 0);
+	relayqd_sched_reschedule(s, ID(3), 3);
+	relayqd_sched_reschedule(s, ID(4), 4);
+	is_int(relayqd_sched_next_route(s, 0), 0,
+	    "back to one route: all in route 0, busy ones too");
+	is_int(relayqd_sched_waiting(s), 3, "nothing lost");
+	relayqd_sched_free(s);
+}
+
 int
 main(void)
 {
@@ -235,5 +299,6 @@ main(void)
 	test_backoff();
 	test_probe_delay();
 	test_hurry();
+	test_routes();
 	return done_testing();
 }
