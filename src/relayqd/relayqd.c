@@ -78,6 +78,7 @@
 #include "relayqd/relayqd_conn.h"
 #include "relayqd/relayqd_dial.h"
 #include "relayqd/relayqd_oauth2.h"
+#include "relayqd/relayqd_pwcmd.h"
 #include "smarthost/smarthost_auth.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
@@ -1288,6 +1289,7 @@ main(int argc, char *argv[])
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
+	rd.pwcmd = relayqd_pwcmd_new(rd.base, relayqd_conn_secret_done, &rd);
 	rd.verbose = relayqd_verbose_new(&rd, 0);
 	rd.stats = relayqd_stats_new(&rd);
 	rd.purge = relayqd_purge_new(&rd);
@@ -1354,6 +1356,7 @@ main(int argc, char *argv[])
 	relayqd_stats_free(rd.stats);	  /* last write */
 	(void)relayqd_rate_save(rd.rate); /* logged there */
 	relayqd_rate_free(rd.rate);
+	relayqd_pwcmd_free(rd.pwcmd); /* kills and reaps a command left */
 	relayqd_alert_free(rd.alert);
 	relayqd_notify_free(rd.notify);
 	relayqd_sched_free(rd.sched);

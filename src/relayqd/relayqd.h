@@ -35,6 +35,7 @@ struct relayqd_purge;
 struct relayqd_stash;
 struct relayqd_submit;
 struct relayqd_rate;
+struct relayqd_pwcmd;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -48,6 +49,7 @@ struct relayd {
 	struct smarthost_tls *tls;	 /* owned; NULL when tls = none */
 	struct smarthost_auth *auth;	 /* owned; NULL when AUTH is off */
 	struct relayqd_oauth2 *oauth2;	 /* owned; NULL without OAuth2 */
+	struct relayqd_pwcmd *pwcmd;	 /* owned: password_command runs */
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
