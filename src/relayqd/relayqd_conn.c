@@ -1077,6 +1077,8 @@ relayqd_conn_new(struct relayd *rd, const char *first_id)
 	} else if (smarthost_auth_has_command(rd->auth)) {
 		/* relayqd_conn_secret_done() goes on, from the loop. */
 		rc->flags |= RC_SECRET;
+		log_debug("%s: session waits for password_command%s", first_id,
+		    relayqd_pwcmd_is_running(rd->pwcmd) ? " (running)" : "");
 		relayqd_watch_note(rc->watch, "waiting for password_command");
 		relayqd_pwcmd_run(rd->pwcmd, rd->auth);
 		return rc;

@@ -9,6 +9,9 @@
 #    relayqd takes in a second message from incoming/ and reloads on
 #    SIGHUP, the command still running; a sendmail -v watcher sees the
 #    wait; once the file is there both messages go out, nothing deferred;
+#    sessions that start while a run is in flight share it (one run,
+#    however many sessions wait), and the next session runs the command
+#    again (nothing cached);
 # 2. a command that hangs past the 10 s time limit: killed by its pid and
 #    reaped (no zombie), the message deferred with the reason, kept and
 #    never bounced; SIGTERM while the next run hangs: relayqd exits 0 and
@@ -46,8 +49,9 @@ mkcmd fail.sh "cat $T_DIR/secret; exit 3"
 mkcmd empty.sh "exit 0"
 mkcmd flood.sh "exec yes '$PASS'"
 
-# new_case CMD [DELIVERY-LINES]: fresh spool and log; AUTH PLAIN in
-# clear (allowed here) with password_command CMD; server and relayqd up.
+# new_case CMD [DELIVERY-LINES [RELAYQD-ARG [SERVER-ARGS...]]]: fresh
+# spool and log; AUTH PLAIN in clear (allowed here) with password_command
+# CMD; server and relayqd up.
 new_case() {
 	cat "$T_DIR/relayqd.log" >> "$ALLLOG" 2>/dev/null
 	rm -rf "$SPOOL" "$MAILDIR"
@@ -56,8 +60,11 @@ new_case() {
 password_command = $1
 auth = plain
 allow_plaintext_auth = yes"
-	start_server --auth "$AUSER:$PASS" --auth-plaintext
-	start_daemon -T smtp
+	_nc_arg=${3:-}
+	if [ $# -ge 3 ]; then shift 3; else set --; fi
+	start_server --auth "$AUSER:$PASS" --auth-plaintext "$@"
+	# shellcheck disable=SC2086
+	start_daemon -T smtp $_nc_arg
 	wait_started
 }
 
@@ -141,6 +148,38 @@ is "$?" 0 "slow: sendmail -v exits 0"
 grep -q 'waiting for password_command' "$T_DIR/v.out"
 ok $? "slow: sendmail -v shows the wait"
 finish_case slow
+
+# 1b. Sessions that start while the command runs wait for that run: A
+# delivers the first message (run 1) and stays; the server holds its
+# second; two more messages open sessions B and C, which share run 2
+# (made to wait for go2): two runs for three sessions.
+mkcmd share.sh "[ \$(wc -l < $T_DIR/share.sh.pids) -lt 2 ] || { set -- $T_DIR/go2; $WAITFILE; }
+exec cat $T_DIR/secret"
+new_case "$T_DIR/share.sh" "idle_timeout = 5m" -v \
+    --hold-every 2 --hold-max 1 --hold-dir "$T_DIR"
+send a@example.net
+wait_for "the first message" 100 has_mail 1
+ok $? "share: first message delivered (run 1)"
+send b@example.net
+wait_for "the server to hold the second" 100 test -e "$T_DIR/held.1"
+ok $? "share: the second message goes through the same session (held)"
+send c@example.net
+send d@example.net
+wait_for "two sessions waiting" 100 sh -c \
+    "[ \$(grep -c 'session waits for password_command' '$T_DIR/relayqd.log') -ge 2 ]"
+ok $? "share: two new sessions wait for the password"
+grep 'session waits for password_command' "$T_DIR/relayqd.log" | tail -n 1 |
+    grep -q '(running)'
+ok $? "share: the second found the run in flight"
+is "$(wc -l < "$T_DIR/share.sh.pids")" 2 "share: one run for both (run 2)"
+touch "$T_DIR/go2" "$T_DIR/go.1"
+wait_for "all four messages" 100 sh -c \
+    "[ \$(grep -c 'status=sent' '$T_DIR/relayqd.log') -ge 4 ]"
+ok $? "share: all four delivered"
+is "$(wc -l < "$T_DIR/share.sh.pids")" 2 "share: still two runs for three sessions"
+is "$(grep -c "^AUTH PLAIN $AUSER ok\$" "$MAILDIR/commands")" 3 \
+    "share: AUTH in each of the three sessions"
+finish_case share
 
 # 2. A command that hangs: killed at the limit, reaped; then SIGTERM
 # while the next run hangs.
