@@ -95,6 +95,7 @@
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
 #include "relayqd/relayqd_dest.h"
+#include "relayqd/relayqd_pwcmd.h"
 #include "relayqd/relayqd_dial.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
@@ -1450,6 +1451,10 @@ main(int argc, char *argv[])
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
+	/* Each destination's password_command runs (freed with it). */
+	for (size_t i = 0; i < rd.ndests; i++)
+		rd.dests[i]->pwcmd = relayqd_pwcmd_new(rd.base,
+		    relayqd_conn_secret_done, rd.dests[i]);
 	rd.verbose = relayqd_verbose_new(&rd, 0);
 	rd.stats = relayqd_stats_new(&rd);
 	rd.purge = relayqd_purge_new(&rd);

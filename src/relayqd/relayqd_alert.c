@@ -4,7 +4,8 @@
  * alert_command (see relayqd_alert.h): the incident decision, the
  * one-shot timer, and a small table of running commands reaped from the
  * event loop's SIGCHLD event.  Only pids in that table are waited for,
- * so password_command's own synchronous waitpid() is never disturbed.
+ * so password_command's runs (relayqd_pwcmd, which reaps its own from
+ * the same signal) are never disturbed.
  */
 #include "config.h"
 

@@ -62,6 +62,7 @@
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_oauth2.h"
 #include "relayqd/relayqd_outcome.h"
+#include "relayqd/relayqd_pwcmd.h"
 #include "relayqd/relayqd_rate.h"
 #include "relayqd/relayqd_sched.h"
 #include "smarthost/smarthost_tls.h"
@@ -81,6 +82,7 @@
 #define RC_TOKEN 0x200	  /* waiting for the OAuth2 refresh */
 #define RC_AUTHING 0x400  /* AUTH sent, no 2xx yet */
 #define RC_FRESH 0x800	  /* the token was refreshed for this session */
+#define RC_SECRET 0x1000  /* waiting for password_command's output */
 
 /* Plaintext bodies up to this size go out from memory, with the dot. */
 #define RC_BODY_INLINE (64 * 1024)
@@ -111,9 +113,9 @@ struct relayqd_conn {
 	struct event *timer;	     /* owned */
 	struct relayqd_dial *dial;   /* owned until its cb */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
-	char *token;		     /* owned, wiped: OAuth2 token, or NULL */
-	unsigned token_gen;	     /* its relayqd_oauth2 generation */
-	struct smtp_client *smtp;    /* owned */
+	char *token;		  /* owned, wiped: token or password, or NULL */
+	unsigned token_gen;	  /* its relayqd_oauth2 generation */
+	struct smtp_client *smtp; /* owned */
 	struct smtp_reply reply;
 	struct smtp_client_conf sconf;
 	char first_id[QUEUE_ID_LEN + 1]; /* "" once taken */
@@ -618,15 +620,25 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 	relayqd_conn_close(rc);
 }
 
-/* ops->auth_start: fetch the secret now and pick a mechanism. */
+/*
+ * ops->auth_start: take the secret (password_command's output was fetched
+ * before connecting; a password_file is read now) and pick a mechanism.
+ */
 static int
 relayqd_conn_op_auth_start(void *arg, const char *offered, const char **mech,
     char **resp, struct rq_reason *why)
 {
 	struct relayqd_conn *rc = arg;
+	int rv;
 
-	int rv = smarthost_sasl_begin(rc->dest->auth, &rc->sasl, rc->token,
-	    offered, mech, resp, why);
+	if (smarthost_auth_has_command(rc->dest->auth) && rc->token == NULL) {
+		/* A reload set password_command: never run it here. */
+		rq_reason_set(why, 0, "",
+		    "password_command was set while the session started");
+		return -1;
+	}
+	rv = smarthost_sasl_begin(rc->dest->auth, &rc->sasl, rc->token, offered,
+	    mech, resp, why);
 
 	if (rc->sasl != NULL)
 		rc->flags |= RC_AUTHING;
@@ -1065,9 +1077,40 @@ relayqd_conn_new(struct relayd *rd, struct relayqd_dest *dest,
 			return rc;
 		}
 		relayqd_conn_set_token(rc, tok);
+	} else if (smarthost_auth_has_command(dest->auth)) {
+		/* relayqd_conn_secret_done() goes on, from the loop. */
+		rc->flags |= RC_SECRET;
+		log_debug("%s: session waits for password_command%s", first_id,
+		    relayqd_pwcmd_is_running(dest->pwcmd) ? " (running)" : "");
+		relayqd_watch_note(rc->watch, "waiting for password_command");
+		relayqd_pwcmd_run(dest->pwcmd, dest->auth);
+		return rc;
 	}
 	relayqd_conn_resolve(rc);
 	return rc;
+}
+
+/* password_command ended: resume or fail the sessions waiting for it. */
+void
+relayqd_conn_secret_done(void *arg, const char *secret, const char *why)
+{
+	struct relayqd_dest *dest = arg;
+	struct relayqd_conn *rc, *next;
+
+	if (secret == NULL)
+		log_warnx("%s", why);
+	for (rc = TAILQ_FIRST(&dest->conns); rc != NULL; rc = next) {
+		next = TAILQ_NEXT(rc, entry);
+		if (!(rc->flags & RC_SECRET) || (rc->flags & RC_CLOSING))
+			continue;
+		rc->flags &= ~RC_SECRET;
+		if (secret == NULL) {
+			relayqd_conn_fail_early(rc, why);
+			continue;
+		}
+		relayqd_conn_set_token(rc, secret);
+		relayqd_conn_resolve(rc);
+	}
 }
 
 /* The OAuth2 refresh ended: resume or fail the waiting sessions. */

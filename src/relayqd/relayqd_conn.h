@@ -35,6 +35,15 @@ struct relayqd_conn *relayqd_conn_new(struct relayd *rd,
 void relayqd_conn_token_done(struct relayqd_dest *dest, int ok,
     const char *why);
 
+/*
+ * password_command ended (relayqd_pwcmd's done callback; arg is the
+ * struct relayqd_dest whose command it was): every session waiting for it goes on with secret (its
+ * output, copied), or, when secret is NULL, fails as when the smarthost
+ * cannot be reached, with why as the reason (logged once here; its first
+ * message is deferred, never bounced, and the destination backs off).
+ */
+void relayqd_conn_secret_done(void *arg, const char *secret, const char *why);
+
 /* True when the session is ready and idle: it can take a message. */
 int relayqd_conn_is_idle(const struct relayqd_conn *rc);
 

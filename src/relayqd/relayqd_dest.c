@@ -31,6 +31,7 @@
 #include "common/xmalloc.h"
 #include "relayqd/relayqd_dial.h"
 #include "relayqd/relayqd_oauth2.h"
+#include "relayqd/relayqd_pwcmd.h"
 #include "relayqd/relayqd_rate.h"
 #include "relayqd/relayqd_sched.h"
 #include "smarthost/smarthost_auth.h"
@@ -194,6 +195,7 @@ relayqd_dest_free(struct relayqd_dest *d)
 		event_free(d->ev_rate);
 	relayqd_rate_free(d->rate);
 	relayqd_oauth2_free(d->oauth2); /* cancels a refresh in flight */
+	relayqd_pwcmd_free(d->pwcmd);	/* kills and reaps a command left */
 	smarthost_tls_free(d->tls);
 	smarthost_auth_free(d->auth);
 	free(d);

@@ -44,6 +44,7 @@ struct relayd;
 struct smarthost_tls;
 struct smarthost_auth;
 struct relayqd_oauth2;
+struct relayqd_pwcmd;
 struct relayqd_rate;
 struct relayqd_conn;
 struct relayqd_dial_conf;
@@ -56,6 +57,8 @@ struct relayqd_dest {
 	struct smarthost_tls *tls;	/* owned; NULL when tls = none */
 	struct smarthost_auth *auth;	/* owned; NULL when AUTH is off */
 	struct relayqd_oauth2 *oauth2;	/* owned; NULL without OAuth2 */
+	struct relayqd_pwcmd *pwcmd;	/* owned (made by relayqd.c): its
+					   password_command runs */
 	struct relayqd_rate *rate;	/* owned: its pace (rate_limit...) */
 	struct event *ev_rate;		/* owned: runs the dispatcher */
 	struct relayqd_conn_list conns; /* its sessions (each owns itself) */

@@ -452,14 +452,6 @@ smarthost_auth_reap(pid_t pid, long long deadline, int *status, int *timed_out)
 	return r == pid ? 0 : -1;
 }
 
-/* How reading the command's output ended. */
-enum smarthost_auth_pipe {
-	SMARTHOST_AUTH_PIPE_EOF,     /* all output read */
-	SMARTHOST_AUTH_PIPE_TIMEOUT, /* the deadline passed */
-	SMARTHOST_AUTH_PIPE_FULL,    /* more than the buffer holds */
-	SMARTHOST_AUTH_PIPE_ERROR,   /* poll or read failed; errno set */
-};
-
 /*
  * Reads the command's stdout from fd into buf until EOF, the deadline, or
  * more than bufsz - 1 bytes.
@@ -500,29 +492,25 @@ smarthost_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
 	}
 }
 
-/*
- * Explains how the command ended (how reading ended, whether it was
- * killed at the deadline, its wait status), or takes the first line of
- * out as the secret.  Returns 0, or -1 with err set.
- */
-static int
-smarthost_auth_command_result(const struct smarthost_auth *a, const char *prog,
-    enum smarthost_auth_pipe how, int read_errno, int timed_out, int status,
-    const char *out, size_t len, char **secret, size_t *secretlen,
-    struct rq_err *err)
+/* Explains how the command ended, or takes its secret. */
+int
+smarthost_auth_command_result(const struct smarthost_auth_run *r, char **secret,
+    size_t *secretlen, struct rq_err *err)
 {
-	const char *errstr;
+	const char *errstr, *prog = r->prog;
+	int status = r->status;
 
-	if (how == SMARTHOST_AUTH_PIPE_TIMEOUT || timed_out)
+	err->msg[0] = '\0';
+	if (r->how == SMARTHOST_AUTH_PIPE_TIMEOUT || r->timed_out)
 		rq_err_set(err, "password_command %s timed out after %d ms",
-		    prog, a->cmd_timeout_ms);
-	else if (how == SMARTHOST_AUTH_PIPE_FULL)
+		    prog, r->timeout_ms);
+	else if (r->how == SMARTHOST_AUTH_PIPE_FULL)
 		rq_err_set(err,
 		    "password_command %s printed more than %d bytes", prog,
 		    SMARTHOST_AUTH_CMD_OUT_MAX);
-	else if (how == SMARTHOST_AUTH_PIPE_ERROR)
+	else if (r->how == SMARTHOST_AUTH_PIPE_ERROR)
 		rq_err_set(err, "password_command %s: reading its output: %s",
-		    prog, strerror(read_errno));
+		    prog, strerror(r->read_errno));
 	else if (WIFSIGNALED(status))
 		rq_err_set(err, "password_command %s killed by signal %d", prog,
 		    WTERMSIG(status));
@@ -532,7 +520,7 @@ smarthost_auth_command_result(const struct smarthost_auth *a, const char *prog,
 		    WIFEXITED(status) && WEXITSTATUS(status) == 127
 			? " (cannot run it?)"
 			: "");
-	else if (smarthost_auth_first_line(out, len, secret, secretlen,
+	else if (smarthost_auth_first_line(r->out, r->len, secret, secretlen,
 		     &errstr) == -1)
 		rq_err_set(err, "password_command %s: %s of its output", prog,
 		    errstr);
@@ -542,35 +530,31 @@ smarthost_auth_command_result(const struct smarthost_auth *a, const char *prog,
 }
 
 /*
- * Runs password_command (fork + execvp, no shell) and takes the first
- * line of its stdout as the secret.  Returns 0, or -1 with err set.  The
- * secret only ever travels through the pipe, never argv or environ.
- *
- * XXX(#3): this blocks the event loop until the command exits or the
- * time limit (10 s) kills it.  Acceptable with one smarthost and a
- * handful of connections; an asynchronous version would watch the pipe
- * and the exit from libevent.  SIGCHLD must not be SIG_IGN in relayqd, or
- * waitpid() loses the exit status.
+ * Starts password_command: fork + execvp of its blank-separated words, no
+ * shell, stdin /dev/null, stdout a pipe, stderr and the environment
+ * inherited.  The secret only ever travels through the pipe, never argv
+ * or environ.  SIGCHLD must not be SIG_IGN in the caller, or waitpid()
+ * loses the exit status.
  */
-static int
-smarthost_auth_run_command(const struct smarthost_auth *a, char **secret,
-    size_t *secretlen, struct rq_err *err)
+int
+smarthost_auth_command_start(const struct smarthost_auth *a,
+    struct smarthost_auth_run *r, struct rq_err *err)
 {
-	char out[SMARTHOST_AUTH_CMD_OUT_MAX + 1];
 	char *argv[SMARTHOST_AUTH_ARGV_MAX + 1];
-	char *cmd = xstrdup(a->password_command);
-	enum smarthost_auth_pipe how;
-	long long deadline;
-	int pfd[2] = { -1, -1 }, nullfd = -1, status = 0, timed_out = 0;
-	int rv = -1, read_errno;
-	size_t len = 0;
+	char *cmd =
+	    xstrdup(a->password_command != NULL ? a->password_command : "");
+	int pfd[2] = { -1, -1 }, nullfd = -1, rv = -1;
 	pid_t pid;
 
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->timeout_ms = a->cmd_timeout_ms;
 	if (str_split_words(cmd, argv, SMARTHOST_AUTH_ARGV_MAX) < 1) {
 		rq_err_set(err, "password_command: none, or over %d words",
 		    SMARTHOST_AUTH_ARGV_MAX);
 		goto out;
 	}
+	(void)strlcpy(r->prog, argv[0], sizeof(r->prog));
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		rq_err_set(err, "password_command: pipe: %s", strerror(errno));
 		goto out;
@@ -584,33 +568,17 @@ smarthost_auth_run_command(const struct smarthost_auth *a, char **secret,
 		rq_err_set(err, "password_command: %s", strerror(errno));
 		goto out;
 	}
-	deadline = smarthost_auth_now_ms() + a->cmd_timeout_ms;
 	if ((pid = fork()) == -1) {
 		rq_err_set(err, "password_command: fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0)
 		smarthost_auth_child(nullfd, pfd[1], argv);
-	(void)close(pfd[1]);
-	(void)close(nullfd);
-	pfd[1] = nullfd = -1;
-
-	how =
-	    smarthost_auth_read_pipe(pfd[0], deadline, out, sizeof(out), &len);
-	read_errno = errno;
-	if (how != SMARTHOST_AUTH_PIPE_EOF)
-		(void)kill(pid, SIGKILL);
-	(void)close(pfd[0]);
+	r->pid = pid;
+	r->fd = pfd[0];
 	pfd[0] = -1;
-	if (smarthost_auth_reap(pid, deadline, &status, &timed_out) == -1) {
-		rq_err_set(err, "password_command %s: waitpid: %s", argv[0],
-		    strerror(errno));
-		goto out;
-	}
-	rv = smarthost_auth_command_result(a, argv[0], how, read_errno,
-	    timed_out, status, out, len, secret, secretlen, err);
+	rv = 0;
 out:
-	OPENSSL_cleanse(out, sizeof(out));
 	if (pfd[0] != -1)
 		(void)close(pfd[0]);
 	if (pfd[1] != -1)
@@ -618,6 +586,39 @@ out:
 	if (nullfd != -1)
 		(void)close(nullfd);
 	free(cmd);
+	return rv;
+}
+
+/*
+ * Runs password_command to the end (smarthost_auth_command_start(), then
+ * reading and waiting here until the time limit) and takes the first
+ * line of its stdout as the secret.  Returns 0, or -1 with err set.
+ */
+static int
+smarthost_auth_run_command(const struct smarthost_auth *a, char **secret,
+    size_t *secretlen, struct rq_err *err)
+{
+	struct smarthost_auth_run r;
+	long long deadline;
+	int rv;
+
+	deadline = smarthost_auth_now_ms() + a->cmd_timeout_ms;
+	if (smarthost_auth_command_start(a, &r, err) == -1)
+		return -1;
+	r.how = smarthost_auth_read_pipe(r.fd, deadline, r.out, sizeof(r.out),
+	    &r.len);
+	r.read_errno = errno;
+	if (r.how != SMARTHOST_AUTH_PIPE_EOF)
+		(void)kill(r.pid, SIGKILL);
+	(void)close(r.fd);
+	if (smarthost_auth_reap(r.pid, deadline, &r.status, &r.timed_out) ==
+	    -1) {
+		rq_err_set(err, "password_command %s: waitpid: %s", r.prog,
+		    strerror(errno));
+		rv = -1;
+	} else
+		rv = smarthost_auth_command_result(&r, secret, secretlen, err);
+	OPENSSL_cleanse(r.out, sizeof(r.out));
 	return rv;
 }
 
@@ -799,6 +800,13 @@ void
 smarthost_auth_set_command_timeout(struct smarthost_auth *a, int ms)
 {
 	a->cmd_timeout_ms = ms > 0 ? ms : 1;
+}
+
+/* True when the secret comes from password_command. */
+int
+smarthost_auth_has_command(const struct smarthost_auth *a)
+{
+	return a != NULL && a->password_command != NULL;
 }
 
 /* Creates an exchange without its secret. */
@@ -1044,7 +1052,8 @@ smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
 		return -1;
 	}
 	smarthost_sasl_free(*s);
-	*s = smarthost_auth_is_oauth2(a)
+	*s = smarthost_auth_is_oauth2(a) ||
+		(a->password_command != NULL && token != NULL)
 	    ? smarthost_sasl_new_token(a, token, &err)
 	    : smarthost_sasl_new(a, &err);
 	if (*s == NULL) {

@@ -16,7 +16,11 @@
  * stricter, checked again on every read) or of the output of
  * smarthost password_command, run anew for each session so that an OAuth2
  * helper can refresh tokens.  The command is split on blanks into argv
- * and run without a shell: no quoting, no expansion.
+ * and run without a shell: no quoting, no expansion.  relayq probe runs
+ * it to the end here (smarthost_sasl_new); relayqd only starts it here
+ * (smarthost_auth_command_start) and watches the pipe and the exit from
+ * its event loop (relayqd_pwcmd), then passes the output to
+ * smarthost_sasl_begin as the secret.
  *
  * auth = auto picks the strongest offered mechanism that suits a
  * password: SCRAM-SHA-256 > CRAM-MD5 > PLAIN > LOGIN.  XOAUTH2 and
@@ -27,6 +31,8 @@
  */
 #ifndef RELAYQ_SMARTHOST_SMARTHOST_AUTH_H
 #define RELAYQ_SMARTHOST_SMARTHOST_AUTH_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 
@@ -87,15 +93,66 @@ void smarthost_auth_free(struct smarthost_auth *a);
 /* Sets the password_command time limit in milliseconds (tests shorten it). */
 void smarthost_auth_set_command_timeout(struct smarthost_auth *a, int ms);
 
+/* True when a takes its secret from password_command. */
+int smarthost_auth_has_command(const struct smarthost_auth *a);
+
+/* How reading password_command's output ended. */
+enum smarthost_auth_pipe {
+	SMARTHOST_AUTH_PIPE_EOF,     /* all output read */
+	SMARTHOST_AUTH_PIPE_TIMEOUT, /* the time limit passed */
+	SMARTHOST_AUTH_PIPE_FULL,    /* more than SMARTHOST_AUTH_CMD_OUT_MAX */
+	SMARTHOST_AUTH_PIPE_ERROR,   /* reading failed: read_errno */
+};
+
+/*
+ * One run of password_command.  smarthost_auth_command_start() fills pid,
+ * fd, prog and timeout_ms and zeroes the rest; whoever watches the run
+ * reads fd into out (len bytes at most sizeof(out), the excess meaning
+ * PIPE_FULL), closes fd, reaps pid into status, sets how, read_errno and
+ * timed_out, and wipes out when done.
+ */
+struct smarthost_auth_run {
+	pid_t pid;
+	int fd;		/* stdout's read end (close-on-exec) */
+	char prog[256]; /* argv[0], for messages */
+	int timeout_ms; /* the policy's time limit */
+	enum smarthost_auth_pipe how;
+	int read_errno;
+	int timed_out; /* killed at the time limit */
+	int status;    /* wait status */
+	size_t len;
+	char out[SMARTHOST_AUTH_CMD_OUT_MAX + 1]; /* the secret: wipe it */
+};
+
+/*
+ * Starts a's password_command (fork and execvp of its blank-separated
+ * words, no shell; stdin /dev/null, stdout the pipe r->fd, stderr and the
+ * environment inherited; the secret never travels in argv or environ).
+ * SIGCHLD must not be SIG_IGN, or the exit status is lost.  Returns 0
+ * with r filled in, or -1 with err set (r->fd is then -1 and no process
+ * runs).
+ */
+int smarthost_auth_command_start(const struct smarthost_auth *a,
+    struct smarthost_auth_run *r, struct rq_err *err);
+
+/*
+ * Judges a finished run: 0 with its first output line in *secret
+ * (malloc'd, NUL-terminated, *secretlen bytes; the caller wipes and frees
+ * it), or -1 with err naming the program and why: timed out, more than
+ * SMARTHOST_AUTH_CMD_OUT_MAX bytes, a read error, a signal, a non-zero
+ * exit status, an empty first line or one holding a NUL.  err never
+ * holds output.
+ */
+int smarthost_auth_command_result(const struct smarthost_auth_run *r,
+    char **secret, size_t *secretlen, struct rq_err *err);
+
 /*
  * Starts one session's exchange and fetches the secret now: re-reads and
- * re-checks password_file, or runs password_command (stdin /dev/null,
- * stdout a pipe, at most 8 KiB read, killed after the time limit; a
- * non-zero exit or an empty first line is an error).  Returns the
- * exchange, or NULL with err->msg set.
- *
- * XXX(#3): password_command blocks the event loop while it runs (up to
- * the time limit); acceptable while there is one smarthost.
+ * re-checks password_file, or runs password_command to its end (stdin
+ * /dev/null, stdout a pipe, at most 8 KiB read, killed after the time
+ * limit; a non-zero exit or an empty first line is an error), blocking
+ * the caller meanwhile: relayq probe only.  Returns the exchange, or NULL
+ * with err->msg set.
  */
 struct smarthost_sasl *smarthost_sasl_new(struct smarthost_auth *a,
     struct rq_err *err);
@@ -104,9 +161,10 @@ struct smarthost_sasl *smarthost_sasl_new(struct smarthost_auth *a,
 int smarthost_auth_is_oauth2(const struct smarthost_auth *a);
 
 /*
- * Starts one session's exchange with token (an OAuth2 access token from
- * relayqd_oauth2, copied) as the secret: XOAUTH2 or OAUTHBEARER.  Returns
- * the exchange, or NULL with err->msg set when token is NULL or empty.
+ * Starts one session's exchange with token (copied) as the secret: an
+ * OAuth2 access token from relayqd_oauth2 (XOAUTH2 or OAUTHBEARER), or
+ * password_command's output fetched by relayqd_pwcmd.  Returns the
+ * exchange, or NULL with err->msg set when token is NULL or empty.
  * smarthost_sasl_new() refuses a policy with oauth2_token_url.
  */
 struct smarthost_sasl *smarthost_sasl_new_token(struct smarthost_auth *a,
@@ -156,8 +214,12 @@ void smarthost_sasl_free(struct smarthost_sasl *s);
  * *s (relayqd_conn and smarthost_probe).  _begin replaces *s with a new
  * exchange of policy a (NULL: AUTH is not configured, an error) and
  * starts it, with token as the secret when a takes an OAuth2 token
- * (smarthost_auth_is_oauth2; NULL: none was fetched, an error); _answer answers a challenge; _end checks and frees *s, the
- * secret being needed no more.  Each returns 0, or -1 with why set.
+ * (smarthost_auth_is_oauth2; NULL: none was fetched, an error) or when a
+ * has a password_command and token is not NULL (its output, fetched
+ * beforehand; NULL runs the command now, blocking); otherwise token is
+ * ignored and the secret fetched now.  _answer answers a challenge; _end
+ * checks and frees *s, the secret being needed no more.  Each returns 0,
+ * or -1 with why set.
  */
 int smarthost_sasl_begin(struct smarthost_auth *a, struct smarthost_sasl **s,
     const char *token, const char *offered, const char **mech, char **resp,

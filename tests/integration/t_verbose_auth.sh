@@ -131,9 +131,8 @@ ok $? "SCRAM-SHA-256, wrong password: sendmail says why (535)"
 vcase "XOAUTH2, token refused" "password_file = $T_DIR/badtoken
 auth = xoauth2" XOAUTH2 535 69 1 1
 
-# A stalling password_command (XXX(#3): it blocks relayqd's loop while it
-# runs): bounded by relayqd's 10 s limit and killed; the -v run says
-# why, the message is deferred and stays queued.
+# A stalling password_command: bounded by relayqd's 10 s limit and
+# killed; the -v run says why, the message is deferred and stays queued.
 cat > "$T_DIR/stall.sh" <<EOS
 #!/bin/sh
 echo \$\$ > "$T_DIR/stall.pid"

@@ -1,0 +1,233 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# password_command runs outside relayqd's event loop (issue 14; it used to
+# block the loop for up to 10 s, issue 3), against a real server (aiosmtpd
+# with AUTH PLAIN):
+# 1. a slow command, made to wait on a file the test creates: meanwhile
+#    relayqd takes in a second message from incoming/ and reloads on
+#    SIGHUP, the command still running; a sendmail -v watcher sees the
+#    wait; once the file is there both messages go out, nothing deferred;
+#    sessions that start while a run is in flight share it (one run,
+#    however many sessions wait), and the next session runs the command
+#    again (nothing cached);
+# 2. a command that hangs past the 10 s time limit: killed by its pid and
+#    reaped (no zombie), the message deferred with the reason, kept and
+#    never bounced; SIGTERM while the next run hangs: relayqd exits 0 and
+#    that command is killed too;
+# 3. commands that fail: non-zero exit after printing the password, no
+#    output, and more than 8 KiB of output (killed at once, though it
+#    would print forever): each defers with a log line that says why,
+#    never bounces, and AUTH is never sent.
+# Throughout, the password never appears in relayqd's log, the -v output,
+# the spool or relayq queue, and relayqd exits 0 when stopped (sanitizer
+# and valgrind runs report through it).
+. "$top_srcdir/tests/integration/lib.sh"
+
+PORT=$(free_port)
+AUSER=relayuser
+PASS='pw-Xq8 r3layq.cmd!'
+B64_PLAIN=$(printf '\000%s\000%s' "$AUSER" "$PASS" | base64 -w0)
+printf '%s\n' "$PASS" > "$T_DIR/secret"
+chmod 600 "$T_DIR/secret"
+ALLLOG=$T_DIR/relayqd-all.log
+: > "$ALLLOG"
+
+# mkcmd NAME BODY: a password_command script that records its pid in
+# NAME.pids, then runs BODY.
+mkcmd() {
+	printf '#!/bin/sh\necho $$ >> "%s/%s.pids"\n%s\n' "$T_DIR" "$1" "$2" \
+	    > "$T_DIR/$1"
+	chmod 755 "$T_DIR/$1"
+}
+# Waits (at most 300 s: relayqd's limit kills it long before) for FILE.
+WAITFILE='i=0; while [ ! -e "$1" ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done'
+mkcmd slow.sh "set -- $T_DIR/go; $WAITFILE; exec cat $T_DIR/secret"
+mkcmd hang.sh "set -- $T_DIR/never; $WAITFILE; exec cat $T_DIR/secret"
+mkcmd fail.sh "cat $T_DIR/secret; exit 3"
+mkcmd empty.sh "exit 0"
+mkcmd flood.sh "exec yes '$PASS'"
+
+# new_case CMD [DELIVERY-LINES [RELAYQD-ARG [SERVER-ARGS...]]]: fresh
+# spool and log; AUTH PLAIN in clear (allowed here) with password_command
+# CMD; server and relayqd up.
+new_case() {
+	cat "$T_DIR/relayqd.log" >> "$ALLLOG" 2>/dev/null
+	rm -rf "$SPOOL" "$MAILDIR"
+	: > "$T_DIR/relayqd.log"
+	write_conf "${2:-}" "username = $AUSER
+password_command = $1
+auth = plain
+allow_plaintext_auth = yes"
+	_nc_arg=${3:-}
+	if [ $# -ge 3 ]; then shift 3; else set --; fi
+	start_server --auth "$AUSER:$PASS" --auth-plaintext "$@"
+	# shellcheck disable=SC2086
+	start_daemon -T smtp $_nc_arg
+	wait_started
+}
+
+# finish_case: relayqd must exit 0 when stopped; the server goes too.
+finish_case() {
+	stop_daemon >/dev/null
+	is "$?" 0 "$1: relayqd stopped cleanly"
+	stop_server
+}
+
+send() {
+	printf 'Subject: pwcmd\n\nbody\n' | "$SENDMAIL" -i "$1"
+}
+
+incoming_empty() {
+	[ -z "$(find "$SPOOL/incoming" -type f 2>/dev/null)" ]
+}
+
+# zombies: relayqd's children that have exited and not been reaped.
+zombies() {
+	for _s in /proc/[0-9]*/stat; do
+		read -r _l 2>/dev/null < "$_s" || continue
+		set -- ${_l##*) }
+		[ "$1" = Z ] && [ "$2" = "$DAEMON_PID" ] && echo "${_s#/proc/}"
+	done
+}
+no_zombie() { [ -z "$(zombies)" ]; }
+
+# gone PID: the process is gone (killed and reaped).
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# deferred DESC PATTERN: deferred with PATTERN in the log and relayq queue,
+# kept, not bounced, and the server never saw AUTH or MAIL.
+deferred() {
+	wait_for "$1" 200 grep -q 'status=deferred' "$T_DIR/relayqd.log"
+	ok $? "$1: deferred"
+	grep 'status=deferred' "$T_DIR/relayqd.log" | head -n 1 | grep -qF -- "$2"
+	ok $? "$1: the log line says '$2'"
+	wait_for "$1: the state saved" 100 state_saved
+	"$RELAYQ" queue | grep -qF -- "$2"
+	ok $? "$1: relayq queue says why"
+	[ "$(queue_files)" -gt 0 ] && ! grep -q 'status=failed' "$T_DIR/relayqd.log"
+	ok $? "$1: kept, not bounced"
+	! grep -rqF -e "$PASS" -e "$B64_PLAIN" "$SPOOL" &&
+	    ! "$RELAYQ" queue | grep -qF -- "$PASS"
+	ok $? "$1: no password in the spool or relayq queue"
+	! grep -Eq '^(AUTH|MAIL)' "$MAILDIR/commands" 2>/dev/null
+	ok $? "$1: the server saw neither AUTH nor MAIL"
+}
+
+# 1. A slow command does not stop relayqd.
+new_case "$T_DIR/slow.sh"
+"$SENDMAIL" -v -i a@example.net > "$T_DIR/v.out" 2>&1 <<EOF &
+Subject: pwcmd -v
+
+body
+EOF
+VPID=$!
+T_PIDS="$T_PIDS $VPID"
+wait_for "the command to start" 100 test -s "$T_DIR/slow.sh.pids"
+ok $? "slow: the command runs"
+spid=$(head -n 1 "$T_DIR/slow.sh.pids")
+send b@example.net
+kill -HUP "$DAEMON_PID"
+wait_for "the second message taken in" 100 incoming_empty
+ok $? "slow: relayqd took in a message meanwhile"
+wait_for "the reload" 100 grep -q 'configuration reloaded' "$T_DIR/relayqd.log"
+ok $? "slow: relayqd reloaded meanwhile"
+kill -0 "$spid" 2>/dev/null && ! grep -q 'timed out' "$T_DIR/relayqd.log"
+ok $? "slow: the command was still running then"
+is "$(count_mail)" 0 "slow: nothing went out before the password came"
+touch "$T_DIR/go"
+wait_for "both messages" 100 has_mail 2
+ok $? "slow: both messages delivered once the command printed the password"
+grep -q "^AUTH PLAIN $AUSER ok\$" "$MAILDIR/commands"
+ok $? "slow: the server saw AUTH PLAIN with the password"
+! grep -q 'status=deferred' "$T_DIR/relayqd.log"
+ok $? "slow: nothing was deferred"
+wait "$VPID"
+is "$?" 0 "slow: sendmail -v exits 0"
+grep -q 'waiting for password_command' "$T_DIR/v.out"
+ok $? "slow: sendmail -v shows the wait"
+finish_case slow
+
+# 1b. Sessions that start while the command runs wait for that run: A
+# delivers the first message (run 1) and stays; the server holds its
+# second; two more messages open sessions B and C, which share run 2
+# (made to wait for go2): two runs for three sessions.
+mkcmd share.sh "[ \$(wc -l < $T_DIR/share.sh.pids) -lt 2 ] || { set -- $T_DIR/go2; $WAITFILE; }
+exec cat $T_DIR/secret"
+new_case "$T_DIR/share.sh" "idle_timeout = 5m" -v \
+    --hold-every 2 --hold-max 1 --hold-dir "$T_DIR"
+send a@example.net
+wait_for "the first message" 100 has_mail 1
+ok $? "share: first message delivered (run 1)"
+send b@example.net
+wait_for "the server to hold the second" 100 test -e "$T_DIR/held.1"
+ok $? "share: the second message goes through the same session (held)"
+send c@example.net
+send d@example.net
+wait_for "two sessions waiting" 100 sh -c \
+    "[ \$(grep -c 'session waits for password_command' '$T_DIR/relayqd.log') -ge 2 ]"
+ok $? "share: two new sessions wait for the password"
+grep 'session waits for password_command' "$T_DIR/relayqd.log" | tail -n 1 |
+    grep -q '(running)'
+ok $? "share: the second found the run in flight"
+is "$(wc -l < "$T_DIR/share.sh.pids")" 2 "share: one run for both (run 2)"
+touch "$T_DIR/go2" "$T_DIR/go.1"
+wait_for "all four messages" 100 sh -c \
+    "[ \$(grep -c 'status=sent' '$T_DIR/relayqd.log') -ge 4 ]"
+ok $? "share: all four delivered"
+is "$(wc -l < "$T_DIR/share.sh.pids")" 2 "share: still two runs for three sessions"
+is "$(grep -c "^AUTH PLAIN $AUSER ok\$" "$MAILDIR/commands")" 3 \
+    "share: AUTH in each of the three sessions"
+finish_case share
+
+# 2. A command that hangs: killed at the limit, reaped; then SIGTERM
+# while the next run hangs.
+new_case "$T_DIR/hang.sh"
+send a@example.net
+deferred "hang" "password_command $T_DIR/hang.sh timed out after 10000 ms"
+hpid=$(head -n 1 "$T_DIR/hang.sh.pids")
+wait_for "the command killed and reaped" 100 gone "$hpid"
+ok $? "hang: the command was killed and reaped"
+wait_for "no zombie" 100 no_zombie
+ok $? "hang: relayqd has no zombie child"
+wait_for "the next run" 200 sh -c "[ \$(wc -l < '$T_DIR/hang.sh.pids') -ge 2 ]"
+ok $? "hang: the next attempt runs the command again"
+hpid2=$(sed -n 2p "$T_DIR/hang.sh.pids")
+kill -0 "$hpid2" 2>/dev/null
+ok $? "hang: it hangs"
+finish_case "SIGTERM while the command hangs"
+gone "$hpid2"
+ok $? "SIGTERM while the command hangs: the command was killed"
+
+# 3. Commands that fail, or print too much.
+new_case "$T_DIR/fail.sh"
+send a@example.net
+deferred "exit 3" "password_command $T_DIR/fail.sh exited with status 3"
+finish_case "exit 3"
+
+new_case "$T_DIR/empty.sh"
+send a@example.net
+deferred "no output" "password_command $T_DIR/empty.sh: first line is empty"
+finish_case "no output"
+
+new_case "$T_DIR/flood.sh"
+send a@example.net
+deferred "flood" "password_command $T_DIR/flood.sh printed more than 8192 bytes"
+! grep -q 'timed out' "$T_DIR/relayqd.log"
+ok $? "flood: killed for its output, not at the time limit"
+gone "$(head -n 1 "$T_DIR/flood.sh.pids")" && no_zombie
+ok $? "flood: the command was killed and reaped"
+finish_case flood
+
+# The password never shows.
+cat "$T_DIR/relayqd.log" >> "$ALLLOG"
+grep -q '> AUTH PLAIN <redacted>' "$ALLLOG"
+ok $? "the SMTP dialogue was traced (AUTH redacted)"
+for f in "$ALLLOG" "$T_DIR/v.out"; do
+	! grep -qF -e "$PASS" -e "$B64_PLAIN" "$f"
+	ok $? "no password in $(basename "$f")"
+done
+! grep -Eq 'Sanitizer|runtime error' "$ALLLOG"
+ok $? "no sanitizer report"
+done_testing
