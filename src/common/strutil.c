@@ -7,6 +7,10 @@
 
 #include "common/strutil.h"
 
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -222,6 +226,20 @@ str_utf8_len(const unsigned char *s, size_t n)
 	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return 0;
 	return len;
+}
+
+/* Formats the IP address of a socket address. */
+void
+str_sockaddr(const struct sockaddr *sa, char *buf, size_t bufsz)
+{
+	const void *a;
+
+	if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	else
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)bufsz) == NULL)
+		strlcpy(buf, "?", bufsz);
 }
 
 /* Case-insensitive ASCII prefix test. */

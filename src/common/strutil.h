@@ -64,6 +64,14 @@ int str_has_ctl(const char *s, size_t len);
  */
 size_t str_utf8_len(const unsigned char *s, size_t n);
 
+struct sockaddr;
+
+/*
+ * Formats the address of sa (AF_INET or AF_INET6, no port) into buf
+ * (INET6_ADDRSTRLEN bytes suffice); "?" when it cannot.
+ */
+void str_sockaddr(const struct sockaddr *sa, char *buf, size_t bufsz);
+
 /* ASCII case-insensitive prefix test; returns nonzero on match. */
 int str_has_prefix_ci(const char *s, const char *prefix);
 

@@ -293,6 +293,14 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 	relayqd_conn_token_done(rd, 0, text);
 }
 
+/* The token client's remark (an address that failed): logged. */
+static void
+relayqd_oauth2_note(void *arg, const char *text)
+{
+	(void)arg;
+	log_warnx("OAuth2 %s", text);
+}
+
 /* Starts a refresh unless one is running. */
 void
 relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
@@ -304,6 +312,7 @@ relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
 	if (o->fetch != NULL)
 		return;
 	oauth2_client_conf_from(&cc, &o->keys);
+	cc.note = relayqd_oauth2_note;
 	o->started = relayqd_oauth2_now();
 	log_debug("OAuth2: requesting an access token from %s", cc.token_url);
 	o->fetch = oauth2_client_start(o->rd->base, o->rd->dns, &cc,
