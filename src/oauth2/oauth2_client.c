@@ -418,7 +418,7 @@ oauth2_client_addr_failed(struct oauth2_client *f, const char *text)
 			(void)!rq_snprintf(note, sizeof(note),
 			    "%s (address %d of %d)", f->why, f->ntries,
 			    f->naddrs);
-			f->note(f->arg, note);
+			f->note(f->arg, 1, note);
 		}
 		event_active(f->ev_next, EV_TIMEOUT, 1);
 		return;
@@ -481,7 +481,7 @@ oauth2_client_done_cb(struct evhttp_request *req, void *arg)
 		(void)!rq_snprintf(text, sizeof(text),
 		    "token endpoint %s: answered from %s (address %d of %d)",
 		    f->url, f->addr, f->ntries, f->naddrs);
-		f->note(f->arg, text);
+		f->note(f->arg, 0, text);
 	}
 	if (code >= 500) {
 		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,

@@ -43,8 +43,12 @@ enum oauth2_client_result {
 	OAUTH2_CLIENT_FAILED,	/* malformed reply, other error, local */
 };
 
-/* A printable remark on the fetch (borrowed for the call). */
-typedef void (*oauth2_client_note_fn)(void *arg, const char *text);
+/*
+ * A printable remark on the fetch (borrowed for the call): failed
+ * nonzero for an address that failed, 0 for the address that answered
+ * after such failures.
+ */
+typedef void (*oauth2_client_note_fn)(void *arg, int failed, const char *text);
 
 /* The settings of one smarthost's token endpoint (all strings copied). */
 struct oauth2_client_conf {

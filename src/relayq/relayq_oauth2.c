@@ -271,11 +271,12 @@ relayq_oauth2_next(struct relayq_oauth2_login *l)
 	event_add(l->timer, &tv);
 }
 
-/* The token client's remark (an address that failed): on stderr. */
+/* The token client's remark on its addresses: on stderr. */
 static void
-relayq_oauth2_note(void *arg, const char *text)
+relayq_oauth2_note(void *arg, int failed, const char *text)
 {
 	(void)arg;
+	(void)failed;
 	fprintf(stderr, "relayq: oauth2 login: %s\n", text);
 }
 

@@ -293,12 +293,15 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 	relayqd_conn_token_done(rd, 0, text);
 }
 
-/* The token client's remark (an address that failed): logged. */
+/* The token client's remark on its addresses: logged. */
 static void
-relayqd_oauth2_note(void *arg, const char *text)
+relayqd_oauth2_note(void *arg, int failed, const char *text)
 {
 	(void)arg;
-	log_warnx("OAuth2 %s", text);
+	if (failed)
+		log_warnx("OAuth2 %s", text);
+	else
+		log_info("OAuth2 %s", text);
 }
 
 /* Starts a refresh unless one is running. */
