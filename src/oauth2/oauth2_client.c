@@ -394,6 +394,15 @@ oauth2_client_error_cb(enum evhttp_request_error e, void *arg)
 	f->has_http_err = 1;
 }
 
+/* " [address]" of the current attempt, or "" when the URL names it. */
+static void
+oauth2_client_where(const struct oauth2_client *f, char *buf, size_t bufsz)
+{
+	buf[0] = '\0';
+	if (strcmp(evhttp_uri_get_host(f->uri), f->addr) != 0)
+		(void)!rq_snprintf(buf, bufsz, " [%s]", f->addr);
+}
+
 /*
  * The current address failed (text says why): the next address starts
  * from a clean stack unless this one got through its TLS handshake (the
@@ -402,14 +411,12 @@ oauth2_client_error_cb(enum evhttp_request_error e, void *arg)
 static void
 oauth2_client_addr_failed(struct oauth2_client *f, const char *text)
 {
-	const char *host = evhttp_uri_get_host(f->uri);
-	char where[INET6_ADDRSTRLEN + 3] = "";
+	char where[INET6_ADDRSTRLEN + 3];
 	char note[sizeof(f->why) + 32];
 
 	f->given_up = 1;
 	event_del(f->try_timer);
-	if (strcmp(host, f->addr) != 0)
-		(void)!rq_snprintf(where, sizeof(where), " [%s]", f->addr);
+	oauth2_client_where(f, where, sizeof(where));
 	(void)!rq_snprintf(f->why, sizeof(f->why), "token endpoint %s%s: %s",
 	    f->url, where, text);
 	if (!f->handshaken && f->next_ai != NULL &&
@@ -551,16 +558,18 @@ oauth2_client_timer_cb(evutil_socket_t fd, short what, void *arg)
 		    evhttp_uri_get_host(f->uri), f->timeout);
 		return;
 	}
+	/* The deadline ends the fetch, whatever addresses are left. */
 	if (f->phase == OAUTH2_CLIENT_TRYING) {
-		if (strcmp(evhttp_uri_get_host(f->uri), f->addr) != 0)
-			oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
-			    "token endpoint %s [%s]: no complete reply within "
-			    "%ds",
-			    f->url, f->addr, f->timeout);
-		else
-			oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
-			    "token endpoint %s: no complete reply within %ds",
-			    f->url, f->timeout);
+		char where[INET6_ADDRSTRLEN + 3], tried[48] = "";
+
+		oauth2_client_where(f, where, sizeof(where));
+		if (f->ntries > 1)
+			(void)!rq_snprintf(tried, sizeof(tried),
+			    " (%d addresses tried)", f->ntries);
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
+		    "token endpoint %s%s: %s within %ds%s", f->url, where,
+		    f->handshaken ? "no complete reply" : "no TLS connection",
+		    f->timeout, tried);
 		return;
 	}
 	oauth2_client_send(f);

@@ -15,6 +15,8 @@
 #    the silent one gets its share of the timeout only;
 #  - every address bad (refused, then a certificate for another name):
 #    each failure logged, "all 2 addresses failed", mail kept queued.
+#  - every address silent: the fetch ends at the timeout (connect_timeout,
+#    5 s here), each address logged, mail kept queued.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/oauth2.sh"
 
@@ -93,6 +95,24 @@ log_has "OAuth2 token endpoint https://localhost:$OPORT/token \[127\.0\.0\.2\]: 
 ok $? "the first address's failure is logged too"
 is "$(count_mail)" "$n" "nothing delivered"
 is "$(queued_ids | wc -l)" 1 "the message stays queued"
+is "$(ostate grants)" 2 "no grant"
+stop_daemon
+ok $? "relayqd exits 0"
+
+# ---- 4. Every address silent: bounded by the timeout.
+start_blackhole "$OPORT" 127.0.0.4
+printf '127.0.0.3 wrong.example\n127.0.0.4 wrong.example\n' > "$HOSTS"
+addr_conf wrong.example
+: > "$T_DIR/relayqd.log"
+start_daemon
+wait_started
+send 1 silent2
+wait_for "the fetch to end" 600 log_has \
+    "OAuth2 token endpoint unavailable: token endpoint https://wrong\.example:$OPORT/token \[127\.0\.0\.4\]: no TLS connection within 5s \(2 addresses tried\)"
+ok $? "every address silent: the fetch ends at the 5 s timeout, both tried"
+log_has "OAuth2 token endpoint https://wrong\.example:$OPORT/token \[127\.0\.0\.3\]: no TLS connection within its share of the time \(address 1 of 2\)"
+ok $? "the first silent address is logged after its share"
+is "$(queued_ids | wc -l)" 2 "the messages stay queued"
 is "$(ostate grants)" 2 "no grant"
 stop_daemon
 ok $? "relayqd exits 0"
