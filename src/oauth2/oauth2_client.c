@@ -81,11 +81,12 @@ struct oauth2_client {
 	struct event_base *base; /* borrowed */
 	struct evdns_base *dns;	 /* borrowed, may be NULL */
 	char *url;		 /* owned */
-	char *client_id;	 /* owned */
-	char *secret_file;	 /* owned, may be "" */
-	char *token_file;	 /* owned, may be "" */
-	char *scope;		 /* owned, may be "" */
-	char *ca_file;		 /* owned, may be "" */
+	char *host;	   /* owned: the URL's host, an IPv6 one without [] */
+	char *client_id;   /* owned */
+	char *secret_file; /* owned, may be "" */
+	char *token_file;  /* owned, may be "" */
+	char *scope;	   /* owned, may be "" */
+	char *ca_file;	   /* owned, may be "" */
 	int client_credentials;
 	char *device_code;   /* owned, wiped; login grants only */
 	char *auth_code;     /* owned, wiped */
@@ -212,6 +213,7 @@ oauth2_client_free(struct oauth2_client *f)
 	oauth2_client_wipe(&f->code_verifier);
 	free(f->redirect_uri);
 	free(f->url);
+	free(f->host);
 	free(f->client_id);
 	free(f->secret_file);
 	free(f->token_file);
@@ -399,7 +401,7 @@ static void
 oauth2_client_where(const struct oauth2_client *f, char *buf, size_t bufsz)
 {
 	buf[0] = '\0';
-	if (strcmp(evhttp_uri_get_host(f->uri), f->addr) != 0)
+	if (strcmp(f->host, f->addr) != 0)
 		(void)!rq_snprintf(buf, bufsz, " [%s]", f->addr);
 }
 
@@ -555,7 +557,7 @@ oauth2_client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (f->phase == OAUTH2_CLIENT_RESOLVING) {
 		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
 		    "token endpoint %s: cannot resolve %s within %ds", f->url,
-		    evhttp_uri_get_host(f->uri), f->timeout);
+		    f->host, f->timeout);
 		return;
 	}
 	/* The deadline ends the fetch, whatever addresses are left. */
@@ -765,7 +767,7 @@ bad:
 static int
 oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
 {
-	const char *host = evhttp_uri_get_host(f->uri);
+	const char *host = f->host;
 	const char *path = evhttp_uri_get_path(f->uri);
 	const char *query = evhttp_uri_get_query(f->uri);
 	int port = evhttp_uri_get_port(f->uri);
@@ -904,7 +906,7 @@ static void
 oauth2_client_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct oauth2_client *f = arg;
-	const char *host = evhttp_uri_get_host(f->uri);
+	const char *host = f->host;
 
 	f->dns_req = NULL;
 	f->resolved = 1;
@@ -955,13 +957,12 @@ oauth2_client_resolve(struct oauth2_client *f)
 	(void)!rq_snprintf(port, sizeof(port), "%d", p == -1 ? 443 : p);
 	f->phase = OAUTH2_CLIENT_RESOLVING;
 	if (f->dns == NULL) {
-		rv = evutil_getaddrinfo(evhttp_uri_get_host(f->uri), port,
-		    &hints, &res);
+		rv = evutil_getaddrinfo(f->host, port, &hints, &res);
 		oauth2_client_dns_cb(rv, res, f);
 		return;
 	}
-	req = evdns_getaddrinfo(f->dns, evhttp_uri_get_host(f->uri), port,
-	    &hints, oauth2_client_dns_cb, f);
+	req = evdns_getaddrinfo(f->dns, f->host, port, &hints,
+	    oauth2_client_dns_cb, f);
 	/* NULL when the callback ran already (a literal, the hosts file). */
 	if (!f->resolved)
 		f->dns_req = req;
@@ -1019,7 +1020,8 @@ oauth2_client_new(struct event_base *base, struct evdns_base *dns,
     struct rq_err *err)
 {
 	struct oauth2_client *f = xcalloc(1, sizeof(*f));
-	const char *scheme;
+	const char *scheme, *host;
+	size_t len;
 
 	err->msg[0] = '\0';
 	f->base = base;
@@ -1057,6 +1059,13 @@ oauth2_client_new(struct event_base *base, struct evdns_base *dns,
 		oauth2_client_free(f);
 		return NULL;
 	}
+	/* libevent keeps the brackets of an IPv6 literal ("[::1]"). */
+	host = evhttp_uri_get_host(f->uri);
+	len = strlen(host);
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+		f->host = xstrndup(host + 1, len - 2);
+	else
+		f->host = xstrdup(host);
 	if ((f->timer = evtimer_new(base, oauth2_client_timer_cb, f)) == NULL ||
 	    (f->try_timer = evtimer_new(base, oauth2_client_try_timer_cb, f)) ==
 		NULL ||

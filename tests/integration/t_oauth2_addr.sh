@@ -17,6 +17,9 @@
 #    each failure logged, "all 2 addresses failed", mail kept queued.
 #  - every address silent: the fetch ends at the timeout (connect_timeout,
 #    5 s here), each address logged, mail kept queued.
+#  - an IPv6 literal URL (https://[::1]:PORT/): the address is used
+#    without its brackets (nothing listens there: refused, not "cannot
+#    resolve");
 #  - the first address completes its TLS handshake, then its reply is
 #    refused (too large): the request went out and may have used the
 #    refresh token, so the second address is never tried with it.
@@ -138,5 +141,18 @@ ok $? "the second address is not tried after a handshake (the request went out)"
 stop_daemon
 ok $? "relayqd exits 0"
 : > "$OCTL"
+
+# ---- 6. An IPv6 literal in the URL.
+refused ::1 "$OPORT"
+ok $? "premise: [::1]:$OPORT refuses connections"
+addr_conf "[::1]"
+: > "$T_DIR/relayqd.log"
+start_daemon
+wait_started
+wait_for "the fetch to fail" 600 log_has \
+    "OAuth2 token endpoint unavailable: token endpoint https://\[::1\]:$OPORT/token: connection refused"
+ok $? "https://[::1]:PORT/: ::1 is connected to (refused), not looked up with its brackets"
+stop_daemon
+ok $? "relayqd exits 0"
 
 done_testing
