@@ -7,6 +7,10 @@
 
 #include "common/strutil.h"
 
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -189,6 +193,53 @@ str_has_ctl(const char *s, size_t len)
 			return 1;
 	}
 	return 0;
+}
+
+/* Length of the UTF-8 sequence at s. */
+size_t
+str_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned cp;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1fu;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07u;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* Formats the IP address of a socket address. */
+void
+str_sockaddr(const struct sockaddr *sa, char *buf, size_t bufsz)
+{
+	const void *a;
+
+	if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	else
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)bufsz) == NULL)
+		strlcpy(buf, "?", bufsz);
 }
 
 /* Case-insensitive ASCII prefix test. */

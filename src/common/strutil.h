@@ -57,6 +57,21 @@ void str_sanitize(char *dst, size_t dstsz, const char *src, size_t srclen);
 /* Returns nonzero when s has a byte < 0x20 or 0x7f (tab included). */
 int str_has_ctl(const char *s, size_t len);
 
+/*
+ * Returns the length (1 to 4) of the well-formed UTF-8 sequence at s (n
+ * > 0 bytes), or 0 when s does not start one (a stray continuation
+ * byte, an overlong form, a surrogate, beyond U+10FFFF, cut short).
+ */
+size_t str_utf8_len(const unsigned char *s, size_t n);
+
+struct sockaddr;
+
+/*
+ * Formats the address of sa (AF_INET or AF_INET6, no port) into buf
+ * (INET6_ADDRSTRLEN bytes suffice); "?" when it cannot.
+ */
+void str_sockaddr(const struct sockaddr *sa, char *buf, size_t bufsz);
+
 /* ASCII case-insensitive prefix test; returns nonzero on match. */
 int str_has_prefix_ci(const char *s, const char *prefix);
 

@@ -4,9 +4,24 @@
  * The token endpoint client.  One struct oauth2_client is one request:
  *
  *	lock the refresh token file (polled, never blocking the loop)
- *	-> read the refresh token and client secret -> POST over TLS
+ *	-> read the refresh token -> resolve the URL's host
+ *	-> per address: read the client secret, connect, TLS, POST
  *	-> parse the reply -> write a rotated refresh token -> unlock
  *	-> callback -> deferred free
+ *
+ * Addresses: every A and AAAA address the resolver gives, in its order
+ * (the hosts file's order for a name found there), as relayqd_dial.c
+ * does for the smarthost; with no evdns base (the relayq tool), the
+ * system's getaddrinfo.  The certificate is verified against the URL's
+ * host name, and SNI names it, whichever address is used.  The next
+ * address is tried only when the current one failed before its TLS
+ * handshake was done: until then no byte of the request can have left,
+ * so the refresh token is never sent twice (a provider that rotates it
+ * may have used it already).  Each attempt gets an equal share of the
+ * time left (the last one all of it), so a silent address cannot eat the
+ * whole timeout; a failure after the handshake ends the fetch.  Each
+ * failed address is reported through the note callback, the last
+ * failure through the done callback.
  *
  * Invariants: the lock is held from the read of the refresh token until
  * the rotated one is on disk (oauth2_store.h gives the durable order), so
@@ -22,7 +37,9 @@
 
 #include "oauth2/oauth2_client.h"
 
+#include <sys/socket.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,9 +52,11 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -50,16 +69,24 @@
 
 #define OAUTH2_CLIENT_LOCK_POLL_MS 100
 #define OAUTH2_CLIENT_HEADERS_MAX 16384
+#define OAUTH2_CLIENT_ADDRS_MAX 16 /* addresses tried at most */
+
+enum oauth2_client_phase {
+	OAUTH2_CLIENT_LOCKING,	 /* waiting for the refresh token file lock */
+	OAUTH2_CLIENT_RESOLVING, /* waiting for the resolver */
+	OAUTH2_CLIENT_TRYING,	 /* an address is being tried */
+};
 
 struct oauth2_client {
 	struct event_base *base; /* borrowed */
 	struct evdns_base *dns;	 /* borrowed, may be NULL */
 	char *url;		 /* owned */
-	char *client_id;	 /* owned */
-	char *secret_file;	 /* owned, may be "" */
-	char *token_file;	 /* owned, may be "" */
-	char *scope;		 /* owned, may be "" */
-	char *ca_file;		 /* owned, may be "" */
+	char *host;	   /* owned: the URL's host, an IPv6 one without [] */
+	char *client_id;   /* owned */
+	char *secret_file; /* owned, may be "" */
+	char *token_file;  /* owned, may be "" */
+	char *scope;	   /* owned, may be "" */
+	char *ca_file;	   /* owned, may be "" */
 	int client_credentials;
 	char *device_code;   /* owned, wiped; login grants only */
 	char *auth_code;     /* owned, wiped */
@@ -68,24 +95,39 @@ struct oauth2_client {
 	int login;	     /* a login grant or a device request */
 	int timeout;
 	long long deadline_ms;
-	char *old_refresh;		/* owned: the token sent; wiped */
-	int lockfd;			/* -1 when not held */
-	struct event *timer;		/* owned: lock poll, then deadline */
-	struct evhttp_uri *uri;		/* owned */
-	struct evhttp_connection *conn; /* owned */
-	struct evhttp_request *req;	/* owned by evhttp once made */
-	struct bufferevent *bev;	/* owned by conn */
-	SSL *ssl;			/* owned by bev */
+	char *old_refresh; /* owned: the token sent; wiped */
+	int lockfd;	   /* -1 when not held */
+	enum oauth2_client_phase phase;
+	struct event *timer;	 /* owned: lock poll, then deadline */
+	struct event *try_timer; /* owned: an attempt's share of time */
+	struct event *ev_next;	 /* owned: next address, clean stack */
+	struct evhttp_uri *uri;	 /* owned */
+	struct evdns_getaddrinfo_request *dns_req; /* until its callback */
+	int resolved;				   /* its callback ran */
+	struct evutil_addrinfo *ai;		   /* owned */
+	struct evutil_addrinfo *next_ai; /* borrowed: the next to try */
+	int naddrs;			 /* usable addresses (at most MAX) */
+	int ntries;			 /* addresses tried so far */
+	char addr[INET6_ADDRSTRLEN];	 /* the current attempt's */
+	int handshaken; /* its TLS handshake is done: no fallback */
+	int given_up;	/* it failed: nothing more from it counts */
+	struct evhttp_connection *conn;	    /* owned: the current attempt */
+	struct evhttp_request *req;	    /* owned by evhttp once made */
+	struct bufferevent *bev;	    /* owned by conn */
+	SSL *ssl;			    /* owned by bev */
 	enum evhttp_request_error http_err; /* from the error callback */
 	int has_http_err;
-	int finished; /* the callback has run (or cancel) */
+	char why[512]; /* the last address's failure */
+	int finished;  /* the callback has run (or cancel) */
 	char error_code[64];
 	oauth2_client_done_fn done;
 	oauth2_client_device_fn device_done; /* a device request */
+	oauth2_client_note_fn note;	     /* may be NULL */
 	void *arg;
 };
 
 static void oauth2_client_send(struct oauth2_client *f);
+static void oauth2_client_try(struct oauth2_client *f);
 
 /* Monotonic milliseconds. */
 static long long
@@ -145,10 +187,22 @@ oauth2_client_wipe(char **p)
 static void
 oauth2_client_free(struct oauth2_client *f)
 {
+	if (f->dns_req != NULL) {
+		struct evdns_getaddrinfo_request *req = f->dns_req;
+
+		f->dns_req = NULL;
+		evdns_getaddrinfo_cancel(req); /* runs the callback now */
+	}
 	if (f->conn != NULL)
 		evhttp_connection_free(f->conn); /* frees bev, ssl, req */
+	if (f->ai != NULL)
+		evutil_freeaddrinfo(f->ai);
 	if (f->timer != NULL)
 		event_free(f->timer);
+	if (f->try_timer != NULL)
+		event_free(f->try_timer);
+	if (f->ev_next != NULL)
+		event_free(f->ev_next);
 	if (f->uri != NULL)
 		evhttp_uri_free(f->uri);
 	if (f->lockfd != -1)
@@ -159,6 +213,7 @@ oauth2_client_free(struct oauth2_client *f)
 	oauth2_client_wipe(&f->code_verifier);
 	free(f->redirect_uri);
 	free(f->url);
+	free(f->host);
 	free(f->client_id);
 	free(f->secret_file);
 	free(f->token_file);
@@ -206,6 +261,10 @@ oauth2_client_finish(struct oauth2_client *f, enum oauth2_client_result r,
 	f->finished = 1;
 	if (f->timer != NULL)
 		event_del(f->timer);
+	if (f->try_timer != NULL)
+		event_del(f->try_timer);
+	if (f->ev_next != NULL)
+		event_del(f->ev_next);
 	if (f->lockfd != -1) {
 		(void)close(f->lockfd);
 		f->lockfd = -1;
@@ -258,9 +317,16 @@ oauth2_client_http_error(enum evhttp_request_error e)
 	}
 }
 
-/* Describes a failed connection: TLS errors first, else evhttp's. */
+/*
+ * Describes a failed connection: TLS errors first, else evhttp's.
+ * refused: evhttp ran the request callback with the request, without
+ * the error callback, and errno is ENOTCONN: it does that for a refused
+ * connection only (http.c, evhttp_connection_cb: ECONNREFUSED goes to the
+ * cleanup, whose shutdown() of the unconnected socket leaves ENOTCONN).
+ */
 static void
-oauth2_client_describe(struct oauth2_client *f, char *buf, size_t bufsz)
+oauth2_client_describe(struct oauth2_client *f, int refused, char *buf,
+    size_t bufsz)
 {
 	unsigned long e;
 	long v;
@@ -284,7 +350,9 @@ oauth2_client_describe(struct oauth2_client *f, char *buf, size_t bufsz)
 		strlcat(buf, "certificate verify error: ", bufsz);
 		strlcat(buf, X509_verify_cert_error_string(v), bufsz);
 	}
-	if (buf[0] == '\0') {
+	if (buf[0] == '\0' && refused)
+		strlcpy(buf, "connection refused", bufsz);
+	else if (buf[0] == '\0') {
 		if (f->has_http_err)
 			strlcpy(buf, oauth2_client_http_error(f->http_err),
 			    bufsz);
@@ -328,6 +396,49 @@ oauth2_client_error_cb(enum evhttp_request_error e, void *arg)
 	f->has_http_err = 1;
 }
 
+/* " [address]" of the current attempt, or "" when the URL names it. */
+static void
+oauth2_client_where(const struct oauth2_client *f, char *buf, size_t bufsz)
+{
+	buf[0] = '\0';
+	if (strcmp(f->host, f->addr) != 0)
+		(void)!rq_snprintf(buf, bufsz, " [%s]", f->addr);
+}
+
+/*
+ * The current address failed (text says why): the next address starts
+ * from a clean stack unless this one got through its TLS handshake (the
+ * request may have gone out) or none is left; then the fetch fails.
+ */
+static void
+oauth2_client_addr_failed(struct oauth2_client *f, const char *text)
+{
+	char where[INET6_ADDRSTRLEN + 3];
+	char note[sizeof(f->why) + 32];
+
+	f->given_up = 1;
+	event_del(f->try_timer);
+	oauth2_client_where(f, where, sizeof(where));
+	(void)!rq_snprintf(f->why, sizeof(f->why), "token endpoint %s%s: %s",
+	    f->url, where, text);
+	if (!f->handshaken && f->next_ai != NULL &&
+	    f->ntries < OAUTH2_CLIENT_ADDRS_MAX) {
+		if (f->note != NULL) {
+			(void)!rq_snprintf(note, sizeof(note),
+			    "%s (address %d of %d)", f->why, f->ntries,
+			    f->naddrs);
+			f->note(f->arg, 1, note);
+		}
+		event_active(f->ev_next, EV_TIMEOUT, 1);
+		return;
+	}
+	if (!f->handshaken && f->naddrs > 1)
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
+		    "%s (all %d addresses failed)", f->why, f->ntries);
+	else
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN, "%s", f->why);
+}
+
 /* Parses a device authorization reply and reports it. */
 static void
 oauth2_client_device_reply(struct oauth2_client *f, struct evbuffer *in,
@@ -365,14 +476,21 @@ oauth2_client_done_cb(struct evhttp_request *req, void *arg)
 	int code;
 
 	f->req = NULL; /* evhttp frees it after this callback */
-	if (f->finished)
+	if (f->finished || f->given_up)
 		return;
 	if (req == NULL ||
 	    (code = evhttp_request_get_response_code(req)) == 0) {
-		oauth2_client_describe(f, text, sizeof(text));
-		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
-		    "token endpoint %s: %s", f->url, text);
+		oauth2_client_describe(f,
+		    req != NULL && !f->has_http_err && errno == ENOTCONN, text,
+		    sizeof(text));
+		oauth2_client_addr_failed(f, text);
 		return;
+	}
+	if (f->ntries > 1 && f->note != NULL) {
+		(void)!rq_snprintf(text, sizeof(text),
+		    "token endpoint %s: answered from %s (address %d of %d)",
+		    f->url, f->addr, f->ntries, f->naddrs);
+		f->note(f->arg, 0, text);
 	}
 	if (code >= 500) {
 		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
@@ -436,13 +554,73 @@ oauth2_client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (f->finished)
 		return;
-	if (f->conn != NULL) {
+	if (f->phase == OAUTH2_CLIENT_RESOLVING) {
 		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
-		    "token endpoint %s: no complete reply within %ds", f->url,
-		    f->timeout);
+		    "token endpoint %s: cannot resolve %s within %ds", f->url,
+		    f->host, f->timeout);
+		return;
+	}
+	/* The deadline ends the fetch, whatever addresses are left. */
+	if (f->phase == OAUTH2_CLIENT_TRYING) {
+		char where[INET6_ADDRSTRLEN + 3], tried[48] = "";
+
+		oauth2_client_where(f, where, sizeof(where));
+		if (f->ntries > 1)
+			(void)!rq_snprintf(tried, sizeof(tried),
+			    " (%d addresses tried)", f->ntries);
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
+		    "token endpoint %s%s: %s within %ds%s", f->url, where,
+		    f->handshaken ? "no complete reply" : "no TLS connection",
+		    f->timeout, tried);
 		return;
 	}
 	oauth2_client_send(f);
+}
+
+/* Frees the current attempt's connection (never from its callbacks). */
+static void
+oauth2_client_drop(struct oauth2_client *f)
+{
+	if (f->conn == NULL)
+		return;
+	evhttp_connection_free(f->conn); /* and its bev, ssl, req */
+	f->conn = NULL;
+	f->req = NULL;
+	f->bev = NULL;
+	f->ssl = NULL;
+}
+
+/*
+ * The current attempt's share of the time ran out: if its TLS handshake
+ * is not done yet, nothing was sent; the connection is closed at once (a
+ * handshake finishing later must not send the request) and the next
+ * address is tried.  Otherwise the deadline rules.
+ */
+static void
+oauth2_client_try_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct oauth2_client *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (f->finished || f->handshaken || f->given_up)
+		return;
+	oauth2_client_drop(f);
+	oauth2_client_addr_failed(f,
+	    "no TLS connection within its share of the time");
+}
+
+/* ev_next: frees the failed attempt, then tries the next address. */
+static void
+oauth2_client_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct oauth2_client *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (f->finished)
+		return;
+	oauth2_client_try(f);
 }
 
 /* Arms the timer for ms milliseconds. */
@@ -519,6 +697,17 @@ oauth2_client_body(struct oauth2_client *f, struct buf *b, struct rq_err *err)
 	return 0;
 }
 
+/* OpenSSL's info callback: marks the attempt's handshake as done. */
+static void
+oauth2_client_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct oauth2_client *f = SSL_get_app_data(ssl);
+
+	(void)ret;
+	if ((where & SSL_CB_HANDSHAKE_DONE) && f != NULL && f->ssl == ssl)
+		f->handshaken = 1;
+}
+
 /* Makes the TLS object for host; NULL with err set. */
 static SSL *
 oauth2_client_ssl(struct oauth2_client *f, const char *host, struct rq_err *err)
@@ -548,6 +737,8 @@ oauth2_client_ssl(struct oauth2_client *f, const char *host, struct rq_err *err)
 		rq_err_set(err, "cannot create a TLS session");
 		goto out;
 	}
+	SSL_set_app_data(ssl, f);
+	SSL_set_info_callback(ssl, oauth2_client_info_cb);
 	if (is_ip) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) !=
 		    1)
@@ -572,18 +763,17 @@ bad:
 	goto out;
 }
 
-/* Sends the request once the lock is held (or not needed). */
+/* Sends the request to the address f->addr; -1 with err set. */
 static int
 oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
 {
-	const char *host = evhttp_uri_get_host(f->uri);
+	const char *host = f->host;
 	const char *path = evhttp_uri_get_path(f->uri);
 	const char *query = evhttp_uri_get_query(f->uri);
 	int port = evhttp_uri_get_port(f->uri);
 	struct evkeyvalq *h;
 	struct buf body;
 	char target[2048], hosthdr[300];
-	size_t n;
 
 	if (port == -1)
 		port = 443;
@@ -595,11 +785,6 @@ oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
 		port) == -1) {
 		rq_err_set(err, "token URL too long");
 		return -1;
-	}
-	if (!f->client_credentials && !f->login) {
-		if (oauth2_store_read(f->token_file, 1, &f->old_refresh, &n,
-			err) == -1)
-			return -1;
 	}
 	buf_init_secret(&body, 4 * OAUTH2_TOKEN_MAX + 1024);
 	if (oauth2_client_body(f, &body, err) == -1) {
@@ -621,8 +806,9 @@ oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
 		return -1;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(f->bev, 1);
-	f->conn = evhttp_connection_base_bufferevent_new(f->base, f->dns,
-	    f->bev, host, (unsigned short)port);
+	/* A numeric address: evhttp resolves nothing. */
+	f->conn = evhttp_connection_base_bufferevent_new(f->base, NULL, f->bev,
+	    f->addr, (unsigned short)port);
 	if (f->conn == NULL) {
 		bufferevent_free(f->bev);
 		f->bev = NULL;
@@ -652,7 +838,10 @@ oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
 	evbuffer_add(evhttp_request_get_output_buffer(f->req), body.data,
 	    body.len);
 	buf_wipe(&body);
-	/* On failure evhttp_make_request() frees the request itself. */
+	/*
+	 * On failure evhttp_make_request() frees the request itself.  A
+	 * connect that fails at once runs oauth2_client_done_cb() inside.
+	 */
 	if (evhttp_make_request(f->conn, f->req, EVHTTP_REQ_POST, target) ==
 	    -1) {
 		f->req = NULL;
@@ -662,12 +851,130 @@ oauth2_client_request(struct oauth2_client *f, struct rq_err *err)
 	return 0;
 }
 
-/* Takes the lock (or polls for it), then sends the request. */
+/*
+ * Tries the next address: frees the failed attempt (from a clean stack:
+ * a timer or ev_next), sets up the new one and arms its share of the
+ * time.  With no address left the fetch fails with the last reason.
+ */
+static void
+oauth2_client_try(struct oauth2_client *f)
+{
+	struct evutil_addrinfo *ai;
+	struct rq_err err;
+	long long left;
+	int rest = 0;
+
+	oauth2_client_drop(f);
+	while ((ai = f->next_ai) != NULL && ai->ai_family != AF_INET &&
+	    ai->ai_family != AF_INET6)
+		f->next_ai = ai->ai_next;
+	if (ai == NULL || f->ntries >= OAUTH2_CLIENT_ADDRS_MAX) {
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN, "%s", f->why);
+		return;
+	}
+	f->next_ai = ai->ai_next;
+	f->ntries++;
+	f->handshaken = 0;
+	f->given_up = 0;
+	f->has_http_err = 0;
+	str_sockaddr(ai->ai_addr, f->addr, sizeof(f->addr));
+	for (ai = f->next_ai; ai != NULL; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+			rest++;
+	if (rest > OAUTH2_CLIENT_ADDRS_MAX - f->ntries)
+		rest = OAUTH2_CLIENT_ADDRS_MAX - f->ntries;
+	/* An equal share of the time left; the last address gets it all. */
+	if (rest > 0) {
+		struct timeval tv;
+
+		left = (f->deadline_ms - oauth2_client_now_ms()) / (rest + 1);
+		if (left < 0)
+			left = 0;
+		tv.tv_sec = (time_t)(left / 1000);
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+		event_add(f->try_timer, &tv);
+	}
+	errno = 0;
+	if (oauth2_client_request(f, &err) == -1) {
+		event_del(f->try_timer);
+		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED, "%s", err.msg);
+	}
+}
+
+/* The resolver answered (or failed, or was cancelled). */
+static void
+oauth2_client_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct oauth2_client *f = arg;
+	const char *host = f->host;
+
+	f->dns_req = NULL;
+	f->resolved = 1;
+	if (result == EVUTIL_EAI_CANCEL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return; /* oauth2_client_free() is running */
+	}
+	if (result != 0 || res == NULL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		oauth2_client_fail(f, OAUTH2_CLIENT_DOWN,
+		    "token endpoint %s: cannot resolve %s: %s", f->url, host,
+		    result != 0 ? evutil_gai_strerror(result) : "no address");
+		return;
+	}
+	f->ai = f->next_ai = res;
+	for (struct evutil_addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+		if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+		    f->naddrs < OAUTH2_CLIENT_ADDRS_MAX)
+			f->naddrs++;
+	f->phase = OAUTH2_CLIENT_TRYING;
+	(void)!rq_snprintf(f->why, sizeof(f->why),
+	    "token endpoint %s: %s has no address", f->url, host);
+	/* Never inside evdns_getaddrinfo(): the first try runs from ev_next. */
+	event_active(f->ev_next, EV_TIMEOUT, 1);
+}
+
+/*
+ * Resolves the URL's host: evdns when the caller has a base (relayqd,
+ * with its resolv_conf and hosts_file), else the system's getaddrinfo
+ * (the relayq tool, which may block).  No AI_ADDRCONFIG (see
+ * relayqd_dial.c): an unusable address fails at once and the next is
+ * tried.
+ */
+static void
+oauth2_client_resolve(struct oauth2_client *f)
+{
+	struct evdns_getaddrinfo_request *req;
+	struct evutil_addrinfo hints, *res = NULL;
+	char port[16];
+	int p = evhttp_uri_get_port(f->uri), rv;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	(void)!rq_snprintf(port, sizeof(port), "%d", p == -1 ? 443 : p);
+	f->phase = OAUTH2_CLIENT_RESOLVING;
+	if (f->dns == NULL) {
+		rv = evutil_getaddrinfo(f->host, port, &hints, &res);
+		oauth2_client_dns_cb(rv, res, f);
+		return;
+	}
+	req = evdns_getaddrinfo(f->dns, f->host, port, &hints,
+	    oauth2_client_dns_cb, f);
+	/* NULL when the callback ran already (a literal, the hosts file). */
+	if (!f->resolved)
+		f->dns_req = req;
+}
+
+/* Takes the lock (or polls for it), then resolves the host. */
 static void
 oauth2_client_send(struct oauth2_client *f)
 {
 	struct rq_err err;
 	long long now = oauth2_client_now_ms();
+	size_t n;
 
 	if (!f->client_credentials && !f->login && f->lockfd == -1) {
 		if ((f->lockfd = oauth2_store_lock(f->token_file, 1)) == -1) {
@@ -688,12 +995,14 @@ oauth2_client_send(struct oauth2_client *f)
 			return;
 		}
 	}
-	errno = 0;
-	if (oauth2_client_request(f, &err) == -1) {
+	if (!f->client_credentials && !f->login &&
+	    oauth2_store_read(f->token_file, 1, &f->old_refresh, &n, &err) ==
+		-1) {
 		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED, "%s", err.msg);
 		return;
 	}
 	oauth2_client_arm(f, f->deadline_ms - now);
+	oauth2_client_resolve(f);
 }
 
 /* Copies an optional string. */
@@ -711,7 +1020,8 @@ oauth2_client_new(struct event_base *base, struct evdns_base *dns,
     struct rq_err *err)
 {
 	struct oauth2_client *f = xcalloc(1, sizeof(*f));
-	const char *scheme;
+	const char *scheme, *host;
+	size_t len;
 
 	err->msg[0] = '\0';
 	f->base = base;
@@ -734,6 +1044,7 @@ oauth2_client_new(struct event_base *base, struct evdns_base *dns,
 	f->deadline_ms = oauth2_client_now_ms() + f->timeout * 1000LL;
 	f->done = done;
 	f->device_done = device_done;
+	f->note = cc->note;
 	f->arg = arg;
 	if ((f->uri = evhttp_uri_parse(f->url)) == NULL ||
 	    (scheme = evhttp_uri_get_scheme(f->uri)) == NULL ||
@@ -748,7 +1059,18 @@ oauth2_client_new(struct event_base *base, struct evdns_base *dns,
 		oauth2_client_free(f);
 		return NULL;
 	}
-	if ((f->timer = evtimer_new(base, oauth2_client_timer_cb, f)) == NULL) {
+	/* libevent keeps the brackets of an IPv6 literal ("[::1]"). */
+	host = evhttp_uri_get_host(f->uri);
+	len = strlen(host);
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+		f->host = xstrndup(host + 1, len - 2);
+	else
+		f->host = xstrdup(host);
+	if ((f->timer = evtimer_new(base, oauth2_client_timer_cb, f)) == NULL ||
+	    (f->try_timer = evtimer_new(base, oauth2_client_try_timer_cb, f)) ==
+		NULL ||
+	    (f->ev_next = event_new(base, -1, 0, oauth2_client_next_cb, f)) ==
+		NULL) {
 		rq_err_set(err, "cannot create a timer");
 		f->finished = 1;
 		oauth2_client_free(f);

@@ -16,9 +16,15 @@
  * configured, is read anew from its file for each request and sent in the
  * body (client_secret_post).
  *
+ * Every A and AAAA address of the URL's host is tried in the resolver's
+ * order until one completes a TLS handshake (verified against the host
+ * name, which SNI names too); see oauth2_client.c.
+ *
  * Nothing here logs: the outcome and a printable reason (never a token or
  * secret) go to the callback, exactly once, unless the fetch is cancelled
- * first.  The callback owns the token it is given.
+ * first; each address that failed before the last, and a success after
+ * such failures, go to the optional note callback.  The callback owns the
+ * token it is given.
  */
 #ifndef RELAYQ_OAUTH2_OAUTH2_CLIENT_H
 #define RELAYQ_OAUTH2_OAUTH2_CLIENT_H
@@ -37,6 +43,13 @@ enum oauth2_client_result {
 	OAUTH2_CLIENT_FAILED,	/* malformed reply, other error, local */
 };
 
+/*
+ * A printable remark on the fetch (borrowed for the call): failed
+ * nonzero for an address that failed, 0 for the address that answered
+ * after such failures.
+ */
+typedef void (*oauth2_client_note_fn)(void *arg, int failed, const char *text);
+
 /* The settings of one smarthost's token endpoint (all strings copied). */
 struct oauth2_client_conf {
 	const char *token_url; /* https:// */
@@ -44,9 +57,10 @@ struct oauth2_client_conf {
 	const char *client_secret_file; /* "" for a public client */
 	int client_credentials;		/* grant: else refresh_token */
 	const char *refresh_token_file;
-	const char *scope;   /* "" for none */
-	const char *ca_file; /* "" for the system store */
-	int timeout;	     /* seconds for the whole request */
+	const char *scope;	    /* "" for none */
+	const char *ca_file;	    /* "" for the system store */
+	int timeout;		    /* seconds for the whole request */
+	oauth2_client_note_fn note; /* NULL: none; called with the arg */
 	/*
 	 * relayq oauth2 login only (NULL otherwise).  With one of these
 	 * the refresh token file is neither locked, read nor written: the

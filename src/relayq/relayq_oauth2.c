@@ -342,6 +342,15 @@ relayq_oauth2_next(struct relayq_oauth2_login *l)
 	event_add(l->timer, &tv);
 }
 
+/* The token client's remark on its addresses: on stderr. */
+static void
+relayq_oauth2_note(void *arg, int failed, const char *text)
+{
+	(void)arg;
+	(void)failed;
+	fprintf(stderr, "relayq: oauth2 login: %s\n", text);
+}
+
 /* A token reply (either grant). */
 static void
 relayq_oauth2_token_cb(void *arg, enum oauth2_client_result r,
@@ -674,6 +683,7 @@ relayq_oauth2_login(const struct conf *c, const char *name, int browser)
 	l.c = c;
 	l.rc = -1;
 	oauth2_client_conf_from(&l.cc, c);
+	l.cc.note = relayq_oauth2_note;
 	if ((l.base = event_base_new()) == NULL ||
 	    (l.timer = evtimer_new(l.base, relayq_oauth2_wait_cb, &l)) ==
 		NULL) {

@@ -96,39 +96,6 @@ relayq_send_msg_free(struct relayq_send_msg *m)
 	relayq_send_msg_init(m);
 }
 
-/* Returns the length of the valid UTF-8 sequence at s (n > 0), or 0. */
-static size_t
-relayq_send_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned cp;
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1fu;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* Returns nonzero when s (len bytes) is valid UTF-8. */
 static int
 relayq_send_is_utf8(const char *s, size_t len)
@@ -136,8 +103,8 @@ relayq_send_is_utf8(const char *s, size_t len)
 	size_t k;
 
 	for (size_t i = 0; i < len; i += k)
-		if ((k = relayq_send_utf8_len((const unsigned char *)s + i,
-			 len - i)) == 0)
+		if ((k = str_utf8_len((const unsigned char *)s + i, len - i)) ==
+		    0)
 			return 0;
 	return 1;
 }
@@ -187,8 +154,7 @@ relayq_send_ew(struct buf *b, size_t *col, const char *s, size_t len)
 		if (max > RELAYQ_SEND_EW_IN)
 			max = RELAYQ_SEND_EW_IN;
 		while (i + n < len) {
-			k = relayq_send_utf8_len((const unsigned char *)s + i +
-				n,
+			k = str_utf8_len((const unsigned char *)s + i + n,
 			    len - i - n);
 			if (k == 0)
 				k = 1;

@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "common/log.h"
 #include "common/strutil.h"
 #include "queue/queue_env.h"
 #include "queue/queue_list.h"
@@ -293,61 +296,87 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 		    dd->rcpt_bucket_size);
 }
 
-/* Prints a bucket as JSON: {"level": F, "size": N}, or null. */
-static void
+/* A bucket as JSON: {"level": F (3 decimals), "size": N}, or null. */
+static json_t *
 relayq_stats_json_bucket(double level, long long size)
 {
-	if (size > 0)
-		printf("{\"level\": %.3f, \"size\": %lld}", level, size);
-	else
-		printf("null");
+	char text[64];
+	json_t *b;
+
+	if (size <= 0)
+		return json_null();
+	if ((b = json_object()) == NULL)
+		fatalx("out of memory");
+	/* The double nearest the 3-decimal text prints as that text. */
+	(void)snprintf(text, sizeof(text), "%.3f", level);
+	relayq_json_set(b, "level", json_real(strtod(text, NULL)));
+	relayq_json_set(b, "size", json_integer(size));
+	return b;
 }
 
-/* Prints JSON. */
-static void
+/* relayqd's counters as JSON. */
+static json_t *
+relayq_stats_json_daemon(const struct relayq_stats_d *dd)
+{
+	json_t *r = json_object();
+
+	if (r == NULL)
+		fatalx("out of memory");
+	relayq_json_set(r, "pid", json_integer(dd->pid));
+	relayq_json_set(r, "started", json_integer(dd->started));
+	relayq_json_set(r, "updated", json_integer(dd->updated));
+	relayq_json_set(r, "delivered", json_integer(dd->delivered));
+	relayq_json_set(r, "deferred", json_integer(dd->deferred));
+	relayq_json_set(r, "failed", json_integer(dd->failed));
+	relayq_json_set(r, "bounces", json_integer(dd->bounces));
+	relayq_json_set(r, "smarthost_up", json_boolean(dd->smarthost_up));
+	relayq_json_set(r, "smarthost_down_since",
+	    relayq_json_time(relayq_stats_down_since(dd)));
+	relayq_json_set(r, "last_success", json_integer(dd->last_success));
+	relayq_json_set(r, "last_error_time",
+	    json_integer(dd->last_error_time));
+	relayq_json_set(r, "last_error", relayq_json_str(dd->last_error));
+	if (!dd->has_rate)
+		return r;
+	relayq_json_set(r, "pace_per_second",
+	    dd->pace > 0 ? json_real(dd->pace) : json_null());
+	relayq_json_set(r, "throttled", json_boolean(dd->throttled));
+	relayq_json_set(r, "rate_bucket",
+	    relayq_stats_json_bucket(dd->bucket, dd->bucket_size));
+	relayq_json_set(r, "recipient_bucket",
+	    relayq_stats_json_bucket(dd->rcpt_bucket, dd->rcpt_bucket_size));
+	return r;
+}
+
+/* Prints JSON; -1 on a write error. */
+static int
 relayq_stats_json(const struct relayq_stats_q *q,
     const struct relayq_stats_d *dd, long long age)
 {
-	printf("{\"queue\": {\"total\": %zu, \"incoming\": %zu, \"pending\": "
-	       "%zu, \"deferred\": %zu, \"held\": %zu, "
-	       "\"oldest_age_seconds\": %lld},\n \"failed\": {\"messages\": "
-	       "%zu},\n \"relayqd_running\": ",
-	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
-	    q->pending, q->deferred, q->held, age, q->failed);
-	if (dd->running == -1)
-		printf("null,\n \"relayqd\": ");
-	else
-		printf("%s,\n \"relayqd\": ", dd->running ? "true" : "false");
-	if (!dd->present) {
-		printf("null}\n");
-		return;
-	}
-	printf("{\"pid\": %lld, \"started\": %lld, \"updated\": %lld, "
-	       "\"delivered\": %lld, \"deferred\": %lld, \"failed\": %lld, "
-	       "\"bounces\": %lld, \"smarthost_up\": %s, ",
-	    dd->pid, dd->started, dd->updated, dd->delivered, dd->deferred,
-	    dd->failed, dd->bounces, dd->smarthost_up ? "true" : "false");
-	if (relayq_stats_down_since(dd) > 0)
-		printf("\"smarthost_down_since\": %lld, ",
-		    relayq_stats_down_since(dd));
-	else
-		printf("\"smarthost_down_since\": null, ");
-	printf("\"last_success\": %lld, \"last_error_time\": %lld, "
-	       "\"last_error\": ",
-	    dd->last_success, dd->last_error_time);
-	relayq_json_str(stdout, dd->last_error);
-	if (dd->has_rate) {
-		if (dd->pace > 0)
-			printf(", \"pace_per_second\": %g", dd->pace);
-		else
-			printf(", \"pace_per_second\": null");
-		printf(", \"throttled\": %s, \"rate_bucket\": ",
-		    dd->throttled ? "true" : "false");
-		relayq_stats_json_bucket(dd->bucket, dd->bucket_size);
-		printf(", \"recipient_bucket\": ");
-		relayq_stats_json_bucket(dd->rcpt_bucket, dd->rcpt_bucket_size);
-	}
-	printf("}}\n");
+	json_t *o, *queue, *failed;
+
+	if ((o = json_object()) == NULL || (queue = json_object()) == NULL ||
+	    (failed = json_object()) == NULL)
+		fatalx("out of memory");
+	relayq_json_set(queue, "total",
+	    json_integer((
+		json_int_t)(q->incoming + q->pending + q->deferred + q->held)));
+	relayq_json_set(queue, "incoming",
+	    json_integer((json_int_t)q->incoming));
+	relayq_json_set(queue, "pending", json_integer((json_int_t)q->pending));
+	relayq_json_set(queue, "deferred",
+	    json_integer((json_int_t)q->deferred));
+	relayq_json_set(queue, "held", json_integer((json_int_t)q->held));
+	relayq_json_set(queue, "oldest_age_seconds", json_integer(age));
+	relayq_json_set(o, "queue", queue);
+	relayq_json_set(failed, "messages",
+	    json_integer((json_int_t)q->failed));
+	relayq_json_set(o, "failed", failed);
+	relayq_json_set(o, "relayqd_running",
+	    dd->running == -1 ? json_null() : json_boolean(dd->running));
+	relayq_json_set(o, "relayqd",
+	    dd->present ? relayq_stats_json_daemon(dd) : json_null());
+	return relayq_json_print(o, stdout);
 }
 
 /* Prints text. */
@@ -443,9 +472,10 @@ relayq_stats_print(struct queue_spool *sp, int fmt)
 		dd.present = 0;
 	if (q.oldest > 0 && (long long)time(NULL) > q.oldest)
 		age = (long long)time(NULL) - q.oldest;
-	if (fmt == RELAYQ_STATS_JSON)
-		relayq_stats_json(&q, &dd, age);
-	else if (fmt == RELAYQ_STATS_PROMETHEUS)
+	if (fmt == RELAYQ_STATS_JSON) {
+		if (relayq_stats_json(&q, &dd, age) == -1)
+			return EX_IOERR;
+	} else if (fmt == RELAYQ_STATS_PROMETHEUS)
 		relayq_stats_prom(&q, &dd, age);
 	else
 		relayq_stats_text(&q, &dd, age);

@@ -213,20 +213,6 @@ relayqd_dial_stagger_cb(evutil_socket_t fd, short what, void *arg)
 	relayqd_dial_next(d);
 }
 
-/* Formats a socket address. */
-static void
-relayqd_dial_ntop(const struct sockaddr *sa, char *buf, size_t bufsz)
-{
-	const void *a;
-
-	if (sa->sa_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-	else
-		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)bufsz) == NULL)
-		strlcpy(buf, "?", bufsz);
-}
-
 /*
  * Starts an attempt on the next address that takes one.  An address
  * that fails at once (no route, no socket) is recorded and the next is
@@ -244,7 +230,7 @@ relayqd_dial_next(struct relayqd_dial *d)
 			continue;
 		d->ntries++;
 		t->d = d;
-		relayqd_dial_ntop(ai->ai_addr, t->addr, sizeof(t->addr));
+		str_sockaddr(ai->ai_addr, t->addr, sizeof(t->addr));
 		t->fd = socket(ai->ai_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 		if (t->fd == -1) {

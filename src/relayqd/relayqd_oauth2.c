@@ -315,6 +315,17 @@ relayqd_oauth2_done(void *arg, enum oauth2_client_result r,
 	relayqd_conn_token_done(o->dest, 0, text);
 }
 
+/* The token client's remark on its addresses: logged. */
+static void
+relayqd_oauth2_note(void *arg, int failed, const char *text)
+{
+	(void)arg;
+	if (failed)
+		log_warnx("OAuth2 %s", text);
+	else
+		log_info("OAuth2 %s", text);
+}
+
 /* Starts a refresh unless one is running. */
 void
 relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
@@ -326,6 +337,7 @@ relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
 	if (o->fetch != NULL)
 		return;
 	oauth2_client_conf_from(&cc, &o->keys);
+	cc.note = relayqd_oauth2_note;
 	o->started = relayqd_oauth2_now();
 	log_debug("OAuth2: requesting an access token from %s", cc.token_url);
 	o->fetch = oauth2_client_start(o->rd->base, o->rd->dns, &cc,

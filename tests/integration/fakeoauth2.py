@@ -47,7 +47,8 @@ request; absent or empty: normal) is one of
   invalid_grant  500  slow  notjson  array  noaccess  badtype  badexpires
   badtoken  dupkey  oversize
 "slow" sleeps --slow seconds before answering normally.  Every request is
-logged to --log as one line "grant=G result=R" (never a token).
+logged to --log as one line "grant=G result=R" (never a token).  Each
+TLS handshake's SNI name (or "-" for none) is appended to --sni-log.
 """
 import argparse
 import base64
@@ -352,6 +353,7 @@ def main():
     ap.add_argument('--device-polls', type=int, default=2)
     ap.add_argument('--device-interval', type=int, default=1)
     ap.add_argument('--pidfile')
+    ap.add_argument('--sni-log')
     args = ap.parse_args()
     # The first refresh token counts as used: it was "issued" by login.
     srv = Server(('127.0.0.1', args.port), Handler)
@@ -361,6 +363,11 @@ def main():
     srv.state.save()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
+    if args.sni_log:
+        def sni(sock, name, c):
+            with open(args.sni_log, 'a') as f:
+                f.write('{}\n'.format(name or '-'))
+        ctx.sni_callback = sni
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     if args.pidfile:
         with open(args.pidfile + '.tmp', 'w') as f:

@@ -255,6 +255,55 @@ queue_files() {
 
 queue_empty() { [ "$(queue_files)" -eq 0 ]; }
 
+# refused ADDR PORT: nothing listens there (connection refused).
+refused() {
+	"$PYTHON3" -c 'import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam); s.settimeout(5)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+except ConnectionRefusedError:
+    sys.exit(0)
+except OSError:
+    pass
+sys.exit(1)' "$1" "$2"
+}
+
+# start_blackhole PORT ADDR...: on each ADDR:PORT a listener with backlog
+# 0 and its queue filled, so the kernel drops further SYNs and a connect
+# there neither succeeds nor fails; HOLE_PID is the process holding them.
+start_blackhole() {
+	_port=$1
+	shift
+	rm -f "$T_DIR/hole.ready"
+	"$PYTHON3" -c 'import socket, sys, time
+holes = []
+for a in sys.argv[3:]:
+    srv = socket.socket(); srv.bind((a, int(sys.argv[1]))); srv.listen(0)
+    for i in range(4):
+        c = socket.socket(); c.setblocking(False)
+        try: c.connect((a, int(sys.argv[1])))
+        except BlockingIOError: pass
+        holes.append(c)
+    holes.append(srv)
+open(sys.argv[2], "w").write("up\n")
+time.sleep(900)' "$_port" "$T_DIR/hole.ready" "$@" >"$T_DIR/hole.log" 2>&1 &
+	HOLE_PID=$!
+	T_PIDS="$T_PIDS $HOLE_PID"
+	wait_for "blackholes" 100 test -s "$T_DIR/hole.ready"
+}
+
+# is_silent ADDR PORT: a connect to ADDR:PORT gets no answer in 1 s.
+is_silent() {
+	"$PYTHON3" -c 'import socket, sys
+s = socket.socket(); s.settimeout(1)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+except socket.timeout:
+    sys.exit(0)
+sys.exit(1)' "$1" "$2"
+}
+
 # make_pki: a throw-away test CA in $PKI with server certificates for
 # localhost/127.0.0.1 (good), for another name (wrong), one that expired
 # (made under faketime), a self-signed one, and a client certificate.

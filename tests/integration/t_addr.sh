@@ -54,19 +54,6 @@ deliver_one() {
 # has_mail_in DIR N: DIR holds at least N messages.
 has_mail_in() { [ "$(ls "$1" 2>/dev/null | grep -c '\.eml$')" -ge "$2" ]; }
 
-refused() { # refused ADDR PORT: nothing listens there (connection refused)
-	"$PYTHON3" -c 'import socket, sys
-fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
-s = socket.socket(fam); s.settimeout(5)
-try:
-    s.connect((sys.argv[1], int(sys.argv[2])))
-except ConnectionRefusedError:
-    sys.exit(0)
-except OSError:
-    pass
-sys.exit(1)' "$1" "$2"
-}
-
 start_server
 refused 127.0.0.2 "$PORT"
 ok $? "premise: 127.0.0.2:$PORT refuses connections"
@@ -86,31 +73,8 @@ stop_daemon
 is $? 0 "relayqd exits 0"
 
 # ---- 2. First address silent (blackhole), second works.
-# A listener with backlog 0 and its queue filled: the kernel drops
-# further SYNs, so a connect there neither succeeds nor fails.
-"$PYTHON3" -c 'import socket, sys, time
-holes = []
-for a in sys.argv[3:]:
-    srv = socket.socket(); srv.bind((a, int(sys.argv[1]))); srv.listen(0)
-    for i in range(4):
-        c = socket.socket(); c.setblocking(False)
-        try: c.connect((a, int(sys.argv[1])))
-        except BlockingIOError: pass
-        holes.append(c)
-    holes.append(srv)
-open(sys.argv[2], "w").write("up\n")
-time.sleep(900)' "$PORT" "$T_DIR/hole.ready" 127.0.0.3 127.0.0.4 \
-    >"$T_DIR/hole.log" 2>&1 &
-HOLE_PID=$!
-T_PIDS="$T_PIDS $HOLE_PID"
-wait_for "blackholes" 100 test -s "$T_DIR/hole.ready"
-"$PYTHON3" -c 'import socket, sys
-s = socket.socket(); s.settimeout(1)
-try:
-    s.connect(("127.0.0.3", int(sys.argv[1])))
-except socket.timeout:
-    sys.exit(0)
-sys.exit(1)' "$PORT"
+start_blackhole "$PORT" 127.0.0.3 127.0.0.4
+is_silent 127.0.0.3 "$PORT"
 ok $? "premise: a connect to 127.0.0.3:$PORT gets no answer"
 
 printf '127.0.0.3 hole.test\n127.0.0.1 hole.test\n' > "$HOSTS"
