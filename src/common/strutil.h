@@ -57,6 +57,9 @@ void str_sanitize(char *dst, size_t dstsz, const char *src, size_t srclen);
 /* Returns nonzero when s has a byte < 0x20 or 0x7f (tab included). */
 int str_has_ctl(const char *s, size_t len);
 
+/* Returns nonzero when one of the n bytes at s is >= 0x80. */
+int str_has_8bit(const char *s, size_t n);
+
 /* ASCII case-insensitive prefix test; returns nonzero on match. */
 int str_has_prefix_ci(const char *s, const char *prefix);
 
