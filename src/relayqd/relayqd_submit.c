@@ -858,8 +858,12 @@ relayqd_submit_activate(struct relayqd_submit_conn *c)
 	c->waiting = 0;
 	relayqd_unix_peers_add(&s->peers, &c->peer, c);
 	if (event_add(c->ev_read, NULL) == -1 ||
-	    event_add(c->ev_timer, &tv) == -1)
+	    event_add(c->ev_timer, &tv) == -1) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
+		return;
+	}
+	/* Its envelope is most likely there already: read it this turn. */
+	event_active(c->ev_read, EV_READ, 0);
 }
 
 /*
