@@ -387,11 +387,7 @@ queue_submit_parse(struct queue_submit_parser *p, const char *buf, size_t len,
 int
 queue_submit_frame(struct buf *b, char key, const void *val, size_t len)
 {
-	if (buf_addf(b, "%c%zu:", key, len) == -1 ||
-	    (len > 0 && buf_add(b, val, len) == -1) ||
-	    buf_add(b, "\n", 1) == -1)
-		return -1;
-	return 0;
+	return queue_env_put(b, key, val, len);
 }
 
 /* Appends an error reply. */
