@@ -29,8 +29,10 @@
  * Bounds (the socket is open to every local user): RELAYQD_SUBMIT_MAX
  * connections read at once, RELAYQD_SUBMIT_PER_UID of them per uid, so
  * one user cannot lock out another; a connection that finds no slot
- * waits unread in a bounded queue (RELAYQD_SUBMIT_WAIT_MAX, half of it
- * per uid) until one comes free, and beyond that is refused "busy:";
+ * waits unread in a bounded queue (RELAYQD_SUBMIT_WAIT_MAX, less when
+ * RLIMIT_NOFILE is low, all but an eighth of it for one uid) until one
+ * comes free, and beyond that is refused "busy:"; out of descriptors,
+ * accept() pauses instead of spinning;
  * submit_timeout without progress (or without a slot) drops a client
  * (its temporary file removed); the Z (size) frame is checked against
  * max_message_size before G lets the body come; a connection holds,
@@ -71,6 +73,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -144,8 +147,11 @@ struct relayqd_submit {
 	struct relayqd_unix_peers peers; /* the connections being read */
 	TAILQ_HEAD(, relayqd_submit_conn) waitq; /* accepted, waiting */
 	int nwait;
-	struct event *ev_unpark; /* owned: a slot was freed */
-	int closing;		 /* relayqd_submit_free runs */
+	int wait_max, wait_per_uid; /* bounds of waitq (fds allowing) */
+	struct event *ev_unpark;    /* owned: a slot was freed */
+	struct event *ev_resume;    /* owned: accept() again after a pause */
+	int paused;		    /* s->ev taken out: no descriptor left */
+	int closing;		    /* relayqd_submit_free runs */
 	int jobfd[2], donefd[2];
 	struct event *ev_done; /* owned */
 	pthread_t thread;
@@ -263,9 +269,10 @@ relayqd_submit_conn_free(struct relayqd_submit_conn *c)
 		s->nwait--;
 	} else {
 		relayqd_unix_peers_remove(&s->peers, &c->peer);
-		if (s->nwait > 0 && !s->closing && s->ev_unpark != NULL)
-			event_active(s->ev_unpark, EV_TIMEOUT, 0);
 	}
+	/* A descriptor and perhaps a slot came free. */
+	if ((s->nwait > 0 || s->paused) && !s->closing && s->ev_unpark != NULL)
+		event_active(s->ev_unpark, EV_TIMEOUT, 0);
 	if (c->begun)
 		queue_writer_abort(c->w);
 	free(c->w);
@@ -866,9 +873,58 @@ relayqd_submit_activate(struct relayqd_submit_conn *c)
 	event_active(c->ev_read, EV_READ, 0);
 }
 
+/* Takes accept() up again after a pause (ev_resume, or a freed fd). */
+static void
+relayqd_submit_resume(struct relayqd_submit *s)
+{
+	if (!s->paused)
+		return;
+	if (s->ev_resume != NULL)
+		event_del(s->ev_resume);
+	if (event_add(s->ev, NULL) == -1) {
+		struct timeval tv = { 1, 0 };
+
+		(void)event_add(s->ev_resume, &tv);
+		return;
+	}
+	s->paused = 0;
+}
+
+/* ev_resume: a second after accept() failed for want of a descriptor. */
+static void
+relayqd_submit_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	relayqd_submit_resume(arg);
+}
+
 /*
- * ev_unpark: slots came free; the waiting connections that fit now are
- * read, oldest first.
+ * accept() failed: when for want of a descriptor or of memory, the
+ * listener stays readable, and the loop would spin on it; it is taken
+ * out until a connection ends or a second passed.  The clients wait in
+ * the listen backlog meanwhile.
+ */
+static void
+relayqd_submit_accept_failed(struct relayqd_submit *s)
+{
+	struct timeval tv = { 1, 0 };
+
+	if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+	    errno != ENOMEM)
+		return;
+	log_warn("submission socket: cannot accept a connection; not "
+		 "accepting until one ends or for a second");
+	if (event_del(s->ev) == -1 || event_add(s->ev_resume, &tv) == -1) {
+		(void)event_add(s->ev, NULL);
+		return;
+	}
+	s->paused = 1;
+}
+
+/*
+ * ev_unpark: slots (or descriptors) came free; the waiting connections
+ * that fit now are read, oldest first, and a paused accept() resumes.
  */
 static void
 relayqd_submit_unpark_cb(evutil_socket_t fd, short what, void *arg)
@@ -878,6 +934,7 @@ relayqd_submit_unpark_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	relayqd_submit_resume(s);
 	for (c = TAILQ_FIRST(&s->waitq);
 	     c != NULL && s->peers.n < RELAYQD_SUBMIT_MAX; c = next) {
 		next = TAILQ_NEXT(c, wlink);
@@ -892,9 +949,9 @@ relayqd_submit_unpark_cb(evutil_socket_t fd, short what, void *arg)
  * comes free (at most submit_timeout): a burst of submitters then queues
  * here instead of each being refused and retrying, which cost relayqd's
  * loop an accept, a reply and a close per retry.  The waiting ones are
- * bounded too (RELAYQD_SUBMIT_WAIT_MAX, RELAYQD_SUBMIT_WAIT_PER_UID, so
- * one uid cannot take every place in the queue); beyond them the
- * connection is refused with "busy:" as before.
+ * bounded too (s->wait_max, and s->wait_per_uid so that one uid cannot
+ * take every place in the queue); beyond them the connection is refused
+ * with "busy:" as before.
  */
 static void
 relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -906,8 +963,10 @@ relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	int fd;
 
 	(void)what;
-	if ((fd = relayqd_unix_accept(lfd, &peer)) == -1)
+	if ((fd = relayqd_unix_accept(lfd, &peer)) == -1) {
+		relayqd_submit_accept_failed(s);
 		return;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->s = s;
 	c->fd = fd;
@@ -929,9 +988,8 @@ relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		relayqd_submit_activate(c);
 		return;
 	}
-	if (s->nwait > RELAYQD_SUBMIT_WAIT_MAX ||
-	    relayqd_submit_nwaiting(s, c->peer.uid) >
-		RELAYQD_SUBMIT_WAIT_PER_UID) {
+	if (s->nwait > s->wait_max ||
+	    relayqd_submit_nwaiting(s, c->peer.uid) > s->wait_per_uid) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL,
 		    s->peers.n >= RELAYQD_SUBMIT_MAX
 			? "busy: too many submissions at once; try again later"
@@ -941,6 +999,26 @@ relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 	if (event_add(c->ev_timer, &tv) == -1)
 		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
+}
+
+/*
+ * Sets how many connections may wait for a slot: RELAYQD_SUBMIT_WAIT_MAX,
+ * or what RLIMIT_NOFILE leaves over RELAYQD_SUBMIT_FDS_KEPT (each one
+ * holds a descriptor), so that waiting clients never take the files the
+ * submissions being read and the deliveries need.
+ */
+static void
+relayqd_submit_wait_bounds(struct relayqd_submit *s)
+{
+	struct rlimit rl;
+	rlim_t left = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur > RELAYQD_SUBMIT_FDS_KEPT)
+		left = rl.rlim_cur - RELAYQD_SUBMIT_FDS_KEPT;
+	s->wait_max = left < RELAYQD_SUBMIT_WAIT_MAX ? (int)left
+						     : RELAYQD_SUBMIT_WAIT_MAX;
+	s->wait_per_uid = s->wait_max - s->wait_max / 8;
 }
 
 /* Takes the socket systemd passed, if any. */
@@ -1112,6 +1190,7 @@ relayqd_submit_new(struct relayd *rd, int fd)
 	s->fd = -1;
 	relayqd_unix_peers_init(&s->peers);
 	TAILQ_INIT(&s->waitq);
+	relayqd_submit_wait_bounds(s);
 	s->jobfd[0] = s->jobfd[1] = s->donefd[0] = s->donefd[1] = -1;
 	if (fd != -1) {
 		s->fd = fd;
@@ -1129,6 +1208,8 @@ relayqd_submit_new(struct relayd *rd, int fd)
 		 relayqd_submit_rate_cb, s)) == NULL ||
 	    (s->ev_unpark = relayqd_submit_event_new(s, -1, 0,
 		 relayqd_submit_unpark_cb, s)) == NULL ||
+	    (s->ev_resume = relayqd_submit_event_new(s, -1, 0,
+		 relayqd_submit_resume_cb, s)) == NULL ||
 	    relayqd_submit_thread(s) == -1 ||
 	    (s->ev_done = relayqd_submit_event_new(s, s->donefd[0],
 		 EV_READ | EV_PERSIST, relayqd_submit_done_cb, s)) == NULL ||
@@ -1188,6 +1269,10 @@ relayqd_submit_reload(struct relayqd_submit *s)
 	event_free(s->ev);
 	(void)close(s->fd);
 	(void)unlink(s->path);
+	if (s->paused) {
+		event_del(s->ev_resume);
+		s->paused = 0;
+	}
 	log_info("submission socket moved from %s to %s", s->path, path);
 	s->ev = ev;
 	s->fd = fd;
@@ -1220,6 +1305,8 @@ relayqd_submit_free(struct relayqd_submit *s)
 		relayqd_submit_conn_free(c);
 	if (s->ev_unpark != NULL)
 		event_free(s->ev_unpark);
+	if (s->ev_resume != NULL)
+		event_free(s->ev_resume);
 	if (s->ev_done != NULL)
 		event_free(s->ev_done);
 	if (s->ev_rate != NULL) {

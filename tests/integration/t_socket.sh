@@ -494,9 +494,10 @@ T_PIDS="$T_PIDS $FLOOD"
 wait_for "the flood" 300 test -s "$T_DIR/flood.out"
 read -r held refused < "$T_DIR/flood.out"
 is "$held" 1000 "1000 connections from root made"
-# 16 are read, 64 wait for a slot (relayqd_submit.h), the rest refused.
-ok $(( refused >= 1000 - 16 - 64 ? 0 : 1 )) \
-    "all but 16 read and 64 waiting refused at once ($refused X75)"
+# 16 are read, at most 224 wait for a slot (RELAYQD_SUBMIT_WAIT_MAX less
+# an eighth, relayqd_submit.h), the rest are refused.
+ok $(( refused >= 1000 - 16 - 224 ? 0 : 1 )) \
+    "all but 16 read and 224 waiting refused at once ($refused X75)"
 printf 'Subject: sock-flood\n\nbody\n' |
     as_nobody "$SENDMAIL" fl@example.net 2>"$T_DIR/flood.nobody"
 ok $? "nobody still submits while root holds its share"
@@ -575,6 +576,40 @@ ok $? "SIGHUP: a path in a directory others can write is refused, logged"
 ok $? "SIGHUP: and the old socket stays"
 sed -i "s|^submit_socket = .*|submit_socket = $SOCK2|" "$CONF"
 SOCK=$SOCK2
+
+# 8c. relayqd out of descriptors (RLIMIT_NOFILE 40, so no connection
+# waits either): accept() fails with EMFILE and the listener stays
+# readable; relayqd stops accepting (logged) instead of spinning on it,
+# the clients wait in the backlog, and it accepts again once connections
+# end.
+sed -e "s|^submit_socket = .*|submit_socket = $T_DIR/fd.sock|" \
+    -e "s|^spool_dir = .*|spool_dir = $T_DIR/spool3|" "$CONF" \
+    > "$T_DIR/fd.conf"
+chmod 644 "$T_DIR/fd.conf"
+prlimit --nofile=40:40 "$RELAYQD" -f -c "$T_DIR/fd.conf" \
+    >"$T_DIR/fd.log" 2>&1 &
+FDD=$!
+T_PIDS="$T_PIDS $FDD"
+wait_for "the small relayqd's socket" 100 test -S "$T_DIR/fd.sock"
+rm -f "$T_DIR/fd.stop"
+as_nobody "$PYTHON3" "$T_DIR/client.py" "$T_DIR/fd.sock" flood 30 \
+    "$T_DIR/fd.out" "$T_DIR/fd.stop" 2>"$T_DIR/fd.err" &
+FDF=$!
+T_PIDS="$T_PIDS $FDF"
+wait_for "the pause" 100 grep -q \
+    'submission socket: cannot accept a connection; not accepting until one ends' \
+    "$T_DIR/fd.log"
+ok $? "out of descriptors: relayqd stops accepting for a while, logged"
+touch "$T_DIR/fd.stop"
+wait "$FDF"
+printf 'Subject: sock-fds\n\nbody\n' |
+    as_nobody env RELAYQ_CONFIG="$T_DIR/fd.conf" "$SENDMAIL" fd@example.net \
+    2>"$T_DIR/fd.sm"
+ok $? "once the connections ended, a submission is accepted (exit 0)"
+wait_for "the mail after the pause" 150 has_subject sock-fds
+ok $? "and delivered"
+stop_daemon "$FDD"
+ok $? "that relayqd exits 0"
 
 # 9. Neither path: exit 75 and advice.
 cat > "$T_DIR/dead.conf" <<EOC
