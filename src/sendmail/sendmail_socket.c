@@ -4,8 +4,9 @@
  * The client half of the submission protocol (doc/submit-protocol.md).
  *
  * The message is complete before the socket is opened: sendmail_submit
- * has rewritten it into wire form in an anonymous memory file
- * (memfd_create), so the exact size goes in the Z frame and a slow
+ * has rewritten it into wire form, in memory when it fits in one M frame,
+ * else in an anonymous memory file (memfd_create), so the exact size
+ * goes in the Z frame and a slow
  * writer on stdin never holds one of relayqd's connections.  The
  * exchange is lock-step: the envelope frames and Z, then wait for G (or
  * X: refused before any body byte was sent), the body in M frames and
@@ -368,14 +369,14 @@ sendmail_socket_envelope(struct buf *b, const struct queue_env *e,
 }
 
 /*
- * Sends the body from bodyfd in M frames, then E, each frame with one
- * sendmsg() (E goes with the last one).  Returns 0, -1 with err filled
- * (the message could not be read back), or -2 when sending failed
- * (relayqd may have said why).
+ * Sends the body, from mem when bodyfd is -1, else from bodyfd, in M
+ * frames, then E, each frame with one sendmsg() (E goes with the last
+ * one).  Returns 0, -1 with err filled (the message could not be read
+ * back), or -2 when sending failed (relayqd may have said why).
  */
 static int
-sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
-    uint64_t size, struct rq_err *err)
+sendmail_socket_body(const struct sendmail_socket *ss, int fd, const char *mem,
+    int bodyfd, uint64_t size, struct rq_err *err)
 {
 	static char chunk[QUEUE_SUBMIT_CHUNK_MAX];
 	static char nl[] = "\n", end[] = "E0:\n";
@@ -385,7 +386,7 @@ sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
 	ssize_t n;
 	int hl;
 
-	if (lseek(bodyfd, 0, SEEK_SET) == -1) {
+	if (bodyfd != -1 && lseek(bodyfd, 0, SEEK_SET) == -1) {
 		rq_err_set(err, "cannot rewind the message: %s",
 		    strerror(errno));
 		return -1;
@@ -394,7 +395,13 @@ sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
 		size_t want =
 		    left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
 
-		if ((n = read(bodyfd, chunk, want)) <= 0) {
+		if (bodyfd == -1) {
+			iov[1].iov_base =
+			    (void *)(uintptr_t)(mem + (size - left));
+			n = (ssize_t)want;
+		} else if ((n = read(bodyfd, chunk, want)) > 0) {
+			iov[1].iov_base = chunk;
+		} else {
 			if (n == -1 && errno == EINTR)
 				continue;
 			rq_err_set(err, "cannot read the message back: %s",
@@ -405,7 +412,6 @@ sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
 		hl = snprintf(head, sizeof(head), "M%zd:", n);
 		iov[0].iov_base = head;
 		iov[0].iov_len = (size_t)hl;
-		iov[1].iov_base = chunk;
 		iov[1].iov_len = (size_t)n;
 		iov[2].iov_base = nl;
 		iov[2].iov_len = 1;
@@ -424,8 +430,9 @@ sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
 /* One exchange; *busy is set when relayqd said "busy:" at once. */
 static int
 sendmail_socket_once(const struct sendmail_socket *ss,
-    const struct queue_env *e, const char *proto, const char *helo, int bodyfd,
-    uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err, int *busy)
+    const struct queue_env *e, const char *proto, const char *helo,
+    const char *mem, int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1],
+    struct rq_err *err, int *busy)
 {
 	struct queue_submit_parser p;
 	struct queue_submit_ev ev;
@@ -457,7 +464,7 @@ sendmail_socket_once(const struct sendmail_socket *ss,
 		    "relayqd broke the exchange; message not queued");
 		goto out;
 	}
-	if (sendmail_socket_body(ss, fd, bodyfd, size, err) == -1)
+	if (sendmail_socket_body(ss, fd, mem, bodyfd, size, err) == -1)
 		goto out;
 	/* After a failed send, relayqd's X (or EOF) says what happened. */
 	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, 1, err)) == 0)
@@ -486,16 +493,17 @@ out:
  */
 int
 sendmail_socket_submit(const struct sendmail_socket *ss,
-    const struct queue_env *e, const char *proto, const char *helo, int bodyfd,
-    uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err)
+    const struct queue_env *e, const char *proto, const char *helo,
+    const char *mem, int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1],
+    struct rq_err *err)
 {
 	struct timespec ts;
 	long waited = 0, pause, cap = 20;
 	int rc, busy;
 
 	for (;;) {
-		rc = sendmail_socket_once(ss, e, proto, helo, bodyfd, size, id,
-		    err, &busy);
+		rc = sendmail_socket_once(ss, e, proto, helo, mem, bodyfd, size,
+		    id, err, &busy);
 		if (!busy || waited >= SENDMAIL_SOCKET_BUSY_MS || *ss->stop)
 			return rc;
 		/* Exponential backoff with jitter: 10 ms .. 1 s. */

@@ -80,6 +80,25 @@ grep -q '"rcpt_tos": \["a1@example.net", "a2@example.net"\]' \
     "$(mail_with sock-argv | sed 's/eml$/env/')"
 ok $? "argv: both recipients in the envelope"
 
+# 2a. A message of more than one M frame (64 KiB): sendmail keeps the
+# first 64 KiB in memory and moves to an anonymous file past it.
+i=0
+{
+	printf 'Subject: sock-big\n\n'
+	while [ $i -lt 1400 ]; do
+		printf 'big line %05d %s\n' $i \
+		    'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz'
+		i=$((i + 1))
+	done
+} > "$T_DIR/big.in"
+as_nobody "$SENDMAIL" big@example.net < "$T_DIR/big.in"
+ok $? "a 95 KB message over the socket exits 0"
+wait_for "the big mail" 150 has_subject sock-big
+is "$(grep -c '^big line [0-9]\{5\} abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz.\?$' \
+    "$(mail_with sock-big)")" 1400 "all of its 1400 lines are delivered"
+grep -q '^big line 01399 ' "$(mail_with sock-big)"
+ok $? "the last one too"
+
 # 3. -f with allow_from_override = no: the sender stays nobody's.
 printf 'Subject: sock-f\n\nbody\n' |
     as_nobody "$SENDMAIL" -f boss@example.com f1@example.net
@@ -486,6 +505,12 @@ wait_for "mail during stall" 150 has_subject sock-during-stall
 ok $? "the mail sent during the stall is delivered"
 
 # 8. 1000 connections from one uid (root) do not lock out another.
+# The flood must still hold root's share when root's sendmail comes, so
+# submit_timeout is 60 s here (the flood client looks at its connections
+# one by one, which takes seconds with those that wait for a slot).
+sed -i 's/^submit_timeout = 3s$/submit_timeout = 60s/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 5
 rm -f "$T_DIR/flood.stop"
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" flood 1000 "$T_DIR/flood.out" \
     "$T_DIR/flood.stop" 2>"$T_DIR/flood.err" &
@@ -534,6 +559,9 @@ is $? 0 "the busy sendmail retried and exits 0 once the flood ended"
 wait_for "the busy mail" 150 has_subject sock-busy
 ok $? "and its mail is delivered"
 check_nobody sock-flood "during the flood"
+sed -i 's/^submit_timeout = 60s$/submit_timeout = 3s/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 6
 
 # 8a. A connection beyond the uid's share waits for a slot instead of
 # being refused "busy:" (so a burst of submitters does not make relayqd
