@@ -32,14 +32,14 @@
  * waits unread in a bounded queue (RELAYQD_SUBMIT_WAIT_MAX, less when
  * RLIMIT_NOFILE is low, all but an eighth of it for one uid) until one
  * comes free, and beyond that is refused "busy:"; out of descriptors,
- * accept() pauses instead of spinning;
- * submit_timeout without progress (or without a slot) drops a client
- * (its temporary file removed); the Z (size) frame is checked against
- * max_message_size before G lets the body come; a connection holds,
- * from the Z frame on, one queue writer (64 KiB buffer) that streams
- * the body into tmp/<id>, and all share one read buffer; every frame
- * value is bounded by the parser.  A bad frame gets an X reply and the
- * connection is closed; tmp/ keeps nothing (queue_writer_abort).
+ * accept() pauses instead of spinning; submit_timeout without progress
+ * (or without a slot) drops a client (its temporary file removed); the
+ * Z (size) frame is checked against max_message_size before G lets the
+ * body come; a connection holds, from the Z frame on, one queue writer
+ * (64 KiB buffer) that streams the body into tmp/<id>, and all share one
+ * read buffer; every frame value is bounded by the parser.  A bad frame
+ * gets an X reply and the connection is closed; tmp/ keeps nothing
+ * (queue_writer_abort).
  *
  * Cost: the loop also delivers, so a submission takes it as little as
  * it can (bench/submitcost counts it): one wake-up per frame burst (the
