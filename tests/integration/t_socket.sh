@@ -605,20 +605,22 @@ ok $? "SIGHUP: and the old socket stays"
 sed -i "s|^submit_socket = .*|submit_socket = $SOCK2|" "$CONF"
 SOCK=$SOCK2
 
-# 8c. relayqd out of descriptors (RLIMIT_NOFILE 40, so no connection
-# waits either): accept() fails with EMFILE and the listener stays
-# readable; relayqd stops accepting (logged) instead of spinning on it,
-# the clients wait in the backlog, and it accepts again once connections
-# end.
+# 8c. relayqd out of descriptors (its RLIMIT_NOFILE lowered to 8 over
+# what it holds once started): accept() fails with EMFILE and the
+# listener stays readable; relayqd stops accepting (logged) instead of
+# spinning on it, the clients wait in the backlog, and it accepts again
+# once connections end.
 sed -e "s|^submit_socket = .*|submit_socket = $T_DIR/fd.sock|" \
     -e "s|^spool_dir = .*|spool_dir = $T_DIR/spool3|" "$CONF" \
     > "$T_DIR/fd.conf"
 chmod 644 "$T_DIR/fd.conf"
-prlimit --nofile=40:40 "$RELAYQD" -f -c "$T_DIR/fd.conf" \
-    >"$T_DIR/fd.log" 2>&1 &
+"$RELAYQD" -f -c "$T_DIR/fd.conf" >"$T_DIR/fd.log" 2>&1 &
 FDD=$!
 T_PIDS="$T_PIDS $FDD"
-wait_for "the small relayqd's socket" 100 test -S "$T_DIR/fd.sock"
+wait_for "the second relayqd's start" 100 grep -q 'started:' "$T_DIR/fd.log"
+nfd=$(ls /proc/"$FDD"/fd | wc -l)
+prlimit --pid "$FDD" --nofile=$((nfd + 8)):$((nfd + 8))
+ok $? "its descriptors limited to $((nfd + 8)) ($nfd open)"
 rm -f "$T_DIR/fd.stop"
 as_nobody "$PYTHON3" "$T_DIR/client.py" "$T_DIR/fd.sock" flood 30 \
     "$T_DIR/fd.out" "$T_DIR/fd.stop" 2>"$T_DIR/fd.err" &
