@@ -931,6 +931,8 @@ relayqd_submit_unpark_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relayqd_submit *s = arg;
 	struct relayqd_submit_conn *c, *next;
+	uid_t full = 0;
+	int have_full = 0;
 
 	(void)fd;
 	(void)what;
@@ -938,8 +940,15 @@ relayqd_submit_unpark_cb(evutil_socket_t fd, short what, void *arg)
 	for (c = TAILQ_FIRST(&s->waitq);
 	     c != NULL && s->peers.n < RELAYQD_SUBMIT_MAX; c = next) {
 		next = TAILQ_NEXT(c, wlink);
-		if (relayqd_submit_has_room(s, c->peer.uid))
+		/* A run of one uid's clients is counted once. */
+		if (have_full && c->peer.uid == full)
+			continue;
+		if (relayqd_submit_has_room(s, c->peer.uid)) {
 			relayqd_submit_activate(c);
+		} else {
+			full = c->peer.uid;
+			have_full = 1;
+		}
 	}
 }
 
