@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -240,6 +241,22 @@ str_sockaddr(const struct sockaddr *sa, char *buf, size_t bufsz)
 		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
 	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)bufsz) == NULL)
 		strlcpy(buf, "?", bufsz);
+}
+
+/* True when one of the n bytes at s has its high bit set (8 at a time). */
+int
+str_has_8bit(const char *s, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & 0x8080808080808080ULL) != 0;
 }
 
 /* Case-insensitive ASCII prefix test. */

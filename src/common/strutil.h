@@ -72,6 +72,9 @@ struct sockaddr;
  */
 void str_sockaddr(const struct sockaddr *sa, char *buf, size_t bufsz);
 
+/* Returns nonzero when one of the n bytes at s is >= 0x80. */
+int str_has_8bit(const char *s, size_t n);
+
 /* ASCII case-insensitive prefix test; returns nonzero on match. */
 int str_has_prefix_ci(const char *s, const char *prefix);
 

@@ -28,6 +28,8 @@
 #include "common/compat.h"
 #include "queue/queue_id.h"
 
+struct buf;
+
 #define QUEUE_ENV_MAGIC "RELAYQ 1\n"
 #define QUEUE_ENV_ADDR_MAX 256 /* RFC 5321 path limit */
 #define QUEUE_ENV_RCPT_MAX 100000
@@ -115,6 +117,13 @@ int queue_env_notify_text(unsigned notify, char *buf, size_t bufsz);
  * '-' is allowed: no address ever reaches a command line.  Returns 0, or -1 with *errstr.
  */
 int queue_env_check_addr(const char *addr, int allow_null, const char **errstr);
+
+/*
+ * Appends the record KEY LEN ":" VALUE "\n" to b (the encoding of queue
+ * and state files and of the submission protocol's frames).  Returns 0 or
+ * -1 when b would grow over its bound.
+ */
+int queue_env_put(struct buf *b, char key, const void *val, size_t len) RQ_WUR;
 
 /*
  * Serialises everything up to and including the "B0:\n" marker into buf

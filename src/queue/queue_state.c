@@ -152,10 +152,7 @@ queue_state_text_is_valid(const char *text)
 static int
 queue_state_put(struct buf *b, char key, const char *val, size_t len)
 {
-	if (buf_addf(b, "%c%zu:", key, len) == -1 ||
-	    buf_add(b, val, len) == -1 || buf_add(b, "\n", 1) == -1)
-		return -1;
-	return 0;
+	return queue_env_put(b, key, val, len);
 }
 
 /* Appends a record holding a decimal number. */

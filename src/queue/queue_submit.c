@@ -256,8 +256,10 @@ static const char *
 queue_submit_lines(struct queue_submit_parser *p, const char *b, size_t n)
 {
 	static const char rcvd[] = "received:";
+	const char *nl;
+	size_t i = 0, seg;
 
-	for (size_t i = 0; i < n; i++) {
+	while (i < n) {
 		char c = b[i];
 
 		if (c == '\n') {
@@ -265,11 +267,13 @@ queue_submit_lines(struct queue_submit_parser *p, const char *b, size_t n)
 			if (p->linelen <= 1)
 				p->in_header = 0;
 			p->linelen = 0;
+			i++;
 			continue;
 		}
 		if (p->linelen == 0)
 			p->lstart = c;
 		if (p->in_header && p->linelen < sizeof(rcvd) - 1) {
+			/* A field name is looked at byte by byte... */
 			p->fname[p->linelen] =
 			    (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
 			if (p->linelen == sizeof(rcvd) - 2 &&
@@ -277,10 +281,18 @@ queue_submit_lines(struct queue_submit_parser *p, const char *b, size_t n)
 			    ++p->hops > QUEUE_SUBMIT_HOPS_MAX)
 				return "too many Received: headers (mail "
 				       "loop?)";
+			p->linelen++;
+			i++;
+			continue;
 		}
-		p->linelen++;
+		/* ...the rest of a line only counts: up to its LF at once. */
+		nl = memchr(b + i, '\n', n - i);
+		seg = nl != NULL ? (size_t)(nl - (b + i)) : n - i;
+		p->linelen += seg;
+		i += seg;
 		/* + the CR; + a stuffed dot */
-		if (p->linelen > QUEUE_SUBMIT_LINE_MAX + 1 + (p->lstart == '.'))
+		if (p->linelen >
+		    QUEUE_SUBMIT_LINE_MAX + 1 + (size_t)(p->lstart == '.'))
 			return "a line is longer than 998 octets";
 	}
 	return NULL;
@@ -375,11 +387,7 @@ queue_submit_parse(struct queue_submit_parser *p, const char *buf, size_t len,
 int
 queue_submit_frame(struct buf *b, char key, const void *val, size_t len)
 {
-	if (buf_addf(b, "%c%zu:", key, len) == -1 ||
-	    (len > 0 && buf_add(b, val, len) == -1) ||
-	    buf_add(b, "\n", 1) == -1)
-		return -1;
-	return 0;
+	return queue_env_put(b, key, val, len);
 }
 
 /* Appends an error reply. */

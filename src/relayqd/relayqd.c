@@ -1416,7 +1416,8 @@ main(int argc, char *argv[])
 	}
 
 	event_set_log_callback(relayqd_event_log_cb);
-	if ((rd.base = event_base_new()) == NULL)
+	if ((rd.base = event_base_new()) == NULL ||
+	    event_base_priority_init(rd.base, RELAYQD_SUBMIT_NPRIO) == -1)
 		fatalx("event_base_new failed");
 	if ((rd.dns = relayqd_dial_dns_new(rd.base, rd.conf.resolv_conf,
 		 rd.conf.hosts_file, &err)) == NULL)

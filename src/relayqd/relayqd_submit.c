@@ -27,14 +27,25 @@
  * privilege); relayqd accepts only qualified addresses.
  *
  * Bounds (the socket is open to every local user): RELAYQD_SUBMIT_MAX
- * connections, RELAYQD_SUBMIT_PER_UID of them per uid, so one user
- * cannot lock out another; submit_timeout without progress drops a
- * client (its temporary file removed); the Z (size) frame is checked
- * against max_message_size before G lets the body come; a connection
- * holds a fixed read buffer and, from the Z frame on, one queue writer
- * (64 KiB buffer) that streams the body into tmp/<id>; every frame value
- * is bounded by the parser.  A bad frame gets an X reply and the
- * connection is closed; tmp/ keeps nothing (queue_writer_abort).
+ * connections read at once, RELAYQD_SUBMIT_PER_UID of them per uid, so
+ * one user cannot lock out another; a connection that finds no slot
+ * waits unread in a bounded queue (RELAYQD_SUBMIT_WAIT_MAX, less when
+ * RLIMIT_NOFILE is low, all but an eighth of it for one uid) until one
+ * comes free, and beyond that is refused "busy:"; out of descriptors,
+ * accept() pauses instead of spinning; submit_timeout without progress
+ * (or without a slot) drops a client (its temporary file removed); the
+ * Z (size) frame is checked against max_message_size before G lets the
+ * body come; a connection holds, from the Z frame on, one queue writer
+ * (64 KiB buffer) that streams the body into tmp/<id>, and all share one
+ * read buffer; every frame value is bounded by the parser.  A bad frame
+ * gets an X reply and the connection is closed; tmp/ keeps nothing
+ * (queue_writer_abort).
+ *
+ * Cost: the loop also delivers, so a submission takes it as little as
+ * it can (bench/submitcost counts it): one wake-up per frame burst (the
+ * client sends the body and E in one sendmsg()), no refusals while the
+ * waiting queue has room, and its events run at the lowest priority of
+ * the event base, after the deliveries ready in the same turn.
  *
  * Durable steps, in order: tmp/<id> created at the Z frame; the body
  * written as it comes; at the E frame, the commit thread takes the
@@ -62,6 +73,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -100,6 +112,8 @@ struct relayqd_submit_lograte {
 struct relayqd_submit_conn {
 	struct relayqd_submit *s; /* borrowed */
 	int fd;
+	int waiting; /* in s->waitq, not yet read; else in s->peers */
+	TAILQ_ENTRY(relayqd_submit_conn) wlink;
 	struct event *ev_read;	       /* owned */
 	struct event *ev_timer;	       /* owned */
 	struct relayqd_unix_peer peer; /* SO_PEERCRED; in s->peers */
@@ -122,7 +136,6 @@ struct relayqd_submit_conn {
 	int committing;		/* in the commit thread */
 	int commit_rc, commit_errno;
 	struct rq_err err;
-	char rbuf[RELAYQD_SUBMIT_READSZ];
 };
 
 struct relayqd_submit {
@@ -130,15 +143,44 @@ struct relayqd_submit {
 	int fd;
 	struct event *ev; /* owned: accept */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int bound; /* we made path: unlink it at exit */
-	struct relayqd_unix_peers peers;
+	int bound;			 /* we made path: unlink it at exit */
+	struct relayqd_unix_peers peers; /* the connections being read */
+	TAILQ_HEAD(, relayqd_submit_conn) waitq; /* accepted, waiting */
+	int nwait;
+	int wait_max, wait_per_uid; /* bounds of waitq (fds allowing) */
+	struct event *ev_unpark;    /* owned: a slot was freed */
+	struct event *ev_resume;    /* owned: accept() again after a pause */
+	int paused;		    /* s->ev taken out: no descriptor left */
+	int closing;		    /* relayqd_submit_free runs */
 	int jobfd[2], donefd[2];
 	struct event *ev_done; /* owned */
 	pthread_t thread;
 	int running;
 	struct relayqd_submit_lograte rate[RELAYQD_SUBMIT_LOG_UIDS];
 	struct event *ev_rate; /* owned: logs the held counts */
+	/* What one read() returned; nothing keeps a pointer into it. */
+	char rbuf[RELAYQD_SUBMIT_READSZ];
 };
+
+/*
+ * Makes an event at the submission socket's priority, the lowest of
+ * relayqd's event base (RELAYQD_SUBMIT_NPRIO): in a loop turn where a
+ * delivery and a submission are both ready, the delivery goes first.
+ */
+static struct event *
+relayqd_submit_event_new(struct relayqd_submit *s, int fd, short what,
+    event_callback_fn cb, void *arg)
+{
+	struct event *ev;
+
+	if ((ev = event_new(s->rd->base, fd, what, cb, arg)) == NULL)
+		return NULL;
+	if (event_priority_set(ev, RELAYQD_SUBMIT_NPRIO - 1) == -1) {
+		event_free(ev);
+		return NULL;
+	}
+	return ev;
+}
 
 /*
  * A group commit of the n connections in c: each file is written out,
@@ -212,11 +254,25 @@ relayqd_submit_main(void *arg)
 	return NULL;
 }
 
-/* Unlinks c and frees it; its temporary file, if any, is removed. */
+/*
+ * Unlinks c and frees it; its temporary file, if any, is removed.  A
+ * connection that was being read frees a slot: the waiting ones are
+ * looked at from the loop (ev_unpark), never from here.
+ */
 static void
 relayqd_submit_conn_free(struct relayqd_submit_conn *c)
 {
-	relayqd_unix_peers_remove(&c->s->peers, &c->peer);
+	struct relayqd_submit *s = c->s;
+
+	if (c->waiting) {
+		TAILQ_REMOVE(&s->waitq, c, wlink);
+		s->nwait--;
+	} else {
+		relayqd_unix_peers_remove(&s->peers, &c->peer);
+	}
+	/* A descriptor and perhaps a slot came free. */
+	if ((s->nwait > 0 || s->paused) && !s->closing && s->ev_unpark != NULL)
+		event_active(s->ev_unpark, EV_TIMEOUT, 0);
 	if (c->begun)
 		queue_writer_abort(c->w);
 	free(c->w);
@@ -605,13 +661,11 @@ relayqd_submit_frame(struct relayqd_submit_conn *c,
 static int
 relayqd_submit_body(struct relayqd_submit_conn *c, const char *p, size_t len)
 {
-	if (!c->decl_8bit)
-		for (size_t i = 0; i < len; i++)
-			if ((unsigned char)p[i] >= 0x80) {
-				relayqd_submit_refuse(c, EX_DATAERR,
-				    "8-bit data without the 8bit flag");
-				return -1;
-			}
+	if (!c->decl_8bit && str_has_8bit(p, len)) {
+		relayqd_submit_refuse(c, EX_DATAERR,
+		    "8-bit data without the 8bit flag");
+		return -1;
+	}
 	if (c->p.body - c->reserve_at >= RELAYQD_SUBMIT_RESERVE_EVERY &&
 	    relayqd_submit_reserve(c) == -1)
 		return -1;
@@ -661,7 +715,7 @@ relayqd_submit_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	(void)what;
-	if ((n = read(fd, c->rbuf, sizeof(c->rbuf))) == -1) {
+	if ((n = read(fd, c->s->rbuf, sizeof(c->s->rbuf))) == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return;
 		relayqd_submit_conn_free(c);
@@ -677,7 +731,7 @@ relayqd_submit_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	event_add(c->ev_timer, &tv);
 	while (off < (size_t)n) {
-		switch (queue_submit_parse(&c->p, c->rbuf + off,
+		switch (queue_submit_parse(&c->p, c->s->rbuf + off,
 		    (size_t)n - off, &used, &ev, &errstr)) {
 		case QUEUE_SUBMIT_EV_NEED:
 			off += used;
@@ -703,14 +757,23 @@ relayqd_submit_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* No progress for submit_timeout: drop the client. */
+/*
+ * No progress for submit_timeout: drop the client.  One that waited as
+ * long for a slot is told "busy:", which sendmail retries.
+ */
 static void
 relayqd_submit_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct relayqd_submit_conn *c = arg;
+
 	(void)fd;
 	(void)what;
-	relayqd_submit_refuse(arg, EX_TEMPFAIL,
-	    "timeout: no data from the client");
+	if (c->waiting)
+		relayqd_submit_refuse(c, EX_TEMPFAIL,
+		    "busy: no connection came free in time; try again later");
+	else
+		relayqd_submit_refuse(c, EX_TEMPFAIL,
+		    "timeout: no data from the client");
 }
 
 /* A commit finished: answers the client. */
@@ -757,13 +820,148 @@ relayqd_submit_done_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	(void)arg;
-	/* Pointer records are written whole (sizeof < PIPE_BUF). */
-	while ((n = read(fd, c, sizeof(c))) > 0)
+	/*
+	 * Pointer records are written whole (sizeof < PIPE_BUF).  A short
+	 * read emptied the pipe: no second read to hear EAGAIN (what comes
+	 * later makes the pipe readable again).
+	 */
+	do {
+		if ((n = read(fd, c, sizeof(c))) <= 0)
+			break;
 		for (size_t i = 0; i < (size_t)n / sizeof(c[0]); i++)
 			relayqd_submit_done(c[i]);
+	} while ((size_t)n == sizeof(c));
 }
 
-/* Accepts one connection. */
+/* True when a connection of uid may be read now. */
+static int
+relayqd_submit_has_room(const struct relayqd_submit *s, uid_t uid)
+{
+	return s->peers.n < RELAYQD_SUBMIT_MAX &&
+	    relayqd_unix_peers_count(&s->peers, uid) < RELAYQD_SUBMIT_PER_UID;
+}
+
+/* Counts the waiting connections of uid. */
+static int
+relayqd_submit_nwaiting(const struct relayqd_submit *s, uid_t uid)
+{
+	const struct relayqd_submit_conn *c;
+	int k = 0;
+
+	TAILQ_FOREACH(c, &s->waitq, wlink)
+		k += c->peer.uid == uid;
+	return k;
+}
+
+/* Moves waiting c to the connections being read, with a fresh timeout. */
+static void
+relayqd_submit_activate(struct relayqd_submit_conn *c)
+{
+	struct relayqd_submit *s = c->s;
+	struct timeval tv = { s->rd->conf.submit_timeout, 0 };
+
+	TAILQ_REMOVE(&s->waitq, c, wlink);
+	s->nwait--;
+	c->waiting = 0;
+	relayqd_unix_peers_add(&s->peers, &c->peer, c);
+	if (event_add(c->ev_read, NULL) == -1 ||
+	    event_add(c->ev_timer, &tv) == -1) {
+		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
+		return;
+	}
+	/* Its envelope is most likely there already: read it this turn. */
+	event_active(c->ev_read, EV_READ, 0);
+}
+
+/* Takes accept() up again after a pause (ev_resume, or a freed fd). */
+static void
+relayqd_submit_resume(struct relayqd_submit *s)
+{
+	if (!s->paused)
+		return;
+	if (s->ev_resume != NULL)
+		event_del(s->ev_resume);
+	if (event_add(s->ev, NULL) == -1) {
+		struct timeval tv = { 1, 0 };
+
+		(void)event_add(s->ev_resume, &tv);
+		return;
+	}
+	s->paused = 0;
+}
+
+/* ev_resume: a second after accept() failed for want of a descriptor. */
+static void
+relayqd_submit_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	relayqd_submit_resume(arg);
+}
+
+/*
+ * accept() failed: when for want of a descriptor or of memory, the
+ * listener stays readable, and the loop would spin on it; it is taken
+ * out until a connection ends or a second passed.  The clients wait in
+ * the listen backlog meanwhile.
+ */
+static void
+relayqd_submit_accept_failed(struct relayqd_submit *s)
+{
+	struct timeval tv = { 1, 0 };
+
+	if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+	    errno != ENOMEM)
+		return;
+	log_warn("submission socket: cannot accept a connection; not "
+		 "accepting until one ends or for a second");
+	if (event_del(s->ev) == -1 || event_add(s->ev_resume, &tv) == -1) {
+		(void)event_add(s->ev, NULL);
+		return;
+	}
+	s->paused = 1;
+}
+
+/*
+ * ev_unpark: slots (or descriptors) came free; the waiting connections
+ * that fit now are read, oldest first, and a paused accept() resumes.
+ */
+static void
+relayqd_submit_unpark_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_submit *s = arg;
+	struct relayqd_submit_conn *c, *next;
+	uid_t full = 0;
+	int have_full = 0;
+
+	(void)fd;
+	(void)what;
+	relayqd_submit_resume(s);
+	for (c = TAILQ_FIRST(&s->waitq);
+	     c != NULL && s->peers.n < RELAYQD_SUBMIT_MAX; c = next) {
+		next = TAILQ_NEXT(c, wlink);
+		/* A run of one uid's clients is counted once. */
+		if (have_full && c->peer.uid == full)
+			continue;
+		if (relayqd_submit_has_room(s, c->peer.uid)) {
+			relayqd_submit_activate(c);
+		} else {
+			full = c->peer.uid;
+			have_full = 1;
+		}
+	}
+}
+
+/*
+ * Accepts one connection.  One that finds no slot (RELAYQD_SUBMIT_MAX in
+ * all, RELAYQD_SUBMIT_PER_UID for its uid) waits, unread, until a slot
+ * comes free (at most submit_timeout): a burst of submitters then queues
+ * here instead of each being refused and retrying, which cost relayqd's
+ * loop an accept, a reply and a close per retry.  The waiting ones are
+ * bounded too (s->wait_max, and s->wait_per_uid so that one uid cannot
+ * take every place in the queue); beyond them the connection is refused
+ * with "busy:" as before.
+ */
 static void
 relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -774,8 +972,10 @@ relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	int fd;
 
 	(void)what;
-	if ((fd = relayqd_unix_accept(lfd, &peer)) == -1)
+	if ((fd = relayqd_unix_accept(lfd, &peer)) == -1) {
+		relayqd_submit_accept_failed(s);
 		return;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->s = s;
 	c->fd = fd;
@@ -783,28 +983,51 @@ relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	queue_env_init(&c->env);
 	queue_submit_init(&c->p, QUEUE_SUBMIT_SERVER,
 	    (size_t)s->rd->conf.max_recipients);
-	relayqd_unix_peers_add(&s->peers, &c->peer, c);
-	if (s->peers.n > RELAYQD_SUBMIT_MAX) {
-		relayqd_submit_refuse(c, EX_TEMPFAIL,
-		    "busy: too many submissions at once; try again later");
-		return;
-	}
-	if (relayqd_unix_peers_count(&s->peers, c->peer.uid) >
-	    RELAYQD_SUBMIT_PER_UID) {
-		relayqd_submit_refuse(c, EX_TEMPFAIL,
-		    "busy: too many submissions from this user at once; try "
-		    "again later");
-		return;
-	}
-	if ((c->ev_read = event_new(s->rd->base, fd, EV_READ | EV_PERSIST,
+	c->waiting = 1;
+	TAILQ_INSERT_TAIL(&s->waitq, c, wlink);
+	s->nwait++;
+	if ((c->ev_read = relayqd_submit_event_new(s, fd, EV_READ | EV_PERSIST,
 		 relayqd_submit_read_cb, c)) == NULL ||
-	    (c->ev_timer = evtimer_new(s->rd->base, relayqd_submit_timer_cb,
-		 c)) == NULL ||
-	    event_add(c->ev_read, NULL) == -1 ||
-	    event_add(c->ev_timer, &tv) == -1) {
+	    (c->ev_timer = relayqd_submit_event_new(s, -1, 0,
+		 relayqd_submit_timer_cb, c)) == NULL) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
 		return;
 	}
+	if (relayqd_submit_has_room(s, c->peer.uid)) {
+		relayqd_submit_activate(c);
+		return;
+	}
+	if (s->nwait > s->wait_max ||
+	    relayqd_submit_nwaiting(s, c->peer.uid) > s->wait_per_uid) {
+		relayqd_submit_refuse(c, EX_TEMPFAIL,
+		    s->peers.n >= RELAYQD_SUBMIT_MAX
+			? "busy: too many submissions at once; try again later"
+			: "busy: too many submissions from this user at "
+			  "once; try again later");
+		return;
+	}
+	if (event_add(c->ev_timer, &tv) == -1)
+		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
+}
+
+/*
+ * Sets how many connections may wait for a slot: RELAYQD_SUBMIT_WAIT_MAX,
+ * or what RLIMIT_NOFILE leaves over RELAYQD_SUBMIT_FDS_KEPT (each one
+ * holds a descriptor), so that waiting clients never take the files the
+ * submissions being read and the deliveries need.
+ */
+static void
+relayqd_submit_wait_bounds(struct relayqd_submit *s)
+{
+	struct rlimit rl;
+	rlim_t left = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur > RELAYQD_SUBMIT_FDS_KEPT)
+		left = rl.rlim_cur - RELAYQD_SUBMIT_FDS_KEPT;
+	s->wait_max = left < RELAYQD_SUBMIT_WAIT_MAX ? (int)left
+						     : RELAYQD_SUBMIT_WAIT_MAX;
+	s->wait_per_uid = s->wait_max - s->wait_max / 8;
 }
 
 /* Takes the socket systemd passed, if any. */
@@ -975,6 +1198,8 @@ relayqd_submit_new(struct relayd *rd, int fd)
 	s->rd = rd;
 	s->fd = -1;
 	relayqd_unix_peers_init(&s->peers);
+	TAILQ_INIT(&s->waitq);
+	relayqd_submit_wait_bounds(s);
 	s->jobfd[0] = s->jobfd[1] = s->donefd[0] = s->donefd[1] = -1;
 	if (fd != -1) {
 		s->fd = fd;
@@ -988,13 +1213,17 @@ relayqd_submit_new(struct relayd *rd, int fd)
 		s->bound = 1;
 		(void)strlcpy(s->path, rd->conf.submit_socket, sizeof(s->path));
 	}
-	if ((s->ev_rate = evtimer_new(rd->base, relayqd_submit_rate_cb, s)) ==
-		NULL ||
+	if ((s->ev_rate = relayqd_submit_event_new(s, -1, 0,
+		 relayqd_submit_rate_cb, s)) == NULL ||
+	    (s->ev_unpark = relayqd_submit_event_new(s, -1, 0,
+		 relayqd_submit_unpark_cb, s)) == NULL ||
+	    (s->ev_resume = relayqd_submit_event_new(s, -1, 0,
+		 relayqd_submit_resume_cb, s)) == NULL ||
 	    relayqd_submit_thread(s) == -1 ||
-	    (s->ev_done = event_new(rd->base, s->donefd[0],
+	    (s->ev_done = relayqd_submit_event_new(s, s->donefd[0],
 		 EV_READ | EV_PERSIST, relayqd_submit_done_cb, s)) == NULL ||
 	    event_add(s->ev_done, NULL) == -1 ||
-	    (s->ev = event_new(rd->base, s->fd, EV_READ | EV_PERSIST,
+	    (s->ev = relayqd_submit_event_new(s, s->fd, EV_READ | EV_PERSIST,
 		 relayqd_submit_accept_cb, s)) == NULL ||
 	    event_add(s->ev, NULL) == -1) {
 		log_warnx("submission socket %s not started", s->path);
@@ -1034,7 +1263,7 @@ relayqd_submit_reload(struct relayqd_submit *s)
 		log_warnx("submit_socket: still listening on %s", s->path);
 		return;
 	}
-	if ((ev = event_new(s->rd->base, fd, EV_READ | EV_PERSIST,
+	if ((ev = relayqd_submit_event_new(s, fd, EV_READ | EV_PERSIST,
 		 relayqd_submit_accept_cb, s)) == NULL ||
 	    event_add(ev, NULL) == -1) {
 		log_warnx("submit_socket %s: cannot watch it; still listening "
@@ -1049,6 +1278,10 @@ relayqd_submit_reload(struct relayqd_submit *s)
 	event_free(s->ev);
 	(void)close(s->fd);
 	(void)unlink(s->path);
+	if (s->paused) {
+		event_del(s->ev_resume);
+		s->paused = 0;
+	}
 	log_info("submission socket moved from %s to %s", s->path, path);
 	s->ev = ev;
 	s->fd = fd;
@@ -1063,6 +1296,7 @@ relayqd_submit_free(struct relayqd_submit *s)
 
 	if (s == NULL)
 		return;
+	s->closing = 1;
 	if (s->ev != NULL)
 		event_free(s->ev);
 	if (s->running) {
@@ -1076,6 +1310,12 @@ relayqd_submit_free(struct relayqd_submit *s)
 	}
 	while ((c = relayqd_unix_peers_first(&s->peers)) != NULL)
 		relayqd_submit_conn_free(c);
+	while ((c = TAILQ_FIRST(&s->waitq)) != NULL)
+		relayqd_submit_conn_free(c);
+	if (s->ev_unpark != NULL)
+		event_free(s->ev_unpark);
+	if (s->ev_resume != NULL)
+		event_free(s->ev_resume);
 	if (s->ev_done != NULL)
 		event_free(s->ev_done);
 	if (s->ev_rate != NULL) {

@@ -12,8 +12,21 @@
 struct relayd;
 struct relayqd_submit;
 
-#define RELAYQD_SUBMIT_MAX 64	  /* connections at once */
+#define RELAYQD_SUBMIT_MAX 64	  /* connections read at once */
 #define RELAYQD_SUBMIT_PER_UID 16 /* of which one uid may hold */
+/*
+ * Accepted connections waiting for one of those slots, unread: at most
+ * this many, and fewer when RLIMIT_NOFILE leaves less than this over
+ * RELAYQD_SUBMIT_FDS_KEPT; one uid may hold all but an eighth of them.
+ */
+#define RELAYQD_SUBMIT_WAIT_MAX 256
+#define RELAYQD_SUBMIT_FDS_KEPT 512 /* descriptors left for everything else */
+/*
+ * The priorities of relayqd's event base (event_base_priority_init right
+ * after event_base_new): every event has the middle one but those of the
+ * submission socket, which have the lowest, so that deliveries go first.
+ */
+#define RELAYQD_SUBMIT_NPRIO 3
 
 /*
  * Returns the listening socket systemd passed (LISTEN_PID is us,

@@ -343,22 +343,6 @@ sendmail_msg_lines_fit(const char *s, size_t n)
 	return 1;
 }
 
-/* True when one of the n bytes at s has its high bit set. */
-static int
-sendmail_msg_has_8bit(const char *s, size_t n)
-{
-	uint64_t acc = 0, w;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, s + i, 8);
-		acc |= w;
-	}
-	for (; i < n; i++)
-		acc |= (unsigned char)s[i];
-	return (acc & 0x8080808080808080ULL) != 0;
-}
-
 /*
  * Body fast path: the length of the run of ordinary bytes (no NUL, CR or
  * LF) at p, at most room.  The caller copies it whole; the byte after it,
@@ -399,7 +383,7 @@ sendmail_msg_feed(struct sendmail_msg *m, const char *p, size_t len,
 			size_t run = sendmail_msg_body_run(p + k,
 			    len - k < room ? len - k : room);
 
-			if (!m->eightbit && sendmail_msg_has_8bit(p + k, run))
+			if (!m->eightbit && str_has_8bit(p + k, run))
 				m->eightbit = 1;
 			memcpy(m->seg + m->seglen, p + k, run);
 			m->seglen += run;

@@ -4,8 +4,9 @@
  * The client half of the submission protocol (doc/submit-protocol.md).
  *
  * The message is complete before the socket is opened: sendmail_submit
- * has rewritten it into wire form in an anonymous memory file
- * (memfd_create), so the exact size goes in the Z frame and a slow
+ * has rewritten it into wire form, in memory when it fits in one M frame,
+ * else in an anonymous memory file (memfd_create), so the exact size
+ * goes in the Z frame and a slow
  * writer on stdin never holds one of relayqd's connections.  The
  * exchange is lock-step: the envelope frames and Z, then wait for G (or
  * X: refused before any body byte was sent), the body in M frames and
@@ -25,11 +26,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
@@ -185,27 +188,54 @@ sendmail_socket_connect(const struct sendmail_socket *ss, struct rq_err *err)
 	return fd;
 }
 
+/*
+ * Writes all of the n pieces in iov (changed as they go out) with one
+ * sendmsg() each time the socket takes them; returns 0 or -1 (errno).
+ * One call per M frame (and E with the last one) instead of one per
+ * piece: relayqd then wakes up once, not once per piece.
+ */
+static int
+sendmail_socket_writev(const struct sendmail_socket *ss, int fd,
+    struct iovec *iov, size_t n)
+{
+	struct msghdr mh;
+	ssize_t w;
+
+	while (n > 0) {
+		if (*ss->stop) {
+			errno = EINTR;
+			return -1;
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = n;
+		if ((w = sendmsg(fd, &mh, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		/* Skips what went out, partly sent piece included. */
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 /* Writes all of p; returns 0 or -1 (errno). */
 static int
 sendmail_socket_write(const struct sendmail_socket *ss, int fd, const char *p,
     size_t len)
 {
-	ssize_t n;
+	struct iovec iov = { (void *)(uintptr_t)p, len };
 
-	while (len > 0) {
-		if (*ss->stop) {
-			errno = EINTR;
-			return -1;
-		}
-		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return sendmail_socket_writev(ss, fd, &iov, 1);
 }
 
 /*
@@ -339,21 +369,24 @@ sendmail_socket_envelope(struct buf *b, const struct queue_env *e,
 }
 
 /*
- * Sends the body from bodyfd in M frames, then E.  Returns 0, -1 with
- * err filled (the message could not be read back), or -2 when sending
- * failed (relayqd may have said why).
+ * Sends the body, from mem when bodyfd is -1, else from bodyfd, in M
+ * frames, then E, each frame with one sendmsg() (E goes with the last
+ * one).  Returns 0, -1 with err filled (the message could not be read
+ * back), or -2 when sending failed (relayqd may have said why).
  */
 static int
-sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
-    uint64_t size, struct rq_err *err)
+sendmail_socket_body(const struct sendmail_socket *ss, int fd, const char *mem,
+    int bodyfd, uint64_t size, struct rq_err *err)
 {
 	static char chunk[QUEUE_SUBMIT_CHUNK_MAX];
+	static char nl[] = "\n", end[] = "E0:\n";
 	char head[16];
+	struct iovec iov[4];
 	uint64_t left = size;
 	ssize_t n;
 	int hl;
 
-	if (lseek(bodyfd, 0, SEEK_SET) == -1) {
+	if (bodyfd != -1 && lseek(bodyfd, 0, SEEK_SET) == -1) {
 		rq_err_set(err, "cannot rewind the message: %s",
 		    strerror(errno));
 		return -1;
@@ -362,28 +395,44 @@ sendmail_socket_body(const struct sendmail_socket *ss, int fd, int bodyfd,
 		size_t want =
 		    left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
 
-		if ((n = read(bodyfd, chunk, want)) <= 0) {
+		if (bodyfd == -1) {
+			iov[1].iov_base =
+			    (void *)(uintptr_t)(mem + (size - left));
+			n = (ssize_t)want;
+		} else if ((n = read(bodyfd, chunk, want)) > 0) {
+			iov[1].iov_base = chunk;
+		} else {
 			if (n == -1 && errno == EINTR)
 				continue;
 			rq_err_set(err, "cannot read the message back: %s",
 			    n == 0 ? "short file" : strerror(errno));
 			return -1;
 		}
-		hl = snprintf(head, sizeof(head), "M%zd:", n);
-		if (sendmail_socket_write(ss, fd, head, (size_t)hl) == -1 ||
-		    sendmail_socket_write(ss, fd, chunk, (size_t)n) == -1 ||
-		    sendmail_socket_write(ss, fd, "\n", 1) == -1)
-			return -2;
 		left -= (uint64_t)n;
+		hl = snprintf(head, sizeof(head), "M%zd:", n);
+		iov[0].iov_base = head;
+		iov[0].iov_len = (size_t)hl;
+		iov[1].iov_len = (size_t)n;
+		iov[2].iov_base = nl;
+		iov[2].iov_len = 1;
+		iov[3].iov_base = end;
+		iov[3].iov_len = sizeof(end) - 1;
+		if (sendmail_socket_writev(ss, fd, iov, left == 0 ? 4 : 3) ==
+		    -1)
+			return -2;
 	}
-	return sendmail_socket_write(ss, fd, "E0:\n", 4) == -1 ? -2 : 0;
+	if (size == 0 &&
+	    sendmail_socket_write(ss, fd, end, sizeof(end) - 1) == -1)
+		return -2;
+	return 0;
 }
 
 /* One exchange; *busy is set when relayqd said "busy:" at once. */
 static int
 sendmail_socket_once(const struct sendmail_socket *ss,
-    const struct queue_env *e, const char *proto, const char *helo, int bodyfd,
-    uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err, int *busy)
+    const struct queue_env *e, const char *proto, const char *helo,
+    const char *mem, int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1],
+    struct rq_err *err, int *busy)
 {
 	struct queue_submit_parser p;
 	struct queue_submit_ev ev;
@@ -415,7 +464,7 @@ sendmail_socket_once(const struct sendmail_socket *ss,
 		    "relayqd broke the exchange; message not queued");
 		goto out;
 	}
-	if (sendmail_socket_body(ss, fd, bodyfd, size, err) == -1)
+	if (sendmail_socket_body(ss, fd, mem, bodyfd, size, err) == -1)
 		goto out;
 	/* After a failed send, relayqd's X (or EOF) says what happened. */
 	if ((k = sendmail_socket_reply(ss, fd, &p, &rb, &ev, 1, err)) == 0)
@@ -444,16 +493,17 @@ out:
  */
 int
 sendmail_socket_submit(const struct sendmail_socket *ss,
-    const struct queue_env *e, const char *proto, const char *helo, int bodyfd,
-    uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err)
+    const struct queue_env *e, const char *proto, const char *helo,
+    const char *mem, int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1],
+    struct rq_err *err)
 {
 	struct timespec ts;
 	long waited = 0, pause, cap = 20;
 	int rc, busy;
 
 	for (;;) {
-		rc = sendmail_socket_once(ss, e, proto, helo, bodyfd, size, id,
-		    err, &busy);
+		rc = sendmail_socket_once(ss, e, proto, helo, mem, bodyfd, size,
+		    id, err, &busy);
 		if (!busy || waited >= SENDMAIL_SOCKET_BUSY_MS || *ss->stop)
 			return rc;
 		/* Exponential backoff with jitter: 10 ms .. 1 s. */

@@ -41,13 +41,15 @@ int sendmail_socket_choose(const struct conf *conf, struct queue_spool *sp,
 
 /*
  * Submits the envelope e and the size wire bytes read from bodyfd (at
- * offset 0) over the socket; proto and helo are for relayqd's Received:
+ * offset 0), or at mem when bodyfd is -1, over the socket; proto and
+ * helo are for relayqd's Received:
  * field (helo may be NULL).  Returns EX_OK with id set only after relayqd
  * said the message is durable; otherwise the exit code relayqd gave
  * (64, 65, 73, 75, 78) or EX_TEMPFAIL, with err filled.
  */
 int sendmail_socket_submit(const struct sendmail_socket *ss,
-    const struct queue_env *e, const char *proto, const char *helo, int bodyfd,
-    uint64_t size, char id[QUEUE_ID_LEN + 1], struct rq_err *err);
+    const struct queue_env *e, const char *proto, const char *helo,
+    const char *mem, int bodyfd, uint64_t size, char id[QUEUE_ID_LEN + 1],
+    struct rq_err *err);
 
 #endif

@@ -71,7 +71,12 @@ struct sendmail_submit_ctx {
 	char *buf;	/* owned: the read buffer */
 	int eof;	/* read() returned 0 */
 	size_t written; /* wire bytes given to the writer */
-	int memfd;	/* socket path: the wire form, or -1 */
+	/*
+	 * The socket path: the wire form, in mem while it fits in one M
+	 * frame, else in memfd (mem spilled into it); memlen is its size.
+	 */
+	char *mem; /* owned, or NULL */
+	int memfd; /* -1 until mem is too small */
 	uint64_t memlen;
 };
 
@@ -162,6 +167,24 @@ sendmail_submit_reserve(const struct sendmail_submit *s,
 	return queue_spool_room(sp, s->conf->queue_minfree, need, err);
 }
 
+/* Writes all of p to fd; returns 0 or -1 (errno). */
+static int
+sendmail_submit_memfd_write(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /*
  * The sink: creates the queue file on first use, then appends to it.
  * A message over SENDMAIL_SUBMIT_SPOOL_AT bytes comes in chunks of at
@@ -172,20 +195,33 @@ static int
 sendmail_submit_sink(void *arg, const char *p, size_t len)
 {
 	struct sendmail_submit_ctx *c = arg;
-	ssize_t n;
 
 	if (c->s->sock != NULL) {
-		/* The socket path: the whole message first (its size). */
-		while (len > 0) {
-			if ((n = write(c->memfd, p, len)) == -1) {
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-			p += n;
-			len -= (size_t)n;
-			c->memlen += (uint64_t)n;
+		/*
+		 * The socket path: the whole message first (its size).  A
+		 * message of one M frame stays in memory (no memfd to
+		 * create, write, rewind and read back).
+		 */
+		if (c->memfd == -1 &&
+		    c->memlen + len <= QUEUE_SUBMIT_CHUNK_MAX) {
+			if (c->mem == NULL)
+				c->mem = xmalloc(QUEUE_SUBMIT_CHUNK_MAX);
+			memcpy(c->mem + c->memlen, p, len);
+			c->memlen += len;
+			return 0;
 		}
+		if ((c->memfd == -1 &&
+			((c->memfd = memfd_create("relayq-submit",
+			      MFD_CLOEXEC)) == -1 ||
+			    sendmail_submit_memfd_write(c->memfd, c->mem,
+				(size_t)c->memlen) == -1)) ||
+		    sendmail_submit_memfd_write(c->memfd, p, len) == -1) {
+			rq_err_set(&c->qerr, "cannot hold the message: %s",
+			    strerror(errno));
+			c->qerr_set = 1;
+			return -1;
+		}
+		c->memlen += len;
 		return 0;
 	}
 	if (c->written + len >= SENDMAIL_SUBMIT_SPOOL_AT &&
@@ -414,12 +450,6 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 		p.warn_via = s->sender_via;
 	}
 	sendmail_msg_init(&c.m, &p);
-	if (s->sock != NULL &&
-	    (c.memfd = memfd_create("relayq-submit", MFD_CLOEXEC)) == -1) {
-		rq_err_set(err, "cannot hold the message: %s", strerror(errno));
-		rc = EX_TEMPFAIL;
-		goto out;
-	}
 
 	if (sendmail_submit_reserve(s, sp, 0, err) == -1) {
 		rc = EX_TEMPFAIL;
@@ -448,7 +478,7 @@ sendmail_submit_run(struct sendmail_submit *s, struct queue_spool *sp,
 	if (s->sock != NULL) {
 		c.env.flags |= sendmail_msg_flags(&c.m);
 		rc = sendmail_socket_submit(s->sock, &c.env, s->received,
-		    s->helo, c.memfd, c.memlen, s->id, err);
+		    s->helo, c.mem, c.memfd, c.memlen, s->id, err);
 		goto out;
 	}
 	if (queue_writer_commit(&c.w, QUEUE_DIR_INCOMING, &c.qerr) == -1) {
@@ -466,6 +496,7 @@ out:
 	sendmail_msg_free(&c.m);
 	queue_env_free(&c.env);
 	free(c.buf);
+	free(c.mem);
 	if (c.memfd != -1)
 		(void)close(c.memfd);
 	return rc;

@@ -80,6 +80,25 @@ grep -q '"rcpt_tos": \["a1@example.net", "a2@example.net"\]' \
     "$(mail_with sock-argv | sed 's/eml$/env/')"
 ok $? "argv: both recipients in the envelope"
 
+# 2a. A message of more than one M frame (64 KiB): sendmail keeps the
+# first 64 KiB in memory and moves to an anonymous file past it.
+i=0
+{
+	printf 'Subject: sock-big\n\n'
+	while [ $i -lt 1400 ]; do
+		printf 'big line %05d %s\n' $i \
+		    'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz'
+		i=$((i + 1))
+	done
+} > "$T_DIR/big.in"
+as_nobody "$SENDMAIL" big@example.net < "$T_DIR/big.in"
+ok $? "a 95 KB message over the socket exits 0"
+wait_for "the big mail" 150 has_subject sock-big
+is "$(grep -c '^big line [0-9]\{5\} abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz.\?$' \
+    "$(mail_with sock-big)")" 1400 "all of its 1400 lines are delivered"
+grep -q '^big line 01399 ' "$(mail_with sock-big)"
+ok $? "the last one too"
+
 # 3. -f with allow_from_override = no: the sender stays nobody's.
 printf 'Subject: sock-f\n\nbody\n' |
     as_nobody "$SENDMAIL" -f boss@example.com f1@example.net
@@ -232,6 +251,28 @@ elif cmd == 'stall':
     t0 = time.time()
     r = reply(s, 60)
     print('stall', r.decode().strip() or 'EOF')
+elif cmd == 'wait':
+    # 16 connections take the uid's share (each has its G), a 17th
+    # sends its envelope: it waits for a slot, unanswered, instead of
+    # being refused; one of the 16 goes, and the 17th is served.
+    held = []
+    for i in range(16):
+        h = conn()
+        h.sendall(env(10))
+        held.append((h, reply(h)))
+    n = sum(1 for _, g in held if g.startswith(b'G'))
+    body = b'Subject: sock-waited\r\n\r\nbody\r\n'
+    s = conn()
+    s.sendall(env(len(body), b'w@example.net'))
+    early = reply(s, 1)
+    held[0][0].close()
+    g = early or reply(s)
+    k = b''
+    if g.startswith(b'G'):
+        s.sendall(fr(b'M', body) + fr(b'E'))
+        k = reply(s)
+    print('wait', n, early.decode().strip() or 'none', g.decode().strip(),
+          k.decode().strip() or 'none')
 elif cmd == 'flood':
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
     held, refused = [], 0
@@ -464,6 +505,12 @@ wait_for "mail during stall" 150 has_subject sock-during-stall
 ok $? "the mail sent during the stall is delivered"
 
 # 8. 1000 connections from one uid (root) do not lock out another.
+# The flood must still hold root's share when root's sendmail comes, so
+# submit_timeout is 60 s here (the flood client looks at its connections
+# one by one, which takes seconds with those that wait for a slot).
+sed -i 's/^submit_timeout = 3s$/submit_timeout = 60s/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 5
 rm -f "$T_DIR/flood.stop"
 "$PYTHON3" "$T_DIR/client.py" "$SOCK" flood 1000 "$T_DIR/flood.out" \
     "$T_DIR/flood.stop" 2>"$T_DIR/flood.err" &
@@ -472,7 +519,10 @@ T_PIDS="$T_PIDS $FLOOD"
 wait_for "the flood" 300 test -s "$T_DIR/flood.out"
 read -r held refused < "$T_DIR/flood.out"
 is "$held" 1000 "1000 connections from root made"
-ok $(( refused >= 1000 - 16 ? 0 : 1 )) "all but 16 refused at once ($refused X75)"
+# 16 are read, at most 224 wait for a slot (RELAYQD_SUBMIT_WAIT_MAX less
+# an eighth, relayqd_submit.h), the rest are refused.
+ok $(( refused >= 1000 - 16 - 224 ? 0 : 1 )) \
+    "all but 16 read and 224 waiting refused at once ($refused X75)"
 printf 'Subject: sock-flood\n\nbody\n' |
     as_nobody "$SENDMAIL" fl@example.net 2>"$T_DIR/flood.nobody"
 ok $? "nobody still submits while root holds its share"
@@ -509,6 +559,22 @@ is $? 0 "the busy sendmail retried and exits 0 once the flood ended"
 wait_for "the busy mail" 150 has_subject sock-busy
 ok $? "and its mail is delivered"
 check_nobody sock-flood "during the flood"
+sed -i 's/^submit_timeout = 60s$/submit_timeout = 3s/' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 reloaded 6
+
+# 8a. A connection beyond the uid's share waits for a slot instead of
+# being refused "busy:" (so a burst of submitters does not make relayqd
+# accept, refuse and close each one again and again).
+as_nobody "$PYTHON3" "$T_DIR/client.py" "$SOCK" wait > "$T_DIR/wait" 2>&1
+grep -q '^wait 16 ' "$T_DIR/wait"
+ok $? "16 connections of nobody hold its share"
+grep -q '^wait 16 [^X]* G0: K20:[0-9A-F]\{20\}$' "$T_DIR/wait"
+ok $? "a 17th is not refused: it waits, gets G when one goes, and is queued"
+wait_for "the waited mail" 150 has_subject sock-waited
+ok $? "and its mail is delivered"
+wait_for "tmp/ empty" 50 tmp_empty
+ok $? "the 16 that went leave nothing in tmp/"
 
 # 8b. SIGHUP with submit_socket changed: relayqd listens on the new path
 # and removes the old one; a new path it refuses keeps the old socket.
@@ -538,6 +604,42 @@ ok $? "SIGHUP: a path in a directory others can write is refused, logged"
 ok $? "SIGHUP: and the old socket stays"
 sed -i "s|^submit_socket = .*|submit_socket = $SOCK2|" "$CONF"
 SOCK=$SOCK2
+
+# 8c. relayqd out of descriptors (its RLIMIT_NOFILE lowered to 8 over
+# what it holds once started): accept() fails with EMFILE and the
+# listener stays readable; relayqd stops accepting (logged) instead of
+# spinning on it, the clients wait in the backlog, and it accepts again
+# once connections end.
+sed -e "s|^submit_socket = .*|submit_socket = $T_DIR/fd.sock|" \
+    -e "s|^spool_dir = .*|spool_dir = $T_DIR/spool3|" "$CONF" \
+    > "$T_DIR/fd.conf"
+chmod 644 "$T_DIR/fd.conf"
+"$RELAYQD" -f -c "$T_DIR/fd.conf" >"$T_DIR/fd.log" 2>&1 &
+FDD=$!
+T_PIDS="$T_PIDS $FDD"
+wait_for "the second relayqd's start" 100 grep -q 'started:' "$T_DIR/fd.log"
+nfd=$(ls /proc/"$FDD"/fd | wc -l)
+prlimit --pid "$FDD" --nofile=$((nfd + 8)):$((nfd + 8))
+ok $? "its descriptors limited to $((nfd + 8)) ($nfd open)"
+rm -f "$T_DIR/fd.stop"
+as_nobody "$PYTHON3" "$T_DIR/client.py" "$T_DIR/fd.sock" flood 30 \
+    "$T_DIR/fd.out" "$T_DIR/fd.stop" 2>"$T_DIR/fd.err" &
+FDF=$!
+T_PIDS="$T_PIDS $FDF"
+wait_for "the pause" 100 grep -q \
+    'submission socket: cannot accept a connection; not accepting until one ends' \
+    "$T_DIR/fd.log"
+ok $? "out of descriptors: relayqd stops accepting for a while, logged"
+touch "$T_DIR/fd.stop"
+wait "$FDF"
+printf 'Subject: sock-fds\n\nbody\n' |
+    as_nobody env RELAYQ_CONFIG="$T_DIR/fd.conf" "$SENDMAIL" fd@example.net \
+    2>"$T_DIR/fd.sm"
+ok $? "once the connections ended, a submission is accepted (exit 0)"
+wait_for "the mail after the pause" 150 has_subject sock-fds
+ok $? "and delivered"
+stop_daemon "$FDD"
+ok $? "that relayqd exits 0"
 
 # 9. Neither path: exit 75 and advice.
 cat > "$T_DIR/dead.conf" <<EOC

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/xmalloc.h"
 #include "queue/queue_env.h"
 #include "queue/queue_id.h"
@@ -854,9 +855,37 @@ test_read_fd(void)
 	close(fd);
 }
 
+/* One record: KEY LEN ":" VALUE "\n", the length in decimal. */
+static void
+test_put(void)
+{
+	static char big[100000];
+	char want[64];
+	struct buf b;
+	const size_t lens[] = { 0, 1, 9, 10, 99, 100, 65536, sizeof(big) };
+
+	memset(big, 'v', sizeof(big));
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		int n = snprintf(want, sizeof(want), "R%zu:", lens[i]);
+
+		buf_init(&b, sizeof(big) + 64);
+		ok(queue_env_put(&b, 'R', big, lens[i]) == 0 &&
+			b.len == (size_t)n + lens[i] + 1 &&
+			memcmp(b.data, want, (size_t)n) == 0 &&
+			b.data[b.len - 1] == '\n',
+		    "record of %zu bytes: %s...", lens[i], want);
+		buf_free(&b);
+	}
+	buf_init(&b, 8);
+	ok(queue_env_put(&b, 'R', big, 10) == -1,
+	    "a record over the buffer's bound is refused");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
+	test_put();
 	test_ids();
 	test_crc();
 	test_addr();

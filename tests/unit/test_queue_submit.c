@@ -108,20 +108,30 @@ stream(char *out, size_t outsz, const char *body)
 	return k > 0 && (size_t)k < outsz ? (size_t)k : 0;
 }
 
-/* Feeds body (in a whole stream); returns the error or NULL. */
+/*
+ * Feeds body (in a whole stream) in pieces of step bytes (0: at once);
+ * returns the error or NULL.
+ */
 static const char *
-body_err(const char *body)
+body_err_step(const char *body, size_t step)
 {
 	static char st[8192];
 	struct run r;
 	size_t n = stream(st, sizeof(st), body);
 
-	feed(QUEUE_SUBMIT_SERVER, st, n, 7, 4, &r);
+	feed(QUEUE_SUBMIT_SERVER, st, n, step == 0 ? n : step, 4, &r);
 	if (n == 0)
 		return "stream too long";
 	if (r.err != NULL)
 		return r.err;
 	return r.end ? NULL : "no end";
+}
+
+/* body_err_step in pieces of 7 bytes. */
+static const char *
+body_err(const char *body)
+{
+	return body_err_step(body, 7);
 }
 
 int
@@ -219,8 +229,23 @@ main(void)
 		e = body_err(bd);
 		ok(e != NULL && strstr(e, "998") != NULL,
 		    "a line of 999 octets is refused (%s)", e ? e : "accepted");
+		/* At once (a line's rest in one piece) and byte by byte. */
+		for (size_t step = 0; step <= 1; step++) {
+			e = body_err_step(bd, step);
+			ok(e != NULL && strstr(e, "998") != NULL,
+			    "a line of 999 octets is refused, in pieces of "
+			    "%zu (%s)",
+			    step, e ? e : "accepted");
+		}
 		bd[0] = '.'; /* 998 and a stuffed dot */
 		ok(body_err(bd) == NULL, "a stuffed dot does not count");
+		ok(body_err_step(bd, 0) == NULL,
+		    "a stuffed dot does not count, at once");
+		memcpy(bd + 999, "x\r\n", 4);
+		e = body_err_step(bd, 0);
+		ok(e != NULL && strstr(e, "998") != NULL,
+		    "a stuffed dot and 999 octets are refused, at once (%s)",
+		    e ? e : "accepted");
 		for (int i = 0; i < 51; i++)
 			o += (size_t)snprintf(bd + o, sizeof(bd) - o,
 			    "%s: x%d\r\n", i % 2 ? "Received" : "RECEIVED", i);
@@ -228,6 +253,10 @@ main(void)
 		e = body_err(bd);
 		ok(e != NULL && strstr(e, "Received") != NULL,
 		    "51 Received: fields are a loop (%s)", e ? e : "accepted");
+		e = body_err_step(bd, 0);
+		ok(e != NULL && strstr(e, "Received") != NULL,
+		    "51 Received: fields are a loop, at once (%s)",
+		    e ? e : "accepted");
 		/* 50 in the header, one more in the body: accepted. */
 		o = 0;
 		for (int i = 0; i < 50; i++)
@@ -236,6 +265,8 @@ main(void)
 		memcpy(bd + o, "\r\nReceived: body\r\n", 19);
 		ok(body_err(bd) == NULL,
 		    "50 Received: fields, and one in the body, are accepted");
+		ok(body_err_step(bd, 0) == NULL && body_err_step(bd, 1) == NULL,
+		    "the same at once and byte by byte");
 	}
 
 	/* An error is sticky. */

@@ -84,6 +84,23 @@ main(void)
 	is_str(out, "ab", "an escape is never cut in half");
 	ok(str_has_ctl("a\tb", 3), "tab is a control character");
 	ok(!str_has_ctl("ab", 2), "plain text has none");
+	{
+		char t[40];
+		size_t found = 0;
+
+		memset(t, 'a', sizeof(t));
+		ok(!str_has_8bit(t, sizeof(t)), "ASCII has no 8-bit byte");
+		/* In every place: the 8-byte words and the tail. */
+		for (size_t i = 0; i < sizeof(t); i++) {
+			t[i] = (char)0x80;
+			found +=
+			    str_has_8bit(t, sizeof(t)) && !str_has_8bit(t, i);
+			t[i] = 'a';
+		}
+		ok(found == sizeof(t),
+		    "an 8-bit byte is found in every place, and not before it");
+		ok(!str_has_8bit(t, 0), "an empty run has none");
+	}
 	ok(rq_snprintf(out, 4, "%s", "abcd") == -1 && errno == ENAMETOOLONG,
 	    "rq_snprintf reports truncation");
 	ok(rq_snprintf(out, 5, "%s", "abcd") == 4, "rq_snprintf fits");
