@@ -112,8 +112,9 @@ relayq_oauth2_section(const struct conf_smarthost *sh, char *buf, size_t bufsz)
 }
 
 /*
- * Prints relayqd's last refresh from <spool>/oauth2, which is
- * [smarthost]'s: for a named section it says that none is known.
+ * Prints relayqd's last refresh for the smarthost c->smarthosts[0] (a
+ * view): relayqd publishes [smarthost]'s in <spool>/oauth2 and
+ * [smarthost NAME]'s in <spool>/oauth2.NAME.
  */
 static void
 relayq_oauth2_last(const struct conf *c)
@@ -121,15 +122,12 @@ relayq_oauth2_last(const struct conf *c)
 	char path[4096], line[1024], result[64] = "", reason[1024] = "";
 	char when[64];
 	long long last = 0, expires = 0;
+	const char *name = c->smarthosts[0].name;
+	int named = strcmp(name, "default") != 0;
 	FILE *f;
 
-	if (strcmp(c->smarthosts[0].name, "default") != 0) {
-		printf("last refresh: not known (relayqd publishes only "
-		       "[smarthost]'s, in %s/oauth2)\n",
-		    c->spool_dir);
-		return;
-	}
-	if (rq_snprintf(path, sizeof(path), "%s/oauth2", c->spool_dir) == -1 ||
+	if (rq_snprintf(path, sizeof(path), "%s/oauth2%s%s", c->spool_dir,
+		named ? "." : "", named ? name : "") == -1 ||
 	    (f = fopen(path, "re")) == NULL) {
 		printf("last refresh: none recorded by relayqd\n");
 		return;

@@ -273,13 +273,16 @@ ok $? "--smarthost work: work's file written, [smarthost]'s untouched, its provi
 grep -q "logged in; the refresh token is in $WRT " "$T_DIR/work.out" &&
     no_secret work
 ok $? "--smarthost work: says it wrote work's file, and no token in the output"
+# relayqd publishes a named smarthost's last refresh in <spool>/oauth2.NAME.
+printf 'relayq-oauth2 1\nlast_refresh=1700000000\nresult=failed\nreason=work reason\nexpires=0\n' \
+    > "$SPOOL/oauth2.work"
 "$RELAYQ" -c "$LCONF" oauth2 status --smarthost work > "$T_DIR/st.work" 2>&1
 is "$?" 0 "status --smarthost work: exit 0"
 grep -q "^smarthost work: 127.0.0.1:$PORT, auth = xoauth2, username = work@example.org\$" "$T_DIR/st.work" &&
     grep -q "^token endpoint: https://127.0.0.1:$WPORT/token\$" "$T_DIR/st.work" &&
     grep -q '^client id: relayq-work$' "$T_DIR/st.work" &&
     grep -q "^refresh token file: $WRT (present, usable)\$" "$T_DIR/st.work" &&
-    grep -q '^last refresh: not known (relayqd publishes only \[smarthost\]' "$T_DIR/st.work" &&
+    grep -q '^last refresh: .*, failed: work reason$' "$T_DIR/st.work" &&
     ! grep -q "$RTFILE (\|:$OPORT/" "$T_DIR/st.work"
 ok $? "status --smarthost work: work's endpoint, client id and file, not [smarthost]'s ($(tr '\n' '|' < "$T_DIR/st.work"))"
 "$RELAYQ" -c "$LCONF" oauth2 status > "$T_DIR/st.all" 2>&1

@@ -174,12 +174,12 @@ policy(const char *cmd, int ms)
 	struct conf c;
 
 	conf_defaults(&c);
-	free(c.smarthost_username);
-	c.smarthost_username = xstrdup("user");
-	free(c.smarthost_password_command);
-	c.smarthost_password_command = xstrdup(cmd);
-	free(c.smarthost_auth);
-	c.smarthost_auth = xstrdup("plain");
+	free(c.smarthosts[0].username);
+	c.smarthosts[0].username = xstrdup("user");
+	free(c.smarthosts[0].password_command);
+	c.smarthosts[0].password_command = xstrdup(cmd);
+	free(c.smarthosts[0].auth);
+	c.smarthosts[0].auth = xstrdup("plain");
 	if ((a = smarthost_auth_new(&c, &err)) == NULL)
 		printf("# smarthost_auth_new(%s): %s\n", cmd, err.msg);
 	else if (ms > 0)
