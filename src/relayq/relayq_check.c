@@ -150,8 +150,8 @@ relayq_check_auth(const struct conf *c, uid_t owner)
 		relayq_check_fail("%s (relayqd refuses to start)", err.msg);
 		bad++;
 	}
-	bad += relayq_check_secret("password_file", c->smarthosts[0].password_file,
-	    owner, SMARTHOST_AUTH_FILE_MAX);
+	bad += relayq_check_secret("password_file",
+	    c->smarthosts[0].password_file, owner, SMARTHOST_AUTH_FILE_MAX);
 	bad += relayq_check_secret("oauth2_client_secret_file",
 	    c->smarthosts[0].oauth2_client_secret_file, owner, SECRET_FILE_MAX);
 	/* relayq oauth2 login writes it: missing is no problem yet. */

@@ -176,7 +176,8 @@ relayq_probe_token(const struct conf *c, long long timeout, char **token,
     char *advice, size_t advicesz)
 {
 	const char *file = c->smarthosts[0].oauth2_refresh_token_file;
-	int refresh = strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") == 0;
+	int refresh =
+	    strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") == 0;
 	struct relayq_probe_fetch pf;
 	struct oauth2_client_conf cc;
 	struct event_base *base;

@@ -636,7 +636,8 @@ smarthost_auth_policy(const struct conf *c, int *policy, struct rq_err *err)
 		*policy = SMARTHOST_AUTH_AUTO;
 		return 0;
 	}
-	if ((*policy = smarthost_auth_mech_by_conf(c->smarthosts[0].auth)) == -1) {
+	if ((*policy = smarthost_auth_mech_by_conf(c->smarthosts[0].auth)) ==
+	    -1) {
 		rq_err_set(err,
 		    "smarthost auth = %s: unknown mechanism (auto, none, "
 		    "scram-sha-256, cram-md5, plain, login, xoauth2, "
@@ -748,7 +749,8 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 
 	if (smarthost_auth_check_conf(c, err) == -1 ||
 	    smarthost_auth_policy(c, &policy, err) == -1 ||
-	    policy == SMARTHOST_AUTH_OFF || c->smarthosts[0].username[0] == '\0')
+	    policy == SMARTHOST_AUTH_OFF ||
+	    c->smarthosts[0].username[0] == '\0')
 		return NULL;
 	/* fail at start-up, not at the first delivery */
 	if (file[0] != '\0') {
