@@ -93,7 +93,7 @@ sys.exit(0 if ok else 1)
 PYEOF
 ok $? "queue --json: replies with quotes, backslashes, braces and 8-bit text, as stored"
 is "$(parse "$T_DIR/q.json" 'sorted(d["messages"][0].keys())')" \
-    "['arrival', 'attempts', 'directory', 'first_attempt', 'held', 'id', 'last_attempt', 'last_error', 'next_attempt', 'recipients', 'sender', 'size']" \
+    "['arrival', 'attempts', 'directory', 'first_attempt', 'held', 'id', 'last_attempt', 'last_error', 'next_attempt', 'recipients', 'sender', 'size', 'smarthost']" \
     "queue --json: the message keys"
 is "$(parse "$T_DIR/q.json" 'sorted(d["messages"][0]["recipients"][0].keys()), [r["state"] for r in d["messages"][0]["recipients"]]')" \
     "(['address', 'reply', 'state'], ['deferred', 'deferred', 'deferred'])" \

@@ -114,8 +114,11 @@ stop_oauth2
 restart_daemon
 n=$(count_mail)
 send 3 down
-wait_for "deferrals while the endpoint is down" 600 sh -c \
-    "[ \$(grep -c 'OAuth2 token endpoint unavailable' '$T_DIR/relayqd.log') -ge 3 ]"
+# The event: a deferral for the endpoint, with all 3 taken into queue/
+# (a slow relayqd may still hold some in incoming/ after the first one).
+wait_for "a deferral while the endpoint is down, 3 in queue/" 600 sh -c \
+    "grep -q 'status=deferred (OAuth2 token endpoint unavailable' '$T_DIR/relayqd.log' &&
+    [ \$(ls '$SPOOL/queue' | wc -l) -ge 3 ]"
 is "$(count_mail)" "$n" "endpoint down: nothing delivered"
 is "$(queued_ids | wc -l)" 3 "endpoint down: the 3 messages stay queued"
 "$SENDMAIL" -C "$CONF" -bp > "$T_DIR/mailq.down" 2>&1
@@ -127,8 +130,13 @@ TB=$T_NOW
 wait_for "the deferred mail to drain" 600 has_mail $((n + 3))
 t_now
 diag "drained $((T_NOW - TB))s after the endpoint came back"
-[ $((T_NOW - TB)) -le 10 ]
-ok $? "drained within 10s of the endpoint's return"
+# The issue's bound; under valgrind a time says nothing about relayqd.
+if [ -n "${RELAYQ_VALGRIND:-}" ]; then
+	ok 0 "# SKIP drained within 10s of the endpoint's return (not timed under valgrind)"
+else
+	[ $((T_NOW - TB)) -le 10 ]
+	ok $? "drained within 10s of the endpoint's return"
+fi
 wait_for "the queue to drain" 600 queue_empty
 
 # ---- 4. invalid_grant: defer, never bounce, one alert, the text ----

@@ -390,7 +390,7 @@ mv "$RTFILE.kept" "$RTFILE"
 stop_oauth2
 oprobe "OAuth2 endpoint down" 69 \
     "token endpoint https://127.0.0.1:$OPORT/token cannot be reached or is failing: check oauth2_token_url"
-grep -q "^\* OAuth2: token endpoint https://127.0.0.1:$OPORT/token: connection failed" "$OUT"
+grep -q "^\* OAuth2: token endpoint https://127.0.0.1:$OPORT/token: connection refused" "$OUT"
 ok $? "OAuth2 endpoint down: why ($(grep '^\* OAuth2: token' "$OUT"))"
 is "$(grep -c . "$MAILDIR/sessions")" "$n" "OAuth2 endpoint down: no SMTP session"
 stop_server
