@@ -83,7 +83,7 @@ static void
 relayqd_pwcmd_kill(struct relayqd_pwcmd_run *run)
 {
 	if (run->r.pid != 0)
-		(void)kill(run->r.pid, SIGKILL);
+		smarthost_auth_command_kill(run->r.pid);
 }
 
 /* Kills the child and waits for it (relayqd_pwcmd_free only). */
@@ -95,7 +95,7 @@ relayqd_pwcmd_kill_wait(struct relayqd_pwcmd_run *run)
 
 	if (pid == 0)
 		return;
-	(void)kill(pid, SIGKILL);
+	smarthost_auth_command_kill(pid);
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
 	run->r.pid = 0;

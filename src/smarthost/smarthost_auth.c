@@ -410,6 +410,7 @@ smarthost_auth_child(int in, int out, char **argv)
 	struct sigaction sa;
 	sigset_t none;
 
+	(void)setpgid(0, 0); /* smarthost_auth_command_kill() */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	(void)sigemptyset(&sa.sa_mask);
@@ -446,7 +447,7 @@ smarthost_auth_reap(pid_t pid, long long deadline, int *status, int *timed_out)
 			(void)poll(NULL, 0, SMARTHOST_AUTH_REAP_POLL_MS);
 	}
 	*timed_out = 1;
-	(void)kill(pid, SIGKILL);
+	smarthost_auth_command_kill(pid);
 	while ((r = waitpid(pid, status, 0)) == -1 && errno == EINTR)
 		;
 	return r == pid ? 0 : -1;
@@ -574,6 +575,7 @@ smarthost_auth_command_start(const struct smarthost_auth *a,
 	}
 	if (pid == 0)
 		smarthost_auth_child(nullfd, pfd[1], argv);
+	(void)setpgid(pid, pid); /* either side may win; EACCES after exec */
 	r->pid = pid;
 	r->fd = pfd[0];
 	pfd[0] = -1;
@@ -587,6 +589,16 @@ out:
 		(void)close(nullfd);
 	free(cmd);
 	return rv;
+}
+
+/* Kills the command's process group, and the command itself. */
+void
+smarthost_auth_command_kill(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	(void)kill(-pid, SIGKILL);
+	(void)kill(pid, SIGKILL);
 }
 
 /*
@@ -609,7 +621,7 @@ smarthost_auth_run_command(const struct smarthost_auth *a, char **secret,
 	    &r.len);
 	r.read_errno = errno;
 	if (r.how != SMARTHOST_AUTH_PIPE_EOF)
-		(void)kill(r.pid, SIGKILL);
+		smarthost_auth_command_kill(r.pid);
 	(void)close(r.fd);
 	if (smarthost_auth_reap(r.pid, deadline, &r.status, &r.timed_out) ==
 	    -1) {

@@ -127,13 +127,20 @@ struct smarthost_auth_run {
 /*
  * Starts a's password_command (fork and execvp of its blank-separated
  * words, no shell; stdin /dev/null, stdout the pipe r->fd, stderr and the
- * environment inherited; the secret never travels in argv or environ).
- * SIGCHLD must not be SIG_IGN, or the exit status is lost.  Returns 0
+ * environment inherited; the secret never travels in argv or environ),
+ * in a process group of its own, so that smarthost_auth_command_kill()
+ * reaches the children it starts too.  SIGCHLD must not be SIG_IGN, or the exit status is lost.  Returns 0
  * with r filled in, or -1 with err set (r->fd is then -1 and no process
  * runs).
  */
 int smarthost_auth_command_start(const struct smarthost_auth *a,
     struct smarthost_auth_run *r, struct rq_err *err);
+
+/*
+ * Kills (SIGKILL) the command started as pid and every process of its
+ * group; call it only before pid is reaped.
+ */
+void smarthost_auth_command_kill(pid_t pid);
 
 /*
  * Judges a finished run: 0 with its first output line in *secret

@@ -44,7 +44,10 @@ mkcmd() {
 # Waits (at most 300 s: relayqd's limit kills it long before) for FILE.
 WAITFILE='i=0; while [ ! -e "$1" ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done'
 mkcmd slow.sh "set -- $T_DIR/go; $WAITFILE; exec cat $T_DIR/secret"
-mkcmd hang.sh "set -- $T_DIR/never; $WAITFILE; exec cat $T_DIR/secret"
+# hang.sh also starts a child of its own that outlives it unless its
+# process group is killed (its pid in hang.kids).
+mkcmd hang.sh "sh -c 'echo \$\$ >> $T_DIR/hang.kids; exec sleep 300' &
+set -- $T_DIR/never; $WAITFILE; exec cat $T_DIR/secret"
 mkcmd fail.sh "cat $T_DIR/secret; exit 3"
 mkcmd empty.sh "exit 0"
 mkcmd flood.sh "exec yes '$PASS'"
@@ -189,6 +192,11 @@ deferred "hang" "password_command $T_DIR/hang.sh timed out after 10000 ms"
 hpid=$(head -n 1 "$T_DIR/hang.sh.pids")
 wait_for "the command killed and reaped" 100 gone "$hpid"
 ok $? "hang: the command was killed and reaped"
+wait_for "the command's child" 100 test -s "$T_DIR/hang.kids"
+kpid=$(head -n 1 "$T_DIR/hang.kids")
+T_PIDS="$T_PIDS $kpid"
+wait_for "the command's child killed" 100 gone "$kpid"
+ok $? "hang: the command's own child was killed too (its process group)"
 wait_for "no zombie" 100 no_zombie
 ok $? "hang: relayqd has no zombie child"
 wait_for "the next run" 200 sh -c "[ \$(wc -l < '$T_DIR/hang.sh.pids') -ge 2 ]"
@@ -199,6 +207,10 @@ ok $? "hang: it hangs"
 finish_case "SIGTERM while the command hangs"
 gone "$hpid2"
 ok $? "SIGTERM while the command hangs: the command was killed"
+kpid2=$(sed -n 2p "$T_DIR/hang.kids")
+T_PIDS="$T_PIDS $kpid2"
+[ -n "$kpid2" ] && wait_for "the second child killed" 100 gone "$kpid2"
+ok $? "SIGTERM while the command hangs: its own child was killed too"
 
 # 3. Commands that fail, or print too much.
 new_case "$T_DIR/fail.sh"
