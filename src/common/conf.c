@@ -1423,3 +1423,17 @@ conf_view_smarthost_named(struct conf *view, const struct conf *c,
 	    name, c->path, name, names);
 	return -1;
 }
+
+/* Names sh's section in a message about its keys. */
+void
+conf_smarthost_msg(const struct conf_smarthost *sh, const char *msg, char *buf,
+    size_t bufsz)
+{
+	if (strcmp(sh->name, "default") == 0) {
+		(void)strlcpy(buf, msg, bufsz);
+		return;
+	}
+	if (strncmp(msg, "smarthost ", 10) == 0)
+		msg += 10;
+	(void)!rq_snprintf(buf, bufsz, "[smarthost %s] %s", sh->name, msg);
+}

@@ -167,6 +167,14 @@ int conf_host_normalize(char *host, const char **errstr);
  */
 size_t conf_route(const struct conf *c, const char *sender);
 
+/*
+ * Formats msg, a message about sh's keys in [smarthost]'s words
+ * ("smarthost KEY ..."), for sh's own section into buf: as it is for
+ * [smarthost], "[smarthost NAME] KEY ..." for a named one.
+ */
+void conf_smarthost_msg(const struct conf_smarthost *sh, const char *msg,
+    char *buf, size_t bufsz);
+
 /* Returns the index of the smarthost named name, or -1. */
 ssize_t conf_smarthost_find(const struct conf *c, const char *name);
 

@@ -119,18 +119,22 @@ relayq_check_spool(const char *spool, uid_t *owner)
 }
 
 /*
- * Checks a secret file, if set, as relayqd does when it reads it (the
- * same function, so the same message), with the spool's owner as
- * relayqd's user.  Returns the number of problems.
+ * Checks a secret file of smarthost sh, if set, as relayqd does when it
+ * reads it (the same function, so the same message, naming sh's
+ * section), with the spool's owner as relayqd's user.  Returns the
+ * number of problems.
  */
 static int
-relayq_check_secret(const char *key, const char *path, uid_t owner, size_t max)
+relayq_check_secret(const struct conf_smarthost *sh, const char *key,
+    const char *path, uid_t owner, size_t max)
 {
 	struct rq_err err;
+	char msg[sizeof(err.msg) + 64];
 
 	if (*path == '\0' || secret_lstat(key, path, owner, max, &err) == 0)
 		return 0;
-	relayq_check_fail("%s", err.msg);
+	conf_smarthost_msg(sh, err.msg, msg, sizeof(msg));
+	relayq_check_fail("%s", msg);
 	return 1;
 }
 
@@ -144,20 +148,25 @@ relayq_check_auth(const struct conf *c, uid_t owner)
 	const char *rt = c->smarthosts[0].oauth2_refresh_token_file;
 	struct rq_err err;
 	struct stat st;
+	char msg[sizeof(err.msg) + 64];
 	int bad = 0;
 
 	if (smarthost_auth_check_conf(c, &err) == -1) {
-		relayq_check_fail("%s (relayqd refuses to start)", err.msg);
+		conf_smarthost_msg(&c->smarthosts[0], err.msg, msg,
+		    sizeof(msg));
+		relayq_check_fail("%s (relayqd refuses to start)", msg);
 		bad++;
 	}
-	bad += relayq_check_secret("password_file",
+	bad += relayq_check_secret(&c->smarthosts[0], "password_file",
 	    c->smarthosts[0].password_file, owner, SMARTHOST_AUTH_FILE_MAX);
-	bad += relayq_check_secret("oauth2_client_secret_file",
+	bad += relayq_check_secret(&c->smarthosts[0],
+	    "oauth2_client_secret_file",
 	    c->smarthosts[0].oauth2_client_secret_file, owner, SECRET_FILE_MAX);
 	/* relayq oauth2 login writes it: missing is no problem yet. */
 	if (*rt != '\0' && lstat(rt, &st) == 0)
-		bad += relayq_check_secret("oauth2_refresh_token_file", rt,
-		    owner, OAUTH2_STORE_FILE_MAX);
+		bad += relayq_check_secret(&c->smarthosts[0],
+		    "oauth2_refresh_token_file", rt, owner,
+		    OAUTH2_STORE_FILE_MAX);
 	return bad;
 }
 

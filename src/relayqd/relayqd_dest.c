@@ -72,6 +72,7 @@ relayqd_dest_keys_new(struct relayd *rd, struct relayqd_dest *d,
 	struct conf view;
 	struct rq_err e;
 	const char *why;
+	char msg[sizeof(e.msg) + 64];
 
 	memset(k, 0, sizeof(*k));
 	relayqd_dest_view(nc, index, &view);
@@ -98,9 +99,8 @@ relayqd_dest_keys_new(struct relayd *rd, struct relayqd_dest *d,
 		goto fail;
 	return 0;
 fail:
-	rq_err_set(err, "%s: %s%s%s%s", nc->path,
-	    index == 0 ? "" : "[smarthost ", index == 0 ? "" : sh->name,
-	    index == 0 ? "" : "] ", e.msg);
+	conf_smarthost_msg(sh, e.msg, msg, sizeof(msg));
+	rq_err_set(err, "%s: %s", nc->path, msg);
 	relayqd_dest_keys_free(k);
 	return -1;
 }

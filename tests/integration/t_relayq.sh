@@ -296,6 +296,18 @@ $OAUTH"
 echo "$D" | grep -q "another relayqd is running"
 ok $? "a good OAuth2 smarthost: relayqd passes every check"
 is "$CRC" 0 "a good OAuth2 smarthost: check-config passes"
+# A named section's refusal names the section once, in both.
+printf '\n[smarthost work]\nhost = 127.0.0.1\nsenders = @work.example\nauth = plain\n%s\n' \
+    "$OAUTH" > "$T_DIR/extra"
+cat "$CONF" "$T_DIR/extra" > "$T_DIR/both.conf"
+timeout 60 "$RELAYQD" -f -c "$T_DIR/both.conf" > "$T_DIR/both.d" 2>&1
+msg=$(sed -n "s|.*$T_DIR/both.conf: ||p" "$T_DIR/both.d" | head -n 1)
+C=$("$RELAYQ" -c "$T_DIR/both.conf" check-config 2>&1)
+CRC=$?
+echo "$msg" | grep -q '^\[smarthost work\] oauth2_token_url needs auth = xoauth2 or oauthbearer (not plain)$'
+ok $? "a named section: relayqd's refusal names it once ($msg)"
+[ "$CRC" -eq 78 ] && echo "$C" | grep -qF -- "relayq: check-config: $msg"
+ok $? "a named section: check-config refuses it with relayqd's message"
 chmod 644 "$T_DIR/cs"
 same_refusal "client secret file 0644" "auth = xoauth2
 $OAUTH" "oauth2_client_secret_file $T_DIR/cs: mode 0644, readable by others"
