@@ -178,6 +178,15 @@ relayqd_pwcmd_settle(struct relayqd_pwcmd_run *run)
 		relayqd_pwcmd_free_run(run);
 }
 
+/* The output is read or given up: close, reap if it exited, settle. */
+static void
+relayqd_pwcmd_output_done(struct relayqd_pwcmd_run *run)
+{
+	relayqd_pwcmd_close_pipe(run);
+	relayqd_pwcmd_reap(run);
+	relayqd_pwcmd_settle(run);
+}
+
 /* The pipe is readable: collect output, until EOF or too much. */
 static void
 relayqd_pwcmd_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -202,9 +211,7 @@ relayqd_pwcmd_read_cb(evutil_socket_t fd, short what, void *arg)
 		relayqd_pwcmd_kill(run);
 	} else
 		r->how = SMARTHOST_AUTH_PIPE_EOF;
-	relayqd_pwcmd_close_pipe(run);
-	relayqd_pwcmd_reap(run);
-	relayqd_pwcmd_settle(run);
+	relayqd_pwcmd_output_done(run);
 }
 
 /* The time limit: kill the child (reaped from SIGCHLD), end the run. */
@@ -219,9 +226,7 @@ relayqd_pwcmd_timer_cb(evutil_socket_t fd, short what, void *arg)
 		run->r.timed_out = 1;
 		relayqd_pwcmd_kill(run);
 	}
-	relayqd_pwcmd_close_pipe(run);
-	relayqd_pwcmd_reap(run);
-	relayqd_pwcmd_settle(run);
+	relayqd_pwcmd_output_done(run);
 }
 
 /* SIGCHLD: reap our children (only ours). */
