@@ -169,6 +169,8 @@ static const struct conf_key conf_sh_keys[] = {
 	SK("username", CONF_STR, username, 0, 0),
 	SK("password_file", CONF_STR, password_file, 0, 0),
 	SK("password_command", CONF_STR, password_command, 0, 0),
+	SK("password_command_timeout", CONF_DURATION, password_command_timeout,
+	    1, 300),
 	SK("auth", CONF_STR, auth, 0, 0),
 	SK("helo_name", CONF_STR, helo_name, 0, 0),
 	SK("tls_fingerprint", CONF_STR, tls_fingerprint, 0, 0),
@@ -280,6 +282,7 @@ conf_sh_defaults(struct conf_smarthost *sh, const char *name, size_t idx)
 	sh->username = xstrdup("");
 	sh->password_file = xstrdup("");
 	sh->password_command = xstrdup("");
+	sh->password_command_timeout = 10;
 	sh->auth = xstrdup("auto");
 	sh->helo_name = xstrdup("");
 	sh->tls_fingerprint = xstrdup("");

@@ -50,6 +50,7 @@ struct conf_smarthost {
 	char *username;		/* owned, may be "" */
 	char *password_file;	/* owned, may be "" */
 	char *password_command; /* owned, may be "" */
+	long long password_command_timeout; /* seconds: its time limit */
 	char *auth;		/* owned: "auto", "plain", ... */
 	char *helo_name;	/* owned, may be "" (use hostname) */
 	char *tls_fingerprint;	/* owned: "sha256:HEX" pins, or "" */

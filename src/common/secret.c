@@ -3,7 +3,7 @@
 /*
  * Secret file rules (see secret.h): one check, used by relayqd when it
  * reads a secret and by relayq check-config, so both refuse the same
- * files with the same words.
+ * files with the same words; likewise the program of a command.
  */
 #include "config.h"
 
@@ -16,8 +16,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "common/strutil.h"
+
+/* Supplementary groups looked at for another user's execute permission. */
+#define SECRET_NGROUPS_MAX 256
 
 /* The message for a symbolic link (lstat, or open with O_NOFOLLOW). */
 static void
@@ -110,6 +119,80 @@ secret_open(const char *key, const char *path, size_t max, struct rq_err *err)
 		return -1;
 	}
 	return fd;
+}
+
+/* True when uid (or gid, or one of its groups) is in group g. */
+static int
+secret_uid_in_group(uid_t uid, gid_t g)
+{
+	struct passwd *pw = getpwuid(uid);
+	gid_t groups[SECRET_NGROUPS_MAX];
+	int n = SECRET_NGROUPS_MAX;
+
+	if (pw == NULL)
+		return 0;
+	if (pw->pw_gid == g)
+		return 1;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1)
+		n = SECRET_NGROUPS_MAX; /* more than that: look at these */
+	for (int i = 0; i < n; i++)
+		if (groups[i] == g)
+			return 1;
+	return 0;
+}
+
+/*
+ * True when path is a regular file that uid may execute: the effective
+ * uid's own access when uid is (uid_t)-1 or the effective uid, else its
+ * mode bits as the kernel reads them (owner, group, others; root needs
+ * one x bit).  The directories on the way are not looked at.
+ */
+static int
+secret_is_exec(const char *path, uid_t uid)
+{
+	struct stat st;
+	mode_t m;
+
+	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		return 0;
+	if (uid == (uid_t)-1 || uid == geteuid())
+		return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
+	m = st.st_mode;
+	if (uid == 0)
+		return (m & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
+	if (st.st_uid == uid)
+		return (m & S_IXUSR) != 0;
+	if (secret_uid_in_group(uid, st.st_gid))
+		return (m & S_IXGRP) != 0;
+	return (m & S_IXOTH) != 0;
+}
+
+/* Finds a command's program as execvp() would, and checks it. */
+int
+secret_check_program(const char *key, const char *prog, const char *path,
+    uid_t uid, struct rq_err *err)
+{
+	const char *dir = path != NULL ? path : "/usr/bin:/bin";
+	char buf[4096];
+	size_t n;
+	int found = 0;
+
+	if (strchr(prog, '/') != NULL)
+		found = secret_is_exec(prog, uid);
+	for (; !found && strchr(prog, '/') == NULL && *dir != '\0';
+	     dir += n + (dir[n] == ':')) {
+		n = strcspn(dir, ":");
+		/* execvp() reads an empty entry as the current directory */
+		found = rq_snprintf(buf, sizeof(buf), "%.*s%s%s", (int)n, dir,
+			    n > 0 ? "/" : "", prog) != -1 &&
+		    secret_is_exec(buf, uid);
+	}
+	if (found)
+		return 0;
+	rq_err_set(err, "%s: %s is not an executable file%s%s", key, prog,
+	    strchr(prog, '/') != NULL ? "" : " found in PATH",
+	    uid == (uid_t)-1 || uid == geteuid() ? "" : " for relayqd's user");
+	return -1;
 }
 
 /* The message for a file over the limit. */

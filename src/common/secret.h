@@ -6,8 +6,10 @@
  * not a symbolic link, owned by relayqd's user, with no group or other
  * access, of at most a given size.  relayqd checks them at start and on
  * every read (secret_open), relayq check-config ahead of it (secret_lstat,
- * as any user), with the same function and so the same messages.  This
- * module reads no content and logs nothing.
+ * as any user), with the same function and so the same messages.  The
+ * program of a command that prints a secret (password_command) is
+ * checked the same way by both (secret_check_program).  This module
+ * reads no content and logs nothing.
  */
 #ifndef RELAYQ_COMMON_SECRET_H
 #define RELAYQ_COMMON_SECRET_H
@@ -56,6 +58,19 @@ int secret_open(const char *key, const char *path, size_t max,
  * resets the flag for a child too.  Returns 0, or -1 with errno set.
  */
 int secret_nodump(void);
+
+/*
+ * Checks that prog, the program of a command relayqd runs without a
+ * shell (password_command, alert_command), is a regular file that uid may
+ * execute: prog itself when it holds a '/', else found in the
+ * colon-separated directories of path as execvp() searches them (NULL:
+ * "/usr/bin:/bin").  uid is relayqd's user, or (uid_t)-1 for the
+ * effective uid (relayqd itself).  The parent directories' permissions
+ * are not checked.  Returns 0, or -1 with err set to "KEY: PROG is not
+ * an executable file[ found in PATH][ for relayqd's user]".
+ */
+int secret_check_program(const char *key, const char *prog, const char *path,
+    uid_t uid, struct rq_err *err);
 
 /* Sets err to the message for a file that grew beyond max while read. */
 void secret_too_large(const char *key, const char *path, size_t max,

@@ -159,6 +159,12 @@ relayq_check_auth(const struct conf *c, uid_t owner)
 	}
 	bad += relayq_check_secret(&c->smarthosts[0], "password_file",
 	    c->smarthosts[0].password_file, owner, SMARTHOST_AUTH_FILE_MAX);
+	if (smarthost_auth_check_program(c, owner, &err) == -1) {
+		conf_smarthost_msg(&c->smarthosts[0], err.msg, msg,
+		    sizeof(msg));
+		relayq_check_fail("%s (relayqd refuses to start)", msg);
+		bad++;
+	}
 	bad += relayq_check_secret(&c->smarthosts[0],
 	    "oauth2_client_secret_file",
 	    c->smarthosts[0].oauth2_client_secret_file, owner, SECRET_FILE_MAX);
@@ -170,56 +176,32 @@ relayq_check_auth(const struct conf *c, uid_t owner)
 	return bad;
 }
 
-/* True when path is a regular file we may execute. */
-static int
-relayq_check_is_exec(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    access(path, X_OK) == 0;
-}
-
 /*
  * Checks that a command relayqd runs without a shell (alert_command)
- * can be found: an absolute path, or a bare name in $PATH (relayqd's
- * own PATH may differ: under systemd it is the manager's).  The word
- * count and relative paths are checked by conf_load().  Returns the
- * number of problems.
+ * can be found, as password_command is (secret_check_program): an
+ * absolute path, or a bare name in $PATH (relayqd's own PATH may
+ * differ: under systemd it is the manager's).  The word count and
+ * relative paths are checked by conf_load().  Returns the number of
+ * problems.
  */
 static int
-relayq_check_command(const char *key, const char *cmd)
+relayq_check_command(const char *key, const char *cmd, uid_t owner)
 {
-	char *argv[STR_ARGV_MAX + 1], *copy, buf[4096];
-	const char *dir;
-	size_t n;
-	int found = 0;
+	char *argv[STR_ARGV_MAX + 1], *copy;
+	struct rq_err err;
+	int bad = 0;
 
 	if (*cmd == '\0')
 		return 0;
 	copy = xstrdup(cmd);
-	if (str_split_words(copy, argv, STR_ARGV_MAX) < 1) {
-		free(copy);
-		return 0; /* conf_load() already refused it */
+	if (str_split_words(copy, argv, STR_ARGV_MAX) >= 1 &&
+	    secret_check_program(key, argv[0], getenv("PATH"), owner, &err) ==
+		-1) {
+		relayq_check_fail("%s", err.msg);
+		bad = 1;
 	}
-	if (strchr(argv[0], '/') != NULL)
-		found = relayq_check_is_exec(argv[0]);
-	else {
-		dir = getenv("PATH") != NULL ? getenv("PATH") : "/usr/bin:/bin";
-		for (; !found && *dir != '\0'; dir += n + (dir[n] == ':')) {
-			n = strcspn(dir, ":");
-			found = n > 0 &&
-			    rq_snprintf(buf, sizeof(buf), "%.*s/%s", (int)n,
-				dir, argv[0]) != -1 &&
-			    relayq_check_is_exec(buf);
-		}
-	}
-	if (!found)
-		relayq_check_fail("%s: %s is not an executable file%s", key,
-		    argv[0],
-		    strchr(argv[0], '/') != NULL ? "" : " found in PATH");
 	free(copy);
-	return !found;
+	return bad;
 }
 
 /* Checks that a file relayqd reads at start, if set, can be read. */
@@ -275,6 +257,9 @@ relayq_check_list(const struct conf *c)
 		for (size_t p = 0; p < sh->nsenders; p++)
 			printf("%s%s", p > 0 ? ", " : "", sh->senders[p]);
 		putchar('\n');
+		if (sh->password_command[0] != '\0')
+			printf("  password_command time limit: %llds\n",
+			    sh->password_command_timeout);
 	}
 }
 
@@ -299,7 +284,8 @@ relayq_check_config(const struct conf *c)
 		conf_view_smarthost(&view, c, i);
 		bad += relayq_check_auth(&view, owner);
 	}
-	bad += relayq_check_command("alert_command", c->delivery_alert_command);
+	bad += relayq_check_command("alert_command", c->delivery_alert_command,
+	    owner);
 	bad += relayq_check_readable("relayq:resolv_conf", c->resolv_conf);
 	bad += relayq_check_readable("relayq:hosts_file", c->hosts_file);
 	if (queue_spool_sockdir_check(c->submit_socket, why, sizeof(why)) ==

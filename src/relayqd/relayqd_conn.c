@@ -135,6 +135,7 @@ static void relayqd_conn_event_cb(struct bufferevent *bev, short what,
     void *arg);
 static void relayqd_conn_start(struct relayqd_conn *rc);
 static void relayqd_conn_resolve(struct relayqd_conn *rc);
+static void relayqd_conn_get_secret(struct relayqd_conn *rc);
 
 /* Replaces the session's copy of the OAuth2 token (wiping the old). */
 static void
@@ -1053,7 +1054,6 @@ relayqd_conn_new(struct relayd *rd, struct relayqd_dest *dest,
 	rc->sconf.helo_name = rc->helo_name;
 	rc->sconf.starttls = sh->tls == CONF_TLS_STARTTLS;
 	rc->sconf.tls_on_connect = sh->tls == CONF_TLS_IMPLICIT;
-	rc->sconf.auth = dest->auth != NULL;
 	rc->sconf.allow_plaintext_auth = sh->allow_plaintext_auth;
 	(void)!rq_snprintf(rc->relay, sizeof(rc->relay), "%s:%d", sh->host,
 	    sh->port);
@@ -1062,32 +1062,46 @@ relayqd_conn_new(struct relayd *rd, struct relayqd_dest *dest,
 		fatalx("evtimer_new failed");
 	TAILQ_INSERT_TAIL(&dest->conns, rc, entry);
 	dest->nconns++;
-	if ((rc->watch = relayqd_verbose_claim(rd->verbose, first_id)) != NULL)
-		relayqd_watch_note(rc->watch, "connecting to %s", rc->relay);
-	if (dest->oauth2 != NULL) {
-		const char *tok =
-		    relayqd_oauth2_token(dest->oauth2, &rc->token_gen);
+	rc->watch = relayqd_verbose_claim(rd->verbose, first_id);
+	relayqd_conn_get_secret(rc);
+	return rc;
+}
 
+/*
+ * Gets what AUTH needs before connecting, by the destination's current
+ * settings: the OAuth2 token (cached, or wait for the refresh: RC_TOKEN),
+ * password_command's output (wait for its run: RC_SECRET), or nothing
+ * (no AUTH, or a password_file read at AUTH); then connects.
+ */
+static void
+relayqd_conn_get_secret(struct relayqd_conn *rc)
+{
+	struct relayqd_dest *dest = rc->dest;
+	const char *tok;
+
+	rc->sconf.auth = dest->auth != NULL;
+	if (dest->oauth2 != NULL) {
+		tok = relayqd_oauth2_token(dest->oauth2, &rc->token_gen);
 		if (tok == NULL) {
 			/* relayqd_conn_token_done() goes on (maybe now). */
 			rc->flags |= RC_TOKEN;
 			relayqd_watch_note(rc->watch,
 			    "waiting for an OAuth2 access token");
 			relayqd_oauth2_refresh(dest->oauth2);
-			return rc;
+			return;
 		}
 		relayqd_conn_set_token(rc, tok);
 	} else if (smarthost_auth_has_command(dest->auth)) {
 		/* relayqd_conn_secret_done() goes on, from the loop. */
 		rc->flags |= RC_SECRET;
-		log_debug("%s: session waits for password_command%s", first_id,
+		log_debug("%s: session waits for password_command%s",
+		    rc->first_id,
 		    relayqd_pwcmd_is_running(dest->pwcmd) ? " (running)" : "");
 		relayqd_watch_note(rc->watch, "waiting for password_command");
 		relayqd_pwcmd_run(dest->pwcmd, dest->auth);
-		return rc;
+		return;
 	}
 	relayqd_conn_resolve(rc);
-	return rc;
 }
 
 /* password_command ended: resume or fail the sessions waiting for it. */
@@ -1147,6 +1161,7 @@ relayqd_conn_resolve(struct relayqd_conn *rc)
 	struct relayd *rd = rc->rd;
 	struct relayqd_dial_conf dc;
 
+	relayqd_watch_note(rc->watch, "connecting to %s", rc->relay);
 	relayqd_dest_dial_conf(rc->dest, &dc);
 	/* The callback runs from the loop, never inside this call. */
 	rc->dial = relayqd_dial_start(rd->base, rd->dns, &dc,

@@ -83,6 +83,10 @@ relayqd_dest_keys_new(struct relayd *rd, struct relayqd_dest *d,
 	if ((k->auth = smarthost_auth_new(&view, &e)) == NULL &&
 	    e.msg[0] != '\0')
 		goto fail;
+	/* As relayq check-config does, with our own uid and PATH. */
+	if (smarthost_auth_has_command(k->auth) &&
+	    smarthost_auth_check_program(&view, (uid_t)-1, &e) == -1)
+		goto fail;
 	if ((why = smarthost_auth_check_tls(k->auth, &view)) != NULL) {
 		(void)!rq_snprintf(e.msg, sizeof(e.msg), "%s", why);
 		goto fail;

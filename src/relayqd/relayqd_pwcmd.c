@@ -78,12 +78,18 @@ relayqd_pwcmd_close_pipe(struct relayqd_pwcmd_run *run)
 	run->r.fd = -1;
 }
 
-/* Kills the child unless it was reaped already. */
+/*
+ * Kills the child and its process group; once the child was reaped, what
+ * is left of its group while the pipe is still open (a process it
+ * started holds it).
+ */
 static void
 relayqd_pwcmd_kill(struct relayqd_pwcmd_run *run)
 {
 	if (run->r.pid != 0)
 		smarthost_auth_command_kill(run->r.pid);
+	else if (run->r.fd != -1)
+		smarthost_auth_command_kill_group(run->r.pgid);
 }
 
 /* Kills the child and waits for it (relayqd_pwcmd_free only). */
@@ -224,6 +230,8 @@ relayqd_pwcmd_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (run->why[0] == '\0') {
 		run->r.timed_out = 1;
+		/* Reaped, but its output is open: a child of its holds it. */
+		run->r.exited = run->r.pid == 0 && run->r.fd != -1;
 		relayqd_pwcmd_kill(run);
 	}
 	relayqd_pwcmd_output_done(run);
@@ -286,8 +294,9 @@ relayqd_pwcmd_run(struct relayqd_pwcmd *p, const struct smarthost_auth *a)
 		/* Reported from the loop, as every verdict is. */
 		strlcpy(run->why, err.msg, sizeof(run->why));
 	} else {
-		log_debug("password_command %s: started, pid %ld", run->r.prog,
-		    (long)run->r.pid);
+		log_debug("password_command %s: started, pid %ld, time limit "
+			  "%d ms",
+		    run->r.prog, (long)run->r.pid, run->r.timeout_ms);
 		if (fcntl(run->r.fd, F_SETFL, O_NONBLOCK) == -1 ||
 		    (run->ev_read = event_new(p->base, run->r.fd,
 			 EV_READ | EV_PERSIST, relayqd_pwcmd_read_cb, run)) ==
@@ -317,6 +326,7 @@ relayqd_pwcmd_free(struct relayqd_pwcmd *p)
 	if (p == NULL)
 		return;
 	while ((run = TAILQ_FIRST(&p->runs)) != NULL) {
+		relayqd_pwcmd_kill(run); /* its group too, pipe still open */
 		relayqd_pwcmd_close_pipe(run);
 		relayqd_pwcmd_kill_wait(run);
 		run->ended = 1;

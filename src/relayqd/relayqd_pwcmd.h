@@ -18,9 +18,12 @@
  * exec, no shell, the same argv, environment, uid and stderr as before);
  * its stdout is read through a libevent event on the pipe, its exit is
  * reaped from the loop's SIGCHLD event (only its own pids: the alert
- * commands' are relayqd_alert's), and at the time limit it is killed by
- * its pid.  A killed child that has not been reaped yet is kept until it
- * is; relayqd_pwcmd_free() kills and reaps what is left, so neither a
+ * commands' are relayqd_alert's), and at the time limit
+ * (password_command_timeout) it is killed with its process group; when
+ * it has exited but a process it started still holds the pipe open, what
+ * is left of the group is killed then, and the reason says so.  A
+ * killed child that has not been reaped yet is kept until it is;
+ * relayqd_pwcmd_free() kills and reaps what is left, so neither a
  * reload nor a stop leaves a zombie.
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_PWCMD_H

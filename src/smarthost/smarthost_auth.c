@@ -304,7 +304,8 @@ smarthost_auth_offers(const char *offered, const char *name)
 /*
  * Takes the first line of buf (len bytes), without its LF and trailing
  * CR, as the secret.  Returns 0, or -1 with *errstr when it is empty or
- * holds a NUL byte.
+ * holds a NUL byte: "is empty", "holds a NUL byte", to follow "the first
+ * line of ...".
  */
 static int
 smarthost_auth_first_line(const char *buf, size_t len, char **secret,
@@ -316,11 +317,11 @@ smarthost_auth_first_line(const char *buf, size_t len, char **secret,
 	while (n > 0 && buf[n - 1] == '\r')
 		n--;
 	if (n == 0) {
-		*errstr = "first line is empty";
+		*errstr = "is empty";
 		return -1;
 	}
 	if (memchr(buf, '\0', n) != NULL) {
-		*errstr = "first line holds a NUL byte";
+		*errstr = "holds a NUL byte";
 		return -1;
 	}
 	*secret = xmalloc(n + 1);
@@ -367,7 +368,8 @@ smarthost_auth_read_file(const char *path, char **secret, size_t *secretlen,
 	}
 	if (smarthost_auth_first_line(buf, len, secret, secretlen, &errstr) ==
 	    -1) {
-		rq_err_set(err, "password_file %s: %s", path, errstr);
+		rq_err_set(err, "password_file %s: its first line %s", path,
+		    errstr);
 		goto out;
 	}
 	rv = 0;
@@ -423,7 +425,8 @@ smarthost_auth_child(int in, int out, char **argv)
 	(void)close_range(STDERR_FILENO + 1, ~0U, 0);
 #endif
 	execvp(argv[0], argv);
-	_exit(127);
+	/* as the shells do: 127 not found, 126 found but not executable */
+	_exit(errno == ENOENT || errno == ENOTDIR ? 127 : 126);
 }
 
 /*
@@ -493,6 +496,26 @@ smarthost_auth_read_pipe(int fd, long long deadline, char *buf, size_t bufsz,
 	}
 }
 
+/*
+ * Writes how the command ended, from its wait status, into buf: "exited
+ * with status N", with the shell's meaning of 126 and 127 (execvp failed
+ * in the child), or "was killed by signal N".
+ */
+static void
+smarthost_auth_status_text(int status, char *buf, size_t bufsz)
+{
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+	if (WIFSIGNALED(status))
+		(void)!rq_snprintf(buf, bufsz, "was killed by signal %d",
+		    WTERMSIG(status));
+	else
+		(void)!rq_snprintf(buf, bufsz, "exited with status %d%s", code,
+		    code == 127	      ? " (command not found)"
+			: code == 126 ? " (not executable)"
+				      : "");
+}
+
 /* Explains how the command ended, or takes its secret. */
 int
 smarthost_auth_command_result(const struct smarthost_auth_run *r, char **secret,
@@ -500,9 +523,17 @@ smarthost_auth_command_result(const struct smarthost_auth_run *r, char **secret,
 {
 	const char *errstr, *prog = r->prog;
 	int status = r->status;
+	char how[64];
 
 	err->msg[0] = '\0';
-	if (r->how == SMARTHOST_AUTH_PIPE_TIMEOUT || r->timed_out)
+	smarthost_auth_status_text(status, how, sizeof(how));
+	if ((r->how == SMARTHOST_AUTH_PIPE_TIMEOUT || r->timed_out) &&
+	    r->exited)
+		rq_err_set(err,
+		    "password_command %s %s, but its output stayed open: a "
+		    "process it started still holds it (killed after %d ms)",
+		    prog, how, r->timeout_ms);
+	else if (r->how == SMARTHOST_AUTH_PIPE_TIMEOUT || r->timed_out)
 		rq_err_set(err, "password_command %s timed out after %d ms",
 		    prog, r->timeout_ms);
 	else if (r->how == SMARTHOST_AUTH_PIPE_FULL)
@@ -512,19 +543,13 @@ smarthost_auth_command_result(const struct smarthost_auth_run *r, char **secret,
 	else if (r->how == SMARTHOST_AUTH_PIPE_ERROR)
 		rq_err_set(err, "password_command %s: reading its output: %s",
 		    prog, strerror(r->read_errno));
-	else if (WIFSIGNALED(status))
-		rq_err_set(err, "password_command %s killed by signal %d", prog,
-		    WTERMSIG(status));
 	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		rq_err_set(err, "password_command %s exited with status %d%s",
-		    prog, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-		    WIFEXITED(status) && WEXITSTATUS(status) == 127
-			? " (cannot run it?)"
-			: "");
+		rq_err_set(err, "password_command %s %s", prog, how);
 	else if (smarthost_auth_first_line(r->out, r->len, secret, secretlen,
 		     &errstr) == -1)
-		rq_err_set(err, "password_command %s: %s of its output", prog,
-		    errstr);
+		rq_err_set(err,
+		    "password_command %s: the first line of its output %s",
+		    prog, errstr);
 	else
 		return 0;
 	return -1;
@@ -577,6 +602,7 @@ smarthost_auth_command_start(const struct smarthost_auth *a,
 		smarthost_auth_child(nullfd, pfd[1], argv);
 	(void)setpgid(pid, pid); /* either side may win; EACCES after exec */
 	r->pid = pid;
+	r->pgid = pid;
 	r->fd = pfd[0];
 	pfd[0] = -1;
 	rv = 0;
@@ -601,6 +627,14 @@ smarthost_auth_command_kill(pid_t pid)
 	(void)kill(pid, SIGKILL);
 }
 
+/* Kills what is left of the process group of a command already reaped. */
+void
+smarthost_auth_command_kill_group(pid_t pgid)
+{
+	if (pgid > 0)
+		(void)kill(-pgid, SIGKILL);
+}
+
 /*
  * Runs password_command to the end (smarthost_auth_command_start(), then
  * reading and waiting here until the time limit) and takes the first
@@ -612,6 +646,7 @@ smarthost_auth_run_command(const struct smarthost_auth *a, char **secret,
 {
 	struct smarthost_auth_run r;
 	long long deadline;
+	pid_t pid;
 	int rv;
 
 	deadline = smarthost_auth_now_ms() + a->cmd_timeout_ms;
@@ -620,11 +655,21 @@ smarthost_auth_run_command(const struct smarthost_auth *a, char **secret,
 	r.how = smarthost_auth_read_pipe(r.fd, deadline, r.out, sizeof(r.out),
 	    &r.len);
 	r.read_errno = errno;
-	if (r.how != SMARTHOST_AUTH_PIPE_EOF)
-		smarthost_auth_command_kill(r.pid);
+	if (r.how != SMARTHOST_AUTH_PIPE_EOF) {
+		/* It may have exited, leaving a child holding the pipe. */
+		while ((pid = waitpid(r.pid, &r.status, WNOHANG)) == -1 &&
+		    errno == EINTR)
+			;
+		r.exited = pid == r.pid;
+		if (r.exited)
+			smarthost_auth_command_kill_group(r.pgid);
+		else
+			smarthost_auth_command_kill(r.pid);
+	}
 	(void)close(r.fd);
-	if (smarthost_auth_reap(r.pid, deadline, &r.status, &r.timed_out) ==
-	    -1) {
+	if (!r.exited &&
+	    smarthost_auth_reap(r.pid, deadline, &r.status, &r.timed_out) ==
+		-1) {
 		rq_err_set(err, "password_command %s: waitpid: %s", r.prog,
 		    strerror(errno));
 		rv = -1;
@@ -748,6 +793,24 @@ smarthost_auth_check_conf(const struct conf *c, struct rq_err *err)
 	return 0;
 }
 
+/* Checks that password_command's program can be run by uid. */
+int
+smarthost_auth_check_program(const struct conf *c, uid_t uid,
+    struct rq_err *err)
+{
+	char *argv[SMARTHOST_AUTH_ARGV_MAX + 1];
+	char *copy = xstrdup(c->smarthosts[0].password_command);
+	int rv = 0;
+
+	err->msg[0] = '\0';
+	/* The runner's own split (smarthost_auth_command_start). */
+	if (str_split_words(copy, argv, SMARTHOST_AUTH_ARGV_MAX) >= 1)
+		rv = secret_check_program("smarthost password_command", argv[0],
+		    getenv("PATH"), uid, err);
+	free(copy);
+	return rv;
+}
+
 /* Creates the daemon-wide AUTH policy from the configuration. */
 struct smarthost_auth *
 smarthost_auth_new(const struct conf *c, struct rq_err *err)
@@ -780,7 +843,9 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 	a->host = xstrdup(c->smarthosts[0].host);
 	a->port = c->smarthosts[0].port;
 	a->policy = policy;
-	a->cmd_timeout_ms = SMARTHOST_AUTH_CMD_TIMEOUT_MS;
+	a->cmd_timeout_ms = c->smarthosts[0].password_command_timeout > 0
+	    ? (int)c->smarthosts[0].password_command_timeout * 1000
+	    : SMARTHOST_AUTH_CMD_TIMEOUT_MS;
 	a->oauth2 = c->smarthosts[0].oauth2_token_url[0] != '\0';
 	return a;
 }

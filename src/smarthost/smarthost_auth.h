@@ -67,6 +67,17 @@ struct smarthost_sasl;
 int smarthost_auth_check_conf(const struct conf *c, struct rq_err *err);
 
 /*
+ * Checks that the program of c's password_command (its first word, as
+ * smarthost_auth_command_start() splits it), if set, is an executable
+ * file for uid, found in $PATH when it holds no '/' (secret_check_program;
+ * uid (uid_t)-1: the effective uid).  relayqd refuses to start (and a
+ * reload) without it, relayq check-config checks it for the spool's
+ * owner.  Returns 0, or -1 with err->msg set.
+ */
+int smarthost_auth_check_program(const struct conf *c, uid_t uid,
+    struct rq_err *err);
+
+/*
  * Validates the AUTH settings of c (smarthost_auth_check_conf) and copies
  * what sessions need (c may be freed afterwards).  Returns NULL with
  * err->msg "" when AUTH is not configured (username empty, or auth =
@@ -90,7 +101,10 @@ const char *smarthost_auth_check_tls(const struct smarthost_auth *a,
 
 /* Frees the policy; NULL is a no-op.  Live sessions do not depend on it. */
 void smarthost_auth_free(struct smarthost_auth *a);
-/* Sets the password_command time limit in milliseconds (tests shorten it). */
+/*
+ * Sets the password_command time limit in milliseconds (tests shorten
+ * it); smarthost_auth_new() takes password_command_timeout.
+ */
 void smarthost_auth_set_command_timeout(struct smarthost_auth *a, int ms);
 
 /* True when a takes its secret from password_command. */
@@ -106,19 +120,21 @@ enum smarthost_auth_pipe {
 
 /*
  * One run of password_command.  smarthost_auth_command_start() fills pid,
- * fd, prog and timeout_ms and zeroes the rest; whoever watches the run
- * reads fd into out (len bytes at most sizeof(out), the excess meaning
- * PIPE_FULL), closes fd, reaps pid into status, sets how, read_errno and
- * timed_out, and wipes out when done.
+ * pgid, fd, prog and timeout_ms and zeroes the rest; whoever watches the
+ * run reads fd into out (len bytes at most sizeof(out), the excess
+ * meaning PIPE_FULL), closes fd, reaps pid into status, sets how,
+ * read_errno, timed_out and exited, and wipes out when done.
  */
 struct smarthost_auth_run {
 	pid_t pid;
+	pid_t pgid;	/* its process group, kept after pid is reaped */
 	int fd;		/* stdout's read end (close-on-exec) */
 	char prog[256]; /* argv[0], for messages */
 	int timeout_ms; /* the policy's time limit */
 	enum smarthost_auth_pipe how;
 	int read_errno;
 	int timed_out; /* killed at the time limit */
+	int exited;    /* status was in before the output was given up */
 	int status;    /* wait status */
 	size_t len;
 	char out[SMARTHOST_AUTH_CMD_OUT_MAX + 1]; /* the secret: wipe it */
@@ -143,12 +159,22 @@ int smarthost_auth_command_start(const struct smarthost_auth *a,
 void smarthost_auth_command_kill(pid_t pid);
 
 /*
+ * Kills (SIGKILL) what is left of process group pgid, whose leader was
+ * reaped: the processes it started that still hold its output.  Call it
+ * only while that output is still open: a process it started holds it,
+ * and a group id is not reused while a member of the group lives.
+ */
+void smarthost_auth_command_kill_group(pid_t pgid);
+
+/*
  * Judges a finished run: 0 with its first output line in *secret
  * (malloc'd, NUL-terminated, *secretlen bytes; the caller wipes and frees
  * it), or -1 with err naming the program and why: timed out, more than
  * SMARTHOST_AUTH_CMD_OUT_MAX bytes, a read error, a signal, a non-zero
- * exit status, an empty first line or one holding a NUL.  err never
- * holds output.
+ * exit status (127 "command not found", 126 "not executable"), an empty
+ * first line or one holding a NUL; a command that exited (exited) with
+ * its output still open at the time limit says so.  err never holds
+ * output.
  */
 int smarthost_auth_command_result(const struct smarthost_auth_run *r,
     char **secret, size_t *secretlen, struct rq_err *err);

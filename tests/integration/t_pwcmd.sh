@@ -8,18 +8,27 @@
 # 1. a slow command, made to wait on a file the test creates: meanwhile
 #    relayqd takes in a second message from incoming/ and reloads on
 #    SIGHUP, the command still running; a sendmail -v watcher sees the
-#    wait; once the file is there both messages go out, nothing deferred;
-#    sessions that start while a run is in flight share it (one run,
-#    however many sessions wait), and the next session runs the command
-#    again (nothing cached);
-# 2. a command that hangs past the 10 s time limit: killed by its pid and
-#    reaped (no zombie), the message deferred with the reason, kept and
-#    never bounced; SIGTERM while the next run hangs: relayqd exits 0 and
-#    that command is killed too;
+#    wait, before the connection (the password is fetched first); once
+#    the file is there both messages go out, nothing deferred; sessions
+#    that start while a run is in flight share it (one run, however many
+#    sessions wait), and the next session runs the command again (nothing
+#    cached).  These cases do not test the time limit: they set
+#    password_command_timeout = 5m, so that a slow machine never hits it;
+# 2. a command that hangs past a short password_command_timeout (2s):
+#    killed with its process group and reaped (no zombie), the message
+#    deferred with the reason, kept and never bounced; SIGTERM while a
+#    run hangs: relayqd exits 0 and that command is killed too;
 # 3. commands that fail: non-zero exit after printing the password, no
-#    output, and more than 8 KiB of output (killed at once, though it
-#    would print forever): each defers with a log line that says why,
-#    never bounces, and AUTH is never sent.
+#    output, more than 8 KiB of output (killed at once, though it would
+#    print forever), a program removed after relayqd started (127,
+#    "command not found"), and one that exits leaving a process that
+#    holds its output open (said so, and that process killed at the
+#    limit): each defers with a log line that says why, never bounces,
+#    and AUTH is never sent;
+# 4. relayq check-config and relayqd refuse a password_command whose
+#    program is missing or not executable, with the same words, and a
+#    malformed password_command_timeout naming the key; check-config
+#    shows the time limit.
 # Throughout, the password never appears in relayqd's log, the -v output,
 # the spool or relayq queue, and relayqd exits 0 when stopped (sanitizer
 # and valgrind runs report through it).
@@ -49,18 +58,24 @@ mkcmd slow.sh "set -- $T_DIR/go; $WAITFILE; exec cat $T_DIR/secret"
 mkcmd hang.sh "sh -c 'echo \$\$ >> $T_DIR/hang.kids; exec sleep 300' &
 set -- $T_DIR/never; $WAITFILE; exec cat $T_DIR/secret"
 mkcmd fail.sh "cat $T_DIR/secret; exit 3"
+mkcmd gone.sh "exec cat $T_DIR/secret"
+# left.sh exits at once; the child it leaves holds its stdout open.
+mkcmd left.sh "sh -c 'echo \$\$ >> $T_DIR/left.kids; exec sleep 300' &
+exit 0"
 mkcmd empty.sh "exit 0"
 mkcmd flood.sh "exec yes '$PASS'"
 
 # new_case CMD [DELIVERY-LINES [RELAYQD-ARG [SERVER-ARGS...]]]: fresh
 # spool and log; AUTH PLAIN in clear (allowed here) with password_command
-# CMD; server and relayqd up.
+# CMD and password_command_timeout $PW_LIMIT (default 5m: a case that
+# tests the limit sets a short one); server and relayqd up.
 new_case() {
 	cat "$T_DIR/relayqd.log" >> "$ALLLOG" 2>/dev/null
 	rm -rf "$SPOOL" "$MAILDIR"
 	: > "$T_DIR/relayqd.log"
 	write_conf "${2:-}" "username = $AUSER
 password_command = $1
+password_command_timeout = ${PW_LIMIT:-5m}
 auth = plain
 allow_plaintext_auth = yes"
 	_nc_arg=${3:-}
@@ -150,6 +165,10 @@ wait "$VPID"
 is "$?" 0 "slow: sendmail -v exits 0"
 grep -q 'waiting for password_command' "$T_DIR/v.out"
 ok $? "slow: sendmail -v shows the wait"
+wline=$(grep -n 'waiting for password_command' "$T_DIR/v.out" | head -n 1 | cut -d: -f1)
+cline=$(grep -n 'connecting to' "$T_DIR/v.out" | head -n 1 | cut -d: -f1)
+[ -n "$wline" ] && [ -n "$cline" ] && [ "$wline" -lt "$cline" ]
+ok $? "slow: sendmail -v shows the wait before connecting (line $wline, then $cline)"
 finish_case slow
 
 # 1b. Sessions that start while the command runs wait for that run: A
@@ -184,11 +203,10 @@ is "$(grep -c "^AUTH PLAIN $AUSER ok\$" "$MAILDIR/commands")" 3 \
     "share: AUTH in each of the three sessions"
 finish_case share
 
-# 2. A command that hangs: killed at the limit, reaped; then SIGTERM
-# while the next run hangs.
-new_case "$T_DIR/hang.sh"
+# 2. A command that hangs: killed at a short limit, reaped.
+PW_LIMIT=2s new_case "$T_DIR/hang.sh"
 send a@example.net
-deferred "hang" "password_command $T_DIR/hang.sh timed out after 10000 ms"
+deferred "hang" "password_command $T_DIR/hang.sh timed out after 2000 ms"
 hpid=$(head -n 1 "$T_DIR/hang.sh.pids")
 wait_for "the command killed and reaped" 100 gone "$hpid"
 ok $? "hang: the command was killed and reaped"
@@ -201,14 +219,23 @@ wait_for "no zombie" 100 no_zombie
 ok $? "hang: relayqd has no zombie child"
 wait_for "the next run" 200 sh -c "[ \$(wc -l < '$T_DIR/hang.sh.pids') -ge 2 ]"
 ok $? "hang: the next attempt runs the command again"
-hpid2=$(sed -n 2p "$T_DIR/hang.sh.pids")
+finish_case hang
+
+# 2b. SIGTERM while the command hangs (within a generous limit).
+n=$(wc -l < "$T_DIR/hang.sh.pids")
+k=$(wc -l < "$T_DIR/hang.kids")
+new_case "$T_DIR/hang.sh"
+send a@example.net
+wait_for "the run" 200 sh -c "[ \$(wc -l < '$T_DIR/hang.sh.pids') -gt $n ] &&
+    [ \$(wc -l < '$T_DIR/hang.kids') -gt $k ]"
+hpid2=$(sed -n "$((n + 1))p" "$T_DIR/hang.sh.pids")
+kpid2=$(sed -n "$((k + 1))p" "$T_DIR/hang.kids")
+T_PIDS="$T_PIDS $kpid2"
 kill -0 "$hpid2" 2>/dev/null
 ok $? "hang: it hangs"
 finish_case "SIGTERM while the command hangs"
 gone "$hpid2"
 ok $? "SIGTERM while the command hangs: the command was killed"
-kpid2=$(sed -n 2p "$T_DIR/hang.kids")
-T_PIDS="$T_PIDS $kpid2"
 [ -n "$kpid2" ] && wait_for "the second child killed" 100 gone "$kpid2"
 ok $? "SIGTERM while the command hangs: its own child was killed too"
 
@@ -220,8 +247,27 @@ finish_case "exit 3"
 
 new_case "$T_DIR/empty.sh"
 send a@example.net
-deferred "no output" "password_command $T_DIR/empty.sh: first line is empty"
+deferred "no output" "password_command $T_DIR/empty.sh: the first line of its output is empty"
 finish_case "no output"
+
+# The program is there when relayqd starts (it checks), gone later.
+new_case "$T_DIR/gone.sh"
+rm -f "$T_DIR/gone.sh"
+send a@example.net
+deferred "removed" "password_command $T_DIR/gone.sh exited with status 127 (command not found)"
+finish_case "removed"
+
+# It exits, and a process it started holds its output: at the limit
+# (10s, the default: the script only has to exit before it), the reason
+# says what happened and that process is killed.
+PW_LIMIT=10s new_case "$T_DIR/left.sh"
+send a@example.net
+deferred "left open" "password_command $T_DIR/left.sh exited with status 0, but its output stayed open: a process it started still holds it (killed after 10000 ms)"
+lpid=$(head -n 1 "$T_DIR/left.kids")
+T_PIDS="$T_PIDS $lpid"
+[ -n "$lpid" ] && wait_for "the process it left killed" 100 gone "$lpid"
+ok $? "left open: the process holding its output was killed (its group)"
+finish_case "left open"
 
 new_case "$T_DIR/flood.sh"
 send a@example.net
@@ -231,6 +277,51 @@ ok $? "flood: killed for its output, not at the time limit"
 gone "$(head -n 1 "$T_DIR/flood.sh.pids")" && no_zombie
 ok $? "flood: the command was killed and reaped"
 finish_case flood
+
+# 4. check-config checks the program (as relayqd's user) and the limit.
+# They run on the last case's spool (relayqd stopped).
+# both NAME SMARTHOST-LINES [good]: check-config, and unless good relayqd
+# -f (which refuses before it takes the spool), on a config with AUTH and
+# the lines; $D, $C and $CRC hold what they said.
+both() {
+	write_conf "" "username = $AUSER
+auth = plain
+allow_plaintext_auth = yes
+$2"
+	D=
+	if [ -z "${3:-}" ]; then
+		timeout 60 "$RELAYQD" -f -c "$CONF" > "$T_DIR/both.d" 2>&1
+		D=$(sed -n "s|.*$CONF: ||p" "$T_DIR/both.d" | head -n 1)
+	fi
+	C=$("$RELAYQ" -c "$CONF" check-config 2>&1)
+	CRC=$?
+}
+# refused NAME SMARTHOST-LINES TEXT: both refuse with TEXT, word for word.
+refused() {
+	both "$1" "$2"
+	diag "$1: relayqd: $D"
+	echo "$D" | grep -qF -- "$3"
+	ok $? "$1: relayqd refuses to start ($3)"
+	[ "$CRC" -eq 78 ] && echo "$C" | grep -qF -- "relayq: check-config: $3"
+	ok $? "$1: check-config refuses it with the same words"
+}
+refused "missing program" "password_command = $T_DIR/no-such-helper --flag"     "smarthost password_command: $T_DIR/no-such-helper is not an executable file"
+printf '#!/bin/sh\necho x\n' > "$T_DIR/noexec.sh"
+chmod 644 "$T_DIR/noexec.sh"
+refused "not executable" "password_command = $T_DIR/noexec.sh"     "smarthost password_command: $T_DIR/noexec.sh is not an executable file"
+refused "not in PATH" "password_command = relayq-no-such-helper x"     "smarthost password_command: relayq-no-such-helper is not an executable file found in PATH"
+for v in 10x 0s 6m; do
+	both "password_command_timeout = $v" "password_command = $T_DIR/slow.sh
+password_command_timeout = $v"
+	[ "$CRC" -eq 78 ] && echo "$C" | grep -q 'smarthost:password_command_timeout' &&
+	    echo "$D" | grep -q 'smarthost:password_command_timeout'
+	ok $? "password_command_timeout = $v: a load error naming the key ($D)"
+done
+both "good" "password_command = $T_DIR/fail.sh --flag
+password_command_timeout = 90s" good
+is "$CRC" 0 "good: check-config passes ($C)"
+echo "$C" | grep -q '^  password_command time limit: 90s$'
+ok $? "good: check-config shows the time limit"
 
 # The password never shows.
 cat "$T_DIR/relayqd.log" >> "$ALLLOG"

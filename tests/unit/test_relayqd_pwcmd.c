@@ -5,9 +5,10 @@
  * the output's first line reaches done; the loop runs while the command
  * does; one run at a time, shared by every caller that asks meanwhile,
  * and a new run for the next one (nothing cached); done may start the
- * next run; a non-zero exit, no output, a missing program, too much
- * output (killed at once) and the time limit (killed, reaped, also when
- * a grandchild keeps the pipe open) each end with the reason; freeing
+ * next run; a non-zero exit, no output, a missing or non-executable
+ * program, too much output (killed at once) and the time limit (killed,
+ * reaped, also when a grandchild keeps the pipe open, and said so when
+ * the command itself had exited) each end with the reason; freeing
  * kills and reaps a running command without calling done.  "Reaped" is
  * checked with kill(pid, 0) (a zombie still answers it, and only this
  * process may reap its children) or by counting this process's children
@@ -254,6 +255,17 @@ children(void)
 	return n;
 }
 
+/* Runs the loop until pid is gone (T_WAIT at most). */
+static int
+loop_until_gone(pid_t pid)
+{
+	long long end = now_s() + T_WAIT;
+
+	while (!gone(pid) && now_s() < end)
+		(void)event_base_loop(base, EVLOOP_ONCE);
+	return gone(pid);
+}
+
 /* Runs the loop until this process has no child (T_WAIT at most). */
 static int
 loop_until_childless(void)
@@ -377,11 +389,17 @@ test_failures(void)
 		    "status 1") != NULL,
 	    "non-zero exit: %s", r.why);
 	run_once("/bin/true", 0, &r);
-	ok(strstr(r.why, "first line is empty") != NULL, "no output: %s",
-	    r.why);
+	ok(strstr(r.why, "/bin/true: the first line of its output is empty") !=
+		NULL,
+	    "no output, in plain words: %s", r.why);
 	run_once("/nonexistent/helper --flag", 0, &r);
-	ok(strstr(r.why, "status 127 (cannot run it?)") != NULL,
+	ok(strstr(r.why, "exited with status 127 (command not found)") != NULL,
 	    "missing program: %s", r.why);
+	(void)script("noexec.sh", "echo x");
+	(void)chmod(tpath("noexec.sh"), 0600);
+	run_once(tpath("noexec.sh"), 0, &r);
+	ok(strstr(r.why, "exited with status 126 (not executable)") != NULL,
+	    "a program that is not executable: %s", r.why);
 	run_once(script("fail.sh", "echo the-secret; exit 3"), 0, &r);
 	ok(strstr(r.why, "exited with status 3") != NULL &&
 		strstr(r.why, "the-secret") == NULL,
@@ -436,6 +454,27 @@ test_timeout(void)
 	    "a grandchild holding the pipe: ends at the limit: %s", r.why);
 	if ((gpid = read_pid("gchild.pid", 0)) > 0)
 		(void)kill(gpid, SIGKILL); /* not ours: init reaps it */
+
+	/*
+	 * It exits at once, but a process it started holds stdout open:
+	 * the reason says so, and that process is killed at the limit
+	 * (the generous limit only has to outlast the script's two words).
+	 */
+	(void)unlink(tpath("left.pid"));
+	run_once(script("left.sh",
+		     "sleep 300 & echo $! > \"$(dirname \"$0\")/left.pid\"\n"
+		     "exit 4"),
+	    5000, &r);
+	ok(strstr(r.why,
+	       "left.sh exited with status 4, but its output stayed open: a "
+	       "process it started still holds it (killed after 5000 ms)") !=
+		NULL,
+	    "exited, a child holding its output: %s", r.why);
+	gpid = read_pid("left.pid", 0);
+	ok(gpid > 0 && loop_until_gone(gpid),
+	    "that child was killed at the limit (its process group)");
+	if (gpid > 0 && !gone(gpid))
+		(void)kill(gpid, SIGKILL);
 }
 
 /* Freeing with a command running: killed and reaped, no done call. */
@@ -482,7 +521,8 @@ main(void)
 {
 	static const char *const files[] = { "go", "runs", "wait.sh",
 		"count.sh", "fail.sh", "flood.sh", "flood.pid", "gchild.sh",
-		"gchild.pid", "free.sh", "free.pid" };
+		"gchild.pid", "free.sh", "free.pid", "noexec.sh", "left.sh",
+		"left.pid" };
 	struct timeval tv = { 0, 100000 };
 	struct event *tick;
 
