@@ -1104,6 +1104,42 @@ relayqd_conn_get_secret(struct relayqd_conn *rc)
 	relayqd_conn_resolve(rc);
 }
 
+/*
+ * Returns the first session from rc on (in its destination's list) that
+ * waits with flag (RC_TOKEN, RC_SECRET) and is not closing, with flag
+ * cleared (it is resumed now), or NULL.
+ */
+static struct relayqd_conn *
+relayqd_conn_waiting(struct relayqd_conn *rc, int flag)
+{
+	for (; rc != NULL; rc = TAILQ_NEXT(rc, entry))
+		if ((rc->flags & flag) && !(rc->flags & RC_CLOSING)) {
+			rc->flags &= ~flag;
+			return rc;
+		}
+	return NULL;
+}
+
+/*
+ * A reload turned OAuth2 off while sessions waited for its refresh (the
+ * cache, and the refresh with it, are gone): they go on with the new
+ * settings' AUTH, as a session started now would.
+ */
+void
+relayqd_conn_token_gone(struct relayqd_dest *dest)
+{
+	struct relayqd_conn *rc, *next;
+
+	for (rc = relayqd_conn_waiting(TAILQ_FIRST(&dest->conns), RC_TOKEN);
+	     rc != NULL; rc = relayqd_conn_waiting(next, RC_TOKEN)) {
+		next = TAILQ_NEXT(rc, entry);
+		log_info("%s: OAuth2 was turned off while the session waited "
+			 "for a token; it goes on with the new settings",
+		    rc->first_id);
+		relayqd_conn_get_secret(rc);
+	}
+}
+
 /* password_command ended: resume or fail the sessions waiting for it. */
 void
 relayqd_conn_secret_done(void *arg, const char *secret, const char *why)
@@ -1113,11 +1149,9 @@ relayqd_conn_secret_done(void *arg, const char *secret, const char *why)
 
 	if (secret == NULL)
 		log_warnx("%s", why);
-	for (rc = TAILQ_FIRST(&dest->conns); rc != NULL; rc = next) {
+	for (rc = relayqd_conn_waiting(TAILQ_FIRST(&dest->conns), RC_SECRET);
+	     rc != NULL; rc = relayqd_conn_waiting(next, RC_SECRET)) {
 		next = TAILQ_NEXT(rc, entry);
-		if (!(rc->flags & RC_SECRET) || (rc->flags & RC_CLOSING))
-			continue;
-		rc->flags &= ~RC_SECRET;
 		if (secret == NULL) {
 			relayqd_conn_fail_early(rc, why);
 			continue;
@@ -1133,11 +1167,9 @@ relayqd_conn_token_done(struct relayqd_dest *dest, int ok, const char *why)
 {
 	struct relayqd_conn *rc, *next;
 
-	for (rc = TAILQ_FIRST(&dest->conns); rc != NULL; rc = next) {
+	for (rc = relayqd_conn_waiting(TAILQ_FIRST(&dest->conns), RC_TOKEN);
+	     rc != NULL; rc = relayqd_conn_waiting(next, RC_TOKEN)) {
 		next = TAILQ_NEXT(rc, entry);
-		if (!(rc->flags & RC_TOKEN) || (rc->flags & RC_CLOSING))
-			continue;
-		rc->flags &= ~RC_TOKEN;
 		if (!ok) {
 			relayqd_conn_fail_early(rc, why);
 			continue;
