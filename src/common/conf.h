@@ -50,7 +50,6 @@ struct conf_smarthost {
 	char *username;		/* owned, may be "" */
 	char *password_file;	/* owned, may be "" */
 	char *password_command; /* owned, may be "" */
-	long long password_command_timeout; /* seconds: its time limit */
 	char *auth;		/* owned: "auto", "plain", ... */
 	char *helo_name;	/* owned, may be "" (use hostname) */
 	char *tls_fingerprint;	/* owned: "sha256:HEX" pins, or "" */
@@ -58,6 +57,7 @@ struct conf_smarthost {
 	char *tls_key;		/* owned: its key, or "" */
 	char *tls_min_version;	/* owned: "1.2" or "1.3" */
 	int allow_plaintext_auth;
+	long long password_command_timeout; /* seconds */
 	char *provider; /* owned: preset name (conf_preset.c), or "" */
 	char *tenant;	/* owned: Microsoft 365 tenant, or "" */
 	/* OAuth2 (issue 14): relayqd fetches the XOAUTH2/OAUTHBEARER token. */
