@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -681,6 +683,31 @@ count_lines(const char *path)
 	return n;
 }
 
+/*
+ * True once the process whose pid is in file path is gone (killed, and
+ * reaped by init, whose child it became), within 60 s; kills it if not.
+ */
+static int
+left_gone(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	long pid = 0;
+
+	if (fp == NULL || fscanf(fp, "%ld", &pid) != 1 || pid <= 0) {
+		if (fp != NULL)
+			fclose(fp);
+		return 0;
+	}
+	fclose(fp);
+	for (int i = 0; i < 600; i++) {
+		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+			return 1;
+		(void)poll(NULL, 0, 100);
+	}
+	(void)kill((pid_t)pid, SIGKILL);
+	return 0;
+}
+
 /* password_command: run per session, first line, failures, time limit. */
 static void
 test_command(struct tenv *t)
@@ -779,6 +806,27 @@ test_command(struct tenv *t)
 		strstr(err.msg, "signal 15") != NULL,
 	    "signal: %s", err.msg);
 	smarthost_auth_free(a);
+
+	/*
+	 * It exits at once, and a process it started holds stdout open:
+	 * the reason says so, and that process is killed at the limit (a
+	 * generous one: the script only has to exit before it).
+	 */
+	(void)snprintf(log, sizeof(log), "%s/left.pid", t->dir);
+	(void)unlink(log);
+	put_file(t, "left.sh", "sleep 30 & echo $! > \"$1\"; exit 5\n", 0600);
+	(void)snprintf(cmd, sizeof(cmd), "/bin/sh %s %s", t->path, log);
+	a = cmd_auth(cmd, "plain");
+	smarthost_auth_set_command_timeout(a, 5000);
+	ok(smarthost_sasl_new(a, &err) == NULL &&
+		strstr(err.msg,
+		    "/bin/sh exited with status 5, but its output stayed "
+		    "open: a process it started still holds it (killed "
+		    "after 5000 ms)") != NULL,
+	    "exited, a child holding its output: %s", err.msg);
+	ok(left_gone(log), "that child was killed (its process group)");
+	smarthost_auth_free(a);
+	(void)unlink(log);
 
 	/* run anew for every session (token refresh) */
 	(void)snprintf(log, sizeof(log), "%s/runs", t->dir);
