@@ -230,6 +230,7 @@ relayqd_pwcmd_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (run->why[0] == '\0') {
 		run->r.timed_out = 1;
+		relayqd_pwcmd_reap(run); /* its SIGCHLD may not be seen yet */
 		/* Reaped, but its output is open: a child of its holds it. */
 		run->r.exited = run->r.pid == 0 && run->r.fd != -1;
 		relayqd_pwcmd_kill(run);
