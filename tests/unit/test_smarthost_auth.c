@@ -844,12 +844,68 @@ test_command(struct tenv *t)
 	(void)unlink(log);
 }
 
+/*
+ * password_command's program: an executable file for relayqd's user,
+ * found as execvp() finds it; the same words from relayqd and
+ * check-config (smarthost_auth_check_program).
+ */
+static void
+test_program(struct tenv *t)
+{
+	/* not the effective uid, not root, in no group of the file */
+	const uid_t other = geteuid() == 65534 ? 65533 : 65534;
+	struct rq_err err;
+	struct conf c;
+	char dirs[300];
+
+	put_file(t, "prog", "#!/bin/sh\necho x\n", 0755);
+	ok(secret_check_program("k", t->path, NULL, (uid_t)-1, &err) == 0,
+	    "an executable file (our uid)");
+	ok(secret_check_program("k", t->path, NULL, other, &err) == 0,
+	    "an executable file (mode 0755, another uid)");
+	(void)snprintf(dirs, sizeof(dirs), "/nonexistent:%s", t->dir);
+	ok(secret_check_program("k", "prog", dirs, (uid_t)-1, &err) == 0,
+	    "a bare name found in the path's second directory");
+	ok(secret_check_program("k", "prog", "/nonexistent", (uid_t)-1, &err) ==
+		    -1 &&
+		strcmp(err.msg,
+		    "k: prog is not an executable file found in PATH") == 0,
+	    "a bare name not in the path: %s", err.msg);
+	(void)chmod(t->path, 0644);
+	ok(secret_check_program("k", t->path, NULL, (uid_t)-1, &err) == -1 &&
+		strstr(err.msg, "prog is not an executable file") != NULL,
+	    "mode 0644: %s", err.msg);
+	(void)chmod(t->path, 0710);
+	ok(secret_check_program("k", t->path, NULL, other, &err) == -1 &&
+		strstr(err.msg, "for relayqd's user") != NULL,
+	    "mode 0710: not for a uid outside its owner and group: %s",
+	    err.msg);
+	(void)chmod(t->path, 0701);
+	ok(secret_check_program("k", t->path, NULL, other, &err) == 0,
+	    "mode 0701: executable by others");
+	ok(secret_check_program("k", t->dir, NULL, (uid_t)-1, &err) == -1,
+	    "a directory is not a program");
+
+	(void)chmod(t->path, 0755);
+	conf_auth(&c, "user", "", "", "plain");
+	set_str(&c.smarthosts[0].password_command, "/nonexistent/helper -x");
+	ok(smarthost_auth_check_program(&c, (uid_t)-1, &err) == -1 &&
+		strcmp(err.msg,
+		    "smarthost password_command: /nonexistent/helper is not "
+		    "an executable file") == 0,
+	    "password_command: its first word is checked: %s", err.msg);
+	set_str(&c.smarthosts[0].password_command, t->path);
+	ok(smarthost_auth_check_program(&c, (uid_t)-1, &err) == 0,
+	    "password_command: an executable program passes");
+	conf_free(&c);
+}
+
 /* Runs every test and prints the TAP plan. */
 int
 main(void)
 {
 	static const char *const files[] = { "secret", "pw", "helper.sh",
-		"hang.sh" };
+		"hang.sh", "left.sh", "prog" };
 	struct tenv t;
 
 	log_init("test_smarthost_auth", LOG_TO_STDERR, 0);
@@ -868,6 +924,7 @@ main(void)
 	test_bad_base64(&t);
 	test_config(&t);
 	test_command(&t);
+	test_program(&t);
 	for (size_t i = 0; i < RQ_NELEM(files); i++) {
 		(void)snprintf(t.path, sizeof(t.path), "%s/%s", t.dir,
 		    files[i]);
