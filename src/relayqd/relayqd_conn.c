@@ -1140,7 +1140,11 @@ relayqd_conn_token_gone(struct relayqd_dest *dest)
 	}
 }
 
-/* password_command ended: resume or fail the sessions waiting for it. */
+/*
+ * password_command ended: resume or fail the sessions waiting for it;
+ * when a reload has taken password_command away meanwhile, they go on
+ * with the new AUTH settings instead.
+ */
 void
 relayqd_conn_secret_done(void *arg, const char *secret, const char *why)
 {
@@ -1152,6 +1156,11 @@ relayqd_conn_secret_done(void *arg, const char *secret, const char *why)
 	for (rc = relayqd_conn_waiting(TAILQ_FIRST(&dest->conns), RC_SECRET);
 	     rc != NULL; rc = relayqd_conn_waiting(next, RC_SECRET)) {
 		next = TAILQ_NEXT(rc, entry);
+		if (!smarthost_auth_has_command(dest->auth)) {
+			/* A reload took password_command away meanwhile. */
+			relayqd_conn_get_secret(rc);
+			continue;
+		}
 		if (secret == NULL) {
 			relayqd_conn_fail_early(rc, why);
 			continue;

@@ -49,6 +49,8 @@ void relayqd_conn_token_gone(struct relayqd_dest *dest);
  * output, copied), or, when secret is NULL, fails as when the smarthost
  * cannot be reached, with why as the reason (logged once here; its first
  * message is deferred, never bounced, and the destination backs off).
+ * When a reload has taken password_command away meanwhile, they go on
+ * with the new AUTH settings (no AUTH, a password_file, OAuth2) instead.
  */
 void relayqd_conn_secret_done(void *arg, const char *secret, const char *why);
 

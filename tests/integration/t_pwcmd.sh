@@ -12,8 +12,10 @@
 #    the file is there both messages go out, nothing deferred; sessions
 #    that start while a run is in flight share it (one run, however many
 #    sessions wait), and the next session runs the command again (nothing
-#    cached).  These cases do not test the time limit: they set
-#    password_command_timeout = 5m, so that a slow machine never hits it;
+#    cached); a reload that removes password_command while it runs: the
+#    waiting session goes on without AUTH.  These cases do not test the
+#    time limit: they set password_command_timeout = 5m, so that a slow
+#    machine never hits it;
 # 2. a command that hangs past a short password_command_timeout (2s):
 #    killed with its process group and reaped (no zombie), the message
 #    deferred with the reason, kept and never bounced; SIGTERM while a
@@ -202,6 +204,25 @@ is "$(wc -l < "$T_DIR/share.sh.pids")" 2 "share: still two runs for three sessio
 is "$(grep -c "^AUTH PLAIN $AUSER ok\$" "$MAILDIR/commands")" 3 \
     "share: AUTH in each of the three sessions"
 finish_case share
+
+# 1c. A reload that takes password_command away while it runs: the
+# waiting session goes on with the new settings (no AUTH here), rather
+# than trying AUTH with the old command's output and failing.
+mkcmd noauth.sh "set -- $T_DIR/go3; $WAITFILE; exec cat $T_DIR/secret"
+new_case "$T_DIR/noauth.sh"
+send a@example.net
+wait_for "the command to start" 100 test -s "$T_DIR/noauth.sh.pids"
+ok $? "reload to no AUTH: the command runs"
+write_conf
+kill -HUP "$DAEMON_PID"
+wait_for "the reload" 100 grep -q 'configuration reloaded' "$T_DIR/relayqd.log"
+ok $? "reload to no AUTH: relayqd reloaded while the command ran"
+touch "$T_DIR/go3"
+wait_for "the message" 100 has_mail 1
+ok $? "reload to no AUTH: the message was delivered"
+! grep -q '^AUTH' "$MAILDIR/commands" && ! grep -q 'status=deferred' "$T_DIR/relayqd.log"
+ok $? "reload to no AUTH: at the first attempt, without AUTH"
+finish_case "reload to no AUTH"
 
 # 2. A command that hangs: killed at a short limit, reaped.
 PW_LIMIT=2s new_case "$T_DIR/hang.sh"
