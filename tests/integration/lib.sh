@@ -240,6 +240,27 @@ state_saved() {
 	    2>/dev/null)" -ge "${1:-1}" ]
 }
 
+# fresh_run DELIVERY-LINES SMARTHOST-LINES [SERVER-ARGS...]: for a test
+# of several runs: stops relayqd and the server, keeps the last log as
+# relayqd.N.log, empties the spool and the maildir, writes the config on
+# a new port and starts the server.
+fresh_run() {
+	_fr_dl=$1
+	_fr_sl=$2
+	shift 2
+	[ -n "${DAEMON_PID:-}" ] && stop_daemon >/dev/null 2>&1
+	DAEMON_PID=
+	[ -n "${SERVER_PID:-}" ] && stop_server
+	if [ -f "$T_DIR/relayqd.log" ]; then
+		T_LOGN=$((${T_LOGN:-0} + 1))
+		mv "$T_DIR/relayqd.log" "$T_DIR/relayqd.$T_LOGN.log"
+	fi
+	rm -rf "$SPOOL" "$MAILDIR"
+	PORT=$(free_port)
+	write_conf "$_fr_dl" "$_fr_sl"
+	start_server "$@"
+}
+
 # count_mail: number of messages the server has stored.
 count_mail() {
 	ls "$MAILDIR" 2>/dev/null | grep -c '\.eml$'
