@@ -261,6 +261,18 @@ fresh_run() {
 	start_server "$@"
 }
 
+# start_fakesmtpd SCRIPT LOG: plays the fakesmtpd.py transcript SCRIPT
+# on $PORT, logging the client's lines to LOG; sets FAKE_PID.
+start_fakesmtpd() {
+	rm -f "$T_DIR/fake.pid"
+	"$PYTHON3" "$top_srcdir/tests/integration/fakesmtpd.py" --port "$PORT" \
+	    --script "$1" --log "$2" --pidfile "$T_DIR/fake.pid" \
+	    >/dev/null 2>&1 &
+	FAKE_PID=$!
+	T_PIDS="$T_PIDS $FAKE_PID"
+	wait_for "fake server" 50 test -s "$T_DIR/fake.pid"
+}
+
 # count_mail: number of messages the server has stored.
 count_mail() {
 	ls "$MAILDIR" 2>/dev/null | grep -c '\.eml$'
