@@ -273,6 +273,25 @@ start_fakesmtpd() {
 	wait_for "fake server" 50 test -s "$T_DIR/fake.pid"
 }
 
+# alert_recorder SCRIPT DIR: writes SCRIPT, an alert_command that
+# records its arguments (ARGS=...), its RELAYQ_* variables and its stdin
+# (after a STDIN: line) in DIR/alert.PID.env, written whole at once.
+alert_recorder() {
+	mkdir -p "$2"
+	cat > "$1" <<EOF
+#!/bin/sh
+f="$2/alert.\$\$"
+{
+	echo "ARGS=\$*"
+	env | grep '^RELAYQ_' | sort
+	echo "STDIN:"
+	cat
+} > "\$f.tmp"
+mv "\$f.tmp" "\$f.env"
+EOF
+	chmod 755 "$1"
+}
+
 # count_mail: number of messages the server has stored.
 count_mail() {
 	ls "$MAILDIR" 2>/dev/null | grep -c '\.eml$'
