@@ -119,4 +119,34 @@ is "$(logc 'bounce')" 0 "nothing bounced"
 stop_daemon
 ok $? "relayqd exits 0"
 
+# ---- 4. A message waiting for the rate bucket says so ----
+# rate_limit = 1/1d: the first message takes the token, the second
+# waits a day; relayq show and relayq queue say when and why, not
+# "next attempt: now".
+fresh_run "" "rate_limit = 1/1d"
+send first@example.net
+send second@example.net
+ok $? "2 messages queued"
+start_daemon
+wait_for "the first" 300 has_mail 1
+ok $? "the first delivered"
+wait_for "the wait for the bucket" 300 sh -c \
+    "grep -q 'rate_limit 1 per 86400s reached; messages wait' '$T_DIR/relayqd.log'"
+ok $? "relayqd says the other waits for the rate"
+saved() { [ -n "$(rate_level)" ] && "$PYTHON3" -c \
+    'import sys; sys.exit(float(sys.argv[1]) >= 1)' "$(rate_level)"; }
+wait_for "the empty bucket saved" 300 saved
+ok $? "the empty bucket is saved"
+ID=$(ls "$SPOOL/queue" | head -n 1)
+"$RELAYQ" -c "$CONF" show "$ID" > "$T_DIR/show" 2>&1
+grep -Eq '^next attempt: [0-9-]+ [0-9:]+ [-+][0-9]+ \(waiting for the rate limit of smarthost default\)$' \
+    "$T_DIR/show"
+ok $? "relayq show: $(grep 'next attempt' "$T_DIR/show")"
+"$RELAYQ" -c "$CONF" queue > "$T_DIR/queue" 2>&1
+grep -q '(smarthost: default, rate limit reached: next message at [0-9-]* [0-9:]*)' \
+    "$T_DIR/queue"
+ok $? "relayq queue: $(grep 'rate limit' "$T_DIR/queue")"
+stop_daemon
+ok $? "relayqd exits 0"
+
 done_testing
