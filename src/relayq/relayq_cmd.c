@@ -283,8 +283,8 @@ relayq_cmd_time(char *buf, size_t bufsz, long long secs)
  * level at stamp (ms), at now (ms); 0 when it has one.
  */
 static long long
-relayq_cmd_bucket_wait(const struct conf_rate *b, double level,
-    long long stamp, long long now)
+relayq_cmd_bucket_wait(const struct conf_rate *b, double level, long long stamp,
+    long long now)
 {
 	double speed = (double)b->n / ((double)b->per * 1000.0);
 

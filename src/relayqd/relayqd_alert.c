@@ -42,8 +42,8 @@ extern char **environ;
 static const char *const relayqd_alert_vars[] = { "RELAYQ_ALERT",
 	"RELAYQ_QUEUE_SIZE", "RELAYQ_OLDEST_AGE", "RELAYQ_SINCE",
 	"RELAYQ_SMARTHOST", "RELAYQ_SMARTHOST_NAME", "RELAYQ_SMARTHOST_UP",
-	"RELAYQ_LAST_ERROR",
-	"RELAYQ_LAST_ERROR_TIME", "RELAYQ_ALERT_AFTER", "RELAYQ_HOSTNAME" };
+	"RELAYQ_LAST_ERROR", "RELAYQ_LAST_ERROR_TIME", "RELAYQ_ALERT_AFTER",
+	"RELAYQ_HOSTNAME" };
 #define RELAYQD_ALERT_NVARS \
 	(sizeof(relayqd_alert_vars) / sizeof(relayqd_alert_vars[0]))
 
@@ -209,8 +209,8 @@ relayqd_alert_env(const struct relayqd_alert *a, enum relayqd_alert_kind k,
 	env[i++] = relayqd_alert_var("RELAYQ_OLDEST_AGE=%lld",
 	    v->oldest >= 0 && v->now > v->oldest ? v->now - v->oldest : 0);
 	env[i++] = relayqd_alert_var("RELAYQ_SINCE=%lld", since);
-	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST=%s:%d", sh->host,
-	    sh->port);
+	env[i++] =
+	    relayqd_alert_var("RELAYQ_SMARTHOST=%s:%d", sh->host, sh->port);
 	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST_NAME=%s", sh->name);
 	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST_UP=%d", !d->down);
 	env[i++] = relayqd_alert_var("RELAYQ_LAST_ERROR=%s",
@@ -515,8 +515,7 @@ relayqd_alert_free(struct relayqd_alert *a)
  * earliest time one would open, or -1.
  */
 static long long
-relayqd_alert_named(struct relayqd_alert *a,
-    const struct relayqd_stats_view *v)
+relayqd_alert_named(struct relayqd_alert *a, const struct relayqd_stats_view *v)
 {
 	struct relayd *rd = a->rd;
 	struct relayqd_alert_input in;

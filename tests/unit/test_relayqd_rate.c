@@ -205,7 +205,8 @@ test_throttle(void)
 	    "daily cap: two messages go at once");
 	relayqd_rate_throttle(r, "451 4.7.0 slow down", 1600);
 	relayqd_rate_view(r, 1600, &v);
-	ok(v.throttled && v.pace == 1, "throttled: 2/s observed, halved to 1/s");
+	ok(v.throttled && v.pace == 1,
+	    "throttled: 2/s observed, halved to 1/s");
 	ok(v.messages > 7.99 && v.messages < 8.01, "8 tokens left");
 	is_int(relayqd_rate_wait(r, 1600), 1000, "the next message in 1 s");
 	ok(relayqd_rate_admit(r, 2600), "and it goes then");
