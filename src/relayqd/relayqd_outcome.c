@@ -142,8 +142,8 @@ relayqd_outcome_text(const struct rq_reason *why, char *buf, size_t bufsz)
 /*
  * True when why, the reply that ended a transaction, throttles the whole
  * smarthost, which then counts as down: a 421 at any stage (the server
- * is going away), or a throttling reply (relayqd_rate_is_throttle), or
- * SES's 454 "Throttling failure" without an enhanced code; but never a
+ * is going away), or a 4xx with an enhanced code 4.7.x (policy: rate
+ * or quota exceeded), or SES's 454 "Throttling failure"; but never a
  * RCPT's reply (the transaction ended because no recipient was
  * accepted): that is the recipients' retry.
  */
@@ -156,7 +156,7 @@ relayqd_outcome_is_throttle(const struct rq_reason *why)
 		return 1;
 	if (why->stage == RQ_STAGE_RCPT)
 		return 0;
-	return why->code == 454 || relayqd_rate_is_throttle(why);
+	return why->code == 454 || strncmp(why->esc, "4.7.", 4) == 0;
 }
 
 /* Delay before the next attempt. */
