@@ -10,10 +10,24 @@
 
 enum rq_status { RQ_OK, RQ_TEMPFAIL, RQ_PERMFAIL };
 
+/*
+ * Which command a reply answered: a RCPT's 4xx concerns that recipient
+ * only, a MAIL's or the final dot's the whole message, anything else
+ * (greeting, EHLO, AUTH, a 421, a local error) the session.
+ */
+enum rq_stage {
+	RQ_STAGE_SESSION,
+	RQ_STAGE_MAIL,
+	RQ_STAGE_RCPT,
+	RQ_STAGE_DATA,
+	RQ_STAGE_DOT
+};
+
 struct rq_reason {
-	int code;	/* SMTP reply code, 0 when no server reply */
-	char esc[16];	/* enhanced status code "4.7.1", or "" */
-	char text[256]; /* reply text or local error, printable ASCII */
+	int code;	     /* SMTP reply code, 0 when no server reply */
+	char esc[16];	     /* enhanced status code "4.7.1", or "" */
+	char text[256];	     /* reply text or local error, printable ASCII */
+	enum rq_stage stage; /* the command the reply answered */
 };
 
 /* A user-facing error message. */
@@ -29,8 +43,8 @@ void rq_err_set(struct rq_err *err, const char *fmt, ...)
 const char *rq_status_name(enum rq_status st);
 
 /*
- * Fills r with a local (non-SMTP) failure.  The text is sanitised to
- * printable ASCII and truncated.
+ * Fills r with a local (non-SMTP) failure, stage RQ_STAGE_SESSION.  The
+ * text is sanitised to printable ASCII and truncated.
  */
 void rq_reason_set(struct rq_reason *r, int code, const char *esc,
     const char *text);

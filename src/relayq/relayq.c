@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/compat.h"
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/strutil.h"
+#include "common/xmalloc.h"
 #include "queue/queue_list.h"
 #include "queue/queue_spool.h"
 #include "relayq/relayq_check.h"
@@ -137,19 +139,63 @@ relayq_help_arg(const char *cmd, int argc, char *argv[])
 	return NULL;
 }
 
+/* The smarthost line of relayq queue, one per smarthost. */
+struct relayq_route {
+	struct queue_spool *sp;
+	const struct conf *c;
+	char (*label)[192]; /* per smarthost; "" until asked */
+};
+
+/*
+ * queue_list_route_fn: conf_route_label(), and whether the smarthost's
+ * rate bucket holds its mail now and until when (issue 15).
+ */
+static const char *
+relayq_route_label(const void *arg, const char *sender)
+{
+	const struct relayq_route *r = arg;
+	size_t i = conf_route(r->c, sender);
+	const char *name = conf_route_label(r->c, sender);
+	long long wait;
+	char when[64];
+	time_t t;
+	struct tm tm;
+
+	if (r->label[i][0] == '\0') {
+		wait = relayq_cmd_rate_wait(r->sp, r->c, i,
+		    (long long)time(NULL) * 1000);
+		t = time(NULL) + (time_t)((wait + 999) / 1000);
+		if (wait > 0 && localtime_r(&t, &tm) != NULL &&
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm) > 0)
+			(void)!rq_snprintf(r->label[i], sizeof(r->label[i]),
+			    "%s, rate limit reached: next message at %s",
+			    r->c->smarthosts[i].name, when);
+		else
+			(void)!rq_snprintf(r->label[i], sizeof(r->label[i]),
+			    "%s", name != NULL ? name : "-");
+	}
+	return strcmp(r->label[i], "-") != 0 ? r->label[i] : NULL;
+}
+
 /* relayq queue [--json]. */
 static int
 relayq_queue(struct queue_spool *sp, const struct conf *c, int argc,
     char *argv[])
 {
+	struct relayq_route r = { sp, c, NULL };
+	int rv, saved;
+
 	if (argc == 1 && strcmp(argv[0], "--json") == 0)
 		return relayq_json_queue(sp, c, stdout);
 	if (argc != 0)
 		relayq_usage();
-	if (queue_list_print_route(sp, stdout, 0, -1, conf_route_label, c) ==
-	    -1) {
+	r.label = xcalloc(c->nsmarthosts, sizeof(*r.label));
+	rv = queue_list_print_route(sp, stdout, 0, -1, relayq_route_label, &r);
+	saved = errno;
+	free(r.label);
+	if (rv == -1) {
 		fprintf(stderr, "relayq: cannot list %s: %s\n", sp->path,
-		    strerror(errno));
+		    strerror(saved));
 		return EX_IOERR;
 	}
 	return EX_OK;

@@ -278,6 +278,66 @@ relayq_cmd_time(char *buf, size_t bufsz, long long secs)
 		(void)strlcpy(buf, "-", bufsz);
 }
 
+/*
+ * Milliseconds until one token is in bucket n/per whose level was
+ * level at stamp (ms), at now (ms); 0 when it has one.
+ */
+static long long
+relayq_cmd_bucket_wait(const struct conf_rate *b, double level, long long stamp,
+    long long now)
+{
+	double speed = (double)b->n / ((double)b->per * 1000.0);
+
+	if (now > stamp)
+		level += (double)(now - stamp) * speed;
+	return level >= 1 ? 0 : (long long)((1 - level) / speed) + 1;
+}
+
+/* Reads relayqd's rate file of smarthost idx (relayqd_rate.h). */
+long long
+relayq_cmd_rate_wait(struct queue_spool *sp, const struct conf *c, size_t idx,
+    long long now)
+{
+	const struct conf_smarthost *sh = &c->smarthosts[idx];
+	char file[80], buf[1025], *line, *next;
+	double msgs = 2, rcpts = 2;
+	long long stamp = -1, w = 0, rw;
+	ssize_t n;
+	int fd;
+
+	if (sh->rate_limit.n == 0 && sh->recipient_limit.n == 0)
+		return 0;
+	(void)!rq_snprintf(file, sizeof(file), idx == 0 ? "rate" : "rate.%s",
+	    sh->name);
+	if ((fd = openat(sp->rootfd, file,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return 0; /* none yet (full buckets), or not ours to read */
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (line = buf; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (strncmp(line, "stamp=", 6) == 0)
+			stamp = strtoll(line + 6, NULL, 10);
+		else if (strncmp(line, "messages=", 9) == 0)
+			msgs = strtod(line + 9, NULL);
+		else if (strncmp(line, "recipients=", 11) == 0)
+			rcpts = strtod(line + 11, NULL);
+	}
+	if (stamp < 0)
+		return 0;
+	if (sh->rate_limit.n > 0)
+		w = relayq_cmd_bucket_wait(&sh->rate_limit, msgs, stamp, now);
+	if (sh->recipient_limit.n > 0 &&
+	    (rw = relayq_cmd_bucket_wait(&sh->recipient_limit, rcpts, stamp,
+		 now)) > w)
+		w = rw;
+	return w;
+}
+
 /* Prints the message's header section (bounded) from fd at e->body_off. */
 static void
 relayq_cmd_show_headers(int fd, const struct queue_env *e)
@@ -325,7 +385,9 @@ relayq_cmd_show(struct queue_spool *sp, const struct conf *c, const char *id)
 	struct queue_state s;
 	enum queue_dir d = QUEUE_DIR_INCOMING;
 	const char *errstr;
-	char when[64];
+	char when[192], token[64];
+	struct timespec ts;
+	long long wait = 0;
 	int fd;
 
 	if (relayq_cmd_check_id(id) == -1)
@@ -370,9 +432,20 @@ relayq_cmd_show(struct queue_spool *sp, const struct conf *c, const char *id)
 	printf("first attempt: %s\n", when);
 	relayq_cmd_time(when, sizeof(when), s.last_try);
 	printf("last attempt: %s\n", when);
+	/* Due, but its smarthost's rate bucket may hold it (issue 15). */
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	if (d != QUEUE_DIR_FAILED && !s.held && s.next_try <= ts.tv_sec)
+		wait = relayq_cmd_rate_wait(sp, c, conf_route(c, e.sender),
+		    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	if (d == QUEUE_DIR_FAILED)
 		(void)strlcpy(when, "none (in failed/)", sizeof(when));
-	else if (s.next_try == 0)
+	else if (wait > 0) {
+		relayq_cmd_time(token, sizeof(token),
+		    (long long)ts.tv_sec + (wait + 999) / 1000);
+		(void)!rq_snprintf(when, sizeof(when),
+		    "%s (waiting for the rate limit of smarthost %s)", token,
+		    c->smarthosts[conf_route(c, e.sender)].name);
+	} else if (s.next_try == 0)
 		(void)strlcpy(when, "now", sizeof(when));
 	else
 		relayq_cmd_time(when, sizeof(when), s.next_try);

@@ -25,6 +25,13 @@
  */
 int relayq_cmd_running(struct queue_spool *sp);
 /*
+ * Milliseconds (at now, ms since the epoch) until relayqd's rate bucket
+ * of smarthost idx (<spool>/rate, rate.NAME) lets a message start: 0
+ * when it may now, has no limit, or the file cannot be read.
+ */
+long long relayq_cmd_rate_wait(struct queue_spool *sp, const struct conf *c,
+    size_t idx, long long now);
+/*
  * relayq show ID: envelope, the smarthost the message will use (by its
  * sender's route in c), headers, per-recipient state, attempts.
  */

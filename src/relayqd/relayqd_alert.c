@@ -29,6 +29,8 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "relayqd/relayqd.h"
+#include "relayqd/relayqd_dest.h"
+#include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stats.h"
 
 extern char **environ;
@@ -39,8 +41,9 @@ extern char **environ;
 /* Variables relayqd sets; inherited ones of these names are dropped. */
 static const char *const relayqd_alert_vars[] = { "RELAYQ_ALERT",
 	"RELAYQ_QUEUE_SIZE", "RELAYQ_OLDEST_AGE", "RELAYQ_SINCE",
-	"RELAYQ_SMARTHOST", "RELAYQ_SMARTHOST_UP", "RELAYQ_LAST_ERROR",
-	"RELAYQ_LAST_ERROR_TIME", "RELAYQ_ALERT_AFTER", "RELAYQ_HOSTNAME" };
+	"RELAYQ_SMARTHOST", "RELAYQ_SMARTHOST_NAME", "RELAYQ_SMARTHOST_UP",
+	"RELAYQ_LAST_ERROR", "RELAYQ_LAST_ERROR_TIME", "RELAYQ_ALERT_AFTER",
+	"RELAYQ_HOSTNAME" };
 #define RELAYQD_ALERT_NVARS \
 	(sizeof(relayqd_alert_vars) / sizeof(relayqd_alert_vars[0]))
 
@@ -61,6 +64,11 @@ struct relayqd_alert {
 	enum relayqd_alert_kind kind; /* what opened it */
 	long long opened;	      /* when */
 	const char *note; /* borrowed: relayqd_alert_event()'s text, or NULL */
+	/* borrowed: the smarthost an alert is about; NULL: the default */
+	const struct relayqd_dest *dest;
+	unsigned char *down_open; /* owned: per named smarthost (index i >= 1),
+				     its smarthost-down incident is open */
+	size_t ndown;		  /* entries in down_open */
 	struct relayqd_alert_child kids[RELAYQD_ALERT_MAX_RUNNING];
 };
 
@@ -153,6 +161,30 @@ relayqd_alert_var(const char *fmt, ...)
 	return xstrdup(buf);
 }
 
+/* The smarthost the alert being run is about. */
+static const struct relayqd_dest *
+relayqd_alert_dest(const struct relayqd_alert *a)
+{
+	return a->dest != NULL ? a->dest : a->rd->dests[0];
+}
+
+/*
+ * The error the alert being run reports: relayqd_alert_event()'s text,
+ * else why its smarthost is down, else the last error seen.
+ */
+static const char *
+relayqd_alert_error(const struct relayqd_alert *a,
+    const struct relayqd_stats_view *v)
+{
+	const struct relayqd_dest *d = relayqd_alert_dest(a);
+
+	if (a->note != NULL)
+		return a->note;
+	if (d->down && d->error[0] != '\0')
+		return d->error;
+	return v->last_error != NULL ? v->last_error : "";
+}
+
 /*
  * Builds the command's environment: ours (owned strings, the first
  * RELAYQD_ALERT_NVARS entries) then the daemon's other variables
@@ -163,6 +195,8 @@ relayqd_alert_env(const struct relayqd_alert *a, enum relayqd_alert_kind k,
     const struct relayqd_stats_view *v, long long since)
 {
 	const struct conf *c = &a->rd->conf;
+	const struct relayqd_dest *d = relayqd_alert_dest(a);
+	const struct conf_smarthost *sh = &c->smarthosts[d->index];
 	size_t n = 0, i = 0;
 	char **env;
 
@@ -175,13 +209,12 @@ relayqd_alert_env(const struct relayqd_alert *a, enum relayqd_alert_kind k,
 	env[i++] = relayqd_alert_var("RELAYQ_OLDEST_AGE=%lld",
 	    v->oldest >= 0 && v->now > v->oldest ? v->now - v->oldest : 0);
 	env[i++] = relayqd_alert_var("RELAYQ_SINCE=%lld", since);
-	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST=%s:%d",
-	    c->smarthosts[0].host, c->smarthosts[0].port);
-	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST_UP=%d", v->host_up);
+	env[i++] =
+	    relayqd_alert_var("RELAYQ_SMARTHOST=%s:%d", sh->host, sh->port);
+	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST_NAME=%s", sh->name);
+	env[i++] = relayqd_alert_var("RELAYQ_SMARTHOST_UP=%d", !d->down);
 	env[i++] = relayqd_alert_var("RELAYQ_LAST_ERROR=%s",
-	    a->note != NULL		? a->note
-		: v->last_error != NULL ? v->last_error
-					: "");
+	    relayqd_alert_error(a, v));
 	env[i++] = relayqd_alert_var("RELAYQ_LAST_ERROR_TIME=%lld",
 	    v->last_error_time);
 	env[i++] = relayqd_alert_var("RELAYQ_ALERT_AFTER=%lld",
@@ -211,8 +244,9 @@ relayqd_alert_summary(const struct relayqd_alert *a, enum relayqd_alert_kind k,
     size_t bufsz)
 {
 	const struct conf *c = &a->rd->conf;
-	const char *err = v->last_error != NULL && v->last_error[0] != '\0'
-	    ? v->last_error
+	const struct relayqd_dest *d = relayqd_alert_dest(a);
+	const char *err = relayqd_alert_error(a, v)[0] != '\0'
+	    ? relayqd_alert_error(a, v)
 	    : "none";
 	char when[64];
 
@@ -220,26 +254,23 @@ relayqd_alert_summary(const struct relayqd_alert *a, enum relayqd_alert_kind k,
 	if (a->note != NULL)
 		(void)snprintf(buf, bufsz,
 		    "relayq on %s: %s (since %s).\n%zu messages queued; the "
-		    "smarthost %s:%d is %s.\n",
-		    c->hostname, a->note, when, v->queued,
-		    c->smarthosts[0].host, c->smarthosts[0].port,
-		    v->host_up ? "up" : "down");
+		    "smarthost %s is %s.\n",
+		    c->hostname, a->note, when, v->queued, d->label,
+		    d->down ? "down" : "up");
 	else if (k == RELAYQD_ALERT_SMARTHOST_DOWN)
 		(void)snprintf(buf, bufsz,
-		    "relayq on %s: the smarthost %s:%d has been failing since "
+		    "relayq on %s: the smarthost %s has been failing since "
 		    "%s (%llds).\n%zu messages queued, the oldest for %llds.\n"
 		    "Last error: %s\n",
-		    c->hostname, c->smarthosts[0].host, c->smarthosts[0].port,
-		    when, v->now - since, v->queued,
+		    c->hostname, d->label, when, v->now - since, v->queued,
 		    v->oldest >= 0 ? v->now - v->oldest : 0, err);
 	else
 		(void)snprintf(buf, bufsz,
 		    "relayq on %s: a message has waited in the queue since %s "
-		    "(%llds).\n%zu messages queued; the smarthost %s:%d is "
+		    "(%llds).\n%zu messages queued; the smarthost %s is "
 		    "%s.\nLast error: %s\n",
-		    c->hostname, when, v->now - since, v->queued,
-		    c->smarthosts[0].host, c->smarthosts[0].port,
-		    v->host_up ? "up" : "down", err);
+		    c->hostname, when, v->now - since, v->queued, d->label,
+		    d->down ? "down" : "up", err);
 }
 
 /* A command ran too long: kill its process group. */
@@ -473,10 +504,55 @@ relayqd_alert_free(struct relayqd_alert *a)
 	}
 	event_free(a->ev_timer);
 	event_free(a->ev_chld);
+	free(a->down_open);
 	free(a);
 }
 
-/* Re-evaluates the incident after a change or at the timer. */
+/*
+ * The smarthost-down incidents of the named smarthosts (the default's is
+ * decided with the queue age, relayqd_alert_update): one each, opened
+ * after alert_after down, closed when it is up again.  Returns the
+ * earliest time one would open, or -1.
+ */
+static long long
+relayqd_alert_named(struct relayqd_alert *a, const struct relayqd_stats_view *v)
+{
+	struct relayd *rd = a->rd;
+	struct relayqd_alert_input in;
+	long long next = -1, n;
+	int open;
+
+	if (a->ndown != rd->ndests) { /* a start or a reload: new ones */
+		free(a->down_open);
+		a->down_open = xcalloc(rd->ndests, 1);
+		a->ndown = rd->ndests;
+	}
+	for (size_t i = 1; i < rd->ndests; i++) {
+		const struct relayqd_dest *d = rd->dests[i];
+
+		in.now = v->now;
+		in.oldest = -1;
+		in.down_since = d->down ? d->down_since : -1;
+		in.after = rd->conf.delivery_alert_after;
+		open = a->down_open[i];
+		if (relayqd_alert_decide(&in, &open, &n) ==
+		    RELAYQD_ALERT_SMARTHOST_DOWN) {
+			a->dest = d;
+			relayqd_alert_run(a, RELAYQD_ALERT_SMARTHOST_DOWN, v,
+			    in.down_since);
+			a->dest = NULL;
+		} else if (a->down_open[i] && !open)
+			log_info("alert: kind=smarthost-down smarthost=%s "
+				 "status=cleared",
+			    d->label);
+		a->down_open[i] = (unsigned char)open;
+		if (n != -1 && (next == -1 || n < next))
+			next = n;
+	}
+	return next;
+}
+
+/* Re-evaluates the incidents after a change or at the timer. */
 void
 relayqd_alert_update(struct relayqd_alert *a,
     const struct relayqd_stats_view *v)
@@ -485,7 +561,8 @@ relayqd_alert_update(struct relayqd_alert *a,
 	struct relayqd_alert_input in;
 	enum relayqd_alert_kind k;
 	struct timeval tv;
-	long long next;
+	long long next, named;
+	long route;
 	int was_open;
 
 	if (a == NULL)
@@ -508,10 +585,19 @@ relayqd_alert_update(struct relayqd_alert *a,
 	if (k != RELAYQD_ALERT_NONE) {
 		a->kind = k;
 		a->opened = v->now;
+		/* Queue age: about the smarthost of the oldest message. */
+		(void)relayqd_sched_oldest_route(a->rd->sched, &route);
+		if (k == RELAYQD_ALERT_QUEUE_AGE && route >= 0 &&
+		    (size_t)route < a->rd->ndests)
+			a->dest = a->rd->dests[route];
 		relayqd_alert_run(a, k, v,
 		    k == RELAYQD_ALERT_SMARTHOST_DOWN ? in.down_since
 						      : in.oldest);
+		a->dest = NULL;
 	}
+	named = relayqd_alert_named(a, v);
+	if (named != -1 && (next == -1 || named < next))
+		next = named;
 	if (next == -1)
 		return;
 	tv.tv_sec = (time_t)(next > v->now ? next - v->now : 0);

@@ -7,7 +7,9 @@
  * (kind queue-age) or the smarthost has been backing off for
  * alert_after (kind smarthost-down; it wins when both hold), and it
  * ends only when neither holds: the old mail left the queue and the
- * smarthost answers again.  Then a new incident may fire.
+ * smarthost answers again.  Then a new incident may fire.  Each named
+ * smarthost ([smarthost NAME]) has a smarthost-down incident of its
+ * own (issue 15).
  *
  * Nothing polls.  The conditions are evaluated after each change (from
  * the stats timer, relayqd_stats.c) and by a one-shot timer armed for
@@ -19,7 +21,9 @@
  * group, with the daemon's environment plus RELAYQ_ALERT (queue-age or
  * smarthost-down), RELAYQ_QUEUE_SIZE, RELAYQ_OLDEST_AGE (seconds; 0
  * when empty), RELAYQ_SINCE (epoch seconds the condition started),
- * RELAYQ_SMARTHOST (host:port), RELAYQ_SMARTHOST_UP (0 or 1),
+ * RELAYQ_SMARTHOST (host:port), RELAYQ_SMARTHOST_NAME (its section),
+ * RELAYQ_SMARTHOST_UP (0 or 1), all about the smarthost concerned (the
+ * one down, the oldest message's, else the default),
  * RELAYQ_LAST_ERROR, RELAYQ_LAST_ERROR_TIME, RELAYQ_ALERT_AFTER and
  * RELAYQ_HOSTNAME, and a short text summary on stdin (a pipe written
  * before the spawn, so the loop never blocks).  It is reaped through

@@ -295,6 +295,8 @@ relayqd_dest_mark_down(struct relayqd_dest *d, const char *why,
 	}
 	/* A probe that got ready, then was throttled, still counts. */
 	d->fails = d->down || d->need_tx ? d->fails + 1 : 1;
+	if (!d->down)
+		d->down_since = now_ms / 1000;
 	d->down = 1;
 	d->ok = 0; /* slow start again once it answers */
 	d->probing = 0;

@@ -70,6 +70,7 @@ struct relayqd_dest {
 	unsigned fails;	      /* failed probes in a row */
 	long long probe_ms;   /* no probe before this time (ms) */
 	long long last_probe; /* when the last probe started (s) */
+	long long down_since; /* when it was last marked down (s) */
 	char error[256];      /* why it is down, for deferrals */
 	char label[300];      /* its name in the log: host, or NAME (host) */
 };

@@ -140,17 +140,23 @@ relayqd_outcome_text(const struct rq_reason *why, char *buf, size_t bufsz)
 }
 
 /*
- * True when why is a throttle: 421 (the server is going away), a 4.7.x
- * enhanced code (policy: rate or quota exceeded, try later), or 454
- * (SES: "Throttling failure").
+ * True when why, the reply that ended a transaction, throttles the whole
+ * smarthost, which then counts as down: a 421 at any stage (the server
+ * is going away), or a 4xx with an enhanced code 4.7.x (policy: rate
+ * or quota exceeded), or SES's 454 "Throttling failure"; but never a
+ * RCPT's reply (the transaction ended because no recipient was
+ * accepted): that is the recipients' retry.
  */
 static int
 relayqd_outcome_is_throttle(const struct rq_reason *why)
 {
 	if (why == NULL || why->code / 100 != 4)
 		return 0;
-	return why->code == 421 || why->code == 454 ||
-	    strncmp(why->esc, "4.7.", 4) == 0;
+	if (why->code == 421)
+		return 1;
+	if (why->stage == RQ_STAGE_RCPT)
+		return 0;
+	return why->code == 454 || strncmp(why->esc, "4.7.", 4) == 0;
 }
 
 /* Delay before the next attempt. */
@@ -766,16 +772,6 @@ relayqd_outcome_throttled(const struct relayqd_msg *m, enum rq_status st,
 	return NULL;
 }
 
-/* True when no recipient of m was answered (MAIL was not accepted). */
-static int
-relayqd_outcome_none_reported(const struct relayqd_msg *m)
-{
-	for (size_t k = 0; k < m->n; k++)
-		if (m->rdone[k])
-			return 0;
-	return 1;
-}
-
 /* The smarthost settings of m's route (conf_route of its sender). */
 static const struct conf_smarthost *
 relayqd_outcome_route(const struct relayd *rd, const struct relayqd_msg *m)
@@ -827,9 +823,11 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 	if (throttled) {
 		relayqd_outcome_host_down(rd, d, why);
 		d->need_tx = 1;
-		/* Refused before any recipient: nothing was sent. */
-		if (relayqd_outcome_none_reported(m))
-			relayqd_rate_refund(d->rate, m->n, relayqd_now_ms());
+	}
+	/* MAIL refused (4xx or 5xx): nothing was sent, give the tokens. */
+	if (st != RQ_OK && why != NULL && why->stage == RQ_STAGE_MAIL) {
+		relayqd_rate_refund(d->rate, m->n, relayqd_now_ms());
+		(void)relayqd_rate_save(d->rate); /* logged there */
 	}
 	/* One halving per incident: a probe's throttle does not count. */
 	if (throttle != NULL && again)

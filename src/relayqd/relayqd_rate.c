@@ -77,13 +77,17 @@ relayqd_rate_cfg_pace(const struct relayqd_rate *r)
 	return r->msgs.n > 0 ? (double)r->msgs.n / (double)r->msgs.per : 0;
 }
 
-/* The pace in force (msgs/s), or 0 for none. */
+/*
+ * The pace in force (msgs/s), or 0 for none: while throttled, the
+ * throttled pace, unless the configured one is slower and not a daily
+ * cap's average (relayqd_rate_base).
+ */
 static double
 relayqd_rate_pace(const struct relayqd_rate *r)
 {
 	double p = relayqd_rate_cfg_pace(r);
 
-	if (r->pace > 0 && (p == 0 || r->pace < p))
+	if (r->pace > 0 && (p < RELAYQD_RATE_FLOOR || r->pace < p))
 		p = r->pace;
 	return p;
 }
@@ -321,20 +325,52 @@ relayqd_rate_refund(struct relayqd_rate *r, size_t nrcpt, long long now)
 	r->dirty = 1;
 }
 
-/* 4.7.x (RFC 3463: security or policy status) on a transient reply. */
+/*
+ * 4.7.x (RFC 3463: security or policy status) on a transient reply to
+ * anything but a RCPT, or a 421 4.7.x anywhere (relayqd_rate.h).
+ */
 int
 relayqd_rate_is_throttle(const struct rq_reason *why)
 {
+	if (strncmp(why->esc, "4.7.", 4) != 0)
+		return 0;
 	switch (why->code) {
 	case 421:
+		return 1;
 	case 450:
 	case 451:
 	case 452:
 	case 454:
-		return strncmp(why->esc, "4.7.", 4) == 0;
+		return why->stage != RQ_STAGE_RCPT;
 	default:
 		return 0;
 	}
+}
+
+/*
+ * The pace a throttle halves: the pace in force.  A configured pace
+ * slower than RELAYQD_RATE_FLOOR (a daily cap: 10/1d is one every 8640
+ * s on average) is no pace at all between two messages, since the
+ * bucket lets its tokens go at once: such a limit, or none, halves the
+ * pace observed lately (one a second when unknown) instead, so that one
+ * throttle does not hold the next message for hours while tokens are
+ * left (issue 15).
+ */
+static double
+relayqd_rate_base(const struct relayqd_rate *r)
+{
+	double cfg = relayqd_rate_cfg_pace(r);
+
+	if (cfg < RELAYQD_RATE_FLOOR)
+		cfg = 0;
+	if (r->pace > 0)
+		return relayqd_rate_pace(r);
+	if (cfg > 0)
+		return cfg;
+	if (r->gap <= 0)
+		return 1.0;
+	return 1000.0 / r->gap > RELAYQD_RATE_FLOOR ? 1000.0 / r->gap
+						    : RELAYQD_RATE_FLOOR;
 }
 
 /* Halves the pace after a throttling reply. */
@@ -343,12 +379,10 @@ relayqd_rate_throttle(struct relayqd_rate *r, const char *text, long long now)
 {
 	double cur, next;
 	char a[32], b[32];
-	long long debounce;
+	long long debounce, wait;
 
 	relayqd_rate_refill(r, now);
-	cur = relayqd_rate_pace(r);
-	if (cur == 0) /* no limit: the pace observed lately */
-		cur = r->gap > 0 ? 1000.0 / r->gap : 1.0;
+	cur = relayqd_rate_base(r);
 	debounce = relayqd_rate_ceil(1000.0 / cur);
 	if (debounce < 1000)
 		debounce = 1000;
@@ -359,9 +393,7 @@ relayqd_rate_throttle(struct relayqd_rate *r, const char *text, long long now)
 		return;
 	}
 	if (r->pace == 0)
-		r->pace_target = relayqd_rate_cfg_pace(r) > 0
-		    ? relayqd_rate_cfg_pace(r)
-		    : cur;
+		r->pace_target = cur;
 	next = cur / 2;
 	if (next < RELAYQD_RATE_FLOOR)
 		next = cur < RELAYQD_RATE_FLOOR ? cur : RELAYQD_RATE_FLOOR;
@@ -370,15 +402,17 @@ relayqd_rate_throttle(struct relayqd_rate *r, const char *text, long long now)
 	r->pace_step = now + relayqd_rate_step(next);
 	r->dirty = 1;
 	r->last_take = now; /* the next message waits 1/pace from here */
+	wait = relayqd_rate_wait(r, now);
 	if (next < cur)
 		log_info("smarthost %s: throttled (%s): pace halved from %s to "
-			 "%s",
+			 "%s; next message in %.3fs at the earliest",
 		    r->name, text, relayqd_rate_fmt(cur, a, sizeof(a)),
-		    relayqd_rate_fmt(next, b, sizeof(b)));
+		    relayqd_rate_fmt(next, b, sizeof(b)), (double)wait / 1000);
 	else
 		log_info("smarthost %s: throttled (%s): pace stays at %s, the "
-			 "slowest",
-		    r->name, text, relayqd_rate_fmt(cur, a, sizeof(a)));
+			 "slowest; next message in %.3fs at the earliest",
+		    r->name, text, relayqd_rate_fmt(cur, a, sizeof(a)),
+		    (double)wait / 1000);
 }
 
 /* The state for stats. */

@@ -112,7 +112,14 @@ void relayqd_rate_charge(struct relayqd_rate *r, size_t nrcpt, long long now);
  */
 void relayqd_rate_refund(struct relayqd_rate *r, size_t nrcpt, long long now);
 
-/* True when why is a throttling reply: 421/450/451/452/454 4.7.x. */
+/*
+ * True when why is a throttling reply, one that halves the pace: a 421
+ * 4.7.x at any stage, or a 450/451/452/454 4.7.x that answered the
+ * greeting, EHLO, AUTH, MAIL, DATA or the final dot.  A RCPT's 4xx
+ * (450 4.7.1 greylisting, "Recipient address rejected: Access denied")
+ * concerns that recipient only: it is a retry of the message with its
+ * own backoff, never a throttle of the smarthost.
+ */
 int relayqd_rate_is_throttle(const struct rq_reason *why);
 
 /*

@@ -557,23 +557,31 @@ relayqd_sched_oldest_cb(const void *node, VISIT v, void *arg)
 {
 	const struct relayqd_sched_ent *e =
 	    *(const struct relayqd_sched_ent *const *)node;
-	const char **min = arg;
+	const struct relayqd_sched_ent **min = arg;
 
 	if ((v == postorder || v == leaf) &&
-	    (*min == NULL || strcmp(e->id, *min) < 0))
-		*min = e->id;
+	    (*min == NULL || strcmp(e->id, (*min)->id) < 0))
+		*min = e;
 }
 
 /* Arrival time of the oldest known message (ids sort by arrival). */
 long long
 relayqd_sched_oldest(const struct relayqd_sched *s)
 {
-	const char *min = NULL;
+	return relayqd_sched_oldest_route(s, NULL);
+}
 
-	if (s->tree == NULL)
-		return -1;
-	twalk_r(s->tree, relayqd_sched_oldest_cb, &min);
-	return min != NULL ? queue_id_time(min) : -1;
+/* The same, and its route in *route (when not NULL). */
+long long
+relayqd_sched_oldest_route(const struct relayqd_sched *s, long *route)
+{
+	const struct relayqd_sched_ent *min = NULL;
+
+	if (s->tree != NULL)
+		twalk_r(s->tree, relayqd_sched_oldest_cb, &min);
+	if (route != NULL)
+		*route = min != NULL ? min->route : RELAYQD_SCHED_UNROUTED;
+	return min != NULL ? queue_id_time(min->id) : -1;
 }
 
 /*

@@ -150,5 +150,11 @@ size_t relayqd_sched_busy(const struct relayqd_sched *s);
  * run at most once a second.
  */
 long long relayqd_sched_oldest(const struct relayqd_sched *s);
+/*
+ * The same, and the route of that message in *route (when not NULL;
+ * RELAYQD_SCHED_UNROUTED when it has none yet or nothing is queued).
+ */
+long long relayqd_sched_oldest_route(const struct relayqd_sched *s,
+    long *route);
 
 #endif

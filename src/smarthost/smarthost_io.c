@@ -5,6 +5,14 @@
  * hands over each line, which is freed here; a bare LF also ends a line
  * (EVBUFFER_EOL_CRLF), and its length is checked against strlen() so a
  * NUL byte cannot cut a line short unseen.
+ *
+ * A line longer than SMTP_REPLY_LINE_MAX (RFC 5321 allows 512 octets,
+ * servers send more: a 250 after the dot with a long queue id and
+ * tracking text) is cut there and fed: its code decides, and the excess
+ * is dropped.  Refusing it would treat a 250 after the final dot as an
+ * unknown outcome and send the accepted message again (issue 15, found
+ * by an outside tester).  Only a line that is still without its end
+ * after SMARTHOST_IO_LINE_LIMIT bytes is an error.
  */
 #include "config.h"
 
@@ -33,7 +41,7 @@ smarthost_io_reply(struct evbuffer *in, struct smtp_reply *reply,
 
 		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) ==
 		    NULL) {
-			if (evbuffer_get_length(in) <= SMTP_REPLY_LINE_MAX)
+			if (evbuffer_get_length(in) <= SMARTHOST_IO_LINE_LIMIT)
 				return 0;
 			(void)!rq_snprintf(why, whysz, "reply line too long");
 			return -1;
@@ -44,6 +52,8 @@ smarthost_io_reply(struct evbuffer *in, struct smtp_reply *reply,
 			    "NUL byte in server reply");
 			return -1;
 		}
+		if (len > SMTP_REPLY_LINE_MAX) /* the code decides */
+			line[len = SMTP_REPLY_LINE_MAX] = '\0';
 		if (line_fn != NULL)
 			line_fn(arg, line, len);
 		rv = smtp_reply_feed(reply, line, len, &errstr);

@@ -193,8 +193,27 @@ static void
 smtp_client_reason(struct rq_reason *why, const struct smtp_reply *r)
 {
 	why->code = r->code;
+	why->stage = RQ_STAGE_SESSION;
 	(void)strlcpy(why->esc, r->esc, sizeof(why->esc));
 	smtp_reply_summary(r, why->text, sizeof(why->text));
+}
+
+/* The stage (common/status.h) of a reply awaited in state st. */
+static enum rq_stage
+smtp_client_stage(enum smtp_state st)
+{
+	switch (st) {
+	case SMTP_ST_MAIL:
+		return RQ_STAGE_MAIL;
+	case SMTP_ST_RCPT:
+		return RQ_STAGE_RCPT;
+	case SMTP_ST_DATA:
+		return RQ_STAGE_DATA;
+	case SMTP_ST_DOT:
+		return RQ_STAGE_DOT;
+	default:
+		return RQ_STAGE_SESSION;
+	}
 }
 
 /* Traces each command line in data (len bytes), redacting AUTH. */
@@ -747,6 +766,7 @@ smtp_client_on_mail(struct smtp_client *c, const struct smtp_reply *r)
 		c->fail_set = 1;
 		c->fail_st = st;
 		smtp_client_reason(&c->fail_why, r);
+		c->fail_why.stage = RQ_STAGE_MAIL;
 		if (c->pipelined) /* RCPT (and DATA) replies still to come */
 			return smtp_client_head(c, SMTP_ST_CLOSED);
 		return smtp_client_txn_end(c, c->fail_st, &c->fail_why, 1);
@@ -772,6 +792,7 @@ smtp_client_on_rcpt(struct smtp_client *c, const struct smtp_reply *r)
 			}
 		} else {
 			smtp_client_reason(&why, r);
+			why.stage = RQ_STAGE_RCPT;
 			smtp_client_note_failure(c, st, &why);
 			smtp_client_rcpt_report(c, i, st, &why);
 			if (c->state == SMTP_ST_CLOSED)
@@ -810,6 +831,7 @@ smtp_client_on_data(struct smtp_client *c, const struct smtp_reply *r)
 	/* 2xx to DATA is as wrong as 4xx: nothing was sent */
 	st = r->code / 100 == 5 ? RQ_PERMFAIL : RQ_TEMPFAIL;
 	smtp_client_reason(&why, r);
+	why.stage = RQ_STAGE_DATA;
 	return smtp_client_txn_end(c, st, &why, 1);
 }
 
@@ -821,6 +843,7 @@ smtp_client_on_dot(struct smtp_client *c, const struct smtp_reply *r)
 	struct rq_reason why;
 
 	smtp_client_reason(&why, r);
+	why.stage = RQ_STAGE_DOT;
 	return smtp_client_txn_end(c, st, &why, st != RQ_OK);
 }
 
@@ -932,6 +955,7 @@ smtp_client_on_reply(struct smtp_client *c, const struct smtp_reply *r)
 	if (r->code == 421) {
 		/* the server is closing: nothing outstanding was done */
 		smtp_client_reason(&why, r);
+		why.stage = smtp_client_stage(smtp_client_head(c, c->state));
 		smtp_client_abort(c, RQ_TEMPFAIL, &why);
 		return -1;
 	}

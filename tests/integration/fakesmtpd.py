@@ -8,6 +8,8 @@ It plays a transcript file to the first client on 127.0.0.1:PORT:
     S: text     a line the server sends; consecutive S: lines go out in
                 one write (so a reply and injected data share a segment)
     C: prefix   wait for a client line starting with prefix (case-blind)
+    U: line     read client lines until one is exactly line (for example
+                the "." that ends a message's data)
     W: path     wait (at most --timeout seconds) until the file path
                 exists, so a test can act between two steps
     # ...       a comment
@@ -78,6 +80,14 @@ def main():
                 while (not os.path.exists(text) and
                        time.monotonic() < deadline):
                     time.sleep(0.05)
+                continue
+            if kind == 'U':
+                while True:
+                    line = readline()
+                    if not line:
+                        return 0
+                    if line.decode(errors='replace').rstrip('\r\n') == text:
+                        break
                 continue
             if kind == 'C':
                 line = readline()

@@ -240,6 +240,58 @@ state_saved() {
 	    2>/dev/null)" -ge "${1:-1}" ]
 }
 
+# fresh_run DELIVERY-LINES SMARTHOST-LINES [SERVER-ARGS...]: for a test
+# of several runs: stops relayqd and the server, keeps the last log as
+# relayqd.N.log, empties the spool and the maildir, writes the config on
+# a new port and starts the server.
+fresh_run() {
+	_fr_dl=$1
+	_fr_sl=$2
+	shift 2
+	[ -n "${DAEMON_PID:-}" ] && stop_daemon >/dev/null 2>&1
+	DAEMON_PID=
+	[ -n "${SERVER_PID:-}" ] && stop_server
+	if [ -f "$T_DIR/relayqd.log" ]; then
+		T_LOGN=$((${T_LOGN:-0} + 1))
+		mv "$T_DIR/relayqd.log" "$T_DIR/relayqd.$T_LOGN.log"
+	fi
+	rm -rf "$SPOOL" "$MAILDIR"
+	PORT=$(free_port)
+	write_conf "$_fr_dl" "$_fr_sl"
+	start_server "$@"
+}
+
+# start_fakesmtpd SCRIPT LOG: plays the fakesmtpd.py transcript SCRIPT
+# on $PORT, logging the client's lines to LOG; sets FAKE_PID.
+start_fakesmtpd() {
+	rm -f "$T_DIR/fake.pid"
+	"$PYTHON3" "$top_srcdir/tests/integration/fakesmtpd.py" --port "$PORT" \
+	    --script "$1" --log "$2" --pidfile "$T_DIR/fake.pid" \
+	    >/dev/null 2>&1 &
+	FAKE_PID=$!
+	T_PIDS="$T_PIDS $FAKE_PID"
+	wait_for "fake server" 50 test -s "$T_DIR/fake.pid"
+}
+
+# alert_recorder SCRIPT DIR: writes SCRIPT, an alert_command that
+# records its arguments (ARGS=...), its RELAYQ_* variables and its stdin
+# (after a STDIN: line) in DIR/alert.PID.env, written whole at once.
+alert_recorder() {
+	mkdir -p "$2"
+	cat > "$1" <<EOF
+#!/bin/sh
+f="$2/alert.\$\$"
+{
+	echo "ARGS=\$*"
+	env | grep '^RELAYQ_' | sort
+	echo "STDIN:"
+	cat
+} > "\$f.tmp"
+mv "\$f.tmp" "\$f.env"
+EOF
+	chmod 755 "$1"
+}
+
 # count_mail: number of messages the server has stored.
 count_mail() {
 	ls "$MAILDIR" 2>/dev/null | grep -c '\.eml$'

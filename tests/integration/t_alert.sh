@@ -14,20 +14,8 @@
 
 PORT=$(free_port)
 ALERTS=$T_DIR/alerts
-mkdir -p "$ALERTS"
 # The command: records its arguments, RELAYQ_* variables and stdin.
-cat > "$T_DIR/alert.sh" <<EOF
-#!/bin/sh
-f="$ALERTS/alert.\$\$"
-{
-	echo "ARGS=\$*"
-	env | grep '^RELAYQ_' | sort
-	echo "STDIN:"
-	cat
-} > "\$f.tmp"
-mv "\$f.tmp" "\$f.env"
-EOF
-chmod 755 "$T_DIR/alert.sh"
+alert_recorder "$T_DIR/alert.sh" "$ALERTS"
 
 n_alerts() { ls "$ALERTS" | grep -c '\.env$'; }
 # n_probes: failed connections logged so far.

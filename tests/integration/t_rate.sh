@@ -16,24 +16,12 @@
 # file), bounded generously.
 . "$top_srcdir/tests/integration/lib.sh"
 
-LOGN=0
-
-# fresh SMARTHOST-LINES [SERVER-ARGS...]: stops relayqd and the server,
-# empties the spool, writes the config, starts the server.
+# fresh SMARTHOST-LINES [SERVER-ARGS...]: a new run (fresh_run) with
+# max_connections = 4.
 fresh() {
 	_lines=$1
 	shift
-	[ -n "${DAEMON_PID:-}" ] && stop_daemon >/dev/null 2>&1
-	DAEMON_PID=
-	[ -n "${SERVER_PID:-}" ] && stop_server
-	if [ -f "$T_DIR/relayqd.log" ]; then
-		LOGN=$((LOGN + 1))
-		mv "$T_DIR/relayqd.log" "$T_DIR/relayqd.$LOGN.log"
-	fi
-	rm -rf "$SPOOL" "$MAILDIR"
-	PORT=$(free_port)
-	write_conf "max_connections = 4" "$_lines"
-	start_server "$@"
+	fresh_run "max_connections = 4" "$_lines" "$@"
 }
 
 # queue N: N messages through sendmail (relayqd need not run).

@@ -85,14 +85,8 @@ sink_has() { [ "$(sink_count)" -ge "$1" ]; }
 
 # start_fake CASE: plays tests/integration/cases/CASE.t on $PORT.
 start_fake() {
-	rm -f "$T_DIR/fake.pid"
-	"$PYTHON3" "$top_srcdir/tests/integration/fakesmtpd.py" --port "$PORT" \
-	    --script "$top_srcdir/tests/integration/cases/$1.t" \
-	    --log "$T_DIR/fake.$1.log" --pidfile "$T_DIR/fake.pid" \
-	    >/dev/null 2>&1 &
-	FAKE_PID=$!
-	T_PIDS="$T_PIDS $FAKE_PID"
-	wait_for "fake server" 50 test -s "$T_DIR/fake.pid"
+	start_fakesmtpd "$top_srcdir/tests/integration/cases/$1.t" \
+	    "$T_DIR/fake.$1.log"
 }
 
 stop_fake() {
@@ -325,13 +319,7 @@ with open(sys.argv[2], "w") as f:
     else:
         f.write("S: 250-" + "x" * (1 << 20) + "\nS: 250 end\n")' \
 	    "$shape" "$T_DIR/cases/huge-$shape.t"
-	rm -f "$T_DIR/fake.pid"
-	"$PYTHON3" "$top_srcdir/tests/integration/fakesmtpd.py" --port "$PORT" \
-	    --script "$T_DIR/cases/huge-$shape.t" --log "$T_DIR/fake.huge.log" \
-	    --pidfile "$T_DIR/fake.pid" >/dev/null 2>&1 &
-	FAKE_PID=$!
-	T_PIDS="$T_PIDS $FAKE_PID"
-	wait_for "fake server" 50 test -s "$T_DIR/fake.pid"
+	start_fakesmtpd "$T_DIR/cases/huge-$shape.t" "$T_DIR/fake.huge.log"
 	start_daemon
 	submit "huge $shape" huge@example.net
 	wait_for "huge reply" 100 logged 'status=deferred (bad server reply\|status=deferred (reply line too long'

@@ -15,6 +15,7 @@
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_notify.h"
+#include "relayqd/relayqd_sched.h"
 #include "relayqd/relayqd_stats.h"
 #include "tap.h"
 
@@ -24,6 +25,15 @@ relayqd_stats_view(struct relayd *rd, struct relayqd_stats_view *v)
 {
 	(void)rd;
 	memset(v, 0, sizeof(*v));
+}
+
+/* relayqd_alert_update asks the scheduler; not reached here. */
+long long
+relayqd_sched_oldest_route(const struct relayqd_sched *s, long *route)
+{
+	(void)s;
+	*route = -1;
+	return -1;
 }
 
 /* One step of the decision; returns the kind and sets *next. */

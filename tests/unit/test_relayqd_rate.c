@@ -135,6 +135,22 @@ test_throttle(void)
 	ok(!relayqd_rate_is_throttle(&why), "421 without 4.7.x does not");
 	rq_reason_set(&why, 550, "5.7.1", "no");
 	ok(!relayqd_rate_is_throttle(&why), "550 5.7.1 does not");
+	/* A RCPT's 4xx is that recipient's retry (issue 15), but 421. */
+	rq_reason_set(&why, 450, "4.7.1", "<bad@x>: Access denied");
+	why.stage = RQ_STAGE_RCPT;
+	ok(!relayqd_rate_is_throttle(&why), "450 4.7.1 to a RCPT does not");
+	rq_reason_set(&why, 451, "4.7.1", "greylisted");
+	why.stage = RQ_STAGE_RCPT;
+	ok(!relayqd_rate_is_throttle(&why), "451 4.7.1 to a RCPT does not");
+	rq_reason_set(&why, 421, "4.7.0", "slow down");
+	why.stage = RQ_STAGE_RCPT;
+	ok(relayqd_rate_is_throttle(&why), "421 4.7.0 to a RCPT throttles");
+	rq_reason_set(&why, 451, "4.7.0", "rate");
+	why.stage = RQ_STAGE_MAIL;
+	ok(relayqd_rate_is_throttle(&why), "451 4.7.0 to MAIL throttles");
+	rq_reason_set(&why, 451, "4.7.0", "rate");
+	why.stage = RQ_STAGE_DOT;
+	ok(relayqd_rate_is_throttle(&why), "451 4.7.0 to the dot throttles");
 
 	ok(relayqd_rate_admit(r, 0), "a message starts");
 	relayqd_rate_throttle(r, "421 4.7.0 slow down", 100);
@@ -175,6 +191,27 @@ test_throttle(void)
 	    "no limit: 10/s observed, halved to 5/s");
 	relayqd_rate_view(r, 1000 + 86400000LL, &v);
 	ok(v.pace == 0 && !relayqd_rate_is_limited(r), "recovers to no limit");
+	relayqd_rate_free(r);
+
+	/*
+	 * A daily cap (10/1d: one every 8640 s on average) whose tokens may
+	 * go at once: a throttle halves the pace observed (one every 500
+	 * ms), not the cap's average, so the next message does not wait
+	 * 8640 s with 8 tokens left (issue 15).
+	 */
+	m = lim(10, 86400);
+	r = relayqd_rate_new("t", &m, &none, 0);
+	ok(relayqd_rate_admit(r, 1000) && relayqd_rate_admit(r, 1500),
+	    "daily cap: two messages go at once");
+	relayqd_rate_throttle(r, "451 4.7.0 slow down", 1600);
+	relayqd_rate_view(r, 1600, &v);
+	ok(v.throttled && v.pace == 1,
+	    "throttled: 2/s observed, halved to 1/s");
+	ok(v.messages > 7.99 && v.messages < 8.01, "8 tokens left");
+	is_int(relayqd_rate_wait(r, 1600), 1000, "the next message in 1 s");
+	ok(relayqd_rate_admit(r, 2600), "and it goes then");
+	relayqd_rate_view(r, 2600 + 86400000LL, &v);
+	ok(!v.throttled, "the pace recovers");
 	relayqd_rate_free(r);
 }
 

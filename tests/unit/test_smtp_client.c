@@ -713,6 +713,9 @@ test_all_refused(void)
 	is_str(F.writes[F.nwrites - 1], "RSET\r\n", "RSET");
 	is_str(F.ev, "r0=perm/550 r1=temp/450 msg=temp/450 ",
 	    "temporary wins for the message");
+	is_int(F.rcpt_why[1].stage, RQ_STAGE_RCPT, "a RCPT's reply");
+	is_int(F.msg_why.stage, RQ_STAGE_RCPT,
+	    "the message ends with the RCPT's reply, stage and all");
 	reply("250 flushed");
 	is_str(F.ev, "r0=perm/550 r1=temp/450 msg=temp/450 ready ",
 	    "ready after RSET");
@@ -775,6 +778,8 @@ test_mail_fail(void)
 	reply("451 4.3.0 try later");
 	is_str(F.ev, "r0=temp/451 r1=temp/451 msg=temp/451 ",
 	    "MAIL 4xx: all temporary");
+	is_int(F.msg_why.stage, RQ_STAGE_MAIL, "MAIL's reply");
+	is_int(F.rcpt_why[1].stage, RQ_STAGE_MAIL, "for each recipient too");
 	fake_done();
 
 	/* pipelined: the RCPT and DATA replies are read and ignored */
@@ -788,6 +793,7 @@ test_mail_fail(void)
 	reply("503 5.5.1 need RCPT");
 	is_str(F.ev, "r0=perm/553 r1=perm/553 msg=perm/553 ",
 	    "pipelined MAIL 5xx");
+	is_int(F.msg_why.stage, RQ_STAGE_MAIL, "pipelined: MAIL's reply");
 	is_str(F.writes[F.nwrites - 1], "RSET\r\n", "RSET");
 	is_int(F.nwrites, 2, "group and RSET only");
 	fake_done();
@@ -812,6 +818,7 @@ test_dot_fail(void)
 		    perm ? "body r0=perm/554 r1=perm/554 msg=perm/554 "
 			 : "body r0=temp/451 r1=temp/451 msg=temp/451 ",
 		    "dot %s", perm ? "5xx" : "4xx");
+		is_int(F.msg_why.stage, RQ_STAGE_DOT, "the dot's reply");
 		is_str(F.writes[F.nwrites - 1], "RSET\r\n", "RSET after it");
 		reply("250 ok");
 		ok(smtp_client_is_ready(F.c), "ready again");
@@ -825,6 +832,7 @@ test_dot_fail(void)
 	reply("250 ok");
 	reply("451 4.3.1 no space");
 	is_str(F.ev, "r0=temp/451 msg=temp/451 ", "DATA 4xx");
+	is_int(F.msg_why.stage, RQ_STAGE_DATA, "DATA's reply");
 	is_str(F.writes[F.nwrites - 1], "RSET\r\n", "RSET");
 	fake_done();
 }
@@ -843,6 +851,8 @@ test_421(void)
 	    "r1=perm/550 r0=temp/421 r2=temp/421 msg=temp/421 closed=temp/421 ",
 	    "outstanding recipients tempfail, then closed");
 	is_str(F.closed_why.esc, "4.3.2", "closed reason esc");
+	is_int(F.msg_why.stage, RQ_STAGE_RCPT,
+	    "the 421 answered the third RCPT");
 	for (int i = 0; i < 3; i++)
 		is_int(F.rcpt_calls[i], 1, "rcpt %d once", i);
 
@@ -869,6 +879,7 @@ test_421(void)
 	start(NULL);
 	reply("421 too busy");
 	is_str(F.ev, "closed=temp/421 ", "421 greeting");
+	is_int(F.closed_why.stage, RQ_STAGE_SESSION, "at the session");
 	is_int(F.nwrites, 0, "nothing written");
 	fake_done();
 
