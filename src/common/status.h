@@ -13,7 +13,7 @@ enum rq_status { RQ_OK, RQ_TEMPFAIL, RQ_PERMFAIL };
 struct rq_reason {
 	int code;	/* SMTP reply code, 0 when no server reply */
 	char esc[16];	/* enhanced status code "4.7.1", or "" */
-	char text[256]; /* reply text or local error, printable ASCII */
+	char text[256]; /* reply or local error, clean (str_clean_text) */
 };
 
 /* A user-facing error message. */
@@ -29,8 +29,9 @@ void rq_err_set(struct rq_err *err, const char *fmt, ...)
 const char *rq_status_name(enum rq_status st);
 
 /*
- * Fills r with a local (non-SMTP) failure.  The text is sanitised to
- * printable ASCII and truncated.
+ * Fills r with a local (non-SMTP) failure.  The text is cleaned
+ * (str_clean_text: idempotent, so a reply summary passes unchanged) and
+ * truncated.
  */
 void rq_reason_set(struct rq_reason *r, int code, const char *esc,
     const char *text);

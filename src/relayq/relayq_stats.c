@@ -144,7 +144,8 @@ relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
 			return;
 		}
 	if (strcmp(k, "last_error") == 0) {
-		str_sanitize(dd->last_error, sizeof(dd->last_error), v,
+		/* Clean already: a no-op but for a file we did not write. */
+		(void)str_clean_text(dd->last_error, sizeof(dd->last_error), v,
 		    strlen(v));
 		return;
 	}
@@ -191,6 +192,20 @@ static long long
 relayq_stats_down_since(const struct relayq_stats_d *dd)
 {
 	return dd->smarthost_up ? 0 : dd->smarthost_since;
+}
+
+/* Prints s as a Prometheus label value: \\, \" and \n escaped. */
+static void
+relayq_stats_prom_label(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '\n')
+			fputs("\\n", stdout);
+		else {
+			if (*s == '\\' || *s == '"')
+				putchar('\\');
+			putchar(*s);
+		}
 }
 
 /* Prints the Prometheus text exposition. */
@@ -259,6 +274,15 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	       "# TYPE relayq_last_error_timestamp_seconds gauge\n"
 	       "relayq_last_error_timestamp_seconds %lld\n",
 	    dd->last_error_time);
+	if (dd->last_error[0] != '\0') {
+		fputs("# HELP relayq_last_error_info The last error toward "
+		      "the smarthost, in label text.\n"
+		      "# TYPE relayq_last_error_info gauge\n"
+		      "relayq_last_error_info{text=\"",
+		    stdout);
+		relayq_stats_prom_label(dd->last_error);
+		printf("\"} 1\n");
+	}
 	if (!dd->has_rate)
 		return;
 	printf("# HELP relayq_smarthost_pace_per_second Messages a second "

@@ -1,0 +1,104 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The relayq authors
+#
+# A server's reply text is made safe once and never escaped twice (found
+# by an outside tester: one backslash came out as 4 in relayq show, mailq
+# and --json, 8 in stats, and a byte 0xe9 as the text "\\xe9" in JSON).
+# aiosmtpd answers RCPT with a 4xx whose text holds a backslash, a double
+# quote, a byte 0xe9 (not UTF-8), a tab and U+009B (a C1 control, CSI on
+# some terminals).  The reply parser cleans it once (str_clean_text: the
+# backslash and the quote kept, 0xe9 and U+009B become U+FFFD, the tab a
+# space), and each output applies its own encoding only:
+#  - relayq show, mailq and relayq stats print the clean text as it is;
+#  - relayq queue --json and stats --json: JSON strings (jansson) that
+#    Python reads back as exactly that text;
+#  - stats --prometheus: the label value with \\ and \" escaped;
+#  - relayqd's log line: the log's own escape (\\, \xHH), once.
+. "$top_srcdir/tests/integration/lib.sh"
+
+PORT=$(free_port)
+write_conf "retry_min = 1h
+retry_max = 1h"
+relayq() { "$RELAYQ" -c "$CONF" "$@"; }
+
+REPLY=$(printf '451 4.3.0 a\\b "q" c\351d\te\302\233f')
+WANT=$(printf '451 4.3.0 a\\b "q" c\357\277\275d e\357\277\275f')
+start_server --rcpt-reply "later=$REPLY"
+start_daemon
+wait_started
+ID=$(printf 'Subject: reply text\n\nbody\n' |
+    "$SENDMAIL" -C "$CONF" --print-queue-id rcpt.later@example.net)
+ok $? "a message is queued"
+wait_for "the deferral to be saved" 300 state_saved 1
+ok $? "the server's 451 defers it"
+
+# relayq show: the last error and the recipient's reply, as they are.
+relayq show "$ID" > "$T_DIR/show"
+is "$(sed -n 's/^last error: //p' "$T_DIR/show")" "$WANT" \
+    "relayq show: the last error is the clean text, not escaped"
+is "$(sed -n 's/^  <rcpt.later@example.net> deferred (\(.*\))$/\1/p' "$T_DIR/show")" \
+    "$WANT" "relayq show: the recipient's reply likewise"
+
+# mailq: the last error line (the reply is the same, so not repeated).
+"$SENDMAIL" -C "$CONF" -bp > "$T_DIR/mailq"
+is "$(sed 's/^ *//' "$T_DIR/mailq" | grep -cxF "($WANT)")" 1 \
+    "mailq: the clean text once"
+
+# queue --json: strict UTF-8 JSON; one backslash, U+FFFD for each byte.
+relayq queue --json > "$T_DIR/q.json"
+"$PYTHON3" - "$T_DIR/q.json" <<'PYEOF'
+import json, sys
+want = '451 4.3.0 a\\b "q" c\ufffdd e\ufffdf'
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))
+m = d["messages"][0]
+got = (m["last_error"], m["recipients"][0]["reply"])
+if got != (want, want):
+    print("# got %s" % ascii(got))
+sys.exit(0 if got == (want, want) and want.count("\\") == 1 else 1)
+PYEOF
+ok $? "queue --json: one backslash, the quote, U+FFFD for 0xe9 and U+009B"
+
+# relayqd's log: its own escape, applied once.
+grep -qF "status=deferred (451 4.3.0 a\\\\b \"q\" c\\xef\\xbf\\xbdd e\\xef\\xbf\\xbdf)" \
+    "$T_DIR/relayqd.log"
+ok $? "relayqd's log line escapes the text once (\\\\ and \\xHH)"
+
+# relayq stats: text, JSON, Prometheus.
+wait_for "stats to have the last error" 100 sh -c \
+    "'$RELAYQ' -c '$CONF' stats --json | grep -q '451 4.3.0'"
+relayq stats > "$T_DIR/stats"
+is "$(sed -n 's/^last error: [0-9]* //p' "$T_DIR/stats")" "$WANT" \
+    "stats (text): the clean text, not escaped"
+relayq stats --json > "$T_DIR/stats.json"
+"$PYTHON3" - "$T_DIR/stats.json" <<'PYEOF'
+import json, sys
+want = '451 4.3.0 a\\b "q" c\ufffdd e\ufffdf'
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))
+got = d["relayqd"]["last_error"]
+if got != want:
+    print("# got %s" % ascii(got))
+sys.exit(0 if got == want else 1)
+PYEOF
+ok $? "stats --json: one backslash, the quote, U+FFFD"
+relayq stats --prometheus > "$T_DIR/stats.prom"
+PROM=$(printf 'relayq_last_error_info{text="451 4.3.0 a\\\\b \\"q\\" c\357\277\275d e\357\277\275f"} 1')
+is "$(grep -c '^relayq_last_error_info' "$T_DIR/stats.prom")" 1 \
+    "stats --prometheus: one relayq_last_error_info sample"
+grep -qxF "$PROM" "$T_DIR/stats.prom"
+ok $? "stats --prometheus: the label value with \\\\ and \\\" escaped, UTF-8 kept"
+"$PYTHON3" - "$T_DIR/stats.prom" <<'PYEOF'
+import re, sys
+# The exposition's label value grammar, decoded: the text comes back.
+raw = open(sys.argv[1], "rb").read().decode("utf-8", "strict")
+m = re.search(r'^relayq_last_error_info\{text="((?:[^"\\\n]|\\[\\"n])*)"\} 1$',
+              raw, re.M)
+text = m and re.sub(r'\\(.)', lambda g: {'n': '\n'}.get(g.group(1), g.group(1)),
+                    m.group(1))
+sys.exit(0 if text == '451 4.3.0 a\\b "q" c\ufffdd e\ufffdf' else 1)
+PYEOF
+ok $? "stats --prometheus: the label parses back to the clean text"
+stop_daemon
+ok $? "relayqd exits 0"
+
+done_testing
