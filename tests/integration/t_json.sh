@@ -111,7 +111,7 @@ ok $? "stats --json exits 0"
 is "$(parse "$T_DIR/stats.json" 'd["queue"]["deferred"], d["relayqd_running"], d["relayqd"]["last_error"].startswith("452 4.2.2 ")')" \
     "(1, True, True)" "stats --json parses; the last error"
 is "$(parse "$T_DIR/stats.json" 'sorted(d.keys()), sorted(d["queue"].keys())')" \
-    "(['failed', 'queue', 'relayqd', 'relayqd_running'], ['deferred', 'held', 'incoming', 'oldest_age_seconds', 'pending', 'total'])" \
+    "(['failed', 'queue', 'relayqd', 'relayqd_running'], ['deferred', 'held', 'incoming', 'oldest_age_seconds', 'pending', 'total', 'unreadable'])" \
     "stats --json: the keys"
 stop_daemon
 ok $? "relayqd exits 0"

@@ -15,6 +15,8 @@
 #    Python reads back as exactly that text;
 #  - stats --prometheus: the label value with \\ and \" escaped;
 #  - relayqd's log line: the log's own escape (\\, \xHH), once.
+# Then a message that is there but cannot be read is counted by relayq
+# stats as by relayq queue --json (as unreadable).
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -100,5 +102,40 @@ PYEOF
 ok $? "stats --prometheus: the label parses back to the clean text"
 stop_daemon
 ok $? "relayqd exits 0"
+
+# A message that is there but cannot be read: relayq queue --json lists
+# it (with an error) and counts it; relayq stats counts it too.
+ID2=$(printf 'Subject: two\n\nbody\n' |
+    "$SENDMAIL" -C "$CONF" --print-queue-id rcpt2@example.net)
+ok $? "a second message is queued (relayqd stopped: it stays in incoming/)"
+printf 'not a message\n' > "$T_DIR/garbage"
+mv -f "$T_DIR/garbage" "$SPOOL/incoming/$ID2"
+relayq queue --json > "$T_DIR/q2.json"
+is "$("$PYTHON3" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["count"], sum(1 for m in d["messages"] if "error" in m))' "$T_DIR/q2.json")" \
+    "2 1" "queue --json: 2 messages, one of them unreadable"
+relayq stats --json > "$T_DIR/stats2.json"
+is "$("$PYTHON3" -c 'import json, sys
+q = json.load(open(sys.argv[1]))["queue"]
+print(q["total"], q["unreadable"], q["deferred"], q["incoming"])' "$T_DIR/stats2.json")" \
+    "2 1 1 0" "stats --json: the same 2, one unreadable"
+relayq stats | grep -qx 'queue: 2 messages (incoming 0, pending 0, deferred 1, held 0, unreadable 1)'
+ok $? "stats (text): counts and names the unreadable one"
+relayq stats --prometheus | grep -qx 'relayq_queue_messages{state="unreadable"} 1'
+ok $? "stats --prometheus: relayq_queue_messages{state=\"unreadable\"} 1"
+if [ "$(id -u)" -ne 0 ]; then
+	# Not root: a file that cannot be opened is counted as well.
+	mode=$(stat -c %a "$SPOOL/queue/$ID")
+	chmod 000 "$SPOOL/queue/$ID"
+	relayq stats --json > "$T_DIR/stats3.json"
+	is "$("$PYTHON3" -c 'import json, sys
+q = json.load(open(sys.argv[1]))["queue"]
+print(q["total"], q["unreadable"])' "$T_DIR/stats3.json")" "2 2" \
+	    "stats --json: a message that cannot be opened is unreadable"
+	chmod "$mode" "$SPOOL/queue/$ID"
+else
+	ok 0 "# SKIP a file root cannot open (running as root)"
+fi
 
 done_testing
