@@ -14,7 +14,9 @@
 #  - relayq queue --json and stats --json: JSON strings (jansson) that
 #    Python reads back as exactly that text;
 #  - stats --prometheus: the label value with \\ and \" escaped;
-#  - relayqd's log line: the log's own escape (\\, \xHH), once.
+#  - relayqd's log line: the log's own escape (\\, \xHH), once;
+#  - sendmail -v: relayqd escapes each line for its socket, the front
+#    end undoes that once and prints the clean text.
 # Then a message that is there but cannot be read is counted by relayq
 # stats as by relayq queue --json (as unreadable).
 . "$top_srcdir/tests/integration/lib.sh"
@@ -100,6 +102,20 @@ text = m and re.sub(r'\\(.)', lambda g: {'n': '\n'}.get(g.group(1), g.group(1)),
 sys.exit(0 if text == '451 4.3.0 a\\b "q" c\ufffdd e\ufffdf' else 1)
 PYEOF
 ok $? "stats --prometheus: the label parses back to the clean text"
+
+# sendmail -v: relayqd escapes each line once for its socket, the front
+# end undoes that once and prints the clean text.
+ID3=$(printf 'Subject: verbose\n\nbody\n' |
+    "$SENDMAIL" -C "$CONF" -v --print-queue-id rcpt.later@example.net \
+    2>"$T_DIR/v.err")
+is "$?" 69 "sendmail -v: exit 69, not delivered"
+is "$(sed -n 's/^<<< \(451 .*\)$/\1/p' "$T_DIR/v.err")" "$WANT" \
+    "sendmail -v: the server's line as sent, made clean, not escaped"
+grep -qxF "relayq: not delivered now: $WANT; the message stays queued and will be retried" \
+    "$T_DIR/v.err"
+ok $? "sendmail -v: the result names the reply once, not escaped"
+relayq delete "$ID3" >/dev/null
+ok $? "that message deleted"
 stop_daemon
 ok $? "relayqd exits 0"
 
