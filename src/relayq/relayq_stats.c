@@ -37,8 +37,8 @@
 struct relayq_stats_q {
 	size_t incoming, pending, deferred, held;
 	size_t unreadable; /* there, but cannot be opened or read */
-	size_t failed;	  /* messages in failed/ (not part of the queue) */
-	long long oldest; /* arrival of the oldest, 0 if none */
+	size_t failed;	   /* messages in failed/ (not part of the queue) */
+	long long oldest;  /* arrival of the oldest, 0 if none */
 };
 
 struct relayq_stats_d {
