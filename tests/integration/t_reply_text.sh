@@ -119,6 +119,24 @@ ok $? "that message deleted"
 stop_daemon
 ok $? "relayqd exits 0"
 
+# A state file as an older relayq wrote it: the reply escaped by the
+# reply parser, then again by the state writer.  It is read with the
+# writer's escape undone: shown escaped once, as that version meant.
+"$PYTHON3" - "$SPOOL/state/$ID" "$ID" <<'PYEOF'
+import sys, zlib
+old = rb'451 4.3.0 a\\\\b c\\xe9d'
+body = (b"RELAYQ-STATE 2\nI20:%s\nN1:1\nA10:1700000000\nL10:1700000000\n"
+        b"W10:1700003600\nH1:0\nD1:0\nX%d:%s\nP%d:0 p %s\n"
+        % (sys.argv[2].encode(), len(old), old, len(old) + 4, old))
+with open(sys.argv[1] + ".tmp", "wb") as f:
+    f.write(body + b"E8:%08x\n" % (zlib.crc32(body) & 0xffffffff))
+PYEOF
+mv -f "$SPOOL/state/$ID.tmp" "$SPOOL/state/$ID"
+relayq show "$ID" > "$T_DIR/show.old"
+is "$(sed -n 's/^last error: //p' "$T_DIR/show.old")" \
+    "$(printf '451 4.3.0 a\\\\b c\\xe9d')" \
+    "an older state file: its reply shown escaped once, not twice"
+
 # A message that is there but cannot be read: relayq queue --json lists
 # it (with an error) and counts it; relayq stats counts it too.
 ID2=$(printf 'Subject: two\n\nbody\n' |
