@@ -242,6 +242,23 @@ str_unsanitize(char *dst, size_t dstsz, const char *src, size_t srclen)
 }
 
 /*
+ * True for the 3-byte UTF-8 character at u that moves text on a
+ * terminal: U+2028 and U+2029 (line and paragraph separators) and the
+ * bidirectional controls U+200E, U+200F, U+202A to U+202E and U+2066 to
+ * U+2069 (which can make a line display otherwise than it reads).
+ */
+static int
+str_is_layout_char(const unsigned char *u)
+{
+	if (u[0] != 0xe2)
+		return 0;
+	if (u[1] == 0x80)
+		return u[2] == 0x8e || u[2] == 0x8f ||
+		    (u[2] >= 0xa8 && u[2] <= 0xae);
+	return u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9;
+}
+
+/*
  * One character of str_clean_text(): sets *in to the bytes of s (n > 0)
  * it takes and *outlen to the length of what replaces them, returned
  * (s itself when they are kept).
@@ -257,9 +274,13 @@ str_clean_step(const char *s, size_t n, size_t *in, size_t *outlen)
 		*outlen = 1;
 		return " ";
 	}
-	/* Not UTF-8; C0 or DEL; C1 (U+0080 to U+009F: 0xc2 0x80..0x9f). */
+	/*
+	 * Not UTF-8; C0 or DEL; C1 (U+0080 to U+009F: 0xc2 0x80..0x9f);
+	 * a line separator or a bidirectional control.
+	 */
 	if (k == 0 || (k == 1 && (u[0] < 0x20 || u[0] == 0x7f)) ||
-	    (k == 2 && u[0] == 0xc2 && u[1] < 0xa0)) {
+	    (k == 2 && u[0] == 0xc2 && u[1] < 0xa0) ||
+	    (k == 3 && str_is_layout_char(u))) {
 		*outlen = sizeof(STR_REPLACEMENT) - 1;
 		return STR_REPLACEMENT;
 	}

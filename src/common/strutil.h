@@ -72,8 +72,9 @@ size_t str_unsanitize(char *dst, size_t dstsz, const char *src, size_t srclen);
  * Copies untrusted text (srclen bytes, may hold anything) into dst as one
  * line of displayable UTF-8: a well-formed UTF-8 character is kept, a tab
  * becomes a space, and any other control character (C0, DEL, C1 U+0080
- * to U+009F) or byte that is not part of a well-formed sequence becomes
- * U+FFFD.  Nothing is escaped, so the result needs each output's own
+ * to U+009F), the line separators U+2028 and U+2029, a bidirectional
+ * control (U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069) or a byte
+ * that is not part of a well-formed sequence becomes U+FFFD.  Nothing is escaped, so the result needs each output's own
  * encoding (JSON, a Prometheus label...) and nothing more.  Truncates at
  * a character boundary to fit dstsz - 1 bytes; always terminates dst.
  * Idempotent: a clean text comes out unchanged (given the room).

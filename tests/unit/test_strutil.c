@@ -46,6 +46,11 @@ test_clean_text(void)
 	    9);
 	is_str(out, REPL "(" REPL REPL REPL REPL REPL REPL REPL,
 	    "clean: cut, surrogate and overlong sequences: U+FFFD a byte");
+	str_clean_text(out, sizeof(out),
+	    "a\xe2\x80\xae\x62\xe2\x80\xa8\xe2\x81\xa6\xe2\x80\x8f\xe2\x80\x94",
+	    17);
+	is_str(out, "a" REPL "b" REPL REPL REPL "\xe2\x80\x94",
+	    "clean: U+202E, U+2028, U+2066, U+200F are U+FFFD, U+2014 kept");
 	str_clean_text(out, 6, "ab\xc3\xa9\xc3\xa9", 6);
 	is_str(out, "ab\xc3\xa9", "clean: truncated at a character boundary");
 	str_clean_text(out, 5, "ab\xff", 3);
