@@ -320,6 +320,20 @@ str_is_clean_text(const char *s, size_t len)
 	return 1;
 }
 
+/* Cuts a last UTF-8 character that was cut short. */
+void
+str_utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n;
+
+	/* Back over continuation bytes to the last lead byte (at most 3). */
+	while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i > 0 && (unsigned char)s[i - 1] >= 0xc0 &&
+	    str_utf8_len((const unsigned char *)s + i - 1, n - i + 1) == 0)
+		s[i - 1] = '\0';
+}
+
 /* Control-character test. */
 int
 str_has_ctl(const char *s, size_t len)

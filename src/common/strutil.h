@@ -85,6 +85,12 @@ size_t str_clean_text(char *dst, size_t dstsz, const char *src, size_t srclen);
 /* Returns nonzero when str_clean_text() would leave s (len bytes) as is. */
 int str_is_clean_text(const char *s, size_t len);
 
+/*
+ * Cuts s (NUL-terminated) before its last UTF-8 character when that one
+ * is not whole, as a byte-bounded copy (snprintf) may leave it.
+ */
+void str_utf8_trim(char *s);
+
 /* Returns nonzero when s has a byte < 0x20 or 0x7f (tab included). */
 int str_has_ctl(const char *s, size_t len);
 

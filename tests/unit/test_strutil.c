@@ -81,6 +81,23 @@ test_clean_text(void)
 			}
 		ok(same, "clean: idempotent for every two-byte input");
 	}
+	{
+		static const char *const trim[][2] = {
+			{ "ab\xe2\x82\xac", "ab\xe2\x82\xac" }, /* whole */
+			{ "ab\xe2\x82", "ab" },			/* cut */
+			{ "ab\xf0\x9f\x98", "ab" },		/* cut */
+			{ "a\xf0\x9f\x98\x80", "a\xf0\x9f\x98\x80" },
+			{ "", "" },
+		};
+
+		for (size_t i = 0; i < sizeof(trim) / sizeof(trim[0]); i++) {
+			strlcpy(out, trim[i][0], sizeof(out));
+			str_utf8_trim(out);
+			is_str(out, trim[i][1],
+			    "utf8_trim %zu: only a character cut short goes",
+			    i);
+		}
+	}
 	ok(!str_is_clean_text("a\tb", 3), "a tab is not clean");
 	ok(!str_is_clean_text("\xe9", 1), "a lone 0xe9 is not clean");
 	ok(str_is_clean_text(REPL " \\ ok", 8), "U+FFFD and a backslash are");
