@@ -36,7 +36,7 @@ rq_reason_set(struct rq_reason *r, int code, const char *esc, const char *text)
 	r->code = code;
 	r->stage = RQ_STAGE_SESSION;
 	strlcpy(r->esc, esc != NULL ? esc : "", sizeof(r->esc));
-	str_sanitize(r->text, sizeof(r->text), text != NULL ? text : "",
+	(void)str_clean_text(r->text, sizeof(r->text), text != NULL ? text : "",
 	    strlen(text != NULL ? text : ""));
 }
 

@@ -26,7 +26,7 @@ enum rq_stage {
 struct rq_reason {
 	int code;	     /* SMTP reply code, 0 when no server reply */
 	char esc[16];	     /* enhanced status code "4.7.1", or "" */
-	char text[256];	     /* reply text or local error, printable ASCII */
+	char text[256];	     /* reply or local error, clean (str_clean_text) */
 	enum rq_stage stage; /* the command the reply answered */
 };
 
@@ -44,7 +44,8 @@ const char *rq_status_name(enum rq_status st);
 
 /*
  * Fills r with a local (non-SMTP) failure, stage RQ_STAGE_SESSION.  The
- * text is sanitised to printable ASCII and truncated.
+ * text is cleaned (str_clean_text: idempotent, so a reply summary passes
+ * unchanged) and truncated.
  */
 void rq_reason_set(struct rq_reason *r, int code, const char *esc,
     const char *text);

@@ -183,6 +183,157 @@ str_sanitize(char *dst, size_t dstsz, const char *src, size_t srclen)
 	dst[o] = '\0';
 }
 
+/* Length of str_sanitize()'s output for src, were dst large enough. */
+size_t
+str_sanitize_len(const char *src, size_t srclen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < srclen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == '\t' || (c >= 0x20 && c < 0x7f && c != '\\'))
+			n += 1;
+		else if (c == '\\')
+			n += 2;
+		else
+			n += 4;
+	}
+	return n;
+}
+
+/* Value of hex digit c, or -1. */
+static int
+str_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Undoes str_sanitize(); other backslashes are kept as they are. */
+size_t
+str_unsanitize(char *dst, size_t dstsz, const char *src, size_t srclen)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	if (dstsz == 0)
+		return 0;
+	for (size_t i = 0; i < srclen && o + 1 < dstsz; i++) {
+		if (src[i] == '\\' && i + 1 < srclen && src[i + 1] == '\\') {
+			dst[o++] = '\\';
+			i++;
+		} else if (src[i] == '\\' && i + 3 < srclen &&
+		    src[i + 1] == 'x' &&
+		    (hi = str_hex_digit(src[i + 2])) != -1 &&
+		    (lo = str_hex_digit(src[i + 3])) != -1) {
+			dst[o++] = (char)(hi << 4 | lo);
+			i += 3;
+		} else
+			dst[o++] = src[i];
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+/*
+ * True for the 3-byte UTF-8 character at u that moves text on a
+ * terminal: U+2028 and U+2029 (line and paragraph separators) and the
+ * bidirectional controls U+200E, U+200F, U+202A to U+202E and U+2066 to
+ * U+2069 (which can make a line display otherwise than it reads).
+ */
+static int
+str_is_layout_char(const unsigned char *u)
+{
+	if (u[0] != 0xe2)
+		return 0;
+	if (u[1] == 0x80)
+		return u[2] == 0x8e || u[2] == 0x8f ||
+		    (u[2] >= 0xa8 && u[2] <= 0xae);
+	return u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9;
+}
+
+/*
+ * One character of str_clean_text(): sets *in to the bytes of s (n > 0)
+ * it takes and *outlen to the length of what replaces them, returned
+ * (s itself when they are kept).
+ */
+static const char *
+str_clean_step(const char *s, size_t n, size_t *in, size_t *outlen)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t k = str_utf8_len(u, n);
+
+	*in = k > 0 ? k : 1;
+	if (k == 1 && u[0] == '\t') {
+		*outlen = 1;
+		return " ";
+	}
+	/*
+	 * Not UTF-8; C0 or DEL; C1 (U+0080 to U+009F: 0xc2 0x80..0x9f);
+	 * a line separator or a bidirectional control.
+	 */
+	if (k == 0 || (k == 1 && (u[0] < 0x20 || u[0] == 0x7f)) ||
+	    (k == 2 && u[0] == 0xc2 && u[1] < 0xa0) ||
+	    (k == 3 && str_is_layout_char(u))) {
+		*outlen = sizeof(STR_REPLACEMENT) - 1;
+		return STR_REPLACEMENT;
+	}
+	*outlen = k;
+	return s;
+}
+
+/* Copies untrusted text as one line of displayable UTF-8. */
+size_t
+str_clean_text(char *dst, size_t dstsz, const char *src, size_t srclen)
+{
+	const char *rep;
+	size_t o = 0, in, len;
+
+	if (dstsz == 0)
+		return 0;
+	for (size_t i = 0; i < srclen; i += in) {
+		rep = str_clean_step(src + i, srclen - i, &in, &len);
+		if (o + len >= dstsz)
+			break;
+		memcpy(dst + o, rep, len);
+		o += len;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+/* True when str_clean_text() keeps s as it is. */
+int
+str_is_clean_text(const char *s, size_t len)
+{
+	size_t in, outlen;
+
+	for (size_t i = 0; i < len; i += in)
+		if (str_clean_step(s + i, len - i, &in, &outlen) != s + i)
+			return 0;
+	return 1;
+}
+
+/* Cuts a last UTF-8 character that was cut short. */
+void
+str_utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n;
+
+	/* Back over continuation bytes to the last lead byte (at most 3). */
+	while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i > 0 && (unsigned char)s[i - 1] >= 0xc0 &&
+	    str_utf8_len((const unsigned char *)s + i - 1, n - i + 1) == 0)
+		s[i - 1] = '\0';
+}
+
 /* Control-character test. */
 int
 str_has_ctl(const char *s, size_t len)

@@ -54,6 +54,43 @@ int str_to_size(const char *s, long long *bytes, const char **errstr);
  */
 void str_sanitize(char *dst, size_t dstsz, const char *src, size_t srclen);
 
+/* Length str_sanitize() gives src without truncation (NUL excluded). */
+size_t str_sanitize_len(const char *src, size_t srclen);
+
+/*
+ * Undoes str_sanitize(): "\\" becomes one backslash and "\xHH" the byte
+ * HH; any other backslash is kept.  The result is never longer than src;
+ * writes at most dstsz - 1 bytes and a NUL to dst and returns the length,
+ * which may count NUL bytes (from "\x00").
+ */
+size_t str_unsanitize(char *dst, size_t dstsz, const char *src, size_t srclen);
+
+/* U+FFFD, the replacement character, in UTF-8. */
+#define STR_REPLACEMENT "\xef\xbf\xbd"
+
+/*
+ * Copies untrusted text (srclen bytes, may hold anything) into dst as one
+ * line of displayable UTF-8: a well-formed UTF-8 character is kept, a tab
+ * becomes a space, and any other control character (C0, DEL, C1 U+0080
+ * to U+009F), the line separators U+2028 and U+2029, a bidirectional
+ * control (U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069) or a byte
+ * that is not part of a well-formed sequence becomes U+FFFD.  Nothing is escaped, so the result needs each output's own
+ * encoding (JSON, a Prometheus label...) and nothing more.  Truncates at
+ * a character boundary to fit dstsz - 1 bytes; always terminates dst.
+ * Idempotent: a clean text comes out unchanged (given the room).
+ * Returns the length written.
+ */
+size_t str_clean_text(char *dst, size_t dstsz, const char *src, size_t srclen);
+
+/* Returns nonzero when str_clean_text() would leave s (len bytes) as is. */
+int str_is_clean_text(const char *s, size_t len);
+
+/*
+ * Cuts s (NUL-terminated) before its last UTF-8 character when that one
+ * is not whole, as a byte-bounded copy (snprintf) may leave it.
+ */
+void str_utf8_trim(char *s);
+
 /* Returns nonzero when s has a byte < 0x20 or 0x7f (tab included). */
 int str_has_ctl(const char *s, size_t len);
 

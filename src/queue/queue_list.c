@@ -10,7 +10,9 @@
  * the state file without side effects.  It never moves, locks or
  * quarantines anything, so it is safe to run from the setgid front end
  * while relayqd works.  Every text it prints was validated on the way
- * into the spool (no control characters), and a broken file becomes one
+ * into the spool (no control characters; the last error and replies are
+ * clean text, see queue_state.c, printed as they are, never escaped
+ * again), and a broken file becomes one
  * "(unreadable: ...)" line instead of an error.  When incoming/ cannot be
  * read (a spool set up without its group read), a note says so instead
  * of silently listing less.  queue_list_print_uid() lists one user's

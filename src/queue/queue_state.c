@@ -4,11 +4,22 @@
  * Per-message delivery state: formatting, parsing and the small setters
  * relayqd uses between attempts.  This module holds no file names and
  * does no I/O; queue_spool replaces state/<id> atomically.  Invariants:
- * every text stored here is one printable ASCII line (server replies are
- * hostile, see CVE-2020-8794), and a reader accepts a file only when its
- * closing checksum record covers every byte before it, so a torn write
- * is always rejected.  Format version 2, using the record encoding of
- * queue_env.c (K<len>:<value>\n):
+ * every text held in a struct queue_state (the last error, the replies)
+ * is clean text, one line of displayable UTF-8 made by str_clean_text()
+ * (server replies are hostile, see CVE-2020-8794): the setters and the
+ * parser clean what they are given, and since cleaning is idempotent a
+ * text cleaned before (a reply summary) passes unchanged.  In the file a
+ * text is written through str_sanitize() (printable ASCII: a backslash
+ * is "\\", any other byte outside 0x20..0x7e "\xHH") and read back
+ * through str_unsanitize() and str_clean_text(): exactly one escape,
+ * applied by the writer and undone by the reader, so nothing shows it.
+ * A file written before texts were kept clean (same format) holds the
+ * escaped form of an already escaped reply; read the same way it comes
+ * back as that older, once-escaped display text (a server's backslash
+ * as "\\", a byte 0xe9 as "\xe9") until the next attempt replaces it.
+ * A reader accepts a file only when its closing checksum record covers
+ * every byte before it, so a torn write is always rejected.  Format
+ * version 2, using the record encoding of queue_env.c (K<len>:<value>\n):
  *
  *	magic   "RELAYQ-STATE 2\n"
  *	I20:<id>                 the queue id
@@ -19,17 +30,17 @@
  *	H1:<0|1>                 operator hold
  *	D<n>:<warned>            when the delay notice was queued, seconds
  *	                         since the epoch, 0 if none (version 2)
- *	X<n>:<last error>        printable text, may be empty
+ *	X<n>:<last error>        escaped text (above), may be empty
  *	P<n>:<idx> <st>[ <reply>]  one per recipient, idx 0, 1, ... in
  *	                         order, for every recipient of the message;
  *	                         st is p (pending), d (done) or f (failed);
- *	                         the reply, when present, is printable text
+ *	                         the reply, when present, is escaped text
  *	E8:<crc>                 CRC-32 (as queue_env) of every byte before
  *	                         this record, 8 lowercase hex digits; the
  *	                         last bytes of the file
  *
  * Records appear in exactly this order; numbers are as in queue_env.c;
- * texts are at most QUEUE_STATE_TEXT_MAX bytes without control
+ * texts are at most QUEUE_STATE_TEXT_MAX bytes escaped, without control
  * characters.  Version 1 ("RELAYQ-STATE 1\n") is the same without the D
  * record; it is still read (warned = 0) and rewritten as version 2.  The
  * same text is in doc/queue-format.md.
@@ -94,16 +105,26 @@ queue_state_free(struct queue_state *s)
 	s->nrcpt = 0;
 }
 
-/* Returns a sanitised single-line copy of text. */
+/*
+ * Returns a clean copy of text (len bytes), cut at a character boundary
+ * so that its escaped form in the file fits QUEUE_STATE_TEXT_MAX.
+ */
 static char *
-queue_state_clean(const char *text)
+queue_state_clean(const char *text, size_t len)
 {
 	char tmp[QUEUE_STATE_TEXT_MAX + 1];
+	size_t n, off = 0, esc = 0, k;
 
-	str_sanitize(tmp, sizeof(tmp), text, strlen(text));
-	for (char *p = tmp; *p != '\0'; p++)
-		if (*p == '\t')
-			*p = ' ';
+	n = str_clean_text(tmp, sizeof(tmp), text, len);
+	while (off < n) {
+		k = str_utf8_len((const unsigned char *)tmp + off, n - off);
+		RQ_ASSERT(k > 0);
+		if (esc + str_sanitize_len(tmp + off, k) > QUEUE_STATE_TEXT_MAX)
+			break;
+		esc += str_sanitize_len(tmp + off, k);
+		off += k;
+	}
+	tmp[off] = '\0';
 	return xstrdup(tmp);
 }
 
@@ -112,7 +133,8 @@ void
 queue_state_set_error(struct queue_state *s, const char *text)
 {
 	free(s->last_error);
-	s->last_error = queue_state_clean(text != NULL ? text : "");
+	s->last_error = queue_state_clean(text != NULL ? text : "",
+	    text != NULL ? strlen(text) : 0);
 }
 
 /* Sets one recipient's status and reply. */
@@ -124,7 +146,8 @@ queue_state_set_rcpt(struct queue_state *s, size_t i, enum queue_rcpt_st st,
 	RQ_ASSERT(queue_state_st_is_valid((char)st));
 	s->rcpt_st[i] = (char)st;
 	free(s->rcpt_reply[i]);
-	s->rcpt_reply[i] = reply != NULL ? queue_state_clean(reply) : NULL;
+	s->rcpt_reply[i] =
+	    reply != NULL ? queue_state_clean(reply, strlen(reply)) : NULL;
 }
 
 /* Counts the recipients still pending. */
@@ -139,13 +162,22 @@ queue_state_pending(const struct queue_state *s)
 	return n;
 }
 
-/* True when text may be stored as is. */
+/* True when text is clean and its escaped form fits its record. */
 static int
 queue_state_text_is_valid(const char *text)
 {
 	size_t len = strnlen(text, QUEUE_STATE_TEXT_MAX + 1);
 
-	return len <= QUEUE_STATE_TEXT_MAX && !str_has_ctl(text, len);
+	return len <= QUEUE_STATE_TEXT_MAX && str_is_clean_text(text, len) &&
+	    str_sanitize_len(text, len) <= QUEUE_STATE_TEXT_MAX;
+}
+
+/* Escapes a valid text for its record into buf; returns its length. */
+static size_t
+queue_state_escape(const char *text, char *buf, size_t bufsz)
+{
+	str_sanitize(buf, bufsz, text, strlen(text));
+	return strlen(buf);
 }
 
 /* Appends one record. */
@@ -172,18 +204,20 @@ static int
 queue_state_put_rcpt(struct buf *b, const struct queue_state *s, size_t i)
 {
 	const char *reply = s->rcpt_reply[i];
-	char head[24];
+	char head[24], esc[QUEUE_STATE_TEXT_MAX + 1];
+	size_t elen =
+	    reply != NULL ? queue_state_escape(reply, esc, sizeof(esc)) : 0;
 	int n;
 
 	if ((n = rq_snprintf(head, sizeof(head), "%zu %c", i, s->rcpt_st[i])) ==
 	    -1)
 		return -1;
-	if (buf_addf(b, "P%zu:",
-		(size_t)n + (reply != NULL ? 1 + strlen(reply) : 0)) == -1 ||
+	if (buf_addf(b, "P%zu:", (size_t)n + (reply != NULL ? 1 + elen : 0)) ==
+		-1 ||
 	    buf_add(b, head, (size_t)n) == -1)
 		return -1;
 	if (reply != NULL &&
-	    (buf_add(b, " ", 1) == -1 || buf_adds(b, reply) == -1))
+	    (buf_add(b, " ", 1) == -1 || buf_add(b, esc, elen) == -1))
 		return -1;
 	return buf_add(b, "\n", 1);
 }
@@ -193,7 +227,7 @@ int
 queue_state_format(const struct queue_state *s, char **bufp, size_t *lenp)
 {
 	struct buf b;
-	char crc[16];
+	char crc[16], esc[QUEUE_STATE_TEXT_MAX + 1];
 	int n;
 
 	if (!queue_id_is_valid(s->id) || s->first_try < 0 || s->last_try < 0 ||
@@ -218,8 +252,8 @@ queue_state_format(const struct queue_state *s, char **bufp, size_t *lenp)
 		-1 ||
 	    queue_state_put(&b, 'H', s->held ? "1" : "0", 1) == -1 ||
 	    queue_state_put_num(&b, 'D', (unsigned long long)s->warned) == -1 ||
-	    queue_state_put(&b, 'X', s->last_error, strlen(s->last_error)) ==
-		-1)
+	    queue_state_put(&b, 'X', esc,
+		queue_state_escape(s->last_error, esc, sizeof(esc))) == -1)
 		goto toolarge;
 	for (size_t i = 0; i < s->nrcpt; i++)
 		if (queue_state_put_rcpt(&b, s, i) == -1)
@@ -240,13 +274,17 @@ invalid:
 	return -1;
 }
 
-/* Copies a text value into a new string after checking it. */
+/* Checks an escaped text value and returns it unescaped and clean. */
 static char *
 queue_state_text(const char *val, size_t len)
 {
+	char raw[QUEUE_STATE_TEXT_MAX + 1];
+	size_t n;
+
 	if (len > QUEUE_STATE_TEXT_MAX || str_has_ctl(val, len))
 		return NULL;
-	return xstrndup(val, len);
+	n = str_unsanitize(raw, sizeof(raw), val, len);
+	return queue_state_clean(raw, n);
 }
 
 /* Parses a P record value for recipient i. */

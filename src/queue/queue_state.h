@@ -34,7 +34,7 @@ struct queue_state {
 	long long next_try;  /* seconds, 0 means now */
 	int held;	     /* nonzero: operator hold */
 	long long warned;    /* delay notice queued at (seconds), 0 if none */
-	char *last_error;    /* owned, "" if none */
+	char *last_error;    /* owned, clean text, "" if none */
 	size_t nrcpt;
 	char *rcpt_st;	   /* owned, nrcpt bytes of enum queue_rcpt_st */
 	char **rcpt_reply; /* owned: last reply per recipient, or NULL */
@@ -45,12 +45,13 @@ void queue_state_init(struct queue_state *s, const char *id, size_t nrcpt);
 /* Frees owned fields. */
 void queue_state_free(struct queue_state *s);
 /*
- * Sets the last error (copied, sanitised to one printable ASCII line of
- * at most QUEUE_STATE_TEXT_MAX bytes; NULL means none).
+ * Sets the last error (copied and cleaned by str_clean_text(), which
+ * leaves a clean text as it is; cut so that its escaped form in the file
+ * is at most QUEUE_STATE_TEXT_MAX bytes; NULL means none).
  */
 void queue_state_set_error(struct queue_state *s, const char *text);
 /*
- * Sets recipient i (< nrcpt) status and reply (copied and sanitised like
+ * Sets recipient i (< nrcpt) status and reply (copied and cleaned like
  * the last error; may be NULL).
  */
 void queue_state_set_rcpt(struct queue_state *s, size_t i,
@@ -60,15 +61,16 @@ size_t queue_state_pending(const struct queue_state *s);
 
 /*
  * Serialises s into a malloc'd buffer (owned by the caller).  Returns 0,
- * or -1 with errno EINVAL when a field is invalid (bad id or status,
- * text with control characters or too long).
+ * or -1 with errno EINVAL when a field is invalid (bad id or status, a
+ * text that is not clean or too long).
  */
 int queue_state_format(const struct queue_state *s, char **buf, size_t *len)
     RQ_WUR;
 /*
  * Parses a state file image into s (initialised here; on failure left
  * empty).  nrcpt must match the message's recipient count.  A torn or
- * altered file fails its trailer check.  Returns 0, or -1 with *errstr.
+ * altered file fails its trailer check.  Texts come back clean (see
+ * queue_state.c).  Returns 0, or -1 with *errstr.
  */
 int queue_state_parse(struct queue_state *s, const char *data, size_t size,
     size_t nrcpt, const char **errstr) RQ_WUR;

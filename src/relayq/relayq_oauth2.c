@@ -5,8 +5,10 @@
  * token file with the rules relayqd applies (oauth2_store_read, whose
  * result is wiped at once: only "usable" or the error is shown), and
  * prints relayqd's last refresh from <spool>/oauth2 (written by
- * relayqd_oauth2.c: last_refresh, result, reason, expires).  Owns no
- * state; never prints a token or a secret.
+ * relayqd_oauth2.c: last_refresh, result, reason, expires).  A token
+ * file the endpoint refused at that refresh (invalid_grant), and not
+ * rewritten since, is shown as refused, not usable.  Owns no state;
+ * never prints a token or a secret.
  *
  * Both commands act on one smarthost section: [smarthost], or with
  * --smarthost NAME [smarthost NAME], through a conf_view_smarthost()
@@ -111,48 +113,97 @@ relayq_oauth2_section(const struct conf_smarthost *sh, char *buf, size_t bufsz)
 	return buf;
 }
 
+/* relayqd's last refresh of a smarthost, as it published it. */
+struct relayq_oauth2_last {
+	int found; /* the file was there */
+	long long last, expires;
+	char result[64], reason[1024];
+};
+
 /*
- * Prints relayqd's last refresh for the smarthost c->smarthosts[0] (a
+ * Reads relayqd's last refresh for the smarthost c->smarthosts[0] (a
  * view): relayqd publishes [smarthost]'s in <spool>/oauth2 and
  * [smarthost NAME]'s in <spool>/oauth2.NAME.
  */
 static void
-relayq_oauth2_last(const struct conf *c)
+relayq_oauth2_last_read(const struct conf *c, struct relayq_oauth2_last *l)
 {
-	char path[4096], line[1024], result[64] = "", reason[1024] = "";
-	char when[64];
-	long long last = 0, expires = 0;
+	char path[4096], line[1024];
 	const char *name = c->smarthosts[0].name;
 	int named = strcmp(name, "default") != 0;
 	FILE *f;
 
+	memset(l, 0, sizeof(*l));
 	if (rq_snprintf(path, sizeof(path), "%s/oauth2%s%s", c->spool_dir,
 		named ? "." : "", named ? name : "") == -1 ||
-	    (f = fopen(path, "re")) == NULL) {
-		printf("last refresh: none recorded by relayqd\n");
+	    (f = fopen(path, "re")) == NULL)
 		return;
-	}
+	l->found = 1;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
 		if (strncmp(line, "last_refresh=", 13) == 0)
-			last = strtoll(line + 13, NULL, 10);
+			l->last = strtoll(line + 13, NULL, 10);
 		else if (strncmp(line, "expires=", 8) == 0)
-			expires = strtoll(line + 8, NULL, 10);
+			l->expires = strtoll(line + 8, NULL, 10);
 		else if (strncmp(line, "result=", 7) == 0)
-			(void)strlcpy(result, line + 7, sizeof(result));
+			(void)strlcpy(l->result, line + 7, sizeof(l->result));
 		else if (strncmp(line, "reason=", 7) == 0)
-			(void)strlcpy(reason, line + 7, sizeof(reason));
+			(void)strlcpy(l->reason, line + 7, sizeof(l->reason));
 	}
 	(void)fclose(f);
-	relayq_oauth2_time(when, sizeof(when), last);
-	printf("last refresh: %s, %s%s%s\n", when,
-	    result[0] != '\0' ? result : "?", reason[0] != '\0' ? ": " : "",
-	    reason);
-	if (strcmp(result, "ok") == 0) {
-		relayq_oauth2_time(when, sizeof(when), expires);
-		printf("access token expires: %s%s\n", when,
-		    expires <= (long long)time(NULL) ? " (expired)" : "");
+}
+
+/* Prints relayqd's last refresh. */
+static void
+relayq_oauth2_last(const struct relayq_oauth2_last *l)
+{
+	char when[64];
+
+	if (!l->found) {
+		printf("last refresh: none recorded by relayqd\n");
+		return;
 	}
+	relayq_oauth2_time(when, sizeof(when), l->last);
+	printf("last refresh: %s, %s%s%s\n", when,
+	    l->result[0] != '\0' ? l->result : "?",
+	    l->reason[0] != '\0' ? ": " : "", l->reason);
+	if (strcmp(l->result, "ok") == 0) {
+		relayq_oauth2_time(when, sizeof(when), l->expires);
+		printf("access token expires: %s%s\n", when,
+		    l->expires <= (long long)time(NULL) ? " (expired)" : "");
+	}
+}
+
+/*
+ * Prints the refresh token file's line.  A file the token endpoint
+ * refused (relayqd's last refresh was "rejected": invalid_grant) is not
+ * usable, however well formed, until it is written again after that
+ * refusal (by relayq oauth2 login): its modification time tells.
+ */
+static void
+relayq_oauth2_file(const char *file, const struct relayq_oauth2_last *l)
+{
+	struct rq_err err;
+	struct stat st;
+	char when[64];
+	char *tok;
+	size_t n;
+
+	if (oauth2_store_read(file, 1, &tok, &n, &err) == -1) {
+		printf("refresh token file: %s: %s; run relayq oauth2 login\n",
+		    file, err.msg);
+		return;
+	}
+	OPENSSL_cleanse(tok, n);
+	free(tok);
+	if (strcmp(l->result, "rejected") == 0 && stat(file, &st) == 0 &&
+	    (long long)st.st_mtime <= l->last) {
+		relayq_oauth2_time(when, sizeof(when), l->last);
+		printf("refresh token file: %s (present, refused by the token "
+		       "endpoint at %s: run relayq oauth2 login)\n",
+		    file, when);
+	} else
+		printf("refresh token file: %s (present, usable)\n", file);
 }
 
 /*
@@ -165,9 +216,7 @@ relayq_oauth2_show(const struct conf *c, int label)
 	const char *file = c->smarthosts[0].oauth2_refresh_token_file;
 	int refresh =
 	    strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") == 0;
-	struct rq_err err;
-	char *tok;
-	size_t n;
+	struct relayq_oauth2_last l;
 
 	printf("smarthost%s%s: %s:%d, auth = %s, username = %s\n",
 	    label ? " " : "", label ? c->smarthosts[0].name : "",
@@ -182,18 +231,10 @@ relayq_oauth2_show(const struct conf *c, int label)
 	printf("grant: %s\n", c->smarthosts[0].oauth2_grant);
 	if (c->smarthosts[0].oauth2_scope[0] != '\0')
 		printf("scope: %s\n", c->smarthosts[0].oauth2_scope);
-	if (refresh) {
-		if (oauth2_store_read(file, 1, &tok, &n, &err) == 0) {
-			OPENSSL_cleanse(tok, n);
-			free(tok);
-			printf("refresh token file: %s (present, usable)\n",
-			    file);
-		} else
-			printf("refresh token file: %s: %s; run relayq oauth2 "
-			       "login\n",
-			    file, err.msg);
-	}
-	relayq_oauth2_last(c);
+	relayq_oauth2_last_read(c, &l);
+	if (refresh)
+		relayq_oauth2_file(file, &l);
+	relayq_oauth2_last(&l);
 }
 
 /* relayq oauth2 status [--smarthost NAME]. */

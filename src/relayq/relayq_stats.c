@@ -3,7 +3,9 @@
 /*
  * relayq stats (see relayq_stats.h).  Counting opens each message
  * without a lock, like the mailq listing; a message that moves or
- * leaves meanwhile is counted where it was found, or not at all.
+ * leaves meanwhile is counted where it was found, or not at all.  One
+ * that is there but cannot be opened or read is counted as unreadable
+ * (part of the total), as relayq queue --json lists it with an error.
  */
 #include "config.h"
 
@@ -34,8 +36,9 @@
 
 struct relayq_stats_q {
 	size_t incoming, pending, deferred, held;
-	size_t failed;	  /* messages in failed/ (not part of the queue) */
-	long long oldest; /* arrival of the oldest, 0 if none */
+	size_t unreadable; /* there, but cannot be opened or read */
+	size_t failed;	   /* messages in failed/ (not part of the queue) */
+	long long oldest;  /* arrival of the oldest, 0 if none */
 };
 
 struct relayq_stats_d {
@@ -48,6 +51,13 @@ struct relayq_stats_d {
 	double pace, bucket, rcpt_bucket;
 	long long throttled, bucket_size, rcpt_bucket_size;
 };
+
+/* The messages in the queue, the unreadable ones included. */
+static size_t
+relayq_stats_total(const struct relayq_stats_q *q)
+{
+	return q->incoming + q->pending + q->deferred + q->held + q->unreadable;
+}
 
 /* Counts the messages of directory d. */
 static int
@@ -69,13 +79,18 @@ relayq_stats_count(struct queue_spool *sp, enum queue_dir d,
 		/* Not followed: one that moved is counted in queue/. */
 		fd = openat(sp->dirfd[d], l.ids[i],
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd == -1)
+		if (fd == -1) {
+			if (errno != ENOENT)
+				q->unreadable++;
 			continue;
+		}
 		rc =
 		    queue_list_read(sp, d, l.ids[i], fd, &e, &s, &errstr, NULL);
 		(void)close(fd);
-		if (rc == -1)
+		if (rc == -1) {
+			q->unreadable++;
 			continue;
+		}
 		if (q->oldest == 0 || e.arrival < q->oldest)
 			q->oldest = e.arrival;
 		/* A state that cannot be read counts as pending. */
@@ -144,7 +159,8 @@ relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
 			return;
 		}
 	if (strcmp(k, "last_error") == 0) {
-		str_sanitize(dd->last_error, sizeof(dd->last_error), v,
+		/* Clean already: a no-op but for a file we did not write. */
+		(void)str_clean_text(dd->last_error, sizeof(dd->last_error), v,
 		    strlen(v));
 		return;
 	}
@@ -193,6 +209,20 @@ relayq_stats_down_since(const struct relayq_stats_d *dd)
 	return dd->smarthost_up ? 0 : dd->smarthost_since;
 }
 
+/* Prints s as a Prometheus label value: \\, \" and \n escaped. */
+static void
+relayq_stats_prom_label(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '\n')
+			fputs("\\n", stdout);
+		else {
+			if (*s == '\\' || *s == '"')
+				putchar('\\');
+			putchar(*s);
+		}
+}
+
 /* Prints the Prometheus text exposition. */
 static void
 relayq_stats_prom(const struct relayq_stats_q *q,
@@ -204,6 +234,8 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	printf("relayq_queue_messages{state=\"pending\"} %zu\n", q->pending);
 	printf("relayq_queue_messages{state=\"deferred\"} %zu\n", q->deferred);
 	printf("relayq_queue_messages{state=\"held\"} %zu\n", q->held);
+	printf("relayq_queue_messages{state=\"unreadable\"} %zu\n",
+	    q->unreadable);
 	printf("# HELP relayq_queue_oldest_age_seconds Age of the oldest "
 	       "queued message (0: empty).\n"
 	       "# TYPE relayq_queue_oldest_age_seconds gauge\n"
@@ -259,6 +291,15 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 	       "# TYPE relayq_last_error_timestamp_seconds gauge\n"
 	       "relayq_last_error_timestamp_seconds %lld\n",
 	    dd->last_error_time);
+	if (dd->last_error[0] != '\0') {
+		fputs("# HELP relayq_last_error_info The last error toward "
+		      "the smarthost, in label text.\n"
+		      "# TYPE relayq_last_error_info gauge\n"
+		      "relayq_last_error_info{text=\"",
+		    stdout);
+		relayq_stats_prom_label(dd->last_error);
+		printf("\"} 1\n");
+	}
 	if (!dd->has_rate)
 		return;
 	printf("# HELP relayq_smarthost_pace_per_second Messages a second "
@@ -359,14 +400,15 @@ relayq_stats_json(const struct relayq_stats_q *q,
 	    (failed = json_object()) == NULL)
 		fatalx("out of memory");
 	relayq_json_set(queue, "total",
-	    json_integer((
-		json_int_t)(q->incoming + q->pending + q->deferred + q->held)));
+	    json_integer((json_int_t)relayq_stats_total(q)));
 	relayq_json_set(queue, "incoming",
 	    json_integer((json_int_t)q->incoming));
 	relayq_json_set(queue, "pending", json_integer((json_int_t)q->pending));
 	relayq_json_set(queue, "deferred",
 	    json_integer((json_int_t)q->deferred));
 	relayq_json_set(queue, "held", json_integer((json_int_t)q->held));
+	relayq_json_set(queue, "unreadable",
+	    json_integer((json_int_t)q->unreadable));
 	relayq_json_set(queue, "oldest_age_seconds", json_integer(age));
 	relayq_json_set(o, "queue", queue);
 	relayq_json_set(failed, "messages",
@@ -385,9 +427,12 @@ relayq_stats_text(const struct relayq_stats_q *q,
     const struct relayq_stats_d *dd, long long age)
 {
 	printf("queue: %zu messages (incoming %zu, pending %zu, deferred "
-	       "%zu, held %zu)\n",
-	    q->incoming + q->pending + q->deferred + q->held, q->incoming,
-	    q->pending, q->deferred, q->held);
+	       "%zu, held %zu",
+	    relayq_stats_total(q), q->incoming, q->pending, q->deferred,
+	    q->held);
+	if (q->unreadable > 0)
+		printf(", unreadable %zu", q->unreadable);
+	printf(")\n");
 	printf("oldest message: %llds old\n", age);
 	printf("failed/: %zu messages\n", q->failed);
 	if (dd->running == 0) {

@@ -8,7 +8,7 @@
  * for node_exporter's textfile collector).  Read-only.
  *
  * JSON: {"queue": {"total", "incoming", "pending", "deferred", "held",
- * "oldest_age_seconds"}, "relayqd": null or {"pid", "started",
+ * "unreadable", "oldest_age_seconds"}, "relayqd": null or {"pid", "started",
  * "updated", "delivered", "deferred", "failed", "bounces",
  * "smarthost_up", "last_success", "last_error_time", "last_error",
  * and from a relayqd that paces the smarthost: "pace_per_second" (null:

@@ -56,17 +56,27 @@
 /* Longest line written, CRLF and a stuffing dot excluded (RFC 5322). */
 #define RELAYQD_BOUNCE_LINE_MAX 998
 
-/* Copies src as printable ASCII into dst: tabs become spaces, others '?'. */
+/*
+ * Copies src as printable ASCII into dst: tabs become spaces, any other
+ * character '?' (one for a whole UTF-8 character, such as the U+FFFD of
+ * a clean reply text).
+ */
 static void
 relayqd_bounce_clean(char *dst, size_t dstsz, const char *src)
 {
-	size_t o = 0;
+	size_t o = 0, k, n;
 
 	if (src == NULL)
 		src = "";
-	for (; *src != '\0' && o + 1 < dstsz; src++) {
-		unsigned char c = (unsigned char)*src;
+	n = strlen(src);
+	for (size_t i = 0; i < n && o + 1 < dstsz; i += k) {
+		unsigned char c = (unsigned char)src[i];
 
+		k = c >= 0x80
+		    ? str_utf8_len((const unsigned char *)src + i, n - i)
+		    : 1;
+		if (k == 0)
+			k = 1;
 		if (c == '\t')
 			c = ' ';
 		dst[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';

@@ -184,6 +184,8 @@ relayqd_notify_format_status(const struct relayqd_stats_view *v, char *buf,
 		    "%s; smarthost up; last error %s: %s", queue, when, err);
 	} else
 		(void)snprintf(buf, bufsz, "%s; smarthost up", queue);
+	/* The error is UTF-8: systemd ignores a STATUS that is not. */
+	str_utf8_trim(buf);
 }
 
 /* Sends prefix and STATUS= for v, unless unchanged and not forced. */

@@ -190,7 +190,7 @@ relayqd_stats_error(struct relayd *rd, const char *text)
 	if (st == NULL)
 		return;
 	st->last_error_time = relayqd_now();
-	str_sanitize(st->last_error, sizeof(st->last_error), text,
+	(void)str_clean_text(st->last_error, sizeof(st->last_error), text,
 	    strlen(text));
 	relayqd_stats_touch(rd);
 }

@@ -21,7 +21,8 @@
  *	                   last up/down change): "down since" when 0
  *	last_success=T     last recipient accepted
  *	last_error_time=T  last deferral, failure or smarthost error
- *	last_error=TEXT    its text (printable ASCII, may be empty)
+ *	last_error=TEXT    its text, clean (str_clean_text: one line of
+ *	                   UTF-8, not escaped), may be empty
  *	pace=F             messages a second the smarthost is paced at
  *	                   now (rate_limit, or lower while throttled);
  *	                   0: no limit
@@ -66,7 +67,7 @@ void relayqd_stats_free(struct relayqd_stats *st);
 void relayqd_stats_touch(struct relayd *rd);
 /* Notes an accepted recipient (last success time). */
 void relayqd_stats_success(struct relayd *rd);
-/* Notes an error toward the smarthost (copied, sanitised). */
+/* Notes an error toward the smarthost (copied, cleaned). */
 void relayqd_stats_error(struct relayd *rd, const char *text);
 /* Fills v with the current state (rd->stats may not be NULL). */
 void relayqd_stats_view(struct relayd *rd, struct relayqd_stats_view *v);

@@ -7,7 +7,8 @@
  * reaches it).  Protocol, one request per connection:
  *
  *	front end -> relayqd   "V<20 hex id>\n"
- *	relayqd -> front end   lines, each printable ASCII:
+ *	relayqd -> front end   lines, each escaped once by str_sanitize()
+ *	                       (printable ASCII; the front end undoes it):
  *	    "*** text"         what relayqd is doing
  *	    "<<< reply line"   from the smarthost
  *	    ">>> command"      to the smarthost

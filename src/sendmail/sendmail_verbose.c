@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The relayq authors */
 /*
- * The front end's side of -v.  Every line relayqd sends is sanitised
- * again before it is printed, lines are bounded, and the whole wait is
+ * The front end's side of -v.  Every line relayqd sends is escaped
+ * once (str_sanitize: printable ASCII); it is unescaped once and made
+ * clean text (str_clean_text) before it is printed, so a server's reply
+ * shows as it was sent (a backslash as one backslash) and still holds no
+ * control character.  Lines are bounded, and the whole wait is
  * bounded by the configured delivery timeouts, so a stuck daemon cannot
  * hold the caller forever: at worst the message simply stays queued.
  */
@@ -40,9 +43,12 @@ sendmail_verbose_budget(const struct conf *c)
 static int
 sendmail_verbose_line(const char *line, size_t len, int *delivered)
 {
-	char clean[SENDMAIL_VERBOSE_LINE_MAX + 64];
+	char raw[SENDMAIL_VERBOSE_LINE_MAX + 1];
+	char clean[3 * SENDMAIL_VERBOSE_LINE_MAX + 1];
+	size_t n;
 
-	str_sanitize(clean, sizeof(clean), line, len);
+	n = str_unsanitize(raw, sizeof(raw), line, len);
+	(void)str_clean_text(clean, sizeof(clean), raw, n);
 	if (strncmp(clean, "RESULT ", 7) == 0) {
 		const char *st = clean + 7, *text = st + strcspn(st, " ");
 

@@ -186,7 +186,11 @@ smtp_reply_line(const struct smtp_reply *r, size_t i, const char **p,
 	return 0;
 }
 
-/* Formats "code text-of-first-line" as one printable line. */
+/*
+ * Formats "code text-of-first-line" as one line of clean text
+ * (str_clean_text): this is where a server's reply is made safe, once;
+ * whoever stores or shows the summary applies only its own encoding.
+ */
 void
 smtp_reply_summary(const struct smtp_reply *r, char *buf, size_t bufsz)
 {
@@ -204,5 +208,5 @@ smtp_reply_summary(const struct smtp_reply *r, char *buf, size_t bufsz)
 	if (n < 0 || (size_t)n >= bufsz)
 		return;
 	off = (size_t)n;
-	str_sanitize(buf + off, bufsz - off, p, len);
+	(void)str_clean_text(buf + off, bufsz - off, p, len);
 }

@@ -50,7 +50,11 @@ int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
 int smtp_reply_line(const struct smtp_reply *r, size_t i, const char **p,
     size_t *len);
 
-/* Writes "code esc first-line" into buf (sanitised, one line). */
+/*
+ * Writes "code first-line" into buf, the text made one line of
+ * displayable UTF-8 by str_clean_text() (not escaped), truncated at a
+ * character boundary.
+ */
 void smtp_reply_summary(const struct smtp_reply *r, char *buf, size_t bufsz);
 
 #endif

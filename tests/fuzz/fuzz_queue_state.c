@@ -4,11 +4,15 @@
  * libFuzzer target for the state file (queue_state.c), as a round trip.
  * The first input byte is the recipient count the message has (0-15);
  * the rest is parsed as a state file.  A parse that succeeds must give
- * a state that formats back to exactly the same bytes (the format is
- * canonical: one encoding per state) and parses again to the same
- * values; every text in it is printable.  Then the values are pushed
+ * a state whose every text is clean (str_clean_text) and fits its
+ * record escaped, that formats, parses again to the same values and
+ * formats again to exactly the same bytes (one round reaches the
+ * canonical encoding: the reader accepts escapes and bytes the writer
+ * never writes, such as "\x41", uppercase hex or a raw 0xe9, and
+ * cleans them); an input without a backslash or an 8-bit byte must
+ * format back to exactly its own bytes.  Then the values are pushed
  * through the setters with the input as reply text, and the result must
- * format, and parse back with the same recipient statuses.
+ * format, and parse back with the same values.
  */
 #include "config.h"
 
@@ -16,21 +20,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strutil.h"
 #include "queue/queue_state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Aborts unless text is printable ASCII of bounded length. */
+/* Aborts unless text is clean and its escaped form fits a record. */
 static void
 fuzz_queue_state_text(const char *t)
 {
 	if (t == NULL)
 		return;
-	if (strlen(t) > QUEUE_STATE_TEXT_MAX)
+	if (!str_is_clean_text(t, strlen(t)) ||
+	    str_sanitize_len(t, strlen(t)) > QUEUE_STATE_TEXT_MAX)
 		abort();
-	for (; *t != '\0'; t++)
-		if ((unsigned char)*t < 0x20 || (unsigned char)*t > 0x7e)
-			abort();
 }
 
 /* Aborts unless a and b hold the same values. */
@@ -60,8 +63,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct queue_state s, t;
 	const char *errstr;
-	char *buf, *text;
-	size_t len, nrcpt;
+	char *buf, *buf2, *text;
+	size_t len, len2, nrcpt;
 
 	if (size < 1)
 		return 0;
@@ -83,15 +86,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (queue_state_format(&s, &buf, &len) == -1)
 			abort();
-		if (len != size || memcmp(buf, data, size) != 0)
+		if (memchr(data, '\\', size) == NULL &&
+		    !str_has_8bit((const char *)data, size) &&
+		    (len != size || memcmp(buf, data, size) != 0))
 			abort(); /* not canonical */
 		if (queue_state_parse(&t, buf, len, nrcpt, &errstr) == -1)
 			abort();
 		fuzz_queue_state_same(&s, &t);
+		if (queue_state_format(&t, &buf2, &len2) == -1)
+			abort();
+		if (len2 != len || memcmp(buf, buf2, len) != 0)
+			abort(); /* not canonical after one round */
 		queue_state_free(&t);
+		free(buf2);
 		free(buf);
 
-		/* The setters sanitise anything. */
+		/* The setters clean anything. */
 		text = malloc(size + 1);
 		if (text != NULL) {
 			memcpy(text, data, size);

@@ -9,7 +9,9 @@ CRLF kept) and NNNN.env (JSON: mail_from, rcpt_tos, mail_options,
 session number) in --maildir, written atomically, and appends one line
 per EHLO/HELO to --maildir/sessions.  Recipients whose
 address contains a --rcpt-reply PATTERN get that reply instead of 250, so
-tests can script per-recipient 4xx/5xx.  --auth offers PLAIN and LOGIN,
+tests can script per-recipient 4xx/5xx; the reply is sent as the exact
+bytes of the argument (os.fsencode), so it may hold bytes that are not
+UTF-8.  --auth offers PLAIN and LOGIN,
 --xoauth2 offers XOAUTH2 (Google's bearer-token mechanism, which aiosmtpd
 lacks: Handler.auth_XOAUTH2) and OAUTHBEARER (RFC 7628); with
 --oauth2-state they accept exactly the unexpired access tokens that
@@ -516,7 +518,7 @@ class Handler:
         for pattern, reply in self.rcpt_replies:
             if pattern in address:
                 self.log('RCPT {} {}'.format(address, reply[:3]))
-                return reply
+                return os.fsencode(reply)
         self.log('RCPT {} 250'.format(address))
         envelope.rcpt_tos.append(address)
         return '250 2.1.5 OK'

@@ -19,7 +19,8 @@
 #    the endpoint verified;
 #  - OAuth2 on a [smarthost NAME]: its own token, its status file
 #    <spool>/oauth2.NAME, no AUTH offered to [smarthost];
-#  - relayq oauth2 status after a good and a refused refresh;
+#  - relayq oauth2 status after a good and a refused refresh (the token
+#    file then shown refused, not usable, until the endpoint takes it);
 #  - no token, refresh token or client secret in logs, traces, mailq,
 #    relayq show, relayq oauth2 status or the spool's stats files.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -167,9 +168,15 @@ ok $? "relayq stats: $TEXT"
 "$RELAYQ" -c "$CONF" oauth2 status > "$T_DIR/status.rej" 2>&1
 grep -q "^last refresh: .*, rejected: $TEXT" "$T_DIR/status.rej"
 ok $? "relayq oauth2 status: the refresh was rejected"
+grep -q "^refresh token file: $RTFILE (present, refused by the token endpoint at .*: run relayq oauth2 login)\$" "$T_DIR/status.rej" &&
+    ! grep -q 'usable' "$T_DIR/status.rej"
+ok $? "relayq oauth2 status: the refresh token file is refused, not usable"
 : > "$OCTL"
 wait_for "mail after a new consent" 600 has_mail $((n + 2))
 is "$(count_mail)" $((n + 2)) "the token accepted again: deferred mail delivered"
+"$RELAYQ" -c "$CONF" oauth2 status > "$T_DIR/status.back" 2>&1
+grep -q "^refresh token file: $RTFILE (present, usable)\$" "$T_DIR/status.back"
+ok $? "relayq oauth2 status: the file usable again once the endpoint takes it"
 is "$(wc -l < "$T_DIR/alerts")" 1 "still one alert"
 wait_for "the queue to drain" 600 queue_empty
 

@@ -128,6 +128,24 @@ ok $? "relayqd refreshed with the token login stored"
 stop_daemon
 stop_server
 
+# ---- 2b. status after the endpoint refused the refresh token ----
+# relayqd's last refresh (as it publishes one) was refused with
+# invalid_grant after the file was written: the file is well formed but
+# not usable.  The login of section 3 writes it again, after the refusal.
+now=$(date +%s)
+printf 'relayq-oauth2 1\nlast_refresh=%s\nresult=rejected\nreason=OAuth2 refresh token rejected: run relayq oauth2 login (error=invalid_grant)\nexpires=0\n' \
+    $((now - 120)) > "$SPOOL/oauth2"
+touch -d "@$((now - 180))" "$RTFILE"
+"$RELAYQ" -c "$CONF" oauth2 status > "$T_DIR/st.rej" 2>&1
+grep -q "^refresh token file: $RTFILE (present, refused by the token endpoint at .*: run relayq oauth2 login)\$" "$T_DIR/st.rej" &&
+    ! grep -q 'usable' "$T_DIR/st.rej" &&
+    grep -q '^last refresh: .*, rejected: OAuth2 refresh token rejected: run relayq oauth2 login' "$T_DIR/st.rej"
+ok $? "status: a refresh token the endpoint refused is shown refused, not usable ($(tr '\n' '|' < "$T_DIR/st.rej"))"
+touch -d "@$((now - 120))" "$RTFILE"
+"$RELAYQ" -c "$CONF" oauth2 status > "$T_DIR/st.rej2" 2>&1
+grep -q "^refresh token file: $RTFILE (present, refused by the token endpoint at " "$T_DIR/st.rej2"
+ok $? "status: still refused when written in the second of the refusal"
+
 # ---- 3. slow_down: the interval grows by 5 s ----
 rm -f "$RTFILE"
 echo slow_down > "$OCTL"
@@ -136,6 +154,9 @@ is "$(polls slow_down)" 1 "slow_down: answered once"
 is "$(polls too_fast)" 0 "slow_down: the next poll came 5 s later, not sooner"
 [ -s "$RTFILE" ]
 ok $? "slow_down: the token stored"
+"$RELAYQ" -c "$CONF" oauth2 status > "$T_DIR/st.relogin" 2>&1
+grep -q "^refresh token file: $RTFILE (present, usable)\$" "$T_DIR/st.relogin"
+ok $? "status: usable again after a login that followed the refusal"
 
 # ---- 4. access_denied, expired_token, and expires_in ----
 cp "$RTFILE" "$T_DIR/rt.before"

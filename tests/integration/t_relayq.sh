@@ -148,7 +148,7 @@ for l in lines:
         typed.add(m.group(1)); continue
     if l.startswith('# HELP '):
         continue
-    m = re.match(r'^([a-z_]+)(\{[a-z_]+="[a-z]+"\})? (-?[0-9]+(\.[0-9]+)?)$', l)
+    m = re.match(r'^([a-z_]+)(\{[a-z_]+="(?:[^"\\\n]|\\[\\"n])*"\})? (-?[0-9]+(\.[0-9]+)?)$', l)
     assert m, l
     assert m.group(1) in typed, l
     if m.group(1).endswith('_total'):

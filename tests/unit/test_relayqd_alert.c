@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strutil.h"
 #include "relayqd/relayqd.h"
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_notify.h"
@@ -151,6 +152,23 @@ test_status(void)
 	    "up again, last error shown: %s", buf);
 	relayqd_notify_format_status(&v, small, sizeof(small));
 	is_int(strlen(small), sizeof(small) - 1, "truncated, terminated");
+	{
+		/* A long UTF-8 error cut at either parity stays UTF-8. */
+		char err[2 * RELAYQD_NOTIFY_STATUS_MAX + 2];
+		int whole = 1;
+
+		for (size_t skip = 0; skip < 2; skip++) {
+			err[0] = 'x';
+			for (size_t i = 0; i < RELAYQD_NOTIFY_STATUS_MAX; i++)
+				memcpy(err + 1 + 2 * i, "\xc3\xa9", 2);
+			err[sizeof(err) - 1] = '\0';
+			v.last_error = err + skip;
+			relayqd_notify_format_status(&v, buf, sizeof(buf));
+			whole &= str_is_clean_text(buf, strlen(buf)) &&
+			    strlen(buf) >= sizeof(buf) - 2;
+		}
+		ok(whole, "a long UTF-8 error is cut at a character");
+	}
 }
 
 /* $WATCHDOG_USEC and $WATCHDOG_PID. */

@@ -288,7 +288,7 @@ test_limits(void)
 	is_int(smtp_reply_line(&r, 50, &p, &len), -1, "final line cut");
 }
 
-/* The summary is one sanitised, bounded line. */
+/* The summary is one clean (not escaped), bounded line. */
 static void
 test_summary(void)
 {
@@ -298,8 +298,15 @@ test_summary(void)
 
 	feed(&r, "554 bad\tthing caf\xc3\xa9 \\ back", &err);
 	smtp_reply_summary(&r, sum, sizeof(sum));
-	is_str(sum, "554 bad\tthing caf\\xc3\\xa9 \\\\ back",
-	    "8-bit and backslash escaped");
+	is_str(sum, "554 bad thing caf\xc3\xa9 \\ back",
+	    "UTF-8 and a backslash kept as they are, a tab is a space");
+	feed(&r, "451 4.3.0 a\\b c\xe9\x64 \xc2\x9b", &err);
+	smtp_reply_summary(&r, sum, sizeof(sum));
+	is_str(sum, "451 4.3.0 a\\b c\xef\xbf\xbd\x64 \xef\xbf\xbd",
+	    "a byte that is not UTF-8 and a C1 control are U+FFFD, once");
+	feed(&r, "250 \xc3\xa9\xc3\xa9", &err);
+	smtp_reply_summary(&r, tiny, 7);
+	is_str(tiny, "250 \xc3\xa9", "truncated at a character boundary");
 	feed(&r, "250 0123456789", &err);
 	smtp_reply_summary(&r, tiny, sizeof(tiny));
 	is_str(tiny, "250 012", "truncated summary");

@@ -15,6 +15,106 @@
 #include "common/strutil.h"
 #include "tap.h"
 
+#define REPL STR_REPLACEMENT
+
+/*
+ * str_clean_text(): untrusted text made one line of displayable UTF-8,
+ * idempotent; and str_unsanitize() undoing str_sanitize() exactly.
+ */
+static void
+test_clean_text(void)
+{
+	char out[64], again[64], all[256], esc[1100], back[260];
+	size_t n;
+
+	n = str_clean_text(out, sizeof(out),
+	    "451 a\\b c\xe9\x64\te\xc2\x9b\x66", 16);
+	is_str(out, "451 a\\b c" REPL "d e" REPL "f",
+	    "clean: backslash kept, 0xe9 and C1 U+009B are U+FFFD, tab a "
+	    "space");
+	is_int(n, strlen(out), "clean: returns the length");
+	str_clean_text(out, sizeof(out), "a\r\nb\x1b[31m\x7f\0z", 12);
+	is_str(out, "a" REPL REPL "b" REPL "[31m" REPL REPL "z",
+	    "clean: CR, LF, ESC, DEL and NUL are U+FFFD");
+	str_clean_text(out, sizeof(out),
+	    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 "
+	    "\xc2\xa0",
+	    17);
+	is_str(out, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc2\xa0",
+	    "clean: well-formed UTF-8 (and U+00A0) kept as it is");
+	str_clean_text(out, sizeof(out), "\xc3(\xe2\x82\xed\xa0\x80\xc0\xaf",
+	    9);
+	is_str(out, REPL "(" REPL REPL REPL REPL REPL REPL REPL,
+	    "clean: cut, surrogate and overlong sequences: U+FFFD a byte");
+	str_clean_text(out, sizeof(out),
+	    "a\xe2\x80\xae\x62\xe2\x80\xa8\xe2\x81\xa6\xe2\x80\x8f\xe2\x80\x94",
+	    17);
+	is_str(out, "a" REPL "b" REPL REPL REPL "\xe2\x80\x94",
+	    "clean: U+202E, U+2028, U+2066, U+200F are U+FFFD, U+2014 kept");
+	str_clean_text(out, 6, "ab\xc3\xa9\xc3\xa9", 6);
+	is_str(out, "ab\xc3\xa9", "clean: truncated at a character boundary");
+	str_clean_text(out, 5, "ab\xff", 3);
+	is_str(out, "ab", "clean: a U+FFFD that does not fit is left out");
+	str_clean_text(out, sizeof(out), "x\\\\xe9", 6);
+	is_str(out, "x\\\\xe9", "clean: escapes are text, never undone");
+
+	/* Idempotent: every byte, and every pair of bytes after 'a'. */
+	for (int c = 0; c < 256; c++)
+		all[c] = (char)c;
+	{
+		char big[1024], big2[1024];
+		int same = 1;
+
+		n = str_clean_text(big, sizeof(big), all, sizeof(all));
+		ok(str_is_clean_text(big, n), "clean: the result is clean");
+		str_clean_text(big2, sizeof(big2), big, n);
+		ok(strcmp(big, big2) == 0,
+		    "clean: cleaning twice changes nothing");
+		for (int c = 0; c < 256 && same; c++)
+			for (int d = 0; d < 256 && same; d++) {
+				char in[3] = { 'a', (char)c, (char)d };
+
+				n = str_clean_text(out, sizeof(out), in, 3);
+				str_clean_text(again, sizeof(again), out, n);
+				same = strcmp(out, again) == 0 &&
+				    str_is_clean_text(out, n);
+			}
+		ok(same, "clean: idempotent for every two-byte input");
+	}
+	{
+		static const char *const trim[][2] = {
+			{ "ab\xe2\x82\xac", "ab\xe2\x82\xac" }, /* whole */
+			{ "ab\xe2\x82", "ab" },			/* cut */
+			{ "ab\xf0\x9f\x98", "ab" },		/* cut */
+			{ "a\xf0\x9f\x98\x80", "a\xf0\x9f\x98\x80" },
+			{ "", "" },
+		};
+
+		for (size_t i = 0; i < sizeof(trim) / sizeof(trim[0]); i++) {
+			strlcpy(out, trim[i][0], sizeof(out));
+			str_utf8_trim(out);
+			is_str(out, trim[i][1],
+			    "utf8_trim %zu: only a character cut short goes",
+			    i);
+		}
+	}
+	ok(!str_is_clean_text("a\tb", 3), "a tab is not clean");
+	ok(!str_is_clean_text("\xe9", 1), "a lone 0xe9 is not clean");
+	ok(str_is_clean_text(REPL " \\ ok", 8), "U+FFFD and a backslash are");
+
+	/* str_unsanitize() inverts str_sanitize(), every byte included. */
+	str_sanitize(esc, sizeof(esc), all, sizeof(all));
+	is_int(str_sanitize_len(all, sizeof(all)), strlen(esc),
+	    "sanitize_len is the escaped length");
+	n = str_unsanitize(back, sizeof(back), esc, strlen(esc));
+	ok(n == sizeof(all) && memcmp(back, all, n) == 0,
+	    "unsanitize(sanitize(x)) == x for every byte");
+	n = str_unsanitize(back, sizeof(back), "a\\b\\xzz\\x4", 10);
+	is_str(back, "a\\b\\xzz\\x4", "unsanitize: other backslashes kept");
+	n = str_unsanitize(back, sizeof(back), "\\\\\\\\xe9", 7);
+	is_str(back, "\\\\xe9", "unsanitize undoes one level only");
+}
+
 int
 main(void)
 {
@@ -139,5 +239,6 @@ main(void)
 	buf_drain(&b, 4);
 	is_str(b.data, "1234", "buf drain");
 	buf_free(&b);
+	test_clean_text();
 	return done_testing();
 }
