@@ -42,6 +42,9 @@ struct relayd {
 	struct relayqd_sched *sched;	 /* owned */
 	struct relayqd_dest **dests;	 /* owned: one per conf.smarthosts[i] */
 	size_t ndests;			 /* conf.nsmarthosts */
+	struct relayqd_dest **retired;	 /* owned: retired by a reload, their
+					    last sessions finishing */
+	size_t nretired;
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
@@ -96,6 +99,12 @@ const char *relayqd_pop_due(struct relayd *rd, struct relayqd_dest *d,
  * chain is down.
  */
 struct relayqd_dest *relayqd_route_dest(struct relayd *rd, size_t r);
+
+/*
+ * The route of queued message id: conf_route() of its sender (read from
+ * its envelope without the lock), or 0 when it cannot be read.
+ */
+long relayqd_route_read(struct relayd *rd, const char *id);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);
