@@ -9,7 +9,7 @@
 # carol), D [smarthost slow] holds its reply to the final dot until the
 # test lets it go.  Sessions stay idle for a long time here, so that a
 # reload must close them itself.  Checks: an added section takes its
-# senders' mail, with its own credentials; a
+# senders' mail, with its own credentials, and sendmail -v names it; a
 # changed one goes to its new server with its new credentials, and the
 # idle session authenticated with the old ones says QUIT; a renamed one
 # goes on under its new name; a removed one's queued mail goes to
@@ -110,6 +110,9 @@ printf 'Subject: added\n\nbody\n' |
     "$SENDMAIL" -v -i -f dev@work.example rcpt-added@example.net \
     >/dev/null 2>"$T_DIR/v.err"
 is "$?" 0 "sendmail -v of work mail: delivered"
+grep -q "delivering now via 127.0.0.1:$PORT_B (\[smarthost work\])" \
+    "$T_DIR/v.err"
+ok $? "sendmail -v names the smarthost the message uses (work at $PORT_B)"
 sent_from "$MAIL_B" dev@work.example
 ok $? "after the reload, work mail goes to the new section's server"
 grep -q '^AUTH PLAIN bob ok$' "$MAIL_B/commands" &&
@@ -117,6 +120,11 @@ grep -q '^AUTH PLAIN bob ok$' "$MAIL_B/commands" &&
 ok $? "B saw AUTH as bob only"
 wait_for "rate.work" 100 test -s "$SPOOL/rate.work"
 ok $? "the added section has its bucket file (rate.work)"
+printf 'Subject: default\n\nbody\n' |
+    "$SENDMAIL" -v -i -f someone@example.org rcpt-default@example.net \
+    >/dev/null 2>"$T_DIR/v0.err"
+grep -q "delivering now via 127.0.0.1:$PORT\$" "$T_DIR/v0.err"
+ok $? "sendmail -v of other mail names [smarthost] (at $PORT)"
 
 # ---- 2. Change the section: same name, another server and credentials.
 # B's session, authenticated as bob, is idle (idle_timeout = 10m).
