@@ -42,9 +42,6 @@ struct relayd {
 	struct relayqd_sched *sched;	 /* owned */
 	struct relayqd_dest **dests;	 /* owned: one per conf.smarthosts[i] */
 	size_t ndests;			 /* conf.nsmarthosts */
-	struct relayqd_dest **retired;	 /* owned: retired by a reload, their
-					    last sessions finishing */
-	size_t nretired;
 	struct relayqd_verbose *verbose; /* owned: -v socket, or NULL */
 	struct relayqd_stats *stats;	 /* owned: <spool>/stats, or NULL */
 	struct relayqd_notify *notify;	 /* owned: systemd notifications */
@@ -70,6 +67,9 @@ struct relayd {
 	long long user_flush_last; /* last flush a user (not root) had */
 	int stopping;
 	unsigned long long n_delivered, n_deferred, n_failed, n_bounces;
+	/* Owned: retired by a reload, their last sessions finishing. */
+	struct relayqd_dest **retired;
+	size_t nretired;
 };
 
 /* Returns the current time in seconds. */

@@ -73,9 +73,10 @@ struct relayqd_dest {
 	struct event *ev_rate;		/* owned: runs the dispatcher */
 	struct relayqd_conn_list conns; /* its sessions (each owns itself) */
 	int nconns;
-	int retired;			/* a reload removed or changed it */
-	struct relayqd_dest_hold *hold; /* a share of the configuration a
-					   retired destination keeps */
+	/* A reload removed or changed it; it keeps a share of the
+	 * configuration it was made with (relayqd_dest_retire). */
+	int retired;
+	struct relayqd_dest_hold *hold;
 	int down;	      /* backing off: one probe at a time */
 	int ok;		      /* slow start is over */
 	int need_tx;	      /* ...only once a message is accepted */

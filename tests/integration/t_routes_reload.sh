@@ -8,7 +8,8 @@
 # bob), C takes over [smarthost work] when its settings change (AUTH as
 # carol), D [smarthost slow] holds its reply to the final dot until the
 # test lets it go.  Sessions stay idle for a long time here, so that a
-# reload must close them itself.  Checks: an added section takes its
+# reload must close them itself.  Checks: a reload adding a section that
+# cannot be built changes nothing; an added section takes its
 # senders' mail, with its own credentials, and sendmail -v names it; a
 # changed one goes to its new server with its new credentials, and the
 # idle session authenticated with the old ones says QUIT; a renamed one
@@ -101,7 +102,15 @@ send dev@work.example before
 wait_for "work mail at A" 600 sent_from "$MAIL_A" dev@work.example
 ok $? "with no section for it, work mail goes to [smarthost]"
 
-# ---- 1. Add a section.
+# ---- 1. Add a section (a bad one first: the reload is refused whole).
+conf "$WORK_B
+tls = starttls
+ca_file = $T_DIR/nonexistent.pem"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload refused" 600 grep -q 'reload failed' "$T_DIR/relayqd.log"
+grep 'reload failed' "$T_DIR/relayqd.log" | grep -q 'smarthost work.*ca_file' &&
+    ! grep -q 'added by the reload' "$T_DIR/relayqd.log"
+ok $? "a reload adding a section that cannot be built is refused, naming it"
 conf "$WORK_B"
 reload
 grep -q "smarthost work (127.0.0.1): added by the reload" "$T_DIR/relayqd.log"
