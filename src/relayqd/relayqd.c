@@ -41,7 +41,10 @@
  * while a fallback carries the rest, and mail returns to it as soon as a
  * probe gets ready.  Credentials never leave their destination: a
  * session is opened to one destination and carries only what that
- * destination's dispatch hands it.
+ * destination's dispatch hands it.  A reload may add, remove, rename or
+ * change sections (relayqd_reload): a destination whose section is gone
+ * or changed is retired, and its sessions finish the transaction in
+ * flight and QUIT before it is freed (relayqd_reap_retired).
  *
  * Start-up rebuilds the scheduler from queue/: each message is due at
  * the next_try saved in its state file (now when it has none; state/ is
