@@ -41,7 +41,10 @@
  * while a fallback carries the rest, and mail returns to it as soon as a
  * probe gets ready.  Credentials never leave their destination: a
  * session is opened to one destination and carries only what that
- * destination's dispatch hands it.
+ * destination's dispatch hands it.  A reload may add, remove, rename or
+ * change sections (relayqd_reload): a destination whose section is gone
+ * or changed is retired, and its sessions finish the transaction in
+ * flight and QUIT before it is freed (relayqd_reap_retired).
  *
  * Start-up rebuilds the scheduler from queue/: each message is due at
  * the next_try saved in its state file (now when it has none; state/ is
@@ -289,12 +292,22 @@ relayqd_pop_due(struct relayd *rd, struct relayqd_dest *d, long long now)
 	return relayqd_pop_for(rd, d, now, 0);
 }
 
+/*
+ * Destination i of all that have sessions: rd->dests, then the retired
+ * ones (i < rd->ndests + rd->nretired).
+ */
+static struct relayqd_dest *
+relayqd_any_dest(const struct relayd *rd, size_t i)
+{
+	return i < rd->ndests ? rd->dests[i] : rd->retired[i - rd->ndests];
+}
+
 /* True when no destination has a session left. */
 static int
 relayqd_no_session(const struct relayd *rd)
 {
-	for (size_t i = 0; i < rd->ndests; i++)
-		if (!TAILQ_EMPTY(&rd->dests[i]->conns))
+	for (size_t i = 0; i < rd->ndests + rd->nretired; i++)
+		if (!TAILQ_EMPTY(&relayqd_any_dest(rd, i)->conns))
 			return 0;
 	return 1;
 }
@@ -310,11 +323,11 @@ relayqd_wake_dests(struct relayd *rd, long long gap)
 }
 
 /*
- * The route of message id: conf_route() of its sender, read from its
- * envelope (without the lock: only the sender is used).  A message that
- * cannot be read takes route 0; its attempt deals with it.
+ * The route of message id (relayqd.h): only the sender is read, so the
+ * lock is not needed.  A message that cannot be read takes route 0; its
+ * attempt deals with it.
  */
-static long
+long
 relayqd_route_read(struct relayd *rd, const char *id)
 {
 	struct queue_env env;
@@ -799,6 +812,26 @@ relayqd_run_dest(struct relayd *rd, struct relayqd_dest *d, long long now)
 	}
 }
 
+/* Frees the retired destinations whose last session is gone. */
+static void
+relayqd_reap_retired(struct relayd *rd)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < rd->nretired; i++) {
+		struct relayqd_dest *d = rd->retired[i];
+
+		if (d->nconns > 0) {
+			rd->retired[k++] = d;
+			continue;
+		}
+		log_info("smarthost %s: its last session is closed; freed",
+		    d->label);
+		relayqd_dest_free(d);
+	}
+	rd->nretired = k;
+}
+
 /* The dispatcher: feeds idle sessions and opens new ones. */
 static void
 relayqd_run(struct relayd *rd)
@@ -808,6 +841,7 @@ relayqd_run(struct relayd *rd)
 
 	if (rd->stopping)
 		return;
+	relayqd_reap_retired(rd);
 	if (rd->ndests > 1)
 		relayqd_route_resolve(rd, now);
 	for (size_t i = 0; i < rd->ndests; i++)
@@ -1089,26 +1123,27 @@ relayqd_inotify_new(struct relayd *rd)
 }
 
 /*
- * Creates each destination's pace and loads its state from the spool (a
- * restart keeps a daily quota): <spool>/rate for [smarthost],
- * <spool>/rate.NAME for [smarthost NAME].
+ * Sets d up in the running daemon: its timer for the pace, its pace
+ * with the state loaded from the spool (a restart keeps a daily quota):
+ * <spool>/rate for [smarthost], <spool>/rate.NAME for [smarthost NAME],
+ * and its password_command runner (freed with it).
  */
 static void
-relayqd_pace_start(struct relayd *rd)
+relayqd_dest_start(struct relayd *rd, struct relayqd_dest *d)
 {
+	const char *name = relayqd_dest_sh(d)->name;
 	char file[64];
 
-	for (size_t i = 0; i < rd->ndests; i++) {
-		if (i == 0)
-			strlcpy(file, RELAYQD_RATE_FILE, sizeof(file));
-		else if (rq_snprintf(file, sizeof(file), "%s.%s",
-			     RELAYQD_RATE_FILE,
-			     rd->conf.smarthosts[i].name) == -1)
-			fatalx("smarthost name too long: %s",
-			    rd->conf.smarthosts[i].name);
-		relayqd_dest_rate_start(rd->dests[i], rd->spool.rootfd,
-		    rd->spool.path, file, relayqd_now_ms());
-	}
+	if ((d->ev_rate = evtimer_new(rd->base, relayqd_due_cb, rd)) == NULL)
+		fatalx("event_new failed");
+	if (d->index == 0)
+		strlcpy(file, RELAYQD_RATE_FILE, sizeof(file));
+	else if (rq_snprintf(file, sizeof(file), "%s.%s", RELAYQD_RATE_FILE,
+		     name) == -1)
+		fatalx("smarthost name too long: %s", name);
+	relayqd_dest_rate_start(d, rd->spool.rootfd, rd->spool.path, file,
+	    relayqd_now_ms());
+	d->pwcmd = relayqd_pwcmd_new(rd->base, relayqd_conn_secret_done, d);
 }
 
 /* Logs a problem in the aliases file. */
@@ -1142,48 +1177,108 @@ relayqd_aliases_load(const struct conf *c, struct aliases *a)
 	}
 }
 
-/* Reloads the configuration; keeps the old one on error. */
+/*
+ * Retires d (a reload removed, renamed or changed its section; h holds
+ * the configuration it was made with): its sessions finish what is in
+ * flight and QUIT (relayqd_conn_retire), its pace stops writing the file
+ * a new destination of the same name takes over, and the dispatcher
+ * frees it once its last session is gone (relayqd_reap_retired).
+ */
+static void
+relayqd_retire(struct relayd *rd, struct relayqd_dest *d,
+    struct relayqd_dest_hold *h)
+{
+	struct relayqd_conn *rc, *next;
+
+	relayqd_dest_retire(d, h, &rd->conf);
+	for (rc = TAILQ_FIRST(&d->conns); rc != NULL; rc = next) {
+		next = relayqd_conn_next(rc);
+		relayqd_conn_retire(rc);
+	}
+	relayqd_rate_detach(d->rate);
+	rd->retired =
+	    xreallocarray(rd->retired, rd->nretired + 1, sizeof(*rd->retired));
+	rd->retired[rd->nretired++] = d;
+}
+
+/*
+ * Builds the destinations of nc into nd (one per section; fresh[j] set
+ * for a new one) and their new keys into k: a section whose name and
+ * session settings are unchanged (relayqd_dest_is_same) keeps its
+ * destination (kept[i] set for rd->dests[i]): its sessions, backoff and
+ * pace; any other section gets a new destination.  Returns 0, or -1
+ * with err, having freed what it built.
+ */
+static int
+relayqd_reload_build(struct relayd *rd, struct conf *nc,
+    struct relayqd_dest **nd, struct relayqd_dest_keys *k, char *fresh,
+    char *kept, struct rq_err *err)
+{
+	size_t i, j;
+
+	for (j = 0; j < nc->nsmarthosts; j++) {
+		for (i = 0; i < rd->ndests; i++)
+			if (!kept[i] &&
+			    relayqd_dest_is_same(rd->dests[i], nc, j))
+				break;
+		if (i < rd->ndests) {
+			if (relayqd_dest_keys_new(rd, rd->dests[i], nc, j,
+				&k[j], err) == -1)
+				break;
+			nd[j] = rd->dests[i];
+			kept[i] = 1;
+		} else if ((nd[j] = relayqd_dest_new(rd, nc, j, err)) == NULL)
+			break;
+		else
+			fresh[j] = 1;
+	}
+	if (j == nc->nsmarthosts)
+		return 0;
+	while (j-- > 0) {
+		relayqd_dest_keys_free(&k[j]);
+		if (fresh[j])
+			relayqd_dest_free(nd[j]);
+	}
+	return -1;
+}
+
+/*
+ * Reloads the configuration; keeps the old one on error.  Sections may
+ * be added, removed, renamed or changed (relayqd_reload_build): nothing
+ * changes until every destination and key set of the new file is built.
+ * The destinations left over are retired (relayqd_retire) after the
+ * kept ones took their new keys, and before the new ones load their
+ * pace (so a changed section's bucket carries over through its file).
+ * Every queued message's route is looked up again (relayqd_sched_set_routes).
+ */
 static void
 relayqd_reload(struct relayd *rd)
 {
 	struct conf nc;
 	struct rq_err err;
 	struct relayqd_dest_keys *k;
-	size_t i;
+	struct relayqd_dest **nd, **od = rd->dests;
+	struct relayqd_dest_hold *h = NULL;
+	size_t i, j, n, nold = rd->ndests;
+	char *fresh, *kept;
 
 	if (conf_load(&nc, rd->conf.path, &err) == -1) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
 		return;
 	}
-	/*
-	 * XXX(issue 15): the destinations are made at start, one per
-	 * smarthost section; a reload may change their settings, routes
-	 * and fallbacks, but not add, remove or rename a section.
-	 */
-	for (i = 0; i < nc.nsmarthosts && nc.nsmarthosts == rd->ndests; i++)
-		if (strcmp(nc.smarthosts[i].name,
-			relayqd_dest_sh(rd->dests[i])->name) != 0)
-			break;
-	if (nc.nsmarthosts != rd->ndests || i < rd->ndests) {
-		log_warnx("reload failed, keeping the old configuration: %s: "
-			  "smarthost sections were added, removed or renamed; "
-			  "that needs a restart",
-		    nc.path);
-		conf_free(&nc);
-		return;
-	}
-	k = xcalloc(rd->ndests, sizeof(*k));
-	for (i = 0; i < rd->ndests; i++)
-		if (relayqd_dest_keys_new(rd, rd->dests[i], &nc, i, &k[i],
-			&err) == -1)
-			break;
-	if (i < rd->ndests) {
+	n = nc.nsmarthosts;
+	nd = xcalloc(n, sizeof(*nd));
+	k = xcalloc(n, sizeof(*k));
+	fresh = xcalloc(n, 1);
+	kept = xcalloc(nold, 1);
+	if (relayqd_reload_build(rd, &nc, nd, k, fresh, kept, &err) == -1) {
 		log_warnx("reload failed, keeping the old configuration: %s",
 		    err.msg);
-		while (i-- > 0)
-			relayqd_dest_keys_free(&k[i]);
+		free(kept);
+		free(fresh);
 		free(k);
+		free(nd);
 		conf_free(&nc);
 		return;
 	}
@@ -1195,17 +1290,42 @@ relayqd_reload(struct relayd *rd)
 		log_warnx("resolv_conf and hosts_file changes need a restart");
 	free(nc.spool_dir);
 	nc.spool_dir = xstrdup(rd->conf.spool_dir);
-	conf_free(&rd->conf);
+	/* A retired destination keeps the settings it was made with. */
+	for (i = 0; i < nold && kept[i]; i++)
+		;
+	if (i < nold)
+		h = relayqd_dest_hold_new(&rd->conf);
+	else
+		conf_free(&rd->conf);
 	rd->conf = nc;
 	aliases_free(&rd->aliases);
 	relayqd_aliases_load(&rd->conf, &rd->aliases);
-	/* The destinations borrow rd->conf, which holds the new settings. */
-	for (i = 0; i < rd->ndests; i++)
-		relayqd_dest_reload(rd->dests[i], &k[i], relayqd_now_ms());
+	/* The kept destinations borrow rd->conf: the new settings. */
+	for (j = 0; j < n; j++) {
+		nd[j]->conf = &rd->conf;
+		nd[j]->index = j;
+		if (!fresh[j])
+			relayqd_dest_reload(nd[j], &k[j], relayqd_now_ms());
+	}
+	rd->dests = nd;
+	rd->ndests = n;
+	for (i = 0; i < nold; i++)
+		if (!kept[i])
+			relayqd_retire(rd, od[i], h);
+	relayqd_dest_hold_drop(h);
+	for (j = 0; j < n; j++)
+		if (fresh[j]) {
+			relayqd_dest_start(rd, nd[j]);
+			log_info("smarthost %s: added by the reload",
+			    nd[j]->label);
+		}
+	free(od);
+	free(kept);
+	free(fresh);
 	free(k);
-	/* The senders patterns may have changed: queued mail is rerouted. */
-	if (rd->ndests > 1)
-		relayqd_sched_set_routes(rd->sched, rd->ndests);
+	/* Senders patterns and sections may have changed: reroute. */
+	if (n > 1 || nold > 1)
+		relayqd_sched_set_routes(rd->sched, n);
 	log_info("configuration reloaded from %s", rd->conf.path);
 	/* submit_socket may have moved, or become usable. */
 	if (rd->submit != NULL)
@@ -1228,9 +1348,9 @@ relayqd_abort_all(struct relayd *rd)
 {
 	struct relayqd_conn *rc, *next;
 
-	for (size_t i = 0; i < rd->ndests; i++)
-		for (rc = TAILQ_FIRST(&rd->dests[i]->conns); rc != NULL;
-		     rc = next) {
+	for (size_t i = 0; i < rd->ndests + rd->nretired; i++)
+		for (rc = TAILQ_FIRST(&relayqd_any_dest(rd, i)->conns);
+		     rc != NULL; rc = next) {
 			next = relayqd_conn_next(rc);
 			relayqd_conn_abort(rc);
 		}
@@ -1269,9 +1389,9 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: shutting down", (int)sig);
 	rd->stopping = 1;
 	/* Idle sessions say QUIT; the last one to go ends the loop. */
-	for (size_t i = 0; i < rd->ndests; i++)
-		for (rc = TAILQ_FIRST(&rd->dests[i]->conns); rc != NULL;
-		     rc = next) {
+	for (size_t i = 0; i < rd->ndests + rd->nretired; i++)
+		for (rc = TAILQ_FIRST(&relayqd_any_dest(rd, i)->conns);
+		     rc != NULL; rc = next) {
 			next = relayqd_conn_next(rc);
 			relayqd_conn_stop(rc);
 		}
@@ -1434,10 +1554,6 @@ main(int argc, char *argv[])
 		NULL ||
 	    (rd.ev_stash = evtimer_new(rd.base, relayqd_stash_cb, &rd)) == NULL)
 		fatalx("event_new failed");
-	for (size_t i = 0; i < rd.ndests; i++)
-		if ((rd.dests[i]->ev_rate =
-			    evtimer_new(rd.base, relayqd_due_cb, &rd)) == NULL)
-			fatalx("event_new failed");
 	for (size_t i = 0; i < RQ_NELEM(sigs); i++)
 		rd.ev_sig[i] = relayqd_signal_new(&rd, sigs[i]);
 	if ((rd.wakefd = queue_spool_wake_fd(&rd.spool)) == -1)
@@ -1448,14 +1564,11 @@ main(int argc, char *argv[])
 		fatalx("cannot watch the wake FIFO");
 	relayqd_inotify_new(&rd);
 	rd.closer = relayqd_closer_new();
-	relayqd_pace_start(&rd);
+	for (size_t i = 0; i < rd.ndests; i++)
+		relayqd_dest_start(&rd, rd.dests[i]);
 
 	rd.notify = relayqd_notify_new(rd.base);
 	rd.alert = relayqd_alert_new(&rd);
-	/* Each destination's password_command runs (freed with it). */
-	for (size_t i = 0; i < rd.ndests; i++)
-		rd.dests[i]->pwcmd = relayqd_pwcmd_new(rd.base,
-		    relayqd_conn_secret_done, rd.dests[i]);
 	rd.verbose = relayqd_verbose_new(&rd, 0);
 	rd.stats = relayqd_stats_new(&rd);
 	rd.purge = relayqd_purge_new(&rd);
@@ -1494,8 +1607,8 @@ main(int argc, char *argv[])
 	 * stopping), and frees at least one, hence the bound.
 	 */
 	n = 0;
-	for (size_t i = 0; i < rd.ndests; i++)
-		n += rd.dests[i]->nconns;
+	for (size_t i = 0; i < rd.ndests + rd.nretired; i++)
+		n += relayqd_any_dest(&rd, i)->nconns;
 	for (int i = 0; i <= n && !relayqd_no_session(&rd); i++)
 		event_base_loop(rd.base, EVLOOP_NONBLOCK);
 	event_base_loop(rd.base, EVLOOP_NONBLOCK);
@@ -1538,9 +1651,11 @@ main(int argc, char *argv[])
 			  "at the next start",
 		    relayqd_stash_count(rd.stash) - (size_t)n);
 	relayqd_stash_free(rd.stash);
-	for (size_t i = 0; i < rd.ndests; i++)
-		relayqd_dest_free(rd.dests[i]); /* cancels an OAuth2 refresh */
+	/* Each cancels its OAuth2 refresh in flight. */
+	for (size_t i = 0; i < rd.ndests + rd.nretired; i++)
+		relayqd_dest_free(relayqd_any_dest(&rd, i));
 	free(rd.dests);
+	free(rd.retired);
 	evdns_base_free(rd.dns, 1);
 	event_base_free(rd.base);
 	queue_spool_close(&rd.spool);

@@ -67,6 +67,9 @@ struct relayd {
 	long long user_flush_last; /* last flush a user (not root) had */
 	int stopping;
 	unsigned long long n_delivered, n_deferred, n_failed, n_bounces;
+	/* Owned: retired by a reload, their last sessions finishing. */
+	struct relayqd_dest **retired;
+	size_t nretired;
 };
 
 /* Returns the current time in seconds. */
@@ -96,6 +99,12 @@ const char *relayqd_pop_due(struct relayd *rd, struct relayqd_dest *d,
  * chain is down.
  */
 struct relayqd_dest *relayqd_route_dest(struct relayd *rd, size_t r);
+
+/*
+ * The route of queued message id: conf_route() of its sender (read from
+ * its envelope without the lock), or 0 when it cannot be read.
+ */
+long relayqd_route_read(struct relayd *rd, const char *id);
 
 /* Schedules a dispatcher run on the next loop pass. */
 void relayqd_kick(struct relayd *rd);

@@ -700,8 +700,11 @@ relayqd_conn_start(struct relayqd_conn *rc)
 		const char *next;
 		struct relayqd_msg *m;
 
-		/* A throttle marked the smarthost down: stop here too. */
-		if (rd->stopping || rc->dest->down ||
+		/*
+		 * A throttle marked the smarthost down, or a reload retired
+		 * it: stop here too.
+		 */
+		if (rd->stopping || rc->dest->down || rc->dest->retired ||
 		    rc->nmsgs >= rd->conf.delivery_messages_per_connection) {
 			smtp_client_quit(rc->smtp);
 			return;
@@ -1225,6 +1228,34 @@ relayqd_conn_stop(struct relayqd_conn *rc)
 	smtp_client_quit(rc->smtp);
 	if (!(rc->flags & RC_CLOSING))
 		relayqd_conn_timer(rc, RC_STOP_QUIT_TIMEOUT);
+}
+
+/*
+ * Reload: a transaction in flight finishes (so a recipient the server
+ * accepted is never sent to again elsewhere), then relayqd_conn_start()
+ * QUITs; an idle session QUITs now; one that is not ready yet (resolving,
+ * connecting, TLS, greeting, EHLO, AUTH, waiting for a secret) is closed
+ * at once, and its first message, which it has not begun, goes back to
+ * the scheduler with its pace token (due now, not an attempt).
+ */
+void
+relayqd_conn_retire(struct relayqd_conn *rc)
+{
+	if ((rc->flags & RC_CLOSING) || rc->msg != NULL)
+		return;
+	if (relayqd_conn_is_idle(rc)) {
+		rc->flags &= ~RC_IDLE;
+		smtp_client_quit(rc->smtp);
+		return;
+	}
+	if (rc->first_id[0] != '\0')
+		relayqd_rate_refund(rc->dest->rate, 0, relayqd_now_ms());
+	log_info("session to %s closed before its first message: its "
+		 "smarthost was retired by a reload",
+	    rc->relay);
+	strlcpy(rc->last_err, "the smarthost was retired by a reload",
+	    sizeof(rc->last_err));
+	relayqd_conn_close(rc); /* the free reschedules first_id now */
 }
 
 /* Drops a session at once, leaving its message queued. */

@@ -70,6 +70,15 @@ void relayqd_conn_pull(struct relayqd_conn *rc);
 void relayqd_conn_stop(struct relayqd_conn *rc);
 
 /*
+ * A reload retired the session's smarthost (relayqd_dest_retire): the
+ * transaction in flight finishes, then the session QUITs; an idle one
+ * QUITs now; one not ready yet is closed and its first message put back
+ * in the scheduler, due now.  Must not be called from the conn's own
+ * callbacks.
+ */
+void relayqd_conn_retire(struct relayqd_conn *rc);
+
+/*
  * Drops the session at once (shutdown): no QUIT, the message in flight
  * is left untouched in the queue, and the conn is freed.  Must not be
  * called from the conn's own callbacks.

@@ -19,6 +19,7 @@
 
 #include "relayqd/relayqd_dest.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,43 @@
 #include "smarthost/smarthost_tls.h"
 
 static void relayqd_dest_set_label(struct relayqd_dest *);
+
+/* A configuration kept by retired destinations (relayqd_dest_hold_new). */
+struct relayqd_dest_hold {
+	struct conf conf; /* owned */
+	unsigned refs;
+};
+
+/*
+ * The string keys of a smarthost section that its sessions use: where
+ * they connect, how they check the server, what they authenticate with.
+ * A reload that changes one retires the destination (relayqd_dest.h).
+ */
+static const size_t relayqd_dest_session_keys[] = {
+	offsetof(struct conf_smarthost, host),
+	offsetof(struct conf_smarthost, ca_file),
+	offsetof(struct conf_smarthost, ca_path),
+	offsetof(struct conf_smarthost, username),
+	offsetof(struct conf_smarthost, password_file),
+	offsetof(struct conf_smarthost, password_command),
+	offsetof(struct conf_smarthost, auth),
+	offsetof(struct conf_smarthost, helo_name),
+	offsetof(struct conf_smarthost, tls_fingerprint),
+	offsetof(struct conf_smarthost, tls_cert),
+	offsetof(struct conf_smarthost, tls_key),
+	offsetof(struct conf_smarthost, tls_min_version),
+	offsetof(struct conf_smarthost, provider),
+	offsetof(struct conf_smarthost, tenant),
+	offsetof(struct conf_smarthost, oauth2_token_url),
+	offsetof(struct conf_smarthost, oauth2_client_id),
+	offsetof(struct conf_smarthost, oauth2_client_secret_file),
+	offsetof(struct conf_smarthost, oauth2_grant),
+	offsetof(struct conf_smarthost, oauth2_refresh_token_file),
+	offsetof(struct conf_smarthost, oauth2_scope),
+	offsetof(struct conf_smarthost, oauth2_device_url),
+	offsetof(struct conf_smarthost, oauth2_auth_url),
+	offsetof(struct conf_smarthost, oauth2_ca_file),
+};
 
 /* Frees what relayqd_dest_keys_new() built. */
 void
@@ -108,6 +146,75 @@ fail:
 	rq_err_set(err, "%s: %s", nc->path, msg);
 	relayqd_dest_keys_free(k);
 	return -1;
+}
+
+/* True when d may keep its sessions under nc's smarthost index. */
+int
+relayqd_dest_is_same(const struct relayqd_dest *d, const struct conf *nc,
+    size_t index)
+{
+	const struct conf_smarthost *a = relayqd_dest_sh(d);
+	const struct conf_smarthost *b = &nc->smarthosts[index];
+
+	if (strcmp(a->name, b->name) != 0 || a->port != b->port ||
+	    a->tls != b->tls || a->tls_verify != b->tls_verify ||
+	    a->allow_plaintext_auth != b->allow_plaintext_auth)
+		return 0;
+	for (size_t i = 0; i < RQ_NELEM(relayqd_dest_session_keys); i++) {
+		size_t off = relayqd_dest_session_keys[i];
+		const char *x =
+		    *(char *const *)(const void *)((const char *)a + off);
+		const char *y =
+		    *(char *const *)(const void *)((const char *)b + off);
+
+		if (strcmp(x, y) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Takes c for retired destinations. */
+struct relayqd_dest_hold *
+relayqd_dest_hold_new(struct conf *c)
+{
+	struct relayqd_dest_hold *h = xcalloc(1, sizeof(*h));
+
+	h->conf = *c;
+	memset(c, 0, sizeof(*c));
+	h->refs = 1;
+	return h;
+}
+
+/* Drops a reference to h. */
+void
+relayqd_dest_hold_drop(struct relayqd_dest_hold *h)
+{
+	if (h == NULL || --h->refs > 0)
+		return;
+	conf_free(&h->conf);
+	free(h);
+}
+
+/* Retires d; see relayqd_dest.h. */
+void
+relayqd_dest_retire(struct relayqd_dest *d, struct relayqd_dest_hold *h,
+    const struct conf *nc)
+{
+	const char *why;
+
+	d->conf = &h->conf;
+	why = conf_smarthost_find(nc, relayqd_dest_sh(d)->name) == -1
+	    ? "its section was removed or renamed"
+	    : "its settings changed";
+	d->hold = h;
+	h->refs++;
+	d->retired = 1;
+	d->probing = 0;
+	if (d->ev_rate != NULL)
+		event_del(d->ev_rate);
+	log_info("smarthost %s: retired by the reload (%s); %d session%s "
+		 "left",
+	    d->label, why, d->nconns, d->nconns == 1 ? "" : "s");
 }
 
 /* Creates the destination of c's smarthost index. */
@@ -203,6 +310,7 @@ relayqd_dest_free(struct relayqd_dest *d)
 	relayqd_pwcmd_free(d->pwcmd);	/* kills and reaps a command left */
 	smarthost_tls_free(d->tls);
 	smarthost_auth_free(d->auth);
+	relayqd_dest_hold_drop(d->hold);
 	free(d);
 }
 

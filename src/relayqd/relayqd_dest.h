@@ -28,6 +28,15 @@
  * to, whose probe may carry it, when a failed message is due again) is
  * pure arithmetic over their down and probe state: relayqd_dest_pick(),
  * relayqd_dest_probe_for(), relayqd_dest_route_due() (issue 15).
+ *
+ * A reload keeps the destination of a section whose name and session
+ * settings (relayqd_dest_is_same) are unchanged, and retires the others
+ * (relayqd_dest_retire): a retired destination is no candidate of any
+ * route; it keeps the settings it was made with (the old configuration,
+ * shared by the destinations retired with it, is freed with the last of
+ * them), so its sessions finish the transaction in flight with the server
+ * and credentials they began with, then QUIT; the daemon frees it once
+ * its last session is gone.
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_DEST_H
 #define RELAYQ_RELAYQD_RELAYQD_DEST_H
@@ -48,6 +57,7 @@ struct relayqd_pwcmd;
 struct relayqd_rate;
 struct relayqd_conn;
 struct relayqd_dial_conf;
+struct relayqd_dest_hold;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
@@ -63,6 +73,10 @@ struct relayqd_dest {
 	struct event *ev_rate;		/* owned: runs the dispatcher */
 	struct relayqd_conn_list conns; /* its sessions (each owns itself) */
 	int nconns;
+	/* A reload removed or changed it; it keeps a share of the
+	 * configuration it was made with (relayqd_dest_retire). */
+	int retired;
+	struct relayqd_dest_hold *hold;
 	int down;	      /* backing off: one probe at a time */
 	int ok;		      /* slow start is over */
 	int need_tx;	      /* ...only once a message is accepted */
@@ -98,6 +112,38 @@ int relayqd_dest_keys_new(struct relayd *rd, struct relayqd_dest *d,
 void relayqd_dest_keys_free(struct relayqd_dest_keys *k);
 
 /*
+ * True when nc->smarthosts[index] has d's name and every setting a
+ * session takes from it (address, TLS, credentials, AUTH, OAuth2) is
+ * unchanged: d may go on with its sessions.  Limits, senders and
+ * fallbacks may differ.
+ */
+int relayqd_dest_is_same(const struct relayqd_dest *d, const struct conf *nc,
+    size_t index);
+
+/*
+ * A configuration that retired destinations keep (relayqd_dest_retire):
+ * takes *c (which the caller must no longer use or free) and holds one
+ * reference, the caller's, dropped with relayqd_dest_hold_drop().
+ */
+struct relayqd_dest_hold *relayqd_dest_hold_new(struct conf *c);
+
+/* Drops a reference; the last one frees the configuration. */
+void relayqd_dest_hold_drop(struct relayqd_dest_hold *h);
+
+/*
+ * Retires d (a reload removed its section or changed its settings; nc
+ * is the new configuration): d's settings are now those of h's
+ * configuration (d->index in it), d holds a reference to h, and d is
+ * marked retired.  Logs it, and why.
+ * The caller then retires d's sessions (relayqd_conn_retire), detaches
+ * its pace from its file (relayqd_rate_detach: the section's new
+ * destination, if any, takes the file over) and frees d once its
+ * sessions are gone.
+ */
+void relayqd_dest_retire(struct relayqd_dest *d, struct relayqd_dest_hold *h,
+    const struct conf *nc);
+
+/*
  * Creates the destination of c->smarthosts[index] (c is borrowed: it
  * must stay valid, and a reload replaces its contents in place).
  * Returns NULL with err filled in (the message names the file and, for
@@ -119,7 +165,7 @@ void relayqd_dest_rate_start(struct relayqd_dest *d, int dirfd,
 
 /*
  * Frees d, which must have no session left (cancels an OAuth2 refresh in
- * flight); NULL is a no-op.
+ * flight, drops its share of a held configuration); NULL is a no-op.
  */
 void relayqd_dest_free(struct relayqd_dest *d);
 

@@ -611,3 +611,11 @@ relayqd_rate_save(struct relayqd_rate *r)
 	r->dirty = 0;
 	return 0;
 }
+
+/* Saves, then writes no more. */
+void
+relayqd_rate_detach(struct relayqd_rate *r)
+{
+	(void)relayqd_rate_save(r); /* logged there */
+	r->dirfd = -1;
+}

@@ -152,4 +152,11 @@ int relayqd_rate_load(struct relayqd_rate *r, int dirfd, const char *file,
  */
 int relayqd_rate_save(struct relayqd_rate *r);
 
+/*
+ * Saves (as relayqd_rate_save) and detaches r from its file: it writes
+ * it no more (a reload retired its smarthost; the file is the next
+ * owner's).
+ */
+void relayqd_rate_detach(struct relayqd_rate *r);
+
 #endif

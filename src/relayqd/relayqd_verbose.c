@@ -411,6 +411,39 @@ relayqd_verbose_flush(struct relayqd_watch *w, const char *line)
 		    "a user's flush is taken at most once every probe_max");
 }
 
+/*
+ * Tells the client which smarthost its message goes to: the route of its
+ * sender (conf_route), and in it the first smarthost that is up, else its
+ * first one.  The route's smarthosts that are backing off get their
+ * probe now.
+ */
+static void
+relayqd_verbose_route(struct relayqd_watch *w, long long now)
+{
+	struct relayd *rd = w->v->rd;
+	size_t r = (size_t)relayqd_route_read(rd, w->id);
+	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
+	const struct relayqd_dest *d = relayqd_route_dest(rd, r);
+	char addr[300];
+
+	for (size_t i = 0; i < sh->nchain; i++) {
+		struct relayqd_dest *c = rd->dests[sh->chain[i]];
+
+		if (c->down && c->probe_ms > now * 1000)
+			c->probe_ms = now * 1000;
+	}
+	if (d == NULL)
+		d = rd->dests[sh->chain[0]];
+	sh = relayqd_dest_sh(d);
+	(void)conf_smarthost_addr(sh, addr, sizeof(addr));
+	if (d->index == 0)
+		relayqd_watch_note(w, "%s: delivering now via %s", w->id, addr);
+	else
+		relayqd_watch_note(w,
+		    "%s: delivering now via %s ([smarthost %s])", w->id, addr,
+		    sh->name);
+}
+
 /* Handles "V<id>": registers the watcher and makes the message due. */
 static void
 relayqd_verbose_request(struct relayqd_watch *w, const char *line)
@@ -453,15 +486,10 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 		    "the message is being delivered already");
 		return;
 	}
-	/* A smarthost that is backing off gets its probe now. */
-	for (size_t i = 0; i < rd->ndests; i++)
-		if (rd->dests[i]->down && rd->dests[i]->probe_ms > now * 1000)
-			rd->dests[i]->probe_ms = now * 1000;
+	relayqd_verbose_route(w, now);
 	w->state = RQW_WAITING;
 	log_info("%s: delivery with -v requested by uid %lu", w->id,
 	    (unsigned long)w->peer.uid);
-	relayqd_watch_note(w, "%s: delivering now via %s:%d", w->id,
-	    rd->conf.smarthosts[0].host, rd->conf.smarthosts[0].port);
 	relayqd_kick(rd);
 }
 

@@ -122,6 +122,34 @@ stop_server() {
 	wait "$SERVER_PID" 2>/dev/null
 }
 
+# start_other NAME HOST PORT MAILDIR ARGS...: another server (smtpserver.py
+# on HOST:PORT storing into MAILDIR), its pid in $T_DIR/NAME.pid.
+start_other() {
+	_n=$1 _h=$2 _p=$3 _m=$4
+	shift 4
+	rm -f "$T_DIR/$_n.pid"
+	"$PYTHON3" "$top_srcdir/tests/integration/smtpserver.py" \
+	    --host "$_h" --port "$_p" --maildir "$_m" \
+	    --pidfile "$T_DIR/$_n.pid" "$@" >>"$T_DIR/$_n.log" 2>&1 &
+	T_PIDS="$T_PIDS $!"
+	wait_for "server $_n to listen" 100 test -s "$T_DIR/$_n.pid"
+}
+
+# stop_other NAME: stops the server start_other NAME started.
+stop_other() {
+	kill "$(cat "$T_DIR/$1.pid")"
+	wait_for "server $1 to stop" 100 sh -c "! kill -0 $(cat "$T_DIR/$1.pid")"
+}
+
+# count_in DIR: messages stored in DIR; has_in DIR N: at least N.
+count_in() { ls "$1" 2>/dev/null | grep -c '\.eml$'; }
+has_in() { [ "$(count_in "$1")" -ge "$2" ]; }
+
+# sent_from DIR SENDER: a message from SENDER is stored in DIR.
+sent_from() {
+	grep -lq "\"mail_from\": \"$2\"" "$1"/*.env 2>/dev/null
+}
+
 # start_daemon [ARGS...]: relayqd -f on the private config.
 # With RELAYQ_VALGRIND=1 it runs under valgrind, which makes relayqd exit
 # 99 on a leak or a memory error, so "relayqd exits 0" checks catch them.

@@ -352,6 +352,65 @@ test_pick(void)
 	    "and it takes a route whose candidates before it are down");
 }
 
+/*
+ * A reload (issue 15): which sections keep their destination
+ * (relayqd_dest_is_same), and the configuration retired destinations
+ * keep (relayqd_dest_retire), freed with the last of them.
+ */
+static void
+test_retire(void)
+{
+	struct conf c, nc;
+	struct rq_err err;
+	struct relayqd_dest *d, *w;
+	struct relayqd_dest_hold *h;
+
+	load(&c, CONF("[smarthost work]\nhost = w.example\ntls = none\n"));
+	if ((d = relayqd_dest_new(NULL, &c, 0, &err)) == NULL ||
+	    (w = relayqd_dest_new(NULL, &c, 1, &err)) == NULL) {
+		fprintf(stderr, "relayqd_dest_new: %s\n", err.msg);
+		exit(1);
+	}
+	load(&nc,
+	    CONF("rate_limit = 5/1s\n[smarthost work]\n"
+		 "host = w.example\ntls = none\n"
+		 "senders = @work.example\n"));
+	ok(relayqd_dest_is_same(d, &nc, 0) && relayqd_dest_is_same(w, &nc, 1),
+	    "limits and senders changed: the same destinations");
+	ok(!relayqd_dest_is_same(d, &nc, 1) && !relayqd_dest_is_same(w, &nc, 0),
+	    "another name: not the same");
+	conf_free(&nc);
+	load(&nc,
+	    CONF("[smarthost work]\nhost = w.example\ntls = none\n"
+		 "port = 26\n"));
+	ok(!relayqd_dest_is_same(w, &nc, 1), "another port: not the same");
+	conf_free(&nc);
+	load(&nc,
+	    CONF("username = u\npassword_file = /p\n"
+		 "allow_plaintext_auth = yes\n"
+		 "[smarthost work]\nhost = w.example\ntls = none\n"));
+	ok(!relayqd_dest_is_same(d, &nc, 0) && relayqd_dest_is_same(w, &nc, 1),
+	    "other credentials: only that section changes");
+	conf_free(&nc);
+	load(&nc, CONF("[smarthost work]\nhost = v.example\ntls = none\n"));
+	ok(!relayqd_dest_is_same(w, &nc, 1), "another host: not the same");
+
+	/* Both retired by one reload: they keep the old settings. */
+	h = relayqd_dest_hold_new(&c);
+	c = nc; /* what relayqd_reload() does */
+	relayqd_dest_retire(d, h, &c);
+	relayqd_dest_retire(w, h, &c);
+	relayqd_dest_hold_drop(h);
+	ok(d->retired && w->retired, "both are retired");
+	is_str(relayqd_dest_sh(w)->host, "w.example",
+	    "a retired destination keeps the host it was made with");
+	relayqd_dest_free(d);
+	is_str(relayqd_dest_sh(w)->host, "w.example",
+	    "and keeps it when another one retired with it is freed");
+	relayqd_dest_free(w); /* the last: frees the old configuration */
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -363,6 +422,7 @@ main(void)
 	test_need_tx();
 	test_pick();
 	test_keys();
+	test_retire();
 	(void)unlink(put("relayq.conf", ""));
 	(void)unlink(put("pw", ""));
 	(void)rmdir(dir);
