@@ -371,32 +371,38 @@ relayq_stats_prom(const struct relayq_stats_q *q,
  * the unlabelled [smarthost] figures above, so no family mixes samples
  * with and without the label.
  */
+enum relayq_stats_kind {
+	RELAYQ_STATS_LL,   /* a long long field of struct hoststats */
+	RELAYQ_STATS_INT,  /* an int (0 or 1) */
+	RELAYQ_STATS_REAL, /* a double */
+};
+
 static const struct relayq_stats_prom_host {
 	const char *name, *type, *help;
-	int kind; /* 0: long long, 1: int, 2: double */
+	enum relayq_stats_kind kind;
 	size_t off;
 } relayq_stats_prom_hosts[] = {
 	{ "relayq_smarthost_sent_total", "counter",
-	    "Recipients the smarthost accepted since relayqd started.", 0,
-	    offsetof(struct hoststats, sent) },
+	    "Recipients the smarthost accepted since relayqd started.",
+	    RELAYQ_STATS_LL, offsetof(struct hoststats, sent) },
 	{ "relayq_smarthost_deferred_total", "counter",
-	    "Recipient attempts deferred with the smarthost since start.", 0,
-	    offsetof(struct hoststats, deferred) },
+	    "Recipient attempts deferred with the smarthost since start.",
+	    RELAYQ_STATS_LL, offsetof(struct hoststats, deferred) },
 	{ "relayq_smarthost_failed_total", "counter",
-	    "Recipients the smarthost refused (5xx) since start.", 0,
-	    offsetof(struct hoststats, failed) },
+	    "Recipients the smarthost refused (5xx) since start.",
+	    RELAYQ_STATS_LL, offsetof(struct hoststats, failed) },
 	{ "relayq_smarthost_reachable", "gauge",
-	    "1 while the smarthost is up, 0 while relayqd backs off.", 1,
-	    offsetof(struct hoststats, up) },
+	    "1 while the smarthost is up, 0 while relayqd backs off.",
+	    RELAYQ_STATS_INT, offsetof(struct hoststats, up) },
 	{ "relayq_smarthost_state_since_timestamp_seconds", "gauge",
-	    "When the smarthost last went up or down (or relayqd started).", 0,
-	    offsetof(struct hoststats, since) },
+	    "When the smarthost last went up or down (or relayqd started).",
+	    RELAYQ_STATS_LL, offsetof(struct hoststats, since) },
 	{ "relayq_smarthost_pace_messages_per_second", "gauge",
-	    "Messages a second the smarthost is paced at now (0: no limit).", 2,
-	    offsetof(struct hoststats, pace) },
+	    "Messages a second the smarthost is paced at now (0: no limit).",
+	    RELAYQ_STATS_REAL, offsetof(struct hoststats, pace) },
 	{ "relayq_smarthost_pace_throttled", "gauge",
-	    "1 while throttling replies keep the smarthost's pace lower.", 1,
-	    offsetof(struct hoststats, throttled) },
+	    "1 while throttling replies keep the smarthost's pace lower.",
+	    RELAYQ_STATS_INT, offsetof(struct hoststats, throttled) },
 };
 
 /*
@@ -460,10 +466,10 @@ relayq_stats_prom_each(const struct relayq_stats_d *dd)
 
 			printf("%s{smarthost=\"%s\"} ", ph->name,
 			    dd->hosts[i].name);
-			if (ph->kind == 0)
+			if (ph->kind == RELAYQ_STATS_LL)
 				printf("%lld\n",
 				    *(const long long *)(const void *)p);
-			else if (ph->kind == 1)
+			else if (ph->kind == RELAYQ_STATS_INT)
 				printf("%d\n", *(const int *)(const void *)p);
 			else
 				printf("%g\n",
@@ -714,7 +720,7 @@ relayq_stats_print(struct queue_spool *sp, int fmt)
 	 * A stats file relayqd left when it stopped says nothing of now:
 	 * its pid, counters and smarthost state are not printed.
 	 */
-	if ((dd.running = relayq_cmd_running(sp)) == 0 || !dd.present) {
+	if ((dd.running = relayq_cmd_running(sp)) == 0) {
 		dd.present = 0;
 		relayq_stats_d_free(&dd);
 	}

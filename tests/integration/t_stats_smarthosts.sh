@@ -12,8 +12,8 @@
 # since when, its pace and bucket levels; the global figures keep their
 # names.  A reload keeps the counters (as it keeps the global ones); a
 # reload that renames a section neither crashes relayqd nor breaks the
-# output.  Retries are an hour apart, so the figures hold still while
-# the three formats are compared.
+# output; a restart starts every counter from zero.  Retries are an hour
+# apart, so the figures hold still while the three formats are compared.
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -264,6 +264,22 @@ is "$(js '[(n, x["sent"]) for n, x in h.items()] in
 relayq stats --prometheus | grep -q '^relayq_smarthost_sent_total{smarthost="default"} 4$'
 ok $? "stats --prometheus still prints the labelled series"
 
+# ---- 7. A restart starts every counter from zero, global or not; the
+# renamed section is now there under its new name.
 stop_daemon >/dev/null
 is "$?" 0 "relayqd stopped cleanly"
+OLD_PID=$DAEMON_PID
+start_daemon
+wait_started
+restarted() {
+	[ "$(js 'd["relayqd"]["pid"] != '"$OLD_PID"' and list(h) == ["default", "office"]')" = True ]
+}
+wait_for "stats from the new relayqd" 300 restarted
+ok $? "after a restart: default and office"
+is "$(js 'h["default"]["sent"], h["default"]["failed"], d["relayqd"]["delivered"],
+h["office"]["sent"]')" "(0, 0, 0, 0)" \
+    "after a restart the counters start from zero, per smarthost as globally"
+
+stop_daemon >/dev/null
+is "$?" 0 "relayqd stopped cleanly after the restart"
 done_testing
