@@ -275,17 +275,29 @@ relayq stats --prometheus | grep -q '^relayq_smarthost_sent_total{smarthost="def
 ok $? "stats --prometheus still prints the labelled series"
 
 # ---- 7. A restart starts every counter from zero, global or not; the
-# renamed section is now there under its new name.
+# renamed section is now there under its new name, and 60 more (never
+# used) make the stats file longer than a page.
 stop_daemon >/dev/null
 is "$?" 0 "relayqd stopped cleanly"
+i=1
+while [ $i -le 60 ]; do
+	printf '[smarthost s%02d]\nhost = 127.0.0.1\nport = %s\ntls = none\n' \
+	    "$i" "$PORT_B" >> "$CONF"
+	i=$((i + 1))
+done
 OLD_PID=$DAEMON_PID
 start_daemon
 wait_started
+NAMES='["default", "office"] + ["s%02d" % i for i in range(1, 61)]'
 restarted() {
-	[ "$(js 'd["relayqd"]["pid"] != '"$OLD_PID"' and list(h) == ["default", "office"]')" = True ]
+	[ "$(js 'd["relayqd"]["pid"] != '"$OLD_PID"' and list(h) == '"$NAMES")" = True ]
 }
 wait_for "stats from the new relayqd" 300 restarted
-ok $? "after a restart: default and office"
+ok $? "after a restart: default, office and s01 to s60, in file order"
+[ "$(wc -c < "$SPOOL/stats")" -gt 8192 ]
+ok $? "the stats file is longer than 8 KiB ($(wc -c < "$SPOOL/stats") bytes)"
+is "$(relayq stats | grep -c '^smarthost s[0-9]*: 0 sent, 0 deferred, 0 failed$') $(relayq stats --prometheus | grep -c '^relayq_smarthost_reachable{smarthost="s[0-9]*"} 1$')" \
+    "60 60" "text and prometheus list all 60 idle smarthosts"
 is "$(js 'h["default"]["sent"], h["default"]["failed"], d["relayqd"]["delivered"],
 h["office"]["sent"]')" "(0, 0, 0, 0)" \
     "after a restart the counters start from zero, per smarthost as globally"
