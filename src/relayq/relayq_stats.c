@@ -23,8 +23,10 @@
 
 #include <jansson.h>
 
+#include "common/hoststats.h"
 #include "common/log.h"
 #include "common/strutil.h"
+#include "common/xmalloc.h"
 #include "queue/queue_env.h"
 #include "queue/queue_list.h"
 #include "queue/queue_scan.h"
@@ -32,7 +34,10 @@
 #include "relayq/relayq_cmd.h"
 #include "relayq/relayq_json.h"
 
-#define RELAYQ_STATS_FILE_MAX 4096
+/* relayqd_stats.h's RELAYQD_STATS_FILE_MAX: a longer file is cut. */
+#define RELAYQ_STATS_FILE_MAX (256 * 1024)
+/* Most "smarthost=" lines kept (more than such a file holds). */
+#define RELAYQ_STATS_HOSTS_MAX 2048
 
 struct relayq_stats_q {
 	size_t incoming, pending, deferred, held;
@@ -50,6 +55,8 @@ struct relayq_stats_d {
 	int has_rate; /* the pace keys were there (a newer relayqd) */
 	double pace, bucket, rcpt_bucket;
 	long long throttled, bucket_size, rcpt_bucket_size;
+	struct hoststats *hosts; /* owned: one per smarthost, file order */
+	size_t nhosts;
 };
 
 /* The messages in the queue, the unreadable ones included. */
@@ -109,6 +116,27 @@ relayq_stats_count(struct queue_spool *sp, enum queue_dir d,
 	return 0;
 }
 
+/*
+ * Keeps a "smarthost=" line's figures (hoststats.h); a line that does
+ * not parse, or names a smarthost again, is ignored like a bad value.
+ */
+static void
+relayq_stats_host(struct relayq_stats_d *dd, const char *v)
+{
+	struct hoststats hs;
+	const char *errstr;
+
+	if (dd->nhosts == RELAYQ_STATS_HOSTS_MAX ||
+	    hoststats_parse(v, &hs, &errstr) == -1)
+		return;
+	for (size_t i = 0; i < dd->nhosts; i++)
+		if (strcmp(dd->hosts[i].name, hs.name) == 0)
+			return;
+	dd->hosts =
+	    xreallocarray(dd->hosts, dd->nhosts + 1, sizeof(*dd->hosts));
+	dd->hosts[dd->nhosts++] = hs;
+}
+
 /* Stores one "key=value" line of the stats file into dd. */
 static void
 relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
@@ -158,6 +186,10 @@ relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
 			dd->has_rate = 1;
 			return;
 		}
+	if (strcmp(k, "smarthost") == 0) {
+		relayq_stats_host(dd, v);
+		return;
+	}
 	if (strcmp(k, "last_error") == 0) {
 		/* Clean already: a no-op but for a file we did not write. */
 		(void)str_clean_text(dd->last_error, sizeof(dd->last_error), v,
@@ -171,11 +203,38 @@ relayq_stats_line(struct relayq_stats_d *dd, const char *k, const char *v)
 			    &errstr);
 }
 
-/* Reads <spool>/stats; a missing file leaves dd->present 0. */
+/*
+ * Reads at most RELAYQ_STATS_FILE_MAX bytes of fd into buf (which has
+ * room for them and a NUL); returns the length, or -1.
+ */
+static ssize_t
+relayq_stats_slurp(int fd, char *buf)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < RELAYQ_STATS_FILE_MAX) {
+		n = read(fd, buf + len, RELAYQ_STATS_FILE_MAX - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/*
+ * Reads <spool>/stats; a missing file leaves dd->present 0.  The caller
+ * frees dd with relayq_stats_d_free().
+ */
 static void
 relayq_stats_read(struct queue_spool *sp, struct relayq_stats_d *dd)
 {
-	char buf[RELAYQ_STATS_FILE_MAX + 1], *line, *next, *eq;
+	char *buf, *line, *next, *eq;
 	ssize_t n;
 	int fd;
 
@@ -183,13 +242,13 @@ relayq_stats_read(struct queue_spool *sp, struct relayq_stats_d *dd)
 	if ((fd = openat(sp->rootfd, "stats",
 		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return;
-	n = read(fd, buf, RELAYQ_STATS_FILE_MAX);
+	buf = xmalloc(RELAYQ_STATS_FILE_MAX + 1);
+	n = relayq_stats_slurp(fd, buf);
 	(void)close(fd);
-	if (n <= 0)
+	if (n <= 0 || strncmp(buf, "relayq-stats 1\n", 15) != 0) {
+		free(buf);
 		return;
-	buf[n] = '\0';
-	if (strncmp(buf, "relayq-stats 1\n", 15) != 0)
-		return;
+	}
 	dd->present = 1;
 	for (line = buf + 15; *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) == NULL)
@@ -200,6 +259,16 @@ relayq_stats_read(struct queue_spool *sp, struct relayq_stats_d *dd)
 		*eq = '\0';
 		relayq_stats_line(dd, line, eq + 1);
 	}
+	free(buf);
+}
+
+/* Frees what relayq_stats_read() kept. */
+static void
+relayq_stats_d_free(struct relayq_stats_d *dd)
+{
+	free(dd->hosts);
+	dd->hosts = NULL;
+	dd->nhosts = 0;
 }
 
 /* When the smarthost went down, or 0 (up, or an older relayqd). */
@@ -337,6 +406,154 @@ relayq_stats_prom(const struct relayq_stats_q *q,
 		    dd->rcpt_bucket_size);
 }
 
+/*
+ * The per-smarthost families, each sample labelled smarthost="NAME" (a
+ * name needs no escaping: hoststats.h).  They do not reuse the names of
+ * the unlabelled [smarthost] figures above, so no family mixes samples
+ * with and without the label.
+ */
+enum relayq_stats_kind {
+	RELAYQ_STATS_LL,   /* a long long field of struct hoststats */
+	RELAYQ_STATS_INT,  /* an int (0 or 1) */
+	RELAYQ_STATS_REAL, /* a double */
+};
+
+static const struct relayq_stats_prom_host {
+	const char *name, *type, *help;
+	enum relayq_stats_kind kind;
+	size_t off;
+} relayq_stats_prom_hosts[] = {
+	{ "relayq_smarthost_sent_total", "counter",
+	    "Recipients the smarthost accepted since relayqd started.",
+	    RELAYQ_STATS_LL, offsetof(struct hoststats, sent) },
+	{ "relayq_smarthost_deferred_total", "counter",
+	    "Recipient attempts deferred with the smarthost since start.",
+	    RELAYQ_STATS_LL, offsetof(struct hoststats, deferred) },
+	{ "relayq_smarthost_failed_total", "counter",
+	    "Recipients the smarthost refused (5xx) since start.",
+	    RELAYQ_STATS_LL, offsetof(struct hoststats, failed) },
+	{ "relayq_smarthost_reachable", "gauge",
+	    "1 while the smarthost is up, 0 while relayqd backs off.",
+	    RELAYQ_STATS_INT, offsetof(struct hoststats, up) },
+	{ "relayq_smarthost_state_since_timestamp_seconds", "gauge",
+	    "When the smarthost last went up or down (or relayqd started).",
+	    RELAYQ_STATS_LL, offsetof(struct hoststats, since) },
+	{ "relayq_smarthost_pace_messages_per_second", "gauge",
+	    "Messages a second the smarthost is paced at now (0: no limit).",
+	    RELAYQ_STATS_REAL, offsetof(struct hoststats, pace) },
+	{ "relayq_smarthost_pace_throttled", "gauge",
+	    "1 while throttling replies keep the smarthost's pace lower.",
+	    RELAYQ_STATS_INT, offsetof(struct hoststats, throttled) },
+};
+
+/*
+ * Prints one bucket sample of family when the bucket is configured (its
+ * size n > 0): the size itself, or its level with 3 decimals.
+ */
+static void
+relayq_stats_prom_bucket(const char *family, const char *host,
+    const char *bucket, int size, double level, long long n)
+{
+	if (n <= 0)
+		return;
+	printf("%s{smarthost=\"%s\",bucket=\"%s\"} ", family, host, bucket);
+	if (size)
+		printf("%lld\n", n);
+	else
+		printf("%.3f\n", level);
+}
+
+/* Prints one bucket family: level or size of each configured bucket. */
+static void
+relayq_stats_prom_buckets(const struct relayq_stats_d *dd, int size)
+{
+	const char *name = size ? "relayq_smarthost_bucket_capacity_tokens"
+				: "relayq_smarthost_bucket_level_tokens";
+	int any = 0;
+
+	for (size_t i = 0; i < dd->nhosts; i++) {
+		const struct hoststats *hs = &dd->hosts[i];
+
+		if (hs->bucket_size <= 0 && hs->rcpt_bucket_size <= 0)
+			continue;
+		if (!any++)
+			printf("# HELP %s %s\n# TYPE %s gauge\n", name,
+			    size ? "Size of the smarthost's rate_limit "
+				   "(messages) or recipient_limit bucket."
+				 : "Tokens left in the smarthost's rate_limit "
+				   "(messages) or recipient_limit bucket.",
+			    name);
+		relayq_stats_prom_bucket(name, hs->name, "messages", size,
+		    hs->bucket, hs->bucket_size);
+		relayq_stats_prom_bucket(name, hs->name, "recipients", size,
+		    hs->rcpt_bucket, hs->rcpt_bucket_size);
+	}
+}
+
+/* Prints the per-smarthost families (nothing from an older relayqd). */
+static void
+relayq_stats_prom_each(const struct relayq_stats_d *dd)
+{
+	if (dd->nhosts == 0)
+		return;
+	for (size_t f = 0; f < RQ_NELEM(relayq_stats_prom_hosts); f++) {
+		const struct relayq_stats_prom_host *ph =
+		    &relayq_stats_prom_hosts[f];
+
+		printf("# HELP %s %s\n# TYPE %s %s\n", ph->name, ph->help,
+		    ph->name, ph->type);
+		for (size_t i = 0; i < dd->nhosts; i++) {
+			const char *p = (const char *)&dd->hosts[i] + ph->off;
+
+			printf("%s{smarthost=\"%s\"} ", ph->name,
+			    dd->hosts[i].name);
+			if (ph->kind == RELAYQ_STATS_LL)
+				printf("%lld\n",
+				    *(const long long *)(const void *)p);
+			else if (ph->kind == RELAYQ_STATS_INT)
+				printf("%d\n", *(const int *)(const void *)p);
+			else
+				printf("%g\n",
+				    *(const double *)(const void *)p);
+		}
+	}
+	relayq_stats_prom_buckets(dd, 0);
+	relayq_stats_prom_buckets(dd, 1);
+}
+
+/* Prints each smarthost's figures as text, one "smarthost NAME:" each. */
+static void
+relayq_stats_text_each(const struct relayq_stats_d *dd)
+{
+	char when[64];
+	long long ago;
+
+	for (size_t i = 0; i < dd->nhosts; i++) {
+		const struct hoststats *hs = &dd->hosts[i];
+
+		str_localtime(when, sizeof(when), hs->since, STR_TIME_ZONE);
+		ago = (long long)time(NULL) - hs->since;
+		printf("smarthost %s: %s since %lld (%s, %llds ago)\n",
+		    hs->name, hs->up ? "up" : "down", hs->since, when,
+		    ago > 0 ? ago : 0);
+		printf("smarthost %s: %lld sent, %lld deferred, %lld failed\n",
+		    hs->name, hs->sent, hs->deferred, hs->failed);
+		if (hs->pace > 0)
+			printf("smarthost %s: pace %g messages a second%s",
+			    hs->name, hs->pace,
+			    hs->throttled ? " (throttled)" : "");
+		else
+			printf("smarthost %s: pace no limit", hs->name);
+		if (hs->bucket_size > 0)
+			printf("; rate_limit bucket %.2f of %lld", hs->bucket,
+			    hs->bucket_size);
+		if (hs->rcpt_bucket_size > 0)
+			printf("; recipient_limit bucket %.2f of %lld",
+			    hs->rcpt_bucket, hs->rcpt_bucket_size);
+		printf("\n");
+	}
+}
+
 /* A bucket as JSON: {"level": F (3 decimals), "size": N}, or null. */
 static json_t *
 relayq_stats_json_bucket(double level, long long size)
@@ -353,6 +570,39 @@ relayq_stats_json_bucket(double level, long long size)
 	relayq_json_set(b, "level", json_real(strtod(text, NULL)));
 	relayq_json_set(b, "size", json_integer(size));
 	return b;
+}
+
+/* Each smarthost's figures as JSON: an object keyed by its name. */
+static json_t *
+relayq_stats_json_hosts(const struct relayq_stats_d *dd)
+{
+	json_t *all = json_object(), *h;
+
+	if (all == NULL)
+		fatalx("out of memory");
+	for (size_t i = 0; i < dd->nhosts; i++) {
+		const struct hoststats *hs = &dd->hosts[i];
+
+		if ((h = json_object()) == NULL)
+			fatalx("out of memory");
+		relayq_json_set(h, "up", json_boolean(hs->up));
+		relayq_json_set(h, "since", json_integer(hs->since));
+		relayq_json_set(h, "down_since",
+		    relayq_json_time(hs->up ? 0 : hs->since));
+		relayq_json_set(h, "sent", json_integer(hs->sent));
+		relayq_json_set(h, "deferred", json_integer(hs->deferred));
+		relayq_json_set(h, "failed", json_integer(hs->failed));
+		relayq_json_set(h, "pace_per_second",
+		    hs->pace > 0 ? json_real(hs->pace) : json_null());
+		relayq_json_set(h, "throttled", json_boolean(hs->throttled));
+		relayq_json_set(h, "rate_bucket",
+		    relayq_stats_json_bucket(hs->bucket, hs->bucket_size));
+		relayq_json_set(h, "recipient_bucket",
+		    relayq_stats_json_bucket(hs->rcpt_bucket,
+			hs->rcpt_bucket_size));
+		relayq_json_set(all, hs->name, h);
+	}
+	return all;
 }
 
 /* relayqd's counters as JSON. */
@@ -377,6 +627,8 @@ relayq_stats_json_daemon(const struct relayq_stats_d *dd)
 	relayq_json_set(r, "last_error_time",
 	    json_integer(dd->last_error_time));
 	relayq_json_set(r, "last_error", relayq_json_str(dd->last_error));
+	if (dd->nhosts > 0)
+		relayq_json_set(r, "smarthosts", relayq_stats_json_hosts(dd));
 	if (!dd->has_rate)
 		return r;
 	relayq_json_set(r, "pace_per_second",
@@ -513,16 +765,24 @@ relayq_stats_print(struct queue_spool *sp, int fmt)
 	 * A stats file relayqd left when it stopped says nothing of now:
 	 * its pid, counters and smarthost state are not printed.
 	 */
-	if ((dd.running = relayq_cmd_running(sp)) == 0)
+	if ((dd.running = relayq_cmd_running(sp)) == 0) {
 		dd.present = 0;
+		relayq_stats_d_free(&dd);
+	}
 	if (q.oldest > 0 && (long long)time(NULL) > q.oldest)
 		age = (long long)time(NULL) - q.oldest;
 	if (fmt == RELAYQ_STATS_JSON) {
-		if (relayq_stats_json(&q, &dd, age) == -1)
+		if (relayq_stats_json(&q, &dd, age) == -1) {
+			relayq_stats_d_free(&dd);
 			return EX_IOERR;
-	} else if (fmt == RELAYQ_STATS_PROMETHEUS)
+		}
+	} else if (fmt == RELAYQ_STATS_PROMETHEUS) {
 		relayq_stats_prom(&q, &dd, age);
-	else
+		relayq_stats_prom_each(&dd);
+	} else {
 		relayq_stats_text(&q, &dd, age);
+		relayq_stats_text_each(&dd);
+	}
+	relayq_stats_d_free(&dd);
 	return fflush(stdout) == EOF ? EX_IOERR : EX_OK;
 }

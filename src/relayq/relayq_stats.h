@@ -13,8 +13,15 @@
  * "smarthost_up", "last_success", "last_error_time", "last_error",
  * and from a relayqd that paces the smarthost: "pace_per_second" (null:
  * no limit), "throttled", "rate_bucket" and "recipient_bucket" (null,
- * or {"level", "size"}: tokens left, the N of N/DURATION)}}.
- * Times are seconds since the epoch, 0 for never.
+ * or {"level", "size"}: tokens left, the N of N/DURATION), and
+ * "smarthosts": {NAME: {"up", "since", "down_since", "sent", "deferred",
+ * "failed", "pace_per_second", "throttled", "rate_bucket",
+ * "recipient_bucket"}} with one member per smarthost section
+ * ("default" for [smarthost]; common/hoststats.h)}}.
+ * Times are seconds since the epoch, 0 for never.  Text prints each
+ * smarthost on lines that begin "smarthost NAME:", Prometheus as
+ * families relayq_smarthost_*{smarthost="NAME"} whose names differ
+ * from the unlabelled ones of [smarthost].
  */
 #ifndef RELAYQ_RELAYQ_RELAYQ_STATS_H
 #define RELAYQ_RELAYQ_RELAYQ_STATS_H

@@ -61,6 +61,23 @@ struct relayqd_dest_hold;
 
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
+/*
+ * A destination's figures for `relayq stats` (issue 15).  They live and
+ * die with the destination: a reload that keeps the section keeps them
+ * (as it keeps relayqd's global counters), a restart starts from zero,
+ * and a section that a reload removes takes its figures with it (a new
+ * or renamed one starts from zero).  relayqd_outcome.c counts;
+ * relayqd_stats.c takes down and since, and publishes them.
+ */
+struct relayqd_dest_stats {
+	unsigned long long sent;     /* recipients accepted */
+	unsigned long long deferred; /* recipient attempts deferred */
+	unsigned long long failed;   /* recipients refused (5xx) */
+	int down;		     /* d->down when since was taken */
+	long long since;	     /* when it went up or down (s); 0: not
+					yet seen by relayqd_stats.c */
+};
+
 struct relayqd_dest {
 	const struct conf *conf;	/* borrowed: the daemon's, kept valid */
 	size_t index;			/* its conf->smarthosts[index] */
@@ -87,6 +104,7 @@ struct relayqd_dest {
 	long long down_since; /* when it was last marked down (s) */
 	char error[256];      /* why it is down, for deferrals */
 	char label[300];      /* its name in the log: host, or NAME (host) */
+	struct relayqd_dest_stats stats;
 };
 
 /* What a reload builds before it replaces a destination's settings. */

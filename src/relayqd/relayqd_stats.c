@@ -22,6 +22,8 @@
 
 #include <event2/event.h>
 
+#include "common/buf.h"
+#include "common/hoststats.h"
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
@@ -33,6 +35,8 @@
 #include "relayqd/relayqd_sched.h"
 
 #define RELAYQD_STATS_TEXT_MAX 256
+
+static int relayqd_stats_put(struct relayd *, const char *, size_t);
 
 struct relayqd_stats {
 	struct relayd *rd; /* borrowed */
@@ -47,16 +51,72 @@ struct relayqd_stats {
 	long long host_since; /* when it last changed */
 };
 
+/*
+ * Takes each destination's up or down change since the last call: a
+ * destination not seen yet (at start, or one a reload added) counts
+ * from now.
+ */
+static void
+relayqd_stats_sample(struct relayd *rd, long long now)
+{
+	for (size_t i = 0; i < rd->ndests; i++) {
+		struct relayqd_dest_stats *ds = &rd->dests[i]->stats;
+
+		if (ds->since == 0 || ds->down != rd->dests[i]->down) {
+			ds->down = rd->dests[i]->down;
+			ds->since = now;
+		}
+	}
+}
+
+/* Appends one "smarthost=" line per destination to b (hoststats.h). */
+static int
+relayqd_stats_hosts(struct relayd *rd, long long now_ms, struct buf *b)
+{
+	char line[512];
+
+	for (size_t i = 0; i < rd->ndests; i++) {
+		struct relayqd_dest *d = rd->dests[i];
+		struct relayqd_rate_view rv;
+		struct hoststats hs;
+
+		memset(&hs, 0, sizeof(hs));
+		if (strlcpy(hs.name, relayqd_dest_sh(d)->name,
+			sizeof(hs.name)) >= sizeof(hs.name))
+			return -1;
+		hs.up = !d->down;
+		hs.since = d->stats.since;
+		hs.sent = (long long)d->stats.sent;
+		hs.deferred = (long long)d->stats.deferred;
+		hs.failed = (long long)d->stats.failed;
+		if (d->rate != NULL) {
+			relayqd_rate_view(d->rate, now_ms, &rv);
+			hs.pace = rv.pace;
+			hs.throttled = rv.throttled;
+			hs.bucket = rv.messages;
+			hs.bucket_size = rv.messages_size;
+			hs.rcpt_bucket = rv.recipients;
+			hs.rcpt_bucket_size = rv.recipients_size;
+		}
+		if (hoststats_format(&hs, line, sizeof(line)) == -1 ||
+		    buf_addf(b, "smarthost=%s\n", line) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Writes <spool>/stats.tmp and renames it over <spool>/stats. */
 static int
 relayqd_stats_write(struct relayqd_stats *st)
 {
 	struct relayd *rd = st->rd;
 	struct relayqd_rate_view rv;
+	struct buf all;
 	char buf[1024];
-	int fd, n, saved;
+	int n;
+	long long now_ms = relayqd_now_ms();
 
-	relayqd_rate_view(rd->dests[0]->rate, relayqd_now_ms(), &rv);
+	relayqd_rate_view(rd->dests[0]->rate, now_ms, &rv);
 	n = rq_snprintf(buf, sizeof(buf),
 	    "relayq-stats 1\npid=%ld\nstarted=%lld\nupdated=%lld\n"
 	    "delivered=%llu\ndeferred=%llu\nfailed=%llu\nbounces=%llu\n"
@@ -71,11 +131,31 @@ relayqd_stats_write(struct relayqd_stats *st)
 	    rv.messages_size, rv.recipients, rv.recipients_size);
 	if (n == -1)
 		return -1;
+	/* The smarthosts' lines follow the global keys. */
+	relayqd_stats_sample(rd, relayqd_now());
+	buf_init(&all, RELAYQD_STATS_FILE_MAX);
+	if (buf_add(&all, buf, (size_t)n) == -1 ||
+	    relayqd_stats_hosts(rd, now_ms, &all) == -1) {
+		buf_free(&all);
+		errno = EMSGSIZE;
+		return -1;
+	}
+	n = relayqd_stats_put(rd, all.data, all.len);
+	buf_free(&all);
+	return n;
+}
+
+/* Writes len bytes of data as the new <spool>/stats. */
+static int
+relayqd_stats_put(struct relayd *rd, const char *data, size_t len)
+{
+	int fd, saved;
+
 	if ((fd = openat(rd->spool.rootfd, "stats.tmp",
 		 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		 0644)) == -1)
 		return -1;
-	if (fchmod(fd, 0644) == -1 || write(fd, buf, (size_t)n) != n) {
+	if (fchmod(fd, 0644) == -1 || write(fd, data, len) != (ssize_t)len) {
 		saved = errno != 0 ? errno : EIO;
 		(void)close(fd);
 		(void)unlinkat(rd->spool.rootfd, "stats.tmp", 0);
@@ -137,6 +217,7 @@ relayqd_stats_new(struct relayd *rd)
 	st->started = relayqd_now();
 	st->host_down = rd->dests[0]->down;
 	st->host_since = st->started;
+	relayqd_stats_sample(rd, st->started);
 	if ((st->ev = evtimer_new(rd->base, relayqd_stats_cb, st)) == NULL)
 		fatalx("cannot create the stats timer");
 	return st;
@@ -167,6 +248,7 @@ relayqd_stats_touch(struct relayd *rd)
 		st->host_down = rd->dests[0]->down;
 		st->host_since = relayqd_now();
 	}
+	relayqd_stats_sample(rd, relayqd_now());
 	st->dirty = 1;
 	if (!evtimer_pending(st->ev, NULL) && evtimer_add(st->ev, &one) == -1)
 		relayqd_stats_flush(st);

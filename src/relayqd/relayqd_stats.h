@@ -31,14 +31,29 @@
  *	bucket_size=N      its size, rate_limit's N (0: no rate_limit)
  *	rcpt_bucket=F      recipient_limit's bucket level (may be < 0)
  *	rcpt_bucket_size=N its size (0: no recipient_limit)
+ *	smarthost=NAME ... one line per smarthost section, [smarthost]
+ *	                   ("default") first, then the named ones in file
+ *	                   order: its up/down state and since when, its
+ *	                   sent, deferred and failed counters and its pace
+ *	                   and buckets (format in common/hoststats.h)
  *
- * Readers must ignore keys they do not know.  relayqd removes nothing
- * at exit; `pid` and `updated` tell a reader how fresh the file is.
+ * The global keys above are those of [smarthost] (smarthost_up, pace,
+ * the buckets) or of the whole daemon (the counters, which also count
+ * what no smarthost saw: an expired recipient is failed globally only).
+ * A smarthost's figures live as long as its destination: a reload keeps
+ * them, a restart or a reload that removes or renames the section does
+ * not (relayqd_dest.h, struct relayqd_dest_stats).  The file is at most
+ * RELAYQD_STATS_FILE_MAX bytes.  Readers must ignore keys they do not
+ * know.  relayqd removes nothing at exit; `pid` and `updated` tell a
+ * reader how fresh the file is.
  */
 #ifndef RELAYQ_RELAYQD_RELAYQD_STATS_H
 #define RELAYQ_RELAYQD_RELAYQD_STATS_H
 
 #include <stddef.h>
+
+/* Longest stats file written (about a thousand smarthosts). */
+#define RELAYQD_STATS_FILE_MAX (256 * 1024)
 
 struct relayd;
 struct relayqd_stats;
