@@ -48,6 +48,7 @@
 
 #include "common/addr.h"
 #include "common/conf_preset.h"
+#include "common/conf_scan.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
@@ -396,6 +397,8 @@ conf_free(struct conf *c)
 	c->nsmarthosts = 0;
 	free(c->path);
 	c->path = NULL;
+	free(c->smarthost_error);
+	c->smarthost_error = NULL;
 }
 
 /*
@@ -774,17 +777,29 @@ conf_section_kind(const struct conf *c, const char *sec, const char **name,
 	return -1;
 }
 
+/* True when the dictionary section sec is [smarthost] or a named one. */
+static int
+conf_sec_is_sh(const char *sec)
+{
+	return strncmp(sec, "smarthost", 9) == 0 &&
+	    (sec[9] == '\0' || isspace((unsigned char)sec[9]));
+}
+
 /*
  * Walks every section of the dictionary and applies it.  A first pass
  * checks the section names and makes one smarthost per [smarthost NAME],
- * in file order, so that a second pass can apply any section.
+ * in file order, so that a second pass can apply any section.  An error
+ * in a smarthost section goes to sherr (the first one only; the others
+ * sections are still applied), any other to err (the walk stops).
  */
 static int
-conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
+conf_apply(struct conf *c, dictionary *d, struct rq_err *err,
+    struct rq_err *sherr)
 {
 	int nsec = iniparser_getnsec(d);
 	const char *name;
 	int named;
+	struct rq_err e;
 
 	for (int s = 0; s < nsec; s++) {
 		const char *sec = iniparser_getsecname(d, s);
@@ -792,10 +807,17 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 
 		if (sec == NULL)
 			continue;
-		if (conf_section_kind(c, sec, &name, &named, err) == -1)
-			return -1;
-		/* iniparser merges a repeated section: no duplicates here,
-		 * except "smarthost a" and "smarthost  a". */
+		if (conf_section_kind(c, sec, &name, &named, &e) == -1) {
+			if (!conf_sec_is_sh(sec)) {
+				*err = e;
+				return -1;
+			}
+			if (sherr->msg[0] == '\0')
+				*sherr = e;
+			continue;
+		}
+		/* conf_scan() refused a repeated section, and iniparser
+		 * merges one: no duplicates here. */
 		if (!named || conf_smarthost_find(c, name) != -1)
 			continue;
 		i = c->nsmarthosts++;
@@ -807,17 +829,19 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 		const char *sec = iniparser_getsecname(d, s);
 		int rv;
 
-		if (sec == NULL)
+		if (sec == NULL ||
+		    conf_section_kind(c, sec, &name, &named, &e) == -1)
 			continue;
-		(void)conf_section_kind(c, sec, &name, &named, err);
-		if (named)
-			rv = conf_apply_sh(c,
-			    (size_t)conf_smarthost_find(c, name), d, sec, err);
-		else if (strcmp(sec, "smarthost") == 0)
-			rv = conf_apply_sh(c, 0, d, sec, err);
-		else
-			rv = conf_apply_keys(c, c, conf_keys,
-			    RQ_NELEM(conf_keys), d, sec, err);
+		if (named || strcmp(sec, "smarthost") == 0) {
+			if (sherr->msg[0] == '\0')
+				(void)conf_apply_sh(c,
+				    named ? (size_t)conf_smarthost_find(c, name)
+					  : 0,
+				    d, sec, sherr);
+			continue;
+		}
+		rv = conf_apply_keys(c, c, conf_keys, RQ_NELEM(conf_keys), d,
+		    sec, err);
 		if (rv == -1)
 			return -1;
 	}
@@ -1268,12 +1292,6 @@ conf_finish(struct conf *c, struct rq_err *err)
 		    c->path);
 		return -1;
 	}
-	for (size_t i = 0; i < c->nsmarthosts; i++)
-		if (conf_finish_sh(c, i, err) == -1)
-			return -1;
-	if (conf_finish_fallback(c, err) == -1 ||
-	    conf_finish_senders(c, err) == -1)
-		return -1;
 	if (c->delivery_retry_max < c->delivery_retry_min) {
 		rq_err_set(err, "%s: delivery:retry_max is less than retry_min",
 		    c->path);
@@ -1289,20 +1307,67 @@ conf_finish(struct conf *c, struct rq_err *err)
 	    c->delivery_alert_command, err);
 }
 
+/* Checks the smarthost sections together: keys, fallbacks, senders. */
+static int
+conf_finish_smarthosts(struct conf *c, struct rq_err *err)
+{
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		if (conf_finish_sh(c, i, err) == -1)
+			return -1;
+	if (conf_finish_fallback(c, err) == -1 ||
+	    conf_finish_senders(c, err) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * With CONF_LOAD_SMARTHOST_LAX, keeps the smarthost error msg in c and
+ * replaces the smarthosts by the built-in [smarthost] alone, so that no
+ * half-checked smarthost section is ever used.
+ */
+static void
+conf_drop_smarthosts(struct conf *c, const char *msg)
+{
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		conf_sh_free(&c->smarthosts[i]);
+	c->nsmarthosts = 1;
+	conf_sh_defaults(&c->smarthosts[0], "default", 0);
+	free(c->smarthost_error);
+	c->smarthost_error = xstrdup(msg);
+}
+
 /* Loads and validates a configuration file. */
 int
 conf_load(struct conf *c, const char *path, struct rq_err *err)
 {
+	return conf_load_flags(c, path, 0, err);
+}
+
+/*
+ * Loads and validates a configuration file: the pre-scan (repeated
+ * sections and keys, long lines), iniparser, then the keys.  Errors in
+ * the smarthost sections are kept apart in sherr so that a front end
+ * (CONF_LOAD_SMARTHOST_LAX) can go on without them.
+ */
+int
+conf_load_flags(struct conf *c, const char *path, int flags, struct rq_err *err)
+{
+	struct rq_err sherr;
 	dictionary *d;
 	int rc;
 
 	err->msg[0] = '\0';
+	sherr.msg[0] = '\0';
 	conf_defaults(c);
 	free(c->path);
 	c->path = xstrdup(path);
 	if (access(path, R_OK) == -1) {
 		rq_err_set(err, "cannot read configuration %s: %s", path,
 		    strerror(errno));
+		conf_free(c);
+		return -1;
+	}
+	if (conf_scan(path, err, &sherr) == -1) {
 		conf_free(c);
 		return -1;
 	}
@@ -1317,10 +1382,20 @@ conf_load(struct conf *c, const char *path, struct rq_err *err)
 		conf_free(c);
 		return -1;
 	}
-	rc = conf_apply(c, d, err);
+	rc = conf_apply(c, d, err, &sherr);
 	iniparser_freedict(d);
 	if (rc == 0)
 		rc = conf_finish(c, err);
+	if (rc == 0 && sherr.msg[0] == '\0')
+		(void)conf_finish_smarthosts(c, &sherr);
+	if (rc == 0 && sherr.msg[0] != '\0') {
+		if (flags & CONF_LOAD_SMARTHOST_LAX)
+			conf_drop_smarthosts(c, sherr.msg);
+		else {
+			*err = sherr;
+			rc = -1;
+		}
+	}
 	if (rc == -1)
 		conf_free(c);
 	return rc;

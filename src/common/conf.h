@@ -127,6 +127,10 @@ struct conf {
 
 	struct conf_smarthost *smarthosts; /* owned; [0] is [smarthost] */
 	size_t nsmarthosts;		   /* >= 1 */
+	/* owned: with CONF_LOAD_SMARTHOST_LAX, the error in the smarthost
+	 * sections that relayqd refuses (smarthosts then holds only the
+	 * built-in [smarthost]), else NULL */
+	char *smarthost_error;
 };
 
 /*
@@ -153,6 +157,24 @@ void conf_defaults(struct conf *c);
  * On failure c is left freed.
  */
 int conf_load(struct conf *c, const char *path, struct rq_err *err);
+
+/*
+ * conf_load_flags() flag for the programs that use no smarthost (the
+ * sendmail front end, the queue listings): an error in a [smarthost] or
+ * [smarthost NAME] section (its keys, a repeated key or header there,
+ * its fallbacks and senders) does not fail the load; it is kept in
+ * c->smarthost_error, and c->smarthosts is the built-in [smarthost]
+ * alone.  Every other error still fails.
+ */
+#define CONF_LOAD_SMARTHOST_LAX 0x1
+
+/*
+ * conf_load() with flags (0 or CONF_LOAD_SMARTHOST_LAX).  Before
+ * iniparser reads the file, conf_scan() refuses a section header or a
+ * key given twice and a line too long, naming the line.
+ */
+int conf_load_flags(struct conf *c, const char *path, int flags,
+    struct rq_err *err);
 
 /*
  * Normalises a smarthost host in place ("[::1]" -> "::1"); -1 with

@@ -17,6 +17,7 @@
 #include "common/compat.h"
 #include "common/conf.h"
 #include "common/conf_preset.h"
+#include "common/conf_scan.h"
 #include "tap.h"
 
 static char path[64];
@@ -825,6 +826,160 @@ test_smarthosts_single(void)
 	conf_free(&c);
 }
 
+/*
+ * What iniparser hides (issue 15): a section or a key given twice, a
+ * line too long.  conf_scan() refuses them, naming file, line, section
+ * and key, and reads lines as iniparser does.
+ */
+static void
+test_twice(void)
+{
+	static const char *sh_dup[] = {
+		"[smarthost work]\nhost = a.example\n[smarthost Work]\nhost = "
+		"b.example\n",
+		"[smarthost work]\nhost = a.example\n[smarthost  work]\nhost = "
+		"b.example\n",
+		"[smarthost work]\nhost = a.example\n[ SMARTHOST\twork ]\n",
+		"[smarthost]\nhost = a.example\n[Smarthost]\nport = 25\n",
+	};
+	char big[1200], msg[1200];
+	struct conf c;
+	struct rq_err err;
+
+	for (size_t i = 0; i < RQ_NELEM(sh_dup); i++) {
+		ok(load(sh_dup[i], &c, &err) == -1 &&
+			has_all(&err, path, ":3: [smarthost", "appears twice",
+			    "first at line 1", NULL),
+		    "a smarthost section given twice is refused (%zu): %s", i,
+		    err.msg);
+		put(sh_dup[i]);
+		ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) ==
+			    0 &&
+			c.smarthost_error != NULL &&
+			strstr(c.smarthost_error, "appears twice") != NULL &&
+			c.nsmarthosts == 1 && c.smarthosts[0].host[0] == '\0',
+		    "... a front end loads it without any smarthost (%zu)", i);
+		conf_free(&c);
+	}
+	ok(load("[relayq]\nhostname = a\n[delivery]\nretry_min = 1s\n"
+		"[RELAYQ]\nhostname = b\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, ":5: [relayq] appears twice",
+		    "first at line 1", NULL),
+	    "[relayq] given twice is refused: %s", err.msg);
+	put("[relayq]\nhostname = a\n[relayq]\nhostname = b\n");
+	ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) == -1,
+	    "... by a front end too");
+	ok(load("[smarthost work]\nhost = a.example\nsenders = @one, @two\n"
+		"; a comment\n  SENDERS = @three\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, ":5: smarthost work:senders", "set twice",
+		    "first at line 3", NULL),
+	    "a key given twice is refused: %s", err.msg);
+	ok(load("[delivery]\nretry_min = 1s\nretry_max = 2s\nretry_min = 1s\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, ":4: delivery:retry_min", "set twice",
+		    NULL),
+	    "... in [delivery] too: %s", err.msg);
+	/* Not twice: other sections, a comment, a continued value. */
+	ok(load("[smarthost a]\nhost = a.example\n[smarthost b]\nhost = "
+		"a.example\n# host = x\n;host=y\n[relayq]\nhostname = \\\n"
+		"  h.example\n",
+	       &c, &err) == 0,
+	    "the same key in two sections, or in comments, loads: %s", err.msg);
+	conf_free(&c);
+	/* A continued line is one: its second half sets no key. */
+	ok(load("[relayq]\nhostname = a\\\nhostname = b\n", &c, &err) == 0 &&
+		strcmp(c.hostname, "ahostname = b") == 0,
+	    "a continuation line is part of the key before it: %s", err.msg);
+	conf_free(&c);
+	/* A continued comment swallows the next line, as in iniparser. */
+	ok(load("[relayq]\nhostname = a\n; x \\\nhostname = b\n", &c, &err) ==
+		0,
+	    "a continued comment hides the next line: %s", err.msg);
+	conf_free(&c);
+	ok(load("[relayq]\nhostname = a\n[]\nhostname = b\n", &c, &err) == -1 &&
+		has_all(&err, path, ":3: empty section name", NULL),
+	    "[] is refused (iniparser would go on in [relayq]): %s", err.msg);
+	/* The longest line loads; one more character is named. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "[relayq]\naliases = /", 20);
+	big[9 + CONF_SCAN_LINE_MAX] = '\n';
+	big[10 + CONF_SCAN_LINE_MAX] = '\0';
+	ok(load(big, &c, &err) == 0 &&
+		strlen(c.aliases) == CONF_SCAN_LINE_MAX - 10,
+	    "a line of %d characters loads: %s", CONF_SCAN_LINE_MAX, err.msg);
+	conf_free(&c);
+	big[9 + CONF_SCAN_LINE_MAX] = 'x';
+	big[10 + CONF_SCAN_LINE_MAX] = '\n';
+	big[11 + CONF_SCAN_LINE_MAX] = '\0';
+	ok(load(big, &c, &err) == -1 &&
+		has_all(&err, path, ":2: line too long", "[relayq]",
+		    "key aliases", "at most 1022 characters", NULL),
+	    "one more is refused, naming line, section and key: %s", err.msg);
+	(void)snprintf(msg, sizeof(msg), "[relayq]\naliases = /\\\n%.1000s\n",
+	    big + 30);
+	ok(load(msg, &c, &err) == 0, "a continued line within the limit loads");
+	conf_free(&c);
+}
+
+/*
+ * CONF_LOAD_SMARTHOST_LAX (issue 15): an error in a smarthost section
+ * only is kept apart; elsewhere it still fails.
+ */
+static void
+test_lax(void)
+{
+	static const char *sh_bad[] = {
+		"[smarthost]\nhost = a.example\nfallback = prvi\n",
+		"[smarthost work]\nhost = a.example\nsenders = nobody\n",
+		"[smarthost work]\nhost = a.example\nrate_limit = lots\n",
+		"[smarthost work]\nhost = a.example\nnosuchkey = 1\n",
+		"[smarthost Bad!]\nhost = a.example\n",
+		"[smarthost work]\n",
+		"[smarthost]\ntls_min_version = 1.1\n",
+	};
+	struct conf c;
+	struct rq_err err;
+
+	for (size_t i = 0; i < RQ_NELEM(sh_bad); i++) {
+		char text[512];
+
+		(void)snprintf(text, sizeof(text),
+		    "[relayq]\nspool_dir = /var/tmp/lax\n%s"
+		    "[delivery]\nretry_min = 7s\n",
+		    sh_bad[i]);
+		ok(load(text, &c, &err) == -1, "strict: refused (%zu): %s", i,
+		    err.msg);
+		put(text);
+		ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) ==
+			    0 &&
+			c.smarthost_error != NULL &&
+			strstr(c.smarthost_error, path) != NULL &&
+			strcmp(c.spool_dir, "/var/tmp/lax") == 0 &&
+			c.delivery_retry_min == 7 && c.nsmarthosts == 1 &&
+			c.smarthosts[0].host[0] == '\0',
+		    "lax: loads, the other sections read, no smarthost (%zu): "
+		    "%s",
+		    i, c.smarthost_error != NULL ? c.smarthost_error : err.msg);
+		conf_free(&c);
+	}
+	put("[relayq]\nspool_dir = relative\n[smarthost]\nfallback = x\n");
+	ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) == -1 &&
+		strstr(err.msg, "spool_dir") != NULL,
+	    "lax: an error outside the smarthosts still fails: %s", err.msg);
+	put("[relayq]\nmax_message_size = big\n");
+	ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) == -1,
+	    "lax: a bad max_message_size fails");
+	put("[smarthost]\nhost = a.example\n[smarthost w]\nhost = b.example\n"
+	    "senders = @w.example\n");
+	ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) == 0 &&
+		c.smarthost_error == NULL && c.nsmarthosts == 2 &&
+		conf_route(&c, "x@w.example") == 1,
+	    "lax: a good file loads whole");
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -896,6 +1051,8 @@ main(void)
 	test_fallback();
 	test_senders();
 	test_route();
+	test_twice();
+	test_lax();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");
