@@ -1499,16 +1499,29 @@ conf_view_smarthost_named(struct conf *view, const struct conf *c,
 	return -1;
 }
 
-/* Names sh's section in a message about its keys. */
+/*
+ * Names sh's section in a message about its keys, as SECTION:KEY
+ * (relayq.conf(5)): "smarthost KEY ..." and "smarthost:KEY ..." become
+ * "smarthost:KEY ..." for [smarthost] and "smarthost NAME:KEY ..." for a
+ * named one; a message that names no key gets "smarthost NAME: " in
+ * front for a named section.
+ */
 void
 conf_smarthost_msg(const struct conf_smarthost *sh, const char *msg, char *buf,
     size_t bufsz)
 {
-	if (strcmp(sh->name, "default") == 0) {
-		(void)strlcpy(buf, msg, bufsz);
+	int def = strcmp(sh->name, "default") == 0;
+
+	if (strncmp(msg, "smarthost ", 10) != 0 &&
+	    strncmp(msg, "smarthost:", 10) != 0) {
+		if (def)
+			(void)strlcpy(buf, msg, bufsz);
+		else
+			(void)!rq_snprintf(buf, bufsz, "smarthost %s: %s",
+			    sh->name, msg);
 		return;
 	}
-	if (strncmp(msg, "smarthost ", 10) == 0)
-		msg += 10;
-	(void)!rq_snprintf(buf, bufsz, "[smarthost %s] %s", sh->name, msg);
+	/* msg + 10: "KEY ...", "KEY: ..." or " text" */
+	(void)!rq_snprintf(buf, bufsz, "smarthost%s%s:%s", def ? "" : " ",
+	    def ? "" : sh->name, msg + 10);
 }

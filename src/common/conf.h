@@ -191,8 +191,11 @@ size_t conf_route(const struct conf *c, const char *sender);
 
 /*
  * Formats msg, a message about sh's keys in [smarthost]'s words
- * ("smarthost KEY ..."), for sh's own section into buf: as it is for
- * [smarthost], "[smarthost NAME] KEY ..." for a named one.
+ * ("smarthost KEY ..." or "smarthost:KEY ..."), for sh's own section
+ * into buf, in relayq.conf(5)'s SECTION:KEY form: "smarthost:KEY ..."
+ * for [smarthost], "smarthost NAME:KEY ..." for a named one.  A message
+ * that names no key is kept for [smarthost] and gets "smarthost NAME: "
+ * in front for a named one.
  */
 void conf_smarthost_msg(const struct conf_smarthost *sh, const char *msg,
     char *buf, size_t bufsz);

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -980,6 +981,37 @@ test_lax(void)
 	conf_free(&c);
 }
 
+/* conf_smarthost_msg(): relayq.conf(5)'s SECTION:KEY form (issue 15). */
+static void
+test_sh_msg(void)
+{
+	struct conf_smarthost def = { 0 }, work = { 0 };
+	char buf[256];
+
+	def.name = (char *)(uintptr_t) "default";
+	work.name = (char *)(uintptr_t) "work";
+	conf_smarthost_msg(&work, "smarthost:tls_fingerprint: expected x", buf,
+	    sizeof(buf));
+	is_str(buf, "smarthost work:tls_fingerprint: expected x",
+	    "smarthost:KEY in a named section");
+	conf_smarthost_msg(&work, "smarthost username is empty", buf,
+	    sizeof(buf));
+	is_str(buf, "smarthost work:username is empty",
+	    "smarthost KEY in a named section");
+	conf_smarthost_msg(&work, "smarthost: set one", buf, sizeof(buf));
+	is_str(buf, "smarthost work: set one", "smarthost: in a named section");
+	conf_smarthost_msg(&work, "AUTH is configured", buf, sizeof(buf));
+	is_str(buf, "smarthost work: AUTH is configured",
+	    "no key, a named section");
+	conf_smarthost_msg(&def, "smarthost username is empty", buf,
+	    sizeof(buf));
+	is_str(buf, "smarthost:username is empty", "smarthost KEY in default");
+	conf_smarthost_msg(&def, "smarthost:ca_file: x", buf, sizeof(buf));
+	is_str(buf, "smarthost:ca_file: x", "smarthost:KEY in default");
+	conf_smarthost_msg(&def, "AUTH is configured", buf, sizeof(buf));
+	is_str(buf, "AUTH is configured", "no key, default");
+}
+
 int
 main(void)
 {
@@ -1053,6 +1085,7 @@ main(void)
 	test_route();
 	test_twice();
 	test_lax();
+	test_sh_msg();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");
