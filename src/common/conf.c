@@ -886,6 +886,49 @@ conf_check_command(const struct conf *c, const char *key, const char *cmd,
 }
 
 /*
+ * Checks a host name (or an IPv4 address, which passes as one): labels
+ * of 1 to 63 letters, digits, '-' (not first or last) and '_', joined by
+ * single dots, a final dot allowed, at most 253 characters.  Returns 0,
+ * or -1 with *errstr ("exa mple.org", "a..b", "-bad.example").
+ */
+static int
+conf_host_check_name(const char *host, const char **errstr)
+{
+	size_t n = strlen(host), len;
+
+	if (n > 253) {
+		*errstr = "a host name has at most 253 characters";
+		return -1;
+	}
+	if (host[strspn(host,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789-_.")] != '\0') {
+		*errstr = "a host name holds only letters, digits, '-', '_' "
+			  "and '.' (no blank)";
+		return -1;
+	}
+	for (const char *p = host; *p != '\0'; p += len + (p[len] == '.')) {
+		len = strcspn(p, ".");
+		if (len == 0) {
+			*errstr = "an empty label in the host name (a leading "
+				  "dot, or two dots in a row)";
+			return -1;
+		}
+		if (len > 63) {
+			*errstr = "a label of the host name is longer than 63 "
+				  "characters";
+			return -1;
+		}
+		if (p[0] == '-' || p[len - 1] == '-') {
+			*errstr = "a label of the host name starts or ends "
+				  "with '-'";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Normalises a smarthost host in place: "[2001:db8::1]" and "[192.0.2.7]"
  * lose their brackets, as everything after (evdns, TLS name checks, logs
  * "host[addr]:port") wants the bare literal.  Returns 0, or -1 with
@@ -900,6 +943,11 @@ conf_host_normalize(char *host, const char **errstr)
 	size_t n = strlen(host);
 
 	if (n > 0 && host[0] == '[') {
+		if (strstr(host, "]:") != NULL) {
+			*errstr = "write the port in port = (brackets are not "
+				  "needed around an IPv6 address)";
+			return -1;
+		}
 		if (n < 3 || host[n - 1] != ']') {
 			*errstr = "unbalanced [ ]";
 			return -1;
@@ -918,12 +966,14 @@ conf_host_normalize(char *host, const char **errstr)
 		memcpy(host, inner, n - 1); /* with the NUL */
 		return 0;
 	}
-	if (strchr(host, ':') != NULL && inet_pton(AF_INET6, host, buf) != 1) {
+	if (strchr(host, ':') != NULL) {
+		if (inet_pton(AF_INET6, host, buf) == 1)
+			return 0;
 		*errstr = "neither a name nor an IP address (the port goes in "
 			  "port =)";
 		return -1;
 	}
-	return 0;
+	return n == 0 ? 0 : conf_host_check_name(host, errstr);
 }
 
 /* True when url is https:// followed by a host. */

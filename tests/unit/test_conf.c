@@ -388,6 +388,8 @@ test_rate_keys(void)
 	"[delivery]\nretry_min = 30s\nretry_max = 2h\n"            \
 	"max_connections = 8\n"
 
+static int has_all(const struct rq_err *err, ...);
+
 /* host literals and the resolver's files (issue 15). */
 static void
 test_host_keys(void)
@@ -408,9 +410,24 @@ test_host_keys(void)
 		{ "[]", NULL },
 		{ "mx.example:25", NULL },
 		{ "[::1]:25", NULL },
+		{ "exa mple.org", NULL },
+		{ "a..b", NULL },
+		{ ".a.example", NULL },
+		{ "-bad.example", NULL },
+		{ "bad-.example", NULL },
+		{ "a_b.example", "a_b.example" },
+		{ "mx.example.", "mx.example." },
+		{ "localhost", "localhost" },
 	};
 	char text[128];
 
+	ok(load("[smarthost]\nhost = [::1]:25\n", &c, &err) == -1 &&
+		has_all(&err, "smarthost:host",
+		    "write the port in port =", "not needed", NULL),
+	    "host = [::1]:25: says where the port goes: %s", err.msg);
+	ok(load("[smarthost w]\nhost = exa mple.org\n", &c, &err) == -1 &&
+		has_all(&err, "smarthost w:host", "no blank", NULL),
+	    "host = exa mple.org names the key: %s", err.msg);
 	for (size_t i = 0; i < RQ_NELEM(hosts); i++) {
 		snprintf(text, sizeof(text), "[smarthost]\nhost = %s\n",
 		    hosts[i].in);
