@@ -789,7 +789,7 @@ conf_sec_is_sh(const char *sec)
  * Walks every section of the dictionary and applies it.  A first pass
  * checks the section names and makes one smarthost per [smarthost NAME],
  * in file order, so that a second pass can apply any section.  An error
- * in a smarthost section goes to sherr (the first one only; the others
+ * in a smarthost section goes to sherr (the first one only; the other
  * sections are still applied), any other to err (the walk stops).
  */
 static int
