@@ -48,6 +48,7 @@
 
 #include "common/addr.h"
 #include "common/conf_preset.h"
+#include "common/conf_scan.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
@@ -399,6 +400,8 @@ conf_free(struct conf *c)
 	c->nsmarthosts = 0;
 	free(c->path);
 	c->path = NULL;
+	free(c->smarthost_error);
+	c->smarthost_error = NULL;
 }
 
 /*
@@ -777,17 +780,29 @@ conf_section_kind(const struct conf *c, const char *sec, const char **name,
 	return -1;
 }
 
+/* True when the dictionary section sec is [smarthost] or a named one. */
+static int
+conf_sec_is_sh(const char *sec)
+{
+	return strncmp(sec, "smarthost", 9) == 0 &&
+	    (sec[9] == '\0' || isspace((unsigned char)sec[9]));
+}
+
 /*
  * Walks every section of the dictionary and applies it.  A first pass
  * checks the section names and makes one smarthost per [smarthost NAME],
- * in file order, so that a second pass can apply any section.
+ * in file order, so that a second pass can apply any section.  An error
+ * in a smarthost section goes to sherr (the first one only; the other
+ * sections are still applied), any other to err (the walk stops).
  */
 static int
-conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
+conf_apply(struct conf *c, dictionary *d, struct rq_err *err,
+    struct rq_err *sherr)
 {
 	int nsec = iniparser_getnsec(d);
 	const char *name;
 	int named;
+	struct rq_err e;
 
 	for (int s = 0; s < nsec; s++) {
 		const char *sec = iniparser_getsecname(d, s);
@@ -795,10 +810,17 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 
 		if (sec == NULL)
 			continue;
-		if (conf_section_kind(c, sec, &name, &named, err) == -1)
-			return -1;
-		/* iniparser merges a repeated section: no duplicates here,
-		 * except "smarthost a" and "smarthost  a". */
+		if (conf_section_kind(c, sec, &name, &named, &e) == -1) {
+			if (!conf_sec_is_sh(sec)) {
+				*err = e;
+				return -1;
+			}
+			if (sherr->msg[0] == '\0')
+				*sherr = e;
+			continue;
+		}
+		/* conf_scan() refused a repeated section, and iniparser
+		 * merges one: no duplicates here. */
 		if (!named || conf_smarthost_find(c, name) != -1)
 			continue;
 		i = c->nsmarthosts++;
@@ -810,17 +832,19 @@ conf_apply(struct conf *c, dictionary *d, struct rq_err *err)
 		const char *sec = iniparser_getsecname(d, s);
 		int rv;
 
-		if (sec == NULL)
+		if (sec == NULL ||
+		    conf_section_kind(c, sec, &name, &named, &e) == -1)
 			continue;
-		(void)conf_section_kind(c, sec, &name, &named, err);
-		if (named)
-			rv = conf_apply_sh(c,
-			    (size_t)conf_smarthost_find(c, name), d, sec, err);
-		else if (strcmp(sec, "smarthost") == 0)
-			rv = conf_apply_sh(c, 0, d, sec, err);
-		else
-			rv = conf_apply_keys(c, c, conf_keys,
-			    RQ_NELEM(conf_keys), d, sec, err);
+		if (named || strcmp(sec, "smarthost") == 0) {
+			if (sherr->msg[0] == '\0')
+				(void)conf_apply_sh(c,
+				    named ? (size_t)conf_smarthost_find(c, name)
+					  : 0,
+				    d, sec, sherr);
+			continue;
+		}
+		rv = conf_apply_keys(c, c, conf_keys, RQ_NELEM(conf_keys), d,
+		    sec, err);
 		if (rv == -1)
 			return -1;
 	}
@@ -865,6 +889,49 @@ conf_check_command(const struct conf *c, const char *key, const char *cmd,
 }
 
 /*
+ * Checks a host name (or an IPv4 address, which passes as one): labels
+ * of 1 to 63 letters, digits, '-' (not first or last) and '_', joined by
+ * single dots, a final dot allowed, at most 253 characters.  Returns 0,
+ * or -1 with *errstr ("exa mple.org", "a..b", "-bad.example").
+ */
+static int
+conf_host_check_name(const char *host, const char **errstr)
+{
+	size_t n = strlen(host), len;
+
+	if (n > 253) {
+		*errstr = "a host name has at most 253 characters";
+		return -1;
+	}
+	if (host[strspn(host,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789-_.")] != '\0') {
+		*errstr = "a host name holds only letters, digits, '-', '_' "
+			  "and '.' (no blank)";
+		return -1;
+	}
+	for (const char *p = host; *p != '\0'; p += len + (p[len] == '.')) {
+		len = strcspn(p, ".");
+		if (len == 0) {
+			*errstr = "an empty label in the host name (a leading "
+				  "dot, or two dots in a row)";
+			return -1;
+		}
+		if (len > 63) {
+			*errstr = "a label of the host name is longer than 63 "
+				  "characters";
+			return -1;
+		}
+		if (p[0] == '-' || p[len - 1] == '-') {
+			*errstr = "a label of the host name starts or ends "
+				  "with '-'";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Normalises a smarthost host in place: "[2001:db8::1]" and "[192.0.2.7]"
  * lose their brackets, as everything after (evdns, TLS name checks, logs
  * "host[addr]:port") wants the bare literal.  Returns 0, or -1 with
@@ -879,6 +946,11 @@ conf_host_normalize(char *host, const char **errstr)
 	size_t n = strlen(host);
 
 	if (n > 0 && host[0] == '[') {
+		if (strstr(host, "]:") != NULL) {
+			*errstr = "write the port in port = (brackets are not "
+				  "needed around an IPv6 address)";
+			return -1;
+		}
 		if (n < 3 || host[n - 1] != ']') {
 			*errstr = "unbalanced [ ]";
 			return -1;
@@ -897,12 +969,14 @@ conf_host_normalize(char *host, const char **errstr)
 		memcpy(host, inner, n - 1); /* with the NUL */
 		return 0;
 	}
-	if (strchr(host, ':') != NULL && inet_pton(AF_INET6, host, buf) != 1) {
+	if (strchr(host, ':') != NULL) {
+		if (inet_pton(AF_INET6, host, buf) == 1)
+			return 0;
 		*errstr = "neither a name nor an IP address (the port goes in "
 			  "port =)";
 		return -1;
 	}
-	return 0;
+	return n == 0 ? 0 : conf_host_check_name(host, errstr);
 }
 
 /* True when url is https:// followed by a host. */
@@ -1271,12 +1345,6 @@ conf_finish(struct conf *c, struct rq_err *err)
 		    c->path);
 		return -1;
 	}
-	for (size_t i = 0; i < c->nsmarthosts; i++)
-		if (conf_finish_sh(c, i, err) == -1)
-			return -1;
-	if (conf_finish_fallback(c, err) == -1 ||
-	    conf_finish_senders(c, err) == -1)
-		return -1;
 	if (c->delivery_retry_max < c->delivery_retry_min) {
 		rq_err_set(err, "%s: delivery:retry_max is less than retry_min",
 		    c->path);
@@ -1292,20 +1360,67 @@ conf_finish(struct conf *c, struct rq_err *err)
 	    c->delivery_alert_command, err);
 }
 
+/* Checks the smarthost sections together: keys, fallbacks, senders. */
+static int
+conf_finish_smarthosts(struct conf *c, struct rq_err *err)
+{
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		if (conf_finish_sh(c, i, err) == -1)
+			return -1;
+	if (conf_finish_fallback(c, err) == -1 ||
+	    conf_finish_senders(c, err) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * With CONF_LOAD_SMARTHOST_LAX, keeps the smarthost error msg in c and
+ * replaces the smarthosts by the built-in [smarthost] alone, so that no
+ * half-checked smarthost section is ever used.
+ */
+static void
+conf_drop_smarthosts(struct conf *c, const char *msg)
+{
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		conf_sh_free(&c->smarthosts[i]);
+	c->nsmarthosts = 1;
+	conf_sh_defaults(&c->smarthosts[0], "default", 0);
+	free(c->smarthost_error);
+	c->smarthost_error = xstrdup(msg);
+}
+
 /* Loads and validates a configuration file. */
 int
 conf_load(struct conf *c, const char *path, struct rq_err *err)
 {
+	return conf_load_flags(c, path, 0, err);
+}
+
+/*
+ * Loads and validates a configuration file: the pre-scan (repeated
+ * sections and keys, long lines), iniparser, then the keys.  Errors in
+ * the smarthost sections are kept apart in sherr so that a front end
+ * (CONF_LOAD_SMARTHOST_LAX) can go on without them.
+ */
+int
+conf_load_flags(struct conf *c, const char *path, int flags, struct rq_err *err)
+{
+	struct rq_err sherr;
 	dictionary *d;
 	int rc;
 
 	err->msg[0] = '\0';
+	sherr.msg[0] = '\0';
 	conf_defaults(c);
 	free(c->path);
 	c->path = xstrdup(path);
 	if (access(path, R_OK) == -1) {
 		rq_err_set(err, "cannot read configuration %s: %s", path,
 		    strerror(errno));
+		conf_free(c);
+		return -1;
+	}
+	if (conf_scan(path, err, &sherr) == -1) {
 		conf_free(c);
 		return -1;
 	}
@@ -1320,10 +1435,20 @@ conf_load(struct conf *c, const char *path, struct rq_err *err)
 		conf_free(c);
 		return -1;
 	}
-	rc = conf_apply(c, d, err);
+	rc = conf_apply(c, d, err, &sherr);
 	iniparser_freedict(d);
 	if (rc == 0)
 		rc = conf_finish(c, err);
+	if (rc == 0 && sherr.msg[0] == '\0')
+		(void)conf_finish_smarthosts(c, &sherr);
+	if (rc == 0 && sherr.msg[0] != '\0') {
+		if (flags & CONF_LOAD_SMARTHOST_LAX)
+			conf_drop_smarthosts(c, sherr.msg);
+		else {
+			*err = sherr;
+			rc = -1;
+		}
+	}
 	if (rc == -1)
 		conf_free(c);
 	return rc;
@@ -1427,16 +1552,29 @@ conf_view_smarthost_named(struct conf *view, const struct conf *c,
 	return -1;
 }
 
-/* Names sh's section in a message about its keys. */
+/*
+ * Names sh's section in a message about its keys, as SECTION:KEY
+ * (relayq.conf(5)): "smarthost KEY ..." and "smarthost:KEY ..." become
+ * "smarthost:KEY ..." for [smarthost] and "smarthost NAME:KEY ..." for a
+ * named one; a message that names no key gets "smarthost NAME: " in
+ * front for a named section.
+ */
 void
 conf_smarthost_msg(const struct conf_smarthost *sh, const char *msg, char *buf,
     size_t bufsz)
 {
-	if (strcmp(sh->name, "default") == 0) {
-		(void)strlcpy(buf, msg, bufsz);
+	int def = strcmp(sh->name, "default") == 0;
+
+	if (strncmp(msg, "smarthost ", 10) != 0 &&
+	    strncmp(msg, "smarthost:", 10) != 0) {
+		if (def)
+			(void)strlcpy(buf, msg, bufsz);
+		else
+			(void)!rq_snprintf(buf, bufsz, "smarthost %s: %s",
+			    sh->name, msg);
 		return;
 	}
-	if (strncmp(msg, "smarthost ", 10) == 0)
-		msg += 10;
-	(void)!rq_snprintf(buf, bufsz, "[smarthost %s] %s", sh->name, msg);
+	/* msg + 10: "KEY ...", "KEY: ..." or " text" */
+	(void)!rq_snprintf(buf, bufsz, "smarthost%s%s:%s", def ? "" : " ",
+	    def ? "" : sh->name, msg + 10);
 }

@@ -128,6 +128,10 @@ struct conf {
 
 	struct conf_smarthost *smarthosts; /* owned; [0] is [smarthost] */
 	size_t nsmarthosts;		   /* >= 1 */
+	/* owned: with CONF_LOAD_SMARTHOST_LAX, the error in the smarthost
+	 * sections that relayqd refuses (smarthosts then holds only the
+	 * built-in [smarthost]), else NULL */
+	char *smarthost_error;
 };
 
 /*
@@ -156,6 +160,24 @@ void conf_defaults(struct conf *c);
 int conf_load(struct conf *c, const char *path, struct rq_err *err);
 
 /*
+ * conf_load_flags() flag for the programs that use no smarthost (the
+ * sendmail front end, the queue listings): an error in a [smarthost] or
+ * [smarthost NAME] section (its keys, a repeated key or header there,
+ * its fallbacks and senders) does not fail the load; it is kept in
+ * c->smarthost_error, and c->smarthosts is the built-in [smarthost]
+ * alone.  Every other error still fails.
+ */
+#define CONF_LOAD_SMARTHOST_LAX 0x1
+
+/*
+ * conf_load() with flags (0 or CONF_LOAD_SMARTHOST_LAX).  Before
+ * iniparser reads the file, conf_scan() refuses a section header or a
+ * key given twice and a line too long, naming the line.
+ */
+int conf_load_flags(struct conf *c, const char *path, int flags,
+    struct rq_err *err);
+
+/*
  * Normalises a smarthost host in place ("[::1]" -> "::1"); -1 with
  * *errstr when it cannot be a name or an IP literal.
  */
@@ -170,8 +192,11 @@ size_t conf_route(const struct conf *c, const char *sender);
 
 /*
  * Formats msg, a message about sh's keys in [smarthost]'s words
- * ("smarthost KEY ..."), for sh's own section into buf: as it is for
- * [smarthost], "[smarthost NAME] KEY ..." for a named one.
+ * ("smarthost KEY ..." or "smarthost:KEY ..."), for sh's own section
+ * into buf, in relayq.conf(5)'s SECTION:KEY form: "smarthost:KEY ..."
+ * for [smarthost], "smarthost NAME:KEY ..." for a named one.  A message
+ * that names no key is kept for [smarthost] and gets "smarthost NAME: "
+ * in front for a named one.
  */
 void conf_smarthost_msg(const struct conf_smarthost *sh, const char *msg,
     char *buf, size_t bufsz);

@@ -334,10 +334,23 @@ main(int argc, char *argv[])
 			relayq_usage();
 		return relayq_help(optind < argc ? argv[optind] : NULL, 0);
 	}
-	if (conf_load(&conf, conf_path(cfg, 1), &err) == -1) {
+	/* The spool commands use no smarthost: an error there only is
+	 * relayqd's, and the queue can still be read (issue 15). */
+	flags = strcmp(cmd, "check-config") == 0 ||
+		strcmp(cmd, "oauth2") == 0 || strcmp(cmd, "send") == 0 ||
+		strcmp(cmd, "probe") == 0
+	    ? 0
+	    : CONF_LOAD_SMARTHOST_LAX;
+	if (conf_load_flags(&conf, conf_path(cfg, 1), flags, &err) == -1) {
 		fprintf(stderr, "relayq: %s\n", err.msg);
 		return EX_CONFIG;
 	}
+	if (conf.smarthost_error != NULL)
+		fprintf(stderr,
+		    "relayq: warning: %s; relayqd refuses this "
+		    "configuration, so mail is not sent until it is fixed "
+		    "(see relayq check-config)\n",
+		    conf.smarthost_error);
 	/* These read tokens or passwords: keep them out of core dumps. */
 	if ((strcmp(cmd, "oauth2") == 0 || strcmp(cmd, "probe") == 0) &&
 	    secret_nodump() == -1) {

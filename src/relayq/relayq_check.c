@@ -24,6 +24,7 @@
 #include "oauth2/oauth2_store.h"
 #include "queue/queue_spool.h"
 #include "smarthost/smarthost_auth.h"
+#include "smarthost/smarthost_tls.h"
 
 struct relayq_check_dir {
 	const char *name;
@@ -139,8 +140,8 @@ relayq_check_secret(const struct conf_smarthost *sh, const char *key,
 }
 
 /*
- * Checks the AUTH and OAuth2 keys and their secret files as relayqd does
- * at start; returns the number of problems.
+ * Checks the AUTH, OAuth2 and TLS keys and the secret files as relayqd
+ * does at start (the same functions); returns the number of problems.
  */
 static int
 relayq_check_auth(const struct conf *c, uid_t owner)
@@ -152,6 +153,12 @@ relayq_check_auth(const struct conf *c, uid_t owner)
 	int bad = 0;
 
 	if (smarthost_auth_check_conf(c, &err) == -1) {
+		conf_smarthost_msg(&c->smarthosts[0], err.msg, msg,
+		    sizeof(msg));
+		relayq_check_fail("%s (relayqd refuses to start)", msg);
+		bad++;
+	}
+	if (smarthost_tls_check_conf(c, &err) == -1) {
 		conf_smarthost_msg(&c->smarthosts[0], err.msg, msg,
 		    sizeof(msg));
 		relayq_check_fail("%s (relayqd refuses to start)", msg);

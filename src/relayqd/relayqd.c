@@ -1442,6 +1442,35 @@ relayqd_trace_mask(const char *list)
 	return mask;
 }
 
+/*
+ * Names the smarthosts for the start line: "smarthost HOST:PORT" for
+ * one, "N smarthosts: NAME HOST:PORT, ..." for several (cut with "...").
+ */
+static void
+relayqd_smarthosts_txt(const struct conf *c, char *buf, size_t bufsz)
+{
+	char addr[300], one[400];
+
+	if (c->nsmarthosts == 1) {
+		(void)conf_smarthost_addr(&c->smarthosts[0], addr,
+		    sizeof(addr));
+		(void)!rq_snprintf(buf, bufsz, "smarthost %s", addr);
+		return;
+	}
+	(void)!rq_snprintf(buf, bufsz, "%zu smarthosts:", c->nsmarthosts);
+	for (size_t i = 0; i < c->nsmarthosts; i++) {
+		(void)conf_smarthost_addr(&c->smarthosts[i], addr,
+		    sizeof(addr));
+		(void)!rq_snprintf(one, sizeof(one), "%s %s %s",
+		    i > 0 ? "," : "", c->smarthosts[i].name, addr);
+		if (strlen(buf) + strlen(one) + 5 > bufsz) {
+			(void)strlcat(buf, ", ...", bufsz);
+			return;
+		}
+		(void)strlcat(buf, one, bufsz);
+	}
+}
+
 /* Creates a persistent signal event. */
 static struct event *
 relayqd_signal_new(struct relayd *rd, int sig)
@@ -1465,7 +1494,7 @@ main(int argc, char *argv[])
 	struct relayd rd;
 	struct rq_err err;
 	struct relayqd_stats_view v;
-	char heldtxt[48] = "";
+	char heldtxt[48] = "", shtxt[512];
 	size_t nheld;
 	const char *cfg = NULL;
 	int ch, foreground = 0, verbose = 0, trace = 0, submitfd, n;
@@ -1589,9 +1618,9 @@ main(int argc, char *argv[])
 	if (nheld > 0)
 		(void)snprintf(heldtxt, sizeof(heldtxt), " (%zu on hold)",
 		    nheld);
-	log_info("started: spool %s, smarthost %s:%d, %zu queued%s",
-	    rd.spool.path, rd.conf.smarthosts[0].host,
-	    rd.conf.smarthosts[0].port, v.queued + nheld, heldtxt);
+	relayqd_smarthosts_txt(&rd.conf, shtxt, sizeof(shtxt));
+	log_info("started: spool %s, %s, %zu queued%s", rd.spool.path, shtxt,
+	    v.queued + nheld, heldtxt);
 	relayqd_notify_ready(rd.notify, &v);
 	relayqd_kick(&rd);
 

@@ -282,6 +282,7 @@ relayqd_dest_rate_start(struct relayqd_dest *d, int dirfd, const char *path,
 	const struct conf_rate *rc = &sh->recipient_limit;
 	struct relayqd_rate_view v;
 	const char *errstr = "";
+	char mtxt[64], rtxt[64];
 
 	d->rate = relayqd_rate_new(d->label, m, rc, now_ms);
 	if (relayqd_rate_load(d->rate, dirfd, file, now_ms, &errstr) == -1)
@@ -291,10 +292,12 @@ relayqd_dest_rate_start(struct relayqd_dest *d, int dirfd, const char *path,
 	if (!relayqd_rate_is_limited(d->rate))
 		return;
 	relayqd_rate_view(d->rate, now_ms, &v);
-	log_info("smarthost %s: rate_limit %lld/%llds, bucket %.2f; "
-		 "recipient_limit %lld/%llds, bucket %.2f; pace %.3g/s%s",
-	    d->label, m->n, m->per, v.messages, rc->n, rc->per, v.recipients,
-	    v.pace, v.throttled ? " (throttled)" : "");
+	relayqd_rate_limit_txt(m, mtxt, sizeof(mtxt));
+	relayqd_rate_limit_txt(rc, rtxt, sizeof(rtxt));
+	log_info("smarthost %s: rate_limit %s, bucket %.2f; "
+		 "recipient_limit %s, bucket %.2f; pace %.3g/s%s",
+	    d->label, mtxt, v.messages, rtxt, v.recipients, v.pace,
+	    v.throttled ? " (throttled)" : "");
 }
 
 /* Frees d. */

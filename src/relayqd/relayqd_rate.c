@@ -191,6 +191,16 @@ relayqd_rate_new(const char *name, const struct conf_rate *msgs,
 	return r;
 }
 
+/* Formats a limit for the log. */
+void
+relayqd_rate_limit_txt(const struct conf_rate *r, char *buf, size_t bufsz)
+{
+	if (r->n == 0)
+		(void)strlcpy(buf, "none", bufsz);
+	else
+		(void)!rq_snprintf(buf, bufsz, "%lld/%llds", r->n, r->per);
+}
+
 /* Frees r. */
 void
 relayqd_rate_free(struct relayqd_rate *r)

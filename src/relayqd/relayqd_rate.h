@@ -82,6 +82,9 @@ struct relayqd_rate *relayqd_rate_new(const char *name,
 /* Frees r (no save); NULL is a no-op. */
 void relayqd_rate_free(struct relayqd_rate *r);
 
+/* Writes limit r for the log into buf: "N/PERs", or "none" for n 0. */
+void relayqd_rate_limit_txt(const struct conf_rate *r, char *buf, size_t bufsz);
+
 /*
  * New limits (a reload): levels are kept, clamped to the new sizes; a
  * bucket that was not limited before starts full.

@@ -844,10 +844,17 @@ main(int argc, char *argv[])
 		log_warn("cannot drop group privileges for %s", path);
 		return EX_OSERR;
 	}
-	if (conf_load(&conf, path, &err) == -1) {
+	/* An error in the smarthost sections only is relayqd's: mail is
+	 * still queued (issue 15), with a warning. */
+	if (conf_load_flags(&conf, path, CONF_LOAD_SMARTHOST_LAX, &err) == -1) {
 		log_warnx("%s", err.msg);
 		return EX_CONFIG;
 	}
+	if (conf.smarthost_error != NULL)
+		log_warnx("warning: %s; relayqd refuses this configuration, "
+			  "so mail is queued but not sent until it is fixed "
+			  "(see relayq check-config)",
+		    conf.smarthost_error);
 	log_debug("configuration %s, spool %s", path, conf.spool_dir);
 
 	switch (o.mode) {

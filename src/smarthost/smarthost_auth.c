@@ -705,6 +705,17 @@ smarthost_auth_policy(const struct conf *c, int *policy, struct rq_err *err)
 	return 0;
 }
 
+/* Why AUTH cannot go with c's TLS settings, or NULL (see .h). */
+static const char *
+smarthost_auth_plain_why(const struct conf *c)
+{
+	if (c->smarthosts[0].tls == CONF_TLS_NONE &&
+	    !c->smarthosts[0].allow_plaintext_auth)
+		return "AUTH is configured with tls = none; AUTH is never "
+		       "sent without TLS unless allow_plaintext_auth = yes";
+	return NULL;
+}
+
 /* Checks the AUTH keys of c against one another (no file is read). */
 int
 smarthost_auth_check_conf(const struct conf *c, struct rq_err *err)
@@ -790,6 +801,11 @@ smarthost_auth_check_conf(const struct conf *c, struct rq_err *err)
 		    "smarthost password_file %s is not an absolute path", file);
 		return -1;
 	}
+	/* relayqd refuses it at start: so does check-config (issue 15). */
+	if (smarthost_auth_plain_why(c) != NULL) {
+		rq_err_set(err, "%s", smarthost_auth_plain_why(c));
+		return -1;
+	}
 	return 0;
 }
 
@@ -854,11 +870,7 @@ smarthost_auth_new(const struct conf *c, struct rq_err *err)
 const char *
 smarthost_auth_check_tls(const struct smarthost_auth *a, const struct conf *c)
 {
-	if (a != NULL && c->smarthosts[0].tls == CONF_TLS_NONE &&
-	    !c->smarthosts[0].allow_plaintext_auth)
-		return "AUTH is configured with tls = none; AUTH is never "
-		       "sent without TLS unless allow_plaintext_auth = yes";
-	return NULL;
+	return a != NULL ? smarthost_auth_plain_why(c) : NULL;
 }
 
 /* Frees the policy. */

@@ -62,7 +62,8 @@ struct smarthost_sasl;
  * unauthenticated); a username with a control character; both or
  * neither of password_file and password_command (without
  * oauth2_token_url); a blank password_command; a password_file that is
- * not an absolute path.
+ * not an absolute path; AUTH with tls = none and no allow_plaintext_auth
+ * (smarthost_auth_check_tls()'s message).
  */
 int smarthost_auth_check_conf(const struct conf *c, struct rq_err *err);
 

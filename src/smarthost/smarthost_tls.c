@@ -273,7 +273,9 @@ smarthost_tls_build(struct smarthost_tls *t, struct rq_err *err)
 			SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1) {
 			smarthost_tls_ossl_errors(detail, sizeof(detail));
-			rq_err_set(err, "cannot load tls_cert/tls_key: %s",
+			rq_err_set(err,
+			    "smarthost:tls_cert: cannot load the certificate "
+			    "or its tls_key: %s",
 			    detail);
 			goto fail;
 		}
@@ -320,6 +322,20 @@ smarthost_tls_new(const struct conf *c, struct rq_err *err)
 fail:
 	smarthost_tls_free(t);
 	return NULL;
+}
+
+/* Checks the TLS keys of c as relayqd does at start; see .h. */
+int
+smarthost_tls_check_conf(const struct conf *c, struct rq_err *err)
+{
+	struct smarthost_tls *t;
+
+	if (c->smarthosts[0].tls == CONF_TLS_NONE)
+		return 0;
+	if ((t = smarthost_tls_new(c, err)) == NULL)
+		return -1;
+	smarthost_tls_free(t);
+	return 0;
 }
 
 /* Frees the context. */

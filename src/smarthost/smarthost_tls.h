@@ -32,6 +32,13 @@ typedef struct ssl_st SSL;
  */
 struct smarthost_tls *smarthost_tls_new(const struct conf *c,
     struct rq_err *err);
+
+/*
+ * Checks the TLS keys of c's smarthosts[0] as relayqd does at start
+ * (smarthost_tls_new(), then freed), for relayq check-config: nothing
+ * for tls = none.  Returns 0, or -1 with err set.
+ */
+int smarthost_tls_check_conf(const struct conf *c, struct rq_err *err);
 /* Frees the context; NULL is a no-op. */
 void smarthost_tls_free(struct smarthost_tls *t);
 

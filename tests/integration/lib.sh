@@ -76,9 +76,43 @@ free_port() {
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# conf_merge FILE: merges what FILE gives twice, as iniparser would (a
+# repeated section into its first, a repeated key keeps its last value),
+# since relayq refuses both (issue 15).  Comments go; for tests that
+# append to $CONF or override write_conf's lines.
+conf_merge() {
+	awk '
+	function norm(s) {
+		s = tolower(s); gsub(/^[ \t]+|[ \t]+$/, "", s)
+		gsub(/[ \t]+/, " ", s); return s
+	}
+	BEGIN { sec = ""; ns = 0; order[0] = "" }
+	/^[ \t]*[;#]/ || /^[ \t]*$/ { next }
+	/^[ \t]*\[.*\][ \t]*$/ {
+		t = $0; sub(/^[ \t]*\[/, "", t); sub(/\][ \t]*$/, "", t)
+		sec = norm(t)
+		if (!(sec in hdr)) { hdr[sec] = $0; order[++ns] = sec }
+		next
+	}
+	{
+		k = $0
+		if (k ~ /=/) { sub(/=.*/, "", k); k = norm(k) } else k = "\001" NR
+		if (!((sec, k) in val)) keys[sec, ++nk[sec]] = k
+		val[sec, k] = $0
+	}
+	END {
+		for (i = 0; i <= ns; i++) {
+			s = order[i]
+			if (s in hdr) print hdr[s]
+			for (j = 1; j <= nk[s]; j++) print val[s, keys[s, j]]
+			if (s in hdr) print ""
+		}
+	}' "$1" > "$1.merge" && mv "$1.merge" "$1"
+}
+
 # write_conf [DELIVERY-LINES [SMARTHOST-LINES]]: private config for this
-# test.  Later keys win in iniparser, so SMARTHOST-LINES may override
-# host and tls.
+# test.  SMARTHOST-LINES may override host and tls, DELIVERY-LINES the
+# retry times: conf_merge keeps the last.
 write_conf() {
 	cat > "$CONF" <<EOC
 [relayq]
@@ -102,6 +136,7 @@ idle_timeout = 1s
 connect_timeout = 5s
 ${1:-}
 EOC
+	conf_merge "$CONF"
 	RELAYQ_CONFIG=$CONF
 	export RELAYQ_CONFIG
 }

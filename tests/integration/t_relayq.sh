@@ -244,6 +244,7 @@ chmod 0750 "$SPOOL/queue"
 printf 'secret\n' > "$T_DIR/secret"
 chmod 0644 "$T_DIR/secret"
 sed -e "/^\[smarthost\]/a password_file = $T_DIR/secret" \
+    -e "/^\[smarthost\]/a allow_plaintext_auth = yes" \
     -e "/^\[smarthost\]/a username = u" "$CONF" > "$T_DIR/secret.conf"
 out=$("$RELAYQ" -c "$T_DIR/secret.conf" check-config 2>&1)
 is $? 78 "check-config: world-readable password_file is EX_CONFIG"
@@ -273,6 +274,10 @@ chmod 600 "$T_DIR/cs"
 both_on() {
 	printf '%s\n' "$2" > "$T_DIR/extra"
 	sed "/^\[smarthost\]/r $T_DIR/extra" "$CONF" > "$T_DIR/both.conf"
+	run_both
+}
+# run_both: relayqd -f and check-config on $T_DIR/both.conf.
+run_both() {
 	timeout 60 "$RELAYQD" -f -c "$T_DIR/both.conf" > "$T_DIR/both.d" 2>&1
 	D=$(cat "$T_DIR/both.d")
 	C=$("$RELAYQ" -c "$T_DIR/both.conf" check-config 2>&1)
@@ -304,8 +309,8 @@ timeout 60 "$RELAYQD" -f -c "$T_DIR/both.conf" > "$T_DIR/both.d" 2>&1
 msg=$(sed -n "s|.*$T_DIR/both.conf: ||p" "$T_DIR/both.d" | head -n 1)
 C=$("$RELAYQ" -c "$T_DIR/both.conf" check-config 2>&1)
 CRC=$?
-echo "$msg" | grep -q '^\[smarthost work\] oauth2_token_url needs auth = xoauth2 or oauthbearer (not plain)$'
-ok $? "a named section: relayqd's refusal names it once ($msg)"
+echo "$msg" | grep -q '^smarthost work:oauth2_token_url needs auth = xoauth2 or oauthbearer (not plain)$'
+ok $? "a named section: relayqd's refusal names it once, as SECTION:KEY ($msg)"
 [ "$CRC" -eq 78 ] && echo "$C" | grep -qF -- "relayq: check-config: $msg"
 ok $? "a named section: check-config refuses it with relayqd's message"
 chmod 644 "$T_DIR/cs"
@@ -327,6 +332,40 @@ password_file = $T_DIR/secret" "oauth2_token_url replaces password_file"
 same_refusal "oauth2_token_url with password_command" "auth = xoauth2
 $OAUTH
 password_command = /bin/echo x" "oauth2_token_url replaces password_file"
+# Issue 15: check-config runs relayqd's start checks on the TLS keys and
+# on AUTH without TLS, in [smarthost] and in a named section, with
+# relayqd's message (SECTION:KEY).
+# sh_refusal NAME WHERE LINES PATTERN: LINES (with tls = starttls) in
+# [smarthost] (WHERE "default") or in a [smarthost work].
+sh_refusal() {
+	printf '%s\n' "$3" > "$T_DIR/extra"
+	if [ "$2" = default ]; then
+		sed -e '/^tls = none$/d' -e "/^\[smarthost\]/r $T_DIR/extra" \
+		    "$CONF" > "$T_DIR/both.conf"
+	else
+		{ cat "$CONF"; printf '[smarthost work]\nhost = 127.0.0.1\nsenders = @work.example\n'; cat "$T_DIR/extra"; } > "$T_DIR/both.conf"
+	fi
+	run_both
+	msg=$(echo "$D" | sed -n "s|.*$T_DIR/both.conf: ||p" | head -n 1)
+	echo "$msg" | grep -Eq -- "$4"
+	ok $? "$1 in $2: relayqd refuses at start ($msg)"
+	[ "$CRC" -eq 78 ] && [ -n "$msg" ] &&
+	    echo "$C" | grep -qF -- "relayq: check-config: $msg"
+	ok $? "$1 in $2: check-config refuses it with relayqd's message"
+}
+chmod 600 "$T_DIR/secret"
+for where in default work; do
+	if [ $where = default ]; then sec=smarthost pre=; else sec="smarthost work" pre="smarthost work: "; fi
+	sh_refusal "AUTH with tls = none" $where "tls = none
+username = u
+password_file = $T_DIR/secret" "^${pre}AUTH is configured with tls = none"
+	sh_refusal "a bad tls_fingerprint" $where "tls = starttls
+tls_fingerprint = sha256:zz" "^$sec:tls_fingerprint: expected sha256:"
+	sh_refusal "a missing ca_file" $where "tls = starttls
+ca_file = /nonexistent.pem" "^$sec:ca_file: cannot open /nonexistent.pem"
+	sh_refusal "a missing tls_cert" $where "tls = starttls
+tls_cert = /nonexistent.pem" "^$sec:tls_cert: cannot load"
+done
 # The size limit of relayq.conf(5): 4 KiB for both secret files.
 "$PYTHON3" -c 'import sys; open(sys.argv[1], "w").write("s" * 4095 + "\n")' \
     "$T_DIR/cs"

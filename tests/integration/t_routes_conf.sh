@@ -133,6 +133,7 @@ bad() {
 	_name=$1 _text=$2
 	shift 2
 	{ cat "$T_DIR/one.conf"; printf '%b' "$_text"; } > "$T_DIR/bad.conf"
+	conf_merge "$T_DIR/bad.conf"
 	_out=$("$RELAYQ" -c "$T_DIR/bad.conf" check-config 2>&1)
 	_rc=$?
 	_miss=""
@@ -171,5 +172,87 @@ bad "a bad section name" \
     '[smarthost A!]\nhost = a.example\n' "[smarthost a!]"
 bad "[smarthost default]" \
     '[smarthost default]\nhost = a.example\n' "[smarthost default]"
+
+# 5. What iniparser hides (issue 15): a section given twice (any case,
+# any blanks) or a key set twice is refused by relayqd and check-config,
+# naming file, line, section and key; so is a line too long.
+# refused NAME FILE WANT...: relayqd and check-config refuse FILE, each
+# with a message holding every WANT.
+refused() {
+	_name=$1 _f=$2
+	shift 2
+	_c=$("$RELAYQ" -c "$_f" check-config 2>&1)
+	_crc=$?
+	_d=$(timeout 60 "$RELAYQD" -f -c "$_f" 2>&1)
+	_drc=$?
+	_miss=""
+	for _w in "$_f" "$@"; do
+		case $_c in *"$_w"*) ;; *) _miss="$_miss check-config:[$_w]" ;; esac
+		case $_d in *"$_w"*) ;; *) _miss="$_miss relayqd:[$_w]" ;; esac
+	done
+	[ "$_drc" -ne 0 ] && [ "$_drc" -ne 124 ] || _miss="$_miss relayqd-exit:$_drc"
+	is "$_crc:$_miss" "78:" "$_name: relayqd and check-config refuse it"
+	[ -z "$_miss" ] || diag "check-config: $_c; relayqd: $_d"
+}
+n1=$(wc -l < "$T_DIR/one.conf")
+printf 'secret\n' > "$T_DIR/pw"
+chmod 600 "$T_DIR/pw"
+# The tester's case: work's login, then a second "Work" with another host.
+{ cat "$T_DIR/one.conf"; printf '[smarthost work]\nhost = 127.0.0.1\nusername = wuser\npassword_file = %s\ntls = none\nallow_plaintext_auth = yes\nsenders = @work.example\n[smarthost Work]\nhost = ::1\ntls = none\nsenders = @home.example\n' "$T_DIR/pw"; } > "$T_DIR/twice.conf"
+refused "[smarthost Work] after [smarthost work]" "$T_DIR/twice.conf" \
+    ":$((n1 + 8)): [smarthost work] appears twice" "first at line $((n1 + 1))"
+{ cat "$T_DIR/one.conf"; printf '[smarthost a]\nhost = a.example\n[smarthost  a]\nport = 25\n'; } > "$T_DIR/blanks.conf"
+refused "[smarthost  a] after [smarthost a]" "$T_DIR/blanks.conf" \
+    ":$((n1 + 3)): [smarthost a] appears twice"
+{ cat "$T_DIR/one.conf"; printf '[smarthost a]\nhost = a.example\nsenders = @one.example, @two.example\nsenders = @three.example\n'; } > "$T_DIR/key2.conf"
+refused "senders set twice" "$T_DIR/key2.conf" \
+    ":$((n1 + 4)): smarthost a:senders is set twice" "first at line $((n1 + 3))"
+{ cat "$T_DIR/one.conf"; printf '[delivery]\nretry_max = 5s\n'; } > "$T_DIR/sec2.conf"
+refused "[delivery] twice" "$T_DIR/sec2.conf" \
+    ":$((n1 + 1)): [delivery] appears twice"
+{ cat "$T_DIR/one.conf"; printf '[smarthost a]\nhost = a.example\nhelo_name = '; head -c 1100 /dev/zero | tr '\0' x; printf '\n'; } > "$T_DIR/long.conf"
+refused "a line too long" "$T_DIR/long.conf" \
+    ":$((n1 + 3)): line too long (in [smarthost a], key helo_name)" \
+    "at most 1022 characters"
+
+# 6. The front end (sendmail, mailq, relayq queue) still queues and lists
+# when the only errors are in smarthost sections (issue 15: one typo in
+# a fallback lost local cron mail), and warns; relayqd refuses.
+queued() { ls "$SPOOL/incoming" | wc -l; }
+sed '/^\[smarthost\]$/a fallback = prvi' "$T_DIR/one.conf" > "$T_DIR/typo.conf"
+for f in typo twice key2 blanks; do
+	n0=$(queued)
+	printf 'Subject: s-%s\n\nbody\n' "$f" |
+	    RELAYQ_CONFIG=$T_DIR/$f.conf "$SENDMAIL" -f cron@example.org \
+	    rcpt@example.net 2> "$T_DIR/$f.err"
+	rc=$?
+	is "$rc:$(queued)" "0:$((n0 + 1))" "$f: sendmail queues the mail"
+	grep -q "^relayq: warning: $T_DIR/$f.conf.*relayqd refuses this configuration" \
+	    "$T_DIR/$f.err"
+	ok $? "$f: sendmail warns that relayqd refuses the config ($(cat "$T_DIR/$f.err"))"
+done
+grep -q "smarthost:fallback: unknown smarthost prvi" "$T_DIR/typo.err"
+ok $? "typo: the warning names the key"
+RELAYQ_CONFIG=$T_DIR/typo.conf "$SENDMAIL" -bp > "$T_DIR/m6" 2> "$T_DIR/m6.err"
+is "$?" 0 "typo: mailq lists the queue"
+grep -q "s-typo\|cron@example.org" "$T_DIR/m6" &&
+    grep -q "relayqd refuses" "$T_DIR/m6.err"
+ok $? "typo: mailq shows the new mail and warns"
+"$RELAYQ" -c "$T_DIR/twice.conf" queue > /dev/null 2> "$T_DIR/q6.err"
+is "$?" 0 "twice: relayq queue lists the queue"
+"$RELAYQ" -c "$T_DIR/twice.conf" show "$(id_of s-typo)" > /dev/null 2>&1
+is "$?" 0 "twice: relayq show works"
+refused "a fallback typo" "$T_DIR/typo.conf" "smarthost:fallback: unknown smarthost prvi"
+# Outside the smarthost sections, an error still stops the front end.
+{ cat "$T_DIR/one.conf"; printf '[relayq]\nmax_message_size = 10k\n'; } > "$T_DIR/relayq2.conf"
+n0=$(queued)
+printf 'Subject: s-r2\n\nbody\n' |
+    RELAYQ_CONFIG=$T_DIR/relayq2.conf "$SENDMAIL" rcpt@example.net 2> "$T_DIR/r2.err"
+is "$?:$(queued)" "78:$n0" "[relayq] twice: sendmail refuses (exit 78), queues nothing"
+grep -q "\[relayq\] appears twice" "$T_DIR/r2.err"
+ok $? "[relayq] twice: sendmail says why ($(cat "$T_DIR/r2.err"))"
+sed 's/^spool_dir = .*/spool_dir = relative/' "$T_DIR/typo.conf" > "$T_DIR/mix.conf"
+RELAYQ_CONFIG=$T_DIR/mix.conf "$SENDMAIL" rcpt@example.net < /dev/null 2>/dev/null
+is "$?" 78 "a bad spool_dir besides a smarthost typo: sendmail refuses"
 
 done_testing

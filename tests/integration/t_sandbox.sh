@@ -245,6 +245,7 @@ cat >> "$CONF" <<EOC
 [relayq]
 submit_socket = $SPOOL/submit
 EOC
+conf_merge "$CONF"
 sed 's/^\[relayq\]$/[relayq]\nsubmission = socket/' "$CONF" \
     > "$T_DIR/client.conf"
 chmod 711 "$T_DIR"

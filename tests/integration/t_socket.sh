@@ -28,6 +28,7 @@ submit_timeout = 3s
 allow_from_override = no
 max_message_size = 100k
 EOC
+conf_merge "$CONF"
 chmod 711 "$T_DIR"
 chmod 644 "$CONF"
 start_server

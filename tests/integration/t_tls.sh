@@ -159,6 +159,7 @@ wait_for "fake server" 50 test -s "$T_DIR/fake.pid"
 # The fake serves one session: a retry would meet a refused connection
 # and replace the reason that relayq queue must show.  None comes soon.
 printf 'retry_min = 1h\nretry_max = 1h\nprobe_max = 1h\n' >> "$CONF"
+conf_merge "$CONF"
 start_daemon
 send a@example.net
 held "data after STARTTLS 220" "data after its STARTTLS reply"

@@ -19,6 +19,7 @@ need_root "setpriv"
 PORT=$(free_port)
 write_conf
 printf '[relayq]\nmax_message_size = 65536\nmax_recipients = 50\nmasquerade = masq.example.org\n' >> "$CONF"
+conf_merge "$CONF"
 nobody_setup || { echo "Bail out! cannot prepare the spool for nobody"; exit 1; }
 printf 'Subject: a4\n\nbody\n' > "$T_DIR/msg"
 chmod 644 "$T_DIR/msg"

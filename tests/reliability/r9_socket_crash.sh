@@ -34,6 +34,7 @@ cat >> "$CONF" <<EOC
 [relayq]
 submit_socket = $SOCK
 EOC
+conf_merge "$CONF"
 chmod 711 "$T_DIR"
 chmod 644 "$CONF"
 

@@ -21,6 +21,7 @@ VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --er
 PORT=$(free_port)
 write_conf
 printf '[relayq]\nmax_message_size = 65536\n' >> "$CONF"
+conf_merge "$CONF"
 
 # vg WANT DESC STDIN ARGS...: the front end under valgrind.
 NV=0

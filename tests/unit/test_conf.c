@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "common/compat.h"
 #include "common/conf.h"
 #include "common/conf_preset.h"
+#include "common/conf_scan.h"
 #include "tap.h"
 
 static char path[64];
@@ -386,6 +388,8 @@ test_rate_keys(void)
 	"[delivery]\nretry_min = 30s\nretry_max = 2h\n"            \
 	"max_connections = 8\n"
 
+static int has_all(const struct rq_err *err, ...);
+
 /* host literals and the resolver's files (issue 15). */
 static void
 test_host_keys(void)
@@ -406,9 +410,24 @@ test_host_keys(void)
 		{ "[]", NULL },
 		{ "mx.example:25", NULL },
 		{ "[::1]:25", NULL },
+		{ "exa mple.org", NULL },
+		{ "a..b", NULL },
+		{ ".a.example", NULL },
+		{ "-bad.example", NULL },
+		{ "bad-.example", NULL },
+		{ "a_b.example", "a_b.example" },
+		{ "mx.example.", "mx.example." },
+		{ "localhost", "localhost" },
 	};
 	char text[128];
 
+	ok(load("[smarthost]\nhost = [::1]:25\n", &c, &err) == -1 &&
+		has_all(&err, "smarthost:host",
+		    "write the port in port =", "not needed", NULL),
+	    "host = [::1]:25: says where the port goes: %s", err.msg);
+	ok(load("[smarthost w]\nhost = exa mple.org\n", &c, &err) == -1 &&
+		has_all(&err, "smarthost w:host", "no blank", NULL),
+	    "host = exa mple.org names the key: %s", err.msg);
 	for (size_t i = 0; i < RQ_NELEM(hosts); i++) {
 		snprintf(text, sizeof(text), "[smarthost]\nhost = %s\n",
 		    hosts[i].in);
@@ -825,6 +844,191 @@ test_smarthosts_single(void)
 	conf_free(&c);
 }
 
+/*
+ * What iniparser hides (issue 15): a section or a key given twice, a
+ * line too long.  conf_scan() refuses them, naming file, line, section
+ * and key, and reads lines as iniparser does.
+ */
+static void
+test_twice(void)
+{
+	static const char *sh_dup[] = {
+		"[smarthost work]\nhost = a.example\n[smarthost Work]\nhost = "
+		"b.example\n",
+		"[smarthost work]\nhost = a.example\n[smarthost  work]\nhost = "
+		"b.example\n",
+		"[smarthost work]\nhost = a.example\n[ SMARTHOST\twork ]\n",
+		"[smarthost]\nhost = a.example\n[Smarthost]\nport = 25\n",
+	};
+	char big[1200], msg[1200];
+	struct conf c;
+	struct rq_err err;
+
+	for (size_t i = 0; i < RQ_NELEM(sh_dup); i++) {
+		ok(load(sh_dup[i], &c, &err) == -1 &&
+			has_all(&err, path, ":3: [smarthost", "appears twice",
+			    "first at line 1", NULL),
+		    "a smarthost section given twice is refused (%zu): %s", i,
+		    err.msg);
+		put(sh_dup[i]);
+		ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) ==
+			    0 &&
+			c.smarthost_error != NULL &&
+			strstr(c.smarthost_error, "appears twice") != NULL &&
+			c.nsmarthosts == 1 && c.smarthosts[0].host[0] == '\0',
+		    "... a front end loads it without any smarthost (%zu)", i);
+		conf_free(&c);
+	}
+	ok(load("[relayq]\nhostname = a\n[delivery]\nretry_min = 1s\n"
+		"[RELAYQ]\nhostname = b\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, ":5: [relayq] appears twice",
+		    "first at line 1", NULL),
+	    "[relayq] given twice is refused: %s", err.msg);
+	put("[relayq]\nhostname = a\n[relayq]\nhostname = b\n");
+	ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) == -1,
+	    "... by a front end too");
+	ok(load("[smarthost work]\nhost = a.example\nsenders = @one, @two\n"
+		"; a comment\n  SENDERS = @three\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, ":5: smarthost work:senders", "set twice",
+		    "first at line 3", NULL),
+	    "a key given twice is refused: %s", err.msg);
+	ok(load("[delivery]\nretry_min = 1s\nretry_max = 2s\nretry_min = 1s\n",
+	       &c, &err) == -1 &&
+		has_all(&err, path, ":4: delivery:retry_min", "set twice",
+		    NULL),
+	    "... in [delivery] too: %s", err.msg);
+	/* Not twice: other sections, a comment, a continued value. */
+	ok(load("[smarthost a]\nhost = a.example\n[smarthost b]\nhost = "
+		"a.example\n# host = x\n;host=y\n[relayq]\nhostname = \\\n"
+		"  h.example\n",
+	       &c, &err) == 0,
+	    "the same key in two sections, or in comments, loads: %s", err.msg);
+	conf_free(&c);
+	/* A continued line is one: its second half sets no key. */
+	ok(load("[relayq]\nhostname = a\\\nhostname = b\n", &c, &err) == 0 &&
+		strcmp(c.hostname, "ahostname = b") == 0,
+	    "a continuation line is part of the key before it: %s", err.msg);
+	conf_free(&c);
+	/* A continued comment swallows the next line, as in iniparser. */
+	ok(load("[relayq]\nhostname = a\n; x \\\nhostname = b\n", &c, &err) ==
+		0,
+	    "a continued comment hides the next line: %s", err.msg);
+	conf_free(&c);
+	ok(load("[relayq]\nhostname = a\n[]\nhostname = b\n", &c, &err) == -1 &&
+		has_all(&err, path, ":3: empty section name", NULL),
+	    "[] is refused (iniparser would go on in [relayq]): %s", err.msg);
+	/* The longest line loads; one more character is named. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "[relayq]\naliases = /", 20);
+	big[9 + CONF_SCAN_LINE_MAX] = '\n';
+	big[10 + CONF_SCAN_LINE_MAX] = '\0';
+	ok(load(big, &c, &err) == 0 &&
+		strlen(c.aliases) == CONF_SCAN_LINE_MAX - 10,
+	    "a line of %d characters loads: %s", CONF_SCAN_LINE_MAX, err.msg);
+	conf_free(&c);
+	big[9 + CONF_SCAN_LINE_MAX] = 'x';
+	big[10 + CONF_SCAN_LINE_MAX] = '\n';
+	big[11 + CONF_SCAN_LINE_MAX] = '\0';
+	ok(load(big, &c, &err) == -1 &&
+		has_all(&err, path, ":2: line too long", "[relayq]",
+		    "key aliases", "at most 1022 characters", NULL),
+	    "one more is refused, naming line, section and key: %s", err.msg);
+	(void)snprintf(msg, sizeof(msg), "[relayq]\naliases = /\\\n%.1000s\n",
+	    big + 30);
+	ok(load(msg, &c, &err) == 0, "a continued line within the limit loads");
+	conf_free(&c);
+}
+
+/*
+ * CONF_LOAD_SMARTHOST_LAX (issue 15): an error in a smarthost section
+ * only is kept apart; elsewhere it still fails.
+ */
+static void
+test_lax(void)
+{
+	static const char *sh_bad[] = {
+		"[smarthost]\nhost = a.example\nfallback = prvi\n",
+		"[smarthost work]\nhost = a.example\nsenders = nobody\n",
+		"[smarthost work]\nhost = a.example\nrate_limit = lots\n",
+		"[smarthost work]\nhost = a.example\nnosuchkey = 1\n",
+		"[smarthost Bad!]\nhost = a.example\n",
+		"[smarthost work]\n",
+		"[smarthost]\ntls_min_version = 1.1\n",
+	};
+	struct conf c;
+	struct rq_err err;
+
+	for (size_t i = 0; i < RQ_NELEM(sh_bad); i++) {
+		char text[512];
+
+		(void)snprintf(text, sizeof(text),
+		    "[relayq]\nspool_dir = /var/tmp/lax\n%s"
+		    "[delivery]\nretry_min = 7s\n",
+		    sh_bad[i]);
+		ok(load(text, &c, &err) == -1, "strict: refused (%zu): %s", i,
+		    err.msg);
+		put(text);
+		ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) ==
+			    0 &&
+			c.smarthost_error != NULL &&
+			strstr(c.smarthost_error, path) != NULL &&
+			strcmp(c.spool_dir, "/var/tmp/lax") == 0 &&
+			c.delivery_retry_min == 7 && c.nsmarthosts == 1 &&
+			c.smarthosts[0].host[0] == '\0',
+		    "lax: loads, the other sections read, no smarthost (%zu): "
+		    "%s",
+		    i, c.smarthost_error != NULL ? c.smarthost_error : err.msg);
+		conf_free(&c);
+	}
+	put("[relayq]\nspool_dir = relative\n[smarthost]\nfallback = x\n");
+	ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) == -1 &&
+		strstr(err.msg, "spool_dir") != NULL,
+	    "lax: an error outside the smarthosts still fails: %s", err.msg);
+	put("[relayq]\nmax_message_size = big\n");
+	ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) == -1,
+	    "lax: a bad max_message_size fails");
+	put("[smarthost]\nhost = a.example\n[smarthost w]\nhost = b.example\n"
+	    "senders = @w.example\n");
+	ok(conf_load_flags(&c, path, CONF_LOAD_SMARTHOST_LAX, &err) == 0 &&
+		c.smarthost_error == NULL && c.nsmarthosts == 2 &&
+		conf_route(&c, "x@w.example") == 1,
+	    "lax: a good file loads whole");
+	conf_free(&c);
+}
+
+/* conf_smarthost_msg(): relayq.conf(5)'s SECTION:KEY form (issue 15). */
+static void
+test_sh_msg(void)
+{
+	struct conf_smarthost def = { 0 }, work = { 0 };
+	char buf[256];
+
+	def.name = (char *)(uintptr_t) "default";
+	work.name = (char *)(uintptr_t) "work";
+	conf_smarthost_msg(&work, "smarthost:tls_fingerprint: expected x", buf,
+	    sizeof(buf));
+	is_str(buf, "smarthost work:tls_fingerprint: expected x",
+	    "smarthost:KEY in a named section");
+	conf_smarthost_msg(&work, "smarthost username is empty", buf,
+	    sizeof(buf));
+	is_str(buf, "smarthost work:username is empty",
+	    "smarthost KEY in a named section");
+	conf_smarthost_msg(&work, "smarthost: set one", buf, sizeof(buf));
+	is_str(buf, "smarthost work: set one", "smarthost: in a named section");
+	conf_smarthost_msg(&work, "AUTH is configured", buf, sizeof(buf));
+	is_str(buf, "smarthost work: AUTH is configured",
+	    "no key, a named section");
+	conf_smarthost_msg(&def, "smarthost username is empty", buf,
+	    sizeof(buf));
+	is_str(buf, "smarthost:username is empty", "smarthost KEY in default");
+	conf_smarthost_msg(&def, "smarthost:ca_file: x", buf, sizeof(buf));
+	is_str(buf, "smarthost:ca_file: x", "smarthost:KEY in default");
+	conf_smarthost_msg(&def, "AUTH is configured", buf, sizeof(buf));
+	is_str(buf, "AUTH is configured", "no key, default");
+}
+
 int
 main(void)
 {
@@ -896,6 +1100,9 @@ main(void)
 	test_fallback();
 	test_senders();
 	test_route();
+	test_twice();
+	test_lax();
+	test_sh_msg();
 	unlink(path);
 	ok(conf_load(&c, path, &err) == -1 && strstr(err.msg, path) != NULL,
 	    "missing file names the path");

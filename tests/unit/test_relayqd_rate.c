@@ -349,6 +349,19 @@ test_configure(void)
 	relayqd_rate_free(r);
 }
 
+/* The log's form of a limit: "none" when unset (issue 15). */
+static void
+test_fmt(void)
+{
+	struct conf_rate none = { 0, 0 }, some = { 30, 60 };
+	char buf[64];
+
+	relayqd_rate_limit_txt(&none, buf, sizeof(buf));
+	is_str(buf, "none", "no limit is logged as none, not 0/0s");
+	relayqd_rate_limit_txt(&some, buf, sizeof(buf));
+	is_str(buf, "30/60s", "a limit is logged as N/PERs");
+}
+
 int
 main(void)
 {
@@ -358,5 +371,6 @@ main(void)
 	test_throttle();
 	test_file();
 	test_configure();
+	test_fmt();
 	return done_testing();
 }
