@@ -1076,7 +1076,8 @@ queue_spool_accept_move(struct queue_spool *sp, const char *id,
 		return queue_spool_reject(sp, QUEUE_DIR_INCOMING, id,
 		    "file too large", err);
 	}
-	if (queue_env_read_fd(&e, fd, 1, &errstr) == -1) {
+	if (queue_env_read_fd_size(&e, fd, (uint64_t)st.st_size, 1, NULL,
+		&errstr) == -1) {
 		queue_spool_close_quiet(fd);
 		if (errno != EBADMSG)
 			return queue_spool_ioerr(sp, QUEUE_DIR_INCOMING, id,
@@ -1149,11 +1150,21 @@ int
 queue_spool_open_msg(struct queue_spool *sp, const char *id,
     struct queue_env *e, struct rq_err *err)
 {
+	return queue_spool_open_msg_data(sp, id, e, NULL, err);
+}
+
+/* As queue_spool_open_msg(), keeping a small file's bytes in *data. */
+int
+queue_spool_open_msg_data(struct queue_spool *sp, const char *id,
+    struct queue_env *e, char **data, struct rq_err *err)
+{
 	struct stat st;
 	const char *why, *errstr;
 	int fd, saved_errno;
 
 	queue_env_init(e);
+	if (data != NULL)
+		*data = NULL;
 	if (!queue_id_is_valid(id)) {
 		rq_err_set(err, "invalid queue id");
 		errno = EINVAL;
@@ -1195,7 +1206,8 @@ queue_spool_open_msg(struct queue_spool *sp, const char *id,
 		why = "not a regular file";
 	else if (st.st_nlink != 1)
 		why = "link count is not 1";
-	else if (queue_env_read_fd(e, fd, 0, &errstr) == -1) {
+	else if (queue_env_read_fd_size(e, fd, (uint64_t)st.st_size, 0, data,
+		     &errstr) == -1) {
 		if (errno != EBADMSG) {
 			queue_spool_ioerr(sp, QUEUE_DIR_QUEUE, id, "read", err);
 			queue_spool_close_quiet(fd);
@@ -1207,6 +1219,10 @@ queue_spool_open_msg(struct queue_spool *sp, const char *id,
 		why = "queue id record does not match the file name";
 	}
 	if (why != NULL) {
+		if (data != NULL) {
+			free(*data);
+			*data = NULL;
+		}
 		/* Keep the lock until the file is out of queue/. */
 		(void)queue_spool_reject(sp, QUEUE_DIR_QUEUE, id, why, err);
 		queue_spool_close_quiet(fd);

@@ -259,6 +259,14 @@ int queue_spool_open_msg(struct queue_spool *sp, const char *id,
     struct queue_env *e, struct rq_err *err) RQ_WUR;
 
 /*
+ * As queue_spool_open_msg(); *data is set to the whole file's bytes
+ * (owned by the caller) when reading the envelope took all of it
+ * (queue_env_read_fd_size), else to NULL.
+ */
+int queue_spool_open_msg_data(struct queue_spool *sp, const char *id,
+    struct queue_env *e, char **data, struct rq_err *err) RQ_WUR;
+
+/*
  * Loads state/<id> into s for a message of nrcpt recipients; a missing
  * file gives a fresh state.  Returns 0 or -1 with err.  A corrupt state
  * file (errno EBADMSG) has been moved to corrupt/, so a second call
