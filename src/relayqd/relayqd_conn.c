@@ -15,7 +15,8 @@
  * chunk, so it never goes out as a lone small segment (libevent writes a
  * file segment with sendfile() on its own, and anything after it on the
  * next loop pass).  Plaintext: a body up to RC_BODY_INLINE is pread()
- * into the output buffer with the dot, so one writev() carries both; a
+ * (or, when relayqd_msg_open() read the whole small file, copied) into
+ * the output buffer with the dot, so one writev() carries both; a
  * larger one goes out with evbuffer_add_file() (sendfile) except its last
  * RC_BODY_TAIL bytes, which go from memory with the dot.  TLS: a file
  * segment would be mmap()ed and encrypted whole at once, so the body is
@@ -389,6 +390,11 @@ relayqd_conn_body_read(struct relayqd_conn *rc, struct evbuffer *out,
 	if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) != 1 ||
 	    v.iov_len < want)
 		return -1;
+	if (rc->msg->data != NULL) {
+		/* The whole file was read with the envelope. */
+		memcpy(v.iov_base, rc->msg->data + rc->body_pos, len);
+		got = len;
+	}
 	while (got < len) {
 		n = pread(rc->msg->fd, (char *)v.iov_base + got, len - got,
 		    (off_t)(rc->body_pos + got));
