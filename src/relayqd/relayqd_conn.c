@@ -24,6 +24,19 @@
  * While the body goes out, the timer is the data block timeout (RFC 5321
  * section 4.5.3.2.5), re-armed whenever the socket's output buffer
  * drains; the final reply's timeout starts once everything is written.
+ *
+ * Writes of a plaintext session (RC_DIRECT) do not go through libevent's
+ * write event: a socket bufferevent adds EPOLLOUT when output arrives and
+ * removes it once the output is written, two epoll_ctl() calls and one
+ * more pass of the loop for every burst, two bursts a message.  Its
+ * EV_WRITE stays disabled instead; whatever is added to the output
+ * activates rc->flush, which runs later in the same pass of the loop,
+ * after every command of the burst was buffered, and writes the buffer
+ * out at once (relayqd_conn_flush).  Only when the socket cannot take it
+ * all (a large body, a slow server) is EV_WRITE enabled, and libevent
+ * writes the rest as before; disabled again once the output is empty.
+ * TLS sessions (implicit, or from STARTTLS on) leave the writing to
+ * libevent.
  */
 #include "config.h"
 
@@ -84,6 +97,7 @@
 #define RC_AUTHING 0x400  /* AUTH sent, no 2xx yet */
 #define RC_FRESH 0x800	  /* the token was refreshed for this session */
 #define RC_SECRET 0x1000  /* waiting for password_command's output */
+#define RC_DIRECT 0x2000  /* plaintext: output written by relayqd_conn_flush */
 
 /* Plaintext bodies up to this size go out from memory, with the dot. */
 #define RC_BODY_INLINE (64 * 1024)
@@ -112,6 +126,7 @@ struct relayqd_conn {
 	int flags;
 	struct bufferevent *bev;     /* owned */
 	struct event *timer;	     /* owned */
+	struct event *flush;	     /* owned: see RC_DIRECT, or NULL */
 	struct relayqd_dial *dial;   /* owned until its cb */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
 	char *token;		  /* owned, wiped: token or password, or NULL */
@@ -166,6 +181,8 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 		bufferevent_free(rc->bev);
 	if (rc->timer != NULL)
 		event_free(rc->timer);
+	if (rc->flush != NULL)
+		event_free(rc->flush);
 	smtp_client_free(rc->smtp);
 	smarthost_sasl_free(rc->sasl);
 	relayqd_conn_set_token(rc, NULL);
@@ -197,6 +214,8 @@ relayqd_conn_close(struct relayqd_conn *rc)
 		bufferevent_disable(rc->bev, EV_READ | EV_WRITE);
 	if (rc->timer != NULL)
 		event_del(rc->timer);
+	if (rc->flush != NULL)
+		event_del(rc->flush);
 	if (event_base_once(rc->rd->base, -1, EV_TIMEOUT, relayqd_conn_free_cb,
 		rc, NULL) == -1)
 		fatalx("event_base_once failed");
@@ -329,6 +348,9 @@ relayqd_conn_op_starttls(void *arg)
 	struct bufferevent *tls;
 	const char *why;
 
+	/* From here libevent writes: the TLS filter drives the socket. */
+	rc->flags &= ~RC_DIRECT;
+	bufferevent_enable(rc->bev, EV_WRITE);
 	if ((tls = smarthost_tls_starttls(rc->dest->tls, rc->bev,
 		 relayqd_dest_sh(rc->dest)->host, &why)) == NULL) {
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
@@ -482,9 +504,44 @@ relayqd_conn_op_send_body(void *arg)
 }
 
 /*
- * Output progress on the socket's buffer: while the body is being sent,
- * each drain re-arms the data block timer, and the last one arms the
- * timer for the reply to the final dot.
+ * rc->flush: writes a plaintext session's output (RC_DIRECT) now; what
+ * the socket does not take, and any error, is left to libevent's write
+ * event (an error then reaches relayqd_conn_event_cb as before).  With
+ * that event on, it only turns it off once the output is empty.
+ */
+static void
+relayqd_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct evbuffer *out;
+	evutil_socket_t sock;
+
+	(void)fd;
+	(void)what;
+	if ((rc->flags & (RC_DIRECT | RC_CLOSING)) != RC_DIRECT)
+		return;
+	out = bufferevent_get_output(rc->bev);
+	if (bufferevent_get_enabled(rc->bev) & EV_WRITE) {
+		if (evbuffer_get_length(out) == 0)
+			bufferevent_disable(rc->bev, EV_WRITE);
+		return;
+	}
+	sock = bufferevent_getfd(rc->bev);
+	/* A socket bufferevent keeps its output's front frozen. */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0 && !(rc->flags & RC_CLOSING) &&
+	    evbuffer_write(out, sock) > 0)
+		;
+	evbuffer_freeze(out, 1);
+	if (!(rc->flags & RC_CLOSING) && evbuffer_get_length(out) > 0)
+		bufferevent_enable(rc->bev, EV_WRITE);
+}
+
+/*
+ * Output progress on the socket's buffer.  Under RC_DIRECT, new output
+ * (or an output that libevent emptied) schedules rc->flush.  While the
+ * body is being sent, each drain re-arms the data block timer, and the
+ * last one arms the timer for the reply to the final dot.
  */
 static void
 relayqd_conn_body_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -492,7 +549,11 @@ relayqd_conn_body_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
 	struct relayqd_conn *rc = arg;
 
-	(void)buf;
+	if ((rc->flags & (RC_DIRECT | RC_CLOSING)) == RC_DIRECT &&
+	    ((bufferevent_get_enabled(rc->bev) & EV_WRITE)
+		    ? evbuffer_get_length(buf) == 0
+		    : info->n_added > 0))
+		event_active(rc->flush, EV_TIMEOUT, 0);
 	if (!(rc->flags & RC_BODY) || (rc->flags & RC_CLOSING) ||
 	    info->n_deleted == 0)
 		return;
@@ -988,7 +1049,13 @@ relayqd_conn_attach(struct relayqd_conn *rc, int fd)
 		}
 		bufferevent_setcb(rc->bev, relayqd_conn_read_cb, NULL,
 		    relayqd_conn_event_cb, rc);
-		bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
+		if ((rc->flush = event_new(rd->base, -1, 0,
+			 relayqd_conn_flush_cb, rc)) == NULL)
+			fatalx("event_new failed");
+		/* A new bufferevent has EV_WRITE on: see RC_DIRECT. */
+		bufferevent_disable(rc->bev, EV_WRITE);
+		bufferevent_enable(rc->bev, EV_READ);
+		rc->flags |= RC_DIRECT;
 		relayqd_conn_connected(rc);
 		return 0;
 	}
