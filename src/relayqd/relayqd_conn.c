@@ -25,18 +25,22 @@
  * section 4.5.3.2.5), re-armed whenever the socket's output buffer
  * drains; the final reply's timeout starts once everything is written.
  *
- * Writes of a plaintext session (RC_DIRECT) do not go through libevent's
- * write event: a socket bufferevent adds EPOLLOUT when output arrives and
+ * A plaintext session (RC_DIRECT) does its own socket I/O around the
+ * bufferevent's buffers, to save system calls on every message.
+ * Writes: a socket bufferevent adds EPOLLOUT when output arrives and
  * removes it once the output is written, two epoll_ctl() calls and one
  * more pass of the loop for every burst, two bursts a message.  Its
  * EV_WRITE stays disabled instead; whatever is added to the output
  * activates rc->flush, which runs later in the same pass of the loop,
  * after every command of the burst was buffered, and writes the buffer
- * out at once (relayqd_conn_flush).  Only when the socket cannot take it
- * all (a large body, a slow server) is EV_WRITE enabled, and libevent
+ * out at once (relayqd_conn_flush_cb).  Only when the socket cannot take
+ * it all (a large body, a slow server) is EV_WRITE enabled, and libevent
  * writes the rest as before; disabled again once the output is empty.
- * TLS sessions (implicit, or from STARTTLS on) leave the writing to
- * libevent.
+ * Reads: libevent asks the kernel how much is there (ioctl FIONREAD)
+ * before every read; rc->rev, a persistent read event of our own, just
+ * reads into the input buffer (relayqd_conn_recv_cb), and end of file
+ * or an error goes to relayqd_conn_event_cb as libevent would report it.
+ * TLS sessions (implicit, or from STARTTLS on) leave all I/O to libevent.
  */
 #include "config.h"
 
@@ -127,6 +131,7 @@ struct relayqd_conn {
 	struct bufferevent *bev;     /* owned */
 	struct event *timer;	     /* owned */
 	struct event *flush;	     /* owned: see RC_DIRECT, or NULL */
+	struct event *rev;	     /* owned: see RC_DIRECT, or NULL */
 	struct relayqd_dial *dial;   /* owned until its cb */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
 	char *token;		  /* owned, wiped: token or password, or NULL */
@@ -177,6 +182,8 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 				    : "session closed before delivery");
 	rc->watch = NULL;
 	relayqd_dial_cancel(rc->dial);
+	if (rc->rev != NULL) /* before its socket is closed */
+		event_free(rc->rev);
 	if (rc->bev != NULL)
 		bufferevent_free(rc->bev);
 	if (rc->timer != NULL)
@@ -216,6 +223,8 @@ relayqd_conn_close(struct relayqd_conn *rc)
 		event_del(rc->timer);
 	if (rc->flush != NULL)
 		event_del(rc->flush);
+	if (rc->rev != NULL)
+		event_del(rc->rev);
 	if (event_base_once(rc->rd->base, -1, EV_TIMEOUT, relayqd_conn_free_cb,
 		rc, NULL) == -1)
 		fatalx("event_base_once failed");
@@ -348,9 +357,10 @@ relayqd_conn_op_starttls(void *arg)
 	struct bufferevent *tls;
 	const char *why;
 
-	/* From here libevent writes: the TLS filter drives the socket. */
+	/* From here libevent does the I/O: the TLS filter drives it. */
 	rc->flags &= ~RC_DIRECT;
-	bufferevent_enable(rc->bev, EV_WRITE);
+	event_del(rc->rev);
+	bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
 	if ((tls = smarthost_tls_starttls(rc->dest->tls, rc->bev,
 		 relayqd_dest_sh(rc->dest)->host, &why)) == NULL) {
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
@@ -875,6 +885,54 @@ relayqd_conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Largest read of a plaintext session (libevent's own limit). */
+#define RC_READ_MAX 16384
+
+/*
+ * rc->rev: reads what a plaintext session's server sent into the
+ * bufferevent's input (see RC_DIRECT) and hands it to the read callback.
+ */
+static void
+relayqd_conn_recv_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct evbuffer *in = bufferevent_get_input(rc->bev);
+	struct evbuffer_iovec v;
+	ssize_t n = -1;
+	int err;
+
+	(void)what;
+	if ((rc->flags & (RC_DIRECT | RC_CLOSING)) != RC_DIRECT)
+		return;
+	/* A socket bufferevent keeps its input's end frozen. */
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_reserve_space(in, RC_READ_MAX, &v, 1) == 1) {
+		while ((n = read(fd, v.iov_base, v.iov_len)) == -1 &&
+		    errno == EINTR)
+			;
+		if (n > 0) {
+			v.iov_len = (size_t)n;
+			if (evbuffer_commit_space(in, &v, 1) == -1) {
+				n = -1;
+				errno = ENOMEM;
+			}
+		}
+	} else
+		errno = ENOMEM;
+	evbuffer_freeze(in, 0);
+	if (n > 0) {
+		relayqd_conn_read_cb(rc->bev, rc);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	err = errno; /* relayqd_conn_event_cb() reports it */
+	event_del(rc->rev);
+	errno = err;
+	relayqd_conn_event_cb(rc->bev,
+	    BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), rc);
+}
+
 /* TCP (and, for implicit TLS, the handshake) completed. */
 static void
 relayqd_conn_connected(struct relayqd_conn *rc)
@@ -1050,11 +1108,13 @@ relayqd_conn_attach(struct relayqd_conn *rc, int fd)
 		bufferevent_setcb(rc->bev, relayqd_conn_read_cb, NULL,
 		    relayqd_conn_event_cb, rc);
 		if ((rc->flush = event_new(rd->base, -1, 0,
-			 relayqd_conn_flush_cb, rc)) == NULL)
+			 relayqd_conn_flush_cb, rc)) == NULL ||
+		    (rc->rev = event_new(rd->base, fd, EV_READ | EV_PERSIST,
+			 relayqd_conn_recv_cb, rc)) == NULL ||
+		    event_add(rc->rev, NULL) == -1)
 			fatalx("event_new failed");
 		/* A new bufferevent has EV_WRITE on: see RC_DIRECT. */
-		bufferevent_disable(rc->bev, EV_WRITE);
-		bufferevent_enable(rc->bev, EV_READ);
+		bufferevent_disable(rc->bev, EV_READ | EV_WRITE);
 		rc->flags |= RC_DIRECT;
 		relayqd_conn_connected(rc);
 		return 0;

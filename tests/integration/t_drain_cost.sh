@@ -15,7 +15,9 @@
 #     rename, one after the delivery's open (5 before: the envelope
 #     reader made its own);
 #   - pread <= 2.5: a small file is read whole once at the accept and
-#     once at the delivery, and its body sent from that read (6 before).
+#     once at the delivery, and its body sent from that read (6 before);
+#   - ioctl < 0.5: a plaintext session reads replies itself, without
+#     libevent's FIONREAD before every read (2 a message before).
 # Then big messages (sent with sendfile, more than the socket takes at
 # once: libevent's write event takes over, then hands back) queued with
 # small ones: all arrive whole.
@@ -49,7 +51,7 @@ fill() {
 # stored and the spool is empty, then stopped; counts in $T_DIR/st.K.
 traced() {
 	strace -f -c -o "$T_DIR/st.$1" \
-	    -e trace=epoll_ctl,fstat,newfstatat,pread64 \
+	    -e trace=epoll_ctl,fstat,newfstatat,pread64,ioctl \
 	    "$RELAYQD" -f -c "$CONF" >>"$T_DIR/relayqd.log" 2>&1 &
 	ST=$!
 	T_PIDS="$T_PIDS $ST"
@@ -77,11 +79,11 @@ per() {
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
 if ! strace -f -c -o /dev/null true >/dev/null 2>&1; then
-	for t in "epoll_ctl" "fstat" "pread" "baseline"; do
+	for t in "epoll_ctl" "fstat" "pread" "ioctl" "baseline"; do
 		skip "$t per message (strace unusable here)"
 	done
 elif [ -n "${RELAYQ_VALGRIND:-}" ]; then
-	for t in "epoll_ctl" "fstat" "pread" "baseline"; do
+	for t in "epoll_ctl" "fstat" "pread" "ioctl" "baseline"; do
 		skip "$t per message (not under valgrind)"
 	done
 else
@@ -92,13 +94,16 @@ else
 	e=$(per epoll_ctl)
 	f=$(per fstat newfstatat)
 	p=$(per pread64)
-	diag "per message: epoll_ctl $e, fstat $f, pread $p"
+	i=$(per ioctl)
+	diag "per message: epoll_ctl $e, fstat $f, pread $p, ioctl $i"
 	below "$e" 1
 	ok $? "epoll_ctl per delivered message below 1 (got $e)"
 	below "$f" 3.5
 	ok $? "fstat per delivered message at most 3 (got $f)"
 	below "$p" 2.5
 	ok $? "pread per delivered message at most 2 (got $p)"
+	below "$i" 0.5
+	ok $? "ioctl per delivered message below 0.5 (got $i)"
 fi
 is "$(grep -c 'status=sent' "$T_DIR/relayqd.log")" "$(count_mail)" \
     "every stored message was logged sent once"
