@@ -87,6 +87,8 @@
 #define QUEUE_ENV_TRAILER_LEN (4 + QUEUE_ENV_TRAILER_VAL_MAX + 1)
 #define QUEUE_ENV_READ_CHUNK 8192
 #define QUEUE_ENV_CRC_CHUNK (64 * 1024)
+/* With check_crc every byte is read: a file up to this size in one read. */
+#define QUEUE_ENV_WHOLE_MAX (256 * 1024)
 
 /* Outcome of parsing a possibly incomplete head. */
 enum queue_env_pr {
@@ -1588,7 +1590,8 @@ queue_env_read_fd(struct queue_env *e, int fd, int check_crc,
 
 /*
  * Reads and parses the regular file of size bytes open on fd.  A file
- * that the first read takes whole (up to QUEUE_ENV_READ_CHUNK bytes) is
+ * that the first read takes whole (up to QUEUE_ENV_READ_CHUNK bytes, or
+ * QUEUE_ENV_WHOLE_MAX with check_crc, which reads the body anyway) is
  * not read again: its trailer and, with check_crc, its body are checked
  * in memory.
  */
@@ -1606,6 +1609,8 @@ queue_env_read_fd_size(struct queue_env *e, int fd, uint64_t size,
 	queue_env_init(e);
 	if (data != NULL)
 		*data = NULL;
+	if (check_crc && size <= QUEUE_ENV_WHOLE_MAX)
+		want = (size_t)size;
 
 	/* Read the head in growing chunks until it is complete. */
 	for (;;) {

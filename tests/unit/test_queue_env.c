@@ -870,6 +870,20 @@ test_read_fd(void)
 	queue_env_free(&p);
 	close(fd);
 	free(img);
+	/* 100 KB: read whole when the CRC is checked, else only the head. */
+	img = build(&e, big, 100 * 1024, &len);
+	fd = tmpfile_with(img, len);
+	okv(queue_env_read_fd_size(&p, fd, len, 1, &data, &errstr) == 0 &&
+		data != NULL && memcmp(data, img, len) == 0,
+	    "read_fd_size with CRC reads a 100 KB file whole (%s)", errstr);
+	queue_env_free(&p);
+	free(data);
+	okv(queue_env_read_fd_size(&p, fd, len, 0, &data, &errstr) == 0 &&
+		data == NULL,
+	    "read_fd_size without CRC reads only its head (%s)", errstr);
+	queue_env_free(&p);
+	close(fd);
+	free(img);
 	free(big);
 	queue_env_free(&e);
 
