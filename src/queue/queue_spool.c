@@ -1046,13 +1046,27 @@ queue_spool_accept_move(struct queue_spool *sp, const char *id,
     struct rq_err *err)
 {
 	struct queue_env e;
+
+	if (queue_spool_accept_move_env(sp, id, &e, err) == -1)
+		return -1;
+	queue_env_free(&e);
+	return 0;
+}
+
+/* As queue_spool_accept_move(), handing the envelope read over in *e. */
+int
+queue_spool_accept_move_env(struct queue_spool *sp, const char *id,
+    struct queue_env *out, struct rq_err *err)
+{
+	struct queue_env e;
 	struct stat st, moved;
 	const char *why, *errstr;
 	char whybuf[128];
 	uint64_t max =
 	    sp->accept_max != 0 ? sp->accept_max : QUEUE_SPOOL_ACCEPT_MAX;
-	int fd;
+	int fd, saved_errno;
 
+	queue_env_init(out);
 	if (!queue_id_is_valid(id)) {
 		rq_err_set(err, "invalid queue id");
 		errno = EINVAL;
@@ -1096,26 +1110,41 @@ queue_spool_accept_move(struct queue_spool *sp, const char *id,
 		    (unsigned long)st.st_uid, e.uid);
 		why = whybuf;
 	}
-	queue_env_free(&e);
-	if (why != NULL)
+	if (why != NULL) {
+		queue_env_free(&e);
 		return queue_spool_reject(sp, QUEUE_DIR_INCOMING, id, why, err);
+	}
 
 	if (queue_spool_move(sp->dirfd[QUEUE_DIR_INCOMING], id,
 		sp->dirfd[QUEUE_DIR_QUEUE], id, QUEUE_SPOOL_FB_CHECK) == -1) {
 		if (errno == EEXIST)
-			return queue_spool_reject(sp, QUEUE_DIR_INCOMING, id,
-			    "already in queue/", err);
-		return queue_spool_ioerr(sp, QUEUE_DIR_INCOMING, id, "move",
-		    err);
+			why = "already in queue/";
+		else
+			(void)queue_spool_ioerr(sp, QUEUE_DIR_INCOMING, id,
+			    "move", err);
+		goto fail;
 	}
 	/* What we moved must be what we checked. */
 	if (fstatat(sp->dirfd[QUEUE_DIR_QUEUE], id, &moved,
-		AT_SYMLINK_NOFOLLOW) == -1)
-		return queue_spool_ioerr(sp, QUEUE_DIR_QUEUE, id, "stat", err);
-	if (moved.st_dev != st.st_dev || moved.st_ino != st.st_ino)
+		AT_SYMLINK_NOFOLLOW) == -1) {
+		(void)queue_spool_ioerr(sp, QUEUE_DIR_QUEUE, id, "stat", err);
+		goto fail;
+	}
+	if (moved.st_dev != st.st_dev || moved.st_ino != st.st_ino) {
+		queue_env_free(&e);
 		return queue_spool_reject(sp, QUEUE_DIR_QUEUE, id,
 		    "file replaced while it was checked", err);
+	}
+	*out = e;
 	return 0;
+
+fail:
+	saved_errno = errno;
+	queue_env_free(&e);
+	errno = saved_errno;
+	if (why != NULL)
+		return queue_spool_reject(sp, QUEUE_DIR_INCOMING, id, why, err);
+	return -1;
 }
 
 /* Makes the moves of queue_spool_accept_move() durable. */

@@ -246,6 +246,12 @@ int queue_spool_accept(struct queue_spool *sp, const char *id,
  */
 int queue_spool_accept_move(struct queue_spool *sp, const char *id,
     struct rq_err *err) RQ_WUR;
+/*
+ * As queue_spool_accept_move(); on success *e holds the envelope it read
+ * (the caller frees it with queue_env_free()), on failure it is empty.
+ */
+int queue_spool_accept_move_env(struct queue_spool *sp, const char *id,
+    struct queue_env *e, struct rq_err *err) RQ_WUR;
 int queue_spool_accept_sync(struct queue_spool *sp, struct rq_err *err) RQ_WUR;
 
 /*

@@ -20,7 +20,9 @@
 #     libevent's FIONREAD before every read (2 a message before).
 # Then big messages (sent with sendfile, more than the socket takes at
 # once: libevent's write event takes over, then hands back) queued with
-# small ones: all arrive whole.
+# small ones: all arrive whole.  Last, with a second smarthost section
+# (sender routes): openat <= 3.5 per message, as the route is taken from
+# the envelope the accept read (4 before: one more open to read it).
 . "$top_srcdir/tests/integration/lib.sh"
 
 N=40
@@ -47,11 +49,12 @@ fill() {
 	done
 }
 
-# traced K: relayqd under strace on the spool until K more messages were
-# stored and the spool is empty, then stopped; counts in $T_DIR/st.K.
+# traced K BASE [NAME]: relayqd under strace on the spool until BASE + K
+# messages were stored and the spool is empty, then stopped; counts in
+# $T_DIR/st.NAME (default K).
 traced() {
-	strace -f -c -o "$T_DIR/st.$1" \
-	    -e trace=epoll_ctl,fstat,newfstatat,pread64,ioctl \
+	strace -f -c -o "$T_DIR/st.${3:-$1}" \
+	    -e trace=epoll_ctl,fstat,newfstatat,pread64,ioctl,openat \
 	    "$RELAYQD" -f -c "$CONF" >>"$T_DIR/relayqd.log" 2>&1 &
 	ST=$!
 	T_PIDS="$T_PIDS $ST"
@@ -67,14 +70,15 @@ traced() {
 }
 
 # per NAME...: the calls of those names per message (delivery minus the
-# empty run), two decimals.
+# empty run), two decimals; PER (default "$N 0") names the two runs.
 per() {
-	awk -v n="$N" -v names=" $* " '
+	set -- "${PER:-$N 0}" "$@"
+	awk -v n="$N" -v names=" $* " -v base="$T_DIR/st.${1#* }" '
 	    /^-/ || /^%/ || /total/ || NF < 5 { next }
 	    index(names, " " $NF " ") == 0 { next }
-	    FILENAME ~ /st\.0$/ { c -= $4; next }
+	    FILENAME == base { c -= $4; next }
 	    { c += $4 }
-	    END { printf "%.2f", c / n }' "$T_DIR/st.$N" "$T_DIR/st.0"
+	    END { printf "%.2f", c / n }' "$T_DIR/st.${1% *}" "$T_DIR/st.${1#* }"
 }
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
@@ -139,4 +143,27 @@ is "$(grep -c '^Subject: small' "$MAILDIR"/*.eml | awk -F: '{ s += $2 } END { pr
     "the three small ones arrived too"
 stop_daemon
 ok $? "relayqd exits 0"
+
+# Sender routes: a second smarthost takes mail from @other.example only.
+cat >>"$CONF" <<EOC
+
+[smarthost other]
+host = 127.0.0.1
+port = $(free_port)
+tls = none
+senders = @other.example
+EOC
+if strace -f -c -o /dev/null true >/dev/null 2>&1 &&
+    [ -z "${RELAYQ_VALGRIND:-}" ]; then
+	base=$(count_mail)
+	traced 0 "$base" r0
+	fill "$N"
+	traced "$N" "$base" "r$N"
+	o=$(PER="r$N r0" per openat)
+	diag "per message with sender routes: openat $o"
+	below "$o" 3.5
+	ok $? "openat per delivered message with sender routes at most 3 (got $o)"
+else
+	skip "openat per message with sender routes (strace unusable here)"
+fi
 done_testing
