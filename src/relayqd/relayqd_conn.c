@@ -359,7 +359,8 @@ relayqd_conn_op_starttls(void *arg)
 
 	/* From here libevent does the I/O: the TLS filter drives it. */
 	rc->flags &= ~RC_DIRECT;
-	event_del(rc->rev);
+	if (rc->rev != NULL)
+		event_del(rc->rev);
 	bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
 	if ((tls = smarthost_tls_starttls(rc->dest->tls, rc->bev,
 		 relayqd_dest_sh(rc->dest)->host, &why)) == NULL) {
