@@ -101,7 +101,7 @@
 #define RC_AUTHING 0x400  /* AUTH sent, no 2xx yet */
 #define RC_FRESH 0x800	  /* the token was refreshed for this session */
 #define RC_SECRET 0x1000  /* waiting for password_command's output */
-#define RC_DIRECT 0x2000  /* plaintext: output written by relayqd_conn_flush */
+#define RC_DIRECT 0x2000  /* plaintext: socket I/O of our own (see above) */
 
 /* Plaintext bodies up to this size go out from memory, with the dot. */
 #define RC_BODY_INLINE (64 * 1024)
@@ -1108,14 +1108,15 @@ relayqd_conn_attach(struct relayqd_conn *rc, int fd)
 		}
 		bufferevent_setcb(rc->bev, relayqd_conn_read_cb, NULL,
 		    relayqd_conn_event_cb, rc);
+		/* A new bufferevent has EV_WRITE on: see RC_DIRECT. */
+		bufferevent_disable(rc->bev, EV_READ | EV_WRITE);
+		/* On failure the free closes fd (the bufferevent owns it). */
 		if ((rc->flush = event_new(rd->base, -1, 0,
 			 relayqd_conn_flush_cb, rc)) == NULL ||
 		    (rc->rev = event_new(rd->base, fd, EV_READ | EV_PERSIST,
 			 relayqd_conn_recv_cb, rc)) == NULL ||
 		    event_add(rc->rev, NULL) == -1)
-			fatalx("event_new failed");
-		/* A new bufferevent has EV_WRITE on: see RC_DIRECT. */
-		bufferevent_disable(rc->bev, EV_READ | EV_WRITE);
+			goto fail;
 		rc->flags |= RC_DIRECT;
 		relayqd_conn_connected(rc);
 		return 0;
