@@ -87,6 +87,8 @@
 #define QUEUE_ENV_TRAILER_LEN (4 + QUEUE_ENV_TRAILER_VAL_MAX + 1)
 #define QUEUE_ENV_READ_CHUNK 8192
 #define QUEUE_ENV_CRC_CHUNK (64 * 1024)
+/* With check_crc every byte is read: a file up to this size in one read. */
+#define QUEUE_ENV_WHOLE_MAX (256 * 1024)
 
 /* Outcome of parsing a possibly incomplete head. */
 enum queue_env_pr {
@@ -1438,12 +1440,32 @@ queue_env_tail_len(uint64_t rest)
 						: QUEUE_ENV_TRAILER_LEN + 2;
 }
 
+/* Checks a body held in memory (wire form, then the CRC). */
+static int
+queue_env_check_body_mem(const char *body, size_t len, uint32_t crc,
+    const char **errstr)
+{
+	struct queue_env_wire w;
+
+	queue_env_wire_init(&w);
+	if (queue_env_wire_feed(&w, body, len, errstr) == -1 ||
+	    queue_env_wire_end(&w, errstr) == -1) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (queue_env_crc32(0, body, len) != crc) {
+		*errstr = "checksum mismatch";
+		errno = EBADMSG;
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses a message file held in memory. */
 int
 queue_env_parse(struct queue_env *e, const char *data, size_t size,
     int check_crc, const char **errstr)
 {
-	struct queue_env_wire w;
 	enum queue_env_pr pr;
 	uint32_t crc;
 	size_t tlen;
@@ -1458,19 +1480,10 @@ queue_env_parse(struct queue_env *e, const char *data, size_t size,
 	if (queue_env_check_tail(e, data + size - tlen, tlen, size, &crc,
 		errstr) == -1)
 		goto bad;
-	if (check_crc) {
-		const char *body = data + e->body_off;
-		size_t blen = (size_t)e->body_len;
-
-		queue_env_wire_init(&w);
-		if (queue_env_wire_feed(&w, body, blen, errstr) == -1 ||
-		    queue_env_wire_end(&w, errstr) == -1)
-			goto bad;
-		if (queue_env_crc32(0, body, blen) != crc) {
-			*errstr = "checksum mismatch";
-			goto bad;
-		}
-	}
+	if (check_crc &&
+	    queue_env_check_body_mem(data + e->body_off, (size_t)e->body_len,
+		crc, errstr) == -1)
+		goto bad;
 	return 0;
 
 bad:
@@ -1560,13 +1573,6 @@ queue_env_read_fd(struct queue_env *e, int fd, int check_crc,
     const char **errstr)
 {
 	struct stat st;
-	enum queue_env_pr pr;
-	char *head = NULL;
-	char tail[QUEUE_ENV_TRAILER_LEN + 2];
-	size_t have = 0, want = QUEUE_ENV_READ_CHUNK, tlen;
-	uint64_t size;
-	uint32_t crc;
-	int saved_errno;
 
 	queue_env_init(e);
 	if (fstat(fd, &st) == -1) {
@@ -1578,7 +1584,33 @@ queue_env_read_fd(struct queue_env *e, int fd, int check_crc,
 		errno = EBADMSG;
 		return -1;
 	}
-	size = (uint64_t)st.st_size;
+	return queue_env_read_fd_size(e, fd, (uint64_t)st.st_size, check_crc,
+	    NULL, errstr);
+}
+
+/*
+ * Reads and parses the regular file of size bytes open on fd.  A file
+ * that the first read takes whole (up to QUEUE_ENV_READ_CHUNK bytes, or
+ * QUEUE_ENV_WHOLE_MAX with check_crc, which reads the body anyway) is
+ * not read again: its trailer and, with check_crc, its body are checked
+ * in memory.
+ */
+int
+queue_env_read_fd_size(struct queue_env *e, int fd, uint64_t size,
+    int check_crc, char **data, const char **errstr)
+{
+	enum queue_env_pr pr;
+	char *head = NULL;
+	char tail[QUEUE_ENV_TRAILER_LEN + 2];
+	size_t have = 0, want = QUEUE_ENV_READ_CHUNK, tlen;
+	uint32_t crc;
+	int saved_errno;
+
+	queue_env_init(e);
+	if (data != NULL)
+		*data = NULL;
+	if (check_crc && size <= QUEUE_ENV_WHOLE_MAX)
+		want = (size_t)size;
 
 	/* Read the head in growing chunks until it is complete. */
 	for (;;) {
@@ -1606,10 +1638,27 @@ queue_env_read_fd(struct queue_env *e, int fd, int check_crc,
 		}
 		want = have * 2;
 	}
+	tlen = queue_env_tail_len(size - e->body_off);
+	if ((uint64_t)have == size) {
+		/* The whole file is in memory. */
+		if (queue_env_check_tail(e, head + have - tlen, tlen, size,
+			&crc, errstr) == -1) {
+			errno = EBADMSG;
+			goto fail;
+		}
+		if (check_crc &&
+		    queue_env_check_body_mem(head + e->body_off,
+			(size_t)e->body_len, crc, errstr) == -1)
+			goto fail;
+		if (data != NULL)
+			*data = head;
+		else
+			free(head);
+		return 0;
+	}
 	free(head);
 	head = NULL;
 
-	tlen = queue_env_tail_len(size - e->body_off);
 	if (queue_env_pread(fd, tail, tlen, size - tlen, errstr) == -1)
 		goto fail;
 	if (queue_env_check_tail(e, tail, tlen, size, &crc, errstr) == -1) {

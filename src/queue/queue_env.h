@@ -194,4 +194,14 @@ int queue_env_parse(struct queue_env *e, const char *data, size_t size,
 int queue_env_read_fd(struct queue_env *e, int fd, int check_crc,
     const char **errstr) RQ_WUR;
 
+/*
+ * As queue_env_read_fd() for a file the caller found regular, of size
+ * bytes (its own fstat: none is made here).  When data is not NULL, it
+ * is set to the file's bytes (size of them; owned by the caller) when
+ * reading the envelope took the whole file (one read for a file up to
+ * 8 KB; with check_crc, up to 256 KB), else to NULL.
+ */
+int queue_env_read_fd_size(struct queue_env *e, int fd, uint64_t size,
+    int check_crc, char **data, const char **errstr) RQ_WUR;
+
 #endif

@@ -1046,13 +1046,27 @@ queue_spool_accept_move(struct queue_spool *sp, const char *id,
     struct rq_err *err)
 {
 	struct queue_env e;
+
+	if (queue_spool_accept_move_env(sp, id, &e, err) == -1)
+		return -1;
+	queue_env_free(&e);
+	return 0;
+}
+
+/* As queue_spool_accept_move(), handing the envelope read over in *e. */
+int
+queue_spool_accept_move_env(struct queue_spool *sp, const char *id,
+    struct queue_env *out, struct rq_err *err)
+{
+	struct queue_env e;
 	struct stat st, moved;
 	const char *why, *errstr;
 	char whybuf[128];
 	uint64_t max =
 	    sp->accept_max != 0 ? sp->accept_max : QUEUE_SPOOL_ACCEPT_MAX;
-	int fd;
+	int fd, saved_errno;
 
+	queue_env_init(out);
 	if (!queue_id_is_valid(id)) {
 		rq_err_set(err, "invalid queue id");
 		errno = EINVAL;
@@ -1076,7 +1090,8 @@ queue_spool_accept_move(struct queue_spool *sp, const char *id,
 		return queue_spool_reject(sp, QUEUE_DIR_INCOMING, id,
 		    "file too large", err);
 	}
-	if (queue_env_read_fd(&e, fd, 1, &errstr) == -1) {
+	if (queue_env_read_fd_size(&e, fd, (uint64_t)st.st_size, 1, NULL,
+		&errstr) == -1) {
 		queue_spool_close_quiet(fd);
 		if (errno != EBADMSG)
 			return queue_spool_ioerr(sp, QUEUE_DIR_INCOMING, id,
@@ -1095,26 +1110,41 @@ queue_spool_accept_move(struct queue_spool *sp, const char *id,
 		    (unsigned long)st.st_uid, e.uid);
 		why = whybuf;
 	}
-	queue_env_free(&e);
-	if (why != NULL)
+	if (why != NULL) {
+		queue_env_free(&e);
 		return queue_spool_reject(sp, QUEUE_DIR_INCOMING, id, why, err);
+	}
 
 	if (queue_spool_move(sp->dirfd[QUEUE_DIR_INCOMING], id,
 		sp->dirfd[QUEUE_DIR_QUEUE], id, QUEUE_SPOOL_FB_CHECK) == -1) {
 		if (errno == EEXIST)
-			return queue_spool_reject(sp, QUEUE_DIR_INCOMING, id,
-			    "already in queue/", err);
-		return queue_spool_ioerr(sp, QUEUE_DIR_INCOMING, id, "move",
-		    err);
+			why = "already in queue/";
+		else
+			(void)queue_spool_ioerr(sp, QUEUE_DIR_INCOMING, id,
+			    "move", err);
+		goto fail;
 	}
 	/* What we moved must be what we checked. */
 	if (fstatat(sp->dirfd[QUEUE_DIR_QUEUE], id, &moved,
-		AT_SYMLINK_NOFOLLOW) == -1)
-		return queue_spool_ioerr(sp, QUEUE_DIR_QUEUE, id, "stat", err);
-	if (moved.st_dev != st.st_dev || moved.st_ino != st.st_ino)
+		AT_SYMLINK_NOFOLLOW) == -1) {
+		(void)queue_spool_ioerr(sp, QUEUE_DIR_QUEUE, id, "stat", err);
+		goto fail;
+	}
+	if (moved.st_dev != st.st_dev || moved.st_ino != st.st_ino) {
+		queue_env_free(&e);
 		return queue_spool_reject(sp, QUEUE_DIR_QUEUE, id,
 		    "file replaced while it was checked", err);
+	}
+	*out = e;
 	return 0;
+
+fail:
+	saved_errno = errno;
+	queue_env_free(&e);
+	errno = saved_errno;
+	if (why != NULL)
+		return queue_spool_reject(sp, QUEUE_DIR_INCOMING, id, why, err);
+	return -1;
 }
 
 /* Makes the moves of queue_spool_accept_move() durable. */
@@ -1149,11 +1179,21 @@ int
 queue_spool_open_msg(struct queue_spool *sp, const char *id,
     struct queue_env *e, struct rq_err *err)
 {
+	return queue_spool_open_msg_data(sp, id, e, NULL, err);
+}
+
+/* As queue_spool_open_msg(), keeping a small file's bytes in *data. */
+int
+queue_spool_open_msg_data(struct queue_spool *sp, const char *id,
+    struct queue_env *e, char **data, struct rq_err *err)
+{
 	struct stat st;
 	const char *why, *errstr;
 	int fd, saved_errno;
 
 	queue_env_init(e);
+	if (data != NULL)
+		*data = NULL;
 	if (!queue_id_is_valid(id)) {
 		rq_err_set(err, "invalid queue id");
 		errno = EINVAL;
@@ -1195,7 +1235,8 @@ queue_spool_open_msg(struct queue_spool *sp, const char *id,
 		why = "not a regular file";
 	else if (st.st_nlink != 1)
 		why = "link count is not 1";
-	else if (queue_env_read_fd(e, fd, 0, &errstr) == -1) {
+	else if (queue_env_read_fd_size(e, fd, (uint64_t)st.st_size, 0, data,
+		     &errstr) == -1) {
 		if (errno != EBADMSG) {
 			queue_spool_ioerr(sp, QUEUE_DIR_QUEUE, id, "read", err);
 			queue_spool_close_quiet(fd);
@@ -1207,6 +1248,10 @@ queue_spool_open_msg(struct queue_spool *sp, const char *id,
 		why = "queue id record does not match the file name";
 	}
 	if (why != NULL) {
+		if (data != NULL) {
+			free(*data);
+			*data = NULL;
+		}
 		/* Keep the lock until the file is out of queue/. */
 		(void)queue_spool_reject(sp, QUEUE_DIR_QUEUE, id, why, err);
 		queue_spool_close_quiet(fd);

@@ -246,6 +246,12 @@ int queue_spool_accept(struct queue_spool *sp, const char *id,
  */
 int queue_spool_accept_move(struct queue_spool *sp, const char *id,
     struct rq_err *err) RQ_WUR;
+/*
+ * As queue_spool_accept_move(); on success *e holds the envelope it read
+ * (the caller frees it with queue_env_free()), on failure it is empty.
+ */
+int queue_spool_accept_move_env(struct queue_spool *sp, const char *id,
+    struct queue_env *e, struct rq_err *err) RQ_WUR;
 int queue_spool_accept_sync(struct queue_spool *sp, struct rq_err *err) RQ_WUR;
 
 /*
@@ -257,6 +263,14 @@ int queue_spool_accept_sync(struct queue_spool *sp, struct rq_err *err) RQ_WUR;
  */
 int queue_spool_open_msg(struct queue_spool *sp, const char *id,
     struct queue_env *e, struct rq_err *err) RQ_WUR;
+
+/*
+ * As queue_spool_open_msg(); *data is set to the whole file's bytes
+ * (owned by the caller) when reading the envelope took all of it
+ * (queue_env_read_fd_size), else to NULL.
+ */
+int queue_spool_open_msg_data(struct queue_spool *sp, const char *id,
+    struct queue_env *e, char **data, struct rq_err *err) RQ_WUR;
 
 /*
  * Loads state/<id> into s for a message of nrcpt recipients; a missing

@@ -30,9 +30,10 @@
  * Several smarthosts (issue 15): there is one destination per smarthost
  * section (relayqd_dest.h), each with its own sessions, credentials,
  * pace and probe state.  A message's route is the smarthost its sender
- * routes to (conf_route), looked up when it is first due (one read of
- * its envelope; with one smarthost there is nothing to look up) and
- * again after a reload, so a config change reroutes queued mail.  The
+ * routes to (conf_route), set at pick-up from the envelope the accept
+ * read, else looked up when it is first due (one read of its envelope;
+ * with one smarthost there is nothing to look up), and again after a
+ * reload, so a config change reroutes queued mail.  The
  * scheduler keeps one heap per route.  Mail of a route goes to the first
  * destination of the route's chain (itself, then its fallbacks) that is
  * not down (relayqd_dest_pick); a down destination's probe carries mail
@@ -433,6 +434,8 @@ relayqd_pickup_batch(struct relayd *rd)
 {
 	char(*ids)[QUEUE_ID_LEN + 1];
 	size_t n = rd->pick.n - rd->pick_next, k = 0;
+	long routes[RELAYQD_PICKUP_BATCH];
+	struct queue_env e;
 	struct rq_err err;
 	long long now;
 
@@ -444,7 +447,8 @@ relayqd_pickup_batch(struct relayd *rd)
 		n = RELAYQD_PICKUP_BATCH;
 	rd->pick_next += n;
 	for (size_t i = 0; i < n; i++) {
-		if (queue_spool_accept_move(&rd->spool, ids[i], &err) == -1) {
+		if (queue_spool_accept_move_env(&rd->spool, ids[i], &e, &err) ==
+		    -1) {
 			if (errno == EBADMSG)
 				log_warnx("%s: moved to corrupt/: %s", ids[i],
 				    err.msg);
@@ -455,6 +459,9 @@ relayqd_pickup_batch(struct relayd *rd)
 				    err.msg);
 			continue;
 		}
+		/* The route while the sender is at hand: no read for it later. */
+		routes[k] = (long)conf_route(&rd->conf, e.sender);
+		queue_env_free(&e);
 		/* The accepted ones move to the front, in order. */
 		if (k != i)
 			memcpy(ids[k], ids[i], sizeof(ids[k]));
@@ -472,6 +479,7 @@ relayqd_pickup_batch(struct relayd *rd)
 	for (size_t i = 0; i < k; i++) {
 		log_debug("%s: accepted", ids[i]);
 		relayqd_sched_add(rd->sched, ids[i], now);
+		relayqd_sched_set_route(rd->sched, ids[i], routes[i]);
 	}
 	return k;
 }

@@ -15,7 +15,8 @@
  * chunk, so it never goes out as a lone small segment (libevent writes a
  * file segment with sendfile() on its own, and anything after it on the
  * next loop pass).  Plaintext: a body up to RC_BODY_INLINE is pread()
- * into the output buffer with the dot, so one writev() carries both; a
+ * (or, when relayqd_msg_open() read the whole small file, copied) into
+ * the output buffer with the dot, so one writev() carries both; a
  * larger one goes out with evbuffer_add_file() (sendfile) except its last
  * RC_BODY_TAIL bytes, which go from memory with the dot.  TLS: a file
  * segment would be mmap()ed and encrypted whole at once, so the body is
@@ -23,6 +24,23 @@
  * While the body goes out, the timer is the data block timeout (RFC 5321
  * section 4.5.3.2.5), re-armed whenever the socket's output buffer
  * drains; the final reply's timeout starts once everything is written.
+ *
+ * A plaintext session (RC_DIRECT) does its own socket I/O around the
+ * bufferevent's buffers, to save system calls on every message.
+ * Writes: a socket bufferevent adds EPOLLOUT when output arrives and
+ * removes it once the output is written, two epoll_ctl() calls and one
+ * more pass of the loop for every burst, two bursts a message.  Its
+ * EV_WRITE stays disabled instead; whatever is added to the output
+ * activates rc->flush, which runs later in the same pass of the loop,
+ * after every command of the burst was buffered, and writes the buffer
+ * out at once (relayqd_conn_flush_cb).  Only when the socket cannot take
+ * it all (a large body, a slow server) is EV_WRITE enabled, and libevent
+ * writes the rest as before; disabled again once the output is empty.
+ * Reads: libevent asks the kernel how much is there (ioctl FIONREAD)
+ * before every read; rc->rev, a persistent read event of our own, just
+ * reads into the input buffer (relayqd_conn_recv_cb), and end of file
+ * or an error goes to relayqd_conn_event_cb as libevent would report it.
+ * TLS sessions (implicit, or from STARTTLS on) leave all I/O to libevent.
  */
 #include "config.h"
 
@@ -83,6 +101,7 @@
 #define RC_AUTHING 0x400  /* AUTH sent, no 2xx yet */
 #define RC_FRESH 0x800	  /* the token was refreshed for this session */
 #define RC_SECRET 0x1000  /* waiting for password_command's output */
+#define RC_DIRECT 0x2000  /* plaintext: socket I/O of our own (see above) */
 
 /* Plaintext bodies up to this size go out from memory, with the dot. */
 #define RC_BODY_INLINE (64 * 1024)
@@ -111,6 +130,8 @@ struct relayqd_conn {
 	int flags;
 	struct bufferevent *bev;     /* owned */
 	struct event *timer;	     /* owned */
+	struct event *flush;	     /* owned: see RC_DIRECT, or NULL */
+	struct event *rev;	     /* owned: see RC_DIRECT, or NULL */
 	struct relayqd_dial *dial;   /* owned until its cb */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
 	char *token;		  /* owned, wiped: token or password, or NULL */
@@ -162,10 +183,14 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 				    : "session closed before delivery");
 	rc->watch = NULL;
 	relayqd_dial_cancel(rc->dial);
+	if (rc->rev != NULL) /* before its socket is closed */
+		event_free(rc->rev);
 	if (rc->bev != NULL)
 		bufferevent_free(rc->bev);
 	if (rc->timer != NULL)
 		event_free(rc->timer);
+	if (rc->flush != NULL)
+		event_free(rc->flush);
 	smtp_client_free(rc->smtp);
 	smarthost_sasl_free(rc->sasl);
 	relayqd_conn_set_token(rc, NULL);
@@ -197,6 +222,10 @@ relayqd_conn_close(struct relayqd_conn *rc)
 		bufferevent_disable(rc->bev, EV_READ | EV_WRITE);
 	if (rc->timer != NULL)
 		event_del(rc->timer);
+	if (rc->flush != NULL)
+		event_del(rc->flush);
+	if (rc->rev != NULL)
+		event_del(rc->rev);
 	if (event_base_once(rc->rd->base, -1, EV_TIMEOUT, relayqd_conn_free_cb,
 		rc, NULL) == -1)
 		fatalx("event_base_once failed");
@@ -329,6 +358,11 @@ relayqd_conn_op_starttls(void *arg)
 	struct bufferevent *tls;
 	const char *why;
 
+	/* From here libevent does the I/O: the TLS filter drives it. */
+	rc->flags &= ~RC_DIRECT;
+	if (rc->rev != NULL)
+		event_del(rc->rev);
+	bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
 	if ((tls = smarthost_tls_starttls(rc->dest->tls, rc->bev,
 		 relayqd_dest_sh(rc->dest)->host, &why)) == NULL) {
 		smtp_client_fail(rc->smtp, RQ_TEMPFAIL, why);
@@ -390,6 +424,11 @@ relayqd_conn_body_read(struct relayqd_conn *rc, struct evbuffer *out,
 	if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) != 1 ||
 	    v.iov_len < want)
 		return -1;
+	if (rc->msg->data != NULL) {
+		/* The whole file was read with the envelope. */
+		memcpy(v.iov_base, rc->msg->data + rc->body_pos, len);
+		got = len;
+	}
 	while (got < len) {
 		n = pread(rc->msg->fd, (char *)v.iov_base + got, len - got,
 		    (off_t)(rc->body_pos + got));
@@ -477,9 +516,44 @@ relayqd_conn_op_send_body(void *arg)
 }
 
 /*
- * Output progress on the socket's buffer: while the body is being sent,
- * each drain re-arms the data block timer, and the last one arms the
- * timer for the reply to the final dot.
+ * rc->flush: writes a plaintext session's output (RC_DIRECT) now; what
+ * the socket does not take, and any error, is left to libevent's write
+ * event (an error then reaches relayqd_conn_event_cb as before).  With
+ * that event on, it only turns it off once the output is empty.
+ */
+static void
+relayqd_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct evbuffer *out;
+	evutil_socket_t sock;
+
+	(void)fd;
+	(void)what;
+	if ((rc->flags & (RC_DIRECT | RC_CLOSING)) != RC_DIRECT)
+		return;
+	out = bufferevent_get_output(rc->bev);
+	if (bufferevent_get_enabled(rc->bev) & EV_WRITE) {
+		if (evbuffer_get_length(out) == 0)
+			bufferevent_disable(rc->bev, EV_WRITE);
+		return;
+	}
+	sock = bufferevent_getfd(rc->bev);
+	/* A socket bufferevent keeps its output's front frozen. */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0 && !(rc->flags & RC_CLOSING) &&
+	    evbuffer_write(out, sock) > 0)
+		;
+	evbuffer_freeze(out, 1);
+	if (!(rc->flags & RC_CLOSING) && evbuffer_get_length(out) > 0)
+		bufferevent_enable(rc->bev, EV_WRITE);
+}
+
+/*
+ * Output progress on the socket's buffer.  Under RC_DIRECT, new output
+ * (or an output that libevent emptied) schedules rc->flush.  While the
+ * body is being sent, each drain re-arms the data block timer, and the
+ * last one arms the timer for the reply to the final dot.
  */
 static void
 relayqd_conn_body_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -487,7 +561,11 @@ relayqd_conn_body_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
 	struct relayqd_conn *rc = arg;
 
-	(void)buf;
+	if ((rc->flags & (RC_DIRECT | RC_CLOSING)) == RC_DIRECT &&
+	    ((bufferevent_get_enabled(rc->bev) & EV_WRITE)
+		    ? evbuffer_get_length(buf) == 0
+		    : info->n_added > 0))
+		event_active(rc->flush, EV_TIMEOUT, 0);
 	if (!(rc->flags & RC_BODY) || (rc->flags & RC_CLOSING) ||
 	    info->n_deleted == 0)
 		return;
@@ -812,6 +890,54 @@ relayqd_conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Largest read of a plaintext session (libevent's own limit). */
+#define RC_READ_MAX 16384
+
+/*
+ * rc->rev: reads what a plaintext session's server sent into the
+ * bufferevent's input (see RC_DIRECT) and hands it to the read callback.
+ */
+static void
+relayqd_conn_recv_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct evbuffer *in = bufferevent_get_input(rc->bev);
+	struct evbuffer_iovec v;
+	ssize_t n = -1;
+	int err;
+
+	(void)what;
+	if ((rc->flags & (RC_DIRECT | RC_CLOSING)) != RC_DIRECT)
+		return;
+	/* A socket bufferevent keeps its input's end frozen. */
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_reserve_space(in, RC_READ_MAX, &v, 1) == 1) {
+		while ((n = read(fd, v.iov_base, v.iov_len)) == -1 &&
+		    errno == EINTR)
+			;
+		if (n > 0) {
+			v.iov_len = (size_t)n;
+			if (evbuffer_commit_space(in, &v, 1) == -1) {
+				n = -1;
+				errno = ENOMEM;
+			}
+		}
+	} else
+		errno = ENOMEM;
+	evbuffer_freeze(in, 0);
+	if (n > 0) {
+		relayqd_conn_read_cb(rc->bev, rc);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	err = errno; /* relayqd_conn_event_cb() reports it */
+	event_del(rc->rev);
+	errno = err;
+	relayqd_conn_event_cb(rc->bev,
+	    BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), rc);
+}
+
 /* TCP (and, for implicit TLS, the handshake) completed. */
 static void
 relayqd_conn_connected(struct relayqd_conn *rc)
@@ -986,7 +1112,16 @@ relayqd_conn_attach(struct relayqd_conn *rc, int fd)
 		}
 		bufferevent_setcb(rc->bev, relayqd_conn_read_cb, NULL,
 		    relayqd_conn_event_cb, rc);
-		bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
+		/* A new bufferevent has EV_WRITE on: see RC_DIRECT. */
+		bufferevent_disable(rc->bev, EV_READ | EV_WRITE);
+		/* On failure the free closes fd (the bufferevent owns it). */
+		if ((rc->flush = event_new(rd->base, -1, 0,
+			 relayqd_conn_flush_cb, rc)) == NULL ||
+		    (rc->rev = event_new(rd->base, fd, EV_READ | EV_PERSIST,
+			 relayqd_conn_recv_cb, rc)) == NULL ||
+		    event_add(rc->rev, NULL) == -1)
+			goto fail;
+		rc->flags |= RC_DIRECT;
 		relayqd_conn_connected(rc);
 		return 0;
 	}

@@ -66,8 +66,9 @@ relayqd_msg_load(struct relayd *rd, const char *id, struct rq_err *err)
 	struct relayqd_msg *m = xcalloc(1, sizeof(*m));
 
 	queue_env_init(&m->env);
-	if ((m->fd = queue_spool_open_msg(&rd->spool, id, &m->env, err)) ==
-	    -1) {
+	/* A small file is read whole once: its body is sent from memory. */
+	if ((m->fd = queue_spool_open_msg_data(&rd->spool, id, &m->env,
+		 &m->data, err)) == -1) {
 		int saved = errno;
 
 		queue_env_free(&m->env);
@@ -85,6 +86,7 @@ relayqd_msg_load(struct relayd *rd, const char *id, struct rq_err *err)
 
 		(void)close(m->fd);
 		queue_env_free(&m->env);
+		free(m->data);
 		free(m);
 		errno = saved;
 		return NULL;
@@ -145,6 +147,7 @@ relayqd_msg_free(struct relayqd_msg *m)
 		(void)close(m->fd);
 	queue_env_free(&m->env);
 	queue_state_free(&m->state);
+	free(m->data);
 	free(m->map);
 	free(m->rcpts);
 	free(m->rst);

@@ -26,6 +26,7 @@ struct relayqd_msg {
 	struct queue_env env;	  /* owned */
 	struct queue_state state; /* owned */
 	int fd;			  /* message file, flock'd; owned */
+	char *data;		  /* owned: the file when small, or NULL */
 	int has_state;		  /* state/<id> existed when loaded */
 	size_t n;		  /* recipients in this attempt */
 	size_t *map;		  /* owned: attempt index -> env index */

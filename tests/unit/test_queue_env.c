@@ -793,7 +793,7 @@ test_read_fd(void)
 {
 	struct queue_env e, p;
 	const char *errstr = "";
-	char *img, *big, *bad;
+	char *img, *big, *bad, *data;
 	size_t len, blen;
 	int fd;
 
@@ -805,6 +805,14 @@ test_read_fd(void)
 	is_int(p.body_off + p.body_len + 16, len, "read_fd offsets");
 	is_str(p.rcpts[1], "\"c d\"@example.com", "read_fd recipient");
 	queue_env_free(&p);
+	/* A small file is read once, whole, and handed over. */
+	okv(queue_env_read_fd_size(&p, fd, len, 1, &data, &errstr) == 0,
+	    "read_fd_size (%s)", errstr);
+	ok(data != NULL && memcmp(data, img, len) == 0,
+	    "read_fd_size hands over the whole small file");
+	is_int(p.body_len, strlen(body1), "read_fd_size body length");
+	queue_env_free(&p);
+	free(data);
 	close(fd);
 	for (size_t n = 0; n < len; n += 7) {
 		fd = tmpfile_with(img, n);
@@ -824,6 +832,18 @@ test_read_fd(void)
 	queue_env_free(&p);
 	okv(queue_env_read_fd(&p, fd, 1, &errstr) == -1 && errno == EBADMSG,
 	    "read_fd with CRC: %s", errstr);
+	data = img;
+	okv(queue_env_read_fd_size(&p, fd, len, 1, &data, &errstr) == -1 &&
+		errno == EBADMSG && strcmp(errstr, "checksum mismatch") == 0 &&
+		data == NULL,
+	    "read_fd_size checks the CRC in memory: %s", errstr);
+	close(fd);
+	free(bad);
+	bad = patched(img, len, "line one", "line\none");
+	fd = tmpfile_with(bad, len);
+	okv(queue_env_read_fd_size(&p, fd, len, 1, &data, &errstr) == -1 &&
+		errno == EBADMSG && data == NULL,
+	    "read_fd_size checks the wire form in memory: %s", errstr);
 	close(fd);
 	free(bad);
 	free(img);
@@ -843,6 +863,24 @@ test_read_fd(void)
 	    "large head and body (%s)", errstr);
 	is_int(p.nrcpt, 302, "all recipients read");
 	is_int(p.body_len, blen, "large body length");
+	queue_env_free(&p);
+	okv(queue_env_read_fd_size(&p, fd, len, 1, &data, &errstr) == 0 &&
+		data == NULL,
+	    "read_fd_size keeps no copy of a large file (%s)", errstr);
+	queue_env_free(&p);
+	close(fd);
+	free(img);
+	/* 100 KB: read whole when the CRC is checked, else only the head. */
+	img = build(&e, big, 100 * 1024, &len);
+	fd = tmpfile_with(img, len);
+	okv(queue_env_read_fd_size(&p, fd, len, 1, &data, &errstr) == 0 &&
+		data != NULL && memcmp(data, img, len) == 0,
+	    "read_fd_size with CRC reads a 100 KB file whole (%s)", errstr);
+	queue_env_free(&p);
+	free(data);
+	okv(queue_env_read_fd_size(&p, fd, len, 0, &data, &errstr) == 0 &&
+		data == NULL,
+	    "read_fd_size without CRC reads only its head (%s)", errstr);
 	queue_env_free(&p);
 	close(fd);
 	free(img);
