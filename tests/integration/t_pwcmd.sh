@@ -326,11 +326,11 @@ refused() {
 	[ "$CRC" -eq 78 ] && echo "$C" | grep -qF -- "relayq: check-config: $3"
 	ok $? "$1: check-config refuses it with the same words"
 }
-refused "missing program" "password_command = $T_DIR/no-such-helper --flag"     "smarthost password_command: $T_DIR/no-such-helper is not an executable file"
+refused "missing program" "password_command = $T_DIR/no-such-helper --flag"     "smarthost:password_command: $T_DIR/no-such-helper is not an executable file"
 printf '#!/bin/sh\necho x\n' > "$T_DIR/noexec.sh"
 chmod 644 "$T_DIR/noexec.sh"
-refused "not executable" "password_command = $T_DIR/noexec.sh"     "smarthost password_command: $T_DIR/noexec.sh is not an executable file"
-refused "not in PATH" "password_command = relayq-no-such-helper x"     "smarthost password_command: relayq-no-such-helper is not an executable file found in PATH"
+refused "not executable" "password_command = $T_DIR/noexec.sh"     "smarthost:password_command: $T_DIR/noexec.sh is not an executable file"
+refused "not in PATH" "password_command = relayq-no-such-helper x"     "smarthost:password_command: relayq-no-such-helper is not an executable file found in PATH"
 for v in 10x 0s 6m; do
 	both "password_command_timeout = $v" "password_command = $T_DIR/slow.sh
 password_command_timeout = $v"

@@ -372,7 +372,7 @@ test_retire(void)
 		exit(1);
 	}
 	load(&nc,
-	    CONF("rate_limit = 5/1s\n[smarthost work]\n"
+	    CONF("recipient_limit = 5/1s\n[smarthost work]\n"
 		 "host = w.example\ntls = none\n"
 		 "senders = @work.example\n"));
 	ok(relayqd_dest_is_same(d, &nc, 0) && relayqd_dest_is_same(w, &nc, 1),
