@@ -444,15 +444,16 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 		relayqd_watch_finish(w, "error", text);
 		return;
 	}
+	/*
+	 * A message already under way (inotify picked the drop up before
+	 * this request came: a slow or loaded machine) keeps its attempt:
+	 * the session that has it claims w when it starts it, or gives w
+	 * its outcome when the transaction ends (relayqd_conn).
+	 */
 	if (!relayqd_sched_has(rd->sched, w->id))
 		(void)relayqd_sched_add(rd->sched, w->id, now);
 	else if ((due = relayqd_sched_take(rd->sched, w->id)) != -1)
 		relayqd_sched_reschedule(rd->sched, w->id, now);
-	else {
-		relayqd_watch_finish(w, "error",
-		    "the message is being delivered already");
-		return;
-	}
 	/* A smarthost that is backing off gets its probe now. */
 	for (size_t i = 0; i < rd->ndests; i++)
 		if (rd->dests[i]->down && rd->dests[i]->probe_ms > now * 1000)
