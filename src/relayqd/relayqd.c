@@ -128,7 +128,8 @@
 /*
  * An unannounced drop is picked up this many seconds after inotify saw
  * it: sendmail -v commits without a poke and then asks for the delivery
- * itself, which fails when the message is already being delivered.
+ * itself.  A request that comes later (a loaded machine) still gets the
+ * outcome of the attempt under way (relayqd_verbose_request).
  */
 #define RELAYQD_NOTIFY_DELAY 1
 /* The smarthost's pace in the spool (relayqd_rate.h). */

@@ -612,6 +612,9 @@ relayqd_conn_op_msg_done(void *arg, enum rq_status st,
 		return;
 	rc->msg = NULL;
 	rc->nmsgs++;
+	/* A -v request that came once the transaction began: its outcome. */
+	if (rc->watch == NULL)
+		rc->watch = relayqd_verbose_claim(rc->rd->verbose, m->env.id);
 	if (relayqd_watch_is_for(rc->watch, m->env.id)) {
 		relayqd_watch_done(rc->watch, m, st, why);
 		rc->watch = NULL;
@@ -638,9 +641,18 @@ relayqd_conn_tls_close(struct relayqd_conn *rc)
 	ERR_clear_error();
 	(void)SSL_shutdown(ssl);
 	ERR_clear_error();
-	if (low != NULL)
-		(void)evbuffer_write(bufferevent_get_output(low),
-		    bufferevent_getfd(low));
+	if (low != NULL) {
+		struct evbuffer *out = bufferevent_get_output(low);
+
+		/*
+		 * A socket bufferevent keeps its output frozen at the start
+		 * (only its write callback drains it), where evbuffer_write
+		 * writes nothing: thaw it for this one write.
+		 */
+		(void)evbuffer_unfreeze(out, 1);
+		(void)evbuffer_write(out, bufferevent_getfd(low));
+		(void)evbuffer_freeze(out, 1);
+	}
 }
 
 /*

@@ -477,15 +477,16 @@ relayqd_verbose_request(struct relayqd_watch *w, const char *line)
 		relayqd_watch_finish(w, "error", text);
 		return;
 	}
+	/*
+	 * A message already under way (inotify picked the drop up before
+	 * this request came: a slow or loaded machine) keeps its attempt:
+	 * the session that has it claims w when it starts it, or gives w
+	 * its outcome when the transaction ends (relayqd_conn).
+	 */
 	if (!relayqd_sched_has(rd->sched, w->id))
 		(void)relayqd_sched_add(rd->sched, w->id, now);
 	else if ((due = relayqd_sched_take(rd->sched, w->id)) != -1)
 		relayqd_sched_reschedule(rd->sched, w->id, now);
-	else {
-		relayqd_watch_finish(w, "error",
-		    "the message is being delivered already");
-		return;
-	}
 	relayqd_verbose_route(w, now);
 	w->state = RQW_WAITING;
 	log_info("%s: delivery with -v requested by uid %lu", w->id,

@@ -43,6 +43,10 @@ ${1:-}"
 	sed -i 's/^default_domain = .*/&\
 max_recipients = 5000/' "$CONF"
 	chmod 644 "$CONF"
+	# The last daemon's log stays (relayqd.log.N) for a failure's record.
+	LOGN=$((${LOGN:-0} + 1))
+	[ -s "$T_DIR/relayqd.log" ] &&
+	    mv "$T_DIR/relayqd.log" "$T_DIR/relayqd.log.$LOGN"
 	: > "$T_DIR/relayqd.log"
 	start_daemon -v
 	wait_for "the -v socket" 100 test -S "$SPOOL/verbose" &&
@@ -73,7 +77,9 @@ with open(msg, 'rb') as f:
     p = subprocess.Popen(argv, stdin=f, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
 qid, st = '-', 'refused'
+seen = open(state + '.err', 'wb')  # what it read: a refusal's reason
 for line in iter(p.stderr.readline, b''):
+    seen.write(line)
     if b'queued as ' in line:
         qid = line.split(b'queued as ')[1].split()[0].decode()
     if b'delivering now' in line:
@@ -81,6 +87,7 @@ for line in iter(p.stderr.readline, b''):
         break
     if b'cannot deliver now' in line or b'closed the connection' in line:
         break
+seen.close()
 with open(state + '.tmp', 'w') as f:
     f.write('{} {} {}\n'.format(p.pid, st, qid))
 os.rename(state + '.tmp', state)
@@ -188,6 +195,7 @@ T_PIDS="$T_PIDS $BPID"
 wait_for "the bounded client" 600 test -s "$T_DIR/B"
 read -r _pid bwhat bid < "$T_DIR/B"
 is "$bwhat" registered "B: the client is registered"
+[ "$bwhat" = registered ] || sed 's/^/#   /' "$T_DIR/B.err" | tail -n 3
 wait_for "its delivery" 1200 finished "$bid"
 kill -USR1 "$BPID"
 wait_for "the client to read the rest" 600 test -e "$T_DIR/B.done"
