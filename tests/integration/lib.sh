@@ -158,7 +158,8 @@ stop_server() {
 }
 
 # start_other NAME HOST PORT MAILDIR ARGS...: another server (smtpserver.py
-# on HOST:PORT storing into MAILDIR), its pid in $T_DIR/NAME.pid.
+# on HOST:PORT storing into MAILDIR), its pid in $T_DIR/NAME.pid and in
+# OTHER_PID.
 start_other() {
 	_n=$1 _h=$2 _p=$3 _m=$4
 	shift 4
@@ -166,7 +167,8 @@ start_other() {
 	"$PYTHON3" "$top_srcdir/tests/integration/smtpserver.py" \
 	    --host "$_h" --port "$_p" --maildir "$_m" \
 	    --pidfile "$T_DIR/$_n.pid" "$@" >>"$T_DIR/$_n.log" 2>&1 &
-	T_PIDS="$T_PIDS $!"
+	OTHER_PID=$!
+	T_PIDS="$T_PIDS $OTHER_PID"
 	wait_for "server $_n to listen" 100 test -s "$T_DIR/$_n.pid"
 }
 

@@ -76,15 +76,8 @@ done
 
 # start_srv NAME HOST PORT MAILDIR ARGS...: a server; SRV_PID is its PID.
 start_srv() {
-	_n=$1 _h=$2 _p=$3 _m=$4
-	shift 4
-	rm -f "$T_DIR/$_n.pid"
-	"$PYTHON3" "$top_srcdir/tests/integration/smtpserver.py" \
-	    --host "$_h" --port "$_p" --maildir "$_m" \
-	    --pidfile "$T_DIR/$_n.pid" "$@" >>"$T_DIR/$_n.log" 2>&1 &
-	SRV_PID=$!
-	T_PIDS="$T_PIDS $SRV_PID"
-	wait_for "server $_n to listen" 100 test -s "$T_DIR/$_n.pid"
+	start_other "$@"
+	SRV_PID=$OTHER_PID
 }
 
 # start_a: A's next life, with a maildir of its own (a new server numbers
