@@ -516,6 +516,23 @@ relayqd_conn_op_send_body(void *arg)
 }
 
 /*
+ * Writes the front of a socket bufferevent's output to sock now, outside
+ * its write callback.  Such an output is kept frozen at the start (only
+ * that callback drains it), where evbuffer_write writes nothing: thaw it
+ * for this one write.  Returns what evbuffer_write returns.
+ */
+static int
+relayqd_conn_write_now(struct evbuffer *out, evutil_socket_t sock)
+{
+	int n;
+
+	(void)evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, sock);
+	(void)evbuffer_freeze(out, 1);
+	return n;
+}
+
+/*
  * rc->flush: writes a plaintext session's output (RC_DIRECT) now; what
  * the socket does not take, and any error, is left to libevent's write
  * event (an error then reaches relayqd_conn_event_cb as before).  With
@@ -539,12 +556,9 @@ relayqd_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	sock = bufferevent_getfd(rc->bev);
-	/* A socket bufferevent keeps its output's front frozen. */
-	evbuffer_unfreeze(out, 1);
 	while (evbuffer_get_length(out) > 0 && !(rc->flags & RC_CLOSING) &&
-	    evbuffer_write(out, sock) > 0)
+	    relayqd_conn_write_now(out, sock) > 0)
 		;
-	evbuffer_freeze(out, 1);
 	if (!(rc->flags & RC_CLOSING) && evbuffer_get_length(out) > 0)
 		bufferevent_enable(rc->bev, EV_WRITE);
 }
@@ -642,16 +656,8 @@ relayqd_conn_tls_close(struct relayqd_conn *rc)
 	(void)SSL_shutdown(ssl);
 	ERR_clear_error();
 	if (low != NULL) {
-		struct evbuffer *out = bufferevent_get_output(low);
-
-		/*
-		 * A socket bufferevent keeps its output frozen at the start
-		 * (only its write callback drains it), where evbuffer_write
-		 * writes nothing: thaw it for this one write.
-		 */
-		(void)evbuffer_unfreeze(out, 1);
-		(void)evbuffer_write(out, bufferevent_getfd(low));
-		(void)evbuffer_freeze(out, 1);
+		(void)relayqd_conn_write_now(bufferevent_get_output(low),
+		    bufferevent_getfd(low));
 	}
 }
 
