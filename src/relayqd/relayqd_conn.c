@@ -1276,31 +1276,7 @@ relayqd_conn_waiting(struct relayqd_conn *rc, int flag)
 	return NULL;
 }
 
-/*
- * A reload turned OAuth2 off while sessions waited for its refresh (the
- * cache, and the refresh with it, are gone): they go on with the new
- * settings' AUTH, as a session started now would.
- */
-void
-relayqd_conn_token_gone(struct relayqd_dest *dest)
-{
-	struct relayqd_conn *rc, *next;
-
-	for (rc = relayqd_conn_waiting(TAILQ_FIRST(&dest->conns), RC_TOKEN);
-	     rc != NULL; rc = relayqd_conn_waiting(next, RC_TOKEN)) {
-		next = TAILQ_NEXT(rc, entry);
-		log_info("%s: OAuth2 was turned off while the session waited "
-			 "for a token; it goes on with the new settings",
-		    rc->first_id);
-		relayqd_conn_get_secret(rc);
-	}
-}
-
-/*
- * password_command ended: resume or fail the sessions waiting for it;
- * when a reload has taken password_command away meanwhile, they go on
- * with the new AUTH settings instead.
- */
+/* password_command ended: resume or fail the sessions waiting for it. */
 void
 relayqd_conn_secret_done(void *arg, const char *secret, const char *why)
 {
@@ -1312,11 +1288,6 @@ relayqd_conn_secret_done(void *arg, const char *secret, const char *why)
 	for (rc = relayqd_conn_waiting(TAILQ_FIRST(&dest->conns), RC_SECRET);
 	     rc != NULL; rc = relayqd_conn_waiting(next, RC_SECRET)) {
 		next = TAILQ_NEXT(rc, entry);
-		if (!smarthost_auth_has_command(dest->auth)) {
-			/* A reload took password_command away meanwhile. */
-			relayqd_conn_get_secret(rc);
-			continue;
-		}
 		if (secret == NULL) {
 			relayqd_conn_fail_early(rc, why);
 			continue;

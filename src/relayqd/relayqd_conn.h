@@ -36,21 +36,11 @@ void relayqd_conn_token_done(struct relayqd_dest *dest, int ok,
     const char *why);
 
 /*
- * A reload turned dest's OAuth2 off (relayqd_dest_reload), cancelling a
- * refresh in flight: every session of dest waiting for a token goes on
- * with the new settings' AUTH (password_command, password_file or none),
- * never left waiting.
- */
-void relayqd_conn_token_gone(struct relayqd_dest *dest);
-
-/*
  * password_command ended (relayqd_pwcmd's done callback; arg is the
  * struct relayqd_dest whose command it was): every session waiting for it goes on with secret (its
  * output, copied), or, when secret is NULL, fails as when the smarthost
  * cannot be reached, with why as the reason (logged once here; its first
  * message is deferred, never bounced, and the destination backs off).
- * When a reload has taken password_command away meanwhile, they go on
- * with the new AUTH settings (no AUTH, a password_file, OAuth2) instead.
  */
 void relayqd_conn_secret_done(void *arg, const char *secret, const char *why);
 

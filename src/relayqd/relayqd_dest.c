@@ -322,8 +322,6 @@ void
 relayqd_dest_reload(struct relayqd_dest *d, struct relayqd_dest_keys *k,
     long long now_ms)
 {
-	int gone = d->oauth2 != NULL && k->oauth2 == NULL;
-
 	/* A refresh in flight finishes; the token survives if unchanged. */
 	if (k->oauth2 != NULL && d->oauth2 != NULL)
 		relayqd_oauth2_update(d->oauth2, k->oauth2);
@@ -338,9 +336,6 @@ relayqd_dest_reload(struct relayqd_dest *d, struct relayqd_dest_keys *k,
 	smarthost_auth_free(d->auth);
 	d->auth = k->auth;
 	memset(k, 0, sizeof(*k));
-	/* Sessions that waited for the cancelled refresh go on. */
-	if (gone)
-		relayqd_conn_token_gone(d);
 	relayqd_dest_set_label(d);
 	relayqd_rate_configure(d->rate, &relayqd_dest_sh(d)->rate_limit,
 	    &relayqd_dest_sh(d)->recipient_limit, now_ms);

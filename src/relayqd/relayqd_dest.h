@@ -190,10 +190,10 @@ void relayqd_dest_free(struct relayqd_dest *d);
 /*
  * Takes k (from relayqd_dest_keys_new) in place of d's settings after
  * the daemon's configuration was replaced; the OAuth2 token survives
- * when its settings are unchanged.  Sessions keep what they copied; when
- * OAuth2 is turned off, those that waited for its refresh go on with the
- * new AUTH settings (relayqd_conn_token_gone).  The pace takes the new
- * limits.
+ * when its settings are unchanged.  Only for a section whose session
+ * settings are unchanged (relayqd_dest_is_same): a change of AUTH,
+ * password_command or OAuth2 keys makes a new destination instead.
+ * Sessions keep what they copied.  The pace takes the new limits.
  */
 void relayqd_dest_reload(struct relayqd_dest *d, struct relayqd_dest_keys *k,
     long long now_ms);

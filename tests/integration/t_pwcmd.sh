@@ -206,8 +206,9 @@ is "$(grep -c "^AUTH PLAIN $AUSER ok\$" "$MAILDIR/commands")" 3 \
 finish_case share
 
 # 1c. A reload that takes password_command away while it runs: the
-# waiting session goes on with the new settings (no AUTH here), rather
-# than trying AUTH with the old command's output and failing.
+# section changed, so the waiting session is closed and its message goes
+# out on the new settings (no AUTH here), rather than trying AUTH with
+# the old command's output and failing.
 mkcmd noauth.sh "set -- $T_DIR/go3; $WAITFILE; exec cat $T_DIR/secret"
 new_case "$T_DIR/noauth.sh"
 send a@example.net

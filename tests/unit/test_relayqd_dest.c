@@ -23,22 +23,13 @@
 #include "tap.h"
 
 /*
- * relayqd_oauth2.c calls these when a token refresh ends, and
- * relayqd_dest.c when a reload turns OAuth2 off, which never happens here
- * (no oauth2_token_url): they only satisfy the linker.
+ * relayqd_oauth2.c calls this when a token refresh ends, which never
+ * happens here (no oauth2_token_url): it only satisfies the linker.
  */
 struct relayqd_alert;
 void relayqd_conn_token_done(struct relayqd_dest *dest, int ok,
     const char *why);
-void relayqd_conn_token_gone(struct relayqd_dest *dest);
 void relayqd_alert_event(struct relayqd_alert *a, int ev, const char *text);
-
-void
-relayqd_conn_token_gone(struct relayqd_dest *dest)
-{
-	(void)dest;
-	abort();
-}
 
 void
 relayqd_conn_token_done(struct relayqd_dest *dest, int ok, const char *why)
