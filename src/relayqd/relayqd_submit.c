@@ -31,7 +31,10 @@
  * one user cannot lock out another; a connection that finds no slot
  * waits unread in a bounded queue (RELAYQD_SUBMIT_WAIT_MAX, less when
  * RLIMIT_NOFILE is low, all but an eighth of it for one uid) until one
- * comes free, and beyond that is refused "busy:"; out of descriptors,
+ * comes free, and beyond that is refused "busy:"; when every slot is
+ * taken, a slow connection (relayqd_submit_is_slow) of a uid holding more
+ * slots than a waiting one's is dropped for it, so clients trickling
+ * bytes cannot lock the others out; out of descriptors,
  * accept() pauses instead of spinning; submit_timeout without progress
  * (or without a slot) drops a client (its temporary file removed); the
  * Z (size) frame is checked against max_message_size before G lets the
@@ -73,6 +76,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -112,7 +116,9 @@ struct relayqd_submit_lograte {
 struct relayqd_submit_conn {
 	struct relayqd_submit *s; /* borrowed */
 	int fd;
-	int waiting; /* in s->waitq, not yet read; else in s->peers */
+	int waiting;	/* in s->waitq, not yet read; else in s->peers */
+	int64_t since;	/* monotonic ms: taken from s->waitq */
+	uint64_t nread; /* bytes read since */
 	TAILQ_ENTRY(relayqd_submit_conn) wlink;
 	struct event *ev_read;	       /* owned */
 	struct event *ev_timer;	       /* owned */
@@ -150,6 +156,7 @@ struct relayqd_submit {
 	int wait_max, wait_per_uid; /* bounds of waitq (fds allowing) */
 	struct event *ev_unpark;    /* owned: a slot was freed */
 	struct event *ev_resume;    /* owned: accept() again after a pause */
+	struct event *ev_evict;	    /* owned: look for slow ones again */
 	int paused;		    /* s->ev taken out: no descriptor left */
 	int closing;		    /* relayqd_submit_free runs */
 	int jobfd[2], donefd[2];
@@ -319,6 +326,16 @@ relayqd_submit_mono(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+/* Returns the monotonic clock in milliseconds. */
+static int64_t
+relayqd_submit_mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Logs the summary of r's held refusals, if any. */
@@ -730,6 +747,7 @@ relayqd_submit_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	event_add(c->ev_timer, &tv);
+	c->nread += (uint64_t)n;
 	while (off < (size_t)n) {
 		switch (queue_submit_parse(&c->p, c->s->rbuf + off,
 		    (size_t)n - off, &used, &ev, &errstr)) {
@@ -864,6 +882,8 @@ relayqd_submit_activate(struct relayqd_submit_conn *c)
 	s->nwait--;
 	c->waiting = 0;
 	relayqd_unix_peers_add(&s->peers, &c->peer, c);
+	c->since = relayqd_submit_mono_ms();
+	c->nread = 0;
 	if (event_add(c->ev_read, NULL) == -1 ||
 	    event_add(c->ev_timer, &tv) == -1) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
@@ -871,6 +891,126 @@ relayqd_submit_activate(struct relayqd_submit_conn *c)
 	}
 	/* Its envelope is most likely there already: read it this turn. */
 	event_active(c->ev_read, EV_READ, 0);
+}
+
+/*
+ * Returns nonzero when c, being read, is slow (RELAYQD_SUBMIT_SLOW_GRACE,
+ * RELAYQD_SUBMIT_MIN_RATE): read for the grace at least, less than the
+ * rate on average, and nothing unread in its socket (bytes waiting there
+ * mean that relayqd, not the client, is behind).  A commit under way is
+ * never slow.  *rate gets its average, in bytes a second.
+ */
+static int
+relayqd_submit_is_slow(const struct relayqd_submit_conn *c, int64_t now,
+    uint64_t *rate)
+{
+	int64_t ms = now - c->since;
+	int unread = 0;
+
+	if (c->waiting || c->committing ||
+	    ms < (int64_t)RELAYQD_SUBMIT_SLOW_GRACE * 1000)
+		return 0;
+	*rate = c->nread * 1000 / (uint64_t)ms;
+	if (*rate >= RELAYQD_SUBMIT_MIN_RATE)
+		return 0;
+	if (ioctl(c->fd, FIONREAD, &unread) == -1 || unread > 0)
+		return 0;
+	return 1;
+}
+
+/*
+ * Every slot is taken and a connection of uid waits: when another uid
+ * holds more slots than uid does, its slowest slow connection (see
+ * relayqd_submit_is_slow) is dropped with "busy:" and 1 is returned (the
+ * caller gives the slot to the waiting one at once).  So a few uids that
+ * trickle bytes into every slot cannot lock the others out, and a busy
+ * uid whose clients send at full speed keeps its slots.  Returns 0 when
+ * nothing was dropped.
+ */
+static int
+relayqd_submit_evict(struct relayqd_submit *s, uid_t uid)
+{
+	struct relayqd_unix_peer *p;
+	struct relayqd_submit_conn *slow = NULL;
+	uint64_t rate, best = 0;
+	int64_t now = relayqd_submit_mono_ms();
+	int mine;
+	char text[160];
+
+	if (s->peers.n < RELAYQD_SUBMIT_MAX ||
+	    (mine = relayqd_unix_peers_count(&s->peers, uid)) >=
+		RELAYQD_SUBMIT_PER_UID)
+		return 0;
+	TAILQ_FOREACH(p, &s->peers.q, link) {
+		struct relayqd_submit_conn *c = p->owner;
+
+		if (p->uid == uid ||
+		    relayqd_unix_peers_count(&s->peers, p->uid) <= mine ||
+		    !relayqd_submit_is_slow(c, now, &rate))
+			continue;
+		if (slow == NULL || rate < best) {
+			slow = c;
+			best = rate;
+		}
+	}
+	if (slow == NULL)
+		return 0;
+	log_info("submission from uid=%lu pid=%ld dropped: %llu bytes in %llds "
+		 "while uid=%lu waits for a connection",
+	    (unsigned long)slow->peer.uid, (long)slow->peer.pid,
+	    (unsigned long long)slow->nread,
+	    (long long)((now - slow->since) / 1000), (unsigned long)uid);
+	(void)snprintf(text, sizeof(text),
+	    "busy: too slow (%llu bytes in %llds) while others wait; try "
+	    "again later",
+	    (unsigned long long)slow->nread,
+	    (long long)((now - slow->since) / 1000));
+	relayqd_submit_refuse(slow, EX_TEMPFAIL, text);
+	return 1;
+}
+
+/*
+ * Arms ev_evict: a second from now, the waiting connections that every
+ * slot being taken keeps out look for a slow one to replace again.
+ */
+static void
+relayqd_submit_evict_later(struct relayqd_submit *s)
+{
+	struct timeval tv = { 1, 0 };
+
+	if (s->ev_evict != NULL && !s->closing &&
+	    !event_pending(s->ev_evict, EV_TIMEOUT, NULL))
+		(void)event_add(s->ev_evict, &tv);
+}
+
+/*
+ * ev_evict: each waiting connection, oldest first, that finds every slot
+ * taken and holds fewer than some other uid takes a slow one's slot
+ * (relayqd_submit_evict).  Looks again a second later while any is left.
+ */
+static void
+relayqd_submit_evict_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_submit *s = arg;
+	struct relayqd_submit_conn *c, *next;
+	int again = 0;
+
+	(void)fd;
+	(void)what;
+	for (c = TAILQ_FIRST(&s->waitq); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, wlink);
+		if (s->peers.n < RELAYQD_SUBMIT_MAX)
+			break; /* ev_unpark's business */
+		if (relayqd_unix_peers_count(&s->peers, c->peer.uid) >=
+		    RELAYQD_SUBMIT_PER_UID)
+			continue;
+		if (relayqd_submit_evict(s, c->peer.uid))
+			relayqd_submit_activate(c);
+		else
+			again = 1;
+	}
+	if (again)
+		relayqd_submit_evict_later(s);
 }
 
 /* Takes accept() up again after a pause (ev_resume, or a freed fd). */
@@ -993,7 +1133,8 @@ relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
 		return;
 	}
-	if (relayqd_submit_has_room(s, c->peer.uid)) {
+	if (relayqd_submit_has_room(s, c->peer.uid) ||
+	    relayqd_submit_evict(s, c->peer.uid)) {
 		relayqd_submit_activate(c);
 		return;
 	}
@@ -1006,8 +1147,12 @@ relayqd_submit_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			  "once; try again later");
 		return;
 	}
-	if (event_add(c->ev_timer, &tv) == -1)
+	if (event_add(c->ev_timer, &tv) == -1) {
 		relayqd_submit_refuse(c, EX_TEMPFAIL, "out of resources");
+		return;
+	}
+	if (s->peers.n >= RELAYQD_SUBMIT_MAX)
+		relayqd_submit_evict_later(s);
 }
 
 /*
@@ -1219,6 +1364,8 @@ relayqd_submit_new(struct relayd *rd, int fd)
 		 relayqd_submit_unpark_cb, s)) == NULL ||
 	    (s->ev_resume = relayqd_submit_event_new(s, -1, 0,
 		 relayqd_submit_resume_cb, s)) == NULL ||
+	    (s->ev_evict = relayqd_submit_event_new(s, -1, 0,
+		 relayqd_submit_evict_cb, s)) == NULL ||
 	    relayqd_submit_thread(s) == -1 ||
 	    (s->ev_done = relayqd_submit_event_new(s, s->donefd[0],
 		 EV_READ | EV_PERSIST, relayqd_submit_done_cb, s)) == NULL ||
@@ -1316,6 +1463,8 @@ relayqd_submit_free(struct relayqd_submit *s)
 		event_free(s->ev_unpark);
 	if (s->ev_resume != NULL)
 		event_free(s->ev_resume);
+	if (s->ev_evict != NULL)
+		event_free(s->ev_evict);
 	if (s->ev_done != NULL)
 		event_free(s->ev_done);
 	if (s->ev_rate != NULL) {

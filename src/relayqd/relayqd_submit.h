@@ -22,6 +22,16 @@ struct relayqd_submit;
 #define RELAYQD_SUBMIT_WAIT_MAX 256
 #define RELAYQD_SUBMIT_FDS_KEPT 512 /* descriptors left for everything else */
 /*
+ * When every slot is taken and a uid holding fewer than another waits, a
+ * slow connection of that other uid is dropped ("busy:") to make room: one
+ * read for at least RELAYQD_SUBMIT_SLOW_GRACE seconds that has sent less
+ * than RELAYQD_SUBMIT_MIN_RATE bytes a second on average and has nothing
+ * unread in its socket.  sendmail has the whole message before it
+ * connects, so only a client that trickles its bytes on purpose is slow.
+ */
+#define RELAYQD_SUBMIT_SLOW_GRACE 5
+#define RELAYQD_SUBMIT_MIN_RATE (16 * 1024)
+/*
  * The priorities of relayqd's event base (event_base_priority_init right
  * after event_base_new): every event has the middle one but those of the
  * submission socket, which have the lowest, so that deliveries go first.
