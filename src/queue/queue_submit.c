@@ -190,8 +190,11 @@ queue_submit_check(struct queue_submit_parser *p)
 		p->declared = (uint64_t)n;
 		return NULL;
 	case 'E':
-		return p->body == p->declared ? NULL
-					      : "body shorter than declared";
+		if (p->body != p->declared)
+			return "body shorter than declared";
+		/* Wire form: the last line ends with CRLF too. */
+		return p->linelen == 0 ? NULL
+				       : "the body does not end with CRLF";
 	case 'K':
 		return queue_id_is_valid(v) ? NULL : "invalid queue id";
 	case 'X':
@@ -232,8 +235,12 @@ queue_submit_head(struct queue_submit_parser *p, char c, const char **why)
 		return 0;
 	}
 	if (p->nhdr == 0 || queue_env_parse_num(p->hdr, p->nhdr, &n) == -1 ||
-	    n > queue_submit_allowed(p, p->key) || (p->key == 'M' && n == 0)) {
+	    n > queue_submit_allowed(p, p->key)) {
 		*why = "frame value too long";
+		return -1;
+	}
+	if (p->key == 'M' && n == 0) {
+		*why = "empty M frame (an M value has 1 byte at least)";
 		return -1;
 	}
 	if (p->key == 'M' && (uint64_t)n > p->declared - p->body) {
@@ -446,7 +453,7 @@ int
 queue_submit_received(struct buf *b, const char *hostname, long long uid,
     const char *proto, const char *helo, time_t now)
 {
-	char date[64], name[QUEUE_SUBMIT_HELO_MAX];
+	char date[64], name[QUEUE_SUBMIT_HELO_MAX + 1];
 	size_t o = 0;
 
 	if (queue_submit_date(now != 0 ? now : time(NULL), date,

@@ -529,18 +529,29 @@ relayqd_submit_sender(struct relayqd_submit_conn *c, const char **why)
 /*
  * The free-space reserve (queue_minfree) for a uid other than root, as
  * the spool path checks it in the front end: what is still to come of the
- * declared size must leave the reserve free.  Refuses c (X75) and returns
- * -1 when it would not.
+ * declared size, and of every other submission under way over the
+ * socket, must leave the reserve free (so that submitters checking at
+ * the same moment cannot each count the same free space).  Refuses c
+ * (X75) and returns -1 when it would not.
  */
 static int
 relayqd_submit_reserve(struct relayqd_submit_conn *c)
 {
+	struct relayqd_unix_peer *p;
 	struct rq_err err;
+	uint64_t need = c->p.declared - c->p.body;
 
 	c->reserve_at = c->p.body;
-	if (c->peer.uid == 0 ||
-	    queue_spool_room(&c->s->rd->spool, c->s->rd->conf.queue_minfree,
-		c->p.declared - c->p.body, &err) == 0)
+	if (c->peer.uid == 0)
+		return 0;
+	TAILQ_FOREACH(p, &c->s->peers.q, link) {
+		const struct relayqd_submit_conn *o = p->owner;
+
+		if (o != c && o->begun && !o->committing)
+			need += o->p.declared - o->p.body;
+	}
+	if (queue_spool_room(&c->s->rd->spool, c->s->rd->conf.queue_minfree,
+		need, &err) == 0)
 		return 0;
 	relayqd_submit_refuse(c, EX_TEMPFAIL, err.msg);
 	return -1;

@@ -89,6 +89,38 @@ ok $? "nobody's earlier message arrived"
 wait_for "drain" 100 queue_empty
 ok $? "the spool drains"
 is "$(count_mail)" 2 "and nothing else arrived"
+
+# 4b. Over relayqd's socket, two submissions that each fit above the
+# reserve alone but not together: relayqd counts what the first still
+# has to send when it checks the second (an outside tester had both
+# accepted, and the spool would have gone under the reserve).
+cat > "$T_DIR/two.py" <<'PYEOF'
+import socket, sys
+def fr(k, v=b''):
+    return k + str(len(v)).encode() + b':' + v + b'\n'
+def start(size):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.sendall(fr(b'H', b'relayq-submit/1') + fr(b'S', b'') +
+              fr(b'R', b'a6@example.net') + fr(b'P', b'local') +
+              fr(b'Z', str(size).encode()))
+    s.settimeout(60)
+    return s, s.recv(4096).decode(errors='replace').strip()
+a, ga = start(1500000)
+b, gb = start(1500000)
+print('first', ga or 'none')
+print('second', gb or 'none')
+PYEOF
+chmod 644 "$T_DIR/two.py"
+leave_free $((1048576 + 2000000))
+as_nobody "$PYTHON3" "$T_DIR/two.py" "$T_DIR/submit.sock" > "$T_DIR/two.out" 2>&1
+grep -q '^first G' "$T_DIR/two.out"
+ok $? "socket: a 1.5 MB declaration with 2 MB above the reserve gets G"
+grep -q '^second X.*75 .*queue_minfree' "$T_DIR/two.out"
+ok $? "socket: a second one while the first is under way is refused ($(sed -n 2p "$T_DIR/two.out"))"
+wait_for "tmp/ empty" 100 sh -c "[ \$(find '$SPOOL/tmp' -type f | wc -l) -eq 0 ]"
+ok $? "socket: both leave nothing in tmp/"
+rm -f "$SPOOL/filler"
 stop_daemon
 ok $? "relayqd exits 0"
 

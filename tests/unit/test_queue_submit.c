@@ -206,8 +206,12 @@ main(void)
 	    "NUL byte", "NUL in an M (body) frame");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:3\nM2:ab\nE0:\n", "shorter",
 	    "E before the declared size");
-	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:0\nM0:\n", "too long",
-	    "empty M frame");
+	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:0\nM0:\n", "empty M frame",
+	    "empty M frame: said so, not \"too long\"");
+	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:3\nM3:ab\r\nE0:\n",
+	    "does not end with CRLF", "a body whose last line has no CRLF");
+	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:3\nM3:abc\nE0:\n",
+	    "does not end with CRLF", "a body with no line end at all");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ14:99999999999999\n", "size",
 	    "Z over the size bound");
 	bad("H15:relayq-submit/1\nS0:\nR5:a@b.c\nZ1:0\nE0:\nH", "after",
@@ -313,6 +317,18 @@ main(void)
 		    "Received: from client (uid 7)\r\n\tby "
 		    "mx.example.org (relayq) with ESMTP;") != NULL,
 	    "Received: with a HELO name, filtered");
+	{
+		char helo[QUEUE_SUBMIT_HELO_MAX + 1];
+
+		memset(helo, 'h', QUEUE_SUBMIT_HELO_MAX);
+		helo[QUEUE_SUBMIT_HELO_MAX] = '\0';
+		buf_reset(&b);
+		ok(queue_submit_received(&b, "mx.example.org", 7, "ESMTP", helo,
+		       1700000000) == 0 &&
+			strstr(b.data, helo) != NULL,
+		    "Received: keeps a HELO name of %d characters whole",
+		    QUEUE_SUBMIT_HELO_MAX);
+	}
 	buf_free(&b);
 	return done_testing();
 }
