@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -565,11 +566,17 @@ relayqd_rate_write(struct relayqd_rate *r, const char *text, size_t len)
 
 	if (rq_snprintf(tmp, sizeof(tmp), "%s.tmp", r->file) == -1)
 		return -1;
+	/*
+	 * 0640, like the queue files: relayq's listing and show read it to
+	 * say that a message waits for the rate, also when run through the
+	 * spool's group.  It holds bucket levels only, nothing secret.
+	 */
 	if ((fd = openat(r->dirfd, tmp,
 		 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		 0600)) == -1)
+		 0640)) == -1)
 		return -1;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) == -1) {
+	if (fchmod(fd, 0640) == -1 || write(fd, text, len) != (ssize_t)len ||
+	    fsync(fd) == -1) {
 		saved = errno != 0 ? errno : EIO;
 		(void)close(fd);
 		(void)unlinkat(r->dirfd, tmp, 0);

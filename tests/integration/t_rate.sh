@@ -113,6 +113,8 @@ wait_for "the stats" 100 stats_json \
 ok $? "relayq stats: the bucket is empty"
 test -f "$SPOOL/rate" && head -n 1 "$SPOOL/rate" | grep -q '^relayq-rate 1$'
 ok $? "the bucket is saved in the spool"
+is "$(stat -c %a "$SPOOL/rate")" 640 \
+    "mode 0640, as the queue files: a reader through the spool group sees the wait"
 stop_daemon
 ok $? "relayqd exits 0"
 N_WAIT=$(logc 'rate_limit 3 per 86400s reached; messages wait')
