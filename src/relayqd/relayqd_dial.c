@@ -266,6 +266,23 @@ relayqd_dial_next(struct relayqd_dial *d)
 		relayqd_dial_fail(d);
 }
 
+/*
+ * Says why evdns found no address.  libevent 2.1 reports every DNS
+ * failure but NXDOMAIN as EVUTIL_EAI_FAIL, whose text ("Non-recoverable
+ * failure in name resolution") is wrong for a name server that timed out
+ * or answered SERVFAIL or REFUSED: relayqd tries again later.
+ */
+static const char *
+relayqd_dial_dns_why(int result)
+{
+	if (result == EVUTIL_EAI_FAIL)
+		return "no answer from the name servers (timed out, refused "
+		       "or failed)";
+	if (result == EVUTIL_EAI_NONAME)
+		return "no such name";
+	return result != 0 ? evutil_gai_strerror(result) : "no address";
+}
+
 /* evdns answered (or failed, or was cancelled). */
 static void
 relayqd_dial_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
@@ -282,7 +299,7 @@ relayqd_dial_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	if (result != 0 || res == NULL) {
 		(void)!rq_snprintf(d->why, sizeof(d->why),
 		    "cannot resolve %s: %s", d->host,
-		    result != 0 ? evutil_gai_strerror(result) : "no address");
+		    relayqd_dial_dns_why(result));
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
 		relayqd_dial_fail(d);

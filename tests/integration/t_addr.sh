@@ -72,6 +72,64 @@ ok $? "the delivery line names the address used"
 stop_daemon
 is $? 0 "relayqd exits 0"
 
+# ---- 1b. Names the resolver cannot look up: a name server that never
+# answers, then one that answers NXDOMAIN.  Deferred each time, and the
+# log says which (libevent calls the first a "non-recoverable failure").
+cat > "$T_DIR/dns1.py" <<'PYEOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").write("up\n")
+while True:
+    q, peer = s.recvfrom(512)
+    if sys.argv[3] == "silent":
+        continue
+    i = 12
+    while q[i]:
+        i += 1 + q[i]
+    head = struct.pack("!HHHHHH", struct.unpack("!H", q[:2])[0], 0x8183,
+                       1, 0, 0, 0)
+    s.sendto(head + q[12:i + 5], peer)
+PYEOF
+# bad_name MODE NAME: a fresh spool, relayqd with a name server in MODE
+# (silent or nx), one message for NAME; waits for its deferral.
+bad_name() {
+	_dp=$(free_port)
+	rm -f "$T_DIR/dns1.ready"
+	"$PYTHON3" "$T_DIR/dns1.py" "$_dp" "$T_DIR/dns1.ready" "$1" \
+	    >>"$T_DIR/dns1.err" 2>&1 &
+	_dpid=$!
+	T_PIDS="$T_PIDS $_dpid"
+	wait_for "the $1 name server" 100 test -s "$T_DIR/dns1.ready"
+	printf 'nameserver 127.0.0.1:%s\noptions timeout:1 attempts:1\n' \
+	    "$_dp" > "$T_DIR/resolv1.conf"
+	: > "$HOSTS"
+	addr_conf "$2"
+	sed -i "s|^resolv_conf = .*|resolv_conf = $T_DIR/resolv1.conf|" "$CONF"
+	rm -rf "$SPOOL"
+	: > "$T_DIR/relayqd.log"
+	start_daemon
+	wait_started
+	printf 'Subject: %s\n\nbody\n' "$2" |
+	    "$SENDMAIL" -f sender@example.org "rcpt-$1@example.net"
+	wait_for "the deferral" 300 logged "status=deferred"
+	_rc=$?
+	stop_daemon
+	kill "$_dpid" 2>/dev/null
+	wait "$_dpid" 2>/dev/null
+	return $_rc
+}
+bad_name silent silent.test
+ok $? "a name server that never answers: the message is deferred"
+logged "cannot resolve silent.test: no answer from the name servers (timed out, refused or failed)"
+ok $? "logged: no answer from the name servers"
+! logged "on-recoverable"
+ok $? "not called a non-recoverable failure"
+bad_name nx nx.test
+ok $? "a name the name server does not know (NXDOMAIN): deferred"
+logged "cannot resolve nx.test: no such name"
+ok $? "logged: no such name"
+
 # ---- 2. First address silent (blackhole), second works.
 start_blackhole "$PORT" 127.0.0.3 127.0.0.4
 is_silent 127.0.0.3 "$PORT"
