@@ -268,14 +268,19 @@ relayqd_route_for(struct relayd *rd, const struct relayqd_dest *d,
 	return best;
 }
 
-/* Pops a message due for d (a probe's when probe) if d's pace allows. */
+/*
+ * Pops a message due for d (a probe's when probe) if d's pace allows;
+ * *route (when not NULL) gets its route.
+ */
 static const char *
 relayqd_pop_for(struct relayd *rd, struct relayqd_dest *d, long long now,
-    int probe)
+    int probe, long *route)
 {
 	long r = relayqd_route_for(rd, d, now, probe);
 	long long ms;
 
+	if (route != NULL)
+		*route = r;
 	if (r == -1)
 		return NULL;
 	/* Unlimited, it only notes the pace (what a throttle halves). */
@@ -291,7 +296,7 @@ relayqd_pop_for(struct relayd *rd, struct relayqd_dest *d, long long now,
 const char *
 relayqd_pop_due(struct relayd *rd, struct relayqd_dest *d, long long now)
 {
-	return relayqd_pop_for(rd, d, now, 0);
+	return relayqd_pop_for(rd, d, now, 0, NULL);
 }
 
 /*
@@ -796,17 +801,31 @@ static void
 relayqd_run_dest(struct relayd *rd, struct relayqd_dest *d, long long now)
 {
 	const char *id;
+	long r;
 
 	if (d->down) {
 		/* One probe at a time, once the destination's backoff ends. */
 		if (relayqd_dest_may_probe(d, relayqd_now_ms()) &&
-		    (id = relayqd_pop_for(rd, d, now, 1)) != NULL) {
+		    (id = relayqd_pop_for(rd, d, now, 1, &r)) != NULL) {
+			const struct conf_smarthost *sh =
+			    &rd->conf.smarthosts[r];
+
 			log_info("smarthost %s: probe after %u failure%s, with "
 				 "%s",
 			    d->label, d->fails, d->fails == 1 ? "" : "s", id);
 			d->probing = 1;
 			d->last_probe = now;
-			relayqd_conn_new(rd, d, id);
+			/*
+			 * Another smarthost of the route is up: a probe that
+			 * hangs (a server that never greets) gives the
+			 * message back after connect_timeout, so it is not
+			 * held for greeting_timeout.
+			 */
+			relayqd_conn_new_probe(rd, d, id,
+			    relayqd_dest_pick(rd->dests, sh->chain,
+				sh->nchain) != NULL
+				? rd->conf.delivery_connect_timeout
+				: 0);
 		}
 		return;
 	}

@@ -132,6 +132,7 @@ struct relayqd_conn {
 	struct event *timer;	     /* owned */
 	struct event *flush;	     /* owned: see RC_DIRECT, or NULL */
 	struct event *rev;	     /* owned: see RC_DIRECT, or NULL */
+	struct event *release;	     /* owned: a probe gives first_id back */
 	struct relayqd_dial *dial;   /* owned until its cb */
 	struct smarthost_sasl *sasl; /* owned: AUTH exchange, or NULL */
 	char *token;		  /* owned, wiped: token or password, or NULL */
@@ -189,6 +190,8 @@ relayqd_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 		bufferevent_free(rc->bev);
 	if (rc->timer != NULL)
 		event_free(rc->timer);
+	if (rc->release != NULL)
+		event_free(rc->release);
 	if (rc->flush != NULL)
 		event_free(rc->flush);
 	smtp_client_free(rc->smtp);
@@ -222,6 +225,8 @@ relayqd_conn_close(struct relayqd_conn *rc)
 		bufferevent_disable(rc->bev, EV_READ | EV_WRITE);
 	if (rc->timer != NULL)
 		event_del(rc->timer);
+	if (rc->release != NULL)
+		event_del(rc->release);
 	if (rc->flush != NULL)
 		event_del(rc->flush);
 	if (rc->rev != NULL)
@@ -1193,10 +1198,51 @@ relayqd_conn_dial_cb(int fd, const char *addr, const char *why, void *arg)
 		relayqd_conn_fail_early(rc, rc->last_err);
 }
 
+/*
+ * release: a probe not ready after release_secs gives its message back
+ * (another smarthost of its route is up and takes it at once), and goes
+ * on without it to find out whether its smarthost is back; a watcher
+ * (sendmail -v) follows the message.
+ */
+static void
+relayqd_conn_release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relayqd_conn *rc = arg;
+	struct relayd *rd = rc->rd;
+	char why[160];
+
+	(void)fd;
+	(void)what;
+	if ((rc->flags & (RC_CLOSING | RC_WASREADY)) || rc->first_id[0] == '\0')
+		return;
+	log_info("%s: smarthost %s: its probe is not ready after %llds; the "
+		 "message goes by another smarthost meanwhile",
+	    rc->first_id, rc->dest->label, rd->conf.delivery_connect_timeout);
+	(void)!rq_snprintf(why, sizeof(why),
+	    "smarthost %s not ready after %llds: the message goes by another "
+	    "smarthost",
+	    rc->dest->label, rd->conf.delivery_connect_timeout);
+	relayqd_watch_release(rc->watch, why);
+	rc->watch = NULL;
+	/* Not started: its message token goes back (no recipient taken). */
+	relayqd_rate_refund(rc->dest->rate, 0, relayqd_now_ms());
+	relayqd_sched_reschedule(rd->sched, rc->first_id, relayqd_now());
+	rc->first_id[0] = '\0';
+	relayqd_kick(rd);
+}
+
 /* Opens a session for first_id. */
 struct relayqd_conn *
 relayqd_conn_new(struct relayd *rd, struct relayqd_dest *dest,
     const char *first_id)
+{
+	return relayqd_conn_new_probe(rd, dest, first_id, 0);
+}
+
+/* Opens a session for first_id that may give it back (see release). */
+struct relayqd_conn *
+relayqd_conn_new_probe(struct relayd *rd, struct relayqd_dest *dest,
+    const char *first_id, long long release_secs)
 {
 	struct relayqd_conn *rc = xcalloc(1, sizeof(*rc));
 	const struct conf *c = dest->conf;
@@ -1216,6 +1262,14 @@ relayqd_conn_new(struct relayd *rd, struct relayqd_dest *dest,
 	if ((rc->timer = evtimer_new(rd->base, relayqd_conn_timer_cb, rc)) ==
 	    NULL)
 		fatalx("evtimer_new failed");
+	if (release_secs > 0) {
+		struct timeval tv = { (time_t)release_secs, 0 };
+
+		if ((rc->release = evtimer_new(rd->base,
+			 relayqd_conn_release_cb, rc)) == NULL ||
+		    event_add(rc->release, &tv) == -1)
+			fatalx("evtimer_new failed");
+	}
 	TAILQ_INSERT_TAIL(&dest->conns, rc, entry);
 	dest->nconns++;
 	rc->watch = relayqd_verbose_claim(rd->verbose, first_id);

@@ -25,6 +25,15 @@ struct relayqd_conn *relayqd_conn_next(struct relayqd_conn *rc);
  */
 struct relayqd_conn *relayqd_conn_new(struct relayd *rd,
     struct relayqd_dest *dest, const char *first_id);
+/*
+ * The same for a probe of a down dest whose message another smarthost of
+ * its route could carry: when the session is not ready after
+ * release_secs (a server that accepts the connection but never greets,
+ * or stalls in TLS), first_id is given back to the scheduler, due now,
+ * and the probe goes on without it; 0 never gives it back.
+ */
+struct relayqd_conn *relayqd_conn_new_probe(struct relayd *rd,
+    struct relayqd_dest *dest, const char *first_id, long long release_secs);
 
 /*
  * dest's OAuth2 refresh ended (relayqd_oauth2): every session of dest

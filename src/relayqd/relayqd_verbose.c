@@ -312,6 +312,25 @@ relayqd_watch_abandon(struct relayqd_watch *w, const char *why)
 	relayqd_watch_finish(w, "deferred", why);
 }
 
+/* Detaches w from its session; the next one that takes its id claims it. */
+void
+relayqd_watch_release(struct relayqd_watch *w, const char *why)
+{
+	struct timeval tv = { RELAYQD_VERBOSE_WAIT, 0 };
+
+	if (w == NULL)
+		return;
+	if (w->bev == NULL) {
+		/* Its client went away while attached (dead): nobody waits. */
+		relayqd_watch_free(w);
+		return;
+	}
+	relayqd_watch_note(w, "%s", why);
+	w->state = RQW_WAITING;
+	if (w->timer != NULL)
+		event_add(w->timer, &tv);
+}
+
 /* Finds the watcher waiting for id and attaches it. */
 struct relayqd_watch *
 relayqd_verbose_claim(struct relayqd_verbose *v, const char *id)

@@ -78,5 +78,11 @@ void relayqd_watch_done(struct relayqd_watch *w, const struct relayqd_msg *m,
     enum rq_status st, const struct rq_reason *why);
 /* Ends the watch without a transaction outcome ("RESULT deferred"). */
 void relayqd_watch_abandon(struct relayqd_watch *w, const char *why);
+/*
+ * Detaches w from the session that claimed it, with "*** why": it waits
+ * again (RELAYQD_VERBOSE_WAIT at most) for the session that takes its
+ * message next (a probe gave the message back, relayqd_conn).
+ */
+void relayqd_watch_release(struct relayqd_watch *w, const char *why);
 
 #endif
