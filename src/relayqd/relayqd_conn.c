@@ -295,6 +295,19 @@ relayqd_conn_defer_first(struct relayqd_conn *rc, const struct rq_reason *why)
 		return;
 	}
 	relayqd_outcome_host_defer(rd, rc->dest, m, why, rc->relay, rc->tls);
+	/*
+	 * Due again at once: it fails over to another smarthost of its
+	 * route, and a watcher (sendmail -v) follows it there.
+	 */
+	if (rc->watch != NULL && queue_state_pending(&m->state) > 0 &&
+	    m->state.next_try <= relayqd_now()) {
+		char note[300];
+
+		(void)!rq_snprintf(note, sizeof(note),
+		    "%s; the message goes by another smarthost", why->text);
+		relayqd_watch_release(rc->watch, note);
+		rc->watch = NULL;
+	}
 	relayqd_msg_free(m);
 }
 
@@ -304,11 +317,11 @@ relayqd_conn_fail_early(struct relayqd_conn *rc, const char *text)
 {
 	struct rq_reason why;
 
-	relayqd_watch_abandon(rc->watch, text);
-	rc->watch = NULL;
 	rq_reason_set(&why, 0, "", text);
 	relayqd_outcome_host_down(rc->rd, rc->dest, &why);
 	relayqd_conn_defer_first(rc, &why);
+	relayqd_watch_abandon(rc->watch, text);
+	rc->watch = NULL;
 	relayqd_conn_close(rc);
 }
 
@@ -692,8 +705,6 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 {
 	struct relayqd_conn *rc = arg;
 
-	relayqd_watch_abandon(rc->watch, why->text);
-	rc->watch = NULL;
 	if (st == RQ_OK && (rc->flags & RC_TLS))
 		relayqd_conn_tls_close(rc);
 	if (st != RQ_OK && relayqd_conn_token_refused(rc, why)) {
@@ -702,7 +713,15 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 		    rc->relay, why->text);
 		/* A probe ends here without a verdict: the next one is due. */
 		rc->dest->probing = 0;
-		relayqd_conn_close(rc); /* the free reschedules first_id now */
+		/* The free reschedules first_id now: a watcher follows it. */
+		if (rc->first_id[0] != '\0')
+			relayqd_watch_release(rc->watch,
+			    "the server refused the OAuth2 token: trying again "
+			    "with a new one");
+		else
+			relayqd_watch_abandon(rc->watch, why->text);
+		rc->watch = NULL;
+		relayqd_conn_close(rc);
 		return;
 	}
 	if (st != RQ_OK) {
@@ -719,6 +738,8 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 		relayqd_conn_defer_first(rc, why);
 		log_info("session to %s ended: %s", rc->relay, why->text);
 	}
+	relayqd_watch_abandon(rc->watch, why->text);
+	rc->watch = NULL;
 	relayqd_conn_close(rc);
 }
 

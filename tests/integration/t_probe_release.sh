@@ -93,6 +93,29 @@ ok $? "the message was not deferred for it"
 kill -0 "$DAEMON_PID" && ! logged 'smarthost 127.0.0.1 is back'
 ok $? "A is still down (its probe waits for the greeting)"
 
+
+# 3. sendmail -v while A's probe hangs (the message goes to B), and while
+# A refuses (the primary known down, nothing listening): -v brings A's
+# probe forward, the probe takes the message and fails, and -v follows
+# the message to B (it used to report "not delivered now" and exit 69
+# for mail that went out).
+v_send() {
+	printf 'Subject: %s\n\nbody\n' "$1" |
+	    "$SENDMAIL" -v -i -f someone@example.org "rcpt-$1@example.net" \
+	    >/dev/null 2>"$T_DIR/$1.err"
+}
+v_send vhang
+is "$?" 0 "sendmail -v while A's probe hangs: exit 0"
+mail_in_b vhang
+ok $? "and the message is at B"
+kill "$SILENT" && wait "$SILENT" 2>/dev/null
+v_send vrefused
+is "$?" 0 "sendmail -v while A refuses: exit 0"
+mail_in_b vrefused
+ok $? "and the message is at B"
+grep -q 'Connection refused; the message goes by another smarthost' \
+    "$T_DIR/vrefused.err"
+ok $? "-v says A refused and the message goes by another smarthost"
 stop_daemon
-is $? 0 "relayqd exits 0 with the probe still waiting"
+is $? 0 "relayqd exits 0"
 done_testing
