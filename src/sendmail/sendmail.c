@@ -851,9 +851,10 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	if (conf.smarthost_error != NULL)
-		log_warnx("warning: %s; relayqd refuses this configuration, "
-			  "so mail is queued but not sent until it is fixed "
-			  "(see relayq check-config)",
+		log_warnx("warning: %s; relayqd refuses this configuration "
+			  "(a running relayqd keeps the one it has; one that "
+			  "starts sends nothing until it is fixed), so mail is "
+			  "queued; see relayq check-config",
 		    conf.smarthost_error);
 	log_debug("configuration %s, spool %s", path, conf.spool_dir);
 
