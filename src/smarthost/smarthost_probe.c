@@ -12,9 +12,11 @@
  * notes ("* ") on the connection and the certificate.  Invariants: no
  * secret is ever printed: every line written while an AUTH exchange is
  * open (from ops->auth_start until a reply other than 334) is shown as
- * "AUTH MECH <redacted>" or "<redacted>"; server lines are printed with
- * control characters replaced.  With a recipient, the transaction is a
- * smtp_msg with no_data set: MAIL and RCPT, then RSET, never DATA.
+ * "AUTH MECH <redacted>" or "<redacted>"; every line is printed as clean
+ * text (str_clean_text: a control character, C1 included, a bidirectional
+ * control or a byte that is not UTF-8 is U+FFFD, o14 F5).  With a
+ * recipient, the transaction is a smtp_msg with no_data set: MAIL and
+ * RCPT, then RSET, never DATA.
  *
  * TLS: the handshake is allowed to complete whatever the certificate
  * (smarthost_tls_set_verify_late(), set by the caller), so the
@@ -119,18 +121,20 @@ smarthost_probe_say(struct smarthost_probe *p, const char *fmt, ...)
 	fflush(p->out);
 }
 
-/* Prints one protocol line (len bytes), control characters replaced. */
+/*
+ * Prints one protocol line (len bytes) as clean text (str_clean_text),
+ * as relayqd's log and relayq show make a server's reply: a C1 control
+ * (U+009B is a CSI), a bidirectional control or a byte that is not UTF-8
+ * must not reach the terminal (o14 F5).
+ */
 static void
 smarthost_probe_line(struct smarthost_probe *p, const char *dir, const char *s,
     size_t len)
 {
-	fputs(dir, p->out);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
+	char clean[3 * SMTP_REPLY_LINE_MAX + 1];
 
-		fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, p->out);
-	}
-	fputc('\n', p->out);
+	(void)str_clean_text(clean, sizeof(clean), s, len);
+	fprintf(p->out, "%s%s\n", dir, clean);
 	fflush(p->out);
 }
 
