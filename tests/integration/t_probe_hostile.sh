@@ -8,6 +8,9 @@
 #      controls (U+202E) and bytes that are not UTF-8 raw to the
 #      terminal; every line it prints is now clean text, as relayqd's
 #      log and relayq show make it (U+FFFD);
+#  F6: a malformed reply to RCPT (over 100 lines, a line without an end
+#      after 64 KiB) was "The server refuses the recipient <x@y.test> ()."
+#      with 69; it is a malformed reply, 75, as relayqd defers on it.
 # And a 451 with an ESC is a 451 (o14 F4): a temporary refusal, 75.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -79,5 +82,20 @@ probe "451 with an ESC" 75 \
     "refuses the recipient <x@y.test> \\(451 4.7.1 x.{1,3}\\[0m\\): try again later"
 clean "$OUT"
 ok $? "451 with an ESC: the output is clean"
+
+# ---- F6: malformed replies to RCPT ----
+serve manylines "$("$PYTHON3" -c 'print("250-x\\n" * 150 + "250 end", end="")')"
+probe "150 continuation lines" 75 \
+    "reply in the rcpt stage was malformed \\(bad server reply: too many reply lines\\)"
+grep -q '^\* malformed reply: bad server reply: too many reply lines$' "$OUT"
+ok $? "150 continuation lines: noted"
+! grep -q 'refuses the recipient' "$OUT"
+ok $? "150 continuation lines: no refusal claimed"
+
+serve longline "250 $("$PYTHON3" -c 'print("e" * 100000, end="")')"
+probe "a 100 KB line" 75 \
+    "reply in the rcpt stage was malformed \\(reply line too long\\)"
+! grep -q 'refuses the recipient' "$OUT"
+ok $? "a 100 KB line: no refusal claimed"
 
 done_testing
