@@ -3,8 +3,10 @@
 /*
  * Bounded reply reading (STYLE.md section 13e).  evbuffer_readln()
  * hands over each line, which is freed here; a bare LF also ends a line
- * (EVBUFFER_EOL_CRLF), and its length is checked against strlen() so a
- * NUL byte cannot cut a line short unseen.
+ * (EVBUFFER_EOL_CRLF).  A line goes on by its length, never as a string,
+ * so a NUL byte in it is text like any other control byte (the parser
+ * stores it as U+FFFD): a 250 after the final dot refused for a NUL
+ * would send the accepted message again (o14 F4).
  *
  * A line longer than SMTP_REPLY_LINE_MAX (RFC 5321 allows 512 octets,
  * servers send more: a 250 after the dot with a long queue id and
@@ -19,7 +21,6 @@
 #include "smarthost/smarthost_io.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include <event2/buffer.h>
 
@@ -44,12 +45,6 @@ smarthost_io_reply(struct evbuffer *in, struct smtp_reply *reply,
 			if (evbuffer_get_length(in) <= SMARTHOST_IO_LINE_LIMIT)
 				return 0;
 			(void)!rq_snprintf(why, whysz, "reply line too long");
-			return -1;
-		}
-		if (strlen(line) != len) {
-			free(line);
-			(void)!rq_snprintf(why, whysz,
-			    "NUL byte in server reply");
 			return -1;
 		}
 		if (len > SMTP_REPLY_LINE_MAX) /* the code decides */

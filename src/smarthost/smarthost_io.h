@@ -4,8 +4,8 @@
  * Reading SMTP replies from a bufferevent's input, shared by relayqd's
  * sessions and relayq probe: complete lines are taken out one at a time,
  * bounded (a line longer than SMTP_REPLY_LINE_MAX is cut there, the rest
- * dropped; a line not ended within SMARTHOST_IO_LINE_LIMIT bytes, or one
- * holding a NUL byte, is an error) and fed to the reply parser.  It owns
+ * dropped; a line not ended within SMARTHOST_IO_LINE_LIMIT bytes is an
+ * error; a NUL byte is text) and fed to the reply parser.  It owns
  * nothing; the caller's read callback loops over it.
  */
 #ifndef RELAYQ_SMARTHOST_SMARTHOST_IO_H

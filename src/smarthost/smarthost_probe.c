@@ -12,9 +12,11 @@
  * notes ("* ") on the connection and the certificate.  Invariants: no
  * secret is ever printed: every line written while an AUTH exchange is
  * open (from ops->auth_start until a reply other than 334) is shown as
- * "AUTH MECH <redacted>" or "<redacted>"; server lines are printed with
- * control characters replaced.  With a recipient, the transaction is a
- * smtp_msg with no_data set: MAIL and RCPT, then RSET, never DATA.
+ * "AUTH MECH <redacted>" or "<redacted>"; every line is printed as clean
+ * text (str_clean_text: a control character, C1 included, a bidirectional
+ * control or a byte that is not UTF-8 is U+FFFD, o14 F5).  With a
+ * recipient, the transaction is a smtp_msg with no_data set: MAIL and
+ * RCPT, then RSET, never DATA.
  *
  * TLS: the handshake is allowed to complete whatever the certificate
  * (smarthost_tls_set_verify_late(), set by the caller), so the
@@ -61,6 +63,7 @@
 #define PROBE_AUTH 0x08	     /* an AUTH exchange is open: redact */
 #define PROBE_SENT 0x10	     /* the test transaction was started */
 #define PROBE_OVER 0x20	     /* the loop is ending */
+#define PROBE_BADREPLY 0x40  /* the server sent a reply that is not one */
 
 /* Time allowed for a TLS handshake, as relayqd (STYLE.md section 9). */
 #define PROBE_TLS_TIMEOUT 60
@@ -87,6 +90,7 @@ struct smarthost_probe {
 	char relay[300];       /* host[addr]:port */
 	char stage[16];	       /* client state the last reply answered */
 	char fail_stage[16];   /* state of the first reply >= 400, or "" */
+	char bad_stage[16];    /* state a malformed reply came in, or "" */
 	struct rq_reason fail; /* that reply */
 	char local_err[256];   /* why auth_start refused, or "" */
 	int decided;
@@ -119,18 +123,20 @@ smarthost_probe_say(struct smarthost_probe *p, const char *fmt, ...)
 	fflush(p->out);
 }
 
-/* Prints one protocol line (len bytes), control characters replaced. */
+/*
+ * Prints one protocol line (len bytes) as clean text (str_clean_text),
+ * as relayqd's log and relayq show make a server's reply: a C1 control
+ * (U+009B is a CSI), a bidirectional control or a byte that is not UTF-8
+ * must not reach the terminal (o14 F5).
+ */
 static void
 smarthost_probe_line(struct smarthost_probe *p, const char *dir, const char *s,
     size_t len)
 {
-	fputs(dir, p->out);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
+	char clean[3 * SMTP_REPLY_LINE_MAX + 1];
 
-		fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, p->out);
-	}
-	fputc('\n', p->out);
+	(void)str_clean_text(clean, sizeof(clean), s, len);
+	fprintf(p->out, "%s%s\n", dir, clean);
 	fflush(p->out);
 }
 
@@ -316,11 +322,20 @@ smarthost_probe_refused(struct smarthost_probe *p)
 		smarthost_probe_txn_refused(p);
 }
 
-/* The verdict for a failure found here (no server reply behind it). */
+/*
+ * The verdict for a failure found here (no server reply behind it, or one
+ * that could not be parsed as a reply).
+ */
 static void
 smarthost_probe_local(struct smarthost_probe *p, const struct rq_reason *why)
 {
-	if (strcmp(why->text, "STARTTLS not offered") == 0)
+	if (p->flags & PROBE_BADREPLY)
+		smarthost_probe_decide(p, SMARTHOST_PROBE_TEMPFAIL,
+		    "The server's reply in the %s stage was malformed (%s): "
+		    "relayqd defers mail on it; if it goes on, ask the "
+		    "server's operator.",
+		    p->bad_stage, why->text);
+	else if (strcmp(why->text, "STARTTLS not offered") == 0)
 		smarthost_probe_decide(p, SMARTHOST_PROBE_CONFIG,
 		    "The server does not offer STARTTLS on port %d: use port "
 		    "587 with tls = starttls, or port 465 with tls = implicit.",
@@ -557,14 +572,15 @@ smarthost_probe_op_msg_done(void *arg, enum rq_status st,
 {
 	struct smarthost_probe *p = arg;
 
-	(void)why;
 	if (st == RQ_OK)
 		smarthost_probe_decide(p, SMARTHOST_PROBE_OK,
 		    "The server accepts mail from <%s> to <%s> after this "
 		    "login: relayqd can send through it (nothing was sent).",
 		    p->o->sender, p->o->rcpt);
-	else
+	else if (p->fail_stage[0] != '\0')
 		smarthost_probe_txn_refused(p);
+	else /* no refusal: a malformed reply, a lost connection (o14 F6) */
+		smarthost_probe_local(p, why);
 }
 
 /* ops->closed: the session is over; decide what is still open. */
@@ -681,6 +697,10 @@ smarthost_probe_read_cb(struct bufferevent *bev, void *arg)
 			 smarthost_probe_line_cb, p, text, sizeof(text))) == 0)
 			return;
 		if (rv == -1) {
+			p->flags |= PROBE_BADREPLY;
+			strlcpy(p->bad_stage, smtp_client_state_name(p->smtp),
+			    sizeof(p->bad_stage));
+			smarthost_probe_say(p, "malformed reply: %s", text);
 			smtp_client_fail(p->smtp, RQ_TEMPFAIL, text);
 			return;
 		}

@@ -83,6 +83,50 @@ smtp_reply_parse_esc(struct smtp_reply *r, const char *s, size_t len)
 	r->esc[off] = '\0';
 }
 
+/* Returns nonzero for a byte the text stores as U+FFFD (tab is kept). */
+static int
+smtp_reply_is_ctl(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/*
+ * Copies len bytes of s to dst, each control byte as U+FFFD, stopping
+ * before a byte that does not fit in room.  Returns the bytes written.
+ */
+static size_t
+smtp_reply_copy(char *dst, size_t room, const char *s, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (!smtp_reply_is_ctl((unsigned char)s[i])) {
+			if (o + 1 > room)
+				break;
+			dst[o++] = s[i];
+		} else {
+			if (o + sizeof(STR_REPLACEMENT) - 1 > room)
+				break;
+			memcpy(dst + o, STR_REPLACEMENT,
+			    sizeof(STR_REPLACEMENT) - 1);
+			o += sizeof(STR_REPLACEMENT) - 1;
+		}
+	}
+	return o;
+}
+
+/* Returns the stored length of len bytes of s (controls as U+FFFD). */
+static size_t
+smtp_reply_stored_len(const char *s, size_t len)
+{
+	size_t n = len;
+
+	for (size_t i = 0; i < len; i++)
+		if (smtp_reply_is_ctl((unsigned char)s[i]))
+			n += sizeof(STR_REPLACEMENT) - 2;
+	return n;
+}
+
 /* Appends one line's text to r->text, truncating at the text limit. */
 static void
 smtp_reply_store(struct smtp_reply *r, const char *s, size_t len)
@@ -90,11 +134,11 @@ smtp_reply_store(struct smtp_reply *r, const char *s, size_t len)
 	size_t room = SMTP_REPLY_TEXT_MAX - 1 - r->textlen;
 	size_t sep = r->nlines > 0 ? 1 : 0;
 
-	if (sep + len <= room) {
+	if (sep + smtp_reply_stored_len(s, len) <= room) {
 		if (sep)
 			r->text[r->textlen++] = '\n';
-		memcpy(r->text + r->textlen, s, len);
-		r->textlen += len;
+		r->textlen +=
+		    smtp_reply_copy(r->text + r->textlen, room - sep, s, len);
 		if (r->nwhole == r->nlines)
 			r->nwhole++;
 	} else if (room > 0) {
@@ -102,8 +146,8 @@ smtp_reply_store(struct smtp_reply *r, const char *s, size_t len)
 			r->text[r->textlen++] = '\n';
 			room--;
 		}
-		memcpy(r->text + r->textlen, s, room);
-		r->textlen += room;
+		r->textlen +=
+		    smtp_reply_copy(r->text + r->textlen, room, s, len);
 	}
 	r->text[r->textlen] = '\0';
 }
@@ -142,14 +186,6 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
 		return smtp_reply_error(r, errstr, "bad reply separator");
 	if (r->nlines > 0 && code != r->code)
 		return smtp_reply_error(r, errstr, "reply code changed");
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)line[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return smtp_reply_error(r, errstr,
-			    "control character in reply");
-	}
-
 	text = len > 4 ? line + 4 : "";
 	textlen = len > 4 ? len - 4 : 0;
 	if (r->nlines == 0) {

@@ -5,7 +5,8 @@
  * are fed one at a time without their CRLF; a reply is complete at its
  * "NNN " (or bare "NNN") line.  Limits: SMTP_REPLY_LINE_MAX bytes per
  * line, SMTP_REPLY_LINES_MAX lines, every line with the same 3-digit code
- * (2xx..5xx), no NUL or other control characters but tab.
+ * (2xx..5xx).  The text may hold any byte: a control byte but tab (NUL,
+ * ESC, DEL, a bare CR) is stored as U+FFFD, so text holds none.
  */
 #ifndef RELAYQ_SMTP_SMTP_REPLY_H
 #define RELAYQ_SMTP_SMTP_REPLY_H
@@ -22,7 +23,8 @@ struct smtp_reply {
 	size_t nlines;
 	int complete; /* nonzero once the last line was fed */
 	/* the lines' texts (after "NNN-" / "NNN "), joined with '\n',
-	 * truncated (not failed) at SMTP_REPLY_TEXT_MAX - 1 */
+	 * each control byte but tab as U+FFFD, truncated (not failed) at
+	 * SMTP_REPLY_TEXT_MAX - 1 */
 	char text[SMTP_REPLY_TEXT_MAX];
 	size_t textlen;
 	size_t nwhole; /* leading lines held whole in text */
@@ -35,9 +37,10 @@ void smtp_reply_init(struct smtp_reply *r);
 /*
  * Feeds one line (len bytes, no CRLF; may contain anything; one stray
  * trailing CR is ignored).  Returns 1 when the reply is now complete, 0
- * when more lines are needed, -1 on a protocol violation with *errstr
- * set (r is then unusable until init; feeding a complete reply is also
- * an error).
+ * when more lines are needed, -1 on a protocol violation (no valid code
+ * or separator, a code that changed, too long, too many lines) with
+ * *errstr set (r is then unusable until init; feeding a complete reply
+ * is also an error).  Control bytes in the text are no violation.
  */
 int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
     const char **errstr);

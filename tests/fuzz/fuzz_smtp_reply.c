@@ -32,6 +32,13 @@ fuzz_smtp_reply_check(const struct smtp_reply *r)
 		abort();
 	if (r->esc[0] != '\0' && r->esc[0] != (char)('0' + r->code / 100))
 		abort();
+	/* Control bytes of the text are stored as U+FFFD: none is left. */
+	for (size_t i = 0; i < r->textlen; i++) {
+		unsigned char c = (unsigned char)r->text[i];
+
+		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+			abort();
+	}
 	for (size_t i = 0; i < r->nlines; i++) {
 		if (smtp_reply_line(r, i, &p, &len) == -1) {
 			if (i < r->nwhole)

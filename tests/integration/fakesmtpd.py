@@ -13,8 +13,9 @@ It plays a transcript file to the first client on 127.0.0.1:PORT:
     W: path     wait (at most --timeout seconds) until the file path
                 exists, so a test can act between two steps
     # ...       a comment
-After the script it records whatever else the client sends until it
-closes.  Every client line received is appended to --log.  It never
+The script is UTF-8; a byte that is not (0xff, say) is sent as it is,
+so a case can play a server's raw bytes.  After the script it records
+whatever else the client sends until it closes.  Every client line received is appended to --log.  It never
 stands in for a real server in an end-to-end test.
 """
 import argparse
@@ -33,7 +34,7 @@ def main():
     ap.add_argument('--timeout', type=float, default=120)
     args = ap.parse_args()
     steps = []
-    with open(args.script) as f:
+    with open(args.script, encoding='utf-8', errors='surrogateescape') as f:
         for raw in f:
             line = raw.rstrip('\n')
             if not line or line.startswith('#'):
@@ -59,7 +60,8 @@ def main():
 
     def flush():
         if out:
-            conn.sendall(''.join(l + '\r\n' for l in out).encode())
+            conn.sendall(''.join(l + '\r\n' for l in out).encode(
+                'utf-8', errors='surrogateescape'))
             out.clear()
 
     def readline():

@@ -4,8 +4,9 @@
  * Unit tests for smarthost_io_reply(): a reply line longer than
  * SMTP_REPLY_LINE_MAX is cut there and decided by its code (a 250 after
  * the final dot must not become "reply line too long" and a resend,
- * issue 15), a partial long line waits for its end, and a line without
- * an end after SMARTHOST_IO_LINE_LIMIT bytes is an error.
+ * issue 15), a partial long line waits for its end, a line without an
+ * end after SMARTHOST_IO_LINE_LIMIT bytes is an error, and a NUL byte in
+ * a 250 is text, not an error (o14 F4: the message was sent again).
  */
 #include "config.h"
 
@@ -35,6 +36,7 @@ int
 main(void)
 {
 	struct evbuffer *in = evbuffer_new();
+	static const char nul[] = "250 2.0.0 queued \0ABC\r\n";
 	struct smtp_reply acc, r;
 	char why[128];
 
@@ -64,6 +66,16 @@ main(void)
 	is_int(smarthost_io_reply(in, &acc, &r, NULL, NULL, why, sizeof(why)),
 	    1, "then the reply");
 	is_int(r.code, 250, "a 250");
+
+	/* A NUL byte in the text: the reply counts, the NUL is U+FFFD. */
+	evbuffer_add(in, nul, sizeof(nul) - 1);
+	is_int(smarthost_io_reply(in, &acc, &r, NULL, NULL, why, sizeof(why)),
+	    1, "a 250 with a NUL byte is a reply");
+	is_int(r.code, 250, "a 250");
+	is_str(r.text,
+	    "2.0.0 queued \xef\xbf\xbd"
+	    "ABC",
+	    "the NUL stored as U+FFFD");
 
 	/* No end after the limit: an error. */
 	evbuffer_add_printf(in, "250 ");

@@ -3,8 +3,9 @@
 /*
  * Unit tests for the SMTP reply parser: well-formed single and multiline
  * replies, enhanced status codes, every rejected form (codes, separators,
- * mixed codes, control bytes, length and line-count limits), text
- * truncation, line access and the one-line summary.
+ * mixed codes, length and line-count limits), control bytes in the text
+ * (accepted, stored as U+FFFD), text truncation, line access and the
+ * one-line summary.
  */
 #include "config.h"
 
@@ -202,15 +203,10 @@ test_errors(void)
 	is_int(feed(&r, "ehlo", &err), -1, "short garbage");
 	is_int(feed(&r, "+OK pop3", &err), -1, "POP3 greeting");
 	is_int(feed(&r, "HTTP/1.1 200 OK", &err), -1, "HTTP status line");
-	is_int(feed1(&r, "250 a\0b", 7, &err), -1, "NUL refused");
-	is_str(err, "control character in reply", "errstr");
 	is_int(feed1(&r, "250\0", 4, &err), -1, "NUL separator refused");
-	is_int(feed(&r, "250 a\x01", &err), -1, "SOH refused");
-	is_int(feed(&r, "250 a\x7f", &err), -1, "DEL refused");
-	is_int(feed(&r, "250 a\x1b[2J", &err), -1, "escape refused");
-	is_int(feed1(&r, "250 a\rb", 7, &err), -1, "inner CR refused");
-	is_int(feed1(&r, "250 a\r\r", 7, &err), -1, "two CRs refused");
-	is_int(feed1(&r, "250 a\nb", 7, &err), -1, "inner LF refused");
+	is_str(err, "bad reply separator", "errstr");
+	is_int(feed(&r, "25\x1b x", &err), -1, "ESC in the code refused");
+	is_str(err, "bad reply code", "errstr");
 
 	is_int(feed(&r, "250-a\n25x b", &err), -1, "bad second line");
 	is_int(smtp_reply_feed(&r, "250 ok", 6, &err), -1,
@@ -218,6 +214,71 @@ test_errors(void)
 	is_str(err, "reply parser in error state", "errstr");
 	smtp_reply_init(&r);
 	is_int(smtp_reply_feed(&r, "250 ok", 6, &err), 1, "init clears it");
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+/*
+ * A control byte in the text does not make a reply malformed: its code
+ * counts (a 250 after the final dot refused for an ESC was sent again,
+ * o14 F4), and the byte is stored as U+FFFD.
+ */
+static void
+test_controls(void)
+{
+	static char line[SMTP_REPLY_LINE_MAX];
+	struct smtp_reply r;
+	const char *err, *p;
+	char sum[256];
+	size_t len;
+	static const struct {
+		const char *in;
+		size_t len;
+		int code;
+		const char *text, *what;
+	} cases[] = {
+		{ "250 ok\x1b[2J", 10, 250, "ok" FFFD "[2J", "ESC" },
+		{ "250 2.0.0 a\0b", 13, 250, "2.0.0 a" FFFD "b", "NUL" },
+		{ "550 5.7.1 no\x01\x7f!", 15, 550, "5.7.1 no" FFFD FFFD "!",
+		    "SOH and DEL" },
+		{ "451 a\rb", 7, 451, "a" FFFD "b", "inner CR" },
+		{ "250 a\r\r", 7, 250, "a" FFFD, "two CRs: one stray dropped" },
+		{ "250 a\nb", 7, 250, "a" FFFD "b", "inner LF" },
+		{ "250 a\tb", 7, 250, "a\tb", "tab kept" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		is_int(feed1(&r, cases[i].in, cases[i].len, &err), 1,
+		    "%s: a reply", cases[i].what);
+		is_int(r.code, cases[i].code, "%s: its code counts",
+		    cases[i].what);
+		is_str(r.text, cases[i].text, "%s: control bytes as U+FFFD",
+		    cases[i].what);
+	}
+	is_int(feed1(&r, "250 2.0.0 a\0b", 13, &err), 1, "NUL again");
+	is_str(r.esc, "2.0.0", "its enhanced code");
+	is_int(r.textlen, 11, "its length");
+	is_int(feed1(&r, "250 a\nb", 7, &err), 1, "inner LF again");
+	is_int(r.nwhole, 1, "one whole line");
+	is_int(feed(&r, "250-x\x1b\n250 y\x07", &err), 1,
+	    "controls in a multi-line reply");
+	is_int(r.nwhole, 2, "both lines whole");
+	ok(smtp_reply_line(&r, 1, &p, &len) == 0 && len == 4 &&
+		memcmp(p, "y\xef\xbf\xbd", 4) == 0,
+	    "second line with U+FFFD");
+	feed(&r, "550 5.7.1 bad\x1b[31m text", &err);
+	smtp_reply_summary(&r, sum, sizeof(sum));
+	is_str(sum, "550 5.7.1 bad\xef\xbf\xbd[31m text",
+	    "the summary is the clean text");
+
+	/* Expanded controls still fit in, or are cut at, the text limit. */
+	memset(line, 0x1b, sizeof(line));
+	memcpy(line, "250 ", 4);
+	is_int(feed1(&r, line, sizeof(line), &err), 1, "a line of 2044 ESCs");
+	is_int(r.textlen, (SMTP_REPLY_TEXT_MAX - 1) / 3 * 3,
+	    "cut before a U+FFFD that does not fit");
+	is_int(r.nwhole, 0, "not whole");
+	is_int(strlen(r.text), r.textlen, "no NUL inside");
 }
 
 /* Line length, line count and text truncation limits. */
@@ -327,6 +388,7 @@ main(void)
 	test_multi();
 	test_esc();
 	test_errors();
+	test_controls();
 	test_limits();
 	test_summary();
 	return done_testing();
