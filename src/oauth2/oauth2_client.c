@@ -241,6 +241,23 @@ oauth2_client_cancel(struct oauth2_client *f)
 	oauth2_client_free(f);
 }
 
+/* Lets a fetch whose refresh token may be spent finish; see the header. */
+int
+oauth2_client_detach(struct oauth2_client *f, oauth2_client_done_fn done,
+    void *arg)
+{
+	if (f == NULL)
+		return 0;
+	if (f->finished || f->client_credentials || f->login ||
+	    f->device_done != NULL || f->phase != OAUTH2_CLIENT_TRYING) {
+		oauth2_client_cancel(f);
+		return 0;
+	}
+	f->done = done;
+	f->arg = arg;
+	return 1;
+}
+
 /* The provider's error code. */
 const char *
 oauth2_client_error_code(const struct oauth2_client *f)

@@ -118,6 +118,20 @@ const char *oauth2_client_error_code(const struct oauth2_client *f);
 /* Abandons a fetch before its callback; the callback is never called. */
 void oauth2_client_cancel(struct oauth2_client *f);
 
+/*
+ * For a caller that no longer wants the outcome (its smarthost was
+ * retired by a reload, the daemon is stopping).  A refresh_token fetch
+ * whose request may have gone out (the refresh token was read and an
+ * address is being tried) is not abandoned: the provider may have
+ * rotated the token already, so the fetch goes on, still holding the
+ * token file's lock, until its reply is in and a rotated refresh token
+ * is written (or its timeout); then done is called with arg instead of
+ * the first callback, and 1 is returned.  Any other fetch is cancelled
+ * as oauth2_client_cancel() does, and 0 is returned.  NULL gives 0.
+ */
+int oauth2_client_detach(struct oauth2_client *f, oauth2_client_done_fn done,
+    void *arg);
+
 /* Names a result for logs. */
 const char *oauth2_client_result_name(enum oauth2_client_result r);
 

@@ -54,6 +54,12 @@ struct relayqd_oauth2 {
 	long long started;	     /* when the refresh began (monotonic) */
 };
 
+/* A refresh whose relayqd_oauth2 is gone, finishing (rd->oauth2_orphans). */
+struct relayqd_oauth2_orphan {
+	struct relayd *rd;
+	struct oauth2_client *fetch; /* owned by the token client */
+};
+
 /* Monotonic seconds. */
 static long long
 relayqd_oauth2_now(void)
@@ -232,13 +238,100 @@ relayqd_oauth2_update(struct relayqd_oauth2 *o, struct relayqd_oauth2 *n)
 	relayqd_oauth2_free(n);
 }
 
+/* Removes h from rd's orphans and frees it. */
+static void
+relayqd_oauth2_orphan_free(struct relayqd_oauth2_orphan *h)
+{
+	struct relayd *rd = h->rd;
+
+	for (size_t i = 0; i < rd->noauth2_orphans; i++)
+		if (rd->oauth2_orphans[i] == h) {
+			rd->oauth2_orphans[i] =
+			    rd->oauth2_orphans[--rd->noauth2_orphans];
+			break;
+		}
+	free(h);
+}
+
+/* An orphaned refresh ended: logged; the stopping loop may end now. */
+static void
+relayqd_oauth2_orphan_done(void *arg, enum oauth2_client_result r,
+    struct oauth2_token *t, const char *why)
+{
+	struct relayqd_oauth2_orphan *h = arg;
+	struct relayd *rd = h->rd;
+
+	if (r == OAUTH2_CLIENT_OK) {
+		log_info("OAuth2: the refresh begun before the reload or "
+			 "shutdown has ended%s",
+		    t->refresh_token != NULL ? "; rotated refresh token stored"
+					     : "");
+		oauth2_token_clear(t);
+	} else
+		log_warnx("OAuth2: the refresh begun before the reload or "
+			  "shutdown has ended: %s: %s",
+		    oauth2_client_result_name(r), why);
+	relayqd_oauth2_orphan_free(h);
+	if (rd->stopping)
+		relayqd_kick(rd);
+}
+
+/* Hands o's refresh in flight over to rd's orphans (or cancels it). */
+static void
+relayqd_oauth2_let_go(struct relayqd_oauth2 *o)
+{
+	struct relayd *rd = o->rd;
+	struct relayqd_oauth2_orphan *h;
+
+	if (o->fetch == NULL)
+		return;
+	h = xcalloc(1, sizeof(*h));
+	h->rd = rd;
+	h->fetch = o->fetch;
+	o->fetch = NULL;
+	if (!oauth2_client_detach(h->fetch, relayqd_oauth2_orphan_done, h)) {
+		free(h);
+		return;
+	}
+	rd->oauth2_orphans = xreallocarray(rd->oauth2_orphans,
+	    rd->noauth2_orphans + 1, sizeof(*rd->oauth2_orphans));
+	rd->oauth2_orphans[rd->noauth2_orphans++] = h;
+	log_info("OAuth2: the refresh in flight to %s goes on until its "
+		 "reply is in (at most %llds), so that a rotated refresh "
+		 "token is stored",
+	    o->keys.smarthosts[0].oauth2_token_url,
+	    (long long)o->keys.delivery_connect_timeout);
+}
+
+/* Lets go of the refresh at shutdown. */
+void
+relayqd_oauth2_stop(struct relayqd_oauth2 *o)
+{
+	if (o != NULL)
+		relayqd_oauth2_let_go(o);
+}
+
+/* Cancels the orphans left. */
+void
+relayqd_oauth2_orphans_free(struct relayd *rd)
+{
+	while (rd->noauth2_orphans > 0) {
+		struct relayqd_oauth2_orphan *h = rd->oauth2_orphans[0];
+
+		oauth2_client_cancel(h->fetch);
+		relayqd_oauth2_orphan_free(h);
+	}
+	free(rd->oauth2_orphans);
+	rd->oauth2_orphans = NULL;
+}
+
 /* Frees the cache. */
 void
 relayqd_oauth2_free(struct relayqd_oauth2 *o)
 {
 	if (o == NULL)
 		return;
-	oauth2_client_cancel(o->fetch);
+	relayqd_oauth2_let_go(o);
 	relayqd_oauth2_drop(o);
 	relayqd_oauth2_free_keys(&o->keys);
 	free(o);
@@ -336,6 +429,10 @@ relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
 
 	if (o->fetch != NULL)
 		return;
+	if (o->rd->stopping) {
+		relayqd_conn_token_done(o->dest, 0, "relayqd is stopping");
+		return;
+	}
 	oauth2_client_conf_from(&cc, &o->keys);
 	cc.note = relayqd_oauth2_note;
 	o->started = relayqd_oauth2_now();

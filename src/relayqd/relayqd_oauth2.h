@@ -49,8 +49,26 @@ struct relayqd_oauth2 *relayqd_oauth2_new(struct relayd *rd,
  */
 void relayqd_oauth2_update(struct relayqd_oauth2 *o, struct relayqd_oauth2 *n);
 
-/* Cancels a refresh in flight, wipes the token and frees; NULL is a no-op. */
+/*
+ * Wipes the token and frees; NULL is a no-op.  A refresh in flight that
+ * may have spent the refresh token (its request may have gone out) is
+ * not cancelled: it becomes an orphan of rd (oauth2_client_detach) that
+ * finishes on its own, still holding the token file's lock, so a rotated
+ * refresh token is stored and a refresh started meanwhile for the same
+ * file waits for it and reads the new token.  The waiting sessions are
+ * no longer resumed.  Any other refresh is cancelled.
+ */
 void relayqd_oauth2_free(struct relayqd_oauth2 *o);
+
+/*
+ * Shutdown: lets go of o's refresh as relayqd_oauth2_free() does, and
+ * starts no other; the loop ends once the orphans are done (relayqd_kick).
+ * NULL is a no-op.
+ */
+void relayqd_oauth2_stop(struct relayqd_oauth2 *o);
+
+/* Cancels the orphans still in flight (teardown after a second signal). */
+void relayqd_oauth2_orphans_free(struct relayd *rd);
 
 /*
  * Returns the cached access token (borrowed until the next refresh or
