@@ -39,6 +39,7 @@
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
 #include "relayqd/relayqd_dest.h"
+#include "smarthost/smarthost_tls.h"
 
 #define RELAYQD_OAUTH2_MARGIN_MAX 300
 
@@ -173,6 +174,10 @@ relayqd_oauth2_new(struct relayd *rd, struct relayqd_dest *dest,
 	err->msg[0] = '\0';
 	if (c->smarthosts[0].oauth2_token_url[0] == '\0')
 		return NULL;
+	if (c->smarthosts[0].oauth2_ca_file[0] != '\0' &&
+	    smarthost_tls_check_pem("oauth2_ca_file",
+		c->smarthosts[0].oauth2_ca_file, err) == -1)
+		return NULL;
 	if (c->smarthosts[0].oauth2_client_secret_file[0] != '\0') {
 		if (oauth2_store_read(c->smarthosts[0]
 					  .oauth2_client_secret_file,
@@ -194,6 +199,13 @@ relayqd_oauth2_new(struct relayd *rd, struct relayqd_dest *dest,
 			OPENSSL_cleanse(s, n);
 			free(s);
 		}
+		if (oauth2_store_dir_check(c->smarthosts[0]
+					       .oauth2_refresh_token_file,
+			geteuid(), &e) == -1)
+			log_warnx("OAuth2: %s; no refresh is sent (the "
+				  "refresh token would be spent and its "
+				  "successor lost) until relayqd may",
+			    e.msg);
 	}
 	o = xcalloc(1, sizeof(*o));
 	o->rd = rd;

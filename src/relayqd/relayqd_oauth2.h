@@ -35,9 +35,11 @@ struct relayqd_oauth2;
  * sessions it resumes: relayqd_conn_token_done); rd gives the event
  * base, the resolver, the spool (<spool>/oauth2) and the alerts.
  * Returns NULL with err->msg "" when oauth2_token_url is not set, or
- * NULL with err->msg set when the client secret file cannot be read
- * (checked at start and on reload).  A missing refresh token file is
- * only logged: mail waits for `relayq oauth2 login`.
+ * NULL with err->msg set when the client secret file cannot be read or
+ * oauth2_ca_file holds no PEM block (checked at start and on reload).
+ * A missing or empty refresh token file, or one in a directory relayqd
+ * cannot create files in, is only logged: mail waits for `relayq oauth2
+ * login` or for the directory to be fixed.
  */
 struct relayqd_oauth2 *relayqd_oauth2_new(struct relayd *rd,
     struct relayqd_dest *dest, const struct conf *c, struct rq_err *err);
