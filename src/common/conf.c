@@ -988,8 +988,21 @@ conf_is_https(const char *url)
 }
 
 /*
+ * True when the authority of an https:// url holds userinfo
+ * ("user:password@host"): it would be logged and shown with the URL.
+ */
+static int
+conf_url_has_userinfo(const char *url)
+{
+	size_t n = strcspn(url + 8, "/?#");
+
+	return memchr(url + 8, '@', n) != NULL;
+}
+
+/*
  * Checks the OAuth2 keys of smarthost sh (section sec): every endpoint
- * https (a token or a secret never goes in clear), a known grant, the
+ * https (a token or a secret never goes in clear) without a user name or
+ * password in it, a known grant, the
  * files absolute paths, and the keys the grant needs.  Returns 0, or -1
  * with err set.
  */
@@ -1011,6 +1024,16 @@ conf_check_oauth2(const struct conf *c, const struct conf_smarthost *sh,
 			rq_err_set(err,
 			    "%s: %s:%s must be an https:// URL (tokens "
 			    "and secrets never go in clear)",
+			    c->path, sec, urls[i]);
+			return -1;
+		} else if (urls[i + 1][0] != '\0' &&
+		    conf_url_has_userinfo(urls[i + 1])) {
+			/* Not the URL itself: it holds a password. */
+			rq_err_set(err,
+			    "%s: %s:%s must not hold a user name or password "
+			    "(user:password@ before the host): it would be "
+			    "logged; the client secret goes in "
+			    "oauth2_client_secret_file",
 			    c->path, sec, urls[i]);
 			return -1;
 		}

@@ -3,8 +3,9 @@
 /*
  * The token endpoint client.  One struct oauth2_client is one request:
  *
- *	lock the refresh token file (polled, never blocking the loop)
- *	-> read the refresh token -> resolve the URL's host
+ *	lock the refresh token file (polled, never blocking the loop,
+ *	for at most the timeout) -> read the refresh token -> the request's
+ *	own timeout starts -> resolve the URL's host
  *	-> per address: read the client secret, connect, TLS, POST
  *	-> parse the reply -> write a rotated refresh token -> unlock
  *	-> callback -> deferred free
@@ -94,9 +95,10 @@ struct oauth2_client {
 	char *redirect_uri;  /* owned */
 	int login;	     /* a login grant or a device request */
 	int timeout;
-	long long deadline_ms;
-	char *old_refresh; /* owned: the token sent; wiped */
-	int lockfd;	   /* -1 when not held */
+	long long deadline_ms; /* the lock wait's, then the request's */
+	char *old_refresh;     /* owned: the token sent; wiped */
+	int rotated;	       /* the reply's new refresh token is stored */
+	int lockfd;	       /* -1 when not held */
 	enum oauth2_client_phase phase;
 	struct event *timer;	 /* owned: lock poll, then deadline */
 	struct event *try_timer; /* owned: an attempt's share of time */
@@ -241,6 +243,23 @@ oauth2_client_cancel(struct oauth2_client *f)
 	oauth2_client_free(f);
 }
 
+/* Lets a fetch whose refresh token may be spent finish; see the header. */
+int
+oauth2_client_detach(struct oauth2_client *f, oauth2_client_done_fn done,
+    void *arg)
+{
+	if (f == NULL)
+		return 0;
+	if (f->finished || f->client_credentials || f->login ||
+	    f->device_done != NULL || f->phase != OAUTH2_CLIENT_TRYING) {
+		oauth2_client_cancel(f);
+		return 0;
+	}
+	f->done = done;
+	f->arg = arg;
+	return 1;
+}
+
 /* The provider's error code. */
 const char *
 oauth2_client_error_code(const struct oauth2_client *f)
@@ -383,6 +402,7 @@ oauth2_client_rotate(struct oauth2_client *f, struct oauth2_token *t, char *why,
 		    "cannot store the rotated refresh token: %s", err.msg);
 		return -1;
 	}
+	f->rotated = 1;
 	return 0;
 }
 
@@ -514,13 +534,18 @@ oauth2_client_done_cb(struct evhttp_request *req, void *arg)
 	if (len > 0)
 		OPENSSL_cleanse(evbuffer_pullup(in, -1), len);
 	(void)strlcpy(f->error_code, t.error_code, sizeof(f->error_code));
+	/*
+	 * A rotated refresh token is stored before anything else is judged:
+	 * the provider has spent the old one, even when the rest of the
+	 * reply is refused below.
+	 */
+	if (oauth2_client_rotate(f, &t, text, sizeof(text)) == -1) {
+		oauth2_token_clear(&t);
+		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED, "%s", text);
+		return;
+	}
 	switch (r) {
 	case OAUTH2_TOKEN_OK:
-		if (oauth2_client_rotate(f, &t, text, sizeof(text)) == -1) {
-			oauth2_token_clear(&t);
-			oauth2_client_fail(f, OAUTH2_CLIENT_FAILED, "%s", text);
-			return;
-		}
 		oauth2_client_finish(f, OAUTH2_CLIENT_OK, &t, NULL, "ok");
 		return;
 	case OAUTH2_TOKEN_INVALID_GRANT:
@@ -538,7 +563,10 @@ oauth2_client_done_cb(struct evhttp_request *req, void *arg)
 	case OAUTH2_TOKEN_MALFORMED:
 	default:
 		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED,
-		    "token endpoint %s: HTTP %d, %s", f->url, code, t.error);
+		    "token endpoint %s: HTTP %d, %s%s", f->url, code, t.error,
+		    f->rotated
+			? " (the rotated refresh token it carried was stored)"
+			: "");
 		break;
 	}
 	oauth2_token_clear(&t);
@@ -1001,6 +1029,21 @@ oauth2_client_send(struct oauth2_client *f)
 		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED, "%s", err.msg);
 		return;
 	}
+	/* Never spend the refresh token when its successor cannot be kept. */
+	if (!f->client_credentials && !f->login &&
+	    oauth2_store_can_write(f->token_file, &err) == -1) {
+		oauth2_client_fail(f, OAUTH2_CLIENT_FAILED,
+		    "cannot store a rotated refresh token (%s); the refresh "
+		    "token was not sent",
+		    err.msg);
+		return;
+	}
+	/*
+	 * The request's own time starts now: waiting for the lock (bounded
+	 * by the same timeout above) must not eat it, or a reply that
+	 * carries a rotated refresh token could come too late to be kept.
+	 */
+	f->deadline_ms = now + f->timeout * 1000LL;
 	oauth2_client_arm(f, f->deadline_ms - now);
 	oauth2_client_resolve(f);
 }

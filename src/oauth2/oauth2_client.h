@@ -4,9 +4,11 @@
  * One request to an OAuth2 token endpoint (RFC 6749 sections 4.4 and 6),
  * inside a libevent loop: evhttp over bufferevent_openssl, the server's
  * certificate verified against oauth2_ca_file (or the system store) and
- * the URL's host name or IP address, TLS 1.2 or later.  The whole request
- * has a time limit, the reply at most OAUTH2_TOKEN_REPLY_MAX bytes of
- * body.  Shared by relayqd and relayq (STYLE.md section 1).
+ * the URL's host name or IP address, TLS 1.2 or later.  The request has a
+ * time limit that starts once the refresh token file's lock is held (the
+ * wait for the lock has one of its own), the reply at most
+ * OAUTH2_TOKEN_REPLY_MAX bytes of body.  Shared by relayqd and relayq
+ * (STYLE.md section 1).
  *
  * For the refresh_token grant the fetch holds the refresh token file's
  * lock (oauth2_store_lock) from before it reads the token until the
@@ -57,9 +59,13 @@ struct oauth2_client_conf {
 	const char *client_secret_file; /* "" for a public client */
 	int client_credentials;		/* grant: else refresh_token */
 	const char *refresh_token_file;
-	const char *scope;	    /* "" for none */
-	const char *ca_file;	    /* "" for the system store */
-	int timeout;		    /* seconds for the whole request */
+	const char *scope;   /* "" for none */
+	const char *ca_file; /* "" for the system store */
+	/*
+	 * Seconds for the request, from when the lock is held; the wait
+	 * for the lock may take as long again.
+	 */
+	int timeout;
 	oauth2_client_note_fn note; /* NULL: none; called with the arg */
 	/*
 	 * relayq oauth2 login only (NULL otherwise).  With one of these
@@ -117,6 +123,20 @@ const char *oauth2_client_error_code(const struct oauth2_client *f);
 
 /* Abandons a fetch before its callback; the callback is never called. */
 void oauth2_client_cancel(struct oauth2_client *f);
+
+/*
+ * For a caller that no longer wants the outcome (its smarthost was
+ * retired by a reload, the daemon is stopping).  A refresh_token fetch
+ * whose request may have gone out (the refresh token was read and an
+ * address is being tried) is not abandoned: the provider may have
+ * rotated the token already, so the fetch goes on, still holding the
+ * token file's lock, until its reply is in and a rotated refresh token
+ * is written (or its timeout); then done is called with arg instead of
+ * the first callback, and 1 is returned.  Any other fetch is cancelled
+ * as oauth2_client_cancel() does, and 0 is returned.  NULL gives 0.
+ */
+int oauth2_client_detach(struct oauth2_client *f, oauth2_client_done_fn done,
+    void *arg);
 
 /* Names a result for logs. */
 const char *oauth2_client_result_name(enum oauth2_client_result r);

@@ -10,9 +10,12 @@
 
 #include "oauth2/oauth2_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +151,129 @@ oauth2_store_sync_dir(const char *path)
 	return rv;
 }
 
+/*
+ * Removes the "<base>.tmp.PID" files in path's directory whose writer PID
+ * is gone (a kill -9 between their write and the rename); a file of a
+ * live process, or of one we may not signal, is left alone.
+ */
+static void
+oauth2_store_clean(const char *path)
+{
+	char *copy = xstrdup(path), *copy2 = xstrdup(path);
+	const char *dir = dirname(copy), *base = basename(copy2);
+	size_t blen = strlen(base);
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		goto out;
+	while ((de = readdir(d)) != NULL) {
+		const char *p = de->d_name;
+		char *end;
+		long pid;
+
+		if (strncmp(p, base, blen) != 0 ||
+		    strncmp(p + blen, ".tmp.", 5) != 0)
+			continue;
+		p += blen + 5;
+		if (*p < '1' || *p > '9')
+			continue;
+		errno = 0;
+		pid = strtol(p, &end, 10);
+		if (errno != 0 || *end != '\0' || pid <= 0 ||
+		    (pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	(void)closedir(d);
+out:
+	free(copy);
+	free(copy2);
+}
+
+/*
+ * Opens path's temporary file "<path>.tmp.PID" (O_EXCL, 0600), first
+ * removing the stale ones (oauth2_store_clean) and a leftover with our
+ * pid; the name goes to tmp.  Returns the fd, or -1 with err set.
+ */
+static int
+oauth2_store_tmp_open(const char *path, char *tmp, size_t tmpsz,
+    struct rq_err *err)
+{
+	int fd;
+
+	if (rq_snprintf(tmp, tmpsz, "%s.tmp.%ld", path, (long)getpid()) == -1) {
+		rq_err_set(err, "%s: path too long", path);
+		return -1;
+	}
+	oauth2_store_clean(path);
+	(void)unlink(tmp); /* a leftover of a crashed process with our pid */
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1)
+		rq_err_set(err, "cannot create %s: %s", tmp, strerror(errno));
+	return fd;
+}
+
+/* Checks that a rotated token could be written now. */
+int
+oauth2_store_can_write(const char *path, struct rq_err *err)
+{
+	char tmp[4096];
+	int fd;
+
+	if ((fd = oauth2_store_tmp_open(path, tmp, sizeof(tmp), err)) == -1)
+		return -1;
+	(void)close(fd);
+	(void)unlink(tmp);
+	return 0;
+}
+
+/* Whether uid owner may create files in path's directory. */
+int
+oauth2_store_dir_check(const char *path, uid_t owner, struct rq_err *err)
+{
+	char *copy = xstrdup(path);
+	const char *dir = dirname(copy);
+	struct passwd *pw;
+	struct stat st;
+	int ok, rv = 0;
+
+	if (owner == geteuid()) {
+		if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == -1) {
+			rq_err_set(err,
+			    "oauth2_refresh_token_file %s: cannot create "
+			    "files in %s: %s",
+			    path, dir, strerror(errno));
+			rv = -1;
+		}
+		goto out;
+	}
+	if (stat(dir, &st) == -1) {
+		rq_err_set(err, "oauth2_refresh_token_file %s: %s: %s", path,
+		    dir, strerror(errno));
+		rv = -1;
+		goto out;
+	}
+	pw = getpwuid(owner);
+	ok = owner == 0 ||
+	    (st.st_uid == owner && (st.st_mode & 0300) == 0300) ||
+	    (pw != NULL && st.st_gid == pw->pw_gid &&
+		(st.st_mode & 0030) == 0030) ||
+	    (st.st_mode & 0003) == 0003;
+	if (!S_ISDIR(st.st_mode) || !ok) {
+		rq_err_set(err,
+		    "oauth2_refresh_token_file %s: uid %lu (relayqd's) "
+		    "cannot create files in %s",
+		    path, (unsigned long)owner, dir);
+		rv = -1;
+	}
+out:
+	free(copy);
+	return rv;
+}
+
 /* Replaces path durably with tok. */
 int
 oauth2_store_write(const char *path, const char *tok, struct rq_err *err)
@@ -156,18 +282,8 @@ oauth2_store_write(const char *path, const char *tok, struct rq_err *err)
 	size_t n = strlen(tok);
 	int fd, saved;
 
-	if (rq_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) ==
-	    -1) {
-		rq_err_set(err, "%s: path too long", path);
+	if ((fd = oauth2_store_tmp_open(path, tmp, sizeof(tmp), err)) == -1)
 		return -1;
-	}
-	(void)unlink(tmp); /* a leftover of a crashed process with our pid */
-	if ((fd = open(tmp,
-		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
-	    -1) {
-		rq_err_set(err, "cannot create %s: %s", tmp, strerror(errno));
-		return -1;
-	}
 	if (fchmod(fd, 0600) == -1 ||
 	    oauth2_store_write_all(fd, tok, n) == -1 ||
 	    oauth2_store_write_all(fd, "\n", 1) == -1 || fsync(fd) == -1) {

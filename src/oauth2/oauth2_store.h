@@ -12,8 +12,10 @@
  * Rotation (the provider hands out a new refresh token on use) is written
  * by oauth2_store_write() in this order: a temporary file in the same
  * directory (O_EXCL, mode 0600), write, fsync, close, rename over the
- * file, fsync of the directory.  A crash at any point leaves either the
- * old token or the new one in the file, never an empty or partial file;
+ * file, fsync of the directory; the temporary files "<file>.tmp.PID" of
+ * writers that died (a kill -9 before the rename) are removed first.  A
+ * crash at any point leaves either the old token or the new one in the
+ * file, never an empty or partial file;
  * the old token stays usable until the new one is first used (which is
  * what providers that rotate allow), so either is accepted.
  *
@@ -27,6 +29,7 @@
 #define RELAYQ_OAUTH2_OAUTH2_STORE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/status.h"
 
@@ -57,5 +60,20 @@ int oauth2_store_read(const char *path, int token, char **out, size_t *outlen,
  * file is then untouched.
  */
 int oauth2_store_write(const char *path, const char *tok, struct rq_err *err);
+
+/*
+ * Checks, before a refresh token is spent, that a rotated one could be
+ * stored: creates path's temporary file as oauth2_store_write() does and
+ * removes it.  Returns 0, or -1 with err set ("cannot create ...").
+ */
+int oauth2_store_can_write(const char *path, struct rq_err *err);
+
+/*
+ * Checks that uid owner (relayqd's user) may create files in the
+ * directory of path: with owner our effective uid, access(2) says;
+ * else the directory's owner, group (owner's primary group) and mode.
+ * Returns 0, or -1 with err set naming the key and the directory.
+ */
+int oauth2_store_dir_check(const char *path, uid_t owner, struct rq_err *err);
 
 #endif

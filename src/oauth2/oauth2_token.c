@@ -126,7 +126,11 @@ oauth2_token_success(json_t *root, struct oauth2_token *t)
 	json_t *rt = json_object_get(root, "refresh_token");
 	const char *what = NULL;
 
-	if (json_object_get(root, "access_token") == NULL)
+	/* First: a valid rotated token is kept whatever else is wrong. */
+	if (rt != NULL && !json_is_null(rt) &&
+	    (t->refresh_token = oauth2_token_dup(rt)) == NULL)
+		what = "refresh_token is not a valid token string";
+	else if (json_object_get(root, "access_token") == NULL)
 		what = "no access_token";
 	else if ((t->access_token = oauth2_token_dup(
 		      json_object_get(root, "access_token"))) == NULL)
@@ -137,9 +141,6 @@ oauth2_token_success(json_t *root, struct oauth2_token *t)
 	else if ((t->expires_in = oauth2_token_expires(
 		      json_object_get(root, "expires_in"))) == -1)
 		what = "expires_in is not a number of seconds in range";
-	else if (rt != NULL && !json_is_null(rt) &&
-	    (t->refresh_token = oauth2_token_dup(rt)) == NULL)
-		what = "refresh_token is not a valid token string";
 	if (what == NULL)
 		return OAUTH2_TOKEN_OK;
 	(void)!rq_snprintf(t->error, sizeof(t->error), "malformed reply: %s",
@@ -213,12 +214,15 @@ oauth2_token_parse(const char *body, size_t len, int status,
 	json_decref(root);
 	if (r != OAUTH2_TOKEN_OK) {
 		char keep[sizeof(t->error)], code[sizeof(t->error_code)];
+		char *rt = t->refresh_token;
 
 		memcpy(keep, t->error, sizeof(keep));
 		memcpy(code, t->error_code, sizeof(code));
+		t->refresh_token = NULL;
 		oauth2_token_clear(t);
 		memcpy(t->error, keep, sizeof(keep));
 		memcpy(t->error_code, code, sizeof(code));
+		t->refresh_token = rt; /* a 200's valid rotated token */
 	}
 	return r;
 }

@@ -68,8 +68,11 @@ struct oauth2_device {
  * "error" member is an OAuth2 error (invalid_grant told apart); any other
  * status, or a body that is not as above, is OAUTH2_TOKEN_MALFORMED.
  * Fills t (cleared first) and returns the result; t->error says why for
- * everything but OAUTH2_TOKEN_OK.  Call oauth2_token_clear() afterwards
- * in every case.
+ * everything but OAUTH2_TOKEN_OK.  A 200 reply refused for another
+ * reason (token_type, expires_in, access_token) still leaves in
+ * t->refresh_token the valid refresh token it carried, if any: the
+ * provider has rotated it, so the caller must store it.  Call
+ * oauth2_token_clear() afterwards in every case.
  */
 enum oauth2_token_result oauth2_token_parse(const char *body, size_t len,
     int status, struct oauth2_token *t);

@@ -175,11 +175,43 @@ relayq_check_auth(const struct conf *c, uid_t owner)
 	bad += relayq_check_secret(&c->smarthosts[0],
 	    "oauth2_client_secret_file",
 	    c->smarthosts[0].oauth2_client_secret_file, owner, SECRET_FILE_MAX);
+	if (c->smarthosts[0].oauth2_ca_file[0] != '\0' &&
+	    smarthost_tls_check_pem("oauth2_ca_file",
+		c->smarthosts[0].oauth2_ca_file, &err) == -1) {
+		conf_smarthost_msg(&c->smarthosts[0], err.msg, msg,
+		    sizeof(msg));
+		relayq_check_fail("%s (relayqd refuses to start)", msg);
+		bad++;
+	}
+	if (*rt == '\0' || c->smarthosts[0].oauth2_token_url[0] == '\0' ||
+	    strcmp(c->smarthosts[0].oauth2_grant, "refresh_token") != 0)
+		return bad;
 	/* relayq oauth2 login writes it: missing is no problem yet. */
-	if (*rt != '\0' && lstat(rt, &st) == 0)
-		bad += relayq_check_secret(&c->smarthosts[0],
-		    "oauth2_refresh_token_file", rt, owner,
-		    OAUTH2_STORE_FILE_MAX);
+	if (lstat(rt, &st) == 0) {
+		if (relayq_check_secret(&c->smarthosts[0],
+			"oauth2_refresh_token_file", rt, owner,
+			OAUTH2_STORE_FILE_MAX) > 0)
+			bad++;
+		else if (st.st_size == 0) {
+			(void)!rq_snprintf(err.msg, sizeof(err.msg),
+			    "oauth2_refresh_token_file %s is empty (run "
+			    "relayq oauth2 login)",
+			    rt);
+			conf_smarthost_msg(&c->smarthosts[0], err.msg, msg,
+			    sizeof(msg));
+			relayq_check_fail("%s", msg);
+			bad++;
+		}
+	}
+	/* relayqd writes the rotated token next to it. */
+	if (oauth2_store_dir_check(rt, owner, &err) == -1) {
+		conf_smarthost_msg(&c->smarthosts[0], err.msg, msg,
+		    sizeof(msg));
+		relayq_check_fail("%s (a refresh token would be spent and its "
+				  "successor lost)",
+		    msg);
+		bad++;
+	}
 	return bad;
 }
 

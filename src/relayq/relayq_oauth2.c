@@ -698,6 +698,37 @@ relayq_oauth2_login_conf(const struct conf *c, int browser)
 	return EX_CONFIG;
 }
 
+/*
+ * Checks, before the sign-in, that the token file's lock can be taken
+ * (or is held by another process) and the file replaced: a login whose
+ * grant cannot be stored is wasted.  EX_OK, or EX_CANTCREAT with a
+ * message.
+ */
+static int
+relayq_oauth2_login_writable(const struct conf *c)
+{
+	const char *file = c->smarthosts[0].oauth2_refresh_token_file;
+	struct rq_err err;
+	int fd;
+
+	if ((fd = oauth2_store_lock(file, 1)) == -1 && errno != EWOULDBLOCK) {
+		(void)!rq_snprintf(err.msg, sizeof(err.msg),
+		    "cannot lock %s.lock: %s", file, strerror(errno));
+		goto fail;
+	}
+	if (fd != -1)
+		(void)close(fd);
+	if (oauth2_store_can_write(file, &err) == -1)
+		goto fail;
+	return EX_OK;
+fail:
+	fprintf(stderr,
+	    "relayq: oauth2 login: %s; uid %lu cannot store the refresh "
+	    "token (run this as relayqd's user or as root)\n",
+	    err.msg, (unsigned long)geteuid());
+	return EX_CANTCREAT;
+}
+
 /* relayq oauth2 login [--browser] [--smarthost NAME]. */
 int
 relayq_oauth2_login(const struct conf *c, const char *name, int browser)
@@ -716,7 +747,8 @@ relayq_oauth2_login(const struct conf *c, const char *name, int browser)
 		c = &view;
 	}
 	if ((rc = relayq_oauth2_login_conf(c, browser)) != EX_OK ||
-	    (rc = relayq_oauth2_become(c)) != EX_OK)
+	    (rc = relayq_oauth2_become(c)) != EX_OK ||
+	    (rc = relayq_oauth2_login_writable(c)) != EX_OK)
 		return rc;
 	memset(&l, 0, sizeof(l));
 	l.c = c;

@@ -103,6 +103,7 @@
 #include "relayqd/relayqd_dial.h"
 #include "relayqd/relayqd_msg.h"
 #include "relayqd/relayqd_notify.h"
+#include "relayqd/relayqd_oauth2.h"
 #include "relayqd/relayqd_purge.h"
 #include "relayqd/relayqd_outcome.h"
 #include "relayqd/relayqd_rate.h"
@@ -387,7 +388,8 @@ void
 relayqd_kick(struct relayd *rd)
 {
 	if (rd->stopping) {
-		if (relayqd_no_session(rd) && rd->base != NULL)
+		if (relayqd_no_session(rd) && rd->noauth2_orphans == 0 &&
+		    rd->base != NULL)
 			event_base_loopbreak(rd->base);
 		return;
 	}
@@ -1416,6 +1418,12 @@ relayqd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("signal %d: shutting down", (int)sig);
 	rd->stopping = 1;
+	/*
+	 * A refresh that may have spent the refresh token finishes (before
+	 * the sessions go: the last one to go ends the loop unless it runs).
+	 */
+	for (size_t i = 0; i < rd->ndests + rd->nretired; i++)
+		relayqd_oauth2_stop(relayqd_any_dest(rd, i)->oauth2);
 	/* Idle sessions say QUIT; the last one to go ends the loop. */
 	for (size_t i = 0; i < rd->ndests + rd->nretired; i++)
 		for (rc = TAILQ_FIRST(&relayqd_any_dest(rd, i)->conns);
@@ -1708,9 +1716,10 @@ main(int argc, char *argv[])
 			  "at the next start",
 		    relayqd_stash_count(rd.stash) - (size_t)n);
 	relayqd_stash_free(rd.stash);
-	/* Each cancels its OAuth2 refresh in flight. */
+	/* A refresh still in flight (a second signal) is cancelled. */
 	for (size_t i = 0; i < rd.ndests + rd.nretired; i++)
 		relayqd_dest_free(relayqd_any_dest(&rd, i));
+	relayqd_oauth2_orphans_free(&rd);
 	free(rd.dests);
 	free(rd.retired);
 	evdns_base_free(rd.dns, 1);

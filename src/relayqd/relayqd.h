@@ -70,6 +70,12 @@ struct relayd {
 	/* Owned: retired by a reload, their last sessions finishing. */
 	struct relayqd_dest **retired;
 	size_t nretired;
+	/*
+	 * Owned: OAuth2 refreshes whose destination is gone (retired,
+	 * stopping), finishing so that a rotated token is stored.
+	 */
+	struct relayqd_oauth2_orphan **oauth2_orphans;
+	size_t noauth2_orphans;
 };
 
 /* Returns the current time in seconds. */

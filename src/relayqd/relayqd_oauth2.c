@@ -39,6 +39,7 @@
 #include "relayqd/relayqd_alert.h"
 #include "relayqd/relayqd_conn.h"
 #include "relayqd/relayqd_dest.h"
+#include "smarthost/smarthost_tls.h"
 
 #define RELAYQD_OAUTH2_MARGIN_MAX 300
 
@@ -52,6 +53,12 @@ struct relayqd_oauth2 {
 	struct oauth2_client *fetch; /* owned: the refresh in flight */
 	int rejected;		     /* an invalid_grant incident is open */
 	long long started;	     /* when the refresh began (monotonic) */
+};
+
+/* A refresh whose relayqd_oauth2 is gone, finishing (rd->oauth2_orphans). */
+struct relayqd_oauth2_orphan {
+	struct relayd *rd;
+	struct oauth2_client *fetch; /* owned by the token client */
 };
 
 /* Monotonic seconds. */
@@ -167,6 +174,10 @@ relayqd_oauth2_new(struct relayd *rd, struct relayqd_dest *dest,
 	err->msg[0] = '\0';
 	if (c->smarthosts[0].oauth2_token_url[0] == '\0')
 		return NULL;
+	if (c->smarthosts[0].oauth2_ca_file[0] != '\0' &&
+	    smarthost_tls_check_pem("oauth2_ca_file",
+		c->smarthosts[0].oauth2_ca_file, err) == -1)
+		return NULL;
 	if (c->smarthosts[0].oauth2_client_secret_file[0] != '\0') {
 		if (oauth2_store_read(c->smarthosts[0]
 					  .oauth2_client_secret_file,
@@ -188,6 +199,13 @@ relayqd_oauth2_new(struct relayd *rd, struct relayqd_dest *dest,
 			OPENSSL_cleanse(s, n);
 			free(s);
 		}
+		if (oauth2_store_dir_check(c->smarthosts[0]
+					       .oauth2_refresh_token_file,
+			geteuid(), &e) == -1)
+			log_warnx("OAuth2: %s; no refresh is sent (the "
+				  "refresh token would be spent and its "
+				  "successor lost) until relayqd may",
+			    e.msg);
 	}
 	o = xcalloc(1, sizeof(*o));
 	o->rd = rd;
@@ -232,13 +250,100 @@ relayqd_oauth2_update(struct relayqd_oauth2 *o, struct relayqd_oauth2 *n)
 	relayqd_oauth2_free(n);
 }
 
+/* Removes h from rd's orphans and frees it. */
+static void
+relayqd_oauth2_orphan_free(struct relayqd_oauth2_orphan *h)
+{
+	struct relayd *rd = h->rd;
+
+	for (size_t i = 0; i < rd->noauth2_orphans; i++)
+		if (rd->oauth2_orphans[i] == h) {
+			rd->oauth2_orphans[i] =
+			    rd->oauth2_orphans[--rd->noauth2_orphans];
+			break;
+		}
+	free(h);
+}
+
+/* An orphaned refresh ended: logged; the stopping loop may end now. */
+static void
+relayqd_oauth2_orphan_done(void *arg, enum oauth2_client_result r,
+    struct oauth2_token *t, const char *why)
+{
+	struct relayqd_oauth2_orphan *h = arg;
+	struct relayd *rd = h->rd;
+
+	if (r == OAUTH2_CLIENT_OK) {
+		log_info("OAuth2: the refresh begun before the reload or "
+			 "shutdown has ended%s",
+		    t->refresh_token != NULL ? "; rotated refresh token stored"
+					     : "");
+		oauth2_token_clear(t);
+	} else
+		log_warnx("OAuth2: the refresh begun before the reload or "
+			  "shutdown has ended: %s: %s",
+		    oauth2_client_result_name(r), why);
+	relayqd_oauth2_orphan_free(h);
+	if (rd->stopping)
+		relayqd_kick(rd);
+}
+
+/* Hands o's refresh in flight over to rd's orphans (or cancels it). */
+static void
+relayqd_oauth2_let_go(struct relayqd_oauth2 *o)
+{
+	struct relayd *rd = o->rd;
+	struct relayqd_oauth2_orphan *h;
+
+	if (o->fetch == NULL)
+		return;
+	h = xcalloc(1, sizeof(*h));
+	h->rd = rd;
+	h->fetch = o->fetch;
+	o->fetch = NULL;
+	if (!oauth2_client_detach(h->fetch, relayqd_oauth2_orphan_done, h)) {
+		free(h);
+		return;
+	}
+	rd->oauth2_orphans = xreallocarray(rd->oauth2_orphans,
+	    rd->noauth2_orphans + 1, sizeof(*rd->oauth2_orphans));
+	rd->oauth2_orphans[rd->noauth2_orphans++] = h;
+	log_info("OAuth2: the refresh in flight to %s goes on until its "
+		 "reply is in (at most %llds), so that a rotated refresh "
+		 "token is stored",
+	    o->keys.smarthosts[0].oauth2_token_url,
+	    (long long)o->keys.delivery_connect_timeout);
+}
+
+/* Lets go of the refresh at shutdown. */
+void
+relayqd_oauth2_stop(struct relayqd_oauth2 *o)
+{
+	if (o != NULL)
+		relayqd_oauth2_let_go(o);
+}
+
+/* Cancels the orphans left. */
+void
+relayqd_oauth2_orphans_free(struct relayd *rd)
+{
+	while (rd->noauth2_orphans > 0) {
+		struct relayqd_oauth2_orphan *h = rd->oauth2_orphans[0];
+
+		oauth2_client_cancel(h->fetch);
+		relayqd_oauth2_orphan_free(h);
+	}
+	free(rd->oauth2_orphans);
+	rd->oauth2_orphans = NULL;
+}
+
 /* Frees the cache. */
 void
 relayqd_oauth2_free(struct relayqd_oauth2 *o)
 {
 	if (o == NULL)
 		return;
-	oauth2_client_cancel(o->fetch);
+	relayqd_oauth2_let_go(o);
 	relayqd_oauth2_drop(o);
 	relayqd_oauth2_free_keys(&o->keys);
 	free(o);
@@ -336,6 +441,10 @@ relayqd_oauth2_refresh(struct relayqd_oauth2 *o)
 
 	if (o->fetch != NULL)
 		return;
+	if (o->rd->stopping) {
+		relayqd_conn_token_done(o->dest, 0, "relayqd is stopping");
+		return;
+	}
 	oauth2_client_conf_from(&cc, &o->keys);
 	cc.note = relayqd_oauth2_note;
 	o->started = relayqd_oauth2_now();

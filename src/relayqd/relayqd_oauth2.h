@@ -35,9 +35,11 @@ struct relayqd_oauth2;
  * sessions it resumes: relayqd_conn_token_done); rd gives the event
  * base, the resolver, the spool (<spool>/oauth2) and the alerts.
  * Returns NULL with err->msg "" when oauth2_token_url is not set, or
- * NULL with err->msg set when the client secret file cannot be read
- * (checked at start and on reload).  A missing refresh token file is
- * only logged: mail waits for `relayq oauth2 login`.
+ * NULL with err->msg set when the client secret file cannot be read or
+ * oauth2_ca_file holds no PEM block (checked at start and on reload).
+ * A missing or empty refresh token file, or one in a directory relayqd
+ * cannot create files in, is only logged: mail waits for `relayq oauth2
+ * login` or for the directory to be fixed.
  */
 struct relayqd_oauth2 *relayqd_oauth2_new(struct relayd *rd,
     struct relayqd_dest *dest, const struct conf *c, struct rq_err *err);
@@ -49,8 +51,26 @@ struct relayqd_oauth2 *relayqd_oauth2_new(struct relayd *rd,
  */
 void relayqd_oauth2_update(struct relayqd_oauth2 *o, struct relayqd_oauth2 *n);
 
-/* Cancels a refresh in flight, wipes the token and frees; NULL is a no-op. */
+/*
+ * Wipes the token and frees; NULL is a no-op.  A refresh in flight that
+ * may have spent the refresh token (its request may have gone out) is
+ * not cancelled: it becomes an orphan of rd (oauth2_client_detach) that
+ * finishes on its own, still holding the token file's lock, so a rotated
+ * refresh token is stored and a refresh started meanwhile for the same
+ * file waits for it and reads the new token.  The waiting sessions are
+ * no longer resumed.  Any other refresh is cancelled.
+ */
 void relayqd_oauth2_free(struct relayqd_oauth2 *o);
+
+/*
+ * Shutdown: lets go of o's refresh as relayqd_oauth2_free() does, and
+ * starts no other; the loop ends once the orphans are done (relayqd_kick).
+ * NULL is a no-op.
+ */
+void relayqd_oauth2_stop(struct relayqd_oauth2 *o);
+
+/* Cancels the orphans still in flight (teardown after a second signal). */
+void relayqd_oauth2_orphans_free(struct relayd *rd);
 
 /*
  * Returns the cached access token (borrowed until the next refresh or

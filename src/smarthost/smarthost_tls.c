@@ -139,7 +139,7 @@ smarthost_tls_ossl_errors(char *buf, size_t bufsz)
  * PEM block, so a wrong path is reported at start and on reload even
  * though OpenSSL parses it only at the first session.
  */
-static int
+int
 smarthost_tls_check_pem(const char *key, const char *path, struct rq_err *err)
 {
 	static const char marker[] = "-----BEGIN ";

@@ -39,6 +39,15 @@ struct smarthost_tls *smarthost_tls_new(const struct conf *c,
  * for tls = none.  Returns 0, or -1 with err set.
  */
 int smarthost_tls_check_conf(const struct conf *c, struct rq_err *err);
+
+/*
+ * Checks that the PEM file path, the value of [smarthost] key, can be read
+ * and holds a PEM block (as ca_file is checked at start and on reload;
+ * also for oauth2_ca_file).  Returns 0, or -1 with err set naming the key
+ * ("smarthost:KEY: ...").
+ */
+int smarthost_tls_check_pem(const char *key, const char *path,
+    struct rq_err *err);
 /* Frees the context; NULL is a no-op. */
 void smarthost_tls_free(struct smarthost_tls *t);
 

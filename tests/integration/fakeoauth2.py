@@ -45,8 +45,14 @@ no state yet.
 Misbehaviour on demand: the first word of --control (re-read at every
 request; absent or empty: normal) is one of
   invalid_grant  500  slow  notjson  array  noaccess  badtype  badexpires
-  badtoken  dupkey  oversize
-"slow" sleeps --slow seconds before answering normally.  Every request is
+  badtoken  dupkey  oversize  hold  rotbadtype  rotbadexpires  rotnoaccess
+"slow" sleeps --slow seconds before answering normally.  "hold" logs
+"result=held" and then holds the request until the control word is no
+longer "hold" (at most --slow seconds), and goes on with the new word.
+The rot* words rotate the refresh token as usual and send it, in a reply
+that is otherwise malformed (token_type MAC, expires_in -5, no
+access_token).  --strict: a refresh token works once (real providers
+that rotate), instead of until a newer one is used.  Every request is
 logged to --log as one line "grant=G result=R" (never a token).  Each
 TLS handshake's SNI name (or "-" for none) is appended to --sni-log.
 """
@@ -71,11 +77,12 @@ def token(prefix):
 
 
 class State:
-    def __init__(self, path, initial):
+    def __init__(self, path, initial, strict=False):
         self.path = path
+        self.strict = strict
         self.d = {'current': initial, 'refresh': {initial: 0},
                   'next_seq': 1, 'last_used': 0, 'access': {}, 'grants': 0,
-                  'refreshes': 0, 'rejected': 0, 'device': {}}
+                  'refreshes': 0, 'rejected': 0, 'device': {}, 'spent': []}
         try:
             with open(path) as f:
                 self.d.update(json.load(f))
@@ -119,6 +126,10 @@ class State:
         seq = d['refresh'].get(rt)
         if seq is None or seq < d['last_used']:
             return None
+        if self.strict:
+            if rt in d['spent']:
+                return None
+            d['spent'].append(rt)
         d['last_used'] = seq
         return self.new_refresh()
 
@@ -166,6 +177,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == 'slow':
             time.sleep(args.slow)
             mode = ''
+        if mode == 'hold':
+            self.log(grant, 'held')
+            end = time.time() + args.slow
+            while self.control() == 'hold' and time.time() < end:
+                time.sleep(0.05)
+            mode = self.control()
         if self.path == '/device':
             return self.device(f)
         if self.path != '/token':
@@ -308,8 +325,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # The new refresh token counts as used once the client presents
         # it; until then the old one stays valid (see use_refresh).
         st.save()
+        if mode in ROTATED_BROKEN:
+            ROTATED_BROKEN[mode](out)
+            self.log(grant, mode)
+            return self.reply(200, out)
         self.log(grant, 'ok')
         return self.reply(200, out)
+
+
+# A rotation that happened, in a reply refused for another reason.
+ROTATED_BROKEN = {
+    'rotbadtype': lambda o: o.update(token_type='MAC'),
+    'rotbadexpires': lambda o: o.update(expires_in=-5),
+    'rotnoaccess': lambda o: o.pop('access_token'),
+}
 
 
 def oversize():
@@ -350,6 +379,7 @@ def main():
     ap.add_argument('--initial-refresh', default='rt-initial')
     ap.add_argument('--lifetime', type=int, default=3600)
     ap.add_argument('--slow', type=float, default=30)
+    ap.add_argument('--strict', action='store_true')
     ap.add_argument('--device-polls', type=int, default=2)
     ap.add_argument('--device-interval', type=int, default=1)
     ap.add_argument('--pidfile')
@@ -359,7 +389,7 @@ def main():
     srv = Server(('127.0.0.1', args.port), Handler)
     srv.args = args
     srv.polls = {}
-    srv.state = State(args.state, args.initial_refresh)
+    srv.state = State(args.state, args.initial_refresh, args.strict)
     srv.state.save()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)

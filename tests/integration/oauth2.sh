@@ -63,7 +63,7 @@ oauth2_token_url = https://127.0.0.1:$OPORT/token
 oauth2_client_id = relayq-test
 oauth2_client_secret_file = $T_DIR/client.secret
 oauth2_refresh_token_file = $RTFILE
-oauth2_scope = https://outlook.office.com/SMTP.Send offline_access
+oauth2_scope = ${OSCOPE:-https://outlook.office.com/SMTP.Send offline_access}
 oauth2_ca_file = $PKI/ca.crt
 ${1:-}"
 }
@@ -87,12 +87,14 @@ send() {
 # log_has PATTERN: relayqd's log has a line matching PATTERN (grep -E).
 log_has() { grep -Eq "$1" "$T_DIR/relayqd.log"; }
 
-# rt_is_valid: the refresh token file holds a token the fake accepts now.
+# rt_is_valid: the refresh token file holds a token the fake accepts now
+# (with --strict: one not used yet).
 rt_is_valid() {
 	"$PYTHON3" -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 t = open(sys.argv[2]).read().strip()
-sys.exit(0 if d["refresh"].get(t, -1) >= d["last_used"] else 1)' \
+sys.exit(0 if d["refresh"].get(t, -1) >= d["last_used"] and
+         t not in d.get("spent", []) else 1)' \
 	    "$OSTATE" "$RTFILE"
 }
 

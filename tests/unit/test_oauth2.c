@@ -65,6 +65,24 @@ test_parse(void)
 	    "no expires_in: the default lifetime");
 	oauth2_token_clear(&t);
 
+	/* o14 F2: a refused 200 keeps the rotated token it carried. */
+	ok1 = "{\"access_token\":\"a\",\"token_type\":\"MAC\","
+	      "\"refresh_token\":\"rt-new\"}";
+	is_int(oauth2_token_parse(ok1, strlen(ok1), 200, &t),
+	    OAUTH2_TOKEN_MALFORMED,
+	    "token_type MAC with a refresh_token: refused");
+	is_str(t.refresh_token != NULL ? t.refresh_token : "(null)", "rt-new",
+	    "but its refresh_token is kept");
+	ok(t.access_token == NULL, "and its access_token is not");
+	oauth2_token_clear(&t);
+	ok2 = "{\"token_type\":\"Bearer\",\"refresh_token\":\"rt-2\"}";
+	is_int(oauth2_token_parse(ok2, strlen(ok2), 200, &t),
+	    OAUTH2_TOKEN_MALFORMED,
+	    "no access_token with a refresh_token: refused");
+	is_str(t.refresh_token != NULL ? t.refresh_token : "(null)", "rt-2",
+	    "but its refresh_token is kept");
+	oauth2_token_clear(&t);
+
 	is_int(parse("{\"error\":\"invalid_grant\",\"error_description\":"
 		     "\"AADSTS70000:\\u0007 revoked\"}",
 		   400, err, sizeof(err)),

@@ -23,13 +23,14 @@
 #include "tap.h"
 
 /*
- * relayqd_oauth2.c calls this when a token refresh ends, which never
+ * relayqd_oauth2.c calls these when a token refresh ends, which never
  * happens here (no oauth2_token_url): it only satisfies the linker.
  */
 struct relayqd_alert;
 void relayqd_conn_token_done(struct relayqd_dest *dest, int ok,
     const char *why);
 void relayqd_alert_event(struct relayqd_alert *a, int ev, const char *text);
+void relayqd_kick(struct relayd *rd);
 
 void
 relayqd_conn_token_done(struct relayqd_dest *dest, int ok, const char *why)
@@ -37,6 +38,13 @@ relayqd_conn_token_done(struct relayqd_dest *dest, int ok, const char *why)
 	(void)dest;
 	(void)ok;
 	(void)why;
+	abort();
+}
+
+void
+relayqd_kick(struct relayd *rd)
+{
+	(void)rd;
 	abort();
 }
 
