@@ -246,6 +246,19 @@ relayqd_conn_timer(struct relayqd_conn *rc, long long secs)
 	event_add(rc->timer, &tv);
 }
 
+/* True when m's route has a smarthost up other than d (a failover). */
+static int
+relayqd_conn_failover(struct relayd *rd, const struct relayqd_dest *d,
+    const struct relayqd_msg *m)
+{
+	const struct conf_smarthost *sh =
+	    &rd->conf.smarthosts[conf_route(&rd->conf, m->env.sender)];
+	const struct relayqd_dest *up =
+	    relayqd_dest_pick(rd->dests, sh->chain, sh->nchain);
+
+	return up != NULL && up != d;
+}
+
 /* Deals with a message that relayqd_msg_open() did not open. */
 static void
 relayqd_conn_skip(struct relayd *rd, const char *id, int skip,
@@ -296,11 +309,13 @@ relayqd_conn_defer_first(struct relayqd_conn *rc, const struct rq_reason *why)
 	}
 	relayqd_outcome_host_defer(rd, rc->dest, m, why, rc->relay, rc->tls);
 	/*
-	 * Due again at once: it fails over to another smarthost of its
-	 * route, and a watcher (sendmail -v) follows it there.
+	 * It fails over to another smarthost of its route that is up (due
+	 * again at once): a watcher (sendmail -v) follows it there.  Not
+	 * to the down smarthost's next probe: -v reports one attempt.
 	 */
 	if (rc->watch != NULL && queue_state_pending(&m->state) > 0 &&
-	    m->state.next_try <= relayqd_now()) {
+	    m->state.next_try <= relayqd_now() &&
+	    relayqd_conn_failover(rd, rc->dest, m)) {
 		char note[300];
 
 		(void)!rq_snprintf(note, sizeof(note),
@@ -713,15 +728,9 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 		    rc->relay, why->text);
 		/* A probe ends here without a verdict: the next one is due. */
 		rc->dest->probing = 0;
-		/* The free reschedules first_id now: a watcher follows it. */
-		if (rc->first_id[0] != '\0')
-			relayqd_watch_release(rc->watch,
-			    "the server refused the OAuth2 token: trying again "
-			    "with a new one");
-		else
-			relayqd_watch_abandon(rc->watch, why->text);
+		relayqd_watch_abandon(rc->watch, why->text);
 		rc->watch = NULL;
-		relayqd_conn_close(rc);
+		relayqd_conn_close(rc); /* the free reschedules first_id now */
 		return;
 	}
 	if (st != RQ_OK) {
