@@ -718,58 +718,71 @@ relayqd_when_min(long long *when, long long t)
 }
 
 /*
+ * When the probe of d, a down candidate of a route whose next message
+ * is due at due (s), may carry it (ms), or -1 when something else runs
+ * the dispatcher then: a running probe (or straggler session) at its
+ * end, or d's ev_rate when d's own pace holds the probe back.  Only d's
+ * own bucket paces its probe: a fallback that waits for its pace must
+ * not hold back the primary's probe (failback).
+ */
+static long long
+relayqd_probe_when(struct relayd *rd, struct relayqd_dest *d, long long due,
+    long long now_ms)
+{
+	long long t, wait;
+
+	if (d->probing || d->nconns > 0)
+		return -1;
+	t = d->probe_ms > due * 1000 ? d->probe_ms : due * 1000;
+	if (t <= now_ms && (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
+		if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
+			relayqd_arm_rate(rd, d, wait);
+		return -1;
+	}
+	return t;
+}
+
+/*
  * When route r's next message may go (ms), or -1 when something else
  * runs the dispatcher then: a busy destination's sessions, a running
- * probe, or the destination's ev_rate.
+ * probe, or the destination's ev_rate.  The down candidates before the
+ * destination the route's mail goes to (or all of them, when every one
+ * is down) count with their next probe, whatever that destination
+ * waits for.
  */
 static long long
 relayqd_route_when(struct relayd *rd, size_t r, long long now)
 {
 	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
 	long long due = relayqd_sched_next_route(rd->sched, (long)r);
-	long long when = -1, wait, t, now_ms = relayqd_now_ms();
+	long long when = -1, wait, now_ms = relayqd_now_ms();
 	struct relayqd_dest *d;
 
 	if (due == -1)
 		return -1;
-	/* A probe before the route's destination takes it: run now. */
-	if (due <= now && relayqd_route_prober(rd, r, now_ms) != NULL)
-		return due * 1000;
-	if ((d = relayqd_route_dest(rd, r)) != NULL) {
-		/*
-		 * Every session is busy: ready sessions pull due messages,
-		 * and a closing one kicks the dispatcher.  Arming a 0 s
-		 * timer here would spin the loop while the sessions wait on
-		 * the server.
-		 */
-		if (due <= now && d->nconns >= relayqd_dest_limit(d))
-			return -1;
-		/* Due messages that wait for the pace: ev_rate runs us. */
-		if (due <= now &&
-		    (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
-			if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
-				relayqd_arm_rate(rd, d, wait);
-			return -1;
-		}
-		return due * 1000;
-	}
-	/* Every candidate is down: the next probe that may carry it. */
+	/* The probes of the candidates before the one that is up. */
 	for (size_t i = 0; i < sh->nchain; i++) {
 		d = rd->dests[sh->chain[i]];
-		/* A running probe (or straggler session) kicks us at its end. */
-		if (d->probing || d->nconns > 0)
-			continue;
-		t = d->probe_ms > due * 1000 ? d->probe_ms : due * 1000;
-		/* A probe due that waits for the pace: ev_rate runs us. */
-		if (t <= now_ms &&
-		    (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
-			if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
-				relayqd_arm_rate(rd, d, wait);
-			continue;
-		}
-		relayqd_when_min(&when, t);
+		if (!d->down)
+			break;
+		relayqd_when_min(&when, relayqd_probe_when(rd, d, due, now_ms));
 	}
-	return when;
+	if ((d = relayqd_route_dest(rd, r)) == NULL || due > now)
+		return d == NULL ? when : due * 1000;
+	/*
+	 * Every session is busy: ready sessions pull due messages, and a
+	 * closing one kicks the dispatcher.  Arming a 0 s timer here would
+	 * spin the loop while the sessions wait on the server.
+	 */
+	if (d->nconns >= relayqd_dest_limit(d))
+		return when;
+	/* Due messages that wait for the pace: ev_rate runs us. */
+	if ((wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
+		if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
+			relayqd_arm_rate(rd, d, wait);
+		return when;
+	}
+	return due * 1000;
 }
 
 /* Arms the due timer for the next message or destination probe. */
