@@ -1284,6 +1284,24 @@ relayqd_reload_build(struct relayd *rd, struct conf *nc,
 }
 
 /*
+ * A section that keeps its name but changed its settings keeps its
+ * counters: d, its new destination, counts into those of the retired
+ * one of the same name among od (kept[i]: od[i] was kept).
+ */
+static void
+relayqd_reload_stats(struct relayqd_dest *d, struct relayqd_dest **od,
+    size_t nold, const char *kept)
+{
+	for (size_t i = 0; i < nold; i++)
+		if (!kept[i] &&
+		    strcmp(relayqd_dest_sh(od[i])->name,
+			relayqd_dest_sh(d)->name) == 0) {
+			relayqd_dest_stats_share(d, od[i]);
+			return;
+		}
+}
+
+/*
  * Reloads the configuration; keeps the old one on error.  Sections may
  * be added, removed, renamed or changed (relayqd_reload_build): nothing
  * changes until every destination and key set of the new file is built.
@@ -1356,6 +1374,7 @@ relayqd_reload(struct relayd *rd)
 	relayqd_dest_hold_drop(h);
 	for (j = 0; j < n; j++)
 		if (fresh[j]) {
+			relayqd_reload_stats(nd[j], od, nold, kept);
 			relayqd_dest_start(rd, nd[j]);
 			log_info("smarthost %s: added by the reload",
 			    nd[j]->label);

@@ -856,7 +856,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 			status = "sent";
 			accepted = 1;
 			rd->n_delivered++;
-			d->stats.sent++;
+			d->stats->sent++;
 			relayqd_stats_success(rd);
 			break;
 		case RQ_PERMFAIL:
@@ -864,7 +864,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 			mark[i] = RELAYQD_OUTCOME_FAILED;
 			status = "failed";
 			rd->n_failed++;
-			d->stats.failed++;
+			d->stats->failed++;
 			relayqd_stats_error(rd, text);
 			break;
 		case RQ_TEMPFAIL:
@@ -872,7 +872,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 			queue_state_set_rcpt(s, i, QUEUE_RCPT_PENDING, text);
 			status = "deferred";
 			rd->n_deferred++;
-			d->stats.deferred++;
+			d->stats->deferred++;
 			relayqd_stats_error(rd, text);
 			if (first_err[0] == '\0')
 				strlcpy(first_err, text, sizeof(first_err));
@@ -933,7 +933,7 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
 
 		queue_state_set_rcpt(s, i, QUEUE_RCPT_PENDING, text);
 		rd->n_deferred++;
-		d->stats.deferred++;
+		d->stats->deferred++;
 		relayqd_stats_error(rd, text);
 		log_info("%s: to=<%s> relay=%s tls=%s delay=%.2f tries=%u "
 			 "status=deferred (%s)",
