@@ -711,7 +711,7 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 		 * (unless the message in flight's outcome already did).
 		 */
 		if (!(rc->flags & RC_WASREADY))
-			relayqd_outcome_host_down(rc->rd, rc->dest, why);
+			relayqd_outcome_host_refused(rc->rd, rc->dest, why);
 		else if (why->code == 421 && !rc->dest->down) {
 			relayqd_outcome_host_down(rc->rd, rc->dest, why);
 			rc->dest->need_tx = 1; /* it got ready, then this */
