@@ -97,6 +97,11 @@ relayqd_stats_hosts(struct relayd *rd, long long now_ms, struct buf *b)
 			hs.bucket_size = rv.messages_size;
 			hs.rcpt_bucket = rv.recipients;
 			hs.rcpt_bucket_size = rv.recipients_size;
+			/* relayq stats refills them to its own now. */
+			hs.stamp = now_ms;
+			hs.bucket_per = relayqd_dest_sh(d)->rate_limit.per;
+			hs.rcpt_bucket_per =
+			    relayqd_dest_sh(d)->recipient_limit.per;
 		}
 		if (hoststats_format(&hs, line, sizeof(line)) == -1 ||
 		    buf_addf(b, "smarthost=%s\n", line) == -1)
