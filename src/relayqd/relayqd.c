@@ -269,6 +269,27 @@ relayqd_route_for(struct relayd *rd, const struct relayqd_dest *d,
 }
 
 /*
+ * True when d has a recipient_limit and a session of d holds a message
+ * admitted but not yet charged (relayqd_conn_is_uncharged): the next
+ * message waits until it is, or a message could start on tokens that
+ * one takes (o15: three sessions opened at once overshot the limit).
+ * The session kicks the dispatcher when it charges, or ends.
+ */
+static int
+relayqd_dest_rcpts_unknown(const struct relayqd_dest *d)
+{
+	struct relayqd_conn *rc;
+
+	if (!relayqd_rate_counts_rcpts(d->rate))
+		return 0;
+	for (rc = TAILQ_FIRST(&d->conns); rc != NULL;
+	     rc = relayqd_conn_next(rc))
+		if (relayqd_conn_is_uncharged(rc))
+			return 1;
+	return 0;
+}
+
+/*
  * Pops a message due for d (a probe's when probe) if d's pace allows;
  * *route (when not NULL) gets its route.
  */
@@ -281,7 +302,7 @@ relayqd_pop_for(struct relayd *rd, struct relayqd_dest *d, long long now,
 
 	if (route != NULL)
 		*route = r;
-	if (r == -1)
+	if (r == -1 || relayqd_dest_rcpts_unknown(d))
 		return NULL;
 	/* Unlimited, it only notes the pace (what a throttle halves). */
 	ms = relayqd_now_ms();
@@ -774,7 +795,7 @@ relayqd_route_when(struct relayd *rd, size_t r, long long now)
 	 * closing one kicks the dispatcher.  Arming a 0 s timer here would
 	 * spin the loop while the sessions wait on the server.
 	 */
-	if (d->nconns >= relayqd_dest_limit(d))
+	if (d->nconns >= relayqd_dest_limit(d) || relayqd_dest_rcpts_unknown(d))
 		return when;
 	/* Due messages that wait for the pace: ev_rate runs us. */
 	if ((wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {

@@ -290,4 +290,29 @@ ok $? "relayq stats, the global lines too: $(grep '^r[a-z_]* bucket:' "$T_DIR/st
 stop_daemon
 ok $? "relayqd exits 0"
 
+# ---- 6. Sessions that start together do not overshoot recipient_limit ----
+# recipient_limit = 3/1h, three messages of 2 recipients each queued
+# before relayqd starts, max_connections = 4: the first takes 2 tokens
+# (1 left), the second may start on that one (-1), the third waits for
+# the debt, even though new sessions are opened for the second and the
+# third at once: a session charges its message's recipients only once
+# it is ready, and a message may not start while another one started
+# and not yet charged.
+fresh "recipient_limit = 3/1h"
+for n in 1 2 3; do
+	printf 'Subject: pair %s\n\nbody\n' $n |
+	    "$SENDMAIL" -f sender@example.org "a$n@example.net" "b$n@example.net" ||
+	    break
+done
+ok $? "3 messages of 2 recipients queued"
+start_daemon
+wait_for "the wait for the recipient bucket" 600 sh -c \
+    "grep -q 'recipient_limit 3 per 3600s reached; messages wait' '$T_DIR/relayqd.log'"
+ok $? "the third waits for the recipient bucket"
+wait_for "2 messages" 600 has_mail 2
+ok $? "two delivered"
+stop_daemon
+ok $? "relayqd exits 0"
+is "$(count_mail)" 2 "only two reached the server (4 recipients against 3/1h)"
+
 done_testing
