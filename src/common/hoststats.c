@@ -49,6 +49,10 @@ static const struct hoststats_field {
 	    offsetof(struct hoststats, rcpt_bucket) },
 	{ "rcpt_bucket_size", HOSTSTATS_NUM,
 	    offsetof(struct hoststats, rcpt_bucket_size) },
+	{ "stamp", HOSTSTATS_NUM, offsetof(struct hoststats, stamp) },
+	{ "bucket_per", HOSTSTATS_NUM, offsetof(struct hoststats, bucket_per) },
+	{ "rcpt_bucket_per", HOSTSTATS_NUM,
+	    offsetof(struct hoststats, rcpt_bucket_per) },
 };
 
 /* True when the len bytes of name are a smarthost name (conf.c's rule). */
@@ -172,4 +176,28 @@ hoststats_parse(const char *s, struct hoststats *hs, const char **errstr)
 			return -1;
 	}
 	return 0;
+}
+
+/* Refills one bucket of size tokens per per seconds over ms. */
+static void
+hoststats_refill_one(double *level, long long size, long long per, long long ms)
+{
+	if (size <= 0 || per <= 0 || *level >= (double)size)
+		return;
+	*level += (double)ms * (double)size / ((double)per * 1000.0);
+	if (*level > (double)size)
+		*level = (double)size;
+}
+
+/* Brings the levels to now_ms. */
+void
+hoststats_refill(struct hoststats *hs, long long now_ms)
+{
+	if (hs->stamp <= 0 || now_ms <= hs->stamp)
+		return;
+	hoststats_refill_one(&hs->bucket, hs->bucket_size, hs->bucket_per,
+	    now_ms - hs->stamp);
+	hoststats_refill_one(&hs->rcpt_bucket, hs->rcpt_bucket_size,
+	    hs->rcpt_bucket_per, now_ms - hs->stamp);
+	hs->stamp = now_ms;
 }

@@ -235,6 +235,7 @@ static void
 relayq_stats_read(struct queue_spool *sp, struct relayq_stats_d *dd)
 {
 	char *buf, *line, *next, *eq;
+	struct timespec ts;
 	ssize_t n;
 	int fd;
 
@@ -260,6 +261,23 @@ relayq_stats_read(struct queue_spool *sp, struct relayq_stats_d *dd)
 		relayq_stats_line(dd, line, eq + 1);
 	}
 	free(buf);
+	/*
+	 * The bucket levels as of now, not of relayqd's last write; the
+	 * global keys repeat [smarthost]'s ("default").
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (size_t i = 0; i < dd->nhosts; i++) {
+		struct hoststats *hs = &dd->hosts[i];
+
+		if (hs->stamp <= 0)
+			continue; /* an older relayqd's file */
+		hoststats_refill(hs,
+		    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (strcmp(hs->name, "default") == 0) {
+			dd->bucket = hs->bucket;
+			dd->rcpt_bucket = hs->rcpt_bucket;
+		}
+	}
 }
 
 /* Frees what relayq_stats_read() kept. */

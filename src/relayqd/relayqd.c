@@ -270,6 +270,27 @@ relayqd_route_for(struct relayd *rd, const struct relayqd_dest *d,
 }
 
 /*
+ * True when d has a recipient_limit and a session of d holds a message
+ * admitted but not yet charged (relayqd_conn_is_uncharged): the next
+ * message waits until it is, or a message could start on tokens that
+ * one takes (o15: three sessions opened at once overshot the limit).
+ * The session kicks the dispatcher when it charges, or ends.
+ */
+static int
+relayqd_dest_rcpts_unknown(const struct relayqd_dest *d)
+{
+	struct relayqd_conn *rc;
+
+	if (!relayqd_rate_counts_rcpts(d->rate))
+		return 0;
+	for (rc = TAILQ_FIRST(&d->conns); rc != NULL;
+	     rc = relayqd_conn_next(rc))
+		if (relayqd_conn_is_uncharged(rc))
+			return 1;
+	return 0;
+}
+
+/*
  * Pops a message due for d (a probe's when probe) if d's pace allows;
  * *route (when not NULL) gets its route.
  */
@@ -282,7 +303,7 @@ relayqd_pop_for(struct relayd *rd, struct relayqd_dest *d, long long now,
 
 	if (route != NULL)
 		*route = r;
-	if (r == -1)
+	if (r == -1 || relayqd_dest_rcpts_unknown(d))
 		return NULL;
 	/* Unlimited, it only notes the pace (what a throttle halves). */
 	ms = relayqd_now_ms();
@@ -720,58 +741,71 @@ relayqd_when_min(long long *when, long long t)
 }
 
 /*
+ * When the probe of d, a down candidate of a route whose next message
+ * is due at due (s), may carry it (ms), or -1 when something else runs
+ * the dispatcher then: a running probe (or straggler session) at its
+ * end, or d's ev_rate when d's own pace holds the probe back.  Only d's
+ * own bucket paces its probe: a fallback that waits for its pace must
+ * not hold back the primary's probe (failback).
+ */
+static long long
+relayqd_probe_when(struct relayd *rd, struct relayqd_dest *d, long long due,
+    long long now_ms)
+{
+	long long t, wait;
+
+	if (d->probing || d->nconns > 0)
+		return -1;
+	t = d->probe_ms > due * 1000 ? d->probe_ms : due * 1000;
+	if (t <= now_ms && (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
+		if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
+			relayqd_arm_rate(rd, d, wait);
+		return -1;
+	}
+	return t;
+}
+
+/*
  * When route r's next message may go (ms), or -1 when something else
  * runs the dispatcher then: a busy destination's sessions, a running
- * probe, or the destination's ev_rate.
+ * probe, or the destination's ev_rate.  The down candidates before the
+ * destination the route's mail goes to (or all of them, when every one
+ * is down) count with their next probe, whatever that destination
+ * waits for.
  */
 static long long
 relayqd_route_when(struct relayd *rd, size_t r, long long now)
 {
 	const struct conf_smarthost *sh = &rd->conf.smarthosts[r];
 	long long due = relayqd_sched_next_route(rd->sched, (long)r);
-	long long when = -1, wait, t, now_ms = relayqd_now_ms();
+	long long when = -1, wait, now_ms = relayqd_now_ms();
 	struct relayqd_dest *d;
 
 	if (due == -1)
 		return -1;
-	/* A probe before the route's destination takes it: run now. */
-	if (due <= now && relayqd_route_prober(rd, r, now_ms) != NULL)
-		return due * 1000;
-	if ((d = relayqd_route_dest(rd, r)) != NULL) {
-		/*
-		 * Every session is busy: ready sessions pull due messages,
-		 * and a closing one kicks the dispatcher.  Arming a 0 s
-		 * timer here would spin the loop while the sessions wait on
-		 * the server.
-		 */
-		if (due <= now && d->nconns >= relayqd_dest_limit(d))
-			return -1;
-		/* Due messages that wait for the pace: ev_rate runs us. */
-		if (due <= now &&
-		    (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
-			if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
-				relayqd_arm_rate(rd, d, wait);
-			return -1;
-		}
-		return due * 1000;
-	}
-	/* Every candidate is down: the next probe that may carry it. */
+	/* The probes of the candidates before the one that is up. */
 	for (size_t i = 0; i < sh->nchain; i++) {
 		d = rd->dests[sh->chain[i]];
-		/* A running probe (or straggler session) kicks us at its end. */
-		if (d->probing || d->nconns > 0)
-			continue;
-		t = d->probe_ms > due * 1000 ? d->probe_ms : due * 1000;
-		/* A probe due that waits for the pace: ev_rate runs us. */
-		if (t <= now_ms &&
-		    (wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
-			if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
-				relayqd_arm_rate(rd, d, wait);
-			continue;
-		}
-		relayqd_when_min(&when, t);
+		if (!d->down)
+			break;
+		relayqd_when_min(&when, relayqd_probe_when(rd, d, due, now_ms));
 	}
-	return when;
+	if ((d = relayqd_route_dest(rd, r)) == NULL || due > now)
+		return d == NULL ? when : due * 1000;
+	/*
+	 * Every session is busy: ready sessions pull due messages, and a
+	 * closing one kicks the dispatcher.  Arming a 0 s timer here would
+	 * spin the loop while the sessions wait on the server.
+	 */
+	if (d->nconns >= relayqd_dest_limit(d) || relayqd_dest_rcpts_unknown(d))
+		return when;
+	/* Due messages that wait for the pace: ev_rate runs us. */
+	if ((wait = relayqd_rate_wait(d->rate, now_ms)) > 0) {
+		if (!event_pending(d->ev_rate, EV_TIMEOUT, NULL))
+			relayqd_arm_rate(rd, d, wait);
+		return when;
+	}
+	return due * 1000;
 }
 
 /* Arms the due timer for the next message or destination probe. */
@@ -1273,6 +1307,24 @@ relayqd_reload_build(struct relayd *rd, struct conf *nc,
 }
 
 /*
+ * A section that keeps its name but changed its settings keeps its
+ * counters: d, its new destination, counts into those of the retired
+ * one of the same name among od (kept[i]: od[i] was kept).
+ */
+static void
+relayqd_reload_stats(struct relayqd_dest *d, struct relayqd_dest **od,
+    size_t nold, const char *kept)
+{
+	for (size_t i = 0; i < nold; i++)
+		if (!kept[i] &&
+		    strcmp(relayqd_dest_sh(od[i])->name,
+			relayqd_dest_sh(d)->name) == 0) {
+			relayqd_dest_stats_share(d, od[i]);
+			return;
+		}
+}
+
+/*
  * Reloads the configuration; keeps the old one on error.  Sections may
  * be added, removed, renamed or changed (relayqd_reload_build): nothing
  * changes until every destination and key set of the new file is built.
@@ -1345,6 +1397,7 @@ relayqd_reload(struct relayd *rd)
 	relayqd_dest_hold_drop(h);
 	for (j = 0; j < n; j++)
 		if (fresh[j]) {
+			relayqd_reload_stats(nd[j], od, nold, kept);
 			relayqd_dest_start(rd, nd[j]);
 			log_info("smarthost %s: added by the reload",
 			    nd[j]->label);

@@ -739,7 +739,7 @@ relayqd_conn_op_closed(void *arg, enum rq_status st,
 		 * (unless the message in flight's outcome already did).
 		 */
 		if (!(rc->flags & RC_WASREADY))
-			relayqd_outcome_host_down(rc->rd, rc->dest, why);
+			relayqd_outcome_host_refused(rc->rd, rc->dest, why);
 		else if (why->code == 421 && !rc->dest->down) {
 			relayqd_outcome_host_down(rc->rd, rc->dest, why);
 			rc->dest->need_tx = 1; /* it got ready, then this */
@@ -856,9 +856,14 @@ relayqd_conn_start(struct relayqd_conn *rc)
 			continue;
 		}
 		rc->msg = m;
-		/* Its recipients count against recipient_limit now. */
+		/*
+		 * Its recipients count against recipient_limit now; the
+		 * dispatcher held the next message back until they do.
+		 */
 		relayqd_rate_charge(rc->dest->rate, m->n, relayqd_now_ms());
 		(void)relayqd_rate_save(rc->dest->rate); /* logged there */
+		if (relayqd_rate_counts_rcpts(rc->dest->rate))
+			relayqd_kick(rd);
 		if (rc->watch == NULL)
 			rc->watch = relayqd_verbose_claim(rd->verbose, id);
 		relayqd_watch_note(rc->watch,
@@ -891,6 +896,13 @@ struct relayqd_conn *
 relayqd_conn_next(struct relayqd_conn *rc)
 {
 	return TAILQ_NEXT(rc, entry);
+}
+
+/* True while first_id is held, not yet charged. */
+int
+relayqd_conn_is_uncharged(const struct relayqd_conn *rc)
+{
+	return rc->first_id[0] != '\0';
 }
 
 /* True when ready with nothing in flight. */

@@ -20,6 +20,13 @@ struct relayqd_dest;
 struct relayqd_conn *relayqd_conn_next(struct relayqd_conn *rc);
 
 /*
+ * True while rc holds the message it was opened for, admitted by the
+ * pace but not yet started: its recipients are not yet charged to
+ * recipient_limit (relayqd_rate_charge), which happens once it is ready.
+ */
+int relayqd_conn_is_uncharged(const struct relayqd_conn *rc);
+
+/*
  * Opens a session to dest (which lists it in its conns while it lives)
  * that will carry message first_id (copied).
  */

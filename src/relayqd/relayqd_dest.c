@@ -235,6 +235,8 @@ relayqd_dest_new(struct relayd *rd, const struct conf *c, size_t index,
 		return NULL;
 	}
 	d = xcalloc(1, sizeof(*d));
+	d->stats = xcalloc(1, sizeof(*d->stats));
+	d->stats->refs = 1;
 	d->conf = c;
 	d->index = index;
 	TAILQ_INIT(&d->conns);
@@ -300,6 +302,8 @@ relayqd_dest_rate_start(struct relayqd_dest *d, int dirfd, const char *path,
 	    v.throttled ? " (throttled)" : "");
 }
 
+static void relayqd_dest_stats_drop(struct relayqd_dest_stats *st);
+
 /* Frees d. */
 void
 relayqd_dest_free(struct relayqd_dest *d)
@@ -314,7 +318,25 @@ relayqd_dest_free(struct relayqd_dest *d)
 	smarthost_tls_free(d->tls);
 	smarthost_auth_free(d->auth);
 	relayqd_dest_hold_drop(d->hold);
+	relayqd_dest_stats_drop(d->stats);
 	free(d);
+}
+
+/* Drops a reference to st; the last one frees it. */
+static void
+relayqd_dest_stats_drop(struct relayqd_dest_stats *st)
+{
+	if (st != NULL && --st->refs == 0)
+		free(st);
+}
+
+/* Counts d into old's figures. */
+void
+relayqd_dest_stats_share(struct relayqd_dest *d, struct relayqd_dest *old)
+{
+	relayqd_dest_stats_drop(d->stats);
+	d->stats = old->stats;
+	d->stats->refs++;
 }
 
 /* Takes the new settings. */

@@ -62,14 +62,19 @@ struct relayqd_dest_hold;
 TAILQ_HEAD(relayqd_conn_list, relayqd_conn);
 
 /*
- * A destination's figures for `relayq stats` (issue 15).  They live and
- * die with the destination: a reload that keeps the section keeps them
- * (as it keeps relayqd's global counters), a restart starts from zero,
- * and a section that a reload removes takes its figures with it (a new
- * or renamed one starts from zero).  relayqd_outcome.c counts;
- * relayqd_stats.c takes down and since, and publishes them.
+ * A destination's figures for `relayq stats` (issue 15).  They belong
+ * to the section's name: a reload that keeps the section keeps them (as
+ * it keeps relayqd's global counters), and one that changes a section
+ * that keeps its name hands them to the new destination, which shares
+ * them with the retired one (relayqd_dest_stats_share), so what the
+ * retired sessions still finish counts for that name too.  A restart
+ * starts from zero, and so does a section that a reload adds or
+ * renames (a section removed and added back later too).
+ * relayqd_outcome.c counts; relayqd_stats.c takes down and since, and
+ * publishes them.
  */
 struct relayqd_dest_stats {
+	unsigned refs;		     /* destinations that count into it */
 	unsigned long long sent;     /* recipients accepted */
 	unsigned long long deferred; /* recipient attempts deferred */
 	unsigned long long failed;   /* recipients refused (5xx) */
@@ -104,7 +109,7 @@ struct relayqd_dest {
 	long long down_since; /* when it was last marked down (s) */
 	char error[256];      /* why it is down, for deferrals */
 	char label[300];      /* its name in the log: host, or NAME (host) */
-	struct relayqd_dest_stats stats;
+	struct relayqd_dest_stats *stats; /* owned, shared by section name */
 };
 
 /* What a reload builds before it replaces a destination's settings. */
@@ -169,6 +174,13 @@ void relayqd_dest_retire(struct relayqd_dest *d, struct relayqd_dest_hold *h,
  */
 struct relayqd_dest *relayqd_dest_new(struct relayd *rd, const struct conf *c,
     size_t index, struct rq_err *err);
+
+/*
+ * Makes d, a destination a reload made for a changed section, count
+ * into the figures of old, the retired destination of the same name
+ * (both keep a reference; the last one freed frees them).
+ */
+void relayqd_dest_stats_share(struct relayqd_dest *d, struct relayqd_dest *old);
 
 /* The settings of d's smarthost (borrowed from d->conf). */
 const struct conf_smarthost *relayqd_dest_sh(const struct relayqd_dest *d);

@@ -796,6 +796,34 @@ relayqd_outcome_route_due(const struct relayd *rd, const struct relayqd_msg *m,
 	return relayqd_dest_route_due(rd->dests, sh->chain, sh->nchain, now);
 }
 
+/*
+ * A throttling reply (throttle) ended message id's attempt with d (id
+ * NULL: a session before it carried any): halves d's pace, once per
+ * incident: again (d already waited for an accepted message after a
+ * throttle) means a probe's throttle, which does not halve it again.
+ */
+static void
+relayqd_outcome_halve(struct relayqd_dest *d, const char *id,
+    const struct rq_reason *throttle, int again)
+{
+	char text[300];
+
+	if (again) {
+		if (id != NULL)
+			log_info("%s: throttled again while the smarthost is "
+				 "down; the pace stays",
+			    id);
+		else
+			log_info("smarthost %s: throttled again while down; "
+				 "the pace stays",
+			    d->label);
+		return;
+	}
+	relayqd_outcome_text(throttle, text, sizeof(text));
+	relayqd_rate_throttle(d->rate, text, relayqd_now_ms());
+	(void)relayqd_rate_save(d->rate); /* logged there */
+}
+
 /* Applies a transaction's results to the queue. */
 void
 relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
@@ -829,16 +857,8 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 		relayqd_rate_refund(d->rate, m->n, relayqd_now_ms());
 		(void)relayqd_rate_save(d->rate); /* logged there */
 	}
-	/* One halving per incident: a probe's throttle does not count. */
-	if (throttle != NULL && again)
-		log_info("%s: throttled again while the smarthost is down; "
-			 "the pace stays",
-		    id);
-	else if (throttle != NULL) {
-		relayqd_outcome_text(throttle, text, sizeof(text));
-		relayqd_rate_throttle(d->rate, text, relayqd_now_ms());
-		(void)relayqd_rate_save(d->rate); /* logged there */
-	}
+	if (throttle != NULL)
+		relayqd_outcome_halve(d, id, throttle, again);
 
 	for (size_t k = 0; k < m->n; k++) {
 		size_t i = m->map[k];
@@ -856,7 +876,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 			status = "sent";
 			accepted = 1;
 			rd->n_delivered++;
-			d->stats.sent++;
+			d->stats->sent++;
 			relayqd_stats_success(rd);
 			break;
 		case RQ_PERMFAIL:
@@ -864,7 +884,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 			mark[i] = RELAYQD_OUTCOME_FAILED;
 			status = "failed";
 			rd->n_failed++;
-			d->stats.failed++;
+			d->stats->failed++;
 			relayqd_stats_error(rd, text);
 			break;
 		case RQ_TEMPFAIL:
@@ -872,7 +892,7 @@ relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 			queue_state_set_rcpt(s, i, QUEUE_RCPT_PENDING, text);
 			status = "deferred";
 			rd->n_deferred++;
-			d->stats.deferred++;
+			d->stats->deferred++;
 			relayqd_stats_error(rd, text);
 			if (first_err[0] == '\0')
 				strlcpy(first_err, text, sizeof(first_err));
@@ -924,16 +944,19 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
 	char text[300];
 	const struct conf_smarthost *sh;
 	struct relayqd_dest *up;
+	int throttled = relayqd_rate_is_throttle(why);
+	const char *note = throttled ? RELAYQD_OUTCOME_THROTTLED : "";
 
 	relayqd_outcome_text(why, text, sizeof(text));
-	if ((early = relayqd_outcome_early(rd, id, now)) == 0)
+	/* A throttle (421 4.7.x at the greeting) is not an attempt. */
+	if ((early = relayqd_outcome_early(rd, id, now)) == 0 && !throttled)
 		s->tries++;
 	for (size_t k = 0; k < m->n; k++) {
 		size_t i = m->map[k];
 
 		queue_state_set_rcpt(s, i, QUEUE_RCPT_PENDING, text);
 		rd->n_deferred++;
-		d->stats.deferred++;
+		d->stats->deferred++;
 		relayqd_stats_error(rd, text);
 		log_info("%s: to=<%s> relay=%s tls=%s delay=%.2f tries=%u "
 			 "status=deferred (%s)",
@@ -959,14 +982,14 @@ relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
 	if (early == 0 && d->down &&
 	    (up = relayqd_dest_pick(rd->dests, sh->chain, sh->nchain)) != NULL)
 		log_info("%s: tries=%u next attempt in %llds (smarthost %s is "
-			 "down: failover to %s)",
+			 "down: failover to %s)%s",
 		    id, s->tries, s->next_try - now, relayqd_dest_sh(d)->name,
-		    relayqd_dest_sh(up)->name);
+		    relayqd_dest_sh(up)->name, note);
 	else
 		log_info("%s: tries=%u next attempt in %llds (with the "
 			 "smarthost's next probe)%s",
 		    id, s->tries, s->next_try - now,
-		    early != 0 ? RELAYQD_OUTCOME_EARLY : "");
+		    early != 0 ? RELAYQD_OUTCOME_EARLY : note);
 	free(mark);
 }
 
@@ -1000,6 +1023,18 @@ relayqd_outcome_host_down(struct relayd *rd, struct relayqd_dest *d,
 		return;
 	relayqd_stats_error(rd, text);
 	relayqd_kick(rd);
+}
+
+/* A session failed before it got ready: a throttle halves the pace. */
+void
+relayqd_outcome_host_refused(struct relayd *rd, struct relayqd_dest *d,
+    const struct rq_reason *why)
+{
+	if (relayqd_rate_is_throttle(why)) {
+		relayqd_outcome_halve(d, NULL, why, d->need_tx);
+		d->need_tx = 1;
+	}
+	relayqd_outcome_host_down(rd, d, why);
 }
 
 /*

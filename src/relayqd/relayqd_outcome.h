@@ -37,8 +37,9 @@ void relayqd_outcome_msg(struct relayd *rd, struct relayqd_dest *d,
 /*
  * The session opened for m never became ready (the destination is down,
  * relayqd_outcome_host_down() was called first): m counts one attempt
- * with reason why and waits for the destination's next probe, not for a
- * backoff of its own, so that it drains with the rest of the queue.
+ * with reason why (none when why is a throttle, relayqd_rate_is_throttle)
+ * and waits for the destination's next probe, not for a backoff of its
+ * own, so that it drains with the rest of the queue.
  */
 void relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
     struct relayqd_msg *m, const struct rq_reason *why, const char *relay,
@@ -52,6 +53,17 @@ void relayqd_outcome_host_defer(struct relayd *rd, struct relayqd_dest *d,
  */
 void relayqd_outcome_sweep(struct relayd *rd, struct relayqd_msg *m,
     long long due);
+
+/*
+ * A session that never got ready ended with the server's reply why (a
+ * 421 greeting...): as relayqd_outcome_host_down(), and a throttling
+ * reply (421 4.7.x, relayqd_rate_is_throttle) halves the destination's
+ * pace, once per incident, as one at MAIL does; the message the session
+ * was opened for then does not count the attempt
+ * (relayqd_outcome_host_defer).
+ */
+void relayqd_outcome_host_refused(struct relayd *rd, struct relayqd_dest *d,
+    const struct rq_reason *why);
 
 /*
  * A session failed before it could carry any message (connect refused

@@ -239,6 +239,13 @@ relayqd_rate_bucket_wait(const struct relayqd_rate_bucket *b)
 	return relayqd_rate_ceil((1 - b->level) / relayqd_rate_speed(b));
 }
 
+/* A recipient_limit. */
+int
+relayqd_rate_counts_rcpts(const struct relayqd_rate *r)
+{
+	return r->rcpts.n > 0;
+}
+
 /* Wait before the next message. */
 long long
 relayqd_rate_wait(struct relayqd_rate *r, long long now)

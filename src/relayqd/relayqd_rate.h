@@ -105,6 +105,9 @@ long long relayqd_rate_wait(struct relayqd_rate *r, long long now);
  */
 int relayqd_rate_admit(struct relayqd_rate *r, long long now);
 
+/* True when a recipient_limit is configured. */
+int relayqd_rate_counts_rcpts(const struct relayqd_rate *r);
+
 /* Takes nrcpt recipient tokens for the message that just started. */
 void relayqd_rate_charge(struct relayqd_rate *r, size_t nrcpt, long long now);
 /*

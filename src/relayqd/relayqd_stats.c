@@ -60,7 +60,7 @@ static void
 relayqd_stats_sample(struct relayd *rd, long long now)
 {
 	for (size_t i = 0; i < rd->ndests; i++) {
-		struct relayqd_dest_stats *ds = &rd->dests[i]->stats;
+		struct relayqd_dest_stats *ds = rd->dests[i]->stats;
 
 		if (ds->since == 0 || ds->down != rd->dests[i]->down) {
 			ds->down = rd->dests[i]->down;
@@ -85,10 +85,10 @@ relayqd_stats_hosts(struct relayd *rd, long long now_ms, struct buf *b)
 			sizeof(hs.name)) >= sizeof(hs.name))
 			return -1;
 		hs.up = !d->down;
-		hs.since = d->stats.since;
-		hs.sent = (long long)d->stats.sent;
-		hs.deferred = (long long)d->stats.deferred;
-		hs.failed = (long long)d->stats.failed;
+		hs.since = d->stats->since;
+		hs.sent = (long long)d->stats->sent;
+		hs.deferred = (long long)d->stats->deferred;
+		hs.failed = (long long)d->stats->failed;
 		if (d->rate != NULL) {
 			relayqd_rate_view(d->rate, now_ms, &rv);
 			hs.pace = rv.pace;
@@ -97,6 +97,11 @@ relayqd_stats_hosts(struct relayd *rd, long long now_ms, struct buf *b)
 			hs.bucket_size = rv.messages_size;
 			hs.rcpt_bucket = rv.recipients;
 			hs.rcpt_bucket_size = rv.recipients_size;
+			/* relayq stats refills them to its own now. */
+			hs.stamp = now_ms;
+			hs.bucket_per = relayqd_dest_sh(d)->rate_limit.per;
+			hs.rcpt_bucket_per =
+			    relayqd_dest_sh(d)->recipient_limit.per;
 		}
 		if (hoststats_format(&hs, line, sizeof(line)) == -1 ||
 		    buf_addf(b, "smarthost=%s\n", line) == -1)

@@ -261,4 +261,58 @@ ok $((!$?)) "check-config refuses recipient_limit = 0/1d"
 grep -q 'smarthost:recipient_limit: N of N/DURATION' "$T_DIR/check.out"
 ok $? "naming the key: $(head -n 1 "$T_DIR/check.out")"
 
+# ---- 5. relayq stats shows the bucket levels of now ----
+# relayqd writes its stats file when something changes; after the last
+# message nothing does, yet the buckets refill: relayq stats computes
+# the levels as of its own now, so they reach full again.
+fresh "rate_limit = 2/2s
+recipient_limit = 3/2s"
+queue 2
+ok $? "2 messages queued"
+start_daemon
+wait_for "2 messages" 600 has_mail 2
+ok $? "both delivered"
+levels() {
+	"$RELAYQ" -c "$CONF" stats --json | "$PYTHON3" -c 'import json, sys
+h = json.load(sys.stdin)["relayqd"]["smarthosts"]["default"]
+print(h["rate_bucket"]["level"], h["recipient_bucket"]["level"])'
+}
+full() { [ "$(levels)" = "2 3" ] || [ "$(levels)" = "2.0 3.0" ]; }
+wait_for "the buckets full again in relayq stats" 300 full
+ok $? "relayq stats --json: the buckets refilled since the last message ($(levels))"
+"$RELAYQ" -c "$CONF" stats > "$T_DIR/stats.txt"
+grep -q 'rate_limit bucket 2.00 of 2; recipient_limit bucket 3.00 of 3$' \
+    "$T_DIR/stats.txt"
+ok $? "relayq stats, per smarthost: $(grep 'smarthost default: pace' "$T_DIR/stats.txt")"
+grep -q '^rate_limit bucket: 2.00 of 2$' "$T_DIR/stats.txt" &&
+    grep -q '^recipient_limit bucket: 3.00 of 3$' "$T_DIR/stats.txt"
+ok $? "relayq stats, the global lines too: $(grep '^r[a-z_]* bucket:' "$T_DIR/stats.txt" | tr '\n' ' ')"
+stop_daemon
+ok $? "relayqd exits 0"
+
+# ---- 6. Sessions that start together do not overshoot recipient_limit ----
+# recipient_limit = 3/1h, three messages of 2 recipients each queued
+# before relayqd starts, max_connections = 4: the first takes 2 tokens
+# (1 left), the second may start on that one (-1), the third waits for
+# the debt, even though new sessions are opened for the second and the
+# third at once: a session charges its message's recipients only once
+# it is ready, and a message may not start while another one started
+# and not yet charged.
+fresh "recipient_limit = 3/1h"
+for n in 1 2 3; do
+	printf 'Subject: pair %s\n\nbody\n' $n |
+	    "$SENDMAIL" -f sender@example.org "a$n@example.net" "b$n@example.net" ||
+	    break
+done
+ok $? "3 messages of 2 recipients queued"
+start_daemon
+wait_for "the wait for the recipient bucket" 600 sh -c \
+    "grep -q 'recipient_limit 3 per 3600s reached; messages wait' '$T_DIR/relayqd.log'"
+ok $? "the third waits for the recipient bucket"
+wait_for "2 messages" 600 has_mail 2
+ok $? "two delivered"
+stop_daemon
+ok $? "relayqd exits 0"
+is "$(count_mail)" 2 "only two reached the server (4 recipients against 3/1h)"
+
 done_testing

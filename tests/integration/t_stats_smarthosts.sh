@@ -10,7 +10,8 @@
 # --prometheus (each exposition line's syntax, and the smarthost label):
 # each smarthost's sent, deferred and failed counters, up or down and
 # since when, its pace and bucket levels; the global figures keep their
-# names.  A reload keeps the counters (as it keeps the global ones); a
+# names.  A reload keeps the counters (as it keeps the global ones), also
+# of a section whose settings it changes (a new destination); a
 # reload that renames a section neither crashes relayqd nor breaks the
 # output; a restart starts every counter from zero.  Retries are an hour
 # apart, so the figures hold still while the three formats are compared.
@@ -256,22 +257,41 @@ h["work"]["since"], h["default"]["failed"], d["relayqd"]["delivered"]')" \
     "(2, $D, False, $SINCE, 1, 5)" \
     "the reload kept work's counters and its down-since, and default's failed"
 
+# ---- 5b. A reload that changes a section that keeps its name (its
+# destination is retired and a new one made) keeps its counters too.
+sed -i '/^\[smarthost\]$/a helo_name = other.test' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for "the reload that changes [smarthost]" 300 logged 1 \
+    'smarthost 127.0.0.1: retired by the reload'
+ok $? "the changed [smarthost] was retired and made anew"
+wait_for "the reload's end" 300 logged 2 'configuration reloaded'
+ok $? "the reload is over"
+send someone@example.org after-change@example.net
+wait_for "stats: default sent 4" 300 default_sent 4
+ok $? "a delivery after the change counts on top of the 3 before it"
+is "$(js 'h["default"]["failed"], h["work"]["sent"]')" "(1, 2)" \
+    "the changed section kept its failed counter"
+relayq stats --prometheus > "$T_DIR/s2.prom"
+grep -q '^relayq_smarthost_sent_total{smarthost="default"} 4$' "$T_DIR/s2.prom" &&
+    grep -q '^relayq_smarthost_failed_total{smarthost="default"} 1$' "$T_DIR/s2.prom"
+ok $? "prometheus: default's counters did not go back to 0"
+
 # ---- 6. A reload that renames a section: no crash, valid output.
 sed -i 's/^\[smarthost work\]$/[smarthost office]/' "$CONF"
 kill -HUP "$DAEMON_PID"
-reload_done() { logged 1 'reload failed' || logged 2 'configuration reloaded'; }
+reload_done() { logged 1 'reload failed' || logged 3 'configuration reloaded'; }
 wait_for "the second reload's outcome" 300 reload_done
 ok $? "relayqd handled a reload that renames [smarthost work]"
 send someone@example.org after-rename@example.net
-wait_for "stats: default sent 4" 300 default_sent 4
+wait_for "stats: default sent 5" 300 default_sent 5
 ok $? "relayqd still runs and publishes after the rename"
 # Refused (a restart is needed): work keeps its figures.  Accepted (a
 # relayqd that adds and removes sections on reload): office is new and
 # starts from zero, and work is gone.
 is "$(js '[(n, x["sent"]) for n, x in h.items()] in
-([("default", 4), ("work", 2)], [("default", 4), ("office", 0)])')" \
+([("default", 5), ("work", 2)], [("default", 5), ("office", 0)])')" \
     True "after the rename: default and either work (refused) or a fresh office"
-relayq stats --prometheus | grep -q '^relayq_smarthost_sent_total{smarthost="default"} 4$'
+relayq stats --prometheus | grep -q '^relayq_smarthost_sent_total{smarthost="default"} 5$'
 ok $? "stats --prometheus still prints the labelled series"
 
 # ---- 7. A restart starts every counter from zero, global or not; the

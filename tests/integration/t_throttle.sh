@@ -11,7 +11,9 @@
 #     other mail flows at full pace;
 #  2. a MAIL refused (451 4.7.0, 451 4.3.0) gives its rate token back;
 #  3. after a throttle with a small daily cap the pace is not slower
-#     than the cap itself, and the next message goes once it allows.
+#     than the cap itself, and the next message goes once it allows;
+#  5. a 421 4.7.0 greeting ("Too many connections") is a throttle as
+#     one at MAIL is: the pace is halved and the attempt not counted.
 # Every wait is for an event (a log line, the server's files), bounded.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -146,6 +148,33 @@ ok $? "relayq show: $(grep 'next attempt' "$T_DIR/show")"
 grep -q '(smarthost: default, rate limit reached: next message at [0-9-]* [0-9:]*)' \
     "$T_DIR/queue"
 ok $? "relayq queue: $(grep 'rate limit' "$T_DIR/queue")"
+stop_daemon
+ok $? "relayqd exits 0"
+
+# ---- 5. A 421 4.7.0 greeting is a throttle ----
+# The server greets "421 4.7.0 Too many connections" while a file
+# exists: the pace is halved and the message's attempt is not counted;
+# once the server greets again, the message goes as its first attempt.
+: > "$T_DIR/busy"
+fresh_run "" "" --down-while "$T_DIR/busy" \
+    --down-reply '421 4.7.0 Too many connections'
+send busy@example.net
+ok $? "a message queued"
+start_daemon
+wait_for "the greeting's throttle" 300 sh -c \
+    "grep -q 'throttled (421 4.7.0 Too many connections): pace halved' '$T_DIR/relayqd.log'"
+ok $? "a 421 4.7.0 greeting halves the pace: $(grep 'pace halved' "$T_DIR/relayqd.log" | head -n 1)"
+wait_for "the deferral" 300 sh -c \
+    "grep -q 'tries=0 next attempt in .*throttled: not counted' '$T_DIR/relayqd.log'"
+ok $? "the attempt is not counted: $(grep 'next attempt in' "$T_DIR/relayqd.log" | head -n 1)"
+rm -f "$T_DIR/busy"
+wait_for "the message" 600 has_mail 1
+ok $? "delivered once the server greets again"
+sent_line() { grep -q 'to=<busy@example.net> .* status=sent' "$T_DIR/relayqd.log"; }
+wait_for "the log of the delivery" 300 sent_line
+grep -q 'to=<busy@example.net> .* tries=1 status=sent' "$T_DIR/relayqd.log"
+ok $? "sent as its first counted attempt: $(grep 'status=sent' "$T_DIR/relayqd.log")"
+is "$(logc 'bounce')" 0 "nothing bounced"
 stop_daemon
 ok $? "relayqd exits 0"
 

@@ -53,7 +53,8 @@ test_format(void)
 	is_str(buf,
 	    "work up=0 since=1765000000 sent=12 deferred=3 failed=1 "
 	    "pace=0.500000 throttled=1 bucket=4.250000 bucket_size=5 "
-	    "rcpt_bucket=-2.500000 rcpt_bucket_size=100",
+	    "rcpt_bucket=-2.500000 rcpt_bucket_size=100 stamp=0 bucket_per=0 "
+	    "rcpt_bucket_per=0",
 	    "format: every field, in the documented order");
 	is_int(n, strlen(buf), "format returns the length");
 	ok(hoststats_format(&hs, buf, 20) == -1,
@@ -94,6 +95,45 @@ test_roundtrip(void)
 		strcmp(out.name, "a.b_c-9") == 0 && out.up == 1 &&
 		out.sent == (long long)1 << 62 && out.pace == 0,
 	    "a name with . _ - and digits, the largest counter, no limit");
+}
+
+static void
+test_refill(void)
+{
+	struct hoststats hs, out;
+	const char *errstr = "";
+	char buf[512];
+
+	sample(&hs); /* bucket 4.25 of 5, rcpt_bucket -2.5 of 100 */
+	hs.stamp = 1000000;
+	hs.bucket_per = 10;	  /* 5 per 10 s: 0.5 a second */
+	hs.rcpt_bucket_per = 100; /* 100 per 100 s: 1 a second */
+	ok(hoststats_format(&hs, buf, sizeof(buf)) > 0 &&
+		hoststats_parse(buf, &out, &errstr) == 0 &&
+		out.stamp == 1000000 && out.bucket_per == 10 &&
+		out.rcpt_bucket_per == 100,
+	    "stamp, bucket_per and rcpt_bucket_per round-trip");
+	hoststats_refill(&hs, 1000000 + 1000);
+	ok(hs.bucket == 4.75 && hs.rcpt_bucket == -1.5 && hs.stamp == 1001000,
+	    "one second later: each bucket gained its rate");
+	hoststats_refill(&hs, 1001000 + 60000);
+	ok(hs.bucket == 5 && hs.rcpt_bucket == 58.5,
+	    "a minute later: the message bucket is full, not above");
+	hoststats_refill(&hs, 1000);
+	ok(hs.bucket == 5 && hs.stamp == 1061000,
+	    "an earlier time changes nothing");
+	sample(&hs);
+	hoststats_refill(&hs, 2000000);
+	ok(hs.bucket == 4.25 && hs.rcpt_bucket == -2.5,
+	    "no stamp (an older relayqd): the levels as written");
+	sample(&hs);
+	hs.stamp = 1000;
+	hs.bucket_size = 0;
+	hs.bucket_per = 0;
+	hs.rcpt_bucket_per = 100;
+	hoststats_refill(&hs, 2000);
+	ok(hs.bucket == 4.25 && hs.rcpt_bucket == -1.5,
+	    "a bucket without a limit is left alone");
 }
 
 static void
@@ -163,6 +203,7 @@ main(void)
 	test_format();
 	test_roundtrip();
 	test_parse();
+	test_refill();
 	test_long();
 	return done_testing();
 }
