@@ -72,8 +72,28 @@ done_testing() {
 
 # free_port: prints a TCP port that is free on 127.0.0.1 right now.
 free_port() {
-	"$PYTHON3" -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	# A random port below the kernel's ephemeral range, free now.  Not
+	# bind(0): that hands out ephemeral ports, which every outgoing
+	# connection (relayqd's, the other tests') also takes its local port
+	# from, so one could take ours before our server binds it ("address
+	# already in use" was seen with two suites at once).
+	"$PYTHON3" -c 'import random, socket
+lo, hi = 20000, 32000
+try:
+    hi = min(hi, int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0]) - 1)
+except (OSError, ValueError, IndexError):
+    pass
+for _ in range(500):
+    p = random.randint(lo, hi)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break'
 }
 
 # conf_merge FILE: merges what FILE gives twice, as iniparser would (a
