@@ -241,6 +241,7 @@ relayqd_dest_new(struct relayd *rd, const struct conf *c, size_t index,
 	d->index = index;
 	TAILQ_INIT(&d->conns);
 	if (relayqd_dest_keys_new(rd, d, c, index, &k, err) == -1) {
+		free(d->stats);
 		free(d);
 		return NULL;
 	}
