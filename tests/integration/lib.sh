@@ -96,6 +96,24 @@ for _ in range(500):
     break'
 }
 
+# socket_setup RELAYQ-LINES: the submission socket tests' start: a
+# config whose [relayq] has submit_socket = $SOCK and RELAYQ-LINES,
+# readable by every user (as are the directories to it), the server, and
+# relayqd listening on $SOCK (wait_for's status).  Sets NOBODY, PORT, SOCK.
+socket_setup() {
+	NOBODY=$(id -u nobody)
+	PORT=$(free_port)
+	SOCK=$T_DIR/submit.sock
+	write_conf
+	printf '[relayq]\nsubmit_socket = %s\n%s\n' "$SOCK" "$1" >> "$CONF"
+	conf_merge "$CONF"
+	chmod 711 "$T_DIR"
+	chmod 644 "$CONF"
+	start_server
+	start_daemon
+	wait_for "the submission socket" 100 test -S "$SOCK"
+}
+
 # conf_merge FILE: merges what FILE gives twice, as iniparser would (a
 # repeated section into its first, a repeated key keeps its last value),
 # since relayq refuses both (issue 15).  Comments go; for tests that

@@ -17,23 +17,9 @@ command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] || {
 	echo "1..0 # SKIP needs root and setpriv"
 	exit 0
 }
-NOBODY=$(id -u nobody)
-PORT=$(free_port)
-SOCK=$T_DIR/submit.sock
-write_conf
-cat >> "$CONF" <<EOC
-[relayq]
-submit_socket = $SOCK
-submit_timeout = 3s
+socket_setup "submit_timeout = 3s
 allow_from_override = no
-max_message_size = 100k
-EOC
-conf_merge "$CONF"
-chmod 711 "$T_DIR"
-chmod 644 "$CONF"
-start_server
-start_daemon
-wait_for "the submission socket" 100 test -S "$SOCK"
+max_message_size = 100k"
 ok $? "relayqd listens on submit_socket"
 is "$(stat -c %a "$SOCK")" 666 "the socket has mode 0666"
 

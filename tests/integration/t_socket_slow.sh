@@ -24,22 +24,8 @@ for u in 1 2 3 4; do
 		exit 0
 	}
 done
-NOBODY=$(id -u nobody)
-PORT=$(free_port)
-SOCK=$T_DIR/submit.sock
-write_conf
-cat >> "$CONF" <<EOC
-[relayq]
-submit_socket = $SOCK
-submit_timeout = 60s
-allow_from_override = no
-EOC
-conf_merge "$CONF"
-chmod 711 "$T_DIR"
-chmod 644 "$CONF"
-start_server
-start_daemon
-wait_for "the submission socket" 100 test -S "$SOCK"
+socket_setup "submit_timeout = 60s
+allow_from_override = no"
 ok $? "relayqd listens on submit_socket"
 
 # trickle.py SOCK STOP: 16 connections, each with an envelope for 1000
