@@ -82,8 +82,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    strlen(t.refresh_token))))
 			abort();
 	} else {
-		if (t.access_token != NULL || t.refresh_token != NULL ||
-		    t.error[0] == '\0')
+		/*
+		 * A refused 200 may keep the refresh token it carried (the
+		 * provider rotated it): only a valid one, only from a 200.
+		 */
+		if (t.access_token != NULL || t.error[0] == '\0' ||
+		    (t.refresh_token != NULL &&
+			(status != 200 ||
+			    !oauth2_token_is_valid(t.refresh_token,
+				strlen(t.refresh_token)))))
 			abort();
 		if (r != OAUTH2_TOKEN_MALFORMED && status == 200)
 			abort();
