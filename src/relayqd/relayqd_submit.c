@@ -318,16 +318,6 @@ relayqd_submit_send(struct relayqd_submit_conn *c, struct buf *b)
 	buf_free(b);
 }
 
-/* Returns the monotonic clock in seconds. */
-static time_t
-relayqd_submit_mono(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /* Returns the monotonic clock in milliseconds. */
 static int64_t
 relayqd_submit_mono_ms(void)
@@ -336,6 +326,13 @@ relayqd_submit_mono_ms(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns the monotonic clock in seconds. */
+static time_t
+relayqd_submit_mono(void)
+{
+	return (time_t)(relayqd_submit_mono_ms() / 1000);
 }
 
 /* Logs the summary of r's held refusals, if any. */
